@@ -1,0 +1,71 @@
+#pragma once
+// Options every STUN client subcommand shares: servers, local bind address,
+// retransmission schedule, JSON output.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "core/endpoint.hpp"
+#include "io/resolver.hpp"
+#include "stun/client_transaction.hpp"
+
+namespace natpunch::cli {
+
+struct ClientOptions {
+  std::vector<std::string> servers;
+  std::string local = "0.0.0.0:0";
+  int rto_ms = 300;
+  int rc = 4;
+  int rm = 8;
+  bool json = false;
+
+  stun::RetransmitPolicy policy() const { return {milliseconds(rto_ms), rc, rm}; }
+};
+
+inline void add_client_options(CLI::App& cmd, ClientOptions& o) {
+  cmd.add_option("servers", o.servers,
+                 "STUN server(s): HOST, HOST:PORT, IP:PORT or [IPv6]:PORT (default port 3478); tried in order "
+                 "until one answers")
+      ->required();
+  cmd.add_option("--local", o.local, "Local IP:PORT to bind (default 0.0.0.0:0: any address, random port)");
+  cmd.add_option("--rto", o.rto_ms,
+                 "Initial retransmission timeout in ms (doubles per retry; RFC 8489 default is 500)")
+      ->default_val(300)
+      ->check(CLI::Range(1, 60000));
+  cmd.add_option("--rc", o.rc, "Requests sent per transaction, first included (RFC 8489: 7)")
+      ->default_val(4)
+      ->check(CLI::Range(1, 20));
+  cmd.add_option("--rm", o.rm, "Wait rm x rto after the last request before giving up (RFC 8489: 16)")
+      ->default_val(8)
+      ->check(CLI::Range(0, 100));
+  cmd.add_flag("--json", o.json, "Print one JSON object on stdout (for scripts)");
+}
+
+// Resolves every server argument; on failure prints one line and returns nullopt.
+inline std::optional<std::vector<Endpoint>> resolve_servers(const ClientOptions& o, const Endpoint& local) {
+  std::vector<Endpoint> out;
+  for (const auto& text : o.servers) {
+    auto resolved = io::resolve_udp(text, 3478);
+    if (!resolved) {
+      std::cerr << "error: " << resolved.error() << "\n";
+      return std::nullopt;
+    }
+    for (const auto& e : *resolved)
+      if (e.address.family() == local.address.family()) out.push_back(e);
+  }
+  if (out.empty()) {
+    std::cerr << "error: no server address matches the local address family of " << local.to_string() << "\n";
+    return std::nullopt;
+  }
+  return out;
+}
+
+inline std::optional<Endpoint> parse_local(const ClientOptions& o) {
+  auto local = Endpoint::parse(o.local);
+  if (!local) std::cerr << "error: --local '" << o.local << "' is not IP:PORT (e.g. 0.0.0.0:0 or [::]:0)\n";
+  return local;
+}
+
+}  // namespace natpunch::cli

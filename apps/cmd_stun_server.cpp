@@ -1,0 +1,100 @@
+// `natpunch stun-server`: RFC 8489/5780 STUN server (RFC 3489 clients too).
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "core/endpoint.hpp"
+#include "io/os_random.hpp"
+#include "io/stun_server_runner.hpp"
+#include "stun/server.hpp"
+
+namespace natpunch::cli {
+
+namespace {
+
+struct StunServerOptions {
+  std::string listen;
+  std::string alternate;
+  std::string software;
+  double rate = 20.0;
+  double burst = 40.0;
+  int stats_interval = 0;
+};
+
+std::string counters_line(const stun::ServerCounters& c) {
+  return "received=" + std::to_string(c.received) + " answered=" + std::to_string(c.answered) +
+         " errors_sent=" + std::to_string(c.errors_sent) + " dropped_malformed=" + std::to_string(c.dropped_malformed) +
+         " dropped_not_request=" + std::to_string(c.dropped_not_request) +
+         " dropped_rate_limited=" + std::to_string(c.dropped_rate_limited);
+}
+
+int run(const StunServerOptions& o) {
+  auto primary = Endpoint::parse(o.listen);
+  if (!primary) {
+    std::cerr << "error: --listen '" << o.listen << "' is not IP:PORT (e.g. 203.0.113.10:3478)\n";
+    return kExitUsage;
+  }
+  stun::ServerConfig config;
+  config.primary = *primary;
+  if (!o.alternate.empty()) {
+    auto alt = Endpoint::parse(o.alternate);
+    if (!alt) {
+      std::cerr << "error: --alt '" << o.alternate << "' is not IP:PORT (e.g. 203.0.113.11:3479)\n";
+      return kExitUsage;
+    }
+    if (alt->address == primary->address || alt->port == primary->port ||
+        alt->address.family() != primary->address.family()) {
+      std::cerr << "error: --alt must differ from --listen in both IP and port, same address family "
+                   "(RFC 5780 needs two IPs x two ports)\n";
+      return kExitUsage;
+    }
+    config.alternate = *alt;
+  }
+  config.software = o.software;
+  if (o.rate <= 0) {
+    config.rate_limit.reset();
+  } else {
+    config.rate_limit = stun::RateLimitConfig{o.rate, std::max(o.burst, 1.0), 16384};
+  }
+  config.hash_seed = io::os_random_seed();
+  stun::Server server(config);
+
+  io::StunServerRunOptions run_options;
+  run_options.stats_interval = std::chrono::seconds(o.stats_interval);
+  run_options.on_ready = [](const std::string& line) { std::cout << line << std::endl; };
+  run_options.on_stats = [](const stun::ServerCounters& c, bool final) {
+    std::cout << (final ? "stopped: " : "stats: ") << counters_line(c) << std::endl;
+  };
+  auto result = io::run_stun_server(server, run_options);
+  if (!result) {
+    std::cerr << "error: " << result.error() << "\n";
+    return kExitNoAnswer;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_stun_server_command(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<StunServerOptions>();
+  auto* cmd = app.add_subcommand("stun-server", "Run a STUN server (RFC 8489; RFC 5780 behaviour discovery with --alt)");
+  cmd->add_option("--listen", options->listen, "Primary IP:PORT to listen on")->required();
+  cmd->add_option("--alt", options->alternate,
+                  "Alternate IP:PORT; with it the server listens on all four IP x port pairs, honours "
+                  "CHANGE-REQUEST and reports OTHER-ADDRESS, so clients can classify their NAT");
+  cmd->add_option("--software", options->software, "SOFTWARE attribute to send (default: none, smaller responses)");
+  cmd->add_option("--rate", options->rate, "Requests/s allowed per source IP (IPv6: per /64); 0 disables")
+      ->default_val(20.0)
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--burst", options->burst, "Back-to-back requests allowed per source")->default_val(40.0);
+  cmd->add_option("--stats-interval", options->stats_interval, "Print counters every N seconds (0: only at exit)")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
+  cmd->footer(
+      "Example (two addresses on this host):\n"
+      "  natpunch stun-server --listen 203.0.113.10:3478 --alt 203.0.113.11:3479\n"
+      "Stops cleanly on Ctrl-C / SIGTERM and prints its counters.");
+  cmd->callback([options, &exit_code] { exit_code = run(*options); });
+}
+
+}  // namespace natpunch::cli

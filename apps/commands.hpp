@@ -1,0 +1,17 @@
+#pragma once
+// Each subcommand registers itself on the root CLI11 app; the callback sets
+// the process exit code.
+#include <CLI/CLI.hpp>
+
+namespace natpunch::cli {
+
+// Exit codes shared by every subcommand (documented in --help and README).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitNoAnswer = 1;  // network problem: no response, send failure
+inline constexpr int kExitUsage = 2;     // bad command line, unresolvable name, bad address
+
+void add_stun_server_command(CLI::App& app, int& exit_code);
+void add_stun_command(CLI::App& app, int& exit_code);
+void add_nat_type_command(CLI::App& app, int& exit_code);
+
+}  // namespace natpunch::cli

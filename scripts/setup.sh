@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package natpunch needs and builds it.
+# Usage: scripts/setup.sh [BUILD_DIR]   (default: build)
+# Environment: NATPUNCH_SKIP_APT=1 skips the apt step (offline rebuilds).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${1:-$repo/build}"
+
+packages=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  libasio-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libsodium-dev libboost-math-dev libssl-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2 nftables conntrack procps
+  stun-server stun-client
+)
+
+if [[ "${NATPUNCH_SKIP_APT:-0}" != 1 ]]; then
+  if [[ $EUID -ne 0 ]]; then
+    echo "setup: installing packages needs root (run as root, or set NATPUNCH_SKIP_APT=1 if they are installed)" >&2
+    exit 1
+  fi
+  echo "== apt-get update && install (${#packages[@]} packages)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+echo "== configure + build ($build_dir)"
+cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNATPUNCH_WERROR=ON >/dev/null
+cmake --build "$build_dir"

@@ -1,0 +1,62 @@
+#pragma once
+// "What is my mapped address?": one Binding request, retransmitted per the
+// RFC 8489 policy, to each server in turn until one answers. Sans-IO: the
+// driver sends what poll_transmit() returns and feeds datagrams and timers.
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "core/rng.hpp"
+#include "core/time.hpp"
+#include "stun/client_transaction.hpp"
+
+namespace natpunch::stun {
+
+struct OutgoingDatagram {
+  Endpoint to;
+  std::vector<std::uint8_t> payload;
+};
+
+struct BindingQueryResult {
+  bool answered = false;
+  Endpoint server;                        // the server that answered
+  std::optional<Endpoint> mapped;         // XOR-MAPPED-ADDRESS, else MAPPED-ADDRESS
+  std::optional<Endpoint> response_origin;
+  std::optional<Endpoint> other_address;  // OTHER-ADDRESS, else CHANGED-ADDRESS
+  std::optional<int> error_code;          // set when the server answered with an error
+  Duration round_trip{};                  // first send of the answered transaction -> response
+  int requests_sent = 0;                  // over all servers, retransmissions included
+  std::vector<Endpoint> silent_servers;   // tried, never answered
+};
+
+class BindingQuery {
+ public:
+  BindingQuery(std::vector<Endpoint> servers, const RetransmitPolicy& policy, Rng& rng, TimePoint now);
+
+  std::vector<OutgoingDatagram> poll_transmit(TimePoint now);
+  std::optional<TimePoint> next_deadline() const;
+  void on_timer(TimePoint now);
+  void on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, const Endpoint& from);
+  bool done() const { return done_; }
+  const BindingQueryResult& result() const { return result_; }
+
+ private:
+  void start_next(TimePoint now);
+
+  std::vector<Endpoint> servers_;
+  RetransmitPolicy policy_;
+  Rng& rng_;
+  std::size_t next_server_ = 0;
+  std::optional<ClientTransaction> current_;
+  TimePoint started_{};
+  bool done_ = false;
+  BindingQueryResult result_;
+};
+
+// An encoded Binding request with a fresh random transaction id, optionally
+// with CHANGE-REQUEST, always with FINGERPRINT.
+std::vector<std::uint8_t> make_binding_request(Rng& rng, bool change_ip = false, bool change_port = false);
+
+}  // namespace natpunch::stun

@@ -1,0 +1,112 @@
+#pragma once
+// Test-side helpers for lab tests: bring a namespace lab up and down around a
+// test (teardown runs from destructors, so a failing assertion still cleans
+// up), run commands inside lab hosts, and keep background servers by PID.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace natpunch::lab {
+
+inline std::string lab_script() { return std::string(NATPUNCH_SOURCE_DIR) + "/lab/lab.sh"; }
+inline std::string natpunch_binary() { return NATPUNCH_BINARY; }
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout only; stderr goes to the test log
+};
+
+// Arguments are passed through the shell; callers build them from fixed
+// tokens and numbers only, never from untrusted text.
+inline CommandResult run(const std::string& command) {
+  CommandResult r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+inline bool is_root() { return geteuid() == 0; }
+
+// A process started in the background (e.g. a server inside a namespace);
+// stopped with SIGTERM (then SIGKILL) when the object goes away.
+class BackgroundProcess {
+ public:
+  explicit BackgroundProcess(std::vector<std::string> argv) {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    if (posix_spawnp(&pid_, args[0], nullptr, nullptr, args.data(), environ) != 0) pid_ = -1;
+  }
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  ~BackgroundProcess() { stop(); }
+
+  bool started() const { return pid_ > 0; }
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    return waitpid(pid_, &status, WNOHANG) == 0;
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 50; ++i) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// One lab instance: `lab.sh up` in the constructor, `lab.sh down` in the
+// destructor (which also kills anything still running inside it).
+class Lab {
+ public:
+  Lab(std::string id, const std::string& up_arguments) : id_(std::move(id)) {
+    run(lab_script() + " down --id " + id_ + " >/dev/null 2>&1");
+    auto r = run(lab_script() + " up --id " + id_ + " " + up_arguments + " >&2");
+    up_ = r.exit_code == 0;
+  }
+  Lab(const Lab&) = delete;
+  Lab& operator=(const Lab&) = delete;
+  ~Lab() { run(lab_script() + " down --id " + id_ + " >&2"); }
+
+  bool up() const { return up_; }
+  const std::string& id() const { return id_; }
+  std::string netns(const std::string& host) const { return "np-" + id_ + "-" + host; }
+  // argv prefix that runs a program inside a lab host.
+  std::vector<std::string> in(const std::string& host) const { return {"ip", "netns", "exec", netns(host)}; }
+  CommandResult exec(const std::string& host, const std::string& command) const {
+    return run("ip netns exec " + netns(host) + " " + command);
+  }
+
+ private:
+  std::string id_;
+  bool up_ = false;
+};
+
+}  // namespace natpunch::lab
