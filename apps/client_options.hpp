@@ -2,14 +2,8 @@
 // Options every STUN client subcommand shares: servers, local bind address,
 // retransmission schedule, JSON output.
 #include <CLI/CLI.hpp>
-#include <iostream>
-#include <string>
-#include <vector>
 
-#include "commands.hpp"
-#include "core/endpoint.hpp"
-#include "io/resolver.hpp"
-#include "stun/client_transaction.hpp"
+#include "natpunch/nat_discovery.hpp"
 
 namespace natpunch::cli {
 
@@ -21,7 +15,13 @@ struct ClientOptions {
   int rm = 8;
   bool json = false;
 
-  stun::RetransmitPolicy policy() const { return {milliseconds(rto_ms), rc, rm}; }
+  void fill(StunOptions& o) const {
+    o.servers = servers;
+    o.local = local;
+    o.rto = std::chrono::milliseconds(rto_ms);
+    o.rc = rc;
+    o.rm = rm;
+  }
 };
 
 inline void add_client_options(CLI::App& cmd, ClientOptions& o) {
@@ -41,31 +41,6 @@ inline void add_client_options(CLI::App& cmd, ClientOptions& o) {
       ->default_val(8)
       ->check(CLI::Range(0, 100));
   cmd.add_flag("--json", o.json, "Print one JSON object on stdout (for scripts)");
-}
-
-// Resolves every server argument; on failure prints one line and returns nullopt.
-inline std::optional<std::vector<Endpoint>> resolve_servers(const ClientOptions& o, const Endpoint& local) {
-  std::vector<Endpoint> out;
-  for (const auto& text : o.servers) {
-    auto resolved = io::resolve_udp(text, 3478);
-    if (!resolved) {
-      std::cerr << "error: " << resolved.error() << "\n";
-      return std::nullopt;
-    }
-    for (const auto& e : *resolved)
-      if (e.address.family() == local.address.family()) out.push_back(e);
-  }
-  if (out.empty()) {
-    std::cerr << "error: no server address matches the local address family of " << local.to_string() << "\n";
-    return std::nullopt;
-  }
-  return out;
-}
-
-inline std::optional<Endpoint> parse_local(const ClientOptions& o) {
-  auto local = Endpoint::parse(o.local);
-  if (!local) std::cerr << "error: --local '" << o.local << "' is not IP:PORT (e.g. 0.0.0.0:0 or [::]:0)\n";
-  return local;
 }
 
 }  // namespace natpunch::cli

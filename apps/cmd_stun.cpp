@@ -4,62 +4,32 @@
 #include <nlohmann/json.hpp>
 
 #include "client_options.hpp"
-#include "core/rng.hpp"
-#include "io/os_random.hpp"
-#include "io/udp_client.hpp"
-#include "stun/binding_query.hpp"
+#include "commands.hpp"
 
 namespace natpunch::cli {
 
 namespace {
 
-std::string optional_text(const std::optional<Endpoint>& e) { return e ? e->to_string() : "-"; }
-
-nlohmann::json optional_json(const std::optional<Endpoint>& e) {
-  return e ? nlohmann::json(e->to_string()) : nlohmann::json(nullptr);
-}
-
 int run(const ClientOptions& o) {
-  auto local = parse_local(o);
-  if (!local) return kExitUsage;
-  auto servers = resolve_servers(o, *local);
-  if (!servers) return kExitUsage;
-  auto socket = io::UdpClient::open(*local);
-  if (!socket) {
-    std::cerr << "error: " << socket.error() << "\n";
-    return kExitNoAnswer;
+  StunOptions options;
+  o.fill(options);
+  auto r = query_mapped_address(options);
+  if (!r) {
+    std::cerr << "error: " << r.error().message << "\n";
+    return r.error().kind == ErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
   }
-  Rng rng(io::os_random_seed());
-  stun::BindingQuery query(*servers, o.policy(), rng, Clock::now());
-  auto send_error = io::drive(**socket, query);
-  const auto& r = query.result();
-  auto local_seen = (*socket)->local_endpoint_towards(servers->front());
-
-  if (!r.answered) {
-    std::cerr << "error: no STUN response from " << servers->size() << " server(s) (" << r.requests_sent
-              << " requests";
-    if (send_error) std::cerr << "; " << *send_error;
-    std::cerr << "); is the server running and is UDP allowed?\n";
-    return kExitNoAnswer;
-  }
-  if (r.error_code) {
-    std::cerr << "error: server " << r.server.to_string() << " answered with STUN error " << *r.error_code << "\n";
-    return kExitNoAnswer;
-  }
+  const double rtt_ms = static_cast<double>(r->round_trip.count()) / 1000.0;
   if (o.json) {
-    nlohmann::json j{{"mapped_address", optional_json(r.mapped)},
-                     {"local_address", local_seen.to_string()},
-                     {"server", r.server.to_string()},
-                     {"response_origin", optional_json(r.response_origin)},
-                     {"other_address", optional_json(r.other_address)},
-                     {"rtt_ms", std::chrono::duration<double, std::milli>(r.round_trip).count()},
-                     {"requests_sent", r.requests_sent}};
+    nlohmann::json j{{"mapped_address", r->mapped_address}, {"local_address", r->local_address},
+                     {"server", r->server},                 {"rtt_ms", rtt_ms},
+                     {"requests_sent", r->requests_sent}};
+    j["other_address"] = r->other_address ? nlohmann::json(*r->other_address) : nlohmann::json(nullptr);
     std::cout << j.dump() << "\n";
   } else {
-    std::cout << "mapped address: " << optional_text(r.mapped) << "\n"
-              << "local address:  " << local_seen.to_string() << "\n"
-              << "server:         " << r.server.to_string() << " (other address " << optional_text(r.other_address)
-              << ", rtt " << std::chrono::duration_cast<std::chrono::milliseconds>(r.round_trip).count() << " ms)\n";
+    std::cout << "mapped address: " << r->mapped_address << "\n"
+              << "local address:  " << r->local_address << "\n"
+              << "server:         " << r->server << " (other address " << r->other_address.value_or("-") << ", rtt "
+              << rtt_ms << " ms)\n";
   }
   return kExitOk;
 }

@@ -25,7 +25,8 @@ std::string counters_line(const stun::ServerCounters& c) {
   return "received=" + std::to_string(c.received) + " answered=" + std::to_string(c.answered) +
          " errors_sent=" + std::to_string(c.errors_sent) + " dropped_malformed=" + std::to_string(c.dropped_malformed) +
          " dropped_not_request=" + std::to_string(c.dropped_not_request) +
-         " dropped_rate_limited=" + std::to_string(c.dropped_rate_limited);
+         " dropped_rate_limited=" + std::to_string(c.dropped_rate_limited) +
+         " dropped_no_room=" + std::to_string(c.dropped_no_room);
 }
 
 int run(const StunServerOptions& o) {

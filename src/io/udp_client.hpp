@@ -43,7 +43,7 @@ class UdpClient {
 };
 
 // Runs `machine` until done() (or until it has no deadline left). The
-// machine provides poll_transmit(now) -> range of {to, payload},
+// machine provides poll_transmit(now) -> range of {to, bytes},
 // next_deadline() -> optional<TimePoint>, on_timer(now),
 // on_datagram(now, bytes, from) and done(). Send failures (e.g. no route)
 // are reported through the returned error but do not stop the machine: it
@@ -55,7 +55,7 @@ std::optional<std::string> drive(UdpClient& socket, Machine& machine) {
     auto now = Clock::now();
     for (const auto& out : machine.poll_transmit(now)) {
       std::string error;
-      if (!socket.send(out.to, out.payload, error) && !first_error) first_error = error;
+      if (!socket.send(out.to, out.bytes, error) && !first_error) first_error = error;
     }
     auto deadline = machine.next_deadline();
     if (!deadline) break;

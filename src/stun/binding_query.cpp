@@ -1,21 +1,9 @@
 #include "stun/binding_query.hpp"
 
-#include <array>
-
-#include "stun/message.hpp"
+#include "stun/binding_request.hpp"
 
 namespace natpunch::stun {
 
-std::vector<std::uint8_t> make_binding_request(Rng& rng, bool change_ip, bool change_port) {
-  TransactionId id{};
-  rng.fill(id);
-  std::array<std::uint8_t, 64> buffer{};
-  MessageBuilder builder(buffer, Method::Binding, MessageClass::Request, id);
-  if (change_ip || change_port) builder.add_change_request(change_ip, change_port);
-  builder.add_fingerprint();
-  auto bytes = builder.bytes();
-  return {bytes.begin(), bytes.end()};
-}
 
 BindingQuery::BindingQuery(std::vector<Endpoint> servers, const RetransmitPolicy& policy, Rng& rng, TimePoint now)
     : servers_(std::move(servers)), policy_(policy), rng_(rng) {
@@ -28,12 +16,14 @@ void BindingQuery::start_next(TimePoint now) {
     done_ = true;
     return;
   }
-  current_.emplace(make_binding_request(rng_), servers_[next_server_++], policy_, now);
+  TransactionId id{};
+  rng_.fill(id);
+  current_.emplace(make_binding_request(id), servers_[next_server_++], policy_, now);
   started_ = now;
 }
 
-std::vector<OutgoingDatagram> BindingQuery::poll_transmit(TimePoint now) {
-  std::vector<OutgoingDatagram> out;
+std::vector<Transmit> BindingQuery::poll_transmit(TimePoint now) {
+  std::vector<Transmit> out;
   if (done_ || !current_) return out;
   if (auto bytes = current_->poll_transmit(now)) {
     ++result_.requests_sent;

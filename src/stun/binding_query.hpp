@@ -11,13 +11,9 @@
 #include "core/rng.hpp"
 #include "core/time.hpp"
 #include "stun/client_transaction.hpp"
+#include "stun/transmit.hpp"
 
 namespace natpunch::stun {
-
-struct OutgoingDatagram {
-  Endpoint to;
-  std::vector<std::uint8_t> payload;
-};
 
 struct BindingQueryResult {
   bool answered = false;
@@ -35,7 +31,7 @@ class BindingQuery {
  public:
   BindingQuery(std::vector<Endpoint> servers, const RetransmitPolicy& policy, Rng& rng, TimePoint now);
 
-  std::vector<OutgoingDatagram> poll_transmit(TimePoint now);
+  std::vector<Transmit> poll_transmit(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
   void on_timer(TimePoint now);
   void on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, const Endpoint& from);
@@ -54,9 +50,5 @@ class BindingQuery {
   bool done_ = false;
   BindingQueryResult result_;
 };
-
-// An encoded Binding request with a fresh random transaction id, optionally
-// with CHANGE-REQUEST, always with FINGERPRINT.
-std::vector<std::uint8_t> make_binding_request(Rng& rng, bool change_ip = false, bool change_port = false);
 
 }  // namespace natpunch::stun

@@ -72,7 +72,7 @@ TEST_P(NatTypeInLab, NatTypeReportsTheKernelNatBehaviour) {
 
 INSTANTIATE_TEST_SUITE_P(
     KernelNats, NatTypeInLab,
-    testing::Values(NatKindCase{"none", "open internet", "none", "endpoint-independent", 0},
+    testing::Values(NatKindCase{"none", "open internet", "none", "none", 0},
                     NatKindCase{"prc", "port-restricted cone", "endpoint-independent", "address-and-port-dependent", 0},
                     NatKindCase{"sym", "symmetric", "address-and-port-dependent", "address-and-port-dependent", 0},
                     NatKindCase{"block", "udp blocked", "unknown", "unknown", 1}),

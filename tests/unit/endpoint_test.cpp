@@ -21,7 +21,9 @@ TEST_P(EndpointParse, ParsesOrRejects) {
   const auto& c = GetParam();
   auto ep = Endpoint::parse(c.text);
   ASSERT_EQ(ep.has_value(), c.valid) << c.text;
-  if (ep) EXPECT_EQ(ep->to_string(), c.canonical);
+  if (ep) {
+    EXPECT_EQ(ep->to_string(), c.canonical);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,0 +1,78 @@
+#pragma once
+// natpunch public API: ask STUN servers what this host looks like from the
+// outside — its mapped (public) address, and how the NAT in front of it maps
+// and filters (RFC 5780) with the classic RFC 3489 type.
+//
+//   natpunch::NatTypeOptions options;
+//   options.servers = {"203.0.113.10:3478"};
+//   auto report = natpunch::detect_nat_type(options);
+//   if (report) std::cout << report->classic_type << "\n";   // "port-restricted cone"
+//   else        std::cerr << report.error().message << "\n";
+//
+// Both calls block for at most a few retransmission timeouts per server.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "natpunch/result.hpp"
+
+namespace natpunch {
+
+struct StunOptions {
+  // HOST, HOST:PORT, IP:PORT or [IPv6]:PORT (default port 3478), tried in order.
+  std::vector<std::string> servers;
+  std::string local = "0.0.0.0:0";  // local IP:PORT to bind
+  // RFC 8489 retransmission: first timeout, total sends, final wait in RTOs.
+  std::chrono::milliseconds rto{300};
+  int rc = 4;
+  int rm = 8;
+};
+
+struct NatTypeOptions : StunOptions {
+  bool test_hairpinning = true;
+};
+
+enum class ErrorKind {
+  kBadInput,  // malformed address, unresolvable name, bad option
+  kNoAnswer,  // no server answered (or only with a STUN error)
+  kSocket,    // the local socket could not be opened or bound
+};
+
+struct Error {
+  ErrorKind kind;
+  std::string message;  // one line, says what to do
+};
+
+struct MappedAddressReport {
+  std::string mapped_address;   // "198.51.100.7:40123"
+  std::string local_address;    // this socket as the kernel sees it
+  std::string server;           // the server that answered
+  std::optional<std::string> other_address;  // server's alternate (RFC 5780 / 3489)
+  std::chrono::microseconds round_trip{};
+  int requests_sent = 0;
+};
+
+struct NatTypeReport {
+  // "open internet", "full cone", "restricted cone", "port-restricted cone",
+  // "symmetric", "symmetric udp firewall", "udp blocked", "unknown".
+  std::string classic_type;
+  // "none", "endpoint-independent", "address-dependent",
+  // "address-and-port-dependent", "unknown".
+  std::string mapping;
+  std::string filtering;
+  std::optional<bool> hairpinning;  // nullopt: not tested / unknown
+  std::optional<std::string> mapped_address;
+  std::string local_address;
+  std::optional<std::string> server;            // nullopt when nobody answered
+  std::optional<std::string> server_alternate;
+  std::string note;                             // what happened, for humans
+};
+
+Result<MappedAddressReport, Error> query_mapped_address(const StunOptions& options);
+
+// A report whose classic_type is "udp blocked" comes back as a value (it is
+// a finding), with `server` unset; only bad input and socket errors fail.
+Result<NatTypeReport, Error> detect_nat_type(const NatTypeOptions& options);
+
+}  // namespace natpunch

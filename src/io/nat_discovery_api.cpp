@@ -1,0 +1,106 @@
+// Implements the public natpunch/nat_discovery.hpp calls by running the
+// sans-IO STUN machines (BindingQuery, NatDiscovery) on one real UDP socket.
+#include "natpunch/nat_discovery.hpp"
+
+#include "core/endpoint.hpp"
+#include "core/rng.hpp"
+#include "io/os_random.hpp"
+#include "io/resolver.hpp"
+#include "io/udp_client.hpp"
+#include "stun/binding_query.hpp"
+#include "stun/discovery.hpp"
+
+namespace natpunch {
+
+namespace {
+
+std::optional<std::string> text(const std::optional<Endpoint>& e) {
+  return e ? std::optional<std::string>(e->to_string()) : std::nullopt;
+}
+
+struct Prepared {
+  std::unique_ptr<io::UdpClient> socket;
+  std::vector<Endpoint> servers;
+  stun::RetransmitPolicy policy;
+};
+
+Result<Prepared, Error> prepare(const StunOptions& o) {
+  auto local = Endpoint::parse(o.local);
+  if (!local) return Unexpected{Error{ErrorKind::kBadInput, "local address '" + o.local + "' is not IP:PORT"}};
+  if (o.servers.empty()) return Unexpected{Error{ErrorKind::kBadInput, "no STUN server given"}};
+  if (o.rto.count() <= 0 || o.rc < 1 || o.rm < 0)
+    return Unexpected{Error{ErrorKind::kBadInput, "retransmission needs rto > 0, rc >= 1, rm >= 0"}};
+  Prepared p;
+  for (const auto& name : o.servers) {
+    auto resolved = io::resolve_udp(name, 3478);
+    if (!resolved) return Unexpected{Error{ErrorKind::kBadInput, resolved.error()}};
+    for (const auto& e : *resolved)
+      if (e.address.family() == local->address.family()) p.servers.push_back(e);
+  }
+  if (p.servers.empty())
+    return Unexpected{Error{ErrorKind::kBadInput,
+                            "no server address of the local address family (" + local->to_string() + ")"}};
+  auto socket = io::UdpClient::open(*local);
+  if (!socket) return Unexpected{Error{ErrorKind::kSocket, socket.error()}};
+  p.socket = std::move(*socket);
+  p.policy = {o.rto, o.rc, o.rm};
+  return p;
+}
+
+}  // namespace
+
+Result<MappedAddressReport, Error> query_mapped_address(const StunOptions& options) {
+  auto prepared = prepare(options);
+  if (!prepared) return Unexpected{prepared.error()};
+  auto& p = *prepared;
+  Rng rng(io::os_random_seed());
+  stun::BindingQuery query(p.servers, p.policy, rng, Clock::now());
+  auto send_error = io::drive(*p.socket, query);
+  const auto& r = query.result();
+  if (!r.answered)
+    return Unexpected{Error{ErrorKind::kNoAnswer,
+                            "no STUN response from " + std::to_string(p.servers.size()) + " server(s) (" +
+                                std::to_string(r.requests_sent) + " requests" +
+                                (send_error ? "; " + *send_error : std::string()) +
+                                "); is the server running and is UDP allowed?"}};
+  if (r.error_code || !r.mapped)
+    return Unexpected{Error{ErrorKind::kNoAnswer, "server " + r.server.to_string() + " answered with STUN error " +
+                                                      std::to_string(r.error_code.value_or(0))}};
+  MappedAddressReport report;
+  report.mapped_address = r.mapped->to_string();
+  report.local_address = p.socket->local_endpoint_towards(r.server).to_string();
+  report.server = r.server.to_string();
+  report.other_address = text(r.other_address);
+  report.round_trip = std::chrono::duration_cast<std::chrono::microseconds>(r.round_trip);
+  report.requests_sent = r.requests_sent;
+  return report;
+}
+
+Result<NatTypeReport, Error> detect_nat_type(const NatTypeOptions& options) {
+  auto prepared = prepare(options);
+  if (!prepared) return Unexpected{prepared.error()};
+  auto& p = *prepared;
+  stun::DiscoveryConfig config;
+  config.servers = p.servers;
+  config.local = p.socket->local_endpoint_towards(p.servers.front());
+  config.retransmit = p.policy;
+  config.test_hairpinning = options.test_hairpinning;
+  Rng rng(io::os_random_seed());
+  stun::NatDiscovery discovery(config, rng, Clock::now());
+  auto send_error = io::drive(*p.socket, discovery);
+  const auto& r = discovery.result();
+  NatTypeReport report;
+  report.classic_type = stun::to_string(r.classic);
+  report.mapping = stun::to_string(r.mapping);
+  report.filtering = stun::to_string(r.filtering);
+  if (r.hairpinning != stun::Hairpinning::Unknown) report.hairpinning = r.hairpinning == stun::Hairpinning::Yes;
+  report.mapped_address = text(r.mapped);
+  report.local_address = config.local.to_string();
+  report.server = text(r.server);
+  report.server_alternate = text(r.server_alternate);
+  report.note = r.note;
+  if (!r.server && send_error) report.note += (report.note.empty() ? "" : "; ") + *send_error;
+  return report;
+}
+
+}  // namespace natpunch

@@ -1,0 +1,268 @@
+#include "stun/discovery.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "stun/binding_request.hpp"
+
+namespace natpunch::stun {
+
+NatDiscovery::NatDiscovery(DiscoveryConfig config, Rng& rng, TimePoint now)
+    : config_(std::move(config)), rng_(rng.next_u64()) {
+  if (config_.servers.empty()) {
+    add_note("no STUN server configured");
+    finish();
+    return;
+  }
+  start(Test::Binding, config_.servers.front(), config_.servers.front(), now);
+}
+
+void NatDiscovery::start(Test test, const Endpoint& to, const Endpoint& expect_from, TimePoint now) {
+  TransactionId id{};
+  rng_.fill(id);
+  const bool change_ip = test == Test::ChangeBoth;
+  const bool change_port = test == Test::ChangeBoth || test == Test::ChangePort;
+  probes_.push_back(
+      Probe{test, ClientTransaction(make_binding_request(id, change_ip, change_port), to, config_.retransmit, now),
+            expect_from, false, false, std::nullopt, std::nullopt});
+}
+
+NatDiscovery::Probe* NatDiscovery::find(Test test) {
+  for (auto& p : probes_)
+    if (p.test == test) return &p;
+  return nullptr;
+}
+
+std::vector<Transmit> NatDiscovery::poll_transmit(TimePoint now) {
+  std::vector<Transmit> out;
+  for (auto& p : probes_) {
+    if (p.answered) continue;  // a hairpinned request leaves its transaction pending
+    if (auto bytes = p.transaction.poll_transmit(now))
+      out.push_back(Transmit{p.transaction.destination(), {bytes->begin(), bytes->end()}});
+  }
+  return out;
+}
+
+std::optional<TimePoint> NatDiscovery::next_deadline() const {
+  std::optional<TimePoint> earliest;
+  for (const auto& p : probes_) {
+    if (p.finished()) continue;
+    if (auto d = p.transaction.next_deadline(); d && (!earliest || *d < *earliest)) earliest = d;
+  }
+  return earliest;
+}
+
+void NatDiscovery::on_timer(TimePoint now) {
+  for (auto& p : probes_)
+    if (!p.answered) p.transaction.on_timer(now);
+  advance(now);
+}
+
+void NatDiscovery::on_datagram(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from) {
+  if (done()) return;
+  const auto decoded = MessageView::decode(datagram);
+  if (!decoded) return;
+  const MessageView& message = decoded.value();
+
+  for (auto& p : probes_) {
+    if (p.finished()) continue;
+    if (p.test == Test::Hairpin) {
+      // Our own request, looped back by the NAT. Its source is whatever the
+      // NAT translated it to, so only the 96-bit random id authenticates it.
+      if (message.message_class() == MessageClass::Request &&
+          message.method_value() == static_cast<std::uint16_t>(Method::Binding) &&
+          message.cookie() == p.transaction.cookie() && message.transaction_id() == p.transaction.id()) {
+        p.answered = true;
+        break;
+      }
+      continue;
+    }
+    if (from != p.expect_from || !p.transaction.on_response(message)) continue;
+    p.answered = true;
+    if (p.transaction.state() == TransactionState::Succeeded) {
+      p.mapped = message.reflexive_address();
+      p.alternate = message.alternate_address();
+    }
+    p.error = !p.mapped;
+    break;
+  }
+  advance(now);
+}
+
+void NatDiscovery::advance(TimePoint now) {
+  switch (phase_) {
+    case Phase::Binding:
+      if (probes_.front().finished()) finish_binding(now);
+      break;
+    case Phase::Filtering: {
+      const Probe* both = find(Test::ChangeBoth);
+      const Probe* port = find(Test::ChangePort);
+      // An answer to change-both settles it; otherwise both must run out.
+      if (both->succeeded() || (both->finished() && port->finished())) finish_filtering(now);
+      break;
+    }
+    case Phase::Mapping: {
+      const Probe* alt_ip = find(Test::AltIpPrimaryPort);
+      const Probe* alt_both = find(Test::AltIpAltPort);
+      if ((alt_ip->succeeded() && alt_ip->mapped == result_.mapped) || (alt_ip->finished() && alt_both->finished()))
+        finish_mapping(now);
+      break;
+    }
+    case Phase::Hairpinning: {
+      const Probe* hairpin = find(Test::Hairpin);
+      if (hairpin->finished()) {
+        result_.hairpinning = hairpin->answered ? Hairpinning::Yes : Hairpinning::No;
+        finish();
+      }
+      break;
+    }
+    case Phase::Done:
+      break;
+  }
+}
+
+void NatDiscovery::finish_binding(TimePoint now) {
+  const Probe probe = std::move(probes_.front());
+  probes_.clear();
+  const Endpoint server = config_.servers[server_index_];
+
+  if (!probe.succeeded()) {
+    if (probe.answered) {
+      any_server_answered_ = true;
+      add_note("server " + server.to_string() + " answered without a usable mapped address");
+    } else {
+      add_note("server " + server.to_string() + " did not answer");
+    }
+    if (++server_index_ < config_.servers.size()) {
+      start(Test::Binding, config_.servers[server_index_], config_.servers[server_index_], now);
+      return;
+    }
+    // An error response proves UDP gets through, so that is not "blocked".
+    result_.classic = any_server_answered_ ? ClassicType::Unknown : ClassicType::UdpBlocked;
+    if (!any_server_answered_) add_note("no server answered: UDP blocked");
+    finish();
+    return;
+  }
+
+  if (server_index_ > 0) add_note("used " + server.to_string());
+  result_.server = server;
+  result_.mapped = probe.mapped;
+  result_.server_alternate = probe.alternate;
+  const bool behind_nat = *probe.mapped != config_.local;
+  if (config_.local.address.is_unspecified()) add_note("local address not given: assuming a NAT");
+  if (!behind_nat) {
+    result_.mapping = MappingBehavior::None;
+    add_note("no NAT: mapped address equals local address");
+  }
+
+  // Change-IP and change-port tests mean nothing unless the alternate differs
+  // in both (RFC 5780 §6).
+  const auto& alt = probe.alternate;
+  if (!alt || alt->address == server.address || alt->port == server.port) {
+    const std::string why = alt ? "server " + server.to_string() + " gave alternate address " + alt->to_string() +
+                                      ", which does not differ in both IP and port"
+                                : "server " + server.to_string() + " has no alternate address";
+    add_note(why + (behind_nat ? ": filtering/mapping behaviour unknown" : ": filtering behaviour unknown"));
+    result_.classic = classic_type(result_.mapping, result_.filtering);
+    if (behind_nat) {
+      start_hairpinning_or_finish(now);
+    } else {
+      finish();
+    }
+    return;
+  }
+
+  phase_ = Phase::Filtering;
+  // Both to the primary, so neither opens the NAT's filter for the
+  // addresses the answers come from.
+  start(Test::ChangeBoth, server, *alt, now);
+  start(Test::ChangePort, server, Endpoint{server.address, alt->port}, now);
+}
+
+void NatDiscovery::finish_filtering(TimePoint now) {
+  const Probe* both = find(Test::ChangeBoth);
+  const Probe* port = find(Test::ChangePort);
+  const bool behind_nat = result_.mapping != MappingBehavior::None;
+
+  if (both->succeeded()) {
+    result_.filtering = behind_nat ? FilteringBehavior::EndpointIndependent : FilteringBehavior::None;
+  } else if (both->error || port->error) {
+    add_note("server refused CHANGE-REQUEST: filtering behaviour unknown");
+  } else if (port->succeeded()) {
+    result_.filtering = FilteringBehavior::AddressDependent;
+  } else {
+    result_.filtering = FilteringBehavior::AddressAndPortDependent;
+  }
+  probes_.clear();
+
+  if (!behind_nat) {
+    // Hairpinning is a NAT property; without one there is nothing to test.
+    result_.classic = classic_type(result_.mapping, result_.filtering);
+    finish();
+    return;
+  }
+
+  phase_ = Phase::Mapping;
+  const Endpoint& server = *result_.server;
+  const Endpoint& alt = *result_.server_alternate;
+  const Endpoint alt_ip{alt.address, server.port};
+  start(Test::AltIpPrimaryPort, alt_ip, alt_ip, now);
+  start(Test::AltIpAltPort, alt, alt, now);
+}
+
+void NatDiscovery::finish_mapping(TimePoint now) {
+  const Probe* alt_ip = find(Test::AltIpPrimaryPort);
+  const Probe* alt_both = find(Test::AltIpAltPort);
+  const Endpoint& m1 = *result_.mapped;
+  // Set when the mapping is known to depend on the destination but not
+  // which way: still enough for RFC 3489's "symmetric".
+  bool endpoint_dependent = false;
+
+  if (alt_ip->succeeded()) {
+    if (*alt_ip->mapped == m1) {
+      result_.mapping = MappingBehavior::EndpointIndependent;
+    } else if (alt_both->succeeded()) {
+      result_.mapping = *alt_both->mapped == *alt_ip->mapped ? MappingBehavior::AddressDependent
+                                                             : MappingBehavior::AddressAndPortDependent;
+    } else {
+      endpoint_dependent = true;
+      add_note(alt_both->expect_from.to_string() + " did not answer: mapping is endpoint-dependent, kind unknown");
+    }
+  } else if (alt_both->succeeded()) {
+    add_note(alt_ip->expect_from.to_string() + " did not answer");
+    if (*alt_both->mapped == m1) {
+      result_.mapping = MappingBehavior::EndpointIndependent;
+    } else {
+      endpoint_dependent = true;
+      add_note("mapping is endpoint-dependent, kind unknown");
+    }
+  } else {
+    add_note("server alternate address did not answer: mapping behaviour unknown");
+  }
+
+  result_.classic = endpoint_dependent ? ClassicType::Symmetric : classic_type(result_.mapping, result_.filtering);
+  start_hairpinning_or_finish(now);
+}
+
+void NatDiscovery::start_hairpinning_or_finish(TimePoint now) {
+  probes_.clear();
+  if (!config_.test_hairpinning) {
+    finish();
+    return;
+  }
+  phase_ = Phase::Hairpinning;
+  start(Test::Hairpin, *result_.mapped, *result_.mapped, now);
+}
+
+void NatDiscovery::finish() {
+  phase_ = Phase::Done;
+  probes_.clear();
+  if (result_.note.empty() && result_.server) add_note("all tests ran against " + result_.server->to_string());
+}
+
+void NatDiscovery::add_note(const std::string& text) {
+  if (!result_.note.empty()) result_.note += "; ";
+  result_.note += text;
+}
+
+}  // namespace natpunch::stun

@@ -1,0 +1,113 @@
+#pragma once
+// NAT behaviour discovery (RFC 5780 §4) and the classic RFC 3489 type, as a
+// sans-IO state machine in the style of stuntman's client logic. All tests
+// run from ONE local socket; the driver sends what poll_transmit() returns
+// from that socket, feeds every datagram that socket receives to
+// on_datagram(), and calls on_timer() at next_deadline().
+//
+// Phases, kept apart so one test cannot open the filter another measures:
+//  1. Binding to servers[i] (the next server when one does not answer):
+//     mapped address M1 and the server's alternate address A.
+//  2. Filtering, two requests to the primary at once: CHANGE-REQUEST(ip+port)
+//     answered → endpoint-independent; else CHANGE-REQUEST(port) answered →
+//     address-dependent; else address-and-port-dependent. With no NAT
+//     (M1 == local) this is the open internet / symmetric UDP firewall test.
+//  3. Mapping, two requests at once: to (A.ip, primary port) → M2 and to A →
+//     M3. M2 == M1 → endpoint-independent; else M3 == M2 → address-dependent;
+//     else address-and-port-dependent.
+//  4. Hairpinning (optional): a Binding request to M1 itself; seeing our
+//     own request arrive → yes, timeout → no.
+//
+// Responses are accepted only from the address the test expects them from
+// and only with an outstanding transaction id, so spoofed or stray datagrams
+// cannot change the result. Malformed datagrams (including a wrong
+// FINGERPRINT) are ignored.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "core/rng.hpp"
+#include "core/time.hpp"
+#include "stun/client_transaction.hpp"
+#include "stun/nat_behavior.hpp"
+#include "stun/transmit.hpp"
+
+namespace natpunch::stun {
+
+struct DiscoveryConfig {
+  std::vector<Endpoint> servers;  // tried in order until one answers
+  // The client socket's own address as the server would see it without a
+  // NAT (a concrete IP, not 0.0.0.0); M1 == local means "no NAT".
+  Endpoint local;
+  RetransmitPolicy retransmit;
+  bool test_hairpinning = true;
+};
+
+struct DiscoveryResult {
+  ClassicType classic = ClassicType::Unknown;
+  MappingBehavior mapping = MappingBehavior::Unknown;
+  FilteringBehavior filtering = FilteringBehavior::Unknown;
+  Hairpinning hairpinning = Hairpinning::Unknown;
+  std::optional<Endpoint> mapped;            // M1, our reflexive address
+  std::optional<Endpoint> server;            // the server that answered
+  std::optional<Endpoint> server_alternate;  // its OTHER-ADDRESS / CHANGED-ADDRESS
+  std::string note;                          // what happened, for humans; "; "-separated
+};
+
+class NatDiscovery {
+ public:
+  // Transaction ids are drawn from an Rng seeded from `rng`, which need not
+  // outlive this object.
+  NatDiscovery(DiscoveryConfig config, Rng& rng, TimePoint now);
+
+  // Every datagram due now (first sends and retransmissions).
+  std::vector<Transmit> poll_transmit(TimePoint now);
+  // nullopt once done.
+  std::optional<TimePoint> next_deadline() const;
+  void on_timer(TimePoint now);
+  void on_datagram(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from);
+
+  bool done() const { return phase_ == Phase::Done; }
+  // Final once done(); before that, what has been learned so far.
+  const DiscoveryResult& result() const { return result_; }
+
+ private:
+  enum class Phase : std::uint8_t { Binding, Filtering, Mapping, Hairpinning, Done };
+  enum class Test : std::uint8_t { Binding, ChangeBoth, ChangePort, AltIpPrimaryPort, AltIpAltPort, Hairpin };
+
+  struct Probe {
+    Test test;
+    ClientTransaction transaction;
+    Endpoint expect_from;  // responses from anywhere else are ignored
+    bool answered = false;
+    bool error = false;    // error response, or success without a mapped address
+    std::optional<Endpoint> mapped;
+    std::optional<Endpoint> alternate;
+
+    bool finished() const { return answered || transaction.finished(); }
+    bool succeeded() const { return answered && !error; }
+  };
+
+  void start(Test test, const Endpoint& to, const Endpoint& expect_from, TimePoint now);
+  Probe* find(Test test);
+  void advance(TimePoint now);
+  void finish_binding(TimePoint now);
+  void finish_filtering(TimePoint now);
+  void finish_mapping(TimePoint now);
+  void start_hairpinning_or_finish(TimePoint now);
+  void finish();
+  void add_note(const std::string& text);
+
+  DiscoveryConfig config_;
+  Rng rng_;
+  Phase phase_ = Phase::Binding;
+  std::size_t server_index_ = 0;
+  bool any_server_answered_ = false;
+  std::vector<Probe> probes_;  // the current phase's tests only
+  DiscoveryResult result_;
+};
+
+}  // namespace natpunch::stun
