@@ -12,7 +12,7 @@ packages=(
   libsodium-dev libboost-math-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables conntrack procps
-  stun-server stun-client
+  stun-server stun-client coturn
 )
 
 if [[ "${NATPUNCH_SKIP_APT:-0}" != 1 ]]; then

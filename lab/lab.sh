@@ -1,0 +1,625 @@
+#!/usr/bin/env bash
+# lab.sh — a lab of network namespaces with real kernel NATs (nftables +
+# conntrack) so natpunch's binaries can be run against real NAT behaviour on
+# one machine, without touching any network outside the lab.
+#
+# Every link is created from inside a lab namespace (never in the root
+# namespace), so interface names only have to be unique per namespace and
+# labs with different IDs can be built concurrently.
+set -euo pipefail
+
+readonly PROG=lab.sh
+readonly KINDS="none prc sym block fw fc rc"
+readonly HOSTS="inet server a b nat-a nat-b"
+
+# Address plan (see lab/README.md). Only RFC 6598 / RFC 5737 ranges.
+readonly PUBLIC_PREFIX=24
+readonly INET_ADDR=203.0.113.1
+readonly SERVER_ADDR1=203.0.113.10
+readonly SERVER_ADDR2=203.0.113.11
+readonly PUBLIC_ADDR_A=203.0.113.101
+readonly PUBLIC_ADDR_B=203.0.113.102
+readonly LAN_NET_A=100.64.1
+readonly LAN_NET_B=100.64.2
+readonly LAN_PREFIX=24
+readonly DEFAULT_MTU=1500
+
+usage() {
+  cat <<'EOF'
+lab.sh — network-namespace lab with real kernel NATs for natpunch
+
+USAGE
+  lab.sh up --id ID [--a KIND] [--b KIND] [--udp-timeout S]
+               [--udp-stream-timeout S] [--mtu N]
+  lab.sh down --id ID
+  lab.sh down-all
+  lab.sh exec --id ID HOST -- CMD [ARG...]
+  lab.sh status --id ID
+  lab.sh list
+  lab.sh --help
+
+COMMANDS
+  up        Build lab ID. Fails (exit 1, nothing changed) if it already exists.
+            All arguments are checked before anything is created; if building
+            fails midway, whatever was created is torn down again.
+  down      Kill every process running inside the lab's namespaces, then
+            delete the namespaces (their links, bridge and nft rules go with
+            them). Idempotent: succeeds when nothing exists.
+  down-all  Same as down for every namespace named np-* (CI safety net; also
+            removes other people's labs on this machine).
+  exec      Run CMD inside HOST, one of: server a b nat-a nat-b inet. The
+            command replaces lab.sh, so `lab.sh exec ... &` gives you the
+            command's own PID and its exit status.
+  status    Show the lab's namespaces, NAT kinds and addresses.
+  list      Print the IDs of the labs that exist.
+
+OPTIONS (up)
+  --id ID                  1-12 letters/digits. Namespaces are np-ID-HOST.
+  --a KIND, --b KIND       NAT in front of client a / b (default: prc).
+  --udp-timeout S          conntrack timeout (s) of a UDP flow that has only
+                           seen packets in one direction ("pending" mapping):
+                           net.netfilter.nf_conntrack_udp_timeout (kernel
+                           default 30).
+  --udp-stream-timeout S   conntrack timeout (s) of a UDP flow that has seen
+                           replies ("established" mapping):
+                           net.netfilter.nf_conntrack_udp_timeout_stream
+                           (kernel default 120).
+                           Both are set in the NAT router namespaces (and in
+                           the client namespace for kind fw).
+  --mtu N                  MTU (68-65535) of the NAT routers' outside links,
+                           both ends (for kinds none/fw: the client's public
+                           link). Every other link gets max(N, 1500), so the
+                           NAT's outside link is the path's bottleneck.
+
+KINDS
+  none   no NAT: the client sits on the public segment with a public address.
+  prc    port-restricted cone: nftables `masquerade` on the router's outside
+         interface. Linux keeps the source port when it is free and reuses the
+         mapping for every destination (endpoint-independent mapping);
+         conntrack only lets replies from the exact remote address+port in
+         (address-and-port-dependent filtering).
+  sym    symmetric: `masquerade fully-random` — every new destination (new
+         5-tuple) gets a random external port; filtering as prc.
+  block  as prc, but the router drops all UDP to and from the outside
+         (ICMP and TCP still pass) — "UDP blocked".
+  fw     no NAT, public address, but a stateful firewall in the client that
+         drops unsolicited inbound UDP — "symmetric UDP firewall".
+  fc     full cone: prc plus a dynamic nft set of ports the client sent from;
+         any remote may send to such a port (endpoint-independent filtering).
+  rc     restricted cone: prc plus a dynamic nft set of (remote address,
+         port) pairs; any port of a contacted address may reply
+         (address-dependent filtering).
+  fc and rc assume one client per LAN whose port masquerade preserves (true
+  in this lab). Unsolicited inbound UDP is dropped silently (no ICMP) by every
+  NAT router, as carrier NATs do.
+
+TOPOLOGY AND ADDRESSES
+  np-ID-inet     bridge br0 = the "public internet" 203.0.113.0/24 (.1)
+  np-ID-server   203.0.113.10 and 203.0.113.11 (two addresses for RFC 5780 /
+                 RFC 3489 CHANGE-REQUEST)
+  np-ID-nat-a    outside 203.0.113.101, inside 100.64.1.1 (IPv4 forwarding on)
+  np-ID-a        100.64.1.2, default route via 100.64.1.1
+  np-ID-nat-b    outside 203.0.113.102, inside 100.64.2.1
+  np-ID-b        100.64.2.2, default route via 100.64.2.1
+  With kind none/fw there is no np-ID-nat-X: client X itself has the public
+  address (203.0.113.101 for a, .102 for b). Nothing routes out of the lab.
+
+EXIT STATUS
+  0 success; 1 runtime failure (not root, lab exists, kernel refused);
+  2 usage error (unknown command/option/KIND, bad value) — nothing created.
+
+EXAMPLES
+  sudo lab/lab.sh up --id t1 --a prc --b sym --udp-timeout 5
+  sudo lab/lab.sh exec --id t1 server -- stund -h 203.0.113.10 -a 203.0.113.11 &
+  sudo lab/lab.sh exec --id t1 a -- stun 203.0.113.10 -v
+  sudo lab/lab.sh exec --id t1 nat-a -- conntrack -L -p udp
+  sudo lab/lab.sh down --id t1
+EOF
+}
+
+usage_error() {
+  printf '%s: %s\nRun "%s --help" for usage.\n' "$PROG" "$1" "$PROG" >&2
+  exit 2
+}
+
+die() {
+  printf '%s: %s\n' "$PROG" "$1" >&2
+  exit 1
+}
+
+ns_name() { printf 'np-%s-%s' "$1" "$2"; }
+
+# The public address of side a/b: its NAT router's outside address, or the
+# client's own address when the side has no NAT.
+public_addr() { if [[ $1 == a ]]; then echo "$PUBLIC_ADDR_A"; else echo "$PUBLIC_ADDR_B"; fi; }
+
+# First three octets of side a/b's LAN (router .1, client .2).
+lan_net() { if [[ $1 == a ]]; then echo "$LAN_NET_A"; else echo "$LAN_NET_B"; fi; }
+
+ns_exists() { [[ -e "/run/netns/$1" ]]; }
+
+in_ns() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" "$@"
+}
+
+require_root_and_tools() {
+  [[ $EUID -eq 0 ]] || die "must run as root (network namespaces need CAP_SYS_ADMIN/CAP_NET_ADMIN)"
+  local tool
+  for tool in ip nft sysctl; do
+    command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found (install iproute2 / nftables / procps)"
+  done
+}
+
+validate_id() {
+  [[ -n ${1:-} ]] || usage_error "--id is required"
+  [[ $1 =~ ^[A-Za-z0-9]{1,12}$ ]] || usage_error "invalid --id '$1': use 1-12 letters or digits"
+}
+
+validate_kind() {
+  local side=$1 kind=$2 k
+  for k in $KINDS; do
+    [[ $kind == "$k" ]] && return 0
+  done
+  usage_error "unknown NAT kind '$kind' for --$side (valid: ${KINDS// /, })"
+}
+
+validate_uint_range() {
+  local opt=$1 value=$2 min=$3 max=$4
+  if ! [[ $value =~ ^[0-9]{1,6}$ ]] || ((10#$value < min || 10#$value > max)); then
+    usage_error "invalid $opt '$value': need an integer from $min to $max"
+  fi
+}
+
+# Prints the lab's namespaces that exist, one per line.
+lab_namespaces() {
+  local id=$1 host ns
+  for host in $HOSTS; do
+    ns=$(ns_name "$id" "$host")
+    if ns_exists "$ns"; then printf '%s\n' "$ns"; fi
+  done
+}
+
+# Kills every process living in the given namespaces, then deletes them.
+remove_namespaces() {
+  local namespaces=("$@") ns pid pids=() remaining
+  ((${#namespaces[@]} > 0)) || return 0
+  for ns in "${namespaces[@]}"; do
+    while read -r pid; do
+      [[ -n $pid && $pid != "$$" ]] && pids+=("$pid")
+    done < <(ip netns pids "$ns" 2>/dev/null || true)
+  done
+  if ((${#pids[@]} > 0)); then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+      remaining=()
+      for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then remaining+=("$pid"); fi
+      done
+      ((${#remaining[@]} > 0)) || break
+      sleep 0.1
+    done
+    if ((${#remaining[@]} > 0)); then
+      kill -KILL "${remaining[@]}" 2>/dev/null || true
+    fi
+  fi
+  for ns in "${namespaces[@]}"; do
+    ip netns delete "$ns" 2>/dev/null || ! ns_exists "$ns" ||
+      printf '%s: warning: could not delete namespace %s\n' "$PROG" "$ns" >&2
+  done
+}
+
+# ---------------------------------------------------------------- building
+
+new_namespace() {
+  local ns=$1 forwarding=$2
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  # The address plan is IPv4-only; IPv6 would only add link-local noise.
+  in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+  in_ns "$ns" sysctl -qw net.ipv4.ip_forward="$forwarding"
+}
+
+# Plugs interface $dev of namespace $ns into the public bridge.
+attach_to_public() {
+  local id=$1 ns=$2 dev=$3 port=$4 mtu=$5
+  local inet
+  inet=$(ns_name "$id" inet)
+  ip -n "$inet" link add "$port" mtu "$mtu" type veth peer name "$dev" netns "$ns" mtu "$mtu"
+  ip -n "$inet" link set "$port" master br0 up
+  ip -n "$ns" link set "$dev" up
+}
+
+set_conntrack_timeouts() {
+  local ns=$1 udp_timeout=$2 udp_stream_timeout=$3
+  if [[ -n $udp_timeout ]]; then
+    in_ns "$ns" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$udp_timeout"
+  fi
+  if [[ -n $udp_stream_timeout ]]; then
+    in_ns "$ns" sysctl -qw net.netfilter.nf_conntrack_udp_timeout_stream="$udp_stream_timeout"
+  fi
+}
+
+# nft ruleset of a NAT router. Unsolicited inbound UDP is dropped before the
+# router's own stack sees it: besides mimicking carrier NATs (no ICMP), this
+# keeps the kernel from confirming a conntrack entry for the stray packet,
+# which would otherwise steal the external port and make masquerade pick a
+# different one when the client later sends to that peer (breaks punching).
+router_ruleset() {
+  local side=$1 kind=$2 client=$3 filter_timeout=$4
+  local masquerade="masquerade"
+  if [[ $kind == sym ]]; then masquerade="masquerade fully-random"; fi
+  cat <<EOF
+table ip natpunch_lab {
+  comment "kind=$kind side=$side"
+EOF
+  case $kind in
+    fc) cat <<EOF
+  set mapped_ports {
+    type inet_service
+    flags dynamic,timeout
+    timeout ${filter_timeout}s
+  }
+EOF
+      ;;
+    rc) cat <<EOF
+  set contacted {
+    type ipv4_addr . inet_service
+    flags dynamic,timeout
+    timeout ${filter_timeout}s
+  }
+EOF
+      ;;
+  esac
+  # The cone kinds forward unsolicited inbound UDP that their filter admits
+  # to the client, keeping the port (masquerade preserved it on the way out).
+  local admit=""
+  case $kind in
+    fc) admit='udp dport @mapped_ports' ;;
+    rc) admit='ip saddr . udp dport @contacted' ;;
+  esac
+  if [[ -n $admit ]]; then
+    cat <<EOF
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "wan0" $admit dnat to $client
+  }
+EOF
+  fi
+  cat <<EOF
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "wan0" $masquerade
+  }
+  chain input {
+    type filter hook input priority filter; policy accept;
+EOF
+  if [[ $kind == block ]]; then echo '    iifname "wan0" meta l4proto udp drop'; fi
+  cat <<EOF
+    iifname "wan0" meta l4proto udp ct state new drop
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+EOF
+  if [[ $kind == block ]]; then echo '    meta l4proto udp drop'; fi
+  case $kind in
+    fc) echo '    oifname "wan0" update @mapped_ports { udp sport timeout '"${filter_timeout}"'s }' ;;
+    rc) echo '    oifname "wan0" update @contacted { ip daddr . udp sport timeout '"${filter_timeout}"'s }' ;;
+  esac
+  cat <<EOF
+    ct state established,related accept
+    iifname "wan0" ct status dnat accept
+    iifname "wan0" ct state new drop
+  }
+}
+EOF
+}
+
+firewall_ruleset() {
+  local side=$1
+  cat <<EOF
+table ip natpunch_lab {
+  comment "kind=fw side=$side"
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "eth0" meta l4proto udp ct state new drop
+  }
+}
+EOF
+}
+
+build_side() {
+  local id=$1 side=$2 kind=$3 udp_timeout=$4 udp_stream_timeout=$5 nat_mtu=$6 other_mtu=$7
+  local client router public lan
+  client=$(ns_name "$id" "$side")
+  router=$(ns_name "$id" "nat-$side")
+  public=$(public_addr "$side")
+  lan=$(lan_net "$side")
+
+  case $kind in
+    none | fw)
+      new_namespace "$client" 0
+      attach_to_public "$id" "$client" eth0 "to-$side" "$nat_mtu"
+      ip -n "$client" addr add "$public/$PUBLIC_PREFIX" dev eth0
+      if [[ $kind == fw ]]; then
+        firewall_ruleset "$side" | in_ns "$client" nft -f -
+        set_conntrack_timeouts "$client" "$udp_timeout" "$udp_stream_timeout"
+      fi
+      ;;
+    *)
+      new_namespace "$router" 1
+      new_namespace "$client" 0
+      attach_to_public "$id" "$router" wan0 "to-nat-$side" "$nat_mtu"
+      ip -n "$router" addr add "$public/$PUBLIC_PREFIX" dev wan0
+      ip -n "$router" link add lan0 mtu "$other_mtu" type veth peer name eth0 netns "$client" mtu "$other_mtu"
+      ip -n "$router" addr add "$lan.1/$LAN_PREFIX" dev lan0
+      ip -n "$router" link set lan0 up
+      ip -n "$client" addr add "$lan.2/$LAN_PREFIX" dev eth0
+      ip -n "$client" link set eth0 up
+      ip -n "$client" route add default via "$lan.1"
+      # The ruleset goes in first: it loads conntrack if the kernel had not
+      # yet, and the timeout sysctls only exist once conntrack is loaded.
+      local filter_timeout
+      filter_timeout=${udp_timeout:-$(in_ns "$router" sysctl -n net.netfilter.nf_conntrack_udp_timeout 2>/dev/null || echo 30)}
+      router_ruleset "$side" "$kind" "$lan.2" "$filter_timeout" | in_ns "$router" nft -f -
+      set_conntrack_timeouts "$router" "$udp_timeout" "$udp_stream_timeout"
+      ;;
+  esac
+}
+
+kind_description() {
+  case $1 in
+    none) echo "no NAT (public address)" ;;
+    prc) echo "port-restricted cone (masquerade)" ;;
+    sym) echo "symmetric (masquerade fully-random)" ;;
+    block) echo "UDP blocked (masquerade + drop udp)" ;;
+    fw) echo "symmetric UDP firewall (public address + stateful firewall)" ;;
+    fc) echo "full cone (masquerade + dnat to mapped ports)" ;;
+    rc) echo "restricted cone (masquerade + dnat from contacted addresses)" ;;
+    *) echo "unknown" ;;
+  esac
+}
+
+# Reads the NAT kind of one side back from the running lab.
+side_kind() {
+  local id=$1 side=$2 ns comment
+  for ns in "$(ns_name "$id" "nat-$side")" "$(ns_name "$id" "$side")"; do
+    ns_exists "$ns" || continue
+    comment=$(in_ns "$ns" nft list table ip natpunch_lab 2>/dev/null | sed -n 's/.*comment "kind=\([a-z]*\) .*/\1/p' | head -n1)
+    if [[ -n $comment ]]; then
+      echo "$comment"
+      return
+    fi
+  done
+  if ns_exists "$(ns_name "$id" "$side")"; then echo none; else echo "?"; fi
+}
+
+print_summary() {
+  local id=$1 kind_a=$2 kind_b=$3 nat_mtu=$4 udp_timeout=$5 udp_stream_timeout=$6
+  local side kind public lan
+  echo "lab '$id' is up (public segment 203.0.113.0/$PUBLIC_PREFIX = bridge br0 in $(ns_name "$id" inet), $INET_ADDR)"
+  local w=$((${#id} + 10)) # width of the longest name, np-ID-server
+  printf '  %-8s %-*s %s\n' server "$w" "$(ns_name "$id" server)" "$SERVER_ADDR1, $SERVER_ADDR2"
+  for side in a b; do
+    [[ $side == a ]] && kind=$kind_a || kind=$kind_b
+    public=$(public_addr "$side")
+    lan=$(lan_net "$side")
+    case $kind in
+      none | fw)
+        printf '  %-8s %-*s %s   [%s: %s]\n' "$side" "$w" "$(ns_name "$id" "$side")" "$public" "$kind" "$(kind_description "$kind")"
+        ;;
+      *)
+        printf '  %-8s %-*s %s via %s   [%s: %s]\n' "$side" "$w" "$(ns_name "$id" "$side")" "$lan.2" "$lan.1" "$kind" "$(kind_description "$kind")"
+        printf '  %-8s %-*s inside %s, outside %s\n' "nat-$side" "$w" "$(ns_name "$id" "nat-$side")" "$lan.1" "$public"
+        ;;
+    esac
+  done
+  local conntrack_ns="" ns
+  for ns in "$(ns_name "$id" nat-a)" "$(ns_name "$id" nat-b)"; do
+    if ns_exists "$ns"; then conntrack_ns=$ns; break; fi
+  done
+  if [[ -n $conntrack_ns ]]; then
+    udp_timeout=$(in_ns "$conntrack_ns" sysctl -n net.netfilter.nf_conntrack_udp_timeout 2>/dev/null || echo "?")
+    udp_stream_timeout=$(in_ns "$conntrack_ns" sysctl -n net.netfilter.nf_conntrack_udp_timeout_stream 2>/dev/null || echo "?")
+    echo "  NAT conntrack UDP timeouts: ${udp_timeout} s unreplied, ${udp_stream_timeout} s after replies"
+  fi
+  echo "  MTU of the NAT outside links: $nat_mtu"
+  echo "  run commands with: $PROG exec --id $id HOST -- CMD   (tear down: $PROG down --id $id)"
+}
+
+cmd_up() {
+  local id="" kind_a=prc kind_b=prc udp_timeout="" udp_stream_timeout="" mtu=""
+  while (($# > 0)); do
+    case $1 in
+      --id) id=${2-}; shift 2 || usage_error "--id needs a value" ;;
+      --id=*) id=${1#*=}; shift ;;
+      --a) kind_a=${2-}; shift 2 || usage_error "--a needs a KIND" ;;
+      --a=*) kind_a=${1#*=}; shift ;;
+      --b) kind_b=${2-}; shift 2 || usage_error "--b needs a KIND" ;;
+      --b=*) kind_b=${1#*=}; shift ;;
+      --udp-timeout) udp_timeout=${2-}; shift 2 || usage_error "--udp-timeout needs seconds" ;;
+      --udp-timeout=*) udp_timeout=${1#*=}; shift ;;
+      --udp-stream-timeout) udp_stream_timeout=${2-}; shift 2 || usage_error "--udp-stream-timeout needs seconds" ;;
+      --udp-stream-timeout=*) udp_stream_timeout=${1#*=}; shift ;;
+      --mtu) mtu=${2-}; shift 2 || usage_error "--mtu needs a value" ;;
+      --mtu=*) mtu=${1#*=}; shift ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage_error "up: unknown argument '$1'" ;;
+    esac
+  done
+  validate_id "$id"
+  validate_kind a "$kind_a"
+  validate_kind b "$kind_b"
+  [[ -z $udp_timeout ]] || validate_uint_range --udp-timeout "$udp_timeout" 1 86400
+  [[ -z $udp_stream_timeout ]] || validate_uint_range --udp-stream-timeout "$udp_stream_timeout" 1 86400
+  [[ -z $mtu ]] || validate_uint_range --mtu "$mtu" 68 65535
+  local nat_mtu=$((10#${mtu:-$DEFAULT_MTU}))
+  local other_mtu=$((nat_mtu > DEFAULT_MTU ? nat_mtu : DEFAULT_MTU))
+  require_root_and_tools
+
+  local existing
+  existing=$(lab_namespaces "$id")
+  [[ -z $existing ]] || die "lab '$id' already exists (${existing//$'\n'/ }); run '$PROG down --id $id' first"
+
+  # From here on, any failure (or Ctrl-C) removes what this run created.
+  LAB_UP_ID=$id
+  LAB_UP_DONE=0
+  trap 'up_cleanup' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  local inet server
+  inet=$(ns_name "$id" inet)
+  server=$(ns_name "$id" server)
+  new_namespace "$inet" 0
+  ip -n "$inet" link add br0 mtu "$other_mtu" type bridge
+  ip -n "$inet" addr add "$INET_ADDR/$PUBLIC_PREFIX" dev br0
+  ip -n "$inet" link set br0 up
+
+  new_namespace "$server" 0
+  attach_to_public "$id" "$server" eth0 to-server "$other_mtu"
+  ip -n "$server" addr add "$SERVER_ADDR1/$PUBLIC_PREFIX" dev eth0
+  ip -n "$server" addr add "$SERVER_ADDR2/$PUBLIC_PREFIX" dev eth0
+
+  build_side "$id" a "$kind_a" "$udp_timeout" "$udp_stream_timeout" "$nat_mtu" "$other_mtu"
+  build_side "$id" b "$kind_b" "$udp_timeout" "$udp_stream_timeout" "$nat_mtu" "$other_mtu"
+
+  # A bridge follows its smallest port's MTU; pin it so the lab's own
+  # address on the public segment is not the one limited by --mtu.
+  ip -n "$inet" link set br0 mtu "$other_mtu"
+
+  LAB_UP_DONE=1
+  trap - EXIT INT TERM
+  print_summary "$id" "$kind_a" "$kind_b" "$nat_mtu" "$udp_timeout" "$udp_stream_timeout"
+}
+
+up_cleanup() {
+  local status=$?
+  if [[ ${LAB_UP_DONE:-1} != 1 ]]; then
+    printf '%s: building lab %s failed; removing what was created\n' "$PROG" "$LAB_UP_ID" >&2
+    local namespaces
+    mapfile -t namespaces < <(lab_namespaces "$LAB_UP_ID")
+    remove_namespaces "${namespaces[@]}"
+    ((status != 0)) || status=1
+  fi
+  exit "$status"
+}
+
+cmd_down() {
+  local id=""
+  while (($# > 0)); do
+    case $1 in
+      --id) id=${2-}; shift 2 || usage_error "--id needs a value" ;;
+      --id=*) id=${1#*=}; shift ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage_error "down: unknown argument '$1'" ;;
+    esac
+  done
+  validate_id "$id"
+  require_root_and_tools
+  local namespaces
+  mapfile -t namespaces < <(lab_namespaces "$id")
+  if ((${#namespaces[@]} == 0)); then
+    echo "lab '$id': nothing to remove"
+    return 0
+  fi
+  remove_namespaces "${namespaces[@]}"
+  echo "lab '$id' removed (${namespaces[*]})"
+}
+
+cmd_down_all() {
+  (($# == 0)) || usage_error "down-all takes no arguments"
+  require_root_and_tools
+  local namespaces
+  mapfile -t namespaces < <(ip netns list | awk '$1 ~ /^np-/ { print $1 }')
+  if ((${#namespaces[@]} == 0)); then
+    echo "no np-* namespaces to remove"
+    return 0
+  fi
+  remove_namespaces "${namespaces[@]}"
+  echo "removed ${#namespaces[@]} namespace(s): ${namespaces[*]}"
+}
+
+cmd_exec() {
+  local id="" host=""
+  while (($# > 0)); do
+    case $1 in
+      --id) id=${2-}; shift 2 || usage_error "--id needs a value" ;;
+      --id=*) id=${1#*=}; shift ;;
+      --) shift; break ;;
+      -*) usage_error "exec: unknown option '$1'" ;;
+      *)
+        [[ -z $host ]] || break
+        host=$1
+        shift
+        ;;
+    esac
+  done
+  validate_id "$id"
+  [[ -n $host ]] || usage_error "exec: HOST missing (one of: $HOSTS)"
+  [[ " $HOSTS " == *" $host "* ]] || usage_error "exec: unknown HOST '$host' (one of: $HOSTS)"
+  (($# > 0)) || usage_error "exec: no command given (lab.sh exec --id ID HOST -- CMD...)"
+  require_root_and_tools
+  local ns
+  ns=$(ns_name "$id" "$host")
+  if ! ns_exists "$ns"; then
+    if [[ $host == nat-* ]] && ns_exists "$(ns_name "$id" "${host#nat-}")"; then
+      die "lab '$id' has no $host: side ${host#nat-} has no NAT router (kind none/fw)"
+    fi
+    die "namespace $ns does not exist (is lab '$id' up? see '$PROG list')"
+  fi
+  exec ip netns exec "$ns" "$@"
+}
+
+cmd_status() {
+  local id=""
+  while (($# > 0)); do
+    case $1 in
+      --id) id=${2-}; shift 2 || usage_error "--id needs a value" ;;
+      --id=*) id=${1#*=}; shift ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage_error "status: unknown argument '$1'" ;;
+    esac
+  done
+  validate_id "$id"
+  require_root_and_tools
+  local namespaces
+  mapfile -t namespaces < <(lab_namespaces "$id")
+  ((${#namespaces[@]} > 0)) || die "lab '$id' does not exist"
+  echo "lab '$id': side a kind=$(side_kind "$id" a), side b kind=$(side_kind "$id" b)"
+  local host ns addrs w=$((${#id} + 10))
+  for host in $HOSTS; do
+    ns=$(ns_name "$id" "$host")
+    if ! ns_exists "$ns"; then
+      printf '  %-7s %-*s (absent)\n' "$host" "$w" "$ns"
+      continue
+    fi
+    addrs=$(ip -n "$ns" -4 -o addr show scope global 2>/dev/null |
+      awk '{ printf "%s%s %s", sep, $2, $4; sep = ", " }')
+    printf '  %-7s %-*s %s\n' "$host" "$w" "$ns" "${addrs:-(no addresses)}"
+  done
+}
+
+cmd_list() {
+  (($# == 0)) || usage_error "list takes no arguments"
+  ip netns list 2>/dev/null | awk '$1 ~ /^np-[A-Za-z0-9]+-inet$/ { sub(/^np-/, "", $1); sub(/-inet$/, "", $1); print $1 }'
+}
+
+main() {
+  (($# > 0)) || { usage >&2; exit 2; }
+  local command=$1
+  shift
+  case $command in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    down-all) cmd_down_all "$@" ;;
+    exec) cmd_exec "$@" ;;
+    status) cmd_status "$@" ;;
+    list) cmd_list "$@" ;;
+    -h | --help | help) usage ;;
+    *) usage_error "unknown command '$command'" ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# selftest.sh — checks that lab.sh builds the NATs it claims, using tools
+# that exist independently of natpunch: Debian's RFC 3489 STUN server and
+# client (stund / stun, packages stun-server and stun-client) and conntrack.
+# If natpunch and this test disagree about a lab, this test says which side
+# the lab is on.
+# The bash -c '...' snippets below expand their own positional parameters.
+# shellcheck disable=SC2016
+set -euo pipefail
+
+readonly PROG=selftest.sh
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly SCRIPT_DIR
+readonly LAB="$SCRIPT_DIR/lab.sh"
+readonly ID_PREFIX="st$$"
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  cat <<'EOF'
+lab/selftest.sh — verify the namespace lab with stund/stun and conntrack
+
+Builds labs for every NAT kind, runs Debian's `stund` in the server and the
+`stun` client behind each NAT, and checks the classification stun prints; then
+checks argument validation, rollback of a failed `up`, conntrack timeouts and
+teardown. Needs root and the packages iproute2 nftables conntrack procps
+stun-server stun-client. Prints "selftest: N passed, N failed"; exit 1 on any
+failure. Removes every namespace and process it created.
+EOF
+  exit 0
+fi
+
+[[ $EUID -eq 0 ]] || { echo "$PROG: must run as root" >&2; exit 1; }
+for tool in stund stun conntrack nft ip; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$PROG: '$tool' not found (apt-get install stun-server stun-client conntrack nftables iproute2)" >&2; exit 1; }
+done
+
+PASSED=0
+FAILED=0
+LABS=()
+WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/natpunch-lab-selftest.XXXXXX")
+
+cleanup() {
+  local status=$? id
+  trap - EXIT INT TERM
+  # lab.sh down also kills the stund processes living in the server namespaces.
+  for id in "${LABS[@]}"; do "$LAB" down --id "$id" >/dev/null 2>&1 || true; done
+  rm -rf "$WORK_DIR"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+pass() { PASSED=$((PASSED + 1)); echo "  ok    $1"; }
+fail() { FAILED=$((FAILED + 1)); echo "  FAIL  $1"; }
+check() { # check DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+lab_up() { # lab_up ID ARGS...
+  local id=$1
+  shift
+  LABS+=("$id")
+  "$LAB" up --id "$id" "$@" >"$WORK_DIR/up-$id.log" 2>&1 || { cat "$WORK_DIR/up-$id.log"; return 1; }
+}
+
+start_stund() {
+  "$LAB" exec --id "$1" server -- stund -h 203.0.113.10 -a 203.0.113.11 >/dev/null 2>&1 &
+}
+
+no_namespaces_of() { ! ip netns list | grep -q "^np-$1-"; }
+
+echo "== argument validation"
+check "unknown KIND -> exit 2, nothing created" \
+  bash -c '"$1" up --id "$2" --a nat9 >/dev/null 2>&1; [[ $? -eq 2 ]] && ! ip netns list | grep -q "^np-$2-"' _ "$LAB" "${ID_PREFIX}v"
+check "bad --id -> exit 2" bash -c '"$1" up --id "no-dash" >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
+check "bad --mtu -> exit 2" bash -c '"$1" up --id x --mtu 20 >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
+check "down of a missing lab succeeds" bash -c '"$1" down --id "$2" >/dev/null' _ "$LAB" "${ID_PREFIX}n"
+
+echo "== rollback when up fails midway (nft that refuses every ruleset)"
+mkdir -p "$WORK_DIR/fakebin"
+printf '#!/bin/sh\nexit 1\n' >"$WORK_DIR/fakebin/nft"
+chmod +x "$WORK_DIR/fakebin/nft"
+LABS+=("${ID_PREFIX}f")
+check "failed up exits non-zero" bash -c '! PATH="$1:$PATH" "$2" up --id "$3" --a prc >/dev/null 2>&1' _ "$WORK_DIR/fakebin" "$LAB" "${ID_PREFIX}f"
+check "failed up leaves no namespaces" no_namespaces_of "${ID_PREFIX}f"
+
+echo "== NAT kinds as classified by the RFC 3489 client 'stun' (labs built concurrently)"
+# side:kind pairs; four labs cover all seven kinds.
+declare -A EXPECT=(
+  [prc]="Independent Mapping, Port Dependent Filter, preserves ports, no hairpin"
+  [sym]="Dependent Mapping, random port, no hairpin"
+  [none]="Open"
+  [block]="Blocked or could not reach STUN server"
+  [fw]="Firewall"
+  [fc]="Independent Mapping, Independent Filter, preserves ports, no hairpin"
+  [rc]="Independent Mapping, Address Dependent Filter, preserves ports, no hairpin"
+)
+PAIRS=("1 prc sym" "2 none block" "3 fw fc" "4 rc prc")
+pids=()
+for pair in "${PAIRS[@]}"; do
+  read -r n ka kb <<<"$pair"
+  LABS+=("${ID_PREFIX}k$n")
+  "$LAB" up --id "${ID_PREFIX}k$n" --a "$ka" --b "$kb" >"$WORK_DIR/up-k$n.log" 2>&1 &
+  pids+=($!)
+done
+up_ok=1
+for pid in "${pids[@]}"; do wait "$pid" || up_ok=0; done
+check "four labs come up concurrently" test "$up_ok" -eq 1
+for pair in "${PAIRS[@]}"; do
+  read -r n _ _ <<<"$pair"
+  start_stund "${ID_PREFIX}k$n"
+done
+sleep 0.5
+pids=()
+for pair in "${PAIRS[@]}"; do
+  read -r n ka kb <<<"$pair"
+  for side in a b; do
+    timeout 30 "$LAB" exec --id "${ID_PREFIX}k$n" "$side" -- stun 203.0.113.10 -v >"$WORK_DIR/stun-k$n-$side.log" 2>&1 &
+    pids+=($!)
+  done
+done
+for pid in "${pids[@]}"; do wait "$pid" || true; done # stun exits with its type code
+for pair in "${PAIRS[@]}"; do
+  read -r n ka kb <<<"$pair"
+  for side in a b; do
+    [[ $side == a ]] && kind=$ka || kind=$kb
+    got=$(sed -n 's/^Primary: *//p' "$WORK_DIR/stun-k$n-$side.log" | tr -d '\t')
+    if [[ $got == "${EXPECT[$kind]}" ]]; then
+      pass "$kind: stun says \"$got\""
+    else
+      fail "$kind: stun says \"$got\", expected \"${EXPECT[$kind]}\""
+    fi
+  done
+done
+mapped=$(sed -n 's/^MappedAddress = //p' "$WORK_DIR/stun-k1-a.log" 2>/dev/null | head -n1)
+check "prc mapped address is the router's outside address" test "${mapped%:*}" = 203.0.113.101
+
+echo "== conntrack timeouts (--udp-timeout 3 --udp-stream-timeout 6)"
+T="${ID_PREFIX}t"
+if lab_up "$T" --a prc --b sym --udp-timeout 3 --udp-stream-timeout 6; then
+  check "sysctl nf_conntrack_udp_timeout = 3 in nat-a" \
+    test "$("$LAB" exec --id "$T" nat-a -- sysctl -n net.netfilter.nf_conntrack_udp_timeout)" = 3
+  check "sysctl nf_conntrack_udp_timeout_stream = 6 in nat-b" \
+    test "$("$LAB" exec --id "$T" nat-b -- sysctl -n net.netfilter.nf_conntrack_udp_timeout_stream)" = 6
+  start_stund "$T"
+  sleep 0.5
+  "$LAB" exec --id "$T" a -- stun 203.0.113.10 >/dev/null 2>&1 || true
+  flows() { "$LAB" exec --id "$T" nat-a -- conntrack -L -p udp 2>/dev/null | grep -c "$1" || true; }
+  check "mappings exist right after the STUN run" test "$(flows 'src=100.64.1.2')" -gt 0
+  sleep 4.5
+  check "unreplied mappings gone ~4.5 s later (timeout 3 s)" test "$(flows UNREPLIED)" -eq 0
+  sleep 3
+  check "all mappings gone ~7.5 s later (stream timeout 6 s)" test "$(flows 'src=100.64.1.2')" -eq 0
+fi
+
+echo "== MTU"
+M="${ID_PREFIX}m"
+if lab_up "$M" --a prc --b none --mtu 1400; then
+  mtu_of() { ip -n "np-$M-$1" -o link show "$2" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p'; }
+  check "nat-a wan0 has MTU 1400" test "$(mtu_of nat-a wan0)" = 1400
+  check "inet port to nat-a has MTU 1400" test "$(mtu_of inet to-nat-a)" = 1400
+  check "client b's public link has MTU 1400" test "$(mtu_of b eth0)" = 1400
+  check "server link keeps MTU 1500" test "$(mtu_of server eth0)" = 1500
+  check "IPv4 forwarding on in nat-a only" \
+    test "$("$LAB" exec --id "$M" nat-a -- sysctl -n net.ipv4.ip_forward)$("$LAB" exec --id "$M" server -- sysctl -n net.ipv4.ip_forward)" = 10
+  check "no default route in the server" test -z "$(ip -n "np-$M-server" route show default)"
+fi
+
+echo "== teardown"
+"$LAB" exec --id "${ID_PREFIX}k1" a -- sleep 300 >/dev/null 2>&1 &
+sleeper=$!
+sleep 0.2
+check "down removes lab k1" bash -c '"$1" down --id "$2" >/dev/null' _ "$LAB" "${ID_PREFIX}k1"
+check "down killed the process inside the lab" bash -c '! kill -0 "$1" 2>/dev/null' _ "$sleeper"
+wait "$sleeper" 2>/dev/null || true
+check "no np-${ID_PREFIX}k1-* namespaces remain" no_namespaces_of "${ID_PREFIX}k1"
+for id in "${LABS[@]}"; do "$LAB" down --id "$id" >/dev/null; done
+check "all labs of this run removed" no_namespaces_of "${ID_PREFIX}[a-z0-9]*"
+
+echo
+echo "selftest: $PASSED passed, $FAILED failed"
+((FAILED == 0))
