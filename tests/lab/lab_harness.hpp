@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,6 +103,25 @@ class Lab {
   std::vector<std::string> in(const std::string& host) const { return {"ip", "netns", "exec", netns(host)}; }
   CommandResult exec(const std::string& host, const std::string& command) const {
     return run("ip netns exec " + netns(host) + " " + command);
+  }
+  // Polls the server host's sockets until something listens on `address_port`
+  // (e.g. "203.0.113.11:3479", the last socket a STUN server binds).
+  bool wait_for_udp_listener(const std::string& address_port) const {
+    for (int i = 0; i < 100; ++i) {
+      if (exec("server", "ss -Hunl 2>/dev/null").output.find(address_port) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  // Starts `natpunch stun-server` on the server host's two addresses and
+  // waits until it listens; nullptr (with the lab still usable) on failure.
+  std::unique_ptr<BackgroundProcess> start_natpunch_stun_server() const {
+    auto argv = in("server");
+    argv.insert(argv.end(), {natpunch_binary(), "stun-server", "--listen", "203.0.113.10:3478", "--alt",
+                             "203.0.113.11:3479"});
+    auto process = std::make_unique<BackgroundProcess>(argv);
+    if (!process->started() || !wait_for_udp_listener("203.0.113.11:3479")) return nullptr;
+    return process;
   }
 
  private:

@@ -19,14 +19,6 @@ constexpr const char* kQuickRetransmit = "--rto 200 --rc 3 --rm 4";
 
 bool have(const std::string& tool) { return run("command -v " + tool + " >/dev/null").exit_code == 0; }
 
-bool wait_for_udp_listener(const Lab& lab, const std::string& address_port) {
-  for (int i = 0; i < 100; ++i) {
-    if (lab.exec("server", "ss -Hunl 2>/dev/null").output.find(address_port) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 std::string classic_type_from(const Lab& lab, const std::string& host) {
   auto r = lab.exec(host, natpunch_binary() + " nat-type 203.0.113.10:3478 --json " + kQuickRetransmit);
   auto j = nlohmann::json::parse(r.output, nullptr, false);
@@ -52,7 +44,7 @@ TEST_P(OurClientAgainst, ClassifiesBothNats) {
   auto argv = lab.in("server");
   argv.insert(argv.end(), server.argv.begin(), server.argv.end());
   BackgroundProcess process(argv);
-  ASSERT_TRUE(wait_for_udp_listener(lab, "203.0.113.11:3479")) << server.name << " did not start";
+  ASSERT_TRUE(lab.wait_for_udp_listener("203.0.113.11:3479")) << server.name << " did not start";
   EXPECT_EQ(classic_type_from(lab, "a"),
             "port-restricted cone / endpoint-independent / address-and-port-dependent");
   EXPECT_EQ(classic_type_from(lab, "b"), "symmetric / address-and-port-dependent / address-and-port-dependent");
@@ -84,16 +76,13 @@ TEST_P(ForeignClientAgainstOurServer, ClassifiesBothNats) {
   if (!have(client.binary)) GTEST_SKIP() << client.binary << " not installed";
   Lab lab("tc" + client.name, "--a prc --b sym");
   ASSERT_TRUE(lab.up());
-  auto argv = lab.in("server");
-  argv.insert(argv.end(), {natpunch_binary(), "stun-server", "--listen", "203.0.113.10:3478", "--alt",
-                           "203.0.113.11:3479"});
-  BackgroundProcess server(argv);
-  ASSERT_TRUE(wait_for_udp_listener(lab, "203.0.113.11:3479"));
+  auto server = lab.start_natpunch_stun_server();
+  ASSERT_TRUE(server) << "stun-server did not start";
   auto a = lab.exec("a", "timeout 60 " + client.command + " 2>&1");
   auto b = lab.exec("b", "timeout 60 " + client.command + " 2>&1");
   EXPECT_NE(a.output.find(client.expect_prc), std::string::npos) << a.output;
   EXPECT_NE(b.output.find(client.expect_sym), std::string::npos) << b.output;
-  EXPECT_TRUE(server.running());
+  EXPECT_TRUE(server->running());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -114,11 +103,8 @@ TEST(ForeignClientAgainstOurServerDetail, NatDiscoveryFilteringMatchesOurs) {
   if (!have("turnutils_natdiscovery")) GTEST_SKIP() << "coturn not installed";
   Lab lab("tcfilter", "--a prc --b none");
   ASSERT_TRUE(lab.up());
-  auto argv = lab.in("server");
-  argv.insert(argv.end(), {natpunch_binary(), "stun-server", "--listen", "203.0.113.10:3478", "--alt",
-                           "203.0.113.11:3479"});
-  BackgroundProcess server(argv);
-  ASSERT_TRUE(wait_for_udp_listener(lab, "203.0.113.11:3479"));
+  auto server = lab.start_natpunch_stun_server();
+  ASSERT_TRUE(server) << "stun-server did not start";
   auto a = lab.exec("a", "timeout 60 turnutils_natdiscovery -f 203.0.113.10 2>&1");
   EXPECT_NE(a.output.find("NAT with Address and Port Dependent Filtering!"), std::string::npos) << a.output;
   auto b = lab.exec("b", "timeout 60 turnutils_natdiscovery -f 203.0.113.10 2>&1");

@@ -12,25 +12,8 @@ namespace natpunch::lab {
 namespace {
 
 constexpr const char* kPrimary = "203.0.113.10:3478";
-constexpr const char* kServerArgs = "--listen 203.0.113.10:3478 --alt 203.0.113.11:3479";
 // A quick retransmission schedule keeps negative tests (filtered responses) short.
 constexpr const char* kQuickRetransmit = "--rto 200 --rc 3 --rm 4";
-
-bool wait_for_udp_listener(const Lab& lab, const std::string& port) {
-  for (int i = 0; i < 100; ++i) {
-    auto r = lab.exec("server", "ss -Hunl 2>/dev/null");
-    if (r.output.find(":" + port) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
-std::vector<std::string> natpunch_server_argv(const Lab& lab) {
-  auto argv = lab.in("server");
-  argv.push_back(natpunch_binary());
-  argv.insert(argv.end(), {"stun-server", "--listen", "203.0.113.10:3478", "--alt", "203.0.113.11:3479"});
-  return argv;
-}
 
 struct NatKindCase {
   std::string kind;  // lab.sh NAT kind for client a
@@ -51,9 +34,8 @@ TEST_P(NatTypeInLab, NatTypeReportsTheKernelNatBehaviour) {
   const auto& c = GetParam();
   Lab lab("t" + c.kind, "--a " + c.kind + " --b none");
   ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  BackgroundProcess server(natpunch_server_argv(lab));
-  ASSERT_TRUE(server.started());
-  ASSERT_TRUE(wait_for_udp_listener(lab, "3479")) << "stun-server did not start";
+  auto server = lab.start_natpunch_stun_server();
+  ASSERT_TRUE(server) << "stun-server did not start";
 
   auto r = lab.exec("a", natpunch_binary() + " nat-type " + kPrimary + " --json " + kQuickRetransmit);
   ASSERT_EQ(r.exit_code, c.exit_code) << r.output;
@@ -67,7 +49,7 @@ TEST_P(NatTypeInLab, NatTypeReportsTheKernelNatBehaviour) {
     auto mapped = report.value("mapped_address", "");
     EXPECT_EQ(mapped.rfind("203.0.113.", 0), 0u) << r.output;
   }
-  EXPECT_TRUE(server.running()) << "server died during the test";
+  EXPECT_TRUE(server->running()) << "server died during the test";
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -86,8 +68,8 @@ TEST(NatTypeInLab, BothClientsClassifiedInOneLab) {
   if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
   Lab lab("tboth", "--a prc --b sym");
   ASSERT_TRUE(lab.up());
-  BackgroundProcess server(natpunch_server_argv(lab));
-  ASSERT_TRUE(wait_for_udp_listener(lab, "3479"));
+  auto server = lab.start_natpunch_stun_server();
+  ASSERT_TRUE(server) << "stun-server did not start";
   auto a = nlohmann::json::parse(
       lab.exec("a", natpunch_binary() + " nat-type " + kPrimary + " --json " + kQuickRetransmit).output, nullptr, false);
   auto b = nlohmann::json::parse(
@@ -99,14 +81,32 @@ TEST(NatTypeInLab, BothClientsClassifiedInOneLab) {
   EXPECT_NE(a.value("mapped_address", ""), b.value("mapped_address", ""));
 }
 
+// The thesis's Algorithm 6 falls back to other servers: with the first
+// server silent, nat-type classifies against the second and says so.
+TEST(NatTypeInLab, FallsBackToTheNextServerWhenOneIsSilent) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  Lab lab("tfallback", "--a prc --b none");
+  ASSERT_TRUE(lab.up());
+  auto server = lab.start_natpunch_stun_server();
+  ASSERT_TRUE(server) << "stun-server did not start";
+  // Nothing listens on port 3999 of the server host.
+  auto r = lab.exec("a", natpunch_binary() + " nat-type 203.0.113.10:3999 " + kPrimary + " --json " + kQuickRetransmit);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  EXPECT_EQ(j.value("classic_type", ""), "port-restricted cone") << r.output;
+  EXPECT_EQ(j.value("server", ""), kPrimary) << r.output;
+  EXPECT_NE(j.value("note", "").find("203.0.113.10:3999"), std::string::npos) << r.output;
+}
+
 // `natpunch stun` prints the mapped address: behind the port-restricted NAT
 // that is the router's outside address.
 TEST(NatTypeInLab, StunPrintsMappedAddress) {
   if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
   Lab lab("tstun", "--a prc --b none");
   ASSERT_TRUE(lab.up());
-  BackgroundProcess server(natpunch_server_argv(lab));
-  ASSERT_TRUE(wait_for_udp_listener(lab, "3479"));
+  auto server = lab.start_natpunch_stun_server();
+  ASSERT_TRUE(server) << "stun-server did not start";
   auto r = lab.exec("a", natpunch_binary() + " stun " + kPrimary + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto j = nlohmann::json::parse(r.output, nullptr, false);
