@@ -13,5 +13,6 @@ inline constexpr int kExitUsage = 2;     // bad command line, unresolvable name,
 void add_stun_server_command(CLI::App& app, int& exit_code);
 void add_stun_command(CLI::App& app, int& exit_code);
 void add_nat_type_command(CLI::App& app, int& exit_code);
+void add_birthday_command(CLI::App& app, int& exit_code);
 
 }  // namespace natpunch::cli
