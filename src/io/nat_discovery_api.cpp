@@ -7,6 +7,7 @@
 #include "io/os_random.hpp"
 #include "io/resolver.hpp"
 #include "io/udp_client.hpp"
+#include "nat/nat_behavior.hpp"
 #include "stun/binding_query.hpp"
 #include "stun/discovery.hpp"
 
@@ -90,10 +91,10 @@ Result<NatTypeReport, Error> detect_nat_type(const NatTypeOptions& options) {
   auto send_error = io::drive(*p.socket, discovery);
   const auto& r = discovery.result();
   NatTypeReport report;
-  report.classic_type = stun::to_string(r.classic);
-  report.mapping = stun::to_string(r.mapping);
-  report.filtering = stun::to_string(r.filtering);
-  if (r.hairpinning != stun::Hairpinning::Unknown) report.hairpinning = r.hairpinning == stun::Hairpinning::Yes;
+  report.classic_type = nat::to_string(r.classic);
+  report.mapping = nat::to_string(r.mapping);
+  report.filtering = nat::to_string(r.filtering);
+  if (r.hairpinning != nat::Hairpinning::Unknown) report.hairpinning = r.hairpinning == nat::Hairpinning::Yes;
   report.mapped_address = text(r.mapped);
   report.local_address = config.local.to_string();
   report.server = text(r.server);

@@ -111,7 +111,7 @@ void NatDiscovery::advance(TimePoint now) {
     case Phase::Hairpinning: {
       const Probe* hairpin = find(Test::Hairpin);
       if (hairpin->finished()) {
-        result_.hairpinning = hairpin->answered ? Hairpinning::Yes : Hairpinning::No;
+        result_.hairpinning = hairpin->answered ? nat::Hairpinning::Yes : nat::Hairpinning::No;
         finish();
       }
       break;
@@ -138,7 +138,7 @@ void NatDiscovery::finish_binding(TimePoint now) {
       return;
     }
     // An error response proves UDP gets through, so that is not "blocked".
-    result_.classic = any_server_answered_ ? ClassicType::Unknown : ClassicType::UdpBlocked;
+    result_.classic = any_server_answered_ ? nat::ClassicType::Unknown : nat::ClassicType::UdpBlocked;
     if (!any_server_answered_) add_note("no server answered: UDP blocked");
     finish();
     return;
@@ -151,7 +151,7 @@ void NatDiscovery::finish_binding(TimePoint now) {
   const bool behind_nat = *probe.mapped != config_.local;
   if (config_.local.address.is_unspecified()) add_note("local address not given: assuming a NAT");
   if (!behind_nat) {
-    result_.mapping = MappingBehavior::None;
+    result_.mapping = nat::MappingBehavior::None;
     add_note("no NAT: mapped address equals local address");
   }
 
@@ -163,7 +163,7 @@ void NatDiscovery::finish_binding(TimePoint now) {
                                       ", which does not differ in both IP and port"
                                 : "server " + server.to_string() + " has no alternate address";
     add_note(why + (behind_nat ? ": filtering/mapping behaviour unknown" : ": filtering behaviour unknown"));
-    result_.classic = classic_type(result_.mapping, result_.filtering);
+    result_.classic = nat::classic_type(result_.mapping, result_.filtering);
     if (behind_nat) {
       start_hairpinning_or_finish(now);
     } else {
@@ -182,22 +182,22 @@ void NatDiscovery::finish_binding(TimePoint now) {
 void NatDiscovery::finish_filtering(TimePoint now) {
   const Probe* both = find(Test::ChangeBoth);
   const Probe* port = find(Test::ChangePort);
-  const bool behind_nat = result_.mapping != MappingBehavior::None;
+  const bool behind_nat = result_.mapping != nat::MappingBehavior::None;
 
   if (both->succeeded()) {
-    result_.filtering = behind_nat ? FilteringBehavior::EndpointIndependent : FilteringBehavior::None;
+    result_.filtering = behind_nat ? nat::FilteringBehavior::EndpointIndependent : nat::FilteringBehavior::None;
   } else if (both->error || port->error) {
     add_note("server refused CHANGE-REQUEST: filtering behaviour unknown");
   } else if (port->succeeded()) {
-    result_.filtering = FilteringBehavior::AddressDependent;
+    result_.filtering = nat::FilteringBehavior::AddressDependent;
   } else {
-    result_.filtering = FilteringBehavior::AddressAndPortDependent;
+    result_.filtering = nat::FilteringBehavior::AddressAndPortDependent;
   }
   probes_.clear();
 
   if (!behind_nat) {
     // Hairpinning is a NAT property; without one there is nothing to test.
-    result_.classic = classic_type(result_.mapping, result_.filtering);
+    result_.classic = nat::classic_type(result_.mapping, result_.filtering);
     finish();
     return;
   }
@@ -220,10 +220,10 @@ void NatDiscovery::finish_mapping(TimePoint now) {
 
   if (alt_ip->succeeded()) {
     if (*alt_ip->mapped == m1) {
-      result_.mapping = MappingBehavior::EndpointIndependent;
+      result_.mapping = nat::MappingBehavior::EndpointIndependent;
     } else if (alt_both->succeeded()) {
-      result_.mapping = *alt_both->mapped == *alt_ip->mapped ? MappingBehavior::AddressDependent
-                                                             : MappingBehavior::AddressAndPortDependent;
+      result_.mapping = *alt_both->mapped == *alt_ip->mapped ? nat::MappingBehavior::AddressDependent
+                                                             : nat::MappingBehavior::AddressAndPortDependent;
     } else {
       endpoint_dependent = true;
       add_note(alt_both->expect_from.to_string() + " did not answer: mapping is endpoint-dependent, kind unknown");
@@ -231,7 +231,7 @@ void NatDiscovery::finish_mapping(TimePoint now) {
   } else if (alt_both->succeeded()) {
     add_note(alt_ip->expect_from.to_string() + " did not answer");
     if (*alt_both->mapped == m1) {
-      result_.mapping = MappingBehavior::EndpointIndependent;
+      result_.mapping = nat::MappingBehavior::EndpointIndependent;
     } else {
       endpoint_dependent = true;
       add_note("mapping is endpoint-dependent, kind unknown");
@@ -240,7 +240,8 @@ void NatDiscovery::finish_mapping(TimePoint now) {
     add_note("server alternate address did not answer: mapping behaviour unknown");
   }
 
-  result_.classic = endpoint_dependent ? ClassicType::Symmetric : classic_type(result_.mapping, result_.filtering);
+  result_.classic =
+      endpoint_dependent ? nat::ClassicType::Symmetric : nat::classic_type(result_.mapping, result_.filtering);
   start_hairpinning_or_finish(now);
 }
 

@@ -32,7 +32,7 @@
 #include "core/rng.hpp"
 #include "core/time.hpp"
 #include "stun/client_transaction.hpp"
-#include "stun/nat_behavior.hpp"
+#include "nat/nat_behavior.hpp"
 #include "stun/transmit.hpp"
 
 namespace natpunch::stun {
@@ -47,10 +47,10 @@ struct DiscoveryConfig {
 };
 
 struct DiscoveryResult {
-  ClassicType classic = ClassicType::Unknown;
-  MappingBehavior mapping = MappingBehavior::Unknown;
-  FilteringBehavior filtering = FilteringBehavior::Unknown;
-  Hairpinning hairpinning = Hairpinning::Unknown;
+  nat::ClassicType classic = nat::ClassicType::Unknown;
+  nat::MappingBehavior mapping = nat::MappingBehavior::Unknown;
+  nat::FilteringBehavior filtering = nat::FilteringBehavior::Unknown;
+  nat::Hairpinning hairpinning = nat::Hairpinning::Unknown;
   std::optional<Endpoint> mapped;            // M1, our reflexive address
   std::optional<Endpoint> server;            // the server that answered
   std::optional<Endpoint> server_alternate;  // its OTHER-ADDRESS / CHANGED-ADDRESS

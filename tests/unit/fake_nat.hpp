@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "core/endpoint.hpp"
-#include "stun/nat_behavior.hpp"
+#include "nat/nat_behavior.hpp"
 
 namespace natpunch::fake {
 
@@ -34,8 +34,8 @@ struct Datagram {
 };
 
 struct FakeNatConfig {
-  stun::MappingBehavior mapping = stun::MappingBehavior::EndpointIndependent;
-  stun::FilteringBehavior filtering = stun::FilteringBehavior::EndpointIndependent;
+  nat::MappingBehavior mapping = nat::MappingBehavior::EndpointIndependent;
+  nat::FilteringBehavior filtering = nat::FilteringBehavior::EndpointIndependent;
   bool hairpinning = false;
   bool drop_all = false;
   IpAddress public_ip;
@@ -55,7 +55,7 @@ class FakeNat {
     Mapping& m = mapping_for(d.from, d.to);
     m.contacted.insert(d.to);
     d.from = Endpoint{config_.public_ip, m.external_port};
-    const bool translating = config_.mapping != stun::MappingBehavior::None;
+    const bool translating = config_.mapping != nat::MappingBehavior::None;
     if (translating && d.to.address == config_.public_ip) {
       auto target = by_port_.find(d.to.port);
       if (!config_.hairpinning || target == by_port_.end()) return {Route::Drop, {}};
@@ -86,7 +86,7 @@ class FakeNat {
   };
 
   Mapping& mapping_for(const Endpoint& internal, const Endpoint& remote) {
-    using M = stun::MappingBehavior;
+    using M = nat::MappingBehavior;
     auto key = std::make_tuple(internal, IpAddress{}, std::uint16_t{0});
     if (config_.mapping == M::AddressDependent || config_.mapping == M::AddressAndPortDependent)
       std::get<1>(key) = remote.address;
@@ -99,7 +99,7 @@ class FakeNat {
   }
 
   bool admits(const Mapping& m, const Endpoint& source) const {
-    using F = stun::FilteringBehavior;
+    using F = nat::FilteringBehavior;
     switch (config_.filtering) {
       case F::None:
       case F::EndpointIndependent: return true;

@@ -22,10 +22,10 @@ using fake::Datagram;
 using fake::FakeNat;
 using fake::FakeNatConfig;
 using fake::FakeNetwork;
-using M = MappingBehavior;
-using F = FilteringBehavior;
-using C = ClassicType;
-using H = Hairpinning;
+using M = nat::MappingBehavior;
+using F = nat::FilteringBehavior;
+using C = nat::ClassicType;
+using H = nat::Hairpinning;
 
 const Endpoint kPrimary{IpAddress::v4({198, 51, 100, 10}), 3478};
 const Endpoint kAlternate{IpAddress::v4({198, 51, 100, 11}), 3479};

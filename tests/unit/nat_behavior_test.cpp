@@ -1,11 +1,11 @@
-#include "stun/nat_behavior.hpp"
+#include "nat/nat_behavior.hpp"
 
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <string>
 
-namespace natpunch::stun {
+namespace natpunch::nat {
 namespace {
 
 using M = MappingBehavior;
@@ -95,4 +95,4 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 }  // namespace
-}  // namespace natpunch::stun
+}  // namespace natpunch::nat

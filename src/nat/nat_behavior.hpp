@@ -6,7 +6,7 @@
 #include <optional>
 #include <string_view>
 
-namespace natpunch::stun {
+namespace natpunch::nat {
 
 // RFC 4787 §4.1 mapping behaviour; None means no translation at all.
 enum class MappingBehavior : std::uint8_t {
@@ -62,4 +62,4 @@ std::optional<ClassicType> parse_classic_type(std::string_view text);
 // "symmetric udp firewall". Anything not determined yields Unknown.
 ClassicType classic_type(MappingBehavior mapping, FilteringBehavior filtering);
 
-}  // namespace natpunch::stun
+}  // namespace natpunch::nat

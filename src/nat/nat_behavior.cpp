@@ -1,9 +1,9 @@
-#include "stun/nat_behavior.hpp"
+#include "nat/nat_behavior.hpp"
 
 #include <array>
 #include <utility>
 
-namespace natpunch::stun {
+namespace natpunch::nat {
 namespace {
 
 // One table per enum keeps to_string() and parse_*() inverse by construction.
@@ -97,4 +97,4 @@ ClassicType classic_type(MappingBehavior mapping, FilteringBehavior filtering) {
   return ClassicType::Unknown;
 }
 
-}  // namespace natpunch::stun
+}  // namespace natpunch::nat
