@@ -28,8 +28,7 @@ for target in "$repo"/build-fuzz/tests/fuzz/fuzz_*; do
   [[ -x "$target" ]] || continue
   name="$(basename "$target")"
   corpus="$(mktemp -d)"
-  seed_dir="$repo/tests/fuzz/corpus/${name#fuzz_}"
-  seed_dir="${seed_dir%_decode}"
+  seed_dir="$repo/tests/fuzz/corpus/${name#fuzz_}"   # fuzz_X's seeds live in corpus/X
   [[ -d "$seed_dir" ]] && cp "$seed_dir"/* "$corpus"/ 2>/dev/null || true
   echo "-- $name"
   status=0

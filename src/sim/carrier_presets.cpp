@@ -1,0 +1,56 @@
+#include "sim/carrier_presets.hpp"
+
+namespace natpunch::sim {
+namespace {
+
+using M = nat::MappingBehavior;
+using F = nat::FilteringBehavior;
+
+nat::NatConfig make(M mapping, F filtering, nat::AllocatorSpec allocator, Duration pending, Duration established,
+                    std::optional<std::size_t> max_payload) {
+  nat::NatConfig c;
+  c.mapping = mapping;
+  c.filtering = filtering;
+  c.allocator = allocator;
+  c.pending_timeout = pending;
+  c.established_timeout = established;
+  c.max_payload = max_payload;
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::string> carrier_preset_names() { return {"odido", "lebara", "lycamobile", "vodafone", "kpn"}; }
+
+std::optional<CarrierModel> carrier_preset(std::string_view name) {
+  // "Restrict NAT" in Table III is read as restricted cone (EIM + ADF),
+  // "Symmetric" as address-and-port-dependent mapping and filtering.
+  if (name == "kpn")
+    return CarrierModel{"kpn", "KPN",
+                        make(M::AddressAndPortDependent, F::AddressAndPortDependent, nat::BlockSpec{256}, seconds(120),
+                             seconds(239), 1445),
+                        false, "type Table III (symmetric), allocator Table II, timeouts Table IV, MTU Table V"};
+  if (name == "lebara")
+    return CarrierModel{"lebara", "Lebara",
+                        make(M::EndpointIndependent, F::AddressDependent, nat::BlockSpec{256}, seconds(120),
+                             seconds(240), 65507),
+                        false, "type Table III (restricted), allocator Table II, timeouts Table IV, MTU Table V"};
+  if (name == "lycamobile")
+    return CarrierModel{"lycamobile", "LycaMobile",
+                        make(M::EndpointIndependent, F::EndpointIndependent, nat::UniformSpec{2048, 65535},
+                             seconds(120), seconds(120), 1473),
+                        false, "type Table III (full cone), allocator Table II, timeouts Table IV, MTU Table V"};
+  if (name == "vodafone")
+    return CarrierModel{"vodafone", "VodaFone",
+                        make(M::EndpointIndependent, F::AddressDependent, nat::BetaSpec{}, seconds(302), seconds(299),
+                             1437),
+                        false, "type Table III (restricted), allocator Table II, timeouts Table IV, MTU Table V"};
+  if (name == "odido")
+    return CarrierModel{"odido", "Odido",
+                        make(M::AddressAndPortDependent, F::AddressAndPortDependent, nat::RandomFullySpec{},
+                             seconds(120), seconds(120), std::nullopt),
+                        true, "not measured in the thesis: assumed symmetric, random-fully, RFC 4787 timeouts"};
+  return std::nullopt;
+}
+
+}  // namespace natpunch::sim
