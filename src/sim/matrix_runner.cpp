@@ -5,15 +5,10 @@
 #include <mutex>
 #include <thread>
 
+#include "core/splitmix.hpp"
+
 namespace natpunch::sim {
 namespace {
-
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // FNV-1a: stable across platforms and builds, unlike std::hash.
 std::uint64_t name_hash(std::string_view name) {
@@ -34,7 +29,7 @@ std::optional<double> median(std::vector<T> values) {
 }  // namespace
 
 std::uint64_t run_seed(std::uint64_t seed, std::string_view row, std::string_view column, std::size_t run) {
-  return mix(mix(mix(seed) ^ name_hash(row)) ^ name_hash(column) ^ mix(run));
+  return splitmix64(splitmix64(splitmix64(seed) ^ name_hash(row)) ^ name_hash(column) ^ splitmix64(run));
 }
 
 std::size_t MatrixCell::successes() const {

@@ -4,16 +4,10 @@
 #include <chrono>
 #include <utility>
 
+#include "core/splitmix.hpp"
+
 namespace natpunch::stun {
 namespace {
-
-// splitmix64 finaliser: cheap and mixes every input bit into every output bit.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 std::uint64_t load_be64(const std::uint8_t* p) {
   std::uint64_t v = 0;
@@ -38,7 +32,7 @@ SourceRateLimiter::SourceRateLimiter(const RateLimitConfig& config, std::uint64_
 
 bool SourceRateLimiter::allow(TimePoint now, const IpAddress& source) {
   const auto [hi, lo] = source_key(source);
-  const std::size_t set = mix(mix(seed_ ^ hi) ^ lo) % (entries_.size() / kWays);
+  const std::size_t set = splitmix64(splitmix64(seed_ ^ hi) ^ lo) % (entries_.size() / kWays);
   Entry* ways = entries_.data() + set * kWays;
 
   Entry* victim = nullptr;
