@@ -15,5 +15,7 @@ void add_stun_command(CLI::App& app, int& exit_code);
 void add_nat_type_command(CLI::App& app, int& exit_code);
 void add_birthday_command(CLI::App& app, int& exit_code);
 void add_simulate_command(CLI::App& app, int& exit_code);
+void add_analyze_command(CLI::App& app, int& exit_code);
+void add_natd_command(CLI::App& app, int& exit_code);
 
 }  // namespace natpunch::cli

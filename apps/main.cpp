@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   natpunch::cli::add_nat_type_command(app, exit_code);
   natpunch::cli::add_birthday_command(app, exit_code);
   natpunch::cli::add_simulate_command(app, exit_code);
+  natpunch::cli::add_analyze_command(app, exit_code);
+  natpunch::cli::add_natd_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

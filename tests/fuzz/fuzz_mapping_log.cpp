@@ -1,0 +1,43 @@
+// libFuzzer target for mapping-log parsing, joining and allocator
+// detection: any bytes parse without crashing, every non-blank line is
+// accounted for exactly once, and the analysis of whatever parsed stays
+// within its contract. The input is split at the first NUL-free "\n--\n"
+// into a client and a server log, so joins see matching ids.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "analyze/allocator_detect.hpp"
+#include "analyze/mapping_join.hpp"
+#include "analyze/mapping_log.hpp"
+
+#define FUZZ_CHECK(condition)           \
+  do {                                  \
+    if (!(condition)) __builtin_trap(); \
+  } while (false)
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace natpunch::analyze;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const auto split = text.find("\n--\n");
+  const std::string_view client_text = text.substr(0, split);
+  const std::string_view server_text = split == std::string_view::npos ? text : text.substr(split + 4);
+
+  const auto client = parse_mapping_log(client_text, LogSide::Client);
+  const auto server = parse_mapping_log(server_text, LogSide::Server);
+  for (const auto* log : {&client, &server}) {
+    FUZZ_CHECK(log->records.size() + log->header_lines + log->malformed_total() == log->lines);
+    for (const auto& record : log->records) {
+      FUZZ_CHECK(!log->id_of(record).empty());
+      FUZZ_CHECK(record.sender_port != 0 && record.receiver_port != 0);
+    }
+  }
+  const auto joined = join_mappings(client, server);
+  FUZZ_CHECK(joined.rows.size() <= client.records.size() && joined.rows.size() <= server.records.size());
+  for (std::size_t i = 1; i < joined.rows.size(); ++i)
+    FUZZ_CHECK(!(joined.rows[i].client_time_ms < joined.rows[i - 1].client_time_ms));
+  const auto detected = detect_allocator(joined.rows);
+  FUZZ_CHECK(detected.evidence.rows == joined.rows.size());
+  if (detected.kind == AllocatorKind::Block) FUZZ_CHECK(detected.block_size && *detected.block_size >= 2);
+  return 0;
+}
