@@ -1,35 +1,23 @@
 // The CLI as a user runs it: the real `natpunch` binary, its JSON output and
 // its exit codes, for the subcommands that need no network.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "../support/run_command.hpp"
+
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-};
+using natpunch::test_support::CommandResult;
 
-Run natpunch(const std::string& args) {
-  Run r;
-  FILE* pipe = popen((std::string(NATPUNCH_BINARY) + " " + args + " 2>/dev/null").c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+CommandResult natpunch(const std::string& args) {
+  return natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) + " " + args + " 2>/dev/null");
 }
 
-nlohmann::json json_of(const Run& r) { return nlohmann::json::parse(r.out, nullptr, false); }
+nlohmann::json json_of(const CommandResult& r) { return nlohmann::json::parse(r.output, nullptr, false); }
 
 TEST(CliBirthday, PrintsTheThesisFiguresAsJson) {
   auto half = json_of(natpunch("birthday --success 0.5 --json"));
@@ -86,7 +74,7 @@ TEST(CliSimulateMatrix, SeededJsonIsReproducible) {
   ASSERT_EQ(second.exit_code, 0);
   auto a = json_of(first);
   auto b = json_of(second);
-  ASSERT_FALSE(a.is_discarded()) << first.out;
+  ASSERT_FALSE(a.is_discarded()) << first.output;
   ASSERT_TRUE(a.contains("cells"));
   EXPECT_EQ(a["cells"].size(), 3u);  // Table I's lower triangle of 2 carriers
   EXPECT_EQ(a["cells"], b["cells"]);
@@ -113,10 +101,10 @@ TEST(CliAnalyze, DetectsASequentialAllocatorFromThesisLogs) {
   phone.close();
   server.close();
   auto r = natpunch("analyze " + dir + "/phone.csv " + dir + "/server.csv --json");
-  ASSERT_EQ(r.exit_code, 0) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   auto j = json_of(r);
-  ASSERT_FALSE(j.is_discarded()) << r.out;
-  EXPECT_EQ(j.dump().find("\"sequential\"") != std::string::npos, true) << r.out;
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  EXPECT_EQ(j.dump().find("\"sequential\"") != std::string::npos, true) << r.output;
   auto missing = natpunch("analyze " + dir + "/nope.csv " + dir + "/server.csv");
   EXPECT_EQ(missing.exit_code, 2);
   std::filesystem::remove_all(dir);

@@ -7,13 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "../support/run_command.hpp"
 
 extern char** environ;
 
@@ -22,24 +22,8 @@ namespace natpunch::lab {
 inline std::string lab_script() { return std::string(NATPUNCH_SOURCE_DIR) + "/lab/lab.sh"; }
 inline std::string natpunch_binary() { return NATPUNCH_BINARY; }
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout only; stderr goes to the test log
-};
-
-// Arguments are passed through the shell; callers build them from fixed
-// tokens and numbers only, never from untrusted text.
-inline CommandResult run(const std::string& command) {
-  CommandResult r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using test_support::CommandResult;
+inline CommandResult run(const std::string& command) { return test_support::run_command(command); }
 
 inline bool is_root() { return geteuid() == 0; }
 
