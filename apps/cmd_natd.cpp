@@ -9,16 +9,22 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "core/endpoint.hpp"
 #include "core/rng.hpp"
 #include "io/os_random.hpp"
 #include "io/profile_files.hpp"
+#include "io/natd_routing.hpp"
 #include "io/tun_device.hpp"
 #include "io/tun_packet_loop.hpp"
 #include "nat/allocator_spec.hpp"
 #include "nat/allocator_spec_text.hpp"
+#include "nat/icmp_translator.hpp"
+#include "nat/ipv4_nat_datapath.hpp"
 #include "nat/ipv4_udp_translator.hpp"
+#include "nat/path_impairment.hpp"
 #include "nat/nat_table.hpp"
 #include "nat/profile.hpp"
 
@@ -37,13 +43,24 @@ struct NatdOptions {
   std::optional<double> pending_timeout;
   std::optional<double> idle_timeout;
   std::string log_mappings;
+  bool check = false;  // validate and describe the configuration, create nothing
+  std::string lan;      // with --wan: natd installs (and removes) the router's policy routing
+  std::string wan;
+  int route_table = 100;
+  std::string inside_gateway;
+  std::optional<unsigned> mtu;
+  unsigned link_mtu = 1500;
+  std::string impair_out;
+  std::string impair_in;
+  std::optional<unsigned> background_subscribers;
+  std::optional<double> background_rate;
+  std::optional<unsigned> background_blocks;
+  std::optional<double> background_hold;
+  std::optional<std::uint64_t> seed;
+  bool json = false;
 };
 
-struct Ipv4Prefix {
-  std::uint32_t network = 0;
-  std::uint32_t mask = 0;
-  bool contains(std::uint32_t address) const { return (address & mask) == network; }
-};
+using nat::Ipv4Prefix;
 
 std::optional<Ipv4Prefix> parse_prefix(const std::string& text) {
   const auto slash = text.find('/');
@@ -119,6 +136,16 @@ std::optional<nat::NatConfig> build_config(const NatdOptions& o, const IpAddress
   // Explicit timeouts win over the profile's, so lab tests can shorten them.
   if (pending) config.pending_timeout = *pending;
   if (idle) config.established_timeout = *idle;
+  if (o.background_blocks || o.background_hold) {
+    auto* block = std::get_if<nat::BlockSpec>(&config.allocator);
+    if (!block) {
+      std::cerr << "error: --background-blocks/--background-hold need a block allocator (--allocator block[:SIZE] "
+                   "or a block profile); use --background-subscribers/--background-rate for other allocators\n";
+      return std::nullopt;
+    }
+    if (o.background_blocks) block->background_subscribers = *o.background_blocks;
+    if (o.background_hold) block->background_hold = *seconds_option(o.background_hold);
+  }
   if (auto error = nat::validate(config)) {
     std::cerr << "error: NAT config: " << error->field << ": " << error->message << "\n";
     return std::nullopt;
@@ -126,29 +153,63 @@ std::optional<nat::NatConfig> build_config(const NatdOptions& o, const IpAddress
   return config;
 }
 
-struct NatdCounters {
-  std::uint64_t outbound = 0;
-  std::uint64_t inbound = 0;
-  std::uint64_t not_ours = 0;  // neither from the inside prefix nor to the public address
-  std::array<std::uint64_t, 16> malformed{};
-  std::array<std::uint64_t, 16> dropped{};
-};
-
-std::uint32_t source_of(std::span<const std::uint8_t> p) {
-  return (std::uint32_t{p[12]} << 24) | (std::uint32_t{p[13]} << 16) | (std::uint32_t{p[14]} << 8) | p[15];
-}
-std::uint32_t destination_of(std::span<const std::uint8_t> p) {
-  return (std::uint32_t{p[16]} << 24) | (std::uint32_t{p[17]} << 16) | (std::uint32_t{p[18]} << 8) | p[19];
+nlohmann::json impairment_json(const nat::PathImpairment& i) {
+  const auto& c = i.counters();
+  return {{"config", nat::to_string(i.config())}, {"offered", c.offered},     {"lost", c.lost},
+          {"duplicated", c.duplicated},           {"reordered", c.reordered}, {"overflowed", c.overflowed},
+          {"delivered", c.delivered}};
 }
 
-void print_counters(const NatdCounters& c, const io::TunLoopCounters& loop) {
-  std::cout << "stopped: read=" << loop.read << " written=" << loop.written << " write_errors=" << loop.write_errors
-            << " outbound=" << c.outbound << " inbound=" << c.inbound << " not_ours=" << c.not_ours;
-  for (std::size_t i = 0; i <= static_cast<std::size_t>(nat::PacketError::BadUdpLength); ++i)
-    if (c.malformed[i] != 0)
-      std::cout << " malformed[" << nat::to_string(static_cast<nat::PacketError>(i)) << "]=" << c.malformed[i];
+nlohmann::json counters_json(const nat::Ipv4NatDatapath& datapath, const io::TunLoopCounters& loop) {
+  const auto& c = datapath.counters();
+  nlohmann::json j = {{"read", loop.read},
+                      {"written", loop.written},
+                      {"write_errors", loop.write_errors},
+                      {"outbound", c.outbound},
+                      {"inbound", c.inbound},
+                      {"not_ours", c.not_ours},
+                      {"icmp_translated", c.icmp_translated},
+                      {"too_big", c.too_big},
+                      {"fragments_received", c.fragments_received},
+                      {"reassembled", c.reassembled},
+                      {"reassembly_expired", c.reassembly_expired},
+                      {"fragmented", c.fragmented},
+                      {"fragments_sent", c.fragments_sent}};
+  nlohmann::json malformed = nlohmann::json::object();
+  for (std::size_t i = 0; i < c.malformed.size(); ++i)
+    if (c.malformed[i] != 0) malformed[std::string(nat::to_string(static_cast<nat::PacketError>(i)))] = c.malformed[i];
+  for (std::size_t i = 0; i < c.reassembly_errors.size(); ++i)
+    if (c.reassembly_errors[i] != 0)
+      malformed["reassembly " + std::string(nat::to_string(static_cast<nat::ReassemblyError>(i)))] =
+          c.reassembly_errors[i];
+  nlohmann::json dropped = nlohmann::json::object();
   for (std::size_t i = 0; i <= static_cast<std::size_t>(nat::Drop::Filtered); ++i)
-    if (c.dropped[i] != 0) std::cout << " dropped[" << nat::to_string(static_cast<nat::Drop>(i)) << "]=" << c.dropped[i];
+    if (c.dropped[i] != 0) dropped[std::string(nat::to_string(static_cast<nat::Drop>(i)))] = c.dropped[i];
+  j["malformed"] = malformed;
+  j["dropped"] = dropped;
+  if (const auto& i = datapath.impairment(nat::Side::Inside)) j["impair_out"] = impairment_json(*i);
+  if (const auto& i = datapath.impairment(nat::Side::Outside)) j["impair_in"] = impairment_json(*i);
+  if (const auto& b = datapath.background())
+    j["background"] = {{"opened", b->counters().opened}, {"refused", b->counters().refused}};
+  return j;
+}
+
+// The one-line text form keeps the first piece's keys (scripts grep them).
+void print_counters(const nlohmann::json& j) {
+  std::cout << "stopped:";
+  for (const char* key : {"read", "written", "write_errors", "outbound", "inbound", "not_ours", "icmp_translated",
+                          "too_big", "fragments_received", "reassembled", "reassembly_expired", "fragmented",
+                          "fragments_sent"})
+    std::cout << ' ' << key << '=' << j[key].get<std::uint64_t>();
+  for (const auto& [key, value] : j["malformed"].items()) std::cout << " malformed[" << key << "]=" << value;
+  for (const auto& [key, value] : j["dropped"].items()) std::cout << " dropped[" << key << "]=" << value;
+  for (const char* side : {"impair_out", "impair_in"})
+    if (j.contains(side))
+      for (const auto& [key, value] : j[side].items())
+        if (key != "config") std::cout << ' ' << side << '.' << key << '=' << value;
+  if (j.contains("background"))
+    std::cout << " background.opened=" << j["background"]["opened"] << " background.refused="
+              << j["background"]["refused"];
   std::cout << std::endl;
 }
 
@@ -167,7 +228,18 @@ int run(const NatdOptions& o) {
     std::cerr << "error: --public-ip must lie outside --inside-cidr\n";
     return kExitUsage;
   }
-  for (const auto& [name, value] : {std::pair{"--pending-timeout", o.pending_timeout}, {"--idle-timeout", o.idle_timeout}})
+  // The router's inside address: by default the prefix's first host, as in the lab.
+  std::uint32_t inside_gateway = inside->network + 1;
+  if (!o.inside_gateway.empty()) {
+    auto gateway = IpAddress::parse(o.inside_gateway);
+    if (!gateway || !gateway->is_v4() || !inside->contains(gateway->v4_host_order())) {
+      std::cerr << "error: --inside-gateway '" << o.inside_gateway << "' must be an IPv4 address in --inside-cidr\n";
+      return kExitUsage;
+    }
+    inside_gateway = gateway->v4_host_order();
+  }
+  for (const auto& [name, value] : {std::pair{"--pending-timeout", o.pending_timeout}, {"--idle-timeout", o.idle_timeout},
+                                    {"--background-hold", o.background_hold}})
     if (value && !(*value > 0)) {
       std::cerr << "error: " << name << " must be a positive number of seconds\n";
       return kExitUsage;
@@ -176,8 +248,63 @@ int run(const NatdOptions& o) {
     std::cerr << "error: --tun '" << o.tun << "' must be an interface name of 1-15 characters\n";
     return kExitUsage;
   }
+  if (o.lan.empty() != o.wan.empty()) {
+    std::cerr << "error: --lan and --wan go together (natd installs the router's routing only with both)\n";
+    return kExitUsage;
+  }
+  for (const auto& [name, value] : {std::pair{"--tun", &o.tun}, {"--lan", &o.lan}, {"--wan", &o.wan}})
+    if (!value->empty() && !io::valid_interface_name(*value)) {
+      std::cerr << "error: " << name << " '" << *value << "' is not an interface name (1-15 characters, no '/' or spaces)\n";
+      return kExitUsage;
+    }
+  for (const auto& [name, value] : {std::pair{"--mtu", o.mtu}, {"--link-mtu", std::optional<unsigned>(o.link_mtu)}})
+    if (value && (*value < nat::kMinimumIpv4Mtu || *value > 65535)) {
+      std::cerr << "error: " << name << " " << *value << " must be between " << nat::kMinimumIpv4Mtu
+                << " and 65535 bytes\n";
+      return kExitUsage;
+    }
+  nat::DatapathConfig datapath_config;
+  for (const auto& [name, text, target] :
+       {std::tuple{"--impair-out", &o.impair_out, &datapath_config.impair_outbound},
+        std::tuple{"--impair-in", &o.impair_in, &datapath_config.impair_inbound}}) {
+    if (text->empty()) continue;
+    auto parsed = nat::parse_impairment(*text);
+    if (!parsed) {
+      std::cerr << "error: " << name << " '" << *text << "': " << parsed.error() << "\n";
+      return kExitUsage;
+    }
+    *target = *parsed;
+  }
+  if (o.background_subscribers.has_value() != o.background_rate.has_value()) {
+    std::cerr << "error: --background-subscribers and --background-rate go together (e.g. "
+                 "--background-subscribers 200 --background-rate 50)\n";
+    return kExitUsage;
+  }
+  if (o.background_subscribers) {
+    if (*o.background_subscribers < 1 || *o.background_subscribers > 65534) {
+      std::cerr << "error: --background-subscribers must be between 1 and 65534\n";
+      return kExitUsage;
+    }
+    if (!(*o.background_rate > 0) || *o.background_rate > 1e6) {
+      std::cerr << "error: --background-rate must be a positive number of new mappings per second (at most 1e6)\n";
+      return kExitUsage;
+    }
+    datapath_config.background = nat::BackgroundLoadConfig{*o.background_subscribers, *o.background_rate};
+  }
   auto config = build_config(o, *public_ip);
   if (!config) return kExitUsage;
+  if (o.check) {
+    std::cout << "natd config ok: " << nat::to_string(config->mapping) << " mapping, "
+              << nat::to_string(config->filtering) << " filtering, " << nat::kind_name(config->allocator)
+              << " ports\n";
+    if (o.mtu) std::cout << "path mtu: " << *o.mtu << "\n";
+    if (!o.impair_out.empty()) std::cout << "impair out: " << nat::to_string(datapath_config.impair_outbound) << "\n";
+    if (!o.impair_in.empty()) std::cout << "impair in: " << nat::to_string(datapath_config.impair_inbound) << "\n";
+    if (o.background_subscribers)
+      std::cout << "background: " << *o.background_subscribers << " subscribers, " << *o.background_rate
+                << " new mappings/s\n";
+    return kExitOk;
+  }
 
   std::ofstream log;
   if (!o.log_mappings.empty()) {
@@ -189,22 +316,32 @@ int run(const NatdOptions& o) {
     log << "# time_s internal external remote\n" << std::flush;
   }
 
-  Rng rng(io::os_random_seed());
+  const std::uint64_t seed = o.seed.value_or(io::os_random_seed());
+  Rng rng(seed);
   auto table = nat::NatTable::create(*config, rng);
-  if (!table) {
-    std::cerr << "error: NAT config: " << table.error().field << ": " << table.error().message << "\n";
+  auto queries = nat::NatTable::create(nat::icmp_query_config(*public_ip), rng);
+  if (!table || !queries) {
+    const auto& error = !table ? table.error() : queries.error();
+    std::cerr << "error: NAT config: " << error.field << ": " << error.message << "\n";
     return kExitUsage;
   }
   const TimePoint start = Clock::now();
   if (log.is_open()) {
-    table->set_mapping_observer([&log, start](const nat::MappingEvent& e) {
+    // Only the lab's own hosts: background subscribers are not ground truth.
+    table->set_mapping_observer([&log, start, inside](const nat::MappingEvent& e) {
+      if (!e.internal.address.is_v4() || !inside->contains(e.internal.address.v4_host_order())) return;
       const double t = std::chrono::duration<double>(e.time - start).count();
       log << t << ' ' << e.internal.to_string() << ' ' << e.external.to_string() << ' ' << e.remote.to_string()
           << '\n' << std::flush;  // lab tests read it while natd runs
     });
   }
-  // The kernel verified the header before forwarding into the device.
-  nat::Ipv4UdpTranslator translator(*table, nat::TranslatorOptions{.verify_header_checksum = false});
+  datapath_config.inside = *inside;
+  datapath_config.public_address = public_ip->v4_host_order();
+  datapath_config.inside_gateway = inside_gateway;
+  if (o.mtu) datapath_config.path_mtu = *o.mtu;
+  datapath_config.link_mtu = o.link_mtu;
+  datapath_config.seed = seed;
+  auto datapath = std::make_unique<nat::Ipv4NatDatapath>(*table, std::move(*queries), datapath_config);
 
   auto device = io::TunDevice::open(o.tun);
   if (!device) {
@@ -216,48 +353,48 @@ int run(const NatdOptions& o) {
     }
     return kExitNoAnswer;
   }
+  if (auto error = device->accept_local_sources())
+    std::cerr << "warning: " << *error << " (ICMP errors from the inside gateway address may be dropped)\n";
+  std::optional<io::NatdRouting> routing;  // removed again when run() returns
+  if (!o.lan.empty()) {
+    auto installed = io::NatdRouting::install(io::NatdRoutingPlan{o.lan, o.wan, o.tun, o.public_ip, o.route_table});
+    if (!installed) {
+      std::cerr << "error: " << installed.error() << "\n";
+      return kExitNoAnswer;
+    }
+    routing.emplace(std::move(*installed));
+  }
 
-  NatdCounters counters;
-  const std::uint32_t public_address = public_ip->v4_host_order();
-  auto handler = [&](TimePoint now, std::span<std::uint8_t> packet) -> std::size_t {
-    if (packet.size() < 20 || (packet[0] >> 4) != 4) {
-      ++counters.not_ours;
-      return 0;
-    }
-    nat::Side side;
-    if (inside->contains(source_of(packet))) {
-      side = nat::Side::Inside;
-    } else if (destination_of(packet) == public_address) {
-      side = nat::Side::Outside;
-    } else {
-      ++counters.not_ours;
-      return 0;
-    }
-    auto result = translator.translate(now, side, packet);
-    if (!result) {
-      if (const auto* malformed = std::get_if<nat::PacketError>(&result.error()))
-        ++counters.malformed[static_cast<std::size_t>(*malformed)];
-      else
-        ++counters.dropped[static_cast<std::size_t>(std::get<nat::Drop>(result.error()))];
-      return 0;
-    }
-    ++(side == nat::Side::Inside ? counters.outbound : counters.inbound);
-    return result->length;
+  io::TunLoopHandlers handlers;
+  handlers.on_packet = [&](TimePoint now, std::span<std::uint8_t> packet, const io::PacketWriter& write) {
+    datapath->handle(now, packet, write);
   };
+  handlers.on_timer = [&](TimePoint now, const io::PacketWriter& write) { datapath->poll(now, write); };
+  handlers.next_deadline = [&] { return datapath->next_deadline(); };
 
   io::TunLoopOptions loop_options;
   loop_options.on_ready = [&] {
     std::cout << "natd: " << o.tun << " up, inside " << o.inside_cidr << " -> " << o.public_ip << " ("
               << nat::to_string(config->mapping) << " mapping, " << nat::to_string(config->filtering)
-              << " filtering, " << nat::kind_name(config->allocator) << " ports)" << std::endl;
+              << " filtering, " << nat::kind_name(config->allocator) << " ports)";
+    if (o.mtu) std::cout << ", mtu " << *o.mtu;
+    if (!o.impair_out.empty()) std::cout << ", impair out " << nat::to_string(datapath_config.impair_outbound);
+    if (!o.impair_in.empty()) std::cout << ", impair in " << nat::to_string(datapath_config.impair_inbound);
+    if (o.background_subscribers)
+      std::cout << ", background " << *o.background_subscribers << " subscribers at " << *o.background_rate << "/s";
+    std::cout << std::endl;
   };
   loop_options.on_write_error = [](const std::string& error) { std::cerr << "warning: " << error << "\n"; };
-  auto loop = io::run_tun_loop(*device, handler, loop_options);
+  auto loop = io::run_tun_loop(*device, handlers, loop_options);
   if (!loop) {
     std::cerr << "error: " << loop.error() << "\n";
     return kExitNoAnswer;
   }
-  print_counters(counters, *loop);
+  const auto counters = counters_json(*datapath, *loop);
+  if (o.json)
+    std::cout << counters.dump() << std::endl;
+  else
+    print_counters(counters);
   return kExitOk;
 }
 
@@ -282,14 +419,52 @@ void add_natd_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--idle-timeout", options->idle_timeout,
                   "Seconds an established mapping lives idle (overrides the profile; default 120)");
   cmd->add_option("--log-mappings", options->log_mappings, "Append each new mapping to FILE: time_s internal external remote");
+  cmd->add_option("--lan", options->lan,
+                  "Router's inside interface: with --wan, natd installs the policy routing that sends LAN traffic "
+                  "and traffic for --public-ip through the TUN, and removes it at exit");
+  cmd->add_option("--wan", options->wan, "Router's outside interface (proxy ARP for --public-ip is answered here)");
+  cmd->add_option("--route-table", options->route_table, "Routing table for LAN traffic (with --lan/--wan)")
+      ->check(CLI::Range(1, 252));
+  cmd->add_flag("--check", options->check,
+                "Only validate the options (and profile) and print the NAT they describe; creates nothing");
+  cmd->add_option("--inside-gateway", options->inside_gateway,
+                  "The router's address in --inside-cidr: source of ICMP errors natd sends to inside hosts "
+                  "(default: the prefix's first host, e.g. 100.64.1.1)");
+  cmd->add_option("--mtu", options->mtu,
+                  "Path MTU natd enforces both ways: larger packets with DF are dropped and the sender gets ICMP "
+                  "'fragmentation needed' (from --inside-gateway or --public-ip); without DF they are fragmented");
+  cmd->add_option("--link-mtu", options->link_mtu,
+                  "Without --mtu: reassembled datagrams larger than this are fragmented again when sent (default 1500)");
+  cmd->add_option("--impair-out", options->impair_out,
+                  "Impair inside->outside: delay=50ms,jitter=10ms,loss=0.05,duplicate=0.01,reorder=0.02 (any subset; "
+                  "reorder = that share skips the delay)");
+  cmd->add_option("--impair-in", options->impair_in, "Impair outside->inside (same syntax as --impair-out)");
+  cmd->add_option("--background-subscribers", options->background_subscribers,
+                  "Synthetic other subscribers (100.127.0.1 up) opening real mappings through the NAT model, so "
+                  "allocators see real load; needs --background-rate");
+  cmd->add_option("--background-rate", options->background_rate,
+                  "New background mappings per second, all background subscribers together");
+  cmd->add_option("--background-blocks", options->background_blocks,
+                  "Block allocators only: N other subscribers each holding one whole port block (the model's "
+                  "background of src/nat/allocator_block)");
+  cmd->add_option("--background-hold", options->background_hold,
+                  "Block allocators only: seconds a background subscriber holds its block (default 120)");
+  cmd->add_option("--seed", options->seed, "Seed for the allocator, impairment and background randomness "
+                                           "(default: from the OS)");
+  cmd->add_flag("--json", options->json, "Print the counters at exit as one JSON object");
   cmd->footer(
       "Example (inside a lab router namespace, as root):\n"
       "  natpunch natd --tun tun0 --inside-cidr 100.64.1.0/24 --public-ip 203.0.113.111 \\\n"
-      "      --mapping endpoint-independent --filtering endpoint-independent --allocator sequential\n"
+      "      --mapping endpoint-independent --filtering endpoint-independent --allocator sequential \\\n"
+      "      --lan lan0 --wan wan0\n"
+      "  natpunch natd ... --profile profiles/kpn.json --mtu 1400 --impair-out delay=20ms,loss=1%\n"
       "The router sends inside traffic and traffic for the public IP into the TUN device\n"
-      "(ip rule iif LAN lookup T; default dev tun0 table T; PUBLIC/32 dev tun0); natd writes\n"
-      "the translated packets back and the kernel forwards them. Stops on Ctrl-C / SIGTERM\n"
-      "and prints its counters.");
+      "(ip rule iif LAN lookup T; default dev tun0 table T; PUBLIC/32 dev tun0; proxy ARP for\n"
+      "PUBLIC on WAN) — with --lan/--wan natd sets this up itself and removes it at exit; natd\n"
+      "writes the translated packets back and the kernel forwards them. UDP and ICMP (echo, and\n"
+      "errors quoting translated datagrams) are translated; fragments are reassembled first (at\n"
+      "most 256 datagrams / 32 MiB at once, 30 s each). Stops on Ctrl-C / SIGTERM, removes its\n"
+      "TUN device and routing, and prints its counters (--json: as one JSON object).");
   cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# demo.sh — natpunch's end-to-end demo: detect the NAT type of two clients
-# that sit behind real kernel NATs in a namespace lab, and check that
-# natpunch names the NAT the lab actually built.
+# demo.sh — natpunch's end-to-end demo: two clients behind two modelled
+# carrier NATs (natpunch natd running carrier profiles, or kernel NATs) in a
+# namespace lab; natpunch detects each NAT's type and shows how its ports are
+# allocated, and the demo checks that natpunch names the NAT the lab built.
 set -euo pipefail
 
 readonly PROG=demo.sh
@@ -14,22 +15,28 @@ readonly STUN_ALTERNATE=203.0.113.11:3479
 
 usage() {
   cat <<'EOF'
-demo.sh — run natpunch's NAT-type detection against real kernel NATs
+demo.sh — natpunch against two modelled carrier NATs in a namespace lab
 
 USAGE
   lab/demo.sh [--a KIND] [--b KIND] [--id ID] [--timeout S]
 
   Builds natpunch if needed (cmake -S . -B build -G Ninja && cmake --build
   build), brings up a lab (lab/lab.sh) with client a behind KIND a (default
-  prc) and client b behind KIND b (default sym), starts
+  profile:kpn-nl: KPN's symmetric NAT with 256-port blocks, run by natpunch
+  natd) and client b behind KIND b (default profile:vodafone-nl: Vodafone
+  NL's restricted cone with Beta-distributed ports), starts
     natpunch stun-server --listen 203.0.113.10:3478 --alt 203.0.113.11:3479
   in the server namespace, runs
     natpunch nat-type 203.0.113.10:3478 --json
   in each client namespace and compares what natpunch detected with the NAT
-  the lab built. The lab is always torn down on exit (also on Ctrl-C).
+  the lab built, then sends STUN requests from 8 fresh local ports of each
+  client to show the external ports the carrier's allocator hands out. The
+  lab is always torn down on exit (also on Ctrl-C).
 
 OPTIONS
-  --a KIND, --b KIND  NAT kinds (none prc sym block fw fc rc; see lab.sh --help)
+  --a KIND, --b KIND  NAT kinds: kernel NATs none prc sym block fw fc rc, or
+                      natd kinds profile:NAME (profiles/NAME.json) and
+                      model:M/F/ALLOCATOR (see lab.sh --help)
   --id ID             lab ID (default: demo<pid>)
   --timeout S         limit for each nat-type run (default 60)
 
@@ -53,10 +60,64 @@ die() {
   exit 1
 }
 
+# For natd kinds the expectation comes from natd itself: `natd --check`
+# prints the mapping and filtering the profile/policy describes.
+NATD_MAPPING_a="" NATD_FILTERING_a="" NATD_PORTS_a=""
+NATD_MAPPING_b="" NATD_FILTERING_b="" NATD_PORTS_b=""
+
+is_natd_kind() { [[ $1 == profile:* || $1 == model:* ]]; }
+
+# Fills NATD_*_side from `natpunch natd --check` for a natd kind.
+load_natd_expectation() {
+  local bin=$1 side=$2 kind=$3 policy=() out
+  case $kind in
+    profile:*)
+      local name=${kind#profile:}
+      if [[ $name == */* || $name == *.json ]]; then policy=(--profile "$name"); else policy=(--profile "$REPO_ROOT/profiles/$name.json"); fi
+      ;;
+    model:*)
+      local m f a
+      IFS=/ read -r m f a <<<"${kind#model:}"
+      case $m in eim) m=endpoint-independent ;; adm) m=address-dependent ;; apdm) m=address-and-port-dependent ;; esac
+      case $f in eif) f=endpoint-independent ;; adf) f=address-dependent ;; apdf) f=address-and-port-dependent ;; esac
+      policy=(--mapping "$m" --filtering "$f" --allocator "$a")
+      ;;
+  esac
+  out=$("$bin" natd --check --tun tun0 --inside-cidr 100.64.1.0/24 --public-ip 203.0.113.101 "${policy[@]}" 2>&1) ||
+    usage_error "--$side $kind: ${out//$'\n'/ }"
+  # "natd config ok: M mapping, F filtering, P ports"
+  local mapping filtering ports
+  mapping=$(sed -n 's/^natd config ok: \([a-z-]*\) mapping, .*/\1/p' <<<"$out")
+  filtering=$(sed -n 's/^natd config ok: .* mapping, \([a-z-]*\) filtering, .*/\1/p' <<<"$out")
+  ports=$(sed -n 's/^natd config ok: .* filtering, \([a-z-]*\) ports.*/\1/p' <<<"$out")
+  [[ -n $mapping && -n $filtering ]] || die "could not read natd's description of $kind: $out"
+  printf -v "NATD_MAPPING_$side" '%s' "$mapping"
+  printf -v "NATD_FILTERING_$side" '%s' "$filtering"
+  printf -v "NATD_PORTS_$side" '%s' "$ports"
+}
+
+natd_value() { local var="NATD_${1}_$2"; printf '%s' "${!var}"; }
+
+# The RFC 3489 name of a mapping + filtering pair.
+classic_of() {
+  case $1 in
+    endpoint-independent)
+      case $2 in
+        endpoint-independent) echo "full cone" ;;
+        address-dependent) echo "restricted cone" ;;
+        *) echo "port-restricted cone" ;;
+      esac
+      ;;
+    *) echo "symmetric" ;;
+  esac
+}
+
 # What natpunch should report for each lab kind: classic type, mapping,
 # filtering ("-" = not checked: with UDP blocked nothing can be measured, and
 # an open host's filtering has no agreed name).
+# $2 (side) is only needed for natd kinds.
 expected_classic() {
+  if is_natd_kind "$1"; then classic_of "$(natd_value MAPPING "$2")" "$(natd_value FILTERING "$2")"; return; fi
   case $1 in
     none) echo "open internet" ;;
     prc) echo "port-restricted cone" ;;
@@ -69,6 +130,7 @@ expected_classic() {
 }
 
 expected_mapping() {
+  if is_natd_kind "$1"; then natd_value MAPPING "$2"; return; fi
   case $1 in
     none | fw) echo "none" ;;
     prc | fc | rc) echo "endpoint-independent" ;;
@@ -78,6 +140,7 @@ expected_mapping() {
 }
 
 expected_filtering() {
+  if is_natd_kind "$1"; then natd_value FILTERING "$2"; return; fi
   case $1 in
     prc | sym | fw) echo "address-and-port-dependent" ;;
     rc) echo "address-dependent" ;;
@@ -87,6 +150,7 @@ expected_filtering() {
 }
 
 kind_label() {
+  if is_natd_kind "$1"; then echo "natpunch natd, $(natd_value PORTS "$2") port allocator"; return; fi
   case $1 in
     none) echo "no NAT (public address)" ;;
     prc) echo "port-restricted cone: nft masquerade" ;;
@@ -184,12 +248,12 @@ check_side() {
   local bin=$1 side=$2 kind=$3 timeout_s=$4
   local out="$WORK_DIR/nat-type-$side.json" err="$WORK_DIR/nat-type-$side.err" rc=0
   local want_classic want_mapping want_filtering
-  want_classic=$(expected_classic "$kind")
-  want_mapping=$(expected_mapping "$kind")
-  want_filtering=$(expected_filtering "$kind")
+  want_classic=$(expected_classic "$kind" "$side")
+  want_mapping=$(expected_mapping "$kind" "$side")
+  want_filtering=$(expected_filtering "$kind" "$side")
 
   echo
-  echo "== client $side behind '$kind' [$(kind_label "$kind")]: natpunch nat-type $STUN_PRIMARY --json"
+  echo "== client $side behind '$kind' [$(kind_label "$kind" "$side")]: natpunch nat-type $STUN_PRIMARY --json"
   timeout "$timeout_s" "$LAB" exec --id "$DEMO_ID" "$side" -- "$bin" nat-type "$STUN_PRIMARY" --json >"$out" 2>"$err" || rc=$?
   local json
   json=$(cat "$out")
@@ -237,8 +301,32 @@ check_side() {
   return 1
 }
 
+# Eight STUN requests from fresh local ports: the external ports the NAT's
+# allocator hands out, as the server sees them (KPN: consecutive ports of a
+# 256-port block; Vodafone: scattered around ~8,700 by the Beta model).
+show_ports() {
+  local bin=$1 side=$2 kind=$3 ports=() out port i
+  [[ $kind != block ]] || return 0
+  for i in 1 2 3 4 5 6 7 8; do
+    out=$("$LAB" exec --id "$DEMO_ID" "$side" -- "$bin" stun --json --local "0.0.0.0:$((30000 + i))" "$STUN_PRIMARY" 2>/dev/null) || continue
+    port=$(json_field mapped_address "$out")
+    ports+=("${port##*:}")
+  done
+  echo
+  echo "== client $side: external ports for 8 new local ports (allocator of '$kind'): ${ports[*]:-none}"
+  if ((${#ports[@]} > 1)); then
+    local consecutive=1
+    for ((i = 1; i < ${#ports[@]}; ++i)); do ((ports[i] == ports[i - 1] + 1)) || consecutive=0; done
+    if ((consecutive)); then
+      echo "   consecutive ports from $((ports[0] / 256 * 256)) (= $((ports[0] / 256)) x 256): a sequential or block allocator, predictable"
+    else
+      echo "   scattered ports: a random allocator; a peer has to guess (birthday attack)"
+    fi
+  fi
+}
+
 main() {
-  local kind_a=prc kind_b=sym timeout_s=60 id=""
+  local kind_a=profile:kpn-nl kind_b=profile:vodafone-nl timeout_s=60 id=""
   while (($# > 0)); do
     case $1 in
       --a) kind_a=${2-}; shift 2 || usage_error "--a needs a KIND" ;;
@@ -249,8 +337,10 @@ main() {
       *) usage_error "unknown argument '$1'" ;;
     esac
   done
-  [[ -n $(expected_classic "$kind_a") ]] || usage_error "unknown KIND '$kind_a' for --a (none prc sym block fw fc rc)"
-  [[ -n $(expected_classic "$kind_b") ]] || usage_error "unknown KIND '$kind_b' for --b (none prc sym block fw fc rc)"
+  is_natd_kind "$kind_a" || [[ -n $(expected_classic "$kind_a") ]] ||
+    usage_error "unknown KIND '$kind_a' for --a (none prc sym block fw fc rc, profile:NAME, model:M/F/A)"
+  is_natd_kind "$kind_b" || [[ -n $(expected_classic "$kind_b") ]] ||
+    usage_error "unknown KIND '$kind_b' for --b (none prc sym block fw fc rc, profile:NAME, model:M/F/A)"
   [[ $timeout_s =~ ^[1-9][0-9]{0,3}$ ]] || usage_error "invalid --timeout '$timeout_s': seconds from 1 to 9999"
   id=${id:-demo$$}
   [[ $id =~ ^[A-Za-z0-9]{1,12}$ ]] || usage_error "invalid --id '$id': use 1-12 letters or digits"
@@ -258,6 +348,10 @@ main() {
 
   local bin
   bin=$(resolve_binary)
+  bin=$(realpath "$bin")
+  export NATPUNCH_BIN=$bin  # lab.sh runs natd from this binary
+  if is_natd_kind "$kind_a"; then load_natd_expectation "$bin" a "$kind_a"; fi
+  if is_natd_kind "$kind_b"; then load_natd_expectation "$bin" b "$kind_b"; fi
 
   trap cleanup EXIT
   trap 'exit 130' INT
@@ -277,6 +371,8 @@ main() {
   local passed=0 failed=0
   if check_side "$bin" a "$kind_a" "$timeout_s"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   if check_side "$bin" b "$kind_b" "$timeout_s"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  show_ports "$bin" a "$kind_a"
+  show_ports "$bin" b "$kind_b"
 
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "warning: natpunch stun-server died during the demo; its output:" >&2

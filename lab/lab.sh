@@ -9,8 +9,14 @@
 set -euo pipefail
 
 readonly PROG=lab.sh
+readonly LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly KINDS="none prc sym block fw fc rc"
-readonly HOSTS="inet server a b nat-a nat-b"
+readonly MAX_CLIENTS=4
+# Extra clients of a side are a2..a4 / b2..b4 (several phones on one carrier).
+readonly HOSTS="inet server a b nat-a nat-b a2 a3 a4 b2 b3 b4"
+# natd's state (pid, output, mapping log) lives here, per lab; removed by down.
+readonly STATE_ROOT=/run/natpunch-lab
+readonly NATD_TABLE=100
 
 # Address plan (see lab/README.md). Only RFC 6598 / RFC 5737 ranges.
 readonly PUBLIC_PREFIX=24
@@ -19,6 +25,10 @@ readonly SERVER_ADDR1=203.0.113.10
 readonly SERVER_ADDR2=203.0.113.11
 readonly PUBLIC_ADDR_A=203.0.113.101
 readonly PUBLIC_ADDR_B=203.0.113.102
+# With a natd kind the public address belongs to natd (proxy ARP on wan0), so
+# the router's own outside address is a different one.
+readonly ROUTER_ADDR_A=203.0.113.201
+readonly ROUTER_ADDR_B=203.0.113.202
 readonly LAN_NET_A=100.64.1
 readonly LAN_NET_B=100.64.2
 readonly LAN_PREFIX=24
@@ -30,7 +40,8 @@ lab.sh — network-namespace lab with real kernel NATs for natpunch
 
 USAGE
   lab.sh up --id ID [--a KIND] [--b KIND] [--udp-timeout S]
-               [--udp-stream-timeout S] [--mtu N]
+               [--udp-stream-timeout S] [--mtu N] [--a-clients N] [--b-clients N]
+               [--natd-args-a 'ARGS'] [--natd-args-b 'ARGS'] [--bin PATH]
   lab.sh down --id ID
   lab.sh down-all
   lab.sh exec --id ID HOST -- CMD [ARG...]
@@ -56,6 +67,10 @@ COMMANDS
 OPTIONS (up)
   --id ID                  1-12 letters/digits. Namespaces are np-ID-HOST.
   --a KIND, --b KIND       NAT in front of client a / b (default: prc).
+  --a-clients N, --b-clients N
+                           Clients behind that side's NAT (1-4, default 1):
+                           a, a2, a3, a4 at 100.64.1.2, .3, .4, .5 (b alike) —
+                           several phones on one carrier. Not for fc/rc.
   --udp-timeout S          conntrack timeout (s) of a UDP flow that has only
                            seen packets in one direction ("pending" mapping):
                            net.netfilter.nf_conntrack_udp_timeout (kernel
@@ -69,7 +84,16 @@ OPTIONS (up)
   --mtu N                  MTU (68-65535) of the NAT routers' outside links,
                            both ends (for kinds none/fw: the client's public
                            link). Every other link gets max(N, 1500), so the
-                           NAT's outside link is the path's bottleneck.
+                           NAT's outside link is the path's bottleneck. For
+                           natd kinds natd enforces N instead (natd --mtu),
+                           like a router: ICMP "fragmentation needed" for DF
+                           packets, fragmentation otherwise, both ways.
+  --natd-args-a 'ARGS', --natd-args-b 'ARGS'
+                           Extra options for that side's natd (natd kinds
+                           only), e.g. '--impair-out loss=0.05'. See
+                           `natpunch natd --help`.
+  --bin PATH               natpunch binary for natd kinds (default:
+                           $NATPUNCH_BIN, else build/natpunch next to lab/).
 
 KINDS
   none   no NAT: the client sits on the public segment with a public address.
@@ -90,14 +114,30 @@ KINDS
          port) pairs; any port of a contacted address may reply
          (address-dependent filtering).
   fc and rc assume one client per LAN whose port masquerade preserves (true
-  in this lab). Unsolicited inbound UDP is dropped silently (no ICMP) by every
+  in this lab).
+
+  Userspace NAT kinds run `natpunch natd` (the project's NAT model on real
+  packets) in the router namespace, on a TUN device:
+  profile:NAME   a carrier profile, profiles/NAME.json (e.g. profile:kpn-nl,
+                 profile:vodafone-nl) or a path to a profile file.
+  model:M/F/A    explicit policies: mapping M and filtering F each one of
+                 eim|adm|apdm / eif|adf|apdf (or the long RFC 4787 names),
+                 allocator A as natd takes it: preserving, sequential,
+                 random, uniform[:MIN-MAX], block[:SIZE],
+                 beta[:ALPHA,BETA,LOC,SCALE]. E.g. model:apdm/apdf/block:256.
+  --udp-timeout / --udp-stream-timeout become natd's --pending-timeout /
+  --idle-timeout. natd logs every mapping it creates (time internal external
+  remote) to /run/natpunch-lab/ID/natd-SIDE.mappings, its output to
+  natd-SIDE.log: the ground truth for lab tests. The profile or policy is
+  checked (natpunch natd --check) before anything is created. Unsolicited inbound UDP is dropped silently (no ICMP) by every
   NAT router, as carrier NATs do.
 
 TOPOLOGY AND ADDRESSES
   np-ID-inet     bridge br0 = the "public internet" 203.0.113.0/24 (.1)
   np-ID-server   203.0.113.10 and 203.0.113.11 (two addresses for RFC 5780 /
                  RFC 3489 CHANGE-REQUEST)
-  np-ID-nat-a    outside 203.0.113.101, inside 100.64.1.1 (IPv4 forwarding on)
+  np-ID-nat-a    outside 203.0.113.101, inside 100.64.1.1 (IPv4 forwarding on);
+                 natd kinds: public 203.0.113.101 is natd's, router 203.0.113.201
   np-ID-a        100.64.1.2, default route via 100.64.1.1
   np-ID-nat-b    outside 203.0.113.102, inside 100.64.2.1
   np-ID-b        100.64.2.2, default route via 100.64.2.1
@@ -113,6 +153,7 @@ EXAMPLES
   sudo lab/lab.sh exec --id t1 server -- stund -h 203.0.113.10 -a 203.0.113.11 &
   sudo lab/lab.sh exec --id t1 a -- stun 203.0.113.10 -v
   sudo lab/lab.sh exec --id t1 nat-a -- conntrack -L -p udp
+  sudo lab/lab.sh up --id t2 --a profile:kpn-nl --b model:eim/eif/sequential --a-clients 2
   sudo lab/lab.sh down --id t1
 EOF
 }
@@ -162,7 +203,96 @@ validate_kind() {
   for k in $KINDS; do
     [[ $kind == "$k" ]] && return 0
   done
-  usage_error "unknown NAT kind '$kind' for --$side (valid: ${KINDS// /, })"
+  is_natd_kind "$kind" && return 0
+  usage_error "unknown NAT kind '$kind' for --$side (valid: ${KINDS// /, }, profile:NAME, model:M/F/A)"
+}
+
+is_natd_kind() { [[ $1 == profile:* || $1 == model:* ]]; }
+
+router_addr() { if [[ $1 == a ]]; then echo "$ROUTER_ADDR_A"; else echo "$ROUTER_ADDR_B"; fi; }
+
+lab_state_dir() { printf '%s/%s' "$STATE_ROOT" "$1"; }
+
+mapping_name() {
+  case $1 in
+    eim | endpoint-independent) echo endpoint-independent ;;
+    adm | address-dependent) echo address-dependent ;;
+    apdm | address-and-port-dependent) echo address-and-port-dependent ;;
+    *) return 1 ;;
+  esac
+}
+
+filtering_name() {
+  case $1 in
+    eif | endpoint-independent) echo endpoint-independent ;;
+    adf | address-dependent) echo address-dependent ;;
+    apdf | address-and-port-dependent) echo address-and-port-dependent ;;
+    *) return 1 ;;
+  esac
+}
+
+# Prints natd's policy options for a natd kind, one per line (usage error
+# for a malformed kind; natd --check judges the values).
+natd_policy_args() {
+  local side=$1 kind=$2
+  case $kind in
+    profile:*)
+      local name=${kind#profile:} file
+      [[ -n $name ]] || usage_error "--$side profile: needs a NAME (e.g. profile:kpn-nl)"
+      if [[ $name == */* || $name == *.json ]]; then file=$name; else file=$LAB_DIR/../profiles/$name.json; fi
+      if [[ ! -r $file ]]; then
+        local known
+        known=$(cd "$LAB_DIR/../profiles" 2>/dev/null && ls -- *.json 2>/dev/null | sed 's/\.json$//' | tr '\n' ' ')
+        usage_error "--$side $kind: no profile file $file (shipped profiles: ${known:-none})"
+      fi
+      printf '%s\n' --profile "$(realpath "$file")"
+      ;;
+    model:*)
+      local spec=${kind#model:} m f a
+      IFS=/ read -r m f a <<<"$spec"
+      [[ -n $m && -n $f && -n $a && $spec == "$m/$f/$a" ]] ||
+        usage_error "--$side $kind: expected model:MAPPING/FILTERING/ALLOCATOR (e.g. model:apdm/apdf/block:256)"
+      m=$(mapping_name "$m") || usage_error "--$side $kind: mapping must be eim, adm or apdm"
+      f=$(filtering_name "$f") || usage_error "--$side $kind: filtering must be eif, adf or apdf"
+      printf '%s\n' --mapping "$m" --filtering "$f" --allocator "$a"
+      ;;
+  esac
+}
+
+# The natpunch binary natd kinds run; usage error when it is missing.
+natpunch_bin() {
+  local bin=${LAB_BIN:-${NATPUNCH_BIN:-$LAB_DIR/../build/natpunch}}
+  [[ -x $bin ]] || usage_error "no natpunch binary at $bin (build it: bash scripts/setup.sh, or pass --bin PATH)"
+  realpath "$bin"
+}
+
+# Full natd command line (one word per line) for a side, minus --log-mappings.
+natd_command() {
+  local side=$1 kind=$2 udp_timeout=$3 udp_stream_timeout=$4 extra=$5
+  local bin
+  bin=$(natpunch_bin) || exit $?
+  printf '%s\n' "$bin" natd --tun tun0 --inside-cidr "$(lan_net "$side").0/$LAN_PREFIX" --public-ip "$(public_addr "$side")"
+  natd_policy_args "$side" "$kind" || exit $?
+  [[ -z $udp_timeout ]] || printf '%s\n' --pending-timeout "$udp_timeout"
+  [[ -z $udp_stream_timeout ]] || printf '%s\n' --idle-timeout "$udp_stream_timeout"
+  if [[ -n $extra ]]; then
+    local words
+    read -r -a words <<<"$extra"
+    printf '%s\n' "${words[@]}"
+  fi
+}
+
+# Checks a natd side completely (binary, profile, policy, extra options)
+# before any namespace exists.
+check_natd_side() {
+  local side=$1 kind=$2 udp_timeout=$3 udp_stream_timeout=$4 extra=$5
+  local cmd out
+  mapfile -t cmd < <(natd_command "$side" "$kind" "$udp_timeout" "$udp_stream_timeout" "$extra"; echo "status=$?")
+  [[ ${#cmd[@]} -gt 0 && ${cmd[-1]} == status=0 ]] || exit 2
+  unset 'cmd[-1]'
+  if ! out=$("${cmd[@]}" --check 2>&1); then
+    usage_error "--$side $kind: natd rejects it: ${out//$'\n'/ }"
+  fi
 }
 
 validate_uint_range() {
@@ -329,8 +459,72 @@ table ip natpunch_lab {
 EOF
 }
 
+# Client host names of a side: a, a2, a3, ... (count clients).
+client_hosts() {
+  local side=$1 count=$2 k
+  echo "$side"
+  for ((k = 2; k <= count; ++k)); do echo "$side$k"; done
+}
+
+# Connects the router's LAN to the side's clients: one veth for one client,
+# a bridge lan0 with a port per client for several.
+build_lan() {
+  local id=$1 side=$2 clients=$3 mtu=$4
+  local router lan host client k=0
+  router=$(ns_name "$id" "nat-$side")
+  lan=$(lan_net "$side")
+  if ((clients > 1)); then
+    ip -n "$router" link add lan0 mtu "$mtu" type bridge
+  fi
+  while read -r host; do
+    client=$(ns_name "$id" "$host")
+    ((++k))
+    new_namespace "$client" 0
+    if ((clients > 1)); then
+      ip -n "$router" link add "lanp$k" mtu "$mtu" type veth peer name eth0 netns "$client" mtu "$mtu"
+      ip -n "$router" link set "lanp$k" master lan0 up
+    else
+      ip -n "$router" link add lan0 mtu "$mtu" type veth peer name eth0 netns "$client" mtu "$mtu"
+    fi
+    ip -n "$client" addr add "$lan.$((k + 1))/$LAN_PREFIX" dev eth0
+    ip -n "$client" link set eth0 up
+    ip -n "$client" route add default via "$lan.1"
+  done < <(client_hosts "$side" "$clients")
+  ip -n "$router" addr add "$lan.1/$LAN_PREFIX" dev lan0
+  ip -n "$router" link set lan0 up
+}
+
+# Starts natd in the side's router and routes through it: traffic from the
+# LAN and traffic for the public address go into tun0 (policy routing), natd
+# writes the translated packets back and the kernel forwards them.
+start_natd() {
+  local id=$1 side=$2 kind=$3 udp_timeout=$4 udp_stream_timeout=$5 extra=$6
+  local router state cmd pid
+  router=$(ns_name "$id" "nat-$side")
+  state=$(lab_state_dir "$id")
+  mkdir -p "$state"
+  mapfile -t cmd < <(natd_command "$side" "$kind" "$udp_timeout" "$udp_stream_timeout" "$extra")
+  echo "$kind" >"$state/kind-$side"
+  # setsid: natd must not die with the shell that ran `lab.sh up`; `down`
+  # stops it (it is a process of the router namespace).
+  setsid ip netns exec "$router" "${cmd[@]}" --lan lan0 --wan wan0 --log-mappings "$state/natd-$side.mappings" \
+    >"$state/natd-$side.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$state/natd-$side.pid"
+  local i
+  # natd prints its "up" line once the TUN and its routing are in place.
+  for ((i = 0; i < 100; ++i)); do
+    grep -q '^natd: ' "$state/natd-$side.log" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if ! grep -q '^natd: ' "$state/natd-$side.log" 2>/dev/null; then
+    die "natd for side $side did not start: $(tr '\n' ' ' <"$state/natd-$side.log")"
+  fi
+}
+
 build_side() {
-  local id=$1 side=$2 kind=$3 udp_timeout=$4 udp_stream_timeout=$5 nat_mtu=$6 other_mtu=$7
+  local id=$1 side=$2 kind=$3 udp_timeout=$4 udp_stream_timeout=$5 nat_mtu=$6 other_mtu=$7 clients=$8 extra=$9
   local client router public lan
   client=$(ns_name "$id" "$side")
   router=$(ns_name "$id" "nat-$side")
@@ -347,17 +541,22 @@ build_side() {
         set_conntrack_timeouts "$client" "$udp_timeout" "$udp_stream_timeout"
       fi
       ;;
+    profile:* | model:*)
+      # natd routes like a carrier router with a smaller link: with --mtu it
+      # answers DF packets above it with "fragmentation needed" and
+      # fragments the rest, both ways (given in $extra); an L2 hop with a
+      # smaller MTU would silently drop the server's larger packets instead.
+      new_namespace "$router" 1
+      attach_to_public "$id" "$router" wan0 "to-nat-$side" "$other_mtu"
+      ip -n "$router" addr add "$(router_addr "$side")/$PUBLIC_PREFIX" dev wan0
+      build_lan "$id" "$side" "$clients" "$other_mtu"
+      start_natd "$id" "$side" "$kind" "$udp_timeout" "$udp_stream_timeout" "$extra"
+      ;;
     *)
       new_namespace "$router" 1
-      new_namespace "$client" 0
       attach_to_public "$id" "$router" wan0 "to-nat-$side" "$nat_mtu"
       ip -n "$router" addr add "$public/$PUBLIC_PREFIX" dev wan0
-      ip -n "$router" link add lan0 mtu "$other_mtu" type veth peer name eth0 netns "$client" mtu "$other_mtu"
-      ip -n "$router" addr add "$lan.1/$LAN_PREFIX" dev lan0
-      ip -n "$router" link set lan0 up
-      ip -n "$client" addr add "$lan.2/$LAN_PREFIX" dev eth0
-      ip -n "$client" link set eth0 up
-      ip -n "$client" route add default via "$lan.1"
+      build_lan "$id" "$side" "$clients" "$other_mtu"
       # The ruleset goes in first: it loads conntrack if the kernel had not
       # yet, and the timeout sysctls only exist once conntrack is loaded.
       local filter_timeout
@@ -377,13 +576,20 @@ kind_description() {
     fw) echo "symmetric UDP firewall (public address + stateful firewall)" ;;
     fc) echo "full cone (masquerade + dnat to mapped ports)" ;;
     rc) echo "restricted cone (masquerade + dnat from contacted addresses)" ;;
+    profile:*) echo "userspace natd with carrier profile ${1#profile:}" ;;
+    model:*) echo "userspace natd, mapping/filtering/allocator ${1#model:}" ;;
     *) echo "unknown" ;;
   esac
 }
 
 # Reads the NAT kind of one side back from the running lab.
 side_kind() {
-  local id=$1 side=$2 ns comment
+  local id=$1 side=$2 ns comment state
+  state=$(lab_state_dir "$id")/kind-$side
+  if [[ -r $state ]] && ns_exists "$(ns_name "$id" "nat-$side")"; then
+    cat "$state"
+    return
+  fi
   for ns in "$(ns_name "$id" "nat-$side")" "$(ns_name "$id" "$side")"; do
     ns_exists "$ns" || continue
     comment=$(in_ns "$ns" nft list table ip natpunch_lab 2>/dev/null | sed -n 's/.*comment "kind=\([a-z]*\) .*/\1/p' | head -n1)
@@ -396,8 +602,8 @@ side_kind() {
 }
 
 print_summary() {
-  local id=$1 kind_a=$2 kind_b=$3 nat_mtu=$4 udp_timeout=$5 udp_stream_timeout=$6
-  local side kind public lan
+  local id=$1 kind_a=$2 kind_b=$3 nat_mtu=$4 udp_timeout=$5 udp_stream_timeout=$6 clients_a=$7 clients_b=$8
+  local side kind public lan clients host k
   echo "lab '$id' is up (public segment 203.0.113.0/$PUBLIC_PREFIX = bridge br0 in $(ns_name "$id" inet), $INET_ADDR)"
   local w=$((${#id} + 10)) # width of the longest name, np-ID-server
   printf '  %-8s %-*s %s\n' server "$w" "$(ns_name "$id" server)" "$SERVER_ADDR1, $SERVER_ADDR2"
@@ -410,15 +616,29 @@ print_summary() {
         printf '  %-8s %-*s %s   [%s: %s]\n' "$side" "$w" "$(ns_name "$id" "$side")" "$public" "$kind" "$(kind_description "$kind")"
         ;;
       *)
-        printf '  %-8s %-*s %s via %s   [%s: %s]\n' "$side" "$w" "$(ns_name "$id" "$side")" "$lan.2" "$lan.1" "$kind" "$(kind_description "$kind")"
+        [[ $side == a ]] && clients=$clients_a || clients=$clients_b
+        k=1
+        while read -r host; do
+          ((++k))
+          printf '  %-8s %-*s %s via %s   [%s: %s]\n' "$host" "$w" "$(ns_name "$id" "$host")" "$lan.$k" "$lan.1" "$kind" "$(kind_description "$kind")"
+        done < <(client_hosts "$side" "$clients")
         printf '  %-8s %-*s inside %s, outside %s\n' "nat-$side" "$w" "$(ns_name "$id" "nat-$side")" "$lan.1" "$public"
+        if is_natd_kind "$kind"; then
+          printf '  %-8s natd pid %s, mappings %s\n' "" "$(cat "$(lab_state_dir "$id")/natd-$side.pid")" \
+            "$(lab_state_dir "$id")/natd-$side.mappings"
+        fi
         ;;
     esac
   done
   local conntrack_ns="" ns
-  for ns in "$(ns_name "$id" nat-a)" "$(ns_name "$id" nat-b)"; do
-    if ns_exists "$ns"; then conntrack_ns=$ns; break; fi
+  for side in a b; do
+    [[ $side == a ]] && kind=$kind_a || kind=$kind_b
+    ns=$(ns_name "$id" "nat-$side")
+    if ns_exists "$ns" && ! is_natd_kind "$kind"; then conntrack_ns=$ns; break; fi
   done
+  if is_natd_kind "$kind_a" || is_natd_kind "$kind_b"; then
+    echo "  natd timeouts (s): pending ${udp_timeout:-from profile/default}, idle ${udp_stream_timeout:-from profile/default}"
+  fi
   if [[ -n $conntrack_ns ]]; then
     udp_timeout=$(in_ns "$conntrack_ns" sysctl -n net.netfilter.nf_conntrack_udp_timeout 2>/dev/null || echo "?")
     udp_stream_timeout=$(in_ns "$conntrack_ns" sysctl -n net.netfilter.nf_conntrack_udp_timeout_stream 2>/dev/null || echo "?")
@@ -429,7 +649,8 @@ print_summary() {
 }
 
 cmd_up() {
-  local id="" kind_a=prc kind_b=prc udp_timeout="" udp_stream_timeout="" mtu=""
+  local id="" kind_a=prc kind_b=prc udp_timeout="" udp_stream_timeout="" mtu="" clients_a=1 clients_b=1
+  local natd_args_a="" natd_args_b=""
   while (($# > 0)); do
     case $1 in
       --id) id=${2-}; shift 2 || usage_error "--id needs a value" ;;
@@ -444,6 +665,16 @@ cmd_up() {
       --udp-stream-timeout=*) udp_stream_timeout=${1#*=}; shift ;;
       --mtu) mtu=${2-}; shift 2 || usage_error "--mtu needs a value" ;;
       --mtu=*) mtu=${1#*=}; shift ;;
+      --a-clients) clients_a=${2-}; shift 2 || usage_error "--a-clients needs a number" ;;
+      --a-clients=*) clients_a=${1#*=}; shift ;;
+      --b-clients) clients_b=${2-}; shift 2 || usage_error "--b-clients needs a number" ;;
+      --b-clients=*) clients_b=${1#*=}; shift ;;
+      --natd-args-a) natd_args_a=${2-}; shift 2 || usage_error "--natd-args-a needs a value" ;;
+      --natd-args-a=*) natd_args_a=${1#*=}; shift ;;
+      --natd-args-b) natd_args_b=${2-}; shift 2 || usage_error "--natd-args-b needs a value" ;;
+      --natd-args-b=*) natd_args_b=${1#*=}; shift ;;
+      --bin) LAB_BIN=${2-}; shift 2 || usage_error "--bin needs a path" ;;
+      --bin=*) LAB_BIN=${1#*=}; shift ;;
       -h | --help) usage; exit 0 ;;
       *) usage_error "up: unknown argument '$1'" ;;
     esac
@@ -454,6 +685,28 @@ cmd_up() {
   [[ -z $udp_timeout ]] || validate_uint_range --udp-timeout "$udp_timeout" 1 86400
   [[ -z $udp_stream_timeout ]] || validate_uint_range --udp-stream-timeout "$udp_stream_timeout" 1 86400
   [[ -z $mtu ]] || validate_uint_range --mtu "$mtu" 68 65535
+  # For natd kinds the path MTU is natd's (see build_side).
+  if [[ -n $mtu ]]; then
+    is_natd_kind "$kind_a" && natd_args_a="--mtu $((10#$mtu)) $natd_args_a"
+    is_natd_kind "$kind_b" && natd_args_b="--mtu $((10#$mtu)) $natd_args_b"
+  fi
+  validate_uint_range --a-clients "$clients_a" 1 "$MAX_CLIENTS"
+  validate_uint_range --b-clients "$clients_b" 1 "$MAX_CLIENTS"
+  clients_a=$((10#$clients_a))
+  clients_b=$((10#$clients_b))
+  local side kind clients extra
+  for side in a b; do
+    if [[ $side == a ]]; then kind=$kind_a clients=$clients_a extra=$natd_args_a; else kind=$kind_b clients=$clients_b extra=$natd_args_b; fi
+    case $kind in
+      none | fw) ((clients == 1)) || usage_error "--$side-clients: kind $kind puts the client on the public segment; only 1 client" ;;
+      fc | rc) ((clients == 1)) || usage_error "--$side-clients: kind $kind assumes one client per LAN; use a natd kind (model:eim/eif/preserving) for several" ;;
+    esac
+    if is_natd_kind "$kind"; then
+      check_natd_side "$side" "$kind" "$udp_timeout" "$udp_stream_timeout" "$extra"
+    elif [[ -n $extra ]]; then
+      usage_error "--natd-args-$side: side $side's kind $kind does not run natd"
+    fi
+  done
   local nat_mtu=$((10#${mtu:-$DEFAULT_MTU}))
   local other_mtu=$((nat_mtu > DEFAULT_MTU ? nat_mtu : DEFAULT_MTU))
   require_root_and_tools
@@ -482,8 +735,8 @@ cmd_up() {
   ip -n "$server" addr add "$SERVER_ADDR1/$PUBLIC_PREFIX" dev eth0
   ip -n "$server" addr add "$SERVER_ADDR2/$PUBLIC_PREFIX" dev eth0
 
-  build_side "$id" a "$kind_a" "$udp_timeout" "$udp_stream_timeout" "$nat_mtu" "$other_mtu"
-  build_side "$id" b "$kind_b" "$udp_timeout" "$udp_stream_timeout" "$nat_mtu" "$other_mtu"
+  build_side "$id" a "$kind_a" "$udp_timeout" "$udp_stream_timeout" "$nat_mtu" "$other_mtu" "$clients_a" "$natd_args_a"
+  build_side "$id" b "$kind_b" "$udp_timeout" "$udp_stream_timeout" "$nat_mtu" "$other_mtu" "$clients_b" "$natd_args_b"
 
   # A bridge follows its smallest port's MTU; pin it so the lab's own
   # address on the public segment is not the one limited by --mtu.
@@ -491,7 +744,7 @@ cmd_up() {
 
   LAB_UP_DONE=1
   trap - EXIT INT TERM
-  print_summary "$id" "$kind_a" "$kind_b" "$nat_mtu" "$udp_timeout" "$udp_stream_timeout"
+  print_summary "$id" "$kind_a" "$kind_b" "$nat_mtu" "$udp_timeout" "$udp_stream_timeout" "$clients_a" "$clients_b"
 }
 
 up_cleanup() {
@@ -501,6 +754,7 @@ up_cleanup() {
     local namespaces
     mapfile -t namespaces < <(lab_namespaces "$LAB_UP_ID")
     remove_namespaces "${namespaces[@]}"
+    rm -rf "$(lab_state_dir "$LAB_UP_ID")"
     ((status != 0)) || status=1
   fi
   exit "$status"
@@ -521,10 +775,12 @@ cmd_down() {
   local namespaces
   mapfile -t namespaces < <(lab_namespaces "$id")
   if ((${#namespaces[@]} == 0)); then
+    rm -rf "$(lab_state_dir "$id")"
     echo "lab '$id': nothing to remove"
     return 0
   fi
   remove_namespaces "${namespaces[@]}"
+  rm -rf "$(lab_state_dir "$id")"
   echo "lab '$id' removed (${namespaces[*]})"
 }
 
@@ -538,6 +794,7 @@ cmd_down_all() {
     return 0
   fi
   remove_namespaces "${namespaces[@]}"
+  rm -rf "$STATE_ROOT"
   echo "removed ${#namespaces[@]} namespace(s): ${namespaces[*]}"
 }
 

@@ -11,8 +11,9 @@ packages=(
   libasio-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libsodium-dev libboost-math-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 nftables conntrack procps
+  iproute2 nftables conntrack procps iputils-ping iputils-tracepath
   stun-server stun-client coturn
+  python3 python3-matplotlib
 )
 
 if [[ "${NATPUNCH_SKIP_APT:-0}" != 1 ]]; then

@@ -58,6 +58,17 @@ Result<TunDevice, std::string> TunDevice::open(const std::string& name) {
   return device;
 }
 
+std::optional<std::string> TunDevice::accept_local_sources() {
+  const std::string path = "/proc/sys/net/ipv4/conf/" + name_ + "/accept_local";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return "cannot open " + path + ": " + errno_text(errno);
+  const bool ok = ::write(fd, "1\n", 2) == 2;
+  const int error = errno;
+  ::close(fd);
+  if (!ok) return "cannot write " + path + ": " + errno_text(error);
+  return std::nullopt;
+}
+
 TunDevice::TunDevice(TunDevice&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
 

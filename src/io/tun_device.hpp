@@ -5,6 +5,7 @@
 // dies without cleaning up.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -30,6 +31,13 @@ class TunDevice {
   Result<std::size_t, std::string> read(std::span<std::uint8_t> buffer);
   // One packet to the kernel, which routes it as if it arrived on the device.
   Result<std::size_t, std::string> write(std::span<const std::uint8_t> packet);
+
+  // Lets the kernel accept packets written into the device whose source is
+  // one of this host's own addresses (sysctl accept_local on the device, gone
+  // with it): natd answers inside hosts with ICMP errors from the router's
+  // inside address, which would otherwise be dropped as martians.
+  // Returns the error text, or nullopt.
+  std::optional<std::string> accept_local_sources();
 
   int descriptor() const { return fd_; }
   const std::string& name() const { return name_; }

@@ -3,6 +3,7 @@
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <array>
 #include <csignal>
 #include <memory>
@@ -13,14 +14,16 @@ namespace {
 
 // Above any MTU a TUN device can have, so the kernel never truncates.
 constexpr std::size_t kMaxPacket = 65536;
-// Packets handled per wake-up before the signal handler gets a turn.
+// Packets handled per wake-up before timers and signals get a turn.
 constexpr int kBatch = 256;
 
 class Loop {
  public:
-  Loop(TunDevice& device, const PacketHandler& handler, const TunLoopOptions& options)
-      : device_(device), handler_(handler), options_(options), signals_(context_, SIGINT, SIGTERM),
-        descriptor_(context_, device.descriptor()) {}
+  Loop(TunDevice& device, const TunLoopHandlers& handlers, const TunLoopOptions& options)
+      : device_(device), handlers_(handlers), options_(options), signals_(context_, SIGINT, SIGTERM),
+        descriptor_(context_, device.descriptor()), timer_(context_) {
+    writer_ = [this](std::span<const std::uint8_t> packet) { write(packet); };
+  }
 
   ~Loop() {
     // The TunDevice owns the descriptor; asio must not close it.
@@ -32,6 +35,8 @@ class Loop {
       if (!error) context_.stop();
     });
     wait_readable();
+    if (handlers_.on_timer) handlers_.on_timer(Clock::now(), writer_);
+    arm_timer();
     if (options_.on_ready) options_.on_ready();
     context_.run();
     if (!error_.empty()) return Unexpected{error_};
@@ -39,10 +44,40 @@ class Loop {
   }
 
  private:
+  void write(std::span<const std::uint8_t> packet) {
+    auto written = device_.write(packet);
+    if (written) {
+      ++counters_.written;
+    } else if (counters_.write_errors++ == 0 && options_.on_write_error) {
+      options_.on_write_error(written.error());
+    }
+  }
+
   void wait_readable() {
     descriptor_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const asio::error_code& error) {
       if (error) return;
-      if (drain()) wait_readable();
+      if (!drain()) return;
+      wait_readable();
+      arm_timer();
+    });
+  }
+
+  // Re-arms the timer only when the wanted deadline moved.
+  void arm_timer() {
+    if (!handlers_.next_deadline || !handlers_.on_timer) return;
+    const auto deadline = handlers_.next_deadline();
+    if (deadline == armed_) return;
+    armed_ = deadline;
+    if (!deadline) {
+      timer_.cancel();
+      return;
+    }
+    timer_.expires_at(*deadline);
+    timer_.async_wait([this](const asio::error_code& error) {
+      if (error) return;  // cancelled or re-armed
+      armed_.reset();
+      handlers_.on_timer(Clock::now(), writer_);
+      arm_timer();
     });
   }
 
@@ -57,24 +92,20 @@ class Loop {
       }
       if (*n == 0) return true;
       ++counters_.read;
-      const std::size_t reply = handler_(Clock::now(), std::span(buffer_.data(), *n));
-      if (reply == 0) continue;
-      auto written = device_.write(std::span(buffer_.data(), reply));
-      if (written) {
-        ++counters_.written;
-      } else if (counters_.write_errors++ == 0 && options_.on_write_error) {
-        options_.on_write_error(written.error());
-      }
+      handlers_.on_packet(Clock::now(), std::span(buffer_.data(), *n), writer_);
     }
     return true;
   }
 
   TunDevice& device_;
-  const PacketHandler& handler_;
+  const TunLoopHandlers& handlers_;
   const TunLoopOptions& options_;
   asio::io_context context_;
   asio::signal_set signals_;
   asio::posix::stream_descriptor descriptor_;
+  asio::steady_timer timer_;
+  std::optional<TimePoint> armed_;
+  PacketWriter writer_;
   std::array<std::uint8_t, kMaxPacket> buffer_{};
   TunLoopCounters counters_;
   std::string error_;
@@ -82,9 +113,9 @@ class Loop {
 
 }  // namespace
 
-Result<TunLoopCounters, std::string> run_tun_loop(TunDevice& device, const PacketHandler& handler,
+Result<TunLoopCounters, std::string> run_tun_loop(TunDevice& device, const TunLoopHandlers& handlers,
                                                   const TunLoopOptions& options) {
-  auto loop = std::make_unique<Loop>(device, handler, options);  // 64 KiB buffer: not on the stack
+  auto loop = std::make_unique<Loop>(device, handlers, options);  // 64 KiB buffer: not on the stack
   return loop->run();
 }
 

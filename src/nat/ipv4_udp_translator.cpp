@@ -1,49 +1,18 @@
 #include "nat/ipv4_udp_translator.hpp"
 
+#include "nat/ipv4_wire.hpp"
+
 namespace natpunch::nat {
 
 namespace {
 
-constexpr std::size_t kMinHeader = 20;
-constexpr std::size_t kUdpHeader = 8;
-constexpr std::uint8_t kProtocolUdp = 17;
-
-std::uint16_t load16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-void store16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-std::uint32_t load32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-void store32(std::uint8_t* p, std::uint32_t v) {
-  store16(p, static_cast<std::uint16_t>(v >> 16));
-  store16(p + 2, static_cast<std::uint16_t>(v));
-}
-
-// RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), applied word by word, so the
-// cost does not depend on the payload size.
-class ChecksumPatch {
- public:
-  explicit ChecksumPatch(std::uint16_t checksum) : sum_(static_cast<std::uint16_t>(~checksum)) {}
-  void replace16(std::uint16_t old_word, std::uint16_t new_word) {
-    sum_ += static_cast<std::uint16_t>(~old_word);
-    sum_ += new_word;
-  }
-  void replace32(std::uint32_t old_value, std::uint32_t new_value) {
-    replace16(static_cast<std::uint16_t>(old_value >> 16), static_cast<std::uint16_t>(new_value >> 16));
-    replace16(static_cast<std::uint16_t>(old_value), static_cast<std::uint16_t>(new_value));
-  }
-  std::uint16_t result() const {
-    std::uint32_t s = sum_;
-    while (s >> 16) s = (s & 0xffffU) + (s >> 16);
-    return static_cast<std::uint16_t>(~s);
-  }
-
- private:
-  std::uint32_t sum_;
-};
-
+using wire::ChecksumPatch;
+using wire::kProtocolUdp;
+using wire::kUdpHeader;
+using wire::load16;
+using wire::load32;
+using wire::store16;
+using wire::store32;
 struct ParsedPacket {
   std::size_t header_length = 0;
   std::size_t total_length = 0;
@@ -51,26 +20,16 @@ struct ParsedPacket {
 };
 
 Result<ParsedPacket, PacketError> parse(std::span<const std::uint8_t> packet, bool verify_checksum) {
-  if (packet.size() < kMinHeader) return Unexpected{PacketError::TooShort};
-  const std::uint8_t* p = packet.data();
-  if ((p[0] >> 4) != 4) return Unexpected{PacketError::NotIpv4};
+  auto header = parse_ipv4_header(packet, verify_checksum);
+  if (!header) return Unexpected{header.error()};
+  if (header->is_fragment()) return Unexpected{PacketError::Fragment};
+  if (header->protocol != kProtocolUdp) return Unexpected{PacketError::NotUdp};
   ParsedPacket parsed;
-  parsed.header_length = std::size_t{p[0] & 0x0fU} * 4;
-  parsed.total_length = load16(p + 2);
-  if (parsed.total_length > packet.size() || parsed.total_length < kMinHeader)
-    return Unexpected{PacketError::BadTotalLength};
-  if (parsed.header_length < kMinHeader || parsed.header_length > parsed.total_length)
-    return Unexpected{PacketError::BadHeaderLength};
-  if (verify_checksum && internet_checksum(packet.first(parsed.header_length)) != 0)
-    return Unexpected{PacketError::BadHeaderChecksum};
-  const std::uint16_t flags_fragment = load16(p + 6);
-  const bool more_fragments = (flags_fragment & 0x2000U) != 0;
-  const bool nonzero_offset = (flags_fragment & 0x1fffU) != 0;
-  if (more_fragments || nonzero_offset) return Unexpected{PacketError::Fragment};
-  if (p[9] != kProtocolUdp) return Unexpected{PacketError::NotUdp};
+  parsed.header_length = header->header_length;
+  parsed.total_length = header->total_length;
   const std::size_t ip_payload = parsed.total_length - parsed.header_length;
   if (ip_payload < kUdpHeader) return Unexpected{PacketError::UdpTooShort};
-  const std::size_t udp_length = load16(p + parsed.header_length + 4);
+  const std::size_t udp_length = load16(packet.data() + parsed.header_length + 4);
   // Shorter than the IP payload is legal (link padding); longer is a lie.
   if (udp_length < kUdpHeader || udp_length > ip_payload) return Unexpected{PacketError::BadUdpLength};
   parsed.udp_payload = udp_length - kUdpHeader;
@@ -110,32 +69,8 @@ void rewrite(std::uint8_t* p, std::size_t header_length, const Endpoint& source,
 
 }  // namespace
 
-std::string_view to_string(PacketError error) {
-  switch (error) {
-    case PacketError::TooShort: return "too short";
-    case PacketError::NotIpv4: return "not ipv4";
-    case PacketError::BadHeaderLength: return "bad header length";
-    case PacketError::BadTotalLength: return "bad total length";
-    case PacketError::BadHeaderChecksum: return "bad header checksum";
-    case PacketError::Fragment: return "fragment";
-    case PacketError::NotUdp: return "not udp";
-    case PacketError::UdpTooShort: return "udp too short";
-    case PacketError::BadUdpLength: return "bad udp length";
-  }
-  return "unknown";
-}
-
 std::string_view to_string(const TranslateError& error) {
   return std::visit([](auto e) { return to_string(e); }, error);
-}
-
-std::uint16_t internet_checksum(std::span<const std::uint8_t> bytes, std::uint32_t initial_sum) {
-  std::uint64_t sum = initial_sum;
-  std::size_t i = 0;
-  for (; i + 1 < bytes.size(); i += 2) sum += load16(bytes.data() + i);
-  if (i < bytes.size()) sum += std::uint32_t{bytes[i]} << 8;
-  while (sum >> 16) sum = (sum & 0xffffU) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
 }
 
 Result<TranslatedPacket, TranslateError> Ipv4UdpTranslator::translate(TimePoint now, Side from,

@@ -13,29 +13,12 @@
 #include "core/endpoint.hpp"
 #include "core/result.hpp"
 #include "core/time.hpp"
+#include "nat/ipv4_header.hpp"
 #include "nat/nat_table.hpp"
 
 namespace natpunch::nat {
 
 enum class Side : std::uint8_t { Inside, Outside };
-
-// Why a packet could not be read as one whole IPv4/UDP datagram.
-enum class PacketError : std::uint8_t {
-  TooShort,           // fewer bytes than an IPv4 header
-  NotIpv4,            // version field is not 4
-  BadHeaderLength,    // IHL below 5 or beyond the total length
-  BadTotalLength,     // total length below the header or beyond the buffer
-  BadHeaderChecksum,  // only when verification is on
-  Fragment,           // MF set or offset non-zero: ports are unknowable without reassembly
-  NotUdp,             // another protocol (ICMP is not translated yet)
-  UdpTooShort,        // less than a UDP header after the IPv4 header
-  BadUdpLength,       // UDP length below 8 or beyond the IPv4 payload
-};
-
-// "too short", "not ipv4", "bad header length", "bad total length",
-// "bad header checksum", "fragment", "not udp", "udp too short",
-// "bad udp length".
-std::string_view to_string(PacketError error);
 
 // Malformed (PacketError) or refused by the NAT model (Drop).
 using TranslateError = std::variant<PacketError, Drop>;
@@ -70,9 +53,5 @@ class Ipv4UdpTranslator {
   NatTable& table_;
   TranslatorOptions options_;
 };
-
-// The Internet checksum (RFC 1071) of `bytes`, folded and complemented.
-// Exposed for tests that verify rewritten packets from scratch.
-std::uint16_t internet_checksum(std::span<const std::uint8_t> bytes, std::uint32_t initial_sum = 0);
 
 }  // namespace natpunch::nat

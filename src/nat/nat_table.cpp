@@ -331,6 +331,15 @@ Result<Endpoint, Drop> NatTable::admit(const Endpoint& remote, const Endpoint& e
   return mappings_[owner].internal;
 }
 
+std::optional<Endpoint> NatTable::internal_endpoint(TimePoint now, const Endpoint& external) {
+  advance(now);
+  const auto public_index = public_index_of(external.address);
+  if (!public_index) return std::nullopt;
+  const std::uint32_t owner = port_owner_[*public_index * kPortsPerAddress + external.port];
+  if (owner == kNeverMapped || owner == kMappingExpired) return std::nullopt;
+  return mappings_[owner].internal;
+}
+
 Result<Translated, Drop> NatTable::outbound(TimePoint now, const Endpoint& internal, const Endpoint& remote,
                                             std::size_t payload_bytes) {
   // The mapping's index slot is a likely cache miss; fetch it while expiry runs.

@@ -97,6 +97,10 @@ class NatTable {
   // Returns the internal endpoint to deliver it to.
   Result<Endpoint, Drop> inbound(TimePoint now, const Endpoint& remote, const Endpoint& external,
                                  std::size_t payload_bytes);
+  // The internal endpoint of the live mapping that owns `external`, without
+  // filtering or refreshing it: for ICMP errors that quote a datagram the
+  // mapping sent (RFC 5508 section 3.2: errors never refresh a mapping).
+  std::optional<Endpoint> internal_endpoint(TimePoint now, const Endpoint& external);
   // Removes everything that has timed out by `now` and gives the ports back
   // to the allocator. outbound() and inbound() do this themselves; call it
   // to advance time without traffic.

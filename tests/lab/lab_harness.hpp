@@ -73,7 +73,9 @@ class Lab {
  public:
   Lab(std::string id, const std::string& up_arguments) : id_(std::move(id)) {
     run(lab_script() + " down --id " + id_ + " >/dev/null 2>&1");
-    auto r = run(lab_script() + " up --id " + id_ + " " + up_arguments + " >&2");
+    // natd kinds run this build's binary, not whatever build/ holds.
+    auto r = run("NATPUNCH_BIN=" + natpunch_binary() + " " + lab_script() + " up --id " + id_ + " " + up_arguments +
+                 " >&2");
     up_ = r.exit_code == 0;
   }
   Lab(const Lab&) = delete;
@@ -99,10 +101,13 @@ class Lab {
   }
   // Starts `natpunch stun-server` on the server host's two addresses and
   // waits until it listens; nullptr (with the lab still usable) on failure.
-  std::unique_ptr<BackgroundProcess> start_natpunch_stun_server() const {
+  // `extra` options, e.g. {"--rate", "0"} for tests that query hundreds of
+  // times from one NAT address.
+  std::unique_ptr<BackgroundProcess> start_natpunch_stun_server(const std::vector<std::string>& extra = {}) const {
     auto argv = in("server");
     argv.insert(argv.end(), {natpunch_binary(), "stun-server", "--listen", "203.0.113.10:3478", "--alt",
                              "203.0.113.11:3479"});
+    argv.insert(argv.end(), extra.begin(), extra.end());
     auto process = std::make_unique<BackgroundProcess>(argv);
     if (!process->started() || !wait_for_udp_listener("203.0.113.11:3479")) return nullptr;
     return process;
