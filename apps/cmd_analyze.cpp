@@ -1,7 +1,14 @@
 // `natpunch analyze CLIENT_LOG SERVER_LOG`: turns the two logs of a mapping
 // collection into the carrier's port allocator (thesis Sections III-E and
-// VI-A), with the evidence, optionally as a carrier profile.
+// VI-A), with the evidence, optionally as a carrier profile, figures
+// (drawn by scripts/plot_mappings.py with matplotlib) and a Markdown report.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,10 +18,15 @@
 #include <sstream>
 #include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "analyze/allocator_detect.hpp"
+#include "analyze/analysis_summary.hpp"
 #include "analyze/mapping_join.hpp"
 #include "analyze/mapping_log.hpp"
+#include "analyze/markdown_report.hpp"
+#include "analyze/plot_data.hpp"
 #include "analyze/profile_export.hpp"
 #include "commands.hpp"
 
@@ -33,6 +45,12 @@ struct AnalyzeOptions {
   std::string name;
   std::string country;
   bool roaming = false;
+  double session_gap_s = 30;
+  std::string plots_dir;
+  std::string plot_format = "png";
+  std::string plot_script;  // empty: look next to the binary, then in the source tree
+  std::string python = "/usr/bin/python3";
+  std::string report;
 };
 
 std::optional<std::string> read_file(const std::string& path, std::string& error) {
@@ -86,40 +104,6 @@ std::string fixed(double value, int digits) {
   return buf;
 }
 
-Json malformed_json(const ParsedLog& log) {
-  Json object = Json::object();
-  for (std::size_t i = 0; i < kMalformedReasonCount; ++i)
-    if (log.malformed[i] > 0) object[std::string(to_string(static_cast<MalformedReason>(i)))] = log.malformed[i];
-  return object;
-}
-
-Json log_json(const ParsedLog& log) {
-  return Json{{"dialect", std::string(to_string(log.dialect))}, {"lines", log.lines},
-              {"header_lines", log.header_lines}, {"rows", log.records.size()},
-              {"malformed", malformed_json(log)}};
-}
-
-Json evidence_json(const AllocatorEvidence& e) {
-  Json object{{"rows", e.rows}, {"reason", std::string(e.reason)}, {"preserved_fraction", e.preserved_fraction},
-              {"step_fraction", e.step_fraction}};
-  Json runs = Json::object();
-  for (const auto& [length, count] : e.run_lengths) runs[std::to_string(length)] = count;
-  object["run_lengths"] = runs;
-  if (e.block)
-    object["block"] = Json{{"blocks", e.block->blocks},
-                           {"start_aligned_fraction", e.block->start_aligned_fraction},
-                           {"consumed_whole_fraction", e.block->consumed_whole_fraction},
-                           {"boundary_crossings", e.block->boundary_crossings},
-                           {"expected_sequential_crossings", e.block->expected_sequential_crossings}};
-  if (e.uniform) object["uniform"] = Json{{"ks_d", e.uniform->ks_d}, {"ks_p", e.uniform->ks_p}};
-  if (e.beta)
-    object["beta_fit"] = Json{{"alpha", e.beta->alpha},       {"beta", e.beta->beta},
-                              {"loc", e.beta->loc},           {"scale", e.beta->scale},
-                              {"ks_d", e.beta->ks_d},         {"log_likelihood", e.beta->log_likelihood},
-                              {"samples", e.beta->samples},   {"converged", e.beta->converged}};
-  return object;
-}
-
 void print_log_text(std::string_view label, const std::string& path, const ParsedLog& log) {
   std::cout << label << path << ": " << log.records.size() << " rows (" << to_string(log.dialect) << " format), "
             << log.malformed_total() << " malformed";
@@ -140,26 +124,41 @@ void print_text(const AnalyzeOptions& o, const ParsedLog& client, const ParsedLo
             << " sent but not received, " << joined.server_only << " received but not sent, "
             << joined.duplicate_client_ids + joined.duplicate_server_ids << " duplicate ids)\n";
   std::cout << "allocator: " << to_string(d.kind);
-  if (d.block_size) std::cout << ", block_size " << *d.block_size;
+  if (d.block_size)
+    std::cout << ", block_size " << *d.block_size << ", ports taken "
+              << (d.block_order == BlockOrder::Random ? "in random order" : "in order");
   if (d.min && d.max) std::cout << ", ports " << *d.min << ".." << *d.max;
   if (d.alpha)
     std::cout << ", B(alpha " << fixed(*d.alpha, 3) << ", beta " << fixed(*d.beta, 3) << ", loc " << fixed(*d.loc, 0)
               << ", scale " << fixed(*d.scale, 0) << ")";
   std::cout << "\n  why: " << d.evidence.reason << "\n";
   const auto& e = d.evidence;
-  std::cout << "  mapped == local in " << fixed(100 * e.preserved_fraction, 1) << " % of rows; +1 steps "
+  std::cout << "  sessions (split at pauses > " << fixed(o.session_gap_s, 1) << " s): " << e.sessions
+            << "; mapped == local in " << fixed(100 * e.preserved_fraction, 1) << " % of rows; +1 steps "
             << fixed(100 * e.step_fraction, 1) << " %\n";
-  if (e.block)
-    std::cout << "  blocks seen " << e.block->blocks << ": starting at a multiple of 256 "
-              << fixed(100 * e.block->start_aligned_fraction, 1) << " %, consumed whole "
-              << fixed(100 * e.block->consumed_whole_fraction, 1) << " %; boundary crossings "
-              << e.block->boundary_crossings << " (sequential would make ~"
-              << fixed(e.block->expected_sequential_crossings, 0) << ")\n";
-  if (e.uniform)
-    std::cout << "  uniform test: KS D " << fixed(e.uniform->ks_d, 4) << ", p " << fixed(e.uniform->ks_p, 4) << "\n";
-  if (e.beta)
-    std::cout << "  Beta fit: KS D " << fixed(e.beta->ks_d, 4) << " on " << e.beta->samples << " ports"
-              << (e.beta->converged ? "" : " (optimiser did not converge)") << "\n";
+  if (const auto& b = e.block) {
+    std::cout << "  block visits " << b->visits << ": starting at a multiple of 256 "
+              << fixed(100 * b->start_aligned_fraction, 1) << " %, consumed whole "
+              << fixed(100 * b->consumed_whole_fraction, 1) << " %, +1 steps inside a visit "
+              << fixed(100 * b->in_visit_step_fraction, 1) << " %\n";
+    if (b->order == BlockOrder::InOrder)
+      std::cout << "  boundary crossings " << b->boundary_crossings << " (sequential would make ~"
+                << fixed(b->expected_sequential_crossings, 0) << ")\n";
+    else
+      std::cout << "  transitions staying in one block " << fixed(100 * b->same_block_fraction, 1) << " % (by chance "
+                << fixed(100 * b->same_block_by_chance, 1) << " %)\n";
+    std::cout << "  reuse across sessions: start port " << fixed(100 * b->reused_start_fraction, 1) << " %, block "
+              << fixed(100 * b->reused_block_fraction, 1) << " % of visits\n";
+  }
+  if (const auto& u = e.uniform)
+    std::cout << "  uniform test: KS D " << fixed(u->ks_d, 4) << ", p " << fixed(u->ks_p, 4) << "; chi-square "
+              << fixed(u->chi_square.statistic, 1) << " on " << u->chi_square.dof << " dof, p "
+              << fixed(u->chi_square.p, 4) << "\n";
+  if (const auto& f = e.beta)
+    std::cout << "  Beta fit: KS D " << fixed(f->ks_d, 4) << ", p " << fixed(f->ks_p, 4) << " on " << f->samples
+              << " ports; chi-square " << fixed(f->chi_square.statistic, 1) << " on " << f->chi_square.dof
+              << " dof, p " << fixed(f->chi_square.p, 4) << (f->converged ? "" : " (optimiser did not converge)")
+              << "\n";
   if (!e.run_lengths.empty()) {
     std::size_t runs = 0, longest = 0;
     for (const auto& [length, count] : e.run_lengths) {
@@ -169,6 +168,119 @@ void print_text(const AnalyzeOptions& o, const ParsedLog& client, const ParsedLo
     std::cout << "  runs of consecutive ports: " << runs << ", mean length "
               << fixed(static_cast<double>(e.rows) / static_cast<double>(runs), 1) << ", longest " << longest << "\n";
   }
+}
+
+// The plotting script: --plot-script, else next to an installed binary
+// (PREFIX/share/natpunch/), else in the source tree this binary was built
+// from (a build directory's binary).
+std::optional<std::filesystem::path> find_plot_script(const AnalyzeOptions& o) {
+  namespace fs = std::filesystem;
+  if (!o.plot_script.empty()) return fs::path(o.plot_script);
+  std::error_code ec;
+  std::vector<fs::path> candidates;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "natpunch" / "plot_mappings.py");
+  candidates.push_back(fs::path(__FILE__).parent_path().parent_path() / "scripts" / "plot_mappings.py");
+  for (const auto& candidate : candidates)
+    if (fs::is_regular_file(candidate, ec)) return candidate;
+  return std::nullopt;
+}
+
+// Runs `python script dir --format F` and waits. The script's stdout goes to
+// our stderr, so --json output on stdout stays one JSON object.
+int run_plot_script(const std::string& python, const std::string& script, const std::string& dir,
+                    const std::string& format, std::string& error) {
+  std::vector<std::string> args{python, script, dir, "--format", format};
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  pid_t pid = 0;
+  const int spawn_error = posix_spawn(&pid, python.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawn_error != 0) {
+    error = "cannot run " + python + ": " + std::strerror(spawn_error) +
+            (spawn_error == ENOENT ? " (install Python 3 with matplotlib: apt-get install python3 python3-matplotlib, "
+                                     "or pass --python)"
+                                   : "");
+    return -1;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) {
+      error = std::string("waiting for the plotting script: ") + std::strerror(errno);
+      return -1;
+    }
+  if (!WIFEXITED(status)) {
+    error = "the plotting script was killed";
+    return -1;
+  }
+  const int code = WEXITSTATUS(status);
+  if (code == 3)
+    error = python + " has no matplotlib: install it (Debian/Ubuntu: apt-get install python3-matplotlib) or pass "
+                     "--python with one that has it";
+  else if (code != 0)
+    error = script + " failed with exit code " + std::to_string(code) + " (its message is above)";
+  return code;
+}
+
+struct PlotOutcome {
+  bool drawn = false;
+  std::vector<std::filesystem::path> figures;
+};
+
+// Writes the figures' data into the plots directory and draws them. The data
+// files are written even when drawing fails, so they can be plotted later.
+bool write_plots(const AnalyzeOptions& o, const Analysis& analysis, PlotOutcome& outcome, std::string& error) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(o.plots_dir, ec);
+  if (ec) {
+    error = "cannot create " + o.plots_dir + ": " + ec.message();
+    return false;
+  }
+  const fs::path dir(o.plots_dir);
+  const std::pair<const char*, std::string> files[] = {
+      {"analysis.json", analysis_json(analysis) + "\n"},
+      {"mappings.csv", mappings_csv(analysis.joined.rows, o.session_gap_s * 1000.0)},
+      {"run_lengths.csv", run_lengths_csv(analysis.detected.evidence)},
+      {"histogram.csv", histogram_csv(analysis.joined.rows, analysis.detected)},
+  };
+  for (const auto& [name, text] : files)
+    if (!write_file_atomically((dir / name).string(), text, error)) return false;
+  const auto script = find_plot_script(o);
+  if (!script) {
+    error = "cannot find plot_mappings.py (looked next to the binary and in the source tree); pass --plot-script; "
+            "the figures' data is in " + o.plots_dir;
+    return false;
+  }
+  std::cerr << "drawing figures into " << o.plots_dir << " ...\n";
+  if (run_plot_script(o.python, script->string(), o.plots_dir, o.plot_format, error) != 0) return false;
+  for (const char* name : {"ports_over_time", "run_lengths", "port_histogram"}) {
+    const fs::path figure = dir / (std::string(name) + "." + o.plot_format);
+    if (fs::is_regular_file(figure, ec)) outcome.figures.push_back(figure);
+  }
+  outcome.drawn = true;
+  return true;
+}
+
+std::vector<ReportFigure> report_figures(const AnalyzeOptions& o, const PlotOutcome& plots) {
+  namespace fs = std::filesystem;
+  std::vector<ReportFigure> figures;
+  const fs::path report_dir = fs::absolute(fs::path(o.report)).parent_path();
+  for (const auto& figure : plots.figures) {
+    std::error_code ec;
+    fs::path link = fs::relative(fs::absolute(figure), report_dir, ec);
+    if (ec || link.empty()) link = fs::absolute(figure);
+    const std::string stem = figure.stem().string();
+    std::string caption = stem == "ports_over_time" ? "Mapped port through time (cf. the thesis's Fig. 1)"
+                          : stem == "run_lengths"   ? "Runs of consecutive ports (cf. Figs. 2 and 3)"
+                                                    : "Histogram of mapped ports with the fitted law (cf. Fig. 4)";
+    figures.push_back(ReportFigure{link.generic_string(), caption});
+  }
+  return figures;
 }
 
 int run_analyze(const AnalyzeOptions& o) {
@@ -198,37 +310,51 @@ int run_analyze(const AnalyzeOptions& o) {
               << " from the same collection, client first?\n";
     return kExitUsage;
   }
-  const DetectedAllocator detected = detect_allocator(joined.rows);
+  DetectOptions detect_options;
+  detect_options.session_gap_ms = o.session_gap_s * 1000.0;
+  const DetectedAllocator detected = detect_allocator(joined.rows, detect_options);
+  const Analysis analysis{o.client_log, o.server_log, client, server, joined, detected, detect_options};
 
+  const ProfileIdentity identity{o.name, o.country, o.roaming,
+                                 "natpunch analyze " + o.client_log + " " + o.server_log + ": " +
+                                     std::to_string(joined.rows.size()) + " joined rows"};
   if (!o.profile_out.empty()) {
-    const ProfileIdentity identity{o.name, o.country, o.roaming,
-                                   "natpunch analyze " + o.client_log + " " + o.server_log + ": " +
-                                       std::to_string(joined.rows.size()) + " joined rows"};
     if (!write_file_atomically(o.profile_out, profile_json(detected, identity), error)) {
       std::cerr << "error: " << error << "\n";
       return kExitUsage;
     }
   }
 
+  // Figures and report come after the profile: a missing matplotlib must
+  // not cost the rest of the analysis.
+  int exit_code = kExitOk;
+  PlotOutcome plots;
+  std::string figures_note;
+  if (!o.plots_dir.empty() && !write_plots(o, analysis, plots, error)) {
+    std::cerr << "error: figures not drawn: " << error << "\n";
+    figures_note = "Not drawn: " + error + ".";
+    exit_code = kExitNoAnswer;
+  }
+  if (!o.report.empty()) {
+    const std::string snippet =
+        o.name.empty() ? Json{{"allocator", Json::parse(allocator_object_json(detected))}}.dump(2)
+                       : profile_json(detected, identity);
+    const auto figures = report_figures(o, plots);
+    if (!write_file_atomically(o.report, markdown_report(analysis, figures, snippet, figures_note), error)) {
+      std::cerr << "error: " << error << "\n";
+      return kExitUsage;
+    }
+  }
+
   if (o.json) {
-    Json report{{"client", log_json(client)},
-                {"server", log_json(server)},
-                {"joined", Json{{"rows", joined.rows.size()},
-                                {"client_only", joined.client_only},
-                                {"server_only", joined.server_only},
-                                {"duplicate_client_ids", joined.duplicate_client_ids},
-                                {"duplicate_server_ids", joined.duplicate_server_ids}}}};
-    Json allocator = Json::parse(allocator_object_json(detected));
-    if (detected.min) allocator["observed_min"] = *detected.min;
-    if (detected.max) allocator["observed_max"] = *detected.max;
-    allocator["evidence"] = evidence_json(detected.evidence);
-    report["allocator"] = allocator;
-    std::cout << report.dump(2) << "\n";
+    std::cout << analysis_json(analysis) << "\n";
   } else {
     print_text(o, client, server, joined, detected);
     if (!o.profile_out.empty()) std::cout << "profile written to " << o.profile_out << "\n";
+    if (plots.drawn) std::cout << "figures written to " << o.plots_dir << "\n";
+    if (!o.report.empty()) std::cout << "report written to " << o.report << "\n";
   }
-  return kExitOk;
+  return exit_code;
 }
 
 }  // namespace
@@ -250,14 +376,39 @@ void add_analyze_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--roaming", o->roaming, "For --profile-out: the logs were taken while roaming");
   out->needs(name);
   out->needs(country);
+  cmd->add_option("--session-gap", o->session_gap_s,
+                  "A pause longer than this (seconds, phone's clock) between two rows starts a new session: runs "
+                  "and block visits end there, and block reuse is counted across sessions")
+      ->default_val(30)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--plots", o->plots_dir,
+                  "Write the figures (ports over time, run lengths, port histogram with the fitted law) and their "
+                  "data (CSV, analysis.json) into this directory")
+      ->type_name("DIR");
+  cmd->add_option("--plot-format", o->plot_format, "Figure format for --plots")
+      ->default_val("png")
+      ->check(CLI::IsMember({"png", "svg"}));
+  cmd->add_option("--plot-script", o->plot_script,
+                  "plot_mappings.py to use (default: PREFIX/share/natpunch/, else the source tree's scripts/)")
+      ->type_name("FILE");
+  cmd->add_option("--python", o->python, "Python 3 with matplotlib for --plots")->default_val("/usr/bin/python3");
+  cmd->add_option("--report", o->report,
+                  "Write a one-page Markdown report (sources, malformed rows, allocator and evidence, figures from "
+                  "--plots, profile snippet)")
+      ->type_name("FILE");
   cmd->footer(
       "Examples:\n"
       "  natpunch analyze phone.csv server.csv\n"
       "  natpunch analyze phone.csv server.csv --json\n"
       "  natpunch analyze phone.csv server.csv --profile-out kpn.json --name KPN --country NL\n"
+      "  natpunch analyze phone.csv server.csv --plots kpn-figs --report kpn-report.md\n"
       "Logs: thesis format 'Message id, Time, Sender Port, Receiver Port[, Success]' or natpunch's\n"
       "'uuid,time_ms,local_port,server_port'. Bad rows are counted and skipped.\n"
-      "Exit codes: 0 ok, 2 unreadable file, nothing usable, or bad options.\n");
+      "Allocators: block (in order or random order inside the block), uniform, beta, sequential,\n"
+      "preserving, unknown. --plots needs /usr/bin/python3 with matplotlib (apt-get install\n"
+      "python3-matplotlib); without it the data files, profile and report are still written.\n"
+      "Exit codes: 0 ok, 1 figures could not be drawn (everything else was written),\n"
+      "2 unreadable file, nothing usable, or bad options.\n");
   cmd->callback([o, &exit_code] { exit_code = run_analyze(*o); });
 }
 

@@ -102,6 +102,7 @@ BetaFit fit_beta(std::span<const std::uint16_t> ports) {
     const double z = (v + 0.5 - q.loc) / q.scale;
     return z <= 0 ? 0.0 : z >= 1 ? 1.0 : boost::math::cdf(law, z);
   });
+  fit.ks_p = ks_p_value(fit.ks_d, fit.samples);
   return fit;
 }
 

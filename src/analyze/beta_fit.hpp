@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <span>
 
+#include "analyze/goodness_of_fit.hpp"
+
 namespace natpunch::analyze {
 
 struct BetaFit {
@@ -15,6 +17,11 @@ struct BetaFit {
   double scale = 0;
   double log_likelihood = 0;
   double ks_d = 0;  // KS distance of the ports to the fitted law
+  double ks_p = 0;  // its p-value (optimistic: the law was fitted to the same ports)
+  // Binned goodness of fit on every port (not only the fit's subsample),
+  // 4 degrees of freedom taken by the fitted parameters; filled in by
+  // detect_allocator().
+  ChiSquareTest chi_square;
   std::size_t samples = 0;  // ports the fit used (a deterministic subsample of large inputs)
   bool converged = false;
 };

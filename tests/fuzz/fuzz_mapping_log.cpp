@@ -10,6 +10,7 @@
 #include "analyze/allocator_detect.hpp"
 #include "analyze/mapping_join.hpp"
 #include "analyze/mapping_log.hpp"
+#include "analyze/plot_data.hpp"
 
 #define FUZZ_CHECK(condition)           \
   do {                                  \
@@ -38,6 +39,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!(joined.rows[i].client_time_ms < joined.rows[i - 1].client_time_ms));
   const auto detected = detect_allocator(joined.rows);
   FUZZ_CHECK(detected.evidence.rows == joined.rows.size());
-  if (detected.kind == AllocatorKind::Block) FUZZ_CHECK(detected.block_size && *detected.block_size >= 2);
+  if (detected.kind == AllocatorKind::Block) {
+    FUZZ_CHECK(detected.block_size && *detected.block_size >= 2);
+    FUZZ_CHECK(detected.block_order && detected.evidence.block);
+    const auto& block = *detected.evidence.block;
+    FUZZ_CHECK(block.visits >= 1 && block.visits <= joined.rows.size());
+    for (double fraction : {block.start_aligned_fraction, block.consumed_whole_fraction, block.in_visit_step_fraction,
+                            block.reused_start_fraction, block.reused_block_fraction})
+      FUZZ_CHECK(fraction >= 0 && fraction <= 1);
+  }
+  FUZZ_CHECK(detected.evidence.sessions <= joined.rows.size());
+  std::size_t run_rows = 0;
+  for (const auto& [length, runs] : detected.evidence.run_lengths) run_rows += length * runs;
+  FUZZ_CHECK(run_rows == joined.rows.size());
+  if (const auto& uniform = detected.evidence.uniform)
+    FUZZ_CHECK(uniform->chi_square.p >= 0 && uniform->chi_square.p <= 1);
+  // The figures' data is computed from whatever was detected.
+  const auto histogram = histogram_csv(joined.rows, detected);
+  FUZZ_CHECK(!histogram.empty());
   return 0;
 }

@@ -1,0 +1,143 @@
+#include "analyze/markdown_report.hpp"
+
+#include <cstdio>
+
+namespace natpunch::analyze {
+
+namespace {
+
+std::string fixed(double value, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, value);
+  return buf;
+}
+
+std::string percent(double fraction) { return fixed(100.0 * fraction, 1) + " %"; }
+
+// Table cells hold file names; a '|' in one would split the cell.
+std::string cell(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n' || c == '\r') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+void log_row(std::string& md, std::string_view side, const std::string& path, const ParsedLog& log) {
+  md += "| " + std::string(side) + " | `" + cell(path) + "` | " + std::string(to_string(log.dialect)) + " | " +
+        std::to_string(log.lines) + " | " + std::to_string(log.header_lines) + " | " +
+        std::to_string(log.records.size()) + " | " + std::to_string(log.malformed_total()) + " |\n";
+}
+
+std::string parameters(const DetectedAllocator& d) {
+  std::string text;
+  if (d.block_size)
+    text += "block_size " + std::to_string(*d.block_size) + ", ports taken " +
+            (d.block_order == BlockOrder::Random ? "in random order" : "in order") + " inside a block";
+  if (d.min && d.max) text += "observed range " + std::to_string(*d.min) + "-" + std::to_string(*d.max);
+  if (d.alpha)
+    text += "B(alpha " + fixed(*d.alpha, 3) + ", beta " + fixed(*d.beta, 3) + ", loc " + fixed(*d.loc, 1) +
+            ", scale " + fixed(*d.scale, 1) + ")";
+  return text.empty() ? "none" : text;
+}
+
+void evidence_rows(std::string& md, const AllocatorEvidence& e) {
+  const auto row = [&md](std::string_view what, const std::string& value) {
+    md += "| " + std::string(what) + " | " + value + " |\n";
+  };
+  md += "| evidence | value |\n|---|---|\n";
+  row("joined rows", std::to_string(e.rows));
+  row("sessions (pauses longer than the session gap split them)", std::to_string(e.sessions));
+  row("mapped port == local port", percent(e.preserved_fraction));
+  row("+1 steps between consecutive rows", percent(e.step_fraction));
+  if (!e.run_lengths.empty()) {
+    std::size_t runs = 0;
+    std::uint32_t longest = 0;
+    for (const auto& [length, count] : e.run_lengths) {
+      runs += count;
+      longest = length;
+    }
+    row("runs of consecutive ports", std::to_string(runs) + " (mean length " +
+                                         fixed(static_cast<double>(e.rows) / static_cast<double>(runs), 2) +
+                                         ", longest " + std::to_string(longest) + ")");
+  }
+  if (const auto& b = e.block) {
+    row("block visits", std::to_string(b->visits));
+    row("visits starting at a multiple of 256 (thesis, KPN: 36.9 %)", percent(b->start_aligned_fraction));
+    row("visits that consumed the whole block (thesis, KPN: 32.3 %)", percent(b->consumed_whole_fraction));
+    row("+1 steps inside visits", percent(b->in_visit_step_fraction));
+    if (b->order == BlockOrder::InOrder)
+      row("+1 steps crossing a block boundary", std::to_string(b->boundary_crossings) + " (sequential would make ~" +
+                                                    fixed(b->expected_sequential_crossings, 0) + ")");
+    else
+      row("transitions staying in one block", percent(b->same_block_fraction) + " (by chance: " +
+                                                  percent(b->same_block_by_chance) + ")");
+    row("visits whose start port began a visit in an earlier session", percent(b->reused_start_fraction));
+    row("visits to a block visited in an earlier session", percent(b->reused_block_fraction));
+    if (!b->repeated_starts.empty()) {
+      std::string list;
+      for (const auto& [port, sessions] : b->repeated_starts)
+        list += (list.empty() ? "" : ", ") + std::to_string(port) + " (" + std::to_string(sessions) + " sessions)";
+      row("start ports reused across sessions", list);
+    }
+  }
+  if (const auto& u = e.uniform) {
+    row("uniformity, Kolmogorov-Smirnov", "D " + fixed(u->ks_d, 4) + ", p " + fixed(u->ks_p, 4));
+    row("uniformity, chi-square", fixed(u->chi_square.statistic, 1) + " on " + std::to_string(u->chi_square.dof) +
+                                      " dof, p " + fixed(u->chi_square.p, 4));
+  }
+  if (const auto& f = e.beta) {
+    row("Beta ML fit", "alpha " + fixed(f->alpha, 3) + ", beta " + fixed(f->beta, 3) + ", loc " + fixed(f->loc, 1) +
+                           ", scale " + fixed(f->scale, 1) + (f->converged ? "" : " (did not converge)"));
+    row("Beta fit, Kolmogorov-Smirnov", "D " + fixed(f->ks_d, 4) + ", p " + fixed(f->ks_p, 4) + " on " +
+                                            std::to_string(f->samples) + " ports");
+    row("Beta fit, chi-square", fixed(f->chi_square.statistic, 1) + " on " + std::to_string(f->chi_square.dof) +
+                                    " dof, p " + fixed(f->chi_square.p, 4));
+  }
+}
+
+}  // namespace
+
+std::string markdown_report(const Analysis& a, std::span<const ReportFigure> figures,
+                            std::string_view profile_json_text, std::string_view figures_note) {
+  const auto& d = a.detected;
+  std::string md = "# Mapping analysis: " + std::string(to_string(d.kind)) + " allocator\n\n";
+  md += "Written by `natpunch analyze` from the two logs of one mapping collection (thesis Section III-E).\n\n";
+
+  md += "## Sources\n\n| side | file | format | lines | headers | rows | malformed |\n|---|---|---|---|---|---|---|\n";
+  log_row(md, "phone", a.client_path, a.client);
+  log_row(md, "server", a.server_path, a.server);
+  bool any_malformed = false;
+  for (const auto* log : {&a.client, &a.server}) any_malformed = any_malformed || log->malformed_total() > 0;
+  if (any_malformed) {
+    md += "\nMalformed rows (skipped), by reason:\n\n| reason | phone | server |\n|---|---|---|\n";
+    for (std::size_t i = 0; i < kMalformedReasonCount; ++i)
+      if (a.client.malformed[i] + a.server.malformed[i] > 0)
+        md += "| " + std::string(to_string(static_cast<MalformedReason>(i))) + " | " +
+              std::to_string(a.client.malformed[i]) + " | " + std::to_string(a.server.malformed[i]) + " |\n";
+  }
+  const auto& j = a.joined;
+  md += "\nJoined on the message id: **" + std::to_string(j.rows.size()) + " rows**; " + std::to_string(j.client_only) +
+        " sent but never received, " + std::to_string(j.server_only) + " received but not in the phone's log, " +
+        std::to_string(j.duplicate_client_ids + j.duplicate_server_ids) + " duplicate ids (first kept).\n\n";
+
+  md += "## Allocator\n\n**" + std::string(to_string(d.kind)) + "**: " + parameters(d) + ".\n\n";
+  md += "Why: " + std::string(d.evidence.reason) + ". A session ends at a pause of more than " +
+        fixed(a.options.session_gap_ms / 1000.0, 1) + " s between two rows.\n\n";
+  evidence_rows(md, d.evidence);
+
+  if (!figures.empty()) {
+    md += "\n## Figures\n\n";
+    for (const auto& f : figures) md += "![" + f.caption + "](" + f.path + ")\n\n*" + f.caption + "*\n\n";
+  } else if (!figures_note.empty()) {
+    md += "\n## Figures\n\n" + std::string(figures_note) + "\n";
+  }
+  md += "\n## Carrier profile\n\n```json\n" + std::string(profile_json_text);
+  if (!profile_json_text.empty() && profile_json_text.back() != '\n') md += "\n";
+  md += "```\n";
+  return md;
+}
+
+}  // namespace natpunch::analyze
