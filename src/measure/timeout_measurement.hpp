@@ -1,0 +1,78 @@
+#pragma once
+// `natpunch measure timeouts` as one sans-IO machine: a Reflect on a
+// control socket measures the round trip (and proves the server answers),
+// then the pending and idle searches run side by side on fresh sockets.
+//
+// Driver contract (io/measure_client_loop.hpp): poll_transmit(now),
+// poll_closed(), on_datagram(now, socket, bytes, from), on_timer(now),
+// next_deadline(), done().
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "measure/timeout_prober.hpp"
+#include "measure/timeout_search.hpp"
+
+namespace natpunch::measure {
+
+enum class TimeoutMethod : std::uint8_t { Parallel, Paper };
+
+struct TimeoutMeasurementConfig {
+  TimeoutMethod method = TimeoutMethod::Parallel;
+  bool pending = true;
+  bool idle = true;
+  std::uint32_t max_timeout_s = 600;
+  std::uint32_t parallel = 32;           // probes per round (parallel method)
+  std::uint32_t pending_step_s = 20;     // Algorithm 2
+  std::uint32_t idle_step_s = 50;        // Algorithm 4
+  ProberConfig prober;
+  Duration rtt_timeout = milliseconds(1000);
+  int rtt_attempts = 5;
+};
+
+struct TimeoutMeasurementResult {
+  bool server_answered = false;
+  Duration rtt{};
+  Endpoint observed;  // the control socket's reflected endpoint
+  std::optional<TimeoutSearchResult> pending;
+  std::optional<TimeoutSearchResult> idle;
+  std::uint64_t datagrams_sent = 0;
+};
+
+class TimeoutMeasurement {
+ public:
+  TimeoutMeasurement(Endpoint server, TimeoutMeasurementConfig config, std::uint32_t id_seed);
+
+  std::vector<SocketDatagram> poll_transmit(TimePoint now);
+  std::vector<SocketId> poll_closed() { return prober_.poll_closed(); }
+  void on_datagram(TimePoint now, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint& from);
+  void on_timer(TimePoint now);
+  std::optional<TimePoint> next_deadline() const;
+  bool done() const;
+  TimeoutMeasurementResult result() const;
+
+  // Progress for humans: probes still running per kind.
+  std::size_t running(TimeoutKind kind) const { return prober_.active(kind); }
+
+ private:
+  void pump(TimePoint now);
+  TimeoutSearch* search(TimeoutKind kind) { return kind == TimeoutKind::Pending ? pending_.get() : idle_.get(); }
+
+  Endpoint server_;
+  TimeoutMeasurementConfig config_;
+  TimeoutProber prober_;
+  std::unique_ptr<TimeoutSearch> pending_;
+  std::unique_ptr<TimeoutSearch> idle_;
+  // Control exchange: socket 0, request id `control_id_`.
+  std::uint32_t control_id_;
+  int control_attempts_ = 0;
+  bool control_due_ = true;
+  bool control_failed_ = false;
+  std::optional<TimePoint> control_sent_;
+  std::optional<Duration> rtt_;
+  Endpoint observed_;
+  std::uint64_t control_sent_count_ = 0;
+};
+
+}  // namespace natpunch::measure

@@ -1,0 +1,105 @@
+#pragma once
+// One timeout probe = one question "does a mapping survive d seconds?",
+// asked on a fresh socket so that each probe has its own fresh mapping.
+//
+// Pending (no inbound yet): send DelayedReflect(d) and nothing else; the
+// reply either comes back through the original mapping or not at all. The
+// socket sends nothing in between, so no new mapping can exist for the
+// reply to sneak through, port-preserving NAT or not.
+//
+// Idle (established, then silent): send Reflect and wait for its reply (the
+// mapping is now established), then ScheduleProbe(d): the server sends one
+// packet to the endpoint it saw after d seconds. Again the client sends
+// nothing meanwhile, so the packet arrives only through the old mapping.
+//
+// Timing: the mapping's idle span is the requested delay plus the path's
+// round trip (server-side delay starts when the request arrives). The
+// prober asks for d - rtt - guard, so the span is d - guard: a probe of d
+// seconds is alive exactly when timeout >= d - guard, i.e. whole-second
+// answers are the timeout's floor as long as jitter stays below `guard`.
+//
+// Loss: each request goes out `copies` times (distinct ids); any reply
+// counts. Losses can only make a live mapping look dead, never the reverse,
+// which the searches use (the largest live delay is proof).
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "core/time.hpp"
+#include "measure/socket_datagram.hpp"
+
+namespace natpunch::measure {
+
+enum class TimeoutKind : std::uint8_t { Pending, Idle };
+
+struct ProberConfig {
+  int copies = 2;
+  Duration guard = milliseconds(250);
+  // How long after the expected arrival a reply may still come.
+  Duration grace = milliseconds(1500);
+  // Idle probes: Reflect retransmission interval and attempts.
+  Duration reflect_timeout = milliseconds(1000);
+  int reflect_attempts = 4;
+};
+
+struct ProbeOutcome {
+  std::uint64_t probe = 0;
+  TimeoutKind kind = TimeoutKind::Pending;
+  std::uint32_t delay_s = 0;
+  // nullopt: inconclusive (the server never answered the idle probe's
+  // Reflect, so nothing was established).
+  std::optional<bool> alive;
+};
+
+class TimeoutProber {
+ public:
+  TimeoutProber(Endpoint server, ProberConfig config, std::uint32_t id_seed);
+
+  // Round-trip estimate used to shorten requested delays (0 until set).
+  void set_rtt(Duration rtt) { rtt_ = rtt; }
+
+  std::uint64_t start(TimePoint now, TimeoutKind kind, std::uint32_t delay_s);
+  // Abandons every unfinished probe of `kind` (their sockets are closed).
+  void cancel(TimeoutKind kind);
+
+  std::vector<SocketDatagram> poll_transmit(TimePoint now);
+  std::vector<SocketId> poll_closed();
+  void on_datagram(TimePoint now, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint& from);
+  void on_timer(TimePoint now);
+  std::optional<TimePoint> next_deadline() const;
+  std::vector<ProbeOutcome> take_outcomes();
+
+  std::size_t active() const { return probes_.size(); }
+  std::size_t active(TimeoutKind kind) const;
+  std::uint64_t datagrams_sent() const { return sent_; }
+
+ private:
+  enum class Stage : std::uint8_t { SendRequest, Establishing, SendSchedule, Waiting };
+  struct Probe {
+    std::uint64_t id = 0;
+    TimeoutKind kind{};
+    std::uint32_t delay_s = 0;
+    SocketId socket = 0;
+    Stage stage = Stage::SendRequest;
+    std::uint32_t first_request_id = 0;  // copies use first..first+copies-1
+    int attempts = 0;
+    TimePoint deadline{};
+  };
+  std::uint32_t requested_delay_ms(std::uint32_t delay_s) const;
+  void finish(std::size_t index, std::optional<bool> alive);
+
+  Endpoint server_;
+  ProberConfig config_;
+  Duration rtt_{};
+  std::vector<Probe> probes_;
+  std::vector<ProbeOutcome> outcomes_;
+  std::vector<SocketId> closed_;
+  std::uint64_t next_probe_ = 1;
+  SocketId next_socket_ = 1;
+  std::uint32_t next_request_id_;
+  std::uint64_t sent_ = 0;
+};
+
+}  // namespace natpunch::measure

@@ -1,0 +1,230 @@
+#include "wire/measure_messages.hpp"
+
+#include <algorithm>
+
+namespace natpunch::wire {
+
+namespace {
+
+constexpr std::uint8_t kMagic0 = 'N';
+constexpr std::uint8_t kMagic1 = 'M';
+
+void put_u16(std::uint8_t* out, std::uint16_t v) {
+  out[0] = static_cast<std::uint8_t>(v >> 8);
+  out[1] = static_cast<std::uint8_t>(v);
+}
+void put_u32(std::uint8_t* out, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i, v >>= 8) out[i] = static_cast<std::uint8_t>(v);
+}
+void put_u64(std::uint8_t* out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<std::uint8_t>(v);
+}
+std::uint16_t get_u16(const std::uint8_t* in) { return static_cast<std::uint16_t>((in[0] << 8) | in[1]); }
+std::uint32_t get_u32(const std::uint8_t* in) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | in[i];
+  return v;
+}
+std::uint64_t get_u64(const std::uint8_t* in) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | in[i];
+  return v;
+}
+
+void put_header(std::uint8_t* out, MeasureKind kind, std::uint32_t id) {
+  out[0] = kMagic0;
+  out[1] = kMagic1;
+  out[2] = kMeasureVersion;
+  out[3] = static_cast<std::uint8_t>(kind);
+  put_u32(out + 4, id);
+}
+
+bool all_zero(std::span<const std::uint8_t> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+bool known_kind(std::uint8_t k) {
+  switch (static_cast<MeasureKind>(k)) {
+    case MeasureKind::Reflect:
+    case MeasureKind::DelayedReflect:
+    case MeasureKind::ScheduleProbe:
+    case MeasureKind::SizeEcho:
+    case MeasureKind::Collect:
+    case MeasureKind::Reflection:
+    case MeasureKind::SizeReport: return true;
+  }
+  return false;
+}
+
+bool reflect_type(std::uint8_t k) {
+  return k == static_cast<std::uint8_t>(MeasureKind::Reflect) ||
+         k == static_cast<std::uint8_t>(MeasureKind::DelayedReflect) ||
+         k == static_cast<std::uint8_t>(MeasureKind::ScheduleProbe);
+}
+
+}  // namespace
+
+std::string_view to_string(MeasureKind kind) {
+  switch (kind) {
+    case MeasureKind::Reflect: return "reflect";
+    case MeasureKind::DelayedReflect: return "delayed reflect";
+    case MeasureKind::ScheduleProbe: return "schedule probe";
+    case MeasureKind::SizeEcho: return "size echo";
+    case MeasureKind::Collect: return "collect";
+    case MeasureKind::Reflection: return "reflection";
+    case MeasureKind::SizeReport: return "size report";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(MeasureDecodeError error) {
+  switch (error) {
+    case MeasureDecodeError::TooShort: return "shorter than the 8-byte header";
+    case MeasureDecodeError::BadMagic: return "bad magic";
+    case MeasureDecodeError::BadVersion: return "unsupported version";
+    case MeasureDecodeError::UnknownKind: return "unknown kind";
+    case MeasureDecodeError::BadLength: return "wrong length for its kind";
+    case MeasureDecodeError::NonZeroReserved: return "reserved bytes not zero";
+    case MeasureDecodeError::DelayOutOfRange: return "delay out of range";
+    case MeasureDecodeError::UnknownFlags: return "unknown flags";
+    case MeasureDecodeError::BadFamily: return "bad address family";
+    case MeasureDecodeError::BadAnsweredKind: return "reflection answers no reflect request";
+  }
+  return "unknown";
+}
+
+Result<MeasureMessage, MeasureDecodeError> decode_measure(std::span<const std::uint8_t> bytes) {
+  using E = MeasureDecodeError;
+  if (bytes.size() < kMeasureHeaderSize) return Unexpected{E::TooShort};
+  if (bytes[0] != kMagic0 || bytes[1] != kMagic1) return Unexpected{E::BadMagic};
+  if (bytes[2] != kMeasureVersion) return Unexpected{E::BadVersion};
+  if (!known_kind(bytes[3])) return Unexpected{E::UnknownKind};
+  const auto kind = static_cast<MeasureKind>(bytes[3]);
+  const std::uint32_t id = get_u32(bytes.data() + 4);
+  const std::uint8_t* p = bytes.data();
+
+  if (kind == MeasureKind::SizeEcho) {
+    if (bytes.size() < kRequestSize || bytes.size() > kMaxDatagram) return Unexpected{E::BadLength};
+    return MeasureMessage{SizeEchoRequest{id, bytes.size()}};
+  }
+  const std::size_t expected = kind == MeasureKind::Reflection   ? kReflectionSize
+                               : kind == MeasureKind::SizeReport ? kSizeReportSize
+                                                                 : kRequestSize;
+  if (bytes.size() != expected) return Unexpected{E::BadLength};
+
+  switch (kind) {
+    case MeasureKind::Reflect:
+      if (!all_zero(bytes.subspan(8))) return Unexpected{E::NonZeroReserved};
+      return MeasureMessage{ReflectRequest{id}};
+    case MeasureKind::DelayedReflect: {
+      if (!all_zero(bytes.subspan(12))) return Unexpected{E::NonZeroReserved};
+      const std::uint32_t delay = get_u32(p + 8);
+      if (delay > kMaxDelayMs) return Unexpected{E::DelayOutOfRange};
+      return MeasureMessage{DelayedReflectRequest{id, delay}};
+    }
+    case MeasureKind::ScheduleProbe: {
+      if (!all_zero(bytes.subspan(13))) return Unexpected{E::NonZeroReserved};
+      const std::uint32_t delay = get_u32(p + 8);
+      if (delay > kMaxDelayMs) return Unexpected{E::DelayOutOfRange};
+      if ((p[12] & ~1u) != 0) return Unexpected{E::UnknownFlags};
+      return MeasureMessage{ScheduleProbeRequest{id, delay, (p[12] & 1u) != 0}};
+    }
+    case MeasureKind::Collect: {
+      CollectPacket c;
+      c.id = id;
+      std::copy_n(p + 8, 16, c.uuid.begin());
+      c.send_time_ms = get_u64(p + 24);
+      return MeasureMessage{c};
+    }
+    case MeasureKind::Reflection: {
+      if (!reflect_type(p[8])) return Unexpected{E::BadAnsweredKind};
+      if (get_u16(p + 14) != 0) return Unexpected{E::NonZeroReserved};
+      Reflection r;
+      r.id = id;
+      r.answered = static_cast<MeasureKind>(p[8]);
+      r.observed.port = get_u16(p + 10);
+      r.received_on_port = get_u16(p + 12);
+      if (p[9] == 4) {
+        if (!all_zero(bytes.subspan(20))) return Unexpected{E::NonZeroReserved};
+        r.observed.address = IpAddress::v4({p[16], p[17], p[18], p[19]});
+      } else if (p[9] == 6) {
+        std::array<std::uint8_t, 16> a{};
+        std::copy_n(p + 16, 16, a.begin());
+        r.observed.address = IpAddress::v6(a);
+      } else {
+        return Unexpected{E::BadFamily};
+      }
+      return MeasureMessage{r};
+    }
+    case MeasureKind::SizeReport: return MeasureMessage{SizeReport{id, get_u32(p + 8)}};
+    case MeasureKind::SizeEcho: break;  // handled above
+  }
+  return Unexpected{E::UnknownKind};
+}
+
+RequestBytes encode(const ReflectRequest& m) {
+  RequestBytes out{};
+  put_header(out.data(), MeasureKind::Reflect, m.id);
+  return out;
+}
+
+RequestBytes encode(const DelayedReflectRequest& m) {
+  RequestBytes out{};
+  put_header(out.data(), MeasureKind::DelayedReflect, m.id);
+  put_u32(out.data() + 8, std::min(m.delay_ms, kMaxDelayMs));
+  return out;
+}
+
+RequestBytes encode(const ScheduleProbeRequest& m) {
+  RequestBytes out{};
+  put_header(out.data(), MeasureKind::ScheduleProbe, m.id);
+  put_u32(out.data() + 8, std::min(m.delay_ms, kMaxDelayMs));
+  out[12] = m.from_other_port ? 1 : 0;
+  return out;
+}
+
+RequestBytes encode(const CollectPacket& m) {
+  RequestBytes out{};
+  put_header(out.data(), MeasureKind::Collect, m.id);
+  std::copy(m.uuid.begin(), m.uuid.end(), out.begin() + 8);
+  put_u64(out.data() + 24, m.send_time_ms);
+  return out;
+}
+
+std::vector<std::uint8_t> encode(const SizeEchoRequest& m) {
+  std::vector<std::uint8_t> out(std::clamp(m.length, kRequestSize, kMaxDatagram), 0);
+  put_header(out.data(), MeasureKind::SizeEcho, m.id);
+  return out;
+}
+
+std::array<std::uint8_t, kReflectionSize> encode(const Reflection& m) {
+  std::array<std::uint8_t, kReflectionSize> out{};
+  put_header(out.data(), MeasureKind::Reflection, m.id);
+  out[8] = static_cast<std::uint8_t>(m.answered);
+  out[9] = m.observed.address.is_v4() ? 4 : 6;
+  put_u16(out.data() + 10, m.observed.port);
+  put_u16(out.data() + 12, m.received_on_port);
+  std::copy_n(m.observed.address.data(), m.observed.address.size(), out.begin() + 16);
+  return out;
+}
+
+std::array<std::uint8_t, kSizeReportSize> encode(const SizeReport& m) {
+  std::array<std::uint8_t, kSizeReportSize> out{};
+  put_header(out.data(), MeasureKind::SizeReport, m.id);
+  put_u32(out.data() + 8, m.received);
+  return out;
+}
+
+std::string uuid_text(const Uuid& uuid) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(36);
+  for (std::size_t i = 0; i < uuid.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+    s.push_back(kHex[uuid[i] >> 4]);
+    s.push_back(kHex[uuid[i] & 0xf]);
+  }
+  return s;
+}
+
+}  // namespace natpunch::wire

@@ -1,0 +1,170 @@
+// The MTU search (Algorithm 7 with retries) and the mapping collection,
+// against the real server through the NAT model in virtual time.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "analyze/allocator_detect.hpp"
+#include "analyze/mapping_join.hpp"
+#include "analyze/mapping_log.hpp"
+#include "measure/mapping_collector.hpp"
+#include "measure/mapping_sampler.hpp"
+#include "measure/mtu_search.hpp"
+#include "measure_virtual_net.hpp"
+
+namespace natpunch::measure {
+namespace {
+
+using test::NetConfig;
+using test::VirtualNet;
+
+nat::NatConfig cone_nat(nat::AllocatorSpec allocator = nat::SequentialSpec{}) {
+  nat::NatConfig n;
+  n.mapping = nat::MappingBehavior::EndpointIndependent;
+  n.filtering = nat::FilteringBehavior::AddressAndPortDependent;
+  n.allocator = allocator;
+  return n;
+}
+
+struct MtuCase {
+  const char* name;
+  std::optional<std::size_t> path_max;  // nullopt: anything up to 65,507 passes
+  double loss;
+};
+
+class MtuSearchFinds : public testing::TestWithParam<MtuCase> {};
+
+TEST_P(MtuSearchFinds, TheLargestPayloadThatCrossesExactly) {
+  NetConfig net_config;
+  net_config.path_max_payload = GetParam().path_max;
+  net_config.loss = GetParam().loss;
+  net_config.seed = 11;
+  VirtualNet net(cone_nat(), net_config);
+  MtuSearchConfig config;
+  config.attempts = GetParam().loss > 0 ? 6 : 3;
+  MtuSearch search(net.server_endpoint(), config, 1);
+  net.run(search, std::chrono::hours(1));
+  ASSERT_TRUE(search.done());
+  EXPECT_EQ(search.result().largest_ok, GetParam().path_max.value_or(wire::kMaxDatagram));
+  if (GetParam().path_max) {
+    EXPECT_EQ(search.result().smallest_fail, *GetParam().path_max + 1);
+  }
+  EXPECT_LE(search.result().probes, 17u * static_cast<std::uint32_t>(config.attempts));
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, MtuSearchFinds,
+                         testing::Values(MtuCase{"vodafone_1437", 1437, 0}, MtuCase{"kpn_1445", 1445, 0},
+                                         MtuCase{"ethernet_1472", 1472, 0}, MtuCase{"jumbo", std::nullopt, 0},
+                                         MtuCase{"lycamobile_be_42987", 42987, 0},
+                                         MtuCase{"lossy_1437", 1437, 0.1}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(MtuSearch, NothingArrivesMeansNoAnswer) {
+  NetConfig net_config;
+  net_config.path_max_payload = 10;  // smaller than any request
+  VirtualNet net(cone_nat(), net_config);
+  MtuSearch search(net.server_endpoint(), MtuSearchConfig{}, 1);
+  net.run(search, std::chrono::hours(1));
+  ASSERT_TRUE(search.done());
+  EXPECT_FALSE(search.result().largest_ok);
+  EXPECT_EQ(search.result().probes, 6u);  // high, then low, three tries each
+}
+
+TEST(MtuSearch, AKernelRefusalFailsTheSizeAtOnce) {
+  MtuSearch search(*Endpoint::parse("203.0.113.10:3479"), MtuSearchConfig{}, 1);
+  const TimePoint t = kTimeZero + seconds(1);
+  auto first = search.poll_transmit(t);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].bytes.size(), wire::kMaxDatagram);
+  search.on_send_error(t, first[0].socket, true);
+  EXPECT_TRUE(search.result().local_limit);
+  auto second = search.poll_transmit(t);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].bytes.size(), wire::kRequestSize);  // then the smallest
+}
+
+std::string client_csv(const std::vector<CollectedRow>& rows) {
+  std::string text = "uuid,time_ms,local_port,server_port\n";
+  for (const auto& r : rows)
+    text += wire::uuid_text(r.uuid) + "," + std::to_string(r.send_time_ms) + "," + std::to_string(r.local_port) + "," +
+            std::to_string(r.server_port) + "\n";
+  return text;
+}
+
+std::string server_csv(const std::vector<CollectionRow>& rows) {
+  std::string text = "uuid,time_ms,observed_port,server_port\n";
+  for (const auto& r : rows)
+    text += wire::uuid_text(r.uuid) + "," +
+            std::to_string(std::chrono::duration_cast<milliseconds>(r.received_at.time_since_epoch()).count()) + "," +
+            std::to_string(r.observed.port) + "," + std::to_string(r.received_on_port) + "\n";
+  return text;
+}
+
+TEST(MappingCollection, LogsJoinInTheAnalyzerAndRevealTheAllocator) {
+  NetConfig net_config;
+  net_config.server_ports = 100;
+  nat::NatConfig nat_config = cone_nat(nat::UniformSpec{2048, 65535});  // LycaMobile NL
+  nat_config.mapping = nat::MappingBehavior::AddressAndPortDependent;
+  VirtualNet net(nat_config, net_config);
+  Rng rng(5);
+  MappingCollectorConfig config;
+  config.server = test::kServerIp;
+  config.server_ports = PortRange{test::kServerPort, static_cast<std::uint16_t>(test::kServerPort + 99)};
+  config.count = 600;
+  config.rate_per_second = 50;
+  MappingCollector collector(config, rng);
+  std::vector<CollectedRow> rows;
+  const Duration took = net.run(collector, std::chrono::hours(1), nullptr);
+  for (auto& r : collector.take_rows()) rows.push_back(r);
+  net.drain(collector);  // deliver the last packets
+  ASSERT_EQ(rows.size(), 600u);
+  EXPECT_NEAR(std::chrono::duration<double>(took).count(), 12.0, 0.5);  // 600 packets at 50/s
+  ASSERT_EQ(net.rows.size(), 600u);
+
+  for (const auto& r : rows) {
+    EXPECT_GE(r.server_port, test::kServerPort);
+    EXPECT_LE(r.server_port, test::kServerPort + 99);
+  }
+  const auto client = analyze::parse_mapping_log(client_csv(rows), analyze::LogSide::Client);
+  const auto server = analyze::parse_mapping_log(server_csv(net.rows), analyze::LogSide::Server);
+  EXPECT_EQ(client.malformed_total(), 0u);
+  EXPECT_EQ(server.malformed_total(), 0u);
+  const auto joined = analyze::join_mappings(client, server);
+  EXPECT_EQ(joined.rows.size(), 600u);
+  EXPECT_EQ(joined.client_only, 0u);
+  const auto detected = analyze::detect_allocator(joined.rows);
+  EXPECT_EQ(detected.kind, analyze::AllocatorKind::Uniform);
+  // The joined rows are the NAT's real mappings: every mapped port is one
+  // the allocator could hand out, and each local port is the socket's own.
+  for (const auto& row : joined.rows) {
+    EXPECT_GE(row.mapped_port, 2048);
+    EXPECT_GE(row.local_port, 20001);
+    EXPECT_LE(row.local_port, 20600);
+  }
+}
+
+TEST(MappingSample, ReflectionsAloneRevealTheAllocator) {
+  NetConfig net_config;
+  net_config.server_ports = 10;
+  VirtualNet net(cone_nat(nat::UniformSpec{2048, 65535}), net_config);
+  Rng rng(9);
+  MappingSamplerConfig config;
+  config.server = test::kServerIp;
+  config.server_ports = PortRange{test::kServerPort, static_cast<std::uint16_t>(test::kServerPort + 9)};
+  config.count = 400;
+  config.rate_per_second = 100;
+  MappingSampler sampler(config, rng, 1);
+  net.run(sampler, std::chrono::hours(1));
+  ASSERT_TRUE(sampler.done());
+  EXPECT_EQ(sampler.answered(), 400u);
+  std::vector<analyze::MappingRow> rows;
+  for (const auto& r : sampler.rows()) {
+    EXPECT_GE(r.mapped_port, 2048);
+    EXPECT_NE(r.local_port, 0);
+    rows.push_back({r.time_ms, r.local_port, r.mapped_port, r.server_port});
+  }
+  EXPECT_EQ(analyze::detect_allocator(rows).kind, analyze::AllocatorKind::Uniform);
+}
+
+}  // namespace
+}  // namespace natpunch::measure
