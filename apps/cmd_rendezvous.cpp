@@ -1,0 +1,217 @@
+// `natpunch rendezvous`: the rendezvous + relay server peers register with
+// before they punch (or relay, when punching fails).
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "core/endpoint.hpp"
+#include "io/os_random.hpp"
+#include "io/rendezvous_identity_file.hpp"
+#include "io/rendezvous_server_runner.hpp"
+#include "rendezvous/server.hpp"
+
+namespace natpunch::cli {
+
+namespace {
+
+struct RendezvousOptions {
+  std::string listen;
+  std::string identity_file;
+  std::size_t max_registrations = 100'000;
+  std::size_t max_pending = 10'000;
+  std::size_t max_pending_per_identity = 16;
+  std::size_t max_sessions = 100'000;
+  double rate = 20.0;
+  double burst = 40.0;
+  double relay_session_bytes_per_s = 256.0 * 1024;
+  double relay_session_packets_per_s = 500;
+  double relay_identity_bytes_per_s = 512.0 * 1024;
+  double relay_identity_packets_per_s = 1000;
+  std::uint64_t relay_session_total_bytes = 256ull * 1024 * 1024;
+  int start_delay_ms = 500;
+  int registration_lifetime_s = 120;
+  int stats_interval = 0;
+  bool json_log = false;
+};
+
+nlohmann::json counters_json(const rendezvous::ServerCounters& c) {
+  return {{"received", c.received},
+          {"dropped_malformed", c.dropped_malformed},
+          {"dropped_rate_limited", c.dropped_rate_limited},
+          {"dropped_wrong_direction", c.dropped_wrong_direction},
+          {"dropped_small_register", c.dropped_small_register},
+          {"dropped_bad_signature", c.dropped_bad_signature},
+          {"dropped_bad_mac", c.dropped_bad_mac},
+          {"dropped_replayed", c.dropped_replayed},
+          {"challenges_sent", c.challenges_sent},
+          {"registrations", c.registrations},
+          {"refused_sent", c.refused_sent},
+          {"errors_sent", c.errors_sent},
+          {"connect_requests", c.connect_requests},
+          {"sessions_created", c.sessions_created},
+          {"relay_packets", c.relay_packets},
+          {"relay_bytes", c.relay_bytes},
+          {"relay_dropped_rate", c.relay_dropped_rate},
+          {"relay_dropped_quota", c.relay_dropped_quota}};
+}
+
+std::string counters_line(const rendezvous::ServerCounters& c) {
+  std::string line;
+  const nlohmann::json counters = counters_json(c);  // items() must not outlive it
+  for (const auto& [key, value] : counters.items()) {
+    if (!line.empty()) line += ' ';
+    line += key + "=" + value.dump();
+  }
+  return line;
+}
+
+int run(const RendezvousOptions& o) {
+  auto listen = Endpoint::parse(o.listen);
+  if (!listen) {
+    std::cerr << "error: --listen '" << o.listen << "' is not IP:PORT (e.g. 203.0.113.10:7000)\n";
+    return kExitUsage;
+  }
+  rendezvous::ServerConfig config;
+  if (!o.identity_file.empty()) {
+    auto loaded = io::load_or_create_identity(o.identity_file);
+    if (!loaded) {
+      std::cerr << "error: " << loaded.error() << "\n";
+      return kExitUsage;
+    }
+    if (loaded->created) std::cerr << "created a new server identity in " << o.identity_file << "\n";
+    config.identity = loaded->identity;
+  }
+  config.limits.max_registrations = o.max_registrations;
+  config.limits.max_pending_requests = o.max_pending;
+  config.limits.max_pending_per_identity = o.max_pending_per_identity;
+  config.limits.max_sessions = o.max_sessions;
+  if (o.rate <= 0)
+    config.rate_limit.reset();
+  else
+    config.rate_limit = stun::RateLimitConfig{o.rate, std::max(o.burst, 1.0), 16384};
+  config.relay.session_bytes_per_second = o.relay_session_bytes_per_s;
+  config.relay.session_packets_per_second = o.relay_session_packets_per_s;
+  config.relay.identity_bytes_per_second = o.relay_identity_bytes_per_s;
+  config.relay.identity_packets_per_second = o.relay_identity_packets_per_s;
+  config.relay.session_total_bytes = o.relay_session_total_bytes;
+  config.start_delay = milliseconds(o.start_delay_ms);
+  config.registration_lifetime = seconds(o.registration_lifetime_s);
+  config.refresh_interval = std::max<Duration>(seconds(1), config.registration_lifetime / 4);
+  config.hash_seed = io::os_random_seed();
+  const bool json = o.json_log;
+  config.on_event = [json](const rendezvous::ServerEvent& e) {
+    if (json) {
+      nlohmann::json line{{"event", rendezvous::to_string(e.kind)}, {"identity", rendezvous::to_hex(e.identity)}};
+      if (e.kind == rendezvous::ServerEvent::Kind::Registered || e.kind == rendezvous::ServerEvent::Kind::Expired)
+        line["endpoint"] = e.endpoint.to_string();
+      else
+        line["peer"] = rendezvous::to_hex(e.peer);
+      if (e.session_id != 0) line["session_id"] = e.session_id;
+      std::cout << line.dump() << std::endl;
+    } else {
+      std::cout << rendezvous::to_string(e.kind) << " " << rendezvous::to_hex(e.identity).substr(0, 16);
+      if (e.kind == rendezvous::ServerEvent::Kind::Registered || e.kind == rendezvous::ServerEvent::Kind::Expired)
+        std::cout << " at " << e.endpoint.to_string();
+      else
+        std::cout << " <-> " << rendezvous::to_hex(e.peer).substr(0, 16);
+      std::cout << std::endl;
+    }
+  };
+  rendezvous::Server server(config, rendezvous::system_random_bytes(), Clock::now());
+
+  io::RendezvousServerRunOptions run_options;
+  run_options.listen = *listen;
+  run_options.stats_interval = std::chrono::seconds(o.stats_interval);
+  const std::string server_key = rendezvous::to_hex(server.server_key());
+  run_options.on_ready = [json, &server_key](const Endpoint& bound) {
+    if (json)
+      std::cout << nlohmann::json{{"event", "listening"}, {"address", bound.to_string()}, {"server_key", server_key}}.dump()
+                << std::endl;
+    else
+      std::cout << "listening on " << bound.to_string() << " (udp)\nserver key: " << server_key << std::endl;
+  };
+  run_options.on_stats = [json](const rendezvous::ServerCounters& c, bool final) {
+    if (json)
+      std::cout << nlohmann::json{{"event", final ? "stopped" : "stats"}, {"counters", counters_json(c)}}.dump()
+                << std::endl;
+    else
+      std::cout << (final ? "stopped: " : "stats: ") << counters_line(c) << std::endl;
+  };
+  auto result = io::run_rendezvous_server(server, run_options);
+  if (!result) {
+    std::cerr << "error: " << result.error() << "\n";
+    return kExitNoAnswer;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_rendezvous_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<RendezvousOptions>();
+  auto* cmd = app.add_subcommand(
+      "rendezvous",
+      "Run the rendezvous + relay server: peers register an Ed25519 identity, ask for each other, and get a "
+      "session (endpoints, NAT info, session key, common start time) once the callee accepts; relays when "
+      "punching fails");
+  cmd->add_option("--listen", o->listen, "IP:PORT to listen on (UDP); port 0 picks a free one")->required();
+  cmd->add_option("--identity", o->identity_file,
+                  "Server key file (created with mode 0600 if missing) so clients can pin the server key it "
+                  "prints; without it a fresh key each start");
+  cmd->add_option("--max-registrations", o->max_registrations, "Registered identities at once")
+      ->default_val(100000)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-pending", o->max_pending, "Connect requests waiting for an answer, all identities")
+      ->default_val(10000)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-pending-per-identity", o->max_pending_per_identity, "... per calling identity")
+      ->default_val(16)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-sessions", o->max_sessions, "Sessions (and relays) at once")
+      ->default_val(100000)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--rate", o->rate, "Signalling datagrams/s per source IP (IPv6: per /64); 0 disables")
+      ->default_val(20.0)
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--burst", o->burst, "Back-to-back signalling datagrams per source")->default_val(40.0);
+  cmd->add_option("--relay-session-bytes-per-s", o->relay_session_bytes_per_s, "Relay byte rate per session")
+      ->default_val(256.0 * 1024)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--relay-session-packets-per-s", o->relay_session_packets_per_s, "Relay packet rate per session")
+      ->default_val(500)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--relay-identity-bytes-per-s", o->relay_identity_bytes_per_s,
+                  "Relay byte rate per sending identity, over all its sessions")
+      ->default_val(512.0 * 1024)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--relay-identity-packets-per-s", o->relay_identity_packets_per_s,
+                  "Relay packet rate per sending identity")
+      ->default_val(1000)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--relay-session-bytes", o->relay_session_total_bytes, "Relay bytes a session may use in total")
+      ->default_val(256ull * 1024 * 1024)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--start-delay-ms", o->start_delay_ms,
+                  "Both peers start punching this long after the server sends them the session")
+      ->default_val(500)
+      ->check(CLI::Range(0, 60000));
+  cmd->add_option("--registration-lifetime", o->registration_lifetime_s,
+                  "Seconds a registration lives without a refresh (clients refresh every quarter of it)")
+      ->default_val(120)
+      ->check(CLI::Range(4, 86400));
+  cmd->add_option("--stats-interval", o->stats_interval, "Print counters every N seconds (0: only at exit)")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json-log", o->json_log, "One JSON object per line on stdout (listening, registered, "
+                                           "session-created, rejected, expired, stats, stopped)");
+  cmd->footer(
+      "Example:\n"
+      "  natpunch rendezvous --listen 203.0.113.10:7000 --identity /var/lib/natpunch/server.key --json-log\n"
+      "Signalling is authenticated (Ed25519 challenge, then a MAC per datagram); unauthenticated requests never\n"
+      "get a reply larger than themselves. Stops cleanly on Ctrl-C / SIGTERM and prints its counters.\n"
+      "Exit codes: 0 stopped by a signal, 1 cannot listen, 2 bad option or identity file.");
+  cmd->callback([o, &exit_code] { exit_code = run(*o); });
+}
+
+}  // namespace natpunch::cli

@@ -1,0 +1,106 @@
+#include "io/rendezvous_client_runner.hpp"
+
+namespace natpunch::io {
+
+namespace ev = rendezvous::client_event;
+
+namespace {
+constexpr std::size_t kMaxBacklog = 1024;
+}  // namespace
+
+Result<std::unique_ptr<RendezvousClientRunner>, std::string> RendezvousClientRunner::open(
+    const Endpoint& bind, rendezvous::ClientConfig config) {
+  auto socket = UdpClient::open(bind);
+  if (!socket) return Unexpected{socket.error()};
+  std::unique_ptr<RendezvousClientRunner> runner(
+      new RendezvousClientRunner(std::move(socket.value()), std::move(config)));
+  runner->client_.start(Clock::now());
+  runner->flush();
+  return runner;
+}
+
+RendezvousClientRunner::RendezvousClientRunner(std::unique_ptr<UdpClient> socket, rendezvous::ClientConfig config)
+    : socket_(std::move(socket)), client_(std::move(config), rendezvous::system_random_bytes()) {}
+
+void RendezvousClientRunner::flush() {
+  for (const auto& t : client_.poll_transmit(Clock::now())) {
+    std::string error;
+    if (!socket_->send(t.to, t.bytes, error) && !send_error_) send_error_ = error;
+  }
+}
+
+template <class Predicate>
+std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoint deadline, Predicate want) {
+  for (;;) {
+    for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
+      if (want(*it)) {
+        auto event = std::move(*it);
+        backlog_.erase(it);
+        return event;
+      }
+    }
+    flush();
+    const auto now = Clock::now();
+    if (now >= deadline) return std::nullopt;
+    auto wake = client_.next_deadline().value_or(deadline);
+    if (wake > deadline) wake = deadline;
+    auto datagram = socket_->receive_until(wake);
+    if (datagram)
+      client_.on_datagram(Clock::now(), datagram->bytes, datagram->from);
+    else
+      client_.on_timer(Clock::now());
+    while (auto e = client_.poll_event()) backlog_.push_back(std::move(*e));
+    // Events nobody waits for (relay data for other sessions, requests the
+    // policy answered) must not pile up forever.
+    while (backlog_.size() > kMaxBacklog) backlog_.pop_front();
+  }
+}
+
+Result<Endpoint, std::string> RendezvousClientRunner::wait_registered(Duration timeout) {
+  if (client_.registered()) return *client_.observed_endpoint();
+  auto e = run_until(Clock::now() + timeout, [](const auto& e) { return std::holds_alternative<ev::Registered>(e); });
+  if (!e) return Unexpected{std::string("no answer from the rendezvous server") + (send_error_ ? " (" + *send_error_ + ")" : "")};
+  return std::get<ev::Registered>(*e).observed;
+}
+
+Result<rendezvous::ClientSession, std::string> RendezvousClientRunner::connect(const rendezvous::PublicKey& peer,
+                                                                              Duration timeout) {
+  const auto request = client_.connect(Clock::now(), peer);
+  auto e = run_until(Clock::now() + timeout, [request](const auto& e) {
+    if (const auto* s = std::get_if<ev::SessionReady>(&e))
+      return s->session.role == rendezvous::Role::Caller && s->session.correlation_id == request;
+    if (const auto* f = std::get_if<ev::ConnectFailed>(&e)) return f->request_id == request;
+    return false;
+  });
+  if (!e) return Unexpected{std::string("no session before the timeout")};
+  if (const auto* f = std::get_if<ev::ConnectFailed>(&*e))
+    return Unexpected{"connect failed: " + std::string(rendezvous::to_string(f->code))};
+  return std::get<ev::SessionReady>(*e).session;
+}
+
+Result<rendezvous::ClientSession, std::string> RendezvousClientRunner::wait_for_session(Duration timeout) {
+  auto e = run_until(Clock::now() + timeout, [](const auto& e) {
+    const auto* s = std::get_if<ev::SessionReady>(&e);
+    return s != nullptr && s->session.role == rendezvous::Role::Callee;
+  });
+  if (!e) return Unexpected{std::string("no accepted request before the timeout")};
+  return std::get<ev::SessionReady>(*e).session;
+}
+
+bool RendezvousClientRunner::send_relay(std::uint64_t session_id, std::span<const std::uint8_t> payload) {
+  const bool queued = client_.send_relay(Clock::now(), session_id, payload);
+  flush();
+  return queued;
+}
+
+std::optional<std::vector<std::uint8_t>> RendezvousClientRunner::receive_relay(std::uint64_t session_id,
+                                                                               Duration timeout) {
+  auto e = run_until(Clock::now() + timeout, [session_id](const auto& e) {
+    const auto* r = std::get_if<ev::RelayReceived>(&e);
+    return r != nullptr && r->session_id == session_id;
+  });
+  if (!e) return std::nullopt;
+  return std::get<ev::RelayReceived>(std::move(*e)).payload;
+}
+
+}  // namespace natpunch::io

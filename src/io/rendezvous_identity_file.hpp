@@ -1,0 +1,20 @@
+#pragma once
+// An Ed25519 identity kept in a file: one line "natpunch-ed25519-seed-v1
+// <64 hex digits>". Created with mode 0600 (write to a temporary file, then
+// rename, so a crash never leaves half a key); an unreadable, corrupt or
+// group/world-readable file is an error that says what to do.
+#include <string>
+
+#include "core/result.hpp"
+#include "rendezvous/crypto.hpp"
+
+namespace natpunch::io {
+
+struct LoadedIdentity {
+  rendezvous::Identity identity;
+  bool created = false;  // the file did not exist and was written now
+};
+
+Result<LoadedIdentity, std::string> load_or_create_identity(const std::string& path);
+
+}  // namespace natpunch::io

@@ -1,0 +1,417 @@
+#include "rendezvous/client.hpp"
+
+#include <algorithm>
+#include <type_traits>
+
+namespace natpunch::rendezvous {
+namespace {
+
+std::uint64_t load_be64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+void consider(std::optional<TimePoint>& earliest, TimePoint t) {
+  if (!earliest || t < *earliest) earliest = t;
+}
+
+}  // namespace
+
+AcceptPolicy accept_all() {
+  return [](const PublicKey&) { return true; };
+}
+
+AcceptPolicy accept_from(std::vector<PublicKey> allowed) {
+  return [allowed = std::move(allowed)](const PublicKey& caller) {
+    return std::find(allowed.begin(), allowed.end(), caller) != allowed.end();
+  };
+}
+
+Client::Client(ClientConfig config, RandomBytes random) : config_(std::move(config)), random_(std::move(random)) {
+  // A restarted client must not reuse the request ids of its previous life:
+  // the server would answer them with that life's sessions.
+  std::array<std::uint8_t, 4> b{};
+  random_(b);
+  next_request_id_ = 1 + ((std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3]) >> 1);
+}
+
+void Client::start(TimePoint now) { begin_registration(now); }
+
+Client::Retransmit Client::first_retransmit(TimePoint now) const {
+  return Retransmit{now + config_.initial_retransmit, config_.initial_retransmit};
+}
+
+void Client::back_off(Retransmit& r, TimePoint now) {
+  r.interval = std::min<Duration>(r.interval * 2, config_.max_retransmit);
+  r.next = now + r.interval;
+  ++counters_.retransmissions;
+}
+
+void Client::begin_registration(TimePoint now) {
+  phase_ = Phase::AwaitChallenge;
+  random_(nonce_);
+  keys_.reset();
+  prove_bytes_.clear();
+  registration_id_ = 0;
+  sent_sequence_ = 0;
+  received_ = ReplayWindow{};
+  refresh_unanswered_ = 0;
+  registration_retransmit_ = first_retransmit(now);
+  send_register();
+}
+
+void Client::send_register() {
+  Register r;
+  r.identity = config_.identity.public_key;
+  r.client_nonce = nonce_;
+  outbox_.push_back({config_.server, encode(r)});
+}
+
+std::uint32_t Client::connect(TimePoint now, const PublicKey& peer) {
+  const std::uint32_t id = next_request_id_++;
+  if (next_request_id_ == 0) next_request_id_ = 1;
+  PendingConnect c{peer, now + config_.connect_timeout, first_retransmit(now)};
+  connects_[id] = c;
+  if (registered()) send_connect(id, c);  // otherwise sent once registered
+  return id;
+}
+
+void Client::accept(TimePoint now, std::uint64_t invitation_id) {
+  auto it = undecided_.find(invitation_id);
+  if (it == undecided_.end()) return;
+  undecided_.erase(it);
+  decide(now, invitation_id, {}, true);
+}
+
+void Client::reject(TimePoint now, std::uint64_t invitation_id) {
+  auto it = undecided_.find(invitation_id);
+  if (it == undecided_.end()) return;
+  undecided_.erase(it);
+  decide(now, invitation_id, {}, false);
+}
+
+void Client::decide(TimePoint now, std::uint64_t invitation_id, const PublicKey& caller, bool accept) {
+  accepts_[invitation_id] = PendingAccept{caller, accept, now + config_.connect_timeout, first_retransmit(now)};
+  if (registered()) send_answer(invitation_id, accept);
+}
+
+bool Client::send_relay(TimePoint, std::uint64_t session_id, std::span<const std::uint8_t> payload) {
+  if (!registered() || !sessions_.contains(session_id) || payload.size() > kMaxRelayPayload) return false;
+  RelayData d;
+  d.session_id = session_id;
+  d.payload.assign(payload.begin(), payload.end());
+  send_authenticated(std::move(d));
+  return true;
+}
+
+void Client::send_connect(std::uint32_t request_id, const PendingConnect& c) {
+  ConnectRequest m;
+  m.request_id = request_id;
+  m.peer = c.peer;
+  send_authenticated(m);
+}
+
+void Client::send_answer(std::uint64_t invitation_id, bool accept) {
+  if (accept) {
+    Accept m;
+    m.invitation_id = invitation_id;
+    send_authenticated(m);
+  } else {
+    Reject m;
+    m.invitation_id = invitation_id;
+    send_authenticated(m);
+  }
+}
+
+template <class T>
+void Client::send_authenticated(T message) {
+  if (!keys_) return;
+  message.auth.registration_id = registration_id_;
+  message.auth.sequence = ++sent_sequence_;
+  auto bytes = encode(message);
+  seal(bytes, keys_->client_to_server);
+  outbox_.push_back({config_.server, std::move(bytes)});
+}
+
+std::vector<Transmit> Client::poll_transmit(TimePoint) {
+  std::vector<Transmit> out;
+  out.swap(outbox_);
+  return out;
+}
+
+std::optional<ClientEvent> Client::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  ClientEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+std::optional<TimePoint> Client::next_deadline() const {
+  std::optional<TimePoint> t;
+  switch (phase_) {
+    case Phase::Idle: return std::nullopt;
+    case Phase::AwaitChallenge:
+    case Phase::AwaitRegistered: consider(t, registration_retransmit_.next); break;
+    case Phase::Registered:
+      consider(t, refresh_unanswered_ > 0 ? refresh_retransmit_.next : next_refresh_);
+      if (config_.keepalive_interval.count() > 0) consider(t, next_keepalive_);
+      for (const auto& [id, c] : connects_) consider(t, std::min(c.deadline, c.retransmit.next));
+      for (const auto& [id, a] : accepts_)
+        if (a.accepted) consider(t, std::min(a.deadline, a.retransmit.next));
+      break;
+  }
+  // Connects made before registration still time out.
+  for (const auto& [id, c] : connects_) consider(t, c.deadline);
+  return t;
+}
+
+void Client::on_timer(TimePoint now) {
+  for (auto it = connects_.begin(); it != connects_.end();) {
+    if (it->second.deadline <= now) {
+      events_.push_back(client_event::ConnectFailed{it->first, ErrorCode::Timeout});
+      it = connects_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(accepts_, [&](const auto& entry) { return entry.second.deadline <= now; });
+
+  switch (phase_) {
+    case Phase::Idle: return;
+    case Phase::AwaitChallenge:
+      if (registration_retransmit_.next <= now) {
+        back_off(registration_retransmit_, now);
+        send_register();
+      }
+      return;
+    case Phase::AwaitRegistered:
+      if (registration_retransmit_.next <= now) {
+        // Cookies expire: after a few tries ask for a fresh challenge.
+        if (registration_retransmit_.interval >= config_.max_retransmit) {
+          begin_registration(now);
+          return;
+        }
+        back_off(registration_retransmit_, now);
+        outbox_.push_back({config_.server, prove_bytes_});
+      }
+      return;
+    case Phase::Registered: break;
+  }
+
+  if (refresh_unanswered_ == 0 && next_refresh_ <= now) {
+    refresh_unanswered_ = 1;
+    refresh_retransmit_ = first_retransmit(now);
+    send_authenticated(Refresh{});
+  } else if (refresh_unanswered_ > 0 && refresh_retransmit_.next <= now) {
+    if (refresh_unanswered_ >= config_.refresh_attempts) {
+      events_.push_back(client_event::RegistrationLost{std::nullopt});
+      begin_registration(now);
+      return;
+    }
+    ++refresh_unanswered_;
+    back_off(refresh_retransmit_, now);
+    send_authenticated(Refresh{});
+  }
+  if (config_.keepalive_interval.count() > 0 && next_keepalive_ <= now) {
+    next_keepalive_ = now + config_.keepalive_interval;
+    send_authenticated(Keepalive{});
+  }
+  for (auto& [id, c] : connects_) {
+    if (c.retransmit.next <= now) {
+      back_off(c.retransmit, now);
+      send_connect(id, c);
+    }
+  }
+  for (auto& [id, a] : accepts_) {
+    if (a.accepted && a.retransmit.next <= now) {
+      back_off(a.retransmit, now);
+      send_answer(id, true);
+    }
+  }
+}
+
+bool Client::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, const Endpoint& from) {
+  if (from != config_.server || !looks_like_rendezvous(bytes)) return false;
+  auto decoded = decode(bytes);
+  if (!decoded) {
+    ++counters_.dropped_malformed;
+    return true;
+  }
+  const Message& m = decoded.value();
+  if (const auto* c = std::get_if<Challenge>(&m)) {
+    on_challenge(now, *c);
+  } else if (const auto* r = std::get_if<Refused>(&m)) {
+    on_refused(now, *r);
+  } else if (is_authenticated(type_of(m))) {
+    on_authenticated(now, m, bytes);
+  }
+  return true;
+}
+
+void Client::on_challenge(TimePoint now, const Challenge& c) {
+  if (phase_ != Phase::AwaitChallenge || c.client_nonce != nonce_) return;
+  if (config_.pinned_server_key && c.server_key != *config_.pinned_server_key) return;
+  keys_ = derive_client_keys(config_.identity, c);
+  if (!keys_) return;
+  Prove p;
+  p.identity = config_.identity.public_key;
+  p.client_nonce = nonce_;
+  p.issued_at_ms = c.issued_at_ms;
+  p.cookie = c.cookie;
+  p.info = config_.info;
+  prove_bytes_ = encode(p);
+  sign_prove(prove_bytes_, config_.identity, c.server_key);
+  phase_ = Phase::AwaitRegistered;
+  registration_retransmit_ = first_retransmit(now);
+  outbox_.push_back({config_.server, prove_bytes_});
+}
+
+void Client::on_refused(TimePoint now, const Refused& r) {
+  if (phase_ == Phase::AwaitRegistered) {
+    // Answers our Prove only if it echoes our nonce.
+    if (!std::equal(nonce_.begin(), nonce_.end(), r.echo.begin())) return;
+    if (r.code == ErrorCode::ServerFull) {
+      phase_ = Phase::AwaitChallenge;  // retry later with the usual backoff
+      registration_retransmit_.interval = config_.max_retransmit;
+      registration_retransmit_.next = now + config_.max_retransmit;
+    } else {
+      begin_registration(now);
+    }
+    return;
+  }
+  if (phase_ != Phase::Registered || r.code != ErrorCode::NotRegistered) return;
+  // Must name our registration and a sequence we sent: an off-path attacker
+  // cannot make us drop a live registration.
+  const std::uint64_t id = load_be64(r.echo.data());
+  const std::uint64_t sequence = load_be64(r.echo.data() + 8);
+  if (id != registration_id_ || sequence == 0 || sequence > sent_sequence_) return;
+  events_.push_back(client_event::RegistrationLost{ErrorCode::NotRegistered});
+  begin_registration(now);
+}
+
+void Client::on_authenticated(TimePoint now, const Message& m, std::span<const std::uint8_t> bytes) {
+  if (!keys_ || (phase_ != Phase::Registered && phase_ != Phase::AwaitRegistered)) return;
+  const AuthHeader& auth = std::visit(
+      [](const auto& msg) -> const AuthHeader& {
+        if constexpr (requires { msg.auth; }) {
+          return msg.auth;
+        } else {
+          static const AuthHeader kNone{};
+          return kNone;
+        }
+      },
+      m);
+  const bool id_ok = phase_ == Phase::AwaitRegistered || auth.registration_id == registration_id_;
+  if (!id_ok || !verify_tag(bytes, keys_->server_to_client) || !received_.accept(auth.sequence)) {
+    ++counters_.dropped_unauthenticated;
+    return;
+  }
+  if (phase_ == Phase::AwaitRegistered) {
+    const auto* r = std::get_if<Registered>(&m);
+    if (r == nullptr) return;
+    registration_id_ = auth.registration_id;
+    on_registered(now, *r);
+    return;
+  }
+  if (const auto* r = std::get_if<Registered>(&m)) {
+    on_registered(now, *r);
+  } else if (const auto* i = std::get_if<IncomingRequest>(&m)) {
+    on_incoming(now, *i);
+  } else if (const auto* s = std::get_if<SessionInfo>(&m)) {
+    on_session_info(now, *s);
+  } else if (const auto* d = std::get_if<RelayData>(&m)) {
+    if (sessions_.contains(d->session_id)) events_.push_back(client_event::RelayReceived{d->session_id, d->payload});
+  } else if (const auto* e = std::get_if<Error>(&m)) {
+    on_error(*e);
+  }
+}
+
+void Client::on_registered(TimePoint now, const Registered& m) {
+  const bool first = phase_ != Phase::Registered;
+  phase_ = Phase::Registered;
+  observed_ = m.observed;
+  refresh_interval_ = milliseconds(std::max<std::uint32_t>(m.refresh_interval_ms, 1000));
+  next_refresh_ = now + refresh_interval_;
+  next_keepalive_ = now + config_.keepalive_interval;
+  refresh_unanswered_ = 0;
+  if (!first) return;
+  ++counters_.registrations;
+  events_.push_back(client_event::Registered{m.observed});
+  // What waited for the registration (or was in flight when the server
+  // forgot us) goes out now.
+  for (auto& [id, c] : connects_) {
+    c.retransmit = first_retransmit(now);
+    send_connect(id, c);
+  }
+  for (auto& [id, a] : accepts_) {
+    a.retransmit = first_retransmit(now);
+    send_answer(id, a.accepted);
+  }
+}
+
+void Client::on_incoming(TimePoint now, const IncomingRequest& m) {
+  if (auto it = accepts_.find(m.invitation_id); it != accepts_.end()) {
+    send_answer(m.invitation_id, it->second.accepted);  // our answer was lost
+    return;
+  }
+  if (undecided_.contains(m.invitation_id)) return;
+  client_event::IncomingRequest event{m.invitation_id, m.caller, std::nullopt};
+  if (config_.accept_policy) {
+    event.accepted = config_.accept_policy(m.caller);
+    decide(now, m.invitation_id, m.caller, *event.accepted);
+  } else {
+    undecided_.insert(m.invitation_id);
+  }
+  events_.push_back(event);
+}
+
+void Client::on_session_info(TimePoint now, const SessionInfo& m) {
+  if (sessions_.contains(m.session_id)) return;  // a retransmitted copy
+  if (m.role == Role::Caller) {
+    auto it = connects_.find(static_cast<std::uint32_t>(m.correlation_id));
+    if (m.correlation_id > 0xffffffffu || it == connects_.end() || it->second.peer != m.peer) return;
+    connects_.erase(it);
+  } else {
+    auto it = accepts_.find(m.correlation_id);
+    if (it == accepts_.end() || !it->second.accepted) return;
+    accepts_.erase(it);
+  }
+  ClientSession s;
+  s.session_id = m.session_id;
+  s.session_key = crypt_session_key(m.sealed_session_key, keys_->seal, m.auth.sequence);
+  s.start_at = now + milliseconds(m.start_delay_ms);
+  s.role = m.role;
+  s.correlation_id = m.correlation_id;
+  s.peer = m.peer;
+  s.peer_observed = m.peer_observed;
+  s.peer_info = m.peer_info;
+  sessions_[s.session_id] = s;
+  events_.push_back(client_event::SessionReady{std::move(s)});
+}
+
+void Client::on_error(const Error& m) {
+  switch (m.code) {
+    case ErrorCode::NoSuchSession:
+    case ErrorCode::TooLarge:
+    case ErrorCode::RelayQuotaExceeded:
+      events_.push_back(client_event::RelayRefused{m.correlation_id, m.code});
+      return;
+    case ErrorCode::UnknownRequest:
+      accepts_.erase(m.correlation_id);
+      return;
+    default: break;
+  }
+  // Errors about a connect carry its request id; the callee side's
+  // (UnknownPeer / ServerFull after an accept) carry the invitation id.
+  if (m.correlation_id <= 0xffffffffu) {
+    if (auto it = connects_.find(static_cast<std::uint32_t>(m.correlation_id)); it != connects_.end()) {
+      connects_.erase(it);
+      events_.push_back(client_event::ConnectFailed{static_cast<std::uint32_t>(m.correlation_id), m.code});
+      return;
+    }
+  }
+  accepts_.erase(m.correlation_id);
+}
+
+}  // namespace natpunch::rendezvous

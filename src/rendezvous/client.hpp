@@ -1,0 +1,198 @@
+#pragma once
+// The rendezvous client as a sans-IO machine (same shape as the other
+// client machines: poll_transmit / next_deadline / on_timer / on_datagram,
+// plus poll_event for what the application must hear about).
+//
+// It registers (Register -> Challenge -> Prove -> Registered) with
+// exponential-backoff retransmission, refreshes before the registration
+// expires, and registers again by itself when the server forgets it (a
+// restart: the server answers NotRegistered, or refreshes go unanswered).
+// connect() asks for a session with a peer identity and retransmits until
+// SessionInfo or an error arrives; incoming requests are decided by the
+// accept policy (or by the application through accept()/reject()).
+// Relay data is sent and received through the server within a session.
+#include <array>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "core/time.hpp"
+#include "rendezvous/crypto.hpp"
+#include "rendezvous/messages.hpp"
+#include "rendezvous/replay_window.hpp"
+#include "rendezvous/transmit.hpp"
+
+namespace natpunch::rendezvous {
+
+using AcceptPolicy = std::function<bool(const PublicKey& caller)>;
+AcceptPolicy accept_all();
+AcceptPolicy accept_from(std::vector<PublicKey> allowed);
+
+struct ClientConfig {
+  Endpoint server;
+  Identity identity;
+  NatInfo info;
+  // When set, a Challenge carrying another server key is ignored.
+  std::optional<PublicKey> pinned_server_key;
+  Duration initial_retransmit = milliseconds(250);
+  Duration max_retransmit = seconds(4);
+  // How long connect() (and an accepted request) waits for SessionInfo.
+  Duration connect_timeout = seconds(10);
+  // Unanswered refreshes (each retransmitted with backoff) before the
+  // client assumes the server lost it and registers again.
+  int refresh_attempts = 4;
+  // Keepalives towards the server between refreshes (NATs with short idle
+  // timeouts); zero: only refreshes.
+  Duration keepalive_interval{0};
+  // nullptr: every incoming request is left to accept()/reject().
+  AcceptPolicy accept_policy;
+};
+
+// Everything a peer needs to start punching.
+struct ClientSession {
+  std::uint64_t session_id = 0;
+  Key session_key{};
+  TimePoint start_at{};  // local time: receive time + the server's delay
+  Role role = Role::Caller;
+  std::uint64_t correlation_id = 0;  // request id (caller) / invitation id (callee)
+  PublicKey peer{};
+  Endpoint peer_observed;
+  NatInfo peer_info;
+};
+
+namespace client_event {
+struct Registered {
+  Endpoint observed;
+};
+// The registration is gone (server restart, no answers): registering again.
+struct RegistrationLost {
+  std::optional<ErrorCode> reason;  // nullopt: refreshes went unanswered
+};
+struct IncomingRequest {
+  std::uint64_t invitation_id = 0;
+  PublicKey caller{};
+  std::optional<bool> accepted;  // decided by the policy; nullopt: call accept()/reject()
+};
+struct SessionReady {
+  ClientSession session;
+};
+struct ConnectFailed {
+  std::uint32_t request_id = 0;
+  ErrorCode code = ErrorCode::Timeout;
+};
+struct RelayReceived {
+  std::uint64_t session_id = 0;
+  std::vector<std::uint8_t> payload;
+};
+struct RelayRefused {
+  std::uint64_t session_id = 0;
+  ErrorCode code = ErrorCode::NoSuchSession;
+};
+}  // namespace client_event
+
+using ClientEvent = std::variant<client_event::Registered, client_event::RegistrationLost,
+                                 client_event::IncomingRequest, client_event::SessionReady,
+                                 client_event::ConnectFailed, client_event::RelayReceived, client_event::RelayRefused>;
+
+struct ClientCounters {
+  std::uint64_t registrations = 0;
+  std::uint64_t retransmissions = 0;
+  std::uint64_t dropped_malformed = 0;
+  std::uint64_t dropped_unauthenticated = 0;  // bad MAC, replay, wrong registration
+};
+
+class Client {
+ public:
+  Client(ClientConfig config, RandomBytes random);
+
+  void start(TimePoint now);
+  // Returns the request id that SessionReady / ConnectFailed will carry.
+  std::uint32_t connect(TimePoint now, const PublicKey& peer);
+  void accept(TimePoint now, std::uint64_t invitation_id);
+  void reject(TimePoint now, std::uint64_t invitation_id);
+  // False when not registered, the session is unknown or the payload too large.
+  bool send_relay(TimePoint now, std::uint64_t session_id, std::span<const std::uint8_t> payload);
+
+  std::vector<Transmit> poll_transmit(TimePoint now);
+  std::optional<TimePoint> next_deadline() const;
+  void on_timer(TimePoint now);
+  // False when the datagram is not a rendezvous message from the server
+  // (the caller may own other protocols on the same socket).
+  bool on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, const Endpoint& from);
+  std::optional<ClientEvent> poll_event();
+
+  bool registered() const { return phase_ == Phase::Registered; }
+  std::optional<Endpoint> observed_endpoint() const { return observed_; }
+  const PublicKey& identity() const { return config_.identity.public_key; }
+  const ClientCounters& counters() const { return counters_; }
+  // Never done: a registration lives until the application drops the client.
+  bool done() const { return false; }
+
+ private:
+  enum class Phase { Idle, AwaitChallenge, AwaitRegistered, Registered };
+  struct Retransmit {
+    TimePoint next{};
+    Duration interval{};
+  };
+  struct PendingConnect {
+    PublicKey peer{};
+    TimePoint deadline{};
+    Retransmit retransmit;
+  };
+  struct PendingAccept {
+    PublicKey caller{};
+    bool accepted = false;
+    TimePoint deadline{};
+    Retransmit retransmit;
+  };
+
+  void begin_registration(TimePoint now);
+  void send_register();
+  void on_challenge(TimePoint now, const Challenge& c);
+  void on_refused(TimePoint now, const Refused& r);
+  void on_authenticated(TimePoint now, const Message& m, std::span<const std::uint8_t> bytes);
+  void on_registered(TimePoint now, const Registered& m);
+  void on_incoming(TimePoint now, const IncomingRequest& m);
+  void on_session_info(TimePoint now, const SessionInfo& m);
+  void on_error(const Error& m);
+  void decide(TimePoint now, std::uint64_t invitation_id, const PublicKey& caller, bool accept);
+  void send_connect(std::uint32_t request_id, const PendingConnect& c);
+  void send_answer(std::uint64_t invitation_id, bool accept);
+  template <class T>
+  void send_authenticated(T message);
+  Retransmit first_retransmit(TimePoint now) const;
+  void back_off(Retransmit& r, TimePoint now);
+
+  ClientConfig config_;
+  RandomBytes random_;
+  Phase phase_ = Phase::Idle;
+  Nonce nonce_{};
+  Retransmit registration_retransmit_;
+  std::vector<std::uint8_t> prove_bytes_;
+  std::optional<RegistrationKeys> keys_;
+  std::uint64_t registration_id_ = 0;
+  std::uint64_t sent_sequence_ = 0;
+  ReplayWindow received_;
+  std::optional<Endpoint> observed_;
+  Duration refresh_interval_ = seconds(30);
+  TimePoint next_refresh_{};
+  int refresh_unanswered_ = 0;
+  Retransmit refresh_retransmit_;
+  TimePoint next_keepalive_{};
+  std::uint32_t next_request_id_ = 1;
+  std::map<std::uint32_t, PendingConnect> connects_;
+  std::map<std::uint64_t, PendingAccept> accepts_;
+  std::set<std::uint64_t> undecided_;
+  std::map<std::uint64_t, ClientSession> sessions_;
+  std::vector<Transmit> outbox_;
+  std::deque<ClientEvent> events_;
+  ClientCounters counters_;
+};
+
+}  // namespace natpunch::rendezvous

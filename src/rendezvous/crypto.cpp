@@ -1,0 +1,159 @@
+#include "rendezvous/crypto.hpp"
+
+#include <sodium.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+
+#include "rendezvous/byte_cursor.hpp"
+
+namespace natpunch::rendezvous {
+namespace {
+
+constexpr std::string_view kProveContext = "natpunch-rendezvous-prove-v1";
+constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "nprdv_v1";
+
+void ensure_sodium() {
+  // Idempotent and thread-safe; -1 only if the system has no entropy source.
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+
+std::optional<RegistrationKeys> finish_keys(const std::array<std::uint8_t, crypto_scalarmult_BYTES>& shared,
+                                            const PublicKey& client_identity, const PublicKey& server_key,
+                                            const Nonce& nonce, std::uint64_t issued_at_ms, const Cookie& cookie) {
+  if (sodium_is_zero(shared.data(), shared.size())) return std::nullopt;
+  std::vector<std::uint8_t> input;
+  ByteWriter w(input);
+  w.bytes(shared);
+  w.bytes(client_identity);
+  w.bytes(server_key);
+  w.bytes(nonce);
+  w.u64(issued_at_ms);
+  w.bytes(cookie);
+  std::array<std::uint8_t, crypto_kdf_KEYBYTES> master{};
+  crypto_generichash(master.data(), master.size(), input.data(), input.size(), nullptr, 0);
+  sodium_memzero(input.data(), input.size());
+  RegistrationKeys keys;
+  crypto_kdf_derive_from_key(keys.client_to_server.data(), kKeySize, 1, kKdfContext, master.data());
+  crypto_kdf_derive_from_key(keys.server_to_client.data(), kKeySize, 2, kKdfContext, master.data());
+  crypto_kdf_derive_from_key(keys.seal.data(), kKeySize, 3, kKdfContext, master.data());
+  sodium_memzero(master.data(), master.size());
+  return keys;
+}
+
+std::vector<std::uint8_t> prove_signed_bytes(std::span<const std::uint8_t> encoded, const PublicKey& server_key) {
+  // memcpy into a sized buffer: GCC 12 misreads vector::insert here (-Wstringop-overflow).
+  const std::size_t body = encoded.size() - kSignatureSize;
+  std::vector<std::uint8_t> m(kProveContext.size() + server_key.size() + body);
+  std::memcpy(m.data(), kProveContext.data(), kProveContext.size());
+  std::memcpy(m.data() + kProveContext.size(), server_key.data(), server_key.size());
+  if (body > 0) std::memcpy(m.data() + kProveContext.size() + server_key.size(), encoded.data(), body);
+  return m;
+}
+
+}  // namespace
+
+RandomBytes system_random_bytes() {
+  ensure_sodium();
+  return [](std::span<std::uint8_t> out) { randombytes_buf(out.data(), out.size()); };
+}
+
+Identity Identity::from_seed(const Key& seed) {
+  ensure_sodium();
+  Identity id;
+  id.seed = seed;
+  crypto_sign_seed_keypair(id.public_key.data(), id.secret_key.data(), seed.data());
+  return id;
+}
+
+Identity Identity::generate(const RandomBytes& random) {
+  Key seed{};
+  random(seed);
+  return from_seed(seed);
+}
+
+KxKeyPair KxKeyPair::from_identity(const Identity& identity) {
+  ensure_sodium();
+  KxKeyPair kx;
+  // A key made by crypto_sign_seed_keypair always converts.
+  if (crypto_sign_ed25519_pk_to_curve25519(kx.public_key.data(), identity.public_key.data()) != 0)
+    throw std::runtime_error("Ed25519 public key does not convert to X25519");
+  crypto_sign_ed25519_sk_to_curve25519(kx.secret_key.data(), identity.secret_key.data());
+  return kx;
+}
+
+std::optional<RegistrationKeys> derive_client_keys(const Identity& client, const Challenge& challenge) {
+  ensure_sodium();
+  Key curve_secret{};
+  crypto_sign_ed25519_sk_to_curve25519(curve_secret.data(), client.secret_key.data());
+  std::array<std::uint8_t, crypto_scalarmult_BYTES> shared{};
+  const int rc = crypto_scalarmult(shared.data(), curve_secret.data(), challenge.server_key.data());
+  sodium_memzero(curve_secret.data(), curve_secret.size());
+  if (rc != 0) return std::nullopt;
+  return finish_keys(shared, client.public_key, challenge.server_key, challenge.client_nonce, challenge.issued_at_ms,
+                     challenge.cookie);
+}
+
+std::optional<RegistrationKeys> derive_server_keys(const KxKeyPair& server, const Prove& prove) {
+  ensure_sodium();
+  PublicKey client_curve{};
+  if (crypto_sign_ed25519_pk_to_curve25519(client_curve.data(), prove.identity.data()) != 0) return std::nullopt;
+  std::array<std::uint8_t, crypto_scalarmult_BYTES> shared{};
+  if (crypto_scalarmult(shared.data(), server.secret_key.data(), client_curve.data()) != 0) return std::nullopt;
+  return finish_keys(shared, prove.identity, server.public_key, prove.client_nonce, prove.issued_at_ms, prove.cookie);
+}
+
+Cookie make_cookie(const Key& server_secret, const PublicKey& identity, const Nonce& client_nonce,
+                   std::uint64_t issued_at_ms, const Endpoint& from) {
+  std::vector<std::uint8_t> input;
+  ByteWriter w(input);
+  w.bytes(identity);
+  w.bytes(client_nonce);
+  w.u64(issued_at_ms);
+  w.u8(from.address.is_v4() ? 4 : 6);
+  w.bytes({from.address.data(), from.address.size()});
+  w.u16(from.port);
+  Cookie cookie{};
+  crypto_generichash(cookie.data(), cookie.size(), input.data(), input.size(), server_secret.data(),
+                     server_secret.size());
+  return cookie;
+}
+
+void sign_prove(std::vector<std::uint8_t>& encoded, const Identity& client, const PublicKey& server_key) {
+  if (encoded.size() < kSignatureSize) return;
+  const auto m = prove_signed_bytes(encoded, server_key);
+  crypto_sign_detached(encoded.data() + encoded.size() - kSignatureSize, nullptr, m.data(), m.size(),
+                       client.secret_key.data());
+}
+
+bool verify_prove(std::span<const std::uint8_t> encoded, const PublicKey& identity, const PublicKey& server_key) {
+  if (encoded.size() < kSignatureSize) return false;
+  const auto m = prove_signed_bytes(encoded, server_key);
+  return crypto_sign_verify_detached(encoded.data() + encoded.size() - kSignatureSize, m.data(), m.size(),
+                                     identity.data()) == 0;
+}
+
+void seal(std::vector<std::uint8_t>& encoded, const Key& mac_key) {
+  if (encoded.size() < kTagSize) return;
+  const std::size_t n = encoded.size() - kTagSize;
+  crypto_generichash(encoded.data() + n, kTagSize, encoded.data(), n, mac_key.data(), mac_key.size());
+}
+
+bool verify_tag(std::span<const std::uint8_t> encoded, const Key& mac_key) {
+  if (encoded.size() < kTagSize) return false;
+  const std::size_t n = encoded.size() - kTagSize;
+  Tag expected{};
+  crypto_generichash(expected.data(), expected.size(), encoded.data(), n, mac_key.data(), mac_key.size());
+  return sodium_memcmp(expected.data(), encoded.data() + n, kTagSize) == 0;
+}
+
+Key crypt_session_key(const Key& key, const Key& seal_key, std::uint64_t sequence) {
+  std::array<std::uint8_t, crypto_stream_chacha20_ietf_NONCEBYTES> nonce{};
+  for (int i = 0; i < 8; ++i) nonce[4 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(sequence >> (56 - 8 * i));
+  Key out{};
+  crypto_stream_chacha20_ietf_xor(out.data(), key.data(), key.size(), nonce.data(), seal_key.data());
+  return out;
+}
+
+}  // namespace natpunch::rendezvous

@@ -1,0 +1,79 @@
+#pragma once
+// The cryptography of the rendezvous protocol, all from libsodium:
+// - identities are Ed25519 key pairs (crypto_sign); a Prove is signed with
+//   crypto_sign_detached over a context string, the server's key and the
+//   encoded message, so a signature is useless against another server;
+// - the server's Challenge cookie is a keyed BLAKE2b MAC of (identity,
+//   client nonce, issue time, source endpoint) under a secret that never
+//   leaves the server: the server keeps no state per unauthenticated client;
+// - per-registration keys come from X25519 between the client's identity
+//   converted to Curve25519 and the server's X25519 key, hashed with both
+//   public keys, the nonce and the cookie, then split with crypto_kdf into a
+//   MAC key per direction (so a datagram reflected back never verifies) and
+//   a seal key that encrypts session keys (ChaCha20, nonce = sequence);
+// - authenticated messages end in a 16-byte keyed BLAKE2b MAC.
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "rendezvous/messages.hpp"
+
+namespace natpunch::rendezvous {
+
+// Secure randomness, injected like the clock: real drivers pass
+// randombytes_buf, tests a seeded generator so runs replay exactly.
+using RandomBytes = std::function<void(std::span<std::uint8_t>)>;
+// libsodium's CSPRNG.
+RandomBytes system_random_bytes();
+
+using SecretKey = std::array<std::uint8_t, 64>;
+
+// An Ed25519 key pair. The 32-byte seed is all that needs storing.
+struct Identity {
+  PublicKey public_key{};
+  SecretKey secret_key{};
+  Key seed{};
+
+  static Identity from_seed(const Key& seed);
+  static Identity generate(const RandomBytes& random);
+};
+
+// The server's X25519 key pair (derived from its Ed25519 identity, so a
+// client can pin the server by one key).
+struct KxKeyPair {
+  PublicKey public_key{};
+  Key secret_key{};
+  static KxKeyPair from_identity(const Identity& identity);
+};
+
+struct RegistrationKeys {
+  Key client_to_server{};
+  Key server_to_client{};
+  Key seal{};
+};
+
+// nullopt when a key does not convert (not a valid Ed25519 point) or the
+// X25519 result is the all-zero point.
+std::optional<RegistrationKeys> derive_client_keys(const Identity& client, const Challenge& challenge);
+std::optional<RegistrationKeys> derive_server_keys(const KxKeyPair& server, const Prove& prove);
+
+Cookie make_cookie(const Key& server_secret, const PublicKey& identity, const Nonce& client_nonce,
+                   std::uint64_t issued_at_ms, const Endpoint& from);
+
+// `encoded` is an encoded Prove whose last 64 bytes are the signature slot.
+void sign_prove(std::vector<std::uint8_t>& encoded, const Identity& client, const PublicKey& server_key);
+bool verify_prove(std::span<const std::uint8_t> encoded, const PublicKey& identity, const PublicKey& server_key);
+
+// `encoded` is an encoded authenticated message whose last 16 bytes are the tag slot.
+void seal(std::vector<std::uint8_t>& encoded, const Key& mac_key);
+bool verify_tag(std::span<const std::uint8_t> encoded, const Key& mac_key);
+
+// Encrypts or decrypts (XOR stream) a session key sent in the message with
+// this sequence number.
+Key crypt_session_key(const Key& key, const Key& seal_key, std::uint64_t sequence);
+
+}  // namespace natpunch::rendezvous

@@ -1,0 +1,404 @@
+#include "rendezvous/messages.hpp"
+
+#include <type_traits>
+
+#include "rendezvous/byte_cursor.hpp"
+
+namespace natpunch::rendezvous {
+namespace {
+
+constexpr std::uint8_t kFamilyV4 = 4;
+constexpr std::uint8_t kFamilyV6 = 6;
+constexpr std::uint8_t kMaxBehavior = static_cast<std::uint8_t>(nat::MappingBehavior::Unknown);
+static_assert(static_cast<std::uint8_t>(nat::FilteringBehavior::Unknown) == kMaxBehavior);
+
+using Fail = Unexpected<DecodeError>;
+
+// Each reader returns the error of the first field that fails.
+class BodyReader {
+ public:
+  explicit BodyReader(std::span<const std::uint8_t> bytes) : r_(bytes) {}
+
+  std::optional<DecodeError> error;
+  ByteReader& raw() { return r_; }
+  std::size_t remaining() const { return r_.remaining(); }
+
+  bool fail(DecodeError e) {
+    if (!error) error = e;
+    return false;
+  }
+  bool u8(std::uint8_t& v) { return r_.u8(v) || fail(DecodeError::Truncated); }
+  bool u16(std::uint16_t& v) { return r_.u16(v) || fail(DecodeError::Truncated); }
+  bool u32(std::uint32_t& v) { return r_.u32(v) || fail(DecodeError::Truncated); }
+  bool u64(std::uint64_t& v) { return r_.u64(v) || fail(DecodeError::Truncated); }
+  template <std::size_t N>
+  bool array(std::array<std::uint8_t, N>& v) {
+    return r_.array(v) || fail(DecodeError::Truncated);
+  }
+
+  bool endpoint(Endpoint& e) {
+    std::uint8_t family = 0;
+    if (!u8(family)) return false;
+    if (family == kFamilyV4) {
+      std::array<std::uint8_t, 4> a{};
+      if (!array(a)) return false;
+      e.address = IpAddress::v4(a);
+    } else if (family == kFamilyV6) {
+      std::array<std::uint8_t, 16> a{};
+      if (!array(a)) return false;
+      e.address = IpAddress::v6(a);
+    } else {
+      return fail(DecodeError::BadAddressFamily);
+    }
+    if (!u16(e.port)) return false;
+    return e.port != 0 || fail(DecodeError::ZeroPort);
+  }
+
+  bool nat_info(NatInfo& info) {
+    std::uint8_t mapping = 0, filtering = 0, name_length = 0, endpoint_count = 0;
+    if (!u8(mapping)) return false;
+    if (mapping > kMaxBehavior) return fail(DecodeError::BadMappingBehavior);
+    if (!u8(filtering)) return false;
+    if (filtering > kMaxBehavior) return fail(DecodeError::BadFilteringBehavior);
+    info.mapping = static_cast<nat::MappingBehavior>(mapping);
+    info.filtering = static_cast<nat::FilteringBehavior>(filtering);
+    if (!u8(name_length)) return false;
+    if (name_length > kMaxProfileName) return fail(DecodeError::BadProfileName);
+    std::span<const std::uint8_t> name;
+    if (!r_.view(name_length, name)) return fail(DecodeError::Truncated);
+    for (auto c : name)
+      if (c < 0x21 || c > 0x7e) return fail(DecodeError::BadProfileName);
+    info.carrier_profile.assign(name.begin(), name.end());
+    if (!u32(info.pending_timeout_ms) || !u32(info.idle_timeout_ms) || !u8(endpoint_count)) return false;
+    if (endpoint_count > kMaxLocalEndpoints) return fail(DecodeError::TooManyEndpoints);
+    info.local_endpoints.resize(endpoint_count);
+    for (auto& e : info.local_endpoints)
+      if (!endpoint(e)) return false;
+    return true;
+  }
+
+ private:
+  ByteReader r_;
+};
+
+void write_endpoint(ByteWriter& w, const Endpoint& e) {
+  w.u8(e.address.is_v4() ? kFamilyV4 : kFamilyV6);
+  w.bytes({e.address.data(), e.address.size()});
+  w.u16(e.port);
+}
+
+void write_nat_info(ByteWriter& w, const NatInfo& info) {
+  w.u8(static_cast<std::uint8_t>(info.mapping));
+  w.u8(static_cast<std::uint8_t>(info.filtering));
+  const auto name_length = std::min(info.carrier_profile.size(), kMaxProfileName);
+  w.u8(static_cast<std::uint8_t>(name_length));
+  w.bytes({reinterpret_cast<const std::uint8_t*>(info.carrier_profile.data()), name_length});
+  w.u32(info.pending_timeout_ms);
+  w.u32(info.idle_timeout_ms);
+  const auto count = std::min(info.local_endpoints.size(), kMaxLocalEndpoints);
+  w.u8(static_cast<std::uint8_t>(count));
+  for (std::size_t i = 0; i < count; ++i) write_endpoint(w, info.local_endpoints[i]);
+}
+
+template <class T>
+constexpr MessageType type_for() {
+  if constexpr (std::is_same_v<T, Register>) return MessageType::Register;
+  if constexpr (std::is_same_v<T, Challenge>) return MessageType::Challenge;
+  if constexpr (std::is_same_v<T, Prove>) return MessageType::Prove;
+  if constexpr (std::is_same_v<T, Registered>) return MessageType::Registered;
+  if constexpr (std::is_same_v<T, Refresh>) return MessageType::Refresh;
+  if constexpr (std::is_same_v<T, Keepalive>) return MessageType::Keepalive;
+  if constexpr (std::is_same_v<T, ConnectRequest>) return MessageType::ConnectRequest;
+  if constexpr (std::is_same_v<T, IncomingRequest>) return MessageType::IncomingRequest;
+  if constexpr (std::is_same_v<T, Accept>) return MessageType::Accept;
+  if constexpr (std::is_same_v<T, Reject>) return MessageType::Reject;
+  if constexpr (std::is_same_v<T, SessionInfo>) return MessageType::SessionInfo;
+  if constexpr (std::is_same_v<T, RelayData>) return MessageType::RelayData;
+  if constexpr (std::is_same_v<T, Error>) return MessageType::Error;
+  if constexpr (std::is_same_v<T, Refused>) return MessageType::Refused;
+}
+
+// Body decoders: `r` holds exactly the body (without header, auth header and tag).
+bool read_body(BodyReader& r, Register& m) {
+  if (!r.array(m.identity) || !r.array(m.client_nonce) || !r.u16(m.padding)) return false;
+  std::span<const std::uint8_t> padding;
+  if (!r.raw().view(m.padding, padding)) return r.fail(DecodeError::Truncated);
+  for (auto b : padding)
+    if (b != 0) return r.fail(DecodeError::NonZeroPadding);
+  return true;
+}
+bool read_body(BodyReader& r, Challenge& m) {
+  return r.array(m.client_nonce) && r.u64(m.issued_at_ms) && r.array(m.cookie) && r.array(m.server_key);
+}
+bool read_body(BodyReader& r, Prove& m) {
+  return r.array(m.identity) && r.array(m.client_nonce) && r.u64(m.issued_at_ms) && r.array(m.cookie) &&
+         r.nat_info(m.info) && r.array(m.signature);
+}
+bool read_body(BodyReader& r, Registered& m) {
+  return r.endpoint(m.observed) && r.u32(m.refresh_interval_ms) && r.u32(m.lifetime_ms);
+}
+bool read_body(BodyReader&, Refresh&) { return true; }
+bool read_body(BodyReader&, Keepalive&) { return true; }
+bool read_body(BodyReader& r, ConnectRequest& m) { return r.u32(m.request_id) && r.array(m.peer); }
+bool read_body(BodyReader& r, IncomingRequest& m) { return r.u64(m.invitation_id) && r.array(m.caller); }
+bool read_body(BodyReader& r, Accept& m) { return r.u64(m.invitation_id); }
+bool read_body(BodyReader& r, Reject& m) { return r.u64(m.invitation_id); }
+bool read_body(BodyReader& r, SessionInfo& m) {
+  std::uint8_t role = 0;
+  if (!r.u64(m.session_id) || !r.array(m.sealed_session_key) || !r.u32(m.start_delay_ms) || !r.u8(role)) return false;
+  if (role != static_cast<std::uint8_t>(Role::Caller) && role != static_cast<std::uint8_t>(Role::Callee))
+    return r.fail(DecodeError::BadRole);
+  m.role = static_cast<Role>(role);
+  return r.u64(m.correlation_id) && r.array(m.peer) && r.endpoint(m.peer_observed) && r.nat_info(m.peer_info);
+}
+bool read_body(BodyReader& r, RelayData& m) {
+  if (!r.u64(m.session_id)) return false;
+  if (r.remaining() > kMaxRelayPayload) return r.fail(DecodeError::PayloadTooLarge);
+  m.payload.resize(r.remaining());
+  return r.raw().copy(m.payload.data(), m.payload.size());
+}
+bool read_error_code(BodyReader& r, ErrorCode& code) {
+  std::uint8_t c = 0;
+  if (!r.u8(c)) return false;
+  if (c == 0 || c > kMaxErrorCode) return r.fail(DecodeError::BadErrorCode);
+  code = static_cast<ErrorCode>(c);
+  return true;
+}
+bool read_body(BodyReader& r, Error& m) { return read_error_code(r, m.code) && r.u64(m.correlation_id); }
+bool read_body(BodyReader& r, Refused& m) { return read_error_code(r, m.code) && r.array(m.echo); }
+
+void write_body(ByteWriter& w, const Register& m) {
+  w.bytes(m.identity);
+  w.bytes(m.client_nonce);
+  w.u16(m.padding);
+  w.zeros(m.padding);
+}
+void write_body(ByteWriter& w, const Challenge& m) {
+  w.bytes(m.client_nonce);
+  w.u64(m.issued_at_ms);
+  w.bytes(m.cookie);
+  w.bytes(m.server_key);
+}
+void write_body(ByteWriter& w, const Prove& m) {
+  w.bytes(m.identity);
+  w.bytes(m.client_nonce);
+  w.u64(m.issued_at_ms);
+  w.bytes(m.cookie);
+  write_nat_info(w, m.info);
+  w.bytes(m.signature);
+}
+void write_body(ByteWriter& w, const Registered& m) {
+  write_endpoint(w, m.observed);
+  w.u32(m.refresh_interval_ms);
+  w.u32(m.lifetime_ms);
+}
+void write_body(ByteWriter&, const Refresh&) {}
+void write_body(ByteWriter&, const Keepalive&) {}
+void write_body(ByteWriter& w, const ConnectRequest& m) {
+  w.u32(m.request_id);
+  w.bytes(m.peer);
+}
+void write_body(ByteWriter& w, const IncomingRequest& m) {
+  w.u64(m.invitation_id);
+  w.bytes(m.caller);
+}
+void write_body(ByteWriter& w, const Accept& m) { w.u64(m.invitation_id); }
+void write_body(ByteWriter& w, const Reject& m) { w.u64(m.invitation_id); }
+void write_body(ByteWriter& w, const SessionInfo& m) {
+  w.u64(m.session_id);
+  w.bytes(m.sealed_session_key);
+  w.u32(m.start_delay_ms);
+  w.u8(static_cast<std::uint8_t>(m.role));
+  w.u64(m.correlation_id);
+  w.bytes(m.peer);
+  write_endpoint(w, m.peer_observed);
+  write_nat_info(w, m.peer_info);
+}
+void write_body(ByteWriter& w, const RelayData& m) {
+  w.u64(m.session_id);
+  w.bytes({m.payload.data(), std::min(m.payload.size(), kMaxRelayPayload)});
+}
+void write_body(ByteWriter& w, const Error& m) {
+  w.u8(static_cast<std::uint8_t>(m.code));
+  w.u64(m.correlation_id);
+}
+void write_body(ByteWriter& w, const Refused& m) {
+  w.u8(static_cast<std::uint8_t>(m.code));
+  w.bytes(m.echo);
+}
+
+template <class T>
+Result<Message, DecodeError> decode_as(std::span<const std::uint8_t> after_header) {
+  T m{};
+  std::span<const std::uint8_t> body = after_header;
+  if constexpr (requires { m.auth; }) {
+    if (after_header.size() < kAuthHeaderSize + kTagSize) return Fail{DecodeError::Truncated};
+    ByteReader h(after_header);
+    h.u64(m.auth.registration_id);
+    h.u64(m.auth.sequence);
+    const std::size_t body_size = after_header.size() - kAuthHeaderSize - kTagSize;
+    body = after_header.subspan(kAuthHeaderSize, body_size);
+    std::copy_n(after_header.end() - kTagSize, kTagSize, m.auth.tag.begin());
+  }
+  BodyReader r(body);
+  if (!read_body(r, m)) return Fail{r.error.value_or(DecodeError::Truncated)};
+  if (r.remaining() != 0) return Fail{DecodeError::TrailingBytes};
+  return Message{std::move(m)};
+}
+
+}  // namespace
+
+std::string_view to_string(DecodeError error) {
+  switch (error) {
+    case DecodeError::TooShort: return "shorter than the header";
+    case DecodeError::BadMagic: return "bad magic";
+    case DecodeError::UnsupportedVersion: return "unsupported version";
+    case DecodeError::UnknownType: return "unknown message type";
+    case DecodeError::Truncated: return "truncated field";
+    case DecodeError::TrailingBytes: return "trailing bytes";
+    case DecodeError::BadAddressFamily: return "bad address family";
+    case DecodeError::ZeroPort: return "endpoint with port 0";
+    case DecodeError::BadMappingBehavior: return "bad mapping behaviour";
+    case DecodeError::BadFilteringBehavior: return "bad filtering behaviour";
+    case DecodeError::BadProfileName: return "bad carrier profile name";
+    case DecodeError::TooManyEndpoints: return "too many local endpoints";
+    case DecodeError::NonZeroPadding: return "non-zero padding";
+    case DecodeError::BadRole: return "bad role";
+    case DecodeError::BadErrorCode: return "bad error code";
+    case DecodeError::PayloadTooLarge: return "relay payload too large";
+  }
+  return "unknown decode error";
+}
+
+std::string_view to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::UnknownPeer: return "unknown peer";
+    case ErrorCode::NotRegistered: return "not registered";
+    case ErrorCode::Rejected: return "rejected by the peer";
+    case ErrorCode::RateLimited: return "rate limited";
+    case ErrorCode::TooLarge: return "too large";
+    case ErrorCode::ServerFull: return "server full";
+    case ErrorCode::TooManyPending: return "too many pending requests";
+    case ErrorCode::ChallengeExpired: return "challenge expired or reused";
+    case ErrorCode::NoSuchSession: return "no such session";
+    case ErrorCode::RelayQuotaExceeded: return "relay quota exceeded";
+    case ErrorCode::Timeout: return "peer did not answer";
+    case ErrorCode::UnknownRequest: return "unknown request";
+  }
+  return "unknown error";
+}
+
+std::string_view to_string(MessageType type) {
+  switch (type) {
+    case MessageType::Register: return "register";
+    case MessageType::Challenge: return "challenge";
+    case MessageType::Prove: return "prove";
+    case MessageType::Registered: return "registered";
+    case MessageType::Refresh: return "refresh";
+    case MessageType::Keepalive: return "keepalive";
+    case MessageType::ConnectRequest: return "connect-request";
+    case MessageType::IncomingRequest: return "incoming-request";
+    case MessageType::Accept: return "accept";
+    case MessageType::Reject: return "reject";
+    case MessageType::SessionInfo: return "session-info";
+    case MessageType::RelayData: return "relay-data";
+    case MessageType::Error: return "error";
+    case MessageType::Refused: return "refused";
+  }
+  return "unknown";
+}
+
+MessageType type_of(const Message& message) {
+  return std::visit([](const auto& m) { return type_for<std::decay_t<decltype(m)>>(); }, message);
+}
+
+bool is_authenticated(MessageType type) {
+  switch (type) {
+    case MessageType::Register:
+    case MessageType::Challenge:
+    case MessageType::Prove:
+    case MessageType::Refused: return false;
+    default: return true;
+  }
+}
+
+bool looks_like_rendezvous(std::span<const std::uint8_t> bytes) {
+  return bytes.size() >= kHeaderSize && bytes[0] == kMagic0 && bytes[1] == kMagic1;
+}
+
+Result<Message, DecodeError> decode(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < kHeaderSize) return Fail{DecodeError::TooShort};
+  if (bytes[0] != kMagic0 || bytes[1] != kMagic1) return Fail{DecodeError::BadMagic};
+  if (bytes[2] != kVersion) return Fail{DecodeError::UnsupportedVersion};
+  const auto rest = bytes.subspan(kHeaderSize);
+  switch (static_cast<MessageType>(bytes[3])) {
+    case MessageType::Register: return decode_as<Register>(rest);
+    case MessageType::Challenge: return decode_as<Challenge>(rest);
+    case MessageType::Prove: return decode_as<Prove>(rest);
+    case MessageType::Registered: return decode_as<Registered>(rest);
+    case MessageType::Refresh: return decode_as<Refresh>(rest);
+    case MessageType::Keepalive: return decode_as<Keepalive>(rest);
+    case MessageType::ConnectRequest: return decode_as<ConnectRequest>(rest);
+    case MessageType::IncomingRequest: return decode_as<IncomingRequest>(rest);
+    case MessageType::Accept: return decode_as<Accept>(rest);
+    case MessageType::Reject: return decode_as<Reject>(rest);
+    case MessageType::SessionInfo: return decode_as<SessionInfo>(rest);
+    case MessageType::RelayData: return decode_as<RelayData>(rest);
+    case MessageType::Error: return decode_as<Error>(rest);
+    case MessageType::Refused: return decode_as<Refused>(rest);
+  }
+  return Fail{DecodeError::UnknownType};
+}
+
+std::vector<std::uint8_t> encode(const Message& message) {
+  std::vector<std::uint8_t> out;
+  out.reserve(128);
+  ByteWriter w(out);
+  w.u8(kMagic0);
+  w.u8(kMagic1);
+  w.u8(kVersion);
+  std::visit(
+      [&](const auto& m) {
+        w.u8(static_cast<std::uint8_t>(type_for<std::decay_t<decltype(m)>>()));
+        if constexpr (requires { m.auth; }) {
+          w.u64(m.auth.registration_id);
+          w.u64(m.auth.sequence);
+          write_body(w, m);
+          w.bytes(m.auth.tag);
+        } else {
+          write_body(w, m);
+        }
+      },
+      message);
+  return out;
+}
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(bytes.size() * 2);
+  for (auto b : bytes) {
+    s.push_back(kDigits[b >> 4]);
+    s.push_back(kDigits[b & 15]);
+  }
+  return s;
+}
+
+std::optional<PublicKey> parse_public_key(std::string_view hex) {
+  PublicKey key{};
+  if (hex.size() != key.size() * 2) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    key[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return key;
+}
+
+}  // namespace natpunch::rendezvous

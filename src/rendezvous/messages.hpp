@@ -1,0 +1,268 @@
+#pragma once
+// The rendezvous wire protocol: compact binary datagrams between a client
+// and the rendezvous/relay server.
+//
+// Every datagram starts with a 4-byte header:
+//   0  'N' 'R'   magic (distinct from probes' 'N' 'P' and from STUN, whose
+//                first two bits are zero), so stray traffic is dropped cheaply
+//   2  version   (1)
+//   3  type      MessageType
+//
+// Registration is a 3-way handshake that proves ownership of an Ed25519 key:
+//   Register  (client -> server, unauthenticated, padded so the reply is
+//              never larger than the request)
+//   Challenge (server -> client: a stateless cookie bound to the key, the
+//              source endpoint and the time, plus the server's X25519 key)
+//   Prove     (client -> server: the cookie, the client's NAT info, and an
+//              Ed25519 signature over all of it and the server's key).
+// A replayed Prove fails: its cookie expires after a few seconds, is bound
+// to the source endpoint, and the server accepts a cookie only if it is
+// newer than the last one that identity used.
+//
+// Both sides then derive per-registration keys (X25519 between the client's
+// key converted to Curve25519 and the server's key; see crypto.hpp). Every
+// later message is *authenticated*: after the header come
+//   4  registration id  (u64, chosen by the server)
+//   12 sequence         (u64, per direction, checked by a replay window)
+// then the body, then a 16-byte MAC over everything before it. The session
+// key inside SessionInfo is additionally encrypted.
+//
+// Decoding is strict: every field must be in range, nothing may follow the
+// last field, padding must be zero. decode() checks structure only; the MAC
+// is checked by the receiver, which knows the key (crypto.hpp).
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "core/result.hpp"
+#include "nat/nat_behavior.hpp"
+
+namespace natpunch::rendezvous {
+
+inline constexpr std::uint8_t kMagic0 = 'N';
+inline constexpr std::uint8_t kMagic1 = 'R';
+inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::size_t kHeaderSize = 4;
+inline constexpr std::size_t kAuthHeaderSize = 16;  // registration id + sequence
+inline constexpr std::size_t kTagSize = 16;
+inline constexpr std::size_t kKeySize = 32;
+inline constexpr std::size_t kNonceSize = 16;
+inline constexpr std::size_t kCookieSize = 16;
+inline constexpr std::size_t kSignatureSize = 64;
+inline constexpr std::size_t kMaxLocalEndpoints = 8;
+inline constexpr std::size_t kMaxProfileName = 64;
+inline constexpr std::size_t kMaxRelayPayload = 1200;
+// Register is padded to this size so that the Challenge (76 bytes) is never
+// larger than the request that caused it.
+inline constexpr std::size_t kRegisterPaddedSize = 96;
+// Nothing the protocol sends is larger than this.
+inline constexpr std::size_t kMaxMessageSize = 1400;
+
+using PublicKey = std::array<std::uint8_t, 32>;
+using Key = std::array<std::uint8_t, kKeySize>;
+using Nonce = std::array<std::uint8_t, kNonceSize>;
+using Cookie = std::array<std::uint8_t, kCookieSize>;
+using Signature = std::array<std::uint8_t, kSignatureSize>;
+using Tag = std::array<std::uint8_t, kTagSize>;
+
+enum class MessageType : std::uint8_t {
+  Register = 1,
+  Challenge = 2,
+  Prove = 3,
+  Registered = 4,
+  Refresh = 5,
+  Keepalive = 6,
+  ConnectRequest = 7,
+  IncomingRequest = 8,
+  Accept = 9,
+  Reject = 10,
+  SessionInfo = 11,
+  RelayData = 12,
+  Error = 13,
+  Refused = 14,
+};
+
+// What a peer tells the server about itself; the other side of a session
+// receives it to choose a punching strategy.
+struct NatInfo {
+  nat::MappingBehavior mapping = nat::MappingBehavior::Unknown;
+  nat::FilteringBehavior filtering = nat::FilteringBehavior::Unknown;
+  std::string carrier_profile;       // e.g. "kpn-nl"; empty = unknown. Printable ASCII, <= 64.
+  std::uint32_t pending_timeout_ms = 0;  // 0 = not measured
+  std::uint32_t idle_timeout_ms = 0;     // 0 = not measured
+  std::vector<Endpoint> local_endpoints;  // <= kMaxLocalEndpoints, port != 0
+  bool operator==(const NatInfo&) const = default;
+};
+
+struct AuthHeader {
+  std::uint64_t registration_id = 0;
+  std::uint64_t sequence = 0;
+  Tag tag{};
+  bool operator==(const AuthHeader&) const = default;
+};
+
+struct Register {
+  PublicKey identity{};
+  Nonce client_nonce{};
+  std::uint16_t padding = kRegisterPaddedSize - (kHeaderSize + 32 + kNonceSize + 2);
+  bool operator==(const Register&) const = default;
+};
+struct Challenge {
+  Nonce client_nonce{};
+  std::uint64_t issued_at_ms = 0;  // server clock, only meaningful to the server
+  Cookie cookie{};
+  PublicKey server_key{};  // X25519
+  bool operator==(const Challenge&) const = default;
+};
+struct Prove {
+  PublicKey identity{};
+  Nonce client_nonce{};
+  std::uint64_t issued_at_ms = 0;
+  Cookie cookie{};
+  NatInfo info;
+  Signature signature{};
+  bool operator==(const Prove&) const = default;
+};
+struct Registered {
+  AuthHeader auth;
+  Endpoint observed;  // the client's public endpoint as the server sees it
+  std::uint32_t refresh_interval_ms = 0;
+  std::uint32_t lifetime_ms = 0;
+  bool operator==(const Registered&) const = default;
+};
+struct Refresh {
+  AuthHeader auth;
+  bool operator==(const Refresh&) const = default;
+};
+// Keeps the NAT mapping towards the server open; never answered.
+struct Keepalive {
+  AuthHeader auth;
+  bool operator==(const Keepalive&) const = default;
+};
+struct ConnectRequest {
+  AuthHeader auth;
+  std::uint32_t request_id = 0;  // the caller's, echoed in SessionInfo / Error
+  PublicKey peer{};
+  bool operator==(const ConnectRequest&) const = default;
+};
+// Tells the callee who wants a session; never any endpoint.
+struct IncomingRequest {
+  AuthHeader auth;
+  std::uint64_t invitation_id = 0;  // the server's, echoed in Accept / Reject
+  PublicKey caller{};
+  bool operator==(const IncomingRequest&) const = default;
+};
+struct Accept {
+  AuthHeader auth;
+  std::uint64_t invitation_id = 0;
+  bool operator==(const Accept&) const = default;
+};
+struct Reject {
+  AuthHeader auth;
+  std::uint64_t invitation_id = 0;
+  bool operator==(const Reject&) const = default;
+};
+
+enum class Role : std::uint8_t { Caller = 1, Callee = 2 };
+
+struct SessionInfo {
+  AuthHeader auth;
+  std::uint64_t session_id = 0;
+  Key sealed_session_key{};  // encrypted under the registration's seal key
+  // Both peers start punching this long after the datagram was sent, so
+  // their clocks never need to agree.
+  std::uint32_t start_delay_ms = 0;
+  Role role = Role::Caller;
+  std::uint64_t correlation_id = 0;  // caller: its request id; callee: the invitation id
+  PublicKey peer{};
+  Endpoint peer_observed;
+  NatInfo peer_info;
+  bool operator==(const SessionInfo&) const = default;
+};
+struct RelayData {
+  AuthHeader auth;
+  std::uint64_t session_id = 0;
+  std::vector<std::uint8_t> payload;  // <= kMaxRelayPayload
+  bool operator==(const RelayData&) const = default;
+};
+
+enum class ErrorCode : std::uint8_t {
+  UnknownPeer = 1,         // connect to an identity that is not registered
+  NotRegistered = 2,       // the server has no registration for this id (restarted?)
+  Rejected = 3,            // the callee said no
+  RateLimited = 4,
+  TooLarge = 5,            // relay payload over the limit
+  ServerFull = 6,          // registration or session table full
+  TooManyPending = 7,      // too many unanswered connect requests
+  ChallengeExpired = 8,    // Prove with an old, reused or foreign cookie
+  NoSuchSession = 9,       // relay data for a session the sender is not in
+  RelayQuotaExceeded = 10, // the session used its relay byte budget
+  Timeout = 11,            // the callee never answered
+  UnknownRequest = 12,     // Accept/Reject of an invitation that does not exist
+};
+inline constexpr std::uint8_t kMaxErrorCode = 12;
+
+struct Error {
+  AuthHeader auth;
+  ErrorCode code = ErrorCode::NotRegistered;
+  std::uint64_t correlation_id = 0;  // request id / invitation id / session id it refers to
+  bool operator==(const Error&) const = default;
+};
+// The only error sent without authentication (the server has no key for the
+// sender). Smaller than any request it answers. `echo` repeats the
+// registration id + sequence (or the Prove's nonce) so an off-path attacker
+// cannot forge one.
+struct Refused {
+  ErrorCode code = ErrorCode::NotRegistered;
+  std::array<std::uint8_t, 16> echo{};
+  bool operator==(const Refused&) const = default;
+};
+
+using Message = std::variant<Register, Challenge, Prove, Registered, Refresh, Keepalive, ConnectRequest,
+                             IncomingRequest, Accept, Reject, SessionInfo, RelayData, Error, Refused>;
+
+enum class DecodeError : std::uint8_t {
+  TooShort,            // shorter than the 4-byte header
+  BadMagic,
+  UnsupportedVersion,
+  UnknownType,
+  Truncated,           // a field runs past the end
+  TrailingBytes,       // bytes after the last field
+  BadAddressFamily,    // endpoint family not 4 or 6
+  ZeroPort,            // endpoint with port 0
+  BadMappingBehavior,
+  BadFilteringBehavior,
+  BadProfileName,      // too long or not printable ASCII
+  TooManyEndpoints,
+  NonZeroPadding,
+  BadRole,
+  BadErrorCode,
+  PayloadTooLarge,
+};
+
+std::string_view to_string(DecodeError error);
+std::string_view to_string(ErrorCode code);
+std::string_view to_string(MessageType type);
+
+MessageType type_of(const Message& message);
+// True for messages that carry an AuthHeader and a MAC.
+bool is_authenticated(MessageType type);
+// Cheap pre-check for drivers that share a socket with other protocols.
+bool looks_like_rendezvous(std::span<const std::uint8_t> bytes);
+
+Result<Message, DecodeError> decode(std::span<const std::uint8_t> bytes);
+// Encodes as-is: the AuthHeader's tag and Prove's signature are copied, so
+// decode(encode(m)) == m. The sender fills them in afterwards (crypto.hpp).
+std::vector<std::uint8_t> encode(const Message& message);
+
+// Hex for identities in logs and on the command line (64 lowercase digits).
+std::string to_hex(std::span<const std::uint8_t> bytes);
+std::optional<PublicKey> parse_public_key(std::string_view hex);
+
+}  // namespace natpunch::rendezvous

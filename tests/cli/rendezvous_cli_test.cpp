@@ -1,0 +1,241 @@
+// `natpunch rendezvous` as a real process on loopback, with two clients
+// driven by io::RendezvousClientRunner: matching session info and relay
+// both ways; identity files; usage errors; clean stop on SIGINT.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../support/run_command.hpp"
+#include "io/rendezvous_client_runner.hpp"
+
+namespace {
+
+using namespace natpunch;
+using namespace std::chrono_literals;
+
+// A child process whose stdout we read line by line; stopped with SIGINT.
+class ServerProcess {
+ public:
+  explicit ServerProcess(const std::vector<std::string>& args) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> argv;
+      std::string binary = NATPUNCH_BINARY;
+      argv.push_back(binary.data());
+      std::vector<std::string> copy = args;
+      for (auto& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fds[0];
+  }
+  ~ServerProcess() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) close(out_);
+  }
+
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{out_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char chunk[4096];
+      const auto n = read(out_, chunk, sizeof chunk);
+      if (n <= 0) return std::nullopt;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  // SIGINT, then the exit code (-1 if it had to be killed).
+  int interrupt_and_wait(std::chrono::milliseconds timeout = 5000ms) {
+    kill(pid_, SIGINT);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        reaped_ = true;
+        return -1;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  bool started() const { return pid_ > 0 && out_ >= 0; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  bool reaped_ = false;
+  std::string buffer_;
+};
+
+std::filesystem::path temp_dir() {
+  auto dir = std::filesystem::temp_directory_path() / ("natpunch-rdv-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+rendezvous::ClientConfig client_config(const Endpoint& server, const rendezvous::PublicKey& server_key) {
+  rendezvous::ClientConfig c;
+  c.server = server;
+  c.identity = rendezvous::Identity::generate(rendezvous::system_random_bytes());
+  c.pinned_server_key = server_key;
+  c.info.mapping = nat::MappingBehavior::EndpointIndependent;
+  c.info.filtering = nat::FilteringBehavior::AddressAndPortDependent;
+  c.info.carrier_profile = "kpn-nl";
+  c.initial_retransmit = 100ms;
+  return c;
+}
+
+TEST(RendezvousCli, TwoClientsGetMatchingSessionsAndRelayBothWays) {
+  ServerProcess server({"rendezvous", "--listen", "127.0.0.1:0", "--json-log", "--start-delay-ms", "300"});
+  ASSERT_TRUE(server.started());
+  auto ready_line = server.read_line(5000ms);
+  ASSERT_TRUE(ready_line);
+  auto ready = nlohmann::json::parse(*ready_line, nullptr, false);
+  ASSERT_FALSE(ready.is_discarded()) << *ready_line;
+  ASSERT_EQ(ready["event"], "listening");
+  const auto server_endpoint = Endpoint::parse(ready["address"].get<std::string>());
+  const auto server_key = rendezvous::parse_public_key(ready["server_key"].get<std::string>());
+  ASSERT_TRUE(server_endpoint && server_key);
+
+  const Endpoint any{IpAddress::v4({127, 0, 0, 1}), 0};
+  auto a_config = client_config(*server_endpoint, *server_key);
+  auto b_config = client_config(*server_endpoint, *server_key);
+  b_config.accept_policy = rendezvous::accept_from({a_config.identity.public_key});
+  auto a = io::RendezvousClientRunner::open(any, a_config);
+  auto b = io::RendezvousClientRunner::open(any, b_config);
+  ASSERT_TRUE(a && b);
+  auto a_seen = (*a)->wait_registered(5s);
+  auto b_seen = (*b)->wait_registered(5s);
+  ASSERT_TRUE(a_seen) << a_seen.error();
+  ASSERT_TRUE(b_seen) << b_seen.error();
+  EXPECT_EQ(*a_seen, (*a)->socket().bound_endpoint());
+
+  auto callee = std::async(std::launch::async, [&] { return (*b)->wait_for_session(5s); });
+  auto sa = (*a)->connect(b_config.identity.public_key, 5s);
+  auto sb = callee.get();
+  ASSERT_TRUE(sa) << sa.error();
+  ASSERT_TRUE(sb) << sb.error();
+  EXPECT_EQ(sa->session_id, sb->session_id);
+  EXPECT_EQ(sa->session_key, sb->session_key);
+  EXPECT_EQ(sa->peer_observed, *b_seen);
+  EXPECT_EQ(sb->peer_observed, *a_seen);
+  EXPECT_EQ(sb->peer_info.carrier_profile, "kpn-nl");
+  EXPECT_EQ(sa->peer, b_config.identity.public_key);
+  // The common start time agrees to within scheduling noise on one host.
+  const auto skew = sa->start_at > sb->start_at ? sa->start_at - sb->start_at : sb->start_at - sa->start_at;
+  EXPECT_LT(skew, 100ms);
+
+  const std::vector<std::uint8_t> ping{'p', 'i', 'n', 'g'}, pong{'p', 'o', 'n', 'g'};
+  ASSERT_TRUE((*a)->send_relay(sa->session_id, ping));
+  auto at_b = (*b)->receive_relay(sb->session_id, 3s);
+  ASSERT_TRUE(at_b);
+  EXPECT_EQ(*at_b, ping);
+  ASSERT_TRUE((*b)->send_relay(sb->session_id, pong));
+  auto at_a = (*a)->receive_relay(sa->session_id, 3s);
+  ASSERT_TRUE(at_a);
+  EXPECT_EQ(*at_a, pong);
+
+  EXPECT_EQ(server.interrupt_and_wait(), 0) << "Ctrl-C stops the server cleanly";
+  std::vector<nlohmann::json> log;
+  while (auto line = server.read_line(2000ms)) log.push_back(nlohmann::json::parse(*line, nullptr, false));
+  int registered = 0, sessions = 0;
+  std::optional<nlohmann::json> stopped;
+  for (const auto& j : log) {
+    ASSERT_FALSE(j.is_discarded());
+    if (j["event"] == "registered") ++registered;
+    if (j["event"] == "session-created") ++sessions;
+    if (j["event"] == "stopped") stopped = j;
+  }
+  EXPECT_EQ(registered, 2);
+  EXPECT_EQ(sessions, 1);
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ((*stopped)["counters"]["relay_packets"], 2);
+  EXPECT_EQ((*stopped)["counters"]["sessions_created"], 1);
+}
+
+TEST(RendezvousCli, IdentityFileIsCreatedPrivateAndKeepsTheServerKey) {
+  const auto path = temp_dir() / "server.key";
+  std::filesystem::remove(path);
+  std::string first_key;
+  for (int run = 0; run < 2; ++run) {
+    ServerProcess server({"rendezvous", "--listen", "127.0.0.1:0", "--json-log", "--identity", path.string()});
+    auto line = server.read_line(5000ms);
+    ASSERT_TRUE(line);
+    const auto key = nlohmann::json::parse(*line)["server_key"].get<std::string>();
+    if (run == 0) first_key = key;
+    EXPECT_EQ(key, first_key) << "the same file gives the same server key";
+    EXPECT_EQ(server.interrupt_and_wait(), 0);
+  }
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::filesystem::remove_all(path.parent_path());
+}
+
+int natpunch_exit(const std::string& args) {
+  return test_support::run_command(std::string(NATPUNCH_BINARY) + " " + args + " >/dev/null 2>&1").exit_code;
+}
+
+TEST(RendezvousCli, BadOptionsAndIdentityFilesExitWith2) {
+  const auto dir = temp_dir();
+  const auto corrupt = dir / "corrupt.key";
+  std::ofstream(corrupt) << "natpunch-ed25519-seed-v1 nothex\n";
+  std::filesystem::permissions(corrupt, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const auto shared = dir / "shared.key";
+  std::ofstream(shared) << "natpunch-ed25519-seed-v1 " << std::string(64, 'a') << "\n";
+  std::filesystem::permissions(shared, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                           std::filesystem::perms::group_read);
+  EXPECT_EQ(natpunch_exit("rendezvous --listen 1.2.3:4"), 2);
+  EXPECT_EQ(natpunch_exit("rendezvous"), 2);
+  EXPECT_EQ(natpunch_exit("rendezvous --listen 127.0.0.1:0 --max-sessions 0"), 2);
+  EXPECT_EQ(natpunch_exit("rendezvous --listen 127.0.0.1:0 --identity " + corrupt.string()), 2);
+  EXPECT_EQ(natpunch_exit("rendezvous --listen 127.0.0.1:0 --identity " + shared.string()), 2);
+  EXPECT_EQ(natpunch_exit("rendezvous --listen 127.0.0.1:0 --identity /nonexistent-dir/x.key"), 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RendezvousCli, HelpTeachesTheOptions) {
+  auto r = test_support::run_command(std::string(NATPUNCH_BINARY) + " rendezvous --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* word : {"--listen", "--identity", "--json-log", "--relay-session-bytes", "--max-registrations", "Example"})
+    EXPECT_NE(r.output.find(word), std::string::npos) << word;
+}
+
+}  // namespace

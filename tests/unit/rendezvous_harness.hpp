@@ -1,0 +1,158 @@
+#pragma once
+// One rendezvous server and a few clients wired together in memory, in
+// virtual time, with zero-latency delivery. Datagrams can be dropped by a
+// filter, captured (for replay attacks) and injected from any source.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "rendezvous/client.hpp"
+#include "rendezvous/server.hpp"
+
+namespace natpunch::rendezvous::testing {
+
+struct Captured {
+  Endpoint from;
+  Endpoint to;
+  std::vector<std::uint8_t> bytes;
+};
+
+inline Endpoint ep(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint16_t port) {
+  return Endpoint{IpAddress::v4({a, b, c, d}), port};
+}
+
+inline ServerConfig test_server_config() {
+  ServerConfig c;
+  c.rate_limit.reset();
+  return c;
+}
+
+class Harness {
+ public:
+  struct Peer {
+    std::unique_ptr<Client> client;
+    Endpoint endpoint;
+    std::vector<ClientEvent> events;
+    bool online = true;
+
+    template <class T>
+    std::vector<T> all() const {
+      std::vector<T> out;
+      for (const auto& e : events)
+        if (const auto* t = std::get_if<T>(&e)) out.push_back(*t);
+      return out;
+    }
+    template <class T>
+    std::optional<T> last() const {
+      auto v = all<T>();
+      if (v.empty()) return std::nullopt;
+      return v.back();
+    }
+  };
+
+  explicit Harness(ServerConfig config = test_server_config(), std::uint64_t seed = 1)
+      : rng_(seed), config_(std::move(config)) {
+    server_ = std::make_unique<Server>(config_, random(), now);
+  }
+
+  RandomBytes random() {
+    return [this](std::span<std::uint8_t> out) { rng_.fill(out); };
+  }
+
+  Peer& add_peer(Endpoint endpoint, AcceptPolicy policy = accept_all(), NatInfo info = {},
+                 ClientConfig base = {}) {
+    base.server = server_endpoint;
+    base.identity = Identity::generate(random());
+    base.info = std::move(info);
+    base.accept_policy = std::move(policy);
+    auto peer = std::make_unique<Peer>();
+    peer->client = std::make_unique<Client>(base, random());
+    peer->endpoint = endpoint;
+    peers_.push_back(std::move(peer));
+    peers_.back()->client->start(now);
+    pump();
+    return *peers_.back();
+  }
+
+  Server& server() { return *server_; }
+  void restart_server() { server_ = std::make_unique<Server>(config_, random(), now); }
+
+  // Delivers everything in flight (replies may cause more) until quiet.
+  void pump() {
+    for (int rounds = 0; rounds < 1000; ++rounds) {
+      bool any = false;
+      for (auto& p : peers_) {
+        for (auto& t : p->client->poll_transmit(now)) {
+          any = true;
+          deliver_to_server(p->endpoint, std::move(t), p->online);
+        }
+        while (auto e = p->client->poll_event()) p->events.push_back(std::move(*e));
+      }
+      if (!any) return;
+    }
+  }
+
+  // Sends `bytes` to the server as if from `from` (a spoofer can pick any).
+  void inject(const Endpoint& from, std::vector<std::uint8_t> bytes) {
+    deliver_to_server(from, Transmit{server_endpoint, std::move(bytes)}, true);
+    pump();
+  }
+
+  void advance(Duration d) {
+    const TimePoint end = now + d;
+    for (;;) {
+      pump();
+      std::optional<TimePoint> next = server_->next_deadline();
+      for (auto& p : peers_)
+        if (auto t = p->client->next_deadline(); t && (!next || *t < *next)) next = *t;
+      if (!next || *next > end) break;
+      now = std::max(now, *next);
+      server_->on_timer(now);
+      for (auto& p : peers_) p->client->on_timer(now);
+    }
+    now = end;
+    server_->on_timer(now);
+    for (auto& p : peers_) p->client->on_timer(now);
+    pump();
+  }
+
+  // Datagrams addressed to endpoints no peer owns (an attacker's).
+  std::vector<Captured> stray;
+  // Every datagram seen on the wire, both directions.
+  std::vector<Captured> wire;
+  // Off for floods: `wire` and `stray` would grow without bound.
+  bool record = true;
+  // Return true to drop a datagram.
+  std::function<bool(const Captured&)> drop;
+  Endpoint server_endpoint = ep(203, 0, 113, 1, 3478);
+  TimePoint now = kTimeZero + seconds(100000);
+
+ private:
+  void deliver_to_server(const Endpoint& from, Transmit t, bool online) {
+    Captured c{from, server_endpoint, t.bytes};
+    if (!online || (drop && drop(c))) return;
+    if (record) wire.push_back(c);
+    for (auto& reply : server_->handle(now, c.bytes, from)) {
+      Captured r{server_endpoint, reply.to, reply.bytes};
+      if (record) wire.push_back(r);
+      if (drop && drop(r)) continue;
+      Peer* target = nullptr;
+      for (auto& p : peers_)
+        if (p->endpoint == reply.to) target = p.get();
+      if (target == nullptr) {
+        if (record) stray.push_back(r);
+      } else if (target->online) {
+        target->client->on_datagram(now, reply.bytes, server_endpoint);
+      }
+    }
+  }
+
+  Rng rng_;
+  ServerConfig config_;
+  std::unique_ptr<Server> server_;
+  std::vector<std::unique_ptr<Peer>> peers_;
+};
+
+}  // namespace natpunch::rendezvous::testing

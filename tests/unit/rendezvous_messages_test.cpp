@@ -1,0 +1,205 @@
+// The rendezvous wire format: every message round-trips, every malformed
+// input is rejected with its own error, and the replay window.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <set>
+
+#include "rendezvous/messages.hpp"
+#include "rendezvous/replay_window.hpp"
+
+namespace natpunch::rendezvous {
+namespace {
+
+Endpoint v4(std::uint8_t d, std::uint16_t port) { return Endpoint{IpAddress::v4({198, 51, 100, d}), port}; }
+
+NatInfo full_info() {
+  NatInfo info;
+  info.mapping = nat::MappingBehavior::AddressDependent;
+  info.filtering = nat::FilteringBehavior::EndpointIndependent;
+  info.carrier_profile = "vodafone-nl";
+  info.pending_timeout_ms = 302000;
+  info.idle_timeout_ms = 299000;
+  std::array<std::uint8_t, 16> six{};
+  six[0] = 0x20;
+  six[1] = 0x01;
+  six[2] = 0x0d;
+  six[3] = 0xb8;
+  six[15] = 1;
+  info.local_endpoints = {v4(7, 4000), Endpoint{IpAddress::v6(six), 4001}};
+  return info;
+}
+
+AuthHeader auth() {
+  AuthHeader h;
+  h.registration_id = 0x0102030405060708ull;
+  h.sequence = 42;
+  h.tag.fill(0xee);
+  return h;
+}
+
+std::vector<Message> every_message() {
+  PublicKey key{};
+  key.fill(0x11);
+  Register reg;
+  reg.identity = key;
+  reg.client_nonce.fill(2);
+  Challenge ch;
+  ch.client_nonce.fill(2);
+  ch.issued_at_ms = 123456789;
+  ch.cookie.fill(3);
+  ch.server_key.fill(4);
+  Prove pr;
+  pr.identity = key;
+  pr.issued_at_ms = 99;
+  pr.info = full_info();
+  pr.signature.fill(5);
+  SessionInfo si;
+  si.auth = auth();
+  si.session_id = 77;
+  si.sealed_session_key.fill(6);
+  si.start_delay_ms = 500;
+  si.role = Role::Callee;
+  si.correlation_id = 1234;
+  si.peer = key;
+  si.peer_observed = v4(9, 9999);
+  si.peer_info = full_info();
+  RelayData rd;
+  rd.auth = auth();
+  rd.session_id = 77;
+  rd.payload = {1, 2, 3, 4};
+  return {reg,
+          ch,
+          pr,
+          Registered{auth(), v4(1, 5000), 30000, 120000},
+          Refresh{auth()},
+          Keepalive{auth()},
+          ConnectRequest{auth(), 7, key},
+          IncomingRequest{auth(), 0xfeedull, key},
+          Accept{auth(), 0xfeedull},
+          Reject{auth(), 0xfeedull},
+          si,
+          rd,
+          Error{auth(), ErrorCode::RelayQuotaExceeded, 77},
+          Refused{ErrorCode::NotRegistered, {}}};
+}
+
+TEST(RendezvousMessages, EveryMessageRoundTrips) {
+  for (const auto& m : every_message()) {
+    const auto bytes = encode(m);
+    auto decoded = decode(bytes);
+    ASSERT_TRUE(decoded) << to_string(type_of(m)) << ": " << to_string(decoded.error());
+    EXPECT_EQ(*decoded, m) << to_string(type_of(m));
+    EXPECT_EQ(encode(*decoded), bytes);
+    EXPECT_LE(bytes.size(), kMaxMessageSize);
+    EXPECT_TRUE(looks_like_rendezvous(bytes));
+  }
+}
+
+// Relay payloads have no length field (the datagram delimits them), so a
+// cut RelayData is still well-formed; its MAC is what fails.
+TEST(RendezvousMessages, EveryTruncationIsRejected) {
+  for (const auto& m : every_message()) {
+    if (type_of(m) == MessageType::RelayData) continue;
+    const auto bytes = encode(m);
+    for (std::size_t n = 0; n < bytes.size(); ++n) {
+      auto decoded = decode(std::span<const std::uint8_t>(bytes.data(), n));
+      EXPECT_FALSE(decoded) << to_string(type_of(m)) << " cut to " << n;
+    }
+  }
+}
+
+TEST(RendezvousMessages, RegisterIsPaddedBeyondTheChallengeItCauses) {
+  EXPECT_EQ(encode(Register{}).size(), kRegisterPaddedSize);
+  Challenge c;
+  EXPECT_LT(encode(c).size(), kRegisterPaddedSize);
+}
+
+struct BadCase {
+  const char* name;
+  std::function<void(std::vector<std::uint8_t>&)> corrupt;
+  Message base;
+  DecodeError expected;
+};
+
+// Offsets into an encoded Prove: header 4, identity 32, nonce 16, issued 8, cookie 16 -> NatInfo at 76.
+constexpr std::size_t kProveInfo = 76;
+
+Prove prove_with(NatInfo info) {
+  Prove p;
+  p.info = std::move(info);
+  return p;
+}
+
+class RendezvousDecodeError : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(RendezvousDecodeError, HasItsOwnError) {
+  auto bytes = encode(GetParam().base);
+  GetParam().corrupt(bytes);
+  auto decoded = decode(bytes);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error(), GetParam().expected) << to_string(decoded.error());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, RendezvousDecodeError,
+    ::testing::Values(
+        BadCase{"TooShort", [](auto& b) { b.resize(3); }, Refresh{}, DecodeError::TooShort},
+        BadCase{"BadMagic", [](auto& b) { b[0] = 'X'; }, Refresh{}, DecodeError::BadMagic},
+        BadCase{"Version", [](auto& b) { b[2] = 2; }, Refresh{}, DecodeError::UnsupportedVersion},
+        BadCase{"UnknownType", [](auto& b) { b[3] = 99; }, Refresh{}, DecodeError::UnknownType},
+        BadCase{"Truncated", [](auto& b) { b.pop_back(); }, Challenge{}, DecodeError::Truncated},
+        BadCase{"AuthTruncated", [](auto& b) { b.resize(20); }, Refresh{}, DecodeError::Truncated},
+        BadCase{"Trailing", [](auto& b) { b.push_back(0); }, Challenge{}, DecodeError::TrailingBytes},
+        BadCase{"AuthTrailing", [](auto& b) { b.push_back(0); }, Accept{}, DecodeError::TrailingBytes},
+        BadCase{"Family", [](auto& b) { b[20] = 5; }, Registered{{}, v4(1, 1), 1, 1}, DecodeError::BadAddressFamily},
+        BadCase{"ZeroPort", [](auto& b) { b[25] = 0; b[26] = 0; }, Registered{{}, v4(1, 1), 1, 1},
+                DecodeError::ZeroPort},
+        BadCase{"Mapping", [](auto& b) { b[kProveInfo] = 9; }, Prove{}, DecodeError::BadMappingBehavior},
+        BadCase{"Filtering", [](auto& b) { b[kProveInfo + 1] = 9; }, Prove{}, DecodeError::BadFilteringBehavior},
+        BadCase{"ProfileTooLong", [](auto& b) { b[kProveInfo + 2] = 65; }, Prove{}, DecodeError::BadProfileName},
+        BadCase{"ProfileNotPrintable", [](auto& b) { b[kProveInfo + 3] = ' '; }, prove_with(NatInfo{{}, {}, "x", 0, 0, {}}),
+                DecodeError::BadProfileName},
+        BadCase{"Endpoints", [](auto& b) { b[kProveInfo + 11] = 9; }, Prove{}, DecodeError::TooManyEndpoints},
+        BadCase{"Padding", [](auto& b) { b[60] = 1; }, Register{}, DecodeError::NonZeroPadding},
+        BadCase{"Role", [](auto& b) { b[20 + 8 + 32 + 4] = 3; }, SessionInfo{}, DecodeError::BadRole},
+        BadCase{"ErrorCodeZero", [](auto& b) { b[20] = 0; }, Error{}, DecodeError::BadErrorCode},
+        BadCase{"ErrorCodeHigh", [](auto& b) { b[4] = kMaxErrorCode + 1; }, Refused{}, DecodeError::BadErrorCode},
+        BadCase{"Payload",
+                [](auto& b) { b.insert(b.end() - static_cast<std::ptrdiff_t>(kTagSize), kMaxRelayPayload + 1, 0); },
+                RelayData{}, DecodeError::PayloadTooLarge}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(RendezvousMessages, DecodeErrorsHaveDistinctNames) {
+  std::set<std::string_view> names;
+  for (int e = 0; e <= static_cast<int>(DecodeError::PayloadTooLarge); ++e)
+    names.insert(to_string(static_cast<DecodeError>(e)));
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::PayloadTooLarge) + 1);
+}
+
+TEST(RendezvousMessages, PublicKeyHexRoundTrips) {
+  PublicKey k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(i * 7);
+  EXPECT_EQ(parse_public_key(to_hex(k)), k);
+  EXPECT_FALSE(parse_public_key("abc"));
+  EXPECT_FALSE(parse_public_key(std::string(64, 'g')));
+}
+
+TEST(RendezvousReplayWindow, AcceptsEachSequenceOnceWithinTheWindow) {
+  ReplayWindow w;
+  EXPECT_FALSE(w.accept(0));
+  EXPECT_TRUE(w.accept(1));
+  EXPECT_FALSE(w.accept(1));
+  EXPECT_TRUE(w.accept(5));
+  EXPECT_TRUE(w.accept(3)) << "reordered but new";
+  EXPECT_FALSE(w.accept(3));
+  EXPECT_TRUE(w.accept(100));
+  EXPECT_FALSE(w.accept(36)) << "older than the window";
+  EXPECT_TRUE(w.accept(37));
+  EXPECT_FALSE(w.accept(5));
+  EXPECT_TRUE(w.accept(1000));
+  EXPECT_FALSE(w.accept(100));
+}
+
+}  // namespace
+}  // namespace natpunch::rendezvous
