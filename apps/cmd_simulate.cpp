@@ -1,8 +1,11 @@
-// `natpunch simulate matrix`: the thesis's Table I in the simulator. Every
-// pair of carriers runs the naive birthday attack (Algorithm 1) through
-// modelled NATs in virtual time, `--runs` times; the output is the S/F grid
-// plus success rate and medians. Reproducible: the same --seed gives the
-// same table whatever --threads is.
+// `natpunch simulate matrix`: the thesis's Tables I and VI in the
+// simulator. Every pair of carriers runs a punching strategy (the naive
+// birthday attack of Algorithm 1, the improved attack, or what strategy
+// selection picks) through modelled NATs in virtual time, `--runs` times;
+// the output is the S/F grid plus success rate and medians, or with
+// --strategy compare naive and improved side by side with the probes each
+// needs for 99 % success. Reproducible: the same --seed gives the same
+// table whatever --threads is.
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +15,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -22,6 +26,7 @@
 #include "io/profile_files.hpp"
 #include "nat/profile.hpp"
 #include "sim/carrier_presets.hpp"
+#include "punch/strategy_selection.hpp"
 #include "sim/matrix_runner.hpp"
 
 namespace natpunch::cli {
@@ -45,7 +50,24 @@ struct SimulateMatrixOptions {
   double uplink_latency_ms = 5;
   double loss = 0;
   double start_skew_ms = 0;
+  bool no_prediction = false;
+  std::uint32_t sockets = 256;
 };
+
+sim::StrategyMode mode_of(const std::string& strategy) {
+  if (strategy == "improved") return sim::StrategyMode::Improved;
+  if (strategy == "auto") return sim::StrategyMode::Auto;
+  return sim::StrategyMode::Naive;
+}
+
+const char* mode_title(sim::StrategyMode mode) {
+  switch (mode) {
+    case sim::StrategyMode::Naive: return "Naive birthday attack (Algorithm 1)";
+    case sim::StrategyMode::Improved: return "Improved birthday attack (prediction, carrier-biased ports, many sockets)";
+    case sim::StrategyMode::Auto: return "Strategy chosen per pair (direct / hole punch / one hard side / birthday)";
+  }
+  return "";
+}
 
 Duration from_ms(double ms) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ms));
@@ -83,14 +105,19 @@ void print_text(const sim::MatrixConfig& config, const sim::MatrixResult& result
   for (const auto& c : carriers) name_width = std::max(name_width, c.display.size());
   const std::size_t cell_width = std::max<std::size_t>(name_width, config.runs * 2);
 
-  std::cout << "Naive birthday attack (Algorithm 1), " << config.runs << " runs x " << grouped(double(config.probes))
+  std::cout << mode_title(config.mode) << ", " << config.runs << " runs x " << grouped(double(config.probes))
             << " probes per side, one probe per " << fixed(std::chrono::duration<double, std::milli>(config.send_interval).count(), 2)
             << " ms, seed " << config.seed << "\n";
   const auto ms = [](Duration d) { return fixed(std::chrono::duration<double, std::milli>(d).count(), 1); };
   std::cout << "Paths: " << ms(config.path.access.latency) << " ms phone <-> NAT, " << ms(config.path.uplink.latency)
             << " ms NAT <-> internet, loss " << config.path.uplink.loss << " per uplink, B starts "
             << ms(config.start_skew) << " ms after A\n";
-  std::cout << "S = connected during the attack, F = no probe got through (cf. thesis Table I)\n\n";
+  if (config.mode != sim::StrategyMode::Naive)
+    std::cout << "Peers register at a rendezvous first (it observes their external ports"
+              << (config.predict ? ", used for prediction" : "; prediction off") << "); EIM sides probe from "
+              << config.many_sockets << " sockets\n";
+  std::cout << "S = connected during the attack, F = no probe got through (cf. thesis Table "
+            << (config.mode == sim::StrategyMode::Naive ? "I" : "VI") << ")\n\n";
   std::cout << std::left << std::setw(static_cast<int>(name_width)) << "" << "  ";
   for (const auto& c : carriers) std::cout << std::setw(static_cast<int>(cell_width)) << c.display << "  ";
   std::cout << "\n";
@@ -112,6 +139,8 @@ void print_text(const sim::MatrixConfig& config, const sim::MatrixResult& result
               << " %)";
     if (auto p = cell.median_probes()) std::cout << ", median " << grouped(*p) << " probes per side";
     if (auto s = cell.median_seconds()) std::cout << ", " << fixed(*s, 1) << " s to connect";
+    if (config.mode == sim::StrategyMode::Auto && !cell.runs.empty())
+      std::cout << " [" << punch::to_string(cell.runs.front().kind) << "]";
     std::cout << "\n";
   }
   bool any_assumed = false;
@@ -158,7 +187,15 @@ void print_json(const sim::MatrixConfig& config, const sim::MatrixResult& result
                      {"median_seconds", s ? nlohmann::json(*s) : nlohmann::json(nullptr)},
                      {"runs", runs}});
   }
-  std::cout << nlohmann::json{{"strategy", "naive"},
+  const char* strategy = config.mode == sim::StrategyMode::Naive      ? "naive"
+                         : config.mode == sim::StrategyMode::Improved ? "improved"
+                                                                       : "auto";
+  if (config.mode == sim::StrategyMode::Auto)
+    for (std::size_t i = 0; i < result.cells.size(); ++i)
+      if (!result.cells[i].runs.empty())
+        cells[i]["strategy"] = std::string(punch::to_string(result.cells[i].runs.front().kind));
+  std::cout << nlohmann::json{{"strategy", strategy},
+                              {"prediction", config.mode != sim::StrategyMode::Naive && config.predict},
                               {"runs", config.runs},
                               {"probes_per_side", config.probes},
                               {"send_interval_ms", std::chrono::duration<double, std::milli>(config.send_interval).count()},
@@ -172,6 +209,110 @@ void print_json(const sim::MatrixConfig& config, const sim::MatrixResult& result
                               {"cells", cells}}
                    .dump()
             << "\n";
+}
+
+// One cell of the comparison: "S/N, median, 99 %" figures of a strategy.
+nlohmann::json cell_json(const sim::MatrixCell& cell) {
+  const auto p = cell.median_probes();
+  const auto p99 = cell.probes_for_success(0.99);
+  return {{"successes", cell.successes()},
+          {"runs", cell.runs.size()},
+          {"median_probes_per_side", p ? nlohmann::json(*p) : nlohmann::json(nullptr)},
+          {"probes_for_99_percent", p99 ? nlohmann::json(*p99) : nlohmann::json(nullptr)}};
+}
+
+// naive / improved probes for 99 % success, as text: "123x" or, when the
+// naive attack never reached 99 % within its budget, ">= 123x" (a lower
+// bound: the budget stands in for the unknown naive figure).
+struct Ratio {
+  std::optional<double> value;
+  bool lower_bound = false;
+};
+Ratio ratio_99(const sim::MatrixCell& naive, const sim::MatrixCell& improved, std::uint64_t budget) {
+  const auto n = naive.probes_for_success(0.99);
+  const auto i = improved.probes_for_success(0.99);
+  if (!i) return {};
+  const double denominator = std::max<double>(1.0, double(*i));
+  if (!n) return {double(budget) / denominator, true};
+  return {std::max<double>(1.0, double(*n)) / denominator, false};
+}
+
+void print_compare(const sim::MatrixConfig& config, const sim::MatrixResult& naive, const sim::MatrixResult& improved,
+                   bool json, bool csv) {
+  const auto& carriers = config.carriers;
+  const auto figure = [](std::optional<std::uint64_t> v, std::uint64_t budget) {
+    return v ? grouped(double(*v)) : "> " + grouped(double(budget));
+  };
+  if (json) {
+    nlohmann::json pairs = nlohmann::json::array();
+    for (std::size_t i = 0; i < improved.cells.size(); ++i) {
+      const auto& n = naive.cells[i];
+      const auto& m = improved.cells[i];
+      const Ratio r = ratio_99(n, m, config.probes);
+      pairs.push_back({{"a", carriers[m.row].name},
+                       {"b", carriers[m.column].name},
+                       {"naive", cell_json(n)},
+                       {"improved", cell_json(m)},
+                       {"ratio_99", r.value ? nlohmann::json(*r.value) : nlohmann::json(nullptr)},
+                       {"ratio_99_is_lower_bound", r.lower_bound}});
+    }
+    std::cout << nlohmann::json{{"strategy", "compare"},
+                                {"runs", config.runs},
+                                {"probes_per_side", config.probes},
+                                {"send_interval_ms", std::chrono::duration<double, std::milli>(config.send_interval).count()},
+                                {"seed", config.seed},
+                                {"prediction", config.predict},
+                                {"sockets", config.many_sockets},
+                                {"pairs", pairs}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  if (csv) {
+    std::cout << "a,b,naive_successes,naive_median_probes,naive_probes_99,improved_successes,improved_median_probes,"
+                 "improved_probes_99,ratio_99,ratio_is_lower_bound\n";
+    for (std::size_t i = 0; i < improved.cells.size(); ++i) {
+      const auto& n = naive.cells[i];
+      const auto& m = improved.cells[i];
+      const auto opt = [](auto v) { return v ? fixed(double(*v), 1) : std::string(); };
+      const Ratio r = ratio_99(n, m, config.probes);
+      std::cout << carriers[m.row].name << "," << carriers[m.column].name << "," << n.successes() << ","
+                << opt(n.median_probes()) << "," << opt(n.probes_for_success(0.99)) << "," << m.successes() << ","
+                << opt(m.median_probes()) << "," << opt(m.probes_for_success(0.99)) << ","
+                << (r.value ? fixed(*r.value, 1) : "") << "," << (r.lower_bound ? "true" : "false") << "\n";
+    }
+    return;
+  }
+  std::cout << "Naive (Algorithm 1) vs improved birthday attack, " << config.runs << " runs x "
+            << grouped(double(config.probes)) << " probes per side, one probe per "
+            << fixed(std::chrono::duration<double, std::milli>(config.send_interval).count(), 2) << " ms, seed "
+            << config.seed << ", prediction " << (config.predict ? "on" : "off") << "\n";
+  std::cout << "Probes per side to connect: median over the successful runs, and the budget that " << "99 % of the runs needed\n"
+            << "(the 99th percentile of the runs; '> budget' when fewer than 99 % connected). Ratio = naive / improved.\n\n";
+  std::size_t name_width = 4;
+  for (const auto& c : carriers) name_width = std::max(name_width, 2 * c.display.size() + 3);
+  std::cout << std::left << std::setw(static_cast<int>(name_width)) << "pair" << "  " << std::right << std::setw(7)
+            << "naive" << std::setw(12) << "median" << std::setw(14) << "99 %" << "   " << std::setw(7) << "improved"
+            << std::setw(10) << "median" << std::setw(12) << "99 %" << std::setw(14) << "ratio 99 %" << "\n";
+  for (std::size_t i = 0; i < improved.cells.size(); ++i) {
+    const auto& n = naive.cells[i];
+    const auto& m = improved.cells[i];
+    const Ratio r = ratio_99(n, m, config.probes);
+    const std::string pair = carriers[m.row].display + " x " + carriers[m.column].display;
+    const auto success = [](const sim::MatrixCell& c) {
+      return std::to_string(c.successes()) + "/" + std::to_string(c.runs.size());
+    };
+    const auto median = [](const sim::MatrixCell& c) {
+      const auto p = c.median_probes();
+      return p ? grouped(*p) : std::string("-");
+    };
+    std::cout << std::left << std::setw(static_cast<int>(name_width)) << pair << "  " << std::right << std::setw(7)
+              << success(n) << std::setw(12) << median(n) << std::setw(14)
+              << figure(n.probes_for_success(0.99), config.probes) << "   " << std::setw(7) << success(m)
+              << std::setw(10) << median(m) << std::setw(12) << figure(m.probes_for_success(0.99), config.probes)
+              << std::setw(14)
+              << (r.value ? (r.lower_bound ? ">= " : "") + grouped(*r.value) + "x" : std::string("-")) << "\n";
+  }
 }
 
 // The profile for `name`: its id ("kpn-nl"), or the one non-roaming
@@ -242,6 +383,10 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
   config.start_skew = from_ms(o.start_skew_ms);
   config.local_ports = o.local_ports == "fresh" ? punch::LocalPortPolicy::FreshPerProbe : punch::LocalPortPolicy::Fixed;
   config.threads = o.threads != 0 ? o.threads : std::max(1U, std::thread::hardware_concurrency());
+  config.mode = mode_of(o.strategy);
+  config.predict = !o.no_prediction;
+  config.many_sockets = o.sockets;
+  const bool compare = o.strategy == "compare";
 
   const bool tty = isatty(STDERR_FILENO) != 0;
   const auto started = std::chrono::steady_clock::now();
@@ -261,18 +406,35 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
       std::cerr << "simulated " << done << "/" << total << " runs, " << fixed(elapsed, 1) << " s\n";
     }
   };
+  // Compare: naive first, then improved on the same pairs and seeds.
+  std::optional<sim::MatrixResult> naive;
+  if (compare) {
+    sim::MatrixConfig naive_config = config;
+    naive_config.mode = sim::StrategyMode::Naive;
+    auto naive_result = sim::run_matrix(naive_config, progress);
+    if (!naive_result) {
+      std::cerr << "error: " << naive_result.error() << "\n";
+      return kExitUsage;
+    }
+    naive = std::move(*naive_result);
+    config.mode = sim::StrategyMode::Improved;
+    last_tenth = 0;
+  }
   auto result = sim::run_matrix(config, progress);
   if (!result) {
     std::cerr << "error: " << result.error() << "\n";
     return kExitUsage;
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::uint64_t probes = result->probes + (naive ? naive->probes : 0);
+  const std::uint64_t events = result->events + (naive ? naive->events : 0);
   if (!o.quiet)
-    std::cerr << "simulated " << grouped(double(result->probes)) << " probes, " << grouped(double(result->events))
-              << " events in " << fixed(wall, 2) << " s on " << config.threads << " threads ("
-              << fixed(double(result->events) / wall / 1e6, 1) << " M events/s)\n";
+    std::cerr << "simulated " << grouped(double(probes)) << " probes, " << grouped(double(events)) << " events in "
+              << fixed(wall, 2) << " s on " << config.threads << " threads ("
+              << fixed(double(events) / wall / 1e6, 1) << " M events/s)\n";
 
-  if (o.json) print_json(config, *result);
+  if (compare) print_compare(config, *naive, *result, o.json, o.csv);
+  else if (o.json) print_json(config, *result);
   else if (o.csv) print_csv(config, *result);
   else print_text(config, *result);
   return kExitOk;
@@ -285,9 +447,12 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
   cmd->require_subcommand(1);
   auto o = std::make_shared<SimulateMatrixOptions>();
   auto* matrix = cmd->add_subcommand(
-      "matrix", "Carrier x carrier success matrix of a punching strategy (the thesis's Table I)");
-  matrix->add_option("--strategy", o->strategy, "Punching strategy (only the naive birthday attack so far)")
-      ->check(CLI::IsMember({"naive"}))
+      "matrix", "Carrier x carrier success matrix of a punching strategy (the thesis's Tables I and VI)");
+  matrix->add_option("--strategy", o->strategy,
+                     "naive: Algorithm 1 (Table I); improved: prediction + carrier-biased ports + many sockets "
+                     "(Table VI); auto: the strategy selection picks per pair; compare: naive and improved side by "
+                     "side with the probes each needs for 99 % success")
+      ->check(CLI::IsMember({"naive", "improved", "auto", "compare"}))
       ->default_str("naive")
       ->type_name("NAME");
   matrix->add_option("--runs", o->runs, "Attacks per carrier pair (default 10, as in Table I)")
@@ -318,6 +483,12 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
       ->default_str("fixed")
       ->type_name("POLICY");
   matrix->add_flag("--quiet", o->quiet, "No progress or timing on stderr");
+  matrix->add_flag("--no-prediction", o->no_prediction,
+                   "improved/auto: ignore the external ports the rendezvous observed (carrier-biased order only)");
+  matrix->add_option("--sockets", o->sockets,
+                     "improved/auto: local sockets an endpoint-independent side probes from (default 256)")
+      ->check(CLI::Range(1U, 4096U))
+      ->type_name("N");
   matrix->add_option("--access-latency-ms", o->access_latency_ms, "One-way latency phone <-> its NAT (default 10)")
       ->check(CLI::Range(0.0, 60000.0))
       ->type_name("MS");
@@ -339,14 +510,18 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingDirectory)
       ->type_name("DIR");
   matrix->footer(
-      "Each run: peer A behind carrier A's NAT and peer B behind carrier B's, both start Algorithm 1 at\n"
-      "the same moment; a run succeeds (S) when a probe of one side reaches the other. Carrier NATs come\n"
+      "Each run: peer A behind carrier A's NAT and peer B behind carrier B's, both start the strategy at\n"
+      "the same moment; a run succeeds (S) when the authenticated probe/ack/confirm handshake completes.\n"
+      "improved/auto first register both peers at a rendezvous, which observes their external ports. Carrier NATs come\n"
       "from the thesis's Tables II-V (type, port allocator, timeouts, MTU); Odido was not measured and is\n"
       "an explicit assumption. Built-in presets match profiles/*.json; --profiles reads those files instead.\n"
       "Paths (defaults): 10 ms phone <-> NAT, 5 ms NAT <-> internet, each way, no loss.\n"
       "Progress and throughput go to stderr; the table to stdout.\n"
       "Examples:\n"
       "  natpunch simulate matrix --strategy naive --runs 10 --probes 170000\n"
+      "  natpunch simulate matrix --strategy improved --runs 10            # Table VI\n"
+      "  natpunch simulate matrix --strategy compare --runs 100 --no-prediction\n"
+      "  natpunch simulate matrix --strategy auto --json\n"
       "  natpunch simulate matrix --carriers kpn,vodafone --runs 100 --seed 7 --csv\n"
       "  natpunch simulate matrix --probes 20000 --send-interval-ms 1 --json\n"
       "  natpunch simulate matrix --profiles profiles --carriers kpn,vodafone,lycamobile-be\n"

@@ -17,5 +17,8 @@ void add_birthday_command(CLI::App& app, int& exit_code);
 void add_simulate_command(CLI::App& app, int& exit_code);
 void add_analyze_command(CLI::App& app, int& exit_code);
 void add_natd_command(CLI::App& app, int& exit_code);
+void add_measure_server_command(CLI::App& app, int& exit_code);
+void add_measure_command(CLI::App& app, int& exit_code);
+void add_rendezvous_command(CLI::App& app, int& exit_code);
 
 }  // namespace natpunch::cli

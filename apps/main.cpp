@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   natpunch::cli::add_simulate_command(app, exit_code);
   natpunch::cli::add_analyze_command(app, exit_code);
   natpunch::cli::add_natd_command(app, exit_code);
+  natpunch::cli::add_measure_server_command(app, exit_code);
+  natpunch::cli::add_measure_command(app, exit_code);
+  natpunch::cli::add_rendezvous_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

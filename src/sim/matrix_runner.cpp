@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <mutex>
 #include <thread>
 
@@ -50,6 +51,17 @@ std::optional<double> MatrixCell::median_seconds() const {
   return median(std::move(values));
 }
 
+std::optional<std::uint64_t> MatrixCell::probes_for_success(double fraction) const {
+  std::vector<std::uint64_t> connected;
+  for (const RunRecord& r : runs)
+    if (r.connected) connected.push_back(r.probes);
+  const auto needed = static_cast<std::size_t>(std::ceil(fraction * double(runs.size()) - 1e-9));
+  if (needed == 0) return std::uint64_t{0};
+  if (connected.size() < needed) return std::nullopt;
+  std::sort(connected.begin(), connected.end());
+  return connected[needed - 1];
+}
+
 Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const MatrixProgress& progress) {
   // Validated up front so the message can name the carrier.
   for (const CarrierModel& carrier : config.carriers) {
@@ -77,16 +89,33 @@ Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const M
       const std::size_t run = job % config.runs;
       const CarrierModel& a = config.carriers[cell.row];
       const CarrierModel& b = config.carriers[cell.column];
-      NaivePairScenario scenario;
-      scenario.nat_a = a.nat;
-      scenario.nat_b = b.nat;
-      scenario.path_a = config.path;
-      scenario.path_b = config.path;
-      scenario.attack.probe_budget = config.probes;
-      scenario.attack.send_interval = config.send_interval;
-      scenario.attack.local_ports = config.local_ports;
-      scenario.start_offset_b = config.start_skew;
-      auto outcome = run_naive_pair(scenario, run_seed(config.seed, a.name, b.name, run));
+      Result<PairOutcome, nat::NatConfigError> outcome = Unexpected{nat::NatConfigError{}};
+      const std::uint64_t seed = run_seed(config.seed, a.name, b.name, run);
+      if (config.mode == StrategyMode::Naive) {
+        NaivePairScenario scenario;
+        scenario.nat_a = a.nat;
+        scenario.nat_b = b.nat;
+        scenario.path_a = config.path;
+        scenario.path_b = config.path;
+        scenario.attack.probe_budget = config.probes;
+        scenario.attack.send_interval = config.send_interval;
+        scenario.attack.local_ports = config.local_ports;
+        scenario.start_offset_b = config.start_skew;
+        outcome = run_naive_pair(scenario, seed);
+      } else {
+        StrategyPairScenario scenario;
+        scenario.nat_a = a.nat;
+        scenario.nat_b = b.nat;
+        scenario.path_a = config.path;
+        scenario.path_b = config.path;
+        scenario.mode = config.mode;
+        scenario.params.probe_budget = config.probes;
+        scenario.params.send_interval = config.send_interval;
+        scenario.params.predict = config.predict;
+        scenario.params.many_sockets = config.many_sockets;
+        scenario.start_offset_b = config.start_skew;
+        outcome = run_strategy_pair(scenario, seed);
+      }
       std::lock_guard lock(mutex);
       if (!outcome) {
         if (!error) error = a.name + " x " + b.name + ": " + outcome.error().field + " " + outcome.error().message;
@@ -98,6 +127,7 @@ Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const M
       record.probes = std::max(outcome->probes_a, outcome->probes_b);
       record.time_to_connect = outcome->time_to_connect;
       record.events = outcome->events;
+      record.kind = outcome->kind_a;
       events += outcome->events;
       probes += outcome->probes_a + outcome->probes_b;
       ++done;

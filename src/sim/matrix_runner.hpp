@@ -1,7 +1,7 @@
 #pragma once
-// Monte-Carlo carrier x carrier matrix (the thesis's Table I): for every
-// pair of carriers, `runs` independent naive birthday attacks in the
-// simulator, each a pure function of (seed, the two carriers' names, run
+// Monte-Carlo carrier x carrier matrix (the thesis's Tables I and VI): for
+// every pair of carriers, `runs` independent attacks of one strategy mode
+// (naive, improved, auto) in the simulator, each a pure function of (seed, the two carriers' names, run
 // number). So a cell's results do not depend on which other carriers are
 // in the matrix, on the thread count, or on scheduling.
 #include <cstdint>
@@ -19,6 +19,11 @@ namespace natpunch::sim {
 
 struct MatrixConfig {
   std::vector<CarrierModel> carriers;
+  StrategyMode mode = StrategyMode::Naive;
+  // Improved / auto only: use the observed ports (prediction), and how many
+  // local sockets an endpoint-independent side spreads its probes over.
+  bool predict = true;
+  std::uint32_t many_sockets = 256;
   std::size_t runs = 10;
   std::uint64_t probes = 170000;  // per side
   Duration send_interval = punch::kThesisSendInterval;
@@ -38,6 +43,7 @@ struct RunRecord {
   std::uint64_t probes = 0;  // per side at connection (the larger side), or all sent
   Duration time_to_connect{};
   std::uint64_t events = 0;
+  punch::StrategyKind kind = punch::StrategyKind::NaiveBirthday;  // A's strategy (B's is the same or its mirror)
 };
 
 struct MatrixCell {
@@ -49,6 +55,10 @@ struct MatrixCell {
   // Medians over the successful runs; nullopt when none succeeded.
   std::optional<double> median_probes() const;
   std::optional<double> median_seconds() const;
+  // The smallest probe budget per side with which at least `fraction` of
+  // the runs connected (nullopt: fewer than that connected within the
+  // budget that was run). With 100 runs, 0.99 means 99 of them.
+  std::optional<std::uint64_t> probes_for_success(double fraction) const;
 };
 
 struct MatrixResult {

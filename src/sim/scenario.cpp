@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "sim/naive_birthday_app.hpp"
 #include "sim/network.hpp"
+#include "sim/strategy_app.hpp"
 
 namespace natpunch::sim {
 namespace {
@@ -12,53 +12,58 @@ const IpAddress kPeerA = IpAddress::v4({100, 64, 0, 2});
 const IpAddress kPeerB = IpAddress::v4({100, 64, 0, 3});
 const IpAddress kNatA = IpAddress::v4({203, 0, 113, 1});
 const IpAddress kNatB = IpAddress::v4({203, 0, 113, 2});
+const Endpoint kRendezvous{IpAddress::v4({198, 51, 100, 1}), 3478};
+constexpr std::uint16_t kFirstLocalPort = 40000;
 
-}  // namespace
+wire::SessionKey session_key(Rng& seeds) {
+  wire::SessionKey key{};
+  for (std::size_t i = 0; i < key.size(); i += 8) {
+    const std::uint64_t v = seeds.next_u64();
+    for (std::size_t j = 0; j < 8; ++j) key[i + j] = static_cast<std::uint8_t>(v >> (8 * j));
+  }
+  return key;
+}
 
-Result<NaivePairOutcome, nat::NatConfigError> run_naive_pair(const NaivePairScenario& scenario, std::uint64_t seed) {
-  Rng seeds(seed);
-  Network network(seeds.next_u64());
+// Two NATs on a fresh network; the pieces both kinds of run share.
+struct Rig {
+  explicit Rig(Rng& seeds) : network(seeds.next_u64()) {}
+  Network network;
+  nat::NatConfig config_a;
+  nat::NatConfig config_b;
+  NatId nat_a = 0;
+  NatId nat_b = 0;
+};
 
-  nat::NatConfig config_a = scenario.nat_a;
-  nat::NatConfig config_b = scenario.nat_b;
-  if (config_a.public_addresses.empty()) config_a.public_addresses = {kNatA};
-  if (config_b.public_addresses.empty()) config_b.public_addresses = {kNatB};
-  auto nat_a = network.add_nat(config_a, scenario.path_a.uplink);
-  if (!nat_a) return Unexpected{nat_a.error()};
-  auto nat_b = network.add_nat(config_b, scenario.path_b.uplink);
-  if (!nat_b) return Unexpected{nat_b.error()};
+std::optional<nat::NatConfigError> build(Rig& rig, const nat::NatConfig& a, const nat::NatConfig& b, const SidePath& path_a,
+                                         const SidePath& path_b) {
+  rig.config_a = a;
+  rig.config_b = b;
+  if (rig.config_a.public_addresses.empty()) rig.config_a.public_addresses = {kNatA};
+  if (rig.config_b.public_addresses.empty()) rig.config_b.public_addresses = {kNatB};
+  auto nat_a = rig.network.add_nat(rig.config_a, path_a.uplink);
+  if (!nat_a) return nat_a.error();
+  auto nat_b = rig.network.add_nat(rig.config_b, path_b.uplink);
+  if (!nat_b) return nat_b.error();
+  rig.nat_a = *nat_a;
+  rig.nat_b = *nat_b;
+  return std::nullopt;
+}
 
-  const std::uint64_t session = seeds.next_u64();
-  punch::NaiveBirthdayConfig attack_a = scenario.attack;
-  attack_a.peer_address = config_b.public_addresses.front();
-  attack_a.session_id = session;
-  punch::NaiveBirthdayConfig attack_b = scenario.attack;
-  attack_b.peer_address = config_a.public_addresses.front();
-  attack_b.session_id = session;
-
-  Rng rng_a(seeds.next_u64());
-  Rng rng_b(seeds.next_u64());
-  const TimePoint start = kTimeZero;
-  NaiveBirthdayApp peer_a(kPeerA, attack_a, rng_a, start);
-  NaiveBirthdayApp peer_b(kPeerB, attack_b, rng_b, start + scenario.start_offset_b);
-  network.add_inside_host(*nat_a, kPeerA, scenario.path_a.access, peer_a);
-  network.add_inside_host(*nat_b, kPeerB, scenario.path_b.access, peer_b);
-
+// Runs both apps until one side connects or both are done.
+PairOutcome run(Rig& rig, StrategyApp& peer_a, StrategyApp& peer_b, const SidePath& path_a, const SidePath& path_b,
+                TimePoint start, TimePoint limit) {
+  rig.network.add_inside_host(rig.nat_a, kPeerA, path_a.access, peer_a);
+  rig.network.add_inside_host(rig.nat_b, kPeerB, path_b.access, peer_b);
   using punch::PunchOutcome;
   const auto connected = [&] {
-    return peer_a.attack().result().outcome == PunchOutcome::Connected ||
-           peer_b.attack().result().outcome == PunchOutcome::Connected;
+    return peer_a.strategy().result().outcome == PunchOutcome::Connected ||
+           peer_b.strategy().result().outcome == PunchOutcome::Connected;
   };
-  // Both machines finish on their own (budget + linger); the limit only
-  // guards against a machine that never does.
-  const TimePoint limit = start + scenario.start_offset_b +
-                          scenario.attack.send_interval * static_cast<Duration::rep>(scenario.attack.probe_budget) +
-                          scenario.attack.linger + std::chrono::minutes(10);
-  network.run(limit, [&] { return connected() || (peer_a.attack().done() && peer_b.attack().done()); });
+  rig.network.run(limit, [&] { return connected() || (peer_a.strategy().done() && peer_b.strategy().done()); });
 
-  NaivePairOutcome outcome;
-  outcome.a = peer_a.attack().result();
-  outcome.b = peer_b.attack().result();
+  PairOutcome outcome;
+  outcome.a = peer_a.strategy().result();
+  outcome.b = peer_b.strategy().result();
   outcome.connected = connected();
   outcome.probes_a = outcome.a.probes_sent;
   outcome.probes_b = outcome.b.probes_sent;
@@ -66,11 +71,106 @@ Result<NaivePairOutcome, nat::NatConfigError> run_naive_pair(const NaivePairScen
     const bool a_first = outcome.a.outcome == PunchOutcome::Connected;
     outcome.time_to_connect = (a_first ? outcome.a.connected_at : outcome.b.connected_at) - start;
   }
-  outcome.events = network.counters().events;
+  outcome.events = rig.network.counters().events;
   for (std::size_t i = 0; i < outcome.drops_a.size(); ++i) {
-    outcome.drops_a[i] = network.nat(*nat_a).drops(static_cast<nat::Drop>(i));
-    outcome.drops_b[i] = network.nat(*nat_b).drops(static_cast<nat::Drop>(i));
+    outcome.drops_a[i] = rig.network.nat(rig.nat_a).drops(static_cast<nat::Drop>(i));
+    outcome.drops_b[i] = rig.network.nat(rig.nat_b).drops(static_cast<nat::Drop>(i));
   }
+  return outcome;
+}
+
+// The rendezvous registration: socket 0's first datagram goes to the
+// server, which sees (and reports to the peer) the external port.
+std::optional<std::uint16_t> register_at_rendezvous(Network& network, NatId nat, const IpAddress& peer, TimePoint now) {
+  auto translated = network.nat(nat).table().outbound(now, Endpoint{peer, kFirstLocalPort}, kRendezvous, 64);
+  if (!translated) return std::nullopt;
+  return translated->source.port;
+}
+
+punch::SideKnowledge knowledge(const nat::NatConfig& config, std::optional<std::uint16_t> observed) {
+  punch::SideKnowledge k;
+  k.mapping = config.mapping;
+  k.filtering = config.filtering;
+  k.allocator = config.allocator;
+  k.observed_port = observed;
+  return k;
+}
+
+}  // namespace
+
+Result<PairOutcome, nat::NatConfigError> run_naive_pair(const NaivePairScenario& scenario, std::uint64_t seed) {
+  Rng seeds(seed);
+  Rig rig(seeds);
+  if (auto bad = build(rig, scenario.nat_a, scenario.nat_b, scenario.path_a, scenario.path_b)) return Unexpected{*bad};
+
+  const std::uint64_t session = seeds.next_u64();
+  const wire::SessionKey key = session_key(seeds);
+  punch::NaiveBirthdayConfig attack_a = scenario.attack;
+  attack_a.peer_address = rig.config_b.public_addresses.front();
+  attack_a.session_id = session;
+  attack_a.key = key;
+  punch::NaiveBirthdayConfig attack_b = scenario.attack;
+  attack_b.peer_address = rig.config_a.public_addresses.front();
+  attack_b.session_id = session;
+  attack_b.key = key;
+
+  Rng rng_a(seeds.next_u64());
+  Rng rng_b(seeds.next_u64());
+  const TimePoint start = kTimeZero;
+  auto machine_a = std::make_unique<punch::NaiveBirthday>(attack_a, rng_a, start);
+  auto machine_b = std::make_unique<punch::NaiveBirthday>(attack_b, rng_b, start + scenario.start_offset_b);
+  const std::uint16_t first_a = machine_a->local_port(0);
+  const std::uint16_t first_b = machine_b->local_port(0);
+  StrategyApp peer_a(kPeerA, first_a, std::move(machine_a));
+  StrategyApp peer_b(kPeerB, first_b, std::move(machine_b));
+  // Both machines finish on their own (budget + linger); the limit only
+  // guards against a machine that never does.
+  const TimePoint limit = start + scenario.start_offset_b +
+                          scenario.attack.send_interval * static_cast<Duration::rep>(scenario.attack.probe_budget) +
+                          scenario.attack.linger + std::chrono::minutes(10);
+  return run(rig, peer_a, peer_b, scenario.path_a, scenario.path_b, start, limit);
+}
+
+Result<PairOutcome, nat::NatConfigError> run_strategy_pair(const StrategyPairScenario& scenario, std::uint64_t seed) {
+  Rng seeds(seed);
+  Rig rig(seeds);
+  if (auto bad = build(rig, scenario.nat_a, scenario.nat_b, scenario.path_a, scenario.path_b)) return Unexpected{*bad};
+
+  const std::uint64_t session = seeds.next_u64();
+  const wire::SessionKey key = session_key(seeds);
+  const TimePoint start = kTimeZero + scenario.registration_lead;
+  const auto observed_a = register_at_rendezvous(rig.network, rig.nat_a, kPeerA, kTimeZero);
+  const auto observed_b = register_at_rendezvous(rig.network, rig.nat_b, kPeerB, kTimeZero);
+  const punch::SideKnowledge side_a = knowledge(rig.config_a, observed_a);
+  const punch::SideKnowledge side_b = knowledge(rig.config_b, observed_b);
+
+  punch::StrategyKind kind_a = punch::StrategyKind::NaiveBirthday;
+  punch::StrategyKind kind_b = punch::StrategyKind::NaiveBirthday;
+  if (scenario.mode == StrategyMode::Improved) kind_a = kind_b = punch::StrategyKind::ImprovedBirthday;
+  if (scenario.mode == StrategyMode::Auto) {
+    kind_a = punch::choose_strategy(side_a, side_b).kind;
+    kind_b = punch::choose_strategy(side_b, side_a).kind;
+  }
+  punch::StrategyParams params_a = scenario.params;
+  params_a.peer_address = rig.config_b.public_addresses.front();
+  params_a.session_id = session;
+  params_a.key = key;
+  punch::StrategyParams params_b = scenario.params;
+  params_b.peer_address = rig.config_a.public_addresses.front();
+  params_b.session_id = session;
+  params_b.key = key;
+
+  Rng rng_a(seeds.next_u64());
+  Rng rng_b(seeds.next_u64());
+  StrategyApp peer_a(kPeerA, kFirstLocalPort, punch::make_strategy(kind_a, side_a, side_b, params_a, rng_a, start));
+  StrategyApp peer_b(kPeerB, kFirstLocalPort,
+                     punch::make_strategy(kind_b, side_b, side_a, params_b, rng_b, start + scenario.start_offset_b));
+  const Duration sending = scenario.params.send_interval * static_cast<Duration::rep>(scenario.params.probe_budget);
+  const TimePoint limit = start + scenario.start_offset_b + std::min(sending, scenario.params.time_budget.value_or(sending)) +
+                          scenario.params.linger + std::chrono::minutes(10);
+  PairOutcome outcome = run(rig, peer_a, peer_b, scenario.path_a, scenario.path_b, start, limit);
+  outcome.kind_a = kind_a;
+  outcome.kind_b = kind_b;
   return outcome;
 }
 

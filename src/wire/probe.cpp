@@ -1,10 +1,20 @@
 #include "wire/probe.hpp"
 
+#include <sodium.h>
+
+#include <cstring>
+
 namespace natpunch::wire {
 namespace {
 
 constexpr std::uint8_t kMagic0 = 'N';
 constexpr std::uint8_t kMagic1 = 'P';
+
+constexpr std::size_t kSessionAt = 4;
+constexpr std::size_t kSequenceAt = 12;
+constexpr std::size_t kEchoSequenceAt = 16;
+constexpr std::size_t kNonceAt = 20;
+constexpr std::size_t kEchoNonceAt = 28;
 
 void put_u64(std::uint8_t* out, std::uint64_t v) {
   for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<std::uint8_t>(v);
@@ -23,27 +33,83 @@ std::uint32_t get_u32(const std::uint8_t* in) {
   return v;
 }
 
+void seal(ProbeBytes& bytes, const ProbeKey& key) {
+  key.mac(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize),
+          std::span<std::uint8_t, kProbeMacSize>(bytes.data() + kProbeHeaderSize, kProbeMacSize));
+}
+
 }  // namespace
 
-ProbeBytes encode(const ProbeMessage& message) {
+ProbeKey::ProbeKey(const SessionKey& key) {
+  static_assert(crypto_shorthash_siphashx24_KEYBYTES == 16 && crypto_shorthash_siphashx24_BYTES == kProbeMacSize);
+  // sodium_init() is idempotent and thread-safe.
+  if (sodium_init() < 0) __builtin_trap();
+  static constexpr char kLabel[] = "natpunch probe mac v2";
+  crypto_generichash(mac_key_.data(), mac_key_.size(), reinterpret_cast<const unsigned char*>(kLabel),
+                     sizeof kLabel - 1, key.data(), key.size());
+}
+
+void ProbeKey::mac(std::span<const std::uint8_t, kProbeHeaderSize> header,
+                   std::span<std::uint8_t, kProbeMacSize> out) const {
+  crypto_shorthash_siphashx24(out.data(), header.data(), header.size(), mac_key_.data());
+}
+
+std::uint64_t NonceKey::nonce(ProbeKind kind, std::uint32_t sequence, std::uint16_t port) const {
+  std::array<std::uint8_t, 7> input{};
+  input[0] = static_cast<std::uint8_t>(kind);
+  put_u32(input.data() + 1, sequence);
+  input[5] = static_cast<std::uint8_t>(port >> 8);
+  input[6] = static_cast<std::uint8_t>(port);
+  std::array<std::uint8_t, crypto_shorthash_siphash24_BYTES> out{};
+  crypto_shorthash_siphash24(out.data(), input.data(), input.size(), secret_.data());
+  return get_u64(out.data());
+}
+
+const char* to_string(ProbeError error) {
+  switch (error) {
+    case ProbeError::WrongSize: return "wrong size";
+    case ProbeError::BadMagic: return "bad magic";
+    case ProbeError::BadVersion: return "unsupported version";
+    case ProbeError::BadKind: return "unknown kind";
+    case ProbeError::BadMac: return "MAC does not verify";
+  }
+  return "unknown error";
+}
+
+ProbeBytes encode(const ProbeMessage& message, const ProbeKey& key) {
   ProbeBytes out{};
   out[0] = kMagic0;
   out[1] = kMagic1;
   out[2] = kProbeVersion;
   out[3] = static_cast<std::uint8_t>(message.kind);
-  put_u64(out.data() + 4, message.session_id);
-  put_u32(out.data() + 12, message.sequence);
+  put_u64(out.data() + kSessionAt, message.session_id);
+  put_u32(out.data() + kSequenceAt, message.sequence);
+  put_u32(out.data() + kEchoSequenceAt, message.echo_sequence);
+  put_u64(out.data() + kNonceAt, message.nonce);
+  put_u64(out.data() + kEchoNonceAt, message.echo_nonce);
+  seal(out, key);
   return out;
 }
 
-void set_sequence(ProbeBytes& bytes, std::uint32_t sequence) { put_u32(bytes.data() + 12, sequence); }
+void restamp(ProbeBytes& bytes, std::uint32_t sequence, std::uint64_t nonce, const ProbeKey& key) {
+  put_u32(bytes.data() + kSequenceAt, sequence);
+  put_u64(bytes.data() + kNonceAt, nonce);
+  seal(bytes, key);
+}
 
-std::optional<ProbeMessage> decode_probe(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() != kProbeSize) return std::nullopt;
-  if (bytes[0] != kMagic0 || bytes[1] != kMagic1 || bytes[2] != kProbeVersion) return std::nullopt;
-  if (bytes[3] != static_cast<std::uint8_t>(ProbeKind::Probe) && bytes[3] != static_cast<std::uint8_t>(ProbeKind::Ack))
-    return std::nullopt;
-  return ProbeMessage{static_cast<ProbeKind>(bytes[3]), get_u64(bytes.data() + 4), get_u32(bytes.data() + 12)};
+Result<ProbeMessage, ProbeError> decode_probe(std::span<const std::uint8_t> bytes, const ProbeKey& key) {
+  if (bytes.size() != kProbeSize) return Unexpected{ProbeError::WrongSize};
+  if (bytes[0] != kMagic0 || bytes[1] != kMagic1) return Unexpected{ProbeError::BadMagic};
+  if (bytes[2] != kProbeVersion) return Unexpected{ProbeError::BadVersion};
+  if (bytes[3] < static_cast<std::uint8_t>(ProbeKind::Probe) || bytes[3] > static_cast<std::uint8_t>(ProbeKind::Confirm))
+    return Unexpected{ProbeError::BadKind};
+  std::array<std::uint8_t, kProbeMacSize> expected{};
+  key.mac(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize), expected);
+  if (sodium_memcmp(expected.data(), bytes.data() + kProbeHeaderSize, kProbeMacSize) != 0)
+    return Unexpected{ProbeError::BadMac};
+  return ProbeMessage{static_cast<ProbeKind>(bytes[3]),        get_u64(bytes.data() + kSessionAt),
+                      get_u32(bytes.data() + kSequenceAt),     get_u32(bytes.data() + kEchoSequenceAt),
+                      get_u64(bytes.data() + kNonceAt),        get_u64(bytes.data() + kEchoNonceAt)};
 }
 
 }  // namespace natpunch::wire

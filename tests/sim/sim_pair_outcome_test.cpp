@@ -92,8 +92,8 @@ TEST_P(PairOutcomeTest, NaiveAttack) {
     EXPECT_GT(outcome->time_to_connect, Duration::zero());
     EXPECT_LE(outcome->probes_a, row.budget);
   } else {
-    EXPECT_EQ(outcome->a.outcome, punch::PunchOutcome::BudgetExhausted);
-    EXPECT_EQ(outcome->b.outcome, punch::PunchOutcome::BudgetExhausted);
+    EXPECT_EQ(outcome->a.outcome, punch::PunchOutcome::Stopped);
+    EXPECT_EQ(outcome->b.outcome, punch::PunchOutcome::Stopped);
     EXPECT_EQ(outcome->probes_a, row.budget);
     EXPECT_EQ(outcome->probes_b, row.budget);
     // Every probe left its own NAT and died at the peer's, for a reason.
@@ -148,8 +148,8 @@ TEST(PairScenarioTest, PeersThatDoNotOverlapInTimeNeverConnect) {
   const auto outcome = run_naive_pair(scenario, 5);
   ASSERT_TRUE(outcome);
   EXPECT_FALSE(outcome->connected);
-  EXPECT_EQ(outcome->a.outcome, punch::PunchOutcome::BudgetExhausted);
-  EXPECT_EQ(outcome->b.outcome, punch::PunchOutcome::BudgetExhausted);
+  EXPECT_EQ(outcome->a.outcome, punch::PunchOutcome::Stopped);
+  EXPECT_EQ(outcome->b.outcome, punch::PunchOutcome::Stopped);
   EXPECT_GT(outcome->drops_b[static_cast<std::size_t>(nat::Drop::NoMapping)], 0u);
 
   scenario.start_offset_b = seconds(5);  // overlapping halves: connects

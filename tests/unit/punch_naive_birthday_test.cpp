@@ -1,5 +1,5 @@
 // The naive birthday attack (Algorithm 1) as a state machine, driven by
-// hand in virtual time.
+// hand in virtual time, including the authenticated handshake it ends with.
 #include "punch/naive_birthday.hpp"
 
 #include <gtest/gtest.h>
@@ -18,20 +18,37 @@ constexpr std::uint64_t kSession = 0x1122334455667788ULL;
 constexpr TimePoint kStart = kTimeZero + seconds(10);
 constexpr Duration kInterval = kThesisSendInterval;
 
+wire::SessionKey test_key() {
+  wire::SessionKey key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0xa0 + i);
+  return key;
+}
+const wire::ProbeKey kKey{test_key()};
+
 NaiveBirthdayConfig config(std::uint64_t budget) {
   NaiveBirthdayConfig c;
   c.peer_address = kPeer;
   c.session_id = kSession;
+  c.key = test_key();
   c.probe_budget = budget;
   return c;
 }
 
-std::vector<std::uint8_t> message(wire::ProbeKind kind, std::uint64_t session = kSession) {
-  const auto bytes = wire::encode(wire::ProbeMessage{kind, session, 7});
-  return {bytes.begin(), bytes.end()};
+std::vector<std::uint8_t> bytes_of(const wire::ProbeBytes& b) { return {b.begin(), b.end()}; }
+
+// A probe the peer sent (its nonce is the peer's business).
+std::vector<std::uint8_t> peer_probe(std::uint64_t session = kSession) {
+  return bytes_of(wire::encode(wire::ProbeMessage{wire::ProbeKind::Probe, session, 7, 0, 0x55, 0}, kKey));
 }
 
-// Sends everything due at each deadline until `until`; returns the probes.
+// The peer's ACK of our probe `ours`, as the peer would build it.
+std::vector<std::uint8_t> peer_ack(const PunchDatagram& ours) {
+  const auto probe = wire::decode_probe(ours.bytes, kKey);
+  return bytes_of(wire::encode(
+      wire::ProbeMessage{wire::ProbeKind::Ack, kSession, 0, probe->sequence, 0x77, probe->nonce}, kKey));
+}
+
+// Sends everything due at each deadline until `until`; returns the datagrams.
 std::vector<PunchDatagram> drive(NaiveBirthday& attack, TimePoint until) {
   std::vector<PunchDatagram> sent;
   while (auto deadline = attack.next_deadline()) {
@@ -49,21 +66,26 @@ TEST(NaiveBirthdayTest, SendsTheBudgetAtTheConfiguredRateToRandomPortsOfThePeer)
   const auto sent = drive(attack, kStart + seconds(100));
   ASSERT_EQ(sent.size(), 1000u);
   std::set<std::uint16_t> ports;
+  std::set<std::uint64_t> nonces;
   std::uint32_t sequence = 0;
   for (const auto& p : sent) {
     EXPECT_EQ(p.to.address, kPeer);
     EXPECT_GE(p.to.port, 1024);
-    EXPECT_EQ(p.local_port, 40000);  // Algorithm 1: one socket
-    const auto decoded = wire::decode_probe(p.bytes);
+    EXPECT_EQ(p.socket, 0u);  // Algorithm 1: one socket
+    EXPECT_EQ(attack.local_port(p.socket), 40000);
+    const auto decoded = wire::decode_probe(p.bytes, kKey);
     ASSERT_TRUE(decoded);
     EXPECT_EQ(decoded->kind, wire::ProbeKind::Probe);
     EXPECT_EQ(decoded->session_id, kSession);
     EXPECT_EQ(decoded->sequence, sequence++);
+    nonces.insert(decoded->nonce);
     ports.insert(p.to.port);
   }
   EXPECT_GT(ports.size(), 950u);  // 1000 uniform draws from 64,511 ports rarely repeat
+  EXPECT_EQ(nonces.size(), 1000u);
   EXPECT_EQ(attack.result().probes_sent, 1000u);
-  EXPECT_EQ(attack.result().outcome, PunchOutcome::BudgetExhausted);
+  EXPECT_EQ(attack.result().outcome, PunchOutcome::Stopped);
+  EXPECT_EQ(attack.result().stop_reason, StopReason::ProbeBudget);
   EXPECT_TRUE(attack.done());
 }
 
@@ -99,12 +121,12 @@ TEST(NaiveBirthdayTest, WaitsLingerAfterTheLastProbeBeforeGivingUp) {
   attack.on_timer(last + milliseconds(499));
   EXPECT_EQ(attack.result().outcome, PunchOutcome::Running);
   attack.on_timer(last + milliseconds(500));
-  EXPECT_EQ(attack.result().outcome, PunchOutcome::BudgetExhausted);
+  EXPECT_EQ(attack.result().outcome, PunchOutcome::Stopped);
   EXPECT_FALSE(attack.next_deadline());
   // The socket is closed now: a late probe is neither answered nor counted.
-  attack.on_datagram(last + seconds(1), 40000, kPeerMapping, message(wire::ProbeKind::Probe));
+  attack.on_datagram(last + seconds(1), 0, kPeerMapping, peer_probe());
   EXPECT_FALSE(attack.poll_transmit(last + seconds(1)));
-  EXPECT_EQ(attack.result().outcome, PunchOutcome::BudgetExhausted);
+  EXPECT_EQ(attack.result().outcome, PunchOutcome::Stopped);
 }
 
 TEST(NaiveBirthdayTest, FreshLocalPortPerProbeWrapsInItsRange) {
@@ -115,8 +137,10 @@ TEST(NaiveBirthdayTest, FreshLocalPortPerProbeWrapsInItsRange) {
   c.local_port_max = 60002;
   NaiveBirthday attack(c, rng, kStart);
   std::vector<std::uint16_t> local;
-  for (const auto& p : drive(attack, kStart + seconds(1))) local.push_back(p.local_port);
+  for (const auto& p : drive(attack, kStart + seconds(1))) local.push_back(attack.local_port(p.socket));
   EXPECT_EQ(local, (std::vector<std::uint16_t>{60000, 60001, 60002, 60000, 60001}));
+  EXPECT_EQ(attack.socket_of(60002), 2u);
+  EXPECT_FALSE(attack.socket_of(60003));
 }
 
 TEST(NaiveBirthdayTest, DestinationPortsStayInTheConfiguredRange) {
@@ -138,94 +162,96 @@ TEST(NaiveBirthdayTest, SameSeedSameProbes) {
   const auto sent_a = drive(a, kStart + seconds(10));
   const auto sent_b = drive(b, kStart + seconds(10));
   ASSERT_EQ(sent_a.size(), sent_b.size());
-  for (std::size_t i = 0; i < sent_a.size(); ++i) EXPECT_EQ(sent_a[i].to, sent_b[i].to);
+  for (std::size_t i = 0; i < sent_a.size(); ++i) {
+    EXPECT_EQ(sent_a[i].to, sent_b[i].to);
+    EXPECT_EQ(sent_a[i].bytes, sent_b[i].bytes);
+  }
 }
 
-TEST(NaiveBirthdayTest, ProbeFromThePeerIsAckedToItsSourceAndStopsProbing) {
+TEST(NaiveBirthdayTest, ProbeFromThePeerIsAckedToItsSourceButConnectsOnlyOnConfirm) {
   Rng rng(8);
   NaiveBirthday attack(config(1000), rng, kStart);
   drive(attack, kStart + kInterval * 9);
   const TimePoint now = kStart + kInterval * 9 + milliseconds(1);
-  attack.on_datagram(now, 40000, kPeerMapping, message(wire::ProbeKind::Probe));
+  attack.on_datagram(now, 0, kPeerMapping, peer_probe());
+  EXPECT_EQ(attack.result().outcome, PunchOutcome::Running);  // a probe alone proves nothing fresh
 
+  EXPECT_EQ(attack.next_deadline(), now);  // the ACK is due at once
+  const auto ack = attack.poll_transmit(now + milliseconds(1));
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->to, kPeerMapping);
+  EXPECT_EQ(ack->socket, 0u);
+  const auto decoded = wire::decode_probe(ack->bytes, kKey);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->kind, wire::ProbeKind::Ack);
+  EXPECT_EQ(decoded->echo_sequence, 7u);
+  EXPECT_EQ(decoded->echo_nonce, 0x55u);
+
+  // The peer's CONFIRM echoes our ACK's nonce: now we are connected.
+  const auto confirm = wire::encode(
+      wire::ProbeMessage{wire::ProbeKind::Confirm, kSession, 0, decoded->sequence, 0, decoded->nonce}, kKey);
+  const TimePoint later = now + milliseconds(30);
+  attack.on_datagram(later, 0, kPeerMapping, bytes_of(confirm));
   const auto& r = attack.result();
   EXPECT_EQ(r.outcome, PunchOutcome::Connected);
   EXPECT_FALSE(r.via_ack);
-  EXPECT_EQ(r.probes_sent, 10u);
-  EXPECT_EQ(r.connected_at, now);
-  EXPECT_EQ(r.time_to_connect, now - kStart);
-  EXPECT_EQ(r.local_port, 40000);
+  EXPECT_EQ(r.connected_at, later);
+  EXPECT_EQ(r.time_to_connect, later - kStart);
   EXPECT_EQ(r.peer, kPeerMapping);
-
-  EXPECT_EQ(attack.next_deadline(), now);  // the ACK is due at once
-  const auto ack = attack.poll_transmit(now + seconds(1));
-  ASSERT_TRUE(ack);
-  EXPECT_EQ(ack->to, kPeerMapping);
-  EXPECT_EQ(ack->local_port, 40000);
-  const auto decoded = wire::decode_probe(ack->bytes);
-  ASSERT_TRUE(decoded);
-  EXPECT_EQ(decoded->kind, wire::ProbeKind::Ack);
-  EXPECT_EQ(decoded->session_id, kSession);
-  EXPECT_FALSE(attack.poll_transmit(now + seconds(1)));  // no more probes
+  EXPECT_FALSE(attack.poll_transmit(later + seconds(1)));  // no more probes
   EXPECT_TRUE(attack.done());
-  EXPECT_EQ(attack.result().acks_sent, 1u);
+  EXPECT_EQ(r.acks_sent, 1u);
 }
 
-TEST(NaiveBirthdayTest, AckFromThePeerConnectsWithoutAnswering) {
+TEST(NaiveBirthdayTest, AckOfOurProbeConnectsAndIsConfirmed) {
   Rng rng(9);
   NaiveBirthday attack(config(1000), rng, kStart);
-  drive(attack, kStart + kInterval * 3);
-  attack.on_datagram(kStart + seconds(1), 40000, kPeerMapping, message(wire::ProbeKind::Ack));
+  const auto sent = drive(attack, kStart + kInterval * 3);
+  ASSERT_EQ(sent.size(), 4u);
+  const Endpoint probed = sent[2].to;
+  attack.on_datagram(kStart + seconds(1), 0, probed, peer_ack(sent[2]));
   EXPECT_EQ(attack.result().outcome, PunchOutcome::Connected);
   EXPECT_TRUE(attack.result().via_ack);
+  EXPECT_EQ(attack.result().peer, probed);
+  const auto confirm = attack.poll_transmit(kStart + seconds(1));
+  ASSERT_TRUE(confirm);
+  EXPECT_EQ(confirm->to, probed);
+  EXPECT_EQ(wire::decode_probe(confirm->bytes, kKey)->kind, wire::ProbeKind::Confirm);
   EXPECT_FALSE(attack.poll_transmit(kStart + seconds(2)));
   EXPECT_TRUE(attack.done());
 }
 
-TEST(NaiveBirthdayTest, KeepsAnsweringProbesAfterConnecting) {
+TEST(NaiveBirthdayTest, AckFromAnotherPortThanTheProbedOneIsAReplay) {
   Rng rng(10);
   NaiveBirthday attack(config(1000), rng, kStart);
-  attack.on_datagram(kStart, 40000, kPeerMapping, message(wire::ProbeKind::Ack));
-  attack.on_datagram(kStart + seconds(1), 40000, kPeerMapping, message(wire::ProbeKind::Probe));
-  const auto ack = attack.poll_transmit(kStart + seconds(1));
-  ASSERT_TRUE(ack);
-  EXPECT_EQ(wire::decode_probe(ack->bytes)->kind, wire::ProbeKind::Ack);
-  EXPECT_EQ(attack.result().connected_at, kStart);  // the first arrival counts
+  const auto sent = drive(attack, kStart + kInterval * 3);
+  Endpoint elsewhere = sent[2].to;
+  elsewhere.port = static_cast<std::uint16_t>(elsewhere.port ^ 1);
+  attack.on_datagram(kStart + seconds(1), 0, elsewhere, peer_ack(sent[2]));
+  EXPECT_EQ(attack.result().outcome, PunchOutcome::Running);
+  EXPECT_EQ(attack.result().rejected, 1u);
 }
 
-TEST(NaiveBirthdayTest, IgnoresOtherSessionsStrangersAndGarbage) {
+TEST(NaiveBirthdayTest, IgnoresOtherSessionsStrangersWrongKeysAndGarbage) {
   Rng rng(11);
   NaiveBirthday attack(config(1000), rng, kStart);
   const TimePoint now = kStart + seconds(1);
-  attack.on_datagram(now, 40000, kPeerMapping, message(wire::ProbeKind::Probe, kSession + 1));
-  attack.on_datagram(now, 40000, Endpoint{IpAddress::v4({198, 51, 100, 66}), 51000}, message(wire::ProbeKind::Probe));
-  attack.on_datagram(now, 40000, kPeerMapping, std::vector<std::uint8_t>{1, 2, 3});
-  auto truncated = message(wire::ProbeKind::Probe);
+  attack.on_datagram(now, 0, kPeerMapping, peer_probe(kSession + 1));
+  attack.on_datagram(now, 0, Endpoint{IpAddress::v4({198, 51, 100, 66}), 51000}, peer_probe());
+  attack.on_datagram(now, 0, kPeerMapping, std::vector<std::uint8_t>{1, 2, 3});
+  auto truncated = peer_probe();
   truncated.pop_back();
-  attack.on_datagram(now, 40000, kPeerMapping, truncated);
+  attack.on_datagram(now, 0, kPeerMapping, truncated);
+  wire::SessionKey other = test_key();
+  other[0] ^= 1;
+  attack.on_datagram(now, 0, kPeerMapping,
+                     bytes_of(wire::encode(wire::ProbeMessage{wire::ProbeKind::Probe, kSession, 1, 0, 2, 0},
+                                           wire::ProbeKey(other))));
   EXPECT_EQ(attack.result().outcome, PunchOutcome::Running);
   EXPECT_EQ(attack.result().acks_sent, 0u);
+  EXPECT_EQ(attack.result().rejected, 5u);
   // Only probes came out, no ACK to anybody.
-  while (auto d = attack.poll_transmit(now)) EXPECT_EQ(wire::decode_probe(d->bytes)->kind, wire::ProbeKind::Probe);
-}
-
-TEST(ProbeWireTest, RoundTripsAndRejectsMalformed) {
-  const wire::ProbeMessage m{wire::ProbeKind::Ack, 0xdeadbeefcafef00dULL, 0x01020304};
-  const auto bytes = wire::encode(m);
-  EXPECT_EQ(wire::decode_probe(bytes), m);
-  EXPECT_EQ(bytes[4], 0xde);   // network byte order
-  EXPECT_EQ(bytes[15], 0x04);
-  auto bad = bytes;
-  bad[0] = 'X';
-  EXPECT_FALSE(wire::decode_probe(bad));
-  bad = bytes;
-  bad[2] = 2;  // unknown version
-  EXPECT_FALSE(wire::decode_probe(bad));
-  bad = bytes;
-  bad[3] = 3;  // unknown kind
-  EXPECT_FALSE(wire::decode_probe(bad));
-  EXPECT_FALSE(wire::decode_probe(std::span<const std::uint8_t>(bytes.data(), 15)));
-  EXPECT_FALSE(wire::decode_probe({}));
+  while (auto d = attack.poll_transmit(now)) EXPECT_EQ(wire::decode_probe(d->bytes, kKey)->kind, wire::ProbeKind::Probe);
 }
 
 }  // namespace

@@ -1,0 +1,185 @@
+#include "punch/probing_machine.hpp"
+
+namespace natpunch::punch {
+namespace {
+
+std::array<std::uint8_t, 16> nonce_secret(Rng& rng) {
+  std::array<std::uint8_t, 16> secret{};
+  const std::uint64_t a = rng.next_u64();
+  const std::uint64_t b = rng.next_u64();
+  for (int i = 0; i < 8; ++i) {
+    secret[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(a >> (8 * i));
+    secret[static_cast<std::size_t>(i + 8)] = static_cast<std::uint8_t>(b >> (8 * i));
+  }
+  return secret;
+}
+
+}  // namespace
+
+const char* to_string(StopReason reason) {
+  switch (reason) {
+    case StopReason::None: return "none";
+    case StopReason::ProbeBudget: return "probe budget spent";
+    case StopReason::TimeBudget: return "time budget spent";
+    case StopReason::RelayOnly: return "no direct path possible: relay only";
+  }
+  return "unknown";
+}
+
+ProbingMachine::ProbingMachine(const ProbingConfig& config, std::unique_ptr<PortChooser> chooser, Rng& rng,
+                               TimePoint start)
+    : config_(config),
+      chooser_(std::move(chooser)),
+      rng_(rng),
+      key_(config.key),
+      nonces_(nonce_secret(rng)),
+      start_(start),
+      next_send_(start) {
+  if (config_.sockets == 0) config_.sockets = 1;
+  // Every probe is this with its sequence and nonce stamped in.
+  probe_template_ = wire::encode(wire::ProbeMessage{wire::ProbeKind::Probe, config_.session_id, 0, 0, 0, 0}, key_);
+}
+
+bool ProbingMachine::probing() const {
+  return result_.outcome == PunchOutcome::Running && !order_exhausted_ && result_.probes_sent < config_.probe_budget;
+}
+
+void ProbingMachine::enqueue(TimePoint now, const PunchDatagram& datagram) {
+  if (queued_ == 0) answer_due_ = now;
+  if (queued_ < kQueue) queue_[queued_++] = datagram;
+}
+
+std::optional<PunchDatagram> ProbingMachine::poll_transmit(TimePoint now) {
+  if (queued_ > 0) {
+    const PunchDatagram out = queue_[0];
+    for (std::size_t i = 1; i < queued_; ++i) queue_[i - 1] = queue_[i];
+    --queued_;
+    return out;
+  }
+  if (result_.outcome != PunchOutcome::Running) return std::nullopt;
+  if (candidate_ && now >= candidate_due_ && candidate_retransmits_ < kAckRetransmits) {
+    ++candidate_retransmits_;
+    candidate_due_ = now + config_.ack_retransmit;
+    return candidate_;
+  }
+  if (!probing() || now < next_send_) return std::nullopt;
+  if (config_.time_budget && now - start_ >= *config_.time_budget) return std::nullopt;
+  const auto port = chooser_->next(rng_);
+  if (!port) {
+    // The order is exhausted: from here on it is as if the budget were spent.
+    order_exhausted_ = true;
+    return std::nullopt;
+  }
+  PunchDatagram probe;
+  probe.socket = static_cast<std::uint32_t>(result_.probes_sent % config_.sockets);
+  probe.to = Endpoint{config_.peer_address, *port};
+  probe.bytes = probe_template_;
+  const auto sequence = static_cast<std::uint32_t>(result_.probes_sent);
+  wire::restamp(probe.bytes, sequence, nonces_.nonce(wire::ProbeKind::Probe, sequence, *port), key_);
+  ++result_.probes_sent;
+  // Keeps to the schedule even if the driver is late, so the rate is the
+  // configured one on average rather than drifting with driver lag.
+  next_send_ += config_.send_interval;
+  return probe;
+}
+
+std::optional<TimePoint> ProbingMachine::next_deadline() const {
+  if (queued_ > 0) return answer_due_;
+  if (result_.outcome != PunchOutcome::Running) return std::nullopt;
+  std::optional<TimePoint> due;
+  const auto earliest = [&](TimePoint t) { due = due ? std::min(*due, t) : t; };
+  if (config_.time_budget) earliest(start_ + *config_.time_budget);
+  if (candidate_ && candidate_retransmits_ < kAckRetransmits) earliest(candidate_due_);
+  if (probing()) earliest(next_send_);
+  else earliest(last_probe_at() + config_.linger);
+  return due;
+}
+
+void ProbingMachine::stop(StopReason reason) {
+  result_.outcome = PunchOutcome::Stopped;
+  result_.stop_reason = reason;
+  candidate_.reset();
+}
+
+void ProbingMachine::on_timer(TimePoint now) {
+  if (result_.outcome != PunchOutcome::Running) return;
+  if (config_.time_budget && now - start_ >= *config_.time_budget) return stop(StopReason::TimeBudget);
+  if (!probing() && now >= last_probe_at() + config_.linger) stop(StopReason::ProbeBudget);
+}
+
+void ProbingMachine::connect(TimePoint now, std::uint32_t socket, const Endpoint& from, bool via_ack) {
+  result_.outcome = PunchOutcome::Connected;
+  result_.via_ack = via_ack;
+  result_.connected_at = now;
+  result_.time_to_connect = now - start_;
+  result_.socket = socket;
+  result_.peer = from;
+  candidate_.reset();
+}
+
+void ProbingMachine::answer_probe(TimePoint now, std::uint32_t socket, const Endpoint& from,
+                                  const wire::ProbeMessage& probe) {
+  const auto sequence = static_cast<std::uint32_t>(result_.acks_sent);
+  PunchDatagram ack;
+  ack.socket = socket;
+  ack.to = from;
+  ack.bytes = wire::encode(wire::ProbeMessage{wire::ProbeKind::Ack, config_.session_id, sequence, probe.sequence,
+                                              nonces_.nonce(wire::ProbeKind::Ack, sequence, from.port), probe.nonce},
+                           key_);
+  ++result_.acks_sent;
+  enqueue(now, ack);
+  if (result_.outcome == PunchOutcome::Running && !candidate_) {
+    candidate_ = ack;
+    candidate_due_ = now + config_.ack_retransmit;
+    candidate_retransmits_ = 0;
+  }
+}
+
+void ProbingMachine::on_datagram(TimePoint now, std::uint32_t socket, const Endpoint& from,
+                                 std::span<const std::uint8_t> bytes) {
+  // The address check is free and keeps strangers off the MAC; the MAC and
+  // the nonces stop anyone who can spoof the peer's address.
+  if (from.address != config_.peer_address || result_.outcome == PunchOutcome::Stopped || socket >= config_.sockets) {
+    ++result_.rejected;
+    return;
+  }
+  const auto message = wire::decode_probe(bytes, key_);
+  if (!message || message->session_id != config_.session_id) {
+    ++result_.rejected;
+    return;
+  }
+  switch (message->kind) {
+    case wire::ProbeKind::Probe:
+      answer_probe(now, socket, from, *message);
+      return;
+    case wire::ProbeKind::Ack: {
+      // Must answer a probe we sent, to the very port it came from.
+      if (message->echo_sequence >= result_.probes_sent ||
+          message->echo_nonce != nonces_.nonce(wire::ProbeKind::Probe, message->echo_sequence, from.port)) {
+        ++result_.rejected;
+        return;
+      }
+      PunchDatagram confirm;
+      confirm.socket = socket;
+      confirm.to = from;
+      confirm.bytes = wire::encode(wire::ProbeMessage{wire::ProbeKind::Confirm, config_.session_id,
+                                                      static_cast<std::uint32_t>(result_.confirms_sent),
+                                                      message->sequence, 0, message->nonce},
+                                   key_);
+      ++result_.confirms_sent;
+      enqueue(now, confirm);
+      if (result_.outcome == PunchOutcome::Running) connect(now, socket, from, true);
+      return;
+    }
+    case wire::ProbeKind::Confirm:
+      if (message->echo_sequence >= result_.acks_sent ||
+          message->echo_nonce != nonces_.nonce(wire::ProbeKind::Ack, message->echo_sequence, from.port)) {
+        ++result_.rejected;
+        return;
+      }
+      if (result_.outcome == PunchOutcome::Running) connect(now, socket, from, false);
+      return;
+  }
+}
+
+}  // namespace natpunch::punch

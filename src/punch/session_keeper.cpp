@@ -1,0 +1,60 @@
+#include "punch/session_keeper.hpp"
+
+#include <algorithm>
+
+namespace natpunch::punch {
+
+SessionKeeper::SessionKeeper(const KeepaliveConfig& config, TimePoint now)
+    : config_(config),
+      interval_(std::max(config.min_interval,
+                         std::chrono::duration_cast<Duration>(config.idle_timeout * std::clamp(config.safety, 0.01, 1.0)))),
+      next_keepalive_(now + interval_) {}
+
+std::optional<TimePoint> SessionKeeper::next_deadline() const {
+  if (state_ == PathState::Dead) return std::nullopt;
+  return reply_due_ ? std::min(*reply_due_, next_keepalive_) : next_keepalive_;
+}
+
+std::optional<KeeperAction> SessionKeeper::on_timer(TimePoint now) {
+  if (state_ == PathState::Dead) return std::nullopt;
+  if (reply_due_ && now >= *reply_due_) {
+    reply_due_.reset();
+    if (++misses_ >= config_.misses_for_dead) {
+      state_ = PathState::Dead;
+      route_ = Route::Relay;
+      return KeeperAction::RequestRepunch;
+    }
+    // Try again at once rather than a whole interval later: the mapping
+    // may be about to expire.
+    next_keepalive_ = now;
+  }
+  if (now >= next_keepalive_) {
+    next_keepalive_ = now + interval_;
+    reply_due_ = now + config_.reply_timeout;
+    return KeeperAction::SendKeepalive;
+  }
+  return std::nullopt;
+}
+
+void SessionKeeper::on_sent_direct(TimePoint now) {
+  if (state_ == PathState::Alive && !reply_due_) next_keepalive_ = std::max(next_keepalive_, now + interval_);
+}
+
+void SessionKeeper::on_received_direct(TimePoint now) {
+  if (state_ == PathState::Dead) return;  // only a re-punch brings the path back
+  misses_ = 0;
+  reply_due_.reset();
+  // Not a reason to postpone our keepalive: some NATs refresh a mapping
+  // only on outbound traffic.
+  (void)now;
+}
+
+void SessionKeeper::on_direct_restored(TimePoint now) {
+  state_ = PathState::Alive;
+  route_ = Route::Direct;
+  misses_ = 0;
+  reply_due_.reset();
+  next_keepalive_ = now + interval_;
+}
+
+}  // namespace natpunch::punch
