@@ -89,23 +89,37 @@ std::optional<nat::NatConfig> build_config(const NatdOptions& o, const IpAddress
   const auto idle = seconds_option(o.idle_timeout);
   nat::NatConfig config;
   if (!o.profile.empty()) {
-    if (!o.mapping.empty() || !o.filtering.empty() || !o.allocator.empty()) {
-      std::cerr << "error: --profile cannot be combined with --mapping/--filtering/--allocator\n";
-      return std::nullopt;
-    }
     auto profile = io::load_profile(o.profile);
     if (!profile) {
       std::cerr << "error: " << profile.error().to_string() << "\n";
       return std::nullopt;
     }
+    // With a profile, --mapping/--filtering/--allocator fill in what the
+    // profile leaves unknown (null); measured values win.
     nat::NatConfigOptions options;
     options.public_addresses = {public_ip};
     options.fallbacks.pending_timeout = pending;
     options.fallbacks.established_timeout = idle;
+    if (!o.mapping.empty() && !(options.fallbacks.mapping = nat::parse_mapping_behavior(o.mapping))) {
+      std::cerr << "error: --mapping must be endpoint-independent, address-dependent or address-and-port-dependent\n";
+      return std::nullopt;
+    }
+    if (!o.filtering.empty() && !(options.fallbacks.filtering = nat::parse_filtering_behavior(o.filtering))) {
+      std::cerr << "error: --filtering must be endpoint-independent, address-dependent or "
+                   "address-and-port-dependent\n";
+      return std::nullopt;
+    }
+    if (!o.allocator.empty() && !(options.fallbacks.allocator = nat::parse_allocator_spec(o.allocator))) {
+      std::cerr << "error: --allocator '" << o.allocator
+                << "' is not one of preserving, sequential, random, uniform[:MIN-MAX], block[:SIZE], "
+                   "beta[:ALPHA,BETA,LOC,SCALE]\n";
+      return std::nullopt;
+    }
     auto made = nat::make_nat_config(*profile, options);
     if (!made) {
       std::cerr << "error: " << made.error().to_string()
-                << " (give --pending-timeout / --idle-timeout for timeouts the profile leaves unknown)\n";
+                << " (the profile leaves it unknown: give it with --mapping / --filtering / --allocator / "
+                   "--pending-timeout / --idle-timeout)\n";
       return std::nullopt;
     }
     config = *made;

@@ -69,3 +69,21 @@ TEST(NatdCli, BlockBackgroundIsAcceptedForBlockAllocators) {
 }
 
 }  // namespace
+
+// A profile with unknown (null) values: natd says which one is missing and
+// how to give it; the explicit options then fill the gaps, while measured
+// values stay the profile's.
+TEST(NatdProfileGaps, MissingValuesComeFromTheOptions) {
+  const std::string base = std::string(NATPUNCH_BINARY) +
+                           " natd --check --tun np0 --inside-cidr 100.64.1.0/24 --public-ip 203.0.113.111 "
+                           "--profile " NATPUNCH_PROFILES_DIR "/orange-be.json";
+  auto missing = natpunch::test_support::run_command(base + " 2>&1");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("--allocator"), std::string::npos) << missing.output;
+  auto filled = natpunch::test_support::run_command(
+      base + " --allocator random --pending-timeout 60 --idle-timeout 60 --mapping endpoint-independent 2>&1");
+  EXPECT_EQ(filled.exit_code, 0) << filled.output;
+  // Orange BE is symmetric in Table III: the profile's mapping wins over --mapping.
+  EXPECT_NE(filled.output.find("address-and-port-dependent mapping"), std::string::npos) << filled.output;
+  EXPECT_NE(filled.output.find("random ports"), std::string::npos) << filled.output;
+}
