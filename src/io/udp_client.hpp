@@ -29,6 +29,8 @@ class UdpClient {
   // uses towards `remote` (what a server would see without a NAT).
   Endpoint local_endpoint_towards(const Endpoint& remote) const;
   Endpoint bound_endpoint() const;
+  // For poll() over several sockets (io/punch_driver.cpp).
+  int native_handle() { return socket_.native_handle(); }
 
   // False with `error` set when the kernel refuses the datagram outright.
   bool send(const Endpoint& to, std::span<const std::uint8_t> bytes, std::string& error);

@@ -1,0 +1,94 @@
+#include "wire/session_datagram.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+namespace natpunch::wire {
+namespace {
+
+constexpr std::uint8_t kMagic0 = 'N';
+constexpr std::uint8_t kMagic1 = 'D';
+constexpr char kDomain[] = "natpunch data v1";
+
+void put_be(std::uint8_t* out, std::uint64_t value, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out[i] = static_cast<std::uint8_t>(value);
+    value >>= 8;
+  }
+}
+
+std::uint64_t get_be(const std::uint8_t* in, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value = (value << 8) | in[i];
+  return value;
+}
+
+// MAC over the domain string and `message`, so this key use can never be
+// confused with another (probes derive their own MAC key from it).
+std::array<std::uint8_t, kSessionMacSize> mac(std::span<const std::uint8_t> message, const SessionKey& key) {
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, key.data(), key.size(), kSessionMacSize);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kDomain), sizeof kDomain - 1);
+  crypto_generichash_update(&state, message.data(), message.size());
+  std::array<std::uint8_t, kSessionMacSize> out{};
+  crypto_generichash_final(&state, out.data(), out.size());
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(SessionDatagramError error) {
+  switch (error) {
+    case SessionDatagramError::TooShort: return "too short";
+    case SessionDatagramError::BadMagic: return "bad magic";
+    case SessionDatagramError::BadVersion: return "bad version";
+    case SessionDatagramError::BadLength: return "bad payload length";
+    case SessionDatagramError::WrongSession: return "wrong session";
+    case SessionDatagramError::BadMac: return "bad MAC";
+  }
+  return "unknown";
+}
+
+bool looks_like_session_datagram(std::span<const std::uint8_t> bytes) {
+  return bytes.size() >= 2 && bytes[0] == kMagic0 && bytes[1] == kMagic1;
+}
+
+std::vector<std::uint8_t> encode(const SessionDatagram& datagram, const SessionKey& key) {
+  const std::size_t length = std::min(datagram.payload.size(), kMaxSessionPayload);
+  std::vector<std::uint8_t> out(kSessionHeaderSize + length + kSessionMacSize);
+  out[0] = kMagic0;
+  out[1] = kMagic1;
+  out[2] = kSessionVersion;
+  out[3] = datagram.flags;
+  put_be(out.data() + 4, datagram.session_id, 8);
+  put_be(out.data() + 12, datagram.sequence, 8);
+  put_be(out.data() + 20, length, 4);
+  std::copy_n(datagram.payload.begin(), length, out.begin() + kSessionHeaderSize);
+  const auto tag = mac(std::span(out).first(kSessionHeaderSize + length), key);
+  std::copy(tag.begin(), tag.end(), out.end() - kSessionMacSize);
+  return out;
+}
+
+Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<const std::uint8_t> bytes,
+                                                                     std::uint64_t session_id,
+                                                                     const SessionKey& key) {
+  if (bytes.size() < kSessionHeaderSize + kSessionMacSize) return Unexpected{SessionDatagramError::TooShort};
+  if (bytes[0] != kMagic0 || bytes[1] != kMagic1) return Unexpected{SessionDatagramError::BadMagic};
+  if (bytes[2] != kSessionVersion) return Unexpected{SessionDatagramError::BadVersion};
+  const std::uint64_t length = get_be(bytes.data() + 20, 4);
+  if (length > kMaxSessionPayload || length != bytes.size() - kSessionHeaderSize - kSessionMacSize)
+    return Unexpected{SessionDatagramError::BadLength};
+  SessionDatagram d;
+  d.flags = bytes[3];
+  d.session_id = get_be(bytes.data() + 4, 8);
+  d.sequence = get_be(bytes.data() + 12, 8);
+  if (d.session_id != session_id) return Unexpected{SessionDatagramError::WrongSession};
+  const auto expected = mac(bytes.first(kSessionHeaderSize + length), key);
+  if (sodium_memcmp(expected.data(), bytes.data() + kSessionHeaderSize + length, kSessionMacSize) != 0)
+    return Unexpected{SessionDatagramError::BadMac};
+  d.payload.assign(bytes.begin() + kSessionHeaderSize, bytes.begin() + static_cast<std::ptrdiff_t>(kSessionHeaderSize + length));
+  return d;
+}
+
+}  // namespace natpunch::wire

@@ -1,0 +1,398 @@
+// `natpunch listen` / `natpunch connect` as real processes on loopback with
+// a real `natpunch rendezvous`: a direct route with an authenticated test
+// datagram both ways, the relay route when punching cannot work, usage
+// errors, keygen. Plus io::PunchDriver on its own: two strategies punching
+// each other over real loopback sockets, and a stop request.
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../support/run_command.hpp"
+#include "io/os_random.hpp"
+#include "io/punch_driver.hpp"
+#include "punch/strategies.hpp"
+
+namespace {
+
+using namespace natpunch;
+using namespace std::chrono_literals;
+
+// A child process whose stdout we read line by line (stderr is inherited,
+// so a failing test shows the progress output).
+class Process {
+ public:
+  explicit Process(const std::vector<std::string>& args) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<std::string> copy = args;
+      std::string binary = NATPUNCH_BINARY;
+      std::vector<char*> argv{binary.data()};
+      for (auto& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fds[0];
+  }
+  ~Process() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) close(out_);
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{out_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char chunk[4096];
+      const auto n = read(out_, chunk, sizeof chunk);
+      if (n <= 0) return std::nullopt;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  std::optional<nlohmann::json> read_json(std::chrono::milliseconds timeout) {
+    auto line = read_line(timeout);
+    if (!line) return std::nullopt;
+    auto j = nlohmann::json::parse(*line, nullptr, false);
+    if (j.is_discarded()) return std::nullopt;
+    return j;
+  }
+
+  // Exit code after at most `timeout` (-1: killed or crashed).
+  int wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        reaped_ = true;
+        return -1;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  void interrupt() { kill(pid_, SIGINT); }
+  bool started() const { return pid_ > 0 && out_ >= 0; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  bool reaped_ = false;
+  std::string buffer_;
+};
+
+struct Rendezvous {
+  Process process{{"rendezvous", "--listen", "127.0.0.1:0", "--json-log", "--start-delay-ms", "200"}};
+  std::string address;
+
+  bool ready() {
+    auto j = process.read_json(5000ms);
+    if (!j || (*j)["event"] != "listening") return false;
+    address = (*j)["address"].get<std::string>();
+    return true;
+  }
+  ~Rendezvous() { process.interrupt(); }
+};
+
+struct PeerRun {
+  int exit_code = -1;
+  nlohmann::json result;
+};
+
+// Starts a listener with `listen_extra`, then a connector with
+// `connect_extra`, both with --json; returns both results.
+std::pair<PeerRun, PeerRun> run_pair(const std::string& rendezvous, std::vector<std::string> listen_extra,
+                                     std::vector<std::string> connect_extra) {
+  std::vector<std::string> listen_args{"listen", "--rendezvous", rendezvous, "--accept-any", "--json", "--wait", "10"};
+  listen_args.insert(listen_args.end(), listen_extra.begin(), listen_extra.end());
+  Process listener(listen_args);
+  auto identity = listener.read_json(5000ms);
+  if (!identity || (*identity)["event"] != "identity") return {};
+  std::vector<std::string> connect_args{"connect", "--rendezvous", rendezvous, "--peer",
+                                        (*identity)["identity"].get<std::string>(), "--json", "--wait", "10"};
+  connect_args.insert(connect_args.end(), connect_extra.begin(), connect_extra.end());
+  Process connector(connect_args);
+  PeerRun l, c;
+  auto c_identity = connector.read_json(5000ms);
+  if (auto j = connector.read_json(15000ms)) c.result = *j;
+  if (auto j = listener.read_json(15000ms)) l.result = *j;
+  c.exit_code = connector.wait(5000ms);
+  l.exit_code = listener.wait(5000ms);
+  if (c_identity) c.result["own_identity_line"] = (*c_identity)["identity"];
+  return {l, c};
+}
+
+TEST(ConnectCli, LoopbackPeersPunchDirectlyAndExchangeTheTestDatagram) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  auto [l, c] = run_pair(server.address, {}, {});
+  ASSERT_EQ(l.exit_code, 0) << l.result.dump();
+  ASSERT_EQ(c.exit_code, 0) << c.result.dump();
+  for (const auto* r : {&l.result, &c.result}) {
+    EXPECT_EQ((*r)["event"], "result");
+    EXPECT_EQ((*r)["route"], "direct") << r->dump();
+    EXPECT_EQ((*r)["strategy"], "hole-punch") << "unknown NATs start with a plain hole punch";
+    EXPECT_EQ((*r)["test_datagram"], true);
+    EXPECT_GE((*r)["time_to_connect_ms"].get<double>(), 0.0);
+    EXPECT_LT((*r)["time_to_connect_ms"].get<double>(), 1000.0) << "loopback connects within a few probes";
+    EXPECT_GE((*r)["probes_sent"].get<int>(), 0);
+  }
+  EXPECT_EQ(l.result["session_id"], c.result["session_id"]);
+  EXPECT_EQ(l.result["received"], "natpunch test from connect");
+  EXPECT_EQ(c.result["received"], "natpunch test from listen");
+  // Each side's direct peer is the endpoint the rendezvous saw for the other.
+  EXPECT_EQ(c.result["peer_endpoint"], l.result["observed"]);
+  EXPECT_EQ(l.result["peer_endpoint"], c.result["observed"]);
+  EXPECT_EQ(c.result["peer"], l.result["identity"]);
+  EXPECT_EQ(l.result["peer"], c.result["own_identity_line"]);
+}
+
+TEST(ConnectCli, WhenPunchingCannotWorkTheRelayCarriesTheTestDatagram) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  // The listener never answers probes; the connector gives up after 600 ms.
+  auto [l, c] = run_pair(server.address, {"--force-relay"},
+                         {"--mapping", "endpoint-independent", "--punch-timeout-ms", "600"});
+  ASSERT_EQ(l.exit_code, 0) << l.result.dump();
+  ASSERT_EQ(c.exit_code, 0) << c.result.dump();
+  EXPECT_EQ(l.result["route"], "relay");
+  EXPECT_EQ(l.result["stop_reason"], "forced relay");
+  EXPECT_EQ(l.result["probes_sent"], 0);
+  EXPECT_EQ(c.result["route"], "relay");
+  EXPECT_EQ(c.result["stop_reason"], "time budget spent");
+  EXPECT_GT(c.result["probes_sent"].get<int>(), 10) << "the connector did try to punch";
+  EXPECT_GE(c.result["time_to_connect_ms"].get<double>(), 550.0);
+  EXPECT_EQ(l.result["test_datagram"], true);
+  EXPECT_EQ(c.result["test_datagram"], true);
+  EXPECT_EQ(l.result["received"], "natpunch test from connect");
+  EXPECT_EQ(c.result["received"], "natpunch test from listen");
+}
+
+TEST(ConnectCli, StdioPipesBothWaysOverTheDirectRoute) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  const auto dir = std::filesystem::temp_directory_path() / ("natpunch-connect-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const auto key = (dir / "listener.key").string();
+  auto keygen = test_support::run_command(std::string(NATPUNCH_BINARY) + " keygen --identity " + key);
+  ASSERT_EQ(keygen.exit_code, 0);
+  const std::string pubkey = keygen.output.substr(0, keygen.output.find('\n'));
+  ASSERT_EQ(pubkey.size(), 64u);
+  const std::string bin = NATPUNCH_BINARY;
+  const std::string common = " --rendezvous " + server.address + " --wait 10 --stdio";
+  auto listener = std::async(std::launch::async, [&] {
+    return test_support::run_command("echo from-listener | " + bin + " listen --identity " + key + " --accept-any" +
+                                     common + " 2>" + (dir / "l.err").string());
+  });
+  std::this_thread::sleep_for(300ms);
+  auto c = test_support::run_command("echo from-connector | " + bin + " connect --peer " + pubkey + common + " 2>" +
+                                     (dir / "c.err").string());
+  auto l = listener.get();
+  const auto slurp = [](const std::filesystem::path& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string c_err = slurp(dir / "c.err"), l_err = slurp(dir / "l.err");
+  EXPECT_EQ(c.exit_code, 0) << c_err;
+  EXPECT_EQ(l.exit_code, 0) << l_err;
+  // stdout carries only the peer's data; the report goes to stderr.
+  EXPECT_EQ(c.output, "from-listener\n");
+  EXPECT_EQ(l.output, "from-connector\n");
+  EXPECT_NE(c_err.find("route: direct"), std::string::npos) << c_err;
+  EXPECT_NE(l_err.find("identity: " + pubkey), std::string::npos) << "the key file's identity is used: " << l_err;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConnectCli, CtrlCWhilePunchingExits130WithTheProbeCount) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  Process listener({"listen", "--rendezvous", server.address, "--accept-any", "--json", "--wait", "10",
+                    "--force-relay", "--test-timeout-ms", "2000"});
+  auto identity = listener.read_json(5000ms);
+  ASSERT_TRUE(identity);
+  // Without a time cap this hole punch would run for the full probe budget (minutes).
+  Process connector({"connect", "--rendezvous", server.address, "--peer", (*identity)["identity"].get<std::string>(),
+                     "--json", "--wait", "10", "--mapping", "endpoint-independent"});
+  ASSERT_TRUE(connector.read_json(5000ms));
+  std::this_thread::sleep_for(1000ms);
+  connector.interrupt();
+  const auto before = std::chrono::steady_clock::now();
+  auto result = connector.read_json(3000ms);
+  EXPECT_EQ(connector.wait(3000ms), 130);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 1500ms);
+  ASSERT_TRUE(result);
+  EXPECT_EQ((*result)["interrupted"], true);
+  EXPECT_GT((*result)["probes_sent"].get<int>(), 50) << "about 1 s of probes at one per 2.98 ms went out";
+  EXPECT_EQ(listener.wait(6000ms), 1) << "the listener's relay test datagram never came";
+}
+
+TEST(ConnectCli, UsageErrorsExitTwo) {
+  const std::string bin = NATPUNCH_BINARY;
+  struct Case {
+    const char* args;
+  } cases[] = {
+      {" connect --rendezvous 127.0.0.1:9 --peer nothex"},
+      {" connect --rendezvous 127.0.0.1:9"},
+      {" listen --rendezvous 127.0.0.1:9"},  // neither --accept-any nor --allow
+      {" listen --rendezvous 127.0.0.1:9 --allow 1234"},
+      {" listen --rendezvous 127.0.0.1:9 --accept-any --mapping sometimes"},
+      {" listen --rendezvous 127.0.0.1:9 --accept-any --server-key xyz"},
+      {" keygen"},
+  };
+  for (const auto& c : cases) {
+    auto r = test_support::run_command(bin + c.args + " 2>/dev/null");
+    EXPECT_EQ(r.exit_code, 2) << c.args;
+  }
+}
+
+TEST(ConnectCli, NoRendezvousServerExitsOne) {
+  // A port nothing listens on: registration times out (--wait caps it).
+  auto r = test_support::run_command(std::string(NATPUNCH_BINARY) +
+                                     " listen --rendezvous 127.0.0.1:9 --accept-any --wait 1 2>/dev/null");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("identity: "), std::string::npos);
+}
+
+// --- io::PunchDriver without the CLI
+
+struct DriverSide {
+  std::unique_ptr<io::UdpClient> socket;
+  Endpoint endpoint;
+};
+
+DriverSide open_side() {
+  auto s = io::UdpClient::open(Endpoint{IpAddress::v4({127, 0, 0, 1}), 0});
+  DriverSide side{std::move(s.value()), {}};
+  side.endpoint = side.socket->bound_endpoint();
+  return side;
+}
+
+std::unique_ptr<punch::PunchStrategy> strategy_towards(punch::StrategyKind kind, const Endpoint& peer, Rng& rng,
+                                                       TimePoint start, std::uint64_t probe_budget) {
+  punch::SideKnowledge local, remote;
+  local.mapping = remote.mapping = nat::MappingBehavior::EndpointIndependent;
+  local.observed_port = 1;  // unused by these strategies
+  remote.observed_port = peer.port;
+  punch::StrategyParams params;
+  params.peer_address = peer.address;
+  params.session_id = 7;
+  params.key.fill(3);
+  params.probe_budget = probe_budget;
+  params.send_interval = 2ms;
+  params.linger = 200ms;
+  params.many_sockets = 4;
+  return punch::make_strategy(kind, local, remote, params, rng, start);
+}
+
+TEST(PunchDriver, TwoStrategiesConnectOverLoopbackSockets) {
+  auto a = open_side();
+  auto b = open_side();
+  Rng rng_a(io::os_random_seed()), rng_b(io::os_random_seed());
+  const auto start = Clock::now() + 20ms;
+  auto sa = strategy_towards(punch::StrategyKind::HolePunch, b.endpoint, rng_a, start, 500);
+  auto sb = strategy_towards(punch::StrategyKind::HolePunch, a.endpoint, rng_b, start, 500);
+  io::PunchDriver da(*a.socket, {}), db(*b.socket, {});
+  auto fb = std::async(std::launch::async, [&] { return db.run(*sb, start); });
+  auto ra = da.run(*sa, start);
+  auto rb = fb.get();
+  ASSERT_EQ(ra.result.outcome, punch::PunchOutcome::Connected);
+  ASSERT_EQ(rb.result.outcome, punch::PunchOutcome::Connected);
+  EXPECT_EQ(ra.result.peer, b.endpoint);
+  EXPECT_EQ(rb.result.peer, a.endpoint);
+  EXPECT_EQ(ra.result.socket, 0u);
+  EXPECT_LT(ra.result.probes_sent, 100u);
+  EXPECT_FALSE(ra.interrupted);
+}
+
+TEST(PunchDriver, ManySocketStrategyBindsExtraSocketsAndStopsAtItsBudget) {
+  // One-hard-side from the hard side: probes leave from 4 sockets in turn
+  // towards a peer that never answers, until the probe budget runs out.
+  auto a = open_side();
+  auto silent = open_side();
+  Rng rng(1);
+  punch::SideKnowledge hard, easy;
+  hard.mapping = nat::MappingBehavior::AddressAndPortDependent;
+  easy.mapping = nat::MappingBehavior::EndpointIndependent;
+  easy.observed_port = silent.endpoint.port;
+  punch::StrategyParams params;
+  params.peer_address = silent.endpoint.address;
+  params.probe_budget = 12;
+  params.send_interval = 1ms;
+  params.linger = 50ms;
+  params.many_sockets = 4;
+  const auto start = Clock::now();
+  auto s = punch::make_strategy(punch::StrategyKind::OneHardSide, hard, easy, params, rng, start);
+  ASSERT_EQ(s->socket_count(), 4u);
+  std::uint64_t progress_calls = 0;
+  io::PunchDriverOptions options;
+  options.on_progress = [&](const io::PunchProgress&) { ++progress_calls; };
+  options.progress_interval = 1ms;
+  io::PunchDriver driver(*a.socket, options);
+  auto run = driver.run(*s, start);
+  EXPECT_EQ(run.result.outcome, punch::PunchOutcome::Stopped);
+  EXPECT_EQ(run.result.stop_reason, punch::StopReason::ProbeBudget);
+  EXPECT_EQ(run.result.probes_sent, 12u);
+  EXPECT_EQ(driver.sockets_open(), 4u);
+  EXPECT_GT(progress_calls, 0u);
+  // The silent peer saw probes from 4 distinct source ports.
+  std::set<std::uint16_t> sources;
+  while (auto d = silent.socket->receive_until(Clock::now())) sources.insert(d->from.port);
+  EXPECT_EQ(sources.size(), 4u);
+}
+
+TEST(PunchDriver, StopRequestEndsTheRunAtOnce) {
+  auto a = open_side();
+  auto silent = open_side();
+  Rng rng(2);
+  const auto start = Clock::now();
+  auto s = strategy_towards(punch::StrategyKind::HolePunch, silent.endpoint, rng, start, 1'000'000);
+  int polls = 0;
+  io::PunchDriverOptions options;
+  options.should_stop = [&] { return ++polls > 5; };
+  io::PunchDriver driver(*a.socket, options);
+  const auto before = Clock::now();
+  auto run = driver.run(*s, start);
+  EXPECT_TRUE(run.interrupted);
+  EXPECT_EQ(run.result.outcome, punch::PunchOutcome::Running);
+  EXPECT_LT(Clock::now() - before, 1s);
+}
+
+}  // namespace

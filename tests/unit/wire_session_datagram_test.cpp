@@ -1,0 +1,100 @@
+// Authenticated session data on the direct path (wire/session_datagram.hpp).
+#include "wire/session_datagram.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sodium.h>
+
+namespace natpunch::wire {
+namespace {
+
+SessionKey key_from(std::uint8_t seed) {
+  SessionKey key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(seed + 5 * i);
+  return key;
+}
+
+class SessionDatagramTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
+  const SessionKey key = key_from(9);
+  const SessionDatagram sample{kFlagGotYours, 0x0102030405060708ULL, 0x1112131415161718ULL, {'h', 'i', '!'}};
+};
+
+TEST_F(SessionDatagramTest, RoundTripsInNetworkByteOrder) {
+  const auto bytes = encode(sample, key);
+  ASSERT_EQ(bytes.size(), kSessionHeaderSize + 3 + kSessionMacSize);
+  EXPECT_EQ(bytes[0], 'N');
+  EXPECT_EQ(bytes[1], 'D');
+  EXPECT_EQ(bytes[2], kSessionVersion);
+  EXPECT_EQ(bytes[3], kFlagGotYours);
+  EXPECT_EQ(bytes[4], 0x01);
+  EXPECT_EQ(bytes[11], 0x08);
+  EXPECT_EQ(bytes[12], 0x11);
+  EXPECT_EQ(bytes[23], 3);  // payload length, low byte
+  EXPECT_TRUE(looks_like_session_datagram(bytes));
+  auto decoded = decode_session_datagram(bytes, sample.session_id, key);
+  ASSERT_TRUE(decoded) << to_string(decoded.error());
+  EXPECT_EQ(*decoded, sample);
+}
+
+TEST_F(SessionDatagramTest, EmptyAndMaximalPayloadsRoundTripAndLongerOnesAreCut) {
+  for (std::size_t length : {std::size_t{0}, kMaxSessionPayload, kMaxSessionPayload + 100}) {
+    SessionDatagram d = sample;
+    d.payload.assign(length, 0xab);
+    auto decoded = decode_session_datagram(encode(d, key), d.session_id, key);
+    ASSERT_TRUE(decoded) << length;
+    EXPECT_EQ(decoded->payload.size(), std::min(length, kMaxSessionPayload));
+  }
+}
+
+TEST_F(SessionDatagramTest, EachDefectHasItsOwnError) {
+  const auto good = encode(sample, key);
+  struct Case {
+    const char* name;
+    std::vector<std::uint8_t> bytes;
+    std::uint64_t session;
+    SessionKey key;
+    SessionDatagramError expected;
+  };
+  auto with = [&](std::size_t at, std::uint8_t value) {
+    auto b = good;
+    b[at] = value;
+    return b;
+  };
+  auto shorter = good;
+  shorter.pop_back();
+  const Case cases[] = {
+      {"empty", {}, sample.session_id, key, SessionDatagramError::TooShort},
+      {"header only", {good.begin(), good.begin() + kSessionHeaderSize}, sample.session_id, key,
+       SessionDatagramError::TooShort},
+      {"probe magic", with(1, 'P'), sample.session_id, key, SessionDatagramError::BadMagic},
+      {"version 2", with(2, 2), sample.session_id, key, SessionDatagramError::BadVersion},
+      {"length too large", with(23, 4), sample.session_id, key, SessionDatagramError::BadLength},
+      {"truncated", shorter, sample.session_id, key, SessionDatagramError::BadLength},
+      {"huge length", with(20, 0xff), sample.session_id, key, SessionDatagramError::BadLength},
+      {"other session", good, sample.session_id + 1, key, SessionDatagramError::WrongSession},
+      {"other key", good, sample.session_id, key_from(10), SessionDatagramError::BadMac},
+      {"flipped payload", with(kSessionHeaderSize, 'H'), sample.session_id, key, SessionDatagramError::BadMac},
+      {"flipped flags", with(3, kFlagEnd), sample.session_id, key, SessionDatagramError::BadMac},
+      {"flipped sequence", with(19, 0), sample.session_id, key, SessionDatagramError::BadMac},
+      {"flipped mac", with(good.size() - 1, static_cast<std::uint8_t>(good.back() ^ 1)), sample.session_id, key,
+       SessionDatagramError::BadMac},
+  };
+  for (const auto& c : cases) {
+    auto decoded = decode_session_datagram(c.bytes, c.session, c.key);
+    ASSERT_FALSE(decoded) << c.name;
+    EXPECT_EQ(decoded.error(), c.expected) << c.name << ": " << to_string(decoded.error());
+  }
+}
+
+TEST_F(SessionDatagramTest, ProbesAreNotSessionDatagrams) {
+  ProbeBytes probe{};
+  probe[0] = 'N';
+  probe[1] = 'P';
+  EXPECT_FALSE(looks_like_session_datagram(probe));
+  EXPECT_FALSE(looks_like_session_datagram(std::vector<std::uint8_t>{'N'}));
+}
+
+}  // namespace
+}  // namespace natpunch::wire
