@@ -3,7 +3,7 @@
 # short libFuzzer smoke run of every fuzz target, then the whole suite (unit,
 # RFC vectors, lab in network namespaces -- needs root) with the release
 # build; that ctest summary is the last thing printed.
-# Usage: scripts/test.sh        Environment: FUZZ_SECONDS (default 20)
+# Usage: scripts/test.sh        Environment: FUZZ_SECONDS (default 15)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -13,17 +13,16 @@ cd "$repo"
 # A lab left behind by a killed run must not break this one.
 "$repo/lab/lab.sh" down-all >/dev/null 2>&1 || true
 
-echo "== step 1/3: unit tests under AddressSanitizer + UBSan"
-cmake -S "$repo" -B "$repo/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNATPUNCH_WERROR=ON \
-  -DNATPUNCH_SANITIZE=ON >/dev/null
-cmake --build "$repo/build-asan" --target natpunch_unit_tests
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$repo/build-asan" -L unit --output-on-failure
-
-echo "== step 2/3: fuzz smoke (${FUZZ_SECONDS:-20} s per target)"
+# One clang build serves steps 1 and 2: the library instrumented for
+# libFuzzer with ASan + UBSan, the unit tests and the fuzz targets on top.
+echo "== step 1/3: unit tests under AddressSanitizer + UBSan (clang)"
 CXX=clang++ cmake -S "$repo" -B "$repo/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DNATPUNCH_FUZZ=ON -DNATPUNCH_TESTS=ON >/dev/null
-cmake --build "$repo/build-fuzz" --target all_fuzzers
+cmake --build "$repo/build-fuzz" --target natpunch_unit_tests all_fuzzers
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$repo/build-fuzz" -L unit --output-on-failure -j2
+
+echo "== step 2/3: fuzz smoke (${FUZZ_SECONDS:-15} s per target)"
 for target in "$repo"/build-fuzz/tests/fuzz/fuzz_*; do
   [[ -x "$target" ]] || continue
   name="$(basename "$target")"
@@ -32,11 +31,11 @@ for target in "$repo"/build-fuzz/tests/fuzz/fuzz_*; do
   [[ -d "$seed_dir" ]] && cp "$seed_dir"/* "$corpus"/ 2>/dev/null || true
   echo "-- $name"
   status=0
-  "$target" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=1 "$corpus" >"$corpus.log" 2>&1 || status=$?
+  "$target" -max_total_time="${FUZZ_SECONDS:-15}" -print_final_stats=1 "$corpus" >"$corpus.log" 2>&1 || status=$?
   grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' "$corpus.log" || true
   if [[ $status -ne 0 ]]; then tail -n 40 "$corpus.log" >&2; echo "fuzz target $name failed (exit $status)" >&2; exit 1; fi
   rm -rf "$corpus" "$corpus.log"
 done
 echo "== step 3/3: all tests (unit, vectors, lab)"
-ctest --test-dir "$repo/build" --output-on-failure --timeout 600
+ctest --test-dir "$repo/build" --output-on-failure --timeout 600 -j2   # lab tests are RUN_SERIAL
 
