@@ -13,7 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables conntrack procps iputils-ping iputils-tracepath
   stun-server stun-client coturn
-  python3 python3-matplotlib
+  python3 python3-matplotlib python3-sklearn libeigen3-dev
 )
 
 if [[ "${NATPUNCH_SKIP_APT:-0}" != 1 ]]; then
