@@ -1,6 +1,8 @@
 // `natpunch stun-server`: RFC 8489/5780 STUN server (RFC 3489 clients too).
+#include <algorithm>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "commands.hpp"
 #include "core/endpoint.hpp"
@@ -19,6 +21,7 @@ struct StunServerOptions {
   double rate = 20.0;
   double burst = 40.0;
   int stats_interval = 0;
+  unsigned threads = 0;  // 0: one per core
 };
 
 std::string counters_line(const stun::ServerCounters& c) {
@@ -62,6 +65,7 @@ int run(const StunServerOptions& o) {
 
   io::StunServerRunOptions run_options;
   run_options.stats_interval = std::chrono::seconds(o.stats_interval);
+  run_options.threads = o.threads != 0 ? o.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
   run_options.on_ready = [](const std::string& line) { std::cout << line << std::endl; };
   run_options.on_stats = [](const stun::ServerCounters& c, bool final) {
     std::cout << (final ? "stopped: " : "stats: ") << counters_line(c) << std::endl;
@@ -91,6 +95,11 @@ void add_stun_server_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--stats-interval", options->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", options->threads,
+                  "Worker threads, each with its own SO_REUSEPORT socket(s) (0: one per core, at most 8); "
+                  "a source address always meets the same worker, so --rate holds per source")
+      ->default_val(0)
+      ->check(CLI::Range(0u, 64u));
   cmd->footer(
       "Example (two addresses on this host):\n"
       "  natpunch stun-server --listen 203.0.113.10:3478 --alt 203.0.113.11:3479\n"

@@ -9,8 +9,24 @@
 // Datagrams that are not for the strategy (rendezvous traffic on socket 0)
 // can be claimed by `intercept` before the strategy sees them. The loop
 // wakes at least every `max_wait` to ask `should_stop` (Ctrl-C), so a stop
-// never waits for a long deadline. Plain poll() + sendto(): batching
-// (sendmmsg) is a later issue.
+// never waits for a long deadline.
+//
+// The probe engine (issue 7): everything the strategy has due is pulled
+// in one go (up to send_batch datagrams, one clock read), grouped by
+// socket and sent with one sendmmsg() per socket, runs to one endpoint as
+// UDP GSO messages (udp_gso); all sockets sit in one epoll set and are
+// read with recvmmsg(). Receiving is bounded per wake-up
+// (kMaxReceivePerWake datagrams) and never blocks while something is due,
+// so a flood of inbound datagrams cannot stall sending. Datagrams read in
+// a batch but not yet handed out stay queued in the driver: after run()
+// ends, receive_until() returns them first. An optional token
+// bucket (max_send_rate / send_burst) caps the aggregate rate over all
+// sockets; without it the strategy's own schedule paces the probes. After
+// construction the send and receive paths allocate nothing (sockets are
+// bound and registered on first use, outside the per-packet path).
+#include <sys/epoll.h>
+
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -18,6 +34,8 @@
 #include <string>
 #include <vector>
 
+#include "io/send_rate_limiter.hpp"
+#include "io/udp_batch.hpp"
 #include "io/udp_client.hpp"
 #include "punch/punch_strategy.hpp"
 
@@ -40,6 +58,31 @@ struct PunchDriverOptions {
   std::function<void(const PunchProgress&)> on_progress;
   Duration progress_interval = milliseconds(500);
   Duration max_wait = milliseconds(50);
+  // Cap on datagrams/s over all sockets (token bucket on the monotonic
+  // clock); 0 = no cap. send_burst: most datagrams sent back to back after
+  // an idle gap (also the largest batch the cap lets through at once).
+  double max_send_rate = 0;
+  std::uint32_t send_burst = 256;
+  // Most datagrams pulled from the strategy and sent per flush (1 ..
+  // PunchDriver::kMaxSendBatch): bigger batches mean fewer syscalls per
+  // socket when many sockets share a batch.
+  std::uint32_t send_batch = 1024;
+  // Runs of probes from one socket to one endpoint (hole punch, the hard
+  // side of "one hard side") leave as UDP GSO messages (UDP_SEGMENT): one
+  // trip through the kernel's send path per run. Falls back to plain
+  // sendmmsg() where the kernel refuses it.
+  bool udp_gso = true;
+};
+
+// What the driver did, for benchmarks and diagnostics.
+struct PunchDriverStats {
+  std::uint64_t datagrams_sent = 0;     // accepted by the kernel
+  std::uint64_t send_failed = 0;        // refused by the kernel (no route, ...) or no socket
+  std::uint64_t send_would_block = 0;   // socket buffer full: dropped
+  std::uint64_t send_syscalls = 0;      // sendmmsg() calls
+  std::uint64_t datagrams_received = 0;
+  std::uint64_t receive_syscalls = 0;   // recvmmsg() calls
+  std::uint64_t truncated_dropped = 0;  // longer than kReceiveSlot
 };
 
 struct PunchRun {
@@ -50,8 +93,16 @@ struct PunchRun {
 
 class PunchDriver {
  public:
+  static constexpr std::size_t kMaxSendBatch = 4096;      // largest PunchDriverOptions::send_batch
+  static constexpr std::size_t kReceiveBatch = 32;        // datagrams per recvmmsg()
+  static constexpr std::size_t kReceiveSlot = 4096;       // longest datagram received (rendezvous: 1400)
+  static constexpr std::size_t kMaxReceivePerWake = 256;  // then sending gets its turn again
+
   // `socket0` must outlive the driver.
   PunchDriver(UdpClient& socket0, PunchDriverOptions options);
+  ~PunchDriver();
+  PunchDriver(const PunchDriver&) = delete;
+  PunchDriver& operator=(const PunchDriver&) = delete;
 
   // Drives `strategy` (whose first probe is due at `start`) until done()
   // or should_stop. The strategy stays usable afterwards: pump() keeps
@@ -61,7 +112,8 @@ class PunchDriver {
   // Feeds one datagram to `strategy` and sends what it answers.
   void pump(punch::PunchStrategy& strategy, std::uint32_t socket, const Endpoint& from,
             std::span<const std::uint8_t> bytes);
-  // Sends every datagram the strategy has due now.
+  // Sends every datagram the strategy has due now (at most send_batch,
+  // and no more than the rate cap allows).
   void flush(punch::PunchStrategy& strategy);
 
   // Socket `index` (bound by now: the strategy used it). Valid while the driver lives.
@@ -69,7 +121,7 @@ class PunchDriver {
   std::uint32_t sockets_open() const { return 1 + static_cast<std::uint32_t>(extra_.size()); }
 
   // Waits until `deadline` for a datagram on any open socket; nullopt on
-  // timeout. The bytes stay valid until the next call.
+  // timeout. The bytes stay valid until the next call (of this or run()).
   struct Received {
     std::uint32_t socket = 0;
     Endpoint from;
@@ -78,14 +130,42 @@ class PunchDriver {
   std::optional<Received> receive_until(TimePoint deadline);
   bool send(std::uint32_t socket, const Endpoint& to, std::span<const std::uint8_t> bytes);
 
+  const PunchDriverStats& stats() const { return stats_; }
+
  private:
   bool ensure_socket(std::uint32_t index);
+  bool register_socket(std::uint32_t index);
+  void send_pending(std::size_t count);
+  void note_send_error(const Endpoint& to, int error);
+  // When the loop may sleep until: `wake`, or later while the rate cap has no token.
+  TimePoint wait_until(const std::optional<TimePoint>& deadline, TimePoint now);
 
   UdpClient& socket0_;
   PunchDriverOptions options_;
   std::vector<std::unique_ptr<UdpClient>> extra_;  // socket i is extra_[i - 1]
-  std::uint32_t next_receive_ = 0;                 // round-robin so one busy socket cannot starve the rest
+  std::vector<int> fds_;                           // socket i's descriptor
+  std::vector<int> families_;                      // socket i's AF_INET / AF_INET6
   std::optional<std::string> first_error_;
+  std::optional<SendRateLimiter> limiter_;
+  std::uint64_t min_batch_ = 1;  // tokens to wait for when the cap holds the strategy back
+  PunchDriverStats stats_;
+
+  // Send path: pulled datagrams, then the same grouped by socket.
+  std::vector<punch::PunchDatagram> pending_;
+  SendBatch batch_;
+  std::vector<std::uint32_t> per_socket_;  // counting sort scratch, one entry per socket
+  std::vector<std::uint32_t> touched_;     // sockets with datagrams in this batch, in first-seen order
+
+  // Receive path: the epoll set, the ready list of the last wait (consumed
+  // round-robin, one recvmmsg per ready socket in turn, so one busy socket
+  // cannot starve the rest) and the current batch.
+  int epoll_fd_ = -1;
+  std::array<epoll_event, 64> ready_{};
+  std::size_t ready_count_ = 0;
+  std::size_t ready_next_ = 0;
+  RecvBatch received_;
+  std::uint32_t received_socket_ = 0;
+  std::size_t received_next_ = 0;
 };
 
 }  // namespace natpunch::io
