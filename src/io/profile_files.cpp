@@ -34,4 +34,34 @@ Result<std::vector<nat::Profile>, nat::ProfileError> load_profiles(const std::fi
   return profiles;
 }
 
+Result<nat::Profile, nat::ProfileError> load_profile_by_name(std::string_view name_or_file,
+                                                             const std::vector<std::filesystem::path>& directories) {
+  const std::string text(name_or_file);
+  if (text.empty()) return Unexpected{nat::ProfileError{text, "", "no profile name given"}};
+  if (text.find('/') != std::string::npos || text.ends_with(".json")) return load_profile(text);
+  std::error_code error;
+  std::string tried;
+  for (const auto& directory : directories) {
+    const auto file = directory / (text + ".json");
+    if (std::filesystem::is_regular_file(file, error)) return load_profile(file);
+    tried += (tried.empty() ? "" : ", ") + directory.string();
+  }
+  return Unexpected{nat::ProfileError{text, "", "no such profile (looked for " + text + ".json in " +
+                                                     (tried.empty() ? std::string("no directory") : tried) +
+                                                     "); give a profile id such as kpn-nl or a path to a .json file"}};
+}
+
+std::vector<std::filesystem::path> default_profile_directories() {
+  std::vector<std::filesystem::path> directories{"profiles"};
+  std::error_code error;
+  const auto binary = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const auto dir = binary.parent_path();
+    directories.push_back(dir / "profiles");
+    directories.push_back(dir.parent_path() / "profiles");
+    directories.push_back(dir.parent_path() / "share" / "natpunch" / "profiles");
+  }
+  return directories;
+}
+
 }  // namespace natpunch::io

@@ -6,9 +6,14 @@ namespace {
 using M = nat::MappingBehavior;
 using F = nat::FilteringBehavior;
 
+// A public address behind a stateful firewall (the lab's `fw`: mapping
+// None, filtering address(-and-port)-dependent) drops what it never sent
+// to, so only an open filter counts; "no NAT" with the filter unknown is
+// taken at its word.
 bool open_to_anyone(const SideKnowledge& s) {
-  return endpoint_known_and_stable(s) && (s.mapping == M::None || s.filtering == F::EndpointIndependent ||
-                                          s.filtering == F::None);
+  if (!endpoint_known_and_stable(s)) return false;
+  if (s.filtering == F::EndpointIndependent || s.filtering == F::None) return true;
+  return s.mapping == M::None && s.filtering == F::Unknown;
 }
 
 bool anything_known(const SideKnowledge& s) { return s.allocator.has_value() || s.observed_port.has_value(); }

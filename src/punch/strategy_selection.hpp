@@ -5,6 +5,8 @@
 //   either side blocked (no UDP)             -> relay only
 //   a side public, or full cone (EIM + EIF)  -> direct: the other side sends
 //     with its endpoint known                   to that endpoint
+//     (a public host behind a stateful firewall is not open: it counts as
+//     an easy EIM side)
 //   both EIM, endpoints known                -> simultaneous hole punch
 //   one EIM side (endpoint known), one with  -> one-hard-side: the hard side
 //     endpoint-dependent mapping                opens many sockets towards the

@@ -1,5 +1,6 @@
 #include "rendezvous/messages.hpp"
 
+#include <bit>
 #include <type_traits>
 
 #include "rendezvous/byte_cursor.hpp"
@@ -11,6 +12,31 @@ constexpr std::uint8_t kFamilyV4 = 4;
 constexpr std::uint8_t kFamilyV6 = 6;
 constexpr std::uint8_t kMaxBehavior = static_cast<std::uint8_t>(nat::MappingBehavior::Unknown);
 static_assert(static_cast<std::uint8_t>(nat::FilteringBehavior::Unknown) == kMaxBehavior);
+
+// Allocator kinds on the wire (see NatInfo); 0 = unknown.
+enum class AllocatorKind : std::uint8_t { Unknown, Preserving, Sequential, Uniform, RandomFully, Block, Beta };
+constexpr std::uint8_t kMaxAllocatorKind = static_cast<std::uint8_t>(AllocatorKind::Beta);
+
+AllocatorKind allocator_kind(const nat::AllocatorSpec& spec) {
+  return std::visit(
+      [](const auto& s) {
+        using S = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<S, nat::PreservingSpec>) return AllocatorKind::Preserving;
+        else if constexpr (std::is_same_v<S, nat::SequentialSpec>) return AllocatorKind::Sequential;
+        else if constexpr (std::is_same_v<S, nat::UniformSpec>) return AllocatorKind::Uniform;
+        else if constexpr (std::is_same_v<S, nat::RandomFullySpec>) return AllocatorKind::RandomFully;
+        else if constexpr (std::is_same_v<S, nat::BlockSpec>) return AllocatorKind::Block;
+        else return AllocatorKind::Beta;
+      },
+      spec);
+}
+
+// nat::validate() names the field at fault; the wire error follows it.
+DecodeError allocator_error(const nat::AllocatorSpecError& e) {
+  if (e.field == "block_size") return DecodeError::BadBlockSize;
+  if (e.field == "min" || e.field == "max") return DecodeError::BadPortRange;
+  return DecodeError::BadBetaParameters;
+}
 
 using Fail = Unexpected<DecodeError>;
 
@@ -69,7 +95,9 @@ class BodyReader {
     for (auto c : name)
       if (c < 0x21 || c > 0x7e) return fail(DecodeError::BadProfileName);
     info.carrier_profile.assign(name.begin(), name.end());
-    if (!u32(info.pending_timeout_ms) || !u32(info.idle_timeout_ms) || !u8(endpoint_count)) return false;
+    if (!u32(info.pending_timeout_ms) || !u32(info.idle_timeout_ms) || !allocator(info.allocator) ||
+        !u8(endpoint_count))
+      return false;
     if (endpoint_count > kMaxLocalEndpoints) return fail(DecodeError::TooManyEndpoints);
     info.local_endpoints.resize(endpoint_count);
     for (auto& e : info.local_endpoints)
@@ -77,7 +105,54 @@ class BodyReader {
     return true;
   }
 
+  // Never trusts the peer: every value passes nat::validate() before a
+  // port chooser may be built from it.
+  bool allocator(std::optional<nat::AllocatorSpec>& out) {
+    std::uint8_t kind = 0;
+    if (!u8(kind)) return false;
+    if (kind > kMaxAllocatorKind) return fail(DecodeError::BadAllocatorKind);
+    nat::AllocatorSpec spec;
+    switch (static_cast<AllocatorKind>(kind)) {
+      case AllocatorKind::Unknown:
+        out.reset();
+        return true;
+      case AllocatorKind::Preserving: spec = range_spec<nat::PreservingSpec>(); break;
+      case AllocatorKind::Sequential: spec = range_spec<nat::SequentialSpec>(); break;
+      case AllocatorKind::Uniform: spec = range_spec<nat::UniformSpec>(); break;
+      case AllocatorKind::RandomFully: spec = nat::RandomFullySpec{}; break;
+      case AllocatorKind::Block: {
+        nat::BlockSpec block;
+        if (!u32(block.block_size) || !u16(block.min) || !u16(block.max)) return false;
+        spec = block;
+        break;
+      }
+      case AllocatorKind::Beta: {
+        nat::BetaSpec beta;
+        if (!f64(beta.alpha) || !f64(beta.beta) || !f64(beta.loc) || !f64(beta.scale)) return false;
+        spec = beta;
+        break;
+      }
+    }
+    if (error) return false;  // a range field was truncated
+    if (auto invalid = nat::validate(spec)) return fail(allocator_error(*invalid));
+    out = spec;
+    return true;
+  }
+
  private:
+  template <class Spec>
+  Spec range_spec() {
+    Spec s;
+    if (u16(s.min)) u16(s.max);
+    return s;
+  }
+  bool f64(double& v) {
+    std::uint64_t bits = 0;
+    if (!u64(bits)) return false;
+    v = std::bit_cast<double>(bits);
+    return true;
+  }
+
   ByteReader r_;
 };
 
@@ -85,6 +160,31 @@ void write_endpoint(ByteWriter& w, const Endpoint& e) {
   w.u8(e.address.is_v4() ? kFamilyV4 : kFamilyV6);
   w.bytes({e.address.data(), e.address.size()});
   w.u16(e.port);
+}
+
+void write_allocator(ByteWriter& w, const std::optional<nat::AllocatorSpec>& allocator) {
+  if (!allocator) {
+    w.u8(static_cast<std::uint8_t>(AllocatorKind::Unknown));
+    return;
+  }
+  w.u8(static_cast<std::uint8_t>(allocator_kind(*allocator)));
+  std::visit(
+      [&](const auto& s) {
+        using S = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<S, nat::RandomFullySpec>) {
+          (void)s;  // no parameters
+        } else if constexpr (std::is_same_v<S, nat::BlockSpec>) {
+          w.u32(s.block_size);
+          w.u16(s.min);
+          w.u16(s.max);
+        } else if constexpr (std::is_same_v<S, nat::BetaSpec>) {
+          for (double v : {s.alpha, s.beta, s.loc, s.scale}) w.u64(std::bit_cast<std::uint64_t>(v));
+        } else {
+          w.u16(s.min);
+          w.u16(s.max);
+        }
+      },
+      *allocator);
 }
 
 void write_nat_info(ByteWriter& w, const NatInfo& info) {
@@ -95,6 +195,7 @@ void write_nat_info(ByteWriter& w, const NatInfo& info) {
   w.bytes({reinterpret_cast<const std::uint8_t*>(info.carrier_profile.data()), name_length});
   w.u32(info.pending_timeout_ms);
   w.u32(info.idle_timeout_ms);
+  write_allocator(w, info.allocator);
   const auto count = std::min(info.local_endpoints.size(), kMaxLocalEndpoints);
   w.u8(static_cast<std::uint8_t>(count));
   for (std::size_t i = 0; i < count; ++i) write_endpoint(w, info.local_endpoints[i]);
@@ -266,6 +367,10 @@ std::string_view to_string(DecodeError error) {
     case DecodeError::BadRole: return "bad role";
     case DecodeError::BadErrorCode: return "bad error code";
     case DecodeError::PayloadTooLarge: return "relay payload too large";
+    case DecodeError::BadAllocatorKind: return "unknown port allocator kind";
+    case DecodeError::BadPortRange: return "bad allocator port range";
+    case DecodeError::BadBlockSize: return "bad allocator block size";
+    case DecodeError::BadBetaParameters: return "bad Beta allocator parameters";
   }
   return "unknown decode error";
 }

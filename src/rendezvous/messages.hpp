@@ -41,6 +41,7 @@
 
 #include "core/endpoint.hpp"
 #include "core/result.hpp"
+#include "nat/allocator_spec.hpp"
 #include "nat/nat_behavior.hpp"
 
 namespace natpunch::rendezvous {
@@ -90,6 +91,21 @@ enum class MessageType : std::uint8_t {
 
 // What a peer tells the server about itself; the other side of a session
 // receives it to choose a punching strategy.
+//
+// Wire layout (in Prove and SessionInfo):
+//   u8 mapping, u8 filtering, u8 name length + name, u32 pending timeout ms,
+//   u32 idle timeout ms, allocator, u8 endpoint count + endpoints
+// where the allocator is a u8 kind (0 unknown, 1 preserving, 2 sequential,
+// 3 uniform, 4 random, 5 block, 6 beta) followed by that kind's parameters:
+//   preserving/sequential/uniform  u16 min, u16 max
+//   random                         nothing
+//   block                          u32 block_size, u16 min, u16 max
+//   beta                           f64 alpha, beta, loc, scale (IEEE 754
+//                                  binary64 bits, big-endian)
+// Every value must pass nat::validate() (a peer builds port choosers from
+// it). A block allocator's background subscribers describe other phones
+// the *simulator* puts on the NAT, not the NAT itself: they are not sent
+// and decode as the defaults.
 struct NatInfo {
   nat::MappingBehavior mapping = nat::MappingBehavior::Unknown;
   nat::FilteringBehavior filtering = nat::FilteringBehavior::Unknown;
@@ -97,6 +113,9 @@ struct NatInfo {
   std::uint32_t pending_timeout_ms = 0;  // 0 = not measured
   std::uint32_t idle_timeout_ms = 0;     // 0 = not measured
   std::vector<Endpoint> local_endpoints;  // <= kMaxLocalEndpoints, port != 0
+  // The NAT's port allocator (carrier profile or `natpunch analyze`);
+  // nullopt = unknown. Lets the peer predict and order its probes.
+  std::optional<nat::AllocatorSpec> allocator;
   bool operator==(const NatInfo&) const = default;
 };
 
@@ -244,6 +263,10 @@ enum class DecodeError : std::uint8_t {
   BadRole,
   BadErrorCode,
   PayloadTooLarge,
+  BadAllocatorKind,    // allocator kind byte not 0-6
+  BadPortRange,        // allocator min 0, min > max, or no whole block in range
+  BadBlockSize,        // block size not a power of two in [2, 32768]
+  BadBetaParameters,   // Beta parameter not finite, not positive, or outside the ports
 };
 
 std::string_view to_string(DecodeError error);

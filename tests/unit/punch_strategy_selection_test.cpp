@@ -26,26 +26,32 @@ const Kind kSymmetricBlock{"symblock", {false, M::AddressAndPortDependent, F::Ad
 const Kind kSymmetricUnknown{"symunknown", {false, M::AddressAndPortDependent, F::AddressAndPortDependent, std::nullopt, std::nullopt}};
 const Kind kEimUnobserved{"eimunobserved", {false, M::EndpointIndependent, F::AddressDependent, std::nullopt, std::nullopt}};
 const Kind kBlocked{"blocked", {true, M::Unknown, F::Unknown, std::nullopt, std::nullopt}};
+// A public address behind a stateful firewall: stable endpoint, but it
+// drops whatever it has not sent to.
+const Kind kFirewalled{"firewalled", {false, M::None, F::AddressAndPortDependent, std::nullopt, 41000}};
 
 const Kind* const kKinds[] = {&kPublic,         &kFullCone,         &kRestricted,     &kPortRestricted,
-                              &kSymmetricBlock, &kSymmetricUnknown, &kEimUnobserved, &kBlocked};
+                              &kSymmetricBlock, &kSymmetricUnknown, &kEimUnobserved, &kBlocked,
+                              &kFirewalled};
+constexpr std::size_t kKindCount = std::size(kKinds);
 
 // Expected strategy, row = one side, column = the other (symmetric).
-//             public  fullcone restr  portr  symblk symunk eimunobs blocked
-const K kExpected[8][8] = {
-    /*public*/ {K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::RelayOnly},
-    /*fullcone*/ {K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::RelayOnly},
-    /*restr*/ {K::Direct, K::Direct, K::HolePunch, K::HolePunch, K::OneHardSide, K::OneHardSide, K::OneHardSide, K::RelayOnly},
-    /*portr*/ {K::Direct, K::Direct, K::HolePunch, K::HolePunch, K::OneHardSide, K::OneHardSide, K::OneHardSide, K::RelayOnly},
-    /*symblk*/ {K::Direct, K::Direct, K::OneHardSide, K::OneHardSide, K::ImprovedBirthday, K::ImprovedBirthday, K::ImprovedBirthday, K::RelayOnly},
-    /*symunk*/ {K::Direct, K::Direct, K::OneHardSide, K::OneHardSide, K::ImprovedBirthday, K::NaiveBirthday, K::NaiveBirthday, K::RelayOnly},
-    /*eimunobs*/ {K::Direct, K::Direct, K::OneHardSide, K::OneHardSide, K::ImprovedBirthday, K::NaiveBirthday, K::NaiveBirthday, K::RelayOnly},
-    /*blocked*/ {K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly},
+//             public  fullcone restr  portr  symblk symunk eimunobs blocked firewalled
+const K kExpected[kKindCount][kKindCount] = {
+    /*public*/ {K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::RelayOnly, K::Direct},
+    /*fullcone*/ {K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::Direct, K::RelayOnly, K::Direct},
+    /*restr*/ {K::Direct, K::Direct, K::HolePunch, K::HolePunch, K::OneHardSide, K::OneHardSide, K::OneHardSide, K::RelayOnly, K::HolePunch},
+    /*portr*/ {K::Direct, K::Direct, K::HolePunch, K::HolePunch, K::OneHardSide, K::OneHardSide, K::OneHardSide, K::RelayOnly, K::HolePunch},
+    /*symblk*/ {K::Direct, K::Direct, K::OneHardSide, K::OneHardSide, K::ImprovedBirthday, K::ImprovedBirthday, K::ImprovedBirthday, K::RelayOnly, K::OneHardSide},
+    /*symunk*/ {K::Direct, K::Direct, K::OneHardSide, K::OneHardSide, K::ImprovedBirthday, K::NaiveBirthday, K::NaiveBirthday, K::RelayOnly, K::OneHardSide},
+    /*eimunobs*/ {K::Direct, K::Direct, K::OneHardSide, K::OneHardSide, K::ImprovedBirthday, K::NaiveBirthday, K::NaiveBirthday, K::RelayOnly, K::OneHardSide},
+    /*blocked*/ {K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly, K::RelayOnly},
+    /*firewalled*/ {K::Direct, K::Direct, K::HolePunch, K::HolePunch, K::OneHardSide, K::OneHardSide, K::OneHardSide, K::RelayOnly, K::HolePunch},
 };
 
 TEST(StrategySelectionTest, NatKindByNatKind) {
-  for (std::size_t i = 0; i < 8; ++i) {
-    for (std::size_t j = 0; j < 8; ++j) {
+  for (std::size_t i = 0; i < kKindCount; ++i) {
+    for (std::size_t j = 0; j < kKindCount; ++j) {
       const auto choice = choose_strategy(kKinds[i]->side, kKinds[j]->side);
       EXPECT_EQ(choice.kind, kExpected[i][j])
           << kKinds[i]->name << " x " << kKinds[j]->name << ": got " << to_string(choice.kind) << " (" << choice.why

@@ -2,7 +2,10 @@
 // input is rejected with its own error, and the replay window.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <set>
 
 #include "rendezvous/messages.hpp"
@@ -27,6 +30,7 @@ NatInfo full_info() {
   six[3] = 0xb8;
   six[15] = 1;
   info.local_endpoints = {v4(7, 4000), Endpoint{IpAddress::v6(six), 4001}};
+  info.allocator = nat::BetaSpec{};
   return info;
 }
 
@@ -123,12 +127,43 @@ struct BadCase {
 };
 
 // Offsets into an encoded Prove: header 4, identity 32, nonce 16, issued 8, cookie 16 -> NatInfo at 76.
+// In NatInfo (empty name): mapping +0, filtering +1, name length +2, timeouts +3..+10, allocator kind +11,
+// its parameters from +12, then the endpoint count (+12 without an allocator).
 constexpr std::size_t kProveInfo = 76;
+constexpr std::size_t kAllocator = kProveInfo + 11;
 
 Prove prove_with(NatInfo info) {
   Prove p;
   p.info = std::move(info);
   return p;
+}
+Prove prove_with(nat::AllocatorSpec allocator) {
+  NatInfo info;
+  info.allocator = allocator;
+  return prove_with(std::move(info));
+}
+
+// Every allocator kind a peer can describe crosses the wire unchanged.
+TEST(RendezvousMessages, EveryAllocatorKindRoundTrips) {
+  const nat::AllocatorSpec specs[] = {nat::PreservingSpec{2000, 3000}, nat::SequentialSpec{1024, 65535},
+                                      nat::UniformSpec{2048, 65535},  nat::RandomFullySpec{},
+                                      nat::BlockSpec{512, 4096, 65535}, nat::BetaSpec{1.5, 3.25, 4630, 13937}};
+  for (const auto& spec : specs) {
+    const Message m = prove_with(spec);
+    auto decoded = decode(encode(m));
+    ASSERT_TRUE(decoded) << nat::kind_name(spec) << ": " << to_string(decoded.error());
+    EXPECT_EQ(*decoded, m) << nat::kind_name(spec);
+  }
+}
+
+// Background subscribers are the simulator's other phones, not part of the
+// peer's NAT: they are not sent.
+TEST(RendezvousMessages, BlockBackgroundSubscribersAreNotSent) {
+  nat::BlockSpec block;
+  block.background_subscribers = 40;
+  auto decoded = decode(encode(prove_with(block)));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(std::get<Prove>(*decoded).info.allocator, nat::AllocatorSpec{nat::BlockSpec{}});
 }
 
 class RendezvousDecodeError : public ::testing::TestWithParam<BadCase> {};
@@ -158,9 +193,28 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"Mapping", [](auto& b) { b[kProveInfo] = 9; }, Prove{}, DecodeError::BadMappingBehavior},
         BadCase{"Filtering", [](auto& b) { b[kProveInfo + 1] = 9; }, Prove{}, DecodeError::BadFilteringBehavior},
         BadCase{"ProfileTooLong", [](auto& b) { b[kProveInfo + 2] = 65; }, Prove{}, DecodeError::BadProfileName},
-        BadCase{"ProfileNotPrintable", [](auto& b) { b[kProveInfo + 3] = ' '; }, prove_with(NatInfo{{}, {}, "x", 0, 0, {}}),
+        BadCase{"ProfileNotPrintable", [](auto& b) { b[kProveInfo + 3] = ' '; }, prove_with(NatInfo{{}, {}, "x", 0, 0, {}, std::nullopt}),
                 DecodeError::BadProfileName},
-        BadCase{"Endpoints", [](auto& b) { b[kProveInfo + 11] = 9; }, Prove{}, DecodeError::TooManyEndpoints},
+        BadCase{"Endpoints", [](auto& b) { b[kProveInfo + 12] = 9; }, Prove{}, DecodeError::TooManyEndpoints},
+        BadCase{"AllocatorKind", [](auto& b) { b[kAllocator] = 7; }, Prove{}, DecodeError::BadAllocatorKind},
+        BadCase{"AllocatorTruncated", [](auto& b) { b.resize(kAllocator + 3); }, prove_with(nat::BlockSpec{}),
+                DecodeError::Truncated},
+        BadCase{"AllocatorMinZero", [](auto& b) { b[kAllocator + 1] = 0; b[kAllocator + 2] = 0; },
+                prove_with(nat::UniformSpec{}), DecodeError::BadPortRange},
+        BadCase{"AllocatorMinAboveMax", [](auto& b) { b[kAllocator + 3] = 0; b[kAllocator + 4] = 1; },
+                prove_with(nat::SequentialSpec{}), DecodeError::BadPortRange},
+        BadCase{"BlockNotInRange", [](auto&) {}, prove_with(nat::BlockSpec{256, 1024, 1100}), DecodeError::BadPortRange},
+        BadCase{"BlockSizeNotPowerOfTwo", [](auto& b) { b[kAllocator + 4] = 1; }, prove_with(nat::BlockSpec{}),
+                DecodeError::BadBlockSize},
+        BadCase{"BlockSizeZero", [](auto& b) { b[kAllocator + 3] = 0; }, prove_with(nat::BlockSpec{}),
+                DecodeError::BadBlockSize},
+        // Sign bit set: a negative alpha.
+        BadCase{"BetaNegative", [](auto& b) { b[kAllocator + 1] |= 0x80; }, prove_with(nat::BetaSpec{}),
+                DecodeError::BadBetaParameters},
+        BadCase{"BetaNaN", [](auto& b) { std::fill_n(b.begin() + kAllocator + 9, 8, 0xff); }, prove_with(nat::BetaSpec{}),
+                DecodeError::BadBetaParameters},
+        BadCase{"BetaOutsideThePorts", [](auto&) {}, prove_with(nat::BetaSpec{2, 5, 60000, 13937}),
+                DecodeError::BadBetaParameters},
         BadCase{"Padding", [](auto& b) { b[60] = 1; }, Register{}, DecodeError::NonZeroPadding},
         BadCase{"Role", [](auto& b) { b[20 + 8 + 32 + 4] = 3; }, SessionInfo{}, DecodeError::BadRole},
         BadCase{"ErrorCodeZero", [](auto& b) { b[20] = 0; }, Error{}, DecodeError::BadErrorCode},
@@ -172,9 +226,25 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(RendezvousMessages, DecodeErrorsHaveDistinctNames) {
   std::set<std::string_view> names;
-  for (int e = 0; e <= static_cast<int>(DecodeError::PayloadTooLarge); ++e)
+  for (int e = 0; e <= static_cast<int>(DecodeError::BadBetaParameters); ++e)
     names.insert(to_string(static_cast<DecodeError>(e)));
-  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::PayloadTooLarge) + 1);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::BadBetaParameters) + 1);
+}
+
+// The fuzz target's seeds must be valid messages (one per type, plus each
+// allocator kind), or the fuzzer starts from noise after a format change.
+TEST(RendezvousMessages, FuzzSeedsDecodeAndReencode) {
+  const auto dir = std::filesystem::path(NATPUNCH_PROFILES_DIR).parent_path() / "tests/fuzz/corpus/rendezvous_decode";
+  std::set<MessageType> types;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto decoded = decode(bytes);
+    ASSERT_TRUE(decoded) << entry.path() << ": " << to_string(decoded.error());
+    EXPECT_EQ(encode(*decoded), bytes) << entry.path();
+    types.insert(type_of(*decoded));
+  }
+  EXPECT_EQ(types.size(), 14u);
 }
 
 TEST(RendezvousMessages, PublicKeyHexRoundTrips) {
