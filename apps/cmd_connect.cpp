@@ -2,31 +2,36 @@
 // meet at a rendezvous server, punch a direct UDP path with the strategy
 // their NATs call for (or fall back to the server's relay), and prove the
 // route by exchanging one authenticated test datagram, or pipe stdin/stdout
-// over it with --stdio.
+// over it with --stdio. The session itself is the library's
+// (natpunch/session.hpp, io/peer_session.hpp); this file turns options into
+// its configuration and reports what happened.
 #include <poll.h>
 #include <unistd.h>
 
+#include <array>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <cstdio>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <natpunch/session.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sodium.h>
+#include <span>
 #include <sstream>
 
 #include "commands.hpp"
+#include "session_measure.hpp"
 #include "core/endpoint.hpp"
-#include "core/rng.hpp"
-#include "io/os_random.hpp"
-#include "io/punch_driver.hpp"
-#include "io/rendezvous_client_runner.hpp"
+#include "io/peer_session.hpp"
+#include "io/profile_files.hpp"
 #include "io/rendezvous_identity_file.hpp"
 #include "io/resolver.hpp"
-#include "punch/strategies.hpp"
-#include "punch/strategy_selection.hpp"
-#include "wire/session_datagram.hpp"
+#include "rendezvous/nat_info_profile.hpp"
+#include "punch/side_knowledge.hpp"
 
 namespace natpunch::cli {
 
@@ -46,6 +51,7 @@ struct PeerOptions {
   std::vector<std::string> allow;   // listen
   std::string mapping = "unknown";
   std::string filtering = "unknown";
+  std::string profile;  // carrier profile id or file: fills NatInfo
   bool force_relay = false;
   int wait_s = 60;
   int hole_punch_ms = 2000;
@@ -56,7 +62,13 @@ struct PeerOptions {
   int test_timeout_ms = 5000;
   bool json = false;
   bool stdio = false;
+  int idle_timeout_ms = 0;     // own NAT's established idle timeout, if measured
+  bool no_keepalive = false;   // tests: show what the keepalives are for
+  int measure_s = 0;           // --measure: RTT + throughput instead of the test datagram
+  double measure_mbit = 0;
 };
+
+const char* role_name(Role role) { return role == Role::Listen ? "listen" : "connect"; }
 
 double to_ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -66,203 +78,82 @@ std::string fixed(double value, int digits) {
   return s.str();
 }
 
-// One stage of the punching plan: both sides derive the same plan from the
-// same pair of NatInfos, so their stages start together.
-struct Stage {
-  punch::StrategyKind kind = punch::StrategyKind::RelayOnly;
-  std::string why;
-  punch::SideKnowledge local;
-  punch::SideKnowledge peer;
-  TimePoint start{};
-  std::optional<Duration> time_budget;
-  std::uint64_t probe_budget = 0;
+// The CLI's own framing inside each session payload: [flags][bytes], so the
+// test exchange and --stdio can say "got yours" / "my input ended" on
+// either route.
+constexpr std::uint8_t kGotYours = 1;
+constexpr std::uint8_t kEnd = 2;
+constexpr std::size_t kMaxChunk = kMaxSessionPayload - 1;
+
+struct Frame {
+  std::uint8_t flags = 0;
+  std::vector<std::uint8_t> bytes;
 };
 
-punch::SideKnowledge knowledge(const rendezvous::NatInfo& info, std::uint16_t observed_port) {
-  punch::SideKnowledge k;
-  k.mapping = info.mapping;
-  k.filtering = info.filtering;
-  k.observed_port = observed_port;
-  return k;
+void send_frame(Session& s, std::uint8_t flags, std::span<const std::uint8_t> bytes) {
+  std::vector<std::uint8_t> framed{flags};
+  framed.insert(framed.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(std::min(bytes.size(), kMaxChunk)));
+  s.send(framed);
 }
 
-// Unknown NATs first get a short hole punch that assumes endpoint-
-// independent mapping (the common case, and nearly free), then whatever
-// the real knowledge calls for. `total` caps the whole plan.
-std::vector<Stage> plan_stages(const punch::SideKnowledge& local, const punch::SideKnowledge& peer,
-                               TimePoint start, const PeerOptions& o) {
-  std::vector<Stage> stages;
-  // Zero: no cap (a plain Duration: GCC 12 misreads an optional here).
-  const Duration total = milliseconds(o.punch_timeout_ms);
-  const bool capped = o.punch_timeout_ms > 0;
-  TimePoint at = start;
-  const bool unknown = local.mapping == nat::MappingBehavior::Unknown || peer.mapping == nat::MappingBehavior::Unknown;
-  if (unknown) {
-    auto optimistic = [](punch::SideKnowledge k) {
-      if (k.mapping == nat::MappingBehavior::Unknown) k.mapping = nat::MappingBehavior::EndpointIndependent;
-      return k;
-    };
-    Stage s;
-    s.local = optimistic(local);
-    s.peer = optimistic(peer);
-    s.start = at;
-    const auto choice = punch::choose_strategy(s.local, s.peer);
-    s.kind = choice.kind;
-    s.why = std::string(choice.why) + " (NAT behaviour unknown: assumed endpoint-independent first)";
-    Duration budget = milliseconds(o.hole_punch_ms);
-    if (capped && total < budget) budget = total;
-    s.time_budget = budget;
-    s.probe_budget = o.probe_budget;
-    stages.push_back(s);
-    at += budget;
+std::optional<Frame> receive_frame(Session& s, TimePoint deadline) {
+  for (;;) {
+    const auto now = Clock::now();
+    const auto wait = deadline > now ? std::chrono::ceil<std::chrono::milliseconds>(deadline - now) : milliseconds(0);
+    auto payload = s.receive(wait);
+    if (!payload) return std::nullopt;
+    if (payload->empty()) continue;  // not ours
+    return Frame{payload->front(), {payload->begin() + 1, payload->end()}};
   }
-  Stage s;
-  s.local = local;
-  s.peer = peer;
-  s.start = at;
-  const auto choice = punch::choose_strategy(local, peer);
-  s.kind = choice.kind;
-  s.why = std::string(choice.why);
-  if (capped) {
-    const Duration left = start + total - at;
-    if (left <= Duration::zero()) return stages;
-    s.time_budget = left;
-  }
-  s.probe_budget = o.probe_budget;
-  // An unknown pair already tried the hole punch; repeating it is only
-  // worth it without a cap (it then runs until the probe budget).
-  if (!stages.empty() && s.kind == stages.front().kind && capped) return stages;
-  stages.push_back(s);
-  return stages;
 }
-
-// Everything the punching and data phases share.
-struct Peer {
-  Role role;
-  const PeerOptions& o;
-  io::RendezvousClientRunner& runner;
-  rendezvous::ClientSession session;
-  Endpoint server;
-  std::function<bool()> should_stop;
-  std::unique_ptr<io::PunchDriver> driver;
-  std::unique_ptr<punch::PunchStrategy> strategy;  // the last stage's, kept to answer late handshakes
-  bool direct = false;
-  std::uint32_t socket = 0;
-  Endpoint peer_endpoint;
-
-  const wire::SessionKey& key() const { return session.session_key; }
-  const char* role_name() const { return role == Role::Listen ? "listen" : "connect"; }
-};
-
-// Sorts one datagram received while the session is up: rendezvous traffic
-// to the client, handshake stragglers to the strategy; returns session
-// datagrams that verify.
-std::optional<wire::SessionDatagram> dispatch(Peer& p, const io::PunchDriver::Received& d) {
-  if (d.socket == 0 && d.from == p.server) {
-    p.runner.client().on_datagram(Clock::now(), d.bytes, d.from);
-    return std::nullopt;
-  }
-  if (wire::looks_like_session_datagram(d.bytes)) {
-    if (d.from != p.peer_endpoint) return std::nullopt;
-    auto decoded = wire::decode_session_datagram(d.bytes, p.session.session_id, p.key());
-    if (!decoded) return std::nullopt;
-    return std::move(decoded.value());
-  }
-  if (p.strategy) p.driver->pump(*p.strategy, d.socket, d.from, d.bytes);
-  return std::nullopt;
-}
-
-// Sends and receives one payload on the current route. The relay carries
-// [flags][payload] inside the rendezvous channel's own authentication.
-struct Channel {
-  Peer& p;
-  std::uint64_t sent = 0;
-  std::uint64_t last_received = 0;
-
-  void send(std::uint8_t flags, std::span<const std::uint8_t> payload) {
-    if (p.direct) {
-      wire::SessionDatagram d{flags, p.session.session_id, ++sent, {payload.begin(), payload.end()}};
-      p.driver->send(p.socket, p.peer_endpoint, wire::encode(d, p.key()));
-    } else {
-      std::vector<std::uint8_t> framed{flags};
-      framed.insert(framed.end(), payload.begin(), payload.end());
-      p.runner.send_relay(p.session.session_id, framed);
-    }
-  }
-
-  std::optional<wire::SessionDatagram> receive_until(TimePoint deadline) {
-    for (;;) {
-      if (p.direct) {
-        auto d = p.driver->receive_until(deadline);
-        if (!d) return std::nullopt;
-        auto data = dispatch(p, *d);
-        if (data && data->sequence > last_received) {
-          last_received = data->sequence;
-          return data;
-        }
-      } else {
-        const auto now = Clock::now();
-        auto payload = p.runner.receive_relay(p.session.session_id, deadline > now ? deadline - now : Duration::zero());
-        if (!payload) return std::nullopt;
-        if (payload->empty()) continue;
-        wire::SessionDatagram d;
-        d.flags = payload->front();
-        d.payload.assign(payload->begin() + 1, payload->end());
-        return d;
-      }
-      if (Clock::now() >= deadline) return std::nullopt;
-    }
-  }
-};
 
 // Both sides send their test datagram every 100 ms until they have the
 // peer's and know the peer has theirs (or, having the peer's, a second
 // passes: the peer may already be gone).
-std::optional<std::string> exchange_test_datagram(Peer& p, bool& interrupted) {
-  Channel channel{p};
-  const std::string text = std::string("natpunch test from ") + p.role_name();
+std::optional<std::string> exchange_test_datagram(Session& s, const char* role, int timeout_ms,
+                                                  const std::function<bool()>& should_stop, bool& interrupted) {
+  const std::string text = std::string("natpunch test from ") + role;
   const std::vector<std::uint8_t> payload(text.begin(), text.end());
-  const auto deadline = Clock::now() + milliseconds(p.o.test_timeout_ms);
+  const auto deadline = Clock::now() + milliseconds(timeout_ms);
   std::optional<std::string> received;
   bool peer_has_ours = false;
   TimePoint got_at{};
   TimePoint next_send = Clock::now();
   while (Clock::now() < deadline) {
-    if (p.should_stop()) {
+    if (should_stop()) {
       interrupted = true;
       return received;
     }
     const auto now = Clock::now();
     if (received && (peer_has_ours || now - got_at > seconds(1))) break;
     if (now >= next_send) {
-      channel.send(received ? wire::kFlagGotYours : 0, payload);
+      send_frame(s, received ? kGotYours : 0, payload);
       next_send = now + milliseconds(100);
     }
-    if (auto d = channel.receive_until(std::min(next_send, deadline))) {
+    if (auto f = receive_frame(s, std::min(next_send, deadline))) {
       if (!received) {
-        received = std::string(d->payload.begin(), d->payload.end());
+        received = std::string(f->bytes.begin(), f->bytes.end());
         got_at = Clock::now();
       }
-      if (d->flags & wire::kFlagGotYours) peer_has_ours = true;
+      if (f->flags & kGotYours) peer_has_ours = true;
     }
   }
   // The peer may still wait to hear that its datagram arrived.
   if (received)
-    for (int i = 0; i < 2; ++i) channel.send(wire::kFlagGotYours, payload);
+    for (int i = 0; i < 2; ++i) send_frame(s, kGotYours, payload);
   return received;
 }
 
 // stdin -> peer, peer -> stdout, until our stdin ends and the peer's has
 // ended too (or it stays silent for 2 s after our end).
-bool pipe_stdio(Peer& p, bool& interrupted) {
-  Channel channel{p};
+bool pipe_stdio(Session& s, const std::function<bool()>& should_stop, bool& interrupted) {
   bool our_end = false, their_end = false;
   TimePoint last_heard = Clock::now();
-  std::array<std::uint8_t, wire::kMaxSessionPayload - 1> buffer{};
+  std::array<std::uint8_t, kMaxChunk> buffer{};
   while (!(our_end && (their_end || Clock::now() - last_heard > seconds(2)))) {
-    if (p.should_stop()) {
+    if (should_stop()) {
       interrupted = true;
-      for (int i = 0; i < 3; ++i) channel.send(wire::kFlagEnd, {});  // the peer need not wait for us
+      for (int i = 0; i < 3; ++i) send_frame(s, kEnd, {});  // the peer need not wait for us
       return false;
     }
     if (!our_end) {
@@ -270,23 +161,51 @@ bool pipe_stdio(Peer& p, bool& interrupted) {
       if (::poll(&in, 1, 0) > 0) {
         const auto n = ::read(STDIN_FILENO, buffer.data(), buffer.size());
         if (n > 0) {
-          channel.send(0, std::span(buffer.data(), static_cast<std::size_t>(n)));
+          send_frame(s, 0, std::span(buffer.data(), static_cast<std::size_t>(n)));
         } else {
           our_end = true;
-          for (int i = 0; i < 3; ++i) channel.send(wire::kFlagEnd, {});
+          for (int i = 0; i < 3; ++i) send_frame(s, kEnd, {});
         }
       }
     }
-    if (auto d = channel.receive_until(Clock::now() + milliseconds(20))) {
+    if (auto f = receive_frame(s, Clock::now() + milliseconds(20))) {
       last_heard = Clock::now();
-      if (d->flags & wire::kFlagEnd) their_end = true;
-      if (!d->payload.empty()) {
-        std::fwrite(d->payload.data(), 1, d->payload.size(), stdout);
+      if (f->flags & kEnd) their_end = true;
+      if (!f->bytes.empty()) {
+        std::fwrite(f->bytes.data(), 1, f->bytes.size(), stdout);
         std::fflush(stdout);
       }
     }
   }
   return true;
+}
+
+nlohmann::json stats_json(const SessionStats& s) {
+  nlohmann::json j{{"route", to_string(s.route)},
+                   {"datagrams_sent", s.datagrams_sent},
+                   {"bytes_sent", s.bytes_sent},
+                   {"datagrams_received", s.datagrams_received},
+                   {"bytes_received", s.bytes_received},
+                   {"sent_direct", s.sent_direct},
+                   {"sent_relay", s.sent_relay},
+                   {"received_direct", s.received_direct},
+                   {"received_relay", s.received_relay},
+                   {"sent_lost", s.sent_lost},
+                   {"received_lost", s.received_lost},
+                   {"duplicates_dropped", s.duplicates_dropped},
+                   {"queue_dropped", s.queue_dropped},
+                   {"keepalives_sent", s.keepalives_sent},
+                   {"keepalive_replies", s.keepalive_replies},
+                   {"keepalive_interval_ms", s.keepalive_interval.count()},
+                   {"path_deaths", s.path_deaths},
+                   {"repunches", s.repunches},
+                   {"repunches_succeeded", s.repunches_succeeded},
+                   {"repunch_probes", s.repunch_probes},
+                   {"path_switches", s.path_switches},
+                   {"peer_closed", s.peer_closed}};
+  if (s.rtt) j["rtt_ms"] = std::chrono::duration<double, std::milli>(*s.rtt).count();
+  if (!s.peer_endpoint.empty()) j["peer_endpoint"] = s.peer_endpoint;
+  return j;
 }
 
 struct IdentityOutcome {
@@ -344,6 +263,21 @@ int run_peer(Role role, const PeerOptions& o) {
   }
   config.info.mapping = *mapping;
   config.info.filtering = *filtering;
+  // A carrier profile tells the peer our allocator (prediction, carrier
+  // order), timeouts and carrier; an explicit --mapping/--filtering (not
+  // "unknown") is a measurement and wins over the profile.
+  if (!o.profile.empty()) {
+    auto profile = io::load_profile_by_name(o.profile, io::default_profile_directories());
+    auto problem = profile ? rendezvous::apply_profile(*profile, config.info) : profile.error();
+    if (problem) {
+      std::cerr << "error: --profile: " << problem->to_string() << "\n";
+      return kExitUsage;
+    }
+    if (*mapping != nat::MappingBehavior::Unknown) config.info.mapping = *mapping;
+    if (*filtering != nat::FilteringBehavior::Unknown) config.info.filtering = *filtering;
+  }
+  // A measured idle timeout wins over the profile's: keepalives follow it.
+  if (o.idle_timeout_ms > 0) config.info.idle_timeout_ms = static_cast<std::uint32_t>(o.idle_timeout_ms);
   if (!o.server_key.empty()) {
     config.pinned_server_key = rendezvous::parse_public_key(o.server_key);
     if (!config.pinned_server_key) {
@@ -373,166 +307,140 @@ int run_peer(Role role, const PeerOptions& o) {
   else
     report << "identity: " << own_key << std::endl;
 
-  // --- register and get a session
-  const Endpoint bind{config.server.address.is_v4() ? IpAddress::v4({0, 0, 0, 0}) : IpAddress::v6({}), 0};
-  auto opened = io::RendezvousClientRunner::open(bind, config);
-  if (!opened) {
-    std::cerr << "error: " << opened.error() << "\n";
-    return kExitNoAnswer;
-  }
-  auto& runner = **opened;
-  auto observed = runner.wait_registered(seconds(std::min(o.wait_s, 10)));
-  if (!observed) {
-    std::cerr << "error: " << observed.error() << " at " << config.server.to_string() << "\n";
-    return kExitNoAnswer;
-  }
-  std::cerr << "registered at " << config.server.to_string() << ", seen as " << observed->to_string() << "\n";
-  auto session = role == Role::Connect ? runner.connect(*peer_key, seconds(o.wait_s))
-                                       : runner.wait_for_session(seconds(o.wait_s));
-  if (!session) {
-    std::cerr << "error: " << session.error() << "\n";
-    return kExitNoAnswer;
-  }
-  std::cerr << "session " << session->session_id << " with " << rendezvous::to_hex(session->peer).substr(0, 16)
-            << " at " << session->peer_observed.to_string() << "\n";
-
-  // From here on Ctrl-C ends the run cleanly with a report.
+  // From the session on, Ctrl-C ends the run cleanly with a report (before
+  // it, the default: registration and waiting are bounded by --wait).
   asio::io_context signal_context;
-  asio::signal_set signals(signal_context, SIGINT, SIGTERM);
+  std::optional<asio::signal_set> signals;
   bool interrupted = false;
-  signals.async_wait([&](const asio::error_code& ec, int) {
-    if (!ec) interrupted = true;
-  });
-  Peer p{role, o, runner, *session, config.server, {}, {}, {}, false, 0, {}};
-  p.should_stop = [&] {
+  const std::function<bool()> should_stop = [&] {
+    if (!signals) return false;
     signal_context.poll();
     return interrupted;
   };
 
-  // --- punch, stage by stage
-  const auto local = knowledge(config.info, observed->port);
-  const auto peer = knowledge(session->peer_info, session->peer_observed.port);
-  std::vector<Stage> stages;
-  if (!o.force_relay) stages = plan_stages(local, peer, session->start_at, o);
-  io::PunchDriverOptions driver_options;
-  driver_options.should_stop = p.should_stop;
-  driver_options.intercept = [&p](std::uint32_t socket, const Endpoint& from, std::span<const std::uint8_t> bytes) {
-    return socket == 0 && from == p.server && p.runner.client().on_datagram(Clock::now(), bytes, from);
-  };
-  // The registration must outlive a long birthday attack: run the
-  // rendezvous client's timers (refresh, keepalive) while punching.
-  driver_options.on_wake = [&p] {
-    auto& client = p.runner.client();
-    const auto now = Clock::now();
-    if (auto due = client.next_deadline(); due && *due <= now) client.on_timer(now);
-    for (const auto& t : client.poll_transmit(now)) {
-      std::string error;
-      p.runner.socket().send(t.to, t.bytes, error);
+  io::PeerSessionConfig session_config;
+  session_config.role = role == Role::Connect ? io::PeerRole::Connect : io::PeerRole::Listen;
+  session_config.client = config;
+  session_config.peer = peer_key;
+  session_config.wait = seconds(o.wait_s);
+  session_config.plan.hole_punch = milliseconds(o.hole_punch_ms);
+  session_config.plan.punch_timeout = milliseconds(o.punch_timeout_ms);
+  session_config.plan.probe_budget = o.probe_budget;
+  session_config.plan.send_interval = std::chrono::microseconds(o.send_interval_us);
+  session_config.plan.sockets = o.sockets;
+  session_config.plan.force_relay = o.force_relay;
+  session_config.keepalive_enabled = !o.no_keepalive;
+  session_config.should_stop = should_stop;
+  session_config.on_progress = [&](const SessionProgress& p) {
+    if (p.kind == SessionProgress::Kind::kIdentity) return;  // printed above
+    if (p.kind == SessionProgress::Kind::kSessionReady && !signals) {
+      signals.emplace(signal_context, SIGINT, SIGTERM);
+      signals->async_wait([&](const asio::error_code& ec, int) {
+        if (!ec) interrupted = true;
+      });
     }
+    std::cerr << p.message << "\n";
   };
-  std::string current = "relay";
-  driver_options.on_progress = [&current](const io::PunchProgress& progress) {
-    if (progress.elapsed < Duration::zero()) return;  // still waiting for the common start
-    std::cerr << "punch: " << current << " " << fixed(to_ms(progress.elapsed) / 1000, 1) << " s, "
-              << progress.probes_sent << " probes, " << progress.sockets_open << " socket(s)\n";
-  };
-  p.driver = std::make_unique<io::PunchDriver>(runner.socket(), driver_options);
-  Rng rng(io::os_random_seed());
-  punch::PunchResult last;
-  std::uint64_t probes_total = 0;
-  std::string stop_reason = o.force_relay ? "forced relay" : "no direct strategy";
-  for (const auto& stage : stages) {
-    current = std::string(punch::to_string(stage.kind));
-    std::cerr << "strategy: " << current << ": " << stage.why << "\n";
-    punch::StrategyParams params;
-    params.peer_address = session->peer_observed.address;
-    params.session_id = session->session_id;
-    params.key = session->session_key;
-    params.probe_budget = stage.probe_budget;
-    params.time_budget = stage.time_budget;
-    params.send_interval = std::chrono::microseconds(o.send_interval_us);
-    params.many_sockets = o.sockets;
-    p.strategy = punch::make_strategy(stage.kind, stage.local, stage.peer, params, rng, stage.start);
-    auto run = p.driver->run(*p.strategy, stage.start);
-    probes_total += run.result.probes_sent;
-    last = run.result;
-    if (run.first_error) std::cerr << "warning: " << *run.first_error << "\n";
-    if (!run.interrupted)
-      std::cerr << "punch: " << current << " "
-                << (last.outcome == punch::PunchOutcome::Connected ? "connected to " + last.peer.to_string()
-                                                                   : std::string("stopped: ") + punch::to_string(last.stop_reason))
-                << " after " << fixed(to_ms(Clock::now() - stage.start), 1) << " ms, " << last.probes_sent << " probes\n";
-    if (run.interrupted) {
+  auto opened = io::open_peer_session(std::move(session_config));
+  if (!opened) {
+    const auto& e = opened.error();
+    if (e.kind == SessionErrorKind::kInterrupted) {
       // Nothing lost on Ctrl-C: say how far punching got.
-      std::cerr << "interrupted while punching (" << probes_total << " probes sent)\n";
+      std::cerr << e.message << "\n";
       if (o.json)
-        report << nlohmann::json{{"event", "result"},     {"role", p.role_name()},    {"interrupted", true},
-                                 {"strategy", current},    {"probes_sent", probes_total},
-                                 {"session_id", session->session_id},
+        report << nlohmann::json{{"event", "result"},     {"role", role_name(role)},   {"interrupted", true},
+                                 {"strategy", e.strategy}, {"probes_sent", e.probes_sent},
+                                 {"session_id", e.session_id},
                                  {"elapsed_ms", to_ms(Clock::now() - process_start)}}
                       .dump()
                << std::endl;
       return kExitInterrupted;
     }
-    if (last.outcome == punch::PunchOutcome::Connected) break;
-    stop_reason = punch::to_string(last.stop_reason);
+    std::cerr << "error: " << e.message << "\n";
+    return e.kind == SessionErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
   }
-  const auto decided_at = Clock::now();
-  p.direct = last.outcome == punch::PunchOutcome::Connected;
-  if (p.direct) {
-    p.socket = last.socket;
-    p.peer_endpoint = last.peer;
-  }
-  // Counted from the common start, whichever stage connected.
-  // A forced relay is ready before the start: never negative.
-  const double connect_ms =
-      std::max(0.0, to_ms((p.direct ? last.connected_at : decided_at) - session->start_at));
+  Session& session = **opened;
+  const auto& info = session.info();
+  const auto first = session.stats();
+  const bool direct = first.route == SessionRoute::kDirect;
+  const double connect_ms = std::chrono::duration<double, std::milli>(info.time_to_connect).count();
 
   if (!o.json) {
-    if (p.direct)
-      report << "route: direct " << p.peer_endpoint.to_string() << " (strategy " << current << ", local socket "
-                << p.socket << ")\n";
+    if (direct)
+      report << "route: direct " << first.peer_endpoint << " (strategy " << info.strategy << ", local socket "
+             << first.local_socket << ")\n";
     else
-      report << "route: relay via " << config.server.to_string() << " (punching: " << stop_reason << ")\n";
-    report << "time-to-connect: " << fixed(connect_ms, 1) << " ms, " << probes_total << " probes sent" << std::endl;
+      report << "route: relay via " << info.server << " (punching: " << info.stop_reason << ")\n";
+    report << "time-to-connect: " << fixed(connect_ms, 1) << " ms, " << info.probes_sent << " probes sent" << std::endl;
   }
 
   // --- prove the route (or pipe stdio over it)
   bool ok = false;
   std::optional<std::string> received;
-  if (o.stdio) {
-    ok = pipe_stdio(p, interrupted);
+  std::optional<MeasureResult> measured;
+  if (o.measure_s > 0) {
+    const MeasureOptions measure{seconds(o.measure_s), o.measure_mbit};
+    if (role == Role::Connect) {
+      std::cerr << "measuring for " << o.measure_s << " s over the " << to_string(first.route) << " route\n";
+      measured = run_measurement(session, measure, should_stop);
+      ok = measured && measured->report;
+    } else {
+      ok = serve_measurement(session, measure, should_stop);
+    }
+    if (should_stop()) interrupted = true;
+  } else if (o.stdio) {
+    ok = pipe_stdio(session, should_stop, interrupted);
   } else {
-    received = exchange_test_datagram(p, interrupted);
+    received = exchange_test_datagram(session, role_name(role), o.test_timeout_ms, should_stop, interrupted);
     ok = received.has_value();
   }
+  const auto last = session.stats();
+  session.close();
   if (o.json) {
     nlohmann::json j{{"event", "result"},
-                     {"role", p.role_name()},
+                     {"role", role_name(role)},
                      {"identity", own_key},
-                     {"peer", rendezvous::to_hex(session->peer)},
-                     {"session_id", session->session_id},
-                     {"observed", observed->to_string()},
-                     {"peer_observed", session->peer_observed.to_string()},
-                     {"strategy", current},
-                     {"route", p.direct ? "direct" : "relay"},
+                     {"peer", info.peer},
+                     {"session_id", info.session_id},
+                     {"observed", info.observed},
+                     {"peer_observed", info.peer_observed},
+                     {"strategy", info.strategy},
+                     {"route", direct ? "direct" : "relay"},
                      {"time_to_connect_ms", connect_ms},
-                     {"probes_sent", probes_total},
-                     {"elapsed_ms", to_ms(Clock::now() - process_start)}};
-    if (p.direct) {
-      j["peer_endpoint"] = p.peer_endpoint.to_string();
-      j["local_socket"] = p.socket;
+                     {"probes_sent", info.probes_sent},
+                     {"elapsed_ms", to_ms(Clock::now() - process_start)},
+                     {"session", stats_json(last)}};
+    if (direct) {
+      j["peer_endpoint"] = first.peer_endpoint;
+      j["local_socket"] = first.local_socket;
     } else {
-      j["stop_reason"] = stop_reason;
+      j["stop_reason"] = info.stop_reason;
     }
-    if (!o.stdio) {
+    if (o.measure_s > 0) {
+      j["measured"] = ok;
+      if (measured) j["measure"] = measured->to_json();
+    } else if (!o.stdio) {
       j["test_datagram"] = ok;
       if (received) j["received"] = *received;
     }
     report << j.dump() << std::endl;
+  } else if (o.measure_s > 0) {
+    if (measured) {
+      const auto& m = *measured;
+      report << "rtt: min " << fixed(m.rtt_min_ms, 3) << " ms, median " << fixed(m.rtt_median_ms, 3) << " ms, p99 "
+             << fixed(m.rtt_p99_ms, 3) << " ms (" << m.pongs << " of " << m.pings << " pings answered)\n";
+      if (m.report)
+        report << "throughput: " << fixed(m.mbit_per_s, 1) << " Mbit/s one-way, loss " << fixed(m.loss_percent, 2)
+               << " % (" << m.bulk_received << " of " << m.bulk_sent << " datagrams of " << kMaxSessionPayload
+               << " bytes in " << fixed(m.bulk_seconds, 2) << " s)" << std::endl;
+      else
+        report << "throughput: the listener's count never came (is it running with --measure?)" << std::endl;
+    } else if (role == Role::Listen) {
+      report << "measure: " << (ok ? "served the peer's measurement" : "the peer did not measure") << std::endl;
+    }
   } else if (!o.stdio) {
     if (received)
-      std::cout << "test datagram: ok, received \"" << *received << "\" over the " << (p.direct ? "direct" : "relay")
+      std::cout << "test datagram: ok, received \"" << *received << "\" over the " << (direct ? "direct" : "relay")
                 << " route" << std::endl;
     else
       std::cout << "test datagram: nothing received within " << o.test_timeout_ms << " ms" << std::endl;
@@ -553,6 +461,10 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
       ->default_val("unknown");
   cmd.add_option("--filtering", o.filtering, "Own NAT filtering behaviour, if known (same spellings)")
       ->default_val("unknown");
+  cmd.add_option("--profile", o.profile,
+                 "Own carrier profile: an id (kpn-nl, looked up in ./profiles and beside the binary) or a .json file. "
+                 "Tells the peer our mapping, filtering, port allocator and timeouts, so it can predict our ports "
+                 "(KPN's 256-port blocks); --mapping/--filtering other than unknown override it");
   cmd.add_option("--wait", o.wait_s, "Seconds to wait for registration and the session")
       ->default_val(60)
       ->check(CLI::Range(1, 86400));
@@ -572,6 +484,13 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
   cmd.add_option("--sockets", o.sockets, "Local sockets a many-socket strategy may open")
       ->default_val(256)
       ->check(CLI::Range(1, 4096));
+  cmd.add_option("--idle-timeout-ms", o.idle_timeout_ms,
+                 "Own NAT's idle timeout for an established mapping (`natpunch measure timeouts`), told to the peer: "
+                 "keepalives go every half of the smaller of both sides' (default 120 s when neither knows)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 86400000));
+  cmd.add_flag("--no-keepalive", o.no_keepalive,
+               "Send no keepalives on the direct path (tests: the NAT mapping then expires when idle)");
   cmd.add_flag("--force-relay", o.force_relay, "Do not punch: use the relay at once (testing, hostile networks)");
   cmd.add_option("--test-timeout-ms", o.test_timeout_ms, "How long to wait for the peer's test datagram")
       ->default_val(5000)
@@ -580,6 +499,16 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
                "Instead of the test datagram, send stdin to the peer and print what it sends, until both inputs end "
                "(datagrams, no retransmission; the direct path drops late ones). stdout then carries only the peer's data, "
                "reports go to stderr");
+  auto* measure = cmd.add_option("--measure", o.measure_s,
+                                 "Instead of the test datagram, measure the route for SECONDS: RTT (min/median/p99 of "
+                                 "ping-pong) then one-way throughput and loss (connect measures; listen needs --measure "
+                                 "too and serves)")
+                      ->default_val(0)
+                      ->check(CLI::Range(0, 3600));
+  cmd.add_option("--measure-mbit", o.measure_mbit, "Pace the throughput phase at this rate (0: as fast as possible)")
+      ->default_val(0)
+      ->check(CLI::Range(0.0, 100000.0));
+  cmd.get_option("--stdio")->excludes(measure);
   cmd.add_flag("--json", o.json,
                "JSON lines on stdout: {\"event\":\"identity\",...} at once, {\"event\":\"result\",...} at the end");
 }

@@ -8,8 +8,9 @@
 // idle timeout is the measured or profiled *established* timeout (Table IV:
 // KPN 239 s -> a keepalive every ~120 s; Telia roaming 5 s -> 2.5 s), never
 // below min_interval. Any datagram we send on the direct path refreshes our
-// NAT's mapping, so the keepalive timer restarts with each send; any
-// datagram from the peer proves the path. A keepalive unanswered within
+// NAT's mapping and any datagram from the peer proves the path, so a
+// keepalive is due only when one of the two has been quiet for an interval
+// (a one-way stream still gets its liveness checked). A keepalive unanswered within
 // reply_timeout is a miss; `misses_for_dead` misses in a row declare the
 // path dead: the route falls back to the relay and a re-punch is asked for
 // (once per death). When a later punch succeeds the route goes back to direct.
@@ -45,6 +46,9 @@ class SessionKeeper {
   void on_sent_direct(TimePoint now);      // any datagram sent on the direct path
   void on_received_direct(TimePoint now);  // any datagram from the peer on the direct path
   void on_direct_restored(TimePoint now);  // a re-punch succeeded
+  // The peer says the path died (its keepalives went unanswered): relay at
+  // once, no re-punch request of our own (the peer's is under way).
+  void on_peer_reported_dead();
 
   Route route() const { return route_; }
   PathState state() const { return state_; }
@@ -56,6 +60,7 @@ class SessionKeeper {
   Route route_ = Route::Direct;
   PathState state_ = PathState::Alive;
   TimePoint next_keepalive_;
+  TimePoint last_heard_;
   std::optional<TimePoint> reply_due_;  // a keepalive is waiting for its answer
   int misses_ = 0;
 };

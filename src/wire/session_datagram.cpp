@@ -91,4 +91,56 @@ Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<
   return d;
 }
 
+const char* to_string(SessionControlError error) {
+  switch (error) {
+    case SessionControlError::Empty: return "empty control message";
+    case SessionControlError::UnknownType: return "unknown control type";
+    case SessionControlError::BadLength: return "bad control length";
+  }
+  return "unknown";
+}
+
+std::vector<std::uint8_t> encode(const SessionControl& control) {
+  std::vector<std::uint8_t> out{static_cast<std::uint8_t>(control.type)};
+  switch (control.type) {
+    case ControlType::Keepalive:
+    case ControlType::KeepaliveReply:
+      out.resize(1 + 8);
+      put_be(out.data() + 1, control.echo, 8);
+      break;
+    case ControlType::Repunch:
+      out.resize(1 + 8);
+      put_be(out.data() + 1, control.epoch, 4);
+      put_be(out.data() + 5, control.lead_ms, 4);
+      break;
+    case ControlType::Close: break;
+  }
+  return out;
+}
+
+Result<SessionControl, SessionControlError> decode_session_control(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) return Unexpected{SessionControlError::Empty};
+  SessionControl c;
+  const auto body = bytes.subspan(1);
+  switch (bytes[0]) {
+    case static_cast<std::uint8_t>(ControlType::Keepalive):
+    case static_cast<std::uint8_t>(ControlType::KeepaliveReply):
+      if (body.size() != 8) return Unexpected{SessionControlError::BadLength};
+      c.type = static_cast<ControlType>(bytes[0]);
+      c.echo = get_be(body.data(), 8);
+      return c;
+    case static_cast<std::uint8_t>(ControlType::Repunch):
+      if (body.size() != 8) return Unexpected{SessionControlError::BadLength};
+      c.type = ControlType::Repunch;
+      c.epoch = static_cast<std::uint32_t>(get_be(body.data(), 4));
+      c.lead_ms = static_cast<std::uint32_t>(get_be(body.data() + 4, 4));
+      return c;
+    case static_cast<std::uint8_t>(ControlType::Close):
+      if (!body.empty()) return Unexpected{SessionControlError::BadLength};
+      c.type = ControlType::Close;
+      return c;
+    default: return Unexpected{SessionControlError::UnknownType};
+  }
+}
+
 }  // namespace natpunch::wire

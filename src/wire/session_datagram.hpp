@@ -3,16 +3,22 @@
 // authenticated under the session key the rendezvous handed both sides, so
 // a stranger who learns the punched endpoints cannot inject data. (Relayed
 // data is authenticated by the rendezvous channel instead.) Integrity only,
-// no encryption yet: that belongs with the library Session (issue 5).
+// no encryption yet. The same bytes travel inside the relay channel when
+// the direct path is not available, so one sequence space covers both.
 //
 // Layout (network byte order), 24 + payload + 16 bytes:
 //   0  'N' 'D'          magic (probes are 'N' 'P', so both share a socket)
 //   2  version (1)
-//   3  flags            bit 0: the sender has received our test datagram
-//                       bit 1: end of stream (the sender's input ended)
+//   3  flags            bit 7: session control (keepalive, keepalive reply,
+//                       re-punch, close; payload = SessionControl below),
+//                       with its own sequence space; bits 0-1: free for the
+//                       application (kFlagGotYours / kFlagEnd, kept for
+//                       compatibility; the CLI now frames its own flags)
 //   4  session id       64 bits
-//   12 sequence         64 bits, the sender's counter; the receiver drops
-//                       anything not newer than the last it accepted
+//   12 sequence         64 bits, the sender's counter (one for data, one for
+//                       control); the receiver accepts each number once
+//                       within a sliding window (replays, and a datagram
+//                       seen on both the direct path and the relay)
 //   20 payload length   32 bits (<= kMaxSessionPayload)
 //   24 payload
 //   .. MAC              16 bytes: keyed BLAKE2b-128 (key = session key) of
@@ -33,6 +39,7 @@ inline constexpr std::size_t kMaxSessionPayload = 1200;
 inline constexpr std::uint8_t kSessionVersion = 1;
 inline constexpr std::uint8_t kFlagGotYours = 1;
 inline constexpr std::uint8_t kFlagEnd = 2;
+inline constexpr std::uint8_t kFlagControl = 0x80;
 
 struct SessionDatagram {
   std::uint8_t flags = 0;
@@ -61,5 +68,31 @@ std::vector<std::uint8_t> encode(const SessionDatagram& datagram, const SessionK
 Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<const std::uint8_t> bytes,
                                                                      std::uint64_t session_id,
                                                                      const SessionKey& key);
+
+// The payload of a datagram with kFlagControl: what the two Session ends
+// tell each other to keep the direct path alive and to re-punch it.
+//   [type 1] then by type:
+//   1 keepalive        [echo u64]   the sender's clock (for its RTT)
+//   2 keepalive reply  [echo u64]   the keepalive's echo, returned
+//   3 repunch          [epoch u32][lead_ms u32]  "the direct path died:
+//                      punch again lead_ms after this arrives"; epoch counts
+//                      re-punches so a late or repeated proposal is ignored
+//   4 close            (nothing)    the sender closed the session
+enum class ControlType : std::uint8_t { Keepalive = 1, KeepaliveReply = 2, Repunch = 3, Close = 4 };
+struct SessionControl {
+  ControlType type = ControlType::Keepalive;
+  std::uint64_t echo = 0;      // Keepalive, KeepaliveReply
+  std::uint32_t epoch = 0;     // Repunch
+  std::uint32_t lead_ms = 0;   // Repunch
+  bool operator==(const SessionControl&) const = default;
+};
+enum class SessionControlError : std::uint8_t {
+  Empty,        // no type byte
+  UnknownType,  // a type this version does not know
+  BadLength,    // the body's size does not fit the type
+};
+const char* to_string(SessionControlError error);
+std::vector<std::uint8_t> encode(const SessionControl& control);
+Result<SessionControl, SessionControlError> decode_session_control(std::span<const std::uint8_t> bytes);
 
 }  // namespace natpunch::wire

@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <natpunch/session.hpp>
+
 #include "../support/child_process.hpp"
 #include "../support/run_command.hpp"
 #include "io/os_random.hpp"
@@ -207,6 +209,151 @@ TEST(ConnectCli, NoRendezvousServerExitsOne) {
                                      " listen --rendezvous 127.0.0.1:9 --accept-any --wait 1 2>/dev/null");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("identity: "), std::string::npos);
+}
+
+TEST(ConnectCli, MeasureReportsRttAndThroughputOverTheDirectRoute) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  auto [l, c] = run_pair(server.address, {"--measure", "2"}, {"--measure", "2", "--measure-mbit", "50"});
+  ASSERT_EQ(c.exit_code, 0) << c.result.dump();
+  ASSERT_EQ(l.exit_code, 0) << l.result.dump();
+  EXPECT_EQ(c.result["route"], "direct");
+  EXPECT_EQ(c.result["measured"], true);
+  EXPECT_EQ(l.result["measured"], true) << "the listener served";
+  const auto& m = c.result["measure"];
+  EXPECT_GT(m["pongs"].get<int>(), 10) << m.dump();
+  EXPECT_GT(m["rtt_min_ms"].get<double>(), 0.0);
+  EXPECT_LE(m["rtt_min_ms"].get<double>(), m["rtt_median_ms"].get<double>());
+  EXPECT_LE(m["rtt_median_ms"].get<double>(), m["rtt_p99_ms"].get<double>());
+  EXPECT_LT(m["rtt_median_ms"].get<double>(), 50.0) << "loopback";
+  EXPECT_EQ(m["report"], true);
+  EXPECT_GT(m["bulk_sent"].get<int>(), 1000) << "~1.5 s at 50 Mbit/s of 1160-byte datagrams";
+  EXPECT_GT(m["throughput_mbit_s"].get<double>(), 10.0) << m.dump();
+  EXPECT_LT(m["throughput_mbit_s"].get<double>(), 80.0) << "paced at 50";
+  EXPECT_LT(m["loss_percent"].get<double>(), 20.0);
+}
+
+TEST(ConnectCli, IdleStdioSessionSendsKeepalivesTimedFromTheIdleTimeout) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  // Idle timeout 2 s (both sides say so): a keepalive every second while
+  // the connector's input pauses for 3.5 s.
+  const std::string bin = NATPUNCH_BINARY;
+  const auto dir = std::filesystem::temp_directory_path() / ("natpunch-keepalive-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string common = " --rendezvous " + server.address + " --wait 10 --stdio --json --idle-timeout-ms 2000";
+  const std::string key = (dir / "l.key").string();
+  auto keygen = test_support::run_command(bin + " keygen --identity " + key);
+  ASSERT_EQ(keygen.exit_code, 0);
+  const std::string pubkey = keygen.output.substr(0, keygen.output.find('\n'));
+  auto l = std::async(std::launch::async, [&] {
+    return test_support::run_command("(echo l; sleep 5) | " + bin + " listen --identity " + key + " --accept-any" +
+                                     common + " 2>" + (dir / "l.err").string());
+  });
+  std::this_thread::sleep_for(300ms);
+  auto c = test_support::run_command("(echo one; sleep 3.5; echo two) | " + bin + " connect --peer " + pubkey + common +
+                                     " 2>" + (dir / "c.err").string());
+  auto lr = l.get();
+  const auto last_result = [](const std::filesystem::path& path) {
+    std::ifstream in(path);
+    nlohmann::json result;
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.is_object() && j.value("event", "") == "result") result = j;
+    }
+    return result;
+  };
+  const auto cj = last_result(dir / "c.err"), lj = last_result(dir / "l.err");
+  EXPECT_EQ(c.exit_code, 0) << cj.dump();
+  EXPECT_EQ(lr.output, "one\ntwo\n");
+  EXPECT_EQ(c.output, "l\n");
+  ASSERT_TRUE(cj.contains("session")) << cj.dump();
+  EXPECT_EQ(cj["session"]["keepalive_interval_ms"], 1000);
+  EXPECT_GE(cj["session"]["keepalives_sent"].get<int>(), 2) << cj.dump();
+  EXPECT_GE(cj["session"]["keepalive_replies"].get<int>(), 2) << cj.dump();
+  EXPECT_TRUE(cj["session"].contains("rtt_ms"));
+  EXPECT_EQ(cj["session"]["route"], "direct");
+  EXPECT_EQ(cj["session"]["path_deaths"], 0);
+  EXPECT_EQ(lj["session"]["received_direct"].get<int>(), lj["session"]["datagrams_received"].get<int>());
+  std::filesystem::remove_all(dir);
+}
+
+// --- the library API (natpunch/session.hpp) without the CLI
+
+TEST(SessionApi, ListenAndConnectInProcessExchangeDatagramsDirectly) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  natpunch::SessionOptions options;
+  options.rendezvous = server.address;
+  options.wait = std::chrono::seconds(10);
+  std::promise<std::string> listener_key;
+  natpunch::SessionOptions listen_options = options;
+  // The caller asks for the listener by key: only once the listener is
+  // registered (its identity comes first, before the rendezvous answers).
+  std::string own_key;
+  bool told = false;
+  listen_options.on_progress = [&](const natpunch::SessionProgress& p) {
+    if (p.kind == natpunch::SessionProgress::Kind::kIdentity) own_key = p.message;
+    if (p.kind == natpunch::SessionProgress::Kind::kRegistered && !told) {
+      told = true;
+      listener_key.set_value(own_key);
+    }
+  };
+  auto listening = std::async(std::launch::async, [&] { return natpunch::listen(listen_options, {}); });
+  const std::string key = listener_key.get_future().get();
+  std::vector<natpunch::SessionProgress::Kind> kinds;
+  options.on_progress = [&](const natpunch::SessionProgress& p) { kinds.push_back(p.kind); };
+  auto connected = natpunch::connect(options, key);
+  auto listened = listening.get();
+  ASSERT_TRUE(connected.ok()) << connected.error().message;
+  ASSERT_TRUE(listened.ok()) << listened.error().message;
+  auto& a = **connected;
+  auto& b = **listened;
+  EXPECT_EQ(a.route(), natpunch::SessionRoute::kDirect);
+  EXPECT_EQ(b.route(), natpunch::SessionRoute::kDirect);
+  EXPECT_EQ(a.info().session_id, b.info().session_id);
+  EXPECT_EQ(a.info().peer, key);
+  EXPECT_EQ(a.info().strategy, "hole-punch");
+  ASSERT_GE(kinds.size(), 4u);
+  EXPECT_EQ(kinds.front(), natpunch::SessionProgress::Kind::kIdentity);
+  for (int i = 0; i < 20; ++i) {
+    const std::vector<std::uint8_t> ping{static_cast<std::uint8_t>(i), 1, 2, 3};
+    ASSERT_TRUE(a.send(ping));
+    auto got = b.receive(1000ms);
+    ASSERT_TRUE(got) << i;
+    EXPECT_EQ(*got, ping);
+    ASSERT_TRUE(b.send(*got));
+    ASSERT_TRUE(a.receive(1000ms));
+  }
+  EXPECT_FALSE(a.send(std::vector<std::uint8_t>(natpunch::kMaxSessionPayload + 1))) << "too long";
+  EXPECT_FALSE(b.receive(50ms)) << "nothing more";
+  const auto stats = a.stats();
+  EXPECT_EQ(stats.datagrams_sent, 20u);
+  EXPECT_EQ(stats.datagrams_received, 20u);
+  EXPECT_EQ(stats.sent_direct, 20u);
+  EXPECT_EQ(stats.bytes_sent, 80u);
+  EXPECT_EQ(stats.sent_lost + stats.received_lost + stats.duplicates_dropped, 0u);
+  a.close();
+  EXPECT_FALSE(a.send(std::vector<std::uint8_t>{1})) << "closed";
+  for (int i = 0; i < 40 && !b.stats().peer_closed; ++i) std::this_thread::sleep_for(25ms);
+  EXPECT_TRUE(b.stats().peer_closed) << "the close reached the peer";
+}
+
+TEST(SessionApi, BadInputIsReportedNotThrown) {
+  natpunch::SessionOptions options;
+  options.rendezvous = "127.0.0.1:9";
+  auto r = natpunch::connect(options, "not-a-key");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, natpunch::SessionErrorKind::kBadInput);
+  options.nat.mapping = "sometimes";
+  auto l = natpunch::listen(options, {});
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.error().kind, natpunch::SessionErrorKind::kBadInput);
+  options.nat.mapping = "unknown";
+  options.wait = std::chrono::seconds(1);
+  auto none = natpunch::listen(options, {});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().kind, natpunch::SessionErrorKind::kNoServer) << none.error().message;
 }
 
 // --- io::PunchDriver without the CLI

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <vector>
 
 namespace natpunch::punch {
@@ -36,11 +37,30 @@ TEST(SessionKeeperTest, AnsweredKeepalivesKeepThePathAliveAndOnScheduleAndDataPo
     keeper.on_received_direct(due + milliseconds(60));
   }
   EXPECT_EQ(keeper.state(), PathState::Alive);
-  // Data sent on the path refreshes the mapping: no keepalive needed yet.
+  // Data both ways refreshes the mapping and proves the path: no keepalive needed yet.
   const TimePoint t = kStart + interval * 5 + seconds(10);
+  keeper.on_received_direct(t);
   keeper.on_sent_direct(t);
   EXPECT_EQ(keeper.next_deadline(), t + interval);
   EXPECT_FALSE(keeper.on_timer(t + interval - milliseconds(1)));
+}
+
+TEST(SessionKeeperTest, SendingAloneDoesNotPostponeTheLivenessCheck) {
+  // A one-way stream into a dead path must still be noticed.
+  SessionKeeper keeper(kpn(), kStart);
+  const Duration interval = keeper.keepalive_interval();
+  for (int i = 1; i < 100; ++i) keeper.on_sent_direct(kStart + interval * i / 50);
+  EXPECT_EQ(keeper.next_deadline(), kStart + interval);
+  EXPECT_EQ(keeper.on_timer(kStart + interval), KeeperAction::SendKeepalive);
+}
+
+TEST(SessionKeeperTest, APeerReportOfDeathSwitchesToTheRelayWithoutARepunchRequest) {
+  SessionKeeper keeper(kpn(), kStart);
+  keeper.on_peer_reported_dead();
+  EXPECT_EQ(keeper.route(), Route::Relay);
+  EXPECT_EQ(keeper.state(), PathState::Dead);
+  EXPECT_FALSE(keeper.next_deadline());
+  EXPECT_FALSE(keeper.on_timer(kStart + seconds(1000)));
 }
 
 TEST(SessionKeeperTest, MissedRepliesDeclareThePathDeadFallBackToRelayAndAskForARepunch) {
@@ -79,6 +99,36 @@ TEST(SessionKeeperTest, AReplyAfterAMissResetsTheCount) {
   keeper.on_received_direct(first + seconds(3));
   EXPECT_EQ(keeper.misses(), 0);
   EXPECT_EQ(keeper.state(), PathState::Alive);
+}
+
+// Regression (found in the lab): a 3 s idle timeout gives a 1.5 s interval,
+// shorter than the 2 s reply timeout. Each new keepalive used to push the
+// previous one's deadline out, so a sender that kept sending data over a
+// dead path never noticed. One keepalive is in flight at a time now.
+TEST(SessionKeeperTest, IntervalShorterThanTheReplyTimeoutStillDetectsADeadPath) {
+  KeepaliveConfig c;
+  c.idle_timeout = seconds(3);
+  SessionKeeper keeper(c, kStart);
+  ASSERT_LT(keeper.keepalive_interval(), c.reply_timeout);
+  std::optional<TimePoint> dead_at;
+  for (int ms = 0; ms <= 20000 && !dead_at; ms += 50) {
+    const TimePoint now = kStart + milliseconds(ms);
+    while (auto action = keeper.on_timer(now)) {
+      if (*action == KeeperAction::RequestRepunch) {
+        dead_at = now;
+      } else {
+        keeper.on_sent_direct(now);
+      }
+    }
+    if (ms % 200 == 0) keeper.on_sent_direct(now);  // application data every 200 ms, never answered
+    if (auto due = keeper.next_deadline()) {
+      ASSERT_GT(*due, now) << "a deadline in the past would spin the driver";
+    }
+  }
+  ASSERT_TRUE(dead_at.has_value()) << "the path was never declared dead";
+  // First keepalive after one interval, then three unanswered 2 s waits.
+  EXPECT_EQ(*dead_at, kStart + keeper.keepalive_interval() + 3 * c.reply_timeout);
+  EXPECT_EQ(keeper.route(), Route::Relay);
 }
 
 }  // namespace

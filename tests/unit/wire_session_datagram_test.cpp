@@ -98,3 +98,38 @@ TEST_F(SessionDatagramTest, ProbesAreNotSessionDatagrams) {
 
 }  // namespace
 }  // namespace natpunch::wire
+
+namespace natpunch::wire {
+namespace {
+
+TEST(SessionControlTest, EachTypeRoundTripsAndEachDefectHasItsOwnError) {
+  for (const SessionControl& c : {SessionControl{ControlType::Keepalive, 0x0102030405060708ULL, 0, 0},
+                                  SessionControl{ControlType::KeepaliveReply, 42, 0, 0},
+                                  SessionControl{ControlType::Repunch, 0, 7, 500},
+                                  SessionControl{ControlType::Close, 0, 0, 0}}) {
+    auto decoded = decode_session_control(encode(c));
+    ASSERT_TRUE(decoded.ok()) << static_cast<int>(c.type);
+    EXPECT_EQ(*decoded, c);
+  }
+  EXPECT_EQ(encode(SessionControl{ControlType::Repunch, 0, 7, 500}),
+            (std::vector<std::uint8_t>{3, 0, 0, 0, 7, 0, 0, 1, 0xf4}));
+  struct Case {
+    std::vector<std::uint8_t> bytes;
+    SessionControlError error;
+  } cases[] = {
+      {{}, SessionControlError::Empty},
+      {{9}, SessionControlError::UnknownType},
+      {{0}, SessionControlError::UnknownType},
+      {{1, 0, 0}, SessionControlError::BadLength},
+      {{3, 0, 0, 0, 1, 0, 0, 0, 1, 0}, SessionControlError::BadLength},
+      {{4, 0}, SessionControlError::BadLength},
+  };
+  for (const auto& c : cases) {
+    auto r = decode_session_control(c.bytes);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error(), c.error) << to_string(c.error);
+  }
+}
+
+}  // namespace
+}  // namespace natpunch::wire

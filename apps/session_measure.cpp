@@ -1,0 +1,179 @@
+#include "session_measure.hpp"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+namespace natpunch::cli {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+constexpr std::uint8_t kPing = 'P', kPong = 'Q', kBulk = 'B', kEnd = 'E', kReport = 'R', kAck = 'K';
+constexpr int kMaxPings = 200;
+
+void put(std::vector<std::uint8_t>& out, std::uint64_t value, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+}
+
+std::uint64_t get(const std::vector<std::uint8_t>& in, std::size_t at, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value = (value << 8) | in[at + static_cast<std::size_t>(i)];
+  return value;
+}
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<microseconds>(SteadyClock::now().time_since_epoch()).count());
+}
+
+double percentile(std::vector<double> sorted, double q) {
+  if (sorted.empty()) return 0;
+  const auto index = static_cast<std::size_t>(std::min<double>(sorted.size() - 1, q * (sorted.size() - 1) + 0.5));
+  return sorted[index];
+}
+
+}  // namespace
+
+nlohmann::json MeasureResult::to_json() const {
+  return nlohmann::json{{"pings", pings},
+                        {"pongs", pongs},
+                        {"rtt_min_ms", rtt_min_ms},
+                        {"rtt_median_ms", rtt_median_ms},
+                        {"rtt_p99_ms", rtt_p99_ms},
+                        {"bulk_sent", bulk_sent},
+                        {"bulk_received", bulk_received},
+                        {"bulk_bytes_received", bulk_bytes_received},
+                        {"bulk_seconds", bulk_seconds},
+                        {"throughput_mbit_s", mbit_per_s},
+                        {"loss_percent", loss_percent},
+                        {"report", report}};
+}
+
+std::optional<MeasureResult> run_measurement(Session& session, const MeasureOptions& options,
+                                             const std::function<bool()>& should_stop) {
+  MeasureResult r;
+  const auto start = SteadyClock::now();
+  const auto rtt_until = start + std::max(milliseconds(1000), std::chrono::duration_cast<milliseconds>(options.duration) / 4);
+  const auto bulk_until = start + options.duration;
+
+  // --- RTT: one ping at a time, each waits up to 1 s for its pong.
+  std::vector<double> rtts;
+  while (SteadyClock::now() < rtt_until && r.pings < kMaxPings) {
+    if (should_stop()) return std::nullopt;
+    std::vector<std::uint8_t> ping{kPing};
+    put(ping, static_cast<std::uint64_t>(r.pings), 4);
+    put(ping, now_us(), 8);
+    ++r.pings;
+    session.send(ping);
+    // Short: the peer may still be finishing its punch and miss the first ones.
+    const auto give_up = SteadyClock::now() + milliseconds(250);
+    while (SteadyClock::now() < give_up) {
+      auto d = session.receive(std::chrono::duration_cast<milliseconds>(give_up - SteadyClock::now()) + milliseconds(1));
+      if (!d) break;
+      if (d->size() == ping.size() && (*d)[0] == kPong && std::equal(d->begin() + 1, d->end(), ping.begin() + 1)) {
+        rtts.push_back(static_cast<double>(now_us() - get(*d, 5, 8)) / 1000.0);
+        ++r.pongs;
+        break;
+      }
+    }
+  }
+  std::sort(rtts.begin(), rtts.end());
+  if (!rtts.empty()) {
+    r.rtt_min_ms = rtts.front();
+    r.rtt_median_ms = percentile(rtts, 0.5);
+    r.rtt_p99_ms = percentile(rtts, 0.99);
+  }
+
+  // --- one-way bulk, paced when asked.
+  std::vector<std::uint8_t> bulk(kMaxSessionPayload, 0x5a);
+  const double bits = static_cast<double>(bulk.size()) * 8;
+  const auto gap = options.rate_mbit > 0 ? microseconds(static_cast<long long>(bits / options.rate_mbit)) : microseconds(0);
+  auto next = SteadyClock::now();
+  while (SteadyClock::now() < bulk_until) {
+    if ((r.bulk_sent & 255) == 0 && should_stop()) break;
+    bulk[0] = kBulk;
+    bulk[1] = static_cast<std::uint8_t>(r.bulk_sent >> 24);
+    bulk[2] = static_cast<std::uint8_t>(r.bulk_sent >> 16);
+    bulk[3] = static_cast<std::uint8_t>(r.bulk_sent >> 8);
+    bulk[4] = static_cast<std::uint8_t>(r.bulk_sent);
+    if (session.send(bulk)) ++r.bulk_sent;
+    if (gap.count() > 0) {
+      next += gap;
+      std::this_thread::sleep_until(next);
+    }
+  }
+  // --- the listener's count
+  std::vector<std::uint8_t> end{kEnd};
+  put(end, r.bulk_sent, 4);
+  const auto report_until = SteadyClock::now() + std::chrono::seconds(3);
+  auto next_end = SteadyClock::now();
+  while (SteadyClock::now() < report_until && !should_stop()) {
+    if (SteadyClock::now() >= next_end) {
+      session.send(end);
+      next_end = SteadyClock::now() + milliseconds(200);
+    }
+    auto d = session.receive(milliseconds(50));
+    if (!d || d->size() != 1 + 4 + 8 + 8 || (*d)[0] != kReport) continue;
+    r.report = true;
+    r.bulk_received = get(*d, 1, 4);
+    r.bulk_bytes_received = get(*d, 5, 8);
+    r.bulk_seconds = static_cast<double>(get(*d, 13, 8)) / 1e6;
+    break;
+  }
+  for (int i = 0; i < 3; ++i) session.send(std::vector<std::uint8_t>{kAck});
+  if (r.bulk_seconds > 0) r.mbit_per_s = static_cast<double>(r.bulk_bytes_received) * 8 / r.bulk_seconds / 1e6;
+  if (r.bulk_sent > 0 && r.report)
+    r.loss_percent = 100.0 * static_cast<double>(r.bulk_sent - std::min(r.bulk_sent, r.bulk_received)) /
+                     static_cast<double>(r.bulk_sent);
+  return r;
+}
+
+bool serve_measurement(Session& session, const MeasureOptions& options, const std::function<bool()>& should_stop) {
+  const auto give_up = SteadyClock::now() + options.duration + std::chrono::seconds(10);
+  bool served = false;
+  std::uint64_t received = 0, bytes = 0;
+  std::optional<SteadyClock::time_point> first, last;
+  std::optional<SteadyClock::time_point> report_until;
+  std::vector<std::uint8_t> report;
+  while (SteadyClock::now() < give_up && !should_stop()) {
+    if (report_until && SteadyClock::now() > *report_until) break;
+    auto d = session.receive(milliseconds(50));
+    if (!d || d->empty()) continue;
+    switch ((*d)[0]) {
+      case kPing:
+        served = true;
+        (*d)[0] = kPong;
+        session.send(*d);
+        break;
+      case kBulk:
+        served = true;
+        ++received;
+        bytes += d->size();
+        if (!first) first = SteadyClock::now();
+        last = SteadyClock::now();
+        break;
+      case kEnd: {
+        served = true;
+        report.assign({kReport});
+        put(report, received, 4);
+        put(report, bytes, 8);
+        const auto span = first && last && *last > *first ? *last - *first : SteadyClock::duration::zero();
+        put(report, static_cast<std::uint64_t>(std::chrono::duration_cast<microseconds>(span).count()), 8);
+        session.send(report);
+        if (!report_until) report_until = SteadyClock::now() + std::chrono::seconds(3);
+        break;
+      }
+      case kAck:
+        if (report_until) return served;
+        break;
+      default: break;
+    }
+  }
+  return served;
+}
+
+}  // namespace natpunch::cli

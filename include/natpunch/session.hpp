@@ -1,0 +1,187 @@
+#pragma once
+// natpunch public API: a UDP session with a peer behind any NAT. Both peers
+// register at a rendezvous server (`natpunch rendezvous`); the listener
+// accepts, both punch with the strategy their NATs call for, and the
+// Session carries datagrams on the direct path, or through the server's
+// relay when punching fails. Once open, the session keeps itself alive on a
+// background thread: keepalives timed from the smaller of both sides' NAT
+// idle timeouts, path-death detection with an immediate fall-back to the
+// relay, re-punching, and a return to the direct path when that succeeds.
+//
+//   natpunch::SessionOptions o;
+//   o.rendezvous = "203.0.113.10:7000";
+//   o.identity_file = "me.key";                       // created (0600) if missing
+//   auto s = natpunch::connect(o, "<listener's 64 hex digits>");
+//   if (!s) { std::cerr << s.error().message << "\n"; return 1; }
+//   (*s)->send(bytes);                                // direct or relayed
+//   if (auto reply = (*s)->receive(std::chrono::seconds(1))) ...;
+//   std::cout << ((*s)->route() == natpunch::SessionRoute::kDirect ? "direct" : "relay");
+//
+// Datagrams, not a stream: no retransmission, no ordering, each payload up
+// to kMaxSessionPayload bytes, authenticated (not encrypted) end to end under
+// the session key the rendezvous handed both sides.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "natpunch/result.hpp"
+
+namespace natpunch {
+
+// Largest application payload per datagram (what the relay can carry once
+// the session header and MAC are added).
+inline constexpr std::size_t kMaxSessionPayload = 1160;
+
+enum class SessionErrorKind {
+  kBadInput,     // malformed address, key, identity file or option
+  kNoServer,     // the rendezvous server did not answer (or registration failed)
+  kNoSession,    // the peer did not accept / no session before the deadline
+  kSocket,       // the local socket could not be opened
+  kInterrupted,  // should_stop returned true while punching
+};
+
+struct SessionError {
+  SessionErrorKind kind = SessionErrorKind::kBadInput;
+  std::string message;  // one line, says what to do
+  // How far it got (kInterrupted, kNoSession): for reports.
+  std::uint64_t session_id = 0;
+  std::string strategy;
+  std::uint64_t probes_sent = 0;
+};
+
+// What this host's NAT is known to do (`natpunch nat-type`, `natpunch
+// measure`, a carrier profile). Unknown fields are fine: an unknown mapping
+// first gets a short hole punch.
+struct NatDescription {
+  // "none", "endpoint-independent", "address-dependent",
+  // "address-and-port-dependent" or "unknown" (both fields).
+  std::string mapping = "unknown";
+  std::string filtering = "unknown";
+  std::string carrier_profile;              // e.g. "kpn-nl"; empty: unknown
+  std::chrono::milliseconds pending_timeout{0};  // 0: not measured
+  std::chrono::milliseconds idle_timeout{0};     // established mapping idle timeout; 0: not measured
+};
+
+enum class SessionRoute { kDirect, kRelay };
+const char* to_string(SessionRoute route);
+
+// One step of opening a session, for progress reports (stderr in the CLI).
+struct SessionProgress {
+  enum class Kind {
+    kIdentity,         // before anything else: `message` is our public key (64 hex digits)
+    kRegistered,       // the rendezvous answered; `endpoint` is how it sees us
+    kSessionReady,     // the peer accepted; `endpoint` is the peer's public endpoint
+    kStrategyStarted,  // `strategy` begins; `message` says why it was chosen
+    kPunching,         // periodic while punching: `elapsed`, `probes_sent`, `sockets_open`
+    kStrategyFinished, // `message`: connected to ... / stopped: ...
+    kWarning,          // e.g. a socket could not be bound (treated like loss)
+  };
+  Kind kind = Kind::kRegistered;
+  std::string message;  // one human-readable line, without the newline
+  std::string strategy;
+  std::string endpoint;
+  std::chrono::microseconds elapsed{0};  // since the strategy's start
+  std::uint64_t probes_sent = 0;
+  std::uint32_t sockets_open = 0;
+};
+
+struct SessionOptions {
+  // Rendezvous server HOST[:PORT] (default port 7000).
+  std::string rendezvous;
+  // Pin the server's key (64 hex digits it prints); empty: trust on first use.
+  std::string server_key;
+  // Ed25519 identity file, created with mode 0600 when missing; empty: a
+  // fresh identity for this session only.
+  std::string identity_file;
+  NatDescription nat;
+  // Registration plus waiting for the peer / for the listener's answer.
+  std::chrono::seconds wait{60};
+  // With an unknown NAT on either side, a plain hole punch is tried first
+  // for this long (both sides must use the same value).
+  std::chrono::milliseconds hole_punch_time{2000};
+  // Give up punching this long after the common start (0: only the probe budget).
+  std::chrono::milliseconds punch_timeout{0};
+  std::uint64_t probe_budget = 170000;  // per stage
+  std::chrono::microseconds send_interval{2980};  // between probes (the thesis's phones)
+  std::uint32_t sockets = 256;   // local sockets a many-socket strategy may open
+  bool force_relay = false;      // skip punching (tests, hostile networks)
+  // Keepalive interval as a fraction of the smaller idle timeout; the idle
+  // timeout defaults to 120 s (RFC 4787 REQ-5) when neither side measured one.
+  double keepalive_safety = 0.5;
+  std::chrono::milliseconds keepalive_reply_timeout{2000};
+  int keepalive_misses_for_dead = 3;
+  bool repunch = true;  // re-punch after the direct path died
+  std::function<void(const SessionProgress&)> on_progress;  // called on the calling thread
+  // Polled while punching; true ends connect()/listen() with kInterrupted.
+  std::function<bool()> should_stop;
+};
+
+struct SessionInfo {
+  std::uint64_t session_id = 0;
+  std::string identity;       // own public key, 64 hex digits
+  std::string peer;           // the peer's
+  std::string observed;       // own public endpoint as the rendezvous saw it
+  std::string peer_observed;  // the peer's
+  std::string server;         // the rendezvous server's address
+  std::string strategy;       // last strategy tried ("relay" when forced)
+  std::string stop_reason;    // why punching ended without a direct path
+  std::chrono::microseconds time_to_connect{0};  // from the common start
+  std::uint64_t probes_sent = 0;
+};
+
+struct SessionStats {
+  SessionRoute route = SessionRoute::kRelay;
+  std::string peer_endpoint;  // the direct path's peer endpoint (empty while relayed)
+  std::uint32_t local_socket = 0;
+  std::uint64_t datagrams_sent = 0, bytes_sent = 0;          // application payloads
+  std::uint64_t datagrams_received = 0, bytes_received = 0;  // delivered to receive()
+  std::uint64_t sent_direct = 0, sent_relay = 0;
+  std::uint64_t received_direct = 0, received_relay = 0;
+  // Sent on the direct path after the peer was last heard there, when the
+  // path was then declared dead (an upper bound: never resent).
+  std::uint64_t sent_lost = 0;
+  // Gaps in the peer's sequence numbers (reordering beyond 64 counts too).
+  std::uint64_t received_lost = 0;
+  std::uint64_t duplicates_dropped = 0;
+  std::uint64_t queue_dropped = 0;  // arrived while 8192 others waited for receive()
+  std::uint64_t keepalives_sent = 0, keepalive_replies = 0;
+  std::chrono::milliseconds keepalive_interval{0};
+  std::optional<std::chrono::microseconds> rtt;  // latest keepalive round trip on the direct path
+  std::uint64_t path_deaths = 0, repunches = 0, repunches_succeeded = 0;
+  std::uint64_t repunch_probes = 0;
+  // The listener moved its direct path to the one the caller's datagrams
+  // arrive on (both sides had completed the handshake on different paths).
+  std::uint64_t path_switches = 0;
+  bool peer_closed = false;
+};
+
+class Session {
+ public:
+  virtual ~Session() = default;
+  // Queues nothing: sends at once on the current route. False when closed,
+  // too long, or the route refused it (relay not ready).
+  virtual bool send(std::span<const std::uint8_t> payload) = 0;
+  // The next payload from the peer, or nullopt after `timeout` / once closed.
+  virtual std::optional<std::vector<std::uint8_t>> receive(std::chrono::milliseconds timeout) = 0;
+  virtual SessionRoute route() const = 0;
+  virtual SessionStats stats() const = 0;
+  virtual const SessionInfo& info() const = 0;
+  // Tells the peer, stops the background thread, closes the sockets.
+  // Idempotent; the destructor calls it.
+  virtual void close() = 0;
+};
+
+// Registers, asks for the listener `peer_public_key` (64 hex digits), punches.
+Result<std::unique_ptr<Session>, SessionError> connect(const SessionOptions& options,
+                                                       const std::string& peer_public_key);
+// Registers and waits for one caller. `allowed` lists callers' keys (64 hex
+// digits); empty: accept anyone.
+Result<std::unique_ptr<Session>, SessionError> listen(const SessionOptions& options,
+                                                      const std::vector<std::string>& allowed);
+
+}  // namespace natpunch

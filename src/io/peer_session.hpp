@@ -1,0 +1,50 @@
+#pragma once
+// Opens a natpunch::Session (include/natpunch/session.hpp) from a prepared
+// rendezvous::ClientConfig: register, get a session (connect to a peer or
+// wait for a caller), punch stage by stage with the strategy both NATs call
+// for (io::PunchDriver), then hand the sockets to a background thread that
+// runs punch::SessionChannel: data on the direct path or the relay,
+// keepalives, path-death detection, re-punches.
+//
+// The public natpunch::connect()/listen() (io/session_api.cpp) build the
+// ClientConfig from SessionOptions; the CLI builds it from its own options
+// (carrier profiles and the like) and calls open_peer_session directly.
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "natpunch/session.hpp"
+#include "punch/session_keeper.hpp"
+#include "rendezvous/client.hpp"
+
+namespace natpunch::io {
+
+enum class PeerRole { Listen, Connect };
+
+struct PunchPlan {
+  Duration hole_punch = milliseconds(2000);  // first stage when a NAT is unknown
+  Duration punch_timeout{0};                 // zero: only the probe budget
+  std::uint64_t probe_budget = 170000;
+  Duration send_interval = std::chrono::microseconds(2980);
+  std::uint32_t sockets = 256;
+  bool force_relay = false;
+};
+
+struct PeerSessionConfig {
+  PeerRole role = PeerRole::Connect;
+  rendezvous::ClientConfig client;             // server, identity, own NAT info, accept policy
+  std::optional<rendezvous::PublicKey> peer;   // Connect
+  Duration wait = seconds(60);                 // for the session (registration: at most 10 s of it)
+  PunchPlan plan;
+  // idle_timeout is replaced by the smaller of both sides' NatInfo
+  // idle_timeout_ms when either measured one.
+  punch::KeepaliveConfig keepalive;
+  bool keepalive_enabled = true;
+  bool repunch = true;
+  std::function<void(const SessionProgress&)> on_progress;
+  std::function<bool()> should_stop;
+};
+
+Result<std::unique_ptr<Session>, SessionError> open_peer_session(PeerSessionConfig config);
+
+}  // namespace natpunch::io

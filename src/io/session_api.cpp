@@ -1,0 +1,105 @@
+// Implements the public natpunch/session.hpp calls: SessionOptions ->
+// rendezvous::ClientConfig + punch plan, then io::open_peer_session.
+#include <sodium.h>
+
+#include "io/peer_session.hpp"
+#include "io/rendezvous_identity_file.hpp"
+#include "io/resolver.hpp"
+#include "nat/nat_behavior.hpp"
+
+namespace natpunch {
+
+namespace {
+
+constexpr std::uint16_t kDefaultRendezvousPort = 7000;
+
+Unexpected<SessionError> bad_input(std::string message) {
+  SessionError e;
+  e.kind = SessionErrorKind::kBadInput;
+  e.message = std::move(message);
+  return Unexpected{e};
+}
+
+Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
+  if (sodium_init() < 0) {
+    SessionError e;
+    e.kind = SessionErrorKind::kSocket;
+    e.message = "libsodium failed to initialise";
+    return Unexpected{e};
+  }
+  io::PeerSessionConfig config;
+  auto& client = config.client;
+  auto mapping = nat::parse_mapping_behavior(o.nat.mapping);
+  auto filtering = nat::parse_filtering_behavior(o.nat.filtering);
+  if (!mapping || !filtering)
+    return bad_input("NAT mapping/filtering must be none, endpoint-independent, address-dependent, "
+                     "address-and-port-dependent or unknown");
+  client.info.mapping = *mapping;
+  client.info.filtering = *filtering;
+  client.info.carrier_profile = o.nat.carrier_profile;
+  client.info.pending_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.pending_timeout.count()));
+  client.info.idle_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.idle_timeout.count()));
+  if (!o.server_key.empty()) {
+    client.pinned_server_key = rendezvous::parse_public_key(o.server_key);
+    if (!client.pinned_server_key) return bad_input("server key '" + o.server_key + "' is not 64 hex digits");
+  }
+  if (o.rendezvous.empty()) return bad_input("no rendezvous server given (HOST:PORT)");
+  auto servers = io::resolve_udp(o.rendezvous, kDefaultRendezvousPort);
+  if (!servers) return bad_input("rendezvous: " + servers.error());
+  client.server = servers->front();
+  if (o.identity_file.empty()) {
+    client.identity = rendezvous::Identity::generate(rendezvous::system_random_bytes());
+  } else {
+    auto loaded = io::load_or_create_identity(o.identity_file);
+    if (!loaded) return bad_input(loaded.error());
+    client.identity = loaded->identity;
+  }
+  client.initial_retransmit = milliseconds(250);
+  client.connect_timeout = o.wait;
+  if (o.wait.count() <= 0 || o.sockets == 0 || o.send_interval.count() <= 0 || o.keepalive_safety <= 0 ||
+      o.keepalive_misses_for_dead < 1)
+    return bad_input("wait, sockets, send interval, keepalive safety and misses must be positive");
+  config.wait = o.wait;
+  config.plan.hole_punch = o.hole_punch_time;
+  config.plan.punch_timeout = o.punch_timeout;
+  config.plan.probe_budget = o.probe_budget;
+  config.plan.send_interval = o.send_interval;
+  config.plan.sockets = o.sockets;
+  config.plan.force_relay = o.force_relay;
+  config.keepalive.safety = o.keepalive_safety;
+  config.keepalive.reply_timeout = o.keepalive_reply_timeout;
+  config.keepalive.misses_for_dead = o.keepalive_misses_for_dead;
+  config.repunch = o.repunch;
+  config.on_progress = o.on_progress;
+  config.should_stop = o.should_stop;
+  return config;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Session>, SessionError> connect(const SessionOptions& options,
+                                                       const std::string& peer_public_key) {
+  auto config = prepare(options);
+  if (!config) return Unexpected{config.error()};
+  config->role = io::PeerRole::Connect;
+  config->peer = rendezvous::parse_public_key(peer_public_key);
+  if (!config->peer) return bad_input("peer '" + peer_public_key + "' is not a public key (64 hex digits)");
+  return io::open_peer_session(std::move(config.value()));
+}
+
+Result<std::unique_ptr<Session>, SessionError> listen(const SessionOptions& options,
+                                                      const std::vector<std::string>& allowed) {
+  auto config = prepare(options);
+  if (!config) return Unexpected{config.error()};
+  config->role = io::PeerRole::Listen;
+  std::vector<rendezvous::PublicKey> keys;
+  for (const auto& text : allowed) {
+    auto key = rendezvous::parse_public_key(text);
+    if (!key) return bad_input("allowed caller '" + text + "' is not a public key (64 hex digits)");
+    keys.push_back(*key);
+  }
+  config->client.accept_policy = keys.empty() ? rendezvous::accept_all() : rendezvous::accept_from(keys);
+  return io::open_peer_session(std::move(config.value()));
+}
+
+}  // namespace natpunch

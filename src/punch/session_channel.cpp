@@ -1,0 +1,241 @@
+#include "punch/session_channel.hpp"
+
+#include <algorithm>
+
+namespace natpunch::punch {
+
+namespace {
+// Proposals and closes are sent twice: the relay drops under its rate limit.
+constexpr int kControlCopies = 2;
+
+std::uint64_t to_echo(TimePoint t) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
+}  // namespace
+
+SessionChannel::SessionChannel(const SessionChannelConfig& config, TimePoint now)
+    : config_(config), route_(config.direct ? Route::Direct : Route::Relay) {
+  if (config_.direct && config_.keepalive) {
+    keeper_.emplace(config_.keepalive_config, now);
+    keepalive_interval_ = keeper_->keepalive_interval();
+  }
+}
+
+void SessionChannel::queue(ChannelPath path, std::uint8_t flags, std::uint64_t sequence,
+                           std::span<const std::uint8_t> payload) {
+  wire::SessionDatagram d{flags, config_.session_id, sequence, {payload.begin(), payload.end()}};
+  outbox_.push_back({path, wire::encode(d, config_.key)});
+}
+
+void SessionChannel::send_control(const wire::SessionControl& control, ChannelPath path) {
+  const auto body = wire::encode(control);
+  queue(path, wire::kFlagControl, ++control_sequence_, body);
+}
+
+bool SessionChannel::send(TimePoint now, std::span<const std::uint8_t> payload) {
+  if (closed_ || payload.size() > config_.max_payload) return false;
+  const ChannelPath path = route_ == Route::Direct ? ChannelPath::Direct : ChannelPath::Relay;
+  queue(path, 0, ++data_sequence_, payload);
+  ++counters_.datagrams_sent;
+  counters_.bytes_sent += payload.size();
+  if (path == ChannelPath::Direct) {
+    ++counters_.sent_direct;
+    ++sent_since_heard_;
+    if (keeper_) keeper_->on_sent_direct(now);
+  } else {
+    ++counters_.sent_relay;
+  }
+  return true;
+}
+
+bool SessionChannel::on_direct(TimePoint now, std::span<const std::uint8_t> bytes) {
+  return on_datagram(now, bytes, ChannelPath::Direct);
+}
+
+bool SessionChannel::on_relay(TimePoint now, std::span<const std::uint8_t> bytes) {
+  return on_datagram(now, bytes, ChannelPath::Relay);
+}
+
+bool SessionChannel::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, ChannelPath path) {
+  auto decoded = wire::decode_session_datagram(bytes, config_.session_id, config_.key);
+  if (!decoded) {
+    ++counters_.rejected;
+    return false;
+  }
+  auto& d = decoded.value();
+  const bool control = (d.flags & wire::kFlagControl) != 0;
+  auto& window = control ? control_window_ : data_window_;
+  const std::uint64_t highest_before = window.highest();
+  if (!window.accept(d.sequence)) {
+    ++counters_.duplicates_dropped;
+    return true;
+  }
+  if (path == ChannelPath::Direct) {
+    sent_since_heard_ = 0;
+    if (keeper_) keeper_->on_received_direct(now);
+  }
+  if (control) {
+    if (auto c = wire::decode_session_control(d.payload)) on_control(now, *c, path);
+    return true;
+  }
+  // Loss as the gaps in the peer's numbering; a late arrival fills its gap.
+  if (d.sequence > highest_before)
+    counters_.received_lost += d.sequence - highest_before - 1;
+  else if (counters_.received_lost > 0)
+    --counters_.received_lost;
+  ++counters_.datagrams_received;
+  counters_.bytes_received += d.payload.size();
+  ++(path == ChannelPath::Direct ? counters_.received_direct : counters_.received_relay);
+  inbox_.push_back(std::move(d.payload));
+  return true;
+}
+
+void SessionChannel::on_control(TimePoint now, const wire::SessionControl& c, ChannelPath path) {
+  switch (c.type) {
+    case wire::ControlType::Keepalive:
+      // Answered on the path it came by; a relayed one (never sent) is ignored.
+      if (path == ChannelPath::Direct && !closed_)
+        send_control({wire::ControlType::KeepaliveReply, c.echo, 0, 0}, ChannelPath::Direct);
+      return;
+    case wire::ControlType::KeepaliveReply: {
+      ++counters_.keepalive_replies;
+      const auto sent = TimePoint{} + std::chrono::microseconds(c.echo);
+      if (sent <= now) counters_.rtt = now - sent;
+      return;
+    }
+    case wire::ControlType::Repunch: {
+      if (closed_ || !config_.repunch) return;
+      const bool newer = c.epoch > epoch_;
+      // Both proposed this epoch: the caller's timing wins.
+      const bool tie_lost = c.epoch == epoch_ && own_proposal_ && !config_.caller && !punching_;
+      if (!newer && !tie_lost) return;
+      if (newer && route_ == Route::Direct) {
+        // The peer lost the path (maybe one way only): trust it.
+        declare_dead();
+        if (keeper_) keeper_->on_peer_reported_dead();
+      }
+      epoch_ = c.epoch;
+      own_proposal_ = false;
+      if (newer) {
+        attempts_left_ = config_.repunch_attempts;
+        retry_delay_ = config_.repunch_retry;
+      }
+      retry_at_.reset();
+      order_ = RepunchOrder{epoch_, now + milliseconds(c.lead_ms)};
+      return;
+    }
+    case wire::ControlType::Close:
+      counters_.peer_closed = true;
+      retry_at_.reset();
+      order_.reset();
+      keeper_.reset();
+      return;
+  }
+}
+
+void SessionChannel::declare_dead() {
+  route_ = Route::Relay;
+  ++counters_.path_deaths;
+  counters_.sent_lost += sent_since_heard_;
+  sent_since_heard_ = 0;
+}
+
+void SessionChannel::propose_repunch(TimePoint now) {
+  if (closed_ || counters_.peer_closed || !config_.repunch || attempts_left_ <= 0) return;
+  --attempts_left_;
+  ++epoch_;
+  own_proposal_ = true;
+  const auto lead_ms = static_cast<std::uint32_t>(std::chrono::duration_cast<milliseconds>(config_.repunch_lead).count());
+  for (int i = 0; i < kControlCopies; ++i)
+    send_control({wire::ControlType::Repunch, 0, epoch_, lead_ms}, ChannelPath::Relay);
+  order_ = RepunchOrder{epoch_, now + config_.repunch_lead};
+}
+
+std::optional<TimePoint> SessionChannel::next_deadline() const {
+  std::optional<TimePoint> t;
+  if (keeper_) t = keeper_->next_deadline();
+  if (retry_at_ && (!t || *retry_at_ < *t)) t = retry_at_;
+  return t;
+}
+
+void SessionChannel::on_timer(TimePoint now) {
+  if (closed_) return;
+  if (retry_at_ && now >= *retry_at_) {
+    retry_at_.reset();
+    if (!punching_) propose_repunch(now);
+  }
+  if (!keeper_) return;
+  while (auto action = keeper_->on_timer(now)) {
+    if (*action == KeeperAction::SendKeepalive) {
+      ++counters_.keepalives_sent;
+      send_control({wire::ControlType::Keepalive, to_echo(now), 0, 0}, ChannelPath::Direct);
+      keeper_->on_sent_direct(now);
+    } else {
+      declare_dead();
+      attempts_left_ = config_.repunch_attempts;
+      retry_delay_ = config_.repunch_retry;
+      if (!punching_) propose_repunch(now);
+    }
+  }
+}
+
+std::optional<ChannelTransmit> SessionChannel::poll_transmit() {
+  if (outbox_.empty()) return std::nullopt;
+  auto t = std::move(outbox_.front());
+  outbox_.pop_front();
+  return t;
+}
+
+std::optional<std::vector<std::uint8_t>> SessionChannel::poll_received() {
+  if (inbox_.empty()) return std::nullopt;
+  auto d = std::move(inbox_.front());
+  inbox_.pop_front();
+  return d;
+}
+
+std::optional<RepunchOrder> SessionChannel::poll_repunch() {
+  auto o = order_;
+  order_.reset();
+  if (o) {
+    punching_ = true;
+    ++counters_.repunches;
+  }
+  return o;
+}
+
+void SessionChannel::on_repunch_finished(TimePoint now, std::uint32_t epoch, bool connected) {
+  punching_ = false;
+  if (connected) {
+    ++counters_.repunches_succeeded;
+    route_ = Route::Direct;
+    sent_since_heard_ = 0;
+    retry_at_.reset();
+    if (!config_.keepalive) return;
+    if (keeper_)
+      keeper_->on_direct_restored(now);
+    else
+      keeper_.emplace(config_.keepalive_config, now);
+    keepalive_interval_ = keeper_->keepalive_interval();
+    return;
+  }
+  // Only the latest epoch's failure schedules a retry; a newer proposal
+  // that arrived meanwhile is already ordered.
+  if (epoch != epoch_ || order_ || closed_ || counters_.peer_closed || attempts_left_ <= 0) return;
+  retry_at_ = now + retry_delay_;
+  retry_delay_ = std::min<Duration>(retry_delay_ * 2, seconds(60));
+}
+
+void SessionChannel::close(TimePoint now) {
+  (void)now;
+  if (closed_) return;
+  for (int i = 0; i < kControlCopies; ++i) {
+    if (route_ == Route::Direct) send_control({wire::ControlType::Close, 0, 0, 0}, ChannelPath::Direct);
+    send_control({wire::ControlType::Close, 0, 0, 0}, ChannelPath::Relay);
+  }
+  closed_ = true;
+  keeper_.reset();
+  retry_at_.reset();
+  order_.reset();
+}
+
+}  // namespace natpunch::punch

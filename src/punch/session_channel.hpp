@@ -1,0 +1,141 @@
+#pragma once
+// One end of an open session between two peers, sans-IO: seals application
+// payloads into session datagrams (wire/session_datagram.hpp), picks the
+// route for each (the direct path while it lives, else the rendezvous
+// relay), accepts each of the peer's datagrams once whichever route it took,
+// keeps the direct path alive (SessionKeeper) and coordinates re-punching.
+// The I/O driver (io/peer_session.cpp) moves the bytes, runs the re-punch
+// strategy when told to, and reports how it ended.
+//
+// Re-punch coordination, all over the relay (the only path both still
+// share when the direct one is dead):
+//   1. A side whose keepalives go unanswered declares the path dead: its
+//      route becomes the relay at once, and (counted as sent_lost) the data
+//      it sent directly since it last heard the peer is written off, never
+//      resent — so nothing arrives twice.
+//   2. It proposes REPUNCH{epoch, lead} over the relay (twice), epoch being
+//      one more than the last re-punch either side started, and orders its
+//      driver to punch `lead` from now.
+//   3. The other side, on a REPUNCH with a newer epoch, also moves to the
+//      relay and punches `lead` after it arrived: the two starts differ by
+//      the relay's one-way delay, which a hole punch (seconds long) absorbs.
+//      When both proposed the same epoch, the caller's proposal wins (the
+//      callee re-times its start to it; the caller ignores the callee's).
+//   4. A punch that connects restores the direct route on that side; one
+//      that fails is retried after repunch_retry (doubling, up to
+//      repunch_attempts times), as a new epoch.
+// A peer that closes says so (CLOSE on both routes); re-punching stops.
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/time.hpp"
+#include "punch/session_keeper.hpp"
+#include "rendezvous/replay_window.hpp"
+#include "wire/session_datagram.hpp"
+
+namespace natpunch::punch {
+
+struct SessionChannelConfig {
+  std::uint64_t session_id = 0;
+  wire::SessionKey key{};
+  bool direct = false;  // the punch connected: start on the direct path
+  bool caller = false;  // this side asked for the session (wins re-punch ties)
+  bool keepalive = true;
+  KeepaliveConfig keepalive_config;
+  bool repunch = true;
+  Duration repunch_lead = milliseconds(500);
+  Duration repunch_retry = seconds(5);
+  int repunch_attempts = 6;  // per death, including the first
+  // Largest payload send() takes (what the relay carries after header + MAC).
+  std::size_t max_payload = 1160;
+};
+
+enum class ChannelPath : std::uint8_t { Direct, Relay };
+
+struct ChannelTransmit {
+  ChannelPath path = ChannelPath::Direct;
+  std::vector<std::uint8_t> bytes;
+};
+
+// Tells the driver to punch the direct path again, starting at `start`.
+struct RepunchOrder {
+  std::uint32_t epoch = 0;
+  TimePoint start{};
+};
+
+struct ChannelCounters {
+  std::uint64_t datagrams_sent = 0, bytes_sent = 0;
+  std::uint64_t datagrams_received = 0, bytes_received = 0;
+  std::uint64_t sent_direct = 0, sent_relay = 0;
+  std::uint64_t received_direct = 0, received_relay = 0;
+  std::uint64_t sent_lost = 0;
+  std::uint64_t received_lost = 0;
+  std::uint64_t duplicates_dropped = 0;
+  std::uint64_t rejected = 0;  // bad MAC, wrong session, malformed
+  std::uint64_t keepalives_sent = 0, keepalive_replies = 0;
+  std::optional<Duration> rtt;
+  std::uint64_t path_deaths = 0, repunches = 0, repunches_succeeded = 0;
+  bool peer_closed = false;
+};
+
+class SessionChannel {
+ public:
+  SessionChannel(const SessionChannelConfig& config, TimePoint now);
+
+  // Seals `payload` for the current route. False when too long or closed.
+  bool send(TimePoint now, std::span<const std::uint8_t> payload);
+  // A datagram that came over the direct path / a relayed payload of this session.
+  // Returns true when it was an authentic datagram of this session.
+  bool on_direct(TimePoint now, std::span<const std::uint8_t> bytes);
+  bool on_relay(TimePoint now, std::span<const std::uint8_t> bytes);
+
+  std::optional<TimePoint> next_deadline() const;
+  void on_timer(TimePoint now);
+
+  std::optional<ChannelTransmit> poll_transmit();
+  std::optional<std::vector<std::uint8_t>> poll_received();
+  std::optional<RepunchOrder> poll_repunch();
+  // The driver's punch for `epoch` ended.
+  void on_repunch_finished(TimePoint now, std::uint32_t epoch, bool connected);
+
+  // Tells the peer (both routes) and stops keepalives and re-punches.
+  void close(TimePoint now);
+
+  Route route() const { return route_; }
+  bool closed() const { return closed_; }
+  // Zero without keepalives (relay from the start, or disabled).
+  Duration keepalive_interval() const { return keepalive_interval_; }
+  const ChannelCounters& counters() const { return counters_; }
+
+ private:
+  bool on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, ChannelPath path);
+  void on_control(TimePoint now, const wire::SessionControl& control, ChannelPath path);
+  void send_control(const wire::SessionControl& control, ChannelPath path);
+  void queue(ChannelPath path, std::uint8_t flags, std::uint64_t sequence, std::span<const std::uint8_t> payload);
+  void declare_dead();
+  void propose_repunch(TimePoint now);
+
+  SessionChannelConfig config_;
+  Route route_;
+  std::optional<SessionKeeper> keeper_;  // only while a direct path exists or is wanted
+  Duration keepalive_interval_{};
+  std::uint64_t data_sequence_ = 0, control_sequence_ = 0;
+  rendezvous::ReplayWindow data_window_, control_window_;
+  std::uint64_t sent_since_heard_ = 0;  // data sent directly since the peer was last heard there
+  std::uint32_t epoch_ = 0;             // the latest re-punch either side started
+  bool own_proposal_ = false;           // epoch_ is our proposal (ties)
+  bool punching_ = false;
+  int attempts_left_ = 0;
+  Duration retry_delay_{};
+  std::optional<TimePoint> retry_at_;
+  bool closed_ = false;
+  std::deque<ChannelTransmit> outbox_;
+  std::deque<std::vector<std::uint8_t>> inbox_;
+  std::optional<RepunchOrder> order_;
+  ChannelCounters counters_;
+};
+
+}  // namespace natpunch::punch

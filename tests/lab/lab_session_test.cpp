@@ -1,0 +1,224 @@
+// Lab tests for a Session keeping itself alive (issue 5): two peers behind
+// natd with a 3 s idle timeout pipe stdin/stdout (`--stdio`) over a direct
+// path.
+//  - Idle for 8 s, the path still delivers directly because keepalives kept
+//    both mappings open; with --no-keepalive the same pause kills it.
+//  - natd on one side frozen (SIGSTOP) for longer than its idle timeout: its
+//    mappings expire, the session notices, the application's datagrams go on
+//    over the relay, and a re-punch brings the direct path back.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lab_harness.hpp"
+
+namespace natpunch::lab {
+namespace {
+
+constexpr const char* kRendezvous = "203.0.113.10:7000";
+// Both NATs keep a mapping 3 s after the last packet and preserve ports (a
+// new mapping after expiry gets the same external port, as Linux does).
+constexpr const char* kNats = "--a model:eim/apdf/preserving --b model:eim/apdf/preserving --udp-stream-timeout 3";
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The last {"event":"result"} line of a peer's report.
+nlohmann::json result_of(const std::string& text) {
+  std::istringstream lines(text);
+  nlohmann::json result;
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.value("event", "") == "result") result = j;
+  }
+  return result;
+}
+
+std::string identity_of(const std::string& text) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.value("event", "") == "identity") return j.value("identity", "");
+  }
+  return {};
+}
+
+struct PeerFiles {
+  std::string out, err;
+};
+
+struct Run {
+  nlohmann::json listen, connect;
+  std::string listen_stdout, connect_stdout;
+  std::string listen_err, connect_err;
+};
+
+// Runs a listener in b and a connector in a, each `--stdio` fed by its
+// shell `input` command, with `extra` options; `during` runs while both do.
+Run run_pair(const Lab& lab, const std::string& listen_input, const std::string& connect_input,
+             const std::string& extra, const std::function<void()>& during, int max_seconds) {
+  const std::string common = std::string(" --rendezvous ") + kRendezvous +
+                             " --json --stdio --wait 20 --mapping endpoint-independent --filtering "
+                             "address-and-port-dependent --idle-timeout-ms 3000 " + extra;
+  const std::string base = "/tmp/natpunch-lab-" + lab.id();
+  const PeerFiles l{base + "-listen.out", base + "-listen.err"}, c{base + "-connect.out", base + "-connect.err"};
+  for (const auto* f : {&l.out, &l.err, &c.out, &c.err}) std::remove(f->c_str());
+  BackgroundProcess listener({"ip", "netns", "exec", lab.netns("b"), "sh", "-c",
+                              "(" + listen_input + ") | " + natpunch_binary() + " listen --accept-any" + common + " >" +
+                                  l.out + " 2>" + l.err});
+  std::string identity;
+  for (int i = 0; i < 100 && identity.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    identity = identity_of(slurp(l.err));
+  }
+  Run run;
+  if (identity.size() != 64) return run;
+  BackgroundProcess connector({"ip", "netns", "exec", lab.netns("a"), "sh", "-c",
+                               "(" + connect_input + ") | " + natpunch_binary() + " connect --peer " + identity +
+                                   common + " >" + c.out + " 2>" + c.err});
+  if (during) during();
+  for (int i = 0; i < max_seconds * 10 && (listener.running() || connector.running()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  connector.stop();
+  listener.stop();
+  run.listen_err = slurp(l.err);
+  run.connect_err = slurp(c.err);
+  run.listen = result_of(run.listen_err);
+  run.connect = result_of(run.connect_err);
+  run.listen_stdout = slurp(l.out);
+  run.connect_stdout = slurp(c.out);
+  for (const auto* f : {&l.out, &l.err, &c.out, &c.err}) std::remove(f->c_str());
+  return run;
+}
+
+struct Keepalive {
+  std::string id;
+  bool keepalive;
+};
+
+class SessionKeepalive : public testing::TestWithParam<Keepalive> {};
+
+TEST_P(SessionKeepalive, AnIdleDirectPathLivesOnlyWithKeepalives) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  const auto& param = GetParam();
+  Lab lab(param.id, kNats);
+  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+  auto server_argv = lab.in("server");
+  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
+  BackgroundProcess server(server_argv);
+  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+
+  // "one", 8 s of silence (the NATs forget after 3 s), "two".
+  auto run = run_pair(lab, "sleep 12; echo listener-done", "echo one; sleep 8; echo two",
+                      param.keepalive ? "" : "--no-keepalive", {}, 30);
+  ASSERT_FALSE(run.connect.is_null()) << run.connect_err;
+  ASSERT_FALSE(run.listen.is_null()) << run.listen_err;
+  EXPECT_EQ(run.connect.value("route", ""), "direct") << run.connect.dump();
+  const auto& sent = run.connect["session"];
+  const auto& got = run.listen["session"];
+  if (param.keepalive) {
+    EXPECT_EQ(run.listen_stdout, "one\ntwo\n") << run.listen_err;
+    EXPECT_GE(sent.value("keepalives_sent", 0), 4) << "one every 1.5 s over 8 s: " << sent.dump();
+    EXPECT_EQ(sent.value("keepalive_interval_ms", 0), 1500);
+    EXPECT_EQ(sent.value("path_deaths", 1), 0) << sent.dump();
+    EXPECT_EQ(got.value("received_relay", 1), 0) << "everything came directly: " << got.dump();
+    EXPECT_EQ(sent.value("route", ""), "direct");
+  } else {
+    // The control: the same pause without keepalives loses "two" on the dead path.
+    EXPECT_EQ(sent.value("keepalives_sent", 1), 0) << sent.dump();
+    EXPECT_EQ(run.listen_stdout, "one\n") << "the NAT mapping should have expired: " << run.listen_err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Idle, SessionKeepalive,
+                         testing::Values(Keepalive{"tyka", true}, Keepalive{"tykn", false}),
+                         [](const auto& info) { return info.param.keepalive ? std::string("WithKeepalives")
+                                                                            : std::string("WithoutKeepalives"); });
+
+TEST(SessionRepunch, FrozenNatFallsBackToTheRelayAndComesBackDirect) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  Lab lab("tyre", kNats);
+  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+  auto server_argv = lab.in("server");
+  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
+  BackgroundProcess server(server_argv);
+  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+  // The outage: side a's router drops everything to and from b's public
+  // address (natd's, 203.0.113.102) for 10 s, before natd sees it, in both
+  // directions -- the direct path dies while the rendezvous server (and so
+  // the relay) stays reachable. natd's mappings towards b expire meanwhile
+  // (3 s idle timeout). (Freezing natd with SIGSTOP does not do it: the tun
+  // queue holds the packets and natd delivers them late, path intact.)
+  const std::string nat_a = lab.netns("nat-a");
+  const auto outage = [&nat_a](bool on) {
+    if (on)
+      return run("ip netns exec " + nat_a +
+                 " nft -f - <<'EOF'\n"
+                 "table ip natpunch_outage {\n"
+                 "  chain pre { type filter hook prerouting priority raw; ip saddr 203.0.113.102 drop; "
+                 "ip daddr 203.0.113.102 drop; }\n"
+                 "}\nEOF")
+                 .exit_code == 0;
+    return run("ip netns exec " + nat_a + " nft delete table ip natpunch_outage 2>/dev/null").exit_code == 0;
+  };
+  bool outage_started = false;
+
+  // The connector sends a numbered line every 200 ms for 30 s; once ten
+  // lines arrived the direct path goes dark for 10 s.
+  auto run_result = run_pair(
+      lab, "sleep 33; echo listener-done", "i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo $i; sleep 0.2; done",
+      "", [&] {
+        // Wait until data flows (registration and punching take a while on a busy machine).
+        const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
+        for (int i = 0; i < 300; ++i) {
+          const auto text = slurp(received);
+          if (std::count(text.begin(), text.end(), '\n') >= 10) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        outage_started = outage(true);
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+        outage(false);
+      },
+      60);
+  outage(false);  // whatever happened above
+  ASSERT_TRUE(outage_started) << "nft could not install the outage rule in " << nat_a;
+  ASSERT_FALSE(run_result.connect.is_null()) << run_result.connect_err;
+  ASSERT_FALSE(run_result.listen.is_null()) << run_result.listen_err;
+  const auto& a = run_result.connect["session"];
+  const auto& b = run_result.listen["session"];
+  EXPECT_EQ(run_result.connect.value("route", ""), "direct") << "punched at first";
+  EXPECT_GE(a.value("path_deaths", 0), 1) << a.dump();
+  EXPECT_GE(a.value("sent_relay", 0), 5) << "data went on over the relay: " << a.dump();
+  EXPECT_GE(b.value("received_relay", 0), 5) << "... and arrived: " << b.dump();
+  EXPECT_GE(a.value("repunches_succeeded", 0), 1) << a.dump() << "\n" << run_result.connect_err;
+  EXPECT_EQ(a.value("route", ""), "direct") << "direct again at the end: " << a.dump();
+  EXPECT_GT(b.value("received_direct", 0), b.value("received_relay", 0) / 4) << b.dump();
+  // Nothing twice, in order, and the last lines (after the re-punch) arrived.
+  std::istringstream lines(run_result.listen_stdout);
+  std::set<int> seen;
+  int previous = 0, duplicates = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const int n = std::atoi(line.c_str());
+    if (!seen.insert(n).second) ++duplicates;
+    previous = n;
+  }
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ(previous, 150) << run_result.listen_stdout;
+  EXPECT_GT(seen.size(), 80u) << "only the frozen stretch may be missing";
+  EXPECT_EQ(b.value("received_lost", 0), 150 - static_cast<int>(seen.size()))
+      << "the receiver counts exactly the missing lines as lost: " << b.dump();
+  EXPECT_GE(a.value("sent_lost", 0), 1) << "the sender wrote off what went into the dead path: " << a.dump();
+}
+
+}  // namespace
+}  // namespace natpunch::lab
