@@ -462,15 +462,20 @@ int cmd_all(const Common& c, const TimeoutOptions& t, const MtuOptions& m, const
   }
   if (!a.profile_out.empty()) {
     const std::string tmp = a.profile_out + ".tmp";
+    // All or nothing: the profile is complete on disk before it replaces
+    // anything (a full disk or a failed rename leaves the old file alone).
+    bool written = false;
     {
       std::ofstream f(tmp);
       f << profile;
-      if (!f) {
-        std::cerr << "error: cannot write --profile-out '" << a.profile_out << "'\n";
-        return kExitUsage;
-      }
+      f.flush();
+      written = static_cast<bool>(f);
     }
-    std::rename(tmp.c_str(), a.profile_out.c_str());  // all or nothing: no half-written profile
+    if (!written || std::rename(tmp.c_str(), a.profile_out.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      std::cerr << "error: cannot write --profile-out '" << a.profile_out << "'\n";
+      return kExitUsage;
+    }
   }
   if (c.json) {
     report["profile"] = Json::parse(profile);
