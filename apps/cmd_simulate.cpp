@@ -24,6 +24,7 @@
 
 #include "commands.hpp"
 #include "io/profile_files.hpp"
+#include "nat/nat_table.hpp"
 #include "nat/profile.hpp"
 #include "sim/carrier_presets.hpp"
 #include "punch/strategy_selection.hpp"
@@ -52,6 +53,9 @@ struct SimulateMatrixOptions {
   double start_skew_ms = 0;
   bool no_prediction = false;
   std::uint32_t sockets = 256;
+  std::uint32_t background_subscribers = 0;
+  std::optional<double> background_hold_s;
+  std::optional<std::size_t> max_mappings;
 };
 
 sim::StrategyMode mode_of(const std::string& strategy) {
@@ -99,6 +103,32 @@ std::string fixed(double value, int decimals) {
   return s.str();
 }
 
+std::string load_text(const sim::CarrierLoad& load) {
+  if (load.none()) return "none (each phone alone on its NAT, no mapping quota)";
+  std::string out;
+  if (load.block_background_subscribers > 0) {
+    out += std::to_string(load.block_background_subscribers) + " other subscribers holding blocks of each block carrier";
+    out += load.background_hold
+               ? " (" + fixed(std::chrono::duration<double>(*load.background_hold).count(), 0) + " s each)"
+               : " (each for the carrier's pending timeout)";
+  }
+  if (load.max_mappings_per_subscriber) {
+    if (!out.empty()) out += "; ";
+    out += "at most " + std::to_string(*load.max_mappings_per_subscriber) + " mappings per subscriber";
+  }
+  return out;
+}
+
+nlohmann::json load_json(const sim::CarrierLoad& load) {
+  return {{"block_background_subscribers", load.block_background_subscribers},
+          {"background_hold_s", load.background_hold
+                                    ? nlohmann::json(std::chrono::duration<double>(*load.background_hold).count())
+                                    : nlohmann::json(nullptr)},
+          {"max_mappings_per_subscriber", load.max_mappings_per_subscriber
+                                              ? nlohmann::json(*load.max_mappings_per_subscriber)
+                                              : nlohmann::json(nullptr)}};
+}
+
 void print_text(const sim::MatrixConfig& config, const sim::MatrixResult& result) {
   const auto& carriers = config.carriers;
   std::size_t name_width = 0;
@@ -112,6 +142,7 @@ void print_text(const sim::MatrixConfig& config, const sim::MatrixResult& result
   std::cout << "Paths: " << ms(config.path.access.latency) << " ms phone <-> NAT, " << ms(config.path.uplink.latency)
             << " ms NAT <-> internet, loss " << config.path.uplink.loss << " per uplink, B starts "
             << ms(config.start_skew) << " ms after A\n";
+  std::cout << "Carrier load: " << load_text(config.load) << "\n";
   if (config.mode != sim::StrategyMode::Naive)
     std::cout << "Peers register at a rendezvous first (it observes their external ports"
               << (config.predict ? ", used for prediction" : "; prediction off") << "); EIM sides probe from "
@@ -179,12 +210,17 @@ void print_json(const sim::MatrixConfig& config, const sim::MatrixResult& result
                                               : nlohmann::json(nullptr)}});
     const auto p = cell.median_probes();
     const auto s = cell.median_seconds();
+    nlohmann::json drops = nlohmann::json::object();
+    const auto totals = cell.drops();
+    for (std::size_t i = 0; i < totals.size(); ++i)
+      drops[std::string(nat::to_string(static_cast<nat::Drop>(i)))] = totals[i];
     cells.push_back({{"a", config.carriers[cell.row].name},
                      {"b", config.carriers[cell.column].name},
                      {"successes", cell.successes()},
                      {"success_rate", double(cell.successes()) / double(std::max<std::size_t>(cell.runs.size(), 1))},
                      {"median_probes_per_side", p ? nlohmann::json(*p) : nlohmann::json(nullptr)},
                      {"median_seconds", s ? nlohmann::json(*s) : nlohmann::json(nullptr)},
+                     {"drops", drops},
                      {"runs", runs}});
   }
   const char* strategy = config.mode == sim::StrategyMode::Naive      ? "naive"
@@ -205,6 +241,7 @@ void print_json(const sim::MatrixConfig& config, const sim::MatrixResult& result
                               {"loss", config.path.uplink.loss},
                               {"start_skew_ms", std::chrono::duration<double, std::milli>(config.start_skew).count()},
                               {"full_grid", config.full_grid},
+                              {"load", load_json(config.load)},
                               {"carriers", carriers},
                               {"cells", cells}}
                    .dump()
@@ -263,6 +300,7 @@ void print_compare(const sim::MatrixConfig& config, const sim::MatrixResult& nai
                                 {"seed", config.seed},
                                 {"prediction", config.predict},
                                 {"sockets", config.many_sockets},
+                                {"load", load_json(config.load)},
                                 {"pairs", pairs}}
                      .dump()
               << "\n";
@@ -287,6 +325,7 @@ void print_compare(const sim::MatrixConfig& config, const sim::MatrixResult& nai
             << grouped(double(config.probes)) << " probes per side, one probe per "
             << fixed(std::chrono::duration<double, std::milli>(config.send_interval).count(), 2) << " ms, seed "
             << config.seed << ", prediction " << (config.predict ? "on" : "off") << "\n";
+  std::cout << "Carrier load: " << load_text(config.load) << "\n";
   std::cout << "Probes per side to connect: median over the successful runs, and the budget that " << "99 % of the runs needed\n"
             << "(the 99th percentile of the runs; '> budget' when fewer than 99 % connected). Ratio = naive / improved.\n\n";
   std::size_t name_width = 4;
@@ -386,6 +425,9 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
   config.mode = mode_of(o.strategy);
   config.predict = !o.no_prediction;
   config.many_sockets = o.sockets;
+  config.load.block_background_subscribers = o.background_subscribers;
+  if (o.background_hold_s) config.load.background_hold = from_ms(*o.background_hold_s * 1000);
+  config.load.max_mappings_per_subscriber = o.max_mappings;
   const bool compare = o.strategy == "compare";
 
   const bool tty = isatty(STDERR_FILENO) != 0;
@@ -503,6 +545,21 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
   matrix->add_option("--loss", o->loss, "Probability a packet is lost on each NAT's uplink, each way (default 0)")
       ->check(CLI::Range(0.0, 1.0))
       ->type_name("P");
+  matrix->add_option("--background-subscribers", o->background_subscribers,
+                     "Other subscribers sharing each block carrier's NAT (KPN, Lebara), each holding one 256-port "
+                     "block at a time; 252 fill a public address (default 0: the phone is alone)")
+      ->check(CLI::Range(0U, 65534U))
+      ->type_name("N");
+  matrix->add_option("--background-hold-s", o->background_hold_s,
+                     "How long a background subscriber keeps a block before taking another (default: the "
+                     "carrier's pending timeout)")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->type_name("S");
+  matrix->add_option("--max-mappings", o->max_mappings,
+                     "Per-subscriber mapping quota of every carrier (RFC 6888 REQ-4; default: none). Bites only "
+                     "where probes make new mappings: symmetric sides, or --local-ports fresh")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->type_name("N");
   matrix->add_option("--profiles", o->profiles,
                      "Take carriers from the profiles in DIR (e.g. profiles/); a carrier is a profile id (kpn-nl) "
                      "or a name whose one non-roaming profile is NAME-CC; carriers without a profile keep the "
@@ -516,6 +573,8 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
       "from the thesis's Tables II-V (type, port allocator, timeouts, MTU); Odido was not measured and is\n"
       "an explicit assumption. Built-in presets match profiles/*.json; --profiles reads those files instead.\n"
       "Paths (defaults): 10 ms phone <-> NAT, 5 ms NAT <-> internet, each way, no loss.\n"
+      "Carrier load (default none; the thesis measured neither): --background-subscribers shares the block\n"
+      "carriers' port blocks with other subscribers, --max-mappings caps each subscriber's mappings.\n"
       "Progress and throughput go to stderr; the table to stdout.\n"
       "Examples:\n"
       "  natpunch simulate matrix --strategy naive --runs 10 --probes 170000\n"
@@ -525,6 +584,8 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
       "  natpunch simulate matrix --carriers kpn,vodafone --runs 100 --seed 7 --csv\n"
       "  natpunch simulate matrix --probes 20000 --send-interval-ms 1 --json\n"
       "  natpunch simulate matrix --profiles profiles --carriers kpn,vodafone,lycamobile-be\n"
+      "  natpunch simulate matrix --carriers kpn,lebara --strategy compare --background-subscribers 100\n"
+      "  natpunch simulate matrix --max-mappings 2048 --runs 20       # a CGNAT port quota\n"
       "Exit codes: 0 ok, 2 bad arguments.");
   matrix->callback([o, &exit_code] { exit_code = run_simulate_matrix(*o); });
 }

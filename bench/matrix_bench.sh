@@ -29,10 +29,13 @@ summary() {  # min median max of numbers on stdin
 
 echo "natpunch ${args[*]}"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+# Other work on the machine inflates wall times: say how loaded it was.
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 read -r t2_min t2_med t2_max < <(time_runs --threads 2 | summary)
 read -r t1_min t1_med t1_max < <(time_runs --threads 1 | summary)
 printf '%-22s %8s %8s %8s\n' "" min median max
 printf '%-22s %8s %8s %8s\n' "--threads 2 (s)" "$t2_min" "$t2_med" "$t2_max"
 printf '%-22s %8s %8s %8s\n' "baseline --threads 1" "$t1_min" "$t1_med" "$t1_max"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'speed-up (median): %.2fx; target < 10 s: %s\n' "$(awk -v a="$t1_med" -v b="$t2_med" 'BEGIN { print a / b }')" \
   "$(awk -v t="$t2_med" 'BEGIN { print (t < 10 ? "met" : "NOT met") }')"

@@ -62,10 +62,19 @@ std::optional<std::uint64_t> MatrixCell::probes_for_success(double fraction) con
   return connected[needed - 1];
 }
 
+std::array<std::uint64_t, kDropReasons> MatrixCell::drops() const {
+  std::array<std::uint64_t, kDropReasons> total{};
+  for (const RunRecord& r : runs)
+    for (std::size_t i = 0; i < total.size(); ++i) total[i] += r.drops[i];
+  return total;
+}
+
 Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const MatrixProgress& progress) {
-  // Validated up front so the message can name the carrier.
+  // Loaded and validated up front so the message can name the carrier.
+  std::vector<nat::NatConfig> nats;
   for (const CarrierModel& carrier : config.carriers) {
-    nat::NatConfig probe = carrier.nat;
+    nats.push_back(with_load(carrier.nat, config.load));
+    nat::NatConfig probe = nats.back();
     if (probe.public_addresses.empty()) probe.public_addresses = {IpAddress::v4({203, 0, 113, 1})};
     if (auto bad = nat::validate(probe)) return Unexpected{"carrier " + carrier.name + ": " + bad->field + " " + bad->message};
   }
@@ -93,8 +102,8 @@ Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const M
       const std::uint64_t seed = run_seed(config.seed, a.name, b.name, run);
       if (config.mode == StrategyMode::Naive) {
         NaivePairScenario scenario;
-        scenario.nat_a = a.nat;
-        scenario.nat_b = b.nat;
+        scenario.nat_a = nats[cell.row];
+        scenario.nat_b = nats[cell.column];
         scenario.path_a = config.path;
         scenario.path_b = config.path;
         scenario.attack.probe_budget = config.probes;
@@ -104,8 +113,8 @@ Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const M
         outcome = run_naive_pair(scenario, seed);
       } else {
         StrategyPairScenario scenario;
-        scenario.nat_a = a.nat;
-        scenario.nat_b = b.nat;
+        scenario.nat_a = nats[cell.row];
+        scenario.nat_b = nats[cell.column];
         scenario.path_a = config.path;
         scenario.path_b = config.path;
         scenario.mode = config.mode;
@@ -128,6 +137,7 @@ Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const M
       record.time_to_connect = outcome->time_to_connect;
       record.events = outcome->events;
       record.kind = outcome->kind_a;
+      for (std::size_t i = 0; i < record.drops.size(); ++i) record.drops[i] = outcome->drops_a[i] + outcome->drops_b[i];
       events += outcome->events;
       probes += outcome->probes_a + outcome->probes_b;
       ++done;

@@ -4,6 +4,7 @@
 // (naive, improved, auto) in the simulator, each a pure function of (seed, the two carriers' names, run
 // number). So a cell's results do not depend on which other carriers are
 // in the matrix, on the thread count, or on scheduling.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include "core/result.hpp"
 #include "punch/naive_birthday.hpp"
+#include "sim/carrier_load.hpp"
 #include "sim/carrier_presets.hpp"
 #include "sim/scenario.hpp"
 
@@ -36,6 +38,8 @@ struct MatrixConfig {
   SidePath path;
   // B starts this much after A: how well the rendezvous synchronised them.
   Duration start_skew{};
+  // Other subscribers and quotas, applied to every carrier (none by default).
+  CarrierLoad load;
 };
 
 struct RunRecord {
@@ -44,6 +48,8 @@ struct RunRecord {
   Duration time_to_connect{};
   std::uint64_t events = 0;
   punch::StrategyKind kind = punch::StrategyKind::NaiveBirthday;  // A's strategy (B's is the same or its mirror)
+  // Packets both NATs dropped, by nat::Drop: why the probes died.
+  std::array<std::uint64_t, kDropReasons> drops{};
 };
 
 struct MatrixCell {
@@ -59,6 +65,8 @@ struct MatrixCell {
   // the runs connected (nullopt: fewer than that connected within the
   // budget that was run). With 100 runs, 0.99 means 99 of them.
   std::optional<std::uint64_t> probes_for_success(double fraction) const;
+  // Drops by nat::Drop summed over the runs.
+  std::array<std::uint64_t, kDropReasons> drops() const;
 };
 
 struct MatrixResult {

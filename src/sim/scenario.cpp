@@ -79,6 +79,17 @@ PairOutcome run(Rig& rig, StrategyApp& peer_a, StrategyApp& peer_b, const SidePa
   return outcome;
 }
 
+// A side's copy of the shared attack settings, pointed at the other side's
+// NAT and carrying the session both share (NaiveBirthdayConfig and
+// StrategyParams name these fields alike).
+template <class Config>
+Config config_for_side(Config shared, const nat::NatConfig& peer_nat, std::uint64_t session, const wire::SessionKey& key) {
+  shared.peer_address = peer_nat.public_addresses.front();
+  shared.session_id = session;
+  shared.key = key;
+  return shared;
+}
+
 // The rendezvous registration: socket 0's first datagram goes to the
 // server, which sees (and reports to the peer) the external port.
 std::optional<std::uint16_t> register_at_rendezvous(Network& network, NatId nat, const IpAddress& peer, TimePoint now) {
@@ -96,6 +107,16 @@ punch::SideKnowledge knowledge(const nat::NatConfig& config, std::optional<std::
   return k;
 }
 
+punch::StrategyKind strategy_for_side(StrategyMode mode, const punch::SideKnowledge& self,
+                                      const punch::SideKnowledge& peer) {
+  switch (mode) {
+    case StrategyMode::Naive: return punch::StrategyKind::NaiveBirthday;
+    case StrategyMode::Improved: return punch::StrategyKind::ImprovedBirthday;
+    case StrategyMode::Auto: return punch::choose_strategy(self, peer).kind;
+  }
+  return punch::StrategyKind::NaiveBirthday;
+}
+
 }  // namespace
 
 Result<PairOutcome, nat::NatConfigError> run_naive_pair(const NaivePairScenario& scenario, std::uint64_t seed) {
@@ -105,14 +126,8 @@ Result<PairOutcome, nat::NatConfigError> run_naive_pair(const NaivePairScenario&
 
   const std::uint64_t session = seeds.next_u64();
   const wire::SessionKey key = session_key(seeds);
-  punch::NaiveBirthdayConfig attack_a = scenario.attack;
-  attack_a.peer_address = rig.config_b.public_addresses.front();
-  attack_a.session_id = session;
-  attack_a.key = key;
-  punch::NaiveBirthdayConfig attack_b = scenario.attack;
-  attack_b.peer_address = rig.config_a.public_addresses.front();
-  attack_b.session_id = session;
-  attack_b.key = key;
+  const auto attack_a = config_for_side(scenario.attack, rig.config_b, session, key);
+  const auto attack_b = config_for_side(scenario.attack, rig.config_a, session, key);
 
   Rng rng_a(seeds.next_u64());
   Rng rng_b(seeds.next_u64());
@@ -144,21 +159,10 @@ Result<PairOutcome, nat::NatConfigError> run_strategy_pair(const StrategyPairSce
   const punch::SideKnowledge side_a = knowledge(rig.config_a, observed_a);
   const punch::SideKnowledge side_b = knowledge(rig.config_b, observed_b);
 
-  punch::StrategyKind kind_a = punch::StrategyKind::NaiveBirthday;
-  punch::StrategyKind kind_b = punch::StrategyKind::NaiveBirthday;
-  if (scenario.mode == StrategyMode::Improved) kind_a = kind_b = punch::StrategyKind::ImprovedBirthday;
-  if (scenario.mode == StrategyMode::Auto) {
-    kind_a = punch::choose_strategy(side_a, side_b).kind;
-    kind_b = punch::choose_strategy(side_b, side_a).kind;
-  }
-  punch::StrategyParams params_a = scenario.params;
-  params_a.peer_address = rig.config_b.public_addresses.front();
-  params_a.session_id = session;
-  params_a.key = key;
-  punch::StrategyParams params_b = scenario.params;
-  params_b.peer_address = rig.config_a.public_addresses.front();
-  params_b.session_id = session;
-  params_b.key = key;
+  const punch::StrategyKind kind_a = strategy_for_side(scenario.mode, side_a, side_b);
+  const punch::StrategyKind kind_b = strategy_for_side(scenario.mode, side_b, side_a);
+  const auto params_a = config_for_side(scenario.params, rig.config_b, session, key);
+  const auto params_b = config_for_side(scenario.params, rig.config_a, session, key);
 
   Rng rng_a(seeds.next_u64());
   Rng rng_b(seeds.next_u64());

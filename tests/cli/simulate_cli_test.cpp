@@ -62,6 +62,24 @@ TEST(CliSimulateStrategies, CompareReportsBothSidesAndTheRatio) {
   EXPECT_NE(text.output.find("ratio 99 %"), std::string::npos) << text.output;
 }
 
+TEST(CliSimulateStrategies, CarrierLoadIsAppliedAndReported) {
+  // KPN x KPN naive with the mapping quota at 1: each side gets one probe
+  // out per 120 s, so 300 probes never connect; the JSON says what was set.
+  const auto j = json_of(
+      "simulate matrix --runs 3 --probes 300 --carriers kpn --max-mappings 1 --background-subscribers 100 --json --quiet");
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j["load"]["block_background_subscribers"], 100);
+  EXPECT_EQ(j["load"]["max_mappings_per_subscriber"], 1);
+  EXPECT_TRUE(j["load"]["background_hold_s"].is_null());
+  ASSERT_EQ(j["cells"].size(), 1u);
+  EXPECT_EQ(j["cells"][0]["successes"], 0);
+  const auto text = natpunch_cmd("simulate matrix --runs 1 --probes 10 --carriers kpn --background-subscribers 10 --quiet");
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.output.find("10 other subscribers holding blocks"), std::string::npos) << text.output;
+  EXPECT_EQ(natpunch_cmd("simulate matrix --max-mappings 0").exit_code, 2);
+  EXPECT_EQ(natpunch_cmd("simulate matrix --background-subscribers -3").exit_code, 2);
+}
+
 TEST(CliSimulateStrategies, RejectsUnknownStrategyAndBadSocketCount) {
   EXPECT_EQ(natpunch_cmd("simulate matrix --strategy fastest").exit_code, 2);
   EXPECT_EQ(natpunch_cmd("simulate matrix --strategy improved --sockets 0").exit_code, 2);
