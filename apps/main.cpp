@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   natpunch::cli::add_measure_command(app, exit_code);
   natpunch::cli::add_rendezvous_command(app, exit_code);
   natpunch::cli::add_connect_commands(app, exit_code);
+  natpunch::cli::add_learn_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,71 @@
+#pragma once
+// N averaging peers over modelled lossy links in virtual time, next to the
+// same model trained centrally on all the training data: the yardstick of
+// issue 9 (every peer within 2 percentage points of the central model).
+// Deterministic: a run is a pure function of its config (seed included).
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "learn/averaging_peer.hpp"
+#include "learn/dataset.hpp"
+#include "learn/partition.hpp"
+
+namespace natpunch::learn {
+
+struct LinkModel {
+  double loss = 0.0;                       // probability each datagram is dropped
+  Duration delay = milliseconds(40);       // one way
+  Duration jitter = milliseconds(20);      // uniform extra delay in [0, jitter]
+  std::size_t max_datagram = 1160;         // payload the path carries (natpunch::kMaxSessionPayload)
+};
+
+struct SimulationConfig {
+  std::size_t peers = 4;
+  std::size_t degree = 0;                  // neighbours per peer on a ring lattice; 0: everyone
+  AveragingConfig averaging;
+  LinkModel link;
+  PartitionKind partition = PartitionKind::Iid;
+  double test_fraction = 0.2;
+  std::uint64_t seed = 1;
+  // A peer that stops (crash, lost coverage) when it reaches `vanish_round`.
+  std::optional<std::size_t> vanish_peer;
+  std::uint32_t vanish_round = 0;
+};
+
+struct PeerOutcome {
+  std::vector<RoundRecord> rounds;
+  PeerCounters counters;
+  std::size_t samples = 0;
+  std::size_t neighbours = 0;
+  bool vanished = false;
+  double final_accuracy() const { return rounds.empty() ? 0.0 : rounds.back().accuracy; }
+};
+
+struct SimulationResult {
+  std::vector<double> central_accuracy;    // after each round's worth of epochs
+  std::vector<PeerOutcome> peers;
+  std::size_t train_size = 0;
+  std::size_t test_size = 0;
+  std::size_t parameters = 0;
+  std::size_t chunks_per_model = 0;
+  std::uint64_t datagrams_lost = 0;
+  TimePoint finished{};                    // virtual time when the last peer finished
+  double central_final() const { return central_accuracy.empty() ? 0.0 : central_accuracy.back(); }
+};
+
+// Called as each peer finishes a round (for progress output).
+using RoundObserver = std::function<void(std::size_t peer, const RoundRecord&)>;
+
+SimulationResult simulate_learning(const Dataset& all, const SimulationConfig& config, const RoundObserver& observer = {});
+
+// The central baseline alone: same initial model, same SGD settings,
+// rounds * local_epochs epochs over the whole training set.
+std::vector<double> train_central(const Dataset& train, const Dataset& test, const AveragingConfig& config, const Model& initial,
+                                  Rng& rng);
+
+// Neighbours of `peer` among `peers` on a ring lattice of `degree` (0: all).
+std::vector<std::size_t> neighbours_of(std::size_t peer, std::size_t peers, std::size_t degree);
+
+}  // namespace natpunch::learn
