@@ -38,6 +38,7 @@
 #include "stun/binding_request.hpp"
 #include "stun/message.hpp"
 #include "wire/measure_messages.hpp"
+#include "../support/child_process.hpp"
 
 namespace {
 
@@ -55,88 +56,7 @@ constexpr auto kJunkMaxTime = 8s;
 constexpr std::int64_t kMemoryBoundKb = 16 * 1024;
 
 // The server under test: a child whose stdout we read and whose /proc we watch.
-class ServerProcess {
- public:
-  explicit ServerProcess(std::vector<std::string> args) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      std::string binary = NATPUNCH_BINARY;
-      std::vector<char*> argv{binary.data()};
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(binary.c_str(), argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out_ = fds[0];
-  }
-  ~ServerProcess() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) close(out_);
-  }
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
-
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-        std::string line = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        return line;
-      }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd p{out_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char chunk[4096];
-      const auto n = read(out_, chunk, sizeof chunk);
-      if (n <= 0) return std::nullopt;
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-
-  // A "VmRSS" / "VmHWM" line of /proc/PID/status, in kB; -1 when unreadable.
-  std::int64_t status_kb(const std::string& field) const {
-    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
-    std::string line;
-    while (std::getline(status, line))
-      if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
-    return -1;
-  }
-
-  int interrupt_and_wait() {
-    kill(pid_, SIGINT);
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    int status = 0;
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        reaped_ = true;
-        return -1;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    reaped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  bool reaped_ = false;
-  std::string buffer_;
-};
+using ServerProcess = test_support::ChildProcess;
 
 // "listening on 127.0.0.1:PORT (udp...)" -> the endpoint.
 std::optional<Endpoint> listening_endpoint(ServerProcess& server) {
@@ -347,7 +267,7 @@ struct LoadCase {
 };
 
 void run_case(const LoadCase& c) {
-  ServerProcess server(c.args);
+  ServerProcess server(NATPUNCH_BINARY, c.args);
   auto endpoint = listening_endpoint(server);
   ASSERT_TRUE(endpoint) << c.name << " did not say where it listens";
 

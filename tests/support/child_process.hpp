@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -100,6 +102,17 @@ class ChildProcess {
     return wait(timeout);
   }
   bool started() const { return pid_ > 0 && out_ >= 0; }
+  pid_t pid() const { return pid_; }
+
+  // A "VmRSS" / "VmHWM" line of /proc/PID/status, in kB; -1 when unreadable
+  // (what memory-bound tests watch).
+  std::int64_t status_kb(const std::string& field) const {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
+    return -1;
+  }
 
  private:
   pid_t pid_ = -1;
