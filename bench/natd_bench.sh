@@ -20,6 +20,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+bench_init natd_bench.sh "$@"
 BIN=$HERE/../build/natpunch
 RUNS=3
 COUNT=2000000
@@ -33,15 +35,16 @@ while [[ $# -gt 0 ]]; do
     --seconds) SECONDS_LIMIT=$2; shift 2 ;;
     --id) ID=$2; shift 2 ;;
     --) shift; break ;;
-    *) echo "natd_bench.sh: unknown argument '$1'" >&2; exit 2 ;;
+    *) bench_die "unknown argument '$1'" ;;
   esac
 done
 EXTRA=("$@")
-[[ $ID =~ ^[A-Za-z0-9]{1,10}$ ]] || { echo "natd_bench.sh: --id must be 1-10 letters/digits" >&2; exit 2; }
-[[ $RUNS =~ ^[0-9]+$ && $RUNS -ge 1 && $RUNS -le 20 ]] || { echo "natd_bench.sh: --runs must be 1-20" >&2; exit 2; }
-[[ $COUNT =~ ^[0-9]+$ && $COUNT -ge 1 && $COUNT -le 20000000 ]] || { echo "natd_bench.sh: --count must be 1-2e7" >&2; exit 2; }
-[[ $SECONDS_LIMIT =~ ^[0-9]+$ && $SECONDS_LIMIT -ge 1 && $SECONDS_LIMIT -le 60 ]] || { echo "natd_bench.sh: --seconds must be 1-60" >&2; exit 2; }
-[[ -x $BIN ]] || { echo "natd_bench.sh: no natpunch binary at $BIN (use --bin)" >&2; exit 2; }
+[[ $ID =~ ^[A-Za-z0-9]{1,10}$ ]] || bench_die "--id must be 1-10 letters/digits"
+bench_need_int --runs "$RUNS" 1 20
+bench_need_int --count "$COUNT" 1 20000000
+bench_need_int --seconds "$SECONDS_LIMIT" 1 60
+bench_need_exec "$BIN" "no natpunch binary there (use --bin)"
+[[ $(id -u) -eq 0 ]] || bench_die "needs root (network namespaces)"
 BIN=$(realpath "$BIN")
 
 readonly CLIENT=np-$ID-client NAT=np-$ID-nat SERVER=np-$ID-server PUBLIC_IP=203.0.113.111
@@ -95,15 +98,12 @@ measure() {
   ip netns exec "$sender_ns" "$BLASTER" send "$@" --count "$COUNT" --seconds "$SECONDS_LIMIT" >"$WORK/send.json"
   wait $sink || true
   local received sent
-  received=$(sed -E 's/.*"packets_per_second":([0-9.]+).*/\1/' "$WORK/sink.json")
-  sent=$(sed -E 's/.*"packets_per_second":([0-9.]+).*/\1/' "$WORK/send.json")
-  echo "$(date -u +%T) $*: sent $(sed -E 's/.*"packets":([0-9]+).*/\1/' "$WORK/send.json") at $sent/s, received $(sed -E 's/.*"packets":([0-9]+).*/\1/' "$WORK/sink.json") at $received/s" >&2
+  received=$(bench_field packets_per_second <"$WORK/sink.json")
+  sent=$(bench_field packets_per_second <"$WORK/send.json")
+  echo "$(date -u +%T) $*: sent $(bench_field packets <"$WORK/send.json") at $sent/s, received $(bench_field packets <"$WORK/sink.json") at $received/s" >&2
   echo "$received"
 }
 
-stats() {  # min / median / max of the arguments
-  printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {printf "%d / %d / %d", v[1], v[int((NR+1)/2)], v[NR]}'
-}
 
 declare -a BASE_OUT BASE_IN NATD_OUT NATD_IN
 echo "== kernel forwarding (baseline), $RUNS runs of $COUNT datagrams" >&2
@@ -135,5 +135,5 @@ echo "== natd: $(tail -1 "$WORK/natd.log")" >&2
 
 echo "| path | inside->outside packets/s (min / median / max) | outside->inside packets/s (min / median / max) |"
 echo "|---|---|---|"
-echo "| kernel forwarding (baseline) | $(stats "${BASE_OUT[@]}") | $(stats "${BASE_IN[@]}") |"
-echo "| natd | $(stats "${NATD_OUT[@]}") | $(stats "${NATD_IN[@]}") |"
+echo "| kernel forwarding (baseline) | $(bench_stats "${BASE_OUT[@]}") | $(bench_stats "${BASE_IN[@]}") |"
+echo "| natd | $(bench_stats "${NATD_OUT[@]}") | $(bench_stats "${NATD_IN[@]}") |"

@@ -18,6 +18,8 @@
 # end; both servers are stopped by PID.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$repo/bench/lib.sh"
+bench_init stun_bench.sh "$@"
 build="$repo/build-f"
 runs=3
 secs=3
@@ -32,17 +34,21 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=$2; shift 2 ;;
     --sockets) sockets=$2; shift 2 ;;
     --window) window=$2; shift 2 ;;
-    *) echo "stun_bench.sh: unknown argument '$1'" >&2; exit 2 ;;
+    *) bench_die "unknown argument '$1'" ;;
   esac
 done
-[[ $runs =~ ^[1-9][0-9]?$ ]] || { echo "stun_bench.sh: --runs must be 1-99" >&2; exit 2; }
-[[ $threads =~ ^[1-9][0-9]?$ ]] || { echo "stun_bench.sh: --threads must be 1-99" >&2; exit 2; }
+bench_need_int --runs "$runs" 1 99
+bench_need_int --seconds "$secs" 1 60
+bench_need_int --threads "$threads" 1 99
+bench_need_int --sockets "$sockets" 1 1024
+bench_need_int --window "$window" 1 65536
+bench_need_dir --build "$build"
 natpunch="$build/natpunch"
 load="$build/bench/natpunch_stun_load"
 for b in "$natpunch" "$load"; do
-  [[ -x $b ]] || { echo "stun_bench.sh: $b not found; build natpunch_cli and natpunch_stun_load in $build" >&2; exit 2; }
+  bench_need_exec "$b" "build natpunch_cli and natpunch_stun_load in $build"
 done
-command -v turnserver >/dev/null || { echo "stun_bench.sh: turnserver not found (apt-get install coturn)" >&2; exit 2; }
+command -v turnserver >/dev/null || bench_die "turnserver not found (apt-get install coturn)"
 
 work=$(mktemp -d)
 pids=()
@@ -84,15 +90,12 @@ measure() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   echo "$(date -u +%T) (load $(cut -d' ' -f1 /proc/loadavg)) $which: $out" >&2
-  echo "$(sed -E 's/.*"responses_per_second":([0-9.]+).*/\1/' <<<"$out") $(sed -E 's/.*"responses_per_server_cpu_second":([0-9.]+).*/\1/' <<<"$out")"
+  echo "$(bench_field responses_per_second <<<"$out") $(bench_field responses_per_server_cpu_second <<<"$out")"
 }
 
-stats() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {printf "%d / %d / %d", v[1], v[int((NR+1)/2)], v[NR]}'; }
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -r)"
+bench_machine
 echo "coturn: $(turnserver --version 2>/dev/null | head -1)"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load before: $(bench_load)"
 # Per run: wall responses/s and responses per server CPU-second (all the
 # server's threads; the fairer figure when other jobs share the cores).
 declare -a ours theirs ratios ours_cpu theirs_cpu ratios_cpu
@@ -100,19 +103,18 @@ for ((r = 1; r <= runs; r++)); do
   read -r c c_cpu < <(measure coturn)
   read -r n n_cpu < <(measure natpunch)
   theirs+=("$c"); ours+=("$n"); theirs_cpu+=("$c_cpu"); ours_cpu+=("$n_cpu")
-  ratios+=("$(awk -v a="$n" -v b="$c" 'BEGIN{printf "%.2f", a/b}')")
-  ratios_cpu+=("$(awk -v a="$n_cpu" -v b="$c_cpu" 'BEGIN{printf "%.2f", (b > 0 ? a/b : 0)}')")
+  ratios+=("$(bench_ratio "$n" "$c" 2)")
+  ratios_cpu+=("$(bench_ratio "$n_cpu" "$c_cpu" 2)")
 done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load after: $(bench_load)"
 echo
 echo "| server ($threads threads; load: $sockets sockets x $window in flight, ${secs} s, $runs runs) | valid Binding responses/s min / median / max | per server CPU-second min / median / max |"
 echo "|---|---|---|"
-echo "| coturn \`turnserver --stun-only -m $threads\` (baseline) | $(stats "${theirs[@]}") | $(stats "${theirs_cpu[@]}") |"
-echo "| \`natpunch stun-server --threads $threads --rate 0\` | $(stats "${ours[@]}") | $(stats "${ours_cpu[@]}") |"
+echo "| coturn \`turnserver --stun-only -m $threads\` (baseline) | $(bench_stats "${theirs[@]}") | $(bench_stats "${theirs_cpu[@]}") |"
+echo "| \`natpunch stun-server --threads $threads --rate 0\` | $(bench_stats "${ours[@]}") | $(bench_stats "${ours_cpu[@]}") |"
 echo
-r=$(median "${ratios[@]}")
-rc=$(median "${ratios_cpu[@]}")
-printf 'ratio natpunch/coturn per run, wall: %s; median %s; target >= 1.5: %s\n' "${ratios[*]}" "$r" \
-  "$(awk -v r="$r" 'BEGIN{print (r >= 1.5 ? "met" : "NOT met")}')"
+r=$(bench_median "${ratios[@]}")
+rc=$(bench_median "${ratios_cpu[@]}")
+printf 'ratio natpunch/coturn per run, wall: %s; median %s; target >= 1.5: %s\n' "${ratios[*]}" "$r" "$(bench_verdict "$r" 1.5)"
 printf 'ratio natpunch/coturn per run, per server CPU-second: %s; median %s; target >= 1.5: %s\n' "${ratios_cpu[*]}" "$rc" \
-  "$(awk -v r="$rc" 'BEGIN{print (r >= 1.5 ? "met" : "NOT met")}')"
+  "$(bench_verdict "$rc" 1.5)"

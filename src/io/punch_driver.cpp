@@ -1,5 +1,6 @@
 #include "io/punch_driver.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +49,7 @@ PunchDriver::PunchDriver(UdpClient& socket0, PunchDriverOptions options)
 
 PunchDriver::~PunchDriver() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  for (std::size_t i = 1; i < fds_.size(); ++i) ::close(fds_[i]);
 }
 
 bool PunchDriver::register_socket(std::uint32_t index) {
@@ -60,22 +62,42 @@ bool PunchDriver::register_socket(std::uint32_t index) {
   return false;
 }
 
+void PunchDriver::enter_busy() {
+  if (busy_ || epoll_fd_ < 0) return;
+  for (std::uint32_t s = 1; s < sockets_open(); ++s) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fds_[s], nullptr);
+  busy_ = true;
+  ++stats_.busy_entries;
+}
+
+void PunchDriver::leave_busy() {
+  if (!busy_) return;
+  busy_ = false;
+  scan_next_ = scan_end_ = 0;
+  // epoll_ctl(ADD) checks readiness at once: what arrived meanwhile is reported.
+  for (std::uint32_t s = 1; s < sockets_open(); ++s) register_socket(s);
+}
+
 bool PunchDriver::ensure_socket(std::uint32_t index) {
   while (sockets_open() <= index) {
     // Same address as socket 0 (so the same route and NAT), any free port:
     // each new socket is a new mapping, which is the point.
+    // A plain descriptor, not a UdpClient: nothing but this driver watches
+    // it (an asio reactor's epoll entry would cost a wake-up per send).
     Endpoint bind = socket0_.bound_endpoint();
     bind.port = 0;
-    auto opened = UdpClient::open(bind);
-    if (!opened) {
-      if (!first_error_) first_error_ = opened.error();
+    const int family = families_.front();
+    sockaddr_storage address{};
+    const socklen_t length = to_sockaddr(bind, family, address);
+    const int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || length == 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+      if (!first_error_) first_error_ = "cannot bind a socket on " + bind.to_string() + ": " + std::strerror(errno);
+      if (fd >= 0) ::close(fd);
       return false;
     }
-    extra_.push_back(std::move(opened.value()));
-    fds_.push_back(extra_.back()->native_handle());
-    families_.push_back(families_.front());
+    fds_.push_back(fd);
+    families_.push_back(family);
     per_socket_.push_back(0);
-    register_socket(sockets_open() - 1);
+    if (!busy_) register_socket(sockets_open() - 1);  // busy: read by the scan
   }
   return true;
 }
@@ -89,14 +111,29 @@ bool PunchDriver::send(std::uint32_t socket_index, const Endpoint& to, std::span
     ++stats_.send_failed;
     return false;
   }
-  std::string error;
+  sockaddr_storage address{};
+  const socklen_t length = to_sockaddr(to, families_[socket_index], address);
+  if (length == 0) {
+    ++stats_.send_failed;
+    note_send_error(to, EAFNOSUPPORT);
+    return false;
+  }
   ++stats_.send_syscalls;
-  if (socket(socket_index).send(to, bytes, error)) {
+  ssize_t n;
+  do {
+    n = ::sendto(fds_[socket_index], bytes.data(), bytes.size(), MSG_DONTWAIT,
+                 reinterpret_cast<const sockaddr*>(&address), length);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) {
     ++stats_.datagrams_sent;
     return true;
   }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+    ++stats_.send_would_block;
+    return false;
+  }
   ++stats_.send_failed;
-  if (!first_error_) first_error_ = error;
+  note_send_error(to, errno);
   return false;
 }
 
@@ -114,6 +151,9 @@ void PunchDriver::flush(punch::PunchStrategy& strategy) {
   }
   if (limiter_) limiter_->consume(count);
   if (count > 0) send_pending(count);
+  // Big flushes from many sockets: stop paying a wake-up per datagram.
+  if (options_.busy_poll && !busy_ && sockets_open() > 1 && count >= kBusyPerSocket * sockets_open())
+    enter_busy();
 }
 
 void PunchDriver::send_pending(std::size_t count) {
@@ -191,15 +231,33 @@ std::optional<PunchDriver::Received> PunchDriver::receive_until(TimePoint deadli
       received_next_ = 0;
       continue;
     }
+    // 2b. Busy mode: one batch from each extra socket in turn.
+    if (scan_next_ < scan_end_) {
+      const std::uint32_t s = scan_next_++;
+      ++stats_.receive_syscalls;
+      const std::size_t n = received_.receive(fds_[s]);
+      stats_.datagrams_received += n;
+      received_socket_ = s;
+      received_next_ = 0;
+      continue;
+    }
     // 3. Ask the kernel which sockets are readable, waiting at most until
     // the deadline (always once, even when it has passed).
     const auto now = Clock::now();
     if (waited && now >= deadline) return std::nullopt;
     if (epoll_fd_ < 0) return std::nullopt;
+    // Busy mode sleeps only briefly (only socket 0 could wake it); a longer
+    // wait puts every socket back into the epoll set first.
+    if (busy_ && deadline - now > kBusySleep) leave_busy();
     const int n = wait_ready(epoll_fd_, ready_.data(), static_cast<int>(ready_.size()), deadline - now);
     waited = true;
     ready_count_ = n > 0 ? static_cast<std::size_t>(n) : 0;
     ready_next_ = 0;
+    if (busy_) {
+      scan_next_ = 1;
+      scan_end_ = sockets_open();
+      continue;
+    }
     if (ready_count_ == 0 && Clock::now() >= deadline) return std::nullopt;
   }
 }
@@ -255,6 +313,7 @@ PunchRun PunchDriver::run(punch::PunchStrategy& strategy, TimePoint start) {
     now = Clock::now();
     if (deadline && now >= *deadline) strategy.on_timer(now);
   }
+  leave_busy();  // receive_until() may sleep from here on
   out.result = strategy.result();
   out.first_error = first_error_;
   return out;
