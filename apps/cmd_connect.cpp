@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <cstdio>
@@ -16,16 +17,19 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <natpunch/session.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sodium.h>
 #include <span>
 #include <sstream>
+#include <thread>
 
 #include "commands.hpp"
 #include "session_measure.hpp"
 #include "core/endpoint.hpp"
+#include "io/peer_listener.hpp"
 #include "io/peer_session.hpp"
 #include "io/profile_files.hpp"
 #include "io/rendezvous_identity_file.hpp"
@@ -66,6 +70,7 @@ struct PeerOptions {
   bool no_keepalive = false;   // tests: show what the keepalives are for
   int measure_s = 0;           // --measure: RTT + throughput instead of the test datagram
   double measure_mbit = 0;
+  int sessions = 1;            // listen: callers to serve concurrently (0: until Ctrl-C)
 };
 
 const char* role_name(Role role) { return role == Role::Listen ? "listen" : "connect"; }
@@ -202,6 +207,9 @@ nlohmann::json stats_json(const SessionStats& s) {
                    {"repunches_succeeded", s.repunches_succeeded},
                    {"repunch_probes", s.repunch_probes},
                    {"path_switches", s.path_switches},
+                   {"rejected", s.rejected},
+                   {"probes_rejected", s.probes_rejected},
+                   {"peer_endpoint_changes", s.peer_endpoint_changes},
                    {"peer_closed", s.peer_closed}};
   if (s.rtt) j["rtt_ms"] = std::chrono::duration<double, std::milli>(*s.rtt).count();
   if (!s.peer_endpoint.empty()) j["peer_endpoint"] = s.peer_endpoint;
@@ -222,6 +230,152 @@ std::optional<IdentityOutcome> load_identity(const std::string& file) {
   }
   if (loaded->created) std::cerr << "created a new identity in " << file << "\n";
   return IdentityOutcome{loaded->identity, loaded->created};
+}
+
+nlohmann::json session_json(const Session& session, const SessionStats& first, const SessionStats& last) {
+  const auto& info = session.info();
+  const bool direct = first.route == SessionRoute::kDirect;
+  nlohmann::json j{{"peer", info.peer},
+                   {"session_id", info.session_id},
+                   {"observed", info.observed},
+                   {"peer_observed", info.peer_observed},
+                   {"strategy", info.strategy},
+                   {"route", direct ? "direct" : "relay"},
+                   {"time_to_connect_ms", std::chrono::duration<double, std::milli>(info.time_to_connect).count()},
+                   {"probes_sent", info.probes_sent},
+                   {"session", stats_json(last)}};
+  if (direct) {
+    j["peer_endpoint"] = first.peer_endpoint;
+    j["local_socket"] = first.local_socket;
+  } else {
+    j["stop_reason"] = info.stop_reason;
+  }
+  return j;
+}
+
+// `listen --sessions N`: a natpunch::Listener serves N callers at once, each
+// session on its own socket and thread (test datagram or --measure), each
+// reported as it ends; 0 serves until Ctrl-C.
+int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, std::ostream& report,
+                   const std::string& own_key) {
+  const auto process_start = Clock::now();
+  asio::io_context signal_context;
+  asio::signal_set signals(signal_context, SIGINT, SIGTERM);
+  std::atomic<bool> interrupted{false};
+  signals.async_wait([&](const asio::error_code& ec, int) {
+    if (!ec) interrupted = true;
+  });
+  const std::function<bool()> should_stop = [&] { return interrupted.load(); };
+  std::mutex out_mutex;  // report and stderr lines from several threads
+  session_config.should_stop = should_stop;
+  session_config.on_progress = [&](const SessionProgress& p) {
+    if (p.kind == SessionProgress::Kind::kIdentity || p.kind == SessionProgress::Kind::kPunching) return;
+    std::lock_guard lock(out_mutex);
+    std::cerr << p.message << "\n";
+  };
+  const unsigned spare = o.sessions == 0 ? 2u : static_cast<unsigned>(std::min(o.sessions, 2));
+  auto opened = io::open_peer_listener(std::move(session_config), spare, 8);
+  if (!opened) {
+    std::cerr << "error: " << opened.error().message << "\n";
+    return opened.error().kind == SessionErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
+  }
+  Listener& listener = **opened;
+  {
+    std::lock_guard lock(out_mutex);
+    std::cerr << "listening for " << (o.sessions == 0 ? std::string("callers until Ctrl-C") : std::to_string(o.sessions) + " caller(s)")
+              << " (" << spare << " registration(s) waiting at a time)\n";
+  }
+  std::vector<std::thread> workers;
+  std::atomic<int> served{0}, succeeded{0};
+  int accepted = 0;
+  // With a count, --wait bounds the wait for each next caller.
+  TimePoint give_up = Clock::now() + seconds(o.wait_s);
+  bool timed_out = false;
+  while (o.sessions == 0 || accepted < o.sessions) {
+    signal_context.poll();
+    if (interrupted) break;
+    if (o.sessions > 0 && Clock::now() >= give_up) {
+      timed_out = true;
+      break;
+    }
+    auto next = listener.accept(milliseconds(200));
+    if (!next) {
+      if (!interrupted) {
+        std::lock_guard lock(out_mutex);
+        std::cerr << "error: " << next.error().message << "\n";
+      }
+      break;
+    }
+    if (!*next) continue;
+    const int index = ++accepted;
+    give_up = Clock::now() + seconds(o.wait_s);
+    workers.emplace_back([&, index, session = std::shared_ptr<Session>(std::move(next.value()))] {
+      const auto first = session->stats();
+      bool ok = false;
+      bool session_interrupted = false;
+      std::optional<std::string> received;
+      if (o.measure_s > 0) {
+        ok = serve_measurement(*session, MeasureOptions{seconds(o.measure_s), o.measure_mbit}, should_stop);
+      } else {
+        received = exchange_test_datagram(*session, "listen", o.test_timeout_ms, should_stop, session_interrupted);
+        ok = received.has_value();
+      }
+      const auto last = session->stats();
+      session->close();
+      ++served;
+      if (ok) ++succeeded;
+      const auto& info = session->info();
+      const double connect_ms = std::chrono::duration<double, std::milli>(info.time_to_connect).count();
+      std::lock_guard lock(out_mutex);
+      if (o.json) {
+        auto j = session_json(*session, first, last);
+        j["event"] = "session";
+        j["index"] = index;
+        j["role"] = "listen";
+        if (o.measure_s > 0) {
+          j["measured"] = ok;
+        } else {
+          j["test_datagram"] = ok;
+          if (received) j["received"] = *received;
+        }
+        report << j.dump() << std::endl;
+      } else {
+        report << "session " << index << ": peer " << info.peer.substr(0, 16) << ", route: ";
+        if (first.route == SessionRoute::kDirect)
+          report << "direct " << first.peer_endpoint << " (strategy " << info.strategy << ")";
+        else
+          report << "relay via " << info.server << " (punching: " << info.stop_reason << ")";
+        report << ", time-to-connect: " << fixed(connect_ms, 1) << " ms, " << info.probes_sent << " probes";
+        if (o.measure_s > 0)
+          report << ", measure: " << (ok ? "served" : "the peer did not measure");
+        else
+          report << ", test datagram: " << (received ? "ok, received \"" + *received + "\"" : std::string("nothing received"));
+        report << std::endl;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  listener.close();
+  const bool all_ok = served.load() == succeeded.load();
+  const bool complete = o.sessions == 0 ? !timed_out : accepted >= o.sessions;
+  if (o.json) {
+    report << nlohmann::json{{"event", "result"},
+                             {"role", "listen"},
+                             {"identity", own_key},
+                             {"sessions", served.load()},
+                             {"sessions_ok", succeeded.load()},
+                             {"sessions_wanted", o.sessions},
+                             {"interrupted", interrupted.load()},
+                             {"elapsed_ms", to_ms(Clock::now() - process_start)}}
+                  .dump()
+           << std::endl;
+  } else {
+    report << "served " << served.load() << " session(s), " << succeeded.load() << " ok";
+    if (timed_out) report << " (no further caller within " << o.wait_s << " s)";
+    report << std::endl;
+  }
+  if (interrupted && o.sessions != 0) return kExitInterrupted;
+  return complete && all_ok && (served.load() > 0 || o.sessions == 0) ? kExitOk : kExitNoAnswer;
 }
 
 int run_peer(Role role, const PeerOptions& o) {
@@ -296,8 +450,13 @@ int run_peer(Role role, const PeerOptions& o) {
   config.identity = identity->identity;
   config.initial_retransmit = milliseconds(250);
   config.connect_timeout = seconds(o.wait_s);
-  if (role == Role::Listen)
+  if (role == Role::Listen) {
     config.accept_policy = o.accept_any ? rendezvous::accept_all() : rendezvous::accept_from(allowed);
+    config.single_session = true;  // one caller per registration: each session on its own socket
+  } else {
+    config.listening = false;  // the same identity may be listening elsewhere
+    config.unknown_peer_retry = milliseconds(500);  // a listener that has not registered yet
+  }
 
   // With --stdio, stdout carries only the peer's data: reports go to stderr.
   std::ostream& report = o.stdio ? std::cerr : std::cout;
@@ -341,6 +500,7 @@ int run_peer(Role role, const PeerOptions& o) {
     }
     std::cerr << p.message << "\n";
   };
+  if (role == Role::Listen && o.sessions != 1) return serve_sessions(o, std::move(session_config), report, own_key);
   auto opened = io::open_peer_session(std::move(session_config));
   if (!opened) {
     const auto& e = opened.error();
@@ -522,6 +682,8 @@ constexpr const char* kPeerFooter =
     "Example (two terminals):\n"
     "  natpunch listen --rendezvous 203.0.113.10:7000 --accept-any          # prints identity: <hex>\n"
     "  natpunch connect --rendezvous 203.0.113.10:7000 --peer <hex>\n"
+    "Several callers: natpunch listen ... --sessions 3 serves three at once (each its own session and socket).\n"
+    "connect keeps asking while the rendezvous does not know the peer yet, until --wait ends.\n"
     "Exit codes: 0 the test datagram crossed (or --stdio ended), 1 no server / no session / nothing crossed,\n"
     "2 bad option or identity file, 130 interrupted.";
 
@@ -534,6 +696,15 @@ void add_connect_commands(CLI::App& app, int& exit_code) {
   add_shared_options(*listen, *lo);
   auto* accept = listen->add_flag("--accept-any", lo->accept_any, "Accept any caller");
   listen->add_option("--allow", lo->allow, "Accept only this caller's public key (repeatable)")->excludes(accept);
+  auto* sessions = listen->add_option("--sessions", lo->sessions,
+                                      "Serve N callers concurrently, each in its own session on its own socket and "
+                                      "registration, each reported (route, time to connect, test datagram) as it "
+                                      "ends; 0: serve until Ctrl-C. --wait then bounds the wait for each next caller. "
+                                      "The identity may connect elsewhere meanwhile (the rendezvous allows 16 "
+                                      "registrations per identity by default)")
+                       ->default_val(1)
+                       ->check(CLI::Range(0, 100000));
+  sessions->excludes(listen->get_option("--stdio"));
   listen->footer(kPeerFooter);
   listen->callback([lo, &exit_code] { exit_code = run_peer(Role::Listen, *lo); });
 

@@ -80,6 +80,8 @@ struct SessionProgress {
     kPunching,         // periodic while punching: `elapsed`, `probes_sent`, `sockets_open`
     kStrategyFinished, // `message`: connected to ... / stopped: ...
     kWarning,          // e.g. a socket could not be bound (treated like loss)
+    kWaitingForPeer,   // connect: the rendezvous does not know the peer yet (or all its
+                       // registrations are busy); asking again until `wait` ends
   };
   Kind kind = Kind::kRegistered;
   std::string message;  // one human-readable line, without the newline
@@ -116,8 +118,11 @@ struct SessionOptions {
   std::chrono::milliseconds keepalive_reply_timeout{2000};
   int keepalive_misses_for_dead = 3;
   bool repunch = true;  // re-punch after the direct path died
-  std::function<void(const SessionProgress&)> on_progress;  // called on the calling thread
-  // Polled while punching; true ends connect()/listen() with kInterrupted.
+  // Called on the calling thread (a Listener: on its own threads, one call
+  // at a time).
+  std::function<void(const SessionProgress&)> on_progress;
+  // Polled while waiting for the peer and while punching; true ends
+  // connect()/listen() with kInterrupted.
   std::function<bool()> should_stop;
 };
 
@@ -157,6 +162,13 @@ struct SessionStats {
   // The listener moved its direct path to the one the caller's datagrams
   // arrive on (both sides had completed the handshake on different paths).
   std::uint64_t path_switches = 0;
+  // Dropped as not authentic (no session key): session datagrams with a bad
+  // MAC, another session id or a malformed header; punch probes / acks /
+  // confirms likewise (or replayed), in the first punch and re-punches.
+  std::uint64_t rejected = 0, probes_rejected = 0;
+  // Re-punches aimed at a new endpoint the peer reported (its NAT rebound),
+  // and reported endpoints ignored as impossible (0.0.0.0, port 0, ...).
+  std::uint64_t peer_endpoint_changes = 0, peer_endpoints_ignored = 0;
   bool peer_closed = false;
 };
 
@@ -177,11 +189,64 @@ class Session {
 };
 
 // Registers, asks for the listener `peer_public_key` (64 hex digits), punches.
+// While the rendezvous answers "unknown peer" (the listener has not
+// registered yet, or all its registrations are busy) it asks again every
+// 500 ms until `options.wait` ends (progress: kWaitingForPeer). Its
+// registration is caller-only: it never receives a caller, so the same
+// identity may listen elsewhere at the same time.
 Result<std::unique_ptr<Session>, SessionError> connect(const SessionOptions& options,
                                                        const std::string& peer_public_key);
 // Registers and waits for one caller. `allowed` lists callers' keys (64 hex
 // digits); empty: accept anyone.
 Result<std::unique_ptr<Session>, SessionError> listen(const SessionOptions& options,
                                                       const std::vector<std::string>& allowed);
+
+// Serves many callers, each in its own Session on its own socket, while the
+// same identity may also connect() elsewhere (other threads, same identity
+// file). The identity holds several registrations at the rendezvous at
+// once: `spare_registrations` waiting ones (each takes one caller, then a
+// fresh one replaces it) plus one per open session (it carries the relay),
+// plus one per running connect(). The server allows 16 per identity by
+// default (ServerLimits::max_registrations_per_identity): so at most about
+// 16 - spare sessions and connects at a time; beyond that registrations are
+// refused until one closes. A caller arriving while every waiting
+// registration is busy gets "unknown peer" and (connect() does) asks again.
+//
+//   auto l = natpunch::open_listener(o, {});           // accept anyone
+//   while (auto s = (*l)->accept(std::chrono::seconds(1))) {
+//     if (!*s) continue;                               // timeout: nobody yet
+//     std::thread(serve, std::move(*s)).detach();      // a unique_ptr<Session>
+//   }                                                  // error: closed / no server
+struct ListenerOptions {
+  // Registrations waiting for callers at any time (each its own socket):
+  // more serve simultaneous callers faster, each costs a registration.
+  unsigned spare_registrations = 2;
+  // Open sessions waiting for accept(): beyond this no new caller is taken.
+  std::size_t max_ready = 8;
+};
+
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  // The next open session (punched or relayed), nullptr after `timeout`
+  // without one; an error once closed (kInterrupted) or when the rendezvous
+  // stopped answering before the first registration (kNoServer). Thread-safe.
+  virtual Result<std::unique_ptr<Session>, SessionError> accept(std::chrono::milliseconds timeout) = 0;
+  // Own public key, 64 hex digits.
+  virtual const std::string& identity() const = 0;
+  // Sessions handed out by accept() so far.
+  virtual std::uint64_t accepted() const = 0;
+  // Stops taking callers and unregisters the waiting registrations;
+  // sessions already accepted stay open. Idempotent; the destructor calls it.
+  virtual void close() = 0;
+};
+
+// Registers (the first registration must succeed within 10 s) and starts
+// waiting for callers. `allowed`: callers' keys (64 hex digits); empty:
+// anyone. `options.wait` is not a deadline here: the listener waits until
+// closed.
+Result<std::unique_ptr<Listener>, SessionError> open_listener(const SessionOptions& options,
+                                                              const std::vector<std::string>& allowed,
+                                                              const ListenerOptions& listener = {});
 
 }  // namespace natpunch

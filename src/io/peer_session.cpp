@@ -17,6 +17,7 @@
 #include "io/os_random.hpp"
 #include "io/punch_driver.hpp"
 #include "io/rendezvous_client_runner.hpp"
+#include "punch/repunch_aim.hpp"
 #include "punch/session_channel.hpp"
 #include "punch/side_knowledge.hpp"
 #include "punch/strategies.hpp"
@@ -165,6 +166,8 @@ class PeerSession final : public Session {
   std::optional<punch::RepunchOrder> order_;        // waiting for its start
   std::optional<std::uint32_t> punching_epoch_;
   std::uint64_t repunch_probes_ = 0;
+  std::uint64_t observations_seen_ = 0;  // the rendezvous client's, last handed to the channel
+  std::uint64_t probes_rejected_ = 0;    // by punches that ended (the current strategy_ counts its own)
   std::uint64_t path_switches_ = 0;  // the listener moved to the caller's path
   std::uint64_t queue_dropped_ = 0;
   std::deque<std::vector<std::uint8_t>> inbox_;
@@ -215,9 +218,13 @@ Result<bool, SessionError> PeerSession::establish() {
   info_.observed = observed->to_string();
   progress(SessionProgress::Kind::kRegistered, "registered at " + server_.to_string() + ", seen as " + info_.observed,
            {}, info_.observed);
-  auto session = config_.role == PeerRole::Connect ? runner_->connect(*config_.peer, config_.wait)
-                                                    : runner_->wait_for_session(config_.wait);
-  if (!session) return Unexpected{error(SessionErrorKind::kNoSession, session.error())};
+  const auto notice = [this](const std::string& line) { progress(SessionProgress::Kind::kWaitingForPeer, line); };
+  const auto stop = [this] { return stop_requested(); };
+  auto session = config_.role == PeerRole::Connect ? runner_->connect(*config_.peer, config_.wait, notice, stop)
+                                                    : runner_->wait_for_session(config_.wait, stop);
+  if (!session)
+    return Unexpected{error(runner_->interrupted() ? SessionErrorKind::kInterrupted : SessionErrorKind::kNoSession,
+                            session.error())};
   session_ = *session;
   info_.session_id = session_.session_id;
   info_.peer = rendezvous::to_hex(session_.peer);
@@ -280,6 +287,7 @@ Result<bool, SessionError> PeerSession::establish() {
     params.time_budget = stage.time_budget;
     params.send_interval = config_.plan.send_interval;
     params.many_sockets = config_.plan.sockets;
+    if (strategy_) probes_rejected_ += strategy_->result().rejected;  // the previous stage's
     strategy_ = punch::make_strategy(stage.kind, stage.local, stage.peer, params, rng_, stage.start);
     auto run = driver_->run(*strategy_, stage.start);
     probes_total += run.result.probes_sent;
@@ -336,8 +344,13 @@ Result<bool, SessionError> PeerSession::establish() {
   if (idle_ms > 0) cc.keepalive_config.idle_timeout = milliseconds(idle_ms);
   cc.repunch = config_.repunch && connected_stage_.has_value();
   cc.repunch_lead = milliseconds(500);
+  // A refresh is one round trip to the server: well within the lead.
+  cc.observe_wait = seconds(1);
+  if (direct) cc.peer_endpoint = last.peer;
   cc.max_payload = kMaxSessionPayload;
   channel_ = std::make_unique<punch::SessionChannel>(cc, Clock::now());
+  observations_seen_ = runner_->client().observations();
+  if (auto o = runner_->client().observed_endpoint()) channel_->on_observed(Clock::now(), *o);
   for (const auto& e : early_)
     if (direct) on_session_datagram(Clock::now(), e.socket, e.from, e.bytes);
   early_.clear();
@@ -350,14 +363,15 @@ void PeerSession::start() {
 }
 
 std::unique_ptr<punch::PunchStrategy> PeerSession::make_repunch_strategy(TimePoint start) {
-  // The stage that worked before, aimed at where the peer was last seen,
-  // bounded like the first hole punch.
-  Stage s = *connected_stage_;
-  const auto observed = runner_->client().observed_endpoint();
-  if (observed) s.local.observed_port = observed->port;
-  if (peer_endpoint_.port != 0) s.peer.observed_port = peer_endpoint_.port;
+  // The stage that worked before, aimed at where the peer says it is now
+  // (its NAT may have rebound), bounded like the first hole punch.
+  const Stage& s = *connected_stage_;
+  std::optional<Endpoint> last_seen;
+  if (peer_endpoint_.port != 0) last_seen = peer_endpoint_;
+  const auto aim = punch::aim_repunch(s.local, s.peer, runner_->client().observed_endpoint(),
+                                      channel_->peer_reported_endpoint(), last_seen, session_.peer_observed.address);
   punch::StrategyParams params;
-  params.peer_address = peer_endpoint_.port != 0 ? peer_endpoint_.address : session_.peer_observed.address;
+  params.peer_address = aim.peer_address;
   params.session_id = session_.session_id;
   params.key = session_.session_key;
   params.probe_budget = config_.plan.probe_budget;
@@ -365,7 +379,7 @@ std::unique_ptr<punch::PunchStrategy> PeerSession::make_repunch_strategy(TimePoi
   params.send_interval = config_.plan.send_interval;
   params.many_sockets = config_.plan.sockets;
   params.linger = milliseconds(500);
-  return punch::make_strategy(s.kind, s.local, s.peer, params, rng_, start);
+  return punch::make_strategy(s.kind, aim.local, aim.peer, params, rng_, start);
 }
 
 // When several probes hit at once, the two sides can complete their
@@ -413,6 +427,7 @@ void PeerSession::run_repunch(TimePoint now) {
   if (!punching_epoch_) {
     if (auto o = channel_->poll_repunch()) order_ = o;
     if (!order_ || now < order_->start) return;
+    if (strategy_) probes_rejected_ += strategy_->result().rejected;
     strategy_ = make_repunch_strategy(order_->start);
     punching_epoch_ = order_->epoch;
     order_.reset();
@@ -447,7 +462,13 @@ void PeerSession::service(TimePoint now) {
     if (auto* r = std::get_if<ev::RelayReceived>(&*e); r && r->session_id == session_.session_id)
       channel_->on_relay(now, r->payload);
   }
+  // The server answered a registration or refresh: where it sees us now.
+  if (client.observations() != observations_seen_) {
+    observations_seen_ = client.observations();
+    if (auto o = client.observed_endpoint()) channel_->on_observed(now, *o);
+  }
   if (auto due = channel_->next_deadline(); due && *due <= now) channel_->on_timer(now);
+  if (channel_->poll_refresh_request()) client.refresh_now(now);
   run_repunch(now);
   flush_channel();
   bool any = false;
@@ -537,6 +558,10 @@ SessionStats PeerSession::stats() const {
   s.duplicates_dropped = c.duplicates_dropped;
   s.keepalives_sent = c.keepalives_sent;
   s.path_switches = path_switches_;
+  s.rejected = c.rejected;
+  s.probes_rejected = probes_rejected_ + (strategy_ ? strategy_->result().rejected : 0);
+  s.peer_endpoint_changes = c.peer_endpoint_changes;
+  s.peer_endpoints_ignored = c.endpoints_ignored;
   s.keepalive_replies = c.keepalive_replies;
   s.keepalive_interval = std::chrono::duration_cast<std::chrono::milliseconds>(channel_->keepalive_interval());
   if (c.rtt) s.rtt = std::chrono::duration_cast<std::chrono::microseconds>(*c.rtt);

@@ -22,6 +22,13 @@ Result<std::unique_ptr<RendezvousClientRunner>, std::string> RendezvousClientRun
 RendezvousClientRunner::RendezvousClientRunner(std::unique_ptr<UdpClient> socket, rendezvous::ClientConfig config)
     : socket_(std::move(socket)), client_(std::move(config), rendezvous::system_random_bytes()) {}
 
+RendezvousClientRunner::~RendezvousClientRunner() {
+  // Frees the registration slot at once (an identity has a bounded number)
+  // instead of letting it expire.
+  client_.close(Clock::now());
+  flush();
+}
+
 void RendezvousClientRunner::flush() {
   for (const auto& t : client_.poll_transmit(Clock::now())) {
     std::string error;
@@ -30,7 +37,9 @@ void RendezvousClientRunner::flush() {
 }
 
 template <class Predicate>
-std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoint deadline, Predicate want) {
+std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoint deadline, Predicate want,
+                                                                        const StopPredicate& should_stop) {
+  interrupted_ = false;
   for (;;) {
     for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
       if (want(*it)) {
@@ -42,14 +51,25 @@ std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoi
     flush();
     const auto now = Clock::now();
     if (now >= deadline) return std::nullopt;
+    if (should_stop && should_stop()) {
+      interrupted_ = true;
+      return std::nullopt;
+    }
     auto wake = client_.next_deadline().value_or(deadline);
     if (wake > deadline) wake = deadline;
+    if (should_stop && wake > now + milliseconds(100)) wake = now + milliseconds(100);
     auto datagram = socket_->receive_until(wake);
     if (datagram)
       client_.on_datagram(Clock::now(), datagram->bytes, datagram->from);
     else
       client_.on_timer(Clock::now());
-    while (auto e = client_.poll_event()) backlog_.push_back(std::move(*e));
+    while (auto e = client_.poll_event()) {
+      if (const auto* r = std::get_if<ev::RegistrationRefused>(&*e)) {
+        refused_ = r->code;
+        continue;
+      }
+      backlog_.push_back(std::move(*e));
+    }
     // Events nobody waits for (relay data for other sessions, requests the
     // policy answered) must not pile up forever.
     while (backlog_.size() > kMaxBacklog) backlog_.pop_front();
@@ -59,31 +79,63 @@ std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoi
 Result<Endpoint, std::string> RendezvousClientRunner::wait_registered(Duration timeout) {
   if (client_.registered()) return *client_.observed_endpoint();
   auto e = run_until(Clock::now() + timeout, [](const auto& e) { return std::holds_alternative<ev::Registered>(e); });
-  if (!e) return Unexpected{std::string("no answer from the rendezvous server") + (send_error_ ? " (" + *send_error_ + ")" : "")};
+  if (!e) {
+    if (refused_)
+      return Unexpected{"the rendezvous server refused the registration: " + std::string(rendezvous::to_string(*refused_))};
+    return Unexpected{std::string("no answer from the rendezvous server") + (send_error_ ? " (" + *send_error_ + ")" : "")};
+  }
+  refused_.reset();
   return std::get<ev::Registered>(*e).observed;
 }
 
 Result<rendezvous::ClientSession, std::string> RendezvousClientRunner::connect(const rendezvous::PublicKey& peer,
-                                                                              Duration timeout) {
+                                                                              Duration timeout, const NoticeSink& notice,
+                                                                              const StopPredicate& should_stop) {
   const auto request = client_.connect(Clock::now(), peer);
-  auto e = run_until(Clock::now() + timeout, [request](const auto& e) {
-    if (const auto* s = std::get_if<ev::SessionReady>(&e))
-      return s->session.role == rendezvous::Role::Caller && s->session.correlation_id == request;
-    if (const auto* f = std::get_if<ev::ConnectFailed>(&e)) return f->request_id == request;
-    return false;
-  });
-  if (!e) return Unexpected{std::string("no session before the timeout")};
-  if (const auto* f = std::get_if<ev::ConnectFailed>(&*e))
-    return Unexpected{"connect failed: " + std::string(rendezvous::to_string(f->code))};
-  return std::get<ev::SessionReady>(*e).session;
+  const auto deadline = Clock::now() + timeout;
+  std::optional<TimePoint> last_notice;
+  for (;;) {
+    auto e = run_until(
+        deadline,
+        [request](const auto& e) {
+          if (const auto* s = std::get_if<ev::SessionReady>(&e))
+            return s->session.role == rendezvous::Role::Caller && s->session.correlation_id == request;
+          if (const auto* f = std::get_if<ev::ConnectFailed>(&e)) return f->request_id == request;
+          if (const auto* w = std::get_if<ev::PeerNotRegistered>(&e)) return w->request_id == request;
+          return false;
+        },
+        should_stop);
+    if (!e) return Unexpected{std::string(interrupted_ ? "interrupted while waiting for the peer" : "no session before the timeout")};
+    if (std::holds_alternative<ev::PeerNotRegistered>(*e)) {
+      // Once at first, then every 5 s: a line per poll would flood.
+      const auto now = Clock::now();
+      if (notice && (!last_notice || now - *last_notice >= seconds(5))) {
+        last_notice = now;
+        const auto left = std::chrono::duration_cast<seconds>(deadline - now).count();
+        notice("peer " + rendezvous::to_hex(peer).substr(0, 16) +
+               " is not registered (or all its registrations are busy); asking again until the wait ends (" +
+               std::to_string(left) + " s left)");
+      }
+      continue;
+    }
+    if (const auto* f = std::get_if<ev::ConnectFailed>(&*e))
+      return Unexpected{"connect failed: " + std::string(rendezvous::to_string(f->code))};
+    return std::get<ev::SessionReady>(*e).session;
+  }
 }
 
-Result<rendezvous::ClientSession, std::string> RendezvousClientRunner::wait_for_session(Duration timeout) {
-  auto e = run_until(Clock::now() + timeout, [](const auto& e) {
-    const auto* s = std::get_if<ev::SessionReady>(&e);
-    return s != nullptr && s->session.role == rendezvous::Role::Callee;
-  });
-  if (!e) return Unexpected{std::string("no accepted request before the timeout")};
+Result<rendezvous::ClientSession, std::string> RendezvousClientRunner::wait_for_session(Duration timeout,
+                                                                                       const StopPredicate& should_stop) {
+  auto e = run_until(
+      Clock::now() + timeout,
+      [](const auto& e) {
+        const auto* s = std::get_if<ev::SessionReady>(&e);
+        return s != nullptr && s->session.role == rendezvous::Role::Callee;
+      },
+      should_stop);
+  if (!e)
+    return Unexpected{std::string(interrupted_ ? "interrupted while waiting for a caller"
+                                               : "no accepted request before the timeout")};
   return std::get<ev::SessionReady>(*e).session;
 }
 

@@ -4,6 +4,7 @@
 // send/receive. The socket stays with the runner so the same NAT mapping
 // the server observed can be used for punching afterwards (socket()).
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -22,13 +23,30 @@ class RendezvousClientRunner {
   static Result<std::unique_ptr<RendezvousClientRunner>, std::string> open(const Endpoint& bind,
                                                                            rendezvous::ClientConfig config);
 
+  // Unregisters at the server (best effort, one datagram) and closes.
+  ~RendezvousClientRunner();
+  RendezvousClientRunner(const RendezvousClientRunner&) = delete;
+  RendezvousClientRunner& operator=(const RendezvousClientRunner&) = delete;
+
+  // Polled about every 100 ms while waiting; true ends the wait early
+  // (the error then says "interrupted").
+  using StopPredicate = std::function<bool()>;
+  // One line whenever the server says the peer is not registered yet (with
+  // the config's unknown_peer_retry the client keeps asking).
+  using NoticeSink = std::function<void(const std::string&)>;
+
   // Waits until registered; returns the public endpoint the server saw.
   Result<Endpoint, std::string> wait_registered(Duration timeout);
   // Asks the server for a session with `peer` and waits for it.
-  Result<rendezvous::ClientSession, std::string> connect(const rendezvous::PublicKey& peer, Duration timeout);
+  Result<rendezvous::ClientSession, std::string> connect(const rendezvous::PublicKey& peer, Duration timeout,
+                                                         const NoticeSink& notice = {},
+                                                         const StopPredicate& should_stop = {});
   // Waits for an incoming request (decided by the config's accept policy)
   // to become a session.
-  Result<rendezvous::ClientSession, std::string> wait_for_session(Duration timeout);
+  Result<rendezvous::ClientSession, std::string> wait_for_session(Duration timeout,
+                                                                  const StopPredicate& should_stop = {});
+  // Whether the last wait ended because should_stop said so.
+  bool interrupted() const { return interrupted_; }
   bool send_relay(std::uint64_t session_id, std::span<const std::uint8_t> payload);
   // The next relayed payload for `session_id`, or nullopt after `timeout`.
   std::optional<std::vector<std::uint8_t>> receive_relay(std::uint64_t session_id, Duration timeout);
@@ -43,13 +61,16 @@ class RendezvousClientRunner {
   // Runs the machine until an event matches `want` (removed from the
   // backlog and returned) or `deadline` passes. Other events stay queued.
   template <class Predicate>
-  std::optional<rendezvous::ClientEvent> run_until(TimePoint deadline, Predicate want);
+  std::optional<rendezvous::ClientEvent> run_until(TimePoint deadline, Predicate want,
+                                                   const StopPredicate& should_stop = {});
   void flush();
 
   std::unique_ptr<UdpClient> socket_;
   rendezvous::Client client_;
   std::deque<rendezvous::ClientEvent> backlog_;
   std::optional<std::string> send_error_;
+  std::optional<rendezvous::ErrorCode> refused_;  // the last registration refusal
+  bool interrupted_ = false;
 };
 
 }  // namespace natpunch::io

@@ -2,6 +2,7 @@
 // rendezvous::ClientConfig + punch plan, then io::open_peer_session.
 #include <sodium.h>
 
+#include "io/peer_listener.hpp"
 #include "io/peer_session.hpp"
 #include "io/rendezvous_identity_file.hpp"
 #include "io/resolver.hpp"
@@ -82,16 +83,21 @@ Result<std::unique_ptr<Session>, SessionError> connect(const SessionOptions& opt
   auto config = prepare(options);
   if (!config) return Unexpected{config.error()};
   config->role = io::PeerRole::Connect;
+  config->client.listening = false;  // a caller's registration is offered no callers
+  config->client.unknown_peer_retry = milliseconds(500);
   config->peer = rendezvous::parse_public_key(peer_public_key);
   if (!config->peer) return bad_input("peer '" + peer_public_key + "' is not a public key (64 hex digits)");
   return io::open_peer_session(std::move(config.value()));
 }
 
-Result<std::unique_ptr<Session>, SessionError> listen(const SessionOptions& options,
-                                                      const std::vector<std::string>& allowed) {
+namespace {
+
+Result<io::PeerSessionConfig, SessionError> prepare_listen(const SessionOptions& options,
+                                                           const std::vector<std::string>& allowed) {
   auto config = prepare(options);
   if (!config) return Unexpected{config.error()};
   config->role = io::PeerRole::Listen;
+  config->client.single_session = true;  // one caller per registration (and socket)
   std::vector<rendezvous::PublicKey> keys;
   for (const auto& text : allowed) {
     auto key = rendezvous::parse_public_key(text);
@@ -99,7 +105,26 @@ Result<std::unique_ptr<Session>, SessionError> listen(const SessionOptions& opti
     keys.push_back(*key);
   }
   config->client.accept_policy = keys.empty() ? rendezvous::accept_all() : rendezvous::accept_from(keys);
+  return config;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Session>, SessionError> listen(const SessionOptions& options,
+                                                      const std::vector<std::string>& allowed) {
+  auto config = prepare_listen(options, allowed);
+  if (!config) return Unexpected{config.error()};
   return io::open_peer_session(std::move(config.value()));
+}
+
+Result<std::unique_ptr<Listener>, SessionError> open_listener(const SessionOptions& options,
+                                                              const std::vector<std::string>& allowed,
+                                                              const ListenerOptions& listener) {
+  auto config = prepare_listen(options, allowed);
+  if (!config) return Unexpected{config.error()};
+  if (listener.spare_registrations == 0 || listener.max_ready == 0)
+    return bad_input("a listener needs at least one spare registration and room for one ready session");
+  return io::open_peer_listener(std::move(config.value()), listener.spare_registrations, listener.max_ready);
 }
 
 }  // namespace natpunch

@@ -1,6 +1,8 @@
 #include "punch/session_channel.hpp"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 namespace natpunch::punch {
 
@@ -13,8 +15,19 @@ std::uint64_t to_echo(TimePoint t) {
 }
 }  // namespace
 
+bool plausible_peer_endpoint(const Endpoint& endpoint) {
+  if (endpoint.port == 0 || endpoint.address.is_unspecified()) return false;
+  const std::uint8_t* a = endpoint.address.data();
+  if (endpoint.address.is_v4()) {
+    // 0/8 "this network", 127/8 loopback, 224/4 multicast, 240/4 reserved and broadcast.
+    return a[0] != 0 && a[0] != 127 && a[0] < 224;
+  }
+  static constexpr std::array<std::uint8_t, 16> kLoopback{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return a[0] != 0xff && !std::equal(kLoopback.begin(), kLoopback.end(), a);
+}
+
 SessionChannel::SessionChannel(const SessionChannelConfig& config, TimePoint now)
-    : config_(config), route_(config.direct ? Route::Direct : Route::Relay) {
+    : config_(config), route_(config.direct ? Route::Direct : Route::Relay), peer_known_(config.peer_endpoint) {
   if (config_.direct && config_.keepalive) {
     keeper_.emplace(config_.keepalive_config, now);
     keepalive_interval_ = keeper_->keepalive_interval();
@@ -95,7 +108,7 @@ void SessionChannel::on_control(TimePoint now, const wire::SessionControl& c, Ch
     case wire::ControlType::Keepalive:
       // Answered on the path it came by; a relayed one (never sent) is ignored.
       if (path == ChannelPath::Direct && !closed_)
-        send_control({wire::ControlType::KeepaliveReply, c.echo, 0, 0}, ChannelPath::Direct);
+        send_control({wire::ControlType::KeepaliveReply, c.echo, 0, 0, std::nullopt}, ChannelPath::Direct);
       return;
     case wire::ControlType::KeepaliveReply: {
       ++counters_.keepalive_replies;
@@ -105,6 +118,8 @@ void SessionChannel::on_control(TimePoint now, const wire::SessionControl& c, Ch
     }
     case wire::ControlType::Repunch: {
       if (closed_ || !config_.repunch) return;
+      // Before the epoch checks: the losing side of a tie still says where it is.
+      note_peer_endpoint(c.epoch, c.endpoint);
       const bool newer = c.epoch > epoch_;
       // Both proposed this epoch: the caller's timing wins.
       const bool tie_lost = c.epoch == epoch_ && own_proposal_ && !config_.caller && !punching_;
@@ -116,17 +131,30 @@ void SessionChannel::on_control(TimePoint now, const wire::SessionControl& c, Ch
       }
       epoch_ = c.epoch;
       own_proposal_ = false;
+      propose_at_.reset();  // the peer's proposal replaces the one we were preparing
       if (newer) {
         attempts_left_ = config_.repunch_attempts;
         retry_delay_ = config_.repunch_retry;
       }
       retry_at_.reset();
       order_ = RepunchOrder{epoch_, now + milliseconds(c.lead_ms)};
+      // Tell the peer where we are now, before its punch starts.
+      if (config_.observe_wait > Duration::zero()) {
+        refresh_request_ = true;
+        ack_at_ = now + std::min<Duration>(config_.observe_wait, milliseconds(c.lead_ms) / 2);
+      } else {
+        send_ack();
+      }
       return;
     }
+    case wire::ControlType::RepunchAck:
+      if (!closed_ && config_.repunch) note_peer_endpoint(c.epoch, c.endpoint);
+      return;
     case wire::ControlType::Close:
       counters_.peer_closed = true;
       retry_at_.reset();
+      propose_at_.reset();
+      ack_at_.reset();
       order_.reset();
       keeper_.reset();
       return;
@@ -140,21 +168,67 @@ void SessionChannel::declare_dead() {
   sent_since_heard_ = 0;
 }
 
+void SessionChannel::note_peer_endpoint(std::uint32_t epoch, const std::optional<Endpoint>& endpoint) {
+  // A late copy of an older proposal must not move the aim back.
+  if (!endpoint || epoch < epoch_ || epoch < peer_report_epoch_) return;
+  if (!plausible_peer_endpoint(*endpoint)) {
+    ++counters_.endpoints_ignored;
+    return;
+  }
+  if (peer_known_ && *peer_known_ != *endpoint) ++counters_.peer_endpoint_changes;
+  peer_known_ = endpoint;
+  peer_reported_ = endpoint;
+  peer_report_epoch_ = epoch;
+}
+
+void SessionChannel::begin_proposal(TimePoint now) {
+  if (closed_ || counters_.peer_closed || !config_.repunch || attempts_left_ <= 0) return;
+  if (config_.observe_wait <= Duration::zero()) {
+    propose_repunch(now);
+    return;
+  }
+  refresh_request_ = true;
+  propose_at_ = now + config_.observe_wait;
+}
+
 void SessionChannel::propose_repunch(TimePoint now) {
+  propose_at_.reset();
   if (closed_ || counters_.peer_closed || !config_.repunch || attempts_left_ <= 0) return;
   --attempts_left_;
   ++epoch_;
   own_proposal_ = true;
   const auto lead_ms = static_cast<std::uint32_t>(std::chrono::duration_cast<milliseconds>(config_.repunch_lead).count());
   for (int i = 0; i < kControlCopies; ++i)
-    send_control({wire::ControlType::Repunch, 0, epoch_, lead_ms}, ChannelPath::Relay);
+    send_control({wire::ControlType::Repunch, 0, epoch_, lead_ms, observed_}, ChannelPath::Relay);
   order_ = RepunchOrder{epoch_, now + config_.repunch_lead};
 }
+
+void SessionChannel::send_ack() {
+  ack_at_.reset();
+  if (closed_ || counters_.peer_closed) return;
+  for (int i = 0; i < kControlCopies; ++i)
+    send_control({wire::ControlType::RepunchAck, 0, epoch_, 0, observed_}, ChannelPath::Relay);
+}
+
+void SessionChannel::on_observed(TimePoint now, const Endpoint& observed) {
+  observed_ = observed;
+  if (closed_) return;
+  if (propose_at_) {
+    if (punching_)
+      propose_at_.reset();
+    else
+      propose_repunch(now);
+  }
+  if (ack_at_) send_ack();
+}
+
+bool SessionChannel::poll_refresh_request() { return std::exchange(refresh_request_, false); }
 
 std::optional<TimePoint> SessionChannel::next_deadline() const {
   std::optional<TimePoint> t;
   if (keeper_) t = keeper_->next_deadline();
-  if (retry_at_ && (!t || *retry_at_ < *t)) t = retry_at_;
+  for (const auto& at : {retry_at_, propose_at_, ack_at_})
+    if (at && (!t || *at < *t)) t = at;
   return t;
 }
 
@@ -162,19 +236,27 @@ void SessionChannel::on_timer(TimePoint now) {
   if (closed_) return;
   if (retry_at_ && now >= *retry_at_) {
     retry_at_.reset();
-    if (!punching_) propose_repunch(now);
+    if (!punching_) begin_proposal(now);
   }
+  if (propose_at_ && now >= *propose_at_) {
+    // No fresh observation in time: propose with what we have.
+    if (punching_)
+      propose_at_.reset();
+    else
+      propose_repunch(now);
+  }
+  if (ack_at_ && now >= *ack_at_) send_ack();
   if (!keeper_) return;
   while (auto action = keeper_->on_timer(now)) {
     if (*action == KeeperAction::SendKeepalive) {
       ++counters_.keepalives_sent;
-      send_control({wire::ControlType::Keepalive, to_echo(now), 0, 0}, ChannelPath::Direct);
+      send_control({wire::ControlType::Keepalive, to_echo(now), 0, 0, std::nullopt}, ChannelPath::Direct);
       keeper_->on_sent_direct(now);
     } else {
       declare_dead();
       attempts_left_ = config_.repunch_attempts;
       retry_delay_ = config_.repunch_retry;
-      if (!punching_) propose_repunch(now);
+      if (!punching_) begin_proposal(now);
     }
   }
 }
@@ -208,6 +290,7 @@ void SessionChannel::on_repunch_finished(TimePoint now, std::uint32_t epoch, boo
   if (connected) {
     ++counters_.repunches_succeeded;
     route_ = Route::Direct;
+    propose_at_.reset();
     sent_since_heard_ = 0;
     retry_at_.reset();
     if (!config_.keepalive) return;
@@ -229,12 +312,14 @@ void SessionChannel::close(TimePoint now) {
   (void)now;
   if (closed_) return;
   for (int i = 0; i < kControlCopies; ++i) {
-    if (route_ == Route::Direct) send_control({wire::ControlType::Close, 0, 0, 0}, ChannelPath::Direct);
-    send_control({wire::ControlType::Close, 0, 0, 0}, ChannelPath::Relay);
+    if (route_ == Route::Direct) send_control({wire::ControlType::Close, 0, 0, 0, std::nullopt}, ChannelPath::Direct);
+    send_control({wire::ControlType::Close, 0, 0, 0, std::nullopt}, ChannelPath::Relay);
   }
   closed_ = true;
   keeper_.reset();
   retry_at_.reset();
+  propose_at_.reset();
+  ack_at_.reset();
   order_.reset();
 }
 

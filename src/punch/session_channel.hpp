@@ -13,17 +13,27 @@
 //      route becomes the relay at once, and (counted as sent_lost) the data
 //      it sent directly since it last heard the peer is written off, never
 //      resent — so nothing arrives twice.
-//   2. It proposes REPUNCH{epoch, lead} over the relay (twice), epoch being
-//      one more than the last re-punch either side started, and orders its
-//      driver to punch `lead` from now.
-//   3. The other side, on a REPUNCH with a newer epoch, also moves to the
+//   2. Its NAT may have rebound (mappings flushed: the next packet gets a
+//      new external port), so it first asks the driver to refresh its
+//      rendezvous registration (poll_refresh_request) and waits up to
+//      observe_wait for the answer (on_observed): where the server sees it
+//      now.
+//   3. It proposes REPUNCH{epoch, lead, that endpoint} over the relay
+//      (twice), epoch being one more than the last re-punch either side
+//      started, and orders its driver to punch `lead` from now.
+//   4. The other side, on a REPUNCH with a newer epoch, also moves to the
 //      relay and punches `lead` after it arrived: the two starts differ by
 //      the relay's one-way delay, which a hole punch (seconds long) absorbs.
-//      When both proposed the same epoch, the caller's proposal wins (the
-//      callee re-times its start to it; the caller ignores the callee's).
-//   4. A punch that connects restores the direct route on that side; one
+//      It refreshes its own observation too and answers REPUNCH-ACK{epoch,
+//      its endpoint} (within lead / 2). When both proposed the same epoch,
+//      the caller's proposal wins (the callee re-times its start to it; the
+//      caller ignores the callee's timing, not its endpoint).
+//   5. The driver aims the punch, when it starts, at peer_reported_endpoint()
+//      (the newest plausible endpoint the peer reported; nothing plausible:
+//      where the peer was last seen) — see punch/repunch_aim.hpp.
+//   6. A punch that connects restores the direct route on that side; one
 //      that fails is retried after repunch_retry (doubling, up to
-//      repunch_attempts times), as a new epoch.
+//      repunch_attempts times), as a new epoch (from step 2).
 // A peer that closes says so (CLOSE on both routes); re-punching stops.
 #include <cstdint>
 #include <deque>
@@ -31,6 +41,7 @@
 #include <span>
 #include <vector>
 
+#include "core/endpoint.hpp"
 #include "core/time.hpp"
 #include "punch/session_keeper.hpp"
 #include "rendezvous/replay_window.hpp"
@@ -49,6 +60,11 @@ struct SessionChannelConfig {
   Duration repunch_lead = milliseconds(500);
   Duration repunch_retry = seconds(5);
   int repunch_attempts = 6;  // per death, including the first
+  // How long a proposal (or acknowledgement) waits for a fresh observation
+  // of our public endpoint; zero: none is asked for.
+  Duration observe_wait = seconds(1);
+  // Where the punch reached the peer (for counting endpoint changes).
+  std::optional<Endpoint> peer_endpoint;
   // Largest payload send() takes (what the relay carries after header + MAC).
   std::size_t max_payload = 1160;
 };
@@ -78,8 +94,15 @@ struct ChannelCounters {
   std::uint64_t keepalives_sent = 0, keepalive_replies = 0;
   std::optional<Duration> rtt;
   std::uint64_t path_deaths = 0, repunches = 0, repunches_succeeded = 0;
+  std::uint64_t peer_endpoint_changes = 0;  // the peer reported a new public endpoint
+  std::uint64_t endpoints_ignored = 0;      // ... or one that cannot be a peer's (0.0.0.0, port 0, multicast)
   bool peer_closed = false;
 };
+
+// Could `endpoint` be where a peer is reachable? Not port 0, an unspecified,
+// loopback, multicast or broadcast address (a REPUNCH carrying one is still
+// followed, aimed where the peer was last seen).
+bool plausible_peer_endpoint(const Endpoint& endpoint);
 
 class SessionChannel {
  public:
@@ -101,6 +124,15 @@ class SessionChannel {
   // The driver's punch for `epoch` ended.
   void on_repunch_finished(TimePoint now, std::uint32_t epoch, bool connected);
 
+  // Our public endpoint as the rendezvous server just answered it (after a
+  // refresh this side asked for, or any other).
+  void on_observed(TimePoint now, const Endpoint& observed);
+  // True (once) when the driver should refresh the registration now.
+  bool poll_refresh_request();
+  // Where the peer last said it is, if it said anything plausible.
+  std::optional<Endpoint> peer_reported_endpoint() const { return peer_reported_; }
+  std::optional<Endpoint> observed() const { return observed_; }
+
   // Tells the peer (both routes) and stops keepalives and re-punches.
   void close(TimePoint now);
 
@@ -116,7 +148,11 @@ class SessionChannel {
   void send_control(const wire::SessionControl& control, ChannelPath path);
   void queue(ChannelPath path, std::uint8_t flags, std::uint64_t sequence, std::span<const std::uint8_t> payload);
   void declare_dead();
+  // Proposes once a fresh observation arrived (or observe_wait passed).
+  void begin_proposal(TimePoint now);
   void propose_repunch(TimePoint now);
+  void send_ack();
+  void note_peer_endpoint(std::uint32_t epoch, const std::optional<Endpoint>& endpoint);
 
   SessionChannelConfig config_;
   Route route_;
@@ -131,6 +167,13 @@ class SessionChannel {
   int attempts_left_ = 0;
   Duration retry_delay_{};
   std::optional<TimePoint> retry_at_;
+  bool refresh_request_ = false;
+  std::optional<TimePoint> propose_at_;  // a proposal waiting for the observation
+  std::optional<TimePoint> ack_at_;      // an acknowledgement waiting for it
+  std::optional<Endpoint> observed_;
+  std::optional<Endpoint> peer_known_;     // the peer's last endpoint (punched or reported)
+  std::optional<Endpoint> peer_reported_;  // its last plausible report
+  std::uint32_t peer_report_epoch_ = 0;
   bool closed_ = false;
   std::deque<ChannelTransmit> outbox_;
   std::deque<std::vector<std::uint8_t>> inbox_;

@@ -34,9 +34,27 @@ Client::Client(ClientConfig config, RandomBytes random) : config_(std::move(conf
   std::array<std::uint8_t, 4> b{};
   random_(b);
   next_request_id_ = 1 + ((std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3]) >> 1);
+  instance_ = config_.instance;
+  if (instance_ == 0) {
+    std::array<std::uint8_t, 8> i{};
+    random_(i);
+    instance_ = load_be64(i.data());
+  }
 }
 
-void Client::start(TimePoint now) { begin_registration(now); }
+void Client::start(TimePoint now) {
+  if (!closed_) begin_registration(now);
+}
+
+void Client::close(TimePoint) {
+  if (closed_) return;
+  if (phase_ == Phase::Registered) send_authenticated(Unregister{});
+  closed_ = true;
+  phase_ = Phase::Idle;
+  connects_.clear();
+  accepts_.clear();
+  undecided_.clear();
+}
 
 Client::Retransmit Client::first_retransmit(TimePoint now) const {
   return Retransmit{now + config_.initial_retransmit, config_.initial_retransmit};
@@ -71,6 +89,10 @@ void Client::send_register() {
 std::uint32_t Client::connect(TimePoint now, const PublicKey& peer) {
   const std::uint32_t id = next_request_id_++;
   if (next_request_id_ == 0) next_request_id_ = 1;
+  if (closed_) {
+    events_.push_back(client_event::ConnectFailed{id, ErrorCode::NotRegistered});
+    return id;
+  }
   PendingConnect c{peer, now + config_.connect_timeout, first_retransmit(now)};
   connects_[id] = c;
   if (registered()) send_connect(id, c);  // otherwise sent once registered
@@ -169,7 +191,8 @@ std::optional<TimePoint> Client::next_deadline() const {
 void Client::on_timer(TimePoint now) {
   for (auto it = connects_.begin(); it != connects_.end();) {
     if (it->second.deadline <= now) {
-      events_.push_back(client_event::ConnectFailed{it->first, ErrorCode::Timeout});
+      events_.push_back(client_event::ConnectFailed{
+          it->first, it->second.peer_missing ? ErrorCode::UnknownPeer : ErrorCode::Timeout});
       it = connects_.erase(it);
     } else {
       ++it;
@@ -219,7 +242,10 @@ void Client::on_timer(TimePoint now) {
   }
   for (auto& [id, c] : connects_) {
     if (c.retransmit.next <= now) {
-      back_off(c.retransmit, now);
+      if (c.peer_missing)
+        c.retransmit.next = now + config_.unknown_peer_retry;  // a steady poll, not a backoff
+      else
+        back_off(c.retransmit, now);
       send_connect(id, c);
     }
   }
@@ -229,6 +255,12 @@ void Client::on_timer(TimePoint now) {
       send_answer(id, true);
     }
   }
+}
+
+void Client::refresh_now(TimePoint now) {
+  if (phase_ != Phase::Registered || refresh_unanswered_ > 0) return;
+  next_refresh_ = now;
+  on_timer(now);
 }
 
 bool Client::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, const Endpoint& from) {
@@ -259,6 +291,9 @@ void Client::on_challenge(TimePoint now, const Challenge& c) {
   p.client_nonce = nonce_;
   p.issued_at_ms = c.issued_at_ms;
   p.cookie = c.cookie;
+  p.flags = static_cast<std::uint8_t>((config_.listening ? kProveListening : 0) |
+                                      (config_.single_session ? kProveSingleSession : 0));
+  p.instance = instance_;
   p.info = config_.info;
   prove_bytes_ = encode(p);
   sign_prove(prove_bytes_, config_.identity, c.server_key);
@@ -271,7 +306,8 @@ void Client::on_refused(TimePoint now, const Refused& r) {
   if (phase_ == Phase::AwaitRegistered) {
     // Answers our Prove only if it echoes our nonce.
     if (!std::equal(nonce_.begin(), nonce_.end(), r.echo.begin())) return;
-    if (r.code == ErrorCode::ServerFull) {
+    if (r.code == ErrorCode::ServerFull || r.code == ErrorCode::TooManyRegistrations) {
+      events_.push_back(client_event::RegistrationRefused{r.code});
       phase_ = Phase::AwaitChallenge;  // retry later with the usual backoff
       registration_retransmit_.interval = config_.max_retransmit;
       registration_retransmit_.next = now + config_.max_retransmit;
@@ -323,7 +359,7 @@ void Client::on_authenticated(TimePoint now, const Message& m, std::span<const s
   } else if (const auto* d = std::get_if<RelayData>(&m)) {
     if (sessions_.contains(d->session_id)) events_.push_back(client_event::RelayReceived{d->session_id, d->payload});
   } else if (const auto* e = std::get_if<Error>(&m)) {
-    on_error(*e);
+    on_error(now, *e);
   }
 }
 
@@ -331,6 +367,7 @@ void Client::on_registered(TimePoint now, const Registered& m) {
   const bool first = phase_ != Phase::Registered;
   phase_ = Phase::Registered;
   observed_ = m.observed;
+  ++observations_;
   refresh_interval_ = milliseconds(std::max<std::uint32_t>(m.refresh_interval_ms, 1000));
   next_refresh_ = now + refresh_interval_;
   next_keepalive_ = now + config_.keepalive_interval;
@@ -356,6 +393,14 @@ void Client::on_incoming(TimePoint now, const IncomingRequest& m) {
     return;
   }
   if (undecided_.contains(m.invitation_id)) return;
+  // A single-session registration takes one request (the server offers it
+  // no more; this only guards against a confused server).
+  if (config_.single_session &&
+      (std::any_of(accepts_.begin(), accepts_.end(), [](const auto& a) { return a.second.accepted; }) ||
+       std::any_of(sessions_.begin(), sessions_.end(), [](const auto& s) { return s.second.role == Role::Callee; }))) {
+    decide(now, m.invitation_id, m.caller, false);
+    return;
+  }
   client_event::IncomingRequest event{m.invitation_id, m.caller, std::nullopt};
   if (config_.accept_policy) {
     event.accepted = config_.accept_policy(m.caller);
@@ -390,7 +435,7 @@ void Client::on_session_info(TimePoint now, const SessionInfo& m) {
   events_.push_back(client_event::SessionReady{std::move(s)});
 }
 
-void Client::on_error(const Error& m) {
+void Client::on_error(TimePoint now, const Error& m) {
   switch (m.code) {
     case ErrorCode::NoSuchSession:
     case ErrorCode::TooLarge:
@@ -406,6 +451,16 @@ void Client::on_error(const Error& m) {
   // (UnknownPeer / ServerFull after an accept) carry the invitation id.
   if (m.correlation_id <= 0xffffffffu) {
     if (auto it = connects_.find(static_cast<std::uint32_t>(m.correlation_id)); it != connects_.end()) {
+      // (Until the deadline: on_timer then fails it with UnknownPeer.)
+      if (m.code == ErrorCode::UnknownPeer && config_.unknown_peer_retry > Duration::zero() &&
+          now < it->second.deadline) {
+        // The peer may register any moment (or free a busy registration).
+        if (!it->second.peer_missing || it->second.retransmit.next > now + config_.unknown_peer_retry)
+          it->second.retransmit.next = now + config_.unknown_peer_retry;
+        it->second.peer_missing = true;
+        events_.push_back(client_event::PeerNotRegistered{it->first, it->second.peer});
+        return;
+      }
       connects_.erase(it);
       events_.push_back(client_event::ConnectFailed{static_cast<std::uint32_t>(m.correlation_id), m.code});
       return;

@@ -52,6 +52,18 @@ struct ClientConfig {
   Duration keepalive_interval{0};
   // nullptr: every incoming request is left to accept()/reject().
   AcceptPolicy accept_policy;
+  // Whether the server may offer this registration incoming requests (a
+  // caller-only registration of an identity that also listens elsewhere
+  // sets false), and whether it takes at most one (server.hpp).
+  bool listening = true;
+  bool single_session = false;
+  // Names this registration among the identity's others (one per socket);
+  // 0: a random one per Client.
+  std::uint64_t instance = 0;
+  // When the server answers a connect with UnknownPeer (the peer has not
+  // registered yet, or all its registrations are busy), ask again this
+  // often until connect_timeout; zero: fail at once.
+  Duration unknown_peer_retry{0};
 };
 
 // Everything a peer needs to start punching.
@@ -86,6 +98,16 @@ struct ConnectFailed {
   std::uint32_t request_id = 0;
   ErrorCode code = ErrorCode::Timeout;
 };
+// The server does not know the peer yet (unknown_peer_retry): asking again.
+struct PeerNotRegistered {
+  std::uint32_t request_id = 0;
+  PublicKey peer{};
+};
+// The server refused the registration (ServerFull, TooManyRegistrations):
+// retrying with backoff.
+struct RegistrationRefused {
+  ErrorCode code = ErrorCode::ServerFull;
+};
 struct RelayReceived {
   std::uint64_t session_id = 0;
   std::vector<std::uint8_t> payload;
@@ -98,7 +120,8 @@ struct RelayRefused {
 
 using ClientEvent = std::variant<client_event::Registered, client_event::RegistrationLost,
                                  client_event::IncomingRequest, client_event::SessionReady,
-                                 client_event::ConnectFailed, client_event::RelayReceived, client_event::RelayRefused>;
+                                 client_event::ConnectFailed, client_event::RelayReceived, client_event::RelayRefused,
+                                 client_event::PeerNotRegistered, client_event::RegistrationRefused>;
 
 struct ClientCounters {
   std::uint64_t registrations = 0;
@@ -115,6 +138,10 @@ class Client {
   // Returns the request id that SessionReady / ConnectFailed will carry.
   std::uint32_t connect(TimePoint now, const PublicKey& peer);
   void accept(TimePoint now, std::uint64_t invitation_id);
+  // Ends the registration at the server (Unregister) and goes idle: no
+  // retransmissions, refreshes or events after this.
+  void close(TimePoint now);
+  std::uint64_t instance() const { return instance_; }
   void reject(TimePoint now, std::uint64_t invitation_id);
   // False when not registered, the session is unknown or the payload too large.
   bool send_relay(TimePoint now, std::uint64_t session_id, std::span<const std::uint8_t> payload);
@@ -129,6 +156,13 @@ class Client {
 
   bool registered() const { return phase_ == Phase::Registered; }
   std::optional<Endpoint> observed_endpoint() const { return observed_; }
+  // Refreshes the registration now (its answer renews observed_endpoint():
+  // after a NAT rebinding, the new external port); nothing when not
+  // registered or a refresh is already in flight.
+  void refresh_now(TimePoint now);
+  // Counts the server's Registered answers (registration and refreshes):
+  // it grows each time observed_endpoint() is fresh.
+  std::uint64_t observations() const { return observations_; }
   const PublicKey& identity() const { return config_.identity.public_key; }
   const ClientCounters& counters() const { return counters_; }
   // Never done: a registration lives until the application drops the client.
@@ -144,6 +178,7 @@ class Client {
     PublicKey peer{};
     TimePoint deadline{};
     Retransmit retransmit;
+    bool peer_missing = false;  // the last answer was UnknownPeer: retrying
   };
   struct PendingAccept {
     PublicKey caller{};
@@ -160,7 +195,7 @@ class Client {
   void on_registered(TimePoint now, const Registered& m);
   void on_incoming(TimePoint now, const IncomingRequest& m);
   void on_session_info(TimePoint now, const SessionInfo& m);
-  void on_error(const Error& m);
+  void on_error(TimePoint now, const Error& m);
   void decide(TimePoint now, std::uint64_t invitation_id, const PublicKey& caller, bool accept);
   void send_connect(std::uint32_t request_id, const PendingConnect& c);
   void send_answer(std::uint64_t invitation_id, bool accept);
@@ -171,6 +206,8 @@ class Client {
 
   ClientConfig config_;
   RandomBytes random_;
+  std::uint64_t instance_ = 0;
+  bool closed_ = false;
   Phase phase_ = Phase::Idle;
   Nonce nonce_{};
   Retransmit registration_retransmit_;
@@ -180,6 +217,7 @@ class Client {
   std::uint64_t sent_sequence_ = 0;
   ReplayWindow received_;
   std::optional<Endpoint> observed_;
+  std::uint64_t observations_ = 0;
   Duration refresh_interval_ = seconds(30);
   TimePoint next_refresh_{};
   int refresh_unanswered_ = 0;

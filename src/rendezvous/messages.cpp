@@ -217,6 +217,7 @@ constexpr MessageType type_for() {
   if constexpr (std::is_same_v<T, RelayData>) return MessageType::RelayData;
   if constexpr (std::is_same_v<T, Error>) return MessageType::Error;
   if constexpr (std::is_same_v<T, Refused>) return MessageType::Refused;
+  if constexpr (std::is_same_v<T, Unregister>) return MessageType::Unregister;
 }
 
 // Body decoders: `r` holds exactly the body (without header, auth header and tag).
@@ -232,14 +233,18 @@ bool read_body(BodyReader& r, Challenge& m) {
   return r.array(m.client_nonce) && r.u64(m.issued_at_ms) && r.array(m.cookie) && r.array(m.server_key);
 }
 bool read_body(BodyReader& r, Prove& m) {
-  return r.array(m.identity) && r.array(m.client_nonce) && r.u64(m.issued_at_ms) && r.array(m.cookie) &&
-         r.nat_info(m.info) && r.array(m.signature);
+  if (!r.array(m.identity) || !r.array(m.client_nonce) || !r.u64(m.issued_at_ms) || !r.array(m.cookie) ||
+      !r.u8(m.flags))
+    return false;
+  if ((m.flags & ~kProveFlagsMask) != 0) return r.fail(DecodeError::BadFlags);
+  return r.u64(m.instance) && r.nat_info(m.info) && r.array(m.signature);
 }
 bool read_body(BodyReader& r, Registered& m) {
   return r.endpoint(m.observed) && r.u32(m.refresh_interval_ms) && r.u32(m.lifetime_ms);
 }
 bool read_body(BodyReader&, Refresh&) { return true; }
 bool read_body(BodyReader&, Keepalive&) { return true; }
+bool read_body(BodyReader&, Unregister&) { return true; }
 bool read_body(BodyReader& r, ConnectRequest& m) { return r.u32(m.request_id) && r.array(m.peer); }
 bool read_body(BodyReader& r, IncomingRequest& m) { return r.u64(m.invitation_id) && r.array(m.caller); }
 bool read_body(BodyReader& r, Accept& m) { return r.u64(m.invitation_id); }
@@ -285,6 +290,8 @@ void write_body(ByteWriter& w, const Prove& m) {
   w.bytes(m.client_nonce);
   w.u64(m.issued_at_ms);
   w.bytes(m.cookie);
+  w.u8(m.flags);
+  w.u64(m.instance);
   write_nat_info(w, m.info);
   w.bytes(m.signature);
 }
@@ -295,6 +302,7 @@ void write_body(ByteWriter& w, const Registered& m) {
 }
 void write_body(ByteWriter&, const Refresh&) {}
 void write_body(ByteWriter&, const Keepalive&) {}
+void write_body(ByteWriter&, const Unregister&) {}
 void write_body(ByteWriter& w, const ConnectRequest& m) {
   w.u32(m.request_id);
   w.bytes(m.peer);
@@ -371,6 +379,7 @@ std::string_view to_string(DecodeError error) {
     case DecodeError::BadPortRange: return "bad allocator port range";
     case DecodeError::BadBlockSize: return "bad allocator block size";
     case DecodeError::BadBetaParameters: return "bad Beta allocator parameters";
+    case DecodeError::BadFlags: return "undefined flag bits";
   }
   return "unknown decode error";
 }
@@ -389,6 +398,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::RelayQuotaExceeded: return "relay quota exceeded";
     case ErrorCode::Timeout: return "peer did not answer";
     case ErrorCode::UnknownRequest: return "unknown request";
+    case ErrorCode::TooManyRegistrations: return "too many registrations for this identity";
   }
   return "unknown error";
 }
@@ -409,6 +419,7 @@ std::string_view to_string(MessageType type) {
     case MessageType::RelayData: return "relay-data";
     case MessageType::Error: return "error";
     case MessageType::Refused: return "refused";
+    case MessageType::Unregister: return "unregister";
   }
   return "unknown";
 }
@@ -451,6 +462,7 @@ Result<Message, DecodeError> decode(std::span<const std::uint8_t> bytes) {
     case MessageType::RelayData: return decode_as<RelayData>(rest);
     case MessageType::Error: return decode_as<Error>(rest);
     case MessageType::Refused: return decode_as<Refused>(rest);
+    case MessageType::Unregister: return decode_as<Unregister>(rest);
   }
   return Fail{DecodeError::UnknownType};
 }

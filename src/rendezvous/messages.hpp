@@ -13,11 +13,21 @@
 //              never larger than the request)
 //   Challenge (server -> client: a stateless cookie bound to the key, the
 //              source endpoint and the time, plus the server's X25519 key)
-//   Prove     (client -> server: the cookie, the client's NAT info, and an
-//              Ed25519 signature over all of it and the server's key).
+//   Prove     (client -> server: the cookie, flags (bit 0: this
+//              registration listens, i.e. may be offered incoming
+//              requests; bit 1: single session, see server.hpp; the other
+//              bits must be zero), a client-chosen
+//              instance id (u64) naming the registration among the
+//              identity's others, the client's NAT info, and an Ed25519
+//              signature over all of it and the server's key).
+// One identity may hold several registrations at once (one per socket: a
+// listener serving many callers, the same key connecting elsewhere), each
+// with its own keys; a Prove for an instance the identity already holds
+// replaces that registration (re-registration). Unregister (authenticated,
+// never answered) ends one early.
 // A replayed Prove fails: its cookie expires after a few seconds, is bound
 // to the source endpoint, and the server accepts a cookie only if it is
-// newer than the last one that identity used.
+// newer than the last one that identity's instance used.
 //
 // Both sides then derive per-registration keys (X25519 between the client's
 // key converted to Curve25519 and the server's key; see crypto.hpp). Every
@@ -87,6 +97,7 @@ enum class MessageType : std::uint8_t {
   RelayData = 12,
   Error = 13,
   Refused = 14,
+  Unregister = 15,
 };
 
 // What a peer tells the server about itself; the other side of a session
@@ -139,11 +150,16 @@ struct Challenge {
   PublicKey server_key{};  // X25519
   bool operator==(const Challenge&) const = default;
 };
+inline constexpr std::uint8_t kProveListening = 0x01;      // Prove.flags: may receive IncomingRequests
+inline constexpr std::uint8_t kProveSingleSession = 0x02;  // at most one request at a time, none after an accept
+inline constexpr std::uint8_t kProveFlagsMask = kProveListening | kProveSingleSession;
 struct Prove {
   PublicKey identity{};
   Nonce client_nonce{};
   std::uint64_t issued_at_ms = 0;
   Cookie cookie{};
+  std::uint8_t flags = kProveListening;
+  std::uint64_t instance = 0;  // the client's name for this registration
   NatInfo info;
   Signature signature{};
   bool operator==(const Prove&) const = default;
@@ -163,6 +179,11 @@ struct Refresh {
 struct Keepalive {
   AuthHeader auth;
   bool operator==(const Keepalive&) const = default;
+};
+// Ends this registration (the client is closing its socket); never answered.
+struct Unregister {
+  AuthHeader auth;
+  bool operator==(const Unregister&) const = default;
 };
 struct ConnectRequest {
   AuthHeader auth;
@@ -224,8 +245,9 @@ enum class ErrorCode : std::uint8_t {
   RelayQuotaExceeded = 10, // the session used its relay byte budget
   Timeout = 11,            // the callee never answered
   UnknownRequest = 12,     // Accept/Reject of an invitation that does not exist
+  TooManyRegistrations = 13,  // the identity holds the most registrations the server allows
 };
-inline constexpr std::uint8_t kMaxErrorCode = 12;
+inline constexpr std::uint8_t kMaxErrorCode = 13;
 
 struct Error {
   AuthHeader auth;
@@ -244,7 +266,7 @@ struct Refused {
 };
 
 using Message = std::variant<Register, Challenge, Prove, Registered, Refresh, Keepalive, ConnectRequest,
-                             IncomingRequest, Accept, Reject, SessionInfo, RelayData, Error, Refused>;
+                             IncomingRequest, Accept, Reject, SessionInfo, RelayData, Error, Refused, Unregister>;
 
 enum class DecodeError : std::uint8_t {
   TooShort,            // shorter than the 4-byte header
@@ -267,6 +289,7 @@ enum class DecodeError : std::uint8_t {
   BadPortRange,        // allocator min 0, min > max, or no whole block in range
   BadBlockSize,        // block size not a power of two in [2, 32768]
   BadBetaParameters,   // Beta parameter not finite, not positive, or outside the ports
+  BadFlags,            // Prove flags with an undefined bit set
 };
 
 std::string_view to_string(DecodeError error);

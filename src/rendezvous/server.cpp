@@ -38,7 +38,8 @@ bool is_client_to_server(MessageType t) {
     case MessageType::ConnectRequest:
     case MessageType::Accept:
     case MessageType::Reject:
-    case MessageType::RelayData: return true;
+    case MessageType::RelayData:
+    case MessageType::Unregister: return true;
     default: return false;
   }
 }
@@ -84,19 +85,64 @@ std::uint64_t Server::random_u64() {
 }
 
 std::optional<Endpoint> Server::observed_endpoint(const PublicKey& identity) const {
-  auto it = registrations_.find(identity);
-  if (it == registrations_.end()) return std::nullopt;
-  return it->second.observed;
+  auto it = identities_.find(identity);
+  if (it == identities_.end()) return std::nullopt;
+  const Registration* newest = nullptr;
+  for (auto instance : it->second.instances) {
+    auto r = registrations_.find(Slot{identity, instance});
+    if (r != registrations_.end() && (newest == nullptr || r->second.order > newest->order)) newest = &r->second;
+  }
+  if (newest == nullptr) return std::nullopt;
+  return newest->observed;
 }
 
-Server::Registration* Server::find(const PublicKey& identity) {
-  auto it = registrations_.find(identity);
+std::size_t Server::registration_count(const PublicKey& identity) const {
+  auto it = identities_.find(identity);
+  return it == identities_.end() ? 0 : it->second.instances.size();
+}
+
+Server::Registration* Server::find(const Slot& slot) {
+  auto it = registrations_.find(slot);
   return it == registrations_.end() ? nullptr : &it->second;
 }
 
 Server::Registration* Server::find_by_id(std::uint64_t id) {
   auto it = registration_ids_.find(id);
   return it == registration_ids_.end() ? nullptr : find(it->second);
+}
+
+Server::IdentityState* Server::identity_state(const PublicKey& identity) {
+  auto it = identities_.find(identity);
+  return it == identities_.end() ? nullptr : &it->second;
+}
+
+Server::Registration* Server::route_request(const PublicKey& identity) {
+  IdentityState* ids = identity_state(identity);
+  if (ids == nullptr) return nullptr;
+  Registration* best = nullptr;
+  for (auto instance : ids->instances) {
+    Registration* r = find(Slot{identity, instance});
+    if (r == nullptr || !r->listening || r->closed || (r->single_session && r->taken)) continue;
+    if (best == nullptr || r->order > best->order) best = r;
+  }
+  return best;
+}
+
+bool Server::evict_stale(TimePoint now, IdentityState& ids, const PublicKey& identity) {
+  const Duration silent_limit = 2 * config_.refresh_interval;
+  for (auto instance : ids.instances) {
+    Registration* r = find(Slot{identity, instance});
+    if (r == nullptr) continue;
+    // An unregistered one stays until its cookie expired, so its Prove
+    // cannot be replayed into a new registration.
+    const TimePoint cookie_expires = TimePoint(milliseconds(r->issued_at_ms)) + config_.challenge_lifetime;
+    if ((r->closed && cookie_expires <= now) || now - r->last_heard > silent_limit) {
+      emit(ServerEvent::Kind::Expired, r->identity, {}, r->observed);
+      erase_registration(Slot{identity, instance});  // may erase `ids` too: not used after this
+      return true;
+    }
+  }
+  return false;
 }
 
 void Server::emit(ServerEvent::Kind kind, const PublicKey& identity, const PublicKey& peer, Endpoint endpoint,
@@ -155,11 +201,13 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   const std::uint64_t now_ms = to_ms(now);
   const auto lifetime_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<milliseconds>(config_.challenge_lifetime).count());
   const Cookie expected = make_cookie(cookie_secret_, m.identity, m.client_nonce, m.issued_at_ms, from);
-  Registration* existing = find(m.identity);
+  const Slot slot{m.identity, m.instance};
+  Registration* existing = find(slot);
   const bool fresh = m.issued_at_ms <= now_ms && now_ms - m.issued_at_ms <= lifetime_ms;
-  // A cookie is single-use per identity: it must be newer than the one that
-  // made the current registration, so replaying a captured Prove (even from
-  // the same address within the lifetime) cannot reset the keys.
+  // A cookie is single-use per registration: it must be newer than the one
+  // that made the current registration of this instance, so replaying a
+  // captured Prove (even from the same address within the lifetime) cannot
+  // reset the keys. (A replay cannot name another instance: it is signed.)
   const bool unused = existing == nullptr || m.issued_at_ms > existing->issued_at_ms;
   if (expected != m.cookie || !fresh || !unused) {
     send_refused(from, ErrorCode::ChallengeExpired, m.client_nonce, out);
@@ -169,11 +217,19 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
     ++counters_.dropped_bad_signature;
     return;
   }
-  if (existing == nullptr && registrations_.size() >= config_.limits.max_registrations) {
-    sweep(now);
-    if (registrations_.size() >= config_.limits.max_registrations) {
-      send_refused(from, ErrorCode::ServerFull, m.client_nonce, out);
+  if (existing == nullptr) {
+    if (IdentityState* ids = identity_state(m.identity);
+        ids && ids->instances.size() >= config_.limits.max_registrations_per_identity &&
+        !evict_stale(now, *ids, m.identity)) {
+      send_refused(from, ErrorCode::TooManyRegistrations, m.client_nonce, out);
       return;
+    }
+    if (registrations_.size() >= config_.limits.max_registrations) {
+      sweep(now);
+      if (registrations_.size() >= config_.limits.max_registrations) {
+        send_refused(from, ErrorCode::ServerFull, m.client_nonce, out);
+        return;
+      }
     }
   }
   auto keys = derive_server_keys(kx_, m);
@@ -181,24 +237,36 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
     ++counters_.dropped_bad_signature;
     return;
   }
-  const std::size_t pending_requests = existing ? existing->pending_requests : 0;
+  const bool taken = existing && existing->taken;
+  const std::uint64_t order = existing ? existing->order : ++next_order_;
   if (existing) registration_ids_.erase(existing->id);
-  Registration& r = registrations_[m.identity];
-  const double burst = config_.relay.burst_seconds;
+  auto [ids_it, new_identity] = identities_.try_emplace(m.identity);
+  IdentityState& ids = ids_it->second;
+  if (new_identity) {
+    const double burst = config_.relay.burst_seconds;
+    ids.relay_bytes = TokenBucket(config_.relay.identity_bytes_per_second,
+                                  std::max(config_.relay.identity_bytes_per_second * burst, double(kMaxRelayPayload)),
+                                  now);
+    ids.relay_packets = TokenBucket(config_.relay.identity_packets_per_second,
+                                    std::max(config_.relay.identity_packets_per_second * burst, 1.0), now);
+  }
+  if (!existing) ids.instances.push_back(m.instance);
+  Registration& r = registrations_[slot];
   r = Registration{};
   r.identity = m.identity;
+  r.instance = m.instance;
   r.id = random_u64();
+  r.order = order;
   r.keys = *keys;
   r.observed = from;
   r.info = m.info;
   r.expires = now + config_.registration_lifetime;
+  r.last_heard = now;
   r.issued_at_ms = m.issued_at_ms;
-  r.relay_bytes = TokenBucket(config_.relay.identity_bytes_per_second,
-                              std::max(config_.relay.identity_bytes_per_second * burst, double(kMaxRelayPayload)), now);
-  r.relay_packets = TokenBucket(config_.relay.identity_packets_per_second,
-                                std::max(config_.relay.identity_packets_per_second * burst, 1.0), now);
-  r.pending_requests = pending_requests;
-  registration_ids_[r.id] = r.identity;
+  r.listening = (m.flags & kProveListening) != 0;
+  r.single_session = (m.flags & kProveSingleSession) != 0;
+  r.taken = taken;
+  registration_ids_[r.id] = slot;
   ++counters_.registrations;
   emit(ServerEvent::Kind::Registered, r.identity, {}, from);
 
@@ -241,10 +309,34 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
     ++counters_.dropped_replayed;
     return;
   }
+  if (std::holds_alternative<Unregister>(message)) {
+    // Gone at once for requests; the entry itself stays until its cookie
+    // expired, so a captured Prove cannot bring it back.
+    const TimePoint cookie_expires = TimePoint(milliseconds(r->issued_at_ms)) + config_.challenge_lifetime;
+    // A caller still waiting for this registration's answer hears at once
+    // that the peer is gone (and may ask again: another registration).
+    std::vector<std::uint64_t> orphaned;
+    for (const auto& [id, p] : pending_)
+      if (p.callee == r->slot() && p.state == RequestState::Waiting) orphaned.push_back(id);
+    for (auto id : orphaned) {
+      const PendingRequest p = pending_.at(id);
+      erase_pending(id);
+      if (Registration* caller = find(p.caller)) send_error(*caller, ErrorCode::UnknownPeer, p.request_id, out);
+    }
+    if (cookie_expires <= now) {
+      erase_registration(r->slot());
+    } else {
+      r->closed = true;
+      r->listening = false;
+      r->expires = cookie_expires;
+    }
+    return;
+  }
   // Authenticated and fresh: this is where the client is now (NAT rebinding
   // or a move to another network).
   r->observed = from;
-  r->expires = now + config_.registration_lifetime;
+  r->last_heard = now;
+  if (!r->closed) r->expires = now + config_.registration_lifetime;
 
   if (std::holds_alternative<Refresh>(message)) {
     Registered reply;
@@ -266,7 +358,9 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
 
 void Server::on_connect(TimePoint now, Registration& caller, const ConnectRequest& m, std::vector<Transmit>& out) {
   ++counters_.connect_requests;
-  const auto key = std::make_pair(caller.identity, m.request_id);
+  // Request ids are the caller registration's own (each client numbers its
+  // requests): keyed by registration, not by identity.
+  const auto key = std::make_pair(caller.slot(), m.request_id);
   if (auto it = pending_by_caller_.find(key); it != pending_by_caller_.end()) {
     // A retransmission: answer from the request's state.
     PendingRequest& p = pending_.at(it->second);
@@ -282,25 +376,29 @@ void Server::on_connect(TimePoint now, Registration& caller, const ConnectReques
     }
     return;
   }
-  Registration* callee = m.peer == caller.identity ? nullptr : find(m.peer);
+  // Not registered, or none of its registrations listens right now (a busy
+  // listener is about to add one): the caller may ask again.
+  Registration* callee = m.peer == caller.identity ? nullptr : route_request(m.peer);
   if (callee == nullptr) {
     send_error(caller, ErrorCode::UnknownPeer, m.request_id, out);
     return;
   }
-  if (pending_.size() >= config_.limits.max_pending_requests ||
-      caller.pending_requests >= config_.limits.max_pending_per_identity) {
+  IdentityState* caller_ids = identity_state(caller.identity);
+  if (caller_ids == nullptr || pending_.size() >= config_.limits.max_pending_requests ||
+      caller_ids->pending_requests >= config_.limits.max_pending_per_identity) {
     send_error(caller, ErrorCode::TooManyPending, m.request_id, out);
     return;
   }
   PendingRequest p;
-  p.caller = caller.identity;
+  p.caller = caller.slot();
   p.request_id = m.request_id;
-  p.callee = m.peer;
+  p.callee = callee->slot();
   p.invitation_id = random_u64();
   p.expires = now + config_.request_timeout;
   pending_by_caller_[key] = p.invitation_id;
   pending_[p.invitation_id] = p;
-  ++caller.pending_requests;
+  ++caller_ids->pending_requests;
+  callee->taken = true;
 
   IncomingRequest notify;
   notify.invitation_id = p.invitation_id;
@@ -308,11 +406,16 @@ void Server::on_connect(TimePoint now, Registration& caller, const ConnectReques
   out.push_back(authenticated(*callee, notify));
 }
 
+void Server::release(const Slot& callee) {
+  if (Registration* r = find(callee)) r->taken = false;
+}
+
 void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invitation_id, bool accept,
                        std::vector<Transmit>& out) {
   auto it = pending_.find(invitation_id);
-  // Only the callee may answer; anyone else learns nothing about the request.
-  if (it == pending_.end() || it->second.callee != callee.identity) {
+  // Only the invited registration may answer; anyone else learns nothing
+  // about the request.
+  if (it == pending_.end() || it->second.callee != callee.slot()) {
     send_error(callee, ErrorCode::UnknownRequest, invitation_id, out);
     return;
   }
@@ -325,15 +428,18 @@ void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invita
   if (p.state == RequestState::Rejected) return;
   // Answered: no longer counts against the caller's pending cap, and lingers
   // only to answer retransmissions.
-  if (Registration* c = find(p.caller); c && c->pending_requests > 0) --c->pending_requests;
+  if (IdentityState* c = identity_state(p.caller.identity); c && c->pending_requests > 0) --c->pending_requests;
   p.expires = std::min(p.expires, now + config_.answered_request_linger);
   if (!accept) {
     p.state = RequestState::Rejected;
-    emit(ServerEvent::Kind::Rejected, p.caller, p.callee);
+    release(p.callee);
+    emit(ServerEvent::Kind::Rejected, p.caller.identity, p.callee.identity);
     if (caller) send_error(*caller, ErrorCode::Rejected, p.request_id, out);
     return;
   }
   if (caller == nullptr) {
+    p.state = RequestState::Rejected;
+    release(p.callee);
     send_error(callee, ErrorCode::UnknownPeer, invitation_id, out);
     return;
   }
@@ -341,6 +447,7 @@ void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invita
     send_error(callee, ErrorCode::ServerFull, invitation_id, out);
     send_error(*caller, ErrorCode::ServerFull, p.request_id, out);
     p.state = RequestState::Rejected;
+    release(p.callee);
     return;
   }
   Session s;
@@ -363,14 +470,16 @@ void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invita
   p.session_id = s.id;
   const Session& stored = sessions_[s.id] = s;
   ++counters_.sessions_created;
-  emit(ServerEvent::Kind::SessionCreated, s.caller, s.callee, {}, s.id);
+  emit(ServerEvent::Kind::SessionCreated, s.caller.identity, s.callee.identity, {}, s.id);
   send_session_info(now, stored, Role::Caller, out);
   send_session_info(now, stored, Role::Callee, out);
 }
 
 void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, std::vector<Transmit>& out) {
   auto it = sessions_.find(m.session_id);
-  if (it == sessions_.end() || (it->second.caller != sender.identity && it->second.callee != sender.identity)) {
+  // Only the two registrations the session was made for (an identity's other
+  // registrations are other sockets, other sessions).
+  if (it == sessions_.end() || (it->second.caller != sender.slot() && it->second.callee != sender.slot())) {
     send_error(sender, ErrorCode::NoSuchSession, m.session_id, out);
     return;
   }
@@ -379,8 +488,9 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     send_error(sender, ErrorCode::TooLarge, m.session_id, out);
     return;
   }
-  Registration* receiver = find(s.caller == sender.identity ? s.callee : s.caller);
-  if (receiver == nullptr) {
+  Registration* receiver = find(s.caller == sender.slot() ? s.callee : s.caller);
+  IdentityState* ids = identity_state(sender.identity);
+  if (receiver == nullptr || ids == nullptr) {
     send_error(sender, ErrorCode::UnknownPeer, m.session_id, out);
     return;
   }
@@ -389,20 +499,21 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     ++counters_.relay_dropped_quota;
     if (!s.quota_reported) {  // once: the answer to a flood must not be a flood
       s.quota_reported = true;
-      emit(ServerEvent::Kind::RelayQuotaExceeded, s.caller, s.callee, {}, s.id);
+      emit(ServerEvent::Kind::RelayQuotaExceeded, s.caller.identity, s.callee.identity, {}, s.id);
       send_error(sender, ErrorCode::RelayQuotaExceeded, m.session_id, out);
     }
     return;
   }
-  if (!s.bytes.can_take(now, size) || !s.packets.can_take(now, 1) || !sender.relay_bytes.can_take(now, size) ||
-      !sender.relay_packets.can_take(now, 1)) {
+  // Rates per session and per identity (all its registrations together).
+  if (!s.bytes.can_take(now, size) || !s.packets.can_take(now, 1) || !ids->relay_bytes.can_take(now, size) ||
+      !ids->relay_packets.can_take(now, 1)) {
     ++counters_.relay_dropped_rate;
     return;
   }
   s.bytes.take(now, size);
   s.packets.take(now, 1);
-  sender.relay_bytes.take(now, size);
-  sender.relay_packets.take(now, 1);
+  ids->relay_bytes.take(now, size);
+  ids->relay_packets.take(now, 1);
   s.relayed_bytes += m.payload.size();
   s.last_activity = now;
   ++counters_.relay_packets;
@@ -461,20 +572,28 @@ Transmit Server::authenticated(Registration& to, T message) {
   return Transmit{to.observed, std::move(bytes)};
 }
 
-void Server::erase_registration(const PublicKey& identity) {
-  auto it = registrations_.find(identity);
+void Server::erase_registration(const Slot& slot) {
+  auto it = registrations_.find(slot);
   if (it == registrations_.end()) return;
   registration_ids_.erase(it->second.id);
   registrations_.erase(it);
+  auto ids = identities_.find(slot.identity);
+  if (ids == identities_.end()) return;
+  std::erase(ids->second.instances, slot.instance);
+  if (ids->second.instances.empty()) identities_.erase(ids);
 }
 
 void Server::erase_pending(std::uint64_t invitation_id) {
   auto it = pending_.find(invitation_id);
   if (it == pending_.end()) return;
-  pending_by_caller_.erase({it->second.caller, it->second.request_id});
-  if (Registration* caller = find(it->second.caller);
-      caller && it->second.state == RequestState::Waiting && caller->pending_requests > 0)
-    --caller->pending_requests;
+  const PendingRequest& p = it->second;
+  pending_by_caller_.erase({p.caller, p.request_id});
+  if (p.state == RequestState::Waiting) {
+    // Never answered: the callee's registration may be offered another.
+    release(p.callee);
+    if (IdentityState* caller = identity_state(p.caller.identity); caller && caller->pending_requests > 0)
+      --caller->pending_requests;
+  }
   pending_.erase(it);
 }
 
@@ -484,14 +603,12 @@ void Server::on_timer(TimePoint now) {
 
 void Server::sweep(TimePoint now) {
   next_sweep_ = now + kSweepInterval;
-  for (auto it = registrations_.begin(); it != registrations_.end();) {
-    if (it->second.expires <= now) {
-      emit(ServerEvent::Kind::Expired, it->first, {}, it->second.observed);
-      registration_ids_.erase(it->second.id);
-      it = registrations_.erase(it);
-    } else {
-      ++it;
-    }
+  std::vector<Slot> gone;
+  for (const auto& [slot, r] : registrations_)
+    if (r.expires <= now) gone.push_back(slot);
+  for (const auto& slot : gone) {
+    if (const Registration* r = find(slot); r && !r->closed) emit(ServerEvent::Kind::Expired, slot.identity, {}, r->observed);
+    erase_registration(slot);
   }
   std::vector<std::uint64_t> expired;
   for (const auto& [id, p] : pending_)

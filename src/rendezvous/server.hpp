@@ -4,21 +4,37 @@
 //
 // What it guarantees (tests/unit/rendezvous_*_test.cpp check each):
 // - an identity registers only by signing the server's fresh challenge with
-//   its Ed25519 key; a replayed or foreign Prove fails;
+//   its Ed25519 key; a replayed or foreign Prove fails (a cookie must be
+//   newer than the one of that instance's current registration, and an
+//   unregistered instance is kept until its cookie expired);
 // - every later message is MAC'd under per-registration keys and passes a
 //   replay window; only then is the sender's observed endpoint updated, so
 //   a spoofed or replayed datagram cannot move an identity's endpoint;
 // - neither side of a connect learns the other's endpoints until the callee
 //   accepts; then both get SessionInfo (fresh session id and key, encrypted)
 //   with the same start delay;
-// - relay data is forwarded only between the two members of a session,
+// - relay data is forwarded only between the two registrations a session
+//   was made for (not an identity's other registrations),
 //   within per-session and per-identity byte and packet rates and a
 //   per-session byte budget;
-// - bounded memory: fixed caps on registrations, pending requests and
-//   sessions; unauthenticated datagrams create no state (the challenge is a
-//   stateless cookie) except a slot in the fixed-size per-source limiter;
+// - bounded memory: fixed caps on registrations (in all and per identity),
+//   pending requests and sessions; unauthenticated datagrams create no state
+//   (the challenge is a stateless cookie) except a slot in the fixed-size
+//   per-source limiter;
 // - no amplification: an unauthenticated request never gets a reply larger
 //   than itself.
+//
+// Several registrations per identity: each Prove names an instance (the
+// client's choice, one per socket); a Prove for a new instance adds a
+// registration with its own keys and endpoint, up to
+// max_registrations_per_identity (a stale one -- silent for two refresh
+// intervals, or unregistered with an expired cookie -- makes room;
+// otherwise TooManyRegistrations). A ConnectRequest goes to ONE of the
+// callee's registrations: the newest that listens (Prove flag) and is free.
+// A "single-session" registration (flag) is offered at most one request at
+// a time and none once it accepted one: a listener keeps a fresh
+// registration per caller, each session on its own socket. Relay rates and
+// the pending-request cap stay per identity.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -42,6 +58,7 @@ struct ServerLimits {
   std::size_t max_registrations = 100'000;
   std::size_t max_pending_requests = 10'000;
   std::size_t max_pending_per_identity = 16;  // unanswered ones
+  std::size_t max_registrations_per_identity = 16;  // concurrent (one per socket)
   std::size_t max_sessions = 100'000;
 };
 
@@ -123,35 +140,55 @@ class Server {
   const ServerCounters& counters() const { return counters_; }
   const ServerConfig& config() const { return config_; }
   std::size_t registration_count() const { return registrations_.size(); }
+  std::size_t registration_count(const PublicKey& identity) const;
   std::size_t pending_count() const { return pending_.size(); }
   std::size_t session_count() const { return sessions_.size(); }
   std::size_t tracked_sources() const { return limiter_ ? limiter_->tracked() : 0; }
-  // The endpoint the server currently believes `identity` is at.
+  // The endpoint the server currently believes `identity` is at (its newest
+  // registration's).
   std::optional<Endpoint> observed_endpoint(const PublicKey& identity) const;
 
  private:
   struct KeyHash {
     std::size_t operator()(const PublicKey& k) const noexcept;
   };
+  // One registration: an identity's instance (one client socket).
+  struct Slot {
+    PublicKey identity{};
+    std::uint64_t instance = 0;
+    auto operator<=>(const Slot&) const = default;
+  };
   struct Registration {
     PublicKey identity{};
+    std::uint64_t instance = 0;
     std::uint64_t id = 0;
+    std::uint64_t order = 0;  // creation order: the newest listening one gets requests
     RegistrationKeys keys;
     Endpoint observed;
     NatInfo info;
     TimePoint expires{};
+    TimePoint last_heard{};
     std::uint64_t issued_at_ms = 0;
     ReplayWindow received;
     std::uint64_t sent_sequence = 0;
+    bool listening = true;
+    bool single_session = false;
+    bool taken = false;   // single-session: has a request waiting or accepted
+    bool closed = false;  // unregistered; kept until its cookie expired (replays)
+    Slot slot() const { return {identity, instance}; }
+  };
+  // What an identity's registrations share.
+  struct IdentityState {
+    std::vector<std::uint64_t> instances;
     TokenBucket relay_bytes;
     TokenBucket relay_packets;
     std::size_t pending_requests = 0;
   };
   enum class RequestState { Waiting, Accepted, Rejected };
   struct PendingRequest {
-    PublicKey caller{};
+    Slot caller{};
     std::uint32_t request_id = 0;
-    PublicKey callee{};
+    Slot callee{};
     std::uint64_t invitation_id = 0;
     TimePoint expires{};
     RequestState state = RequestState::Waiting;
@@ -160,8 +197,8 @@ class Server {
   struct Session {
     std::uint64_t id = 0;
     Key key{};
-    PublicKey caller{};
-    PublicKey callee{};
+    Slot caller{};
+    Slot callee{};
     std::uint32_t request_id = 0;
     std::uint64_t invitation_id = 0;
     TimePoint start_at{};
@@ -189,9 +226,15 @@ class Server {
   template <class T>
   Transmit authenticated(Registration& to, T message);
 
-  Registration* find(const PublicKey& identity);
+  Registration* find(const Slot& slot);
   Registration* find_by_id(std::uint64_t id);
-  void erase_registration(const PublicKey& identity);
+  IdentityState* identity_state(const PublicKey& identity);
+  // The registration a new request for `identity` goes to, if any.
+  Registration* route_request(const PublicKey& identity);
+  // Makes room for one more registration of `ids`; false when none is stale.
+  bool evict_stale(TimePoint now, IdentityState& ids, const PublicKey& identity);
+  void erase_registration(const Slot& slot);
+  void release(const Slot& callee);
   void erase_pending(std::uint64_t invitation_id);
   void sweep(TimePoint now);
   void emit(ServerEvent::Kind kind, const PublicKey& identity, const PublicKey& peer = {}, Endpoint endpoint = {},
@@ -204,10 +247,12 @@ class Server {
   Key cookie_secret_{};
   std::optional<stun::SourceRateLimiter> limiter_;
   ServerCounters counters_;
-  std::unordered_map<PublicKey, Registration, KeyHash> registrations_;
-  std::unordered_map<std::uint64_t, PublicKey> registration_ids_;
+  std::map<Slot, Registration> registrations_;
+  std::unordered_map<std::uint64_t, Slot> registration_ids_;
+  std::unordered_map<PublicKey, IdentityState, KeyHash> identities_;
+  std::uint64_t next_order_ = 0;
   std::unordered_map<std::uint64_t, PendingRequest> pending_;             // by invitation id
-  std::map<std::pair<PublicKey, std::uint32_t>, std::uint64_t> pending_by_caller_;
+  std::map<std::pair<Slot, std::uint32_t>, std::uint64_t> pending_by_caller_;
   std::unordered_map<std::uint64_t, Session> sessions_;
   TimePoint next_sweep_{};
 };

@@ -96,9 +96,46 @@ const char* to_string(SessionControlError error) {
     case SessionControlError::Empty: return "empty control message";
     case SessionControlError::UnknownType: return "unknown control type";
     case SessionControlError::BadLength: return "bad control length";
+    case SessionControlError::BadEndpoint: return "bad endpoint in control message";
   }
   return "unknown";
 }
+
+namespace {
+
+constexpr std::size_t kEndpointV4Size = 1 + 4 + 2;
+constexpr std::size_t kEndpointV6Size = 1 + 16 + 2;
+
+void put_endpoint(std::vector<std::uint8_t>& out, const std::optional<Endpoint>& endpoint) {
+  if (!endpoint) return;
+  const IpAddress& a = endpoint->address;
+  out.push_back(a.is_v4() ? 4 : 6);
+  out.insert(out.end(), a.data(), a.data() + a.size());
+  out.push_back(static_cast<std::uint8_t>(endpoint->port >> 8));
+  out.push_back(static_cast<std::uint8_t>(endpoint->port));
+}
+
+// `bytes` is exactly the endpoint's encoding (the caller checked that some
+// endpoint form fits); empty means none.
+Result<std::optional<Endpoint>, SessionControlError> get_endpoint(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) return std::optional<Endpoint>{};
+  Endpoint e;
+  if (bytes[0] == 4 && bytes.size() == kEndpointV4Size) {
+    e.address = IpAddress::v4({bytes[1], bytes[2], bytes[3], bytes[4]});
+  } else if (bytes[0] == 6 && bytes.size() == kEndpointV6Size) {
+    std::array<std::uint8_t, 16> octets{};
+    std::copy_n(bytes.begin() + 1, 16, octets.begin());
+    e.address = IpAddress::v6(octets);
+  } else {
+    return Unexpected{SessionControlError::BadEndpoint};
+  }
+  e.port = static_cast<std::uint16_t>(get_be(bytes.data() + bytes.size() - 2, 2));
+  return std::optional<Endpoint>{e};
+}
+
+bool endpoint_size(std::size_t size) { return size == 0 || size == kEndpointV4Size || size == kEndpointV6Size; }
+
+}  // namespace
 
 std::vector<std::uint8_t> encode(const SessionControl& control) {
   std::vector<std::uint8_t> out{static_cast<std::uint8_t>(control.type)};
@@ -112,6 +149,12 @@ std::vector<std::uint8_t> encode(const SessionControl& control) {
       out.resize(1 + 8);
       put_be(out.data() + 1, control.epoch, 4);
       put_be(out.data() + 5, control.lead_ms, 4);
+      put_endpoint(out, control.endpoint);
+      break;
+    case ControlType::RepunchAck:
+      out.resize(1 + 4);
+      put_be(out.data() + 1, control.epoch, 4);
+      put_endpoint(out, control.endpoint);
       break;
     case ControlType::Close: break;
   }
@@ -130,11 +173,18 @@ Result<SessionControl, SessionControlError> decode_session_control(std::span<con
       c.echo = get_be(body.data(), 8);
       return c;
     case static_cast<std::uint8_t>(ControlType::Repunch):
-      if (body.size() != 8) return Unexpected{SessionControlError::BadLength};
-      c.type = ControlType::Repunch;
+    case static_cast<std::uint8_t>(ControlType::RepunchAck): {
+      const bool repunch = bytes[0] == static_cast<std::uint8_t>(ControlType::Repunch);
+      const std::size_t fixed = repunch ? 8 : 4;
+      if (body.size() < fixed || !endpoint_size(body.size() - fixed)) return Unexpected{SessionControlError::BadLength};
+      auto endpoint = get_endpoint(body.subspan(fixed));
+      if (!endpoint) return Unexpected{endpoint.error()};
+      c.type = static_cast<ControlType>(bytes[0]);
       c.epoch = static_cast<std::uint32_t>(get_be(body.data(), 4));
-      c.lead_ms = static_cast<std::uint32_t>(get_be(body.data() + 4, 4));
+      if (repunch) c.lead_ms = static_cast<std::uint32_t>(get_be(body.data() + 4, 4));
+      c.endpoint = endpoint.value();
       return c;
+    }
     case static_cast<std::uint8_t>(ControlType::Close):
       if (!body.empty()) return Unexpected{SessionControlError::BadLength};
       c.type = ControlType::Close;

@@ -25,9 +25,11 @@
 //                       everything before it, domain "natpunch data v1"
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "core/endpoint.hpp"
 #include "core/result.hpp"
 #include "wire/probe.hpp"
 
@@ -74,22 +76,39 @@ Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<
 //   [type 1] then by type:
 //   1 keepalive        [echo u64]   the sender's clock (for its RTT)
 //   2 keepalive reply  [echo u64]   the keepalive's echo, returned
-//   3 repunch          [epoch u32][lead_ms u32]  "the direct path died:
-//                      punch again lead_ms after this arrives"; epoch counts
-//                      re-punches so a late or repeated proposal is ignored
+//   3 repunch          [epoch u32][lead_ms u32][endpoint?]  "the direct path
+//                      died: punch again lead_ms after this arrives"; epoch
+//                      counts re-punches so a late or repeated proposal is
+//                      ignored
 //   4 close            (nothing)    the sender closed the session
-enum class ControlType : std::uint8_t { Keepalive = 1, KeepaliveReply = 2, Repunch = 3, Close = 4 };
+//   5 repunch ack      [epoch u32][endpoint?]  "I follow re-punch `epoch`"
+// endpoint: where the rendezvous server saw the sender just now (its NAT may
+// have rebound to a new external port since the first punch), so the peer
+// aims the re-punch there:
+//   [family u8: 4 | 6][address: 4 | 16 bytes][port u16]
+// It is optional (absent: aim where the peer was last seen; a body of only
+// the fixed fields is what version-1 senders before it sent). Anything
+// else -- another family, a length that fits no form -- is rejected.
+enum class ControlType : std::uint8_t {
+  Keepalive = 1,
+  KeepaliveReply = 2,
+  Repunch = 3,
+  Close = 4,
+  RepunchAck = 5,
+};
 struct SessionControl {
   ControlType type = ControlType::Keepalive;
   std::uint64_t echo = 0;      // Keepalive, KeepaliveReply
-  std::uint32_t epoch = 0;     // Repunch
+  std::uint32_t epoch = 0;     // Repunch, RepunchAck
   std::uint32_t lead_ms = 0;   // Repunch
+  std::optional<Endpoint> endpoint;  // Repunch, RepunchAck: the sender's current public endpoint
   bool operator==(const SessionControl&) const = default;
 };
 enum class SessionControlError : std::uint8_t {
   Empty,        // no type byte
   UnknownType,  // a type this version does not know
   BadLength,    // the body's size does not fit the type
+  BadEndpoint,  // an endpoint of an unknown family, or whose size disagrees with its family
 };
 const char* to_string(SessionControlError error);
 std::vector<std::uint8_t> encode(const SessionControl& control);

@@ -6,9 +6,17 @@
 //  - natd on one side frozen (SIGSTOP) for longer than its idle timeout: its
 //    mappings expire, the session notices, the application's datagrams go on
 //    over the relay, and a re-punch brings the direct path back.
+//  - side a's NAT rebinds (natd restarted: its mappings are gone and, with a
+//    uniform random allocator, a's next packet leaves from a new external
+//    port): the path dies, data goes on over the relay, both sides refresh
+//    where the rendezvous sees them and exchange it in REPUNCH / ack, and
+//    the re-punch reaches a at its NEW endpoint.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -218,6 +226,184 @@ TEST(SessionRepunch, FrozenNatFallsBackToTheRelayAndComesBackDirect) {
   EXPECT_EQ(b.value("received_lost", 0), 150 - static_cast<int>(seen.size()))
       << "the receiver counts exactly the missing lines as lost: " << b.dump();
   EXPECT_GE(a.value("sent_lost", 0), 1) << "the sender wrote off what went into the dead path: " << a.dump();
+}
+
+// --- a NAT that rebinds
+
+// natd's mapping log (time internal external remote): the external endpoint
+// natd gave `internal` last, if any.
+std::string external_of(const std::string& mappings, const std::string& internal) {
+  std::istringstream lines(mappings);
+  std::string found;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string time, in, ex, remote;
+    if (line.starts_with("#") || !(fields >> time >> in >> ex >> remote)) continue;
+    if (in == internal) found = ex;
+  }
+  return found;
+}
+
+// The internal endpoint that registered with the rendezvous (the session's socket 0).
+std::string registering_socket(const std::string& mappings, const std::string& rendezvous) {
+  std::istringstream lines(mappings);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string time, in, ex, remote;
+    if (line.starts_with("#") || !(fields >> time >> in >> ex >> remote)) continue;
+    if (remote == rendezvous) return in;
+  }
+  return {};
+}
+
+std::vector<std::string> cmdline_of(pid_t pid) {
+  const std::string raw = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+  std::vector<std::string> argv;
+  std::string word;
+  for (char ch : raw) {
+    if (ch == '\0') {
+      argv.push_back(word);
+      word.clear();
+    } else {
+      word += ch;
+    }
+  }
+  return argv;
+}
+
+// Restarts side's natd in place (same command line), so it forgets every
+// mapping. Returns the new natd (stopped when it goes away), nullptr on
+// failure. While natd is down its router must not forward the LAN's packets
+// un-translated (they would reach the internet from 100.64.x.x): a forward
+// rule drops them (natd's own path goes through tun0, never lan0 -> wan0).
+std::unique_ptr<BackgroundProcess> restart_natd(const Lab& lab, const std::string& side, std::string& why) {
+  const std::string state = "/run/natpunch-lab/" + lab.id();
+  const std::string router = lab.netns("nat-" + side);
+  pid_t old_pid = std::atoi(slurp(state + "/natd-" + side + ".pid").c_str());
+  auto argv = old_pid > 0 ? cmdline_of(old_pid) : std::vector<std::string>{};
+  if (argv.size() < 2 || argv[1] != "natd") {
+    // The pid file names a wrapper: natd is the router's process running `natpunch natd`.
+    std::istringstream pids(run("ip netns pids " + router).output);
+    for (pid_t pid = 0; pids >> pid;) {
+      auto candidate = cmdline_of(pid);
+      if (candidate.size() >= 2 && candidate[1] == "natd") {
+        old_pid = pid;
+        argv = candidate;
+        break;
+      }
+    }
+  }
+  if (argv.size() < 2 || argv[1] != "natd") {
+    why = "no natd process at pid " + std::to_string(old_pid);
+    return nullptr;
+  }
+  if (run("ip netns exec " + router +
+          " nft -f - <<'EOF'\n"
+          "table ip natpunch_rebind {\n"
+          "  chain guard { type filter hook forward priority 0; iifname \"lan0\" oifname \"wan0\" drop; }\n"
+          "}\nEOF")
+          .exit_code != 0) {
+    why = "nft could not install the leak guard";
+    return nullptr;
+  }
+  kill(old_pid, SIGTERM);
+  for (int i = 0; i < 100 && std::filesystem::exists("/proc/" + std::to_string(old_pid)); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::string log = state + "/natd-" + side + ".restart.log";
+  std::string command = "exec ip netns exec " + router;
+  for (const auto& word : argv) command += " '" + word + "'";
+  command += " >" + log + " 2>&1";
+  auto natd = std::make_unique<BackgroundProcess>(std::vector<std::string>{"sh", "-c", command});
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    up = slurp(log).find("natd: ") != std::string::npos;
+  }
+  run("ip netns exec " + router + " nft delete table ip natpunch_rebind 2>/dev/null");
+  if (!up) {
+    why = "natd did not come back: " + slurp(log);
+    return nullptr;
+  }
+  return natd;
+}
+
+TEST(SessionRepunch, ARebindingNatIsRepunchedAtItsNewEndpoint) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  // Random ports: after the restart a's next packet leaves from a port
+  // unrelated to the old one (as a carrier NAT that lost its state would).
+  Lab lab("trnb", "--a model:eim/apdf/uniform:20000-60000 --b model:eim/apdf/uniform:20000-60000 "
+                  "--udp-stream-timeout 3");
+  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+  auto server_argv = lab.in("server");
+  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
+  BackgroundProcess server(server_argv);
+  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+  const std::string mappings = "/run/natpunch-lab/" + lab.id() + "/natd-a.mappings";
+
+  std::unique_ptr<BackgroundProcess> new_natd;
+  std::string restart_error, socket0, old_endpoint;
+  const auto started = std::chrono::steady_clock::now();
+  double rebound_after_s = 0;
+  // The connector sends a numbered line every 200 ms for 24 s; once ten
+  // lines arrived, a's natd restarts.
+  auto result = run_pair(
+      lab, "sleep 27; echo listener-done", "i=0; while [ $i -lt 120 ]; do i=$((i+1)); echo $i; sleep 0.2; done", "",
+      [&] {
+        const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
+        for (int i = 0; i < 300; ++i) {
+          const auto text = slurp(received);
+          if (std::count(text.begin(), text.end(), '\n') >= 10) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        const auto before = slurp(mappings);
+        socket0 = registering_socket(before, kRendezvous);
+        old_endpoint = external_of(before, socket0);
+        rebound_after_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        new_natd = restart_natd(lab, "a", restart_error);
+      },
+      45);
+  ASSERT_TRUE(new_natd) << restart_error;
+  ASSERT_FALSE(socket0.empty()) << "a's registration is in natd's log:\n" << slurp(mappings);
+  const std::string new_endpoint = external_of(slurp(mappings), socket0);
+  ASSERT_FALSE(result.connect.is_null()) << result.connect_err;
+  ASSERT_FALSE(result.listen.is_null()) << result.listen_err;
+  ASSERT_FALSE(new_endpoint.empty()) << "a's socket sent again through the new natd:\n" << slurp(mappings);
+  ASSERT_NE(new_endpoint, old_endpoint) << "the restarted NAT must have given a new port";
+  const auto& a = result.connect["session"];
+  const auto& b = result.listen["session"];
+  EXPECT_EQ(result.connect.value("route", ""), "direct") << "punched at first";
+  EXPECT_EQ(result.listen.value("peer_endpoint", ""), old_endpoint) << "b first reached a at its old endpoint";
+  // The death was noticed and the data went on over the relay.
+  EXPECT_GE(a.value("path_deaths", 0), 1) << a.dump();
+  EXPECT_GE(b.value("path_deaths", 0), 1) << b.dump();
+  // (Only while the re-punch is prepared: one refresh round trip + the 500 ms lead.)
+  EXPECT_GE(a.value("sent_relay", 0), 1) << "data went on over the relay: " << a.dump();
+  EXPECT_EQ(b.value("received_relay", 0), a.value("sent_relay", -1)) << "... and all of it arrived: " << b.dump();
+  // The re-punch reached a's NEW endpoint and the route is direct again.
+  EXPECT_GE(a.value("repunches_succeeded", 0), 1) << a.dump() << "\n" << result.connect_err;
+  EXPECT_GE(b.value("repunches_succeeded", 0), 1) << b.dump() << "\n" << result.listen_err;
+  EXPECT_EQ(a.value("route", ""), "direct") << a.dump();
+  EXPECT_EQ(b.value("route", ""), "direct") << b.dump();
+  EXPECT_EQ(b.value("peer_endpoint", ""), new_endpoint) << "b's direct path ends at a's new endpoint: " << b.dump();
+  EXPECT_GT(b.value("received_direct", 0), 10) << "lines arrived directly after the re-punch too: " << b.dump();
+  // Nothing twice, in order, the last line arrived, and the receiver's loss count is exact.
+  std::istringstream lines(result.listen_stdout);
+  std::set<int> seen;
+  int previous = 0, duplicates = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const int n = std::atoi(line.c_str());
+    if (!seen.insert(n).second) ++duplicates;
+    previous = n;
+  }
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ(previous, 120) << result.listen_stdout;
+  EXPECT_LE(120 - static_cast<int>(seen.size()), a.value("sent_lost", 0))
+      << "only what went into the dead path may be missing: " << a.dump();
+  EXPECT_EQ(b.value("received_lost", 0), 120 - static_cast<int>(seen.size())) << b.dump();
+  std::cerr << "[ rebind ] a's natd restarted " << rebound_after_s << " s into the run; a moved " << old_endpoint
+            << " -> " << new_endpoint << "; a: path_deaths " << a.value("path_deaths", 0) << ", sent_relay "
+            << a.value("sent_relay", 0) << ", sent_lost " << a.value("sent_lost", 0) << ", repunches "
+            << a.value("repunches", 0) << "/" << a.value("repunches_succeeded", 0) << " succeeded\n";
 }
 
 }  // namespace

@@ -6,8 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
+#include <tuple>
 #include <vector>
+
+#include "core/rng.hpp"
+#include "nat/allocator_spec.hpp"
+#include "punch/repunch_aim.hpp"
+#include "punch/strategies.hpp"
 
 namespace natpunch::punch {
 namespace {
@@ -25,6 +32,7 @@ SessionChannelConfig config(bool caller) {
   c.keepalive_config.misses_for_dead = 3;
   c.repunch_lead = milliseconds(500);
   c.repunch_retry = seconds(5);
+  c.observe_wait = Duration::zero();  // the tests of endpoints below turn it on
   return c;
 }
 
@@ -36,12 +44,22 @@ struct Pair {
   SessionChannel b{config(false), kStart};
   TimePoint now = kStart;
   bool direct_up = true;
+  // Where each side's rendezvous server sees it; a refresh the channel asks
+  // for is answered at once unless the server is unreachable.
+  std::optional<Endpoint> a_public, b_public;
+  bool server_answers = true;
+  int a_refreshes = 0, b_refreshes = 0;
   std::vector<RepunchOrder> a_orders, b_orders;
   std::vector<std::string> a_got, b_got;
 
   void deliver() {
     for (int round = 0; round < 10; ++round) {
       bool moved = false;
+      for (auto [channel, at, refreshes] : {std::tuple{&a, &a_public, &a_refreshes}, std::tuple{&b, &b_public, &b_refreshes}}) {
+        if (!channel->poll_refresh_request()) continue;
+        ++*refreshes;
+        if (server_answers && *at) channel->on_observed(now, **at);
+      }
       for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
         while (auto t = from->poll_transmit()) {
           moved = true;
@@ -58,6 +76,8 @@ struct Pair {
     if (auto o = a.poll_repunch()) a_orders.push_back(*o);
     if (auto o = b.poll_repunch()) b_orders.push_back(*o);
   }
+  Pair() = default;
+  Pair(SessionChannelConfig ca, SessionChannelConfig cb) : a(ca, kStart), b(cb, kStart) {}
   // Advances virtual time to `until`, firing timers in order.
   void run_until(TimePoint until) {
     for (;;) {
@@ -190,6 +210,211 @@ TEST(SessionChannelTest, ClosingTellsThePeerAndStopsKeepalives) {
   EXPECT_FALSE(p.a.send(p.now, bytes("late")));
   EXPECT_FALSE(p.a.next_deadline());
   EXPECT_FALSE(p.b.next_deadline()) << "no keepalives towards a closed peer";
+}
+
+
+// --- endpoints: a NAT that rebinds (its mappings flushed, the next packet
+// gets a new external port) must be re-punched where it is now.
+
+const Endpoint kAOld = *Endpoint::parse("203.0.113.101:31000");
+const Endpoint kANew = *Endpoint::parse("203.0.113.101:52817");
+const Endpoint kB = *Endpoint::parse("203.0.113.102:40000");
+
+SessionChannelConfig observing(bool caller) {
+  auto c = config(caller);
+  c.observe_wait = seconds(1);
+  c.peer_endpoint = caller ? kB : kAOld;
+  return c;
+}
+
+SideKnowledge eim_side() {
+  SideKnowledge k;
+  k.mapping = nat::MappingBehavior::EndpointIndependent;
+  k.filtering = nat::FilteringBehavior::AddressAndPortDependent;
+  return k;
+}
+
+// The destinations of a strategy's first `count` probes.
+std::vector<Endpoint> probe_targets(PunchStrategy& strategy, TimePoint start, std::size_t count) {
+  std::vector<Endpoint> to;
+  TimePoint now = start;
+  for (int steps = 0; steps < 100000 && to.size() < count && !strategy.done(); ++steps) {
+    while (auto d = strategy.poll_transmit(now)) {
+      to.push_back(d->to);
+      if (to.size() >= count) return to;
+    }
+    auto next = strategy.next_deadline();
+    if (!next) break;
+    now = std::max(now, *next);
+    strategy.on_timer(now);
+  }
+  return to;
+}
+
+// Cuts the direct path after a keepalive round, with a's NAT rebinding, and
+// runs until both sides ordered the re-punch.
+void rebind_a_and_lose_the_path(Pair& p) {
+  p.a_public = kAOld;
+  p.b_public = kB;
+  p.run_until(kStart + seconds(3));
+  p.direct_up = false;
+  p.a_public = kANew;  // the server sees a's next packet from the new port
+  p.run_until(kStart + seconds(12));
+}
+
+TEST(SessionChannelEndpointTest, ARebindingPeerIsReachedAtItsNewEndpoint) {
+  Pair p(observing(true), observing(false));
+  rebind_a_and_lose_the_path(p);
+  ASSERT_EQ(p.a.counters().path_deaths, 1u);
+  ASSERT_FALSE(p.a_orders.empty());
+  ASSERT_FALSE(p.b_orders.empty());
+  EXPECT_EQ(p.a_orders.back().epoch, p.b_orders.back().epoch);
+  EXPECT_GE(p.a_refreshes, 1) << "the dying path made a refresh its observation first";
+  EXPECT_GE(p.b_refreshes, 1);
+  // b learned a's new endpoint (from the proposal or the ack); a learned b's.
+  EXPECT_EQ(p.b.peer_reported_endpoint(), kANew);
+  EXPECT_EQ(p.b.counters().peer_endpoint_changes, 1u);
+  EXPECT_EQ(p.a.peer_reported_endpoint(), kB);
+  EXPECT_EQ(p.a.counters().peer_endpoint_changes, 0u) << "b did not move";
+  // With an instant server the proposal went out as soon as the death was seen.
+  EXPECT_LE(p.a_orders.front().start, kStart + seconds(9) + milliseconds(500));
+
+  // b's punch, built when its order starts, probes a's NEW endpoint only;
+  // aimed where a was last seen (what happened before), it would miss.
+  Rng rng(1);
+  StrategyParams params;
+  params.session_id = 77;
+  params.key.fill(9);
+  params.time_budget = seconds(2);
+  params.probe_budget = 50;
+  for (const bool reported : {true, false}) {
+    const auto aim = aim_repunch(eim_side(), eim_side(), p.b.observed(),
+                                 reported ? p.b.peer_reported_endpoint() : std::nullopt, kAOld, kAOld.address);
+    params.peer_address = aim.peer_address;
+    auto strategy = make_strategy(StrategyKind::HolePunch, aim.local, aim.peer, params, rng, p.b_orders.back().start);
+    const auto targets = probe_targets(*strategy, p.b_orders.back().start, 20);
+    ASSERT_EQ(targets.size(), 20u);
+    for (const auto& t : targets) EXPECT_EQ(t, reported ? kANew : kAOld);
+  }
+  // ... and a's own strategy knows its new port (what a symmetric peer's choosers need).
+  const auto a_aim = aim_repunch(eim_side(), eim_side(), p.a.observed(), p.a.peer_reported_endpoint(), kB, kB.address);
+  EXPECT_EQ(a_aim.local.observed_port, kANew.port);
+  EXPECT_EQ(a_aim.peer.observed_port, kB.port);
+}
+
+TEST(SessionChannelEndpointTest, ASymmetricPeerIsPredictedFromItsNewPort) {
+  // One hard side: a is symmetric with a sequential allocator; b (easy)
+  // probes a's ports in prediction order, which starts at the port a was
+  // seen with: the new one, not the old.
+  Pair p(observing(true), observing(false));
+  rebind_a_and_lose_the_path(p);
+  ASSERT_EQ(p.b.peer_reported_endpoint(), kANew);
+  SideKnowledge hard;
+  hard.mapping = nat::MappingBehavior::AddressAndPortDependent;
+  hard.filtering = nat::FilteringBehavior::AddressAndPortDependent;
+  hard.allocator = nat::AllocatorSpec{nat::SequentialSpec{}};
+  Rng rng(2);
+  StrategyParams params;
+  params.session_id = 77;
+  params.key.fill(9);
+  params.time_budget = seconds(2);
+  params.probe_budget = 64;
+  const auto aim = aim_repunch(eim_side(), hard, p.b.observed(), p.b.peer_reported_endpoint(), kAOld, kAOld.address);
+  params.peer_address = aim.peer_address;
+  auto strategy = make_strategy(StrategyKind::OneHardSide, aim.local, aim.peer, params, rng, p.b_orders.back().start);
+  const auto targets = probe_targets(*strategy, p.b_orders.back().start, 16);
+  ASSERT_EQ(targets.size(), 16u);
+  for (const auto& t : targets) {
+    EXPECT_EQ(t.address, kANew.address);
+    EXPECT_LT(std::abs(int{t.port} - int{kANew.port}), 512) << t.to_string() << " is not near the new port";
+  }
+}
+
+TEST(SessionChannelEndpointTest, WithoutAnAnswerFromTheServerTheProposalGoesOutAfterObserveWait) {
+  Pair p(observing(true), observing(false));
+  p.a_public = kAOld;
+  p.b_public = kB;
+  p.run_until(kStart + seconds(3));
+  p.direct_up = false;
+  p.server_answers = false;
+  p.run_until(kStart + seconds(12));
+  ASSERT_FALSE(p.a_orders.empty());
+  ASSERT_FALSE(p.b_orders.empty());
+  EXPECT_EQ(p.a_orders.back().epoch, p.b_orders.back().epoch) << "the re-punch happens anyway";
+  // a was never observed: its proposal names no endpoint, and b aims where it last saw a.
+  EXPECT_FALSE(p.b.peer_reported_endpoint().has_value());
+  EXPECT_EQ(p.b.counters().peer_endpoint_changes, 0u);
+  EXPECT_EQ(p.b.counters().endpoints_ignored, 0u);
+  EXPECT_GE(p.a_orders.front().start, kStart + seconds(6)) << "a waited observe_wait for the server";
+}
+
+// A REPUNCH sealed with the session key (so authentic) whose endpoint is
+// absent or nothing a peer could be at: the re-punch is still followed,
+// aimed where the peer was last seen.
+struct EndpointCase {
+  const char* name;
+  std::optional<Endpoint> endpoint;
+  bool plausible;
+};
+
+class RepunchEndpointTest : public testing::TestWithParam<EndpointCase> {};
+
+TEST_P(RepunchEndpointTest, IsFollowedAndOnlyAPlausibleEndpointMovesTheAim) {
+  const auto& param = GetParam();
+  SessionChannel b(observing(false), kStart);
+  const wire::SessionControl control{wire::ControlType::Repunch, 0, 1, 500, param.endpoint};
+  const auto body = wire::encode(control);
+  wire::SessionKey key;
+  key.fill(9);
+  const auto sealed = wire::encode(wire::SessionDatagram{wire::kFlagControl, 77, 1, body}, key);
+  ASSERT_TRUE(b.on_relay(kStart, sealed));
+  EXPECT_EQ(b.route(), Route::Relay) << "the peer's word that the path died";
+  auto order = b.poll_repunch();
+  ASSERT_TRUE(order);
+  EXPECT_EQ(order->epoch, 1u);
+  EXPECT_EQ(order->start, kStart + milliseconds(500));
+  if (param.plausible) {
+    EXPECT_EQ(b.peer_reported_endpoint(), param.endpoint);
+    EXPECT_EQ(b.counters().endpoints_ignored, 0u);
+  } else {
+    EXPECT_FALSE(b.peer_reported_endpoint().has_value());
+    EXPECT_EQ(b.counters().endpoints_ignored, param.endpoint ? 1u : 0u);
+  }
+  const auto aim = aim_repunch(eim_side(), eim_side(), std::nullopt, b.peer_reported_endpoint(), kAOld, kAOld.address);
+  const Endpoint aimed{aim.peer_address, *aim.peer.observed_port};
+  EXPECT_EQ(aimed, param.plausible ? *param.endpoint : kAOld);
+  EXPECT_EQ(plausible_peer_endpoint(param.endpoint.value_or(Endpoint{})), param.plausible);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Endpoints, RepunchEndpointTest,
+    testing::Values(EndpointCase{"new_v4", kANew, true},
+                    EndpointCase{"v6", Endpoint::parse("[2001:db8::5]:4000"), true},
+                    EndpointCase{"absent", std::nullopt, false},
+                    EndpointCase{"unspecified", Endpoint::parse("0.0.0.0:4000"), false},
+                    EndpointCase{"port_zero", Endpoint::parse("203.0.113.101:0"), false},
+                    EndpointCase{"this_network", Endpoint::parse("0.1.2.3:4000"), false},
+                    EndpointCase{"loopback", Endpoint::parse("127.0.0.1:4000"), false},
+                    EndpointCase{"multicast", Endpoint::parse("224.0.0.251:5353"), false},
+                    EndpointCase{"broadcast", Endpoint::parse("255.255.255.255:4000"), false},
+                    EndpointCase{"v6_loopback", Endpoint::parse("[::1]:4000"), false},
+                    EndpointCase{"v6_multicast", Endpoint::parse("[ff02::1]:4000"), false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(SessionChannelEndpointTest, ALateCopyOfAnOlderProposalDoesNotMoveTheAimBack) {
+  SessionChannel b(observing(false), kStart);
+  wire::SessionKey key;
+  key.fill(9);
+  std::uint64_t sequence = 0;
+  auto deliver = [&](std::uint32_t epoch, const Endpoint& at) {
+    const auto body = wire::encode(wire::SessionControl{wire::ControlType::Repunch, 0, epoch, 500, at});
+    return b.on_relay(kStart, wire::encode(wire::SessionDatagram{wire::kFlagControl, 77, ++sequence, body}, key));
+  };
+  const Endpoint newer = *Endpoint::parse("203.0.113.101:60001");
+  ASSERT_TRUE(deliver(2, newer));
+  ASSERT_TRUE(deliver(1, kANew));  // delayed on the relay
+  EXPECT_EQ(b.peer_reported_endpoint(), newer);
+  EXPECT_EQ(b.counters().peer_endpoint_changes, 1u);
 }
 
 }  // namespace

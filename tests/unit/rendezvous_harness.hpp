@@ -76,6 +76,20 @@ class Harness {
     return *peers_.back();
   }
 
+  // A client with a given identity and config (several registrations of
+  // one identity: each its own Client and endpoint).
+  Peer& add_client(const Identity& identity, Endpoint endpoint, ClientConfig base = {}) {
+    base.server = server_endpoint;
+    base.identity = identity;
+    auto peer = std::make_unique<Peer>();
+    peer->client = std::make_unique<Client>(base, random());
+    peer->endpoint = endpoint;
+    peers_.push_back(std::move(peer));
+    peers_.back()->client->start(now);
+    pump();
+    return *peers_.back();
+  }
+
   Server& server() { return *server_; }
   void restart_server() { server_ = std::make_unique<Server>(config_, random(), now); }
 

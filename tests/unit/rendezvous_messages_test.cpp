@@ -56,6 +56,8 @@ std::vector<Message> every_message() {
   Prove pr;
   pr.identity = key;
   pr.issued_at_ms = 99;
+  pr.flags = kProveListening | kProveSingleSession;
+  pr.instance = 0x0123456789abcdefull;
   pr.info = full_info();
   pr.signature.fill(5);
   SessionInfo si;
@@ -85,7 +87,8 @@ std::vector<Message> every_message() {
           si,
           rd,
           Error{auth(), ErrorCode::RelayQuotaExceeded, 77},
-          Refused{ErrorCode::NotRegistered, {}}};
+          Refused{ErrorCode::NotRegistered, {}},
+          Unregister{auth()}};
 }
 
 TEST(RendezvousMessages, EveryMessageRoundTrips) {
@@ -126,10 +129,12 @@ struct BadCase {
   DecodeError expected;
 };
 
-// Offsets into an encoded Prove: header 4, identity 32, nonce 16, issued 8, cookie 16 -> NatInfo at 76.
+// Offsets into an encoded Prove: header 4, identity 32, nonce 16, issued 8, cookie 16 -> flags at 76,
+// instance 77..84 -> NatInfo at 85.
 // In NatInfo (empty name): mapping +0, filtering +1, name length +2, timeouts +3..+10, allocator kind +11,
 // its parameters from +12, then the endpoint count (+12 without an allocator).
-constexpr std::size_t kProveInfo = 76;
+constexpr std::size_t kProveFlags = 76;
+constexpr std::size_t kProveInfo = 85;
 constexpr std::size_t kAllocator = kProveInfo + 11;
 
 Prove prove_with(NatInfo info) {
@@ -190,6 +195,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"Family", [](auto& b) { b[20] = 5; }, Registered{{}, v4(1, 1), 1, 1}, DecodeError::BadAddressFamily},
         BadCase{"ZeroPort", [](auto& b) { b[25] = 0; b[26] = 0; }, Registered{{}, v4(1, 1), 1, 1},
                 DecodeError::ZeroPort},
+        BadCase{"ProveFlags", [](auto& b) { b[kProveFlags] = 0x04; }, Prove{}, DecodeError::BadFlags},
+        BadCase{"ProveFlagsHigh", [](auto& b) { b[kProveFlags] = 0x81; }, Prove{}, DecodeError::BadFlags},
+        BadCase{"UnregisterTrailing", [](auto& b) { b.push_back(0); }, Unregister{}, DecodeError::TrailingBytes},
         BadCase{"Mapping", [](auto& b) { b[kProveInfo] = 9; }, Prove{}, DecodeError::BadMappingBehavior},
         BadCase{"Filtering", [](auto& b) { b[kProveInfo + 1] = 9; }, Prove{}, DecodeError::BadFilteringBehavior},
         BadCase{"ProfileTooLong", [](auto& b) { b[kProveInfo + 2] = 65; }, Prove{}, DecodeError::BadProfileName},
@@ -226,9 +234,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(RendezvousMessages, DecodeErrorsHaveDistinctNames) {
   std::set<std::string_view> names;
-  for (int e = 0; e <= static_cast<int>(DecodeError::BadBetaParameters); ++e)
+  for (int e = 0; e <= static_cast<int>(DecodeError::BadFlags); ++e)
     names.insert(to_string(static_cast<DecodeError>(e)));
-  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::BadBetaParameters) + 1);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::BadFlags) + 1);
 }
 
 // The fuzz target's seeds must be valid messages (one per type, plus each
@@ -244,7 +252,7 @@ TEST(RendezvousMessages, FuzzSeedsDecodeAndReencode) {
     EXPECT_EQ(encode(*decoded), bytes) << entry.path();
     types.insert(type_of(*decoded));
   }
-  EXPECT_EQ(types.size(), 14u);
+  EXPECT_EQ(types.size(), 15u);
 }
 
 TEST(RendezvousMessages, PublicKeyHexRoundTrips) {

@@ -102,17 +102,30 @@ TEST_F(SessionDatagramTest, ProbesAreNotSessionDatagrams) {
 namespace natpunch::wire {
 namespace {
 
+const Endpoint kV4 = *Endpoint::parse("203.0.113.101:40123");
+const Endpoint kV6 = *Endpoint::parse("[2001:db8::7]:3478");
+
 TEST(SessionControlTest, EachTypeRoundTripsAndEachDefectHasItsOwnError) {
-  for (const SessionControl& c : {SessionControl{ControlType::Keepalive, 0x0102030405060708ULL, 0, 0},
-                                  SessionControl{ControlType::KeepaliveReply, 42, 0, 0},
-                                  SessionControl{ControlType::Repunch, 0, 7, 500},
-                                  SessionControl{ControlType::Close, 0, 0, 0}}) {
+  for (const SessionControl& c : {SessionControl{ControlType::Keepalive, 0x0102030405060708ULL, 0, 0, std::nullopt},
+                                  SessionControl{ControlType::KeepaliveReply, 42, 0, 0, std::nullopt},
+                                  SessionControl{ControlType::Repunch, 0, 7, 500, std::nullopt},
+                                  SessionControl{ControlType::Repunch, 0, 7, 500, kV4},
+                                  SessionControl{ControlType::Repunch, 0, 0xffffffffu, 0, kV6},
+                                  SessionControl{ControlType::RepunchAck, 0, 7, 0, std::nullopt},
+                                  SessionControl{ControlType::RepunchAck, 0, 7, 0, kV4},
+                                  SessionControl{ControlType::RepunchAck, 0, 8, 0, kV6},
+                                  SessionControl{ControlType::Close, 0, 0, 0, std::nullopt}}) {
     auto decoded = decode_session_control(encode(c));
     ASSERT_TRUE(decoded.ok()) << static_cast<int>(c.type);
     EXPECT_EQ(*decoded, c);
   }
-  EXPECT_EQ(encode(SessionControl{ControlType::Repunch, 0, 7, 500}),
+  // Without an endpoint: the version-1 form from before endpoints.
+  EXPECT_EQ(encode(SessionControl{ControlType::Repunch, 0, 7, 500, std::nullopt}),
             (std::vector<std::uint8_t>{3, 0, 0, 0, 7, 0, 0, 1, 0xf4}));
+  EXPECT_EQ(encode(SessionControl{ControlType::Repunch, 0, 7, 500, kV4}),
+            (std::vector<std::uint8_t>{3, 0, 0, 0, 7, 0, 0, 1, 0xf4, 4, 203, 0, 113, 101, 0x9c, 0xbb}));
+  EXPECT_EQ(encode(SessionControl{ControlType::RepunchAck, 0, 2, 0, kV4}),
+            (std::vector<std::uint8_t>{5, 0, 0, 0, 2, 4, 203, 0, 113, 101, 0x9c, 0xbb}));
   struct Case {
     std::vector<std::uint8_t> bytes;
     SessionControlError error;
@@ -122,12 +135,23 @@ TEST(SessionControlTest, EachTypeRoundTripsAndEachDefectHasItsOwnError) {
       {{0}, SessionControlError::UnknownType},
       {{1, 0, 0}, SessionControlError::BadLength},
       {{3, 0, 0, 0, 1, 0, 0, 0, 1, 0}, SessionControlError::BadLength},
+      {{3, 0, 0, 0, 1, 0, 0, 0}, SessionControlError::BadLength},  // repunch cut short
       {{4, 0}, SessionControlError::BadLength},
+      {{5, 0, 0, 1}, SessionControlError::BadLength},  // ack cut short
+      // An endpoint of a length no family has.
+      {{3, 0, 0, 0, 1, 0, 0, 0, 1, 4, 1, 2, 3, 4, 0}, SessionControlError::BadLength},
+      {{5, 0, 0, 0, 1, 4, 1, 2, 3, 4, 0, 1, 0}, SessionControlError::BadLength},
+      // A family that is not 4 or 6, or that disagrees with the size.
+      {{3, 0, 0, 0, 1, 0, 0, 0, 1, 5, 1, 2, 3, 4, 0, 1}, SessionControlError::BadEndpoint},
+      {{3, 0, 0, 0, 1, 0, 0, 0, 1, 6, 1, 2, 3, 4, 0, 1}, SessionControlError::BadEndpoint},
+      {{5, 0, 0, 0, 1, 0, 1, 2, 3, 4, 0, 1}, SessionControlError::BadEndpoint},
+      {{5, 0, 0, 0, 1, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 1},
+       SessionControlError::BadEndpoint},
   };
   for (const auto& c : cases) {
     auto r = decode_session_control(c.bytes);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error(), c.error) << to_string(c.error);
+    ASSERT_FALSE(r.ok()) << testing::PrintToString(c.bytes);
+    EXPECT_EQ(r.error(), c.error) << to_string(c.error) << " for " << testing::PrintToString(c.bytes);
   }
 }
 

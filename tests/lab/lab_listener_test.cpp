@@ -1,0 +1,177 @@
+// Lab test for one identity serving several callers at once
+// (`natpunch listen --sessions N`, natpunch::Listener): a listener behind
+// one NAT, three callers behind another NAT (three phones on one carrier:
+// lab.sh --a-clients 3), all started together. Every caller gets its own
+// session with its own listener socket (so its own mapping on the
+// listener's NAT) and the route the NAT pair allows, proven by the test
+// datagram both ways.
+//
+//   ListenerInLab.ThreeCallersBehindOneNat/prc   prc callers x prc listener:
+//                                                 hole punch, direct
+//   ListenerInLab.ThreeCallersBehindOneNat/sym   sym x sym with a small
+//                                                 budget: relay for each
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lab_harness.hpp"
+
+namespace natpunch::lab {
+namespace {
+
+constexpr const char* kRendezvous = "203.0.113.10:7000";
+constexpr int kCallers = 3;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<nlohmann::json> events(const std::string& text, const std::string& event) {
+  std::vector<nlohmann::json> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.value("event", "") == event) out.push_back(j);
+  }
+  return out;
+}
+
+struct Row {
+  std::string id;        // lab id (tm...)
+  std::string kind;      // lab.sh kind of both NATs
+  std::string peer_args; // what each side tells the rendezvous about its NAT, plus budgets
+  std::string route;     // expected for every session
+  std::string strategy;  // what every caller reports
+};
+
+class ListenerInLab : public testing::TestWithParam<Row> {};
+
+TEST_P(ListenerInLab, ThreeCallersBehindOneNat) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  const Row& row = GetParam();
+  Lab lab(row.id, "--a " + row.kind + " --b " + row.kind + " --a-clients " + std::to_string(kCallers));
+  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+  auto server_argv = lab.in("server");
+  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
+  BackgroundProcess server(server_argv);
+  ASSERT_TRUE(server.started());
+  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+
+  const std::string base = "/tmp/natpunch-lab-" + lab.id();
+  const std::string common = std::string(" --rendezvous ") + kRendezvous + " --json --wait 20 " + row.peer_args;
+  const std::string l_out = base + "-listen.out", l_err = base + "-listen.err";
+  std::vector<std::string> c_out, c_err;
+  for (int i = 0; i < kCallers; ++i) {
+    c_out.push_back(base + "-connect" + std::to_string(i) + ".out");
+    c_err.push_back(base + "-connect" + std::to_string(i) + ".err");
+  }
+  auto remove_files = [&] {
+    std::remove(l_out.c_str());
+    std::remove(l_err.c_str());
+    for (int i = 0; i < kCallers; ++i) {
+      std::remove(c_out[static_cast<std::size_t>(i)].c_str());
+      std::remove(c_err[static_cast<std::size_t>(i)].c_str());
+    }
+  };
+  remove_files();
+  BackgroundProcess listener({"ip", "netns", "exec", lab.netns("b"), "sh", "-c",
+                              natpunch_binary() + " listen --accept-any --sessions " + std::to_string(kCallers) +
+                                  common + " >" + l_out + " 2>" + l_err});
+  std::string identity;
+  for (int i = 0; i < 100 && identity.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto ids = events(slurp(l_out), "identity");
+    if (!ids.empty()) identity = ids.front().value("identity", "");
+  }
+  ASSERT_EQ(identity.size(), 64u) << slurp(l_err);
+  // All callers at once (the third typically waits for a fresh listener
+  // registration: its connect keeps asking).
+  std::vector<std::unique_ptr<BackgroundProcess>> callers;
+  const std::vector<std::string> hosts{"a", "a2", "a3"};
+  for (int i = 0; i < kCallers; ++i)
+    callers.push_back(std::make_unique<BackgroundProcess>(std::vector<std::string>{
+        "ip", "netns", "exec", lab.netns(hosts[static_cast<std::size_t>(i)]), "sh", "-c",
+        natpunch_binary() + " connect --peer " + identity + common + " >" + c_out[static_cast<std::size_t>(i)] +
+            " 2>" + c_err[static_cast<std::size_t>(i)]}));
+  auto any_running = [&] {
+    if (listener.running()) return true;
+    for (auto& c : callers)
+      if (c->running()) return true;
+    return false;
+  };
+  for (int i = 0; i < 300 && any_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (auto& c : callers) c->stop();
+  listener.stop();
+  const std::string listen_out = slurp(l_out), listen_err = slurp(l_err);
+  std::string context = "\nlisten:\n" + listen_out + listen_err;
+  std::vector<nlohmann::json> results;
+  for (int i = 0; i < kCallers; ++i) {
+    const auto out = slurp(c_out[static_cast<std::size_t>(i)]);
+    context += "\nconnect " + hosts[static_cast<std::size_t>(i)] + ":\n" + out + slurp(c_err[static_cast<std::size_t>(i)]);
+    auto r = events(out, "result");
+    results.push_back(r.empty() ? nlohmann::json() : r.back());
+  }
+  remove_files();
+
+  std::set<std::uint64_t> caller_sessions;
+  std::set<std::string> caller_endpoints;
+  for (const auto& r : results) {
+    ASSERT_FALSE(r.is_null()) << "a caller printed no result" << context;
+    EXPECT_EQ(r.value("route", ""), row.route) << context;
+    EXPECT_EQ(r.value("strategy", ""), row.strategy) << context;
+    EXPECT_TRUE(r.value("test_datagram", false)) << context;
+    EXPECT_EQ(r.value("peer", ""), identity);
+    caller_sessions.insert(r.value("session_id", 0ull));
+    caller_endpoints.insert(r.value("observed", ""));
+  }
+  EXPECT_EQ(caller_sessions.size(), static_cast<std::size_t>(kCallers)) << context;
+  EXPECT_EQ(caller_endpoints.size(), static_cast<std::size_t>(kCallers)) << "three phones behind one NAT" << context;
+  for (const auto& e : caller_endpoints) EXPECT_EQ(e.rfind("203.0.113.101:", 0), 0u) << e;
+
+  const auto sessions = events(listen_out, "session");
+  ASSERT_EQ(sessions.size(), static_cast<std::size_t>(kCallers)) << context;
+  std::set<std::uint64_t> listener_sessions;
+  std::set<std::string> listener_endpoints;
+  for (const auto& s : sessions) {
+    EXPECT_EQ(s.value("route", ""), row.route) << context;
+    EXPECT_TRUE(s.value("test_datagram", false)) << context;
+    EXPECT_GE(s.value("time_to_connect_ms", -1.0), 0.0);
+    listener_sessions.insert(s.value("session_id", 0ull));
+    listener_endpoints.insert(s.value("observed", ""));
+    if (row.route == "direct") {
+      EXPECT_EQ(s.value("peer_endpoint", "").rfind("203.0.113.101:", 0), 0u) << context;
+    }
+  }
+  EXPECT_EQ(listener_sessions, caller_sessions) << context;
+  EXPECT_EQ(listener_endpoints.size(), static_cast<std::size_t>(kCallers))
+      << "each session on its own listener socket and NAT mapping" << context;
+  const auto summary = events(listen_out, "result");
+  ASSERT_EQ(summary.size(), 1u) << context;
+  EXPECT_EQ(summary[0].value("sessions_ok", 0), kCallers) << context;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, ListenerInLab,
+    testing::Values(
+        Row{"tmprc", "prc",
+            "--mapping endpoint-independent --filtering address-and-port-dependent --probe-budget 4000 "
+            "--punch-timeout-ms 2500",
+            "direct", "hole-punch"},
+        // Both symmetric: a short improved attack, then the relay.
+        Row{"tmsym", "sym",
+            "--mapping address-and-port-dependent --filtering address-and-port-dependent --probe-budget 150 "
+            "--punch-timeout-ms 1500",
+            "relay", "improved"}),
+    [](const auto& info) { return std::string(info.param.kind); });
+
+}  // namespace
+}  // namespace natpunch::lab
