@@ -3,7 +3,9 @@
 // src/learn/averaging_peer.hpp) on scikit-learn's handwritten digits, and
 // we compare every peer with the same model trained centrally on all the
 // data. --simulate runs N peers over modelled lossy links in virtual time
-// (seconds of CPU, reproducible from --seed).
+// (seconds of CPU, reproducible from --seed); --rendezvous makes this
+// process one peer of a real run over natpunch Sessions
+// (learn_over_sessions.cpp).
 #include <unistd.h>
 
 #include <cmath>
@@ -21,6 +23,8 @@
 
 #include "commands.hpp"
 #include "io/dataset_file.hpp"
+#include "io/learning_csv.hpp"
+#include "learn_over_sessions.hpp"
 #include "learn/learning_simulation.hpp"
 
 namespace natpunch::cli {
@@ -28,7 +32,8 @@ namespace {
 
 struct LearnOptions {
   bool simulate = false;
-  std::size_t peers = 4;
+  std::string peers;  // --simulate: how many (default 4); --rendezvous: every peer's key
+  LearnSessionOptions real;
   std::uint32_t rounds = 40;
   double loss = 0.0;
   std::uint64_t seed = 1;
@@ -186,38 +191,39 @@ nlohmann::json to_json(const learn::SimulationConfig& c, const learn::Simulation
           {"worst_gap_points", worst_gap_points(r)}};
 }
 
-// Written to a temporary name and renamed, so an interrupted run never leaves half a file.
 bool write_csv(const std::string& path, const learn::SimulationResult& r) {
-  const std::string temporary = path + ".part";
-  {
-    std::ofstream out(temporary);
-    if (!out) return false;
-    out << "round,who,accuracy,bytes_sent,timed_out,neighbours_complete,neighbours_partial,neighbours_silent\n";
-    for (std::size_t i = 0; i < r.central_accuracy.size(); ++i)
-      out << i + 1 << ",central," << r.central_accuracy[i] << ",0,0,0,0,0\n";
-    for (std::size_t p = 0; p < r.peers.size(); ++p)
-      for (const auto& record : r.peers[p].rounds)
-        out << record.round << ",peer" << p << "," << record.accuracy << "," << record.bytes_sent << "," << (record.timed_out ? 1 : 0)
-            << "," << record.neighbours_complete << "," << record.neighbours_partial << "," << record.neighbours_silent << "\n";
-    if (!out.flush()) {
-      std::remove(temporary.c_str());
-      return false;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) std::remove(temporary.c_str());
-  return !ec;
+  std::vector<io::LearningCsvSeries> series;
+  for (std::size_t p = 0; p < r.peers.size(); ++p) series.push_back({"peer" + std::to_string(p), &r.peers[p].rounds});
+  return io::write_learning_csv(path, r.central_accuracy, series);
+}
+
+// --simulate --peers N: N in 2..64.
+std::optional<std::size_t> peer_count(const std::string& text) {
+  std::size_t count = 0;
+  std::istringstream in(text);
+  if (!(in >> count) || !in.eof() || count < 2 || count > 64) return std::nullopt;
+  return count;
 }
 
 int run_learn(const LearnOptions& o) {
-  if (!o.simulate) {
-    std::cerr << "error: say how the peers meet: --simulate runs them in virtual time over modelled links.\n"
-                 "(Real natpunch sessions between processes are not wired up yet; see `natpunch learn --help`.)\n";
+  const bool real = !o.real.rendezvous.empty();
+  if (o.simulate == real) {
+    std::cerr << "error: say how the peers meet: --simulate runs them in virtual time over modelled links; "
+                 "--rendezvous HOST:PORT --identity FILE --peers KEY,KEY,... makes this process one peer of a real run "
+                 "(see `natpunch learn --help`)\n";
     return kExitUsage;
   }
   learn::SimulationConfig config;
-  config.peers = o.peers;
+  if (real && o.peers.empty()) {
+    std::cerr << "error: --rendezvous needs --peers KEY,KEY,...: every peer's public key, this one's included\n";
+    return kExitUsage;
+  }
+  const auto peers = real ? std::optional<std::size_t>(2) : peer_count(o.peers.empty() ? "4" : o.peers);
+  if (!peers) {
+    std::cerr << "error: --peers with --simulate is the number of peers, 2 to 64 (a list of keys is for --rendezvous)\n";
+    return kExitUsage;
+  }
+  config.peers = *peers;
   config.degree = o.degree;
   config.seed = o.seed;
   config.link.loss = o.loss;
@@ -241,8 +247,9 @@ int run_learn(const LearnOptions& o) {
     unsigned round = 0;
     char at = 0;
     std::istringstream in(o.vanish);
-    if (!(in >> peer >> at >> round) || at != '@' || !in.eof() || peer >= o.peers || round < 1) {
-      std::cerr << "error: --vanish wants PEER@ROUND with PEER < --peers and ROUND >= 1, e.g. --vanish 2@10\n";
+    if (real || !(in >> peer >> at >> round) || at != '@' || !in.eof() || peer >= config.peers || round < 1) {
+      std::cerr << "error: --vanish wants PEER@ROUND with PEER < --peers and ROUND >= 1, e.g. --vanish 2@10 (--simulate only; "
+                   "for real, stop a peer with Ctrl-C)\n";
       return kExitUsage;
     }
     config.vanish_peer = peer;
@@ -253,6 +260,16 @@ int run_learn(const LearnOptions& o) {
               << learn::kChunkHeaderSize + learn::kChunkTrailerSize << "-byte chunk header\n";
     return kExitUsage;
   }
+  if (real) {
+    LearnSessionOptions r = o.real;
+    r.peers = o.peers;
+    r.data = o.data;
+    r.json = o.json;
+    r.csv = o.csv;
+    r.quiet = o.quiet;
+    r.expect_within = o.expect_within;
+    return run_learn_over_sessions(r, config);
+  }
 
   auto data = io::load_dataset_file(o.data);
   if (!data) {
@@ -260,8 +277,8 @@ int run_learn(const LearnOptions& o) {
     std::cerr << "error: " << (names_path ? "" : o.data + ": ") << learn::describe(data.error()) << "\n";
     return kExitUsage;
   }
-  if (data->size() < 10 * o.peers) {
-    std::cerr << "error: " << data->size() << " samples are too few for " << o.peers << " peers\n";
+  if (data->size() < 10 * config.peers) {
+    std::cerr << "error: " << data->size() << " samples are too few for " << config.peers << " peers\n";
     return kExitUsage;
   }
 
@@ -274,7 +291,7 @@ int run_learn(const LearnOptions& o) {
     std::cerr << (tty ? "\r" : "") << "round " << reached << "/" << a.rounds << " (virtual "
               << fixed(seconds_of(record.finished - kTimeZero), 1) << " s)" << (tty ? "" : "\n") << std::flush;
   };
-  if (!o.quiet) std::cerr << "training centrally and on " << o.peers << " peers...\n";
+  if (!o.quiet) std::cerr << "training centrally and on " << config.peers << " peers...\n";
   const auto result = learn::simulate_learning(*data, config, progress);
   if (!o.quiet)
     std::cerr << (tty ? "\n" : "") << "done in "
@@ -300,8 +317,42 @@ void add_learn_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<LearnOptions>();
   auto* cmd = app.add_subcommand(
       "learn", "Peers train one model together without a server (decentralised averaging) and meet the central model");
-  cmd->add_flag("--simulate", o->simulate, "Run the peers in virtual time over modelled lossy links (the only mode so far)");
-  cmd->add_option("--peers", o->peers, "Number of peers (default 4)")->check(CLI::Range(2, 64))->type_name("N");
+  cmd->add_flag("--simulate", o->simulate, "Run all the peers in this process, in virtual time over modelled lossy links");
+  cmd->add_option("--peers", o->peers,
+                  "--simulate: number of peers (2-64, default 4). --rendezvous: every peer's public key, comma-separated, "
+                  "this peer's own included; the same list (any order) for every peer")
+      ->type_name("N|KEY,KEY,...");
+  auto* real = cmd->add_option_group("Real run over natpunch sessions (one process per peer)");
+  real->add_option("--rendezvous", o->real.rendezvous,
+                   "Rendezvous server HOST:PORT (`natpunch rendezvous`; default port 7000): makes this process one peer of a real run")
+      ->type_name("HOST:PORT");
+  real->add_option("--identity", o->real.identity_file,
+                   "This peer's identity file (created 0600 if missing; `natpunch keygen --identity FILE` prints its key)")
+      ->type_name("FILE");
+  real->add_option("--server-key", o->real.server_key, "Pin the rendezvous server's key (64 hex digits it prints)")->type_name("KEY");
+  real->add_option("--profile", o->real.profile,
+                   "Own carrier profile (an id such as kpn-nl, or a .json file): tells the other peers our NAT's mapping, "
+                   "filtering and timeouts")
+      ->type_name("ID|FILE");
+  real->add_option("--mapping", o->real.mapping, "Own NAT mapping, if measured (none, endpoint-independent, address-dependent, "
+                                                 "address-and-port-dependent; default unknown)")
+      ->type_name("KIND");
+  real->add_option("--filtering", o->real.filtering, "Own NAT filtering, if measured (same spellings)")->type_name("KIND");
+  real->add_option("--wait", o->real.wait_s, "Seconds to wait for registration and for each session (default 60)")
+      ->check(CLI::Range(1, 3600))
+      ->type_name("S");
+  real->add_option("--hole-punch-ms", o->real.hole_punch_ms, "Plain hole punch first when a NAT is unknown (default 2000; same on every peer)")
+      ->check(CLI::Range(0, 600000))
+      ->type_name("MS");
+  real->add_option("--punch-timeout-ms", o->real.punch_timeout_ms,
+                   "Give up punching a pair after this long and use the relay (default 10000; 0: only the probe budget)")
+      ->check(CLI::Range(0, 3600000))
+      ->type_name("MS");
+  real->add_flag("--force-relay", o->real.force_relay, "Do not punch: every session through the relay (tests, hostile networks)");
+  real->add_option("--start-wait-ms", o->real.start_wait_ms,
+                   "With sessions open, wait at most this long for every neighbour to be ready before round 1 (default 15000)")
+      ->check(CLI::Range(0, 600000))
+      ->type_name("MS");
   cmd->add_option("--rounds", o->rounds, "Rounds of train / exchange / average (default 40)")
       ->check(CLI::Range(1U, 10000U))
       ->type_name("R");
@@ -348,11 +399,14 @@ void add_learn_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--data", o->data, "Labelled CSV (gzip or plain): pixels 0..16 then the label (default: scikit-learn's digits)")
       ->type_name("FILE");
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout instead of the table");
-  cmd->add_option("--csv", o->csv, "Also write per-round accuracy (central + each peer) to FILE for scripts/plot_learning.py")
+  cmd->add_option("--csv", o->csv,
+                  "Also write per-round accuracy (central + each peer; with --rendezvous: central + this peer) to FILE for "
+                  "scripts/plot_learning.py")
       ->type_name("FILE");
   cmd->add_flag("--quiet", o->quiet, "No progress on stderr");
   cmd->add_option("--expect-within", o->expect_within,
-                  "Exit 1 unless every remaining peer ends within PP percentage points of the central model")
+                  "Exit 1 unless every remaining peer (with --rendezvous: this peer) ends within PP percentage points of the "
+                  "central model")
       ->check(CLI::Range(0.0, 100.0))
       ->type_name("PP");
   cmd->footer(
@@ -365,13 +419,30 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       "The central model is the same model, same initial weights and SGD settings, trained for the same number of\n"
       "epochs on all the training data; the goal is every peer within 2 percentage points of it.\n"
       "Progress goes to stderr; the table (or --json) to stdout. Plot a --csv with scripts/plot_learning.py.\n"
+      "\n"
+      "A real run: one process per peer, each behind its own NAT, all started with the same --peers list\n"
+      "(every peer's key, its own included) and the same training options (--seed, --rounds, --model, ...).\n"
+      "Each process registers at the rendezvous server, opens a natpunch session to every other peer -- for\n"
+      "each pair the lower key connects and the higher one listens, so nobody has to coordinate -- direct\n"
+      "when the two NATs allow it, through the server's relay otherwise, waits until its neighbours are ready\n"
+      "(--start-wait-ms), then trains on its share of the data: the share is its key's rank in the sorted list.\n"
+      "Every process computes the same central model itself (same seed) and prints, per round, its own accuracy\n"
+      "next to it; at the end every link: route (direct/relay), bytes and datagrams each way, datagrams lost.\n"
+      "A peer that vanishes costs the others two round timeouts. Ctrl-C ends a peer with what it measured (exit 130).\n"
       "Examples:\n"
       "  natpunch learn --simulate --peers 4 --rounds 40 --loss 0.05 --seed 1\n"
       "  natpunch learn --simulate --peers 8 --degree 2 --partition by-label --rounds 60\n"
       "  natpunch learn --simulate --model mlp --encoding f16 --mtu 548 --loss 0.2 --csv run.csv\n"
       "  /usr/bin/python3 scripts/plot_learning.py run.csv learning.png\n"
       "  natpunch learn --simulate --vanish 2@10 --json\n"
-      "Exit codes: 0 ok, 1 --expect-within missed or --csv not writable, 2 bad arguments or data set.");
+      "  # real: once per peer, e.g. two peers (keys from `natpunch keygen --identity FILE`)\n"
+      "  natpunch rendezvous --listen 203.0.113.10:7000 &\n"
+      "  A=$(natpunch keygen --identity a.key); B=$(natpunch keygen --identity b.key)\n"
+      "  natpunch learn --rendezvous 203.0.113.10:7000 --identity a.key --peers $A,$B --rounds 10 --csv a.csv   # host A\n"
+      "  natpunch learn --rendezvous 203.0.113.10:7000 --identity b.key --peers $A,$B --rounds 10 --csv b.csv   # host B\n"
+      "  /usr/bin/python3 scripts/plot_learning.py a.csv b.csv learning.png\n"
+      "Exit codes: 0 ok, 1 --expect-within missed, no session opened or --csv not writable, 2 bad arguments,\n"
+      "identity or data set, 130 interrupted (the report still printed).");
   cmd->callback([o, &exit_code] { exit_code = run_learn(*o); });
 }
 

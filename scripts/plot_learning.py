@@ -2,9 +2,14 @@
 """Plot `natpunch learn --csv FILE`: test accuracy of every peer over the
 rounds against the same model trained centrally on all the data.
 
-Usage: /usr/bin/python3 scripts/plot_learning.py run.csv [out.png]
-Writes out.png (default: run.png next to run.csv): one line per peer, the
-central model dashed, and the band within 2 percentage points of it.
+Usage: /usr/bin/python3 scripts/plot_learning.py run.csv [more.csv ...] [out.png]
+A simulated run writes one CSV with every peer; in a real run
+(`natpunch learn --rendezvous ...`) each peer writes its own: give them
+all and their peers are drawn together (the central rows, computed by
+every peer from the same seed, must agree).
+Writes out.png (default: the first CSV's name with .png): one line per
+peer, the central model dashed, and the band within 2 percentage points
+of it.
 Needs matplotlib (Debian: python3-matplotlib; the PATH python3 may not have
 it). Exit codes: 0 figure written, 2 bad arguments or unreadable data,
 3 matplotlib is not installed.
@@ -14,11 +19,16 @@ import sys
 
 
 def main(argv):
-    if len(argv) not in (2, 3) or argv[1] in ("-h", "--help"):
+    args = argv[1:]
+    if not args or any(a in ("-h", "--help") for a in args):
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    source = argv[1]
-    target = argv[2] if len(argv) == 3 else source.rsplit(".", 1)[0] + ".png"
+    target = args.pop() if len(args) > 1 and args[-1].lower().endswith(".png") else None
+    sources = args
+    if not sources or any(s.lower().endswith(".png") for s in sources):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    target = target or sources[0].rsplit(".", 1)[0] + ".png"
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -27,24 +37,43 @@ def main(argv):
         print("error: matplotlib missing: apt-get install python3-matplotlib, run with /usr/bin/python3", file=sys.stderr)
         return 3
     series = {}
-    try:
-        with open(source, newline="") as f:
-            rows = csv.DictReader(f)
-            for row in rows:
-                series.setdefault(row["who"], []).append((int(row["round"]), 100.0 * float(row["accuracy"])))
-    except (OSError, KeyError, ValueError) as e:
-        print(f"error: {source}: not a `natpunch learn --csv` file ({e})", file=sys.stderr)
-        return 2
-    if "central" not in series:
-        print(f"error: {source}: no central baseline rows", file=sys.stderr)
-        return 2
+    for source in sources:
+        own = {}
+        try:
+            with open(source, newline="") as f:
+                rows = csv.DictReader(f)
+                for row in rows:
+                    own.setdefault(row["who"], []).append((int(row["round"]), 100.0 * float(row["accuracy"])))
+        except (OSError, KeyError, ValueError) as e:
+            print(f"error: {source}: not a `natpunch learn --csv` file ({e})", file=sys.stderr)
+            return 2
+        if "central" not in own:
+            print(f"error: {source}: no central baseline rows", file=sys.stderr)
+            return 2
+        for who, points in own.items():
+            if who not in series:
+                series[who] = points
+            elif who == "central":
+                if [round(y, 6) for _, y in points] != [round(y, 6) for _, y in series[who]]:
+                    print(f"error: {source}: its central model differs from the other files' (not the same run or seed?)",
+                          file=sys.stderr)
+                    return 2
+            else:
+                print(f"error: {source}: {who} appears in two files", file=sys.stderr)
+                return 2
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for who, points in sorted(series.items()):
-        if who == "central":
-            continue
+    # Peers whose every model arrived every round hold the same averaged
+    # model: one line for them, named after all of them, not lines hidden
+    # under each other.
+    groups = {}
+    for who, points in sorted(series.items(), key=lambda item: (len(item[0]), item[0])):
+        if who != "central":
+            groups.setdefault(tuple((x, round(y, 6)) for x, y in points), []).append(who)
+    for points, names in groups.items():
         xs, ys = zip(*points)
-        ax.plot(xs, ys, linewidth=1, alpha=0.8, label=who)
+        label = names[0] if len(names) == 1 else ", ".join(names) + " (same model)"
+        ax.plot(xs, ys, linewidth=1.2, alpha=0.85, marker="o", markersize=2.5, label=label)
     xs, ys = zip(*series["central"])
     ax.plot(xs, ys, color="black", linewidth=2.2, linestyle="--", label="central (all data)")
     final = ys[-1]

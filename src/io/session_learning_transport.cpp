@@ -51,3 +51,12 @@ std::string SessionLearningTransport::route(std::size_t peer) const {
 }
 
 }  // namespace natpunch::io
+
+namespace natpunch::io {
+
+std::optional<SessionStats> SessionLearningTransport::stats(std::size_t peer) const {
+  if (peer >= sessions_.size() || !sessions_[peer]) return std::nullopt;
+  return sessions_[peer]->stats();
+}
+
+}  // namespace natpunch::io

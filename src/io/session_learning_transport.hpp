@@ -28,6 +28,9 @@ class SessionLearningTransport final : public learn::LearningTransport {
   bool send(std::size_t peer, std::span<const std::uint8_t> bytes) override;
   std::optional<learn::TransportDatagram> receive(TimePoint until) override;
   std::string route(std::size_t peer) const override;
+  // The session's counters (bytes, datagrams, loss, route); nullopt for a neighbour never reached.
+  std::optional<SessionStats> stats(std::size_t peer) const;
+  const Session* session(std::size_t peer) const { return peer < sessions_.size() ? sessions_[peer].get() : nullptr; }
 
  private:
   void read_loop(std::size_t peer);

@@ -47,18 +47,34 @@ std::vector<double> train_central(const Dataset& train, const Dataset& test, con
   return accuracy;
 }
 
-SimulationResult simulate_learning(const Dataset& all, const SimulationConfig& config, const RoundObserver& observer) {
+Rng peer_rng(std::uint64_t seed, std::size_t peer) { return Rng(splitmix64(seed + 0x9e37 * (peer + 1))); }
+
+LearningSetup prepare_learning(const Dataset& all, const SimulationConfig& config) {
   // Independent streams per purpose, so e.g. changing the loss does not change the split.
   Rng split_rng(splitmix64(config.seed ^ 0x5b1170));
   Rng init_rng(splitmix64(config.seed ^ 0x1417));
   Rng central_rng(splitmix64(config.seed ^ 0xce47));
-  Rng link_rng(splitmix64(config.seed ^ 0x114c));
 
+  LearningSetup setup;
   auto [train, test] = split_train_test(all, config.test_fraction, split_rng);
-  AveragingConfig averaging = config.averaging;
-  averaging.shape.inputs = static_cast<std::uint16_t>(all.feature_count());
-  averaging.shape.classes = static_cast<std::uint16_t>(all.classes);
-  const Model initial = averaging.shape.hidden == 0 ? Model(averaging.shape) : Model::initialised(averaging.shape, init_rng);
+  setup.train = std::move(train);
+  setup.test = std::move(test);
+  setup.averaging = config.averaging;
+  setup.averaging.shape.inputs = static_cast<std::uint16_t>(all.feature_count());
+  setup.averaging.shape.classes = static_cast<std::uint16_t>(all.classes);
+  const auto& shape = setup.averaging.shape;
+  setup.initial = shape.hidden == 0 ? Model(shape) : Model::initialised(shape, init_rng);
+  setup.central_accuracy = train_central(setup.train, setup.test, setup.averaging, setup.initial, central_rng);
+  setup.shares = partition(setup.train, config.peers, config.partition, split_rng);
+  return setup;
+}
+
+SimulationResult simulate_learning(const Dataset& all, const SimulationConfig& config, const RoundObserver& observer) {
+  Rng link_rng(splitmix64(config.seed ^ 0x114c));
+  LearningSetup setup = prepare_learning(all, config);
+  const AveragingConfig& averaging = setup.averaging;
+  const Dataset& train = setup.train;
+  const Dataset& test = setup.test;
 
   SimulationResult result;
   result.train_size = train.size();
@@ -66,16 +82,15 @@ SimulationResult simulate_learning(const Dataset& all, const SimulationConfig& c
   result.parameters = averaging.shape.parameter_count();
   const std::size_t per_chunk = parameters_per_chunk(config.link.max_datagram, averaging.encoding);
   result.chunks_per_model = per_chunk == 0 ? 0 : (result.parameters + per_chunk - 1) / per_chunk;
-  result.central_accuracy = train_central(train, test, averaging, initial, central_rng);
+  result.central_accuracy = setup.central_accuracy;
 
-  const auto shares = partition(train, config.peers, config.partition, split_rng);
   std::vector<AveragingPeer> peers;
   peers.reserve(config.peers);
   for (std::size_t p = 0; p < config.peers; ++p) {
     std::vector<Neighbour> neighbours;
     for (auto n : neighbours_of(p, config.peers, config.degree)) neighbours.push_back(Neighbour{n, config.link.max_datagram});
-    peers.emplace_back(averaging, std::move(neighbours), select_rows(train, shares[p]), initial,
-                       Rng(splitmix64(config.seed + 0x9e37 * (p + 1))), &test);
+    peers.emplace_back(averaging, std::move(neighbours), select_rows(train, setup.shares[p]), setup.initial,
+                       peer_rng(config.seed, p), &test);
   }
 
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> wire;

@@ -60,6 +60,23 @@ using RoundObserver = std::function<void(std::size_t peer, const RoundRecord&)>;
 
 SimulationResult simulate_learning(const Dataset& all, const SimulationConfig& config, const RoundObserver& observer = {});
 
+// Everything a run decides before any peer trains, as a pure function of
+// the data set and the config (seed included): the simulator and every
+// process of a real run (`natpunch learn --rendezvous`) call this, so N
+// processes started with the same seed agree on the split, each other's
+// shares, the initial model and the central baseline without talking.
+struct LearningSetup {
+  Dataset train;
+  Dataset test;
+  AveragingConfig averaging;               // with the data set's input and class counts
+  Model initial{ModelShape{}};
+  std::vector<double> central_accuracy;    // the baseline after each round's epochs
+  std::vector<std::vector<std::size_t>> shares;  // rows of `train` per peer
+};
+LearningSetup prepare_learning(const Dataset& all, const SimulationConfig& config);
+// The SGD stream of peer `peer` (the same in simulation and in a real run).
+Rng peer_rng(std::uint64_t seed, std::size_t peer);
+
 // The central baseline alone: same initial model, same SGD settings,
 // rounds * local_epochs epochs over the whole training set.
 std::vector<double> train_central(const Dataset& train, const Dataset& test, const AveragingConfig& config, const Model& initial,

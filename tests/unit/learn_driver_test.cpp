@@ -1,6 +1,7 @@
 // The real-clock driver (io/learning_driver.hpp) runs the same averaging
 // peers over any LearningTransport: here an in-memory hub between threads,
-// with one neighbour that never shows up.
+// with one neighbour that never shows up, and peers that start seconds
+// apart (the start barrier).
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -41,10 +42,12 @@ class HubTransport final : public LearningTransport {
   HubTransport(Hub& hub, std::size_t me) : hub_(hub), me_(me) {}
   std::size_t max_datagram(std::size_t) const override { return 600; }
   bool send(std::size_t peer, std::span<const std::uint8_t> bytes) override {
-    ++sent;
+    if (io::is_barrier_datagram(bytes)) ++barrier_sent;
+    else ++sent;
     hub_.post(me_, peer, bytes);
     return true;
   }
+  std::size_t barrier_sent = 0;
   std::optional<TransportDatagram> receive(TimePoint until) override { return hub_.take(me_, until); }
   std::string route(std::size_t) const override { return "direct"; }
   std::size_t sent = 0;
@@ -89,6 +92,102 @@ TEST(LearnDriver, PeersFinishOnTheRealClockDespiteAnAbsentNeighbour) {
   }
   // Two rounds wait the timeout for peer 2, then it is presumed gone.
   EXPECT_LT(elapsed, seconds(3));
+}
+
+AveragingConfig small_config() {
+  AveragingConfig config;
+  config.rounds = 3;
+  config.shape = {4, 0, 2};
+  config.round_timeout = milliseconds(150);
+  config.chunk_linger = milliseconds(50);
+  return config;
+}
+
+Dataset tiny() { return parse_labelled_csv("0,0,0,0,0\n16,16,16,16,1\n0,1,0,1,0\n15,16,14,16,1\n").value(); }
+
+// Peer 1 starts 600 ms after peer 0 (its sessions took longer to punch).
+// Without the barrier peer 0 would run its rounds alone on timeouts; with
+// it, both wait for each other and every round has the other's model.
+TEST(LearnDriver, StartBarrierWaitsForALateNeighbour) {
+  const auto config = small_config();
+  const Dataset local = tiny();
+  Hub hub(2);
+  std::vector<AveragingPeer> peers;
+  for (std::size_t p = 0; p < 2; ++p)
+    peers.emplace_back(config, std::vector<Neighbour>{{1 - p, 600}}, local, Model(config.shape), Rng(p), &local);
+  std::vector<HubTransport> transports{HubTransport(hub, 0), HubTransport(hub, 1)};
+  std::vector<io::DriverOutcome> outcomes(2);
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < 2; ++p)
+    threads.emplace_back([&, p] {
+      if (p == 1) std::this_thread::sleep_for(milliseconds(600));
+      io::LearningDriverOptions options;
+      options.wait_for = {1 - p};
+      options.start_wait = seconds(5);
+      outcomes[p] = io::run_averaging_peer(peers[p], transports[p], [] { return Clock::now(); }, options);
+    });
+  for (auto& t : threads) t.join();
+  for (std::size_t p = 0; p < 2; ++p) {
+    EXPECT_FALSE(outcomes[p].stopped);
+    EXPECT_TRUE(outcomes[p].not_heard.empty()) << p;
+    ASSERT_EQ(peers[p].history().size(), 3u);
+    for (const auto& r : peers[p].history()) {
+      EXPECT_EQ(r.neighbours_complete, 1u) << "peer " << p << " round " << r.round;
+      EXPECT_FALSE(r.timed_out) << "peer " << p << " round " << r.round;
+    }
+  }
+  // Peer 0 called every 100 ms while it waited; peer 1 heard it at once and
+  // sent its READY and GO, plus one GO per READY of peer 0 still queued --
+  // never more (GO is never answered, so nothing bounces).
+  EXPECT_GE(transports[0].barrier_sent, 4u);
+  EXPECT_LE(transports[1].barrier_sent, transports[0].barrier_sent + 2);
+}
+
+TEST(LearnDriver, StartBarrierGivesUpOnAnAbsentNeighbourAndSaysWhich) {
+  const auto config = small_config();
+  const Dataset local = tiny();
+  Hub hub(3);
+  AveragingPeer peer(config, std::vector<Neighbour>{{1, 600}, {2, 600}}, local, Model(config.shape), Rng(0), &local);
+  HubTransport transport(hub, 0);
+  // Peer 1 answers READY once, as a started peer does; peer 2 never exists.
+  std::thread one([&] {
+    if (auto d = hub.take(1, Clock::now() + seconds(2))) {
+      const std::vector<std::uint8_t> go{'N', 'P', 'L', 'R', 'N', 'G', 'O', '!'};
+      ASSERT_TRUE(io::is_barrier_datagram(go));
+      EXPECT_TRUE(io::is_ready_datagram(d->bytes));
+      hub.post(1, 0, go);
+    }
+  });
+  io::LearningDriverOptions options;
+  options.wait_for = {1, 2};
+  options.start_wait = milliseconds(400);
+  const auto started = Clock::now();
+  const auto outcome = io::run_averaging_peer(peer, transport, [] { return Clock::now(); }, options);
+  one.join();
+  EXPECT_EQ(outcome.not_heard, (std::vector<std::size_t>{2}));
+  EXPECT_TRUE(peer.done());
+  EXPECT_LT(Clock::now() - started, seconds(3));
+}
+
+TEST(LearnDriver, ShouldStopEndsTheBarrierAndTheRounds) {
+  auto config = small_config();
+  config.rounds = 1000;
+  const Dataset local = tiny();
+  Hub hub(2);
+  AveragingPeer peer(config, std::vector<Neighbour>{{1, 600}}, local, Model(config.shape), Rng(0), &local);
+  HubTransport transport(hub, 0);
+  for (bool barrier : {true, false}) {
+    io::LearningDriverOptions options;
+    if (barrier) options.wait_for = {1};
+    options.start_wait = seconds(30);
+    const auto started = Clock::now();
+    options.should_stop = [&] { return Clock::now() - started > milliseconds(300); };
+    const auto outcome = io::run_averaging_peer(peer, transport, [] { return Clock::now(); }, options);
+    EXPECT_TRUE(outcome.stopped) << barrier;
+    EXPECT_LT(Clock::now() - started, seconds(2)) << barrier;
+  }
+  EXPECT_FALSE(peer.done());
+  EXPECT_GT(peer.history().size(), 0u);  // the second run got through some rounds
 }
 
 }  // namespace

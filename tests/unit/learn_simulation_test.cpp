@@ -3,6 +3,7 @@
 // 9's bar), under loss, with a peer vanishing, and a run replays from its seed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "io/dataset_file.hpp"
@@ -103,6 +104,27 @@ TEST(LearnSimulation, ReplaysExactlyFromItsSeed) {
     for (std::size_t r = 0; r < a.peers[p].rounds.size(); ++r)
       EXPECT_EQ(a.peers[p].rounds[r].accuracy, b.peers[p].rounds[r].accuracy);
   }
+}
+
+// Every process of a real run calls prepare_learning with the same config
+// and must get the same split, shares and central baseline as the others
+// (and as the simulator), with shares that never overlap.
+TEST(LearnSimulation, PreparedSetupIsTheSameInEveryProcessAndInTheSimulator) {
+  auto config = base_config();
+  config.averaging.rounds = 6;
+  const auto a = prepare_learning(digits(), config);
+  const auto b = prepare_learning(digits(), config);
+  EXPECT_EQ(a.central_accuracy, b.central_accuracy);
+  EXPECT_EQ(a.shares, b.shares);
+  EXPECT_EQ(a.initial.parameters(), b.initial.parameters());
+  EXPECT_EQ(a.central_accuracy, simulate_learning(digits(), config).central_accuracy);
+  ASSERT_EQ(a.shares.size(), config.peers);
+  std::vector<int> owners(a.train.size(), 0);
+  for (const auto& share : a.shares)
+    for (auto row : share) ++owners.at(row);
+  EXPECT_EQ(std::count(owners.begin(), owners.end(), 1), static_cast<std::ptrdiff_t>(a.train.size()));
+  config.seed += 1;
+  EXPECT_NE(prepare_learning(digits(), config).shares, a.shares);
 }
 
 TEST(LearnSimulation, VanishedPeerStallsNobody) {
