@@ -16,10 +16,7 @@
 #include "nat/ipv4_nat_datapath.hpp"
 #include "nat/ipv4_udp_translator.hpp"
 
-#define FUZZ_CHECK(condition)           \
-  do {                                  \
-    if (!(condition)) __builtin_trap(); \
-  } while (false)
+#include "fuzz_check.hpp"
 
 namespace {
 

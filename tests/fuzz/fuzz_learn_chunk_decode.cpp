@@ -11,10 +11,7 @@
 #include "learn/model_chunk.hpp"
 #include "learn/received_model.hpp"
 
-#define FUZZ_CHECK(condition) \
-  do {                        \
-    if (!(condition)) __builtin_trap(); \
-  } while (false)
+#include "fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace natpunch::learn;

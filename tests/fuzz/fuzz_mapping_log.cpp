@@ -22,10 +22,7 @@
 #include "analyze/mapping_log.hpp"
 #include "analyze/plot_data.hpp"
 
-#define FUZZ_CHECK(condition)           \
-  do {                                  \
-    if (!(condition)) __builtin_trap(); \
-  } while (false)
+#include "fuzz_check.hpp"
 
 namespace {
 

@@ -16,10 +16,7 @@
 #include "punch/probing_machine.hpp"
 #include "wire/probe.hpp"
 
-#define FUZZ_CHECK(condition) \
-  do {                        \
-    if (!(condition)) __builtin_trap(); \
-  } while (false)
+#include "fuzz_check.hpp"
 
 namespace {
 

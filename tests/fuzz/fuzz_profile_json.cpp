@@ -20,10 +20,7 @@
 #include "nat/allocator_spec_text.hpp"
 #include "nat/profile.hpp"
 
-#define FUZZ_CHECK(condition)           \
-  do {                                  \
-    if (!(condition)) __builtin_trap(); \
-  } while (false)
+#include "fuzz_check.hpp"
 
 namespace {
 

@@ -12,10 +12,7 @@
 #include "rendezvous/messages.hpp"
 #include "rendezvous/server.hpp"
 
-#define FUZZ_CHECK(condition)           \
-  do {                                  \
-    if (!(condition)) __builtin_trap(); \
-  } while (false)
+#include "fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace natpunch;

@@ -12,10 +12,7 @@
 
 #include "wire/session_datagram.hpp"
 
-#define FUZZ_CHECK(condition) \
-  do {                        \
-    if (!(condition)) __builtin_trap(); \
-  } while (false)
+#include "fuzz_check.hpp"
 
 namespace {
 

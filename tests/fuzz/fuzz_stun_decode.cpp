@@ -8,17 +8,13 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_check.hpp"
 #include "stun/message.hpp"
 
 namespace {
 
 using namespace natpunch;
 using namespace natpunch::stun;
-
-#define FUZZ_CHECK(condition) \
-  do {                        \
-    if (!(condition)) __builtin_trap(); \
-  } while (false)
 
 constexpr std::array<std::uint8_t, 4> kKey = {'p', 'a', 's', 's'};
 
