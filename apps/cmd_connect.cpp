@@ -557,25 +557,11 @@ int run_peer(Role role, const PeerOptions& o) {
   const auto last = session.stats();
   session.close();
   if (o.json) {
-    nlohmann::json j{{"event", "result"},
-                     {"role", role_name(role)},
-                     {"identity", own_key},
-                     {"peer", info.peer},
-                     {"session_id", info.session_id},
-                     {"observed", info.observed},
-                     {"peer_observed", info.peer_observed},
-                     {"strategy", info.strategy},
-                     {"route", direct ? "direct" : "relay"},
-                     {"time_to_connect_ms", connect_ms},
-                     {"probes_sent", info.probes_sent},
-                     {"elapsed_ms", to_ms(Clock::now() - process_start)},
-                     {"session", stats_json(last)}};
-    if (direct) {
-      j["peer_endpoint"] = first.peer_endpoint;
-      j["local_socket"] = first.local_socket;
-    } else {
-      j["stop_reason"] = info.stop_reason;
-    }
+    auto j = session_json(session, first, last);
+    j["event"] = "result";
+    j["role"] = role_name(role);
+    j["identity"] = own_key;
+    j["elapsed_ms"] = to_ms(Clock::now() - process_start);
     if (o.measure_s > 0) {
       j["measured"] = ok;
       if (measured) j["measure"] = measured->to_json();

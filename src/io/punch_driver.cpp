@@ -209,6 +209,13 @@ void PunchDriver::pump(punch::PunchStrategy& strategy, std::uint32_t socket_inde
   flush(strategy);
 }
 
+void PunchDriver::receive_batch(std::uint32_t socket) {
+  ++stats_.receive_syscalls;
+  stats_.datagrams_received += received_.receive(fds_[socket]);
+  received_socket_ = socket;
+  received_next_ = 0;
+}
+
 std::optional<PunchDriver::Received> PunchDriver::receive_until(TimePoint deadline) {
   bool waited = false;
   for (;;) {
@@ -223,22 +230,12 @@ std::optional<PunchDriver::Received> PunchDriver::receive_until(TimePoint deadli
     }
     // 2. One batch from the next ready socket of the last wait.
     if (ready_next_ < ready_count_) {
-      const std::uint32_t s = ready_[ready_next_++].data.u32;
-      ++stats_.receive_syscalls;
-      const std::size_t n = received_.receive(fds_[s]);
-      stats_.datagrams_received += n;
-      received_socket_ = s;
-      received_next_ = 0;
+      receive_batch(ready_[ready_next_++].data.u32);
       continue;
     }
     // 2b. Busy mode: one batch from each extra socket in turn.
     if (scan_next_ < scan_end_) {
-      const std::uint32_t s = scan_next_++;
-      ++stats_.receive_syscalls;
-      const std::size_t n = received_.receive(fds_[s]);
-      stats_.datagrams_received += n;
-      received_socket_ = s;
-      received_next_ = 0;
+      receive_batch(scan_next_++);
       continue;
     }
     // 3. Ask the kernel which sockets are readable, waiting at most until

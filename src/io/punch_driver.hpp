@@ -163,6 +163,7 @@ class PunchDriver {
   void enter_busy();  // extra sockets out of the epoll set
   void leave_busy();  // and back in
   void send_pending(std::size_t count);
+  void receive_batch(std::uint32_t socket);  // one recvmmsg() on `socket` into received_
   void note_send_error(const Endpoint& to, int error);
   // When the loop may sleep until: `wake`, or later while the rate cap has no token.
   TimePoint wait_until(const std::optional<TimePoint>& deadline, TimePoint now);

@@ -24,6 +24,7 @@
 #include <natpunch/session.hpp>
 
 #include "../support/child_process.hpp"
+#include "cli_processes.hpp"
 #include "../support/run_command.hpp"
 #include "io/os_random.hpp"
 #include "io/punch_driver.hpp"
@@ -34,23 +35,8 @@ namespace {
 using namespace natpunch;
 using namespace std::chrono_literals;
 
-// `natpunch ARGS...` as a child process whose stdout we read line by line.
-struct Process : natpunch::test_support::ChildProcess {
-  explicit Process(const std::vector<std::string>& args) : ChildProcess(NATPUNCH_BINARY, args) {}
-};
-
-struct Rendezvous {
-  Process process{{"rendezvous", "--listen", "127.0.0.1:0", "--json-log", "--start-delay-ms", "200"}};
-  std::string address;
-
-  bool ready() {
-    auto j = process.read_json(5000ms);
-    if (!j || (*j)["event"] != "listening") return false;
-    address = (*j)["address"].get<std::string>();
-    return true;
-  }
-  ~Rendezvous() { process.interrupt(); }
-};
+using natpunch::cli_test::Process;
+using natpunch::cli_test::Rendezvous;
 
 struct PeerRun {
   int exit_code = -1;

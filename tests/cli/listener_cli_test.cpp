@@ -18,30 +18,18 @@
 #include <natpunch/session.hpp>
 
 #include "../support/child_process.hpp"
+#include "cli_processes.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Process : natpunch::test_support::ChildProcess {
-  explicit Process(const std::vector<std::string>& args) : ChildProcess(NATPUNCH_BINARY, args) {}
-};
+using natpunch::cli_test::Process;
+using natpunch::cli_test::Rendezvous;
 
 // A shell around natpunch so stderr (progress lines) reaches our pipe too.
 struct ShellProcess : natpunch::test_support::ChildProcess {
   explicit ShellProcess(const std::string& command) : ChildProcess("/bin/sh", {"-c", command + " 2>&1"}) {}
-};
-
-struct Rendezvous {
-  Process process{{"rendezvous", "--listen", "127.0.0.1:0", "--json-log", "--start-delay-ms", "200"}};
-  std::string address;
-  bool ready() {
-    auto j = process.read_json(5000ms);
-    if (!j || (*j)["event"] != "listening") return false;
-    address = (*j)["address"].get<std::string>();
-    return true;
-  }
-  ~Rendezvous() { process.interrupt(); }
 };
 
 struct TempDir {

@@ -242,10 +242,8 @@ RowRun run_row(const Row& row) {
   Lab lab(id, "--a " + row.a->lab_kind + " --b " + row.b->lab_kind);
   out.lab_up = lab.up();
   if (out.lab_up) {
-    auto server_argv = lab.in("server");
-    server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
-    BackgroundProcess server(server_argv);
-    if (!server.started() || !lab.wait_for_udp_listener(kRendezvous)) {
+    auto server = lab.start_rendezvous(kRendezvous);
+    if (!server) {
       out.pair.problem = "rendezvous did not start";
     } else {
       // A blocked side never registers: do not wait a minute for it.
@@ -417,11 +415,8 @@ TEST(ConnectInLab, BothSymmetricSuccessRateMatchesTheBirthdayModel) {
   Lab lab("tcbday", "--a profile:" + profile_file + " --b profile:" + profile_file +
                         " --udp-timeout 2 --udp-stream-timeout 30");
   ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server_argv = lab.in("server");
-  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
-  BackgroundProcess server(server_argv);
-  ASSERT_TRUE(server.started());
-  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
 
   const std::string args = " --profile " + profile_file + " --probe-budget " + std::to_string(kProbes) +
                            " --punch-timeout-ms 1500 --test-timeout-ms 2000 --wait 20";

@@ -95,11 +95,8 @@ TEST_P(FaultsInLab, PunchingSurvivesLossDuplicationReorderingAndJitter) {
   Lab lab("tz" + c.name, "--a " + c.kind_a + " --b " + c.kind_b + " --natd-args-a '" + natd_args +
                              "' --natd-args-b '" + natd_args + "'");
   ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server_argv = lab.in("server");
-  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
-  BackgroundProcess server(server_argv);
-  ASSERT_TRUE(server.started());
-  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous)) << "rendezvous did not start";
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
 
   // Budgets sized for up to 400 ms one-way delay: the clean-path lab test
   // uses 1 s windows, these are 6 s (still far below a real phone's).

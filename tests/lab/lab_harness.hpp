@@ -112,6 +112,15 @@ class Lab {
     if (!process->started() || !wait_for_udp_listener("203.0.113.11:3479")) return nullptr;
     return process;
   }
+  // Starts `natpunch rendezvous --listen ADDRESS` on the server host and
+  // waits until it listens; nullptr on failure.
+  std::unique_ptr<BackgroundProcess> start_rendezvous(const std::string& address) const {
+    auto argv = in("server");
+    argv.insert(argv.end(), {natpunch_binary(), "rendezvous", "--listen", address});
+    auto process = std::make_unique<BackgroundProcess>(argv);
+    if (!process->started() || !wait_for_udp_listener(address)) return nullptr;
+    return process;
+  }
 
  private:
   std::string id_;

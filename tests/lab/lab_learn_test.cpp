@@ -55,10 +55,8 @@ TEST_P(LearnInLab, EveryPeerWithinTwoPointsOfCentralOverRealSessions) {
   const auto& c = GetParam();
   Lab lab(c.id, c.lab_args);
   ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server_argv = lab.in("server");
-  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
-  BackgroundProcess server(server_argv);
-  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
 
   // Identities first: every peer needs every key.
   const std::string base = "/tmp/natpunch-lab-" + c.id + "-";

@@ -60,11 +60,8 @@ TEST_P(ListenerInLab, ThreeCallersBehindOneNat) {
   const Row& row = GetParam();
   Lab lab(row.id, "--a " + row.kind + " --b " + row.kind + " --a-clients " + std::to_string(kCallers));
   ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server_argv = lab.in("server");
-  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
-  BackgroundProcess server(server_argv);
-  ASSERT_TRUE(server.started());
-  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
 
   const std::string base = "/tmp/natpunch-lab-" + lab.id();
   const std::string common = std::string(" --rendezvous ") + kRendezvous + " --json --wait 20 " + row.peer_args;

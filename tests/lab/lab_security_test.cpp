@@ -116,10 +116,8 @@ TEST_P(SpoofingAttacker, WithoutTheSessionKeyGetsNothingAccepted) {
   const auto& param = GetParam();
   Lab lab(param.id, kNats);
   ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server_argv = lab.in("server");
-  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
-  BackgroundProcess server(server_argv);
-  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
   const std::string base = "/tmp/natpunch-lab-" + lab.id();
   const std::string script = base + "-spoof.py", spoof_out = base + "-spoof.json";
   const std::string a_out = base + "-a.out", a_err = base + "-a.err", b_err = base + "-b.err";

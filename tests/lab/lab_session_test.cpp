@@ -61,6 +61,25 @@ std::string identity_of(const std::string& text) {
   return {};
 }
 
+// The numbers a `--stdio` receiver printed, one per line ("1", "2", ...):
+// which arrived, how many twice, and the last one.
+struct NumberedLines {
+  std::set<int> distinct;
+  int duplicates = 0;
+  int last = 0;
+};
+
+NumberedLines numbered_lines(const std::string& text) {
+  NumberedLines out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const int n = std::atoi(line.c_str());
+    if (!out.distinct.insert(n).second) ++out.duplicates;
+    out.last = n;
+  }
+  return out;
+}
+
 struct PeerFiles {
   std::string out, err;
 };
@@ -121,10 +140,8 @@ TEST_P(SessionKeepalive, AnIdleDirectPathLivesOnlyWithKeepalives) {
   const auto& param = GetParam();
   Lab lab(param.id, kNats);
   ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server_argv = lab.in("server");
-  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
-  BackgroundProcess server(server_argv);
-  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
 
   // "one", 8 s of silence (the NATs forget after 3 s), "two".
   auto run = run_pair(lab, "sleep 12; echo listener-done", "echo one; sleep 8; echo two",
@@ -157,10 +174,8 @@ TEST(SessionRepunch, FrozenNatFallsBackToTheRelayAndComesBackDirect) {
   if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
   Lab lab("tyre", kNats);
   ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server_argv = lab.in("server");
-  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
-  BackgroundProcess server(server_argv);
-  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
   // The outage: side a's router drops everything to and from b's public
   // address (natd's, 203.0.113.102) for 10 s, before natd sees it, in both
   // directions -- the direct path dies while the rendezvous server (and so
@@ -212,18 +227,11 @@ TEST(SessionRepunch, FrozenNatFallsBackToTheRelayAndComesBackDirect) {
   EXPECT_EQ(a.value("route", ""), "direct") << "direct again at the end: " << a.dump();
   EXPECT_GT(b.value("received_direct", 0), b.value("received_relay", 0) / 4) << b.dump();
   // Nothing twice, in order, and the last lines (after the re-punch) arrived.
-  std::istringstream lines(run_result.listen_stdout);
-  std::set<int> seen;
-  int previous = 0, duplicates = 0;
-  for (std::string line; std::getline(lines, line);) {
-    const int n = std::atoi(line.c_str());
-    if (!seen.insert(n).second) ++duplicates;
-    previous = n;
-  }
-  EXPECT_EQ(duplicates, 0);
-  EXPECT_EQ(previous, 150) << run_result.listen_stdout;
-  EXPECT_GT(seen.size(), 80u) << "only the frozen stretch may be missing";
-  EXPECT_EQ(b.value("received_lost", 0), 150 - static_cast<int>(seen.size()))
+  const auto lines = numbered_lines(run_result.listen_stdout);
+  EXPECT_EQ(lines.duplicates, 0);
+  EXPECT_EQ(lines.last, 150) << run_result.listen_stdout;
+  EXPECT_GT(lines.distinct.size(), 80u) << "only the frozen stretch may be missing";
+  EXPECT_EQ(b.value("received_lost", 0), 150 - static_cast<int>(lines.distinct.size()))
       << "the receiver counts exactly the missing lines as lost: " << b.dump();
   EXPECT_GE(a.value("sent_lost", 0), 1) << "the sender wrote off what went into the dead path: " << a.dump();
 }
@@ -334,10 +342,8 @@ TEST(SessionRepunch, ARebindingNatIsRepunchedAtItsNewEndpoint) {
   Lab lab("trnb", "--a model:eim/apdf/uniform:20000-60000 --b model:eim/apdf/uniform:20000-60000 "
                   "--udp-stream-timeout 3");
   ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server_argv = lab.in("server");
-  server_argv.insert(server_argv.end(), {natpunch_binary(), "rendezvous", "--listen", kRendezvous});
-  BackgroundProcess server(server_argv);
-  ASSERT_TRUE(lab.wait_for_udp_listener(kRendezvous));
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
   const std::string mappings = "/run/natpunch-lab/" + lab.id() + "/natd-a.mappings";
 
   std::unique_ptr<BackgroundProcess> new_natd;
@@ -387,19 +393,12 @@ TEST(SessionRepunch, ARebindingNatIsRepunchedAtItsNewEndpoint) {
   EXPECT_EQ(b.value("peer_endpoint", ""), new_endpoint) << "b's direct path ends at a's new endpoint: " << b.dump();
   EXPECT_GT(b.value("received_direct", 0), 10) << "lines arrived directly after the re-punch too: " << b.dump();
   // Nothing twice, in order, the last line arrived, and the receiver's loss count is exact.
-  std::istringstream lines(result.listen_stdout);
-  std::set<int> seen;
-  int previous = 0, duplicates = 0;
-  for (std::string line; std::getline(lines, line);) {
-    const int n = std::atoi(line.c_str());
-    if (!seen.insert(n).second) ++duplicates;
-    previous = n;
-  }
-  EXPECT_EQ(duplicates, 0);
-  EXPECT_EQ(previous, 120) << result.listen_stdout;
-  EXPECT_LE(120 - static_cast<int>(seen.size()), a.value("sent_lost", 0))
+  const auto lines = numbered_lines(result.listen_stdout);
+  EXPECT_EQ(lines.duplicates, 0);
+  EXPECT_EQ(lines.last, 120) << result.listen_stdout;
+  EXPECT_LE(120 - static_cast<int>(lines.distinct.size()), a.value("sent_lost", 0))
       << "only what went into the dead path may be missing: " << a.dump();
-  EXPECT_EQ(b.value("received_lost", 0), 120 - static_cast<int>(seen.size())) << b.dump();
+  EXPECT_EQ(b.value("received_lost", 0), 120 - static_cast<int>(lines.distinct.size())) << b.dump();
   std::cerr << "[ rebind ] a's natd restarted " << rebound_after_s << " s into the run; a moved " << old_endpoint
             << " -> " << new_endpoint << "; a: path_deaths " << a.value("path_deaths", 0) << ", sent_relay "
             << a.value("sent_relay", 0) << ", sent_lost " << a.value("sent_lost", 0) << ", repunches "

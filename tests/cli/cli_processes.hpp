@@ -1,0 +1,33 @@
+#pragma once
+// Child processes the CLI tests share: the `natpunch` binary under test, and
+// a `natpunch rendezvous` on an ephemeral loopback port that is stopped
+// (SIGINT) when the test ends.
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../support/child_process.hpp"
+
+namespace natpunch::cli_test {
+
+// `natpunch ARGS...` as a child process whose stdout we read line by line.
+struct Process : test_support::ChildProcess {
+  explicit Process(const std::vector<std::string>& args) : ChildProcess(NATPUNCH_BINARY, args) {}
+};
+
+struct Rendezvous {
+  Process process{{"rendezvous", "--listen", "127.0.0.1:0", "--json-log", "--start-delay-ms", "200"}};
+  std::string address;
+
+  // Waits for the "listening" event and reads the address from it.
+  bool ready() {
+    auto j = process.read_json(std::chrono::milliseconds(5000));
+    if (!j || (*j)["event"] != "listening") return false;
+    address = (*j)["address"].get<std::string>();
+    return true;
+  }
+  ~Rendezvous() { process.interrupt(); }
+};
+
+}  // namespace natpunch::cli_test
