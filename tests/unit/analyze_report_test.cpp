@@ -37,6 +37,26 @@ TEST(PortHistogram, EqualWidthBinsCoverTheRange) {
   EXPECT_DOUBLE_EQ(expected[2], 8 * 0.4);
 }
 
+// KS distance of a sample with ties (ports repeat): each distinct value's
+// CDF is asked once, and the distance is the one the textbook formula gives.
+TEST(KsStatistic, TiesAskTheCdfOncePerValueAndGiveTheSameDistance) {
+  const std::vector<double> sorted{1, 1, 1, 2, 5, 5, 7, 7, 7, 7};
+  const auto law = [](double x) { return std::clamp(x / 8.0, 0.0, 1.0); };
+  double expected = 0;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const double f = law(sorted[i]), n = static_cast<double>(sorted.size());
+    expected = std::max({expected, (static_cast<double>(i) + 1) / n - f, f - static_cast<double>(i) / n});
+  }
+  int calls = 0;
+  const double d = ks_statistic(sorted, [&](double x) {
+    ++calls;
+    return law(x);
+  });
+  EXPECT_DOUBLE_EQ(d, expected);
+  EXPECT_NEAR(d, 0.275, 1e-12);  // just before the first 7: F(7) = 0.875 against 6 of 10 samples below it
+  EXPECT_EQ(calls, 4);
+}
+
 TEST(ChiSquare, KnownValues) {
   struct Row {
     std::vector<std::size_t> observed;
