@@ -5,8 +5,9 @@
 #
 #   micro      Google Benchmark programs: STUN encode/decode and port
 #              choosers (natpunch_bench_codec), probe MAC (probe_mac), NAT
-#              table operations (nat_table), 0 allocations per packet
-#              (hot_path_alloc), analyzer rows/s (analyze)
+#              table operations (nat_table), simulator events/s
+#              (simulator), 0 allocations per packet (hot_path_alloc),
+#              analyzer rows/s (analyze)
 #   probe      bench/probe_bench.sh: probe engine vs a minimal sendmmsg loop
 #   stun       bench/stun_bench.sh: natpunch stun-server vs coturn
 #   matrix     bench/matrix_bench.sh: simulator, 5 x 5 x 10 runs, 2 threads vs 1
@@ -92,7 +93,7 @@ gbench_counter() {  # FILE BENCHMARK-NAME COUNTER: the median row's counter valu
 }
 
 if want micro; then
-  for prog in codec probe_mac nat_table hot_path_alloc analyze; do
+  for prog in codec probe_mac nat_table simulator hot_path_alloc analyze; do
     bin="$build/bench/natpunch_bench_$prog"
     if [[ ! -x $bin ]]; then
       echo; echo "== micro/$prog: $bin not built (cmake --build $build --target natpunch_bench_$prog); skipped"
@@ -109,6 +110,10 @@ if want micro; then
     summary+=("STUN decode of a Binding response (median)|$(gbench_median "$f" StunDecode_Response)|copy baseline $(gbench_median "$f" StunBaseline_CopyResponse)")
     summary+=("STUN encode of a Binding response (median)|$(gbench_median "$f" StunEncode_Response)|")
     summary+=("port choice, Vodafone Beta order (median)|$(gbench_median "$f" PortChooser_BetaDensest)|uniform draw $(gbench_median "$f" PortChooser_BaselineUniformDraw)")
+  fi
+  f="$out/micro-simulator.log"
+  if [[ -s $f ]]; then
+    summary+=("simulator events/s, naive KPN x KPN, 20,000 probes per side|$(gbench_counter "$f" Simulator_NaivePair_KpnKpn events_per_s)|heap agenda alone $(gbench_counter "$f" Simulator_BaselineHeapAgenda events_per_s)")
   fi
   f="$out/micro-hot_path_alloc.log"
   if [[ -s $f ]]; then
