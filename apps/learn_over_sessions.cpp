@@ -70,7 +70,7 @@ std::optional<std::string> describe_nat(const LearnSessionOptions& o, NatDescrip
   if (!o.profile.empty()) {
     auto profile = io::load_profile_by_name(o.profile, io::default_profile_directories());
     if (!profile) return "--profile: " + profile.error().to_string();
-    nat.carrier_profile = profile->id;
+    nat.carrier_profile = o.profile;  // the session loads it again and tells the peer its allocator
     if (profile->mapping) nat.mapping = std::string(nat::to_string(*profile->mapping));
     if (profile->filtering) nat.filtering = std::string(nat::to_string(*profile->filtering));
     if (profile->pending_timeout)

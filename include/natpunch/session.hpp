@@ -62,7 +62,11 @@ struct NatDescription {
   // "address-and-port-dependent" or "unknown" (both fields).
   std::string mapping = "unknown";
   std::string filtering = "unknown";
-  std::string carrier_profile;              // e.g. "kpn-nl"; empty: unknown
+  // A carrier profile, by name ("kpn-nl": profiles/kpn-nl.json) or as a
+  // .json file: tells the peer our port allocator (so it can predict our
+  // next ports), and fills in the mapping, filtering and timeouts not given
+  // here. Empty: none. An unknown name is kBadInput.
+  std::string carrier_profile;
   std::chrono::milliseconds pending_timeout{0};  // 0: not measured
   std::chrono::milliseconds idle_timeout{0};     // established mapping idle timeout; 0: not measured
 };

@@ -4,9 +4,11 @@
 
 #include "io/peer_listener.hpp"
 #include "io/peer_session.hpp"
+#include "io/profile_files.hpp"
 #include "io/rendezvous_identity_file.hpp"
 #include "io/resolver.hpp"
 #include "nat/nat_behavior.hpp"
+#include "rendezvous/nat_info_profile.hpp"
 
 namespace natpunch {
 
@@ -35,11 +37,21 @@ Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
   if (!mapping || !filtering)
     return bad_input("NAT mapping/filtering must be none, endpoint-independent, address-dependent, "
                      "address-and-port-dependent or unknown");
-  client.info.mapping = *mapping;
-  client.info.filtering = *filtering;
-  client.info.carrier_profile = o.nat.carrier_profile;
-  client.info.pending_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.pending_timeout.count()));
-  client.info.idle_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.idle_timeout.count()));
+  // A carrier profile tells the peer our allocator (so it can predict our
+  // ports), timeouts and behaviour; what the description states explicitly
+  // (a measurement) wins over it.
+  if (!o.nat.carrier_profile.empty()) {
+    auto profile = io::load_profile_by_name(o.nat.carrier_profile, io::default_profile_directories());
+    auto problem = profile ? rendezvous::apply_profile(*profile, client.info) : profile.error();
+    if (problem) return bad_input("carrier profile: " + problem->to_string());
+  }
+  if (*mapping != nat::MappingBehavior::Unknown || o.nat.carrier_profile.empty()) client.info.mapping = *mapping;
+  if (*filtering != nat::FilteringBehavior::Unknown || o.nat.carrier_profile.empty())
+    client.info.filtering = *filtering;
+  if (o.nat.pending_timeout.count() > 0 || o.nat.carrier_profile.empty())
+    client.info.pending_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.pending_timeout.count()));
+  if (o.nat.idle_timeout.count() > 0 || o.nat.carrier_profile.empty())
+    client.info.idle_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.idle_timeout.count()));
   if (!o.server_key.empty()) {
     client.pinned_server_key = rendezvous::parse_public_key(o.server_key);
     if (!client.pinned_server_key) return bad_input("server key '" + o.server_key + "' is not 64 hex digits");

@@ -325,6 +325,47 @@ TEST(SessionApi, ListenAndConnectInProcessExchangeDatagramsDirectly) {
   EXPECT_TRUE(b.stats().peer_closed) << "the close reached the peer";
 }
 
+// A carrier profile in the NatDescription reaches the peer with its
+// allocator and behaviour: two "KPN" peers (symmetric NAT, 256-port blocks)
+// plan the improved attack instead of the hole punch two unknown NATs get.
+// (Loopback has no block allocator to predict, so the attack is cut short
+// and the session goes to the relay.)
+TEST(SessionApi, ACarrierProfileTellsThePeerOurAllocator) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  natpunch::SessionOptions options;
+  options.rendezvous = server.address;
+  options.wait = std::chrono::seconds(10);
+  options.nat.carrier_profile = std::string(NATPUNCH_PROFILES_DIR) + "/kpn-nl.json";
+  options.punch_timeout = std::chrono::milliseconds(1500);
+  std::promise<std::string> listener_key;
+  natpunch::SessionOptions listen_options = options;
+  std::string own_key;
+  bool told = false;
+  listen_options.on_progress = [&](const natpunch::SessionProgress& p) {
+    if (p.kind == natpunch::SessionProgress::Kind::kIdentity) own_key = p.message;
+    if (p.kind == natpunch::SessionProgress::Kind::kRegistered && !told) {
+      told = true;
+      listener_key.set_value(own_key);
+    }
+  };
+  auto listening = std::async(std::launch::async, [&] { return natpunch::listen(listen_options, {}); });
+  const std::string key = listener_key.get_future().get();
+  auto connected = natpunch::connect(options, key);
+  auto listened = listening.get();
+  ASSERT_TRUE(connected.ok()) << connected.error().message;
+  ASSERT_TRUE(listened.ok()) << listened.error().message;
+  EXPECT_EQ((*connected)->info().strategy, "improved");
+  EXPECT_EQ((*listened)->info().strategy, "improved");
+
+  natpunch::SessionOptions unknown = options;
+  unknown.nat.carrier_profile = "no-such-carrier";
+  auto bad = natpunch::connect(unknown, key);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, natpunch::SessionErrorKind::kBadInput);
+  EXPECT_NE(bad.error().message.find("no-such-carrier"), std::string::npos) << bad.error().message;
+}
+
 TEST(SessionApi, BadInputIsReportedNotThrown) {
   natpunch::SessionOptions options;
   options.rendezvous = "127.0.0.1:9";
