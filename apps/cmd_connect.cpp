@@ -68,6 +68,8 @@ struct PeerOptions {
   bool stdio = false;
   int idle_timeout_ms = 0;     // own NAT's established idle timeout, if measured
   bool no_keepalive = false;   // tests: show what the keepalives are for
+  int keepalive_reply_ms = 2000;  // a keepalive unanswered this long is a miss
+  int keepalive_misses = 3;       // misses in a row: the direct path is dead
   int measure_s = 0;           // --measure: RTT + throughput instead of the test datagram
   double measure_mbit = 0;
   int sessions = 1;            // listen: callers to serve concurrently (0: until Ctrl-C)
@@ -489,6 +491,8 @@ int run_peer(Role role, const PeerOptions& o) {
   session_config.plan.sockets = o.sockets;
   session_config.plan.force_relay = o.force_relay;
   session_config.keepalive_enabled = !o.no_keepalive;
+  session_config.keepalive.reply_timeout = milliseconds(o.keepalive_reply_ms);
+  session_config.keepalive.misses_for_dead = o.keepalive_misses;
   session_config.should_stop = should_stop;
   session_config.on_progress = [&](const SessionProgress& p) {
     if (p.kind == SessionProgress::Kind::kIdentity) return;  // printed above
@@ -635,6 +639,14 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
                  "keepalives go every half of the smaller of both sides' (default 120 s when neither knows)")
       ->default_val(0)
       ->check(CLI::Range(0, 86400000));
+  cmd.add_option("--keepalive-reply-ms", o.keepalive_reply_ms,
+                 "How long a keepalive waits for its reply before it counts as missed; with --keepalive-misses "
+                 "it sets how fast a dead direct path is noticed (and the relay takes over)")
+      ->default_val(2000)
+      ->check(CLI::Range(50, 60000));
+  cmd.add_option("--keepalive-misses", o.keepalive_misses, "Missed keepalives in a row that declare the direct path dead")
+      ->default_val(3)
+      ->check(CLI::Range(1, 100));
   cmd.add_flag("--no-keepalive", o.no_keepalive,
                "Send no keepalives on the direct path (tests: the NAT mapping then expires when idle)");
   cmd.add_flag("--force-relay", o.force_relay, "Do not punch: use the relay at once (testing, hostile networks)");

@@ -21,6 +21,7 @@ struct RendezvousOptions {
   std::size_t max_registrations = 100'000;
   std::size_t max_pending = 10'000;
   std::size_t max_pending_per_identity = 16;
+  std::size_t max_registrations_per_identity = 16;
   std::size_t max_sessions = 100'000;
   double rate = 20.0;
   double burst = 40.0;
@@ -85,6 +86,7 @@ int run(const RendezvousOptions& o) {
   config.limits.max_registrations = o.max_registrations;
   config.limits.max_pending_requests = o.max_pending;
   config.limits.max_pending_per_identity = o.max_pending_per_identity;
+  config.limits.max_registrations_per_identity = o.max_registrations_per_identity;
   config.limits.max_sessions = o.max_sessions;
   if (o.rate <= 0)
     config.rate_limit.reset();
@@ -159,13 +161,18 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--identity", o->identity_file,
                   "Server key file (created with mode 0600 if missing) so clients can pin the server key it "
                   "prints; without it a fresh key each start");
-  cmd->add_option("--max-registrations", o->max_registrations, "Registered identities at once")
+  cmd->add_option("--max-registrations", o->max_registrations, "Registrations at once, all identities")
       ->default_val(100000)
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-pending", o->max_pending, "Connect requests waiting for an answer, all identities")
       ->default_val(10000)
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-pending-per-identity", o->max_pending_per_identity, "... per calling identity")
+      ->default_val(16)
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-registrations-per-identity", o->max_registrations_per_identity,
+                  "Registrations one identity may hold at once (a listener serving several callers holds one "
+                  "per waiting or open session, and the same key may also connect elsewhere)")
       ->default_val(16)
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-sessions", o->max_sessions, "Sessions (and relays) at once")

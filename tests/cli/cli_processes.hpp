@@ -17,8 +17,16 @@ struct Process : test_support::ChildProcess {
 };
 
 struct Rendezvous {
-  Process process{{"rendezvous", "--listen", "127.0.0.1:0", "--json-log", "--start-delay-ms", "200"}};
+  Process process;
   std::string address;
+
+  // `extra`: more `natpunch rendezvous` options, e.g. limits.
+  explicit Rendezvous(const std::vector<std::string>& extra = {}) : process(arguments(extra)) {}
+  static std::vector<std::string> arguments(const std::vector<std::string>& extra) {
+    std::vector<std::string> args{"rendezvous", "--listen", "127.0.0.1:0", "--json-log", "--start-delay-ms", "200"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
 
   // Waits for the "listening" event and reads the address from it.
   bool ready() {

@@ -181,6 +181,9 @@ TEST(ConnectCli, UsageErrorsExitTwo) {
       {" listen --rendezvous 127.0.0.1:9 --allow 1234"},
       {" listen --rendezvous 127.0.0.1:9 --accept-any --mapping sometimes"},
       {" listen --rendezvous 127.0.0.1:9 --accept-any --server-key xyz"},
+      {" listen --rendezvous 127.0.0.1:9 --accept-any --keepalive-reply-ms 0"},
+      {" connect --rendezvous 127.0.0.1:9 --peer 0000000000000000000000000000000000000000000000000000000000000000 "
+       "--keepalive-misses 0"},
       {" keygen"},
   };
   for (const auto& c : cases) {

@@ -110,6 +110,24 @@ TEST(ListenCli, SessionsThreeServesThreeConcurrentCallers) {
   EXPECT_EQ(listener.wait(5000ms), 0);
 }
 
+// `rendezvous --max-registrations-per-identity 1`: a second listener with
+// the same identity file is refused and says why.
+TEST(ListenCli, AnIdentityOverItsRegistrationLimitIsToldWhy) {
+  Rendezvous server({"--max-registrations-per-identity", "1"});
+  ASSERT_TRUE(server.ready());
+  TempDir dir;
+  const std::string key = (dir.path / "me.key").string();
+  Process first({"listen", "--rendezvous", server.address, "--identity", key, "--accept-any", "--json", "--wait", "20"});
+  ASSERT_TRUE(read_event(server.process, "registered", 5000ms)) << "the first listener registered";
+  ShellProcess second(std::string(NATPUNCH_BINARY) + " listen --rendezvous " + server.address + " --identity " + key +
+                      " --accept-any --wait 2");
+  std::string output;
+  while (auto line = second.read_line(8000ms)) output += *line + "\n";
+  EXPECT_EQ(second.wait(5000ms), 1) << output;
+  EXPECT_NE(output.find("too many registrations for this identity"), std::string::npos) << output;
+  first.interrupt();
+}
+
 TEST(ListenCli, SessionsTextReportsEachSession) {
   Rendezvous server;
   ASSERT_TRUE(server.ready());

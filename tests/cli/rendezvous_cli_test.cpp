@@ -155,6 +155,7 @@ TEST(RendezvousCli, BadOptionsAndIdentityFilesExitWith2) {
   EXPECT_EQ(natpunch_exit("rendezvous --listen 1.2.3:4"), 2);
   EXPECT_EQ(natpunch_exit("rendezvous"), 2);
   EXPECT_EQ(natpunch_exit("rendezvous --listen 127.0.0.1:0 --max-sessions 0"), 2);
+  EXPECT_EQ(natpunch_exit("rendezvous --listen 127.0.0.1:0 --max-registrations-per-identity 0"), 2);
   EXPECT_EQ(natpunch_exit("rendezvous --listen 127.0.0.1:0 --identity " + corrupt.string()), 2);
   EXPECT_EQ(natpunch_exit("rendezvous --listen 127.0.0.1:0 --identity " + shared.string()), 2);
   EXPECT_EQ(natpunch_exit("rendezvous --listen 127.0.0.1:0 --identity /nonexistent-dir/x.key"), 2);
@@ -164,7 +165,8 @@ TEST(RendezvousCli, BadOptionsAndIdentityFilesExitWith2) {
 TEST(RendezvousCli, HelpTeachesTheOptions) {
   auto r = test_support::run_command(std::string(NATPUNCH_BINARY) + " rendezvous --help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* word : {"--listen", "--identity", "--json-log", "--relay-session-bytes", "--max-registrations", "Example"})
+  for (const char* word : {"--listen", "--identity", "--json-log", "--relay-session-bytes", "--max-registrations",
+                           "--max-registrations-per-identity", "Example"})
     EXPECT_NE(r.output.find(word), std::string::npos) << word;
 }
 
