@@ -4,6 +4,7 @@
 // (SIGINT) when the test ends.
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,5 +38,19 @@ struct Rendezvous {
   }
   ~Rendezvous() { process.interrupt(); }
 };
+
+// Reads JSON lines until one has "event" == `event` (other lines skipped).
+inline std::optional<nlohmann::json> read_event(test_support::ChildProcess& p, const std::string& event,
+                                                std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto line = p.read_line(left);
+    if (!line) return std::nullopt;
+    auto j = nlohmann::json::parse(*line, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.value("event", "") == event) return j;
+  }
+  return std::nullopt;
+}
 
 }  // namespace natpunch::cli_test

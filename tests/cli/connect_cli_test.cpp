@@ -36,6 +36,7 @@ using namespace natpunch;
 using namespace std::chrono_literals;
 
 using natpunch::cli_test::Process;
+using natpunch::cli_test::read_event;
 using natpunch::cli_test::Rendezvous;
 
 struct PeerRun {
@@ -222,6 +223,17 @@ TEST(ConnectCli, MeasureReportsRttAndThroughputOverTheDirectRoute) {
   EXPECT_LT(m["loss_percent"].get<double>(), 20.0);
 }
 
+// The last {"event":"result"} line of a file (a --stdio peer's stderr).
+nlohmann::json last_result(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  nlohmann::json result;
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.value("event", "") == "result") result = j;
+  }
+  return result;
+}
+
 TEST(ConnectCli, IdleStdioSessionSendsKeepalivesTimedFromTheIdleTimeout) {
   Rendezvous server;
   ASSERT_TRUE(server.ready());
@@ -243,15 +255,6 @@ TEST(ConnectCli, IdleStdioSessionSendsKeepalivesTimedFromTheIdleTimeout) {
   auto c = test_support::run_command("(echo one; sleep 3.5; echo two) | " + bin + " connect --peer " + pubkey + common +
                                      " 2>" + (dir / "c.err").string());
   auto lr = l.get();
-  const auto last_result = [](const std::filesystem::path& path) {
-    std::ifstream in(path);
-    nlohmann::json result;
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.is_object() && j.value("event", "") == "result") result = j;
-    }
-    return result;
-  };
   const auto cj = last_result(dir / "c.err"), lj = last_result(dir / "l.err");
   EXPECT_EQ(c.exit_code, 0) << cj.dump();
   EXPECT_EQ(lr.output, "one\ntwo\n");
@@ -268,6 +271,66 @@ TEST(ConnectCli, IdleStdioSessionSendsKeepalivesTimedFromTheIdleTimeout) {
 }
 
 // --- the library API (natpunch/session.hpp) without the CLI
+
+// How fast a dead direct path is noticed is the keepalive reply timeout x
+// the misses in a row (--keepalive-reply-ms, --keepalive-misses). The
+// listener is frozen (SIGSTOP) for 3 s of an idle session whose keepalives
+// go every second: 200 ms x 1 declares the path dead; the defaults (2 s x 3)
+// see the listener answer again before that.
+struct DeathCase {
+  const char* name;
+  const char* options;
+  bool dies;
+};
+
+class KeepaliveDeath : public testing::TestWithParam<DeathCase> {};
+
+TEST_P(KeepaliveDeath, AFrozenPeerIsDeclaredDeadOnlyAsFastAsConfigured) {
+  const auto& param = GetParam();
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  const std::string bin = NATPUNCH_BINARY;
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("natpunch-death-test-" + std::string(param.name) + "-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string common = " --rendezvous " + server.address + " --wait 10 --stdio --json --idle-timeout-ms 2000 " +
+                             param.options;
+  const std::string key = (dir / "l.key").string();
+  auto keygen = test_support::run_command(bin + " keygen --identity " + key);
+  ASSERT_EQ(keygen.exit_code, 0);
+  const std::string pubkey = keygen.output.substr(0, keygen.output.find('\n'));
+  // exec: the child's pid is the listener's own, so it can be frozen.
+  test_support::ChildProcess listener("/bin/bash", {"-c", "exec " + bin + " listen --identity " + key +
+                                                              " --accept-any" + common + " 2>" +
+                                                              (dir / "l.err").string() + " < <(echo l; sleep 7)"});
+  ASSERT_TRUE(read_event(server.process, "registered", 5000ms)) << "the listener registered";
+  auto c = std::async(std::launch::async, [&] {
+    return test_support::run_command("(echo one; sleep 5.5; echo two) | " + bin + " connect --peer " + pubkey + common +
+                                     " 2>" + (dir / "c.err").string());
+  });
+  std::this_thread::sleep_for(1500ms);  // punched and idle by now (loopback: ~0.3 s)
+  kill(listener.pid(), SIGSTOP);
+  std::this_thread::sleep_for(3000ms);
+  kill(listener.pid(), SIGCONT);
+  auto cr = c.get();
+  std::string heard;
+  while (auto line = listener.read_line(5000ms)) heard += *line + "\n";
+  const auto cj = last_result(dir / "c.err");
+  EXPECT_EQ(cr.exit_code, 0) << cj.dump();
+  ASSERT_TRUE(cj.contains("session")) << cj.dump();
+  EXPECT_EQ(cj["session"]["keepalive_interval_ms"], 1000);
+  if (param.dies)
+    EXPECT_GE(cj["session"]["path_deaths"].get<int>(), 1) << cj.dump();
+  else
+    EXPECT_EQ(cj["session"]["path_deaths"], 0) << cj.dump();
+  EXPECT_NE(heard.find("two"), std::string::npos) << "the session outlived the freeze: " << heard;
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, KeepaliveDeath,
+                         testing::Values(DeathCase{"Fast", "--keepalive-reply-ms 200 --keepalive-misses 1", true},
+                                         DeathCase{"Default", "", false}),
+                         [](const testing::TestParamInfo<DeathCase>& info) { return std::string(info.param.name); });
 
 TEST(SessionApi, ListenAndConnectInProcessExchangeDatagramsDirectly) {
   Rendezvous server;

@@ -25,6 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 
 using natpunch::cli_test::Process;
+using natpunch::cli_test::read_event;
 using natpunch::cli_test::Rendezvous;
 
 // A shell around natpunch so stderr (progress lines) reaches our pipe too.
@@ -49,19 +50,6 @@ std::string keygen(const std::filesystem::path& file) {
   return line.value_or("");
 }
 
-// Reads JSON lines until one has "event" == `event` (other lines skipped).
-std::optional<nlohmann::json> read_event(natpunch::test_support::ChildProcess& p, const std::string& event,
-                                         std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    auto line = p.read_line(left);
-    if (!line) return std::nullopt;
-    auto j = nlohmann::json::parse(*line, nullptr, false);
-    if (!j.is_discarded() && j.is_object() && j.value("event", "") == event) return j;
-  }
-  return std::nullopt;
-}
 
 TEST(ListenCli, SessionsThreeServesThreeConcurrentCallers) {
   Rendezvous server;
