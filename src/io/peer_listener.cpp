@@ -19,13 +19,6 @@ constexpr Duration kFirstRegistration = seconds(12);
 constexpr Duration kAcceptorWait = seconds(600);
 constexpr Duration kRetryAfterFailure = seconds(1);
 
-SessionError error(SessionErrorKind kind, std::string message) {
-  SessionError e;
-  e.kind = kind;
-  e.message = std::move(message);
-  return e;
-}
-
 // What the sessions' callbacks reach: shared, so a Session that outlives
 // its Listener never calls into a destroyed one.
 struct Hooks {
@@ -68,7 +61,7 @@ class PeerListener final : public Listener {
     while (!hooks_->registered && !fatal_ && !closed_ && Clock::now() < deadline)
       changed_.wait_for(lock, milliseconds(20));
     if (hooks_->registered) return true;
-    SessionError e = fatal_ ? *fatal_ : error(SessionErrorKind::kNoServer, "no answer from the rendezvous server");
+    SessionError e = fatal_ ? *fatal_ : session_error(SessionErrorKind::kNoServer, "no answer from the rendezvous server");
     lock.unlock();
     close();
     return Unexpected{e};
@@ -84,7 +77,7 @@ class PeerListener final : public Listener {
       changed_.notify_all();  // an acceptor may wait for room
       return s;
     }
-    if (closed_) return Unexpected{error(SessionErrorKind::kInterrupted, "the listener is closed")};
+    if (closed_) return Unexpected{session_error(SessionErrorKind::kInterrupted, "the listener is closed")};
     if (fatal_ && !hooks_->registered) return Unexpected{*fatal_};
     return std::unique_ptr<Session>{};
   }

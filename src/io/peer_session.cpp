@@ -44,13 +44,6 @@ std::string fixed(double value, int digits) {
   return s.str();
 }
 
-SessionError error(SessionErrorKind kind, std::string message) {
-  SessionError e;
-  e.kind = kind;
-  e.message = std::move(message);
-  return e;
-}
-
 // One stage of the punching plan: both sides derive the same plan from the
 // same pair of NatInfos, so their stages start together.
 struct Stage {
@@ -210,11 +203,11 @@ Result<bool, SessionError> PeerSession::establish() {
         seconds(1), std::chrono::duration_cast<Duration>(milliseconds(c.info.idle_timeout_ms) * config_.keepalive.safety));
   const Endpoint bind{c.server.address.is_v4() ? IpAddress::v4({0, 0, 0, 0}) : IpAddress::v6({}), 0};
   auto opened = RendezvousClientRunner::open(bind, client_config);
-  if (!opened) return Unexpected{error(SessionErrorKind::kSocket, opened.error())};
+  if (!opened) return Unexpected{session_error(SessionErrorKind::kSocket, opened.error())};
   runner_ = std::move(opened.value());
   auto observed = runner_->wait_registered(std::min<Duration>(config_.wait, seconds(10)));
   if (!observed)
-    return Unexpected{error(SessionErrorKind::kNoServer, observed.error() + " at " + server_.to_string())};
+    return Unexpected{session_error(SessionErrorKind::kNoServer, observed.error() + " at " + server_.to_string())};
   info_.observed = observed->to_string();
   progress(SessionProgress::Kind::kRegistered, "registered at " + server_.to_string() + ", seen as " + info_.observed,
            {}, info_.observed);
@@ -223,7 +216,7 @@ Result<bool, SessionError> PeerSession::establish() {
   auto session = config_.role == PeerRole::Connect ? runner_->connect(*config_.peer, config_.wait, notice, stop)
                                                     : runner_->wait_for_session(config_.wait, stop);
   if (!session)
-    return Unexpected{error(runner_->interrupted() ? SessionErrorKind::kInterrupted : SessionErrorKind::kNoSession,
+    return Unexpected{session_error(runner_->interrupted() ? SessionErrorKind::kInterrupted : SessionErrorKind::kNoSession,
                             session.error())};
   session_ = *session;
   info_.session_id = session_.session_id;
@@ -294,7 +287,7 @@ Result<bool, SessionError> PeerSession::establish() {
     last = run.result;
     if (run.first_error) progress(SessionProgress::Kind::kWarning, "warning: " + *run.first_error, current);
     if (run.interrupted) {
-      SessionError e = error(SessionErrorKind::kInterrupted,
+      SessionError e = session_error(SessionErrorKind::kInterrupted,
                              "interrupted while punching (" + std::to_string(probes_total) + " probes sent)");
       e.session_id = session_.session_id;
       e.strategy = current;
@@ -598,12 +591,19 @@ void PeerSession::close() {
 }  // namespace
 
 Result<std::unique_ptr<Session>, SessionError> open_peer_session(PeerSessionConfig config) {
-  if (sodium_init() < 0) return Unexpected{error(SessionErrorKind::kSocket, "libsodium failed to initialise")};
+  if (sodium_init() < 0) return Unexpected{session_error(SessionErrorKind::kSocket, "libsodium failed to initialise")};
   auto session = std::make_unique<PeerSession>(std::move(config));
   auto established = session->establish();
   if (!established) return Unexpected{established.error()};
   session->start();
   return std::unique_ptr<Session>(std::move(session));
+}
+
+SessionError session_error(SessionErrorKind kind, std::string message) {
+  SessionError e;
+  e.kind = kind;
+  e.message = std::move(message);
+  return e;
 }
 
 }  // namespace natpunch::io

@@ -47,4 +47,7 @@ struct PeerSessionConfig {
 
 Result<std::unique_ptr<Session>, SessionError> open_peer_session(PeerSessionConfig config);
 
+// A SessionError of `kind` saying `message` (one line, what to do).
+SessionError session_error(SessionErrorKind kind, std::string message);
+
 }  // namespace natpunch::io

@@ -17,18 +17,12 @@ namespace {
 constexpr std::uint16_t kDefaultRendezvousPort = 7000;
 
 Unexpected<SessionError> bad_input(std::string message) {
-  SessionError e;
-  e.kind = SessionErrorKind::kBadInput;
-  e.message = std::move(message);
-  return Unexpected{e};
+  return Unexpected{io::session_error(SessionErrorKind::kBadInput, std::move(message))};
 }
 
 Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
   if (sodium_init() < 0) {
-    SessionError e;
-    e.kind = SessionErrorKind::kSocket;
-    e.message = "libsodium failed to initialise";
-    return Unexpected{e};
+    return Unexpected{io::session_error(SessionErrorKind::kSocket, "libsodium failed to initialise")};
   }
   io::PeerSessionConfig config;
   auto& client = config.client;

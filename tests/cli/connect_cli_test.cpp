@@ -24,6 +24,7 @@
 #include <natpunch/session.hpp>
 
 #include "../support/child_process.hpp"
+#include "background_listen.hpp"
 #include "cli_processes.hpp"
 #include "../support/run_command.hpp"
 #include "io/os_random.hpp"
@@ -35,6 +36,7 @@ namespace {
 using namespace natpunch;
 using namespace std::chrono_literals;
 
+using natpunch::cli_test::listen_in_background;
 using natpunch::cli_test::Process;
 using natpunch::cli_test::read_event;
 using natpunch::cli_test::Rendezvous;
@@ -338,21 +340,8 @@ TEST(SessionApi, ListenAndConnectInProcessExchangeDatagramsDirectly) {
   natpunch::SessionOptions options;
   options.rendezvous = server.address;
   options.wait = std::chrono::seconds(10);
-  std::promise<std::string> listener_key;
-  natpunch::SessionOptions listen_options = options;
-  // The caller asks for the listener by key: only once the listener is
-  // registered (its identity comes first, before the rendezvous answers).
-  std::string own_key;
-  bool told = false;
-  listen_options.on_progress = [&](const natpunch::SessionProgress& p) {
-    if (p.kind == natpunch::SessionProgress::Kind::kIdentity) own_key = p.message;
-    if (p.kind == natpunch::SessionProgress::Kind::kRegistered && !told) {
-      told = true;
-      listener_key.set_value(own_key);
-    }
-  };
-  auto listening = std::async(std::launch::async, [&] { return natpunch::listen(listen_options, {}); });
-  const std::string key = listener_key.get_future().get();
+  // The caller asks for the listener by key: only once the listener is registered.
+  auto [key, listening] = listen_in_background(options);
   std::vector<natpunch::SessionProgress::Kind> kinds;
   options.on_progress = [&](const natpunch::SessionProgress& p) { kinds.push_back(p.kind); };
   auto connected = natpunch::connect(options, key);
@@ -404,19 +393,7 @@ TEST(SessionApi, ACarrierProfileTellsThePeerOurAllocator) {
   options.wait = std::chrono::seconds(10);
   options.nat.carrier_profile = std::string(NATPUNCH_PROFILES_DIR) + "/kpn-nl.json";
   options.punch_timeout = std::chrono::milliseconds(1500);
-  std::promise<std::string> listener_key;
-  natpunch::SessionOptions listen_options = options;
-  std::string own_key;
-  bool told = false;
-  listen_options.on_progress = [&](const natpunch::SessionProgress& p) {
-    if (p.kind == natpunch::SessionProgress::Kind::kIdentity) own_key = p.message;
-    if (p.kind == natpunch::SessionProgress::Kind::kRegistered && !told) {
-      told = true;
-      listener_key.set_value(own_key);
-    }
-  };
-  auto listening = std::async(std::launch::async, [&] { return natpunch::listen(listen_options, {}); });
-  const std::string key = listener_key.get_future().get();
+  auto [key, listening] = listen_in_background(options);
   auto connected = natpunch::connect(options, key);
   auto listened = listening.get();
   ASSERT_TRUE(connected.ok()) << connected.error().message;

@@ -18,12 +18,14 @@
 #include <natpunch/session.hpp>
 
 #include "../support/child_process.hpp"
+#include "background_listen.hpp"
 #include "cli_processes.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
+using natpunch::cli_test::listen_in_background;
 using natpunch::cli_test::Process;
 using natpunch::cli_test::read_event;
 using natpunch::cli_test::Rendezvous;
@@ -221,18 +223,7 @@ TEST(SessionApi, ListenerServesSeveralCallersWhileTheSameIdentityConnects) {
   // Another peer listens; we call it with the same identity file.
   natpunch::SessionOptions other = base;
   other.identity_file = (dir.path / "other.key").string();
-  std::promise<std::string> other_key;
-  bool told = false;
-  std::string other_identity;
-  other.on_progress = [&](const natpunch::SessionProgress& p) {
-    if (p.kind == natpunch::SessionProgress::Kind::kIdentity) other_identity = p.message;
-    if (p.kind == natpunch::SessionProgress::Kind::kRegistered && !told) {
-      told = true;
-      other_key.set_value(other_identity);
-    }
-  };
-  auto other_listen = std::async(std::launch::async, [&] { return natpunch::listen(other, {}); });
-  const std::string other_hex = other_key.get_future().get();
+  auto [other_hex, other_listen] = listen_in_background(other);
   auto outgoing = std::async(std::launch::async, [&] { return natpunch::connect(mine, other_hex); });
   std::vector<std::future<natpunch::Result<std::unique_ptr<natpunch::Session>, natpunch::SessionError>>> callers;
   for (int i = 0; i < 2; ++i)

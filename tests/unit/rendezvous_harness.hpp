@@ -63,17 +63,9 @@ class Harness {
 
   Peer& add_peer(Endpoint endpoint, AcceptPolicy policy = accept_all(), NatInfo info = {},
                  ClientConfig base = {}) {
-    base.server = server_endpoint;
-    base.identity = Identity::generate(random());
     base.info = std::move(info);
     base.accept_policy = std::move(policy);
-    auto peer = std::make_unique<Peer>();
-    peer->client = std::make_unique<Client>(base, random());
-    peer->endpoint = endpoint;
-    peers_.push_back(std::move(peer));
-    peers_.back()->client->start(now);
-    pump();
-    return *peers_.back();
+    return add_client(Identity::generate(random()), endpoint, std::move(base));
   }
 
   // A client with a given identity and config (several registrations of
