@@ -147,7 +147,7 @@ void PunchDriver::flush(punch::PunchStrategy& strategy) {
   while (count < allowance) {
     auto d = strategy.poll_transmit(now);
     if (!d) break;
-    pending_[count++] = *d;
+    pending_[count++] = std::move(*d);
   }
   if (limiter_) limiter_->consume(count);
   if (count > 0) send_pending(count);
@@ -175,6 +175,11 @@ void PunchDriver::send_pending(std::size_t count) {
       d.socket = kNoSocket;
       continue;
     }
+    if (d.bytes.size() > batch_.max_payload()) {  // not a probe: no batch slot fits it
+      send(d.socket, d.to, d.bytes);
+      d.socket = kNoSocket;
+      continue;
+    }
     if (per_socket_[d.socket]++ == 0) touched_.push_back(d.socket);
   }
   std::uint32_t offset = 0;
@@ -187,7 +192,7 @@ void PunchDriver::send_pending(std::size_t count) {
     const auto& d = pending_[i];
     if (d.socket == kNoSocket) continue;
     const std::uint32_t slot = per_socket_[d.socket]++;
-    batch_.put(slot, d.to, d.bytes, families_[d.socket]);  // cannot fail: sizes and family checked
+    batch_.put(slot, d.to, d.bytes, families_[d.socket]);  // cannot fail: size and family checked
   }
   std::uint32_t begin = 0;
   for (const auto s : touched_) {

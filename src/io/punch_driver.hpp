@@ -178,7 +178,7 @@ class PunchDriver {
   PunchDriverStats stats_;
 
   // Send path: pulled datagrams, then the same grouped by socket.
-  std::vector<punch::PunchDatagram> pending_;
+  std::vector<Transmit> pending_;
   SendBatch batch_;
   std::vector<std::uint32_t> per_socket_;  // counting sort scratch, one entry per socket
   std::vector<std::uint32_t> touched_;     // sockets with datagrams in this batch, in first-seen order

@@ -51,6 +51,7 @@ class SendBatch {
     return {static_cast<std::uint8_t*>(iov_[size_].iov_base), max_payload_};
   }
   bool commit(std::size_t length, const Endpoint& to, int socket_family);
+  std::size_t max_payload() const { return max_payload_; }
 
   struct Outcome {
     std::size_t sent = 0;         // accepted by the kernel

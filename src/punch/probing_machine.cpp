@@ -44,15 +44,15 @@ bool ProbingMachine::probing() const {
   return result_.outcome == PunchOutcome::Running && !order_exhausted_ && result_.probes_sent < config_.probe_budget;
 }
 
-void ProbingMachine::enqueue(TimePoint now, const PunchDatagram& datagram) {
+void ProbingMachine::enqueue(TimePoint now, const Transmit& datagram) {
   if (queued_ == 0) answer_due_ = now;
   if (queued_ < kQueue) queue_[queued_++] = datagram;
 }
 
-std::optional<PunchDatagram> ProbingMachine::poll_transmit(TimePoint now) {
+std::optional<Transmit> ProbingMachine::poll_transmit(TimePoint now) {
   if (queued_ > 0) {
-    const PunchDatagram out = queue_[0];
-    for (std::size_t i = 1; i < queued_; ++i) queue_[i - 1] = queue_[i];
+    Transmit out = std::move(queue_[0]);
+    for (std::size_t i = 1; i < queued_; ++i) queue_[i - 1] = std::move(queue_[i]);
     --queued_;
     return out;
   }
@@ -70,12 +70,11 @@ std::optional<PunchDatagram> ProbingMachine::poll_transmit(TimePoint now) {
     order_exhausted_ = true;
     return std::nullopt;
   }
-  PunchDatagram probe;
-  probe.socket = static_cast<std::uint32_t>(result_.probes_sent % config_.sockets);
-  probe.to = Endpoint{config_.peer_address, *port};
-  probe.bytes = probe_template_;
+  wire::ProbeBytes bytes = probe_template_;
   const auto sequence = static_cast<std::uint32_t>(result_.probes_sent);
-  wire::restamp(probe.bytes, sequence, nonces_.nonce(wire::ProbeKind::Probe, sequence, *port), key_);
+  wire::restamp(bytes, sequence, nonces_.nonce(wire::ProbeKind::Probe, sequence, *port), key_);
+  std::optional<Transmit> probe{std::in_place, static_cast<std::uint32_t>(result_.probes_sent % config_.sockets),
+                                Endpoint{config_.peer_address, *port}, std::span<const std::uint8_t>(bytes)};
   ++result_.probes_sent;
   // Keeps to the schedule even if the driver is late, so the rate is the
   // configured one on average rather than drifting with driver lag.
@@ -99,6 +98,7 @@ void ProbingMachine::stop(StopReason reason) {
   result_.outcome = PunchOutcome::Stopped;
   result_.stop_reason = reason;
   candidate_.reset();
+  event_ = punch_event::Stopped{reason};
 }
 
 void ProbingMachine::on_timer(TimePoint now) {
@@ -115,17 +115,17 @@ void ProbingMachine::connect(TimePoint now, std::uint32_t socket, const Endpoint
   result_.socket = socket;
   result_.peer = from;
   candidate_.reset();
+  event_ = punch_event::Connected{socket, from, now};
 }
 
 void ProbingMachine::answer_probe(TimePoint now, std::uint32_t socket, const Endpoint& from,
                                   const wire::ProbeMessage& probe) {
   const auto sequence = static_cast<std::uint32_t>(result_.acks_sent);
-  PunchDatagram ack;
-  ack.socket = socket;
-  ack.to = from;
-  ack.bytes = wire::encode(wire::ProbeMessage{wire::ProbeKind::Ack, config_.session_id, sequence, probe.sequence,
-                                              nonces_.nonce(wire::ProbeKind::Ack, sequence, from.port), probe.nonce},
-                           key_);
+  const auto bytes =
+      wire::encode(wire::ProbeMessage{wire::ProbeKind::Ack, config_.session_id, sequence, probe.sequence,
+                                      nonces_.nonce(wire::ProbeKind::Ack, sequence, from.port), probe.nonce},
+                   key_);
+  const Transmit ack{socket, from, std::span<const std::uint8_t>(bytes)};
   ++result_.acks_sent;
   enqueue(now, ack);
   if (result_.outcome == PunchOutcome::Running && !candidate_) {
@@ -159,13 +159,11 @@ void ProbingMachine::on_datagram(TimePoint now, std::uint32_t socket, const Endp
         ++result_.rejected;
         return;
       }
-      PunchDatagram confirm;
-      confirm.socket = socket;
-      confirm.to = from;
-      confirm.bytes = wire::encode(wire::ProbeMessage{wire::ProbeKind::Confirm, config_.session_id,
-                                                      static_cast<std::uint32_t>(result_.confirms_sent),
-                                                      message->sequence, 0, message->nonce},
-                                   key_);
+      const auto bytes = wire::encode(wire::ProbeMessage{wire::ProbeKind::Confirm, config_.session_id,
+                                                         static_cast<std::uint32_t>(result_.confirms_sent),
+                                                         message->sequence, 0, message->nonce},
+                                      key_);
+      const Transmit confirm{socket, from, std::span<const std::uint8_t>(bytes)};
       ++result_.confirms_sent;
       enqueue(now, confirm);
       if (result_.outcome == PunchOutcome::Running) connect(now, socket, from, true);

@@ -18,6 +18,7 @@
 // (the peer may have missed ours) but sends no more probes.
 #include <array>
 #include <memory>
+#include <utility>
 
 #include "core/rng.hpp"
 #include "punch/port_chooser.hpp"
@@ -46,7 +47,8 @@ class ProbingMachine : public PunchStrategy {
   // seeds the nonce secret and feeds the chooser.
   ProbingMachine(const ProbingConfig& config, std::unique_ptr<PortChooser> chooser, Rng& rng, TimePoint start);
 
-  std::optional<PunchDatagram> poll_transmit(TimePoint now) override;
+  std::optional<Transmit> poll_transmit(TimePoint now) override;
+  std::optional<PunchEvent> poll_event() override { return std::exchange(event_, std::nullopt); }
   std::optional<TimePoint> next_deadline() const override;
   void on_timer(TimePoint now) override;
   void on_datagram(TimePoint now, std::uint32_t socket, const Endpoint& from,
@@ -63,7 +65,7 @@ class ProbingMachine : public PunchStrategy {
 
   bool probing() const;
   TimePoint last_probe_at() const { return next_send_ - config_.send_interval; }
-  void enqueue(TimePoint now, const PunchDatagram& datagram);
+  void enqueue(TimePoint now, const Transmit& datagram);
   void connect(TimePoint now, std::uint32_t socket, const Endpoint& from, bool via_ack);
   void stop(StopReason reason);
   void answer_probe(TimePoint now, std::uint32_t socket, const Endpoint& from, const wire::ProbeMessage& probe);
@@ -77,14 +79,15 @@ class ProbingMachine : public PunchStrategy {
   TimePoint next_send_;
   bool order_exhausted_ = false;
   wire::ProbeBytes probe_template_{};
-  std::array<PunchDatagram, kQueue> queue_{};
+  std::array<Transmit, kQueue> queue_{};
   std::size_t queued_ = 0;
   TimePoint answer_due_{};  // when the oldest queued answer arose
   // The last path whose probe we ACKed, while we wait for its CONFIRM.
-  std::optional<PunchDatagram> candidate_;
+  std::optional<Transmit> candidate_;
   TimePoint candidate_due_{};
   int candidate_retransmits_ = 0;
   PunchResult result_;
+  std::optional<PunchEvent> event_;
 };
 
 }  // namespace natpunch::punch

@@ -1,12 +1,14 @@
 #pragma once
 // The one interface every punching strategy implements, so a real-socket
 // driver (src/io/), the simulator (src/sim/) and tests run them alike.
-// Strategies are sans-IO: they read no clock and touch no socket.
+// Strategies are sans-IO: they read no clock and touch no socket, and they
+// speak the machine contract of core/transmit.hpp (poll_event reports how
+// the punch ended, once).
 //
 // A strategy owns a set of local sockets, numbered 0 .. socket_count()-1;
 // the driver binds them (any free local port each) and tells the strategy
 // which one a datagram arrived on. The driver loops:
-//   while (auto d = strategy.poll_transmit(now)) send d->bytes out of socket d->socket to d->to;
+//   while (auto t = strategy.poll_transmit(now)) send t->bytes out of socket t->socket to t->to;
 //   wait until strategy.next_deadline(), feeding on_datagram() meanwhile;
 //   strategy.on_timer(now);
 // until done(). result() then says Connected (with the peer endpoint and
@@ -14,23 +16,17 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <variant>
 
 #include "core/endpoint.hpp"
 #include "core/time.hpp"
+#include "core/transmit.hpp"
 #include "wire/probe.hpp"
 
 namespace natpunch::punch {
 
 // One probe per ~2.98 ms: the thesis's phones (Section VI-E).
 inline constexpr Duration kThesisSendInterval = std::chrono::microseconds(2980);
-
-// One datagram to send out of local socket `socket` to `to`. A value type
-// with an inline payload: a probe costs no heap allocation.
-struct PunchDatagram {
-  std::uint32_t socket = 0;
-  Endpoint to;
-  wire::ProbeBytes bytes{};
-};
 
 enum class PunchOutcome : std::uint8_t {
   Running,
@@ -64,16 +60,32 @@ struct PunchResult {
   Endpoint peer;               // the peer's external endpoint on that path
 };
 
+// What poll_event() reports: the punch ended, one way or the other (once).
+namespace punch_event {
+struct Connected {
+  std::uint32_t socket = 0;  // the local socket of the working path
+  Endpoint peer;             // the peer's external endpoint on that path
+  TimePoint at{};
+};
+struct Stopped {
+  StopReason reason = StopReason::None;
+};
+}  // namespace punch_event
+using PunchEvent = std::variant<punch_event::Connected, punch_event::Stopped>;
+
 class PunchStrategy {
  public:
   virtual ~PunchStrategy() = default;
   // At most one datagram per call: answers first, then the probe due at `now`.
-  virtual std::optional<PunchDatagram> poll_transmit(TimePoint now) = 0;
+  // Probes fit DatagramBytes' inline capacity: no heap allocation per probe.
+  virtual std::optional<Transmit> poll_transmit(TimePoint now) = 0;
   // nullopt once nothing more is scheduled.
   virtual std::optional<TimePoint> next_deadline() const = 0;
   virtual void on_timer(TimePoint now) = 0;
   virtual void on_datagram(TimePoint now, std::uint32_t socket, const Endpoint& from,
                            std::span<const std::uint8_t> bytes) = 0;
+  // Connected or Stopped, once, when the outcome is decided.
+  virtual std::optional<PunchEvent> poll_event() = 0;
   virtual const PunchResult& result() const = 0;
   virtual std::uint32_t socket_count() const = 0;
   // Nothing left to send or wait for.

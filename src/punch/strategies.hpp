@@ -49,7 +49,12 @@ class RelayOnlyStrategy final : public PunchStrategy {
     result_.outcome = PunchOutcome::Stopped;
     result_.stop_reason = StopReason::RelayOnly;
   }
-  std::optional<PunchDatagram> poll_transmit(TimePoint) override { return std::nullopt; }
+  std::optional<Transmit> poll_transmit(TimePoint) override { return std::nullopt; }
+  std::optional<PunchEvent> poll_event() override {
+    if (reported_) return std::nullopt;
+    reported_ = true;
+    return punch_event::Stopped{StopReason::RelayOnly};
+  }
   std::optional<TimePoint> next_deadline() const override { return std::nullopt; }
   void on_timer(TimePoint) override {}
   void on_datagram(TimePoint, std::uint32_t, const Endpoint&, std::span<const std::uint8_t>) override {}
@@ -59,6 +64,7 @@ class RelayOnlyStrategy final : public PunchStrategy {
 
  private:
   PunchResult result_;
+  bool reported_ = false;
 };
 
 }  // namespace natpunch::punch

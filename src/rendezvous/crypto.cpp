@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "rendezvous/byte_cursor.hpp"
+#include "core/bytes.hpp"
 
 namespace natpunch::rendezvous {
 namespace {

@@ -3,7 +3,7 @@
 #include <bit>
 #include <type_traits>
 
-#include "rendezvous/byte_cursor.hpp"
+#include "core/bytes.hpp"
 
 namespace natpunch::rendezvous {
 namespace {

@@ -42,15 +42,15 @@ std::vector<std::uint8_t> peer_probe(std::uint64_t session = kSession) {
 }
 
 // The peer's ACK of our probe `ours`, as the peer would build it.
-std::vector<std::uint8_t> peer_ack(const PunchDatagram& ours) {
+std::vector<std::uint8_t> peer_ack(const Transmit& ours) {
   const auto probe = wire::decode_probe(ours.bytes, kKey);
   return bytes_of(wire::encode(
       wire::ProbeMessage{wire::ProbeKind::Ack, kSession, 0, probe->sequence, 0x77, probe->nonce}, kKey));
 }
 
 // Sends everything due at each deadline until `until`; returns the datagrams.
-std::vector<PunchDatagram> drive(NaiveBirthday& attack, TimePoint until) {
-  std::vector<PunchDatagram> sent;
+std::vector<Transmit> drive(NaiveBirthday& attack, TimePoint until) {
+  std::vector<Transmit> sent;
   while (auto deadline = attack.next_deadline()) {
     if (*deadline > until) break;
     attack.on_timer(*deadline);

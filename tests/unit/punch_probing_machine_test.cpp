@@ -42,7 +42,7 @@ struct InFlight {
   TimePoint arrives;
   Endpoint from;
   Endpoint to;
-  wire::ProbeBytes bytes;
+  std::vector<std::uint8_t> bytes;
 };
 
 // Two public hosts, socket i of each at port kBase + i; the wire delivers
@@ -56,7 +56,7 @@ struct Wire {
 
   void collect(PunchStrategy& s, const IpAddress& own, TimePoint now) {
     while (auto d = s.poll_transmit(now)) {
-      InFlight f{now + kLatency, Endpoint{own, static_cast<std::uint16_t>(kBase + d->socket)}, d->to, d->bytes};
+      InFlight f{now + kLatency, Endpoint{own, static_cast<std::uint16_t>(kBase + d->socket)}, d->to, d->bytes.to_vector()};
       flight.push_back(f);
       captured.push_back(f);
     }
@@ -103,6 +103,17 @@ TEST(ProbingMachineTest, HolePunchCompletesTheHandshakeAndBothStopProbing) {
   // One side completed it with an ACK, the other with the CONFIRM (or both
   // with ACKs when the probes crossed).
   EXPECT_TRUE(a->result().via_ack || b->result().via_ack);
+  // Each reports its outcome once, as the machine contract's event.
+  for (auto* m : {a.get(), b.get()}) {
+    const auto event = m->poll_event();
+    ASSERT_TRUE(event);
+    const auto* connected = std::get_if<punch_event::Connected>(&*event);
+    ASSERT_TRUE(connected);
+    EXPECT_EQ(connected->peer, m->result().peer);
+    EXPECT_EQ(connected->socket, m->result().socket);
+    EXPECT_EQ(connected->at, m->result().connected_at);
+    EXPECT_FALSE(m->poll_event());
+  }
   const auto probes_a = a->result().probes_sent;
   const auto probes_b = b->result().probes_sent;
   EXPECT_LT(probes_a, 10u);
@@ -138,6 +149,11 @@ TEST(ProbingMachineTest, StopsAtTheTimeBudgetWithThatReason) {
   }
   EXPECT_EQ(m.result().outcome, PunchOutcome::Stopped);
   EXPECT_EQ(m.result().stop_reason, StopReason::TimeBudget);
+  const auto event = m.poll_event();
+  ASSERT_TRUE(event);
+  ASSERT_TRUE(std::holds_alternative<punch_event::Stopped>(*event));
+  EXPECT_EQ(std::get<punch_event::Stopped>(*event).reason, StopReason::TimeBudget);
+  EXPECT_FALSE(m.poll_event());
   EXPECT_EQ(now, kTimeZero + seconds(2));
   EXPECT_EQ(m.result().probes_sent, 200u);  // one per 10 ms
 }
@@ -185,7 +201,7 @@ TEST(ProbingMachineTest, ReplayedOrForgedDatagramsNeverCreateASession) {
   ProbingConfig victim_config = config_for(kAddressA);
   ProbingMachine victim(victim_config, std::make_unique<RepeatPortChooser>(0, 0), rng_v, kTimeZero + seconds(10));
   TimePoint now = kTimeZero + seconds(10);
-  const auto inject = [&](const Endpoint& from, const wire::ProbeBytes& bytes) {
+  const auto inject = [&](const Endpoint& from, std::span<const std::uint8_t> bytes) {
     victim.on_datagram(now, 0, from, bytes);
     while (victim.poll_transmit(now)) {
     }

@@ -72,7 +72,7 @@ TEST(SideKnowledgeTest, KpnPairPredictsTheRestOfThePeersBlock) {
   auto strategy = make_strategy(StrategyKind::ImprovedBirthday, local, peer, params, rng, kTimeZero);
   TimePoint now = kTimeZero;
   for (std::uint16_t expected = 40001; expected <= 40005; ++expected) {
-    std::optional<PunchDatagram> d;
+    std::optional<Transmit> d;
     for (int i = 0; i < 1000 && !(d = strategy->poll_transmit(now)); ++i) {
       ASSERT_TRUE(strategy->next_deadline());
       now = *strategy->next_deadline();

@@ -1,5 +1,6 @@
 #pragma once
-// Bounds-checked big-endian reading and writing for the rendezvous codec.
+// Bounds-checked big-endian reading and writing: the one byte reader and
+// writer of every wire codec.
 // The reader never throws and never reads past its span: every read reports
 // failure instead, so a decoder can map it to its own error.
 #include <array>
@@ -8,7 +9,7 @@
 #include <span>
 #include <vector>
 
-namespace natpunch::rendezvous {
+namespace natpunch {
 
 class ByteReader {
  public:
@@ -78,4 +79,4 @@ class ByteWriter {
   std::vector<std::uint8_t>& out_;
 };
 
-}  // namespace natpunch::rendezvous
+}  // namespace natpunch
