@@ -180,7 +180,9 @@ std::optional<std::filesystem::path> find_plot_script(const AnalyzeOptions& o) {
   std::vector<fs::path> candidates;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "natpunch" / "plot_mappings.py");
-  candidates.push_back(fs::path(__FILE__).parent_path().parent_path() / "scripts" / "plot_mappings.py");
+  // Not __FILE__: a compiler cache may make it relative to the build
+  // directory, and the tests run the binary from elsewhere.
+  candidates.push_back(fs::path(NATPUNCH_SOURCE_SCRIPTS_DIR) / "plot_mappings.py");
   for (const auto& candidate : candidates)
     if (fs::is_regular_file(candidate, ec)) return candidate;
   return std::nullopt;
@@ -380,7 +382,7 @@ void add_analyze_command(CLI::App& app, int& exit_code) {
                   "A pause longer than this (seconds, phone's clock) between two rows starts a new session: runs "
                   "and block visits end there, and block reuse is counted across sessions")
       ->default_val(30)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--plots", o->plots_dir,
                   "Write the figures (ports over time, run lengths, port histogram with the fitted law) and their "
                   "data (CSV, analysis.json) into this directory")
