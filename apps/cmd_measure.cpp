@@ -55,6 +55,7 @@ struct TimeoutOptions {
   std::uint32_t idle_step = 50;
   int copies = 2;
   int guard_ms = 250;
+  int establish_ms = 3000;
 };
 
 struct MtuOptions {
@@ -161,6 +162,7 @@ TimeoutRun run_timeouts(const Endpoint& server, const TimeoutOptions& o, const i
   config.idle_step_s = o.idle_step;
   config.prober.copies = o.copies;
   config.prober.guard = std::chrono::milliseconds(o.guard_ms);
+  config.prober.establish_for = std::chrono::milliseconds(o.establish_ms);
   Rng rng(io::os_random_seed());
   measure::TimeoutMeasurement machine(server, config, static_cast<std::uint32_t>(rng.next_u64()));
   TimeoutRun run;
@@ -559,6 +561,10 @@ void add_timeout_options(CLI::App& cmd, TimeoutOptions& o) {
   cmd.add_option("--idle-step", o.idle_step, "Paper method: step of Algorithm 4, seconds")->check(CLI::Range(1, 3600));
   cmd.add_option("--copies", o.copies, "Requests sent per probe (any reply counts; guards against loss)")
       ->check(CLI::Range(1, 5));
+  cmd.add_option("--establish-ms", o.establish_ms,
+                 "Idle probes: two-way traffic this long (one exchange a second) before the silence, as a "
+                 "session's mapping has; above 2000 for Linux conntrack to promote the flow")
+      ->check(CLI::Range(0, 60000));
   cmd.add_option("--guard-ms", o.guard_ms, "Probes ask for delay - rtt - guard, so answers are whole seconds")
       ->check(CLI::Range(0, 900));
 }

@@ -79,7 +79,9 @@ class MeasureTimeoutsInLab : public testing::TestWithParam<TimeoutMethodCase> {}
 
 // natd runs KPN's profile with its timeouts shortened to 2 s (pending) and
 // 4 s (idle); both methods recover both to within a second (mixing the two
-// up would be 2 s off). The paper method's steps sit just above each
+// up would be 2 s off). natd's model establishes a mapping at its first
+// reply, so the idle probes' conversation is cut to 1 s here (conntrack's
+// 2 s rule is MeasureTimeoutsBehindConntrack's). The paper method's steps sit just above each
 // timeout (3 s, 5 s), so each search is one failed step plus a binary search
 // of that step: ~20 s in all (was ~46 s with 4 s / 9 s and 5 s / 10 s
 // steps), the two searches running side by side.
@@ -88,7 +90,8 @@ TEST_P(MeasureTimeoutsInLab, RecoversNatdsPendingAndIdleTimeouts) {
   std::string problem;
   const auto j = measure_timeouts_in_lab("tmt" + GetParam().name,
                                          "--a profile:kpn-nl --b none --udp-timeout 2 --udp-stream-timeout 4",
-                                         "--max-timeout 20 --which both " + GetParam().options, problem);
+                                         "--max-timeout 20 --which both --establish-ms 1000 " + GetParam().options,
+                                         problem);
   ASSERT_TRUE(problem.empty()) << problem;
   for (const auto& [which, configured] : {std::pair{"pending", 2}, {"idle", 4}}) {
     const auto& t = j[which];
@@ -199,16 +202,17 @@ TEST_P(MeasureMappingsInLab, CollectionAndAnalyzeRecoverTheAllocator) {
   auto j = json_from(r);
   ASSERT_FALSE(j.is_discarded()) << r.output;
   // UDP through a userspace NAT on a busy 2-core machine loses packets (a
-  // run once joined 39,520 of 40,000): what counts is what the analysis
-  // recovers from what arrived. The loss is reported, and bounded only
-  // loosely: the fits below are checked on at least 80 % of the rows.
+  // run once joined 39,520 of 40,000; with both cores busy beside it,
+  // voda lost 10.6 %): what counts is what the analysis recovers from what
+  // arrived. The loss is reported, and bounded only loosely: the fits below
+  // are checked on at least 60 % of the rows.
   const auto collected = json_from(collect);
   const int sent = collected.is_object() ? collected.value("sent", 0) : 0;
   const int joined = j["joined"]["rows"].get<int>();
   std::cerr << "[" << c.name << "] " << sent << " sent, " << joined << " joined ("
             << (sent ? 100.0 * (sent - joined) / sent : 0.0) << " % lost)\n";
   EXPECT_GE(sent, c.count * 99 / 100) << "the collector sends what it was asked to: " << collect.output;
-  EXPECT_GE(joined, c.count * 80 / 100) << r.output.substr(0, 800);
+  EXPECT_GE(joined, c.count * 60 / 100) << r.output.substr(0, 800);
   // Loss can only remove rows: the server never logs a packet nobody sent.
   EXPECT_EQ(j["joined"]["server_only"].get<int>(), 0) << r.output.substr(0, 800);
   EXPECT_EQ(j["joined"]["client_only"].get<int>(), sent - joined) << r.output.substr(0, 800);
