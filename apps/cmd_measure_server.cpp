@@ -112,7 +112,8 @@ void add_measure_server_command(CLI::App& app, int& exit_code) {
                                  "Run the server `natpunch measure` talks to (timeouts, MTU, mapping collection)");
   cmd->add_option("--listen", options->listen,
                   "Main IP:PORT: reflects source endpoints, sends delayed replies and idle probes, echoes sizes")
-      ->required();
+      ->required()
+      ->check(bind_address());
   cmd->add_option("--ports", options->ports,
                   "Collection port range A-B (also answers every request); 'none' for only the main port")
       ->default_val("40000-40099");

@@ -157,7 +157,9 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       "Run the rendezvous + relay server: peers register an Ed25519 identity, ask for each other, and get a "
       "session (endpoints, NAT info, session key, common start time) once the callee accepts; relays when "
       "punching fails");
-  cmd->add_option("--listen", o->listen, "IP:PORT to listen on (UDP); port 0 picks a free one")->required();
+  cmd->add_option("--listen", o->listen, "IP:PORT to listen on (UDP); port 0 picks a free one")
+      ->required()
+      ->check(bind_address());
   cmd->add_option("--identity", o->identity_file,
                   "Server key file (created with mode 0600 if missing) so clients can pin the server key it "
                   "prints; without it a fresh key each start");

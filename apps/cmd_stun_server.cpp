@@ -83,10 +83,11 @@ int run(const StunServerOptions& o) {
 void add_stun_server_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<StunServerOptions>();
   auto* cmd = app.add_subcommand("stun-server", "Run a STUN server (RFC 8489; RFC 5780 behaviour discovery with --alt)");
-  cmd->add_option("--listen", options->listen, "Primary IP:PORT to listen on")->required();
+  cmd->add_option("--listen", options->listen, "Primary IP:PORT to listen on")->required()->check(bind_address());
   cmd->add_option("--alt", options->alternate,
                   "Alternate IP:PORT; with it the server listens on all four IP x port pairs, honours "
-                  "CHANGE-REQUEST and reports OTHER-ADDRESS, so clients can classify their NAT");
+                  "CHANGE-REQUEST and reports OTHER-ADDRESS, so clients can classify their NAT")
+      ->check(bind_address());
   cmd->add_option("--software", options->software, "SOFTWARE attribute to send (default: none, smaller responses)");
   cmd->add_option("--rate", options->rate, "Requests/s allowed per source IP (IPv6: per /64); 0 disables")
       ->default_val(20.0)

@@ -90,7 +90,10 @@ INSTANTIATE_TEST_SUITE_P(
                     RefusedCase{"measure mtu 300.1.2.3", "not an IPv4 address"},
                     RefusedCase{"connect --rendezvous 127.0.0.1:0 --peer aaaa --wait 1", "bad port"},
                     RefusedCase{"listen --rendezvous '[::1]:99999' --accept-any --wait 1", "bad port"},
-                    RefusedCase{"learn --rendezvous 999.1.1.1 --peers x,y", "not an IPv4 address"}),
+                    RefusedCase{"learn --rendezvous 999.1.1.1 --peers x,y", "not an IPv4 address"},
+                    RefusedCase{"stun-server --listen '[::1]:99999'", "bad port"},
+                    RefusedCase{"measure-server --listen 127.0.0.1 --ports none", "no port"},
+                    RefusedCase{"rendezvous --listen nonsense", "no port"}),
     [](const auto& info) { return "case" + std::to_string(info.index); });
 
 // --------------------------------------------------------------- numbers
