@@ -109,7 +109,10 @@ int run(const RendezvousOptions& o) {
         line["endpoint"] = e.endpoint.to_string();
       else
         line["peer"] = rendezvous::to_hex(e.peer);
-      if (e.session_id != 0) line["session_id"] = e.session_id;
+      if (e.session_id != 0) {
+        line["session_id"] = e.session_id;
+        line["session_id_text"] = std::to_string(e.session_id);  // JSON numbers above 2^53 lose digits in JavaScript
+      }
       std::cout << line.dump() << std::endl;
     } else {
       std::cout << rendezvous::to_string(e.kind) << " " << rendezvous::to_hex(e.identity).substr(0, 16);

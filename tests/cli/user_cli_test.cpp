@@ -251,6 +251,23 @@ TEST(CliIpv6, StunAndNatTypeFollowTheServersFamily) {
   EXPECT_EQ(server.interrupt_and_wait(), 0);
 }
 
+// Session ids use all 64 bits; JavaScript's JSON numbers keep 53. The
+// rendezvous log (and listen/connect, see ConnectCli) also give the text.
+TEST(CliOutput, SessionIdsAreAlsoText) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  Process listener({"listen", "--rendezvous", server.address, "--accept-any", "--json", "--wait", "20", "--force-relay"});
+  auto identity = listener.read_json(10000ms);
+  ASSERT_TRUE(identity && identity->contains("identity"));
+  Process connector({"connect", "--rendezvous", server.address, "--peer", (*identity)["identity"].get<std::string>(),
+                     "--json", "--wait", "20", "--force-relay"});
+  auto created = natpunch::cli_test::read_event(server.process, "session-created", 20000ms);
+  ASSERT_TRUE(created);
+  EXPECT_EQ((*created)["session_id_text"], std::to_string((*created)["session_id"].get<std::uint64_t>()));
+  EXPECT_EQ(connector.wait(20000ms), 0);
+  EXPECT_EQ(listener.wait(20000ms), 0);
+}
+
 // ----------------------------------------------------------- server key
 
 // A pinned key the server does not have is a possible attack, not a dead
