@@ -382,7 +382,7 @@ void add_analyze_command(CLI::App& app, int& exit_code) {
                   "A pause longer than this (seconds, phone's clock) between two rows starts a new session: runs "
                   "and block visits end there, and block reuse is counted across sessions")
       ->default_val(30)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--plots", o->plots_dir,
                   "Write the figures (ports over time, run lengths, port histogram with the fitted law) and their "
                   "data (CSV, analysis.json) into this directory")

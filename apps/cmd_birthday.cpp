@@ -1,6 +1,7 @@
 // `natpunch birthday`: the analytic odds of random-port hole punching, so a
 // strategy or simulator result can be checked against the arithmetic, and
 // the thesis's figures (Sections III-A and VI-E) can be reproduced.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -114,18 +115,20 @@ CLI::Validator space_size() {
 
 // ---- formatting ----------------------------------------------------------
 
-// Thousands separators on the integer part, as the thesis prints its figures.
+// Thousands separators on the integer part, as the thesis prints its figures
+// (the leading digits only: "1e-298" and "-1234.5" keep their other parts).
 std::string grouped(const std::string& digits) {
-  const auto dot = digits.find('.');
-  const std::string integer = digits.substr(0, dot);
-  const std::string rest = dot == std::string::npos ? "" : digits.substr(dot);
-  std::string out;
+  const std::size_t sign = !digits.empty() && digits.front() == '-' ? 1 : 0;
+  std::size_t end = sign;
+  while (end < digits.size() && digits[end] >= '0' && digits[end] <= '9') ++end;
+  const std::string integer = digits.substr(sign, end - sign);
+  std::string out = digits.substr(0, sign);
   const std::size_t first = integer.size() % 3 == 0 ? 3 : integer.size() % 3;
   for (std::size_t i = 0; i < integer.size(); ++i) {
     if (i >= first && (i - first) % 3 == 0) out += ',';
     out += integer[i];
   }
-  return out + rest;
+  return out + digits.substr(end);
 }
 
 std::string grouped(std::uint64_t v) { return grouped(std::to_string(v)); }
@@ -148,9 +151,13 @@ std::string scientific(double v) {
 // Prints 100 % only for true certainty (more draws than values, every port
 // mapped); a probability that merely rounds to 1 is shown as "> 99.9999 %",
 // and the failure column carries the digits that matter near certainty.
+// Likewise 0 % only for impossibility (too few draws for any hit; the
+// models' floating point can give -0 there), "< 0.0001 %" for the merely tiny.
 std::string percent(double p, bool certain) {
   if (certain) return "100 %";
   if (p >= 0.9999995) return "> 99.9999 %";
+  if (p <= 0.0) return "0 %";
+  if (p < 0.0000005) return "< 0.0001 %";
   return fixed(p * 100.0, 4) + " %";
 }
 
@@ -247,7 +254,7 @@ int run_probes(const BirthdayCliOptions& o) {
   };
   if (wants(o, "classic")) {
     const double log_miss = classic_log_no_collision(n, o.space);
-    const double p = classic_collision_probability(n, o.space);
+    const double p = std::max(0.0, classic_collision_probability(n, o.space));  // never -0
     models.push_back({{"model", "classic"}, {"space", o.space}, {"probability", p},
                       {"failure", std::exp(log_miss)}});
     row("classic", p, n > o.space, "draws among " + space_label(o.space));

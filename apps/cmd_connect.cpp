@@ -10,8 +10,6 @@
 
 #include <array>
 #include <atomic>
-#include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
 #include <cstdio>
 #include <functional>
 #include <iomanip>
@@ -33,6 +31,7 @@
 #include "io/peer_session.hpp"
 #include "io/profile_files.hpp"
 #include "io/rendezvous_identity_file.hpp"
+#include "io/stop_signals.hpp"
 #include "io/resolver.hpp"
 #include "rendezvous/nat_info_profile.hpp"
 #include "punch/side_knowledge.hpp"
@@ -41,7 +40,6 @@ namespace natpunch::cli {
 
 namespace {
 
-constexpr int kExitInterrupted = 130;  // the shell's convention for SIGINT
 constexpr std::uint16_t kDefaultRendezvousPort = 7000;
 
 enum class Role { Listen, Connect };
@@ -187,6 +185,30 @@ bool pipe_stdio(Session& s, const std::function<bool()>& should_stop, bool& inte
   return true;
 }
 
+// Session ids use all 64 bits: JavaScript's JSON readers round a number
+// above 2^53, so the id also goes out as a decimal string.
+void add_session_id(nlohmann::json& j, std::uint64_t session_id) {
+  if (session_id == 0) {  // none yet (stopped before the rendezvous made one)
+    j["session_id"] = nullptr;
+    j["session_id_text"] = nullptr;
+    return;
+  }
+  j["session_id"] = session_id;
+  j["session_id_text"] = std::to_string(session_id);
+}
+
+const char* error_kind_name(SessionErrorKind kind) {
+  switch (kind) {
+    case SessionErrorKind::kBadInput: return "bad_input";
+    case SessionErrorKind::kNoServer: return "no_server";
+    case SessionErrorKind::kServerKeyMismatch: return "server_key_mismatch";
+    case SessionErrorKind::kNoSession: return "no_session";
+    case SessionErrorKind::kSocket: return "socket";
+    case SessionErrorKind::kInterrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
 nlohmann::json stats_json(const SessionStats& s) {
   nlohmann::json j{{"route", to_string(s.route)},
                    {"datagrams_sent", s.datagrams_sent},
@@ -238,7 +260,6 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
   const auto& info = session.info();
   const bool direct = first.route == SessionRoute::kDirect;
   nlohmann::json j{{"peer", info.peer},
-                   {"session_id", info.session_id},
                    {"observed", info.observed},
                    {"peer_observed", info.peer_observed},
                    {"strategy", info.strategy},
@@ -246,6 +267,7 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
                    {"time_to_connect_ms", std::chrono::duration<double, std::milli>(info.time_to_connect).count()},
                    {"probes_sent", info.probes_sent},
                    {"session", stats_json(last)}};
+  add_session_id(j, info.session_id);
   if (direct) {
     j["peer_endpoint"] = first.peer_endpoint;
     j["local_socket"] = first.local_socket;
@@ -259,15 +281,9 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
 // session on its own socket and thread (test datagram or --measure), each
 // reported as it ends; 0 serves until Ctrl-C.
 int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, std::ostream& report,
-                   const std::string& own_key) {
+                   const std::string& own_key, const io::StopSignals& stop) {
   const auto process_start = Clock::now();
-  asio::io_context signal_context;
-  asio::signal_set signals(signal_context, SIGINT, SIGTERM);
-  std::atomic<bool> interrupted{false};
-  signals.async_wait([&](const asio::error_code& ec, int) {
-    if (!ec) interrupted = true;
-  });
-  const std::function<bool()> should_stop = [&] { return interrupted.load(); };
+  const std::function<bool()> should_stop = stop.predicate();
   std::mutex out_mutex;  // report and stderr lines from several threads
   session_config.should_stop = should_stop;
   session_config.on_progress = [&](const SessionProgress& p) {
@@ -294,15 +310,14 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
   TimePoint give_up = Clock::now() + seconds(o.wait_s);
   bool timed_out = false;
   while (o.sessions == 0 || accepted < o.sessions) {
-    signal_context.poll();
-    if (interrupted) break;
+    if (stop.requested()) break;
     if (o.sessions > 0 && Clock::now() >= give_up) {
       timed_out = true;
       break;
     }
     auto next = listener.accept(milliseconds(200));
     if (!next) {
-      if (!interrupted) {
+      if (!stop.requested()) {
         std::lock_guard lock(out_mutex);
         std::cerr << "error: " << next.error().message << "\n";
       }
@@ -367,16 +382,17 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
                              {"sessions", served.load()},
                              {"sessions_ok", succeeded.load()},
                              {"sessions_wanted", o.sessions},
-                             {"interrupted", interrupted.load()},
+                             {"interrupted", stop.requested()},
                              {"elapsed_ms", to_ms(Clock::now() - process_start)}}
                   .dump()
            << std::endl;
   } else {
     report << "served " << served.load() << " session(s), " << succeeded.load() << " ok";
     if (timed_out) report << " (no further caller within " << o.wait_s << " s)";
+    if (stop.requested()) report << " (interrupted)";
     report << std::endl;
   }
-  if (interrupted && o.sessions != 0) return kExitInterrupted;
+  if (stop.requested()) return kExitInterrupted;  // --sessions 0 included: Ctrl-C is how it ends
   return complete && all_ok && (served.load() > 0 || o.sessions == 0) ? kExitOk : kExitNoAnswer;
 }
 
@@ -460,6 +476,12 @@ int run_peer(Role role, const PeerOptions& o) {
     config.unknown_peer_retry = milliseconds(500);  // a listener that has not registered yet
   }
 
+  // Ctrl-C / SIGTERM end the run cleanly wherever it is (registering,
+  // waiting for the peer, punching, the session): report so far, the
+  // result event, exit 130; the registration is withdrawn on the way out.
+  // Watched before the identity line, which tells a script we are up.
+  io::StopSignals stop;
+
   // With --stdio, stdout carries only the peer's data: reports go to stderr.
   std::ostream& report = o.stdio ? std::cerr : std::cout;
   const std::string own_key = rendezvous::to_hex(config.identity.public_key);
@@ -468,16 +490,8 @@ int run_peer(Role role, const PeerOptions& o) {
   else
     report << "identity: " << own_key << std::endl;
 
-  // From the session on, Ctrl-C ends the run cleanly with a report (before
-  // it, the default: registration and waiting are bounded by --wait).
-  asio::io_context signal_context;
-  std::optional<asio::signal_set> signals;
+  const std::function<bool()> should_stop = stop.predicate();
   bool interrupted = false;
-  const std::function<bool()> should_stop = [&] {
-    if (!signals) return false;
-    signal_context.poll();
-    return interrupted;
-  };
 
   io::PeerSessionConfig session_config;
   session_config.role = role == Role::Connect ? io::PeerRole::Connect : io::PeerRole::Listen;
@@ -496,31 +510,30 @@ int run_peer(Role role, const PeerOptions& o) {
   session_config.should_stop = should_stop;
   session_config.on_progress = [&](const SessionProgress& p) {
     if (p.kind == SessionProgress::Kind::kIdentity) return;  // printed above
-    if (p.kind == SessionProgress::Kind::kSessionReady && !signals) {
-      signals.emplace(signal_context, SIGINT, SIGTERM);
-      signals->async_wait([&](const asio::error_code& ec, int) {
-        if (!ec) interrupted = true;
-      });
-    }
     std::cerr << p.message << "\n";
   };
-  if (role == Role::Listen && o.sessions != 1) return serve_sessions(o, std::move(session_config), report, own_key);
+  if (role == Role::Listen && o.sessions != 1) return serve_sessions(o, std::move(session_config), report, own_key, stop);
   auto opened = io::open_peer_session(std::move(session_config));
   if (!opened) {
     const auto& e = opened.error();
-    if (e.kind == SessionErrorKind::kInterrupted) {
-      // Nothing lost on Ctrl-C: say how far punching got.
-      std::cerr << e.message << "\n";
-      if (o.json)
-        report << nlohmann::json{{"event", "result"},     {"role", role_name(role)},   {"interrupted", true},
-                                 {"strategy", e.strategy}, {"probes_sent", e.probes_sent},
-                                 {"session_id", e.session_id},
-                                 {"elapsed_ms", to_ms(Clock::now() - process_start)}}
-                      .dump()
-               << std::endl;
-      return kExitInterrupted;
+    // Nothing lost on Ctrl-C, wherever it came: say how far it got.
+    const bool stopped = e.kind == SessionErrorKind::kInterrupted || stop.requested();
+    const bool says_so = e.message.rfind("interrupted", 0) == 0;
+    std::cerr << (stopped ? (says_so ? "" : "interrupted: ") : "error: ") << e.message << "\n";
+    if (o.json) {
+      nlohmann::json j{{"event", "result"},
+                       {"role", role_name(role)},
+                       {"identity", own_key},
+                       {"interrupted", stopped},
+                       {"error", stopped ? nlohmann::json(nullptr) : nlohmann::json(e.message)},
+                       {"error_kind", error_kind_name(e.kind)},
+                       {"strategy", e.strategy},
+                       {"probes_sent", e.probes_sent},
+                       {"elapsed_ms", to_ms(Clock::now() - process_start)}};
+      add_session_id(j, e.session_id);
+      report << j.dump() << std::endl;
     }
-    std::cerr << "error: " << e.message << "\n";
+    if (stopped) return kExitInterrupted;
     return e.kind == SessionErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
   }
   Session& session = **opened;
@@ -565,6 +578,7 @@ int run_peer(Role role, const PeerOptions& o) {
     j["event"] = "result";
     j["role"] = role_name(role);
     j["identity"] = own_key;
+    j["interrupted"] = interrupted || stop.requested();
     j["elapsed_ms"] = to_ms(Clock::now() - process_start);
     if (o.measure_s > 0) {
       j["measured"] = ok;
@@ -595,13 +609,17 @@ int run_peer(Role role, const PeerOptions& o) {
     else
       std::cout << "test datagram: nothing received within " << o.test_timeout_ms << " ms" << std::endl;
   }
-  if (interrupted) return kExitInterrupted;
+  if (interrupted || stop.requested()) {
+    std::cerr << "interrupted\n";
+    return kExitInterrupted;
+  }
   return ok ? kExitOk : kExitNoAnswer;
 }
 
 void add_shared_options(CLI::App& cmd, PeerOptions& o) {
   cmd.add_option("--rendezvous", o.rendezvous, "Rendezvous server HOST:PORT (`natpunch rendezvous`; default port 7000)")
-      ->required();
+      ->required()
+      ->check(server_address(kDefaultRendezvousPort));
   cmd.add_option("--identity", o.identity_file,
                  "Ed25519 identity file (created with mode 0600 if missing); without it a fresh identity per run");
   cmd.add_option("--server-key", o.server_key, "Pin the rendezvous server's key (64 hex digits it prints)");
@@ -617,11 +635,11 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
                  "(KPN's 256-port blocks); --mapping/--filtering other than unknown override it");
   cmd.add_option("--wait", o.wait_s, "Seconds to wait for registration and the session")
       ->default_val(60)
-      ->check(CLI::Range(1, 86400));
+      ->check(CLI::Range(1, kMaxWaitSeconds));
   cmd.add_option("--hole-punch-ms", o.hole_punch_ms,
                  "With an unknown NAT on either side, first try a plain hole punch this long (both sides must agree)")
       ->default_val(2000)
-      ->check(CLI::Range(1, 600000));
+      ->check(CLI::Range(kMinHolePunchMs, kMaxHolePunchMs));
   cmd.add_option("--punch-timeout-ms", o.punch_timeout_ms,
                  "Give up punching (and use the relay) this long after the common start; 0: only the probe budget")
       ->default_val(0)

@@ -325,6 +325,7 @@ void add_learn_command(CLI::App& app, int& exit_code) {
   auto* real = cmd->add_option_group("Real run over natpunch sessions (one process per peer)");
   real->add_option("--rendezvous", o->real.rendezvous,
                    "Rendezvous server HOST:PORT (`natpunch rendezvous`; default port 7000): makes this process one peer of a real run")
+      ->check(server_address(7000))
       ->type_name("HOST:PORT");
   real->add_option("--identity", o->real.identity_file,
                    "This peer's identity file (created 0600 if missing; `natpunch keygen --identity FILE` prints its key)")
@@ -339,10 +340,10 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       ->type_name("KIND");
   real->add_option("--filtering", o->real.filtering, "Own NAT filtering, if measured (same spellings)")->type_name("KIND");
   real->add_option("--wait", o->real.wait_s, "Seconds to wait for registration and for each session (default 60)")
-      ->check(CLI::Range(1, 3600))
+      ->check(CLI::Range(1, kMaxWaitSeconds))
       ->type_name("S");
   real->add_option("--hole-punch-ms", o->real.hole_punch_ms, "Plain hole punch first when a NAT is unknown (default 2000; same on every peer)")
-      ->check(CLI::Range(0, 600000))
+      ->check(CLI::Range(kMinHolePunchMs, kMaxHolePunchMs))
       ->type_name("MS");
   real->add_option("--punch-timeout-ms", o->real.punch_timeout_ms,
                    "Give up punching a pair after this long and use the relay (default 10000; 0: only the probe budget)")

@@ -17,6 +17,7 @@
 #include "io/measure_client_loop.hpp"
 #include "io/os_random.hpp"
 #include "io/resolver.hpp"
+#include "io/stop_signals.hpp"
 #include "measure/mapping_collector.hpp"
 #include "measure/mapping_sampler.hpp"
 #include "measure/measured_profile.hpp"
@@ -31,6 +32,13 @@ namespace natpunch::cli {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// Every measure subcommand's --help ends with its exit codes.
+std::string measure_footer(const char* text) {
+  return std::string(text) +
+         "Exit codes: 0 measured, 1 the server did not answer (is `natpunch measure-server` running, UDP allowed?),\n"
+         "2 bad option, address or --out file, 130 interrupted (Ctrl-C / SIGTERM: the results so far are printed).";
+}
 constexpr std::uint16_t kDefaultMeasurePort = 3479;
 
 struct Common {
@@ -40,13 +48,14 @@ struct Common {
 
 struct TimeoutOptions {
   std::string method = "parallel";
-  std::string which = "both";
+  std::string which = "all";
   std::uint32_t max_timeout = 600;
   std::uint32_t parallel = 32;
   std::uint32_t pending_step = 20;
   std::uint32_t idle_step = 50;
   int copies = 2;
   int guard_ms = 250;
+  int establish_ms = 3000;
 };
 
 struct MtuOptions {
@@ -141,17 +150,19 @@ struct TimeoutRun {
   TimePoint started;
 };
 
-TimeoutRun run_timeouts(const Endpoint& server, const TimeoutOptions& o) {
+TimeoutRun run_timeouts(const Endpoint& server, const TimeoutOptions& o, const io::StopSignals& stop) {
   measure::TimeoutMeasurementConfig config;
   config.method = o.method == "paper" ? measure::TimeoutMethod::Paper : measure::TimeoutMethod::Parallel;
-  config.pending = o.which != "idle";
-  config.idle = o.which != "pending";
+  config.pending = o.which == "pending" || o.which == "both" || o.which == "all";
+  config.idle = o.which == "idle" || o.which == "both" || o.which == "all";
+  config.idle_after_one_reply = o.which == "idle-after-one-reply" || o.which == "all";
   config.max_timeout_s = o.max_timeout;
   config.parallel = o.parallel;
   config.pending_step_s = o.pending_step;
   config.idle_step_s = o.idle_step;
   config.prober.copies = o.copies;
   config.prober.guard = std::chrono::milliseconds(o.guard_ms);
+  config.prober.establish_for = std::chrono::milliseconds(o.establish_ms);
   Rng rng(io::os_random_seed());
   measure::TimeoutMeasurement machine(server, config, static_cast<std::uint32_t>(rng.next_u64()));
   TimeoutRun run;
@@ -159,12 +170,14 @@ TimeoutRun run_timeouts(const Endpoint& server, const TimeoutOptions& o) {
   Progress progress(seconds(5));
   io::ClientLoopOptions loop;
   loop.bind_address = wildcard_for(server);
+  loop.stop = &stop;
   loop.on_progress = [&] {
     if (!progress.due()) return;
     const auto elapsed = std::chrono::duration_cast<seconds>(Clock::now() - run.started).count();
     std::cerr << "timeouts: " << elapsed << " s elapsed, probes running: pending "
               << machine.running(measure::TimeoutKind::Pending) << ", idle "
-              << machine.running(measure::TimeoutKind::Idle) << std::endl;
+              << machine.running(measure::TimeoutKind::Idle) << ", idle after one reply "
+              << machine.running(measure::TimeoutKind::IdleAfterOneReply) << std::endl;
   };
   run.outcome = io::drive_measurement(machine, loop);
   run.result = machine.result();
@@ -177,7 +190,8 @@ int cmd_timeouts(const Common& c, const TimeoutOptions& o) {
   std::cerr << "measuring timeouts against " << server->to_string() << " (" << o.method
             << " method, up to " << o.max_timeout << " s; this takes about "
             << (o.method == "paper" ? "many times" : "twice") << " the longest timeout)" << std::endl;
-  auto run = run_timeouts(*server, o);
+  io::StopSignals stop;
+  auto run = run_timeouts(*server, o, stop);
   const auto& r = run.result;
   if (c.json) {
     Json j;
@@ -190,6 +204,7 @@ int cmd_timeouts(const Common& c, const TimeoutOptions& o) {
     j["max_timeout_s"] = o.max_timeout;
     j["pending"] = search_json(r.pending);
     j["idle"] = search_json(r.idle);
+    j["idle_after_one_reply"] = search_json(r.idle_after_one_reply);
     j["datagrams_sent"] = r.datagrams_sent;
     j["elapsed_s"] = std::chrono::duration<double>(Clock::now() - run.started).count();
     std::cout << j.dump() << std::endl;
@@ -199,14 +214,26 @@ int cmd_timeouts(const Common& c, const TimeoutOptions& o) {
               << r.observed.to_string() << ")\n"
               << "pending timeout: " << search_text(r.pending, o.max_timeout) << "\n"
               << "idle timeout:    " << search_text(r.idle, o.max_timeout) << "\n";
+    // The single-reply figure only where it tells something: a NAT that
+    // keeps a mapping that saw one reply for less (or more) than a session's.
+    if (r.idle_after_one_reply && (!r.idle || r.idle_after_one_reply->lower_s != r.idle->lower_s))
+      std::cout << "idle after one reply: " << search_text(r.idle_after_one_reply, o.max_timeout)
+                << (r.idle ? " (differs: this NAT times out a mapping that saw only one request and reply "
+                             "differently from one that carried a conversation; keepalives follow the idle timeout)"
+                           : "")
+                << "\n";
     if (run.outcome.interrupted) std::cout << "(interrupted: bounds so far)\n";
+  }
+  if (run.outcome.interrupted) {
+    std::cerr << "interrupted\n";
+    return kExitInterrupted;
   }
   if (!r.server_answered) {
     std::cerr << "error: " << server->to_string()
               << " did not answer: is `natpunch measure-server` running there and UDP allowed?\n";
     return kExitNoAnswer;
   }
-  return run.outcome.interrupted ? kExitNoAnswer : kExitOk;
+  return kExitOk;
 }
 
 struct MtuRun {
@@ -215,7 +242,7 @@ struct MtuRun {
   bool interrupted = false;
 };
 
-MtuRun run_mtu(const Endpoint& server, const MtuOptions& o) {
+MtuRun run_mtu(const Endpoint& server, const MtuOptions& o, const io::StopSignals& stop) {
   MtuRun run;
   Rng rng(io::os_random_seed());
   for (auto policy : {io::FragmentPolicy::DontFragmentProbe, io::FragmentPolicy::AllowFragments}) {
@@ -229,6 +256,7 @@ MtuRun run_mtu(const Endpoint& server, const MtuOptions& o) {
     io::ClientLoopOptions loop;
     loop.bind_address = wildcard_for(server);
     loop.fragments = policy;
+    loop.stop = &stop;
     loop.on_progress = [&] {
       if (progress.due() && !search.done())
         std::cerr << "mtu (" << (df ? "DF set" : "fragmentation allowed") << "): trying " << search.trying()
@@ -257,7 +285,8 @@ Json mtu_json(const measure::MtuSearchResult& r) {
 int cmd_mtu(const Common& c, const MtuOptions& o) {
   auto server = resolve_server(c.server);
   if (!server) return kExitUsage;
-  auto run = run_mtu(*server, o);
+  io::StopSignals stop;
+  auto run = run_mtu(*server, o, stop);
   const bool any = run.df.largest_ok || run.fragmented.largest_ok;
   if (c.json) {
     Json j;
@@ -277,23 +306,29 @@ int cmd_mtu(const Common& c, const MtuOptions& o) {
               << "with fragmentation:       " << line(run.fragmented) << "\n"
               << "jumbo (> 1472 arrives):   "
               << (run.fragmented.largest_ok ? (*run.fragmented.largest_ok > 1472 ? "yes" : "no") : "unknown") << "\n";
+    if (run.interrupted) std::cout << "(interrupted: sizes so far)\n";
+  }
+  if (run.interrupted) {
+    std::cerr << "interrupted\n";
+    return kExitInterrupted;
   }
   if (!any) {
     std::cerr << "error: " << server->to_string() << " never reported a size: is `natpunch measure-server` running?\n";
     return kExitNoAnswer;
   }
-  return run.interrupted ? kExitNoAnswer : kExitOk;
+  return kExitOk;
 }
 
 struct MappingRun {
   std::size_t written = 0;
+  std::size_t unsent = 0;  // packets that never left (socket or send error)
   bool interrupted = false;
   std::optional<std::string> error;
 };
 
 // Appends rows to `out` as they are sent, flushed per row: Ctrl-C keeps them.
 MappingRun run_mappings(const Endpoint& server, const MappingOptions& o, const measure::PortRange& ports,
-                        std::FILE* out) {
+                        std::FILE* out, const io::StopSignals& stop) {
   Rng rng(io::os_random_seed());
   measure::MappingCollectorConfig config;
   config.server = server.address;
@@ -306,6 +341,7 @@ MappingRun run_mappings(const Endpoint& server, const MappingOptions& o, const m
   Progress progress(std::chrono::milliseconds(500));
   io::ClientLoopOptions loop;
   loop.bind_address = wildcard_for(server);
+  loop.stop = &stop;
   loop.on_progress = [&] {
     for (const auto& row : collector.take_rows()) {
       std::fprintf(out, "%s,%llu,%u,%u\n", wire::uuid_text(row.uuid).c_str(),
@@ -326,6 +362,7 @@ MappingRun run_mappings(const Endpoint& server, const MappingOptions& o, const m
   std::cerr << "\n";
   run.interrupted = outcome.interrupted;
   run.error = outcome.first_error;
+  run.unsent = collector.unsent();
   return run;
 }
 
@@ -344,24 +381,33 @@ int cmd_mappings(const Common& c, const MappingOptions& o) {
   }
   std::fputs("uuid,time_ms,local_port,server_port\n", out.get());
   std::fflush(out.get());
-  auto run = run_mappings(*server, o, *ports, out.get());
+  io::StopSignals stop;
+  auto run = run_mappings(*server, o, *ports, out.get(), stop);
   if (c.json) {
     Json j;
     j["server"] = server->to_string();
     j["sent"] = run.written;
+    j["unsent"] = run.unsent;
     j["out"] = o.out;
     j["interrupted"] = run.interrupted;
     j["error"] = run.error ? Json(*run.error) : Json(nullptr);
     std::cout << j.dump() << std::endl;
   } else {
-    std::cout << "sent " << run.written << " collection packets; client log: " << o.out
-              << "\njoin with the server's log: natpunch analyze " << o.out << " SERVER_LOG\n";
+    std::cout << "sent " << run.written << " collection packets" << (run.interrupted ? " (interrupted)" : "")
+              << (run.unsent > 0 ? ", " + std::to_string(run.unsent) + " could not be sent (" + run.error.value_or("") + ")"
+                                 : std::string())
+              << "; client log: " << o.out << "\njoin with the server's log: natpunch analyze " << o.out
+              << " SERVER_LOG\n";
+  }
+  if (run.interrupted) {
+    std::cerr << "interrupted after " << run.written << " of " << o.count << " packets\n";
+    return kExitInterrupted;
   }
   if (run.written == 0) {
     std::cerr << "error: nothing was sent" << (run.error ? ": " + *run.error : std::string()) << "\n";
     return kExitNoAnswer;
   }
-  return run.interrupted ? kExitNoAnswer : kExitOk;
+  return kExitOk;
 }
 
 std::string today() {
@@ -404,10 +450,11 @@ int cmd_all(const Common& c, const TimeoutOptions& t, const MtuOptions& m, const
   } else {
     report["nat_type"] = nullptr;
   }
+  io::StopSignals stop;
   bool interrupted = false;
   bool answered = false;
   if (!a.skip_timeouts) {
-    auto run = run_timeouts(*server, t);
+    auto run = run_timeouts(*server, t, stop);
     answered |= run.result.server_answered;
     interrupted |= run.outcome.interrupted;
     in.pending = run.result.pending;
@@ -415,7 +462,7 @@ int cmd_all(const Common& c, const TimeoutOptions& t, const MtuOptions& m, const
     report["timeouts"] = {{"pending", search_json(in.pending)}, {"idle", search_json(in.idle)}};
   }
   if (!interrupted) {
-    auto run = run_mtu(*server, m);
+    auto run = run_mtu(*server, m, stop);
     answered |= run.df.largest_ok.has_value() || run.fragmented.largest_ok.has_value();
     interrupted |= run.interrupted;
     in.path_mtu = run.df;
@@ -438,6 +485,7 @@ int cmd_all(const Common& c, const TimeoutOptions& t, const MtuOptions& m, const
     Progress progress(seconds(2));
     io::ClientLoopOptions loop;
     loop.bind_address = wildcard_for(*server);
+    loop.stop = &stop;
     loop.on_progress = [&] {
       if (progress.due()) std::cerr << "mapping sample: " << sampler.sent() << "/" << a.sample << std::endl;
     };
@@ -484,11 +532,15 @@ int cmd_all(const Common& c, const TimeoutOptions& t, const MtuOptions& m, const
   } else {
     std::cout << profile;
   }
+  if (interrupted) {
+    std::cerr << "interrupted: the profile holds what was measured so far (the rest is null)\n";
+    return kExitInterrupted;
+  }
   if (!answered) {
     std::cerr << "error: " << server->to_string() << " did not answer: is `natpunch measure-server` running?\n";
     return kExitNoAnswer;
   }
-  return interrupted ? kExitNoAnswer : kExitOk;
+  return kExitOk;
 }
 
 void add_timeout_options(CLI::App& cmd, TimeoutOptions& o) {
@@ -496,7 +548,10 @@ void add_timeout_options(CLI::App& cmd, TimeoutOptions& o) {
                  "parallel (default): many probes at once on separate sockets, about twice the timeout in all; "
                  "paper: the thesis's Algorithms 2-5 one probe at a time (20 s / 50 s steps, then binary search)")
       ->check(CLI::IsMember({"parallel", "paper"}));
-  cmd.add_option("--which", o.which, "pending, idle or both")->check(CLI::IsMember({"pending", "idle", "both"}));
+  cmd.add_option("--which", o.which,
+                 "pending; idle (after a few seconds of two-way traffic, as a session's mapping); "
+                 "idle-after-one-reply (after a single request and reply); both (pending + idle); all")
+      ->check(CLI::IsMember({"pending", "idle", "idle-after-one-reply", "both", "all"}));
   cmd.add_option("--max-timeout", o.max_timeout, "Largest timeout searched, seconds (a lab test may use 30)")
       ->check(CLI::Range(2, 86400));
   cmd.add_option("--parallel", o.parallel, "Probes per round of the parallel method (sockets at once)")
@@ -506,6 +561,10 @@ void add_timeout_options(CLI::App& cmd, TimeoutOptions& o) {
   cmd.add_option("--idle-step", o.idle_step, "Paper method: step of Algorithm 4, seconds")->check(CLI::Range(1, 3600));
   cmd.add_option("--copies", o.copies, "Requests sent per probe (any reply counts; guards against loss)")
       ->check(CLI::Range(1, 5));
+  cmd.add_option("--establish-ms", o.establish_ms,
+                 "Idle probes: two-way traffic this long (one exchange a second) before the silence, as a "
+                 "session's mapping has; above 2000 for Linux conntrack to promote the flow")
+      ->check(CLI::Range(0, 60000));
   cmd.add_option("--guard-ms", o.guard_ms, "Probes ask for delay - rtt - guard, so answers are whole seconds")
       ->check(CLI::Range(0, 900));
 }
@@ -527,38 +586,50 @@ void add_measure_command(CLI::App& app, int& exit_code) {
   auto all = std::make_shared<AllOptions>();
   auto* cmd = app.add_subcommand("measure", "Measure the NAT in front of this host against `natpunch measure-server`");
   cmd->require_subcommand(1);
-  cmd->footer(
+  cmd->footer(measure_footer(
       "SERVER is HOST, HOST:PORT or IP:PORT of a `natpunch measure-server` (default port 3479).\n"
       "Examples:\n"
       "  natpunch measure timeouts 203.0.113.10            # pending + idle timeouts, ~2x the longest\n"
       "  natpunch measure timeouts 203.0.113.10 --method paper --max-timeout 300\n"
       "  natpunch measure mtu 203.0.113.10 --json\n"
       "  natpunch measure mappings 203.0.113.10 --count 5000 --out phone.csv\n"
-      "  natpunch measure all 203.0.113.10 --stun 203.0.113.10:3478 --profile-out my-carrier.json");
+      "  natpunch measure all 203.0.113.10 --stun 203.0.113.10:3478 --profile-out my-carrier.json\n"));
   const auto add_common = [&](CLI::App* sub) {
     sub->option_defaults()->always_capture_default();  // --help shows every default
-    sub->add_option("server", common->server, "measure-server HOST[:PORT]")->required();
+    sub->add_option("server", common->server, "measure-server HOST[:PORT]")
+        ->required()
+        ->check(server_address(kDefaultMeasurePort));
     sub->add_flag("--json", common->json, "Print one JSON object on stdout (for scripts)");
   };
 
   auto* t = cmd->add_subcommand("timeouts", "Pending (wait-for-response) and idle (between-sends) mapping timeouts");
   add_common(t);
   add_timeout_options(*t, *timeouts);
-  t->footer(
+  t->footer(measure_footer(
       "Each probe uses a fresh socket, so a fresh mapping. Pending: the server replies after d s; it gets\n"
-      "through only if the mapping survived without any inbound packet. Idle: after one reply (the mapping\n"
-      "is established) the server sends one packet d s later, unprompted. The client sends nothing in\n"
-      "between, so a port-preserving NAT cannot fake a live mapping with a new one on the same port.\n"
-      "Answers are whole seconds: `pending timeout: 120 s` means a reply after 120 s arrived, after 121 s not.");
+      "through only if the mapping survived without any inbound packet. Idle: the probe first exchanges\n"
+      "requests and replies for 3 s, as a session does (a NAT may promote only such a mapping: Linux\n"
+      "conntrack gives a flow its stream timeout once it is still active 2 s after the first packet), then\n"
+      "the server sends one packet d s later, unprompted. Idle after one reply: the same after a single\n"
+      "exchange; printed when it differs. The client sends nothing in the silence, so a port-preserving\n"
+      "NAT cannot fake a live mapping with a new one on the same port.\n"
+      "Answers are whole seconds: `pending timeout: 120 s` means a reply after 120 s arrived, after 121 s not.\n"
+      "Examples:\n"
+      "  natpunch measure timeouts 203.0.113.10                 # pending + idle timeouts, ~2x the longest\n"
+      "  natpunch measure timeouts 203.0.113.10 --which idle --max-timeout 300 --json\n"
+      "  natpunch measure timeouts 203.0.113.10 --method paper  # the thesis's Algorithms 2-5, slower\n"));
   t->callback([=, &exit_code] { exit_code = cmd_timeouts(*common, *timeouts); });
 
   auto* m = cmd->add_subcommand("mtu", "Largest UDP payload: with DF (path MTU) and with fragmentation allowed");
   add_common(m);
   add_mtu_options(*m, *mtu);
-  m->footer(
+  m->footer(measure_footer(
       "Algorithm 7's binary search on the payload size, each size tried --attempts times before it counts as\n"
       "too big. DF is set with IP_PMTUDISC_PROBE (the path decides, not the kernel's cached PMTU).\n"
-      "Payload + 28 = IPv4 MTU; the thesis's Table V lists the payload (1472 = a 1500-byte MTU).");
+      "Payload + 28 = IPv4 MTU; the thesis's Table V lists the payload (1472 = a 1500-byte MTU).\n"
+      "Examples:\n"
+      "  natpunch measure mtu 203.0.113.10\n"
+      "  natpunch measure mtu 203.0.113.10 --max 9000 --attempts 5 --json\n"));
   m->callback([=, &exit_code] { exit_code = cmd_mtu(*common, *mtu); });
 
   auto* p = cmd->add_subcommand("mappings", "Collect NAT mappings: UUID-tagged packets from random local ports");
@@ -568,9 +639,14 @@ void add_measure_command(CLI::App& app, int& exit_code) {
   p->add_option("--ports", mappings->ports, "The server's collection port range A-B (as given to measure-server)");
   p->add_option("--out", mappings->out, "Client log CSV (uuid,time_ms,local_port,server_port), flushed per row")
       ->required();
-  p->footer(
+  p->footer(measure_footer(
       "Then: natpunch analyze CLIENT.csv SERVER.csv (the server's --log) joins the two on the UUID and\n"
-      "detects the NAT's port allocator. Ctrl-C keeps every row already written.");
+      "detects the NAT's port allocator. Ctrl-C keeps every row already written. A packet that gets\n"
+      "lost is a row the server never logged: analyze joins what arrived (and counts the rest).\n"
+      "Examples:\n"
+      "  natpunch measure-server --listen 203.0.113.10:3479 --ports 40000-40099 --log server.csv   # server\n"
+      "  natpunch measure mappings 203.0.113.10 --count 5000 --rate 50 --out phone.csv            # phone\n"
+      "  natpunch analyze phone.csv server.csv\n"));
   p->callback([=, &exit_code] { exit_code = cmd_mappings(*common, *mappings); });
 
   auto* a = cmd->add_subcommand("all", "NAT type + timeouts + MTU, written as a carrier profile JSON");
@@ -587,9 +663,12 @@ void add_measure_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 100000));
   a->add_option("--sample-rate", all->sample_rate, "Sample packets per second")->check(CLI::Range(0.01, 10000.0));
   a->add_option("--ports", all->ports, "The server's port range A-B (as given to measure-server)");
-  a->footer(
+  a->footer(measure_footer(
       "Values not measured are null. The allocator comes from a small reflected sample; for the\n"
-      "thesis's full method (thousands of packets, both logs) use `measure mappings` + `analyze`.");
+      "thesis's full method (thousands of packets, both logs) use `measure mappings` + `analyze`.\n"
+      "Examples:\n"
+      "  natpunch measure all 203.0.113.10 --stun 203.0.113.10:3478 --profile-out my-carrier.json\n"
+      "  natpunch measure all 203.0.113.10 --skip-timeouts --name MyCarrier --country NL --json\n"));
   a->callback([=, &exit_code] { exit_code = cmd_all(*common, *timeouts, *mtu, *all); });
 }
 

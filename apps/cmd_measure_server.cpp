@@ -112,7 +112,8 @@ void add_measure_server_command(CLI::App& app, int& exit_code) {
                                  "Run the server `natpunch measure` talks to (timeouts, MTU, mapping collection)");
   cmd->add_option("--listen", options->listen,
                   "Main IP:PORT: reflects source endpoints, sends delayed replies and idle probes, echoes sizes")
-      ->required();
+      ->required()
+      ->check(bind_address());
   cmd->add_option("--ports", options->ports,
                   "Collection port range A-B (also answers every request); 'none' for only the main port")
       ->default_val("40000-40099");
@@ -121,7 +122,7 @@ void add_measure_server_command(CLI::App& app, int& exit_code) {
                   "flushed per row; `natpunch analyze CLIENT.csv THIS` joins it with the client's log");
   cmd->add_option("--rate", options->rate, "Requests/s allowed per source IP (IPv6: per /64); 0 disables")
       ->default_val(100.0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--burst", options->burst, "Back-to-back requests allowed per source")->default_val(400.0);
   cmd->add_option("--max-pending", options->max_pending, "Delayed replies/probes queued at once, all clients")
       ->default_val(65536)
@@ -131,12 +132,13 @@ void add_measure_server_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 86400));
   cmd->add_option("--stats-interval", options->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->footer(
       "Example:\n"
       "  natpunch measure-server --listen 203.0.113.10:3479 --ports 40000-40099 --log server.csv\n"
       "Replies are never larger than requests; per-source rate limits and a cap on queued delayed\n"
-      "replies bound what one client can make it do. Stops cleanly on Ctrl-C / SIGTERM.");
+      "replies bound what one client can make it do. Stops cleanly on Ctrl-C / SIGTERM.\n"
+      "Exit codes: 0 stopped by a signal, 1 cannot listen, 2 bad option or --log not writable.");
   cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }
 

@@ -27,6 +27,8 @@ int run(const NatTypeCliOptions& o) {
   auto r = detect_nat_type(options);
   if (!r) {
     std::cerr << "error: " << r.error().message << "\n";
+    if (o.client.json)
+      print_json_failure(r.error(), {"classic_type", "mapping", "filtering", "hairpinning", "mapped_address", "server"});
     return r.error().kind == ErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
   }
   if (o.client.json) {

@@ -471,14 +471,15 @@ void add_natd_command(CLI::App& app, int& exit_code) {
       "  natpunch natd --tun tun0 --inside-cidr 100.64.1.0/24 --public-ip 203.0.113.111 \\\n"
       "      --mapping endpoint-independent --filtering endpoint-independent --allocator sequential \\\n"
       "      --lan lan0 --wan wan0\n"
-      "  natpunch natd ... --profile profiles/kpn.json --mtu 1400 --impair-out delay=20ms,loss=1%\n"
+      "  natpunch natd ... --profile profiles/kpn-nl.json --mtu 1400 --impair-out delay=20ms,loss=1%\n"
       "The router sends inside traffic and traffic for the public IP into the TUN device\n"
       "(ip rule iif LAN lookup T; default dev tun0 table T; PUBLIC/32 dev tun0; proxy ARP for\n"
       "PUBLIC on WAN) — with --lan/--wan natd sets this up itself and removes it at exit; natd\n"
       "writes the translated packets back and the kernel forwards them. UDP and ICMP (echo, and\n"
       "errors quoting translated datagrams) are translated; fragments are reassembled first (at\n"
       "most 256 datagrams / 32 MiB at once, 30 s each). Stops on Ctrl-C / SIGTERM, removes its\n"
-      "TUN device and routing, and prints its counters (--json: as one JSON object).");
+      "TUN device and routing, and prints its counters (--json: as one JSON object).\n"
+      "Exit codes: 0 stopped by a signal, 1 TUN device or routing failed (needs root), 2 bad option or profile.");
   cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }
 

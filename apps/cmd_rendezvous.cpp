@@ -109,7 +109,10 @@ int run(const RendezvousOptions& o) {
         line["endpoint"] = e.endpoint.to_string();
       else
         line["peer"] = rendezvous::to_hex(e.peer);
-      if (e.session_id != 0) line["session_id"] = e.session_id;
+      if (e.session_id != 0) {
+        line["session_id"] = e.session_id;
+        line["session_id_text"] = std::to_string(e.session_id);  // JSON numbers above 2^53 lose digits in JavaScript
+      }
       std::cout << line.dump() << std::endl;
     } else {
       std::cout << rendezvous::to_string(e.kind) << " " << rendezvous::to_hex(e.identity).substr(0, 16);
@@ -157,48 +160,50 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       "Run the rendezvous + relay server: peers register an Ed25519 identity, ask for each other, and get a "
       "session (endpoints, NAT info, session key, common start time) once the callee accepts; relays when "
       "punching fails");
-  cmd->add_option("--listen", o->listen, "IP:PORT to listen on (UDP); port 0 picks a free one")->required();
+  cmd->add_option("--listen", o->listen, "IP:PORT to listen on (UDP); port 0 picks a free one")
+      ->required()
+      ->check(bind_address());
   cmd->add_option("--identity", o->identity_file,
                   "Server key file (created with mode 0600 if missing) so clients can pin the server key it "
                   "prints; without it a fresh key each start");
   cmd->add_option("--max-registrations", o->max_registrations, "Registrations at once, all identities")
       ->default_val(100000)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--max-pending", o->max_pending, "Connect requests waiting for an answer, all identities")
       ->default_val(10000)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--max-pending-per-identity", o->max_pending_per_identity, "... per calling identity")
       ->default_val(16)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--max-registrations-per-identity", o->max_registrations_per_identity,
                   "Registrations one identity may hold at once (a listener serving several callers holds one "
                   "per waiting or open session, and the same key may also connect elsewhere)")
       ->default_val(16)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--max-sessions", o->max_sessions, "Sessions (and relays) at once")
       ->default_val(100000)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--rate", o->rate, "Signalling datagrams/s per source IP (IPv6: per /64); 0 disables")
       ->default_val(20.0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--burst", o->burst, "Back-to-back signalling datagrams per source")->default_val(40.0);
   cmd->add_option("--relay-session-bytes-per-s", o->relay_session_bytes_per_s, "Relay byte rate per session")
       ->default_val(256.0 * 1024)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--relay-session-packets-per-s", o->relay_session_packets_per_s, "Relay packet rate per session")
       ->default_val(500)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--relay-identity-bytes-per-s", o->relay_identity_bytes_per_s,
                   "Relay byte rate per sending identity, over all its sessions")
       ->default_val(512.0 * 1024)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--relay-identity-packets-per-s", o->relay_identity_packets_per_s,
                   "Relay packet rate per sending identity")
       ->default_val(1000)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--relay-session-bytes", o->relay_session_total_bytes, "Relay bytes a session may use in total")
       ->default_val(256ull * 1024 * 1024)
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--start-delay-ms", o->start_delay_ms,
                   "Both peers start punching this long after the server sends them the session")
       ->default_val(500)
@@ -209,7 +214,7 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(4, 86400));
   cmd->add_option("--stats-interval", o->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_flag("--json-log", o->json_log, "One JSON object per line on stdout (listening, registered, "
                                            "session-created, rejected, expired, stats, stopped)");
   cmd->footer(

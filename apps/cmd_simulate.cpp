@@ -8,6 +8,8 @@
 // table whatever --threads is.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -392,7 +394,9 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
     }
     profiles = std::move(*loaded);
   }
-  for (const auto& name : names) {
+  for (std::string name : names) {
+    // Ids are lower case; the names the table prints ("KPN", "VodaFone") work too.
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (const nat::Profile* profile = profiles.empty() ? nullptr : find_profile(profiles, name)) {
       auto carrier = carrier_from_profile(*profile, name);
       if (!carrier) {

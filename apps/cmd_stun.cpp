@@ -16,6 +16,7 @@ int run(const ClientOptions& o) {
   auto r = query_mapped_address(options);
   if (!r) {
     std::cerr << "error: " << r.error().message << "\n";
+    if (o.json) print_json_failure(r.error(), {"mapped_address", "local_address", "server", "other_address", "rtt_ms"});
     return r.error().kind == ErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
   }
   const double rtt_ms = static_cast<double>(r->round_trip.count()) / 1000.0;

@@ -83,18 +83,19 @@ int run(const StunServerOptions& o) {
 void add_stun_server_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<StunServerOptions>();
   auto* cmd = app.add_subcommand("stun-server", "Run a STUN server (RFC 8489; RFC 5780 behaviour discovery with --alt)");
-  cmd->add_option("--listen", options->listen, "Primary IP:PORT to listen on")->required();
+  cmd->add_option("--listen", options->listen, "Primary IP:PORT to listen on")->required()->check(bind_address());
   cmd->add_option("--alt", options->alternate,
                   "Alternate IP:PORT; with it the server listens on all four IP x port pairs, honours "
-                  "CHANGE-REQUEST and reports OTHER-ADDRESS, so clients can classify their NAT");
+                  "CHANGE-REQUEST and reports OTHER-ADDRESS, so clients can classify their NAT")
+      ->check(bind_address());
   cmd->add_option("--software", options->software, "SOFTWARE attribute to send (default: none, smaller responses)");
   cmd->add_option("--rate", options->rate, "Requests/s allowed per source IP (IPv6: per /64); 0 disables")
       ->default_val(20.0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--burst", options->burst, "Back-to-back requests allowed per source")->default_val(40.0);
   cmd->add_option("--stats-interval", options->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--threads", options->threads,
                   "Worker threads, each with its own SO_REUSEPORT socket(s) (0: one per core, at most 8); "
                   "a source address always meets the same worker, so --rate holds per source")
@@ -103,7 +104,8 @@ void add_stun_server_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Example (two addresses on this host):\n"
       "  natpunch stun-server --listen 203.0.113.10:3478 --alt 203.0.113.11:3479\n"
-      "Stops cleanly on Ctrl-C / SIGTERM and prints its counters.");
+      "Stops cleanly on Ctrl-C / SIGTERM and prints its counters.\n"
+      "Exit codes: 0 stopped by a signal, 1 cannot listen (address in use or not on this host), 2 bad option.");
   cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }
 

@@ -3,12 +3,15 @@
 // the process exit code.
 #include <CLI/CLI.hpp>
 
+#include "cli_checks.hpp"
+
 namespace natpunch::cli {
 
 // Exit codes shared by every subcommand (documented in --help and README).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitNoAnswer = 1;  // network problem: no response, send failure
 inline constexpr int kExitUsage = 2;     // bad command line, unresolvable name, bad address
+inline constexpr int kExitInterrupted = 130;  // SIGINT/SIGTERM (the shell's convention): report so far printed
 
 void add_stun_server_command(CLI::App& app, int& exit_code);
 void add_stun_command(CLI::App& app, int& exit_code);

@@ -15,12 +15,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
-#include <atomic>
 #include <iomanip>
 #include <iostream>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -32,14 +28,13 @@
 #include "io/profile_files.hpp"
 #include "io/rendezvous_identity_file.hpp"
 #include "io/session_learning_transport.hpp"
+#include "io/stop_signals.hpp"
 #include "learn/peer_group.hpp"
 #include "nat/nat_behavior.hpp"
 #include "rendezvous/messages.hpp"
 
 namespace natpunch::cli {
 namespace {
-
-constexpr int kExitInterrupted = 130;  // the shell's convention for SIGINT
 
 std::string fixed(double value, int decimals) {
   std::ostringstream s;
@@ -147,6 +142,9 @@ void print_links(std::ostream& out, const std::vector<LinkReport>& links) {
 
 int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfig config) {
   const auto wall_start = Clock::now();
+  // Ctrl-C / SIGTERM: the stage we are in ends (preparing the data finishes first), and the report says
+  // what was measured (exit 130).
+  io::StopSignals stop;
   if (sodium_init() < 0) {
     std::cerr << "error: libsodium failed to initialise\n";
     return kExitNoAnswer;
@@ -192,20 +190,8 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
     return kExitUsage;
   }
 
-  // Ctrl-C / SIGTERM from here on: the stage we are in ends (preparing the data finishes first), and the
-  // report says what was measured.
-  asio::io_context signal_context;
-  asio::signal_set signals(signal_context, SIGINT, SIGTERM);
-  std::atomic<bool> interrupted{false};
-  signals.async_wait([&](const asio::error_code& ec, int) {
-    if (!ec) interrupted = true;
-  });
-  std::mutex signal_mutex;
-  const std::function<bool()> should_stop = [&] {
-    std::lock_guard lock(signal_mutex);
-    signal_context.poll();
-    return interrupted.load();
-  };
+  const std::function<bool()> should_stop = stop.predicate();
+  const auto interrupted = [&] { return stop.requested(); };
   const std::size_t self = group->self;
   const auto say = [&](const std::string& line) {
     if (!o.quiet) std::cerr << line << std::endl;
@@ -259,7 +245,7 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
               << std::flush;
   Clock::time_point training_started = Clock::now();
   io::DriverOutcome outcome;
-  if (!reached.empty() && !interrupted) {
+  if (!reached.empty() && !interrupted()) {
     io::LearningDriverOptions driver;
     driver.should_stop = should_stop;
     driver.wait_for = reached;
@@ -294,7 +280,7 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
       link.strategy = transport.session(link.peer)->info().strategy;
     }
   }
-  const bool was_interrupted = interrupted || outcome.stopped;
+  const bool was_interrupted = interrupted() || outcome.stopped;
   const auto& history = peer.history();
   const double final_accuracy = history.empty() ? 0.0 : history.back().accuracy;
   const double central_at_end = history.empty() ? central_final : setup.central_accuracy[history.size() - 1];

@@ -22,7 +22,9 @@ namespace natpunch {
 struct StunOptions {
   // HOST, HOST:PORT, IP:PORT or [IPv6]:PORT (default port 3478), tried in order.
   std::vector<std::string> servers;
-  std::string local = "0.0.0.0:0";  // local IP:PORT to bind
+  // Local IP:PORT to bind ("0.0.0.0:0", "[::]:0"); empty: any address of
+  // the first server's family, any port.
+  std::string local;
   // RFC 8489 retransmission: first timeout, total sends, final wait in RTOs.
   std::chrono::milliseconds rto{300};
   int rc = 4;

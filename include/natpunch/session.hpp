@@ -40,6 +40,9 @@ inline constexpr std::size_t kMaxSessionPayload = 1160;
 enum class SessionErrorKind {
   kBadInput,     // malformed address, key, identity file or option
   kNoServer,     // the rendezvous server did not answer (or registration failed)
+  // The server answered with another key than the pinned one
+  // (SessionOptions::server_key): a wrong key, or someone in between.
+  kServerKeyMismatch,
   kNoSession,    // the peer did not accept / no session before the deadline
   kSocket,       // the local socket could not be opened
   kInterrupted,  // should_stop returned true while punching

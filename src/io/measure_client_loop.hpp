@@ -2,18 +2,21 @@
 // Runs one of src/measure's many-socket client machines on real UDP
 // sockets: a socket is opened the first time the machine sends from a new
 // SocketId and closed when the machine lets it go, so every probe gets a
-// fresh local port (a fresh NAT mapping). Stops on SIGINT/SIGTERM, leaving
-// the machine as it was so the caller can report what was measured.
+// fresh local port (a fresh NAT mapping). Stops when the caller's
+// StopSignals fire (Ctrl-C, SIGTERM), leaving the machine as it was so the
+// caller can report what was measured.
 //
 // Machine contract: poll_transmit(now) -> vector<SocketDatagram>,
 // poll_closed() -> vector<SocketId>, on_datagram(now, id, bytes, from),
 // on_timer(now), next_deadline() -> optional<TimePoint>, done(). Optional:
 // local_port_for(id) -> uint16_t (0: any), on_socket_opened(id, local port),
 // on_send_error(now, id, bool too_big).
+#include <unistd.h>
+
 #include <array>
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
-#include <asio/signal_set.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 #include <functional>
 #include <map>
@@ -25,6 +28,7 @@
 #include "core/endpoint.hpp"
 #include "core/time.hpp"
 #include "io/asio_convert.hpp"
+#include "io/stop_signals.hpp"
 #include "measure/socket_datagram.hpp"
 
 namespace natpunch::io {
@@ -43,10 +47,13 @@ struct ClientLoopOptions {
   FragmentPolicy fragments = FragmentPolicy::KernelDefault;
   // Called after every event; the caller rate-limits its own output.
   std::function<void()> on_progress;
+  // The command's signal watch (one for its whole run, so a signal between
+  // two loops is not lost); nullptr: nothing stops the loop early.
+  const StopSignals* stop = nullptr;
 };
 
 struct ClientLoopOutcome {
-  bool interrupted = false;              // SIGINT/SIGTERM arrived
+  bool interrupted = false;              // options.stop fired
   std::optional<std::string> first_error;  // first socket/send error, if any
 };
 
@@ -71,10 +78,19 @@ template <class Machine>
 ClientLoopOutcome drive_measurement(Machine& m, const ClientLoopOptions& options) {
   ClientLoopOutcome outcome;
   asio::io_context ctx;
-  asio::signal_set signals(ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](const asio::error_code& ec, int) {
-    if (!ec) outcome.interrupted = true;
-  });
+  // The signal's pipe wakes run_one(): the next deadline may be minutes away.
+  asio::posix::stream_descriptor wake(ctx);
+  if (options.stop && options.stop->wake_fd() >= 0) {
+    asio::error_code ignored;
+    wake.assign(::dup(options.stop->wake_fd()), ignored);
+    wake.async_wait(asio::posix::stream_descriptor::wait_read, [&](const asio::error_code& ec) {
+      if (!ec) outcome.interrupted = true;
+    });
+  }
+  const auto stop_requested = [&] {
+    if (options.stop && options.stop->requested()) outcome.interrupted = true;
+    return outcome.interrupted;
+  };
   asio::steady_timer timer(ctx);
   bool timer_armed = false;
   TimePoint armed_for{};
@@ -108,7 +124,7 @@ ClientLoopOutcome drive_measurement(Machine& m, const ClientLoopOptions& options
     return s;
   };
 
-  while (!m.done() && !outcome.interrupted) {
+  while (!m.done() && !stop_requested()) {
     for (const auto& d : m.poll_transmit(Clock::now())) {
       auto s = socket_for(d.socket);
       if (!s) continue;
@@ -153,6 +169,10 @@ ClientLoopOutcome drive_measurement(Machine& m, const ClientLoopOptions& options
     s->open = false;
     asio::error_code ignored;
     s->socket.close(ignored);
+  }
+  {
+    asio::error_code ignored;
+    wake.close(ignored);
   }
   ctx.restart();
   ctx.poll();  // let the aborted handlers run before the sockets go

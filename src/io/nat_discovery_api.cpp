@@ -3,6 +3,7 @@
 #include "natpunch/nat_discovery.hpp"
 
 #include "core/endpoint.hpp"
+#include "core/host_port.hpp"
 #include "core/rng.hpp"
 #include "io/os_random.hpp"
 #include "io/resolver.hpp"
@@ -26,8 +27,14 @@ struct Prepared {
 };
 
 Result<Prepared, Error> prepare(const StunOptions& o) {
-  auto local = Endpoint::parse(o.local);
-  if (!local) return Unexpected{Error{ErrorKind::kBadInput, "local address '" + o.local + "' is not IP:PORT"}};
+  // Without a local address, bind the wildcard of the first server's
+  // family: an IPv6 server then needs no --local '[::]:0'.
+  std::optional<Endpoint> local;
+  if (!o.local.empty()) {
+    auto parsed = parse_bind_endpoint(o.local);
+    if (!parsed) return Unexpected{Error{ErrorKind::kBadInput, "local address: " + parsed.error()}};
+    local = *parsed;
+  }
   if (o.servers.empty()) return Unexpected{Error{ErrorKind::kBadInput, "no STUN server given"}};
   if (o.rto.count() <= 0 || o.rc < 1 || o.rm < 0)
     return Unexpected{Error{ErrorKind::kBadInput, "retransmission needs rto > 0, rc >= 1, rm >= 0"}};
@@ -35,12 +42,15 @@ Result<Prepared, Error> prepare(const StunOptions& o) {
   for (const auto& name : o.servers) {
     auto resolved = io::resolve_udp(name, 3478);
     if (!resolved) return Unexpected{Error{ErrorKind::kBadInput, resolved.error()}};
-    for (const auto& e : *resolved)
+    for (const auto& e : *resolved) {
+      if (!local) local = Endpoint{e.address.is_v4() ? IpAddress() : IpAddress::v6({}), 0};
       if (e.address.family() == local->address.family()) p.servers.push_back(e);
+    }
   }
   if (p.servers.empty())
-    return Unexpected{Error{ErrorKind::kBadInput,
-                            "no server address of the local address family (" + local->to_string() + ")"}};
+    return Unexpected{Error{ErrorKind::kBadInput, "no server address of the local address family (" +
+                                                      local->to_string() +
+                                                      "); leave the local address out to follow the server's"}};
   auto socket = io::UdpClient::open(*local);
   if (!socket) return Unexpected{Error{ErrorKind::kSocket, socket.error()}};
   p.socket = std::move(*socket);

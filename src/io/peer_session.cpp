@@ -205,9 +205,13 @@ Result<bool, SessionError> PeerSession::establish() {
   auto opened = RendezvousClientRunner::open(bind, client_config);
   if (!opened) return Unexpected{session_error(SessionErrorKind::kSocket, opened.error())};
   runner_ = std::move(opened.value());
-  auto observed = runner_->wait_registered(std::min<Duration>(config_.wait, seconds(10)));
-  if (!observed)
-    return Unexpected{session_error(SessionErrorKind::kNoServer, observed.error() + " at " + server_.to_string())};
+  auto observed = runner_->wait_registered(std::min<Duration>(config_.wait, seconds(10)), [this] { return stop_requested(); });
+  if (!observed) {
+    const auto kind = runner_->interrupted()            ? SessionErrorKind::kInterrupted
+                      : runner_->server_key_mismatch() ? SessionErrorKind::kServerKeyMismatch
+                                                        : SessionErrorKind::kNoServer;
+    return Unexpected{session_error(kind, observed.error() + " at " + server_.to_string())};
+  }
   info_.observed = observed->to_string();
   progress(SessionProgress::Kind::kRegistered, "registered at " + server_.to_string() + ", seen as " + info_.observed,
            {}, info_.observed);
@@ -299,7 +303,7 @@ Result<bool, SessionError> PeerSession::establish() {
                  (last.outcome == punch::PunchOutcome::Connected
                       ? "connected to " + last.peer.to_string()
                       : std::string("stopped: ") + punch::to_string(last.stop_reason)) +
-                 " after " + fixed(to_ms(Clock::now() - stage.start), 1) + " ms, " +
+                 " after " + fixed(to_ms(since_start(Clock::now(), stage.start)), 1) + " ms, " +
                  std::to_string(last.probes_sent) + " probes",
              current);
     if (last.outcome == punch::PunchOutcome::Connected) {

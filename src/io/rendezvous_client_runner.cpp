@@ -68,6 +68,10 @@ std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoi
         refused_ = r->code;
         continue;
       }
+      if (const auto* m = std::get_if<ev::ServerKeyMismatch>(&*e)) {
+        if (!key_mismatch_) key_mismatch_ = KeyMismatch{m->offered, Clock::now()};
+        continue;
+      }
       backlog_.push_back(std::move(*e));
     }
     // Events nobody waits for (relay data for other sessions, requests the
@@ -76,16 +80,38 @@ std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoi
   }
 }
 
-Result<Endpoint, std::string> RendezvousClientRunner::wait_registered(Duration timeout) {
+Result<Endpoint, std::string> RendezvousClientRunner::wait_registered(Duration timeout, const StopPredicate& should_stop) {
   if (client_.registered()) return *client_.observed_endpoint();
-  auto e = run_until(Clock::now() + timeout, [](const auto& e) { return std::holds_alternative<ev::Registered>(e); });
-  if (!e) {
-    if (refused_)
-      return Unexpected{"the rendezvous server refused the registration: " + std::string(rendezvous::to_string(*refused_))};
-    return Unexpected{std::string("no answer from the rendezvous server") + (send_error_ ? " (" + *send_error_ + ")" : "")};
+  // After a Challenge with another key, the pinned server (if it is there
+  // too, and the other answer an attacker's) gets this long to answer.
+  constexpr Duration kGraceAfterMismatch = seconds(2);
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto until = deadline;
+    if (key_mismatch_) until = std::min(until, key_mismatch_->seen + kGraceAfterMismatch);
+    const auto now = Clock::now();
+    if (now >= until) break;
+    // Short slices, so a mismatch seen inside one shortens the wait.
+    auto e = run_until(
+        std::min(until, now + milliseconds(250)), [](const auto& e) { return std::holds_alternative<ev::Registered>(e); },
+        should_stop);
+    if (e) {
+      refused_.reset();
+      return std::get<ev::Registered>(*e).observed;
+    }
+    if (interrupted_) return Unexpected{std::string("interrupted while registering")};
   }
-  refused_.reset();
-  return std::get<ev::Registered>(*e).observed;
+  if (key_mismatch_) {
+    const auto& pinned = client_.pinned_server_key();
+    return Unexpected{"server key mismatch: the rendezvous server answered with key " +
+                      rendezvous::to_hex(key_mismatch_->offered) + ", not the pinned " +
+                      (pinned ? rendezvous::to_hex(*pinned) : std::string("key")) +
+                      ": either the pinned key is wrong, or someone between this host and the server is "
+                      "impersonating it (a possible attack); not registering"};
+  }
+  if (refused_)
+    return Unexpected{"the rendezvous server refused the registration: " + std::string(rendezvous::to_string(*refused_))};
+  return Unexpected{std::string("no answer from the rendezvous server") + (send_error_ ? " (" + *send_error_ + ")" : "")};
 }
 
 Result<rendezvous::ClientSession, std::string> RendezvousClientRunner::connect(const rendezvous::PublicKey& peer,

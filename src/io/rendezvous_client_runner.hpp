@@ -36,7 +36,12 @@ class RendezvousClientRunner {
   using NoticeSink = std::function<void(const std::string&)>;
 
   // Waits until registered; returns the public endpoint the server saw.
-  Result<Endpoint, std::string> wait_registered(Duration timeout);
+  // A server answering with another key than the pinned one ends the wait
+  // soon after (server_key_mismatch() then says so): silence would look
+  // like a dead server.
+  Result<Endpoint, std::string> wait_registered(Duration timeout, const StopPredicate& should_stop = {});
+  // Whether a Challenge carried another key than the pinned one.
+  bool server_key_mismatch() const { return key_mismatch_.has_value(); }
   // Asks the server for a session with `peer` and waits for it.
   Result<rendezvous::ClientSession, std::string> connect(const rendezvous::PublicKey& peer, Duration timeout,
                                                          const NoticeSink& notice = {},
@@ -70,6 +75,11 @@ class RendezvousClientRunner {
   std::deque<rendezvous::ClientEvent> backlog_;
   std::optional<std::string> send_error_;
   std::optional<rendezvous::ErrorCode> refused_;  // the last registration refusal
+  struct KeyMismatch {
+    rendezvous::PublicKey offered{};
+    TimePoint seen{};
+  };
+  std::optional<KeyMismatch> key_mismatch_;  // the first Challenge with another key
   bool interrupted_ = false;
 };
 

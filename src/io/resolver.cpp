@@ -2,45 +2,16 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
-#include <charconv>
 
+#include "core/host_port.hpp"
 #include "io/asio_convert.hpp"
 
 namespace natpunch::io {
 
-namespace {
-
-struct HostPort {
-  std::string host;
-  std::uint16_t port;
-};
-
-Result<HostPort, std::string> split_host_port(std::string_view text, std::uint16_t default_port) {
-  if (text.empty()) return Unexpected{std::string("empty server address")};
-  if (auto ep = Endpoint::parse(text)) return HostPort{ep->address.to_string(), ep->port};
-  if (IpAddress::parse(text)) return HostPort{std::string(text), default_port};  // bare IPv4/IPv6 literal
-  std::string_view host = text;
-  std::uint16_t port = default_port;
-  if (auto colon = text.rfind(':'); colon != std::string_view::npos && text.find(':') == colon) {
-    host = text.substr(0, colon);
-    auto port_text = text.substr(colon + 1);
-    unsigned value = 0;
-    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (port_text.empty() || ec != std::errc{} || ptr != port_text.data() + port_text.size() || value == 0 ||
-        value > 65535)
-      return Unexpected{"bad port in '" + std::string(text) + "' (expected 1-65535)"};
-    port = static_cast<std::uint16_t>(value);
-  }
-  if (host.empty()) return Unexpected{"missing host in '" + std::string(text) + "'"};
-  return HostPort{std::string(host), port};
-}
-
-}  // namespace
-
 Result<std::vector<Endpoint>, std::string> resolve_udp(std::string_view text, std::uint16_t default_port) {
-  auto hp = split_host_port(text, default_port);
+  auto hp = parse_host_port(text, default_port);
   if (!hp) return Unexpected{hp.error()};
-  if (auto literal = IpAddress::parse(hp->host)) return std::vector<Endpoint>{Endpoint{*literal, hp->port}};
+  if (hp->literal) return std::vector<Endpoint>{Endpoint{*hp->literal, hp->port}};
   asio::io_context ctx;
   asio::ip::udp::resolver resolver(ctx);
   asio::error_code ec;

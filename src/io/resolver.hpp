@@ -11,7 +11,8 @@
 namespace natpunch::io {
 
 // `text` is HOST, HOST:PORT, IPv6 literal or [IPv6]:PORT; default_port
-// applies when no port is given. Literal addresses never touch DNS.
+// applies when no port is given (core/host_port.hpp says what is accepted).
+// Literal addresses never touch DNS, malformed ones are refused before it.
 Result<std::vector<Endpoint>, std::string> resolve_udp(std::string_view text, std::uint16_t default_port);
 
 // The local address the kernel would use to reach `remote` (no packet sent):

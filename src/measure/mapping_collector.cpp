@@ -16,6 +16,8 @@ std::uint16_t MappingCollector::local_port_for(SocketId) {
 
 void MappingCollector::on_socket_opened(SocketId, std::uint16_t local_port) { opened_port_ = local_port; }
 
+void MappingCollector::on_send_error(TimePoint, SocketId, bool) { send_failed_ = true; }
+
 std::vector<SocketDatagram> MappingCollector::poll_transmit(TimePoint now) {
   if (sent_ >= config_.count) return {};
   if (next_send_ && now < *next_send_) return {};
@@ -36,12 +38,23 @@ std::vector<SocketDatagram> MappingCollector::poll_transmit(TimePoint now) {
   // the row is completed in poll_closed(), after the send.
   rows_.push_back(row);
   closing_.push_back(socket);
+  opened_port_ = 0;
+  send_failed_ = false;
   const auto bytes = wire::encode(wire::CollectPacket{static_cast<std::uint32_t>(sent_), row.uuid, row.send_time_ms});
   return {SocketDatagram{socket, Endpoint{config_.server, row.server_port}, {bytes.begin(), bytes.end()}}};
 }
 
 std::vector<SocketId> MappingCollector::poll_closed() {
-  if (!rows_.empty() && rows_.back().local_port == 0) rows_.back().local_port = opened_port_;
+  if (!rows_.empty() && rows_.back().local_port == 0) {
+    if (opened_port_ == 0 || send_failed_) {
+      // Never sent: a row would claim a mapping (with the previous socket's
+      // port, before) that the NAT never made.
+      rows_.pop_back();
+      ++unsent_;
+    } else {
+      rows_.back().local_port = opened_port_;
+    }
+  }
   return std::exchange(closing_, {});
 }
 

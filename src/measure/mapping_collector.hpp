@@ -54,10 +54,17 @@ class MappingCollector {
 
   std::uint16_t local_port_for(SocketId socket);
   void on_socket_opened(SocketId socket, std::uint16_t local_port);
+  // The driver could not send the packet (e.g. no buffer space on a busy
+  // host): it gets no row, since no NAT mapping was made for it.
+  void on_send_error(TimePoint now, SocketId socket, bool too_big);
 
-  // Rows of packets sent since the last call, in send order.
+  // Rows of packets sent since the last call, in send order. A packet that
+  // left and got lost on the way is a row all the same: the server's log
+  // lacks it, and analyze counts it as sent but not received.
   std::vector<CollectedRow> take_rows() { return std::exchange(rows_, {}); }
-  std::size_t sent() const { return sent_; }
+  std::size_t sent() const { return sent_ - unsent_; }
+  // Packets that never left this host (no socket, send error).
+  std::size_t unsent() const { return unsent_; }
 
  private:
   MappingCollectorConfig config_;
@@ -67,7 +74,9 @@ class MappingCollector {
   std::optional<TimePoint> next_send_;
   std::vector<CollectedRow> rows_;
   std::vector<SocketId> closing_;
-  std::uint16_t opened_port_ = 0;
+  std::uint16_t opened_port_ = 0;  // of the current packet's socket; 0: it could not be opened
+  bool send_failed_ = false;       // of the current packet
+  std::size_t unsent_ = 0;
   SocketId next_socket_ = 1;
 };
 

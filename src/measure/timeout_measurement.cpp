@@ -19,6 +19,7 @@ TimeoutMeasurement::TimeoutMeasurement(Endpoint server, TimeoutMeasurementConfig
   };
   if (config_.pending) pending_ = make(config_.pending_step_s);
   if (config_.idle) idle_ = make(config_.idle_step_s);
+  if (config_.idle_after_one_reply) idle_after_one_reply_ = make(config_.idle_step_s);
 }
 
 void TimeoutMeasurement::pump(TimePoint now) {
@@ -30,7 +31,7 @@ void TimeoutMeasurement::pump(TimePoint now) {
       auto* s = search(outcome.kind);
       if (s && s->on_outcome(outcome.delay_s, outcome.alive)) prober_.cancel(outcome.kind);
     }
-    for (auto kind : {TimeoutKind::Pending, TimeoutKind::Idle})
+    for (auto kind : {TimeoutKind::Pending, TimeoutKind::Idle, TimeoutKind::IdleAfterOneReply})
       if (auto* s = search(kind))
         for (auto d : s->take_starts()) {
           prober_.start(now, kind, d);
@@ -95,7 +96,8 @@ bool TimeoutMeasurement::done() const {
   if (!rtt_) return false;
   const bool pending_done = !pending_ || pending_->done();
   const bool idle_done = !idle_ || idle_->done();
-  return pending_done && idle_done && prober_.active() == 0;
+  const bool single_done = !idle_after_one_reply_ || idle_after_one_reply_->done();
+  return pending_done && idle_done && single_done && prober_.active() == 0;
 }
 
 TimeoutMeasurementResult TimeoutMeasurement::result() const {
@@ -105,6 +107,7 @@ TimeoutMeasurementResult TimeoutMeasurement::result() const {
   r.observed = observed_;
   if (pending_) r.pending = pending_->result();
   if (idle_) r.idle = idle_->result();
+  if (idle_after_one_reply_) r.idle_after_one_reply = idle_after_one_reply_->result();
   r.datagrams_sent = prober_.datagrams_sent() + control_sent_count_;
   return r;
 }

@@ -1,7 +1,8 @@
 #pragma once
 // `natpunch measure timeouts` as one sans-IO machine: a Reflect on a
 // control socket measures the round trip (and proves the server answers),
-// then the pending and idle searches run side by side on fresh sockets.
+// then the pending and idle searches (idle after a session-like exchange,
+// and after a single reply) run side by side on fresh sockets.
 //
 // Driver contract (io/measure_client_loop.hpp): poll_transmit(now),
 // poll_closed(), on_datagram(now, socket, bytes, from), on_timer(now),
@@ -21,7 +22,8 @@ enum class TimeoutMethod : std::uint8_t { Parallel, Paper };
 struct TimeoutMeasurementConfig {
   TimeoutMethod method = TimeoutMethod::Parallel;
   bool pending = true;
-  bool idle = true;
+  bool idle = true;                  // after session-like two-way traffic (the figure keepalives need)
+  bool idle_after_one_reply = true;  // after one exchange: differs where the NAT promotes conversations
   std::uint32_t max_timeout_s = 600;
   std::uint32_t parallel = 32;           // probes per round (parallel method)
   std::uint32_t pending_step_s = 20;     // Algorithm 2
@@ -37,6 +39,7 @@ struct TimeoutMeasurementResult {
   Endpoint observed;  // the control socket's reflected endpoint
   std::optional<TimeoutSearchResult> pending;
   std::optional<TimeoutSearchResult> idle;
+  std::optional<TimeoutSearchResult> idle_after_one_reply;
   std::uint64_t datagrams_sent = 0;
 };
 
@@ -57,13 +60,21 @@ class TimeoutMeasurement {
 
  private:
   void pump(TimePoint now);
-  TimeoutSearch* search(TimeoutKind kind) { return kind == TimeoutKind::Pending ? pending_.get() : idle_.get(); }
+  TimeoutSearch* search(TimeoutKind kind) {
+    switch (kind) {
+      case TimeoutKind::Pending: return pending_.get();
+      case TimeoutKind::Idle: return idle_.get();
+      case TimeoutKind::IdleAfterOneReply: return idle_after_one_reply_.get();
+    }
+    return nullptr;
+  }
 
   Endpoint server_;
   TimeoutMeasurementConfig config_;
   TimeoutProber prober_;
   std::unique_ptr<TimeoutSearch> pending_;
   std::unique_ptr<TimeoutSearch> idle_;
+  std::unique_ptr<TimeoutSearch> idle_after_one_reply_;
   // Control exchange: socket 0, request id `control_id_`.
   std::uint32_t control_id_;
   int control_attempts_ = 0;

@@ -62,7 +62,7 @@ std::vector<SocketDatagram> TimeoutProber::poll_transmit(TimePoint now) {
                                                                          requested_delay_ms(p.delay_s)}))});
       p.stage = Stage::Waiting;
       p.deadline = wait(p);
-    } else if (p.stage == Stage::SendRequest) {  // idle: establish first
+    } else if (p.stage == Stage::SendRequest) {  // idle kinds: establish first (again)
       const auto reflect_id = p.first_request_id + static_cast<std::uint32_t>(config_.copies);
       out.push_back({p.socket, server_, bytes_of(wire::encode(wire::ReflectRequest{reflect_id}))});
       ++p.attempts;
@@ -90,7 +90,7 @@ void TimeoutProber::finish(std::size_t index, std::optional<bool> alive) {
   probes_.erase(probes_.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
-void TimeoutProber::on_datagram(TimePoint, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint&) {
+void TimeoutProber::on_datagram(TimePoint now, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint&) {
   auto it = std::find_if(probes_.begin(), probes_.end(), [socket](const Probe& p) { return p.socket == socket; });
   if (it == probes_.end()) return;
   auto decoded = wire::decode_measure(bytes);
@@ -99,7 +99,13 @@ void TimeoutProber::on_datagram(TimePoint, SocketId socket, std::span<const std:
   if (!r) return;
   const auto copies = static_cast<std::uint32_t>(config_.copies);
   if (it->stage == Stage::Establishing && r->id == it->first_request_id + copies) {
-    it->stage = Stage::SendSchedule;
+    if (!it->first_reply) it->first_reply = now;
+    if (it->kind == TimeoutKind::IdleAfterOneReply || now - *it->first_reply >= config_.establish_for) {
+      it->stage = Stage::SendSchedule;
+    } else {
+      it->stage = Stage::EstablishPause;  // the next exchange of the conversation
+      it->deadline = now + config_.establish_interval;
+    }
     return;
   }
   if (it->stage == Stage::Waiting && r->id - it->first_request_id < copies) {
@@ -117,6 +123,9 @@ void TimeoutProber::on_timer(TimePoint now) {
         p.stage = Stage::SendRequest;
       else
         finish(i, std::nullopt);
+    } else if (p.stage == Stage::EstablishPause && p.deadline <= now) {
+      p.stage = Stage::SendRequest;
+      p.attempts = 0;
     } else if (p.stage == Stage::Waiting && p.deadline <= now) {
       finish(i, false);
     }

@@ -7,10 +7,17 @@
 // socket sends nothing in between, so no new mapping can exist for the
 // reply to sneak through, port-preserving NAT or not.
 //
-// Idle (established, then silent): send Reflect and wait for its reply (the
-// mapping is now established), then ScheduleProbe(d): the server sends one
-// packet to the endpoint it saw after d seconds. Again the client sends
+// Idle (established, then silent): establish the mapping the way a session
+// does -- Reflect exchanges every `establish_interval` until replies have
+// come back for `establish_for` -- then ScheduleProbe(d): the server sends
+// one packet to the endpoint it saw after d seconds. Again the client sends
 // nothing meanwhile, so the packet arrives only through the old mapping.
+// A NAT may treat a mapping that saw one reply differently from one that
+// carried a conversation: Linux conntrack gives a UDP flow its stream
+// timeout only once it has seen replies and is still active 2 s after its
+// first packet (before that, the unreplied one). IdleAfterOneReply keeps
+// the old probe, one Reflect exchange and then silence, to show the
+// difference.
 //
 // Timing: the mapping's idle span is the requested delay plus the path's
 // round trip (server-side delay starts when the request arrives). The
@@ -32,7 +39,11 @@
 
 namespace natpunch::measure {
 
-enum class TimeoutKind : std::uint8_t { Pending, Idle };
+enum class TimeoutKind : std::uint8_t {
+  Pending,            // no inbound packet yet
+  Idle,               // after two-way traffic for ProberConfig::establish_for, like a session
+  IdleAfterOneReply,  // after a single request and reply
+};
 
 struct ProberConfig {
   int copies = 2;
@@ -42,6 +53,11 @@ struct ProberConfig {
   // Idle probes: Reflect retransmission interval and attempts.
   Duration reflect_timeout = milliseconds(1000);
   int reflect_attempts = 4;
+  // Idle probes: two-way traffic this long (from the first reply), one
+  // exchange every establish_interval, before the mapping is left idle.
+  // Above conntrack's 2 s, so a kernel NAT has promoted the flow.
+  Duration establish_for = seconds(3);
+  Duration establish_interval = seconds(1);
 };
 
 struct ProbeOutcome {
@@ -76,7 +92,7 @@ class TimeoutProber {
   std::uint64_t datagrams_sent() const { return sent_; }
 
  private:
-  enum class Stage : std::uint8_t { SendRequest, Establishing, SendSchedule, Waiting };
+  enum class Stage : std::uint8_t { SendRequest, Establishing, EstablishPause, SendSchedule, Waiting };
   struct Probe {
     std::uint64_t id = 0;
     TimeoutKind kind{};
@@ -84,7 +100,8 @@ class TimeoutProber {
     SocketId socket = 0;
     Stage stage = Stage::SendRequest;
     std::uint32_t first_request_id = 0;  // copies use first..first+copies-1
-    int attempts = 0;
+    int attempts = 0;  // of the current Reflect exchange
+    std::optional<TimePoint> first_reply;
     TimePoint deadline{};
   };
   std::uint32_t requested_delay_ms(std::uint32_t delay_s) const;

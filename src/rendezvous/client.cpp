@@ -69,6 +69,7 @@ void Client::back_off(Retransmit& r, TimePoint now) {
 void Client::begin_registration(TimePoint now) {
   phase_ = Phase::AwaitChallenge;
   random_(nonce_);
+  key_mismatch_reported_ = false;
   keys_.reset();
   prove_bytes_.clear();
   registration_id_ = 0;
@@ -283,7 +284,14 @@ bool Client::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, con
 
 void Client::on_challenge(TimePoint now, const Challenge& c) {
   if (phase_ != Phase::AwaitChallenge || c.client_nonce != nonce_) return;
-  if (config_.pinned_server_key && c.server_key != *config_.pinned_server_key) return;
+  if (config_.pinned_server_key && c.server_key != *config_.pinned_server_key) {
+    // Silence would look like a dead server; this is either a wrong pin or
+    // an attack. Retransmitted Challenges of one attempt count once.
+    ++counters_.server_key_mismatches;
+    if (!key_mismatch_reported_) events_.push_back(client_event::ServerKeyMismatch{c.server_key});
+    key_mismatch_reported_ = true;
+    return;
+  }
   keys_ = derive_client_keys(config_.identity, c);
   if (!keys_) return;
   Prove p;

@@ -38,7 +38,9 @@ struct ClientConfig {
   Endpoint server;
   Identity identity;
   NatInfo info;
-  // When set, a Challenge carrying another server key is ignored.
+  // When set, a Challenge carrying another server key is not answered
+  // (the client keeps waiting for the pinned server) and reported as
+  // client_event::ServerKeyMismatch.
   std::optional<PublicKey> pinned_server_key;
   Duration initial_retransmit = milliseconds(250);
   Duration max_retransmit = seconds(4);
@@ -108,6 +110,12 @@ struct PeerNotRegistered {
 struct RegistrationRefused {
   ErrorCode code = ErrorCode::ServerFull;
 };
+// A Challenge for our registration carried another server key than the
+// pinned one: a wrong pin, or someone between us and the server (a possible
+// attack). Not answered; reported once per registration attempt.
+struct ServerKeyMismatch {
+  PublicKey offered{};
+};
 struct RelayReceived {
   std::uint64_t session_id = 0;
   std::vector<std::uint8_t> payload;
@@ -121,13 +129,15 @@ struct RelayRefused {
 using ClientEvent = std::variant<client_event::Registered, client_event::RegistrationLost,
                                  client_event::IncomingRequest, client_event::SessionReady,
                                  client_event::ConnectFailed, client_event::RelayReceived, client_event::RelayRefused,
-                                 client_event::PeerNotRegistered, client_event::RegistrationRefused>;
+                                 client_event::PeerNotRegistered, client_event::RegistrationRefused,
+                                 client_event::ServerKeyMismatch>;
 
 struct ClientCounters {
   std::uint64_t registrations = 0;
   std::uint64_t retransmissions = 0;
   std::uint64_t dropped_malformed = 0;
   std::uint64_t dropped_unauthenticated = 0;  // bad MAC, replay, wrong registration
+  std::uint64_t server_key_mismatches = 0;    // Challenges carrying another key than the pinned one
 };
 
 class Client {
@@ -164,6 +174,7 @@ class Client {
   // it grows each time observed_endpoint() is fresh.
   std::uint64_t observations() const { return observations_; }
   const PublicKey& identity() const { return config_.identity.public_key; }
+  const std::optional<PublicKey>& pinned_server_key() const { return config_.pinned_server_key; }
   const ClientCounters& counters() const { return counters_; }
   // Never done: a registration lives until the application drops the client.
   bool done() const { return false; }
@@ -208,6 +219,7 @@ class Client {
   RandomBytes random_;
   std::uint64_t instance_ = 0;
   bool closed_ = false;
+  bool key_mismatch_reported_ = false;  // for this registration attempt (its nonce)
   Phase phase_ = Phase::Idle;
   Nonce nonce_{};
   Retransmit registration_retransmit_;

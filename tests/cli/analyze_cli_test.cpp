@@ -3,6 +3,8 @@
 // their data, a Markdown report and JSON out. The drawing needs
 // /usr/bin/python3 with matplotlib; the tests that check figures skip
 // without it, the one that checks the failure path always runs.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -47,8 +49,10 @@ class AnalyzeCli : public ::testing::Test {
   std::string logs() const { return (dir_ / "phone.csv").string() + " " + (dir_ / "server.csv").string(); }
 
   void SetUp() override {
+    // The pid too: other checkouts may run the same test at the same time.
     dir_ = fs::path(::testing::TempDir()) /
-           ("natpunch_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("natpunch_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

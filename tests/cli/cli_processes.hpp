@@ -14,7 +14,8 @@ namespace natpunch::cli_test {
 
 // `natpunch ARGS...` as a child process whose stdout we read line by line.
 struct Process : test_support::ChildProcess {
-  explicit Process(const std::vector<std::string>& args) : ChildProcess(NATPUNCH_BINARY, args) {}
+  explicit Process(const std::vector<std::string>& args, bool ignore_sigint = false)
+      : ChildProcess(NATPUNCH_BINARY, args, ignore_sigint) {}
 };
 
 struct Rendezvous {

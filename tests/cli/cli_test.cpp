@@ -1,5 +1,7 @@
 // The CLI as a user runs it: the real `natpunch` binary, its JSON output and
 // its exit codes, for the subcommands that need no network.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -86,7 +88,7 @@ TEST(CliSimulateMatrix, SeededJsonIsReproducible) {
 // are a sequential run of mapped ports (the NAT hands out 40000, 40001, ...),
 // so the allocator must come out as sequential.
 TEST(CliAnalyze, DetectsASequentialAllocatorFromThesisLogs) {
-  const std::string dir = testing::TempDir() + "natpunch_cli_analyze";
+  const std::string dir = testing::TempDir() + "natpunch_cli_analyze_" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   std::ofstream phone(dir + "/phone.csv");
   std::ofstream server(dir + "/server.csv");

@@ -85,6 +85,8 @@ TEST(ConnectCli, LoopbackPeersPunchDirectlyAndExchangeTheTestDatagram) {
     EXPECT_GE((*r)["probes_sent"].get<int>(), 0);
   }
   EXPECT_EQ(l.result["session_id"], c.result["session_id"]);
+  // 64-bit ids lose digits in JavaScript's JSON numbers: also as text.
+  EXPECT_EQ(l.result["session_id_text"], std::to_string(l.result["session_id"].get<std::uint64_t>()));
   EXPECT_EQ(l.result["received"], "natpunch test from connect");
   EXPECT_EQ(c.result["received"], "natpunch test from listen");
   // Each side's direct peer is the endpoint the rendezvous saw for the other.
@@ -161,15 +163,19 @@ TEST(ConnectCli, CtrlCWhilePunchingExits130WithTheProbeCount) {
   Process connector({"connect", "--rendezvous", server.address, "--peer", (*identity)["identity"].get<std::string>(),
                      "--json", "--wait", "10", "--mapping", "endpoint-independent"});
   ASSERT_TRUE(connector.read_json(5000ms));
-  std::this_thread::sleep_for(1000ms);
+  // Punching starts 200 ms (the server's --start-delay-ms) after the session
+  // exists; half a second into it, ~170 probes at one per 2.98 ms are out
+  // on an idle machine. Timed from the session, not from process start.
+  ASSERT_TRUE(read_event(server.process, "session-created", 10000ms));
+  std::this_thread::sleep_for(700ms);
   connector.interrupt();
   const auto before = std::chrono::steady_clock::now();
-  auto result = connector.read_json(3000ms);
-  EXPECT_EQ(connector.wait(3000ms), 130);
-  EXPECT_LT(std::chrono::steady_clock::now() - before, 1500ms);
+  auto result = connector.read_json(5000ms);
+  EXPECT_EQ(connector.wait(5000ms), 130);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 3000ms) << "Ctrl-C is honoured at once, not after the budget";
   ASSERT_TRUE(result);
   EXPECT_EQ((*result)["interrupted"], true);
-  EXPECT_GT((*result)["probes_sent"].get<int>(), 50) << "about 1 s of probes at one per 2.98 ms went out";
+  EXPECT_GT((*result)["probes_sent"].get<int>(), 10) << "the connector was punching";
   EXPECT_EQ(listener.wait(6000ms), 1) << "the listener's relay test datagram never came";
 }
 
@@ -236,6 +242,15 @@ nlohmann::json last_result(const std::filesystem::path& path) {
   return result;
 }
 
+// A shell prefix that waits (at most 20 s) until a peer's stderr says its
+// punch connected: a --stdio script's pauses then count from the session,
+// not from process start (on a busy machine registration and punching can
+// take seconds of a pause).
+std::string once_connected(const std::filesystem::path& err) {
+  return "i=0; until grep -q 'connected to' " + err.string() +
+         " 2>/dev/null || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done; ";
+}
+
 TEST(ConnectCli, IdleStdioSessionSendsKeepalivesTimedFromTheIdleTimeout) {
   Rendezvous server;
   ASSERT_TRUE(server.ready());
@@ -250,12 +265,13 @@ TEST(ConnectCli, IdleStdioSessionSendsKeepalivesTimedFromTheIdleTimeout) {
   ASSERT_EQ(keygen.exit_code, 0);
   const std::string pubkey = keygen.output.substr(0, keygen.output.find('\n'));
   auto l = std::async(std::launch::async, [&] {
-    return test_support::run_command("(echo l; sleep 5) | " + bin + " listen --identity " + key + " --accept-any" +
-                                     common + " 2>" + (dir / "l.err").string());
+    return test_support::run_command("(echo l; " + once_connected(dir / "l.err") + "sleep 5) | " + bin +
+                                     " listen --identity " + key + " --accept-any" + common + " 2>" +
+                                     (dir / "l.err").string());
   });
   std::this_thread::sleep_for(300ms);
-  auto c = test_support::run_command("(echo one; sleep 3.5; echo two) | " + bin + " connect --peer " + pubkey + common +
-                                     " 2>" + (dir / "c.err").string());
+  auto c = test_support::run_command("(" + once_connected(dir / "c.err") + "echo one; sleep 3.5; echo two) | " + bin +
+                                     " connect --peer " + pubkey + common + " 2>" + (dir / "c.err").string());
   auto lr = l.get();
   const auto cj = last_result(dir / "c.err"), lj = last_result(dir / "l.err");
   EXPECT_EQ(c.exit_code, 0) << cj.dump();
@@ -304,13 +320,19 @@ TEST_P(KeepaliveDeath, AFrozenPeerIsDeclaredDeadOnlyAsFastAsConfigured) {
   // exec: the child's pid is the listener's own, so it can be frozen.
   test_support::ChildProcess listener("/bin/bash", {"-c", "exec " + bin + " listen --identity " + key +
                                                               " --accept-any" + common + " 2>" +
-                                                              (dir / "l.err").string() + " < <(echo l; sleep 7)"});
+                                                              (dir / "l.err").string() + " < <(echo l; " +
+                                                              once_connected(dir / "l.err") + "sleep 7)"});
   ASSERT_TRUE(read_event(server.process, "registered", 5000ms)) << "the listener registered";
   auto c = std::async(std::launch::async, [&] {
-    return test_support::run_command("(echo one; sleep 5.5; echo two) | " + bin + " connect --peer " + pubkey + common +
-                                     " 2>" + (dir / "c.err").string());
+    return test_support::run_command("(" + once_connected(dir / "c.err") + "echo one; sleep 5.5; echo two) | " + bin +
+                                     " connect --peer " + pubkey + common + " 2>" + (dir / "c.err").string());
   });
-  std::this_thread::sleep_for(1500ms);  // punched and idle by now (loopback: ~0.3 s)
+  // Punched (the connector says so) and idle for a moment: the freeze hits
+  // an established direct path, however long setting it up took.
+  for (int i = 0; i < 400 && test_support::run_command("grep -q 'connected to' " + (dir / "c.err").string()).exit_code != 0;
+       ++i)
+    std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(500ms);
   kill(listener.pid(), SIGSTOP);
   std::this_thread::sleep_for(3000ms);
   kill(listener.pid(), SIGCONT);

@@ -37,7 +37,7 @@ TEST(CliLearn, JsonReportHasEveryPeerNearTheCentralModel) {
 }
 
 TEST(CliLearn, WritesTheCsvForThePlot) {
-  const std::string path = ::testing::TempDir() + "natpunch_learn_cli.csv";
+  const std::string path = ::testing::TempDir() + "natpunch_learn_cli_" + std::to_string(getpid()) + ".csv";
   std::remove(path.c_str());
   ASSERT_EQ(learn("--simulate --peers 4 --rounds 5 --quiet --csv " + path).exit_code, 0);
   std::ifstream in(path);

@@ -45,7 +45,9 @@ INSTANTIATE_TEST_SUITE_P(
                     Rejected{"--background-subscribers 0 --background-rate 5", "between 1 and 65534"},
                     Rejected{"--background-subscribers 5 --background-rate 0", "positive number"},
                     Rejected{"--background-blocks 10", "need a block allocator"},
-                    Rejected{"--background-hold -1", "positive number of seconds"}));
+                    Rejected{"--background-hold 0", "positive number of seconds"},
+                    // No natpunch option takes a negative number (apps/cli_checks.hpp).
+                    Rejected{"--background-hold -1", "--background-hold: must not be negative"}));
 
 TEST(NatdCli, CheckDescribesTheNewOptionsAndCreatesNothing) {
   const auto r = natd(

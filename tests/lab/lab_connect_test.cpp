@@ -269,8 +269,12 @@ void check_row(const Row& row, const RowRun& run) {
     // The blocked side cannot reach the rendezvous; neither side gets a session.
     EXPECT_EQ(a.exit_code, 1) << context;
     EXPECT_EQ(b.exit_code, 1) << context;
-    EXPECT_TRUE(a.result.is_null()) << context;
-    EXPECT_TRUE(b.result.is_null()) << context;
+    // Their --json result events say why: an error, no route.
+    for (const auto* side : {&a, &b}) {
+      EXPECT_TRUE(side->result.is_object() && side->result.contains("error") && !side->result.contains("route"))
+          << context;
+      EXPECT_FALSE(field(side->result, "interrupted", true)) << context;
+    }
     const bool blocked_a = row.a->cls == Class::Blocked;
     EXPECT_NE((blocked_a ? a : b).stderr_text.find("error:"), std::string::npos) << context;
     return;

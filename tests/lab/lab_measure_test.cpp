@@ -54,6 +54,22 @@ nlohmann::json json_from(const CommandResult& r) { return nlohmann::json::parse(
 
 // ------------------------------------------------------------------ timeouts
 
+// A lab (`lab_options`) with a measure-server, and `natpunch measure
+// timeouts --json OPTIONS` run behind side a: its JSON, or why not (in
+// `problem`).
+nlohmann::json measure_timeouts_in_lab(const std::string& id, const std::string& lab_options,
+                                       const std::string& options, std::string& problem) {
+  TempDir dir;
+  Lab lab(id, lab_options);
+  if (!lab.up()) return problem = "lab.sh up failed", nullptr;
+  auto server = start_measure_server(lab, dir.file("server.csv"));
+  if (!server) return problem = "measure-server did not start", nullptr;
+  auto r = lab.exec("a", natpunch_binary() + " measure timeouts " + kMeasureServer + " --json " + options);
+  auto j = json_from(r);
+  if (r.exit_code != 0 || !j.is_object()) problem = "exit " + std::to_string(r.exit_code) + ": " + r.output;
+  return j;
+}
+
 struct TimeoutMethodCase {
   std::string name;
   std::string options;
@@ -63,32 +79,30 @@ class MeasureTimeoutsInLab : public testing::TestWithParam<TimeoutMethodCase> {}
 
 // natd runs KPN's profile with its timeouts shortened to 2 s (pending) and
 // 4 s (idle); both methods recover both to within a second (mixing the two
-// up would be 2 s off). The paper method's steps sit just above each
+// up would be 2 s off). natd's model establishes a mapping at its first
+// reply, so the idle probes' conversation is cut to 1 s here (conntrack's
+// 2 s rule is MeasureTimeoutsBehindConntrack's). The paper method's steps sit just above each
 // timeout (3 s, 5 s), so each search is one failed step plus a binary search
 // of that step: ~20 s in all (was ~46 s with 4 s / 9 s and 5 s / 10 s
 // steps), the two searches running side by side.
 TEST_P(MeasureTimeoutsInLab, RecoversNatdsPendingAndIdleTimeouts) {
   if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
-  TempDir dir;
-  Lab lab("tmt" + GetParam().name, "--a profile:kpn-nl --b none --udp-timeout 2 --udp-stream-timeout 4");
-  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server = start_measure_server(lab, dir.file("server.csv"));
-  ASSERT_TRUE(server) << "measure-server did not start";
-  auto r = lab.exec("a", natpunch_binary() + " measure timeouts " + kMeasureServer + " --max-timeout 20 --json " +
-                             GetParam().options);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto j = json_from(r);
-  ASSERT_FALSE(j.is_discarded()) << r.output;
+  std::string problem;
+  const auto j = measure_timeouts_in_lab("tmt" + GetParam().name,
+                                         "--a profile:kpn-nl --b none --udp-timeout 2 --udp-stream-timeout 4",
+                                         "--max-timeout 20 --which both --establish-ms 1000 " + GetParam().options,
+                                         problem);
+  ASSERT_TRUE(problem.empty()) << problem;
   for (const auto& [which, configured] : {std::pair{"pending", 2}, {"idle", 4}}) {
     const auto& t = j[which];
-    ASSERT_TRUE(t.is_object()) << which << ": " << r.output;
-    ASSERT_FALSE(t["lower_s"].is_null()) << which << ": " << r.output;
-    ASSERT_FALSE(t["upper_s"].is_null()) << which << ": " << r.output;
+    ASSERT_TRUE(t.is_object()) << which << ": " << j.dump();
+    ASSERT_FALSE(t["lower_s"].is_null()) << which << ": " << j.dump();
+    ASSERT_FALSE(t["upper_s"].is_null()) << which << ": " << j.dump();
     // lower_s: the longest wait a mapping survived; upper_s: the shortest it
     // did not. Both within a second of natd's setting.
-    EXPECT_NEAR(t["lower_s"].get<double>(), configured, 1.0) << which << ": " << r.output;
-    EXPECT_NEAR(t["upper_s"].get<double>(), configured, 1.0) << which << ": " << r.output;
-    EXPECT_LE(t["upper_s"].get<double>() - t["lower_s"].get<double>(), 1.0) << which << ": " << r.output;
+    EXPECT_NEAR(t["lower_s"].get<double>(), configured, 1.0) << which << ": " << j.dump();
+    EXPECT_NEAR(t["upper_s"].get<double>(), configured, 1.0) << which << ": " << j.dump();
+    EXPECT_LE(t["upper_s"].get<double>() - t["lower_s"].get<double>(), 1.0) << which << ": " << j.dump();
   }
 }
 
@@ -96,6 +110,26 @@ INSTANTIATE_TEST_SUITE_P(Methods, MeasureTimeoutsInLab,
                          testing::Values(TimeoutMethodCase{"par", ""},
                                          TimeoutMethodCase{"paper", "--method paper --pending-step 3 --idle-step 5"}),
                          [](const auto& info) { return info.param.name; });
+
+// Behind a kernel NAT (lab kind prc: nftables masquerade, conntrack), a UDP
+// flow lives by conntrack's "unreplied" timeout (--udp-timeout, 2 s here)
+// until it has seen replies and is still active 2 s after its first
+// packet; from then on by the stream timeout (--udp-stream-timeout, 6 s).
+// A session's mapping lives by the second; a probe that saw one request
+// and one reply, by the first (issue 22, item 12: it reported 7 s behind
+// 7 s / 13 s). ~20 s.
+TEST(MeasureTimeoutsBehindConntrack, IdleIsTheStreamTimeoutAndOneReplyTheUnrepliedOne) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  std::string problem;
+  const auto j = measure_timeouts_in_lab("tmtct", "--a prc --b none --udp-timeout 2 --udp-stream-timeout 6",
+                                         "--max-timeout 10", problem);
+  ASSERT_TRUE(problem.empty()) << problem;
+  for (const auto& [which, configured] : {std::pair{"pending", 2}, {"idle", 6}, {"idle_after_one_reply", 2}}) {
+    const auto& t = j[which];
+    ASSERT_TRUE(t.is_object() && t["lower_s"].is_number()) << which << ": " << j.dump();
+    EXPECT_NEAR(t["lower_s"].get<double>(), configured, 1.0) << which << ": " << j.dump();
+  }
+}
 
 // ----------------------------------------------------------------------- MTU
 
@@ -167,7 +201,21 @@ TEST_P(MeasureMappingsInLab, CollectionAndAnalyzeRecoverTheAllocator) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto j = json_from(r);
   ASSERT_FALSE(j.is_discarded()) << r.output;
-  EXPECT_GE(j["joined"]["rows"].get<int>(), c.count * 99 / 100) << r.output.substr(0, 800);
+  // UDP through a userspace NAT on a busy 2-core machine loses packets (a
+  // run once joined 39,520 of 40,000; with both cores busy beside it,
+  // voda lost 10.6 %): what counts is what the analysis recovers from what
+  // arrived. The loss is reported, and bounded only loosely: the fits below
+  // are checked on at least 60 % of the rows.
+  const auto collected = json_from(collect);
+  const int sent = collected.is_object() ? collected.value("sent", 0) : 0;
+  const int joined = j["joined"]["rows"].get<int>();
+  std::cerr << "[" << c.name << "] " << sent << " sent, " << joined << " joined ("
+            << (sent ? 100.0 * (sent - joined) / sent : 0.0) << " % lost)\n";
+  EXPECT_GE(sent, c.count * 99 / 100) << "the collector sends what it was asked to: " << collect.output;
+  EXPECT_GE(joined, c.count * 60 / 100) << r.output.substr(0, 800);
+  // Loss can only remove rows: the server never logs a packet nobody sent.
+  EXPECT_EQ(j["joined"]["server_only"].get<int>(), 0) << r.output.substr(0, 800);
+  EXPECT_EQ(j["joined"]["client_only"].get<int>(), sent - joined) << r.output.substr(0, 800);
   const auto& a = j["allocator"];
   EXPECT_EQ(a["kind"], c.expected) << a.dump();
   if (c.expected == "block") {

@@ -17,7 +17,7 @@
 # Stays serial on purpose (timing, statistics or load):
 #   ConnectInLab.*           78 pairs on 6 labs at once; birthday success rate;
 #                            KPN x KPN shares the id tckpnkpn with a pair row
-#   MeasureTimeoutsInLab.*   timeout measurement to 1 s
+#   MeasureTimeoutsInLab.*, MeasureTimeoutsBehindConntrack.*   timeout measurement to 1 s
 #   MeasureMtuInLab.*        300 ms probe timeouts decide the MTU
 #   MeasureMappingsInLab.*   2,000-4,000 packets/s, 12.5 ms pending timeout
 #   NatdTimeoutsInLab.*      mapping expiry checked to 1 s

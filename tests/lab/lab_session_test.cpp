@@ -84,6 +84,15 @@ struct PeerFiles {
   std::string out, err;
 };
 
+// A --stdio input script's prefix that waits (at most 20 s) until the peer's
+// stderr (run_pair's files; `role` listen or connect) says its punch
+// connected: the script's pauses then count from the session, not from
+// process start (registration and punching take seconds on a busy machine).
+std::string once_connected(const Lab& lab, const std::string& role) {
+  const std::string err = "/tmp/natpunch-lab-" + lab.id() + "-" + role + ".err";
+  return "i=0; until grep -q 'connected to' " + err + " 2>/dev/null || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done; ";
+}
+
 struct Run {
   nlohmann::json listen, connect;
   std::string listen_stdout, connect_stdout;
@@ -144,8 +153,9 @@ TEST_P(SessionKeepalive, AnIdleDirectPathLivesOnlyWithKeepalives) {
   ASSERT_TRUE(server) << "natpunch rendezvous did not start";
 
   // "one", 8 s of silence (the NATs forget after 3 s), "two".
-  auto run = run_pair(lab, "sleep 12; echo listener-done", "echo one; sleep 8; echo two",
-                      param.keepalive ? "" : "--no-keepalive", {}, 30);
+  auto run = run_pair(lab, once_connected(lab, "listen") + "sleep 12; echo listener-done",
+                      once_connected(lab, "connect") + "echo one; sleep 8; echo two",
+                      param.keepalive ? "" : "--no-keepalive", {}, 50);
   ASSERT_FALSE(run.connect.is_null()) << run.connect_err;
   ASSERT_FALSE(run.listen.is_null()) << run.listen_err;
   EXPECT_EQ(run.connect.value("route", ""), "direct") << run.connect.dump();
@@ -199,7 +209,8 @@ TEST(SessionRepunch, FrozenNatFallsBackToTheRelayAndComesBackDirect) {
   // The connector sends a numbered line every 200 ms for 30 s; once ten
   // lines arrived the direct path goes dark for 10 s.
   auto run_result = run_pair(
-      lab, "sleep 33; echo listener-done", "i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo $i; sleep 0.2; done",
+      lab, once_connected(lab, "listen") + "sleep 33; echo listener-done",
+      once_connected(lab, "connect") + "i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo $i; sleep 0.2; done",
       "", [&] {
         // Wait until data flows (registration and punching take a while on a busy machine).
         const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
@@ -353,7 +364,8 @@ TEST(SessionRepunch, ARebindingNatIsRepunchedAtItsNewEndpoint) {
   // The connector sends a numbered line every 200 ms for 24 s; once ten
   // lines arrived, a's natd restarts.
   auto result = run_pair(
-      lab, "sleep 27; echo listener-done", "i=0; while [ $i -lt 120 ]; do i=$((i+1)); echo $i; sleep 0.2; done", "",
+      lab, once_connected(lab, "listen") + "sleep 27; echo listener-done",
+      once_connected(lab, "connect") + "i=0; while [ $i -lt 120 ]; do i=$((i+1)); echo $i; sleep 0.2; done", "",
       [&] {
         const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
         for (int i = 0; i < 300; ++i) {
@@ -367,7 +379,7 @@ TEST(SessionRepunch, ARebindingNatIsRepunchedAtItsNewEndpoint) {
         rebound_after_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         new_natd = restart_natd(lab, "a", restart_error);
       },
-      45);
+      60);
   ASSERT_TRUE(new_natd) << restart_error;
   ASSERT_FALSE(socket0.empty()) << "a's registration is in natd's log:\n" << slurp(mappings);
   const std::string new_endpoint = external_of(slurp(mappings), socket0);

@@ -21,11 +21,14 @@ namespace natpunch::test_support {
 
 class ChildProcess {
  public:
-  ChildProcess(const std::string& program, const std::vector<std::string>& args) {
+  // `ignore_sigint`: start the child with SIGINT ignored, as a shell starts
+  // the background jobs of a script.
+  ChildProcess(const std::string& program, const std::vector<std::string>& args, bool ignore_sigint = false) {
     int fds[2];
     if (pipe(fds) != 0) return;
     pid_ = fork();
     if (pid_ == 0) {
+      if (ignore_sigint) signal(SIGINT, SIG_IGN);  // exec keeps an ignored disposition
       dup2(fds[1], STDOUT_FILENO);
       close(fds[0]);
       close(fds[1]);
@@ -96,6 +99,29 @@ class ChildProcess {
   }
 
   void interrupt() { kill(pid_, SIGINT); }
+  void signal_child(int signal_number) { kill(pid_, signal_number); }
+  // Whether the child has a handler for `signal_number` installed (its
+  // /proc/PID/status SigCgt mask): a signal sent earlier would meet the
+  // default action.
+  bool catches(int signal_number) const {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("SigCgt:", 0) == 0) {
+        const auto mask = std::stoull(line.substr(7), nullptr, 16);
+        return (mask >> (signal_number - 1)) & 1u;
+      }
+    return false;
+  }
+  // Waits up to `timeout` until catches(signal_number).
+  bool wait_until_catching(int signal_number, std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!catches(signal_number)) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
   // SIGINT, then the exit code (-1 if it had to be killed).
   int interrupt_and_wait(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
     interrupt();

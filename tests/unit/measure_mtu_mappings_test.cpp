@@ -100,33 +100,49 @@ std::string server_csv(const std::vector<CollectionRow>& rows) {
   return text;
 }
 
-TEST(MappingCollection, LogsJoinInTheAnalyzerAndRevealTheAllocator) {
+// 600 collection packets at 50/s to 100 server ports through a symmetric
+// NAT with LycaMobile NL's uniform allocator, each lost with `loss`.
+struct Collection {
+  std::vector<CollectedRow> client;  // the client's log
+  std::vector<CollectionRow> server;  // what reached the server
+  Duration took{};
+};
+
+Collection collect_through_a_uniform_nat(double loss, std::uint64_t seed) {
   NetConfig net_config;
   net_config.server_ports = 100;
+  net_config.loss = loss;
   nat::NatConfig nat_config = cone_nat(nat::UniformSpec{2048, 65535});  // LycaMobile NL
   nat_config.mapping = nat::MappingBehavior::AddressAndPortDependent;
   VirtualNet net(nat_config, net_config);
-  Rng rng(5);
+  Rng rng(seed);
   MappingCollectorConfig config;
   config.server = test::kServerIp;
   config.server_ports = PortRange{test::kServerPort, static_cast<std::uint16_t>(test::kServerPort + 99)};
   config.count = 600;
   config.rate_per_second = 50;
   MappingCollector collector(config, rng);
-  std::vector<CollectedRow> rows;
-  const Duration took = net.run(collector, std::chrono::hours(1), nullptr);
-  for (auto& r : collector.take_rows()) rows.push_back(r);
+  Collection c;
+  c.took = net.run(collector, std::chrono::hours(1), nullptr);
+  c.client = collector.take_rows();
   net.drain(collector);  // deliver the last packets
+  c.server = net.rows;
+  return c;
+}
+
+TEST(MappingCollection, LogsJoinInTheAnalyzerAndRevealTheAllocator) {
+  const auto collected = collect_through_a_uniform_nat(0, 5);
+  const auto& rows = collected.client;
   ASSERT_EQ(rows.size(), 600u);
-  EXPECT_NEAR(std::chrono::duration<double>(took).count(), 12.0, 0.5);  // 600 packets at 50/s
-  ASSERT_EQ(net.rows.size(), 600u);
+  EXPECT_NEAR(std::chrono::duration<double>(collected.took).count(), 12.0, 0.5);  // 600 packets at 50/s
+  ASSERT_EQ(collected.server.size(), 600u);
 
   for (const auto& r : rows) {
     EXPECT_GE(r.server_port, test::kServerPort);
     EXPECT_LE(r.server_port, test::kServerPort + 99);
   }
   const auto client = analyze::parse_mapping_log(client_csv(rows), analyze::LogSide::Client);
-  const auto server = analyze::parse_mapping_log(server_csv(net.rows), analyze::LogSide::Server);
+  const auto server = analyze::parse_mapping_log(server_csv(collected.server), analyze::LogSide::Server);
   EXPECT_EQ(client.malformed_total(), 0u);
   EXPECT_EQ(server.malformed_total(), 0u);
   const auto joined = analyze::join_mappings(client, server);
@@ -164,6 +180,61 @@ TEST(MappingSample, ReflectionsAloneRevealTheAllocator) {
     rows.push_back({r.time_ms, r.local_port, r.mapped_port, r.server_port});
   }
   EXPECT_EQ(analyze::detect_allocator(rows).kind, analyze::AllocatorKind::Uniform);
+}
+
+// On a busy host a collection packet may never leave (no socket, a send
+// error): it made no NAT mapping, so it gets no row -- before, its row
+// carried the previous socket's local port, a mapping that never existed
+// (issue 22). A packet that left and got lost keeps its row (analyze counts
+// it as sent but not received).
+TEST(MappingCollection, APacketThatNeverLeftGetsNoRow) {
+  Rng rng(3);
+  MappingCollectorConfig config;
+  config.server = test::kServerIp;
+  config.count = 3;
+  config.rate_per_second = 1000;
+  MappingCollector collector(config, rng);
+  TimePoint now = kTimeZero;
+  const auto next = [&] {
+    auto out = collector.poll_transmit(now);
+    now += milliseconds(1);
+    return out;
+  };
+  auto sent = next();  // socket opened, sent
+  ASSERT_EQ(sent.size(), 1u);
+  collector.on_socket_opened(sent[0].socket, 40001);
+  collector.poll_closed();
+  ASSERT_EQ(next().size(), 1u);  // the socket could not be opened: no on_socket_opened
+  collector.poll_closed();
+  auto failed = next();  // opened, but the send failed
+  ASSERT_EQ(failed.size(), 1u);
+  collector.on_socket_opened(failed[0].socket, 40003);
+  collector.on_send_error(now, failed[0].socket, false);
+  collector.poll_closed();
+  const auto rows = collector.take_rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].local_port, 40001);
+  EXPECT_EQ(collector.sent(), 1u);
+  EXPECT_EQ(collector.unsent(), 2u);
+  EXPECT_TRUE(collector.done());
+}
+
+// Lost on the way: the rows stay, the server logs fewer, and the analyzer
+// joins what arrived and still names the allocator.
+TEST(MappingCollection, LossOnThePathOnlyRemovesJoinedRows) {
+  const auto collected = collect_through_a_uniform_nat(0.1, 11);
+  const auto& rows = collected.client;
+  const auto received = collected.server.size();
+  ASSERT_EQ(rows.size(), 600u) << "every packet that left has its row";
+  EXPECT_LT(received, 600u * 95 / 100) << "about 10 % lost";
+  EXPECT_GT(received, 600u * 80 / 100);
+  const auto joined =
+      analyze::join_mappings(analyze::parse_mapping_log(client_csv(rows), analyze::LogSide::Client),
+                             analyze::parse_mapping_log(server_csv(collected.server), analyze::LogSide::Server));
+  EXPECT_EQ(joined.rows.size(), received);
+  EXPECT_EQ(joined.client_only, 600u - received);
+  EXPECT_EQ(joined.server_only, 0u);
+  EXPECT_EQ(analyze::detect_allocator(joined.rows).kind, analyze::AllocatorKind::Uniform);
 }
 
 }  // namespace

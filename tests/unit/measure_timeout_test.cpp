@@ -3,8 +3,11 @@
 // both timeouts to the second, for every allocator (port-preserving too).
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "measure/timeout_measurement.hpp"
 #include "measure_virtual_net.hpp"
+#include "wire/measure_messages.hpp"
 
 namespace natpunch::measure {
 namespace {
@@ -152,6 +155,73 @@ TEST(TimeoutSearch, PaperMethodProbesTheThesisSteps) {
   EXPECT_EQ(s.result().lower_s, truth);
   EXPECT_EQ(s.result().upper_s, truth + 1);
 }
+
+// Issue 22, item 12: an idle probe's mapping must live the way a session's
+// does before it is left idle -- two-way traffic for a few seconds (Linux
+// conntrack promotes a flow to its stream timeout only when it is still
+// active 2 s after its first packet) -- not one request and one reply. The
+// single-reply probe stays, as its own kind, for the difference.
+struct EstablishCase {
+  const char* name;
+  bool session_like;  // Idle (true) or IdleAfterOneReply
+  int reflects;       // Reflect exchanges before the ScheduleProbe
+  Duration at_least;  // from the first Reflect to the ScheduleProbe
+};
+
+class IdleProbeEstablishes : public testing::TestWithParam<EstablishCase> {};
+
+TEST_P(IdleProbeEstablishes, BeforeItGoesIdle) {
+  const auto& c = GetParam();
+  TimeoutCase t{"establish", TimeoutMethod::Parallel, 4, 9, nat::SequentialSpec{}, M::EndpointIndependent,
+                F::AddressAndPortDependent, 12};
+  VirtualNet net(nat_of(t), NetConfig{});
+  TimeoutMeasurementConfig config;
+  config.pending = false;
+  config.idle = c.session_like;
+  config.idle_after_one_reply = !c.session_like;
+  config.max_timeout_s = 12;
+  config.parallel = 4;
+  TimeoutMeasurement m(net.server_endpoint(), config, 1);
+  struct SocketLog {
+    int reflects = 0;
+    std::optional<TimePoint> first_reflect, schedule;
+  };
+  std::map<SocketId, SocketLog> sockets;
+  net.run(m, std::chrono::hours(1), [&](const SocketDatagram& d) {
+    if (d.socket == 0) return;  // the control socket's round-trip Reflect
+    auto message = wire::decode_measure(d.bytes);
+    ASSERT_TRUE(message);
+    auto& log = sockets[d.socket];
+    if (std::holds_alternative<wire::ReflectRequest>(*message)) {
+      ++log.reflects;
+      if (!log.first_reflect) log.first_reflect = net.now();
+    } else if (std::holds_alternative<wire::ScheduleProbeRequest>(*message) && !log.schedule) {
+      log.schedule = net.now();
+    }
+  });
+  ASSERT_TRUE(m.done());
+  int probes = 0;
+  for (const auto& [socket, log] : sockets) {
+    if (!log.schedule) continue;
+    ++probes;
+    EXPECT_EQ(log.reflects, c.reflects) << "socket " << socket;
+    ASSERT_TRUE(log.first_reflect);
+    EXPECT_GE(*log.schedule - *log.first_reflect, c.at_least) << "socket " << socket;
+  }
+  EXPECT_GT(probes, 4);
+  // Without a conntrack-like NAT both kinds find the model's idle timeout.
+  const auto r = m.result();
+  const auto& found = c.session_like ? r.idle : r.idle_after_one_reply;
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->lower_s, 9u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, IdleProbeEstablishes,
+                         testing::Values(
+                             // replies at ~0.07, 1.1, 2.1, 3.2 s: the fourth is 3 s past the first
+                             EstablishCase{"session_like", true, 4, seconds(3)},
+                             EstablishCase{"after_one_reply", false, 1, Duration::zero()}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace natpunch::measure

@@ -1,5 +1,7 @@
 #include "nat/profile.hpp"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -376,7 +378,7 @@ class ProfileFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("natpunch-profiles-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+           ("natpunch-profiles-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);

@@ -260,9 +260,16 @@ TEST(RendezvousSecurity, PinnedServerKeyRejectsAnotherServer) {
   auto& wrong = h.add_peer(ep(198, 51, 100, 10, 5000), accept_all(), {}, pinned);
   pinned.pinned_server_key = h.server().server_key();
   auto& right = h.add_peer(ep(198, 51, 100, 20, 5000), accept_all(), {}, pinned);
-  h.advance(seconds(1));
+  h.advance(seconds(3));  // several retransmitted Registers, each answered with a Challenge
   EXPECT_FALSE(wrong.client->registered());
   EXPECT_TRUE(right.client->registered());
+  // Not silence, which looked like a dead server (issue 22): one event per
+  // registration attempt, naming the key the server offered.
+  const auto mismatches = wrong.all<client_event::ServerKeyMismatch>();
+  ASSERT_EQ(mismatches.size(), 1u);
+  EXPECT_EQ(mismatches.front().offered, h.server().server_key());
+  EXPECT_GE(wrong.client->counters().server_key_mismatches, 2u);
+  EXPECT_TRUE(right.all<client_event::ServerKeyMismatch>().empty());
 }
 
 // Every datagram from a source without a registration: the reply, if any,
