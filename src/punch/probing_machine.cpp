@@ -73,8 +73,8 @@ std::optional<Transmit> ProbingMachine::poll_transmit(TimePoint now) {
   wire::ProbeBytes bytes = probe_template_;
   const auto sequence = static_cast<std::uint32_t>(result_.probes_sent);
   wire::restamp(bytes, sequence, nonces_.nonce(wire::ProbeKind::Probe, sequence, *port), key_);
-  std::optional<Transmit> probe{std::in_place, static_cast<std::uint32_t>(result_.probes_sent % config_.sockets),
-                                Endpoint{config_.peer_address, *port}, std::span<const std::uint8_t>(bytes)};
+  std::optional<Transmit> probe{Transmit{static_cast<std::uint32_t>(result_.probes_sent % config_.sockets),
+                                         Endpoint{config_.peer_address, *port}, std::span<const std::uint8_t>(bytes)}};
   ++result_.probes_sent;
   // Keeps to the schedule even if the driver is late, so the rate is the
   // configured one on average rather than drifting with driver lag.
