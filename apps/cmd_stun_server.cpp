@@ -20,6 +20,8 @@ struct StunServerOptions {
   std::string software;
   double rate = 20.0;
   double burst = 40.0;
+  double address_rate = 2000.0;
+  double address_burst = 4000.0;
   int stats_interval = 0;
   unsigned threads = 0;  // 0: one per core
 };
@@ -54,11 +56,18 @@ int run(const StunServerOptions& o) {
     }
     config.alternate = *alt;
   }
+  if (auto bad = stun::software_error(o.software)) {
+    std::cerr << "error: --software " << *bad << "\n";
+    return kExitUsage;
+  }
   config.software = o.software;
   if (o.rate <= 0) {
     config.rate_limit.reset();
   } else {
-    config.rate_limit = stun::RateLimitConfig{o.rate, std::max(o.burst, 1.0), 16384};
+    config.rate_limit->requests_per_second = o.rate;
+    config.rate_limit->burst = std::max(o.burst, 1.0);
+    config.rate_limit->address_requests_per_second = std::max(o.address_rate, o.rate);
+    config.rate_limit->address_burst = std::max(o.address_burst, config.rate_limit->burst);
   }
   config.hash_seed = io::os_random_seed();
   stun::Server server(config);
@@ -88,11 +97,23 @@ void add_stun_server_command(CLI::App& app, int& exit_code) {
                   "Alternate IP:PORT; with it the server listens on all four IP x port pairs, honours "
                   "CHANGE-REQUEST and reports OTHER-ADDRESS, so clients can classify their NAT")
       ->check(bind_address());
-  cmd->add_option("--software", options->software, "SOFTWARE attribute to send (default: none, smaller responses)");
-  cmd->add_option("--rate", options->rate, "Requests/s allowed per source IP (IPv6: per /64); 0 disables")
+  cmd->add_option("--software", options->software,
+                  "SOFTWARE attribute (fewer than 128 characters, no control characters), sent only in responses "
+                  "no larger than their request (default: none)");
+  cmd->add_option("--rate", options->rate,
+                  "Requests/s allowed per source port (one client socket); 0 disables every limit")
       ->default_val(20.0)
       ->check(non_negative_number());
-  cmd->add_option("--burst", options->burst, "Back-to-back requests allowed per source")->default_val(40.0);
+  cmd->add_option("--burst", options->burst, "Back-to-back requests allowed per source port")->default_val(40.0);
+  cmd->add_option("--address-rate", options->address_rate,
+                  "Requests/s allowed per source address, all its ports together (IPv6: per /64): a carrier NAT "
+                  "puts thousands of subscribers behind one; ports seen before keep a small reserve when an "
+                  "abuser spends it")
+      ->default_val(2000.0)
+      ->check(positive_number());
+  cmd->add_option("--address-burst", options->address_burst, "Back-to-back requests allowed per source address")
+      ->default_val(4000.0)
+      ->check(positive_number());
   cmd->add_option("--stats-interval", options->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
       ->check(non_negative_number());
