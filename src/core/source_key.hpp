@@ -45,15 +45,8 @@ inline SourceKey network_key(const IpAddress& a) {
   return {load_be64(a.data()) & 0xffff'ffff'ffff'0000ULL, kV6Network};
 }
 
-// The full address and port (IPv6: all 128 bits), hashed with a secret seed
-// so that nobody can aim many sources at one hash-table set.
-inline std::uint64_t endpoint_hash(const Endpoint& e, std::uint64_t seed) {
-  using namespace source_key_detail;
-  const std::uint64_t hi = e.address.is_v4() ? kV4Subscriber : load_be64(e.address.data());
-  const std::uint64_t lo = e.address.is_v4() ? e.address.v4_host_order() : load_be64(e.address.data() + 8);
-  return splitmix64(splitmix64(splitmix64(seed ^ hi) ^ lo) ^ e.port);
-}
-
+// Keyed with a secret seed, so that nobody can aim many sources at one
+// hash-table set.
 inline std::uint64_t key_hash(const SourceKey& k, std::uint64_t seed) {
   return splitmix64(splitmix64(seed ^ k.hi) ^ k.lo);
 }

@@ -197,15 +197,19 @@ std::vector<Transmit> Server::handle(TimePoint now, std::span<const std::uint8_t
   // What comes without a registration is charged to its source; the rest
   // to its registration once the MAC proves it (on_authenticated), so that
   // nobody sharing -- or forging -- a client's address can spend its budget.
-  if (type == MessageType::Register || type == MessageType::Prove) {
+  // A Prove with a valid cookie comes from where the cookie went (within
+  // seconds): it is charged to the signature-check budget instead, so a
+  // client on a flooded address needs luck once (its Register), not twice.
+  if (const auto* m = std::get_if<Register>(&message)) {
     if (limiter_ && !limiter_->allow(now, from)) {
       ++counters_.dropped_rate_limited;
       return out;
     }
-    if (const auto* m = std::get_if<Register>(&message))
-      on_register(now, *m, datagram.size(), from, out);
-    else
-      on_prove(now, std::get<Prove>(message), datagram, from, out);
+    on_register(now, *m, datagram.size(), from, out);
+    return out;
+  }
+  if (const auto* p = std::get_if<Prove>(&message)) {
+    on_prove(now, *p, datagram, from, out);
     return out;
   }
   on_authenticated(now, message, datagram, from, out);
@@ -302,6 +306,11 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   Registration* existing = find(slot);
   const bool fresh = m.issued_at_ms <= now_ms && now_ms - m.issued_at_ms <= lifetime_ms;
   if (expected != m.cookie || !fresh) {
+    // Nothing proves the source: limited like any unauthenticated datagram.
+    if (limiter_ && !limiter_->allow(now, from)) {
+      ++counters_.dropped_rate_limited;
+      return;
+    }
     send_refused(from, ErrorCode::ChallengeExpired, m.client_nonce, out);
     return;
   }

@@ -33,7 +33,7 @@ std::uint64_t tag_of(std::uint64_t hash) { return hash == 0 ? 1 : hash; }
 }  // namespace
 
 SourceRateLimiter::SourceRateLimiter(const RateLimitConfig& config, std::uint64_t hash_seed)
-    : config_(config), seed_(hash_seed) {
+    : config_(config), seed_(hash_seed), v4_base_(splitmix64(hash_seed ^ source_key_detail::kV4Subscriber)) {
   addresses_.resize(rounded_sets(config.max_addresses, kWays) * kWays);
   endpoints_.resize(rounded_sets(config.max_sources, kWays) * kWays);
 }
@@ -87,8 +87,16 @@ SourceRateLimiter::EndpointEntry* SourceRateLimiter::endpoint_slot(TimePoint now
 }
 
 RateDecision SourceRateLimiter::decide(TimePoint now, const Endpoint& source) {
-  AddressEntry& a = address(now, key_hash(subscriber_key(source.address), seed_));
-  const std::uint64_t hash = endpoint_hash(source, seed_ ^ kEndpointSalt);
+  // Two keyed hashes per request on the hot path (IPv4): the address's
+  // (key_hash() with its first round precomputed), and the endpoint's from
+  // it (for IPv6 the interface half of the address joins in).
+  const std::uint64_t address_hash = source.address.is_v4()
+                                         ? splitmix64(v4_base_ ^ source.address.v4_host_order())
+                                         : key_hash(subscriber_key(source.address), seed_);
+  AddressEntry& a = address(now, address_hash);
+  std::uint64_t hash = address_hash ^ kEndpointSalt;
+  if (source.address.is_v6()) hash = splitmix64(hash ^ source_key_detail::load_be64(source.address.data() + 8));
+  hash = splitmix64(hash ^ source.port);
   if (EndpointEntry* e = find_endpoint(hash)) {
     const double s = elapsed(now, e->last_seen);
     e->tokens = refilled(e->tokens, s, config_.requests_per_second, config_.burst);

@@ -96,6 +96,7 @@ class SourceRateLimiter {
 
   RateLimitConfig config_;
   std::uint64_t seed_;
+  std::uint64_t v4_base_;  // key_hash()'s first round for every IPv4 address
   std::vector<AddressEntry> addresses_;
   std::vector<EndpointEntry> endpoints_;
   std::size_t tracked_ = 0;

@@ -48,6 +48,7 @@ struct QueueFill {
   std::uint32_t address_step;  // 1: one /24; 256: one address per /24
   int addresses;
 };
+void PrintTo(const QueueFill& c, std::ostream* os) { *os << c.name; }
 
 class MeasureQueueFill : public ::testing::TestWithParam<QueueFill> {};
 
@@ -156,6 +157,7 @@ struct SharedAddress {
   double per_second;
   enum class Ports { One, New, Many } ports;
 };
+void PrintTo(const SharedAddress& c, std::ostream* os) { *os << c.name; }
 
 class MeasureSharedAddress : public ::testing::TestWithParam<SharedAddress> {};
 

@@ -92,6 +92,7 @@ struct PendingFill {
   const char* name;
   int addresses;  // the attacker's 640 identities spread over this many addresses of one /24
 };
+void PrintTo(const PendingFill& c, std::ostream* os) { *os << c.name; }
 
 class RendezvousPendingFill : public ::testing::TestWithParam<PendingFill> {};
 
@@ -584,6 +585,7 @@ struct SharedAddress {
   double per_second;
   enum class Ports { One, New } ports;
 };
+void PrintTo(const SharedAddress& c, std::ostream* os) { *os << c.name; }
 
 class RendezvousSharedAddress : public ::testing::TestWithParam<SharedAddress> {};
 
@@ -634,6 +636,72 @@ INSTANTIATE_TEST_SUITE_P(
                       SharedAddress{"new_ports_200", 200, SharedAddress::Ports::New},
                       SharedAddress{"new_ports_4000", 4000, SharedAddress::Ports::New}),
     [](const ::testing::TestParamInfo<SharedAddress>& info) { return std::string(info.param.name); });
+
+// A client that starts registering during such a flood from its own
+// address (new ports): its Register competes with the flood's for the
+// address budget (a Prove with a valid cookie, and everything after
+// registration, do not). Below the budget it gets in at once; far above it
+// (40,000/s) each of its Registers has about the budget's share of a chance
+// -- it looks exactly like the flood's next one, which no per-packet rule
+// can tell apart -- and the client's retransmissions make up for it.
+struct NewcomerFlood {
+  Harness h{ServerConfig{}};
+  std::uint32_t carrier = 0x64400709;  // 100.64.7.9
+  Register flood;
+  std::uint16_t port = 1024;
+  Rng rng;
+  std::chrono::microseconds mean_gap;
+
+  explicit NewcomerFlood(int per_second) : rng(static_cast<std::uint64_t>(per_second)), mean_gap(1'000'000 / per_second) {
+    flood.identity.fill(7);
+    h.record = false;
+  }
+  // One flood datagram after a random gap around the mean (so that nothing
+  // in virtual time is phase-locked to the clients' timers).
+  void step() {
+    h.advance(std::chrono::microseconds(rng.uniform(1, 2 * static_cast<std::uint64_t>(mean_gap.count()) - 1)));
+    h.inject(at(carrier, port), encode(flood));
+    port = port == 39999 ? 1024 : static_cast<std::uint16_t>(port + 1);
+  }
+};
+
+TEST(RendezvousSharedAddressNewcomer, RegistersQuicklyAtTwiceTheAddressBudget) {
+  NewcomerFlood f(4000);
+  for (int n = 0; n < 4000 * 5; ++n) f.step();  // 5 s: the address budget's burst is long spent
+  auto& newcomer = f.h.add_peer(at(f.carrier, 40000));
+  const TimePoint started = f.h.now;
+  while (!newcomer.client->registered() && f.h.now < started + seconds(5)) f.step();
+  std::printf("[rendezvous-shared-address] a new client on an address sending 4,000 Registers/s from new ports "
+              "(twice its budget) registered after %.3f s\n",
+              std::chrono::duration<double>(f.h.now - started).count());
+  EXPECT_TRUE(newcomer.client->registered());
+  EXPECT_LT(f.h.now - started, seconds(1));
+}
+
+TEST(RendezvousSharedAddressNewcomer, GetsAShareOfTheBudgetAboveIt) {
+  NewcomerFlood f(40'000);
+  int asked = 0, answered = 0;
+  f.h.observe = [&](const Captured& c) {
+    if (c.to.port >= 50000 && c.bytes.size() > 3 && c.bytes[3] == static_cast<std::uint8_t>(MessageType::Challenge))
+      ++answered;
+  };
+  Register mine;
+  mine.identity.fill(9);
+  for (int n = 0; n < 40'000 * 10; ++n) {  // 10 s; a newcomer's Register from a fresh port every 50 ms
+    f.step();
+    if (n % 2000 == 1000) {  // at a random instant between two of the flood's
+      f.h.advance(std::chrono::microseconds(f.rng.uniform(0, 20)));
+      ++asked;
+      f.h.inject(at(f.carrier, static_cast<std::uint16_t>(50000 + asked)), encode(mine));
+    }
+  }
+  const double share = static_cast<double>(answered) / asked;
+  const double budget = ServerConfig{}.rate_limit->address_requests_per_second / 40'000;
+  std::printf("[rendezvous-shared-address] newcomers' Registers during a 40,000/s new-port flood from their "
+              "address: %d/%d answered (%.1f %%; the address budget is %.1f %% of the flood)\n",
+              answered, asked, 100 * share, 100 * budget);
+  EXPECT_GE(share, budget / 4);
+}
 
 }  // namespace
 }  // namespace natpunch::rendezvous

@@ -25,6 +25,7 @@ struct SizeCase {
   bool classic;    // RFC 3489 request (no magic cookie)
   std::size_t expected;  // the smallest response RFC 8489 / 5780 / 3489 allow
 };
+void PrintTo(const SizeCase& c, std::ostream* os) { *os << c.name; }
 
 ServerConfig sized_config(const SizeCase& c) {
   ServerConfig config;
@@ -181,6 +182,43 @@ INSTANTIATE_TEST_SUITE_P(
                       SharedAddressAttack{"new_ports_40000", 40000, P::New},
                       SharedAddressAttack{"many_ports_20000", 20000, P::Many, 1000}),
     [](const ::testing::TestParamInfo<SharedAddressAttack>& info) { return std::string(info.param.name); });
+
+// What no per-packet rule can do: a client's first request from a new port
+// looks exactly like the abuser's next new port. While an abuser on the
+// same address sends more new-port requests than the address budget, a new
+// client's requests get a share of that budget (budget / flood rate), never
+// less than half of it; clients that talked before keep theirs (above).
+TEST(StunSharedAddress, ANewPortSharesTheAddressBudgetWithTheFlood) {
+  auto config = config_without_alternate();
+  config.rate_limit = RateLimitConfig{};
+  Server server(config);
+  const IpAddress carrier = IpAddress::v4({100, 64, 7, 9});
+  const auto request = make_request({});
+  std::vector<std::uint8_t> out(2048);
+  constexpr double kFlood = 40'000;
+  TimePoint now = kTimeZero + seconds(1000);
+  std::uint16_t port = 1024;
+  int asked = 0, answered = 0;
+  for (int step = 0; step < 10'000; ++step) {  // 10 s, 1 ms steps
+    now += milliseconds(1);
+    for (int k = 0; k < static_cast<int>(kFlood / 1000); ++k) {
+      server.handle(now, request, Endpoint{carrier, port}, S::PrimaryIpPrimaryPort, out);
+      port = port == 65535 ? 1024 : static_cast<std::uint16_t>(port + 1);
+    }
+    if (step % 100 == 50) {  // a new honest client every 100 ms, one request from a fresh port
+      ++asked;
+      if (server.handle(now, request, Endpoint{carrier, static_cast<std::uint16_t>(port ^ 0x8000)},
+                        S::PrimaryIpPrimaryPort, out))
+        ++answered;
+    }
+  }
+  const double share = static_cast<double>(answered) / asked;
+  const double fair = config.rate_limit->address_requests_per_second / kFlood;
+  std::printf("[stun-shared-address] new honest ports during a 40,000/s new-port flood: %.1f %% answered "
+              "(the address budget's share: %.1f %%)\n",
+              100 * share, 100 * fair);
+  EXPECT_GE(share, fair / 2);
+}
 
 }  // namespace
 }  // namespace natpunch::stun
