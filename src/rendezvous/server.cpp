@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -77,6 +78,8 @@ Server::Server(ServerConfig config, RandomBytes random, TimePoint now)
     verifications_.emplace(*config_.admission.verifications, splitmix64(config_.hash_seed ^ 1));
   if (config_.path_challenge_limit) path_limiter_.emplace(*config_.path_challenge_limit, splitmix64(config_.hash_seed ^ 2));
   shares_ = decltype(shares_)(16, SourceKeyHash{splitmix64(config_.hash_seed ^ 3)});
+  verifications_total_ = TokenBucket(config_.admission.verifications_per_second,
+                                     std::max(config_.admission.verifications_burst, 1.0), now);
   const double burst = config_.relay.burst_seconds;
   relay_total_bytes_ = TokenBucket(config_.relay.total_bytes_per_second,
                                    std::max(config_.relay.total_bytes_per_second * burst, double(kMaxRelayPayload)), now);
@@ -244,14 +247,16 @@ std::size_t Server::pending_from(const IpAddress& address) const {
   return s ? s->pending : 0;
 }
 
-std::uint8_t Server::puzzle_bits() const {
+std::uint8_t Server::puzzle_bits(const IpAddress& from) const {
   const auto& a = config_.admission;
   const double occupancy =
       static_cast<double>(registrations_.size()) / static_cast<double>(std::max<std::size_t>(1, config_.limits.max_registrations));
   if (occupancy < a.puzzle_from || a.max_puzzle_bits == 0) return 0;
   const double span = std::max(1e-9, 1.0 - a.puzzle_from);
   const double t = std::min(1.0, (occupancy - a.puzzle_from) / span);
-  const double bits = a.min_puzzle_bits + t * (a.max_puzzle_bits - a.min_puzzle_bits);
+  double bits = a.min_puzzle_bits + t * (a.max_puzzle_bits - a.min_puzzle_bits);
+  if (const SourceShare* network = find_share(network_key(from)))
+    bits += std::floor(std::log2(1.0 + network->registrations / 64.0));
   return static_cast<std::uint8_t>(std::clamp<double>(std::lround(bits), 1, kMaxPuzzleBits));
 }
 
@@ -290,7 +295,7 @@ void Server::on_register(TimePoint now, const Register& m, std::size_t size, con
   c.issued_at_ms = to_ms(now);
   // Identities already registered (a listener's next socket, a client
   // re-registering) never pay the puzzle.
-  c.puzzle_bits = identities_.contains(m.identity) ? 0 : puzzle_bits();
+  c.puzzle_bits = identities_.contains(m.identity) ? 0 : puzzle_bits(from.address);
   c.cookie = make_cookie(cookie_secret_, m.identity, m.client_nonce, c.issued_at_ms, from, c.puzzle_bits);
   c.server_key = kx_.public_key;
   ++counters_.challenges_sent;
@@ -353,7 +358,7 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
     send_refused(from, ErrorCode::ChallengeExpired, m.client_nonce, out);
     return;
   }
-  if (verifications_ && !verifications_->allow(now, from)) {
+  if ((verifications_ && !verifications_->allow(now, from)) || !verifications_total_.take(now, 1)) {
     ++counters_.dropped_verification_budget;
     return;  // the client retransmits; the cookie is not spent
   }

@@ -93,7 +93,9 @@ struct ServerLimits {
 struct AdmissionLimits {
   // From this occupancy on, a new identity (one holding no registration)
   // must solve a puzzle of min_puzzle_bits, growing linearly to
-  // max_puzzle_bits when the table is full (about 2^bits hashes each).
+  // max_puzzle_bits when the table is full (about 2^bits hashes each), plus
+  // log2(1 + registrations of its network / 64) bits: a network that
+  // already holds many pays exponentially more.
   double puzzle_from = 0.5;
   std::uint8_t min_puzzle_bits = 8;
   std::uint8_t max_puzzle_bits = 20;
@@ -110,6 +112,10 @@ struct AdmissionLimits {
       .reserved_per_second = 0.5,
       .reserved_burst = 2,
   };
+  // ... and for the whole server (each check costs ~100-150 us of CPU):
+  // attackers on many addresses spend at most this share of a core.
+  double verifications_per_second = 2000;
+  double verifications_burst = 4000;
 };
 
 struct RelayLimits {
@@ -231,8 +237,10 @@ class Server {
   std::size_t pending_count() const { return pending_.size(); }
   std::size_t session_count() const { return sessions_.size(); }
   std::size_t tracked_sources() const { return limiter_ ? limiter_->tracked() : 0; }
-  // The puzzle a new identity registering now must solve (0: none).
-  std::uint8_t puzzle_bits() const;
+  // The puzzle a new identity registering now from `from` must solve (0:
+  // none): by the table's occupancy, plus one bit per doubling of the
+  // registrations its network (/24, /48) already holds, in units of 64.
+  std::uint8_t puzzle_bits(const IpAddress& from) const;
   // Registrations / requests charged to `address`'s subscriber share.
   std::size_t registrations_from(const IpAddress& address) const;
   std::size_t pending_from(const IpAddress& address) const;
@@ -394,6 +402,7 @@ class Server {
   std::multimap<Slot, std::uint64_t> pending_by_callee_;
   std::unordered_map<std::uint64_t, Session> sessions_;
   std::unordered_map<SourceKey, SourceShare, SourceKeyHash> shares_;
+  TokenBucket verifications_total_;
   TokenBucket relay_total_bytes_;
   TokenBucket relay_total_packets_;
   // By registration id, invitation id and session id; an entry whose

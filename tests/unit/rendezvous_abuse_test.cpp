@@ -226,13 +226,13 @@ TEST(RendezvousAbuse, NewIdentitiesPayAPuzzleOnceTheTableFillsUp) {
   const Identity listener = Identity::generate(h.random());
   ClientConfig base;
   h.add_client(listener, ep(198, 51, 100, 10, 5000), base);
-  EXPECT_EQ(h.server().puzzle_bits(), 0u);
+  EXPECT_EQ(h.server().puzzle_bits(IpAddress::v4({198, 51, 100, 99})), 0u);
   std::vector<RawPeer> others;
   for (int i = 0; i < 19; ++i) {
     others.push_back(make_raw(h, at(0x64400000u + static_cast<std::uint32_t>(i) * 256, 4000)));
     ASSERT_TRUE(others.back().register_with(h));
   }
-  EXPECT_EQ(h.server().puzzle_bits(), 4u) << "half full";
+  EXPECT_EQ(h.server().puzzle_bits(IpAddress::v4({198, 51, 100, 99})), 4u) << "half full";
   std::uint64_t paid = 0;
   while (h.server().registration_count() < 38) {  // newcomers may fill 95 %
     others.push_back(make_raw(h, at(0x64400000u + static_cast<std::uint32_t>(others.size()) * 256, 4000)));
@@ -240,7 +240,7 @@ TEST(RendezvousAbuse, NewIdentitiesPayAPuzzleOnceTheTableFillsUp) {
     paid += others.back().puzzle_hashes;
   }
   EXPECT_GT(paid, 16u * 2u) << "puzzles were asked for, and solved";
-  EXPECT_GE(h.server().puzzle_bits(), 9u);
+  EXPECT_GE(h.server().puzzle_bits(IpAddress::v4({198, 51, 100, 99})), 9u);
   // A wrong solution is refused before any signature check.
   auto cheat = make_raw(h, ep(203, 0, 113, 70, 4000));
   Register r;
@@ -270,7 +270,31 @@ TEST(RendezvousAbuse, NewIdentitiesPayAPuzzleOnceTheTableFillsUp) {
   EXPECT_TRUE(second.client->registered());
   EXPECT_EQ(second.client->counters().puzzle_hashes, 0u) << "a known identity pays no puzzle";
   std::printf("[rendezvous-puzzle] 18 newcomers above half full paid %llu hashes (difficulty now %u bits)\n",
-              static_cast<unsigned long long>(paid), static_cast<unsigned>(h.server().puzzle_bits()));
+              static_cast<unsigned long long>(paid), static_cast<unsigned>(h.server().puzzle_bits(IpAddress::v4({198, 51, 100, 99}))));
+}
+
+// The puzzle also grows with what the newcomer's network already holds: a
+// network that registers many identities pays exponentially more than one
+// that registers its first.
+TEST(RendezvousAbuse, APuzzleCostsMoreForANetworkThatHoldsMany) {
+  ServerConfig config = testing::test_server_config();
+  config.limits.max_registrations = 10'000;
+  config.limits.registrations_per_network = 1.0;
+  config.limits.registrations_per_address = 1.0;
+  config.admission.puzzle_from = 0;  // under pressure from the start
+  config.admission.min_puzzle_bits = 2;
+  config.admission.max_puzzle_bits = 2;
+  Harness h(config);
+  const IpAddress busy = IpAddress::v4({100, 64, 5, 1});
+  const IpAddress quiet = IpAddress::v4({100, 64, 6, 1});
+  EXPECT_EQ(h.server().puzzle_bits(busy), 2u);
+  for (int i = 0; i < 192; ++i) {
+    auto peer = make_raw(h, Endpoint{IpAddress::v4({100, 64, 5, static_cast<std::uint8_t>(1 + i % 200)}),
+                                     static_cast<std::uint16_t>(4000 + i)});
+    ASSERT_TRUE(peer.register_with(h));
+  }
+  EXPECT_EQ(h.server().puzzle_bits(busy), 2u + 2u) << "log2(1 + 192 / 64) = 2 bits more";
+  EXPECT_EQ(h.server().puzzle_bits(quiet), 2u);
 }
 
 // Fresh cookies bought one Register each, every Prove with a fake
@@ -315,6 +339,39 @@ TEST(RendezvousAbuse, SignatureChecksAreBudgetedPerSource) {
   auto& newcomer = h.add_peer(ep(198, 51, 100, 20, 6000));
   EXPECT_TRUE(newcomer.client->registered());
   EXPECT_TRUE(honest.client->registered());
+}
+
+// Attackers on many addresses together get no more signature checks than
+// the server-wide budget (so they cannot take its CPU: each is ~130 us).
+TEST(RendezvousAbuse, SignatureChecksAreBudgetedForTheServer) {
+  ServerConfig config;
+  config.rate_limit.reset();
+  config.admission.verifications.reset();  // only the server-wide budget
+  config.admission.verifications_per_second = 50;
+  config.admission.verifications_burst = 50;
+  Harness h(config);
+  const Identity forger = Identity::generate(h.random());
+  for (std::uint32_t i = 0; i < 2000; ++i) {  // 2,000 addresses in 1 s
+    const Endpoint from = at(0x64400000u + i, 4000);
+    Register r;
+    r.identity = forger.public_key;
+    h.inject(from, encode(r));
+    const auto c = std::get<Challenge>(*decode(h.stray.back().bytes));
+    Prove p;
+    p.identity = forger.public_key;
+    p.issued_at_ms = c.issued_at_ms;
+    p.cookie = c.cookie;
+    auto bytes = encode(p);
+    bytes.back() ^= 1;
+    h.inject(from, bytes);
+    if (i % 2 == 1) h.advance(milliseconds(1));
+  }
+  const auto checks = h.server().counters().dropped_bad_signature;
+  std::printf("[rendezvous-verification-budget] 2,000 forged Proves from 2,000 addresses in 1 s: %llu signature "
+              "checks (server budget 50 + 50/s)\n",
+              static_cast<unsigned long long>(checks));
+  EXPECT_LE(checks, 50u + 51u);
+  EXPECT_GE(checks, 50u);
 }
 
 // A registration whose Registered answer was lost: the client's
