@@ -12,6 +12,7 @@
 #include "io/measure_server_runner.hpp"
 #include "io/os_random.hpp"
 #include "io/rotating_log.hpp"
+#include "source_limit_options.hpp"
 #include "measure/port_range.hpp"
 #include "wire/measure_messages.hpp"
 
@@ -24,10 +25,7 @@ struct MeasureServerOptions {
   std::string ports = "40000-40099";
   std::string log;
   std::uint64_t log_max_bytes = 1024ull * 1024 * 1024;
-  double rate = 100.0;
-  double burst = 400.0;
-  double address_rate = 10'000.0;
-  double address_burst = 20'000.0;
+  SourceLimitOptions limits{100.0, 400.0, 10'000.0, 20'000.0};
   std::size_t max_pending = 65536;
   int max_delay_s = 3600;
   int stats_interval = 0;
@@ -81,14 +79,7 @@ int run(const MeasureServerOptions& o) {
     log.emplace(std::move(opened.value()));
   }
   measure::ServerConfig config;
-  if (o.rate <= 0) {
-    config.rate_limit.reset();
-  } else {
-    config.rate_limit->requests_per_second = o.rate;
-    config.rate_limit->burst = std::max(o.burst, 1.0);
-    config.rate_limit->address_requests_per_second = std::max(o.address_rate, o.rate);
-    config.rate_limit->address_burst = std::max(o.address_burst, config.rate_limit->burst);
-  }
+  apply(o.limits, config.rate_limit);
   config.max_pending = o.max_pending;
   config.max_delay = std::chrono::seconds(o.max_delay_s);
   config.hash_seed = io::os_random_seed();
@@ -141,20 +132,8 @@ void add_measure_server_command(CLI::App& app, int& exit_code) {
                   "and a new one starts, so the log never takes more than twice this")
       ->default_val(1024ull * 1024 * 1024)
       ->check(CLI::Range(std::uint64_t{4096}, std::numeric_limits<std::uint64_t>::max()));
-  cmd->add_option("--rate", options->rate,
-                  "Requests/s allowed per source port (a measurement's probes count against the control socket "
-                  "their cookie came from); 0 disables every limit")
-      ->default_val(100.0)
-      ->check(non_negative_number());
-  cmd->add_option("--burst", options->burst, "Back-to-back requests allowed per source port")->default_val(400.0);
-  cmd->add_option("--address-rate", options->address_rate,
-                  "Requests/s allowed per source address, all its ports together (IPv6: per /64); ports seen "
-                  "before keep a small reserve when an abuser spends it")
-      ->default_val(10000.0)
-      ->check(positive_number());
-  cmd->add_option("--address-burst", options->address_burst, "Back-to-back requests allowed per source address")
-      ->default_val(20000.0)
-      ->check(positive_number());
+  add_source_limit_options(cmd, options->limits, "requests",
+                           " (a measurement's probes count against the control socket their cookie came from)");
   cmd->add_option("--max-pending", options->max_pending,
                   "Delayed replies/probes queued at once, all clients (one source address may hold 1/64 of it, "
                   "one /24 or IPv6 /48 1/16)")

@@ -10,6 +10,7 @@
 #include "io/rendezvous_identity_file.hpp"
 #include "io/rendezvous_server_runner.hpp"
 #include "rendezvous/server.hpp"
+#include "source_limit_options.hpp"
 
 namespace natpunch::cli {
 
@@ -23,10 +24,7 @@ struct RendezvousOptions {
   std::size_t max_pending_per_identity = 16;
   std::size_t max_registrations_per_identity = 16;
   std::size_t max_sessions = 100'000;
-  double rate = 20.0;
-  double burst = 40.0;
-  double address_rate = 2000.0;
-  double address_burst = 4000.0;
+  SourceLimitOptions limits;
   int max_puzzle_bits = 20;
   double relay_session_bytes_per_s = 256.0 * 1024;
   double relay_session_packets_per_s = 500;
@@ -101,14 +99,7 @@ int run(const RendezvousOptions& o) {
   config.limits.max_pending_per_identity = o.max_pending_per_identity;
   config.limits.max_registrations_per_identity = o.max_registrations_per_identity;
   config.limits.max_sessions = o.max_sessions;
-  if (o.rate <= 0) {
-    config.rate_limit.reset();
-  } else {
-    config.rate_limit->requests_per_second = o.rate;
-    config.rate_limit->burst = std::max(o.burst, 1.0);
-    config.rate_limit->address_requests_per_second = std::max(o.address_rate, o.rate);
-    config.rate_limit->address_burst = std::max(o.address_burst, config.rate_limit->burst);
-  }
+  apply(o.limits, config.rate_limit);
   config.admission.max_puzzle_bits = static_cast<std::uint8_t>(o.max_puzzle_bits);
   config.admission.min_puzzle_bits = static_cast<std::uint8_t>(std::min(8, o.max_puzzle_bits));
   config.relay.session_bytes_per_second = o.relay_session_bytes_per_s;
@@ -216,20 +207,9 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-sessions", o->max_sessions, "Sessions (and relays) at once")
       ->default_val(100000)
       ->check(positive_number());
-  cmd->add_option("--rate", o->rate,
-                  "Datagrams/s without a registration (Register, Prove, unknown registrations) per source port; a "
-                  "registered client's signalling counts against its registration instead; 0 disables")
-      ->default_val(20.0)
-      ->check(non_negative_number());
-  cmd->add_option("--burst", o->burst, "Back-to-back such datagrams per source port")->default_val(40.0);
-  cmd->add_option("--address-rate", o->address_rate,
-                  "... per source address, all its ports together (IPv6: per /64): a carrier NAT puts thousands of "
-                  "subscribers behind one address")
-      ->default_val(2000.0)
-      ->check(positive_number());
-  cmd->add_option("--address-burst", o->address_burst, "Back-to-back such datagrams per source address")
-      ->default_val(4000.0)
-      ->check(positive_number());
+  add_source_limit_options(cmd, o->limits, "datagrams without a registration",
+                           " (Register, unknown registrations; a registered client's signalling counts against its "
+                           "registration instead)");
   cmd->add_option("--relay-session-bytes-per-s", o->relay_session_bytes_per_s, "Relay byte rate per session")
       ->default_val(256.0 * 1024)
       ->check(positive_number());

@@ -8,6 +8,7 @@
 #include "core/endpoint.hpp"
 #include "io/os_random.hpp"
 #include "io/stun_server_runner.hpp"
+#include "source_limit_options.hpp"
 #include "stun/server.hpp"
 
 namespace natpunch::cli {
@@ -18,10 +19,7 @@ struct StunServerOptions {
   std::string listen;
   std::string alternate;
   std::string software;
-  double rate = 20.0;
-  double burst = 40.0;
-  double address_rate = 2000.0;
-  double address_burst = 4000.0;
+  SourceLimitOptions limits;
   int stats_interval = 0;
   unsigned threads = 0;  // 0: one per core
 };
@@ -61,14 +59,7 @@ int run(const StunServerOptions& o) {
     return kExitUsage;
   }
   config.software = o.software;
-  if (o.rate <= 0) {
-    config.rate_limit.reset();
-  } else {
-    config.rate_limit->requests_per_second = o.rate;
-    config.rate_limit->burst = std::max(o.burst, 1.0);
-    config.rate_limit->address_requests_per_second = std::max(o.address_rate, o.rate);
-    config.rate_limit->address_burst = std::max(o.address_burst, config.rate_limit->burst);
-  }
+  apply(o.limits, config.rate_limit);
   config.hash_seed = io::os_random_seed();
   stun::Server server(config);
 
@@ -100,20 +91,7 @@ void add_stun_server_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--software", options->software,
                   "SOFTWARE attribute (fewer than 128 characters, no control characters), sent only in responses "
                   "no larger than their request (default: none)");
-  cmd->add_option("--rate", options->rate,
-                  "Requests/s allowed per source port (one client socket); 0 disables every limit")
-      ->default_val(20.0)
-      ->check(non_negative_number());
-  cmd->add_option("--burst", options->burst, "Back-to-back requests allowed per source port")->default_val(40.0);
-  cmd->add_option("--address-rate", options->address_rate,
-                  "Requests/s allowed per source address, all its ports together (IPv6: per /64): a carrier NAT "
-                  "puts thousands of subscribers behind one; ports seen before keep a small reserve when an "
-                  "abuser spends it")
-      ->default_val(2000.0)
-      ->check(positive_number());
-  cmd->add_option("--address-burst", options->address_burst, "Back-to-back requests allowed per source address")
-      ->default_val(4000.0)
-      ->check(positive_number());
+  add_source_limit_options(cmd, options->limits, "requests", "");
   cmd->add_option("--stats-interval", options->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
       ->check(non_negative_number());
