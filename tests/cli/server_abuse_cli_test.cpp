@@ -45,7 +45,7 @@ constexpr int kHonestClients = 10;
 constexpr auto kHonestSpacing = 500ms;  // per client: 2 requests/s
 constexpr int kAttempts = 3;            // like a client's retransmissions
 constexpr auto kAttemptTimeout = 250ms;
-constexpr auto kAttackTime = 4s;
+constexpr auto kAttackTime = 3s;
 
 struct Protocol {
   std::function<Bytes(std::uint32_t n)> request;
