@@ -31,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   measure::ServerConfig config;
   config.socket_count = 2;
-  config.rate_limit.reset();
+  config.rate_limit->max_sources = 64;  // small: a fresh server per input
+  config.rate_limit->max_addresses = 64;
   measure::Server server(config, {3479, 40000}, [](const measure::CollectionRow&) {});
   const Endpoint from = *Endpoint::parse("198.51.100.7:40123");
   if (auto reply = server.handle(kTimeZero, bytes, from, 1); reply && reply->length > size) std::abort();
