@@ -10,6 +10,7 @@
 #include "io/rendezvous_identity_file.hpp"
 #include "io/rendezvous_server_runner.hpp"
 #include "rendezvous/server.hpp"
+#include "source_limit_options.hpp"
 
 namespace natpunch::cli {
 
@@ -19,16 +20,18 @@ struct RendezvousOptions {
   std::string listen;
   std::string identity_file;
   std::size_t max_registrations = 100'000;
-  std::size_t max_pending = 10'000;
+  std::size_t max_pending = 100'000;
   std::size_t max_pending_per_identity = 16;
   std::size_t max_registrations_per_identity = 16;
   std::size_t max_sessions = 100'000;
-  double rate = 20.0;
-  double burst = 40.0;
+  SourceLimitOptions limits;
+  int max_puzzle_bits = 20;
   double relay_session_bytes_per_s = 256.0 * 1024;
   double relay_session_packets_per_s = 500;
   double relay_identity_bytes_per_s = 512.0 * 1024;
   double relay_identity_packets_per_s = 1000;
+  double relay_address_bytes_per_s = 8.0 * 1024 * 1024;
+  double relay_total_bytes_per_s = 100.0 * 1024 * 1024;
   std::uint64_t relay_session_total_bytes = 256ull * 1024 * 1024;
   int start_delay_ms = 500;
   int registration_lifetime_s = 120;
@@ -45,6 +48,13 @@ nlohmann::json counters_json(const rendezvous::ServerCounters& c) {
           {"dropped_bad_signature", c.dropped_bad_signature},
           {"dropped_bad_mac", c.dropped_bad_mac},
           {"dropped_replayed", c.dropped_replayed},
+          {"dropped_bad_puzzle", c.dropped_bad_puzzle},
+          {"dropped_cookie_spent", c.dropped_cookie_spent},
+          {"dropped_verification_budget", c.dropped_verification_budget},
+          {"refused_admission", c.refused_admission},
+          {"answers_suppressed", c.answers_suppressed},
+          {"path_challenges_sent", c.path_challenges_sent},
+          {"paths_validated", c.paths_validated},
           {"challenges_sent", c.challenges_sent},
           {"registrations", c.registrations},
           {"refused_sent", c.refused_sent},
@@ -54,7 +64,8 @@ nlohmann::json counters_json(const rendezvous::ServerCounters& c) {
           {"relay_packets", c.relay_packets},
           {"relay_bytes", c.relay_bytes},
           {"relay_dropped_rate", c.relay_dropped_rate},
-          {"relay_dropped_quota", c.relay_dropped_quota}};
+          {"relay_dropped_quota", c.relay_dropped_quota},
+          {"relay_dropped_budget", c.relay_dropped_budget}};
 }
 
 std::string counters_line(const rendezvous::ServerCounters& c) {
@@ -88,15 +99,18 @@ int run(const RendezvousOptions& o) {
   config.limits.max_pending_per_identity = o.max_pending_per_identity;
   config.limits.max_registrations_per_identity = o.max_registrations_per_identity;
   config.limits.max_sessions = o.max_sessions;
-  if (o.rate <= 0)
-    config.rate_limit.reset();
-  else
-    config.rate_limit = stun::RateLimitConfig{o.rate, std::max(o.burst, 1.0), 16384};
+  apply(o.limits, config.rate_limit);
+  config.admission.max_puzzle_bits = static_cast<std::uint8_t>(o.max_puzzle_bits);
+  config.admission.min_puzzle_bits = static_cast<std::uint8_t>(std::min(8, o.max_puzzle_bits));
   config.relay.session_bytes_per_second = o.relay_session_bytes_per_s;
   config.relay.session_packets_per_second = o.relay_session_packets_per_s;
   config.relay.identity_bytes_per_second = o.relay_identity_bytes_per_s;
   config.relay.identity_packets_per_second = o.relay_identity_packets_per_s;
   config.relay.session_total_bytes = o.relay_session_total_bytes;
+  config.relay.address_bytes_per_second = o.relay_address_bytes_per_s;
+  config.relay.address_packets_per_second = std::max(1.0, o.relay_address_bytes_per_s / 800);
+  config.relay.total_bytes_per_second = o.relay_total_bytes_per_s;
+  config.relay.total_packets_per_second = std::max(1.0, o.relay_total_bytes_per_s / 1000);
   config.start_delay = milliseconds(o.start_delay_ms);
   config.registration_lifetime = seconds(o.registration_lifetime_s);
   config.refresh_interval = std::max<Duration>(seconds(1), config.registration_lifetime / 4);
@@ -166,11 +180,21 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--identity", o->identity_file,
                   "Server key file (created with mode 0600 if missing) so clients can pin the server key it "
                   "prints; without it a fresh key each start");
-  cmd->add_option("--max-registrations", o->max_registrations, "Registrations at once, all identities")
+  cmd->add_option("--max-registrations", o->max_registrations,
+                  "Registrations at once, all identities; one source address may hold 1/64 of them, its /24 "
+                  "(IPv6: /48) 1/16; from half full on, a new identity must solve a puzzle (see "
+                  "--max-puzzle-bits), and the last 5 % are kept for identities already registered")
       ->default_val(100000)
       ->check(positive_number());
-  cmd->add_option("--max-pending", o->max_pending, "Connect requests waiting for an answer, all identities")
-      ->default_val(10000)
+  cmd->add_option("--max-puzzle-bits", o->max_puzzle_bits,
+                  "Puzzle difficulty for a new identity when the table is full (about 2^N hashes on the client; "
+                  "8 at half full, growing linearly); 0: no puzzle")
+      ->default_val(20)
+      ->check(CLI::Range(0, 24));
+  cmd->add_option("--max-pending", o->max_pending,
+                  "Connect requests waiting for an answer (or kept briefly to answer retransmissions), all "
+                  "identities; a caller's address may hold 1/128 of them, its /24 (IPv6: /48) 1/32")
+      ->default_val(100000)
       ->check(positive_number());
   cmd->add_option("--max-pending-per-identity", o->max_pending_per_identity, "... per calling identity")
       ->default_val(16)
@@ -183,10 +207,9 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-sessions", o->max_sessions, "Sessions (and relays) at once")
       ->default_val(100000)
       ->check(positive_number());
-  cmd->add_option("--rate", o->rate, "Signalling datagrams/s per source IP (IPv6: per /64); 0 disables")
-      ->default_val(20.0)
-      ->check(non_negative_number());
-  cmd->add_option("--burst", o->burst, "Back-to-back signalling datagrams per source")->default_val(40.0);
+  add_source_limit_options(cmd, o->limits, "datagrams without a registration",
+                           " (Register, unknown registrations; a registered client's signalling counts against its "
+                           "registration instead)");
   cmd->add_option("--relay-session-bytes-per-s", o->relay_session_bytes_per_s, "Relay byte rate per session")
       ->default_val(256.0 * 1024)
       ->check(positive_number());
@@ -200,6 +223,13 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--relay-identity-packets-per-s", o->relay_identity_packets_per_s,
                   "Relay packet rate per sending identity")
       ->default_val(1000)
+      ->check(positive_number());
+  cmd->add_option("--relay-address-bytes-per-s", o->relay_address_bytes_per_s,
+                  "Relay byte rate of all identities registered from one address (IPv6: /64) together")
+      ->default_val(8.0 * 1024 * 1024)
+      ->check(positive_number());
+  cmd->add_option("--relay-total-bytes-per-s", o->relay_total_bytes_per_s, "Relay byte rate of the whole server")
+      ->default_val(100.0 * 1024 * 1024)
       ->check(positive_number());
   cmd->add_option("--relay-session-bytes", o->relay_session_total_bytes, "Relay bytes a session may use in total")
       ->default_val(256ull * 1024 * 1024)
@@ -221,7 +251,8 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       "Example:\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --identity /var/lib/natpunch/server.key --json-log\n"
       "Signalling is authenticated (Ed25519 challenge, then a MAC per datagram); unauthenticated requests never\n"
-      "get a reply larger than themselves. Stops cleanly on Ctrl-C / SIGTERM and prints its counters.\n"
+      "get a reply larger than themselves, and a registration follows its client to a new address only after\n"
+      "the client answered a challenge there. Stops cleanly on Ctrl-C / SIGTERM and prints its counters.\n"
       "Exit codes: 0 stopped by a signal, 1 cannot listen, 2 bad option or identity file.");
   cmd->callback([o, &exit_code] { exit_code = run(*o); });
 }

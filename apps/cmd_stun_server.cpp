@@ -8,6 +8,7 @@
 #include "core/endpoint.hpp"
 #include "io/os_random.hpp"
 #include "io/stun_server_runner.hpp"
+#include "source_limit_options.hpp"
 #include "stun/server.hpp"
 
 namespace natpunch::cli {
@@ -18,8 +19,7 @@ struct StunServerOptions {
   std::string listen;
   std::string alternate;
   std::string software;
-  double rate = 20.0;
-  double burst = 40.0;
+  SourceLimitOptions limits;
   int stats_interval = 0;
   unsigned threads = 0;  // 0: one per core
 };
@@ -54,12 +54,12 @@ int run(const StunServerOptions& o) {
     }
     config.alternate = *alt;
   }
-  config.software = o.software;
-  if (o.rate <= 0) {
-    config.rate_limit.reset();
-  } else {
-    config.rate_limit = stun::RateLimitConfig{o.rate, std::max(o.burst, 1.0), 16384};
+  if (auto bad = stun::software_error(o.software)) {
+    std::cerr << "error: --software " << *bad << "\n";
+    return kExitUsage;
   }
+  config.software = o.software;
+  apply(o.limits, config.rate_limit);
   config.hash_seed = io::os_random_seed();
   stun::Server server(config);
 
@@ -88,11 +88,10 @@ void add_stun_server_command(CLI::App& app, int& exit_code) {
                   "Alternate IP:PORT; with it the server listens on all four IP x port pairs, honours "
                   "CHANGE-REQUEST and reports OTHER-ADDRESS, so clients can classify their NAT")
       ->check(bind_address());
-  cmd->add_option("--software", options->software, "SOFTWARE attribute to send (default: none, smaller responses)");
-  cmd->add_option("--rate", options->rate, "Requests/s allowed per source IP (IPv6: per /64); 0 disables")
-      ->default_val(20.0)
-      ->check(non_negative_number());
-  cmd->add_option("--burst", options->burst, "Back-to-back requests allowed per source")->default_val(40.0);
+  cmd->add_option("--software", options->software,
+                  "SOFTWARE attribute (fewer than 128 characters, no control characters), sent only in responses "
+                  "no larger than their request (default: none)");
+  add_source_limit_options(cmd, options->limits, "requests", "");
   cmd->add_option("--stats-interval", options->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
       ->check(non_negative_number());

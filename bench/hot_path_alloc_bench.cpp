@@ -118,7 +118,10 @@ std::array<std::uint8_t, 20> binding_request(std::uint64_t id) {
 void StunServer_Handle(benchmark::State& state) {
   stun::ServerConfig config;
   config.primary = *Endpoint::parse("127.0.0.1:3478");
-  config.rate_limit = stun::RateLimitConfig{1e9, 1e9, 16384};  // on, but never refusing
+  config.rate_limit = stun::RateLimitConfig{.requests_per_second = 1e9,  // on, but never refusing
+                                            .burst = 1e9,
+                                            .address_requests_per_second = 1e9,
+                                            .address_burst = 1e9};
   stun::Server server(config);
   std::array<std::uint8_t, 2048> out{};
   std::uint64_t packets = 0;

@@ -23,7 +23,7 @@ TimeoutMeasurement::TimeoutMeasurement(Endpoint server, TimeoutMeasurementConfig
 }
 
 void TimeoutMeasurement::pump(TimePoint now) {
-  if (!rtt_) return;
+  if (!ready()) return;
   // Outcomes may end a round and start the next; loop until quiet.
   for (bool again = true; again;) {
     again = false;
@@ -40,15 +40,28 @@ void TimeoutMeasurement::pump(TimePoint now) {
   }
 }
 
+void TimeoutMeasurement::send_cookie_request(TimePoint now, std::vector<SocketDatagram>& out) {
+  cookie_sent_ = now;
+  const auto bytes = wire::encode(wire::CookieRequest{control_id_});
+  out.push_back({kControlSocket, server_, {bytes.begin(), bytes.end()}});
+  ++control_sent_count_;
+}
+
 std::vector<SocketDatagram> TimeoutMeasurement::poll_transmit(TimePoint now) {
   std::vector<SocketDatagram> out;
-  if (!rtt_ && !control_failed_ && control_due_) {
+  if (!ready() && !control_failed_ && control_due_) {
     control_due_ = false;
     ++control_attempts_;
     control_sent_ = now;
-    const auto bytes = wire::encode(wire::ReflectRequest{control_id_});
-    out.push_back({kControlSocket, server_, {bytes.begin(), bytes.end()}});
-    ++control_sent_count_;
+    if (!rtt_) {
+      const auto bytes = wire::encode(wire::ReflectRequest{control_id_});
+      out.push_back({kControlSocket, server_, {bytes.begin(), bytes.end()}});
+      ++control_sent_count_;
+    }
+    if (!cookie_) send_cookie_request(now, out);
+  } else if (ready() && cookie_due_) {
+    cookie_due_ = false;
+    send_cookie_request(now, out);
   }
   pump(now);
   auto more = prober_.poll_transmit(now);
@@ -59,41 +72,72 @@ std::vector<SocketDatagram> TimeoutMeasurement::poll_transmit(TimePoint now) {
 void TimeoutMeasurement::on_datagram(TimePoint now, SocketId socket, std::span<const std::uint8_t> bytes,
                                      const Endpoint& from) {
   if (socket == kControlSocket) {
-    if (rtt_ || !control_sent_) return;
+    if (!control_sent_) return;
     auto decoded = wire::decode_measure(bytes);
     if (!decoded) return;
+    if (const auto* g = std::get_if<wire::CookieGrant>(&*decoded); g && g->id == control_id_) {
+      cookie_ = g->cookie;
+      cookie_granted_ = now;
+      cookie_valid_ = seconds(g->valid_s);
+      cookie_sent_.reset();
+      prober_.set_cookie(g->cookie);
+    }
     const auto* r = std::get_if<wire::Reflection>(&*decoded);
-    if (!r || r->id != control_id_) return;
-    rtt_ = now - *control_sent_;
-    observed_ = r->observed;
-    prober_.set_rtt(*rtt_);
+    if (r && r->id == control_id_ && !rtt_) {
+      rtt_ = now - *control_sent_;
+      observed_ = r->observed;
+      prober_.set_rtt(*rtt_);
+    }
     pump(now);
     return;
   }
   prober_.on_datagram(now, socket, bytes, from);
+  check_cookie(now);
   pump(now);
 }
 
+void TimeoutMeasurement::check_cookie(TimePoint now) {
+  if (!ready()) return;
+  if (prober_.take_cookie_refused()) {
+    // Refused (the server restarted with a new secret, or this one ran
+    // out): no new probes until a fresh cookie is in.
+    cookie_.reset();
+    cookie_sent_.reset();
+    control_due_ = true;
+    control_attempts_ = 0;
+    return;
+  }
+  // A refreshed cookie before this one runs out; an unanswered refresh is
+  // simply asked again.
+  const bool stale = now >= cookie_granted_ + cookie_valid_ / 2;
+  const bool unanswered = cookie_sent_ && now >= *cookie_sent_ + config_.rtt_timeout;
+  if (stale && (!cookie_sent_ || unanswered)) cookie_due_ = true;
+}
+
 void TimeoutMeasurement::on_timer(TimePoint now) {
-  if (!rtt_ && control_sent_ && now >= *control_sent_ + config_.rtt_timeout) {
+  if (!ready() && control_sent_ && now >= *control_sent_ + config_.rtt_timeout) {
     if (control_attempts_ >= config_.rtt_attempts)
       control_failed_ = true;
     else
       control_due_ = true;
   }
   prober_.on_timer(now);
+  check_cookie(now);
   pump(now);
 }
 
 std::optional<TimePoint> TimeoutMeasurement::next_deadline() const {
-  if (control_failed_) return std::nullopt;
-  if (!rtt_) return control_due_ ? kTimeZero : *control_sent_ + config_.rtt_timeout;
-  return prober_.next_deadline();
+  if (done()) return std::nullopt;
+  if (!ready()) return control_due_ ? kTimeZero : *control_sent_ + config_.rtt_timeout;
+  if (cookie_due_) return kTimeZero;
+  const TimePoint refresh = cookie_sent_ ? *cookie_sent_ + config_.rtt_timeout : cookie_granted_ + cookie_valid_ / 2;
+  const auto probes = prober_.next_deadline();
+  return probes ? std::min(*probes, refresh) : refresh;
 }
 
 bool TimeoutMeasurement::done() const {
   if (control_failed_) return true;
-  if (!rtt_) return false;
+  if (!ready()) return false;
   const bool pending_done = !pending_ || pending_->done();
   const bool idle_done = !idle_ || idle_->done();
   const bool single_done = !idle_after_one_reply_ || idle_after_one_reply_->done();

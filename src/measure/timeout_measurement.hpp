@@ -1,8 +1,11 @@
 #pragma once
 // `natpunch measure timeouts` as one sans-IO machine: a Reflect on a
-// control socket measures the round trip (and proves the server answers),
-// then the pending and idle searches (idle after a session-like exchange,
-// and after a single reply) run side by side on fresh sockets.
+// control socket measures the round trip (and proves the server answers)
+// and a Cookie request there fetches the server's cookie (which the
+// delayed requests carry, refreshed at half its validity or when the server
+// refuses it); then the pending and idle searches (idle after a
+// session-like exchange, and after a single reply) run side by side on
+// fresh sockets.
 //
 // Driver contract (io/measure_client_loop.hpp): poll_transmit(now),
 // poll_closed(), on_datagram(now, socket, bytes, from), on_timer(now),
@@ -75,8 +78,18 @@ class TimeoutMeasurement {
   std::unique_ptr<TimeoutSearch> pending_;
   std::unique_ptr<TimeoutSearch> idle_;
   std::unique_ptr<TimeoutSearch> idle_after_one_reply_;
-  // Control exchange: socket 0, request id `control_id_`.
+  bool ready() const { return rtt_ && cookie_; }
+  void send_cookie_request(TimePoint now, std::vector<SocketDatagram>& out);
+  void check_cookie(TimePoint now);
+
+  // Control exchange: socket 0, request id `control_id_` (a Reflect and a
+  // Cookie request).
   std::uint32_t control_id_;
+  std::optional<wire::MeasureCookie> cookie_;
+  TimePoint cookie_granted_{};
+  Duration cookie_valid_{};
+  bool cookie_due_ = false;  // after the control exchange: refresh it
+  std::optional<TimePoint> cookie_sent_;
   int control_attempts_ = 0;
   bool control_due_ = true;
   bool control_failed_ = false;

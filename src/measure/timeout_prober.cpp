@@ -58,8 +58,8 @@ std::vector<SocketDatagram> TimeoutProber::poll_transmit(TimePoint now) {
     if (p.stage == Stage::SendRequest && p.kind == TimeoutKind::Pending) {
       for (int c = 0; c < config_.copies; ++c)
         out.push_back({p.socket, server_,
-                       bytes_of(wire::encode(wire::DelayedReflectRequest{p.first_request_id + static_cast<std::uint32_t>(c),
-                                                                         requested_delay_ms(p.delay_s)}))});
+                       bytes_of(wire::encode(wire::DelayedReflectRequest{
+                           p.first_request_id + static_cast<std::uint32_t>(c), requested_delay_ms(p.delay_s), cookie_}))});
       p.stage = Stage::Waiting;
       p.deadline = wait(p);
     } else if (p.stage == Stage::SendRequest) {  // idle kinds: establish first (again)
@@ -71,8 +71,8 @@ std::vector<SocketDatagram> TimeoutProber::poll_transmit(TimePoint now) {
     } else if (p.stage == Stage::SendSchedule) {
       for (int c = 0; c < config_.copies; ++c)
         out.push_back({p.socket, server_,
-                       bytes_of(wire::encode(wire::ScheduleProbeRequest{
-                           p.first_request_id + static_cast<std::uint32_t>(c), requested_delay_ms(p.delay_s), false}))});
+                       bytes_of(wire::encode(wire::ScheduleProbeRequest{p.first_request_id + static_cast<std::uint32_t>(c),
+                                                                        requested_delay_ms(p.delay_s), false, cookie_}))});
       p.stage = Stage::Waiting;
       p.deadline = wait(p);
     }
@@ -95,9 +95,17 @@ void TimeoutProber::on_datagram(TimePoint now, SocketId socket, std::span<const 
   if (it == probes_.end()) return;
   auto decoded = wire::decode_measure(bytes);
   if (!decoded) return;
+  const auto copies = static_cast<std::uint32_t>(config_.copies);
+  if (const auto* refusal = std::get_if<wire::Refusal>(&*decoded)) {
+    // Not scheduled: nothing is known about the mapping.
+    if (it->stage == Stage::Waiting && refusal->id - it->first_request_id < copies) {
+      if (refusal->reason == wire::RefusalReason::NeedCookie) cookie_refused_ = true;
+      finish(static_cast<std::size_t>(it - probes_.begin()), std::nullopt);
+    }
+    return;
+  }
   const auto* r = std::get_if<wire::Reflection>(&*decoded);
   if (!r) return;
-  const auto copies = static_cast<std::uint32_t>(config_.copies);
   if (it->stage == Stage::Establishing && r->id == it->first_request_id + copies) {
     if (!it->first_reply) it->first_reply = now;
     if (it->kind == TimeoutKind::IdleAfterOneReply || now - *it->first_reply >= config_.establish_for) {

@@ -28,14 +28,22 @@
 // Loss: each request goes out `copies` times (distinct ids); any reply
 // counts. Losses can only make a live mapping look dead, never the reverse,
 // which the searches use (the largest live delay is proof).
+//
+// Both requests carry the server's cookie (set_cookie(): fetched on the
+// measurement's control socket, so no probe socket's mapping sees an
+// inbound packet before its test). A Refusal from the server (no valid
+// cookie, queue share full, delay too long) makes the probe inconclusive,
+// never "dead".
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/endpoint.hpp"
 #include "core/time.hpp"
 #include "measure/socket_datagram.hpp"
+#include "wire/measure_messages.hpp"
 
 namespace natpunch::measure {
 
@@ -75,6 +83,10 @@ class TimeoutProber {
 
   // Round-trip estimate used to shorten requested delays (0 until set).
   void set_rtt(Duration rtt) { rtt_ = rtt; }
+  // The cookie every delayed request carries from now on.
+  void set_cookie(const wire::MeasureCookie& cookie) { cookie_ = cookie; }
+  // True once after the server refused a request for want of a valid cookie.
+  bool take_cookie_refused() { return std::exchange(cookie_refused_, false); }
 
   std::uint64_t start(TimePoint now, TimeoutKind kind, std::uint32_t delay_s);
   // Abandons every unfinished probe of `kind` (their sockets are closed).
@@ -110,6 +122,8 @@ class TimeoutProber {
   Endpoint server_;
   ProberConfig config_;
   Duration rtt_{};
+  wire::MeasureCookie cookie_{};
+  bool cookie_refused_ = false;
   std::vector<Probe> probes_;
   std::vector<ProbeOutcome> outcomes_;
   std::vector<SocketId> closed_;

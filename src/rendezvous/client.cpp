@@ -276,6 +276,8 @@ bool Client::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, con
     on_challenge(now, *c);
   } else if (const auto* r = std::get_if<Refused>(&m)) {
     on_refused(now, *r);
+  } else if (const auto* p = std::get_if<PathChallenge>(&m)) {
+    on_path_challenge(now, *p);
   } else if (is_authenticated(type_of(m))) {
     on_authenticated(now, m, bytes);
   }
@@ -299,6 +301,12 @@ void Client::on_challenge(TimePoint now, const Challenge& c) {
   p.client_nonce = nonce_;
   p.issued_at_ms = c.issued_at_ms;
   p.cookie = c.cookie;
+  p.puzzle_bits = c.puzzle_bits;
+  if (c.puzzle_bits > 0) {
+    const auto solved = solve_puzzle(c.cookie, p.identity, c.puzzle_bits);
+    p.puzzle_solution = solved.solution;
+    counters_.puzzle_hashes += solved.hashes;
+  }
   p.flags = static_cast<std::uint8_t>((config_.listening ? kProveListening : 0) |
                                       (config_.single_session ? kProveSingleSession : 0));
   p.instance = instance_;
@@ -314,7 +322,8 @@ void Client::on_refused(TimePoint now, const Refused& r) {
   if (phase_ == Phase::AwaitRegistered) {
     // Answers our Prove only if it echoes our nonce.
     if (!std::equal(nonce_.begin(), nonce_.end(), r.echo.begin())) return;
-    if (r.code == ErrorCode::ServerFull || r.code == ErrorCode::TooManyRegistrations) {
+    if (r.code == ErrorCode::ServerFull || r.code == ErrorCode::TooManyRegistrations ||
+        r.code == ErrorCode::SourceFull) {
       events_.push_back(client_event::RegistrationRefused{r.code});
       phase_ = Phase::AwaitChallenge;  // retry later with the usual backoff
       registration_retransmit_.interval = config_.max_retransmit;
@@ -332,6 +341,21 @@ void Client::on_refused(TimePoint now, const Refused& r) {
   if (id != registration_id_ || sequence == 0 || sequence > sent_sequence_) return;
   events_.push_back(client_event::RegistrationLost{ErrorCode::NotRegistered});
   begin_registration(now);
+}
+
+void Client::on_path_challenge(TimePoint now, const PathChallenge& c) {
+  // Unauthenticated (it must be smaller than what provoked it): anyone may
+  // send one, so it is answered at most once per token, and at most every
+  // 100 ms; the answer goes to the server only and proves nothing to a
+  // forger.
+  if (phase_ != Phase::Registered || closed_) return;
+  if (c.token == answered_token_ || (answered_token_ != 0 && now - answered_at_ < milliseconds(100))) return;
+  answered_token_ = c.token;
+  answered_at_ = now;
+  ++counters_.path_responses;
+  PathResponse r;
+  r.token = c.token;
+  send_authenticated(r);
 }
 
 void Client::on_authenticated(TimePoint now, const Message& m, std::span<const std::uint8_t> bytes) {

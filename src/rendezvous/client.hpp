@@ -4,9 +4,13 @@
 // plus poll_event for what the application must hear about).
 //
 // It registers (Register -> Challenge -> Prove -> Registered) with
-// exponential-backoff retransmission, refreshes before the registration
-// expires, and registers again by itself when the server forgets it (a
-// restart: the server answers NotRegistered, or refreshes go unanswered).
+// exponential-backoff retransmission, solving the server's puzzle when the
+// Challenge asks for one (synchronously: up to 2^kMaxPuzzleBits hashes,
+// only while the server's table is filling up), refreshes before the
+// registration expires, and registers again by itself when the server
+// forgets it (a restart: the server answers NotRegistered, or refreshes go
+// unanswered). It answers the server's PathChallenges (after a NAT
+// rebinding) so that the server follows it to its new endpoint.
 // connect() asks for a session with a peer identity and retransmits until
 // SessionInfo or an error arrives; incoming requests are decided by the
 // accept policy (or by the application through accept()/reject()).
@@ -138,6 +142,8 @@ struct ClientCounters {
   std::uint64_t dropped_malformed = 0;
   std::uint64_t dropped_unauthenticated = 0;  // bad MAC, replay, wrong registration
   std::uint64_t server_key_mismatches = 0;    // Challenges carrying another key than the pinned one
+  std::uint64_t puzzle_hashes = 0;            // work spent on registration puzzles
+  std::uint64_t path_responses = 0;
 };
 
 class Client {
@@ -202,6 +208,7 @@ class Client {
   void send_register();
   void on_challenge(TimePoint now, const Challenge& c);
   void on_refused(TimePoint now, const Refused& r);
+  void on_path_challenge(TimePoint now, const PathChallenge& c);
   void on_authenticated(TimePoint now, const Message& m, std::span<const std::uint8_t> bytes);
   void on_registered(TimePoint now, const Registered& m);
   void on_incoming(TimePoint now, const IncomingRequest& m);
@@ -230,6 +237,10 @@ class Client {
   ReplayWindow received_;
   std::optional<Endpoint> observed_;
   std::uint64_t observations_ = 0;
+  // The last PathChallenge answered: a forged flood of them makes the
+  // client answer at most once per token and interval.
+  std::uint64_t answered_token_ = 0;
+  TimePoint answered_at_{};
   Duration refresh_interval_ = seconds(30);
   TimePoint next_refresh_{};
   int refresh_unanswered_ = 0;

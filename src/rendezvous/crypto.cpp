@@ -12,6 +12,7 @@ namespace natpunch::rendezvous {
 namespace {
 
 constexpr std::string_view kProveContext = "natpunch-rendezvous-prove-v1";
+constexpr std::string_view kPuzzleContext = "natpunch-rendezvous-puzzle-v1";
 constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "nprdv_v1";
 
 void ensure_sodium() {
@@ -105,7 +106,7 @@ std::optional<RegistrationKeys> derive_server_keys(const KxKeyPair& server, cons
 }
 
 Cookie make_cookie(const Key& server_secret, const PublicKey& identity, const Nonce& client_nonce,
-                   std::uint64_t issued_at_ms, const Endpoint& from) {
+                   std::uint64_t issued_at_ms, const Endpoint& from, std::uint8_t puzzle_bits) {
   std::vector<std::uint8_t> input;
   ByteWriter w(input);
   w.bytes(identity);
@@ -114,10 +115,56 @@ Cookie make_cookie(const Key& server_secret, const PublicKey& identity, const No
   w.u8(from.address.is_v4() ? 4 : 6);
   w.bytes({from.address.data(), from.address.size()});
   w.u16(from.port);
+  w.u8(puzzle_bits);
   Cookie cookie{};
   crypto_generichash(cookie.data(), cookie.size(), input.data(), input.size(), server_secret.data(),
                      server_secret.size());
   return cookie;
+}
+
+namespace {
+
+// The hash state after the fixed part of a puzzle's input.
+crypto_generichash_state puzzle_prefix(const Cookie& cookie, const PublicKey& identity) {
+  ensure_sodium();
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, 16);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kPuzzleContext.data()),
+                            kPuzzleContext.size());
+  crypto_generichash_update(&state, cookie.data(), cookie.size());
+  crypto_generichash_update(&state, identity.data(), identity.size());
+  return state;
+}
+
+bool leading_zero_bits(const crypto_generichash_state& prefix, std::uint64_t solution, std::uint8_t bits) {
+  crypto_generichash_state state = prefix;
+  std::array<std::uint8_t, 8> s{};
+  for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(solution >> (56 - 8 * i));
+  crypto_generichash_update(&state, s.data(), s.size());
+  std::array<std::uint8_t, 16> h{};
+  crypto_generichash_final(&state, h.data(), h.size());
+  std::uint64_t top = 0;
+  for (int i = 0; i < 8; ++i) top = (top << 8) | h[static_cast<std::size_t>(i)];
+  return bits == 0 || (top >> (64 - bits)) == 0;
+}
+
+}  // namespace
+
+bool puzzle_solved(const Cookie& cookie, const PublicKey& identity, std::uint64_t solution, std::uint8_t bits) {
+  if (bits == 0) return true;
+  if (bits > 64) return false;
+  return leading_zero_bits(puzzle_prefix(cookie, identity), solution, bits);
+}
+
+PuzzleSolution solve_puzzle(const Cookie& cookie, const PublicKey& identity, std::uint8_t bits, std::uint64_t start) {
+  if (bits == 0) return {start, 0};
+  const auto prefix = puzzle_prefix(cookie, identity);
+  PuzzleSolution s{start, 0};
+  while (true) {
+    ++s.hashes;
+    if (leading_zero_bits(prefix, s.solution, bits)) return s;
+    ++s.solution;
+  }
 }
 
 void sign_prove(std::vector<std::uint8_t>& encoded, const Identity& client, const PublicKey& server_key) {

@@ -4,8 +4,13 @@
 //   crypto_sign_detached over a context string, the server's key and the
 //   encoded message, so a signature is useless against another server;
 // - the server's Challenge cookie is a keyed BLAKE2b MAC of (identity,
-//   client nonce, issue time, source endpoint) under a secret that never
-//   leaves the server: the server keeps no state per unauthenticated client;
+//   client nonce, issue time, source endpoint, puzzle difficulty) under a
+//   secret that never leaves the server: the server keeps no state per
+//   unauthenticated client (it remembers used cookies, in fixed memory);
+// - the registration puzzle (asked of new identities while the server's
+//   table fills up): a 64-bit solution such that BLAKE2b over a context
+//   string, the cookie, the identity and the solution starts with
+//   `puzzle_bits` zero bits -- about 2^bits hashes to find, one to check;
 // - per-registration keys come from X25519 between the client's identity
 //   converted to Curve25519 and the server's X25519 key, hashed with both
 //   public keys, the nonce and the cookie, then split with crypto_kdf into a
@@ -62,7 +67,16 @@ std::optional<RegistrationKeys> derive_client_keys(const Identity& client, const
 std::optional<RegistrationKeys> derive_server_keys(const KxKeyPair& server, const Prove& prove);
 
 Cookie make_cookie(const Key& server_secret, const PublicKey& identity, const Nonce& client_nonce,
-                   std::uint64_t issued_at_ms, const Endpoint& from);
+                   std::uint64_t issued_at_ms, const Endpoint& from, std::uint8_t puzzle_bits);
+
+bool puzzle_solved(const Cookie& cookie, const PublicKey& identity, std::uint64_t solution, std::uint8_t bits);
+struct PuzzleSolution {
+  std::uint64_t solution = 0;
+  std::uint64_t hashes = 0;  // the work it took
+};
+// Tries solutions start, start + 1, ... (2^bits on average).
+PuzzleSolution solve_puzzle(const Cookie& cookie, const PublicKey& identity, std::uint8_t bits,
+                            std::uint64_t start = 0);
 
 // `encoded` is an encoded Prove whose last 64 bytes are the signature slot.
 void sign_prove(std::vector<std::uint8_t>& encoded, const Identity& client, const PublicKey& server_key);

@@ -218,6 +218,8 @@ constexpr MessageType type_for() {
   if constexpr (std::is_same_v<T, Error>) return MessageType::Error;
   if constexpr (std::is_same_v<T, Refused>) return MessageType::Refused;
   if constexpr (std::is_same_v<T, Unregister>) return MessageType::Unregister;
+  if constexpr (std::is_same_v<T, PathChallenge>) return MessageType::PathChallenge;
+  if constexpr (std::is_same_v<T, PathResponse>) return MessageType::PathResponse;
 }
 
 // Body decoders: `r` holds exactly the body (without header, auth header and tag).
@@ -229,12 +231,17 @@ bool read_body(BodyReader& r, Register& m) {
     if (b != 0) return r.fail(DecodeError::NonZeroPadding);
   return true;
 }
+bool read_puzzle_bits(BodyReader& r, std::uint8_t& bits) {
+  if (!r.u8(bits)) return false;
+  return bits <= kMaxPuzzleBits || r.fail(DecodeError::BadPuzzle);
+}
 bool read_body(BodyReader& r, Challenge& m) {
-  return r.array(m.client_nonce) && r.u64(m.issued_at_ms) && r.array(m.cookie) && r.array(m.server_key);
+  return r.array(m.client_nonce) && r.u64(m.issued_at_ms) && r.array(m.cookie) && r.array(m.server_key) &&
+         read_puzzle_bits(r, m.puzzle_bits);
 }
 bool read_body(BodyReader& r, Prove& m) {
   if (!r.array(m.identity) || !r.array(m.client_nonce) || !r.u64(m.issued_at_ms) || !r.array(m.cookie) ||
-      !r.u8(m.flags))
+      !read_puzzle_bits(r, m.puzzle_bits) || !r.u64(m.puzzle_solution) || !r.u8(m.flags))
     return false;
   if ((m.flags & ~kProveFlagsMask) != 0) return r.fail(DecodeError::BadFlags);
   return r.u64(m.instance) && r.nat_info(m.info) && r.array(m.signature);
@@ -245,6 +252,8 @@ bool read_body(BodyReader& r, Registered& m) {
 bool read_body(BodyReader&, Refresh&) { return true; }
 bool read_body(BodyReader&, Keepalive&) { return true; }
 bool read_body(BodyReader&, Unregister&) { return true; }
+bool read_body(BodyReader& r, PathChallenge& m) { return r.u64(m.token); }
+bool read_body(BodyReader& r, PathResponse& m) { return r.u64(m.token); }
 bool read_body(BodyReader& r, ConnectRequest& m) { return r.u32(m.request_id) && r.array(m.peer); }
 bool read_body(BodyReader& r, IncomingRequest& m) { return r.u64(m.invitation_id) && r.array(m.caller); }
 bool read_body(BodyReader& r, Accept& m) { return r.u64(m.invitation_id); }
@@ -284,12 +293,15 @@ void write_body(ByteWriter& w, const Challenge& m) {
   w.u64(m.issued_at_ms);
   w.bytes(m.cookie);
   w.bytes(m.server_key);
+  w.u8(m.puzzle_bits);
 }
 void write_body(ByteWriter& w, const Prove& m) {
   w.bytes(m.identity);
   w.bytes(m.client_nonce);
   w.u64(m.issued_at_ms);
   w.bytes(m.cookie);
+  w.u8(m.puzzle_bits);
+  w.u64(m.puzzle_solution);
   w.u8(m.flags);
   w.u64(m.instance);
   write_nat_info(w, m.info);
@@ -303,6 +315,8 @@ void write_body(ByteWriter& w, const Registered& m) {
 void write_body(ByteWriter&, const Refresh&) {}
 void write_body(ByteWriter&, const Keepalive&) {}
 void write_body(ByteWriter&, const Unregister&) {}
+void write_body(ByteWriter& w, const PathChallenge& m) { w.u64(m.token); }
+void write_body(ByteWriter& w, const PathResponse& m) { w.u64(m.token); }
 void write_body(ByteWriter& w, const ConnectRequest& m) {
   w.u32(m.request_id);
   w.bytes(m.peer);
@@ -380,6 +394,7 @@ std::string_view to_string(DecodeError error) {
     case DecodeError::BadBlockSize: return "bad allocator block size";
     case DecodeError::BadBetaParameters: return "bad Beta allocator parameters";
     case DecodeError::BadFlags: return "undefined flag bits";
+    case DecodeError::BadPuzzle: return "puzzle difficulty too high";
   }
   return "unknown decode error";
 }
@@ -399,6 +414,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::Timeout: return "peer did not answer";
     case ErrorCode::UnknownRequest: return "unknown request";
     case ErrorCode::TooManyRegistrations: return "too many registrations for this identity";
+    case ErrorCode::SourceFull: return "too many registrations from this address or network";
   }
   return "unknown error";
 }
@@ -420,6 +436,8 @@ std::string_view to_string(MessageType type) {
     case MessageType::Error: return "error";
     case MessageType::Refused: return "refused";
     case MessageType::Unregister: return "unregister";
+    case MessageType::PathChallenge: return "path-challenge";
+    case MessageType::PathResponse: return "path-response";
   }
   return "unknown";
 }
@@ -433,7 +451,8 @@ bool is_authenticated(MessageType type) {
     case MessageType::Register:
     case MessageType::Challenge:
     case MessageType::Prove:
-    case MessageType::Refused: return false;
+    case MessageType::Refused:
+    case MessageType::PathChallenge: return false;
     default: return true;
   }
 }
@@ -463,6 +482,8 @@ Result<Message, DecodeError> decode(std::span<const std::uint8_t> bytes) {
     case MessageType::Error: return decode_as<Error>(rest);
     case MessageType::Refused: return decode_as<Refused>(rest);
     case MessageType::Unregister: return decode_as<Unregister>(rest);
+    case MessageType::PathChallenge: return decode_as<PathChallenge>(rest);
+    case MessageType::PathResponse: return decode_as<PathResponse>(rest);
   }
   return Fail{DecodeError::UnknownType};
 }

@@ -5,15 +5,19 @@
 // Every datagram starts with a 4-byte header:
 //   0  'N' 'R'   magic (distinct from probes' 'N' 'P' and from STUN, whose
 //                first two bits are zero), so stray traffic is dropped cheaply
-//   2  version   (1)
+//   2  version   (2: the puzzle and path validation of issue 23)
 //   3  type      MessageType
 //
 // Registration is a 3-way handshake that proves ownership of an Ed25519 key:
 //   Register  (client -> server, unauthenticated, padded so the reply is
 //              never larger than the request)
 //   Challenge (server -> client: a stateless cookie bound to the key, the
-//              source endpoint and the time, plus the server's X25519 key)
-//   Prove     (client -> server: the cookie, flags (bit 0: this
+//              source endpoint, the time and a puzzle difficulty, plus the
+//              server's X25519 key)
+//   Prove     (client -> server: the cookie, the puzzle's difficulty and
+//              solution (see crypto.hpp; difficulty 0 = no puzzle: the
+//              server asks new identities for one only when its
+//              registration table is filling up), flags (bit 0: this
 //              registration listens, i.e. may be offered incoming
 //              requests; bit 1: single session, see server.hpp; the other
 //              bits must be zero), a client-chosen
@@ -26,8 +30,17 @@
 // replaces that registration (re-registration). Unregister (authenticated,
 // never answered) ends one early.
 // A replayed Prove fails: its cookie expires after a few seconds, is bound
-// to the source endpoint, and the server accepts a cookie only if it is
-// newer than the last one that identity's instance used.
+// to the source endpoint, is good for one Prove, and the server accepts a
+// cookie only if it is newer than the last one that identity's instance
+// used.
+//
+// Path validation: the server sends to a registration's endpoint only once
+// the client proved it receives there. An authenticated message from a new
+// endpoint (NAT rebinding, a move) is processed, but answered at the old
+// endpoint; the new one gets a PathChallenge (unauthenticated, 12 bytes:
+// smaller than any authenticated request) with a random token, and the
+// client's PathResponse (authenticated) from that endpoint moves the
+// registration there.
 //
 // Both sides then derive per-registration keys (X25519 between the client's
 // key converted to Curve25519 and the server's key; see crypto.hpp). Every
@@ -58,7 +71,7 @@ namespace natpunch::rendezvous {
 
 inline constexpr std::uint8_t kMagic0 = 'N';
 inline constexpr std::uint8_t kMagic1 = 'R';
-inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::uint8_t kVersion = 2;
 inline constexpr std::size_t kHeaderSize = 4;
 inline constexpr std::size_t kAuthHeaderSize = 16;  // registration id + sequence
 inline constexpr std::size_t kTagSize = 16;
@@ -69,7 +82,7 @@ inline constexpr std::size_t kSignatureSize = 64;
 inline constexpr std::size_t kMaxLocalEndpoints = 8;
 inline constexpr std::size_t kMaxProfileName = 64;
 inline constexpr std::size_t kMaxRelayPayload = 1200;
-// Register is padded to this size so that the Challenge (76 bytes) is never
+// Register is padded to this size so that the Challenge (77 bytes) is never
 // larger than the request that caused it.
 inline constexpr std::size_t kRegisterPaddedSize = 96;
 // Nothing the protocol sends is larger than this.
@@ -98,6 +111,8 @@ enum class MessageType : std::uint8_t {
   Error = 13,
   Refused = 14,
   Unregister = 15,
+  PathChallenge = 16,
+  PathResponse = 17,
 };
 
 // What a peer tells the server about itself; the other side of a session
@@ -143,11 +158,15 @@ struct Register {
   std::uint16_t padding = kRegisterPaddedSize - (kHeaderSize + 32 + kNonceSize + 2);
   bool operator==(const Register&) const = default;
 };
+// Puzzle difficulties above this are refused by the decoder (2^24 hashes
+// is already seconds of a phone's CPU).
+inline constexpr std::uint8_t kMaxPuzzleBits = 24;
 struct Challenge {
   Nonce client_nonce{};
   std::uint64_t issued_at_ms = 0;  // server clock, only meaningful to the server
   Cookie cookie{};
   PublicKey server_key{};  // X25519
+  std::uint8_t puzzle_bits = 0;  // leading zero bits the Prove's solution must produce; 0: none
   bool operator==(const Challenge&) const = default;
 };
 inline constexpr std::uint8_t kProveListening = 0x01;      // Prove.flags: may receive IncomingRequests
@@ -158,6 +177,8 @@ struct Prove {
   Nonce client_nonce{};
   std::uint64_t issued_at_ms = 0;
   Cookie cookie{};
+  std::uint8_t puzzle_bits = 0;  // the Challenge's (the cookie covers it)
+  std::uint64_t puzzle_solution = 0;
   std::uint8_t flags = kProveListening;
   std::uint64_t instance = 0;  // the client's name for this registration
   NatInfo info;
@@ -184,6 +205,18 @@ struct Keepalive {
 struct Unregister {
   AuthHeader auth;
   bool operator==(const Unregister&) const = default;
+};
+// "Do you receive here?": sent (unauthenticated) to an endpoint an
+// authenticated message came from that the registration has not proved.
+struct PathChallenge {
+  std::uint64_t token = 0;
+  bool operator==(const PathChallenge&) const = default;
+};
+// The answer, sent from the endpoint the challenge reached.
+struct PathResponse {
+  AuthHeader auth;
+  std::uint64_t token = 0;
+  bool operator==(const PathResponse&) const = default;
 };
 struct ConnectRequest {
   AuthHeader auth;
@@ -246,8 +279,9 @@ enum class ErrorCode : std::uint8_t {
   Timeout = 11,            // the callee never answered
   UnknownRequest = 12,     // Accept/Reject of an invitation that does not exist
   TooManyRegistrations = 13,  // the identity holds the most registrations the server allows
+  SourceFull = 14,            // the sender's address or network holds its share of the registration table
 };
-inline constexpr std::uint8_t kMaxErrorCode = 13;
+inline constexpr std::uint8_t kMaxErrorCode = 14;
 
 struct Error {
   AuthHeader auth;
@@ -266,7 +300,8 @@ struct Refused {
 };
 
 using Message = std::variant<Register, Challenge, Prove, Registered, Refresh, Keepalive, ConnectRequest,
-                             IncomingRequest, Accept, Reject, SessionInfo, RelayData, Error, Refused, Unregister>;
+                             IncomingRequest, Accept, Reject, SessionInfo, RelayData, Error, Refused, Unregister,
+                             PathChallenge, PathResponse>;
 
 enum class DecodeError : std::uint8_t {
   TooShort,            // shorter than the 4-byte header
@@ -290,6 +325,7 @@ enum class DecodeError : std::uint8_t {
   BadBlockSize,        // block size not a power of two in [2, 32768]
   BadBetaParameters,   // Beta parameter not finite, not positive, or outside the ports
   BadFlags,            // Prove flags with an undefined bit set
+  BadPuzzle,           // puzzle difficulty above kMaxPuzzleBits
 };
 
 std::string_view to_string(DecodeError error);

@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
 namespace natpunch::rendezvous {
 namespace {
 
-constexpr Duration kSweepInterval = seconds(1);
-constexpr std::size_t kChallengeSize = kHeaderSize + kNonceSize + 8 + kCookieSize + 32;
+constexpr std::size_t kChallengeSize = kHeaderSize + kNonceSize + 8 + kCookieSize + 32 + 1;
+// The smallest share of a table a source is allowed, however small the table.
+constexpr std::size_t kMinShare = 16;
 
 std::uint64_t to_ms(TimePoint t) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count());
@@ -39,7 +41,8 @@ bool is_client_to_server(MessageType t) {
     case MessageType::Accept:
     case MessageType::Reject:
     case MessageType::RelayData:
-    case MessageType::Unregister: return true;
+    case MessageType::Unregister:
+    case MessageType::PathResponse: return true;
     default: return false;
   }
 }
@@ -66,12 +69,22 @@ std::size_t Server::KeyHash::operator()(const PublicKey& k) const noexcept {
 }
 
 Server::Server(ServerConfig config, RandomBytes random, TimePoint now)
-    : config_(std::move(config)), random_(std::move(random)) {
+    : config_(std::move(config)), random_(std::move(random)), used_cookies_(config_.used_cookie_capacity) {
   const Identity identity = config_.identity ? *config_.identity : Identity::generate(random_);
   kx_ = KxKeyPair::from_identity(identity);
   random_(cookie_secret_);
   if (config_.rate_limit) limiter_.emplace(*config_.rate_limit, config_.hash_seed);
-  next_sweep_ = now + kSweepInterval;
+  if (config_.admission.verifications)
+    verifications_.emplace(*config_.admission.verifications, splitmix64(config_.hash_seed ^ 1));
+  if (config_.path_challenge_limit) path_limiter_.emplace(*config_.path_challenge_limit, splitmix64(config_.hash_seed ^ 2));
+  shares_ = decltype(shares_)(16, SourceKeyHash{splitmix64(config_.hash_seed ^ 3)});
+  verifications_total_ = TokenBucket(config_.admission.verifications_per_second,
+                                     std::max(config_.admission.verifications_burst, 1.0), now);
+  const double burst = config_.relay.burst_seconds;
+  relay_total_bytes_ = TokenBucket(config_.relay.total_bytes_per_second,
+                                   std::max(config_.relay.total_bytes_per_second * burst, double(kMaxRelayPayload)), now);
+  relay_total_packets_ = TokenBucket(config_.relay.total_packets_per_second,
+                                     std::max(config_.relay.total_packets_per_second * burst, 1.0), now);
 }
 
 std::uint64_t Server::random_u64() {
@@ -128,15 +141,34 @@ Server::Registration* Server::route_request(const PublicKey& identity) {
   return best;
 }
 
+namespace {
+// An unregistered one stays until its cookie expired, so its Prove cannot
+// be replayed into a new registration; a silent one may make room.
+template <class R>
+bool is_stale(const R& r, TimePoint now, Duration challenge_lifetime, Duration silent_limit) {
+  const TimePoint cookie_expires = TimePoint(milliseconds(r.issued_at_ms)) + challenge_lifetime;
+  return (r.closed && cookie_expires <= now) || now - r.last_heard > silent_limit;
+}
+}  // namespace
+
+bool Server::has_stale(TimePoint now, const PublicKey& identity) const {
+  auto ids = identities_.find(identity);
+  if (ids == identities_.end()) return false;
+  for (auto instance : ids->second.instances) {
+    auto r = registrations_.find(Slot{identity, instance});
+    if (r != registrations_.end() &&
+        is_stale(r->second, now, config_.challenge_lifetime, 2 * config_.refresh_interval))
+      return true;
+  }
+  return false;
+}
+
 bool Server::evict_stale(TimePoint now, IdentityState& ids, const PublicKey& identity) {
   const Duration silent_limit = 2 * config_.refresh_interval;
   for (auto instance : ids.instances) {
     Registration* r = find(Slot{identity, instance});
     if (r == nullptr) continue;
-    // An unregistered one stays until its cookie expired, so its Prove
-    // cannot be replayed into a new registration.
-    const TimePoint cookie_expires = TimePoint(milliseconds(r->issued_at_ms)) + config_.challenge_lifetime;
-    if ((r->closed && cookie_expires <= now) || now - r->last_heard > silent_limit) {
+    if (is_stale(*r, now, config_.challenge_lifetime, silent_limit)) {
       emit(ServerEvent::Kind::Expired, r->identity, {}, r->observed);
       erase_registration(Slot{identity, instance});  // may erase `ids` too: not used after this
       return true;
@@ -153,7 +185,7 @@ void Server::emit(ServerEvent::Kind kind, const PublicKey& identity, const Publi
 std::vector<Transmit> Server::handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from) {
   std::vector<Transmit> out;
   ++counters_.received;
-  if (now >= next_sweep_) sweep(now);
+  expire(now);
   auto decoded = decode(datagram);
   if (!decoded) {
     ++counters_.dropped_malformed;
@@ -165,20 +197,91 @@ std::vector<Transmit> Server::handle(TimePoint now, std::span<const std::uint8_t
     ++counters_.dropped_wrong_direction;
     return out;
   }
-  // Relay data has per-session limits instead: a busy relay must not lock
-  // its own users out of signalling.
-  if (type != MessageType::RelayData && limiter_ && !limiter_->allow(now, from.address)) {
-    ++counters_.dropped_rate_limited;
+  // What comes without a registration is charged to its source; the rest
+  // to its registration once the MAC proves it (on_authenticated), so that
+  // nobody sharing -- or forging -- a client's address can spend its budget.
+  // A Prove with a valid cookie comes from where the cookie went (within
+  // seconds): it is charged to the signature-check budget instead, so a
+  // client on a flooded address needs luck once (its Register), not twice.
+  if (const auto* m = std::get_if<Register>(&message)) {
+    if (limiter_ && !limiter_->allow(now, from)) {
+      ++counters_.dropped_rate_limited;
+      return out;
+    }
+    on_register(now, *m, datagram.size(), from, out);
     return out;
   }
-  if (const auto* m = std::get_if<Register>(&message)) {
-    on_register(now, *m, datagram.size(), from, out);
-  } else if (const auto* p = std::get_if<Prove>(&message)) {
+  if (const auto* p = std::get_if<Prove>(&message)) {
     on_prove(now, *p, datagram, from, out);
-  } else {
-    on_authenticated(now, message, datagram, from, out);
+    return out;
   }
+  on_authenticated(now, message, datagram, from, out);
   return out;
+}
+
+std::size_t Server::share_cap(std::size_t table, double fraction) const {
+  // Small tables (tests, tiny deployments) are not split into crumbs.
+  return std::max<std::size_t>(kMinShare, static_cast<std::size_t>(static_cast<double>(table) * fraction));
+}
+
+const Server::SourceShare* Server::find_share(const SourceKey& key) const {
+  auto it = shares_.find(key);
+  return it == shares_.end() ? nullptr : &it->second;
+}
+
+void Server::release_share(const SourceKey& key, bool registration) {
+  auto it = shares_.find(key);
+  if (it == shares_.end()) return;
+  auto& count = registration ? it->second.registrations : it->second.pending;
+  if (count > 0) --count;
+  if (it->second.registrations == 0 && it->second.pending == 0) shares_.erase(it);
+}
+
+std::size_t Server::registrations_from(const IpAddress& address) const {
+  const SourceShare* s = find_share(subscriber_key(address));
+  return s ? s->registrations : 0;
+}
+
+std::size_t Server::pending_from(const IpAddress& address) const {
+  const SourceShare* s = find_share(subscriber_key(address));
+  return s ? s->pending : 0;
+}
+
+std::uint8_t Server::puzzle_bits(const IpAddress& from) const {
+  const auto& a = config_.admission;
+  const double occupancy =
+      static_cast<double>(registrations_.size()) / static_cast<double>(std::max<std::size_t>(1, config_.limits.max_registrations));
+  if (occupancy < a.puzzle_from || a.max_puzzle_bits == 0) return 0;
+  const double span = std::max(1e-9, 1.0 - a.puzzle_from);
+  const double t = std::min(1.0, (occupancy - a.puzzle_from) / span);
+  double bits = a.min_puzzle_bits + t * (a.max_puzzle_bits - a.min_puzzle_bits);
+  if (const SourceShare* network = find_share(network_key(from)))
+    bits += std::floor(std::log2(1.0 + network->registrations / 64.0));
+  return static_cast<std::uint8_t>(std::clamp<double>(std::lround(bits), 1, kMaxPuzzleBits));
+}
+
+std::optional<ErrorCode> Server::admission_refusal(TimePoint now, const PublicKey& identity,
+                                                   const Endpoint& from) const {
+  auto ids = identities_.find(identity);
+  const bool known = ids != identities_.end();
+  bool frees_one = false;
+  if (known && ids->second.instances.size() >= config_.limits.max_registrations_per_identity) {
+    if (!has_stale(now, identity)) return ErrorCode::TooManyRegistrations;
+    frees_one = true;
+  }
+  const std::size_t max = config_.limits.max_registrations;
+  const std::size_t after = registrations_.size() + (frees_one ? 0 : 1);
+  if (after > max) return ErrorCode::ServerFull;
+  const auto kept = static_cast<std::size_t>((1.0 - config_.admission.newcomers_up_to) * static_cast<double>(max));
+  if (!known && after > max - std::min(kept, max)) return ErrorCode::ServerFull;
+  const SourceShare* address = find_share(subscriber_key(from.address));
+  const SourceShare* network = find_share(network_key(from.address));
+  if ((address && address->registrations >=
+                      share_cap(config_.limits.max_registrations, config_.limits.registrations_per_address)) ||
+      (network && network->registrations >=
+                      share_cap(config_.limits.max_registrations, config_.limits.registrations_per_network)))
+    return ErrorCode::SourceFull;
+  return std::nullopt;
 }
 
 void Server::on_register(TimePoint now, const Register& m, std::size_t size, const Endpoint& from,
@@ -190,7 +293,10 @@ void Server::on_register(TimePoint now, const Register& m, std::size_t size, con
   Challenge c;
   c.client_nonce = m.client_nonce;
   c.issued_at_ms = to_ms(now);
-  c.cookie = make_cookie(cookie_secret_, m.identity, m.client_nonce, c.issued_at_ms, from);
+  // Identities already registered (a listener's next socket, a client
+  // re-registering) never pay the puzzle.
+  c.puzzle_bits = identities_.contains(m.identity) ? 0 : puzzle_bits(from.address);
+  c.cookie = make_cookie(cookie_secret_, m.identity, m.client_nonce, c.issued_at_ms, from, c.puzzle_bits);
   c.server_key = kx_.public_key;
   ++counters_.challenges_sent;
   out.push_back({from, encode(c)});
@@ -200,45 +306,82 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
                       std::vector<Transmit>& out) {
   const std::uint64_t now_ms = to_ms(now);
   const auto lifetime_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<milliseconds>(config_.challenge_lifetime).count());
-  const Cookie expected = make_cookie(cookie_secret_, m.identity, m.client_nonce, m.issued_at_ms, from);
+  const Cookie expected = make_cookie(cookie_secret_, m.identity, m.client_nonce, m.issued_at_ms, from, m.puzzle_bits);
   const Slot slot{m.identity, m.instance};
   Registration* existing = find(slot);
   const bool fresh = m.issued_at_ms <= now_ms && now_ms - m.issued_at_ms <= lifetime_ms;
-  // A cookie is single-use per registration: it must be newer than the one
-  // that made the current registration of this instance, so replaying a
-  // captured Prove (even from the same address within the lifetime) cannot
-  // reset the keys. (A replay cannot name another instance: it is signed.)
-  const bool unused = existing == nullptr || m.issued_at_ms > existing->issued_at_ms;
-  if (expected != m.cookie || !fresh || !unused) {
+  if (expected != m.cookie || !fresh) {
+    // Nothing proves the source: limited like any unauthenticated datagram.
+    if (limiter_ && !limiter_->allow(now, from)) {
+      ++counters_.dropped_rate_limited;
+      return;
+    }
     send_refused(from, ErrorCode::ChallengeExpired, m.client_nonce, out);
     return;
   }
-  if (!verify_prove(bytes, m.identity, kx_.public_key)) {
-    ++counters_.dropped_bad_signature;
+  // The Prove that made this registration, again: its Registered was lost.
+  // Answered (to the proven endpoint only) without a second signature check.
+  if (existing && !existing->closed && existing->cookie == m.cookie && existing->issued_at_ms == m.issued_at_ms) {
+    if (existing->observed == from && may_answer_again(now, *existing)) {
+      Registered reply;
+      reply.observed = from;
+      reply.refresh_interval_ms = clamp_ms(config_.refresh_interval);
+      reply.lifetime_ms = clamp_ms(config_.registration_lifetime);
+      out.push_back(authenticated(*existing, reply));
+    }
+    return;
+  }
+  // A cookie must be newer than the one that made the current registration
+  // of this instance, so replaying a captured Prove (even from the same
+  // address within the lifetime) cannot reset the keys. (A replay cannot
+  // name another instance: it is signed.)
+  if (existing && m.issued_at_ms <= existing->issued_at_ms) {
+    send_refused(from, ErrorCode::ChallengeExpired, m.client_nonce, out);
+    return;
+  }
+  // Everything cheap before the signature check (~100 us).
+  if (!puzzle_solved(m.cookie, m.identity, m.puzzle_solution, m.puzzle_bits)) {
+    ++counters_.dropped_bad_puzzle;
+    send_refused(from, ErrorCode::ChallengeExpired, m.client_nonce, out);
     return;
   }
   if (existing == nullptr) {
-    if (IdentityState* ids = identity_state(m.identity);
-        ids && ids->instances.size() >= config_.limits.max_registrations_per_identity &&
-        !evict_stale(now, *ids, m.identity)) {
-      send_refused(from, ErrorCode::TooManyRegistrations, m.client_nonce, out);
+    if (auto refusal = admission_refusal(now, m.identity, from)) {
+      ++counters_.refused_admission;
+      send_refused(from, *refusal, m.client_nonce, out);
       return;
     }
-    if (registrations_.size() >= config_.limits.max_registrations) {
-      sweep(now);
-      if (registrations_.size() >= config_.limits.max_registrations) {
-        send_refused(from, ErrorCode::ServerFull, m.client_nonce, out);
-        return;
-      }
-    }
+  }
+  // One signature check per cookie, and a budget of them per source.
+  if (used_cookies_.spent(m.cookie, now)) {
+    ++counters_.dropped_cookie_spent;
+    send_refused(from, ErrorCode::ChallengeExpired, m.client_nonce, out);
+    return;
+  }
+  if ((verifications_ && !verifications_->allow(now, from)) || !verifications_total_.take(now, 1)) {
+    ++counters_.dropped_verification_budget;
+    return;  // the client retransmits; the cookie is not spent
+  }
+  used_cookies_.spend(m.cookie, now, TimePoint(milliseconds(m.issued_at_ms)) + config_.challenge_lifetime + seconds(1));
+  if (!verify_prove(bytes, m.identity, kx_.public_key)) {
+    ++counters_.dropped_bad_signature;
+    return;
   }
   auto keys = derive_server_keys(kx_, m);
   if (!keys) {
     ++counters_.dropped_bad_signature;
     return;
   }
+  if (existing == nullptr) {
+    // admission_refusal() found a stale registration to make room.
+    if (IdentityState* ids = identity_state(m.identity);
+        ids && ids->instances.size() >= config_.limits.max_registrations_per_identity)
+      evict_stale(now, *ids, m.identity);
+  }
   const bool taken = existing && existing->taken;
   const std::uint64_t order = existing ? existing->order : ++next_order_;
+  const SourceKey address_key = existing ? existing->address_key : subscriber_key(from.address);
+  const SourceKey network = existing ? existing->network_key : network_key(from.address);
   if (existing) registration_ids_.erase(existing->id);
   auto [ids_it, new_identity] = identities_.try_emplace(m.identity);
   IdentityState& ids = ids_it->second;
@@ -250,7 +393,11 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
     ids.relay_packets = TokenBucket(config_.relay.identity_packets_per_second,
                                     std::max(config_.relay.identity_packets_per_second * burst, 1.0), now);
   }
-  if (!existing) ids.instances.push_back(m.instance);
+  if (!existing) {
+    ids.instances.push_back(m.instance);
+    ++share(address_key).registrations;
+    ++share(network).registrations;
+  }
   Registration& r = registrations_[slot];
   r = Registration{};
   r.identity = m.identity;
@@ -263,10 +410,16 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   r.expires = now + config_.registration_lifetime;
   r.last_heard = now;
   r.issued_at_ms = m.issued_at_ms;
+  r.cookie = m.cookie;
+  r.address_key = address_key;
+  r.network_key = network;
+  r.signalling = TokenBucket(config_.signalling_per_second, std::max(config_.signalling_burst, 1.0), now);
+  r.answers = TokenBucket(config_.answers_per_second, std::max(config_.answers_burst, 1.0), now);
   r.listening = (m.flags & kProveListening) != 0;
   r.single_session = (m.flags & kProveSingleSession) != 0;
   r.taken = taken;
   registration_ids_[r.id] = slot;
+  registration_timers_.push({r.expires, r.id});
   ++counters_.registrations;
   emit(ServerEvent::Kind::Registered, r.identity, {}, from);
 
@@ -291,9 +444,8 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
       message);
   Registration* r = find_by_id(auth.registration_id);
   if (r == nullptr) {
-    // Relay data skipped the source limiter in handle(); a refusal is still
-    // a reply to an unauthenticated datagram, so it is limited like one.
-    if (std::holds_alternative<RelayData>(message) && limiter_ && !limiter_->allow(now, from.address)) {
+    // A refusal is a reply to an unauthenticated datagram: limited per source.
+    if (limiter_ && !limiter_->allow(now, from)) {
       ++counters_.dropped_rate_limited;
       return;
     }
@@ -309,6 +461,12 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
     ++counters_.dropped_replayed;
     return;
   }
+  // Relay data has its own limits: a busy relay must not lock its own
+  // users out of signalling.
+  if (!std::holds_alternative<RelayData>(message) && !r->signalling.take(now, 1)) {
+    ++counters_.dropped_rate_limited;
+    return;
+  }
   if (std::holds_alternative<Unregister>(message)) {
     // Gone at once for requests; the entry itself stays until its cookie
     // expired, so a captured Prove cannot bring it back.
@@ -316,12 +474,13 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
     // A caller still waiting for this registration's answer hears at once
     // that the peer is gone (and may ask again: another registration).
     std::vector<std::uint64_t> orphaned;
-    for (const auto& [id, p] : pending_)
-      if (p.callee == r->slot() && p.state == RequestState::Waiting) orphaned.push_back(id);
+    for (auto [it, end] = pending_by_callee_.equal_range(r->slot()); it != end; ++it)
+      if (auto p = pending_.find(it->second); p != pending_.end() && p->second.state == RequestState::Waiting)
+        orphaned.push_back(it->second);
     for (auto id : orphaned) {
       const PendingRequest p = pending_.at(id);
       erase_pending(id);
-      if (Registration* caller = find(p.caller)) send_error(*caller, ErrorCode::UnknownPeer, p.request_id, out);
+      if (Registration* caller = find(p.caller)) send_error(now, *caller, ErrorCode::UnknownPeer, p.request_id, out);
     }
     if (cookie_expires <= now) {
       erase_registration(r->slot());
@@ -329,14 +488,21 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
       r->closed = true;
       r->listening = false;
       r->expires = cookie_expires;
+      registration_timers_.push({r->expires, r->id});
     }
     return;
   }
-  // Authenticated and fresh: this is where the client is now (NAT rebinding
-  // or a move to another network).
-  r->observed = from;
+  // Authenticated and fresh: the registration is alive. Whether the client
+  // receives at `from` is another question (a forged source, or its NAT
+  // rebound): answers keep going to the proven endpoint until the client
+  // answers a PathChallenge at the new one.
   r->last_heard = now;
   if (!r->closed) r->expires = now + config_.registration_lifetime;
+  if (const auto* p = std::get_if<PathResponse>(&message)) {
+    on_path_response(*r, p->token, now, from, out);
+    return;
+  }
+  if (from != r->observed) challenge_path(now, *r, from, out);
 
   if (std::holds_alternative<Refresh>(message)) {
     Registered reply;
@@ -356,6 +522,39 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
   // Keepalive: nothing more to do.
 }
 
+void Server::challenge_path(TimePoint now, Registration& r, const Endpoint& from, std::vector<Transmit>& out) {
+  if (r.candidate == from && now - r.path_challenged < config_.path_challenge_interval) return;
+  if (path_limiter_ && !path_limiter_->allow(now, from)) return;
+  r.candidate = from;
+  r.path_token = random_u64();
+  r.path_challenged = now;
+  ++counters_.path_challenges_sent;
+  out.push_back({from, encode(PathChallenge{r.path_token})});
+}
+
+void Server::on_path_response(Registration& r, std::uint64_t token, TimePoint now, const Endpoint& from,
+                              std::vector<Transmit>& out) {
+  if (!r.candidate || *r.candidate != from || token != r.path_token ||
+      now - r.path_challenged > config_.path_challenge_lifetime)
+    return;
+  r.observed = from;
+  r.candidate.reset();
+  ++counters_.paths_validated;
+  // The client learns where it is now (what a refresh it sent from here,
+  // answered at the old endpoint, would have told it).
+  Registered reply;
+  reply.observed = from;
+  reply.refresh_interval_ms = clamp_ms(config_.refresh_interval);
+  reply.lifetime_ms = clamp_ms(config_.registration_lifetime);
+  out.push_back(authenticated(r, reply));
+}
+
+bool Server::may_answer_again(TimePoint now, Registration& to) {
+  if (to.answers.take(now, 1)) return true;
+  ++counters_.answers_suppressed;
+  return false;
+}
+
 void Server::on_connect(TimePoint now, Registration& caller, const ConnectRequest& m, std::vector<Transmit>& out) {
   ++counters_.connect_requests;
   // Request ids are the caller registration's own (each client numbers its
@@ -365,10 +564,11 @@ void Server::on_connect(TimePoint now, Registration& caller, const ConnectReques
     // A retransmission: answer from the request's state.
     PendingRequest& p = pending_.at(it->second);
     if (p.state == RequestState::Rejected) {
-      send_error(caller, ErrorCode::Rejected, m.request_id, out);
+      send_error(now, caller, ErrorCode::Rejected, m.request_id, out);
     } else if (p.state == RequestState::Accepted) {
-      if (auto s = sessions_.find(p.session_id); s != sessions_.end()) send_session_info(now, s->second, Role::Caller, out);
-    } else if (Registration* callee = find(p.callee)) {
+      if (auto s = sessions_.find(p.session_id); s != sessions_.end() && may_answer_again(now, caller))
+        send_session_info(now, s->second, Role::Caller, out);
+    } else if (Registration* callee = find(p.callee); callee && may_answer_again(now, caller)) {
       IncomingRequest notify;
       notify.invitation_id = p.invitation_id;
       notify.caller = caller.identity;
@@ -380,23 +580,36 @@ void Server::on_connect(TimePoint now, Registration& caller, const ConnectReques
   // listener is about to add one): the caller may ask again.
   Registration* callee = m.peer == caller.identity ? nullptr : route_request(m.peer);
   if (callee == nullptr) {
-    send_error(caller, ErrorCode::UnknownPeer, m.request_id, out);
+    send_error(now, caller, ErrorCode::UnknownPeer, m.request_id, out);
     return;
   }
+  // Requests are charged to the caller's identity and to the address and
+  // network it registered from, so that nobody fills the table for all.
   IdentityState* caller_ids = identity_state(caller.identity);
-  if (caller_ids == nullptr || pending_.size() >= config_.limits.max_pending_requests ||
-      caller_ids->pending_requests >= config_.limits.max_pending_per_identity) {
-    send_error(caller, ErrorCode::TooManyPending, m.request_id, out);
+  const SourceShare* address = find_share(caller.address_key);
+  const SourceShare* network = find_share(caller.network_key);
+  const auto& limits = config_.limits;
+  if (caller_ids == nullptr || pending_.size() >= limits.max_pending_requests ||
+      caller_ids->pending_requests >= limits.max_pending_per_identity ||
+      (address && address->pending >= share_cap(limits.max_pending_requests, limits.pending_per_address)) ||
+      (network && network->pending >= share_cap(limits.max_pending_requests, limits.pending_per_network))) {
+    send_error(now, caller, ErrorCode::TooManyPending, m.request_id, out);
     return;
   }
   PendingRequest p;
   p.caller = caller.slot();
   p.request_id = m.request_id;
+  p.address_key = caller.address_key;
+  p.network_key = caller.network_key;
   p.callee = callee->slot();
   p.invitation_id = random_u64();
   p.expires = now + config_.request_timeout;
   pending_by_caller_[key] = p.invitation_id;
+  pending_by_callee_.emplace(p.callee, p.invitation_id);
   pending_[p.invitation_id] = p;
+  pending_timers_.push({p.expires, p.invitation_id});
+  ++share(p.address_key).pending;
+  ++share(p.network_key).pending;
   ++caller_ids->pending_requests;
   callee->taken = true;
 
@@ -416,36 +629,40 @@ void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invita
   // Only the invited registration may answer; anyone else learns nothing
   // about the request.
   if (it == pending_.end() || it->second.callee != callee.slot()) {
-    send_error(callee, ErrorCode::UnknownRequest, invitation_id, out);
+    send_error(now, callee, ErrorCode::UnknownRequest, invitation_id, out);
     return;
   }
   PendingRequest& p = it->second;
   Registration* caller = find(p.caller);
   if (p.state == RequestState::Accepted) {  // our SessionInfo was lost
-    if (auto s = sessions_.find(p.session_id); s != sessions_.end()) send_session_info(now, s->second, Role::Callee, out);
+    if (auto s = sessions_.find(p.session_id); s != sessions_.end() && may_answer_again(now, callee))
+      send_session_info(now, s->second, Role::Callee, out);
     return;
   }
   if (p.state == RequestState::Rejected) return;
   // Answered: no longer counts against the caller's pending cap, and lingers
   // only to answer retransmissions.
   if (IdentityState* c = identity_state(p.caller.identity); c && c->pending_requests > 0) --c->pending_requests;
-  p.expires = std::min(p.expires, now + config_.answered_request_linger);
+  if (now + config_.answered_request_linger < p.expires) {
+    p.expires = now + config_.answered_request_linger;
+    pending_timers_.push({p.expires, p.invitation_id});
+  }
   if (!accept) {
     p.state = RequestState::Rejected;
     release(p.callee);
     emit(ServerEvent::Kind::Rejected, p.caller.identity, p.callee.identity);
-    if (caller) send_error(*caller, ErrorCode::Rejected, p.request_id, out);
+    if (caller) send_error(now, *caller, ErrorCode::Rejected, p.request_id, out);
     return;
   }
   if (caller == nullptr) {
     p.state = RequestState::Rejected;
     release(p.callee);
-    send_error(callee, ErrorCode::UnknownPeer, invitation_id, out);
+    send_error(now, callee, ErrorCode::UnknownPeer, invitation_id, out);
     return;
   }
   if (sessions_.size() >= config_.limits.max_sessions) {
-    send_error(callee, ErrorCode::ServerFull, invitation_id, out);
-    send_error(*caller, ErrorCode::ServerFull, p.request_id, out);
+    send_error(now, callee, ErrorCode::ServerFull, invitation_id, out);
+    send_error(now, *caller, ErrorCode::ServerFull, p.request_id, out);
     p.state = RequestState::Rejected;
     release(p.callee);
     return;
@@ -469,6 +686,7 @@ void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invita
   p.state = RequestState::Accepted;
   p.session_id = s.id;
   const Session& stored = sessions_[s.id] = s;
+  session_timers_.push({s.last_activity + config_.session_idle_timeout, s.id});
   ++counters_.sessions_created;
   emit(ServerEvent::Kind::SessionCreated, s.caller.identity, s.callee.identity, {}, s.id);
   send_session_info(now, stored, Role::Caller, out);
@@ -480,18 +698,18 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
   // Only the two registrations the session was made for (an identity's other
   // registrations are other sockets, other sessions).
   if (it == sessions_.end() || (it->second.caller != sender.slot() && it->second.callee != sender.slot())) {
-    send_error(sender, ErrorCode::NoSuchSession, m.session_id, out);
+    send_error(now, sender, ErrorCode::NoSuchSession, m.session_id, out);
     return;
   }
   Session& s = it->second;
   if (m.payload.size() > config_.relay.max_payload) {
-    send_error(sender, ErrorCode::TooLarge, m.session_id, out);
+    send_error(now, sender, ErrorCode::TooLarge, m.session_id, out);
     return;
   }
   Registration* receiver = find(s.caller == sender.slot() ? s.callee : s.caller);
   IdentityState* ids = identity_state(sender.identity);
   if (receiver == nullptr || ids == nullptr) {
-    send_error(sender, ErrorCode::UnknownPeer, m.session_id, out);
+    send_error(now, sender, ErrorCode::UnknownPeer, m.session_id, out);
     return;
   }
   const auto size = static_cast<double>(m.payload.size());
@@ -500,7 +718,7 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     if (!s.quota_reported) {  // once: the answer to a flood must not be a flood
       s.quota_reported = true;
       emit(ServerEvent::Kind::RelayQuotaExceeded, s.caller.identity, s.callee.identity, {}, s.id);
-      send_error(sender, ErrorCode::RelayQuotaExceeded, m.session_id, out);
+      send_error(now, sender, ErrorCode::RelayQuotaExceeded, m.session_id, out);
     }
     return;
   }
@@ -510,10 +728,30 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     ++counters_.relay_dropped_rate;
     return;
   }
+  // ... per sender address (all identities registered from it), and for
+  // the whole server.
+  SourceShare& address = share(sender.address_key);
+  if (!address.relay_started) {
+    const double burst = config_.relay.burst_seconds;
+    address.relay_bytes = TokenBucket(config_.relay.address_bytes_per_second,
+                                      std::max(config_.relay.address_bytes_per_second * burst, double(kMaxRelayPayload)), now);
+    address.relay_packets = TokenBucket(config_.relay.address_packets_per_second,
+                                        std::max(config_.relay.address_packets_per_second * burst, 1.0), now);
+    address.relay_started = true;
+  }
+  if (!address.relay_bytes.can_take(now, size) || !address.relay_packets.can_take(now, 1) ||
+      !relay_total_bytes_.can_take(now, size) || !relay_total_packets_.can_take(now, 1)) {
+    ++counters_.relay_dropped_budget;
+    return;
+  }
   s.bytes.take(now, size);
   s.packets.take(now, 1);
   ids->relay_bytes.take(now, size);
   ids->relay_packets.take(now, 1);
+  address.relay_bytes.take(now, size);
+  address.relay_packets.take(now, 1);
+  relay_total_bytes_.take(now, size);
+  relay_total_packets_.take(now, 1);
   s.relayed_bytes += m.payload.size();
   s.last_activity = now;
   ++counters_.relay_packets;
@@ -529,7 +767,7 @@ void Server::send_session_info(TimePoint now, const Session& s, Role role, std::
   const Registration* peer = find(role == Role::Caller ? s.callee : s.caller);
   if (self == nullptr) return;
   if (peer == nullptr) {
-    send_error(*self, ErrorCode::UnknownPeer, role == Role::Caller ? s.request_id : s.invitation_id, out);
+    send_error(now, *self, ErrorCode::UnknownPeer, role == Role::Caller ? s.request_id : s.invitation_id, out);
     return;
   }
   SessionInfo info;
@@ -544,7 +782,10 @@ void Server::send_session_info(TimePoint now, const Session& s, Role role, std::
   out.push_back(authenticated(*self, std::move(info)));
 }
 
-void Server::send_error(Registration& to, ErrorCode code, std::uint64_t correlation, std::vector<Transmit>& out) {
+void Server::send_error(TimePoint now, Registration& to, ErrorCode code, std::uint64_t correlation,
+                        std::vector<Transmit>& out) {
+  // A flood of mistakes is not answered one for one.
+  if (!may_answer_again(now, to)) return;
   Error e;
   e.code = code;
   e.correlation_id = correlation;
@@ -576,6 +817,8 @@ void Server::erase_registration(const Slot& slot) {
   auto it = registrations_.find(slot);
   if (it == registrations_.end()) return;
   registration_ids_.erase(it->second.id);
+  release_share(it->second.address_key, true);
+  release_share(it->second.network_key, true);
   registrations_.erase(it);
   auto ids = identities_.find(slot.identity);
   if (ids == identities_.end()) return;
@@ -588,6 +831,13 @@ void Server::erase_pending(std::uint64_t invitation_id) {
   if (it == pending_.end()) return;
   const PendingRequest& p = it->second;
   pending_by_caller_.erase({p.caller, p.request_id});
+  for (auto [c, end] = pending_by_callee_.equal_range(p.callee); c != end; ++c)
+    if (c->second == invitation_id) {
+      pending_by_callee_.erase(c);
+      break;
+    }
+  release_share(p.address_key, false);
+  release_share(p.network_key, false);
   if (p.state == RequestState::Waiting) {
     // Never answered: the callee's registration may be offered another.
     release(p.callee);
@@ -597,27 +847,53 @@ void Server::erase_pending(std::uint64_t invitation_id) {
   pending_.erase(it);
 }
 
-void Server::on_timer(TimePoint now) {
-  if (now >= next_sweep_) sweep(now);
+void Server::on_timer(TimePoint now) { expire(now); }
+
+std::optional<TimePoint> Server::next_deadline() const {
+  std::optional<TimePoint> next;
+  for (const TimerQueue* q : {&registration_timers_, &pending_timers_, &session_timers_})
+    if (!q->empty() && (!next || q->top().at < *next)) next = q->top().at;
+  return next;
 }
 
-void Server::sweep(TimePoint now) {
-  next_sweep_ = now + kSweepInterval;
-  std::vector<Slot> gone;
-  for (const auto& [slot, r] : registrations_)
-    if (r.expires <= now) gone.push_back(slot);
-  for (const auto& slot : gone) {
-    if (const Registration* r = find(slot); r && !r->closed) emit(ServerEvent::Kind::Expired, slot.identity, {}, r->observed);
-    erase_registration(slot);
+void Server::expire(TimePoint now) {
+  while (!registration_timers_.empty() && registration_timers_.top().at <= now) {
+    const Timer t = registration_timers_.top();
+    registration_timers_.pop();
+    auto slot = registration_ids_.find(t.id);
+    if (slot == registration_ids_.end()) continue;  // re-registered or gone
+    Registration* r = find(slot->second);
+    if (r == nullptr) continue;
+    if (r->expires > now) {  // refreshed since
+      registration_timers_.push({r->expires, t.id});
+      continue;
+    }
+    if (!r->closed) emit(ServerEvent::Kind::Expired, r->identity, {}, r->observed);
+    erase_registration(slot->second);
   }
-  std::vector<std::uint64_t> expired;
-  for (const auto& [id, p] : pending_)
-    if (p.expires <= now) expired.push_back(id);
-  for (auto id : expired) erase_pending(id);
-  std::erase_if(sessions_, [&](const auto& entry) {
-    const Session& s = entry.second;
-    return s.last_activity + config_.session_idle_timeout <= now;
-  });
+  while (!pending_timers_.empty() && pending_timers_.top().at <= now) {
+    const Timer t = pending_timers_.top();
+    pending_timers_.pop();
+    auto p = pending_.find(t.id);
+    if (p == pending_.end()) continue;
+    if (p->second.expires > now) {
+      pending_timers_.push({p->second.expires, t.id});
+      continue;
+    }
+    erase_pending(t.id);
+  }
+  while (!session_timers_.empty() && session_timers_.top().at <= now) {
+    const Timer t = session_timers_.top();
+    session_timers_.pop();
+    auto s = sessions_.find(t.id);
+    if (s == sessions_.end()) continue;
+    const TimePoint idle_until = s->second.last_activity + config_.session_idle_timeout;
+    if (idle_until > now) {
+      session_timers_.push({idle_until, t.id});
+      continue;
+    }
+    sessions_.erase(s);
+  }
 }
 
 }  // namespace natpunch::rendezvous

@@ -5,24 +5,37 @@
 // What it guarantees (tests/unit/rendezvous_*_test.cpp check each):
 // - an identity registers only by signing the server's fresh challenge with
 //   its Ed25519 key; a replayed or foreign Prove fails (a cookie must be
-//   newer than the one of that instance's current registration, and an
-//   unregistered instance is kept until its cookie expired);
+//   newer than the one of that instance's current registration, is good
+//   for one signature check, and an unregistered instance is kept until its
+//   cookie expired); signature checks are budgeted per source;
+// - admission: a source (IPv4 address / IPv6 /64, and its /24 or /48) may
+//   hold only a share of the registration and pending-request tables; once
+//   the registration table is half full a new identity must solve a puzzle
+//   that grows with the occupancy, and the last few percent are kept for
+//   identities already registered; a registration's own refreshes are
+//   never refused;
 // - every later message is MAC'd under per-registration keys and passes a
-//   replay window; only then is the sender's observed endpoint updated, so
-//   a spoofed or replayed datagram cannot move an identity's endpoint;
+//   replay window; it is charged to its registration (signalling rate), not
+//   to its source address. A registration's endpoint moves only after the
+//   client answered a PathChallenge sent there, so a spoofed, replayed or
+//   even authenticated datagram from a forged source cannot point the
+//   server's answers or the relay at anyone;
 // - neither side of a connect learns the other's endpoints until the callee
 //   accepts; then both get SessionInfo (fresh session id and key, encrypted)
 //   with the same start delay;
 // - relay data is forwarded only between the two registrations a session
-//   was made for (not an identity's other registrations),
-//   within per-session and per-identity byte and packet rates and a
-//   per-session byte budget;
+//   was made for (not an identity's other registrations), within rates per
+//   session, per identity, per sender address and for the whole server, and
+//   a per-session byte budget;
 // - bounded memory: fixed caps on registrations (in all and per identity),
 //   pending requests and sessions; unauthenticated datagrams create no state
-//   (the challenge is a stateless cookie) except a slot in the fixed-size
-//   per-source limiter;
-// - no amplification: an unauthenticated request never gets a reply larger
-//   than itself.
+//   (the challenge is a stateless cookie) except slots in fixed-size tables
+//   (source limiters, spent cookies); expiry runs from timer queues, never
+//   a scan of a table;
+// - no amplification: an unauthenticated request, or an authenticated one
+//   from an endpoint the registration has not proved, never gets a reply
+//   larger than itself; errors and repeated answers are budgeted per
+//   registration.
 //
 // Several registrations per identity: each Prove names an instance (the
 // client's choice, one per socket); a Prove for a new instance adds a
@@ -43,23 +56,66 @@
 #include <unordered_map>
 #include <vector>
 
+#include <queue>
+
 #include "core/endpoint.hpp"
+#include "core/source_key.hpp"
 #include "core/time.hpp"
 #include "rendezvous/crypto.hpp"
 #include "rendezvous/messages.hpp"
 #include "rendezvous/replay_window.hpp"
 #include "rendezvous/token_bucket.hpp"
 #include "rendezvous/transmit.hpp"
+#include "rendezvous/used_cookies.hpp"
 #include "stun/source_rate_limiter.hpp"
 
 namespace natpunch::rendezvous {
 
 struct ServerLimits {
   std::size_t max_registrations = 100'000;
-  std::size_t max_pending_requests = 10'000;
+  // Requests waiting for an answer, and answered ones kept to answer
+  // retransmissions (answered_request_linger).
+  std::size_t max_pending_requests = 100'000;
   std::size_t max_pending_per_identity = 16;  // unanswered ones
   std::size_t max_registrations_per_identity = 16;  // concurrent (one per socket)
   std::size_t max_sessions = 100'000;
+  // The share of each table one source may hold: its subscriber (IPv4
+  // address, IPv6 /64) and its network (IPv4 /24, IPv6 /48), as fractions
+  // of the table (at least one entry). A registration is charged to the
+  // address it registered from, a request to its caller's.
+  double registrations_per_address = 1.0 / 64;
+  double registrations_per_network = 1.0 / 16;
+  double pending_per_address = 1.0 / 128;
+  double pending_per_network = 1.0 / 32;
+};
+
+// Who may register while the table fills up.
+struct AdmissionLimits {
+  // From this occupancy on, a new identity (one holding no registration)
+  // must solve a puzzle of min_puzzle_bits, growing linearly to
+  // max_puzzle_bits when the table is full (about 2^bits hashes each), plus
+  // log2(1 + registrations of its network / 64) bits: a network that
+  // already holds many pays exponentially more.
+  double puzzle_from = 0.5;
+  std::uint8_t min_puzzle_bits = 8;
+  std::uint8_t max_puzzle_bits = 20;
+  // New identities may fill the table only this far; the rest is kept for
+  // identities already registered (a listener's next socket).
+  double newcomers_up_to = 0.95;
+  // Signature checks (Proves that pass the cookie, puzzle and admission
+  // checks), per source port and per source address. nullopt: unlimited.
+  std::optional<stun::RateLimitConfig> verifications = stun::RateLimitConfig{
+      .requests_per_second = 2,
+      .burst = 4,
+      .address_requests_per_second = 100,
+      .address_burst = 500,
+      .reserved_per_second = 0.5,
+      .reserved_burst = 2,
+  };
+  // ... and for the whole server (each check costs ~100-150 us of CPU):
+  // attackers on many addresses spend at most this share of a core.
+  double verifications_per_second = 2000;
+  double verifications_burst = 4000;
 };
 
 struct RelayLimits {
@@ -72,6 +128,13 @@ struct RelayLimits {
   // Total bytes a session may relay over its lifetime.
   std::uint64_t session_total_bytes = 256ull * 1024 * 1024;
   std::size_t max_payload = kMaxRelayPayload;
+  // All sessions whose sender registered from one address (IPv6: /64):
+  // one abuser cannot spend the whole server's budget.
+  double address_bytes_per_second = 8.0 * 1024 * 1024;
+  double address_packets_per_second = 10'000;
+  // The whole server: the most it relays, whoever asks.
+  double total_bytes_per_second = 100.0 * 1024 * 1024;
+  double total_packets_per_second = 100'000;
 };
 
 struct ServerEvent {
@@ -86,10 +149,32 @@ std::string_view to_string(ServerEvent::Kind kind);
 
 struct ServerConfig {
   ServerLimits limits;
+  AdmissionLimits admission;
   RelayLimits relay;
-  // Per source address, for everything but relay data (which has its own
-  // limits). nullopt disables it (tests).
+  // Per source (port, under an address budget) for what arrives without a
+  // registration: Register, Prove, and messages naming an unknown
+  // registration. nullopt disables it (tests).
   std::optional<stun::RateLimitConfig> rate_limit = stun::RateLimitConfig{};
+  // Per registration: its authenticated signalling (everything but relay
+  // data), and the errors and repeated answers it may be sent.
+  double signalling_per_second = 20;
+  double signalling_burst = 40;
+  double answers_per_second = 10;
+  double answers_burst = 20;
+  // PathChallenges: at most one per registration per interval, and per
+  // destination (port and address) through a limiter of its own.
+  Duration path_challenge_interval = seconds(1);
+  Duration path_challenge_lifetime = seconds(10);
+  std::optional<stun::RateLimitConfig> path_challenge_limit = stun::RateLimitConfig{
+      .requests_per_second = 2,
+      .burst = 4,
+      .address_requests_per_second = 50,
+      .address_burst = 100,
+      .reserved_per_second = 0,
+      .reserved_burst = 0,
+  };
+  // Spent cookies remembered at once.
+  std::size_t used_cookie_capacity = 65'536;
   Duration registration_lifetime = seconds(120);
   Duration refresh_interval = seconds(30);
   Duration challenge_lifetime = seconds(10);
@@ -114,6 +199,13 @@ struct ServerCounters {
   std::uint64_t dropped_bad_signature = 0;
   std::uint64_t dropped_bad_mac = 0;
   std::uint64_t dropped_replayed = 0;
+  std::uint64_t dropped_bad_puzzle = 0;
+  std::uint64_t dropped_cookie_spent = 0;          // a second Prove with one cookie
+  std::uint64_t dropped_verification_budget = 0;   // the source's signature checks are used up
+  std::uint64_t refused_admission = 0;             // server full, source share full, too many per identity
+  std::uint64_t answers_suppressed = 0;            // errors / repeated answers over a registration's budget
+  std::uint64_t path_challenges_sent = 0;
+  std::uint64_t paths_validated = 0;
   std::uint64_t challenges_sent = 0;
   std::uint64_t registrations = 0;
   std::uint64_t refused_sent = 0;
@@ -124,6 +216,7 @@ struct ServerCounters {
   std::uint64_t relay_bytes = 0;
   std::uint64_t relay_dropped_rate = 0;
   std::uint64_t relay_dropped_quota = 0;
+  std::uint64_t relay_dropped_budget = 0;  // the sender's address or the whole server over its rate
 };
 
 class Server {
@@ -132,7 +225,7 @@ class Server {
 
   std::vector<Transmit> handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from);
   void on_timer(TimePoint now);
-  std::optional<TimePoint> next_deadline() const { return next_sweep_; }
+  std::optional<TimePoint> next_deadline() const;
 
   // The X25519 key clients see in every Challenge (pin it with the client's
   // pinned_server_key).
@@ -144,6 +237,13 @@ class Server {
   std::size_t pending_count() const { return pending_.size(); }
   std::size_t session_count() const { return sessions_.size(); }
   std::size_t tracked_sources() const { return limiter_ ? limiter_->tracked() : 0; }
+  // The puzzle a new identity registering now from `from` must solve (0:
+  // none): by the table's occupancy, plus one bit per doubling of the
+  // registrations its network (/24, /48) already holds, in units of 64.
+  std::uint8_t puzzle_bits(const IpAddress& from) const;
+  // Registrations / requests charged to `address`'s subscriber share.
+  std::size_t registrations_from(const IpAddress& address) const;
+  std::size_t pending_from(const IpAddress& address) const;
   // The endpoint the server currently believes `identity` is at (its newest
   // registration's).
   std::optional<Endpoint> observed_endpoint(const PublicKey& identity) const;
@@ -171,6 +271,16 @@ class Server {
     std::uint64_t issued_at_ms = 0;
     ReplayWindow received;
     std::uint64_t sent_sequence = 0;
+    Cookie cookie{};             // the one that made it: a retransmitted Prove is answered again
+    SourceKey address_key{};     // the shares it is charged to (where it registered from)
+    SourceKey network_key{};
+    TokenBucket signalling;
+    TokenBucket answers;
+    // An endpoint its authenticated messages came from that it has not
+    // proved yet, and the token of the PathChallenge sent there.
+    std::optional<Endpoint> candidate;
+    std::uint64_t path_token = 0;
+    TimePoint path_challenged{};
     bool listening = true;
     bool single_session = false;
     bool taken = false;   // single-session: has a request waiting or accepted
@@ -188,6 +298,8 @@ class Server {
   struct PendingRequest {
     Slot caller{};
     std::uint32_t request_id = 0;
+    SourceKey address_key{};  // the caller's shares
+    SourceKey network_key{};
     Slot callee{};
     std::uint64_t invitation_id = 0;
     TimePoint expires{};
@@ -219,8 +331,18 @@ class Server {
                  std::vector<Transmit>& out);
   void on_relay(TimePoint now, Registration& sender, const RelayData& m, std::vector<Transmit>& out);
 
+  void on_path_response(Registration& r, std::uint64_t token, TimePoint now, const Endpoint& from,
+                        std::vector<Transmit>& out);
+  void challenge_path(TimePoint now, Registration& r, const Endpoint& from, std::vector<Transmit>& out);
+  // Why a Prove for a new registration would be refused (nothing changes).
+  std::optional<ErrorCode> admission_refusal(TimePoint now, const PublicKey& identity, const Endpoint& from) const;
+  bool has_stale(TimePoint now, const PublicKey& identity) const;
+  // Repeated answers (SessionInfo, IncomingRequest) within `to`'s answer budget.
+  bool may_answer_again(TimePoint now, Registration& to);
+
   void send_session_info(TimePoint now, const Session& s, Role role, std::vector<Transmit>& out);
-  void send_error(Registration& to, ErrorCode code, std::uint64_t correlation, std::vector<Transmit>& out);
+  void send_error(TimePoint now, Registration& to, ErrorCode code, std::uint64_t correlation,
+                  std::vector<Transmit>& out);
   void send_refused(const Endpoint& to, ErrorCode code, std::span<const std::uint8_t> echo,
                     std::vector<Transmit>& out);
   template <class T>
@@ -236,16 +358,40 @@ class Server {
   void erase_registration(const Slot& slot);
   void release(const Slot& callee);
   void erase_pending(std::uint64_t invitation_id);
-  void sweep(TimePoint now);
+  // Runs the timers due by `now`.
+  void expire(TimePoint now);
   void emit(ServerEvent::Kind kind, const PublicKey& identity, const PublicKey& peer = {}, Endpoint endpoint = {},
             std::uint64_t session_id = 0);
   std::uint64_t random_u64();
+
+  // A table's per-source shares.
+  struct SourceShare {
+    std::uint32_t registrations = 0;
+    std::uint32_t pending = 0;
+    TokenBucket relay_bytes;  // subscriber shares only: relay sent by its registrations
+    TokenBucket relay_packets;
+    bool relay_started = false;
+  };
+  SourceShare& share(const SourceKey& key) { return shares_[key]; }
+  const SourceShare* find_share(const SourceKey& key) const;
+  void release_share(const SourceKey& key, bool registration);
+  std::size_t share_cap(std::size_t table, double fraction) const;
+
+  struct Timer {
+    TimePoint at{};
+    std::uint64_t id = 0;
+    bool operator>(const Timer& o) const { return at > o.at; }
+  };
+  using TimerQueue = std::priority_queue<Timer, std::vector<Timer>, std::greater<>>;
 
   ServerConfig config_;
   RandomBytes random_;
   KxKeyPair kx_;
   Key cookie_secret_{};
   std::optional<stun::SourceRateLimiter> limiter_;
+  std::optional<stun::SourceRateLimiter> verifications_;
+  std::optional<stun::SourceRateLimiter> path_limiter_;
+  UsedCookies used_cookies_;
   ServerCounters counters_;
   std::map<Slot, Registration> registrations_;
   std::unordered_map<std::uint64_t, Slot> registration_ids_;
@@ -253,8 +399,17 @@ class Server {
   std::uint64_t next_order_ = 0;
   std::unordered_map<std::uint64_t, PendingRequest> pending_;             // by invitation id
   std::map<std::pair<Slot, std::uint32_t>, std::uint64_t> pending_by_caller_;
+  std::multimap<Slot, std::uint64_t> pending_by_callee_;
   std::unordered_map<std::uint64_t, Session> sessions_;
-  TimePoint next_sweep_{};
+  std::unordered_map<SourceKey, SourceShare, SourceKeyHash> shares_;
+  TokenBucket verifications_total_;
+  TokenBucket relay_total_bytes_;
+  TokenBucket relay_total_packets_;
+  // By registration id, invitation id and session id; an entry whose
+  // deadline moved later is pushed again when it comes up.
+  TimerQueue registration_timers_;
+  TimerQueue pending_timers_;
+  TimerQueue session_timers_;
 };
 
 }  // namespace natpunch::rendezvous

@@ -28,6 +28,16 @@ std::optional<std::size_t> build_error(const MessageView& request, int code, std
 
 }  // namespace
 
+std::optional<std::string> software_error(std::string_view software) {
+  std::size_t characters = 0;
+  for (unsigned char c : software) {
+    if (c < 0x20 || c == 0x7f) return "contains a control character";
+    if ((c & 0xc0) != 0x80) ++characters;  // not a UTF-8 continuation byte
+  }
+  if (characters >= 128) return "has " + std::to_string(characters) + " characters; RFC 8489 allows fewer than 128";
+  return std::nullopt;
+}
+
 Server::Server(ServerConfig config) : config_(std::move(config)) {
   if (config_.rate_limit) limiter_.emplace(*config_.rate_limit, config_.hash_seed);
 }
@@ -56,7 +66,7 @@ std::optional<Reply> Server::handle(TimePoint now, std::span<const std::uint8_t>
     return std::nullopt;
   }
   // After validation, so garbage never occupies rate-limiter slots.
-  if (limiter_ && !limiter_->allow(now, from.address)) {
+  if (limiter_ && !limiter_->allow(now, from)) {
     ++counters_.dropped_rate_limited;
     return std::nullopt;
   }
@@ -105,8 +115,13 @@ std::optional<Reply> Server::handle(TimePoint now, std::span<const std::uint8_t>
 
   const bool modern = request.has_magic_cookie();
   MessageBuilder b(out, Method::Binding, MessageClass::SuccessResponse, request.transaction_id(), request.cookie());
-  if (modern) b.add_xor_address(attr::kXorMappedAddress, from);
-  b.add_address(attr::kMappedAddress, from);  // classic clients only read this
+  // RFC 8489 section 12.2: MAPPED-ADDRESS is for classic (RFC 3489)
+  // clients, which do not send the magic cookie; a modern client reads
+  // XOR-MAPPED-ADDRESS only.
+  if (modern)
+    b.add_xor_address(attr::kXorMappedAddress, from);
+  else
+    b.add_address(attr::kMappedAddress, from);
   if (config_.alternate) {
     // RFC 5780 §6.1 Table 1: OTHER-ADDRESS differs in both IP and port from
     // where the request arrived, whatever the change flags.
@@ -115,10 +130,13 @@ std::optional<Reply> Server::handle(TimePoint now, std::span<const std::uint8_t>
     b.add_address(modern ? attr::kOtherAddress : attr::kChangedAddress, other);
     b.add_address(modern ? attr::kResponseOrigin : attr::kSourceAddress, origin);
   }
-  if (!config_.software.empty()) b.add_string(attr::kSoftware, config_.software);
+  // SOFTWARE is optional: only where it adds no amplification.
+  const std::size_t tail = request.has_fingerprint() ? kFingerprintSize : 0;
+  const std::size_t software_size = kAttributeHeaderSize + ((config_.software.size() + 3) & ~std::size_t{3});
+  if (!config_.software.empty() && b.size() + software_size + tail <= datagram.size())
+    b.add_string(attr::kSoftware, config_.software);
 
   // Amplification guard: pad only up to the request's own length.
-  const std::size_t tail = request.has_fingerprint() ? kFingerprintSize : 0;
   const std::size_t unpadded = b.size() + tail;
   if (wants_padding && b.ok() && datagram.size() >= unpadded + kAttributeHeaderSize && datagram.size() <= out.size())
     b.add_padding(datagram.size() - unpadded - kAttributeHeaderSize);

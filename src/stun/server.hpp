@@ -14,9 +14,17 @@
 // Hardening, because a public STUN server is a reflection tool if careless:
 // - only Binding requests are answered; responses, indications, other
 //   methods and anything that fails to decode are dropped silently;
-// - per-source token buckets, in a table of fixed size (no growth under
-//   spoofed floods), drop excess requests before any response is built;
-// - a response is never longer than max(request length, the unpadded
+// - token buckets per source port under a per-address budget, in tables of
+//   fixed size (no growth under spoofed floods; fair among the ports of one
+//   carrier address), drop excess requests before any response is built;
+// - responses are as small as the RFCs allow: XOR-MAPPED-ADDRESS alone for
+//   an RFC 8489 request (MAPPED-ADDRESS only for a classic one), RFC 5780's
+//   OTHER-ADDRESS and RESPONSE-ORIGIN only with an alternate, SOFTWARE only
+//   when the response stays no larger than the request, FINGERPRINT only
+//   when the request had one. A bare 20-byte request gets 32 bytes (IPv4;
+//   44 over IPv6), 56 with an alternate (92 over IPv6): the factors
+//   SECURITY.md quotes;
+// - a response is never longer than max(request length, the smallest
 //   response): PADDING is honoured only by padding the response up to the
 //   request's own length (see handle()).
 //
@@ -26,6 +34,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/endpoint.hpp"
@@ -52,8 +61,9 @@ struct ServerConfig {
   // primary; only with it can the server answer CHANGE-REQUEST and report
   // OTHER-ADDRESS.
   std::optional<Endpoint> alternate;
-  // SOFTWARE attribute value; empty (the default) sends none, keeping
-  // responses small.
+  // SOFTWARE attribute value (see software_error()); empty (the default)
+  // sends none. Sent only in responses that stay no larger than their
+  // request.
   std::string software;
   // nullopt disables rate limiting (tests, lab).
   std::optional<RateLimitConfig> rate_limit = RateLimitConfig{};
@@ -77,6 +87,11 @@ struct Reply {
   Endpoint to;             // to this destination
   std::size_t length = 0;  // the response is out[0, length)
 };
+
+// Why `software` cannot be a SOFTWARE value (RFC 8489 section 14.14: fewer
+// than 128 characters of UTF-8, here without control characters), or
+// nullopt when it can.
+std::optional<std::string> software_error(std::string_view software);
 
 class Server {
  public:

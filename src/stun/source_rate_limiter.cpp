@@ -2,63 +2,130 @@
 
 #include <algorithm>
 #include <chrono>
-#include <utility>
 
-#include "core/splitmix.hpp"
+#include "core/source_key.hpp"
 
 namespace natpunch::stun {
 namespace {
 
-std::uint64_t load_be64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
+// Distinct hash families for the two tables.
+constexpr std::uint64_t kEndpointSalt = 0x656e64706f696e74ULL;
+
+std::size_t rounded_sets(std::size_t entries, std::size_t ways) {
+  return std::max<std::size_t>(1, (entries + ways - 1) / ways);
 }
 
-// (hi, lo) identity of a rate-limited source; the family marker keeps a v4
-// address from colliding with a v6 prefix.
-std::pair<std::uint64_t, std::uint64_t> source_key(const IpAddress& address) {
-  if (address.is_v4()) return {4, address.v4_host_order()};
-  return {load_be64(address.data()), 6};  // the /64 prefix
+// Seconds since `last` (never negative: a clock that steps backwards must
+// not mint tokens), and moves `last` forward.
+double elapsed(TimePoint now, TimePoint& last) {
+  const double s = std::max(0.0, std::chrono::duration<double>(now - last).count());
+  last = std::max(last, now);
+  return s;
 }
+
+float refilled(float tokens, double seconds, double rate, double burst) {
+  return static_cast<float>(std::min(burst, static_cast<double>(tokens) + seconds * rate));
+}
+
+// 0 marks a free entry.
+std::uint64_t tag_of(std::uint64_t hash) { return hash == 0 ? 1 : hash; }
 
 }  // namespace
 
 SourceRateLimiter::SourceRateLimiter(const RateLimitConfig& config, std::uint64_t hash_seed)
-    : config_(config), seed_(hash_seed) {
-  const std::size_t sets = std::max<std::size_t>(1, (config.max_sources + kWays - 1) / kWays);
-  entries_.resize(sets * kWays);
+    : config_(config), seed_(hash_seed), v4_base_(splitmix64(hash_seed ^ source_key_detail::kV4Subscriber)) {
+  addresses_.resize(rounded_sets(config.max_addresses, kWays) * kWays);
+  endpoints_.resize(rounded_sets(config.max_sources, kWays) * kWays);
 }
 
-bool SourceRateLimiter::allow(TimePoint now, const IpAddress& source) {
-  const auto [hi, lo] = source_key(source);
-  const std::size_t set = splitmix64(splitmix64(seed_ ^ hi) ^ lo) % (entries_.size() / kWays);
-  Entry* ways = entries_.data() + set * kWays;
-
-  Entry* victim = nullptr;
+SourceRateLimiter::AddressEntry& SourceRateLimiter::address(TimePoint now, std::uint64_t hash) {
+  const std::uint64_t tag = tag_of(hash);
+  AddressEntry* ways = addresses_.data() + (hash % (addresses_.size() / kWays)) * kWays;
+  AddressEntry* victim = &ways[0];
   for (std::size_t i = 0; i < kWays; ++i) {
-    Entry& e = ways[i];
-    if (e.used && e.key_hi == hi && e.key_lo == lo) {
-      // A clock that steps backwards must not mint tokens.
-      const double elapsed = std::max(0.0, std::chrono::duration<double>(now - e.last_seen).count());
-      e.tokens = std::min(config_.burst, e.tokens + elapsed * config_.requests_per_second);
-      e.last_seen = std::max(e.last_seen, now);
-      if (e.tokens < 1.0) return false;
-      e.tokens -= 1.0;
-      return true;
+    AddressEntry& a = ways[i];
+    if (a.tag == tag) {
+      const double s = elapsed(now, a.last_seen);
+      a.tokens = refilled(a.tokens, s, config_.address_requests_per_second, config_.address_burst);
+      a.promotions = refilled(a.promotions, s, config_.known_ports_per_second, config_.known_ports_burst);
+      return a;
     }
-    if (!e.used) {
-      if (victim == nullptr || victim->used) victim = &e;
-    } else if (victim == nullptr || (victim->used && e.last_seen < victim->last_seen)) {
-      victim = &e;
+    if (victim->tag != 0 && (a.tag == 0 || a.last_seen < victim->last_seen)) victim = &a;
+  }
+  *victim = AddressEntry{tag, now, static_cast<float>(config_.address_burst),
+                         static_cast<float>(config_.known_ports_burst)};
+  return *victim;
+}
+
+SourceRateLimiter::EndpointEntry* SourceRateLimiter::find_endpoint(std::uint64_t hash) {
+  const std::uint64_t tag = tag_of(hash);
+  EndpointEntry* ways = endpoints_.data() + (hash % (endpoints_.size() / kWays)) * kWays;
+  for (std::size_t i = 0; i < kWays; ++i)
+    if (ways[i].tag == tag) return &ways[i];
+  return nullptr;
+}
+
+SourceRateLimiter::EndpointEntry* SourceRateLimiter::endpoint_slot(TimePoint now, std::uint64_t hash) {
+  EndpointEntry* ways = endpoints_.data() + (hash % (endpoints_.size() / kWays)) * kWays;
+  EndpointEntry* unknown = nullptr;
+  EndpointEntry* idle_known = nullptr;
+  for (std::size_t i = 0; i < kWays; ++i) {
+    EndpointEntry& e = ways[i];
+    if (e.tag == 0) {
+      ++tracked_;
+      return &e;
+    }
+    if (!e.known) {
+      if (unknown == nullptr || e.last_seen < unknown->last_seen) unknown = &e;
+    } else if (now - e.last_seen > config_.known_idle) {
+      if (idle_known == nullptr || e.last_seen < idle_known->last_seen) idle_known = &e;
     }
   }
+  // A set full of known, active ports keeps them: the newcomer is served
+  // from its address's budget without an entry of its own.
+  return unknown != nullptr ? unknown : idle_known;
+}
 
-  if (!victim->used) ++tracked_;
-  *victim = Entry{hi, lo, now, config_.burst, true};
-  if (victim->tokens < 1.0) return false;
-  victim->tokens -= 1.0;
-  return true;
+RateDecision SourceRateLimiter::decide(TimePoint now, const Endpoint& source) {
+  // Two keyed hashes per request on the hot path (IPv4): the address's
+  // (key_hash() with its first round precomputed), and the endpoint's from
+  // it (for IPv6 the interface half of the address joins in).
+  const std::uint64_t address_hash = source.address.is_v4()
+                                         ? splitmix64(v4_base_ ^ source.address.v4_host_order())
+                                         : key_hash(subscriber_key(source.address), seed_);
+  AddressEntry& a = address(now, address_hash);
+  std::uint64_t hash = address_hash ^ kEndpointSalt;
+  if (source.address.is_v6()) hash = splitmix64(hash ^ source_key_detail::load_be64(source.address.data() + 8));
+  hash = splitmix64(hash ^ source.port);
+  if (EndpointEntry* e = find_endpoint(hash)) {
+    const double s = elapsed(now, e->last_seen);
+    e->tokens = refilled(e->tokens, s, config_.requests_per_second, config_.burst);
+    e->reserve = refilled(e->reserve, s, config_.reserved_per_second, config_.reserved_burst);
+    if (e->tokens < 1) return RateDecision::EndpointLimited;
+    if (a.tokens >= 1) {
+      a.tokens -= 1;
+      e->tokens -= 1;
+      if (!e->known && a.promotions >= 1) {
+        a.promotions -= 1;
+        e->known = true;
+      }
+      return RateDecision::Allowed;
+    }
+    if (e->known && e->reserve >= 1) {
+      e->reserve -= 1;
+      e->tokens -= 1;
+      return RateDecision::AllowedFromReserve;
+    }
+    return RateDecision::AddressLimited;
+  }
+  // A new port: its first request is paid by the address budget alone, and
+  // a flood of new ports beyond it does not even churn the table.
+  if (a.tokens < 1) return RateDecision::AddressLimited;
+  a.tokens -= 1;
+  if (EndpointEntry* slot = endpoint_slot(now, hash))
+    *slot = EndpointEntry{tag_of(hash), now, static_cast<float>(config_.burst - 1),
+                          static_cast<float>(config_.reserved_burst), false};
+  return RateDecision::Allowed;
 }
 
 }  // namespace natpunch::stun

@@ -50,10 +50,18 @@ bool known_kind(std::uint8_t k) {
     case MeasureKind::ScheduleProbe:
     case MeasureKind::SizeEcho:
     case MeasureKind::Collect:
+    case MeasureKind::Cookie:
     case MeasureKind::Reflection:
-    case MeasureKind::SizeReport: return true;
+    case MeasureKind::SizeReport:
+    case MeasureKind::CookieGrant:
+    case MeasureKind::Refusal: return true;
   }
   return false;
+}
+
+bool scheduled_type(std::uint8_t k) {
+  return k == static_cast<std::uint8_t>(MeasureKind::DelayedReflect) ||
+         k == static_cast<std::uint8_t>(MeasureKind::ScheduleProbe);
 }
 
 bool reflect_type(std::uint8_t k) {
@@ -71,8 +79,21 @@ std::string_view to_string(MeasureKind kind) {
     case MeasureKind::ScheduleProbe: return "schedule probe";
     case MeasureKind::SizeEcho: return "size echo";
     case MeasureKind::Collect: return "collect";
+    case MeasureKind::Cookie: return "cookie";
     case MeasureKind::Reflection: return "reflection";
     case MeasureKind::SizeReport: return "size report";
+    case MeasureKind::CookieGrant: return "cookie grant";
+    case MeasureKind::Refusal: return "refusal";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(RefusalReason reason) {
+  switch (reason) {
+    case RefusalReason::NeedCookie: return "no valid cookie";
+    case RefusalReason::QueueShareFull: return "the address's share of the queue is full";
+    case RefusalReason::DelayTooLong: return "delay above the server's maximum";
+    case RefusalReason::TooManyAtOnce: return "too many deliveries to this address at that time";
   }
   return "unknown";
 }
@@ -89,6 +110,7 @@ std::string_view to_string(MeasureDecodeError error) {
     case MeasureDecodeError::UnknownFlags: return "unknown flags";
     case MeasureDecodeError::BadFamily: return "bad address family";
     case MeasureDecodeError::BadAnsweredKind: return "reflection answers no reflect request";
+    case MeasureDecodeError::BadRefusal: return "refusal of an unrefusable kind or for an unknown reason";
   }
   return "unknown";
 }
@@ -107,27 +129,49 @@ Result<MeasureMessage, MeasureDecodeError> decode_measure(std::span<const std::u
     if (bytes.size() < kRequestSize || bytes.size() > kMaxDatagram) return Unexpected{E::BadLength};
     return MeasureMessage{SizeEchoRequest{id, bytes.size()}};
   }
-  const std::size_t expected = kind == MeasureKind::Reflection   ? kReflectionSize
-                               : kind == MeasureKind::SizeReport ? kSizeReportSize
-                                                                 : kRequestSize;
+  const std::size_t expected = kind == MeasureKind::Reflection    ? kReflectionSize
+                               : kind == MeasureKind::SizeReport  ? kSizeReportSize
+                               : kind == MeasureKind::CookieGrant ? kCookieGrantSize
+                               : kind == MeasureKind::Refusal     ? kRefusalSize
+                                                                  : kRequestSize;
   if (bytes.size() != expected) return Unexpected{E::BadLength};
 
   switch (kind) {
     case MeasureKind::Reflect:
       if (!all_zero(bytes.subspan(8))) return Unexpected{E::NonZeroReserved};
       return MeasureMessage{ReflectRequest{id}};
+    case MeasureKind::Cookie:
+      if (!all_zero(bytes.subspan(8))) return Unexpected{E::NonZeroReserved};
+      return MeasureMessage{CookieRequest{id}};
     case MeasureKind::DelayedReflect: {
-      if (!all_zero(bytes.subspan(12))) return Unexpected{E::NonZeroReserved};
+      if (!all_zero(bytes.subspan(12, 4))) return Unexpected{E::NonZeroReserved};
       const std::uint32_t delay = get_u32(p + 8);
       if (delay > kMaxDelayMs) return Unexpected{E::DelayOutOfRange};
-      return MeasureMessage{DelayedReflectRequest{id, delay}};
+      DelayedReflectRequest r{id, delay, {}};
+      std::copy_n(p + 16, kMeasureCookieSize, r.cookie.begin());
+      return MeasureMessage{r};
     }
     case MeasureKind::ScheduleProbe: {
-      if (!all_zero(bytes.subspan(13))) return Unexpected{E::NonZeroReserved};
+      if (!all_zero(bytes.subspan(13, 3))) return Unexpected{E::NonZeroReserved};
       const std::uint32_t delay = get_u32(p + 8);
       if (delay > kMaxDelayMs) return Unexpected{E::DelayOutOfRange};
       if ((p[12] & ~1u) != 0) return Unexpected{E::UnknownFlags};
-      return MeasureMessage{ScheduleProbeRequest{id, delay, (p[12] & 1u) != 0}};
+      ScheduleProbeRequest r{id, delay, (p[12] & 1u) != 0, {}};
+      std::copy_n(p + 16, kMeasureCookieSize, r.cookie.begin());
+      return MeasureMessage{r};
+    }
+    case MeasureKind::CookieGrant: {
+      if (!all_zero(bytes.subspan(28))) return Unexpected{E::NonZeroReserved};
+      CookieGrant g;
+      g.id = id;
+      std::copy_n(p + 8, kMeasureCookieSize, g.cookie.begin());
+      g.valid_s = get_u32(p + 24);
+      return MeasureMessage{g};
+    }
+    case MeasureKind::Refusal: {
+      if (get_u16(p + 10) != 0) return Unexpected{E::NonZeroReserved};
+      if (!scheduled_type(p[8]) || p[9] == 0 || p[9] > kMaxRefusalReason) return Unexpected{E::BadRefusal};
+      return MeasureMessage{Refusal{id, static_cast<MeasureKind>(p[8]), static_cast<RefusalReason>(p[9])}};
     }
     case MeasureKind::Collect: {
       CollectPacket c;
@@ -168,10 +212,17 @@ RequestBytes encode(const ReflectRequest& m) {
   return out;
 }
 
+RequestBytes encode(const CookieRequest& m) {
+  RequestBytes out{};
+  put_header(out.data(), MeasureKind::Cookie, m.id);
+  return out;
+}
+
 RequestBytes encode(const DelayedReflectRequest& m) {
   RequestBytes out{};
   put_header(out.data(), MeasureKind::DelayedReflect, m.id);
   put_u32(out.data() + 8, std::min(m.delay_ms, kMaxDelayMs));
+  std::copy(m.cookie.begin(), m.cookie.end(), out.begin() + 16);
   return out;
 }
 
@@ -180,6 +231,7 @@ RequestBytes encode(const ScheduleProbeRequest& m) {
   put_header(out.data(), MeasureKind::ScheduleProbe, m.id);
   put_u32(out.data() + 8, std::min(m.delay_ms, kMaxDelayMs));
   out[12] = m.from_other_port ? 1 : 0;
+  std::copy(m.cookie.begin(), m.cookie.end(), out.begin() + 16);
   return out;
 }
 
@@ -212,6 +264,22 @@ std::array<std::uint8_t, kSizeReportSize> encode(const SizeReport& m) {
   std::array<std::uint8_t, kSizeReportSize> out{};
   put_header(out.data(), MeasureKind::SizeReport, m.id);
   put_u32(out.data() + 8, m.received);
+  return out;
+}
+
+std::array<std::uint8_t, kCookieGrantSize> encode(const CookieGrant& m) {
+  std::array<std::uint8_t, kCookieGrantSize> out{};
+  put_header(out.data(), MeasureKind::CookieGrant, m.id);
+  std::copy(m.cookie.begin(), m.cookie.end(), out.begin() + 8);
+  put_u32(out.data() + 24, m.valid_s);
+  return out;
+}
+
+std::array<std::uint8_t, kRefusalSize> encode(const Refusal& m) {
+  std::array<std::uint8_t, kRefusalSize> out{};
+  put_header(out.data(), MeasureKind::Refusal, m.id);
+  out[8] = static_cast<std::uint8_t>(m.refused);
+  out[9] = static_cast<std::uint8_t>(m.reason);
   return out;
 }
 

@@ -39,6 +39,7 @@
 #include "stun/message.hpp"
 #include "wire/measure_messages.hpp"
 #include "../support/child_process.hpp"
+#include "../support/loopback_udp.hpp"
 
 namespace {
 
@@ -57,47 +58,11 @@ constexpr std::int64_t kMemoryBoundKb = 16 * 1024;
 
 // The server under test: a child whose stdout we read and whose /proc we watch.
 using ServerProcess = test_support::ChildProcess;
+using test_support::listening_endpoint;
+using test_support::local_endpoint;
+using test_support::open_udp;
 
-// "listening on 127.0.0.1:PORT (udp...)" -> the endpoint.
-std::optional<Endpoint> listening_endpoint(ServerProcess& server) {
-  for (int i = 0; i < 5; ++i) {
-    auto line = server.read_line(5000ms);
-    if (!line) return std::nullopt;
-    const std::string tag = "listening on ";
-    if (auto at = line->find(tag); at != std::string::npos) {
-      const auto start = at + tag.size();
-      return Endpoint::parse(line->substr(start, line->find(' ', start) - start));
-    }
-  }
-  return std::nullopt;
-}
-
-sockaddr_in to_sockaddr(const Endpoint& e) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(e.port);
-  sa.sin_addr.s_addr = htonl(e.address.v4_host_order());
-  return sa;
-}
-
-// A bound UDP socket; -1 on failure.
-int open_udp(const Endpoint& bind_to) {
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  const auto sa = to_sockaddr(bind_to);
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-Endpoint local_endpoint(int fd) {
-  sockaddr_in sa{};
-  socklen_t len = sizeof sa;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  return Endpoint{IpAddress::v4(ntohl(sa.sin_addr.s_addr)), ntohs(sa.sin_port)};
-}
+sockaddr_in to_sockaddr(const Endpoint& e) { return test_support::to_sockaddr_v4(e); }
 
 // What the protocol looks like to the junk generator and the honest client.
 struct Protocol {

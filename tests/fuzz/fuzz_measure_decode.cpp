@@ -3,8 +3,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <span>
 #include <variant>
+#include <vector>
 
 #include "measure/server.hpp"
 #include "wire/measure_messages.hpp"
@@ -29,10 +31,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   measure::ServerConfig config;
   config.socket_count = 2;
-  config.rate_limit.reset();
+  config.rate_limit->max_sources = 64;  // small: a fresh server per input
+  config.rate_limit->max_addresses = 64;
   measure::Server server(config, {3479, 40000}, [](const measure::CollectionRow&) {});
   const Endpoint from = *Endpoint::parse("198.51.100.7:40123");
   if (auto reply = server.handle(kTimeZero, bytes, from, 1); reply && reply->length > size) std::abort();
+  // A delayed request again with a cookie the server granted, so that the
+  // scheduling path (shares, piling) is explored too.
+  const bool delayed = decoded && (std::holds_alternative<wire::DelayedReflectRequest>(*decoded) ||
+                                   std::holds_alternative<wire::ScheduleProbeRequest>(*decoded));
+  if (delayed) {
+    const auto ask = wire::encode(wire::CookieRequest{1});
+    auto grant = server.handle(kTimeZero, ask, from, 0);
+    if (!grant || grant->length > ask.size()) std::abort();
+    auto granted = wire::decode_measure(grant->payload());
+    if (!granted || !std::holds_alternative<wire::CookieGrant>(*granted)) std::abort();
+    std::vector<std::uint8_t> with_cookie(bytes.begin(), bytes.end());
+    const auto& cookie = std::get<wire::CookieGrant>(*granted).cookie;
+    std::copy(cookie.begin(), cookie.end(), with_cookie.begin() + 16);
+    if (auto reply = server.handle(kTimeZero, with_cookie, from, 1); reply && reply->length > size) std::abort();
+  }
   for (const auto& out : server.take_due(kTimeZero + std::chrono::hours(25)))
     if (out.length > size) std::abort();
   return 0;

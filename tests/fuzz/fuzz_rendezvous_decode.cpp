@@ -27,7 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Rng rng(1);
   RandomBytes random = [&rng](std::span<std::uint8_t> out) { rng.fill(out); };
   ServerConfig config;
-  config.rate_limit.reset();
+  // Small fixed tables: a fresh server per input must stay cheap (the
+  // limiters still run, so they are fuzzed too).
+  for (auto* limit : {&config.rate_limit, &config.admission.verifications, &config.path_challenge_limit}) {
+    (*limit)->max_sources = 64;
+    (*limit)->max_addresses = 64;
+  }
+  config.used_cookie_capacity = 64;
   Server server(config, random, kTimeZero);
   const Endpoint stranger{IpAddress::v4({203, 0, 113, 66}), 4444};
   std::size_t reply_bytes = 0;

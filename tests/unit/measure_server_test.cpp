@@ -23,9 +23,31 @@ wire::Reflection reflection_of(const Outgoing& out) {
 
 Server make_server(ServerConfig config = {}, std::vector<CollectionRow>* rows = nullptr) {
   config.socket_count = 3;
+  config.cookie_secret.fill(7);
   return Server(config, {3479, 40000, 40001}, [rows](const CollectionRow& r) {
     if (rows) rows->push_back(r);
   });
+}
+
+// The cookie the server grants `from` (asked from another socket of the
+// same address, as a measurement's control socket does).
+wire::MeasureCookie cookie_for(Server& server, const Endpoint& from, TimePoint now = kT0) {
+  auto reply = server.handle(now, view(wire::encode(wire::CookieRequest{77})), Endpoint{from.address, 9}, 0);
+  EXPECT_TRUE(reply);
+  if (!reply) return {};
+  EXPECT_LE(reply->length, wire::kRequestSize);
+  auto decoded = wire::decode_measure(reply->payload());
+  EXPECT_TRUE(decoded && std::holds_alternative<wire::CookieGrant>(*decoded));
+  return decoded ? std::get<wire::CookieGrant>(*decoded).cookie : wire::MeasureCookie{};
+}
+
+wire::Refusal refusal_of(const std::optional<Outgoing>& out) {
+  EXPECT_TRUE(out);
+  if (!out) return {};
+  EXPECT_EQ(out->length, wire::kRefusalSize);
+  auto decoded = wire::decode_measure(out->payload());
+  EXPECT_TRUE(decoded && std::holds_alternative<wire::Refusal>(*decoded));
+  return decoded ? std::get<wire::Refusal>(*decoded) : wire::Refusal{};
 }
 
 TEST(MeasureServer, ReflectsTheObservedEndpointFromTheReceivingSocket) {
@@ -44,7 +66,8 @@ TEST(MeasureServer, ReflectsTheObservedEndpointFromTheReceivingSocket) {
 
 TEST(MeasureServer, DelayedReplyLeavesAfterTheDelayAndNotBefore) {
   auto server = make_server();
-  EXPECT_FALSE(server.handle(kT0, view(wire::encode(wire::DelayedReflectRequest{5, 4000})), kClient, 0));
+  const auto cookie = cookie_for(server, kClient);
+  EXPECT_FALSE(server.handle(kT0, view(wire::encode(wire::DelayedReflectRequest{5, 4000, cookie})), kClient, 0));
   EXPECT_EQ(server.next_deadline(), kT0 + milliseconds(4000));
   EXPECT_TRUE(server.take_due(kT0 + milliseconds(3999)).empty());
   auto due = server.take_due(kT0 + milliseconds(4000));
@@ -56,8 +79,9 @@ TEST(MeasureServer, DelayedReplyLeavesAfterTheDelayAndNotBefore) {
 
 TEST(MeasureServer, ScheduledProbeComesFromTheSamePortUnlessAskedOtherwise) {
   auto server = make_server();
-  server.handle(kT0, view(wire::encode(wire::ScheduleProbeRequest{1, 1000, false})), kClient, 1);
-  server.handle(kT0, view(wire::encode(wire::ScheduleProbeRequest{2, 1000, true})), kClient, 1);
+  const auto cookie = cookie_for(server, kClient);
+  server.handle(kT0, view(wire::encode(wire::ScheduleProbeRequest{1, 1000, false, cookie})), kClient, 1);
+  server.handle(kT0, view(wire::encode(wire::ScheduleProbeRequest{2, 1000, true, cookie})), kClient, 1);
   auto due = server.take_due(kT0 + seconds(1));
   ASSERT_EQ(due.size(), 2u);
   EXPECT_EQ(due[0].socket, 1u);
@@ -95,27 +119,102 @@ TEST(MeasureServer, DropsRepliesGarbageAndTooLongDelays) {
                              kClient, 0));
   const std::array<std::uint8_t, 4> junk{1, 2, 3, 4};
   EXPECT_FALSE(server.handle(kT0, view(junk), kClient, 0));
-  EXPECT_FALSE(server.handle(kT0, view(wire::encode(wire::DelayedReflectRequest{1, 3'600'001})), kClient, 0));
+  // A delay the server will not wait is refused (not silently dropped: the
+  // client must not take it for a timed-out mapping).
+  const auto cookie = cookie_for(server, kClient);
+  const auto refused =
+      refusal_of(server.handle(kT0, view(wire::encode(wire::DelayedReflectRequest{1, 3'600'001, cookie})), kClient, 0));
+  EXPECT_EQ(refused.id, 1u);
+  EXPECT_EQ(refused.reason, wire::RefusalReason::DelayTooLong);
   EXPECT_EQ(server.counters().dropped_not_request, 1u);
   EXPECT_EQ(server.counters().dropped_malformed, 1u);
   EXPECT_EQ(server.counters().dropped_delay_too_long, 1u);
   EXPECT_EQ(server.pending(), 0u);
 }
 
+// Return routability: a delayed request needs a cookie the server granted
+// to the requester's address, recently; a missing, foreign, forged or
+// expired one gets a 12-byte Refusal and nothing is scheduled.
+TEST(MeasureServer, DelayedRequestsNeedACookieForTheirAddress) {
+  ServerConfig config;
+  config.cookie_lifetime = seconds(60);
+  auto server = make_server(config);
+  const auto cookie = cookie_for(server, kClient);
+  const Endpoint elsewhere = *Endpoint::parse("203.0.113.9:40123");
+  wire::MeasureCookie forged = cookie;
+  forged[15] ^= 1;
+  wire::MeasureCookie other_port = cookie;  // claims another granted port
+  other_port[1] ^= 1;
+  struct Row {
+    const char* name;
+    wire::MeasureCookie cookie;
+    Endpoint from;
+    TimePoint at;
+  };
+  for (const auto& row : {Row{"none", {}, kClient, kT0}, Row{"foreign address", cookie, elsewhere, kT0},
+                          Row{"forged", forged, kClient, kT0}, Row{"port changed", other_port, kClient, kT0},
+                          Row{"expired", cookie, kClient, kT0 + seconds(61)}}) {
+    const auto refused = refusal_of(
+        server.handle(row.at, view(wire::encode(wire::ScheduleProbeRequest{3, 1000, false, row.cookie})), row.from, 0));
+    EXPECT_EQ(refused.reason, wire::RefusalReason::NeedCookie) << row.name;
+    EXPECT_EQ(refused.refused, wire::MeasureKind::ScheduleProbe) << row.name;
+  }
+  EXPECT_EQ(server.pending(), 0u);
+  EXPECT_EQ(server.counters().dropped_no_cookie, 5u);
+  // The real one, from any port of the address, within its lifetime.
+  EXPECT_FALSE(server.handle(kT0 + seconds(59), view(wire::encode(wire::ScheduleProbeRequest{4, 1000, false, cookie})),
+                             Endpoint{kClient.address, 5555}, 0));
+  EXPECT_EQ(server.pending(), 1u);
+}
+
 TEST(MeasureServer, PendingRepliesAreCapped) {
   ServerConfig config;
   config.max_pending = 10;
+  config.queue_per_address = 1.0;  // only the global cap here
+  config.queue_per_network = 1.0;
   config.rate_limit.reset();
   auto server = make_server(config);
+  const auto cookie = cookie_for(server, kClient);
   for (std::uint32_t i = 0; i < 50; ++i)
-    server.handle(kT0, view(wire::encode(wire::DelayedReflectRequest{i, 60'000})), kClient, 0);
+    server.handle(kT0, view(wire::encode(wire::DelayedReflectRequest{i, 60'000 + i * 1000, cookie})), kClient, 0);
   EXPECT_EQ(server.pending(), 10u);
   EXPECT_EQ(server.counters().dropped_queue_full, 40u);
 }
 
+// Each address, and each /24, holds only its share of the queue; what was
+// delivered frees the share again.
+TEST(MeasureServer, QueueSharesPerAddressAndNetwork) {
+  ServerConfig config;
+  config.max_pending = 64;
+  config.queue_per_address = 1.0 / 16;  // 4
+  config.queue_per_network = 1.0 / 4;   // 16
+  config.rate_limit.reset();
+  auto server = make_server(config);
+  std::uint32_t id = 1;
+  auto ask = [&](const Endpoint& from, std::uint32_t delay_ms) {
+    const auto cookie = cookie_for(server, from);
+    return server.handle(kT0, view(wire::encode(wire::DelayedReflectRequest{id++, delay_ms, cookie})), from, 0);
+  };
+  const Endpoint a = *Endpoint::parse("198.51.100.7:1000");
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(ask(a, 1000 + static_cast<std::uint32_t>(i) * 1000));
+  EXPECT_EQ(refusal_of(ask(a, 9000)).reason, wire::RefusalReason::QueueShareFull);
+  EXPECT_EQ(server.pending_for(a.address), 4u);
+  // Three more addresses of the /24 fill its share of 16.
+  for (std::uint8_t host = 8; host < 11; ++host)
+    for (int i = 0; i < 4; ++i)
+      EXPECT_FALSE(ask(Endpoint{IpAddress::v4({198, 51, 100, host}), 1000}, 1000 + static_cast<std::uint32_t>(i) * 1000));
+  EXPECT_EQ(refusal_of(ask(*Endpoint::parse("198.51.100.200:1"), 1000)).reason, wire::RefusalReason::QueueShareFull);
+  EXPECT_FALSE(ask(*Endpoint::parse("203.0.113.5:1"), 1000)) << "another network";
+  EXPECT_EQ(server.take_due(kT0 + milliseconds(1000)).size(), 5u);
+  EXPECT_EQ(server.pending_for(a.address), 3u);
+  EXPECT_FALSE(ask(a, 9000)) << "room again";
+}
+
 TEST(MeasureServer, RateLimitsPerSource) {
   ServerConfig config;
-  config.rate_limit = stun::RateLimitConfig{10.0, 5.0, 64};
+  config.rate_limit = stun::RateLimitConfig{};
+  config.rate_limit->requests_per_second = 10.0;
+  config.rate_limit->burst = 5.0;
   auto server = make_server(config);
   int answered = 0;
   for (std::uint32_t i = 0; i < 20; ++i)

@@ -133,7 +133,7 @@ TEST(RendezvousFlood, HonestClientsKeepConnectingUnderJunk) {
   EXPECT_EQ(h.server().registration_count(), static_cast<std::size_t>(kPeers) + late.size()) << "junk never registers";
   EXPECT_LE(h.server().pending_count(), config.limits.max_pending_requests);
   EXPECT_LE(h.server().session_count(), attempts.size());
-  EXPECT_LE(max_tracked, 16384u);
+  EXPECT_LE(max_tracked, config.rate_limit->max_sources);
   EXPECT_GT(h.server().counters().challenges_sent, 0u);
   if (kHeapIsMeasurable) {
     // The honest sessions' records (a few hundred bytes each) plus the

@@ -132,6 +132,9 @@ class Harness {
   bool record = true;
   // Return true to drop a datagram.
   std::function<bool(const Captured&)> drop;
+  // Sees every datagram the server sends, recorded or not (floods count
+  // what reaches a victim here).
+  std::function<void(const Captured&)> observe;
   Endpoint server_endpoint = ep(203, 0, 113, 1, 3478);
   TimePoint now = kTimeZero + seconds(100000);
 
@@ -142,6 +145,7 @@ class Harness {
     if (record) wire.push_back(c);
     for (auto& reply : server_->handle(now, c.bytes, from)) {
       Captured r{server_endpoint, reply.to, reply.bytes};
+      if (observe) observe(r);
       if (record) wire.push_back(r);
       if (drop && drop(r)) continue;
       Peer* target = nullptr;
@@ -160,5 +164,66 @@ class Harness {
   std::unique_ptr<Server> server_;
   std::vector<std::unique_ptr<Peer>> peers_;
 };
+
+// An attacker speaking the protocol by hand: it can register its own key,
+// then send anything it likes under that registration.
+struct RawPeer {
+  Identity identity;
+  Endpoint endpoint;
+  RegistrationKeys keys;
+  std::uint64_t registration_id = 0;
+  std::uint64_t sequence = 0;
+  std::uint64_t puzzle_hashes = 0;  // work spent on the server's puzzles
+
+  bool register_with(Harness& h) {
+    Register r;
+    r.identity = identity.public_key;
+    r.client_nonce.fill(9);
+    const auto before = h.stray.size();
+    h.inject(endpoint, encode(r));
+    if (h.stray.size() != before + 1) return false;
+    auto challenge = decode(h.stray.back().bytes);
+    if (!challenge || !std::holds_alternative<Challenge>(*challenge)) return false;
+    const auto& c = std::get<Challenge>(*challenge);
+    keys = *derive_client_keys(identity, c);
+    Prove p;
+    p.identity = identity.public_key;
+    p.client_nonce = r.client_nonce;
+    p.issued_at_ms = c.issued_at_ms;
+    p.cookie = c.cookie;
+    p.puzzle_bits = c.puzzle_bits;
+    const auto solved = solve_puzzle(c.cookie, identity.public_key, c.puzzle_bits);
+    p.puzzle_solution = solved.solution;
+    puzzle_hashes += solved.hashes;
+    auto bytes = encode(p);
+    sign_prove(bytes, identity, c.server_key);
+    h.inject(endpoint, bytes);
+    auto reply = decode(h.stray.back().bytes);
+    if (!reply || !std::holds_alternative<Registered>(*reply)) return false;
+    registration_id = std::get<Registered>(*reply).auth.registration_id;
+    return verify_tag(h.stray.back().bytes, keys.server_to_client);
+  }
+
+  template <class T>
+  std::vector<std::uint8_t> sealed(T m) {
+    m.auth.registration_id = registration_id;
+    m.auth.sequence = ++sequence;
+    auto bytes = encode(m);
+    seal(bytes, keys.client_to_server);
+    return bytes;
+  }
+
+  std::vector<Message> received(const Harness& h) const {
+    std::vector<Message> out;
+    for (const auto& s : h.stray)
+      if (s.to == endpoint)
+        if (auto m = decode(s.bytes)) out.push_back(*m);
+    return out;
+  }
+};
+
+inline RawPeer make_raw(Harness& h, Endpoint endpoint) {
+  return RawPeer{Identity::generate(h.random()), endpoint, {}, 0, 0, 0};
+}
 
 }  // namespace natpunch::rendezvous::testing

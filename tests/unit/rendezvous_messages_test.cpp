@@ -53,9 +53,12 @@ std::vector<Message> every_message() {
   ch.issued_at_ms = 123456789;
   ch.cookie.fill(3);
   ch.server_key.fill(4);
+  ch.puzzle_bits = 12;
   Prove pr;
   pr.identity = key;
   pr.issued_at_ms = 99;
+  pr.puzzle_bits = 12;
+  pr.puzzle_solution = 0x1122334455667788ull;
   pr.flags = kProveListening | kProveSingleSession;
   pr.instance = 0x0123456789abcdefull;
   pr.info = full_info();
@@ -88,7 +91,9 @@ std::vector<Message> every_message() {
           rd,
           Error{auth(), ErrorCode::RelayQuotaExceeded, 77},
           Refused{ErrorCode::NotRegistered, {}},
-          Unregister{auth()}};
+          Unregister{auth()},
+          PathChallenge{0x0badc0ffee0ddf00ull},
+          PathResponse{auth(), 0x0badc0ffee0ddf00ull}};
 }
 
 TEST(RendezvousMessages, EveryMessageRoundTrips) {
@@ -122,6 +127,16 @@ TEST(RendezvousMessages, RegisterIsPaddedBeyondTheChallengeItCauses) {
   EXPECT_LT(encode(c).size(), kRegisterPaddedSize);
 }
 
+// A PathChallenge goes to an endpoint nobody proved: it must be smaller than
+// every authenticated message that can cause one.
+TEST(RendezvousMessages, PathChallengeIsSmallerThanAnyAuthenticatedRequest) {
+  const auto challenge = encode(PathChallenge{}).size();
+  for (const auto& m : every_message())
+    if (is_authenticated(type_of(m))) {
+      EXPECT_LT(challenge, encode(m).size()) << to_string(type_of(m));
+    }
+}
+
 struct BadCase {
   const char* name;
   std::function<void(std::vector<std::uint8_t>&)> corrupt;
@@ -129,12 +144,14 @@ struct BadCase {
   DecodeError expected;
 };
 
-// Offsets into an encoded Prove: header 4, identity 32, nonce 16, issued 8, cookie 16 -> flags at 76,
-// instance 77..84 -> NatInfo at 85.
+// Offsets into an encoded Prove: header 4, identity 32, nonce 16, issued 8, cookie 16 -> puzzle bits at 76,
+// solution 77..84, flags at 85, instance 86..93 -> NatInfo at 94. A Challenge's puzzle bits: at 76.
 // In NatInfo (empty name): mapping +0, filtering +1, name length +2, timeouts +3..+10, allocator kind +11,
 // its parameters from +12, then the endpoint count (+12 without an allocator).
-constexpr std::size_t kProveFlags = 76;
-constexpr std::size_t kProveInfo = 85;
+constexpr std::size_t kProvePuzzle = 76;
+constexpr std::size_t kProveFlags = 85;
+constexpr std::size_t kProveInfo = 94;
+constexpr std::size_t kChallengePuzzle = 76;
 constexpr std::size_t kAllocator = kProveInfo + 11;
 
 Prove prove_with(NatInfo info) {
@@ -186,7 +203,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadCase{"TooShort", [](auto& b) { b.resize(3); }, Refresh{}, DecodeError::TooShort},
         BadCase{"BadMagic", [](auto& b) { b[0] = 'X'; }, Refresh{}, DecodeError::BadMagic},
-        BadCase{"Version", [](auto& b) { b[2] = 2; }, Refresh{}, DecodeError::UnsupportedVersion},
+        BadCase{"Version", [](auto& b) { b[2] = 1; }, Refresh{}, DecodeError::UnsupportedVersion},
         BadCase{"UnknownType", [](auto& b) { b[3] = 99; }, Refresh{}, DecodeError::UnknownType},
         BadCase{"Truncated", [](auto& b) { b.pop_back(); }, Challenge{}, DecodeError::Truncated},
         BadCase{"AuthTruncated", [](auto& b) { b.resize(20); }, Refresh{}, DecodeError::Truncated},
@@ -196,6 +213,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"ZeroPort", [](auto& b) { b[25] = 0; b[26] = 0; }, Registered{{}, v4(1, 1), 1, 1},
                 DecodeError::ZeroPort},
         BadCase{"ProveFlags", [](auto& b) { b[kProveFlags] = 0x04; }, Prove{}, DecodeError::BadFlags},
+        BadCase{"ProvePuzzle", [](auto& b) { b[kProvePuzzle] = kMaxPuzzleBits + 1; }, Prove{}, DecodeError::BadPuzzle},
+        BadCase{"ChallengePuzzle", [](auto& b) { b[kChallengePuzzle] = 0xff; }, Challenge{}, DecodeError::BadPuzzle},
+        BadCase{"PathChallengeTrailing", [](auto& b) { b.push_back(0); }, PathChallenge{}, DecodeError::TrailingBytes},
+        BadCase{"PathResponseTruncated", [](auto& b) { b.erase(b.begin() + 20); }, PathResponse{},
+                DecodeError::Truncated},
         BadCase{"ProveFlagsHigh", [](auto& b) { b[kProveFlags] = 0x81; }, Prove{}, DecodeError::BadFlags},
         BadCase{"UnregisterTrailing", [](auto& b) { b.push_back(0); }, Unregister{}, DecodeError::TrailingBytes},
         BadCase{"Mapping", [](auto& b) { b[kProveInfo] = 9; }, Prove{}, DecodeError::BadMappingBehavior},
@@ -234,9 +256,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(RendezvousMessages, DecodeErrorsHaveDistinctNames) {
   std::set<std::string_view> names;
-  for (int e = 0; e <= static_cast<int>(DecodeError::BadFlags); ++e)
+  for (int e = 0; e <= static_cast<int>(DecodeError::BadPuzzle); ++e)
     names.insert(to_string(static_cast<DecodeError>(e)));
-  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::BadFlags) + 1);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::BadPuzzle) + 1);
 }
 
 // The fuzz target's seeds must be valid messages (one per type, plus each
@@ -252,7 +274,7 @@ TEST(RendezvousMessages, FuzzSeedsDecodeAndReencode) {
     EXPECT_EQ(encode(*decoded), bytes) << entry.path();
     types.insert(type_of(*decoded));
   }
-  EXPECT_EQ(types.size(), 15u);
+  EXPECT_EQ(types.size(), 17u);
 }
 
 TEST(RendezvousMessages, PublicKeyHexRoundTrips) {

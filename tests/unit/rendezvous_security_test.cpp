@@ -13,6 +13,8 @@ namespace {
 using testing::Captured;
 using testing::ep;
 using testing::Harness;
+using testing::make_raw;
+using testing::RawPeer;
 
 std::vector<Captured> on_wire(const Harness& h, MessageType type, std::optional<Endpoint> from = std::nullopt) {
   std::vector<Captured> out;
@@ -20,62 +22,6 @@ std::vector<Captured> on_wire(const Harness& h, MessageType type, std::optional<
     if (c.bytes.size() >= kHeaderSize && c.bytes[3] == static_cast<std::uint8_t>(type) && (!from || c.from == *from))
       out.push_back(c);
   return out;
-}
-
-// An attacker speaking the protocol by hand: it can register its own key,
-// then send anything it likes under that registration.
-struct RawPeer {
-  Identity identity;
-  Endpoint endpoint;
-  RegistrationKeys keys;
-  std::uint64_t registration_id = 0;
-  std::uint64_t sequence = 0;
-
-  bool register_with(Harness& h) {
-    Register r;
-    r.identity = identity.public_key;
-    r.client_nonce.fill(9);
-    const auto before = h.stray.size();
-    h.inject(endpoint, encode(r));
-    if (h.stray.size() != before + 1) return false;
-    auto challenge = decode(h.stray.back().bytes);
-    if (!challenge || !std::holds_alternative<Challenge>(*challenge)) return false;
-    const auto& c = std::get<Challenge>(*challenge);
-    keys = *derive_client_keys(identity, c);
-    Prove p;
-    p.identity = identity.public_key;
-    p.client_nonce = r.client_nonce;
-    p.issued_at_ms = c.issued_at_ms;
-    p.cookie = c.cookie;
-    auto bytes = encode(p);
-    sign_prove(bytes, identity, c.server_key);
-    h.inject(endpoint, bytes);
-    auto reply = decode(h.stray.back().bytes);
-    if (!reply || !std::holds_alternative<Registered>(*reply)) return false;
-    registration_id = std::get<Registered>(*reply).auth.registration_id;
-    return verify_tag(h.stray.back().bytes, keys.server_to_client);
-  }
-
-  template <class T>
-  std::vector<std::uint8_t> sealed(T m) {
-    m.auth.registration_id = registration_id;
-    m.auth.sequence = ++sequence;
-    auto bytes = encode(m);
-    seal(bytes, keys.client_to_server);
-    return bytes;
-  }
-
-  std::vector<Message> received(const Harness& h) const {
-    std::vector<Message> out;
-    for (const auto& s : h.stray)
-      if (s.to == endpoint)
-        if (auto m = decode(s.bytes)) out.push_back(*m);
-    return out;
-  }
-};
-
-RawPeer make_raw(Harness& h, Endpoint endpoint) {
-  return RawPeer{Identity::generate(h.random()), endpoint, {}, 0, 0};
 }
 
 TEST(RendezvousSecurity, RawPeerHelperRegisters) {

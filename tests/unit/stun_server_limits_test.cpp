@@ -87,9 +87,18 @@ TEST(StunServerTest, PaddingNeverExceedsOutputBuffer) {
 
 // --- rate limiting ---------------------------------------------------------
 
+RateLimitConfig rates(double per_port, double port_burst, std::size_t max_sources = 1024) {
+  RateLimitConfig c;
+  c.requests_per_second = per_port;
+  c.burst = port_burst;
+  c.max_sources = max_sources;
+  c.max_addresses = max_sources;
+  return c;
+}
+
 ServerConfig limited(double rate, double burst, std::size_t max_sources = 1024) {
   auto c = config_with_alternate();
-  c.rate_limit = RateLimitConfig{rate, burst, max_sources};
+  c.rate_limit = rates(rate, burst, max_sources);
   return c;
 }
 
@@ -100,9 +109,10 @@ TEST(StunServerTest, RateLimitKicksInAndRecovers) {
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(ask(server, request).reply) << i;
   EXPECT_FALSE(ask(server, request).reply);
   EXPECT_EQ(server.counters().dropped_rate_limited, 1u);
-  // Another source has its own bucket; another port of the same IP does not.
+  // Another source has its own bucket, and so has another port of the same
+  // address (another phone behind the same carrier NAT).
   EXPECT_TRUE(ask(server, request, S::PrimaryIpPrimaryPort, other).reply);
-  EXPECT_FALSE(ask(server, request, S::PrimaryIpPrimaryPort, Endpoint{kClient.address, 1}).reply);
+  EXPECT_TRUE(ask(server, request, S::PrimaryIpPrimaryPort, Endpoint{kClient.address, 1}).reply);
 
   const TimePoint later = kTimeZero + milliseconds(1000);
   EXPECT_TRUE(ask(server, request, S::PrimaryIpPrimaryPort, kClient, later).reply);
@@ -112,7 +122,7 @@ TEST(StunServerTest, RateLimitKicksInAndRecovers) {
   const TimePoint much_later = later + seconds(3600);
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(ask(server, request, S::PrimaryIpPrimaryPort, kClient, much_later).reply);
   EXPECT_FALSE(ask(server, request, S::PrimaryIpPrimaryPort, kClient, much_later).reply);
-  EXPECT_EQ(server.counters().dropped_rate_limited, 4u);
+  EXPECT_EQ(server.counters().dropped_rate_limited, 3u);
 }
 
 TEST(StunServerTest, GarbageDoesNotConsumeRateLimitTokens) {
@@ -136,26 +146,75 @@ TEST(StunServerTest, SpoofedFloodKeepsTableBounded) {
   EXPECT_TRUE(ask(server, request).reply);
 }
 
-TEST(SourceRateLimiterTest, Ipv6SharesBucketPerSlash64) {
-  SourceRateLimiter limiter(RateLimitConfig{1.0, 2.0, 64}, 42);
-  const auto a = *IpAddress::parse("2001:db8:1:2::1");
-  const auto b = *IpAddress::parse("2001:db8:1:2:ffff::9");
-  const auto c = *IpAddress::parse("2001:db8:1:3::1");
+// The address budget is per IPv6 /64 (one customer); the port buckets per
+// full address and port (one device's socket).
+TEST(SourceRateLimiterTest, Ipv6AddressBudgetPerSlash64) {
+  RateLimitConfig config = rates(10.0, 10.0, 64);
+  config.address_requests_per_second = 1.0;
+  config.address_burst = 3.0;
+  config.reserved_per_second = 0;
+  config.reserved_burst = 0;
+  SourceRateLimiter limiter(config, 42);
+  const Endpoint a{*IpAddress::parse("2001:db8:1:2::1"), 1000};
+  const Endpoint b{*IpAddress::parse("2001:db8:1:2:ffff::9"), 1000};
+  const Endpoint c{*IpAddress::parse("2001:db8:1:3::1"), 1000};
   EXPECT_TRUE(limiter.allow(kTimeZero, a));
   EXPECT_TRUE(limiter.allow(kTimeZero, b));
-  EXPECT_FALSE(limiter.allow(kTimeZero, a));
-  EXPECT_TRUE(limiter.allow(kTimeZero, c));
-  EXPECT_EQ(limiter.tracked(), 2u);
+  EXPECT_TRUE(limiter.allow(kTimeZero, a));
+  EXPECT_FALSE(limiter.allow(kTimeZero, b)) << "the /64's budget of 3 is spent";
+  EXPECT_TRUE(limiter.allow(kTimeZero, c)) << "another /64";
+  EXPECT_EQ(limiter.tracked(), 3u);
   EXPECT_EQ(limiter.capacity(), 64u);
 }
 
 TEST(SourceRateLimiterTest, ClockSteppingBackDoesNotMintTokens) {
-  SourceRateLimiter limiter(RateLimitConfig{1.0, 1.0, 8}, 0);
-  const auto ip = IpAddress::v4({203, 0, 113, 9});
-  EXPECT_TRUE(limiter.allow(kTimeZero + seconds(100), ip));
-  EXPECT_FALSE(limiter.allow(kTimeZero + seconds(50), ip));
-  EXPECT_FALSE(limiter.allow(kTimeZero + seconds(100), ip));
-  EXPECT_TRUE(limiter.allow(kTimeZero + seconds(101), ip));
+  SourceRateLimiter limiter(rates(1.0, 1.0, 8), 0);
+  const Endpoint e{IpAddress::v4({203, 0, 113, 9}), 7};
+  EXPECT_TRUE(limiter.allow(kTimeZero + seconds(100), e));
+  EXPECT_FALSE(limiter.allow(kTimeZero + seconds(50), e));
+  EXPECT_FALSE(limiter.allow(kTimeZero + seconds(100), e));
+  EXPECT_TRUE(limiter.allow(kTimeZero + seconds(101), e));
+}
+
+// Once an address's budget is spent (by an abuser's new ports), a port it
+// had seen before still gets its reserve; a new port gets nothing.
+TEST(SourceRateLimiterTest, KnownPortsKeepTheirReserveWhenTheAddressBudgetIsSpent) {
+  RateLimitConfig config = rates(100.0, 100.0, 1024);
+  config.address_requests_per_second = 10;
+  config.address_burst = 10;
+  config.reserved_per_second = 1;
+  config.reserved_burst = 3;
+  SourceRateLimiter limiter(config, 1);
+  const IpAddress carrier = IpAddress::v4({100, 64, 0, 1});
+  const Endpoint honest{carrier, 40000};
+  EXPECT_EQ(limiter.decide(kTimeZero, honest), RateDecision::Allowed);
+  EXPECT_EQ(limiter.decide(kTimeZero, honest), RateDecision::Allowed);  // now known
+  for (std::uint16_t p = 1000; p < 1008; ++p) limiter.allow(kTimeZero, Endpoint{carrier, p});
+  EXPECT_EQ(limiter.decide(kTimeZero, Endpoint{carrier, 2000}), RateDecision::AddressLimited);
+  EXPECT_EQ(limiter.decide(kTimeZero, honest), RateDecision::AllowedFromReserve);
+  EXPECT_EQ(limiter.decide(kTimeZero, honest), RateDecision::AllowedFromReserve);
+  EXPECT_EQ(limiter.decide(kTimeZero, honest), RateDecision::AllowedFromReserve);
+  EXPECT_EQ(limiter.decide(kTimeZero, honest), RateDecision::AddressLimited) << "the reserve is small";
+  EXPECT_EQ(limiter.decide(kTimeZero + seconds(1), honest), RateDecision::Allowed) << "the budget refills";
+}
+
+// The number of ports an address may make known is limited too, so an
+// abuser cannot turn its many ports into many reserves.
+TEST(SourceRateLimiterTest, KnownPortsPerAddressAreLimited) {
+  RateLimitConfig config = rates(100.0, 100.0, 4096);
+  config.address_requests_per_second = 0.001;  // next to no refill
+  config.address_burst = 200;                   // exactly the 100 ports x 2 requests below
+  config.known_ports_per_second = 0;
+  config.known_ports_burst = 5;
+  SourceRateLimiter limiter(config, 1);
+  const IpAddress carrier = IpAddress::v4({100, 64, 0, 1});
+  for (std::uint16_t p = 1000; p < 1100; ++p)
+    for (int k = 0; k < 2; ++k) EXPECT_TRUE(limiter.allow(kTimeZero, Endpoint{carrier, p}));
+  // The address budget is spent: only ports with a reserve get through.
+  int with_reserve = 0;
+  for (std::uint16_t p = 1000; p < 1100; ++p)
+    if (limiter.decide(kTimeZero, Endpoint{carrier, p}) == RateDecision::AllowedFromReserve) ++with_reserve;
+  EXPECT_EQ(with_reserve, 5);
 }
 
 }  // namespace
