@@ -44,10 +44,8 @@ class UdpClient {
   std::array<std::uint8_t, 65536> buffer_{};
 };
 
-// Runs `machine` until done() (or until it has no deadline left). The
-// machine provides poll_transmit(now) -> range of {to, bytes},
-// next_deadline() -> optional<TimePoint>, on_timer(now),
-// on_datagram(now, bytes, from) and done(). Send failures (e.g. no route)
+// Runs `machine` (core/transmit.hpp's contract, all on socket 0) until
+// done() (or until it has no deadline left). Send failures (e.g. no route)
 // are reported through the returned error but do not stop the machine: it
 // treats them like loss and retransmits per its own policy.
 template <class Machine>
@@ -55,16 +53,16 @@ std::optional<std::string> drive(UdpClient& socket, Machine& machine) {
   std::optional<std::string> first_error;
   while (!machine.done()) {
     auto now = Clock::now();
-    for (const auto& out : machine.poll_transmit(now)) {
+    while (auto out = machine.poll_transmit(now)) {
       std::string error;
-      if (!socket.send(out.to, out.bytes, error) && !first_error) first_error = error;
+      if (!socket.send(out->to, out->bytes, error) && !first_error) first_error = error;
     }
     auto deadline = machine.next_deadline();
     if (!deadline) break;
     auto datagram = socket.receive_until(*deadline);
     now = Clock::now();
     if (datagram)
-      machine.on_datagram(now, datagram->bytes, datagram->from);
+      machine.on_datagram(now, 0, datagram->from, datagram->bytes);
     else
       machine.on_timer(now);
   }

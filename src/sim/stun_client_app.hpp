@@ -1,8 +1,7 @@
 #pragma once
 // Runs any sans-IO STUN client machine (stun::BindingQuery,
 // stun::NatDiscovery: poll_transmit / next_deadline / on_timer /
-// on_datagram) from one socket of a simulated host. Not on a hot path, so
-// the machines' own vectors are fine here.
+// on_datagram, core/transmit.hpp) from one socket of a simulated host.
 #include <utility>
 
 #include "sim/host_app.hpp"
@@ -23,7 +22,7 @@ class StunClientApp final : public HostApp {
 
   void on_datagram(TimePoint now, const Packet& packet, Outbox& out) override {
     if (packet.to.port != local_.port) return;  // no socket there
-    machine_.on_datagram(now, packet.payload(), packet.from);
+    machine_.on_datagram(now, 0, packet.from, packet.payload());
     flush(now, out);
   }
 
@@ -32,7 +31,7 @@ class StunClientApp final : public HostApp {
 
  private:
   void flush(TimePoint now, Outbox& out) {
-    for (const auto& t : machine_.poll_transmit(now)) out.send(local_, t.to, t.bytes);
+    while (auto t = machine_.poll_transmit(now)) out.send(local_, t->to, t->bytes);
   }
 
   Endpoint local_;

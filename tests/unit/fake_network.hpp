@@ -104,15 +104,15 @@ RunLog run_to_completion(Machine& machine, FakeNetwork& net, const Endpoint& loc
   RunLog log;
   TimePoint now = kTimeZero;
   while (!machine.done()) {
-    for (auto& t : machine.poll_transmit(now)) {
-      log.sends.emplace_back(now, t.to);
-      net.client_send(now, Datagram{local, t.to, std::move(t.bytes)});
+    while (auto t = machine.poll_transmit(now)) {
+      log.sends.emplace_back(now, t->to);
+      net.client_send(now, Datagram{local, t->to, t->bytes.to_vector()});
     }
     std::optional<TimePoint> next = machine.next_deadline();
     if (auto e = net.next_event(); e && (!next || *e < *next)) next = e;
     if (!next || *next > limit) break;
     now = std::max(now, *next);
-    for (auto& d : net.deliver_due(now)) machine.on_datagram(now, d.bytes, d.from);
+    for (auto& d : net.deliver_due(now)) machine.on_datagram(now, 0, d.from, d.bytes);
     machine.on_timer(now);
   }
   log.finished = machine.done();

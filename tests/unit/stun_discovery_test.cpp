@@ -18,6 +18,8 @@
 namespace natpunch::stun {
 namespace {
 
+static_assert(ProtocolMachine<NatDiscovery>);
+
 using fake::Datagram;
 using fake::FakeNat;
 using fake::FakeNatConfig;
@@ -116,7 +118,7 @@ TEST_P(DiscoveryScenarioTest, ClassifiesTheNat) {
   EXPECT_NE(r.note.find(s.note_contains), std::string::npos);
   EXPECT_FALSE(r.note.empty());
   EXPECT_FALSE(discovery.next_deadline());
-  EXPECT_TRUE(discovery.poll_transmit(log.finished_at + seconds(100)).empty());
+  EXPECT_FALSE(discovery.poll_transmit(log.finished_at + seconds(100)));
 }
 
 std::vector<Scenario> scenarios() {
@@ -351,7 +353,11 @@ struct Manual {
     c.test_hairpinning = false;
     return c;
   }
-  std::vector<Transmit> sent(TimePoint now) { return discovery.poll_transmit(now); }
+  std::vector<Transmit> sent(TimePoint now) {
+    std::vector<Transmit> out;
+    while (auto t = discovery.poll_transmit(now)) out.push_back(std::move(*t));
+    return out;
+  }
 
   Rng rng{3};
   NatDiscovery discovery;
@@ -369,7 +375,7 @@ TEST(DiscoveryTest, AcceptsClassicServerWithChangedAddressAndMappedAddressOnly) 
   b.add_address(attr::kMappedAddress, kFirstMapping);
   b.add_address(attr::kSourceAddress, kPrimary);
   b.add_address(attr::kChangedAddress, kAlternate);
-  m.discovery.on_datagram(kTimeZero + milliseconds(20), b.bytes(), kPrimary);
+  m.discovery.on_datagram(kTimeZero + milliseconds(20), 0, kPrimary, b.bytes());
 
   EXPECT_EQ(m.discovery.result().mapped, kFirstMapping);
   EXPECT_EQ(m.discovery.result().server_alternate, kAlternate);
@@ -396,9 +402,9 @@ TEST(DiscoveryTest, CorruptedFingerprintIsIgnored) {
   b.add_fingerprint();
   std::vector<std::uint8_t> corrupted(b.bytes().begin(), b.bytes().end());
   corrupted[27] ^= 0x01;  // inside XOR-MAPPED-ADDRESS
-  m.discovery.on_datagram(kTimeZero + milliseconds(20), corrupted, kPrimary);
+  m.discovery.on_datagram(kTimeZero + milliseconds(20), 0, kPrimary, corrupted);
   EXPECT_FALSE(m.discovery.result().mapped);
-  m.discovery.on_datagram(kTimeZero + milliseconds(21), b.bytes(), kPrimary);
+  m.discovery.on_datagram(kTimeZero + milliseconds(21), 0, kPrimary, b.bytes());
   EXPECT_EQ(m.discovery.result().mapped, kFirstMapping);
   // No alternate in that response: done without change tests.
   EXPECT_TRUE(m.discovery.done());
@@ -412,10 +418,40 @@ TEST(DiscoveryTest, ErrorResponseFailsOverWithoutClaimingUdpBlocked) {
   std::vector<std::uint8_t> buf(128);
   MessageBuilder b(buf, Method::Binding, MessageClass::ErrorResponse, request->transaction_id(), request->cookie());
   b.add_error_code(500, "Server Error");
-  m.discovery.on_datagram(kTimeZero + milliseconds(20), b.bytes(), kPrimary);
+  m.discovery.on_datagram(kTimeZero + milliseconds(20), 0, kPrimary, b.bytes());
   ASSERT_TRUE(m.discovery.done());
   EXPECT_EQ(m.discovery.result().classic, C::Unknown);
   EXPECT_NE(m.discovery.result().note.find("without a usable mapped address"), std::string::npos);
+}
+
+TEST(DiscoveryTest, ReportsDoneOnceWithTheFinalResult) {
+  Scenario s{"done"};
+  s.test_hairpinning = false;
+  World world(s);
+  NatDiscovery discovery(world.config, world.rng, kTimeZero);
+  EXPECT_FALSE(discovery.poll_event());
+  world.run(discovery);
+  ASSERT_TRUE(discovery.done());
+  auto event = discovery.poll_event();
+  ASSERT_TRUE(event);
+  const auto& result = std::get<discovery_event::Done>(*event).result;
+  EXPECT_EQ(result.classic, C::FullCone);
+  EXPECT_EQ(result.mapped, kFirstMapping);
+  EXPECT_EQ(result.note, discovery.result().note);
+  EXPECT_FALSE(discovery.poll_event());
+}
+
+TEST(DiscoveryTest, DatagramOnAnotherSocketIsIgnored) {
+  Manual m;
+  auto request = MessageView::decode(m.sent(kTimeZero).at(0).bytes);
+  ASSERT_TRUE(request);
+  std::vector<std::uint8_t> buf(128);
+  MessageBuilder b(buf, Method::Binding, MessageClass::SuccessResponse, request->transaction_id(), request->cookie());
+  b.add_xor_address(attr::kXorMappedAddress, kFirstMapping);
+  m.discovery.on_datagram(kTimeZero + milliseconds(20), 1, kPrimary, b.bytes());
+  EXPECT_FALSE(m.discovery.result().mapped);
+  m.discovery.on_datagram(kTimeZero + milliseconds(20), 0, kPrimary, b.bytes());
+  EXPECT_EQ(m.discovery.result().mapped, kFirstMapping);
 }
 
 TEST(DiscoveryTest, NoServersIsDoneAndUnknown) {
@@ -425,7 +461,7 @@ TEST(DiscoveryTest, NoServersIsDoneAndUnknown) {
   NatDiscovery discovery(c, rng, kTimeZero);
   EXPECT_TRUE(discovery.done());
   EXPECT_EQ(discovery.result().classic, C::Unknown);
-  EXPECT_TRUE(discovery.poll_transmit(kTimeZero).empty());
+  EXPECT_FALSE(discovery.poll_transmit(kTimeZero));
   EXPECT_FALSE(discovery.next_deadline());
 }
 
