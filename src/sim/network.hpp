@@ -69,6 +69,8 @@ class Network {
   const NetworkCounters& counters() const { return counters_; }
   NatBox& nat(NatId id) { return nats_[id]; }
   const Link& link(std::uint32_t id) const { return links_[id]; }
+  // Packets every link lost so far.
+  std::uint64_t lost_packets() const;
 
  private:
   friend class Outbox;
