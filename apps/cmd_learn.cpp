@@ -25,7 +25,7 @@
 #include "io/dataset_file.hpp"
 #include "io/learning_csv.hpp"
 #include "learn_over_sessions.hpp"
-#include "learn/learning_simulation.hpp"
+#include "sim/learning_simulation.hpp"
 
 namespace natpunch::cli {
 namespace {
@@ -81,14 +81,14 @@ std::string topology_name(const learn::SimulationConfig& c) {
 }
 
 // Worst shortfall of a (non-vanished) peer below the central model, in percentage points.
-double worst_gap_points(const learn::SimulationResult& r) {
+double worst_gap_points(const sim::SimulationResult& r) {
   double worst = -100;
   for (const auto& p : r.peers)
     if (!p.vanished) worst = std::max(worst, 100.0 * (r.central_final() - p.final_accuracy()));
   return worst;
 }
 
-void print_text(const learn::SimulationConfig& c, const learn::SimulationResult& r) {
+void print_text(const learn::SimulationConfig& c, const sim::SimulationResult& r) {
   const auto& a = c.averaging;
   std::cout << "Decentralised federated averaging (no server) of " << model_name(a.shape) << ": " << r.parameters
             << " parameters, " << r.chunks_per_model << " chunk(s) of <= " << c.link.max_datagram << " B per model ("
@@ -134,7 +134,7 @@ void print_text(const learn::SimulationConfig& c, const learn::SimulationResult&
             << "\n";
 }
 
-nlohmann::json to_json(const learn::SimulationConfig& c, const learn::SimulationResult& r) {
+nlohmann::json to_json(const learn::SimulationConfig& c, const sim::SimulationResult& r) {
   const auto& a = c.averaging;
   nlohmann::json peers = nlohmann::json::array();
   for (const auto& peer : r.peers) {
@@ -191,7 +191,7 @@ nlohmann::json to_json(const learn::SimulationConfig& c, const learn::Simulation
           {"worst_gap_points", worst_gap_points(r)}};
 }
 
-bool write_csv(const std::string& path, const learn::SimulationResult& r) {
+bool write_csv(const std::string& path, const sim::SimulationResult& r) {
   std::vector<io::LearningCsvSeries> series;
   for (std::size_t p = 0; p < r.peers.size(); ++p) series.push_back({"peer" + std::to_string(p), &r.peers[p].rounds});
   return io::write_learning_csv(path, r.central_accuracy, series);
@@ -285,14 +285,14 @@ int run_learn(const LearnOptions& o) {
   const bool tty = isatty(STDERR_FILENO) != 0;
   std::uint32_t reached = 0;
   const auto started = std::chrono::steady_clock::now();
-  const learn::RoundObserver progress = [&](std::size_t, const learn::RoundRecord& record) {
+  const sim::RoundObserver progress = [&](std::size_t, const learn::RoundRecord& record) {
     if (o.quiet || record.round <= reached) return;
     reached = record.round;
     std::cerr << (tty ? "\r" : "") << "round " << reached << "/" << a.rounds << " (virtual "
               << fixed(seconds_of(record.finished - kTimeZero), 1) << " s)" << (tty ? "" : "\n") << std::flush;
   };
   if (!o.quiet) std::cerr << "training centrally and on " << config.peers << " peers...\n";
-  const auto result = learn::simulate_learning(*data, config, progress);
+  const auto result = sim::simulate_learning(*data, config, progress);
   if (!o.quiet)
     std::cerr << (tty ? "\n" : "") << "done in "
               << fixed(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 2) << " s\n";

@@ -6,7 +6,7 @@
 // the rendezvous, opens one natpunch Session to every other peer (the lower
 // key connects, the higher listens: io/learning_mesh.hpp), waits briefly at
 // a start barrier for the others, then runs the decentralised averaging
-// (learn/averaging_peer.hpp) over those sessions (io/session_learning_transport.hpp)
+// (learn/averaging_peer.hpp) over those sessions (io/session_ports.hpp)
 // and reports its accuracy per round next to the central model's, and what
 // every link carried.
 #include "learn_over_sessions.hpp"
@@ -27,7 +27,7 @@
 #include "io/learning_mesh.hpp"
 #include "io/profile_files.hpp"
 #include "io/rendezvous_identity_file.hpp"
-#include "io/session_learning_transport.hpp"
+#include "io/session_ports.hpp"
 #include "io/stop_signals.hpp"
 #include "learn/peer_group.hpp"
 #include "nat/nat_behavior.hpp"
@@ -222,7 +222,7 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
     if (link.session) {
       report.route = to_string(link.session->route());
       report.strategy = link.session->info().strategy;
-      neighbours.push_back(learn::Neighbour{link.peer, kMaxSessionPayload});
+      neighbours.push_back(learn::Neighbour{link.peer, kMaxSessionPayload, {}});
       reached.push_back(link.peer);
       sessions[link.peer] = std::move(link.session);
       say("  peer " + std::to_string(link.peer) + ": " + report.route + " after " + fixed(report.open_seconds, 1) + " s");
@@ -232,9 +232,11 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
     links.push_back(std::move(report));
   }
 
-  io::SessionLearningTransport transport(std::move(sessions));
+  io::SessionPorts transport(std::move(sessions));
+  // Starts at the first timer: the driver runs it at once.
   learn::AveragingPeer peer(setup.averaging, neighbours, learn::select_rows(setup.train, setup.shares[self]), setup.initial,
-                            learn::peer_rng(config.seed, self), &setup.test);
+                            learn::peer_rng(config.seed, self), kTimeZero, &setup.test,
+                            learn::StartBarrier{reached, milliseconds(o.start_wait_ms)});
   const bool tty = isatty(STDERR_FILENO) != 0;
   const auto rounds = setup.averaging.rounds;
   if (!o.json)
@@ -248,8 +250,6 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
   if (!reached.empty() && !interrupted()) {
     io::LearningDriverOptions driver;
     driver.should_stop = should_stop;
-    driver.wait_for = reached;
-    driver.start_wait = milliseconds(o.start_wait_ms);
     driver.on_waiting = [&](std::size_t heard, std::size_t of) {
       say("start barrier: heard " + std::to_string(heard) + " of " + std::to_string(of) + " neighbours");
     };
@@ -266,7 +266,7 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
                   << percent(central) << " %)" << (tty ? "" : "\n") << std::flush;
     };
     training_started = Clock::now();  // the start barrier's, a few hundred ms at most when everyone is there
-    outcome = io::run_averaging_peer(peer, transport, [] { return Clock::now(); }, driver);
+    outcome = io::run_averaging_peer(peer, transport, driver);
     if (tty && !o.quiet) std::cerr << "\n";
   }
   for (auto& link : links) {

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "learn/learning_simulation.hpp"
+#include "learn/learning_setup.hpp"
 
 namespace natpunch::cli {
 

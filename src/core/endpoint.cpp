@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/bytes.hpp"
+
 namespace natpunch {
 
 IpAddress IpAddress::v4(std::array<std::uint8_t, 4> octets) {
@@ -15,8 +17,9 @@ IpAddress IpAddress::v4(std::array<std::uint8_t, 4> octets) {
 }
 
 IpAddress IpAddress::v4(std::uint32_t host_order) {
-  return v4({static_cast<std::uint8_t>(host_order >> 24), static_cast<std::uint8_t>(host_order >> 16),
-             static_cast<std::uint8_t>(host_order >> 8), static_cast<std::uint8_t>(host_order)});
+  std::array<std::uint8_t, 4> octets{};
+  store_be32(octets.data(), host_order);
+  return v4(octets);
 }
 
 IpAddress IpAddress::v6(const std::array<std::uint8_t, 16>& octets) {
@@ -37,10 +40,7 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   return std::nullopt;
 }
 
-std::uint32_t IpAddress::v4_host_order() const {
-  return (std::uint32_t{bytes_[0]} << 24) | (std::uint32_t{bytes_[1]} << 16) | (std::uint32_t{bytes_[2]} << 8) |
-         std::uint32_t{bytes_[3]};
-}
+std::uint32_t IpAddress::v4_host_order() const { return load_be32(bytes_.data()); }
 
 bool IpAddress::is_unspecified() const {
   for (std::size_t i = 0; i < size(); ++i)

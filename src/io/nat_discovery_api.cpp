@@ -1,5 +1,6 @@
 // Implements the public natpunch/nat_discovery.hpp calls by running the
-// sans-IO STUN machines (BindingQuery, NatDiscovery) on one real UDP socket.
+// sans-IO STUN machines (BindingQuery, NatDiscovery) on the one real-time
+// loop (io/machine_driver.hpp) over one real UDP socket (io/udp_ports.hpp).
 #include "natpunch/nat_discovery.hpp"
 
 #include "core/endpoint.hpp"
@@ -7,7 +8,8 @@
 #include "core/rng.hpp"
 #include "io/os_random.hpp"
 #include "io/resolver.hpp"
-#include "io/udp_client.hpp"
+#include "io/machine_driver.hpp"
+#include "io/udp_ports.hpp"
 #include "nat/nat_behavior.hpp"
 #include "stun/binding_query.hpp"
 #include "stun/discovery.hpp"
@@ -21,7 +23,7 @@ std::optional<std::string> text(const std::optional<Endpoint>& e) {
 }
 
 struct Prepared {
-  std::unique_ptr<io::UdpClient> socket;
+  std::unique_ptr<io::UdpPorts> socket;
   std::vector<Endpoint> servers;
   stun::RetransmitPolicy policy;
 };
@@ -51,11 +53,20 @@ Result<Prepared, Error> prepare(const StunOptions& o) {
     return Unexpected{Error{ErrorKind::kBadInput, "no server address of the local address family (" +
                                                       local->to_string() +
                                                       "); leave the local address out to follow the server's"}};
-  auto socket = io::UdpClient::open(*local);
+  // STUN answers are small: a 2 KiB slot holds any honest one.
+  auto socket = io::UdpPorts::open(*local, io::UdpPortsOptions{2048, 8});
   if (!socket) return Unexpected{Error{ErrorKind::kSocket, socket.error()}};
   p.socket = std::move(*socket);
   p.policy = {o.rto, o.rc, o.rm};
   return p;
+}
+
+// Runs a client machine until it is done (or has nothing left to wait for);
+// the first send error, if any, for the report.
+template <class Machine>
+std::optional<std::string> drive(io::UdpPorts& socket, Machine& machine) {
+  io::run_machine(machine, socket, [&] { return machine.done() || !machine.next_deadline(); }, io::ignore_events);
+  return socket.first_error();
 }
 
 }  // namespace
@@ -66,7 +77,7 @@ Result<MappedAddressReport, Error> query_mapped_address(const StunOptions& optio
   auto& p = *prepared;
   Rng rng(io::os_random_seed());
   stun::BindingQuery query(p.servers, p.policy, rng, Clock::now());
-  auto send_error = io::drive(*p.socket, query);
+  auto send_error = drive(*p.socket, query);
   const auto& r = query.result();
   if (!r.answered)
     return Unexpected{Error{ErrorKind::kNoAnswer,
@@ -98,7 +109,7 @@ Result<NatTypeReport, Error> detect_nat_type(const NatTypeOptions& options) {
   config.test_hairpinning = options.test_hairpinning;
   Rng rng(io::os_random_seed());
   stun::NatDiscovery discovery(config, rng, Clock::now());
-  auto send_error = io::drive(*p.socket, discovery);
+  auto send_error = drive(*p.socket, discovery);
   const auto& r = discovery.result();
   NatTypeReport report;
   report.classic_type = nat::to_string(r.classic);

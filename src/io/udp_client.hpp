@@ -1,6 +1,7 @@
 #pragma once
-// One UDP socket for a client-side sans-IO state machine, plus drive(): the
-// loop that feeds the machine real time, real datagrams and its timers.
+// One UDP socket with blocking receive_until(): socket 0 of the probe engine
+// (io/punch_driver.*) and of the rendezvous client runner. Machines run on
+// io/machine_driver.hpp over io/udp_ports.hpp.
 #include <array>
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
@@ -43,32 +44,5 @@ class UdpClient {
   asio::ip::udp::socket socket_;
   std::array<std::uint8_t, 65536> buffer_{};
 };
-
-// Runs `machine` until done() (or until it has no deadline left). The
-// machine provides poll_transmit(now) -> range of {to, bytes},
-// next_deadline() -> optional<TimePoint>, on_timer(now),
-// on_datagram(now, bytes, from) and done(). Send failures (e.g. no route)
-// are reported through the returned error but do not stop the machine: it
-// treats them like loss and retransmits per its own policy.
-template <class Machine>
-std::optional<std::string> drive(UdpClient& socket, Machine& machine) {
-  std::optional<std::string> first_error;
-  while (!machine.done()) {
-    auto now = Clock::now();
-    for (const auto& out : machine.poll_transmit(now)) {
-      std::string error;
-      if (!socket.send(out.to, out.bytes, error) && !first_error) first_error = error;
-    }
-    auto deadline = machine.next_deadline();
-    if (!deadline) break;
-    auto datagram = socket.receive_until(*deadline);
-    now = Clock::now();
-    if (datagram)
-      machine.on_datagram(now, datagram->bytes, datagram->from);
-    else
-      machine.on_timer(now);
-  }
-  return first_error;
-}
 
 }  // namespace natpunch::io

@@ -17,16 +17,35 @@
 // chunks of finished rounds dropped. Nothing is retransmitted: a model is
 // superseded next round anyway.
 //
-// Peers and neighbours are small integers; the driver maps them to sessions
-// (sim: modelled links; real: natpunch sessions, see learning_transport.hpp).
+//
+// Before round 1 a peer can wait at a start barrier (real peers open their
+// sessions at different moments; punching one pair can take seconds longer
+// than another): it sends a small READY datagram to every neighbour it waits
+// for every `ready_interval` until it has heard something from each of them
+// (a READY or already a model chunk) or `give_up_after` has passed, then one
+// GO to each. Chunks that arrive while waiting are kept for round 1. A READY
+// that arrives later is answered with one GO (GO is never answered), so a
+// neighbour whose first datagrams were lost does not wait for nothing.
+//
+// The machine contract (core/transmit.hpp): socket k is the channel to the
+// neighbour with peer index k -- a natpunch Session in a real run
+// (io/learning_driver.hpp), a port of its own in the simulator
+// (sim/learning_simulation.hpp). The socket says who sent a datagram; the
+// channel authenticates it. poll_event() reports the barrier, every finished
+// round and the end.
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
+#include <variant>
 #include <vector>
 
+#include "core/endpoint.hpp"
 #include "core/rng.hpp"
 #include "core/time.hpp"
+#include "core/transmit.hpp"
 #include "learn/dataset.hpp"
 #include "learn/model.hpp"
 #include "learn/model_chunk.hpp"
@@ -53,14 +72,21 @@ struct AveragingConfig {
 };
 
 struct Neighbour {
-  std::size_t peer = 0;
+  std::size_t peer = 0;             // its index in the run, and the socket that leads to it
   std::size_t max_datagram = 1160;  // largest payload the path to it carries (natpunch::kMaxSessionPayload)
+  // Where its datagrams go; unspecified over a connected channel (a Session).
+  Endpoint endpoint{};
 };
 
-struct LearnDatagram {
-  std::size_t to = 0;
-  std::vector<std::uint8_t> bytes;
+struct StartBarrier {
+  std::vector<std::size_t> wait_for;  // neighbours to hear from before round 1; empty: start at once
+  Duration give_up_after = seconds(10);
+  Duration ready_interval = milliseconds(100);
 };
+
+// The start barrier's datagrams: 8 bytes no model chunk can be (chunks start with their own magic).
+bool is_ready_datagram(std::span<const std::uint8_t> bytes);    // "waiting": answered by a started peer
+bool is_barrier_datagram(std::span<const std::uint8_t> bytes);  // READY or GO
 
 struct RoundRecord {
   std::uint32_t round = 0;
@@ -82,20 +108,39 @@ struct PeerCounters {
   std::uint64_t stale = 0;      // chunks of rounds already finished
 };
 
+// What poll_event() reports, in order.
+namespace learn_event {
+struct Waiting {  // the start barrier heard from one more neighbour
+  std::size_t heard = 0;
+  std::size_t of = 0;
+};
+struct Started {  // round 1 began
+  std::vector<std::size_t> not_heard;  // neighbours still silent when the barrier gave up
+};
+struct RoundFinished {
+  RoundRecord record;
+};
+struct Finished {};  // every round done
+}  // namespace learn_event
+using LearnEvent =
+    std::variant<learn_event::Waiting, learn_event::Started, learn_event::RoundFinished, learn_event::Finished>;
+
 class AveragingPeer {
  public:
   // `initial` must be the same for every peer of the run; `evaluation` (may
-  // be null, must outlive the peer) is scored after every round.
+  // be null, must outlive the peer) is scored after every round. The peer
+  // starts (the barrier, or round 1) at its first on_timer() at or after `start`.
   AveragingPeer(AveragingConfig config, std::vector<Neighbour> neighbours, Dataset local, Model initial, Rng rng,
-                const Dataset* evaluation = nullptr);
+                TimePoint start, const Dataset* evaluation = nullptr, StartBarrier barrier = {});
 
-  void start(TimePoint now);
-  void on_datagram(TimePoint now, std::size_t from, std::span<const std::uint8_t> bytes);
-  void on_timer(TimePoint now);
-  std::vector<LearnDatagram> poll_transmit();
+  void on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes);
+  std::optional<Transmit> poll_transmit(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
+  void on_timer(TimePoint now);
+  std::optional<LearnEvent> poll_event();
 
   bool done() const { return done_; }
+  bool started() const { return round_ > 0 || done_; }
   std::uint32_t round() const { return round_; }   // the round in progress (1-based); rounds+1 when done
   const Model& model() const { return model_; }
   const std::vector<RoundRecord>& history() const { return history_; }
@@ -109,6 +154,16 @@ class AveragingPeer {
     std::map<std::uint32_t, ReceivedModel> models;  // by round
   };
 
+  struct Early {  // a chunk that came while we waited at the barrier
+    SocketId socket;
+    std::vector<std::uint8_t> bytes;
+  };
+
+  void start_rounds(TimePoint now);
+  void pass_barrier(TimePoint now);
+  void on_barrier_datagram(SocketId socket, std::span<const std::uint8_t> bytes);
+  void on_chunk(TimePoint now, NeighbourState& n, std::span<const std::uint8_t> bytes);
+  void send(std::size_t peer, std::vector<std::uint8_t> bytes);
   void run_rounds(TimePoint now);
   void begin_round(TimePoint now);
   void finish_round(TimePoint now, bool timed_out);
@@ -126,7 +181,16 @@ class AveragingPeer {
   std::optional<TimePoint> deadline_;      // the round timeout
   TimePoint last_chunk_at_{};              // latest chunk of this round (or the round's start)
   bool done_ = false;
-  std::vector<LearnDatagram> outbox_;
+  // Before round 1: when to start, then the barrier's state.
+  TimePoint start_at_;
+  StartBarrier barrier_;
+  bool waiting_ = false;
+  std::set<std::size_t> silent_;
+  TimePoint next_ready_{};
+  TimePoint give_up_at_{};
+  std::vector<Early> early_;
+  std::deque<Transmit> outbox_;
+  std::deque<LearnEvent> events_;
   std::vector<RoundRecord> history_;
   PeerCounters counters_;
 };

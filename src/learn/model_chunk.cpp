@@ -6,20 +6,11 @@
 #include <cstring>
 #include <limits>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::learn {
 
 namespace {
-
-void put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
-  out.push_back(static_cast<std::uint8_t>(v >> 8));
-  out.push_back(static_cast<std::uint8_t>(v));
-}
-void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  put16(out, static_cast<std::uint16_t>(v >> 16));
-  put16(out, static_cast<std::uint16_t>(v));
-}
-std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-std::uint32_t get32(const std::uint8_t* p) { return (std::uint32_t{get16(p)} << 16) | get16(p + 2); }
 
 // Eigen's half does the IEEE binary16 rounding (round to nearest even).
 std::uint16_t half_bits(float value) { return Eigen::half_impl::raw_half_as_uint16(Eigen::half(value)); }
@@ -97,26 +88,27 @@ std::vector<ModelChunk> split_model(const Eigen::VectorXf& parameters, const Mod
 std::vector<std::uint8_t> encode(const ModelChunk& chunk) {
   std::vector<std::uint8_t> out;
   out.reserve(kChunkHeaderSize + chunk.values.size() * bytes_per_parameter(chunk.encoding) + kChunkTrailerSize);
-  out.push_back('N');
-  out.push_back('L');
-  out.push_back(kChunkVersion);
-  out.push_back(static_cast<std::uint8_t>(chunk.encoding));
-  put32(out, chunk.job);
-  put32(out, chunk.round);
-  put16(out, chunk.shape.inputs);
-  put16(out, chunk.shape.hidden);
-  put16(out, chunk.shape.classes);
-  put16(out, chunk.index);
-  put16(out, chunk.count);
-  put32(out, chunk.offset);
-  put16(out, static_cast<std::uint16_t>(std::min<std::size_t>(chunk.values.size(), 0xffff)));
-  put32(out, chunk.weight);
+  ByteWriter w(out);
+  w.u8('N');
+  w.u8('L');
+  w.u8(kChunkVersion);
+  w.u8(static_cast<std::uint8_t>(chunk.encoding));
+  w.u32(chunk.job);
+  w.u32(chunk.round);
+  w.u16(chunk.shape.inputs);
+  w.u16(chunk.shape.hidden);
+  w.u16(chunk.shape.classes);
+  w.u16(chunk.index);
+  w.u16(chunk.count);
+  w.u32(chunk.offset);
   const std::size_t n = std::min<std::size_t>(chunk.values.size(), 0xffff);
+  w.u16(static_cast<std::uint16_t>(n));
+  w.u32(chunk.weight);
   for (std::size_t i = 0; i < n; ++i) {
-    if (chunk.encoding == ChunkEncoding::Float16) put16(out, half_bits(chunk.values[i]));
-    else put32(out, float_bits(chunk.values[i]));
+    if (chunk.encoding == ChunkEncoding::Float16) w.u16(half_bits(chunk.values[i]));
+    else w.u32(float_bits(chunk.values[i]));
   }
-  put32(out, crc_of(out.data(), out.size()));
+  w.u32(crc_of(out.data(), out.size()));
   return out;
 }
 
@@ -128,26 +120,26 @@ Result<ModelChunk, ChunkError> decode_model_chunk(std::span<const std::uint8_t> 
   if (p[3] > static_cast<std::uint8_t>(ChunkEncoding::Float16)) return Unexpected{ChunkError::BadEncoding};
   ModelChunk c;
   c.encoding = static_cast<ChunkEncoding>(p[3]);
-  const std::size_t n = get16(p + 26);
+  const std::size_t n = load_be16(p + 26);
   if (bytes.size() != kChunkHeaderSize + n * bytes_per_parameter(c.encoding) + kChunkTrailerSize)
     return Unexpected{ChunkError::BadLength};
   const std::size_t body = bytes.size() - kChunkTrailerSize;
-  if (crc_of(p, body) != get32(p + body)) return Unexpected{ChunkError::BadChecksum};
-  c.job = get32(p + 4);
-  c.round = get32(p + 8);
-  c.shape.inputs = get16(p + 12);
-  c.shape.hidden = get16(p + 14);
-  c.shape.classes = get16(p + 16);
-  c.index = get16(p + 18);
-  c.count = get16(p + 20);
-  c.offset = get32(p + 22);
-  c.weight = get32(p + 28);
+  if (crc_of(p, body) != load_be32(p + body)) return Unexpected{ChunkError::BadChecksum};
+  c.job = load_be32(p + 4);
+  c.round = load_be32(p + 8);
+  c.shape.inputs = load_be16(p + 12);
+  c.shape.hidden = load_be16(p + 14);
+  c.shape.classes = load_be16(p + 16);
+  c.index = load_be16(p + 18);
+  c.count = load_be16(p + 20);
+  c.offset = load_be32(p + 22);
+  c.weight = load_be32(p + 28);
   if (c.count == 0 || c.index >= c.count) return Unexpected{ChunkError::BadIndex};
   if (n == 0 || std::uint64_t{c.offset} + n > c.shape.parameter_count()) return Unexpected{ChunkError::BadRange};
   c.values.resize(n);
   const std::uint8_t* v = p + kChunkHeaderSize;
   for (std::size_t i = 0; i < n; ++i) {
-    const float value = c.encoding == ChunkEncoding::Float16 ? from_half_bits(get16(v + 2 * i)) : from_float_bits(get32(v + 4 * i));
+    const float value = c.encoding == ChunkEncoding::Float16 ? from_half_bits(load_be16(v + 2 * i)) : from_float_bits(load_be32(v + 4 * i));
     if (!std::isfinite(value)) return Unexpected{ChunkError::NonFinite};
     c.values[i] = value;
   }

@@ -43,15 +43,15 @@ Result<TranslatedPacket, TranslateError> IcmpTranslator::echo_request(TimePoint 
                                                                       std::size_t header_length,
                                                                       std::size_t total_length) {
   std::uint8_t* icmp = p + header_length;
-  const Endpoint internal{IpAddress::v4(load32(p + 12)), load16(icmp + 4)};
-  const Endpoint remote{IpAddress::v4(load32(p + 16)), 0};
+  const Endpoint internal{IpAddress::v4(load_be32(p + 12)), load_be16(icmp + 4)};
+  const Endpoint remote{IpAddress::v4(load_be32(p + 16)), 0};
   auto translated = queries_.outbound(now, internal, remote, total_length - header_length - kIcmpHeader);
   if (!translated) return Unexpected{TranslateError{translated.error()}};
   const std::uint32_t new_source = translated->source.address.v4_host_order();
-  patch_checksum(p + 10, [&](ChecksumPatch& c) { c.replace32(load32(p + 12), new_source); });
+  patch_checksum(p + 10, [&](ChecksumPatch& c) { c.replace32(load_be32(p + 12), new_source); });
   patch_checksum(icmp + 2, [&](ChecksumPatch& c) { c.replace16(internal.port, translated->source.port); });
-  store32(p + 12, new_source);
-  store16(icmp + 4, translated->source.port);
+  store_be32(p + 12, new_source);
+  store_be16(icmp + 4, translated->source.port);
   return TranslatedPacket{translated->source, remote, Translated::Route::Outside, total_length};
 }
 
@@ -60,15 +60,15 @@ Result<TranslatedPacket, TranslateError> IcmpTranslator::echo_reply(TimePoint no
                                                                     std::size_t header_length,
                                                                     std::size_t total_length) {
   std::uint8_t* icmp = p + header_length;
-  const Endpoint remote{IpAddress::v4(load32(p + 12)), 0};
-  const Endpoint external{IpAddress::v4(load32(p + 16)), load16(icmp + 4)};
+  const Endpoint remote{IpAddress::v4(load_be32(p + 12)), 0};
+  const Endpoint external{IpAddress::v4(load_be32(p + 16)), load_be16(icmp + 4)};
   auto internal = queries_.inbound(now, remote, external, total_length - header_length - kIcmpHeader);
   if (!internal) return Unexpected{TranslateError{internal.error()}};
   const std::uint32_t new_destination = internal->address.v4_host_order();
-  patch_checksum(p + 10, [&](ChecksumPatch& c) { c.replace32(load32(p + 16), new_destination); });
+  patch_checksum(p + 10, [&](ChecksumPatch& c) { c.replace32(load_be32(p + 16), new_destination); });
   patch_checksum(icmp + 2, [&](ChecksumPatch& c) { c.replace16(external.port, internal->port); });
-  store32(p + 16, new_destination);
-  store16(icmp + 4, internal->port);
+  store_be32(p + 16, new_destination);
+  store_be16(icmp + 4, internal->port);
   return TranslatedPacket{remote, *internal, Translated::Route::Outside, total_length};
 }
 
@@ -83,9 +83,9 @@ Result<TranslatedPacket, TranslateError> IcmpTranslator::inbound_error(TimePoint
   const std::size_t quoted_header = std::size_t{quote[0] & 0x0fU} * 4;
   if (quoted_header < kIpv4MinHeader || quoted_header > quote_length)
     return Unexpected{TranslateError{PacketError::QuotedBadHeaderLength}};
-  if ((load16(quote + 6) & kFragmentOffsetMask) != 0) return Unexpected{TranslateError{PacketError::QuotedFragment}};
-  const std::uint32_t quoted_source = load32(quote + 12);
-  if (quoted_source != load32(p + 16)) return Unexpected{TranslateError{PacketError::QuotedNotOurs}};
+  if ((load_be16(quote + 6) & kFragmentOffsetMask) != 0) return Unexpected{TranslateError{PacketError::QuotedFragment}};
+  const std::uint32_t quoted_source = load_be32(quote + 12);
+  if (quoted_source != load_be32(p + 16)) return Unexpected{TranslateError{PacketError::QuotedNotOurs}};
   std::uint8_t* l4 = quote + quoted_header;
   const std::size_t l4_length = quote_length - quoted_header;
 
@@ -109,21 +109,21 @@ Result<TranslatedPacket, TranslateError> IcmpTranslator::inbound_error(TimePoint
   } else {
     return Unexpected{TranslateError{PacketError::QuotedProtocol}};
   }
-  const Endpoint external{IpAddress::v4(quoted_source), load16(l4 + port_at)};
+  const Endpoint external{IpAddress::v4(quoted_source), load_be16(l4 + port_at)};
   const auto internal = table->internal_endpoint(now, external);
   if (!internal) return Unexpected{TranslateError{Drop::NoMapping}};
   const std::uint32_t new_address = internal->address.v4_host_order();
 
   // Every word that changes inside the ICMP message feeds its checksum.
-  ChecksumPatch icmp_checksum(load16(icmp + 2));
+  ChecksumPatch icmp_checksum(load_be16(icmp + 2));
   const auto set16 = [&](std::uint8_t* at, std::uint16_t value) {
-    icmp_checksum.replace16(load16(at), value);
-    store16(at, value);
+    icmp_checksum.replace16(load_be16(at), value);
+    store_be16(at, value);
   };
   // A quoted UDP checksum of 0 means "none" and stays so; a quote too short
   // to hold the checksum simply has nothing to patch.
-  if (l4_length >= checksum_at + 2 && !(pseudo_header && load16(l4 + checksum_at) == 0)) {
-    ChecksumPatch inner(load16(l4 + checksum_at));
+  if (l4_length >= checksum_at + 2 && !(pseudo_header && load_be16(l4 + checksum_at) == 0)) {
+    ChecksumPatch inner(load_be16(l4 + checksum_at));
     if (pseudo_header) inner.replace32(quoted_source, new_address);
     inner.replace16(external.port, internal->port);
     std::uint16_t result = inner.result();
@@ -131,16 +131,16 @@ Result<TranslatedPacket, TranslateError> IcmpTranslator::inbound_error(TimePoint
     set16(l4 + checksum_at, result);
   }
   set16(l4 + port_at, internal->port);
-  ChecksumPatch quoted_ip(load16(quote + 10));
+  ChecksumPatch quoted_ip(load_be16(quote + 10));
   quoted_ip.replace32(quoted_source, new_address);
   set16(quote + 10, quoted_ip.result());
   set16(quote + 12, static_cast<std::uint16_t>(new_address >> 16));
   set16(quote + 14, static_cast<std::uint16_t>(new_address));
-  store16(icmp + 2, icmp_checksum.result());
+  store_be16(icmp + 2, icmp_checksum.result());
 
-  const Endpoint sender{IpAddress::v4(load32(p + 12)), 0};
-  patch_checksum(p + 10, [&](ChecksumPatch& c) { c.replace32(load32(p + 16), new_address); });
-  store32(p + 16, new_address);
+  const Endpoint sender{IpAddress::v4(load_be32(p + 12)), 0};
+  patch_checksum(p + 10, [&](ChecksumPatch& c) { c.replace32(load_be32(p + 16), new_address); });
+  store_be32(p + 16, new_address);
   return TranslatedPacket{sender, *internal, Translated::Route::Outside, total_length};
 }
 

@@ -36,24 +36,24 @@ Result<Ipv4Header, PacketError> parse_ipv4_header(std::span<const std::uint8_t> 
   if ((p[0] >> 4) != 4) return Unexpected{PacketError::NotIpv4};
   Ipv4Header h;
   h.header_length = std::size_t{p[0] & 0x0fU} * 4;
-  h.total_length = load16(p + 2);
+  h.total_length = load_be16(p + 2);
   if (h.total_length > packet.size() || h.total_length < kIpv4MinHeader) return Unexpected{PacketError::BadTotalLength};
   if (h.header_length < kIpv4MinHeader || h.header_length > h.total_length)
     return Unexpected{PacketError::BadHeaderLength};
   if (verify_checksum && internet_checksum(packet.first(h.header_length)) != 0)
     return Unexpected{PacketError::BadHeaderChecksum};
-  h.identification = load16(p + 4);
-  h.flags_fragment = load16(p + 6);
+  h.identification = load_be16(p + 4);
+  h.flags_fragment = load_be16(p + 6);
   h.protocol = p[9];
-  h.source = load32(p + 12);
-  h.destination = load32(p + 16);
+  h.source = load_be32(p + 12);
+  h.destination = load_be32(p + 16);
   return h;
 }
 
 std::uint16_t internet_checksum(std::span<const std::uint8_t> bytes, std::uint32_t initial_sum) {
   std::uint64_t sum = initial_sum;
   std::size_t i = 0;
-  for (; i + 1 < bytes.size(); i += 2) sum += wire::load16(bytes.data() + i);
+  for (; i + 1 < bytes.size(); i += 2) sum += load_be16(bytes.data() + i);
   if (i < bytes.size()) sum += std::uint32_t{bytes[i]} << 8;
   while (sum >> 16) sum = (sum & 0xffffU) + (sum >> 16);
   return static_cast<std::uint16_t>(~sum);

@@ -130,10 +130,10 @@ Result<std::span<std::uint8_t>, ReassemblyError> Ipv4Reassembler::add(TimePoint 
   const std::size_t header_length = p.header_length;
   release(index, &completed_);
   std::uint8_t* out = completed_.data() + kHeaderRoom - header_length;
-  store16(out + 2, static_cast<std::uint16_t>(total));
-  store16(out + 6, static_cast<std::uint16_t>(load16(out + 6) & kFlagDontFragment));
-  store16(out + 10, 0);
-  store16(out + 10, internet_checksum(std::span<const std::uint8_t>(out, header_length)));
+  store_be16(out + 2, static_cast<std::uint16_t>(total));
+  store_be16(out + 6, static_cast<std::uint16_t>(load_be16(out + 6) & kFlagDontFragment));
+  store_be16(out + 10, 0);
+  store_be16(out + 10, internet_checksum(std::span<const std::uint8_t>(out, header_length)));
   return std::span<std::uint8_t>(out, total);
 }
 

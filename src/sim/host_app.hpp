@@ -1,9 +1,10 @@
 #pragma once
-// What runs on a simulated host: an adapter around one sans-IO state
-// machine (a punching strategy, a STUN client or server). The network calls
-// it at its deadline and with every datagram that reaches the host; it
-// answers by sending through the Outbox. Adapters own no time and no
-// randomness of their own beyond what the machine was built with.
+// What runs on a simulated host. The network calls it at its deadline and
+// with every datagram that reaches the host; it answers by sending through
+// the Outbox. sim::MachineHost (machine_host.hpp) runs any machine of the
+// contract on a host; tests script hosts directly (an echo, an attacker).
+// Hosts own no time and no randomness of their own beyond what their
+// machine was built with.
 #include <optional>
 #include <span>
 

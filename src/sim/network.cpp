@@ -128,7 +128,7 @@ void Network::deliver(TimePoint now, std::uint32_t link) {
     }
     case Sink::NatOutbound: {
       NatBox& box = nats_[end.index];
-      auto translated = box.table().outbound(now, packet.from, packet.to, packet.size);
+      auto translated = box.table().outbound(now, packet.from, packet.to, packet.size());
       if (!translated) {
         box.count_drop(translated.error());
       } else if (translated->route == nat::Translated::Route::Outside) {
@@ -143,7 +143,7 @@ void Network::deliver(TimePoint now, std::uint32_t link) {
     }
     case Sink::NatInbound: {
       NatBox& box = nats_[end.index];
-      auto internal = box.table().inbound(now, packet.from, packet.to, packet.size);
+      auto internal = box.table().inbound(now, packet.from, packet.to, packet.size());
       if (!internal) box.count_drop(internal.error());
       else if (auto host = box.inside_host(internal->address))
         push(now, hosts_[*host].down, packet.from, *internal, packet.payload());
@@ -154,6 +154,12 @@ void Network::deliver(TimePoint now, std::uint32_t link) {
   }
   links_[link].pop();
   reschedule_link(link);
+}
+
+std::uint64_t Network::lost_packets() const {
+  std::uint64_t lost = 0;
+  for (const Link& l : links_) lost += l.counters().lost;
+  return lost;
 }
 
 bool Network::step(TimePoint limit) {

@@ -55,6 +55,10 @@ class Network {
   // Another address owned by a public host (e.g. a STUN server's alternate IP).
   void add_address(HostId host, const IpAddress& address);
 
+  // Asks host `host` for its next deadline again: for a host whose state
+  // changed from outside the network (a test, a scripted attacker).
+  void wake(HostId host) { reschedule_host(host); }
+
   // Processes the earliest event if it is due no later than `limit`;
   // false when nothing is due by then (time stops at the last event).
   bool step(TimePoint limit);
@@ -69,6 +73,8 @@ class Network {
   const NetworkCounters& counters() const { return counters_; }
   NatBox& nat(NatId id) { return nats_[id]; }
   const Link& link(std::uint32_t id) const { return links_[id]; }
+  // Packets every link lost so far.
+  std::uint64_t lost_packets() const;
 
  private:
   friend class Outbox;

@@ -1,34 +1,31 @@
 #pragma once
-// A datagram in flight inside the simulator. The payload lives inline so
-// sending a packet never allocates; links keep packets in reusable ring
-// slots. 548 bytes (RFC 791's 576 minus IP and UDP headers) holds every
-// message the simulated protocols send (probes are 16 bytes, STUN Binding
-// exchanges < 200); larger payloads are refused by Link::push.
-#include <array>
+// A datagram in flight inside the simulator. Payloads up to
+// DatagramBytes::kInlineCapacity (probes, STUN requests, keepalives) live
+// inline, larger ones (STUN answers, model chunks) in a buffer that links
+// reuse slot by slot, so steady-state sending does not allocate. Anything
+// up to the largest UDP payload is carried; larger is refused by Link::push.
 #include <cstdint>
-#include <cstring>
 #include <span>
 
+#include "core/datagram_bytes.hpp"
 #include "core/endpoint.hpp"
 
 namespace natpunch::sim {
 
-inline constexpr std::size_t kMaxPayload = 548;
+inline constexpr std::size_t kMaxPayload = 65507;
 
 struct Packet {
   Endpoint from;
   Endpoint to;
-  std::uint16_t size = 0;
-  std::array<std::uint8_t, kMaxPayload> bytes;  // only [0, size) is meaningful
+  DatagramBytes bytes;
 
-  std::span<const std::uint8_t> payload() const { return {bytes.data(), size}; }
+  std::span<const std::uint8_t> payload() const { return bytes.span(); }
+  std::size_t size() const { return bytes.size(); }
 
-  // Copies only the meaningful bytes (a full copy would move 548 bytes per hop).
   void assign(const Endpoint& source, const Endpoint& destination, std::span<const std::uint8_t> data) {
     from = source;
     to = destination;
-    size = static_cast<std::uint16_t>(data.size());
-    std::memcpy(bytes.data(), data.data(), data.size());
+    bytes.assign(data);
   }
 };
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "sim/network.hpp"
-#include "sim/strategy_app.hpp"
+#include "sim/machine_host.hpp"
 
 namespace natpunch::sim {
 namespace {
@@ -49,21 +49,29 @@ std::optional<nat::NatConfigError> build(Rig& rig, const nat::NatConfig& a, cons
   return std::nullopt;
 }
 
-// Runs both apps until one side connects or both are done.
-PairOutcome run(Rig& rig, StrategyApp& peer_a, StrategyApp& peer_b, const SidePath& path_a, const SidePath& path_b,
+// A punching strategy on a host: socket i is local port first_port + i, all bound from the start.
+using StrategyHost = MachineHost<punch::PunchStrategy>;
+std::unique_ptr<StrategyHost> strategy_host(const IpAddress& address, std::uint16_t first_port,
+                                            std::unique_ptr<punch::PunchStrategy> strategy) {
+  const SocketId sockets = strategy->socket_count();
+  return std::make_unique<StrategyHost>(address, first_port, std::move(strategy), sockets);
+}
+
+// Runs both hosts until one side connects or both are done.
+PairOutcome run(Rig& rig, StrategyHost& peer_a, StrategyHost& peer_b, const SidePath& path_a, const SidePath& path_b,
                 TimePoint start, TimePoint limit) {
   rig.network.add_inside_host(rig.nat_a, kPeerA, path_a.access, peer_a);
   rig.network.add_inside_host(rig.nat_b, kPeerB, path_b.access, peer_b);
   using punch::PunchOutcome;
   const auto connected = [&] {
-    return peer_a.strategy().result().outcome == PunchOutcome::Connected ||
-           peer_b.strategy().result().outcome == PunchOutcome::Connected;
+    return peer_a.machine().result().outcome == PunchOutcome::Connected ||
+           peer_b.machine().result().outcome == PunchOutcome::Connected;
   };
-  rig.network.run(limit, [&] { return connected() || (peer_a.strategy().done() && peer_b.strategy().done()); });
+  rig.network.run(limit, [&] { return connected() || (peer_a.machine().done() && peer_b.machine().done()); });
 
   PairOutcome outcome;
-  outcome.a = peer_a.strategy().result();
-  outcome.b = peer_b.strategy().result();
+  outcome.a = peer_a.machine().result();
+  outcome.b = peer_b.machine().result();
   outcome.connected = connected();
   outcome.probes_a = outcome.a.probes_sent;
   outcome.probes_b = outcome.b.probes_sent;
@@ -136,14 +144,14 @@ Result<PairOutcome, nat::NatConfigError> run_naive_pair(const NaivePairScenario&
   auto machine_b = std::make_unique<punch::NaiveBirthday>(attack_b, rng_b, start + scenario.start_offset_b);
   const std::uint16_t first_a = machine_a->local_port(0);
   const std::uint16_t first_b = machine_b->local_port(0);
-  StrategyApp peer_a(kPeerA, first_a, std::move(machine_a));
-  StrategyApp peer_b(kPeerB, first_b, std::move(machine_b));
+  auto peer_a = strategy_host(kPeerA, first_a, std::move(machine_a));
+  auto peer_b = strategy_host(kPeerB, first_b, std::move(machine_b));
   // Both machines finish on their own (budget + linger); the limit only
   // guards against a machine that never does.
   const TimePoint limit = start + scenario.start_offset_b +
                           scenario.attack.send_interval * static_cast<Duration::rep>(scenario.attack.probe_budget) +
                           scenario.attack.linger + std::chrono::minutes(10);
-  return run(rig, peer_a, peer_b, scenario.path_a, scenario.path_b, start, limit);
+  return run(rig, *peer_a, *peer_b, scenario.path_a, scenario.path_b, start, limit);
 }
 
 Result<PairOutcome, nat::NatConfigError> run_strategy_pair(const StrategyPairScenario& scenario, std::uint64_t seed) {
@@ -166,13 +174,13 @@ Result<PairOutcome, nat::NatConfigError> run_strategy_pair(const StrategyPairSce
 
   Rng rng_a(seeds.next_u64());
   Rng rng_b(seeds.next_u64());
-  StrategyApp peer_a(kPeerA, kFirstLocalPort, punch::make_strategy(kind_a, side_a, side_b, params_a, rng_a, start));
-  StrategyApp peer_b(kPeerB, kFirstLocalPort,
-                     punch::make_strategy(kind_b, side_b, side_a, params_b, rng_b, start + scenario.start_offset_b));
+  auto peer_a = strategy_host(kPeerA, kFirstLocalPort, punch::make_strategy(kind_a, side_a, side_b, params_a, rng_a, start));
+  auto peer_b = strategy_host(kPeerB, kFirstLocalPort,
+                              punch::make_strategy(kind_b, side_b, side_a, params_b, rng_b, start + scenario.start_offset_b));
   const Duration sending = scenario.params.send_interval * static_cast<Duration::rep>(scenario.params.probe_budget);
   const TimePoint limit = start + scenario.start_offset_b + std::min(sending, scenario.params.time_budget.value_or(sending)) +
                           scenario.params.linger + std::chrono::minutes(10);
-  PairOutcome outcome = run(rig, peer_a, peer_b, scenario.path_a, scenario.path_b, start, limit);
+  PairOutcome outcome = run(rig, *peer_a, *peer_b, scenario.path_a, scenario.path_b, start, limit);
   outcome.kind_a = kind_a;
   outcome.kind_b = kind_b;
   return outcome;

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "stun/byte_order.hpp"
+#include "core/bytes.hpp"
 
 namespace natpunch::stun::detail {
 namespace {
@@ -17,7 +17,7 @@ constexpr std::size_t kIpv6ValueSize = kPrefixSize + 16;
 
 XorMask make_xor_mask(std::uint32_t cookie, const TransactionId& id) {
   XorMask mask{};
-  store_u32(mask.data(), cookie);
+  store_be32(mask.data(), cookie);
   std::memcpy(mask.data() + 4, id.data(), id.size());
   return mask;
 }
@@ -47,7 +47,7 @@ Endpoint read_address_value(std::span<const std::uint8_t> value, const XorMask* 
     for (std::size_t i = 0; i < address_size; ++i) address[i] ^= (*mask)[i];
   }
   Endpoint endpoint;
-  endpoint.port = load_u16(port_bytes);
+  endpoint.port = load_be16(port_bytes);
   endpoint.address = address_size == 4 ? IpAddress::v4({address[0], address[1], address[2], address[3]})
                                        : IpAddress::v6(address);
   return endpoint;
@@ -61,7 +61,7 @@ void write_address_value(std::uint8_t* out, const Endpoint& endpoint, const XorM
   const std::size_t address_size = endpoint.address.size();
   out[0] = 0;
   out[1] = endpoint.address.is_v4() ? kFamilyIpv4 : kFamilyIpv6;
-  store_u16(out + 2, endpoint.port);
+  store_be16(out + 2, endpoint.port);
   std::memcpy(out + kPrefixSize, endpoint.address.data(), address_size);
   if (mask != nullptr) {
     out[2] ^= (*mask)[0];

@@ -4,7 +4,6 @@
 
 namespace natpunch::stun {
 
-
 BindingQuery::BindingQuery(std::vector<Endpoint> servers, const RetransmitPolicy& policy, Rng& rng, TimePoint now)
     : servers_(std::move(servers)), policy_(policy), rng_(rng) {
   start_next(now);
@@ -12,8 +11,7 @@ BindingQuery::BindingQuery(std::vector<Endpoint> servers, const RetransmitPolicy
 
 void BindingQuery::start_next(TimePoint now) {
   if (next_server_ >= servers_.size()) {
-    current_.reset();
-    done_ = true;
+    finish();
     return;
   }
   TransactionId id{};
@@ -22,14 +20,17 @@ void BindingQuery::start_next(TimePoint now) {
   started_ = now;
 }
 
-std::vector<Transmit> BindingQuery::poll_transmit(TimePoint now) {
-  std::vector<Transmit> out;
-  if (done_ || !current_) return out;
-  if (auto bytes = current_->poll_transmit(now)) {
-    ++result_.requests_sent;
-    out.push_back({current_->destination(), {bytes->begin(), bytes->end()}});
-  }
-  return out;
+void BindingQuery::finish() {
+  current_.reset();
+  done_ = true;
+}
+
+std::optional<Transmit> BindingQuery::poll_transmit(TimePoint now) {
+  if (done_ || !current_) return std::nullopt;
+  auto bytes = current_->poll_transmit(now);
+  if (!bytes) return std::nullopt;
+  ++result_.requests_sent;
+  return Transmit{0, current_->destination(), *bytes};
 }
 
 std::optional<TimePoint> BindingQuery::next_deadline() const {
@@ -46,8 +47,9 @@ void BindingQuery::on_timer(TimePoint now) {
   }
 }
 
-void BindingQuery::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, const Endpoint& from) {
-  if (done_ || !current_ || from != current_->destination()) return;  // stray or spoofed source
+void BindingQuery::on_datagram(TimePoint now, SocketId socket, const Endpoint& from,
+                               std::span<const std::uint8_t> bytes) {
+  if (socket != 0 || done_ || !current_ || from != current_->destination()) return;  // stray or spoofed source
   auto message = MessageView::decode(bytes);
   if (!message || !current_->on_response(*message)) return;
   result_.answered = true;
@@ -61,7 +63,13 @@ void BindingQuery::on_datagram(TimePoint now, std::span<const std::uint8_t> byte
     if (!result_.response_origin) result_.response_origin = message->source_address();
     result_.other_address = message->alternate_address();
   }
-  done_ = true;
+  finish();
+}
+
+std::optional<BindingQueryEvent> BindingQuery::poll_event() {
+  if (!done_ || reported_) return std::nullopt;
+  reported_ = true;
+  return binding_event::Done{result_};
 }
 
 }  // namespace natpunch::stun

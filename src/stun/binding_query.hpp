@@ -1,17 +1,18 @@
 #pragma once
 // "What is my mapped address?": one Binding request, retransmitted per the
-// RFC 8489 policy, to each server in turn until one answers. Sans-IO: the
-// driver sends what poll_transmit() returns and feeds datagrams and timers.
+// RFC 8489 policy, to each server in turn until one answers. A sans-IO
+// machine on the contract of core/transmit.hpp, from one socket (0).
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/endpoint.hpp"
 #include "core/rng.hpp"
 #include "core/time.hpp"
+#include "core/transmit.hpp"
 #include "stun/client_transaction.hpp"
-#include "stun/transmit.hpp"
 
 namespace natpunch::stun {
 
@@ -27,19 +28,31 @@ struct BindingQueryResult {
   std::vector<Endpoint> silent_servers;   // tried, never answered
 };
 
+// What poll_event() reports: the query ended (answered or every server silent), once.
+namespace binding_event {
+struct Done {
+  BindingQueryResult result;
+};
+}  // namespace binding_event
+using BindingQueryEvent = std::variant<binding_event::Done>;
+
 class BindingQuery {
  public:
   BindingQuery(std::vector<Endpoint> servers, const RetransmitPolicy& policy, Rng& rng, TimePoint now);
 
-  std::vector<Transmit> poll_transmit(TimePoint now);
+  // The contract: everything goes out of and comes in on socket 0.
+  void on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes);
+  std::optional<Transmit> poll_transmit(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
   void on_timer(TimePoint now);
-  void on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, const Endpoint& from);
+  std::optional<BindingQueryEvent> poll_event();
+
   bool done() const { return done_; }
   const BindingQueryResult& result() const { return result_; }
 
  private:
   void start_next(TimePoint now);
+  void finish();
 
   std::vector<Endpoint> servers_;
   RetransmitPolicy policy_;
@@ -48,6 +61,7 @@ class BindingQuery {
   std::optional<ClientTransaction> current_;
   TimePoint started_{};
   bool done_ = false;
+  bool reported_ = false;
   BindingQueryResult result_;
 };
 

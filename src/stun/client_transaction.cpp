@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::stun {
 namespace {
 
@@ -20,9 +22,8 @@ ClientTransaction::ClientTransaction(std::vector<std::uint8_t> request, const En
                                      const RetransmitPolicy& policy, TimePoint now)
     : request_(std::move(request)), destination_(destination), policy_(policy), interval_(policy.rto), next_send_(now) {
   if (request_.size() >= kHeaderSize) {
-    method_ = method_of(static_cast<std::uint16_t>((request_[0] << 8) | request_[1]));
-    cookie_ = (std::uint32_t{request_[4]} << 24) | (std::uint32_t{request_[5]} << 16) |
-              (std::uint32_t{request_[6]} << 8) | std::uint32_t{request_[7]};
+    method_ = method_of(load_be16(request_.data()));
+    cookie_ = load_be32(request_.data() + 4);
     std::memcpy(id_.data(), request_.data() + 8, id_.size());
   }
 }

@@ -33,14 +33,18 @@ NatDiscovery::Probe* NatDiscovery::find(Test test) {
   return nullptr;
 }
 
-std::vector<Transmit> NatDiscovery::poll_transmit(TimePoint now) {
-  std::vector<Transmit> out;
+std::optional<Transmit> NatDiscovery::poll_transmit(TimePoint now) {
   for (auto& p : probes_) {
     if (p.answered) continue;  // a hairpinned request leaves its transaction pending
-    if (auto bytes = p.transaction.poll_transmit(now))
-      out.push_back(Transmit{p.transaction.destination(), {bytes->begin(), bytes->end()}});
+    if (auto bytes = p.transaction.poll_transmit(now)) return Transmit{0, p.transaction.destination(), *bytes};
   }
-  return out;
+  return std::nullopt;
+}
+
+std::optional<DiscoveryEvent> NatDiscovery::poll_event() {
+  if (!done() || reported_) return std::nullopt;
+  reported_ = true;
+  return discovery_event::Done{result_};
 }
 
 std::optional<TimePoint> NatDiscovery::next_deadline() const {
@@ -58,8 +62,9 @@ void NatDiscovery::on_timer(TimePoint now) {
   advance(now);
 }
 
-void NatDiscovery::on_datagram(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from) {
-  if (done()) return;
+void NatDiscovery::on_datagram(TimePoint now, SocketId socket, const Endpoint& from,
+                               std::span<const std::uint8_t> datagram) {
+  if (socket != 0 || done()) return;
   const auto decoded = MessageView::decode(datagram);
   if (!decoded) return;
   const MessageView& message = decoded.value();

@@ -1,9 +1,10 @@
 #pragma once
 // NAT behaviour discovery (RFC 5780 §4) and the classic RFC 3489 type, as a
-// sans-IO state machine in the style of stuntman's client logic. All tests
-// run from ONE local socket; the driver sends what poll_transmit() returns
-// from that socket, feeds every datagram that socket receives to
-// on_datagram(), and calls on_timer() at next_deadline().
+// sans-IO state machine in the style of stuntman's client logic, on the
+// contract of core/transmit.hpp. All tests run from ONE local socket (0):
+// the driver sends what poll_transmit() returns from it, feeds every
+// datagram it receives to on_datagram(), calls on_timer() at
+// next_deadline(), and poll_event() says Done once, with the result.
 //
 // Phases, kept apart so one test cannot open the filter another measures:
 //  1. Binding to servers[i] (the next server when one does not answer):
@@ -26,14 +27,15 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/endpoint.hpp"
 #include "core/rng.hpp"
 #include "core/time.hpp"
-#include "stun/client_transaction.hpp"
+#include "core/transmit.hpp"
 #include "nat/nat_behavior.hpp"
-#include "stun/transmit.hpp"
+#include "stun/client_transaction.hpp"
 
 namespace natpunch::stun {
 
@@ -57,18 +59,27 @@ struct DiscoveryResult {
   std::string note;                          // what happened, for humans; "; "-separated
 };
 
+// What poll_event() reports: discovery finished, once.
+namespace discovery_event {
+struct Done {
+  DiscoveryResult result;
+};
+}  // namespace discovery_event
+using DiscoveryEvent = std::variant<discovery_event::Done>;
+
 class NatDiscovery {
  public:
   // Transaction ids are drawn from an Rng seeded from `rng`, which need not
   // outlive this object.
   NatDiscovery(DiscoveryConfig config, Rng& rng, TimePoint now);
 
-  // Every datagram due now (first sends and retransmissions).
-  std::vector<Transmit> poll_transmit(TimePoint now);
+  void on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> datagram);
+  // One datagram due now (a first send or a retransmission) per call.
+  std::optional<Transmit> poll_transmit(TimePoint now);
   // nullopt once done.
   std::optional<TimePoint> next_deadline() const;
   void on_timer(TimePoint now);
-  void on_datagram(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from);
+  std::optional<DiscoveryEvent> poll_event();
 
   bool done() const { return phase_ == Phase::Done; }
   // Final once done(); before that, what has been learned so far.
@@ -108,6 +119,7 @@ class NatDiscovery {
   bool any_server_answered_ = false;
   std::vector<Probe> probes_;  // the current phase's tests only
   DiscoveryResult result_;
+  bool reported_ = false;
 };
 
 }  // namespace natpunch::stun

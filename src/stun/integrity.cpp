@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-#include "stun/byte_order.hpp"
+#include "core/bytes.hpp"
 #include "stun/message.hpp"
 
 namespace natpunch::stun {
@@ -38,7 +38,7 @@ bool compute_message_hmac(HmacAlgorithm algorithm, std::span<const std::uint8_t>
 
   std::array<std::uint8_t, kHeaderSize> header{};
   std::memcpy(header.data(), prefix.data(), kHeaderSize);
-  store_u16(header.data() + 2, length_field);
+  store_be16(header.data() + 2, length_field);
 
   std::unique_ptr<EVP_MAC, MacDeleter> mac(EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr));
   if (!mac) return false;

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "stun/address_attribute.hpp"
-#include "stun/byte_order.hpp"
+#include "core/bytes.hpp"
 #include "stun/integrity.hpp"
 #include "stun/text_limits.hpp"
 
@@ -184,18 +184,17 @@ std::uint16_t make_message_type(std::uint16_t method, MessageClass cls) {
 }
 
 Result<MessageView, DecodeError> MessageView::decode(std::span<const std::uint8_t> datagram) {
-  using detail::load_u16;
   if (datagram.size() < kHeaderSize) return Unexpected{DecodeError::kTooShort};
-  const std::uint16_t type = load_u16(datagram.data());
+  const std::uint16_t type = load_be16(datagram.data());
   if ((type & kFirstTwoBitsMask) != 0) return Unexpected{DecodeError::kNotStun};
-  const std::size_t body_length = load_u16(datagram.data() + 2);
+  const std::size_t body_length = load_be16(datagram.data() + 2);
   if (body_length % 4 != 0) return Unexpected{DecodeError::kLengthNotMultipleOf4};
   if (body_length != datagram.size() - kHeaderSize) return Unexpected{DecodeError::kLengthMismatch};
 
   MessageView view;
   view.bytes_ = datagram;
   view.type_ = type;
-  view.cookie_ = detail::load_u32(datagram.data() + 4);
+  view.cookie_ = load_be32(datagram.data() + 4);
   std::memcpy(view.transaction_id_.data(), datagram.data() + 8, view.transaction_id_.size());
   const bool has_cookie = view.has_magic_cookie();
 
@@ -205,8 +204,8 @@ Result<MessageView, DecodeError> MessageView::decode(std::span<const std::uint8_
   while (offset < datagram.size()) {
     const std::size_t remaining = datagram.size() - offset;
     if (remaining < kAttributeHeaderSize) return Unexpected{DecodeError::kAttributeTruncated};
-    const std::uint16_t attr_type = load_u16(datagram.data() + offset);
-    const std::size_t length = load_u16(datagram.data() + offset + 2);
+    const std::uint16_t attr_type = load_be16(datagram.data() + offset);
+    const std::size_t length = load_be16(datagram.data() + offset + 2);
     if (length > remaining - kAttributeHeaderSize) return Unexpected{DecodeError::kAttributeTruncated};
     if (view.count_ == kMaxAttributes) return Unexpected{DecodeError::kTooManyAttributes};
     const auto value = datagram.subspan(offset + kAttributeHeaderSize, length);
@@ -215,7 +214,7 @@ Result<MessageView, DecodeError> MessageView::decode(std::span<const std::uint8_
       if (length != kFingerprintSize) return Unexpected{DecodeError::kBadFingerprintLength};
       if (offset + kAttributeHeaderSize + kFingerprintSize != datagram.size())
         return Unexpected{DecodeError::kFingerprintNotLast};
-      if (detail::load_u32(value.data()) != detail::compute_fingerprint(datagram.first(offset)))
+      if (load_be32(value.data()) != detail::compute_fingerprint(datagram.first(offset)))
         return Unexpected{DecodeError::kFingerprintMismatch};
     } else if (const auto error = check_value(attr_type, value, has_cookie)) {
       return Unexpected{*error};
@@ -230,7 +229,7 @@ Result<MessageView, DecodeError> MessageView::decode(std::span<const std::uint8_
 bool MessageView::looks_like_stun(std::span<const std::uint8_t> datagram) {
   if (datagram.size() < kHeaderSize) return false;
   if ((datagram[0] & 0xC0) != 0) return false;
-  const std::size_t body_length = detail::load_u16(datagram.data() + 2);
+  const std::size_t body_length = load_be16(datagram.data() + 2);
   return body_length % 4 == 0 && body_length == datagram.size() - kHeaderSize;
 }
 
@@ -289,14 +288,14 @@ std::optional<Endpoint> MessageView::alternate_address() const {
 std::optional<ChangeRequestValue> MessageView::change_request() const {
   const RawAttribute* attribute = find(attr::kChangeRequest);
   if (attribute == nullptr) return std::nullopt;
-  const std::uint32_t flags = detail::load_u32(attribute->value.data());
+  const std::uint32_t flags = load_be32(attribute->value.data());
   return ChangeRequestValue{(flags & 0x4u) != 0, (flags & 0x2u) != 0};
 }
 
 std::optional<std::uint16_t> MessageView::response_port() const {
   const RawAttribute* attribute = find(attr::kResponsePort);
   if (attribute == nullptr) return std::nullopt;
-  return detail::load_u16(attribute->value.data());
+  return load_be16(attribute->value.data());
 }
 
 std::optional<ErrorCodeValue> MessageView::error_code() const {
@@ -317,7 +316,7 @@ std::size_t MessageView::unknown_attributes(std::span<std::uint16_t> out) const 
   const RawAttribute* attribute = find(attr::kUnknownAttributes);
   if (attribute == nullptr) return 0;
   const std::size_t count = std::min(out.size(), attribute->value.size() / 2);
-  for (std::size_t i = 0; i < count; ++i) out[i] = detail::load_u16(attribute->value.data() + 2 * i);
+  for (std::size_t i = 0; i < count; ++i) out[i] = load_be16(attribute->value.data() + 2 * i);
   return count;
 }
 

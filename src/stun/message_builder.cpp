@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "stun/address_attribute.hpp"
-#include "stun/byte_order.hpp"
+#include "core/bytes.hpp"
 #include "stun/integrity.hpp"
 #include "stun/message.hpp"
 #include "stun/text_limits.hpp"
@@ -28,15 +28,15 @@ MessageBuilder::MessageBuilder(std::span<std::uint8_t> buffer, Method method, Me
     return;
   }
   std::uint8_t* header = buffer_.data();
-  detail::store_u16(header, make_message_type(static_cast<std::uint16_t>(method), cls));
-  detail::store_u32(header + 4, cookie_);
+  store_be16(header, make_message_type(static_cast<std::uint16_t>(method), cls));
+  store_be32(header + 4, cookie_);
   std::memcpy(header + 8, id_.data(), id_.size());
   size_ = kHeaderSize;
   set_length(0);
 }
 
 void MessageBuilder::set_length(std::size_t body_length) {
-  detail::store_u16(buffer_.data() + 2, static_cast<std::uint16_t>(body_length));
+  store_be16(buffer_.data() + 2, static_cast<std::uint16_t>(body_length));
 }
 
 bool MessageBuilder::begin_attribute(std::uint16_t type, std::size_t length, std::uint8_t** value_out) {
@@ -48,8 +48,8 @@ bool MessageBuilder::begin_attribute(std::uint16_t type, std::size_t length, std
     return false;
   }
   std::uint8_t* attribute = buffer_.data() + size_;
-  detail::store_u16(attribute, type);
-  detail::store_u16(attribute + 2, static_cast<std::uint16_t>(length));
+  store_be16(attribute, type);
+  store_be16(attribute + 2, static_cast<std::uint16_t>(length));
   // Zero padding keeps output deterministic (it is covered by HMAC/CRC).
   std::memset(attribute + kAttributeHeaderSize + length, 0, padded(length) - length);
   *value_out = attribute + kAttributeHeaderSize;
@@ -98,15 +98,15 @@ bool MessageBuilder::add_xor_address(std::uint16_t type, const Endpoint& endpoin
 bool MessageBuilder::add_change_request(bool change_ip, bool change_port) {
   std::uint8_t* out = nullptr;
   if (!begin_attribute(attr::kChangeRequest, 4, &out)) return false;
-  detail::store_u32(out, (change_ip ? 0x4u : 0u) | (change_port ? 0x2u : 0u));
+  store_be32(out, (change_ip ? 0x4u : 0u) | (change_port ? 0x2u : 0u));
   return true;
 }
 
 bool MessageBuilder::add_response_port(std::uint16_t port) {
   std::uint8_t* out = nullptr;
   if (!begin_attribute(attr::kResponsePort, 4, &out)) return false;
-  detail::store_u16(out, port);
-  detail::store_u16(out + 2, 0);
+  store_be16(out, port);
+  store_be16(out + 2, 0);
   return true;
 }
 
@@ -128,7 +128,7 @@ bool MessageBuilder::add_error_code(int code, std::string_view reason) {
 bool MessageBuilder::add_unknown_attributes(std::span<const std::uint16_t> types) {
   std::uint8_t* out = nullptr;
   if (!begin_attribute(attr::kUnknownAttributes, 2 * types.size(), &out)) return false;
-  for (std::size_t i = 0; i < types.size(); ++i) detail::store_u16(out + 2 * i, types[i]);
+  for (std::size_t i = 0; i < types.size(); ++i) store_be16(out + 2 * i, types[i]);
   return true;
 }
 
@@ -169,7 +169,7 @@ bool MessageBuilder::add_message_integrity_sha256(std::span<const std::uint8_t> 
 bool MessageBuilder::add_fingerprint() {
   std::uint8_t* out = nullptr;
   if (!begin_attribute(attr::kFingerprint, 4, &out)) return false;
-  detail::store_u32(out, detail::compute_fingerprint(buffer_.first(size_ - kAttributeHeaderSize - 4)));
+  store_be32(out, detail::compute_fingerprint(buffer_.first(size_ - kAttributeHeaderSize - 4)));
   return true;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::wire {
 
 namespace {
@@ -9,34 +11,12 @@ namespace {
 constexpr std::uint8_t kMagic0 = 'N';
 constexpr std::uint8_t kMagic1 = 'M';
 
-void put_u16(std::uint8_t* out, std::uint16_t v) {
-  out[0] = static_cast<std::uint8_t>(v >> 8);
-  out[1] = static_cast<std::uint8_t>(v);
-}
-void put_u32(std::uint8_t* out, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i, v >>= 8) out[i] = static_cast<std::uint8_t>(v);
-}
-void put_u64(std::uint8_t* out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<std::uint8_t>(v);
-}
-std::uint16_t get_u16(const std::uint8_t* in) { return static_cast<std::uint16_t>((in[0] << 8) | in[1]); }
-std::uint32_t get_u32(const std::uint8_t* in) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | in[i];
-  return v;
-}
-std::uint64_t get_u64(const std::uint8_t* in) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | in[i];
-  return v;
-}
-
 void put_header(std::uint8_t* out, MeasureKind kind, std::uint32_t id) {
   out[0] = kMagic0;
   out[1] = kMagic1;
   out[2] = kMeasureVersion;
   out[3] = static_cast<std::uint8_t>(kind);
-  put_u32(out + 4, id);
+  store_be32(out + 4, id);
 }
 
 bool all_zero(std::span<const std::uint8_t> bytes) {
@@ -122,7 +102,7 @@ Result<MeasureMessage, MeasureDecodeError> decode_measure(std::span<const std::u
   if (bytes[2] != kMeasureVersion) return Unexpected{E::BadVersion};
   if (!known_kind(bytes[3])) return Unexpected{E::UnknownKind};
   const auto kind = static_cast<MeasureKind>(bytes[3]);
-  const std::uint32_t id = get_u32(bytes.data() + 4);
+  const std::uint32_t id = load_be32(bytes.data() + 4);
   const std::uint8_t* p = bytes.data();
 
   if (kind == MeasureKind::SizeEcho) {
@@ -145,7 +125,7 @@ Result<MeasureMessage, MeasureDecodeError> decode_measure(std::span<const std::u
       return MeasureMessage{CookieRequest{id}};
     case MeasureKind::DelayedReflect: {
       if (!all_zero(bytes.subspan(12, 4))) return Unexpected{E::NonZeroReserved};
-      const std::uint32_t delay = get_u32(p + 8);
+      const std::uint32_t delay = load_be32(p + 8);
       if (delay > kMaxDelayMs) return Unexpected{E::DelayOutOfRange};
       DelayedReflectRequest r{id, delay, {}};
       std::copy_n(p + 16, kMeasureCookieSize, r.cookie.begin());
@@ -153,7 +133,7 @@ Result<MeasureMessage, MeasureDecodeError> decode_measure(std::span<const std::u
     }
     case MeasureKind::ScheduleProbe: {
       if (!all_zero(bytes.subspan(13, 3))) return Unexpected{E::NonZeroReserved};
-      const std::uint32_t delay = get_u32(p + 8);
+      const std::uint32_t delay = load_be32(p + 8);
       if (delay > kMaxDelayMs) return Unexpected{E::DelayOutOfRange};
       if ((p[12] & ~1u) != 0) return Unexpected{E::UnknownFlags};
       ScheduleProbeRequest r{id, delay, (p[12] & 1u) != 0, {}};
@@ -165,11 +145,11 @@ Result<MeasureMessage, MeasureDecodeError> decode_measure(std::span<const std::u
       CookieGrant g;
       g.id = id;
       std::copy_n(p + 8, kMeasureCookieSize, g.cookie.begin());
-      g.valid_s = get_u32(p + 24);
+      g.valid_s = load_be32(p + 24);
       return MeasureMessage{g};
     }
     case MeasureKind::Refusal: {
-      if (get_u16(p + 10) != 0) return Unexpected{E::NonZeroReserved};
+      if (load_be16(p + 10) != 0) return Unexpected{E::NonZeroReserved};
       if (!scheduled_type(p[8]) || p[9] == 0 || p[9] > kMaxRefusalReason) return Unexpected{E::BadRefusal};
       return MeasureMessage{Refusal{id, static_cast<MeasureKind>(p[8]), static_cast<RefusalReason>(p[9])}};
     }
@@ -177,17 +157,17 @@ Result<MeasureMessage, MeasureDecodeError> decode_measure(std::span<const std::u
       CollectPacket c;
       c.id = id;
       std::copy_n(p + 8, 16, c.uuid.begin());
-      c.send_time_ms = get_u64(p + 24);
+      c.send_time_ms = load_be64(p + 24);
       return MeasureMessage{c};
     }
     case MeasureKind::Reflection: {
       if (!reflect_type(p[8])) return Unexpected{E::BadAnsweredKind};
-      if (get_u16(p + 14) != 0) return Unexpected{E::NonZeroReserved};
+      if (load_be16(p + 14) != 0) return Unexpected{E::NonZeroReserved};
       Reflection r;
       r.id = id;
       r.answered = static_cast<MeasureKind>(p[8]);
-      r.observed.port = get_u16(p + 10);
-      r.received_on_port = get_u16(p + 12);
+      r.observed.port = load_be16(p + 10);
+      r.received_on_port = load_be16(p + 12);
       if (p[9] == 4) {
         if (!all_zero(bytes.subspan(20))) return Unexpected{E::NonZeroReserved};
         r.observed.address = IpAddress::v4({p[16], p[17], p[18], p[19]});
@@ -200,7 +180,7 @@ Result<MeasureMessage, MeasureDecodeError> decode_measure(std::span<const std::u
       }
       return MeasureMessage{r};
     }
-    case MeasureKind::SizeReport: return MeasureMessage{SizeReport{id, get_u32(p + 8)}};
+    case MeasureKind::SizeReport: return MeasureMessage{SizeReport{id, load_be32(p + 8)}};
     case MeasureKind::SizeEcho: break;  // handled above
   }
   return Unexpected{E::UnknownKind};
@@ -221,7 +201,7 @@ RequestBytes encode(const CookieRequest& m) {
 RequestBytes encode(const DelayedReflectRequest& m) {
   RequestBytes out{};
   put_header(out.data(), MeasureKind::DelayedReflect, m.id);
-  put_u32(out.data() + 8, std::min(m.delay_ms, kMaxDelayMs));
+  store_be32(out.data() + 8, std::min(m.delay_ms, kMaxDelayMs));
   std::copy(m.cookie.begin(), m.cookie.end(), out.begin() + 16);
   return out;
 }
@@ -229,7 +209,7 @@ RequestBytes encode(const DelayedReflectRequest& m) {
 RequestBytes encode(const ScheduleProbeRequest& m) {
   RequestBytes out{};
   put_header(out.data(), MeasureKind::ScheduleProbe, m.id);
-  put_u32(out.data() + 8, std::min(m.delay_ms, kMaxDelayMs));
+  store_be32(out.data() + 8, std::min(m.delay_ms, kMaxDelayMs));
   out[12] = m.from_other_port ? 1 : 0;
   std::copy(m.cookie.begin(), m.cookie.end(), out.begin() + 16);
   return out;
@@ -239,7 +219,7 @@ RequestBytes encode(const CollectPacket& m) {
   RequestBytes out{};
   put_header(out.data(), MeasureKind::Collect, m.id);
   std::copy(m.uuid.begin(), m.uuid.end(), out.begin() + 8);
-  put_u64(out.data() + 24, m.send_time_ms);
+  store_be64(out.data() + 24, m.send_time_ms);
   return out;
 }
 
@@ -254,8 +234,8 @@ std::array<std::uint8_t, kReflectionSize> encode(const Reflection& m) {
   put_header(out.data(), MeasureKind::Reflection, m.id);
   out[8] = static_cast<std::uint8_t>(m.answered);
   out[9] = m.observed.address.is_v4() ? 4 : 6;
-  put_u16(out.data() + 10, m.observed.port);
-  put_u16(out.data() + 12, m.received_on_port);
+  store_be16(out.data() + 10, m.observed.port);
+  store_be16(out.data() + 12, m.received_on_port);
   std::copy_n(m.observed.address.data(), m.observed.address.size(), out.begin() + 16);
   return out;
 }
@@ -263,7 +243,7 @@ std::array<std::uint8_t, kReflectionSize> encode(const Reflection& m) {
 std::array<std::uint8_t, kSizeReportSize> encode(const SizeReport& m) {
   std::array<std::uint8_t, kSizeReportSize> out{};
   put_header(out.data(), MeasureKind::SizeReport, m.id);
-  put_u32(out.data() + 8, m.received);
+  store_be32(out.data() + 8, m.received);
   return out;
 }
 
@@ -271,7 +251,7 @@ std::array<std::uint8_t, kCookieGrantSize> encode(const CookieGrant& m) {
   std::array<std::uint8_t, kCookieGrantSize> out{};
   put_header(out.data(), MeasureKind::CookieGrant, m.id);
   std::copy(m.cookie.begin(), m.cookie.end(), out.begin() + 8);
-  put_u32(out.data() + 24, m.valid_s);
+  store_be32(out.data() + 24, m.valid_s);
   return out;
 }
 

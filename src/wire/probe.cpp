@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::wire {
 namespace {
 
@@ -15,23 +17,6 @@ constexpr std::size_t kSequenceAt = 12;
 constexpr std::size_t kEchoSequenceAt = 16;
 constexpr std::size_t kNonceAt = 20;
 constexpr std::size_t kEchoNonceAt = 28;
-
-void put_u64(std::uint8_t* out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<std::uint8_t>(v);
-}
-void put_u32(std::uint8_t* out, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i, v >>= 8) out[i] = static_cast<std::uint8_t>(v);
-}
-std::uint64_t get_u64(const std::uint8_t* in) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | in[i];
-  return v;
-}
-std::uint32_t get_u32(const std::uint8_t* in) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | in[i];
-  return v;
-}
 
 void seal(ProbeBytes& bytes, const ProbeKey& key) {
   key.mac(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize),
@@ -57,12 +42,11 @@ void ProbeKey::mac(std::span<const std::uint8_t, kProbeHeaderSize> header,
 std::uint64_t NonceKey::nonce(ProbeKind kind, std::uint32_t sequence, std::uint16_t port) const {
   std::array<std::uint8_t, 7> input{};
   input[0] = static_cast<std::uint8_t>(kind);
-  put_u32(input.data() + 1, sequence);
-  input[5] = static_cast<std::uint8_t>(port >> 8);
-  input[6] = static_cast<std::uint8_t>(port);
+  store_be32(input.data() + 1, sequence);
+  store_be16(input.data() + 5, port);
   std::array<std::uint8_t, crypto_shorthash_siphash24_BYTES> out{};
   crypto_shorthash_siphash24(out.data(), input.data(), input.size(), secret_.data());
-  return get_u64(out.data());
+  return load_be64(out.data());
 }
 
 const char* to_string(ProbeError error) {
@@ -82,18 +66,18 @@ ProbeBytes encode(const ProbeMessage& message, const ProbeKey& key) {
   out[1] = kMagic1;
   out[2] = kProbeVersion;
   out[3] = static_cast<std::uint8_t>(message.kind);
-  put_u64(out.data() + kSessionAt, message.session_id);
-  put_u32(out.data() + kSequenceAt, message.sequence);
-  put_u32(out.data() + kEchoSequenceAt, message.echo_sequence);
-  put_u64(out.data() + kNonceAt, message.nonce);
-  put_u64(out.data() + kEchoNonceAt, message.echo_nonce);
+  store_be64(out.data() + kSessionAt, message.session_id);
+  store_be32(out.data() + kSequenceAt, message.sequence);
+  store_be32(out.data() + kEchoSequenceAt, message.echo_sequence);
+  store_be64(out.data() + kNonceAt, message.nonce);
+  store_be64(out.data() + kEchoNonceAt, message.echo_nonce);
   seal(out, key);
   return out;
 }
 
 void restamp(ProbeBytes& bytes, std::uint32_t sequence, std::uint64_t nonce, const ProbeKey& key) {
-  put_u32(bytes.data() + kSequenceAt, sequence);
-  put_u64(bytes.data() + kNonceAt, nonce);
+  store_be32(bytes.data() + kSequenceAt, sequence);
+  store_be64(bytes.data() + kNonceAt, nonce);
   seal(bytes, key);
 }
 
@@ -107,9 +91,9 @@ Result<ProbeMessage, ProbeError> decode_probe(std::span<const std::uint8_t> byte
   key.mac(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize), expected);
   if (sodium_memcmp(expected.data(), bytes.data() + kProbeHeaderSize, kProbeMacSize) != 0)
     return Unexpected{ProbeError::BadMac};
-  return ProbeMessage{static_cast<ProbeKind>(bytes[3]),        get_u64(bytes.data() + kSessionAt),
-                      get_u32(bytes.data() + kSequenceAt),     get_u32(bytes.data() + kEchoSequenceAt),
-                      get_u64(bytes.data() + kNonceAt),        get_u64(bytes.data() + kEchoNonceAt)};
+  return ProbeMessage{static_cast<ProbeKind>(bytes[3]),        load_be64(bytes.data() + kSessionAt),
+                      load_be32(bytes.data() + kSequenceAt),     load_be32(bytes.data() + kEchoSequenceAt),
+                      load_be64(bytes.data() + kNonceAt),        load_be64(bytes.data() + kEchoNonceAt)};
 }
 
 }  // namespace natpunch::wire

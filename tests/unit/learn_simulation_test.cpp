@@ -8,7 +8,7 @@
 
 #include "io/dataset_file.hpp"
 #include "learn/averaging_peer.hpp"
-#include "learn/learning_simulation.hpp"
+#include "sim/learning_simulation.hpp"
 
 namespace natpunch::learn {
 namespace {
@@ -32,7 +32,7 @@ SimulationConfig base_config() {
   return config;
 }
 
-void expect_within(const SimulationResult& result, double points, const char* what) {
+void expect_within(const sim::SimulationResult& result, double points, const char* what) {
   for (std::size_t p = 0; p < result.peers.size(); ++p) {
     if (result.peers[p].vanished) continue;
     EXPECT_GE(result.peers[p].final_accuracy(), result.central_final() - points / 100.0)
@@ -72,7 +72,7 @@ TEST_P(LearnScenario, EveryPeerWithinTwoPointsOfCentral) {
   config.averaging.encoding = c.encoding;
   config.averaging.shape.hidden = c.hidden;
   if (c.hidden > 0) config.averaging.sgd.learning_rate = 0.2f;
-  const auto result = simulate_learning(digits(), config);
+  const auto result = sim::simulate_learning(digits(), config);
   ASSERT_EQ(result.peers.size(), 4u);
   EXPECT_GT(result.central_final(), 0.93);
   for (const auto& peer : result.peers) {
@@ -93,8 +93,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(LearnSimulation, ReplaysExactlyFromItsSeed) {
   auto config = base_config();
   config.averaging.rounds = 8;
-  const auto a = simulate_learning(digits(), config);
-  const auto b = simulate_learning(digits(), config);
+  const auto a = sim::simulate_learning(digits(), config);
+  const auto b = sim::simulate_learning(digits(), config);
   ASSERT_EQ(a.peers.size(), b.peers.size());
   EXPECT_EQ(a.central_accuracy, b.central_accuracy);
   EXPECT_EQ(a.datagrams_lost, b.datagrams_lost);
@@ -117,7 +117,7 @@ TEST(LearnSimulation, PreparedSetupIsTheSameInEveryProcessAndInTheSimulator) {
   EXPECT_EQ(a.central_accuracy, b.central_accuracy);
   EXPECT_EQ(a.shares, b.shares);
   EXPECT_EQ(a.initial.parameters(), b.initial.parameters());
-  EXPECT_EQ(a.central_accuracy, simulate_learning(digits(), config).central_accuracy);
+  EXPECT_EQ(a.central_accuracy, sim::simulate_learning(digits(), config).central_accuracy);
   ASSERT_EQ(a.shares.size(), config.peers);
   std::vector<int> owners(a.train.size(), 0);
   for (const auto& share : a.shares)
@@ -132,12 +132,16 @@ TEST(LearnSimulation, VanishedPeerStallsNobody) {
   config.vanish_peer = 2;
   config.vanish_round = 5;
   config.averaging.round_timeout = milliseconds(2000);
-  const auto result = simulate_learning(digits(), config);
+  const auto result = sim::simulate_learning(digits(), config);
   EXPECT_TRUE(result.peers[2].vanished);
-  EXPECT_LT(result.peers[2].rounds.size(), 5u);
+  // It goes on reaching round 5: with every round-5 model already there it
+  // can finish round 5 in that same step, but nothing of round 5 leaves it.
+  EXPECT_LE(result.peers[2].rounds.size(), 5u);
   for (std::size_t p : {0u, 1u, 3u}) {
     const auto& rounds = result.peers[p].rounds;
     ASSERT_EQ(rounds.size(), config.averaging.rounds) << "peer " << p;
+    for (std::size_t r = config.vanish_round - 1; r < rounds.size(); ++r)
+      EXPECT_GE(rounds[r].neighbours_silent, 1u) << "peer " << p << " heard the vanished peer in round " << r + 1;
     // It waits out the timeout a few rounds, then stops waiting for the gone peer.
     std::size_t timeouts = 0;
     for (const auto& r : rounds) timeouts += r.timed_out ? 1 : 0;
@@ -153,21 +157,40 @@ TEST(LearnSimulation, NonIidPartitionStillConverges) {
   auto config = base_config();
   config.partition = PartitionKind::ByLabel;
   config.averaging.rounds = 40;
-  const auto result = simulate_learning(digits(), config);
+  const auto result = sim::simulate_learning(digits(), config);
   // Each peer alone sees ~3 digits; averaging lets all of them recognise all ten.
   for (const auto& peer : result.peers) EXPECT_GT(peer.final_accuracy(), 0.85);
 }
+
+static_assert(ProtocolMachine<AveragingPeer>);
+
+std::vector<Transmit> drain(AveragingPeer& peer, TimePoint now) {
+  std::vector<Transmit> out;
+  while (auto t = peer.poll_transmit(now)) out.push_back(std::move(*t));
+  return out;
+}
+
+std::vector<LearnEvent> events_of(AveragingPeer& peer) {
+  std::vector<LearnEvent> out;
+  while (auto e = peer.poll_event()) out.push_back(std::move(*e));
+  return out;
+}
+
+const Endpoint kNeighbourAt{IpAddress::v4({100, 64, 0, 9}), 4000};
 
 TEST(LearnAveragingPeer, IsolatedPeerStillFinishesOnTimeouts) {
   AveragingConfig config;
   config.rounds = 3;
   config.shape = {4, 0, 2};
   const Dataset local = parse_labelled_csv("0,0,0,0,0\n16,16,16,16,1\n").value();
-  AveragingPeer peer(config, {Neighbour{1, 1200}}, local, Model(config.shape), Rng(1));
-  peer.start(kTimeZero);
-  const auto sent = peer.poll_transmit();
+  AveragingPeer peer(config, {Neighbour{1, 1200, kNeighbourAt}}, local, Model(config.shape), Rng(1), kTimeZero);
+  EXPECT_EQ(peer.next_deadline(), kTimeZero);  // starts at its first timer
+  EXPECT_TRUE(drain(peer, kTimeZero).empty());
+  peer.on_timer(kTimeZero);
+  const auto sent = drain(peer, kTimeZero);
   ASSERT_EQ(sent.size(), 1u);  // 10 parameters: one chunk
-  EXPECT_EQ(sent[0].to, 1u);
+  EXPECT_EQ(sent[0].socket, 1u);  // socket k leads to peer k
+  EXPECT_EQ(sent[0].to, kNeighbourAt);
   TimePoint now = kTimeZero;
   int steps = 0;
   while (!peer.done() && steps++ < 10) {
@@ -178,9 +201,16 @@ TEST(LearnAveragingPeer, IsolatedPeerStillFinishesOnTimeouts) {
   EXPECT_TRUE(peer.done());
   EXPECT_EQ(peer.history().size(), 3u);
   EXPECT_EQ(now - kTimeZero, config.round_timeout * 3);
+  // Started, three rounds, Finished: in that order.
+  const auto events = events_of(peer);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_TRUE(std::holds_alternative<learn_event::Started>(events[0]));
+  for (std::size_t i = 1; i <= 3; ++i)
+    EXPECT_EQ(std::get<learn_event::RoundFinished>(events[i]).record.round, i);
+  EXPECT_TRUE(std::holds_alternative<learn_event::Finished>(events[4]));
   // Garbage and strangers are counted, never fatal.
   const std::uint8_t junk[] = {1, 2, 3};
-  peer.on_datagram(now, 1, junk);
+  peer.on_datagram(now, 1, kNeighbourAt, junk);
   EXPECT_FALSE(peer.next_deadline().has_value());
 }
 
@@ -189,14 +219,14 @@ TEST(LearnAveragingPeer, RoundEndsAsSoonAsEveryNeighbourDelivered) {
   config.rounds = 2;
   config.shape = {4, 0, 2};
   const Dataset local = parse_labelled_csv("0,0,0,0,0\n16,16,16,16,1\n").value();
-  AveragingPeer a(config, {Neighbour{1, 1200}}, local, Model(config.shape), Rng(1));
-  AveragingPeer b(config, {Neighbour{0, 1200}}, local, Model(config.shape), Rng(2));
-  a.start(kTimeZero);
-  b.start(kTimeZero);
+  AveragingPeer a(config, {Neighbour{1, 1200, {}}}, local, Model(config.shape), Rng(1), kTimeZero);
+  AveragingPeer b(config, {Neighbour{0, 1200, {}}}, local, Model(config.shape), Rng(2), kTimeZero);
+  a.on_timer(kTimeZero);
+  b.on_timer(kTimeZero);
   const TimePoint t = kTimeZero + milliseconds(30);
   for (int hop = 0; hop < 4; ++hop) {
-    for (auto& d : a.poll_transmit()) b.on_datagram(t, 0, d.bytes);
-    for (auto& d : b.poll_transmit()) a.on_datagram(t, 1, d.bytes);
+    for (auto& d : drain(a, t)) b.on_datagram(t, 0, {}, d.bytes);
+    for (auto& d : drain(b, t)) a.on_datagram(t, 1, {}, d.bytes);
   }
   EXPECT_TRUE(a.done());
   EXPECT_TRUE(b.done());
@@ -206,6 +236,100 @@ TEST(LearnAveragingPeer, RoundEndsAsSoonAsEveryNeighbourDelivered) {
   EXPECT_EQ(a.history()[1].finished, t);
   // Same data, averaged: both hold the same model.
   EXPECT_TRUE(a.model().parameters().isApprox(b.model().parameters(), 1e-5f));
+}
+
+// --- the start barrier, in virtual time ------------------------------------
+
+AveragingConfig barrier_config() {
+  AveragingConfig config;
+  config.rounds = 2;
+  config.shape = {4, 0, 2};
+  config.round_timeout = milliseconds(150);
+  config.chunk_linger = milliseconds(50);
+  return config;
+}
+
+const Dataset& tiny() {
+  static const Dataset data = parse_labelled_csv("0,0,0,0,0\n16,16,16,16,1\n0,1,0,1,0\n15,16,14,16,1\n").value();
+  return data;
+}
+
+std::size_t count_barrier(const std::vector<Transmit>& sent, bool ready) {
+  return static_cast<std::size_t>(std::count_if(sent.begin(), sent.end(), [&](const Transmit& t) {
+    return ready ? is_ready_datagram(t.bytes) : is_barrier_datagram(t.bytes) && !is_ready_datagram(t.bytes);
+  }));
+}
+
+TEST(LearnStartBarrier, CallsEveryIntervalUntilEveryNeighbourIsHeard) {
+  const auto config = barrier_config();
+  AveragingPeer peer(config, {Neighbour{1, 600, {}}, Neighbour{2, 600, {}}}, tiny(), Model(config.shape), Rng(0), kTimeZero,
+                     &tiny(), StartBarrier{{1, 2}, seconds(5), milliseconds(100)});
+  std::vector<Transmit> sent;
+  TimePoint now = kTimeZero;
+  for (int i = 0; i < 3; ++i) {  // READY to both at 0, 100, 200 ms
+    ASSERT_EQ(peer.next_deadline(), now);
+    peer.on_timer(now);
+    for (auto& t : drain(peer, now)) sent.push_back(std::move(t));
+    now += milliseconds(100);
+  }
+  EXPECT_EQ(count_barrier(sent, true), 6u);
+  EXPECT_FALSE(peer.started());
+  // Peer 1 sends READY, peer 2 already a model chunk (it started without us).
+  const std::vector<std::uint8_t> ready{'N', 'P', 'L', 'R', 'N', 'R', 'D', 'Y'};
+  ASSERT_TRUE(is_ready_datagram(ready));
+  peer.on_datagram(now, 1, {}, ready);
+  EXPECT_FALSE(peer.started());
+  AveragingPeer other(config, {Neighbour{0, 600, {}}}, tiny(), Model(config.shape), Rng(2), kTimeZero);
+  other.on_timer(kTimeZero);
+  const auto chunk = drain(other, kTimeZero).at(0);
+  peer.on_datagram(now, 2, {}, chunk.bytes);
+  ASSERT_TRUE(peer.started());
+  const auto after = drain(peer, now);
+  EXPECT_EQ(count_barrier(after, false), 2u);  // one GO to each
+  const auto events = events_of(peer);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(std::get<learn_event::Waiting>(events[0]).heard, 1u);
+  EXPECT_EQ(std::get<learn_event::Waiting>(events[1]).heard, 2u);
+  EXPECT_TRUE(std::get<learn_event::Started>(events[2]).not_heard.empty());
+  // The early chunk counted for round 1.
+  EXPECT_EQ(peer.counters().datagrams_received, 1u);
+}
+
+TEST(LearnStartBarrier, GivesUpOnASilentNeighbourAndSaysWhich) {
+  const auto config = barrier_config();
+  AveragingPeer peer(config, {Neighbour{1, 600, {}}, Neighbour{2, 600, {}}}, tiny(), Model(config.shape), Rng(0), kTimeZero,
+                     &tiny(), StartBarrier{{1, 2}, milliseconds(400), milliseconds(100)});
+  peer.on_timer(kTimeZero);
+  const std::vector<std::uint8_t> go{'N', 'P', 'L', 'R', 'N', 'G', 'O', '!'};
+  peer.on_datagram(kTimeZero + milliseconds(30), 1, {}, go);
+  TimePoint now = kTimeZero;
+  while (!peer.started()) {
+    ASSERT_TRUE(peer.next_deadline());
+    now = *peer.next_deadline();
+    peer.on_timer(now);
+  }
+  EXPECT_EQ(now, kTimeZero + milliseconds(400));
+  std::vector<std::size_t> not_heard;
+  for (const auto& e : events_of(peer))
+    if (const auto* s = std::get_if<learn_event::Started>(&e)) not_heard = s->not_heard;
+  EXPECT_EQ(not_heard, std::vector<std::size_t>{2});
+}
+
+TEST(LearnStartBarrier, AStartedPeerAnswersReadyWithOneGoAndNeverAnswersGo) {
+  const auto config = barrier_config();
+  AveragingPeer peer(config, {Neighbour{1, 600, {}}}, tiny(), Model(config.shape), Rng(0), kTimeZero);
+  peer.on_timer(kTimeZero);
+  (void)drain(peer, kTimeZero);
+  const std::vector<std::uint8_t> ready{'N', 'P', 'L', 'R', 'N', 'R', 'D', 'Y'};
+  const std::vector<std::uint8_t> go{'N', 'P', 'L', 'R', 'N', 'G', 'O', '!'};
+  peer.on_datagram(kTimeZero + milliseconds(1), 1, {}, ready);
+  const auto answer = drain(peer, kTimeZero + milliseconds(1));
+  ASSERT_EQ(answer.size(), 1u);
+  EXPECT_EQ(answer[0].bytes, DatagramBytes(go));
+  EXPECT_EQ(answer[0].socket, 1u);
+  peer.on_datagram(kTimeZero + milliseconds(2), 1, {}, go);
+  EXPECT_TRUE(drain(peer, kTimeZero + milliseconds(2)).empty());
+  EXPECT_EQ(peer.counters().rejected, 0u);  // barrier datagrams are not model chunks gone wrong
 }
 
 }  // namespace

@@ -1,10 +1,9 @@
 #pragma once
-// N averaging peers over modelled lossy links in virtual time, next to the
-// same model trained centrally on all the training data: the yardstick of
-// issue 9 (every peer within 2 percentage points of the central model).
-// Deterministic: a run is a pure function of its config (seed included).
+// What a learning run (simulated: sim/learning_simulation.hpp; real:
+// `natpunch learn --rendezvous`) decides before any peer trains, as a pure
+// function of the data set and the config (seed included), and the central
+// baseline every peer is measured against.
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <vector>
 
@@ -33,32 +32,6 @@ struct SimulationConfig {
   std::optional<std::size_t> vanish_peer;
   std::uint32_t vanish_round = 0;
 };
-
-struct PeerOutcome {
-  std::vector<RoundRecord> rounds;
-  PeerCounters counters;
-  std::size_t samples = 0;
-  std::size_t neighbours = 0;
-  bool vanished = false;
-  double final_accuracy() const { return rounds.empty() ? 0.0 : rounds.back().accuracy; }
-};
-
-struct SimulationResult {
-  std::vector<double> central_accuracy;    // after each round's worth of epochs
-  std::vector<PeerOutcome> peers;
-  std::size_t train_size = 0;
-  std::size_t test_size = 0;
-  std::size_t parameters = 0;
-  std::size_t chunks_per_model = 0;
-  std::uint64_t datagrams_lost = 0;
-  TimePoint finished{};                    // virtual time when the last peer finished
-  double central_final() const { return central_accuracy.empty() ? 0.0 : central_accuracy.back(); }
-};
-
-// Called as each peer finishes a round (for progress output).
-using RoundObserver = std::function<void(std::size_t peer, const RoundRecord&)>;
-
-SimulationResult simulate_learning(const Dataset& all, const SimulationConfig& config, const RoundObserver& observer = {});
 
 // Everything a run decides before any peer trains, as a pure function of
 // the data set and the config (seed included): the simulator and every

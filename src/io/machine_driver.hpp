@@ -1,0 +1,78 @@
+#pragma once
+// The one real-time loop: runs any machine of the contract
+// (core/transmit.hpp) on the real clock over a set of datagram ports --
+// UDP sockets (io/udp_ports.hpp), natpunch Sessions (io/session_ports.hpp),
+// an in-memory hub in tests -- until a stop predicate holds.
+//
+// After every call into the machine the loop hands its events to on_event
+// and its transmits to the ports (then flushes them, so ports can batch);
+// it wakes at the machine's deadline, for every datagram, and at least
+// every `stop_poll` to ask the stop predicate. A steady stream of datagrams
+// never starves a due timer: due timers run first.
+#include <algorithm>
+#include <concepts>
+#include <optional>
+#include <span>
+
+#include "core/endpoint.hpp"
+#include "core/time.hpp"
+#include "core/transmit.hpp"
+
+namespace natpunch::io {
+
+// One received datagram; `bytes` stays valid until the next receive().
+struct Arrival {
+  SocketId socket = 0;
+  Endpoint from;  // unspecified over a connected channel (a Session)
+  std::span<const std::uint8_t> bytes;
+};
+
+// What the loop moves datagrams over. send() may queue (false: refused at
+// once; the machine treats it as loss); flush() pushes queued sends out;
+// receive() waits for one datagram until `until`, nullopt when none came.
+template <class P>
+concept DatagramPorts = requires(P& p, const Transmit& t, TimePoint until) {
+  { p.send(t) } -> std::same_as<bool>;
+  p.flush();
+  { p.receive(until) } -> std::same_as<std::optional<Arrival>>;
+};
+
+struct DriveOptions {
+  Duration stop_poll = milliseconds(100);  // longest wait between two looks at the stop predicate
+};
+
+// Runs until stop() holds (checked before every wait). Returns how many
+// datagrams the machine was fed, for callers that report it.
+template <ProtocolMachine M, DatagramPorts P, class Stop, class OnEvent>
+std::uint64_t run_machine(M& machine, P& ports, Stop&& stop, OnEvent&& on_event, const DriveOptions& options = {}) {
+  std::uint64_t fed = 0;
+  const auto pump = [&](TimePoint now) {
+    while (auto event = machine.poll_event()) on_event(*event);
+    while (auto t = machine.poll_transmit(now)) ports.send(*t);
+    ports.flush();
+  };
+  pump(Clock::now());  // what the machine queued before we ran it
+  while (!stop()) {
+    TimePoint now = Clock::now();
+    const auto deadline = machine.next_deadline();
+    if (deadline && *deadline <= now) {
+      machine.on_timer(now);
+      pump(now);
+      continue;
+    }
+    TimePoint until = now + options.stop_poll;
+    if (deadline) until = std::min(until, *deadline);
+    if (auto arrival = ports.receive(until)) {
+      now = Clock::now();
+      machine.on_datagram(now, arrival->socket, arrival->from, arrival->bytes);
+      ++fed;
+      pump(now);
+    }
+  }
+  return fed;
+}
+
+// An event sink for machines whose events the caller reads elsewhere (result()).
+inline constexpr auto ignore_events = [](const auto&) {};
+
+}  // namespace natpunch::io

@@ -1,0 +1,85 @@
+#pragma once
+// Datagram ports (io/machine_driver.hpp) over real UDP sockets: machine
+// socket 0 is bound when the ports open (so its local address is known
+// before the machine runs); any other socket is bound the first time the
+// machine sends from it, to the same address with a port of the kernel's
+// choosing. One epoll set waits on all of them; datagrams come in by
+// recvmmsg() batches and go out by sendmmsg() per run of one socket's
+// datagrams, at flush().
+//
+// Send failures (no route, ...) do not stop anything: the machine treats a
+// datagram that never arrives as loss. The first one is kept for the report.
+// The probe engine (io/punch_driver.*) keeps its own, faster path.
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "core/result.hpp"
+#include "core/transmit.hpp"
+#include "io/machine_driver.hpp"
+#include "io/udp_batch.hpp"
+
+namespace natpunch::io {
+
+struct UdpPortsOptions {
+  std::size_t max_datagram = 65507;  // largest datagram received whole; longer ones are dropped
+  std::size_t batch = 8;             // datagrams per recvmmsg() / sendmmsg()
+};
+
+class UdpPorts {
+ public:
+  // Binds socket 0 to `bind` (port 0: any); the family follows `bind`.
+  static Result<std::unique_ptr<UdpPorts>, std::string> open(const Endpoint& bind, const UdpPortsOptions& options = {});
+  ~UdpPorts();
+  UdpPorts(const UdpPorts&) = delete;
+  UdpPorts& operator=(const UdpPorts&) = delete;
+
+  bool send(const Transmit& t);
+  void flush();
+  std::optional<Arrival> receive(TimePoint until);
+
+  // The bound address of a socket (unspecified before it is bound).
+  Endpoint bound_endpoint(SocketId socket) const;
+  // Socket 0's address as `remote` sees it without a NAT: the bound one, or
+  // when bound to the wildcard, the address the kernel uses towards `remote`.
+  Endpoint local_endpoint_towards(const Endpoint& remote) const;
+  const std::optional<std::string>& first_error() const { return first_error_; }
+  std::uint64_t truncated() const { return truncated_; }
+
+ private:
+  struct Socket {
+    int fd = -1;
+    int family = AF_INET;
+  };
+  UdpPorts(const Endpoint& bind, const UdpPortsOptions& options);
+  // The socket's descriptor, binding it now if it is new; nullptr when it cannot be opened.
+  const Socket* socket(SocketId id);
+  std::string bind_socket(SocketId id, const Endpoint& at);
+  void note_error(std::string error);
+
+  Endpoint bind_;
+  UdpPortsOptions options_;
+  int epoll_fd_ = -1;
+  std::vector<Socket> sockets_;  // by SocketId; fd -1: not bound yet
+  // Sends queued since the last flush.
+  std::vector<Transmit> queued_;
+  std::vector<mmsghdr> headers_;
+  std::vector<iovec> iov_;
+  std::vector<sockaddr_storage> addresses_;
+  // Receiving: the batch of the socket being drained, then the next ready one.
+  RecvBatch batch_;
+  SocketId batch_socket_ = 0;
+  std::size_t batch_next_ = 0;
+  std::vector<SocketId> ready_;
+  std::optional<std::string> first_error_;
+  std::uint64_t truncated_ = 0;
+};
+
+static_assert(DatagramPorts<UdpPorts>);
+
+}  // namespace natpunch::io
