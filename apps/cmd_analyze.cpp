@@ -23,6 +23,7 @@
 
 #include "analyze/allocator_detect.hpp"
 #include "analyze/analysis_summary.hpp"
+#include "analyze/collection_logs.hpp"
 #include "analyze/mapping_join.hpp"
 #include "analyze/mapping_log.hpp"
 #include "analyze/markdown_report.hpp"
@@ -38,8 +39,7 @@ using namespace natpunch::analyze;
 using Json = nlohmann::ordered_json;
 
 struct AnalyzeOptions {
-  std::string client_log;
-  std::string server_log;
+  std::vector<std::string> logs;  // pairs: a collection's phone log and server log, in either order
   bool json = false;
   std::string profile_out;
   std::string name;
@@ -116,11 +116,15 @@ void print_log_text(std::string_view label, const std::string& path, const Parse
   std::cout << "\n";
 }
 
-void print_text(const AnalyzeOptions& o, const ParsedLog& client, const ParsedLog& server, const JoinedMappings& joined,
-                const DetectedAllocator& d) {
-  print_log_text("client ", o.client_log, client);
-  print_log_text("server ", o.server_log, server);
-  std::cout << "joined " << joined.rows.size() << " rows on the message id (" << joined.client_only
+void print_text(const AnalyzeOptions& o, const Collections& c, const DetectedAllocator& d) {
+  for (const auto& run : c.runs) {
+    print_log_text("client ", run.client_path, run.client);
+    print_log_text("server ", run.server_path, run.server);
+  }
+  const JoinedMappings joined = join_totals(c.runs);
+  std::cout << "joined " << c.rows.size() << " rows on the message id";
+  if (c.runs.size() > 1) std::cout << " in " << c.runs.size() << " collections";
+  std::cout << " (" << joined.client_only
             << " sent but not received, " << joined.server_only << " received but not sent, "
             << joined.duplicate_client_ids + joined.duplicate_server_ids << " duplicate ids)\n";
   std::cout << "allocator: " << to_string(d.kind);
@@ -180,7 +184,7 @@ std::optional<std::filesystem::path> find_plot_script(const AnalyzeOptions& o) {
   std::vector<fs::path> candidates;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "natpunch" / "plot_mappings.py");
-  candidates.push_back(fs::path(__FILE__).parent_path().parent_path() / "scripts" / "plot_mappings.py");
+  candidates.push_back(fs::path(NATPUNCH_SCRIPTS_DIR) / "plot_mappings.py");
   for (const auto& candidate : candidates)
     if (fs::is_regular_file(candidate, ec)) return candidate;
   return std::nullopt;
@@ -244,9 +248,9 @@ bool write_plots(const AnalyzeOptions& o, const Analysis& analysis, PlotOutcome&
   const fs::path dir(o.plots_dir);
   const std::pair<const char*, std::string> files[] = {
       {"analysis.json", analysis_json(analysis) + "\n"},
-      {"mappings.csv", mappings_csv(analysis.joined.rows, o.session_gap_s * 1000.0)},
+      {"mappings.csv", mappings_csv(analysis.rows, o.session_gap_s * 1000.0)},
       {"run_lengths.csv", run_lengths_csv(analysis.detected.evidence)},
-      {"histogram.csv", histogram_csv(analysis.joined.rows, analysis.detected)},
+      {"histogram.csv", histogram_csv(analysis.rows, analysis.detected)},
   };
   for (const auto& [name, text] : files)
     if (!write_file_atomically((dir / name).string(), text, error)) return false;
@@ -285,39 +289,31 @@ std::vector<ReportFigure> report_figures(const AnalyzeOptions& o, const PlotOutc
 
 int run_analyze(const AnalyzeOptions& o) {
   std::string error;
-  const auto client_text = read_file(o.client_log, error);
-  if (!client_text) {
-    std::cerr << "error: " << error << "\n";
-    return kExitUsage;
-  }
-  const auto server_text = read_file(o.server_log, error);
-  if (!server_text) {
-    std::cerr << "error: " << error << "\n";
-    return kExitUsage;
-  }
-  const ParsedLog client = parse_mapping_log(*client_text, LogSide::Client);
-  const ParsedLog server = parse_mapping_log(*server_text, LogSide::Server);
-  for (const auto* side : {&client, &server})
-    if (side->records.empty()) {
-      std::cerr << "error: " << (side == &client ? o.client_log : o.server_log)
-                << " has no usable rows (" << side->malformed_total() << " malformed of " << side->lines
-                << " lines); expected CSV rows like 'id, time, sender port, receiver port'\n";
+  std::vector<LogFile> files;
+  for (const auto& path : o.logs) {
+    auto text = read_file(path, error);
+    if (!text) {
+      std::cerr << "error: " << error << "\n";
       return kExitUsage;
     }
-  const JoinedMappings joined = join_mappings(client, server);
-  if (joined.rows.empty()) {
-    std::cerr << "error: no message id appears in both logs; are " << o.client_log << " and " << o.server_log
-              << " from the same collection, client first?\n";
+    files.push_back(LogFile{path, std::move(*text)});
+  }
+  auto collections = read_collections(files);
+  if (!collections) {
+    std::cerr << "error: " << collections.error() << "\n";
     return kExitUsage;
   }
+  const Collections& c = *collections;
+  for (const auto& note : c.notes) std::cerr << "note: " << note << "\n";
   DetectOptions detect_options;
   detect_options.session_gap_ms = o.session_gap_s * 1000.0;
-  const DetectedAllocator detected = detect_allocator(joined.rows, detect_options);
-  const Analysis analysis{o.client_log, o.server_log, client, server, joined, detected, detect_options};
+  const DetectedAllocator detected = detect_allocator(c.rows, detect_options);
+  const Analysis analysis{c.runs, c.rows, detected, detect_options};
 
+  std::string sources;
+  for (const auto& path : o.logs) sources += " " + path;
   const ProfileIdentity identity{o.name, o.country, o.roaming,
-                                 "natpunch analyze " + o.client_log + " " + o.server_log + ": " +
-                                     std::to_string(joined.rows.size()) + " joined rows"};
+                                 "natpunch analyze" + sources + ": " + std::to_string(c.rows.size()) + " joined rows"};
   if (!o.profile_out.empty()) {
     if (!write_file_atomically(o.profile_out, profile_json(detected, identity), error)) {
       std::cerr << "error: " << error << "\n";
@@ -349,7 +345,7 @@ int run_analyze(const AnalyzeOptions& o) {
   if (o.json) {
     std::cout << analysis_json(analysis) << "\n";
   } else {
-    print_text(o, client, server, joined, detected);
+    print_text(o, c, detected);
     if (!o.profile_out.empty()) std::cout << "profile written to " << o.profile_out << "\n";
     if (plots.drawn) std::cout << "figures written to " << o.plots_dir << "\n";
     if (!o.report.empty()) std::cout << "report written to " << o.report << "\n";
@@ -362,8 +358,13 @@ int run_analyze(const AnalyzeOptions& o) {
 void add_analyze_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<AnalyzeOptions>();
   auto* cmd = app.add_subcommand("analyze", "Detect a NAT's port allocator from a mapping collection's two logs");
-  cmd->add_option("CLIENT_LOG", o->client_log, "The phone's log (thesis CSV or natpunch's)")->required();
-  cmd->add_option("SERVER_LOG", o->server_log, "The server's log of the same collection")->required();
+  cmd->add_option("LOGS", o->logs,
+                  "PHONE_LOG SERVER_LOG of one collection (thesis CSV or natpunch's), in either order: the sides "
+                  "are told apart by their headers and the phone's Success column; more pairs analyse several "
+                  "collections of one carrier together")
+      ->required()
+      ->expected(2, -1)
+      ->type_name("PHONE_LOG SERVER_LOG");
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
   auto* out = cmd->add_option("--profile-out", o->profile_out, "Also write a carrier profile JSON with the allocator")
                   ->type_name("FILE");
@@ -402,13 +403,14 @@ void add_analyze_command(CLI::App& app, int& exit_code) {
       "  natpunch analyze phone.csv server.csv --json\n"
       "  natpunch analyze phone.csv server.csv --profile-out kpn.json --name KPN --country NL\n"
       "  natpunch analyze phone.csv server.csv --plots kpn-figs --report kpn-report.md\n"
+      "  natpunch analyze run1_phone.csv run1_server.csv run4_phone.csv run4_server.csv   # two runs together\n"
       "Logs: thesis format 'Message id, Time, Sender Port, Receiver Port[, Success]' or natpunch's\n"
       "'uuid,time_ms,local_port,server_port'. Bad rows are counted and skipped.\n"
       "Allocators: block (in order or random order inside the block), uniform, beta, sequential,\n"
       "preserving, unknown. --plots needs /usr/bin/python3 with matplotlib (apt-get install\n"
       "python3-matplotlib); without it the data files, profile and report are still written.\n"
       "Exit codes: 0 ok, 1 figures could not be drawn (everything else was written),\n"
-      "2 unreadable file, nothing usable, or bad options.\n");
+      "2 unreadable file, nothing usable, two logs of one side, or bad options.\n");
   cmd->callback([o, &exit_code] { exit_code = run_analyze(*o); });
 }
 

@@ -218,7 +218,10 @@ std::string_view to_string(BlockOrder order) { return order == BlockOrder::Rando
 std::vector<std::uint32_t> assign_sessions(std::span<const MappingRow> rows, double session_gap_ms) {
   std::vector<std::uint32_t> session(rows.size(), 0);
   for (std::size_t i = 1; i < rows.size(); ++i)
-    session[i] = session[i - 1] + (rows[i].client_time_ms - rows[i - 1].client_time_ms > session_gap_ms ? 1 : 0);
+    session[i] = session[i - 1] + (rows[i].run != rows[i - 1].run ||
+                                           rows[i].client_time_ms - rows[i - 1].client_time_ms > session_gap_ms
+                                       ? 1
+                                       : 0);
   return session;
 }
 

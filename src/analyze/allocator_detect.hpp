@@ -107,7 +107,8 @@ inline constexpr std::size_t kMinRowsForDetection = 50;
 
 DetectedAllocator detect_allocator(std::span<const MappingRow> rows, const DetectOptions& options = {});
 
-// Session number (0, 1, ...) of each row, by DetectOptions::session_gap_ms.
+// Session number (0, 1, ...) of each row, by DetectOptions::session_gap_ms;
+// a row of another collection (MappingRow::run) starts a new one too.
 std::vector<std::uint32_t> assign_sessions(std::span<const MappingRow> rows, double session_gap_ms);
 
 // P(port <= p) under the detected law, for the uniform and Beta kinds

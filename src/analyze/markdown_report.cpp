@@ -1,6 +1,9 @@
 #include "analyze/markdown_report.hpp"
 
+#include <array>
 #include <cstdio>
+
+#include "analyze/analysis_summary.hpp"
 
 namespace natpunch::analyze {
 
@@ -104,22 +107,35 @@ std::string markdown_report(const Analysis& a, std::span<const ReportFigure> fig
                             std::string_view profile_json_text, std::string_view figures_note) {
   const auto& d = a.detected;
   std::string md = "# Mapping analysis: " + std::string(to_string(d.kind)) + " allocator\n\n";
-  md += "Written by `natpunch analyze` from the two logs of one mapping collection (thesis Section III-E).\n\n";
+  md += a.runs.size() == 1 ? "Written by `natpunch analyze` from the two logs of one mapping collection (thesis Section "
+                             "III-E).\n\n"
+                           : "Written by `natpunch analyze` from the logs of " + std::to_string(a.runs.size()) +
+                                 " mapping collections (thesis Section III-E), analysed together; a session never "
+                                 "spans two collections.\n\n";
 
   md += "## Sources\n\n| side | file | format | lines | headers | rows | malformed |\n|---|---|---|---|---|---|---|\n";
-  log_row(md, "phone", a.client_path, a.client);
-  log_row(md, "server", a.server_path, a.server);
+  for (std::size_t r = 0; r < a.runs.size(); ++r) {
+    const std::string suffix = a.runs.size() == 1 ? "" : " " + std::to_string(r + 1);
+    log_row(md, "phone" + suffix, a.runs[r].client_path, a.runs[r].client);
+    log_row(md, "server" + suffix, a.runs[r].server_path, a.runs[r].server);
+  }
+  std::array<std::size_t, kMalformedReasonCount> phone{}, server{};
   bool any_malformed = false;
-  for (const auto* log : {&a.client, &a.server}) any_malformed = any_malformed || log->malformed_total() > 0;
+  for (const auto& run : a.runs)
+    for (std::size_t i = 0; i < kMalformedReasonCount; ++i) {
+      phone[i] += run.client.malformed[i];
+      server[i] += run.server.malformed[i];
+      any_malformed = any_malformed || phone[i] + server[i] > 0;
+    }
   if (any_malformed) {
     md += "\nMalformed rows (skipped), by reason:\n\n| reason | phone | server |\n|---|---|---|\n";
     for (std::size_t i = 0; i < kMalformedReasonCount; ++i)
-      if (a.client.malformed[i] + a.server.malformed[i] > 0)
-        md += "| " + std::string(to_string(static_cast<MalformedReason>(i))) + " | " +
-              std::to_string(a.client.malformed[i]) + " | " + std::to_string(a.server.malformed[i]) + " |\n";
+      if (phone[i] + server[i] > 0)
+        md += "| " + std::string(to_string(static_cast<MalformedReason>(i))) + " | " + std::to_string(phone[i]) +
+              " | " + std::to_string(server[i]) + " |\n";
   }
-  const auto& j = a.joined;
-  md += "\nJoined on the message id: **" + std::to_string(j.rows.size()) + " rows**; " + std::to_string(j.client_only) +
+  const auto j = join_totals(a.runs);
+  md += "\nJoined on the message id: **" + std::to_string(a.rows.size()) + " rows**; " + std::to_string(j.client_only) +
         " sent but never received, " + std::to_string(j.server_only) + " received but not in the phone's log, " +
         std::to_string(j.duplicate_client_ids + j.duplicate_server_ids) + " duplicate ids (first kept).\n\n";
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "analyze/mapping_join.hpp"
@@ -120,6 +121,26 @@ TEST(MappingLog, ByteOrderMarkBeforeTheHeader) {
   const auto bare = parse_mapping_log("\xef\xbb\xbf" "a1, 1000, 40000, 2000\n", LogSide::Server);
   ASSERT_EQ(bare.records.size(), 1U);
   EXPECT_EQ(bare.id_of(bare.records[0]), "a1");
+}
+
+TEST(MappingLog, ApparentSideFromHeaderOrSuccessColumn) {
+  struct Row {
+    const char* text;
+    std::optional<LogSide> side;
+  };
+  const Row rows[] = {
+      {"uuid,time_ms,local_port,server_port\nu1,5,1025,2000\n", LogSide::Client},
+      {"uuid,time_ms,observed_port,server_port\nu1,5,1025,2000\n", LogSide::Server},
+      {"Message id, Time, Sender Port, Receiver Port, Success\nm, 1, 1025, 2000, S\n", LogSide::Client},
+      {"Message id, Time, Sender Port, Receiver Port,,\nm, 1, 1025, 2000\n", LogSide::Server},
+      {"m, 1, 1025, 2000, S\nn, 2, 1026, 2000, F\n", LogSide::Client},  // no header, Success column
+      {"m, 1, 1025, 2000\nn, 2, 1026, 2000\n", std::nullopt},         // nothing tells
+  };
+  for (const auto& row : rows) EXPECT_EQ(apparent_side(parse_mapping_log(row.text)), row.side) << row.text;
+  // Read as a server log, Success rows are malformed, but still counted.
+  const auto as_server = parse_mapping_log("m, 1, 1025, 2000, S\n", LogSide::Server);
+  EXPECT_EQ(as_server.records.size(), 0U);
+  EXPECT_EQ(as_server.success_rows, 1U);
 }
 
 TEST(MappingJoin, InnerJoinOnIdOrderedByPhoneTime) {

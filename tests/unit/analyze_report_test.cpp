@@ -144,7 +144,8 @@ TEST(PlotData, CsvShapes) {
 TEST(MarkdownReport, SaysWhatWasFoundAndWhy) {
   const auto a = analyze(nat::BlockSpec{}, 5000, 0, BlockOrder::Random);
   ASSERT_EQ(a.detected.kind, AllocatorKind::Block);
-  const Analysis analysis{"phone.csv", "server.csv", a.client, a.server, a.joined, a.detected, {}};
+  const std::vector<CollectionRun> runs{CollectionRun{"phone.csv", "server.csv", a.client, a.server, a.joined}};
+  const Analysis analysis{runs, a.joined.rows, a.detected, {}};
   const std::vector<ReportFigure> figures{{"figs/ports_over_time.png", "Mapped port through time"}};
   const auto md = markdown_report(analysis, figures, allocator_object_json(a.detected));
   for (const char* needle : {"# Mapping analysis: block allocator", "`phone.csv`", "| wrong number of fields | 1 | 0 |",
