@@ -16,11 +16,11 @@
 #include "core/rng.hpp"
 #include "io/os_random.hpp"
 #include "io/profile_files.hpp"
+#include "io/trace_file.hpp"
 #include "io/natd_routing.hpp"
 #include "io/tun_device.hpp"
 #include "io/tun_packet_loop.hpp"
 #include "nat/allocator_spec.hpp"
-#include "nat/allocator_spec_text.hpp"
 #include "nat/icmp_translator.hpp"
 #include "nat/ipv4_nat_datapath.hpp"
 #include "nat/ipv4_udp_translator.hpp"
@@ -109,11 +109,13 @@ std::optional<nat::NatConfig> build_config(const NatdOptions& o, const IpAddress
                    "address-and-port-dependent\n";
       return std::nullopt;
     }
-    if (!o.allocator.empty() && !(options.fallbacks.allocator = nat::parse_allocator_spec(o.allocator))) {
-      std::cerr << "error: --allocator '" << o.allocator
-                << "' is not one of preserving, sequential, random, uniform[:MIN-MAX], block[:SIZE], "
-                   "beta[:ALPHA,BETA,LOC,SCALE]\n";
-      return std::nullopt;
+    if (!o.allocator.empty()) {
+      auto allocator = io::parse_allocator_option(o.allocator);
+      if (!allocator) {
+        std::cerr << "error: --allocator " << allocator.error() << "\n";
+        return std::nullopt;
+      }
+      options.fallbacks.allocator = *allocator;
     }
     auto made = nat::make_nat_config(*profile, options);
     if (!made) {
@@ -135,11 +137,9 @@ std::optional<nat::NatConfig> build_config(const NatdOptions& o, const IpAddress
                    "address-and-port-dependent\n";
       return std::nullopt;
     }
-    auto allocator = nat::parse_allocator_spec(o.allocator);
+    auto allocator = io::parse_allocator_option(o.allocator);
     if (!allocator) {
-      std::cerr << "error: --allocator '" << o.allocator
-                << "' is not one of preserving, sequential, random, uniform[:MIN-MAX], block[:SIZE], "
-                   "beta[:ALPHA,BETA,LOC,SCALE]\n";
+      std::cerr << "error: --allocator " << allocator.error() << "\n";
       return std::nullopt;
     }
     config.mapping = *mapping;
@@ -427,7 +427,9 @@ void add_natd_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--filtering", options->filtering,
                   "endpoint-independent | address-dependent | address-and-port-dependent");
   cmd->add_option("--allocator", options->allocator,
-                  "preserving | sequential | random | uniform[:MIN-MAX] | block[:SIZE] | beta[:ALPHA,BETA,LOC,SCALE]");
+                  "preserving | sequential | random | uniform[:MIN-MAX] | block[:SIZE] | beta[:ALPHA,BETA,LOC,SCALE] | "
+                  "trace:FILE (replay a real carrier's ports from `natpunch analyze ... --trace-out FILE`, from a "
+                  "seeded offset, looping)");
   cmd->add_option("--pending-timeout", options->pending_timeout,
                   "Seconds a mapping lives with no reply yet (overrides the profile; default 120)");
   cmd->add_option("--idle-timeout", options->idle_timeout,

@@ -375,7 +375,7 @@ Result<sim::CarrierModel, std::string> carrier_from_profile(const nat::Profile& 
   options.public_addresses = {IpAddress::v4({203, 0, 113, 1})};  // placeholder; each run assigns its own
   auto config = nat::make_nat_config(profile, options);
   if (!config) return Unexpected{config.error().to_string()};
-  sim::CarrierModel carrier{name, profile.name, std::move(*config), false, profile.file};
+  sim::CarrierModel carrier{name, profile.name, std::move(*config), false, profile.file, std::nullopt};
   carrier.nat.public_addresses.clear();
   return carrier;
 }

@@ -29,27 +29,27 @@ std::optional<CarrierModel> carrier_preset(std::string_view name) {
     return CarrierModel{"kpn", "KPN",
                         make(M::AddressAndPortDependent, F::AddressAndPortDependent, nat::BlockSpec{256}, seconds(120),
                              seconds(239), 1445),
-                        false, "type Table III (symmetric), allocator Table II, timeouts Table IV, MTU Table V"};
+                        false, "type Table III (symmetric), allocator Table II, timeouts Table IV, MTU Table V", std::nullopt};
   if (name == "lebara")
     return CarrierModel{"lebara", "Lebara",
                         make(M::EndpointIndependent, F::AddressDependent, nat::BlockSpec{256}, seconds(120),
                              seconds(240), 65507),
-                        false, "type Table III (restricted), allocator Table II, timeouts Table IV, MTU Table V"};
+                        false, "type Table III (restricted), allocator Table II, timeouts Table IV, MTU Table V", std::nullopt};
   if (name == "lycamobile")
     return CarrierModel{"lycamobile", "LycaMobile",
                         make(M::EndpointIndependent, F::EndpointIndependent, nat::UniformSpec{2048, 65535},
                              seconds(120), seconds(120), 1473),
-                        false, "type Table III (full cone), allocator Table II, timeouts Table IV, MTU Table V"};
+                        false, "type Table III (full cone), allocator Table II, timeouts Table IV, MTU Table V", std::nullopt};
   if (name == "vodafone")
     return CarrierModel{"vodafone", "VodaFone",
                         make(M::EndpointIndependent, F::AddressDependent, nat::BetaSpec{}, seconds(302), seconds(299),
                              1437),
-                        false, "type Table III (restricted), allocator Table II, timeouts Table IV, MTU Table V"};
+                        false, "type Table III (restricted), allocator Table II, timeouts Table IV, MTU Table V", std::nullopt};
   if (name == "odido")
     return CarrierModel{"odido", "Odido",
                         make(M::AddressAndPortDependent, F::AddressAndPortDependent, nat::RandomFullySpec{},
                              seconds(120), seconds(120), std::nullopt),
-                        true, "not measured in the thesis: assumed symmetric, random-fully, RFC 4787 timeouts"};
+                        true, "not measured in the thesis: assumed symmetric, random-fully, RFC 4787 timeouts", std::nullopt};
   return std::nullopt;
 }
 

@@ -23,6 +23,10 @@ struct CarrierModel {
   nat::NatConfig nat;   // public_addresses left empty: the scenario assigns them
   bool assumed = false;  // not measured; values are placeholders
   std::string source;    // which tables the values come from
+  // What peers are told of the allocator when the NAT runs something else
+  // (a trace of real ports, `simulate matrix --trace`): the carrier's
+  // profile. nullopt: nat.allocator itself.
+  std::optional<nat::AllocatorSpec> told_allocator;
 };
 
 // Table I's order: odido, lebara, lycamobile, vodafone, kpn.

@@ -195,6 +195,16 @@ Json valid_profile() {
   })");
 }
 
+// A uniform allocator with locality, `changes` applied to its locality object.
+Json window_allocator(const Json& changes) {
+  Json allocator{{"kind", "uniform"},
+                 {"min", 1024},
+                 {"max", 65535},
+                 {"locality", {{"window", 32}, {"offset", 31}, {"order", "random"}, {"hold_s", 61}}}};
+  for (const auto& [key, value] : changes.items()) allocator["locality"][key] = value;
+  return allocator;
+}
+
 struct BadProfile {
   std::string name;
   std::function<void(Json&)> spoil;
@@ -305,6 +315,48 @@ std::vector<BadProfile> bad_profiles() {
       {"SourceEmpty", [](Json& d) { set(d, "/source/type", ""); }, "source.type", "non-empty"},
       {"SourceNotObject", [](Json& d) { set(d, "/source", "Table II"); }, "source", ""},
       {"NotesNumber", [](Json& d) { set(d, "/notes", 5); }, "notes", ""},
+      // Locality (issue 17): a profile whose locality contradicts its range is refused.
+      {"LocalityWindowLargerThanRange",
+       [](Json& d) { set(d, "/allocator", window_allocator({{"window", 4096}})); d["allocator"]["max"] = 5000; },
+       "allocator.locality.window", "no whole window of 4096 ports"},
+      {"LocalityWindowBeyondBetaSupport",
+       [](Json& d) {
+         set(d, "/allocator", Json{{"kind", "beta"}, {"alpha", 2}, {"beta", 5}, {"loc", 4630}, {"scale", 100},
+                                   {"locality", {{"window", 256}, {"order", "random"}, {"hold_s", 60}}}});
+       },
+       "allocator.locality.window", "no whole window"},
+      {"LocalityOffsetNotBelowWindow", [](Json& d) { set(d, "/allocator", window_allocator({{"offset", 32}})); },
+       "allocator.locality.offset", "below window"},
+      {"LocalityWindowTooSmall", [](Json& d) { set(d, "/allocator", window_allocator({{"window", 1}})); },
+       "allocator.locality.window", "between 2 and 32768"},
+      {"LocalityOrderUnknown", [](Json& d) { set(d, "/allocator", window_allocator({{"order", "sorted"}})); },
+       "allocator.locality.order", "in_order"},
+      {"LocalityBothResets", [](Json& d) { set(d, "/allocator", window_allocator({{"mappings", 3}})); },
+       "allocator.locality", "exactly one"},
+      {"LocalityNoReset",
+       [](Json& d) {
+         set(d, "/allocator", window_allocator({}));
+         d["allocator"]["locality"].erase("hold_s");
+       },
+       "allocator.locality", "exactly one"},
+      {"LocalityHoldNegative", [](Json& d) { set(d, "/allocator", window_allocator({{"hold_s", -1}})); },
+       "allocator.locality.hold_s", "positive"},
+      {"LocalityUnknownKey", [](Json& d) { set(d, "/allocator", window_allocator({{"jump", 0.1}})); },
+       "allocator.locality.jump", "unknown field"},
+      {"LocalityOnBlock",
+       [](Json& d) { set(d, "/allocator/locality", Json{{"window", 32}, {"order", "random"}, {"hold_s", 6}}); },
+       "allocator.locality", "unknown field"},
+      {"TraceWithoutFile", [](Json& d) { set(d, "/allocator", Json{{"kind", "trace"}}); }, "allocator.file", "missing"},
+      {"ProvenanceWithoutRows",
+       [](Json& d) { set(d, "/provenance", Json{{"allocator", {{"runs", {"r1"}}, {"fit", Json::object()}}}}); },
+       "provenance.allocator.rows", "missing"},
+      {"ProvenanceFitNotNumber",
+       [](Json& d) {
+         set(d, "/provenance", Json{{"allocator", {{"runs", {"r1"}}, {"rows", 5}, {"fit", {{"alpha", "2"}}}}}});
+       },
+       "provenance.allocator.fit.alpha", "number"},
+      {"ProvenanceUnknownField", [](Json& d) { set(d, "/provenance", Json{{"mtu", Json::object()}}); }, "provenance.mtu",
+       "unknown field"},
   };
 }
 
@@ -370,6 +422,42 @@ TEST(ProfileParseTest, FractionalSecondsAndEveryAllocatorKind) {
   }
 }
 
+TEST(ProfileParseTest, LocalityAndProvenance) {
+  Json doc = valid_profile();
+  doc["allocator"] = Json{{"kind", "beta"}, {"alpha", 13.2}, {"beta", 7.4}, {"loc", 1024}, {"scale", 20000},
+                          {"locality", {{"window", 32}, {"offset", 31}, {"order", "random"}, {"hold_s", 61.5}}}};
+  doc["provenance"] = Json{{"allocator",
+                            {{"runs", {"vodafone-nl/run1", "vodafone-nl/run4"}},
+                             {"rows", 51639},
+                             {"fit", {{"hold_s", 61.5}, {"stay_fraction", 0.993}}},
+                             {"table_ii", "Beta(2.242, 5.008, 4630, 13937)"}}}};
+  auto parsed = parse_profile(doc.dump(), "f.json");
+  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  const auto* window = std::get_if<WindowSpec>(&*parsed->allocator);
+  ASSERT_NE(window, nullptr);
+  EXPECT_EQ(window->size, 32u);
+  EXPECT_EQ(window->offset, 31u);
+  EXPECT_EQ(window->order, WindowOrder::Random);
+  EXPECT_EQ(window->hold, milliseconds(61'500));
+  EXPECT_FALSE(window->mappings);
+  EXPECT_EQ(std::get<BetaSpec>(window->placement), (BetaSpec{13.2, 7.4, 1024, 20000}));
+  ASSERT_TRUE(parsed->allocator_provenance);
+  EXPECT_EQ(parsed->allocator_provenance->rows, 51639u);
+  EXPECT_EQ(parsed->allocator_provenance->runs.size(), 2u);
+  EXPECT_DOUBLE_EQ(parsed->allocator_provenance->fit.at("hold_s"), 61.5);
+  // In order, reset after a number of mappings.
+  doc["allocator"] = window_allocator({{"order", "in_order"}, {"offset", 0}, {"window", 256}});
+  doc["allocator"]["locality"].erase("hold_s");
+  doc["allocator"]["locality"]["mappings"] = 256;
+  parsed = parse_profile(doc.dump(), "f.json");
+  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  window = std::get_if<WindowSpec>(&*parsed->allocator);
+  ASSERT_NE(window, nullptr);
+  EXPECT_EQ(window->mappings, 256u);
+  EXPECT_FALSE(window->hold);
+  EXPECT_EQ(std::get<UniformSpec>(window->placement), (UniformSpec{1024, 65535}));
+}
+
 // ---- files ----------------------------------------------------------------------
 
 class ProfileFilesTest : public ::testing::Test {
@@ -408,6 +496,32 @@ TEST_F(ProfileFilesTest, TheFirstBadFileInADirectoryIsNamed) {
   ASSERT_TRUE(good);
   ASSERT_EQ(good->size(), 1u);
   EXPECT_EQ(good->front().id, "a-good");
+}
+
+// A trace profile names its file relative to itself; a trace with fewer
+// than two ports or a bad line is refused with the file and the reason.
+TEST_F(ProfileFilesTest, TraceFilesAreReadRelativeToTheProfile) {
+  Json doc = valid_profile();
+  doc["allocator"] = Json{{"kind", "trace"}, {"file", "ports.txt"}};
+  write("trace.json", doc.dump());
+  write("ports.txt", "# from a real log\n15084\n15091\n\n15081\n");
+  auto loaded = io::load_profile(dir_ / "trace.json");
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  const auto& trace = std::get<TraceSpec>(*loaded->allocator);
+  EXPECT_EQ(*trace.ports, (std::vector<std::uint16_t>{15084, 15091, 15081}));
+  write("ports.txt", "15084\n");
+  loaded = io::load_profile(dir_ / "trace.json");
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().field, "allocator.file");
+  EXPECT_NE(loaded.error().message.find("ports.txt: a trace needs at least 2 ports"), std::string::npos)
+      << loaded.error().to_string();
+  write("ports.txt", "15084\n70000\n");
+  loaded = io::load_profile(dir_ / "trace.json");
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(loaded.error().message.find("line 2: '70000' is not a port"), std::string::npos)
+      << loaded.error().to_string();
+  std::filesystem::remove(dir_ / "ports.txt");
+  EXPECT_FALSE(io::load_profile(dir_ / "trace.json"));
 }
 
 TEST_F(ProfileFilesTest, AMissingDirectoryIsAnError) {
