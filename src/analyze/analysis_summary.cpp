@@ -42,7 +42,25 @@ Json evidence_json(const AllocatorEvidence& e) {
   if (const auto& b = e.block) {
     Json repeated = Json::array();
     for (const auto& [port, sessions] : b->repeated_starts) repeated.push_back(Json{{"port", port}, {"sessions", sessions}});
+    Json placement = Json{{"why", b->placement_why}};
+    if (const auto& u = b->placement_uniform) placement["uniform"] = Json{{"ks_d", u->ks_d}, {"ks_p", u->ks_p}};
+    if (const auto& f = b->placement_beta)
+      placement["beta_fit"] = Json{{"alpha", f->alpha}, {"beta", f->beta}, {"loc", f->loc}, {"scale", f->scale},
+                                   {"ks_d", f->ks_d},   {"ks_p", f->ks_p},  {"samples", f->samples},
+                                   {"converged", f->converged}};
+    Json reset{{"rule", std::string(to_string(b->reset.rule))}, {"why", b->reset.why}};
+    if (b->reset.rule == ResetRule::Hold) reset["hold_s"] = b->reset.hold_s;
+    else reset["mappings"] = b->reset.mappings;
     object["block"] = Json{{"order", std::string(to_string(b->order))},
+                           {"offset", b->offset},
+                           {"jump_rate", 1 - b->same_block_fraction},
+                           {"complete_visits", b->complete_visits},
+                           {"median_mappings", b->median_mappings},
+                           {"mappings_cv", b->mappings_cv},
+                           {"median_hold_s", b->median_hold_s},
+                           {"hold_cv", b->hold_cv},
+                           {"reset", reset},
+                           {"placement", placement},
                            {"visits", b->visits},
                            {"start_aligned_fraction", b->start_aligned_fraction},
                            {"consumed_whole_fraction", b->consumed_whole_fraction},

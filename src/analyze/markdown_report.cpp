@@ -36,9 +36,20 @@ void log_row(std::string& md, std::string_view side, const std::string& path, co
 
 std::string parameters(const DetectedAllocator& d) {
   std::string text;
-  if (d.block_size)
+  if (d.block_size) {
     text += "block_size " + std::to_string(*d.block_size) + ", ports taken " +
             (d.block_order == BlockOrder::Random ? "in random order" : "in order") + " inside a block";
+    if (d.block_offset.value_or(0) != 0) text += " starting at offset " + std::to_string(*d.block_offset);
+    if (d.block_reset)
+      text += "; a stay ends after " + (d.block_reset->rule == ResetRule::Hold
+                                            ? fixed(d.block_reset->hold_s, 1) + " s"
+                                            : std::to_string(d.block_reset->mappings) + " mappings");
+    text += "; blocks placed ";
+    if (!d.alpha) text += d.min && d.max ? "uniformly in " + std::to_string(*d.min) + "-" + std::to_string(*d.max) : "uniformly";
+    return text + (d.alpha ? "by B(alpha " + fixed(*d.alpha, 3) + ", beta " + fixed(*d.beta, 3) + ", loc " +
+                                 fixed(*d.loc, 1) + ", scale " + fixed(*d.scale, 1) + ")"
+                           : "");
+  }
   if (d.min && d.max) text += "observed range " + std::to_string(*d.min) + "-" + std::to_string(*d.max);
   if (d.alpha)
     text += "B(alpha " + fixed(*d.alpha, 3) + ", beta " + fixed(*d.beta, 3) + ", loc " + fixed(*d.loc, 1) +
@@ -71,6 +82,16 @@ void evidence_rows(std::string& md, const AllocatorEvidence& e) {
     row("visits starting at a multiple of 256 (thesis, KPN: 36.9 %)", percent(b->start_aligned_fraction));
     row("visits that consumed the whole block (thesis, KPN: 32.3 %)", percent(b->consumed_whole_fraction));
     row("+1 steps inside visits", percent(b->in_visit_step_fraction));
+    row("first port of each block, modulo the block size", std::to_string(b->offset));
+    row("jump rate (transitions leaving the block)", percent(1 - b->same_block_fraction));
+    row("complete visits: median mappings (cv)", fixed(b->median_mappings, 0) + " (" + fixed(b->mappings_cv, 3) + ")");
+    row("complete visits: median hold (cv)", fixed(b->median_hold_s, 1) + " s (" + fixed(b->hold_cv, 3) + ")");
+    row("what ends a stay", std::string(to_string(b->reset.rule)) + ": " + b->reset.why);
+    row("where blocks sit", b->placement_why);
+    if (const auto& u = b->placement_uniform)
+      row("placement, uniform KS (one sample per visit)", "D " + fixed(u->ks_d, 4) + ", p " + fixed(u->ks_p, 4));
+    if (const auto& f = b->placement_beta)
+      row("placement, Beta fit KS (one sample per visit)", "D " + fixed(f->ks_d, 4) + ", p " + fixed(f->ks_p, 4));
     if (b->order == BlockOrder::InOrder)
       row("+1 steps crossing a block boundary", std::to_string(b->boundary_crossings) + " (sequential would make ~" +
                                                     fixed(b->expected_sequential_crossings, 0) + ")");
