@@ -1,6 +1,7 @@
 #include "analyze/window_visits.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <unordered_map>
 
@@ -55,6 +56,8 @@ VisitEvidence describe_visits(const SessionSequence& seq, const WindowGrid& grid
   std::vector<std::size_t> start_sessions(65536, 0);
   std::vector<std::uint32_t> window_last_session(65536 / size + 2, kNever);
   std::uint32_t lowest = 0xffffffffU, highest = 0;
+  std::array<std::uint32_t, 2> recent{kNever, kNever};  // the session's last two windows, latest first
+  std::uint32_t recent_session = kNever;
 
   std::size_t start = 0;
   const auto close = [&](std::size_t end) {
@@ -90,9 +93,13 @@ VisitEvidence describe_visits(const SessionSequence& seq, const WindowGrid& grid
     }
     auto& window_session = window_last_session[window];
     if (window_session != kNever && window_session < session) ++reused_windows;
-    // A return to a window already held in this session (two windows in
-    // turn) is no new draw of the placement.
-    if (window_session != session) evidence.window_centres.push_back(clamp_port(window_first + size / 2));
+    // A return to one of the last two windows of the session (some logs
+    // alternate between two) is no new draw of the placement.
+    if (session != recent_session) recent = {kNever, kNever};
+    if (window != recent[0] && window != recent[1])
+      evidence.window_centres.push_back(clamp_port(window_first + size / 2));
+    recent = {window, recent[0]};
+    recent_session = session;
     window_session = session;
     lowest = std::min(lowest, window);
     highest = std::max(highest, window);

@@ -3,8 +3,8 @@
 // all lie in one window: one stay of the subscriber in a window (the
 // thesis's "port group" for KPN). Visits tell what ends a stay (the reset
 // rule: a number of mappings, or a time) and where windows sit (one sample
-// per window and session, so a thousand mappings in one window weigh as one
-// draw of the NAT's placement, not a thousand).
+// per new window, so a thousand mappings in one window weigh as one draw of
+// the NAT's placement, not a thousand).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -50,9 +50,9 @@ struct VisitEvidence {
   // Start ports that began visits in two or more sessions, most sessions
   // first (at most 10): (port, sessions).
   std::vector<std::pair<std::uint16_t, std::size_t>> repeated_starts;
-  // One port per window and session for the placement tests: the middle of
-  // the window. Returning to a window already held in the session (some
-  // logs alternate between two) is not another draw of where windows sit.
+  // One port per new window for the placement tests: the middle of the
+  // window. Returning to one of the session's last two windows (some logs
+  // alternate between two) is not another draw of where windows sit.
   std::vector<std::uint16_t> window_centres;
   // First ports of the lowest and the highest window visited.
   std::uint16_t lowest_window_start = 0;
