@@ -208,7 +208,9 @@ std::optional<std::filesystem::path> find_plot_script(const AnalyzeOptions& o) {
   std::vector<fs::path> candidates;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "natpunch" / "plot_mappings.py");
-  candidates.push_back(fs::path(NATPUNCH_SCRIPTS_DIR) / "plot_mappings.py");
+  // The source tree's copy, for a binary run from its build directory (an
+  // absolute path set by CMake: __FILE__ may be relative or remapped).
+  candidates.push_back(fs::path(NATPUNCH_SOURCE_SCRIPTS_DIR) / "plot_mappings.py");
   for (const auto& candidate : candidates)
     if (fs::is_regular_file(candidate, ec)) return candidate;
   return std::nullopt;
