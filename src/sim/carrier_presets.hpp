@@ -4,8 +4,10 @@
 // (src/nat/profile.*) take over; the simulator only needs a name and a
 // NatConfig, so switching is a change to carrier_preset() alone.
 //
-// Sources: type Table III, allocator Table II, timeouts Table IV (lower
-// bounds), largest payload Table V. Odido was not measured (Tables II-V are
+// Sources: type Table III, allocator Table II (Vodafone's derived from the
+// real carrier logs, as profiles/vodafone-nl.json: Table II's Beta alone
+// does not fit them), timeouts Table IV (lower bounds), largest payload
+// Table V; a unit test keeps them equal to the profiles. Odido was not measured (Tables II-V are
 // empty for it); its config is an explicit assumption (symmetric,
 // random-fully, RFC 4787's 2-minute timeouts), flagged in `assumed`.
 #include <optional>
