@@ -1,8 +1,9 @@
 // `natpunch predict` over 50,000 mappings with the whole curve to N = 1,024
 // (issue 17: < 2 s): every chooser proposes up to 1,024 ports before each
-// mapping. The sequence comes from the NAT model's window allocator shaped
-// like the real Vodafone NL logs (32-port windows at offset 31, random
-// order, held 61 s at one mapping per 424 ms, windows placed by a Beta law)
+// mapping. The sequence comes from the NAT model's window allocator with
+// the real Vodafone NL logs' profile (32-port windows at offset 31, random
+// order, held 61 s, at one mapping per 424 ms as the phone sent, windows
+// placed by a Beta law)
 // and from the uniform allocator (LycaMobile NL), where no chooser hits
 // early and every one draws its full 1,024 ports. The baseline, measured in
 // the same run, draws 1,024 uniform ports per mapping with nothing else, on
@@ -18,6 +19,7 @@
 #include "nat/allocator_spec.hpp"
 #include "punch/port_chooser_uniform.hpp"
 #include "punch/prediction_replay.hpp"
+#include "sim/carrier_presets.hpp"
 
 namespace natpunch::punch {
 namespace {
@@ -25,16 +27,8 @@ namespace {
 constexpr std::size_t kRows = 50'000;
 constexpr std::size_t kBudget = 1024;
 
-nat::WindowSpec vodafone_like() {
-  nat::WindowSpec spec;
-  spec.placement = nat::BetaSpec{6.95, 4.08, 1, 17643};
-  spec.size = 32;
-  spec.offset = 31;
-  spec.order = nat::WindowOrder::Random;
-  spec.hold = milliseconds(61'000);
-  spec.mappings.reset();
-  return spec;
-}
+// The simulator's Vodafone NL: profiles/vodafone-nl.json's allocator.
+nat::AllocatorSpec vodafone_like() { return sim::carrier_preset("vodafone")->nat.allocator; }
 
 std::vector<std::uint16_t> sequence(const nat::AllocatorSpec& spec) {
   auto allocator = nat::make_allocator(spec);

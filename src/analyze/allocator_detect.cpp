@@ -74,7 +74,10 @@ std::function<double(double)> beta_cdf(double alpha, double beta, double loc, do
 // a uniform range's ends), snapped to whole blocks, never below
 // kFirstUsablePort unless blocks were seen there.
 std::pair<std::uint16_t, std::uint16_t> placement_range(const VisitEvidence& v, const WindowGrid& grid, std::size_t samples) {
-  const double lo = v.lowest_window_start, hi = v.highest_window_end;
+  double lo = v.lowest_window_start, hi = v.highest_window_end;
+  // A window reaching below port 1 is no whole window a NAT could hand out.
+  if (lo < 1) lo = grid.offset >= 1 ? grid.offset : grid.size;
+  if (hi < lo + grid.size - 1) hi = std::min(65535.0, lo + grid.size - 1);
   const double gap = samples > 1 ? (hi - lo + 1 - grid.size) / static_cast<double>(samples - 1) : 0;
   const double floor_port = std::min<double>(1024, lo);
   const auto windows_below = std::floor(std::min(gap, lo - floor_port) / grid.size);

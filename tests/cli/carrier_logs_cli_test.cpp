@@ -6,6 +6,7 @@
 // carriers (256-port blocks; uniform from 2048; roughly 4,600-14,000 with
 // structure), not figures read off these files' analysis.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -161,7 +162,8 @@ class HeldOutPrediction : public ::testing::TestWithParam<HeldOut> {
     if (!fs::is_directory(carrier_logs()))
       GTEST_SKIP() << "no real carrier logs at " << carrier_logs()
                    << " (../shared/data/carrier-logs beside the checkout, as CI has it)";
-    dir_ = fs::path(::testing::TempDir()) / ("natpunch_heldout_" + std::string(GetParam().directory));
+    dir_ = fs::path(::testing::TempDir()) /
+           ("natpunch_heldout_" + std::string(GetParam().directory) + "_" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

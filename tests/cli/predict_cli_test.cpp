@@ -4,6 +4,7 @@
 // refused before anything starts, exit 2 with one line naming the file and
 // why.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -39,7 +40,8 @@ class PredictCli : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) /
-           ("natpunch_predict_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("natpunch_predict_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

@@ -180,7 +180,7 @@ INSTANTIATE_TEST_SUITE_P(Profiles, CarrierPortsInLab,
 // distinct, so the replay is exact.
 TEST(NatdTraceInLab, NatdReplaysATraceFromAnOffset) {
   if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
-  const auto dir = std::filesystem::temp_directory_path() / "natpunch-lab-trace";
+  const auto dir = std::filesystem::temp_directory_path() / ("natpunch-lab-trace-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const auto trace = dir / "ports.trace";
   std::vector<int> expected;
