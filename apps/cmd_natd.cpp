@@ -310,7 +310,7 @@ int run(const NatdOptions& o) {
   if (o.check) {
     std::cout << "natd config ok: " << nat::to_string(config->mapping) << " mapping, "
               << nat::to_string(config->filtering) << " filtering, " << nat::kind_name(config->allocator)
-              << " ports\n";
+              << " ports" << nat::details(config->allocator) << "\n";
     if (o.mtu) std::cout << "path mtu: " << *o.mtu << "\n";
     if (!o.impair_out.empty()) std::cout << "impair out: " << nat::to_string(datapath_config.impair_outbound) << "\n";
     if (!o.impair_in.empty()) std::cout << "impair in: " << nat::to_string(datapath_config.impair_inbound) << "\n";
@@ -390,7 +390,8 @@ int run(const NatdOptions& o) {
   loop_options.on_ready = [&] {
     std::cout << "natd: " << o.tun << " up, inside " << o.inside_cidr << " -> " << o.public_ip << " ("
               << nat::to_string(config->mapping) << " mapping, " << nat::to_string(config->filtering)
-              << " filtering, " << nat::kind_name(config->allocator) << " ports)";
+              << " filtering, " << nat::kind_name(config->allocator) << " ports" << nat::details(config->allocator)
+              << ")";
     if (o.mtu) std::cout << ", mtu " << *o.mtu;
     if (!o.impair_out.empty()) std::cout << ", impair out " << nat::to_string(datapath_config.impair_outbound);
     if (!o.impair_in.empty()) std::cout << ", impair in " << nat::to_string(datapath_config.impair_inbound);

@@ -1,7 +1,9 @@
 #include "nat/allocator_spec.hpp"
 
 #include <bit>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <type_traits>
 
@@ -103,6 +105,21 @@ std::string_view kind_name(const AllocatorSpec& spec) {
         else return "beta";
       },
       spec);
+}
+
+std::string details(const AllocatorSpec& spec) {
+  std::string text;
+  if (const auto* window = std::get_if<WindowSpec>(&spec)) {
+    char hold[32] = "";
+    if (window->hold) std::snprintf(hold, sizeof hold, "held %.1f s", std::chrono::duration<double>(*window->hold).count());
+    text += " (" + std::to_string(window->size) + " at offset " + std::to_string(window->offset) + ", " +
+            (window->order == WindowOrder::Random ? "random order, " : "in order, ") +
+            (window->hold ? std::string(hold) : std::to_string(window->mappings.value_or(0)) + " mappings a stay") + ", " +
+            (std::holds_alternative<BetaSpec>(window->placement) ? "Beta" : "uniform") + " placement)";
+  } else if (const auto* trace = std::get_if<TraceSpec>(&spec)) {
+    text += " (" + std::to_string(trace->ports ? trace->ports->size() : 0) + " from " + trace->source + ")";
+  }
+  return text;
 }
 
 std::optional<AllocatorSpecError> validate(const AllocatorSpec& spec) {

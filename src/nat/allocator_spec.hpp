@@ -129,6 +129,11 @@ using AllocatorSpec =
 // "window" here.
 std::string_view kind_name(const AllocatorSpec& spec);
 
+// For a person, what sets a window or trace allocator apart, to follow
+// "<kind_name> ports": " (32 at offset 31, random order, held 61.0 s, Beta
+// placement)", " (39571 from voda.trace)"; empty for the other kinds.
+std::string details(const AllocatorSpec& spec);
+
 struct AllocatorSpecError {
   std::string field;    // the spec member at fault, e.g. "block_size"
   std::string message;  // e.g. "must be a power of two between 2 and 32768"
