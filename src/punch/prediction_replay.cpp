@@ -105,7 +105,10 @@ ReplayChooser profile_chooser(const nat::AllocatorSpec& allocator) {
 
 std::vector<ReplayChooser> plain_choosers(const nat::AllocatorSpec& allocator) {
   std::vector<ReplayChooser> choosers;
-  const auto [lo, hi] = range_of(allocator);
+  // Named copies, not a structured binding: lambdas capture them (clang 14
+  // cannot capture bindings).
+  const auto range = range_of(allocator);
+  const std::uint16_t lo = range.first, hi = range.second;
   choosers.push_back({"uniform", [lo, hi](std::span<const std::uint16_t>) {
                         return std::make_unique<UniformPortChooser>(lo, hi, Repeats::Never);
                       }});
