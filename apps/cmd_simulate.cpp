@@ -25,7 +25,9 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "io/stop_signals.hpp"
 #include "io/profile_files.hpp"
+#include "io/trace_file.hpp"
 #include "nat/nat_table.hpp"
 #include "nat/profile.hpp"
 #include "sim/carrier_presets.hpp"
@@ -58,6 +60,7 @@ struct SimulateMatrixOptions {
   std::uint32_t background_subscribers = 0;
   std::optional<double> background_hold_s;
   std::optional<std::size_t> max_mappings;
+  std::vector<std::string> traces;  // CARRIER=FILE
 };
 
 sim::StrategyMode mode_of(const std::string& strategy) {
@@ -131,6 +134,12 @@ nlohmann::json load_json(const sim::CarrierLoad& load) {
                                               : nlohmann::json(nullptr)}};
 }
 
+std::size_t finished_runs(const sim::MatrixResult& result) {
+  std::size_t n = 0;
+  for (const auto& cell : result.cells) n += cell.runs.size();
+  return n;
+}
+
 void print_text(const sim::MatrixConfig& config, const sim::MatrixResult& result) {
   const auto& carriers = config.carriers;
   std::size_t name_width = 0;
@@ -166,8 +175,12 @@ void print_text(const sim::MatrixConfig& config, const sim::MatrixResult& result
   }
   std::cout << "\n";
   for (const auto& cell : result.cells) {
-    std::cout << "  " << carriers[cell.row].display << " x " << carriers[cell.column].display << ": "
-              << cell.successes() << "/" << cell.runs.size() << " ("
+    std::cout << "  " << carriers[cell.row].display << " x " << carriers[cell.column].display << ": ";
+    if (cell.runs.empty()) {  // interrupted before this pair's first run
+      std::cout << "not run\n";
+      continue;
+    }
+    std::cout << cell.successes() << "/" << cell.runs.size() << " ("
               << fixed(100.0 * double(cell.successes()) / double(std::max<std::size_t>(cell.runs.size(), 1)), 0)
               << " %)";
     if (auto p = cell.median_probes()) std::cout << ", median " << grouped(*p) << " probes per side";
@@ -245,6 +258,7 @@ void print_json(const sim::MatrixConfig& config, const sim::MatrixResult& result
                               {"full_grid", config.full_grid},
                               {"load", load_json(config.load)},
                               {"carriers", carriers},
+                              {"interrupted", result.interrupted},
                               {"cells", cells}}
                    .dump()
             << "\n";
@@ -303,6 +317,7 @@ void print_compare(const sim::MatrixConfig& config, const sim::MatrixResult& nai
                                 {"prediction", config.predict},
                                 {"sockets", config.many_sockets},
                                 {"load", load_json(config.load)},
+                                {"interrupted", naive.interrupted || improved.interrupted},
                                 {"pairs", pairs}}
                      .dump()
               << "\n";
@@ -377,7 +392,7 @@ Result<sim::CarrierModel, std::string> carrier_from_profile(const nat::Profile& 
   options.public_addresses = {IpAddress::v4({203, 0, 113, 1})};  // placeholder; each run assigns its own
   auto config = nat::make_nat_config(profile, options);
   if (!config) return Unexpected{config.error().to_string()};
-  sim::CarrierModel carrier{name, profile.name, std::move(*config), false, profile.file};
+  sim::CarrierModel carrier{name, profile.name, std::move(*config), false, profile.file, std::nullopt};
   carrier.nat.public_addresses.clear();
   return carrier;
 }
@@ -416,6 +431,26 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
     }
     config.carriers.push_back(std::move(*carrier));
   }
+  // --trace CARRIER=FILE: that carrier's NAT replays a real log's ports,
+  // while the peers are still told its profile's allocator.
+  for (const auto& item : o.traces) {
+    const auto equals = item.find('=');
+    const std::string name = item.substr(0, equals);
+    auto carrier = std::find_if(config.carriers.begin(), config.carriers.end(),
+                                [&](const sim::CarrierModel& c) { return c.name == name; });
+    if (equals == std::string::npos || carrier == config.carriers.end()) {
+      std::cerr << "error: --trace '" << item << "': expected CARRIER=FILE with CARRIER one of the carriers simulated\n";
+      return kExitUsage;
+    }
+    auto trace = io::load_trace(item.substr(equals + 1));
+    if (!trace) {
+      std::cerr << "error: --trace " << name << ": " << trace.error() << "\n";
+      return kExitUsage;
+    }
+    if (!carrier->told_allocator) carrier->told_allocator = carrier->nat.allocator;
+    carrier->nat.allocator = std::move(*trace);
+    carrier->source += "; ports replayed from " + item.substr(equals + 1);
+  }
   config.runs = o.runs;
   config.probes = o.probes;
   config.seed = o.seed;
@@ -452,6 +487,10 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
       std::cerr << "simulated " << done << "/" << total << " runs, " << fixed(elapsed, 1) << " s\n";
     }
   };
+  // Ctrl-C / SIGTERM: no new run starts, the matrix so far is printed
+  // (cells with the runs that finished) and the exit code is 130.
+  io::StopSignals stop;
+  config.stop = stop.predicate();
   // Compare: naive first, then improved on the same pairs and seeds.
   std::optional<sim::MatrixResult> naive;
   if (compare) {
@@ -465,6 +504,15 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
     naive = std::move(*naive_result);
     config.mode = sim::StrategyMode::Improved;
     last_tenth = 0;
+    if (naive->interrupted) {  // the naive matrix so far, alone
+      if (!o.quiet && tty) std::cerr << "\n";  // after the progress line
+      std::cerr << "interrupted: " << finished_runs(*naive) << " naive runs finished, no improved run started\n";
+      naive_config.mode = sim::StrategyMode::Naive;
+      if (o.json) print_json(naive_config, *naive);
+      else if (o.csv) print_csv(naive_config, *naive);
+      else print_text(naive_config, *naive);
+      return kExitInterrupted;
+    }
   }
   auto result = sim::run_matrix(config, progress);
   if (!result) {
@@ -483,6 +531,12 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
   else if (o.json) print_json(config, *result);
   else if (o.csv) print_csv(config, *result);
   else print_text(config, *result);
+  if (result->interrupted) {
+    if (!o.quiet && tty) std::cerr << "\n";
+    std::cerr << "interrupted: " << finished_runs(*result) << " of " << result->cells.size() * config.runs
+              << " runs finished; the matrix shows those\n";
+    return kExitInterrupted;
+  }
   return kExitOk;
 }
 
@@ -564,6 +618,11 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
                      "where probes make new mappings: symmetric sides, or --local-ports fresh")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->type_name("N");
+  matrix->add_option("--trace", o->traces,
+                     "CARRIER=FILE: that carrier's NAT hands out the ports of a real log (natpunch analyze "
+                     "--trace-out), from a seeded offset per run, looping; the peers are still told its profile's "
+                     "allocator. Repeat for more carriers")
+      ->type_name("CARRIER=FILE");
   matrix->add_option("--profiles", o->profiles,
                      "Take carriers from the profiles in DIR (e.g. profiles/); a carrier is a profile id (kpn-nl) "
                      "or a name whose one non-roaming profile is NAME-CC; carriers without a profile keep the "
@@ -590,7 +649,10 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
       "  natpunch simulate matrix --profiles profiles --carriers kpn,vodafone,lycamobile-be\n"
       "  natpunch simulate matrix --carriers kpn,lebara --strategy compare --background-subscribers 100\n"
       "  natpunch simulate matrix --max-mappings 2048 --runs 20       # a CGNAT port quota\n"
-      "Exit codes: 0 ok, 2 bad arguments.");
+      "  natpunch simulate matrix --strategy compare --carriers vodafone,lebara --trace vodafone=voda.trace\n"
+      "Ctrl-C / SIGTERM: no new run starts; the matrix of the runs finished so far is printed (\"interrupted\": true\n"
+      "under --json) and the exit code is 130.\n"
+      "Exit codes: 0 ok, 2 bad arguments, 130 interrupted.");
   matrix->callback([o, &exit_code] { exit_code = run_simulate_matrix(*o); });
 }
 
