@@ -39,7 +39,7 @@ std::string_view advice(int code) {
     case 300: return "the server redirects elsewhere; natpunch does not follow redirects, use that server";
     case 401:
     case 441: return "the username or password is wrong, or REST API credentials expired; mint new ones";
-    case 403: return "the server's policy refuses it (a peer address it does not relay to, or a blocked client)";
+    case 403: return "the server's policy refuses it: a peer address it does not relay to, or a client it blocks";
     case 437: return "the server has no allocation here or already one for this address and port; retry later";
     case 438: return "the server keeps rejecting its own nonce; check the server's clock and configuration";
     case 440:
