@@ -146,18 +146,20 @@ void print_peer(const PeerReport& r, std::size_t size) {
   if (!r.error.empty()) std::cout << "  error: " << r.error << "\n";
 }
 
-// Waits for the event `match` accepts (true) or rejects (false: the error
-// text it leaves in `error`); nullopt-like false on timeout.
+// Runs the machine until `match` decides on an event: true (wanted) or
+// false (a failure, whose text it keeps); false too on timeout or when
+// `stopped` holds. Events it has no verdict on (nullopt) pass.
 template <class Match>
 bool await(io::TurnClientRunner& runner, Duration timeout, const std::function<bool()>& stopped, Match&& match) {
-  const TimePoint deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline && !stopped()) {
-    while (auto event = runner.client().poll_event())
-      if (const auto verdict = match(*event)) return *verdict;
-    if (runner.client().done()) return false;
-    runner.step(std::min(deadline, Clock::now() + milliseconds(100)));
-  }
-  return false;
+  std::optional<bool> verdict;
+  runner.run_until(
+      Clock::now() + timeout,
+      [&](const turn::ClientEvent& event) {
+        verdict = match(event);
+        return verdict.has_value();
+      },
+      stopped);
+  return verdict.value_or(false);
 }
 
 int run_allocate(const AllocateOptions& o) {
@@ -322,11 +324,10 @@ int run_allocate(const AllocateOptions& o) {
       std::cout << "holding the allocation for " << o.hold_s << " s (refreshed as needed; Ctrl-C ends it)\n"
                 << std::flush;
     const TimePoint until = Clock::now() + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.hold_s));
-    while (Clock::now() < until && !stop.requested() && !client.done()) {
-      runner.step(std::min(until, Clock::now() + milliseconds(200)));
-      while (auto event = client.poll_event())
-        if (const auto* f = std::get_if<turn::client_event::Failed>(&*event)) error = f->error.message;
-    }
+    runner.run([&] { return stop.requested() || Clock::now() >= until; },
+               [&](const turn::ClientEvent& event) {
+                 if (const auto* f = std::get_if<turn::client_event::Failed>(&event)) error = f->error.message;
+               });
   }
 
   // A refresh now (proves the credentials still hold), then delete.

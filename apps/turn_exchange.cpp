@@ -31,21 +31,18 @@ std::optional<std::uint64_t> echoed(std::span<const std::uint8_t> bytes, std::si
   return sequence;
 }
 
-// Drains the machine's events: echoes from `peer` go to `on_echo`; a
-// failure ends the exchange with its message.
+// The handler of the machine's events during an exchange: echoes from
+// `peer` go to `on_echo`; a failure ends the exchange with its message.
 template <class OnEcho>
-bool drain(io::TurnClientRunner& runner, const Endpoint& peer, std::size_t size, ExchangeOutcome& out,
-           OnEcho&& on_echo) {
-  while (auto event = runner.client().poll_event()) {
-    if (const auto* data = std::get_if<turn::client_event::PeerData>(&*event)) {
-      if (data->peer != peer) continue;
+auto echo_handler(const Endpoint& peer, std::size_t size, ExchangeOutcome& out, OnEcho& on_echo) {
+  return [&peer, size, &out, &on_echo](const turn::ClientEvent& event) {
+    if (const auto* data = std::get_if<turn::client_event::PeerData>(&event)) {
+      if (data->peer != peer) return;
       if (const auto sequence = echoed(data->payload, size)) on_echo(*sequence);
-    } else if (const auto* failed = std::get_if<turn::client_event::Failed>(&*event)) {
+    } else if (const auto* failed = std::get_if<turn::client_event::Failed>(&event)) {
       out.error = failed->error.message;
-      return false;
     }
-  }
-  return !runner.client().done();
+  };
 }
 
 }  // namespace
@@ -68,17 +65,16 @@ ExchangeOutcome ping_peer(io::TurnClientRunner& runner, const Endpoint& peer, in
     ++out.sent;
     bool answered = false;
     const TimePoint deadline = sent_at + wait;
-    while (!answered && Clock::now() < deadline && !stop.requested()) {
-      runner.step(deadline);
-      const bool alive = drain(runner, peer, size, out, [&](std::uint64_t s) {
-        if (s != sequence || answered) return;
-        answered = true;
-        ++out.received;
-        out.bytes_received += size;
-        out.rtt_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent_at).count());
-      });
-      if (!alive) return out;
-    }
+    auto on_echo = [&](std::uint64_t s) {
+      if (s != sequence || answered) return;
+      answered = true;
+      ++out.received;
+      out.bytes_received += size;
+      out.rtt_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent_at).count());
+    };
+    runner.run([&] { return answered || !out.error.empty() || stop.requested() || Clock::now() >= deadline; },
+               echo_handler(peer, size, out, on_echo));
+    if (!out.error.empty() || runner.client().done()) break;
   }
   out.elapsed = Clock::now() - started;
   return out;
@@ -107,14 +103,20 @@ ExchangeOutcome flood_peer(io::TurnClientRunner& runner, const Endpoint& peer, D
       in_flight.emplace(next++, now);
       ++out.sent;
     }
-    runner.step(std::min(now + milliseconds(10), sending ? stop_sending : now + kGiveUp));
-    const bool alive = drain(runner, peer, size, out, [&](std::uint64_t s) {
+    const TimePoint wake = std::min(now + milliseconds(10), sending ? stop_sending : now + kGiveUp);
+    auto on_echo = [&](std::uint64_t s) {
       if (in_flight.erase(s) == 0) return;  // given up already, or a duplicate
       ++out.received;
       out.bytes_received += size;
       last_echo = Clock::now();
-    });
-    if (!alive) break;
+    };
+    runner.run(
+        [&] {
+          return !out.error.empty() || (sending && in_flight.size() < window) || (!sending && in_flight.empty()) ||
+                 Clock::now() >= wake;
+        },
+        echo_handler(peer, size, out, on_echo));
+    if (!out.error.empty() || runner.client().done()) break;
   }
   out.elapsed = last_echo - started;
   return out;

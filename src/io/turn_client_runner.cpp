@@ -1,62 +1,40 @@
 #include "io/turn_client_runner.hpp"
 
-#include <algorithm>
-#include <thread>
+#include "io/machine_driver.hpp"
 
 namespace natpunch::io {
 
 TurnClientRunner::TurnClientRunner(std::unique_ptr<TurnLink> link, turn::ClientConfig config, std::uint64_t seed)
     : link_(std::move(link)), rng_(seed), client_(std::move(config), rng_) {}
 
-void TurnClientRunner::flush() {
-  const TimePoint now = Clock::now();
-  while (auto out = client_.poll_transmit(now)) {
-    if (link_down_) continue;
-    std::string error;
-    if (!link_->send(out->bytes, error) && !send_error_) send_error_ = error;
+void TurnClientRunner::run(const std::function<bool()>& stop, const EventHandler& on_event) {
+  while (!backlog_.empty() && !stop()) {
+    const turn::ClientEvent event = std::move(backlog_.front());
+    backlog_.pop_front();
+    on_event(event);
   }
-}
-
-void TurnClientRunner::step(TimePoint until) {
-  flush();
-  if (client_.done()) return;
-  TimePoint deadline = until;
-  if (const auto machine = client_.next_deadline()) deadline = std::min(deadline, *machine);
-  if (link_down_) {
-    // Nothing can arrive any more; only the machine's timers run.
-    std::this_thread::sleep_until(deadline);
+  // Sends what the caller queued even when `stop` already holds.
+  run_machine(client_, *link_, [&] { return stop() || client_.done() || link_->closed(); }, on_event);
+  if (link_->closed() && !client_.done()) {
+    client_.on_connection_closed(Clock::now());
+    while (auto event = client_.poll_event()) on_event(*event);
   }
-  std::string error;
-  const auto status =
-      link_down_ ? TurnLink::Wait::kTimeout
-                 : link_->wait(deadline,
-                               [&](const Endpoint& from, std::span<const std::uint8_t> bytes) {
-                                 client_.on_datagram(Clock::now(), 0, from, bytes);
-                               },
-                               error);
-  const TimePoint now = Clock::now();
-  if (status == TurnLink::Wait::kClosed || status == TurnLink::Wait::kFailed) {
-    link_down_ = true;
-    if (status == TurnLink::Wait::kFailed && !send_error_) send_error_ = error;
-    client_.on_connection_closed(now);
-  }
-  if (const auto machine = client_.next_deadline(); machine && now >= *machine) client_.on_timer(now);
 }
 
 std::optional<turn::ClientEvent> TurnClientRunner::run_until(
-    TimePoint deadline, const std::function<bool(const turn::ClientEvent&)>& stop) {
-  for (;;) {
-    while (auto event = client_.poll_event())
-      if (stop(*event)) {
-        flush();
-        return event;
-      }
-    if (client_.done() || Clock::now() >= deadline) {
-      flush();
-      return std::nullopt;
-    }
-    step(deadline);
-  }
+    TimePoint deadline, const std::function<bool(const turn::ClientEvent&)>& accept,
+    const std::function<bool()>& stopped, const EventHandler& others) {
+  std::optional<turn::ClientEvent> taken;
+  run([&] { return taken.has_value() || stopped() || Clock::now() >= deadline; },
+      [&](const turn::ClientEvent& event) {
+        if (taken)
+          backlog_.push_back(event);
+        else if (accept(event))
+          taken = event;
+        else if (others)
+          others(event);
+      });
+  return taken;
 }
 
 }  // namespace natpunch::io

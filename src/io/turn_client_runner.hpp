@@ -1,14 +1,12 @@
 #pragma once
-// Runs a TURN client machine (turn/client.hpp) on a TurnLink with the real
-// clock: sends what the machine hands out, waits for input or the machine's
-// next deadline, feeds both back, and collects the machine's events for
-// the caller. The CLI's `natpunch turn` and the benchmarks drive TURN
-// through it.
+// Runs a TURN client machine (turn/client.hpp) on its TurnLink with the
+// project's one real-time loop (io/machine_driver.hpp), and tells the
+// machine when a TCP/TLS connection has ended. `natpunch turn` and the
+// benchmark drive TURN through it.
 #include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <string>
 
 #include "core/rng.hpp"
 #include "io/turn_link.hpp"
@@ -23,27 +21,25 @@ class TurnClientRunner {
   turn::Client& client() { return client_; }
   TurnLink& link() { return *link_; }
 
-  // Sends what the machine has queued, then waits for input until the
-  // machine's next deadline or `until`, whichever is first, and feeds it
-  // what came (or the timer). A closed or broken connection is reported to
-  // the machine, which then ends with Failed.
-  void step(TimePoint until);
-  // Pushes the machine's queued datagrams onto the link now.
-  void flush();
-  // step() until `stop` accepts an event (returned), the machine is done,
-  // or `deadline` passes (nullopt). Every event goes to `stop` in order.
+  using EventHandler = std::function<void(const turn::ClientEvent&)>;
+  // Runs the machine until `stop` holds or the machine is done, handing
+  // every event to `on_event`. Whatever the caller queued on the machine
+  // (send(), bind_channel(), ...) goes out first.
+  void run(const std::function<bool()>& stop, const EventHandler& on_event);
+  // run() until `accept` takes an event (returned), the machine is done,
+  // `stopped` holds, or `deadline` passes (nullopt). Events `accept`
+  // declines go to `others` when given; events after the taken one wait
+  // for the next run.
   std::optional<turn::ClientEvent> run_until(TimePoint deadline,
-                                             const std::function<bool(const turn::ClientEvent&)>& stop);
-  // The first error the link reported on sending (a send that failed is
-  // handled by the machine like a lost datagram).
-  const std::optional<std::string>& send_error() const { return send_error_; }
+                                             const std::function<bool(const turn::ClientEvent&)>& accept,
+                                             const std::function<bool()>& stopped = [] { return false; },
+                                             const EventHandler& others = {});
 
  private:
   std::unique_ptr<TurnLink> link_;
   Rng rng_;
   turn::Client client_;
-  std::optional<std::string> send_error_;
-  bool link_down_ = false;
+  std::deque<turn::ClientEvent> backlog_;
 };
 
 }  // namespace natpunch::io

@@ -15,9 +15,6 @@
 namespace natpunch::io {
 namespace {
 
-// Datagrams read per wakeup before the machine gets a turn again.
-constexpr int kMaxDatagramsPerWait = 64;
-
 std::string errno_text(int error) { return std::strerror(error); }
 
 std::string where(turn::Transport transport, const Endpoint& server) {
@@ -64,7 +61,7 @@ TurnLink::~TurnLink() {
     tls_->pump(ignored);
     tls_->take_ciphertext(out_);
     std::string error;
-    flush(error);
+    write_out(error);
   }
   if (fd_ >= 0) ::close(fd_);
 }
@@ -115,7 +112,7 @@ bool TurnLink::tls_handshake(TimePoint deadline, std::string& error) {
       return false;
     }
     tls_->take_ciphertext(out_);
-    if (!flush(error)) return false;
+    if (!write_out(error)) return false;
     if (tls_->handshake_done()) return true;
     pollfd descriptor{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
     const int ready = poll_until(descriptor, deadline);
@@ -152,7 +149,11 @@ Endpoint TurnLink::local_endpoint() const {
 
 std::string TurnLink::tls_description() const { return tls_ ? tls_->protocol_description() : std::string(); }
 
-bool TurnLink::flush(std::string& error) {
+void TurnLink::note_error(std::string error) {
+  if (!error_) error_ = std::move(error);
+}
+
+bool TurnLink::write_out(std::string& error) {
   while (!out_.empty()) {
     const ssize_t written = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
     if (written < 0) {
@@ -166,7 +167,9 @@ bool TurnLink::flush(std::string& error) {
   return true;
 }
 
-bool TurnLink::send(std::span<const std::uint8_t> bytes, std::string& error) {
+bool TurnLink::send(const Transmit& transmit) {
+  if (closed_) return false;
+  const std::span<const std::uint8_t> bytes = transmit.bytes;
   if (!turn::is_stream(transport_)) {
     sockaddr_storage to{};
     const socklen_t length = to_sockaddr(server_, socket_family(fd_), to);
@@ -175,90 +178,91 @@ bool TurnLink::send(std::span<const std::uint8_t> bytes, std::string& error) {
       if (errno == EINTR) continue;
       // A full socket buffer drops the datagram, like a congested link.
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return true;
-      error = "sending to " + where(transport_, server_) + " failed: " + errno_text(errno);
+      note_error("sending to " + where(transport_, server_) + " failed: " + errno_text(errno));
       return false;
     }
   }
   if (tls_) {
     tls_->write(bytes);
     if (!tls_->pump(plain_)) {
-      error = "TLS with " + where(transport_, server_) + ": " + tls_->error();
+      note_error("TLS with " + where(transport_, server_) + ": " + tls_->error());
+      closed_ = true;
       return false;
     }
     tls_->take_ciphertext(out_);
   } else {
     out_.insert(out_.end(), bytes.begin(), bytes.end());
   }
-  return flush(error);
+  return true;
 }
 
-TurnLink::Wait TurnLink::read_stream(const std::function<void(const Endpoint&, std::span<const std::uint8_t>)>& deliver,
-                                     std::string& error) {
-  const ssize_t got = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
-  if (got == 0) return Wait::kClosed;
+void TurnLink::flush() {
+  if (closed_ || !turn::is_stream(transport_)) return;
+  std::string error;
+  if (!write_out(error)) {
+    note_error(std::move(error));
+    closed_ = true;
+  }
+}
+
+// What the socket has now, without waiting: a datagram, or a piece of the
+// stream (decrypted for TLS). nullopt when nothing (or the stream closed).
+std::optional<Arrival> TurnLink::read_available() {
+  if (!turn::is_stream(transport_)) {
+    sockaddr_storage from{};
+    socklen_t length = sizeof from;
+    // ICMP errors (ECONNREFUSED) read as nothing: the machine retransmits.
+    const ssize_t got = ::recvfrom(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT,
+                                   reinterpret_cast<sockaddr*>(&from), &length);
+    if (got < 0) return std::nullopt;
+    return Arrival{0, from_sockaddr(from), std::span(buffer_.data(), static_cast<std::size_t>(got))};
+  }
+  const ssize_t got = ::recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+  if (got == 0) {
+    closed_ = true;
+    return std::nullopt;
+  }
   if (got < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Wait::kTimeout;
-    if (errno == ECONNRESET) return Wait::kClosed;
-    error = "receiving from " + where(transport_, server_) + " failed: " + errno_text(errno);
-    return Wait::kFailed;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return std::nullopt;
+    if (errno != ECONNRESET) note_error("receiving from " + where(transport_, server_) + " failed: " + errno_text(errno));
+    closed_ = true;
+    return std::nullopt;
   }
   const std::span<const std::uint8_t> received(buffer_.data(), static_cast<std::size_t>(got));
-  if (!tls_) {
-    deliver(server_, received);
-    return Wait::kInput;
-  }
+  if (!tls_) return Arrival{0, server_, received};
   tls_->feed(received);
   const bool ok = tls_->pump(plain_);
   tls_->take_ciphertext(out_);  // e.g. answers to key updates
-  if (!plain_.empty()) {
-    std::vector<std::uint8_t> delivered;
-    delivered.swap(plain_);
-    deliver(server_, delivered);
-  }
   if (!ok) {
-    error = "TLS with " + where(transport_, server_) + ": " + tls_->error();
-    return Wait::kFailed;
+    note_error("TLS with " + where(transport_, server_) + ": " + tls_->error());
+    closed_ = true;
   }
-  if (tls_->closed_by_peer()) return Wait::kClosed;
-  if (!flush(error)) return Wait::kFailed;
-  return Wait::kInput;
+  if (tls_->closed_by_peer()) closed_ = true;
+  if (plain_.empty()) return std::nullopt;
+  delivered_.swap(plain_);
+  plain_.clear();
+  return Arrival{0, server_, delivered_};
 }
 
-TurnLink::Wait TurnLink::wait(TimePoint deadline,
-                              const std::function<void(const Endpoint&, std::span<const std::uint8_t>)>& deliver,
-                              std::string& error) {
+std::optional<Arrival> TurnLink::receive(TimePoint until) {
   if (!plain_.empty()) {
-    std::vector<std::uint8_t> delivered;
-    delivered.swap(plain_);
-    deliver(server_, delivered);
-    return Wait::kInput;
+    delivered_.swap(plain_);
+    plain_.clear();
+    return Arrival{0, server_, delivered_};
   }
   for (;;) {
+    if (closed_) return std::nullopt;
+    if (auto arrival = read_available()) return arrival;
+    if (closed_) return std::nullopt;
     pollfd descriptor{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
-    const int ready = poll_until(descriptor, deadline);
-    if (ready < 0) {
-      if (errno == EINTR) return Wait::kTimeout;  // a signal: let the caller look at its stop flag
-      error = errno_text(errno);
-      return Wait::kFailed;
+    const int ready = poll_until(descriptor, until);
+    if (ready < 0 && errno != EINTR) {
+      note_error(errno_text(errno));
+      return std::nullopt;
     }
-    if (ready == 0) return Wait::kTimeout;
-    if ((descriptor.revents & POLLOUT) != 0 && !flush(error)) return Wait::kFailed;
-    if ((descriptor.revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
-      if (Clock::now() >= deadline) return Wait::kTimeout;
-      continue;  // only writable: keep waiting for input
-    }
-    if (turn::is_stream(transport_)) return read_stream(deliver, error);
-    int delivered = 0;
-    while (delivered < kMaxDatagramsPerWait) {
-      sockaddr_storage from{};
-      socklen_t length = sizeof from;
-      const ssize_t got =
-          ::recvfrom(fd_, buffer_.data(), buffer_.size(), 0, reinterpret_cast<sockaddr*>(&from), &length);
-      if (got < 0) break;  // EAGAIN; ICMP errors (ECONNREFUSED) read as nothing: the machine retransmits
-      deliver(from_sockaddr(from), std::span(buffer_.data(), static_cast<std::size_t>(got)));
-      ++delivered;
-    }
-    return delivered > 0 ? Wait::kInput : Wait::kTimeout;
+    if (ready <= 0) return std::nullopt;  // time is up, or a signal: the loop looks at its stop predicate
+    if ((descriptor.revents & POLLOUT) != 0) flush();
+    if ((descriptor.revents & (POLLIN | POLLHUP | POLLERR)) == 0 && Clock::now() >= until) return std::nullopt;
   }
 }
 

@@ -1,13 +1,13 @@
 #pragma once
-// The bytes between a TURN client machine (turn/client.hpp) and its server:
-// a UDP socket, a TCP connection, or TLS over TCP (io/tls_client_session.hpp
+// The bytes between a TURN client machine (turn/client.hpp) and its server,
+// as datagram ports for the one real-time loop (io/machine_driver.hpp): a
+// UDP socket, a TCP connection, or TLS over TCP (io/tls_client_session.hpp
 // does the TLS through memory BIOs; this file moves its bytes). The machine
 // sees the same thing in every case: what it sends goes to the server,
-// what arrives is handed back as (from, bytes) — datagrams over UDP,
-// pieces of the stream over TCP/TLS, which the machine frames itself.
+// what arrives comes back as datagrams over UDP, as pieces of the stream
+// over TCP/TLS (the machine frames them itself).
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -17,6 +17,8 @@
 #include "core/endpoint.hpp"
 #include "core/result.hpp"
 #include "core/time.hpp"
+#include "core/transmit.hpp"
+#include "io/machine_driver.hpp"
 #include "io/tls_client_session.hpp"
 #include "turn/turn_error.hpp"
 
@@ -42,41 +44,45 @@ class TurnLink {
   TurnLink(const TurnLink&) = delete;
   TurnLink& operator=(const TurnLink&) = delete;
 
+  // Datagram ports (io/machine_driver.hpp). send(): UDP sends the datagram
+  // now (a full socket buffer drops it, as the network would); TCP/TLS
+  // queue it on the stream (flush() writes what the kernel takes). False
+  // when the kernel refuses (no route) or the connection is broken; the
+  // machine treats that as loss. receive(): one datagram, or one piece of
+  // the stream's plaintext, from the server; nullopt at `until` or once
+  // the connection has closed (closed()).
+  bool send(const Transmit& transmit);
+  void flush();
+  std::optional<Arrival> receive(TimePoint until);
+
   turn::Transport transport() const { return transport_; }
   const Endpoint& server() const { return server_; }
   Endpoint local_endpoint() const;
   // TLS version and cipher ("" unless TLS).
   std::string tls_description() const;
-
-  // Sends one message to the server. UDP: one datagram (a full socket
-  // buffer drops it, as the network would). TCP/TLS: queued on the stream
-  // and written as far as the kernel takes it now. False with `error` when
-  // the kernel refuses (no route) or the connection is broken.
-  bool send(std::span<const std::uint8_t> bytes, std::string& error);
+  // The server ended the stream (or it broke: error()).
+  bool closed() const { return closed_; }
+  // The first error sending or receiving, for the report.
+  const std::optional<std::string>& error() const { return error_; }
   // Stream bytes accepted by send() but not yet taken by the kernel.
   std::size_t backlog() const { return out_.size(); }
 
-  enum class Wait : std::uint8_t { kInput, kTimeout, kClosed, kFailed };
-  // Waits until something arrives from the server or `deadline` passes,
-  // and hands what arrived to `deliver` (UDP: each datagram with its
-  // source; TCP/TLS: each piece of plaintext, from = the server).
-  // kClosed: the server ended the connection; kFailed: with `error`.
-  Wait wait(TimePoint deadline, const std::function<void(const Endpoint&, std::span<const std::uint8_t>)>& deliver,
-            std::string& error);
-
  private:
   TurnLink(turn::Transport transport, const Endpoint& server, int fd);
-  bool flush(std::string& error);
+  bool write_out(std::string& error);
   bool tls_handshake(TimePoint deadline, std::string& error);
-  Wait read_stream(const std::function<void(const Endpoint&, std::span<const std::uint8_t>)>& deliver,
-                   std::string& error);
+  std::optional<Arrival> read_available();
+  void note_error(std::string error);
 
   turn::Transport transport_;
   Endpoint server_;
   int fd_ = -1;
   std::unique_ptr<TlsClientSession> tls_;
-  std::vector<std::uint8_t> out_;    // stream bytes (ciphertext for TLS) not yet written
-  std::vector<std::uint8_t> plain_;  // TLS plaintext decrypted while sending, delivered by the next wait()
+  std::vector<std::uint8_t> out_;        // stream bytes (ciphertext for TLS) not yet written
+  std::vector<std::uint8_t> plain_;      // TLS plaintext not yet handed out
+  std::vector<std::uint8_t> delivered_;  // what the last receive() points into (TLS)
+  bool closed_ = false;
+  std::optional<std::string> error_;
   std::array<std::uint8_t, 65536> buffer_{};
 };
 

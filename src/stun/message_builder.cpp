@@ -98,7 +98,7 @@ bool MessageBuilder::add_xor_address(std::uint16_t type, const Endpoint& endpoin
 bool MessageBuilder::add_u32(std::uint16_t type, std::uint32_t value) {
   std::uint8_t* out = nullptr;
   if (!begin_attribute(type, 4, &out)) return false;
-  detail::store_u32(out, value);
+  store_be32(out, value);
   return true;
 }
 

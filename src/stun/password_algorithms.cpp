@@ -2,7 +2,7 @@
 
 #include <openssl/evp.h>
 
-#include "stun/byte_order.hpp"
+#include "core/bytes.hpp"
 #include "stun/integrity.hpp"
 
 namespace natpunch::stun {
@@ -24,8 +24,8 @@ bool for_each_entry(std::span<const std::uint8_t> value, Visit&& visit) {
   std::size_t offset = 0;
   while (offset < value.size()) {
     if (value.size() - offset < kEntryHeaderSize) return false;
-    const std::uint16_t algorithm = detail::load_u16(value.data() + offset);
-    const std::size_t parameters = padded(detail::load_u16(value.data() + offset + 2));
+    const std::uint16_t algorithm = load_be16(value.data() + offset);
+    const std::size_t parameters = padded(load_be16(value.data() + offset + 2));
     if (parameters > value.size() - offset - kEntryHeaderSize) return false;
     visit(algorithm);
     offset += kEntryHeaderSize + parameters;
@@ -38,8 +38,8 @@ bool add_entries(MessageBuilder& builder, std::uint16_t type, std::span<const Pa
   std::array<std::uint8_t, 4 * 8> value{};
   if (algorithms.size() > value.size() / 4) return false;
   for (std::size_t i = 0; i < algorithms.size(); ++i) {
-    detail::store_u16(value.data() + 4 * i, static_cast<std::uint16_t>(algorithms[i]));
-    detail::store_u16(value.data() + 4 * i + 2, 0);
+    store_be16(value.data() + 4 * i, static_cast<std::uint16_t>(algorithms[i]));
+    store_be16(value.data() + 4 * i + 2, 0);
   }
   return builder.add_raw(type, std::span(value).first(4 * algorithms.size()));
 }
@@ -72,7 +72,7 @@ std::size_t password_algorithms(const MessageView& message, std::span<std::uint1
 std::optional<std::uint16_t> password_algorithm(const MessageView& message) {
   const RawAttribute* attribute = message.find(attr::kPasswordAlgorithm);
   if (attribute == nullptr) return std::nullopt;
-  return detail::load_u16(attribute->value.data());
+  return load_be16(attribute->value.data());
 }
 
 bool add_password_algorithms(MessageBuilder& builder, std::span<const PasswordAlgorithm> algorithms) {

@@ -1,7 +1,7 @@
 #include "stun/turn_attributes.hpp"
 
 #include "stun/address_attribute.hpp"
-#include "stun/byte_order.hpp"
+#include "core/bytes.hpp"
 
 namespace natpunch::stun {
 namespace {
@@ -32,13 +32,13 @@ std::optional<Endpoint> xor_relayed_address(const MessageView& message) {
 std::optional<std::uint32_t> lifetime_seconds(const MessageView& message) {
   const RawAttribute* attribute = message.find(attr::kLifetime);
   if (attribute == nullptr) return std::nullopt;
-  return detail::load_u32(attribute->value.data());
+  return load_be32(attribute->value.data());
 }
 
 std::optional<std::uint16_t> channel_number(const MessageView& message) {
   const RawAttribute* attribute = message.find(attr::kChannelNumber);
   if (attribute == nullptr) return std::nullopt;
-  return detail::load_u16(attribute->value.data());
+  return load_be16(attribute->value.data());
 }
 
 std::optional<std::uint8_t> requested_transport(const MessageView& message) {
