@@ -21,6 +21,12 @@
 
 #include "../support/coturn.hpp"
 #include "cli_processes.hpp"
+#include "io/machine_driver.hpp"
+#include "io/os_random.hpp"
+#include "io/rendezvous_client_runner.hpp"
+#include "io/turn_client_runner.hpp"
+#include "io/udp_ports.hpp"
+#include "turn/relay_ranking.hpp"
 #include "turn/rest_credentials.hpp"
 
 namespace {
@@ -230,6 +236,58 @@ TEST_F(TurnCli, CredentialsCommandMatchesTheRestScheme) {
   const std::string username = j["username"];
   EXPECT_EQ(username, std::to_string(j["expires_unix"].get<std::int64_t>()) + ":phone");
   EXPECT_EQ(j["password"], turn::rest_password("s3cret", username));
+}
+
+// The whole chain without accounts: `natpunch rendezvous --turn-server`
+// hands a registered peer credentials minted from coturn's secret, the peer
+// ranks the offered relay by round trip, and coturn accepts the
+// credentials over TLS (checked against the name the offer carries).
+TEST_F(TurnCli, RendezvousOffersCredentialsCoturnAccepts) {
+  const std::string relay = coturn_->address(coturn_->settings.port) + ",tls=" +
+                            std::to_string(coturn_->settings.tls_port) + ",name=turn.natpunch.test";
+  cli_test::Rendezvous rendezvous({"--turn-server", relay, "--turn-secret", coturn_->settings.secret, "--turn-ttl", "600"});
+  ASSERT_TRUE(rendezvous.ready());
+  rendezvous::ClientConfig config;
+  config.server = *Endpoint::parse(rendezvous.address);
+  config.identity = rendezvous::Identity::generate(rendezvous::system_random_bytes());
+  auto client = io::RendezvousClientRunner::open(*Endpoint::parse("127.0.0.1:0"), config);
+  ASSERT_TRUE(client) << client.error();
+  ASSERT_TRUE((*client)->wait_registered(5s)) << "registration";
+  const auto offer = (*client)->wait_turn_offer(5s);
+  ASSERT_TRUE(offer) << offer.error();
+  ASSERT_EQ(offer->servers.size(), 1u);
+  const rendezvous::TurnServer& server = offer->servers[0];
+  EXPECT_EQ(server.address.to_string(), coturn_->address(coturn_->settings.port));
+  EXPECT_EQ(server.tls_port, coturn_->settings.tls_port);
+  EXPECT_EQ(server.transports, rendezvous::kTurnUdp | rendezvous::kTurnTcp | rendezvous::kTurnTls);
+
+  // Nearest relay by a Binding round trip (coturn answers without credentials).
+  Rng rng(io::os_random_seed());
+  auto ports = io::UdpPorts::open(*Endpoint::parse("127.0.0.1:0"));
+  ASSERT_TRUE(ports);
+  turn::RelayRanking ranking({server.address}, stun::RetransmitPolicy{milliseconds(200), 3, 4}, rng, Clock::now());
+  io::run_machine(ranking, **ports, [&] { return ranking.done(); }, io::ignore_events);
+  ASSERT_TRUE(ranking.ranking()[0].round_trip) << "coturn answered the Binding request";
+
+  io::TurnLinkOptions link;
+  link.transport = turn::Transport::kTls;
+  link.server = Endpoint{server.address.address, server.tls_port};
+  link.tls.server_name = server.name;
+  link.tls.ca_file = coturn_->settings.pki->ca;
+  auto opened = io::TurnLink::open(link);
+  ASSERT_TRUE(opened) << opened.error();
+  turn::ClientConfig turn_config;
+  turn_config.server = link.server;
+  turn_config.transport = turn::Transport::kTls;
+  turn_config.credentials = {server.username, server.password};
+  io::TurnClientRunner runner(std::move(*opened), turn_config, io::os_random_seed());
+  runner.client().allocate(Clock::now());
+  const auto allocated = runner.run_until(Clock::now() + 5s, [](const turn::ClientEvent& e) {
+    return std::holds_alternative<turn::client_event::Allocated>(e) || std::holds_alternative<turn::client_event::Failed>(e);
+  });
+  ASSERT_TRUE(allocated);
+  ASSERT_TRUE(std::holds_alternative<turn::client_event::Allocated>(*allocated))
+      << std::get<turn::client_event::Failed>(*allocated).error.message;
 }
 
 // A server that answers every UDP datagram with text, or accepts TCP and
