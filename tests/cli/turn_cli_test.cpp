@@ -142,6 +142,10 @@ TEST_P(TurnCliTransports, AllocateRelayBothWaysRefreshDeallocate) {
   EXPECT_GT(peer["flood"]["echoed"].get<int>(), 0);
   EXPECT_TRUE(j["refreshed"]);
   EXPECT_TRUE(j["deallocated"]);
+  // Time to first byte spans connecting, allocating, binding and one round trip.
+  EXPECT_GE(j["first_echo_ms"].get<double>(), j["connect_ms"].get<double>() + j["allocate_ms"].get<double>() +
+                                                  peer["bind_ms"].get<double>() + peer["rtt_ms"]["min"].get<double>())
+      << j.dump();
   EXPECT_EQ(j["tls"].is_string(), c.tls) << j.dump();
   if (c.tls) {
     EXPECT_NE(j["tls"].get<std::string>().find("TLS"), std::string::npos);
