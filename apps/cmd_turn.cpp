@@ -224,6 +224,7 @@ int run_allocate(const AllocateOptions& o) {
     return code;
   };
 
+  const TimePoint started = Clock::now();
   auto link = io::TurnLink::open(link_options);
   if (!link) {
     std::string message = link.error();
@@ -233,6 +234,7 @@ int run_allocate(const AllocateOptions& o) {
     return fail(message, kExitNoAnswer);
   }
   const std::string tls = (*link)->tls_description();
+  report["connect_ms"] = ms(Clock::now() - started);
   report["local"] = (*link)->local_endpoint().to_string();
   report["tls"] = tls.empty() ? nlohmann::json(nullptr) : nlohmann::json(tls);
   io::TurnClientRunner runner(std::move(*link), config, io::os_random_seed());
@@ -352,6 +354,11 @@ int run_allocate(const AllocateOptions& o) {
     });
   }
 
+  // Time to first byte: connecting (TCP, TLS), allocating (with its 401),
+  // binding the first peer's channel, its first echo.
+  std::optional<TimePoint> first_echo;
+  if (!reports.empty()) first_echo = reports.front().pings.first_echo;
+  report["first_echo_ms"] = first_echo ? nlohmann::json(ms(*first_echo - started)) : nlohmann::json(nullptr);
   report["peers"] = nlohmann::json::array();
   for (const auto& r : reports) report["peers"].push_back(to_json(r, static_cast<std::size_t>(o.size)));
   report["refreshed"] = refreshed;
@@ -362,6 +369,7 @@ int run_allocate(const AllocateOptions& o) {
     std::cout << report.dump() << "\n";
   } else {
     for (const auto& r : reports) print_peer(r, static_cast<std::size_t>(o.size));
+    if (first_echo) std::cout << "first echo " << ms(*first_echo - started) << " ms after connecting began\n";
     std::cout << "refresh:  " << (refreshed ? "ok" : "not done") << "\n"
               << "deallocated: " << (deallocated ? "yes" : "no (it expires at the server)") << "\n";
   }

@@ -26,6 +26,7 @@
 #include "io/rendezvous_client_runner.hpp"
 #include "io/turn_client_runner.hpp"
 #include "io/udp_ports.hpp"
+#include "turn/peer_relay.hpp"
 #include "turn/relay_ranking.hpp"
 #include "turn/rest_credentials.hpp"
 
@@ -142,10 +143,113 @@ TEST_P(TurnCliTransports, AllocateRelayBothWaysRefreshDeallocate) {
   EXPECT_GT(peer["flood"]["echoed"].get<int>(), 0);
   EXPECT_TRUE(j["refreshed"]);
   EXPECT_TRUE(j["deallocated"]);
+  // Time to first byte spans connecting, allocating, binding and one round trip.
+  EXPECT_GE(j["first_echo_ms"].get<double>(), j["connect_ms"].get<double>() + j["allocate_ms"].get<double>() +
+                                                  peer["bind_ms"].get<double>() + peer["rtt_ms"]["min"].get<double>())
+      << j.dump();
   EXPECT_EQ(j["tls"].is_string(), c.tls) << j.dump();
   if (c.tls) {
     EXPECT_NE(j["tls"].get<std::string>().find("TLS"), std::string::npos);
   }
+}
+
+// The session's TURN route (turn::PeerRelay) against coturn: two peers,
+// each with its own allocation over this transport, exchange relayed
+// addresses, bind channels to each other and carry datagrams both ways
+// allocation to allocation (what two UDP-blocked peers would do).
+TEST_P(TurnCliTransports, TwoPeerRelaysCarryDatagramsThroughCoturn) {
+  const auto& c = GetParam();
+  const turn::Transport transport = c.tls ? turn::Transport::kTls : c.name == std::string("tcp") ? turn::Transport::kTcp
+                                                                                                  : turn::Transport::kUdp;
+  const std::uint16_t port = c.tls ? coturn_->settings.tls_port : coturn_->settings.port;
+  const Endpoint server{IpAddress::v4({127, 0, 0, 1}), port};
+  const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  struct Peer {
+    std::unique_ptr<io::TurnLink> link;
+    Rng rng{0};
+    std::unique_ptr<turn::PeerRelay> relay;
+    std::optional<Endpoint> candidate;
+    std::vector<std::vector<std::uint8_t>> received;
+    std::string error;
+  };
+  Peer peers[2];
+  for (int i = 0; i < 2; ++i) {
+    io::TurnLinkOptions options;
+    options.transport = transport;
+    options.server = server;
+    options.tls.server_name = "127.0.0.1";
+    if (c.tls) options.tls.ca_file = coturn_->settings.pki->ca;
+    auto link = io::TurnLink::open(options);
+    ASSERT_TRUE(link) << link.error();
+    peers[i].link = std::move(*link);
+    peers[i].rng = Rng(io::os_random_seed());
+    turn::ClientConfig config;
+    config.server = server;
+    config.transport = transport;
+    const auto minted = turn::mint_rest_credentials(coturn_->settings.secret, "relay-" + std::to_string(i), unix_now,
+                                                    std::chrono::seconds(600));
+    ASSERT_TRUE(minted);
+    config.credentials = minted->credentials;
+    peers[i].relay = std::make_unique<turn::PeerRelay>(config, peers[i].rng, Clock::now());
+  }
+  // Both machines on one loop: send, read a little from each link, timers, events.
+  const auto step = [&] {
+    for (auto& p : peers) {
+      while (auto t = p.relay->poll_transmit(Clock::now())) p.link->send(*t);
+      p.link->flush();
+      for (int n = 0; n < 16; ++n) {
+        auto arrival = p.link->receive(Clock::now() + 1ms);
+        if (!arrival) break;
+        p.relay->on_datagram(Clock::now(), 0, server, arrival->bytes);
+      }
+      if (p.link->closed()) p.relay->on_connection_closed(Clock::now());
+      if (auto d = p.relay->next_deadline(); d && *d <= Clock::now()) p.relay->on_timer(Clock::now());
+      while (auto e = p.relay->poll_event()) {
+        if (const auto* ready = std::get_if<turn::peer_relay_event::CandidateReady>(&*e)) p.candidate = ready->relayed;
+        if (const auto* failed = std::get_if<turn::peer_relay_event::Failed>(&*e)) p.error = failed->error.message;
+      }
+      while (auto d = p.relay->poll_received()) p.received.push_back(std::move(*d));
+    }
+  };
+  const auto run_until = [&](const std::function<bool()>& done) {
+    for (const auto until = Clock::now() + 5s; Clock::now() < until && !done();) step();
+    return done();
+  };
+  ASSERT_TRUE(run_until([&] { return peers[0].candidate && peers[1].candidate; }))
+      << peers[0].error << " / " << peers[1].error;
+  EXPECT_NE(*peers[0].candidate, *peers[1].candidate);
+  peers[0].relay->set_peer(Clock::now(), *peers[1].candidate);
+  peers[1].relay->set_peer(Clock::now(), *peers[0].candidate);
+  ASSERT_TRUE(run_until([&] { return peers[0].relay->ready() && peers[1].relay->ready(); }))
+      << peers[0].error << " / " << peers[1].error;
+
+  // Random datagrams both ways, compared byte for byte.
+  std::vector<std::vector<std::uint8_t>> sent[2];
+  for (int i = 0; i < 20; ++i) {
+    for (int side = 0; side < 2; ++side) {
+      std::vector<std::uint8_t> datagram(100 + peers[side].rng.uniform(0, 999));
+      for (auto& byte : datagram) byte = static_cast<std::uint8_t>(peers[side].rng.uniform(0, 255));
+      ASSERT_TRUE(peers[side].relay->send(Clock::now(), datagram));
+      sent[side].push_back(std::move(datagram));
+    }
+    step();
+  }
+  run_until([&] { return peers[0].received.size() >= 20 && peers[1].received.size() >= 20; });
+  for (int side = 0; side < 2; ++side) {
+    // Loopback UDP may drop a stray datagram; whatever arrived is intact and in order.
+    EXPECT_GE(peers[1 - side].received.size(), c.tls || transport == turn::Transport::kTcp ? 20u : 18u);
+    std::size_t next = 0;
+    for (const auto& got : peers[1 - side].received) {
+      while (next < sent[side].size() && sent[side][next] != got) ++next;
+      EXPECT_LT(next, sent[side].size()) << "a datagram arrived that was never sent, or out of order";
+      ++next;
+    }
+  }
+  EXPECT_EQ(peers[0].relay->counters().foreign_dropped, 0u);
+  for (auto& p : peers) p.relay->close(Clock::now());
+  run_until([&] { return peers[0].relay->client().done() && peers[1].relay->client().done(); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Coturn, TurnCliTransports,
