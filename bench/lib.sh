@@ -137,3 +137,21 @@ denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff
 no-multicast-peers
 CONF
 }
+
+# bench_start_work: a temporary directory $work and a list $pids of the
+# processes the script starts; on exit (also Ctrl-C: status 130) they are
+# stopped by PID, bench_on_exit runs if the script defines it, and $work is
+# removed.
+bench_start_work() {
+  work=$(mktemp -d)
+  pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if declare -F bench_on_exit >/dev/null; then bench_on_exit; fi
+  rm -rf "$work"
+}

@@ -58,15 +58,7 @@ for p in turnserver turnutils_uclient turnutils_peer; do
   command -v "$p" >/dev/null || bench_die "$p not found (apt-get install coturn)"
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_start_work
 
 
 secret=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
