@@ -10,9 +10,9 @@ set -euo pipefail
 
 readonly PROG=lab.sh
 readonly LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-readonly KINDS="none prc sym block fw fc rc v6fw"
-# Modifiers a KIND may carry: KIND+v6fw, KIND+hairpin, KIND+isolated.
-readonly MODIFIERS="v6fw hairpin isolated"
+readonly KINDS="none prc sym block fw fc rc v6fw v6"
+# Modifiers a KIND may carry: KIND+v6fw, KIND+v6, KIND+hairpin, KIND+isolated.
+readonly MODIFIERS="v6fw v6 hairpin isolated"
 readonly MAX_CLIENTS=4
 # Extra clients of a side are a2..a4 / b2..b4 (several phones on one carrier).
 readonly HOSTS="inet server a b nat-a nat-b a2 a3 a4 b2 b3 b4"
@@ -139,6 +139,8 @@ KINDS
          drops unsolicited inbound packets (ct state new from wan0) and lets
          replies to outbound flows in (address-and-port-dependent
          filtering). No IPv4 at all on that side.
+  v6     IPv6 only, no NAT and no firewall: v6fw's addresses and routes, any
+         host may send to the client (an open IPv6 network).
 
   Userspace NAT kinds run `natpunch natd` (the project's NAT model on real
   packets) in the router namespace, on a TUN device:
@@ -163,7 +165,8 @@ KINDS
   MODIFIERS, appended to a KIND with '+' (any order, e.g. prc+hairpin+isolated):
   +v6fw      dual stack: IPv4 through the KIND's NAT (kernel or natd) plus
              IPv6 as with v6fw, on the same client(s) and router. For kinds
-             with a router (not none, fw, v6fw).
+             with a router (not none, fw, v6fw, v6).
+  +v6        dual stack with open IPv6 (as kind v6); not with +v6fw.
   +hairpin   the NAT hairpins (RFC 4787 REQ-9): a client that sends to the
              NAT's public address and a port another inside client is mapped
              to reaches that client, from its own public mapping. prc: an
@@ -186,8 +189,9 @@ TOPOLOGY AND ADDRESSES
                  RFC 3489 CHANGE-REQUEST), 2001:db8::10 and 2001:db8::11
   np-ID-nat-a    outside 203.0.113.101, inside 100.64.1.1 (IPv4 forwarding on);
                  natd kinds: public 203.0.113.101 is natd's, router 203.0.113.201;
-                 with IPv6 (v6fw, +v6fw): outside 2001:db8::101, inside
-                 2001:db8:1::1 (IPv6 forwarding on, stateful firewall)
+                 with IPv6 (v6fw, v6, +v6fw, +v6): outside 2001:db8::101, inside
+                 2001:db8:1::1 (IPv6 forwarding on; stateful firewall but
+                 for v6, +v6)
   np-ID-a        100.64.1.2, default route via 100.64.1.1; with IPv6
                  2001:db8:1::2, default route via 2001:db8:1::1
   np-ID-nat-b    outside 203.0.113.102, inside 100.64.2.1 (IPv6: 2001:db8::102,
@@ -267,23 +271,26 @@ validate_id() {
 # (prc+hairpin+isolated, profile:kpn-nl+v6fw).
 kind_base() {
   local kind=$1
-  while [[ $kind =~ ^(.+)\+(v6fw|hairpin|isolated)$ ]]; do kind=${BASH_REMATCH[1]}; done
+  while [[ $kind =~ ^(.+)\+(v6fw|v6|hairpin|isolated)$ ]]; do kind=${BASH_REMATCH[1]}; done
   printf '%s' "$kind"
 }
 
 kind_has() { # kind_has KIND MODIFIER
   local kind=$1
-  while [[ $kind =~ ^(.+)\+(v6fw|hairpin|isolated)$ ]]; do
+  while [[ $kind =~ ^(.+)\+(v6fw|v6|hairpin|isolated)$ ]]; do
     [[ ${BASH_REMATCH[2]} == "$2" ]] && return 0
     kind=${BASH_REMATCH[1]}
   done
   return 1
 }
 
-# Whether a side of this KIND has IPv6 (v6fw, or any kind +v6fw).
-kind_has_v6() { [[ $(kind_base "$1") == v6fw ]] || kind_has "$1" v6fw; }
-# Whether a side of this KIND has IPv4 (every kind but v6fw).
-kind_has_v4() { [[ $(kind_base "$1") != v6fw ]]; }
+# Whether a side of this KIND has IPv6 (v6fw, v6, or any kind +v6fw, +v6).
+kind_has_v6() { is_v6_only "$1" || kind_has "$1" v6fw || kind_has "$1" v6; }
+# Whether that IPv6 is open (v6, +v6: no firewall) rather than firewalled.
+kind_v6_open() { [[ $(kind_base "$1") == v6 ]] || kind_has "$1" v6; }
+is_v6_only() { local base; base=$(kind_base "$1"); [[ $base == v6fw || $base == v6 ]]; }
+# Whether a side of this KIND has IPv4 (every kind but v6fw and v6).
+kind_has_v4() { ! is_v6_only "$1"; }
 
 validate_kind() {
   local side=$1 kind=$2 base k known=0 rest mod seen=" "
@@ -298,9 +305,11 @@ validate_kind() {
     [[ $seen != *" $mod "* ]] || usage_error "--$side $kind: modifier +$mod given twice"
     seen+="$mod "
     case $mod in
-      v6fw)
-        [[ $base != none && $base != fw && $base != v6fw ]] ||
-          usage_error "--$side $kind: +v6fw needs a kind with a router (kind $base has none, or is IPv6 already)" ;;
+      v6fw | v6)
+        [[ $base != none && $base != fw && $base != v6fw && $base != v6 ]] ||
+          usage_error "--$side $kind: +$mod needs a kind with a router (kind $base has none, or is IPv6 already)"
+        [[ $seen != *" v6fw "* || $seen != *" v6 "* ]] ||
+          usage_error "--$side $kind: +v6 (open) and +v6fw (firewalled) exclude each other" ;;
       hairpin)
         [[ $base == prc ]] || is_natd_kind "$base" ||
           usage_error "--$side $kind: +hairpin is built for prc and natd kinds (profile:NAME, model:M/F/A) only" ;;
@@ -611,20 +620,24 @@ EOF
 # in the router as mobile carriers run it. Unsolicited inbound is dropped
 # silently (no ICMPv6 errors); replies to outbound flows and their ICMPv6
 # errors (packet too big) are let in. Neighbour discovery stays on-link.
+# v6, +v6: routed and open (no firewall), only +isolated's rule.
 firewall6_ruleset() {
-  local side=$1 kind=$2
+  local side=$1 kind=$2 open=0 name=fw
+  if kind_v6_open "$kind"; then open=1 name=open; fi
   cat <<EOF
 table ip6 natpunch_lab6 {
-  comment "v6=fw side=$side"
+  comment "v6=$name side=$side"
   chain input {
     type filter hook input priority filter; policy accept;
-    iifname "wan0" meta l4proto udp ct state new drop
+EOF
+  ((open)) || echo '    iifname "wan0" meta l4proto udp ct state new drop'
+  cat <<EOF
   }
   chain forward {
     type filter hook forward priority filter; policy accept;
     ct state established,related accept
-    iifname "wan0" drop
 EOF
+  ((open)) || echo '    iifname "wan0" drop'
   if kind_has "$kind" isolated; then echo '    iifname "lan0" oifname "lan0" drop'; fi
   cat <<EOF
   }
@@ -655,8 +668,8 @@ client_hosts() {
 # Connects the router's LAN to the side's clients: one veth for one client,
 # a bridge lan0 with a port per client for several (isolated ports for
 # +isolated: the clients then reach only the router). Addresses per the
-# side's kind: IPv4 100.64.X.0/24 (not v6fw), IPv6 2001:db8:X::/64 (v6fw,
-# +v6fw); the clients' default routes point at the router.
+# side's kind: IPv4 100.64.X.0/24 (not v6fw, v6), IPv6 2001:db8:X::/64
+# (v6fw, v6, +v6fw, +v6); the clients' default routes point at the router.
 build_lan() {
   local id=$1 side=$2 clients=$3 mtu=$4 kind=$5
   local router lan lan6 host client k=0 v6=off
@@ -717,7 +730,7 @@ start_natd() {
   fi
 }
 
-# The router's IPv6 part (v6fw, +v6fw): its outside address on the public
+# The router's IPv6 part (v6fw, v6, +v6fw, +v6): its outside address on the public
 # /64 and the stateful firewall. Routes to the other /64s come later
 # (route_v6_lans), once every side exists.
 build_router_v6() {
@@ -751,7 +764,7 @@ build_side() {
         set_conntrack_timeouts "$client" "$udp_timeout" "$udp_stream_timeout"
       fi
       ;;
-    v6fw)
+    v6fw | v6)
       # The carrier's IPv6 router: no IPv4 at all on this side.
       new_namespace "$router" 0 router
       attach_to_public "$id" "$router" wan0 "to-nat-$side" "$nat_mtu"
@@ -815,11 +828,13 @@ kind_description() {
     fc) text="full cone (masquerade + dnat to mapped ports)" ;;
     rc) text="restricted cone (masquerade + dnat from contacted addresses)" ;;
     v6fw) text="IPv6 only, no NAT, stateful firewall" ;;
+    v6) text="IPv6 only, no NAT, open (no firewall)" ;;
     profile:*) text="userspace natd with carrier profile ${base#profile:}" ;;
     model:*) text="userspace natd, mapping/filtering/allocator ${base#model:}" ;;
     *) text="unknown" ;;
   esac
   kind_has "$kind" v6fw && text+="; IPv6 behind a stateful firewall"
+  kind_has "$kind" v6 && text+="; IPv6 open (no firewall)"
   kind_has "$kind" hairpin && text+="; hairpinning"
   kind_has "$kind" isolated && text+="; clients isolated from each other"
   echo "$text"

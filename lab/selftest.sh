@@ -22,9 +22,10 @@ Builds labs for every NAT kind, runs Debian's `stund` in the server and the
 `stun` client behind each NAT, and checks the classification stun prints
 (hairpinning included); checks with plain UDP sockets (lab/udp_probe.py,
 Python's standard library) that v6fw's firewall drops unsolicited inbound
-IPv6 and passes flows the client started, and that two clients behind one
-NAT meet through hairpinning exactly when the kind says so (+hairpin) and
-directly exactly when their LAN lets them (not +isolated); then checks
+IPv6 and passes flows the client started (v6 and +v6 pass both), and that
+two clients behind one NAT meet through hairpinning exactly when the kind
+says so (+hairpin) and directly exactly when their LAN lets them (not
++isolated); then checks
 argument validation, rollback of a failed `up`, conntrack timeouts and
 teardown. Needs root and the packages iproute2 nftables conntrack procps
 stun-server stun-client python3. Prints "selftest: N passed, N failed"; exit
@@ -82,7 +83,7 @@ check "unknown KIND -> exit 2, nothing created" \
   bash -c '"$1" up --id "$2" --a nat9 >/dev/null 2>&1; [[ $? -eq 2 ]] && ! ip netns list | grep -q "^np-$2-"' _ "$LAB" "${ID_PREFIX}v"
 check "bad --id -> exit 2" bash -c '"$1" up --id "no-dash" >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
 check "bad --mtu -> exit 2" bash -c '"$1" up --id x --mtu 20 >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
-for bad in prc+nope none+v6fw v6fw+v6fw sym+hairpin fw+isolated prc+hairpin+hairpin; do
+for bad in prc+nope none+v6fw v6fw+v6fw v6+v6fw prc+v6+v6fw none+v6 sym+hairpin fw+isolated prc+hairpin+hairpin; do
   check "KIND $bad -> exit 2, nothing created" \
     bash -c '"$1" up --id "$2" --a "$3" >/dev/null 2>&1; [[ $? -eq 2 ]] && ! ip netns list | grep -q "^np-$2-"' _ "$LAB" "${ID_PREFIX}v" "$bad"
 done
@@ -97,12 +98,14 @@ check "failed up exits non-zero" bash -c '! PATH="$1:$PATH" "$2" up --id "$3" --
 check "failed up leaves no namespaces" no_namespaces_of "${ID_PREFIX}f"
 
 echo "== NAT kinds as classified by the RFC 3489 client 'stun' (labs built concurrently)"
-# side:kind pairs; six labs cover all eight kinds and the modifiers. A +v6fw
-# side keeps its IPv4 NAT; the v6fw side has no IPv4 to classify.
+# side:kind pairs; seven labs cover all nine kinds and the modifiers. A
+# +v6fw/+v6 side keeps its IPv4 NAT; v6fw and v6 sides have no IPv4 to classify.
 declare -A EXPECT=(
   [prc+hairpin+isolated]="Independent Mapping, Port Dependent Filter, preserves ports, will hairpin"
   [prc+v6fw]="Independent Mapping, Port Dependent Filter, preserves ports, no hairpin"
   [v6fw]="Blocked or could not reach STUN server"
+  [v6]="Blocked or could not reach STUN server"
+  [sym+v6]="Dependent Mapping, random port, no hairpin"
   [prc]="Independent Mapping, Port Dependent Filter, preserves ports, no hairpin"
   [sym]="Dependent Mapping, random port, no hairpin"
   [none]="Open"
@@ -111,7 +114,7 @@ declare -A EXPECT=(
   [fc]="Independent Mapping, Independent Filter, preserves ports, no hairpin"
   [rc]="Independent Mapping, Address Dependent Filter, preserves ports, no hairpin"
 )
-PAIRS=("1 prc sym" "2 none block" "3 fw fc" "4 rc prc" "5 prc+hairpin+isolated prc" "6 v6fw prc+v6fw")
+PAIRS=("1 prc sym" "2 none block" "3 fw fc" "4 rc prc" "5 prc+hairpin+isolated prc" "6 v6fw prc+v6fw" "7 v6 sym+v6")
 # Lab k5 has two clients per side: same-NAT pairs for the hairpin checks below.
 declare -A UP_ARGS=([5]="--a-clients 2 --b-clients 2")
 pids=()
@@ -124,7 +127,7 @@ for pair in "${PAIRS[@]}"; do
 done
 up_ok=1
 for pid in "${pids[@]}"; do wait "$pid" || up_ok=0; done
-check "six labs come up concurrently" test "$up_ok" -eq 1
+check "seven labs come up concurrently" test "$up_ok" -eq 1
 for pair in "${PAIRS[@]}"; do
   read -r n _ _ <<<"$pair"
   start_stund "${ID_PREFIX}k$n"
@@ -158,6 +161,7 @@ check "prc mapped address is the router's outside address" test "${mapped%:*}" =
 probe() { local id=$1 host=$2; shift 2; timeout 20 "$LAB" exec --id "$id" "$host" -- python3 "$PROBE" "$@" 2>&1; }
 
 K6="${ID_PREFIX}k6"
+K7="${ID_PREFIX}k7"
 K5="${ID_PREFIX}k5"
 # IPv6 (lab k6: v6fw, prc+v6fw) and same-NAT pairs (lab k5:
 # prc+hairpin+isolated, prc; 2 clients each): every UDP check at once, in
@@ -178,6 +182,8 @@ start_udp_probes() {
     [[ $side == a ]] && addr=2001:db8:1::2 n=1 public=203.0.113.101 net=100.64.1 || addr=2001:db8:2::2 n=2 public=203.0.113.102 net=100.64.2
     background probe "$K6" "$side" recv --bind "[::]:41000" --timeout 2.5 >"$WORK_DIR/v6-unsolicited-$side"
     background probe "$K6" server send --bind "[2001:db8::10]:4100$n" --to "[$addr]:41000" --count 15 >/dev/null
+    background probe "$K7" "$side" recv --bind "[::]:41000" --timeout 2.5 >"$WORK_DIR/v6-open-$side"
+    background probe "$K7" server send --bind "[2001:db8::10]:4100$n" --to "[$addr]:41000" --count 15 >/dev/null
     background probe "$K6" server echo --bind "[2001:db8::10]:4101$n" --timeout 4 --once >/dev/null
     background probe "$K6" "$side" send --bind "[::]:41003" --to "[2001:db8::10]:4101$n" --count 15 --expect-reply \
       --timeout 1 >"$WORK_DIR/v6-outbound-$side"
@@ -223,7 +229,7 @@ if lab_up "$M" --a prc --b none --mtu 1400; then
   check "no default route in the server" test -z "$(ip -n "np-$M-server" route show default)"
 fi
 
-echo "== IPv6 (lab k6: v6fw, prc+v6fw) and same-NAT pairs (lab k5: prc+hairpin+isolated, prc; 2 clients each)"
+echo "== IPv6 (lab k6: v6fw, prc+v6fw; k7: v6, sym+v6) and same-NAT pairs (lab k5: prc+hairpin+isolated, prc; 2 clients each)"
 check "v6fw client has no IPv4 address" test -z "$(ip -n "np-$K6-a" -4 -o addr show scope global)"
 check "v6fw client has 2001:db8:1::2/64" bash -c 'ip -n "np-$1-a" -6 -o addr show scope global | grep -q "2001:db8:1::2/64"' _ "$K6"
 check "no default route in the server (IPv4 or IPv6)" \
@@ -237,6 +243,10 @@ for side in a b; do
   check "IPv6 side $side: the reply to an outbound flow passes ($(cat "$WORK_DIR/v6-outbound-$side"))" \
     grep -q "^reply from \[2001:db8::10\]:4101" "$WORK_DIR/v6-outbound-$side"
 done
+check "IPv6 open (v6): unsolicited inbound UDP arrives ($(cat "$WORK_DIR/v6-open-a"))" \
+  grep -qx "from \[2001:db8::10\]:41001" "$WORK_DIR/v6-open-a"
+check "IPv6 open (sym+v6): unsolicited inbound UDP arrives ($(cat "$WORK_DIR/v6-open-b"))" \
+  grep -qx "from \[2001:db8::10\]:41002" "$WORK_DIR/v6-open-b"
 check "prc+v6fw still NATs IPv4 (conntrack maps 100.64.2.2 to 203.0.113.102)" \
   bash -c '[[ $(ip netns exec "np-$1-nat-b" conntrack -L -p udp 2>/dev/null) == *"src=100.64.2.2"*"dst=203.0.113.102"* ]]' _ "$K6"
 check "+hairpin: a reaches a2 through the NAT, from its own public mapping ($(cat "$WORK_DIR/hairpin-a"))" \
