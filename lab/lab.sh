@@ -10,7 +10,9 @@ set -euo pipefail
 
 readonly PROG=lab.sh
 readonly LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-readonly KINDS="none prc sym block fw fc rc v6fw v6"
+readonly KINDS="none prc sym block fw fc rc udpblock udplimit v6fw v6"
+# udplimit without :RATE limits UDP to this many packets/s each way.
+readonly DEFAULT_UDP_RATE=50
 # Modifiers a KIND may carry: KIND+v6fw, KIND+v6, KIND+hairpin, KIND+isolated.
 readonly MODIFIERS="v6fw v6 hairpin isolated"
 readonly MAX_CLIENTS=4
@@ -124,6 +126,12 @@ KINDS
          5-tuple) gets a random external port; filtering as prc.
   block  as prc, but the router drops all UDP to and from the outside
          (ICMP and TCP still pass) — "UDP blocked".
+  udpblock  as prc, but the router drops every UDP datagram the client side
+         sends out (TCP and ICMP pass): a network that allows only TCP, such
+         as a corporate firewall. Replies cannot exist, so no UDP comes in.
+  udplimit[:RATE]  as prc, but UDP through the router is limited to RATE
+         packets/s in each direction (default 50, burst RATE), the excess
+         dropped; TCP is not limited — a carrier that throttles UDP.
   fw     no NAT, public address, but a stateful firewall in the client that
          drops unsolicited inbound UDP — "symmetric UDP firewall".
   fc     full cone: prc plus a dynamic nft set of ports the client sent from;
@@ -297,7 +305,11 @@ validate_kind() {
   base=$(kind_base "$kind")
   for k in $KINDS; do [[ $base == "$k" ]] && known=1; done
   is_natd_kind "$base" && known=1
-  ((known)) || usage_error "unknown NAT kind '$base' for --$side (valid: ${KINDS// /, }, profile:NAME, model:M/F/A; modifiers +${MODIFIERS// / +})"
+  if [[ $base == udplimit:* ]]; then
+    validate_uint_range "--$side udplimit:RATE" "${base#udplimit:}" 1 1000000
+    known=1
+  fi
+  ((known)) || usage_error "unknown NAT kind '$base' for --$side (valid: ${KINDS// /, }, udplimit:RATE, profile:NAME, model:M/F/A; modifiers +${MODIFIERS// / +})"
   rest=${kind#"$base"}
   while [[ $rest =~ ^\+([^+]+)(.*)$ ]]; do
     mod=${BASH_REMATCH[1]}
@@ -526,7 +538,7 @@ router_ruleset() {
   if [[ $base == sym ]]; then masquerade="masquerade fully-random"; fi
   cat <<EOF
 table ip natpunch_lab {
-  comment "kind=$base side=$side"
+  comment "kind=${base%%:*} side=$side"
 EOF
   case $base in
     fc) cat <<EOF
@@ -593,6 +605,15 @@ EOF
     type filter hook forward priority filter; policy accept;
 EOF
   if [[ $base == block ]]; then echo '    meta l4proto udp drop'; fi
+  if [[ $base == udpblock ]]; then echo '    iifname "lan0" meta l4proto udp drop'; fi
+  if [[ $base == udplimit* ]]; then
+    local rate=${base#udplimit}
+    rate=${rate#:}
+    rate=$((10#${rate:-$DEFAULT_UDP_RATE}))
+    # One limiter per direction, shared by every flow of that direction.
+    echo "    iifname \"lan0\" meta l4proto udp limit rate over $rate/second burst $rate packets drop"
+    echo "    iifname \"wan0\" meta l4proto udp limit rate over $rate/second burst $rate packets drop"
+  fi
   case $base in
     fc) echo '    oifname "wan0" update @mapped_ports { udp sport timeout '"${filter_timeout}"'s }' ;;
     rc) echo '    oifname "wan0" update @contacted { ip daddr . udp sport timeout '"${filter_timeout}"'s }' ;;
@@ -824,6 +845,12 @@ kind_description() {
     prc) text="port-restricted cone (masquerade)" ;;
     sym) text="symmetric (masquerade fully-random)" ;;
     block) text="UDP blocked (masquerade + drop udp)" ;;
+    udpblock) text="outbound UDP blocked, TCP passes (masquerade + drop udp from lan0)" ;;
+    udplimit*)
+      local rate=${base#udplimit}
+      rate=${rate#:}
+      text="UDP limited to ${rate:-$DEFAULT_UDP_RATE} packets/s each way (masquerade + nft limit)"
+      ;;
     fw) text="symmetric UDP firewall (public address + stateful firewall)" ;;
     fc) text="full cone (masquerade + dnat to mapped ports)" ;;
     rc) text="restricted cone (masquerade + dnat from contacted addresses)" ;;
