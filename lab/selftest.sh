@@ -164,12 +164,12 @@ probe() { local id=$1 host=$2; shift 2; timeout 20 "$LAB" exec --id "$id" "$host
 K6="${ID_PREFIX}k6"
 K7="${ID_PREFIX}k7"
 K5="${ID_PREFIX}k5"
-# IPv6 (lab k6: v6fw, prc+v6fw) and same-NAT pairs (lab k5:
+# IPv6 (lab k6: v6fw, prc+v6fw; k7: v6, sym+v6) and same-NAT pairs (lab k5:
 # prc+hairpin+isolated, prc; 2 clients each): every UDP check at once, in
 # the background while the timeout checks below sleep (started once their
 # lab is up: that needs the CPU); results after MTU. stund still runs in
 # the background: wait for PROBE_PIDS only. A
-# listener waits 2.5 s for what its sender repeats over 1.5 s, both started
+# listener waits 5 s for what its sender repeats over 4 s, all started
 # together. Lab k5: client 2 of each side first opens a mapping from port
 # 40000 (masquerade keeps it); then client 1 sends to the NAT's public
 # address and that port (hairpinning), and to client 2's LAN address.
@@ -181,17 +181,17 @@ start_udp_probes() {
   PROBE_PIDS=()
   for side in a b; do
     [[ $side == a ]] && addr=2001:db8:1::2 n=1 public=203.0.113.101 net=100.64.1 || addr=2001:db8:2::2 n=2 public=203.0.113.102 net=100.64.2
-    background probe "$K6" "$side" recv --bind "[::]:41000" --timeout 2.5 >"$WORK_DIR/v6-unsolicited-$side"
-    background probe "$K6" server send --bind "[2001:db8::10]:4100$n" --to "[$addr]:41000" --count 15 >/dev/null
-    background probe "$K7" "$side" recv --bind "[::]:41000" --timeout 2.5 >"$WORK_DIR/v6-open-$side"
-    background probe "$K7" server send --bind "[2001:db8::10]:4100$n" --to "[$addr]:41000" --count 15 >/dev/null
-    background probe "$K6" server echo --bind "[2001:db8::10]:4101$n" --timeout 4 --once >/dev/null
-    background probe "$K6" "$side" send --bind "[::]:41003" --to "[2001:db8::10]:4101$n" --count 15 --expect-reply \
+    background probe "$K6" "$side" recv --bind "[::]:41000" --timeout 5 >"$WORK_DIR/v6-unsolicited-$side"
+    background probe "$K6" server send --bind "[2001:db8::10]:4100$n" --to "[$addr]:41000" --count 40 >/dev/null
+    background probe "$K7" "$side" recv --bind "[::]:41000" --timeout 5 >"$WORK_DIR/v6-open-$side"
+    background probe "$K7" server send --bind "[2001:db8::10]:4100$n" --to "[$addr]:41000" --count 40 >/dev/null
+    background probe "$K6" server echo --bind "[2001:db8::10]:4101$n" --timeout 7 --once >/dev/null
+    background probe "$K6" "$side" send --bind "[::]:41003" --to "[2001:db8::10]:4101$n" --count 40 --expect-reply \
       --timeout 1 >"$WORK_DIR/v6-outbound-$side"
-    background probe "$K5" "${side}2" recv --bind "0.0.0.0:40000" --timeout 2.5 >"$WORK_DIR/hairpin-$side"
-    background probe "$K5" "$side" send --bind "0.0.0.0:40001" --to "$public:40000" --count 15 >/dev/null
-    background probe "$K5" "${side}2" recv --bind "0.0.0.0:40002" --timeout 2.5 >"$WORK_DIR/direct-$side"
-    background probe "$K5" "$side" send --bind "0.0.0.0:40003" --to "$net.3:40002" --count 15 >/dev/null
+    background probe "$K5" "${side}2" recv --bind "0.0.0.0:40000" --timeout 5 >"$WORK_DIR/hairpin-$side"
+    background probe "$K5" "$side" send --bind "0.0.0.0:40001" --to "$public:40000" --count 40 >/dev/null
+    background probe "$K5" "${side}2" recv --bind "0.0.0.0:40002" --timeout 5 >"$WORK_DIR/direct-$side"
+    background probe "$K5" "$side" send --bind "0.0.0.0:40003" --to "$net.3:40002" --count 40 >/dev/null
   done
   background probe "$K6" b send --bind "0.0.0.0:41004" --to "203.0.113.10:9" --count 1 >/dev/null
 }
