@@ -124,6 +124,10 @@ class PeerSession final : public Session {
  private:
   void progress(SessionProgress::Kind kind, std::string message, std::string strategy = {}, std::string endpoint = {});
   bool stop_requested() { return config_.should_stop && config_.should_stop(); }
+  // As the rendezvous told us: every probe and datagram is sealed in our direction.
+  wire::SessionRole own_role() const {
+    return session_.role == rendezvous::Role::Caller ? wire::SessionRole::Caller : wire::SessionRole::Callee;
+  }
   void flush_client();
   void loop();
   void service(TimePoint now);
@@ -280,6 +284,7 @@ Result<bool, SessionError> PeerSession::establish() {
     params.peer_address = session_.peer_observed.address;
     params.session_id = session_.session_id;
     params.key = session_.session_key;
+    params.role = own_role();
     params.probe_budget = stage.probe_budget;
     params.time_budget = stage.time_budget;
     params.send_interval = config_.plan.send_interval;
@@ -331,7 +336,7 @@ Result<bool, SessionError> PeerSession::establish() {
   cc.session_id = session_.session_id;
   cc.key = session_.session_key;
   cc.direct = direct;
-  cc.caller = config_.role == PeerRole::Connect;
+  cc.caller = own_role() == wire::SessionRole::Caller;
   cc.keepalive = config_.keepalive_enabled;
   cc.keepalive_config = config_.keepalive;
   // The path lives as long as the shorter-lived of the two NAT mappings.
@@ -371,6 +376,7 @@ std::unique_ptr<punch::PunchStrategy> PeerSession::make_repunch_strategy(TimePoi
   params.peer_address = aim.peer_address;
   params.session_id = session_.session_id;
   params.key = session_.session_key;
+  params.role = own_role();
   params.probe_budget = config_.plan.probe_budget;
   params.time_budget = std::max<Duration>(config_.plan.hole_punch, seconds(2));
   params.send_interval = config_.plan.send_interval;

@@ -31,7 +31,7 @@ ProbingMachine::ProbingMachine(const ProbingConfig& config, std::unique_ptr<Port
     : config_(config),
       chooser_(std::move(chooser)),
       rng_(rng),
-      key_(config.key),
+      key_(config.key, config.role),
       nonces_(nonce_secret(rng)),
       start_(start),
       next_send_(start) {

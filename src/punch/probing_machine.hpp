@@ -30,6 +30,8 @@ struct ProbingConfig {
   IpAddress peer_address;  // the peer's public (NAT) address, from the rendezvous
   std::uint64_t session_id = 0;
   wire::SessionKey key{};  // from the rendezvous; probes/acks without it are ignored
+  // Ours, from the rendezvous: we seal in our direction and accept only the peer's.
+  wire::SessionRole role = wire::SessionRole::Caller;
   std::uint64_t probe_budget = 170000;
   std::optional<Duration> time_budget;  // from the start; nullopt: only the probe budget limits
   Duration send_interval = kThesisSendInterval;

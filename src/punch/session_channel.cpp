@@ -27,7 +27,9 @@ bool plausible_peer_endpoint(const Endpoint& endpoint) {
 }
 
 SessionChannel::SessionChannel(const SessionChannelConfig& config, TimePoint now)
-    : config_(config), route_(config.direct ? Route::Direct : Route::Relay), peer_known_(config.peer_endpoint) {
+    : config_(config),
+      keys_(config.key, config.caller ? wire::SessionRole::Caller : wire::SessionRole::Callee),
+      route_(config.direct ? Route::Direct : Route::Relay), peer_known_(config.peer_endpoint) {
   if (config_.direct && config_.keepalive) {
     keeper_.emplace(config_.keepalive_config, now);
     keepalive_interval_ = keeper_->keepalive_interval();
@@ -37,7 +39,7 @@ SessionChannel::SessionChannel(const SessionChannelConfig& config, TimePoint now
 void SessionChannel::queue(ChannelPath path, std::uint8_t flags, std::uint64_t sequence,
                            std::span<const std::uint8_t> payload) {
   wire::SessionDatagram d{flags, config_.session_id, sequence, {payload.begin(), payload.end()}};
-  outbox_.push_back({path, wire::encode(d, config_.key)});
+  outbox_.push_back({path, wire::encode(d, keys_)});
 }
 
 void SessionChannel::send_control(const wire::SessionControl& control, ChannelPath path) {
@@ -70,7 +72,7 @@ bool SessionChannel::on_relay(TimePoint now, std::span<const std::uint8_t> bytes
 }
 
 bool SessionChannel::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, ChannelPath path) {
-  auto decoded = wire::decode_session_datagram(bytes, config_.session_id, config_.key);
+  auto decoded = wire::decode_session_datagram(bytes, config_.session_id, keys_);
   if (!decoded) {
     ++counters_.rejected;
     return false;

@@ -53,7 +53,7 @@ struct SessionChannelConfig {
   std::uint64_t session_id = 0;
   wire::SessionKey key{};
   bool direct = false;  // the punch connected: start on the direct path
-  bool caller = false;  // this side asked for the session (wins re-punch ties)
+  bool caller = false;  // this side asked for the session (wins re-punch ties; seals in the caller's direction)
   bool keepalive = true;
   KeepaliveConfig keepalive_config;
   bool repunch = true;
@@ -155,6 +155,7 @@ class SessionChannel {
   void note_peer_endpoint(std::uint32_t epoch, const std::optional<Endpoint>& endpoint);
 
   SessionChannelConfig config_;
+  wire::SessionDatagramKeys keys_;
   Route route_;
   std::optional<SessionKeeper> keeper_;  // only while a direct path exists or is wanted
   Duration keepalive_interval_{};

@@ -31,6 +31,7 @@ struct StrategyParams {
   IpAddress peer_address;
   std::uint64_t session_id = 0;
   wire::SessionKey key{};
+  wire::SessionRole role = wire::SessionRole::Caller;  // ours (probes are sealed per direction)
   std::uint64_t probe_budget = 170000;
   std::optional<Duration> time_budget;
   Duration send_interval = kThesisSendInterval;

@@ -463,7 +463,8 @@ DriverSide open_side() {
 }
 
 std::unique_ptr<punch::PunchStrategy> strategy_towards(punch::StrategyKind kind, const Endpoint& peer, Rng& rng,
-                                                       TimePoint start, std::uint64_t probe_budget) {
+                                                       TimePoint start, std::uint64_t probe_budget,
+                                                       wire::SessionRole role = wire::SessionRole::Caller) {
   punch::SideKnowledge local, remote;
   local.mapping = remote.mapping = nat::MappingBehavior::EndpointIndependent;
   local.observed_port = 1;  // unused by these strategies
@@ -472,6 +473,7 @@ std::unique_ptr<punch::PunchStrategy> strategy_towards(punch::StrategyKind kind,
   params.peer_address = peer.address;
   params.session_id = 7;
   params.key.fill(3);
+  params.role = role;
   params.probe_budget = probe_budget;
   params.send_interval = 2ms;
   params.linger = 200ms;
@@ -485,7 +487,7 @@ TEST(PunchDriver, TwoStrategiesConnectOverLoopbackSockets) {
   Rng rng_a(io::os_random_seed()), rng_b(io::os_random_seed());
   const auto start = Clock::now() + 20ms;
   auto sa = strategy_towards(punch::StrategyKind::HolePunch, b.endpoint, rng_a, start, 500);
-  auto sb = strategy_towards(punch::StrategyKind::HolePunch, a.endpoint, rng_b, start, 500);
+  auto sb = strategy_towards(punch::StrategyKind::HolePunch, a.endpoint, rng_b, start, 500, wire::SessionRole::Callee);
   io::PunchDriver da(*a.socket, {}), db(*b.socket, {});
   auto fb = std::async(std::launch::async, [&] { return db.run(*sb, start); });
   auto ra = da.run(*sa, start);

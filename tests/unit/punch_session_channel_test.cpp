@@ -202,6 +202,38 @@ TEST(SessionChannelTest, ForgedReplayedAndRelayedDuplicatesAreNotDelivered) {
   EXPECT_FALSE(p.a.send(p.now, std::vector<std::uint8_t>(1161, 0))) << "over the relay's limit";
 }
 
+// Issue 23, finding 1: one key for both directions and both sides numbering
+// from 1 let a datagram a sent, bounced back to a, pass as b's: it was
+// delivered as b's data, b's own datagram with that number was then dropped
+// as a duplicate, and a bounced CLOSE ended the session from a's own hand.
+TEST(SessionChannelTest, OwnDatagramsReflectedBackAreNeverTakenForThePeers) {
+  Pair p;
+  ASSERT_TRUE(p.a.send(p.now, bytes("from a")));
+  const auto data = p.a.poll_transmit();
+  ASSERT_TRUE(data);
+  p.a.close(p.now);  // a's CLOSE, bounced back too
+  std::vector<std::vector<std::uint8_t>> own{data->bytes};
+  while (auto t = p.a.poll_transmit()) own.push_back(t->bytes);
+  ASSERT_GE(own.size(), 2u);
+  for (const auto& d : own) {
+    EXPECT_FALSE(p.a.on_direct(p.now, d)) << "a's own datagram is not authentic as b's";
+    EXPECT_FALSE(p.a.on_relay(p.now, d));
+  }
+  EXPECT_FALSE(p.a.poll_received()) << "nothing of a's own delivered to a";
+  EXPECT_FALSE(p.a.counters().peer_closed) << "a's own CLOSE did not close the peer";
+  EXPECT_EQ(p.a.counters().rejected, 2 * own.size());
+  // b's datagrams with the very same numbers still arrive.
+  Pair q;
+  ASSERT_TRUE(q.a.send(q.now, bytes("a1")));
+  const auto a1 = q.a.poll_transmit();
+  ASSERT_TRUE(a1);
+  EXPECT_FALSE(q.a.on_direct(q.now, a1->bytes));
+  ASSERT_TRUE(q.b.send(q.now, bytes("b1")));
+  q.deliver();
+  EXPECT_EQ(q.a_got, std::vector<std::string>{"b1"});
+  EXPECT_EQ(q.a.counters().duplicates_dropped, 0u);
+}
+
 TEST(SessionChannelTest, ClosingTellsThePeerAndStopsKeepalives) {
   Pair p;
   p.a.close(p.now);
@@ -364,8 +396,9 @@ TEST_P(RepunchEndpointTest, IsFollowedAndOnlyAPlausibleEndpointMovesTheAim) {
   SessionChannel b(observing(false), kStart);
   const wire::SessionControl control{wire::ControlType::Repunch, 0, 1, 500, param.endpoint};
   const auto body = wire::encode(control);
-  wire::SessionKey key;
-  key.fill(9);
+  wire::SessionKey session_key;
+  session_key.fill(9);
+  const wire::SessionDatagramKeys key(session_key, wire::SessionRole::Caller);  // sealed by the caller, a
   const auto sealed = wire::encode(wire::SessionDatagram{wire::kFlagControl, 77, 1, body}, key);
   ASSERT_TRUE(b.on_relay(kStart, sealed));
   EXPECT_EQ(b.route(), Route::Relay) << "the peer's word that the path died";
@@ -403,8 +436,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(SessionChannelEndpointTest, ALateCopyOfAnOlderProposalDoesNotMoveTheAimBack) {
   SessionChannel b(observing(false), kStart);
-  wire::SessionKey key;
-  key.fill(9);
+  wire::SessionKey session_key;
+  session_key.fill(9);
+  const wire::SessionDatagramKeys key(session_key, wire::SessionRole::Caller);  // sealed by the caller, a
   std::uint64_t sequence = 0;
   auto deliver = [&](std::uint32_t epoch, const Endpoint& at) {
     const auto body = wire::encode(wire::SessionControl{wire::ControlType::Repunch, 0, epoch, 500, at});
