@@ -231,6 +231,7 @@ nlohmann::json stats_json(const SessionStats& s) {
                    {"repunches_succeeded", s.repunches_succeeded},
                    {"repunch_probes", s.repunch_probes},
                    {"path_switches", s.path_switches},
+                   {"path_challenges", s.path_challenges},
                    {"rejected", s.rejected},
                    {"probes_rejected", s.probes_rejected},
                    {"peer_endpoint_changes", s.peer_endpoint_changes},

@@ -167,8 +167,11 @@ struct SessionStats {
   std::uint64_t path_deaths = 0, repunches = 0, repunches_succeeded = 0;
   std::uint64_t repunch_probes = 0;
   // The listener moved its direct path to the one the caller's datagrams
-  // arrive on (both sides had completed the handshake on different paths).
-  std::uint64_t path_switches = 0;
+  // arrive on (both sides had completed the handshake on different paths,
+  // or the caller's NAT rebound), after the caller answered a challenge on
+  // it; path_challenges counts the challenges sent (never data) to such
+  // paths before they answered.
+  std::uint64_t path_switches = 0, path_challenges = 0;
   // Dropped as not authentic (no session key): session datagrams with a bad
   // MAC, another session id or a malformed header; punch probes / acks /
   // confirms likewise (or replayed), in the first punch and re-punches.

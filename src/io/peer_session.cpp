@@ -145,8 +145,7 @@ class PeerSession final : public Session {
   std::unique_ptr<PunchDriver> driver_;
   rendezvous::ClientSession session_;
   Endpoint server_;
-  Endpoint peer_endpoint_;
-  std::uint32_t socket_ = 0;
+  bool ever_direct_ = false;  // the first punch connected (re-punches repeat its stage)
   std::optional<Stage> connected_stage_;  // the stage that punched (re-punches repeat it)
   struct EarlyDatagram {
     std::uint32_t socket = 0;
@@ -165,7 +164,6 @@ class PeerSession final : public Session {
   std::uint64_t repunch_probes_ = 0;
   std::uint64_t observations_seen_ = 0;  // the rendezvous client's, last handed to the channel
   std::uint64_t probes_rejected_ = 0;    // by punches that ended (the current strategy_ counts its own)
-  std::uint64_t path_switches_ = 0;  // the listener moved to the caller's path
   std::uint64_t queue_dropped_ = 0;
   std::deque<std::vector<std::uint8_t>> inbox_;
   bool stopping_ = false;
@@ -320,8 +318,7 @@ Result<bool, SessionError> PeerSession::establish() {
   const auto decided_at = Clock::now();
   const bool direct = last.outcome == punch::PunchOutcome::Connected;
   if (direct) {
-    socket_ = last.socket;
-    peer_endpoint_ = last.peer;
+    ever_direct_ = true;
   }
   info_.strategy = current;
   info_.stop_reason = direct ? std::string() : stop_reason;
@@ -348,7 +345,14 @@ Result<bool, SessionError> PeerSession::establish() {
   cc.repunch_lead = milliseconds(500);
   // A refresh is one round trip to the server: well within the lead.
   cc.observe_wait = seconds(1);
-  if (direct) cc.peer_endpoint = last.peer;
+  if (direct) {
+    cc.peer_endpoint = last.peer;
+    cc.socket = last.socket;
+  }
+  // The callee follows the caller to a path the caller proves (the two
+  // may have completed the punch on different paths).
+  cc.follow_peer = !cc.caller;
+  cc.seed = rng_.next_u64();
   cc.max_payload = kMaxSessionPayload;
   channel_ = std::make_unique<punch::SessionChannel>(cc, Clock::now());
   observations_seen_ = runner_->client().observations();
@@ -369,7 +373,7 @@ std::unique_ptr<punch::PunchStrategy> PeerSession::make_repunch_strategy(TimePoi
   // (its NAT may have rebound), bounded like the first hole punch.
   const Stage& s = *connected_stage_;
   std::optional<Endpoint> last_seen;
-  if (peer_endpoint_.port != 0) last_seen = peer_endpoint_;
+  if (auto path = channel_->path()) last_seen = path->peer;
   const auto aim = punch::aim_repunch(s.local, s.peer, runner_->client().observed_endpoint(),
                                       channel_->peer_reported_endpoint(), last_seen, session_.peer_observed.address);
   punch::StrategyParams params;
@@ -385,22 +389,13 @@ std::unique_ptr<punch::PunchStrategy> PeerSession::make_repunch_strategy(TimePoi
   return punch::make_strategy(s.kind, aim.local, aim.peer, params, rng_, start);
 }
 
-// When several probes hit at once, the two sides can complete their
-// handshakes on different paths (A keeps B:x while B keeps A:y); every
-// punched path works, but each side would send on its own. The session
-// key authenticates a datagram whatever path it took, so both accept data
-// from any of them, and the caller's choice is the session's: the listener
-// moves to the path the caller's authentic datagrams arrive on (following
-// only the caller means the two never chase each other).
+// Any path: the channel accepts authentic data whatever path it took, and
+// the listener moves to the caller's path once the caller proved it
+// (punch/session_channel.hpp).
 void PeerSession::on_session_datagram(TimePoint now, std::uint32_t socket, const Endpoint& from,
                                       std::span<const std::uint8_t> bytes) {
-  if (!channel_ || peer_endpoint_.port == 0) return;  // no direct path was punched: relay only
-  if (!channel_->on_direct(now, bytes)) return;
-  if (config_.role == PeerRole::Listen && (socket != socket_ || from != peer_endpoint_)) {
-    socket_ = socket;
-    peer_endpoint_ = from;
-    ++path_switches_;
-  }
+  if (!channel_ || !ever_direct_) return;  // no direct path was punched: relay only
+  channel_->on_direct(now, socket, from, bytes);
 }
 
 void PeerSession::dispatch(TimePoint now, const PunchDriver::Received& d) {
@@ -418,7 +413,7 @@ void PeerSession::dispatch(TimePoint now, const PunchDriver::Received& d) {
 void PeerSession::flush_channel() {
   while (auto t = channel_->poll_transmit()) {
     if (t->path == punch::ChannelPath::Direct) {
-      if (peer_endpoint_.port != 0) driver_->send(socket_, peer_endpoint_, t->bytes);
+      driver_->send(t->socket, t->to, t->bytes);
     } else {
       runner_->client().send_relay(Clock::now(), session_.session_id, t->bytes);
     }
@@ -443,12 +438,9 @@ void PeerSession::run_repunch(TimePoint now) {
   if (!strategy_->done()) return;
   const auto& r = strategy_->result();
   repunch_probes_ += r.probes_sent;
-  const bool connected = r.outcome == punch::PunchOutcome::Connected;
-  if (connected) {
-    socket_ = r.socket;
-    peer_endpoint_ = r.peer;
-  }
-  channel_->on_repunch_finished(now, *punching_epoch_, connected);
+  std::optional<punch::DirectPath> path;
+  if (r.outcome == punch::PunchOutcome::Connected) path = punch::DirectPath{r.socket, r.peer};
+  channel_->on_repunch_finished(now, *punching_epoch_, path);
   punching_epoch_.reset();
 }
 
@@ -544,9 +536,9 @@ SessionStats PeerSession::stats() const {
   if (!channel_) return s;
   const auto& c = channel_->counters();
   s.route = channel_->route() == punch::Route::Direct ? SessionRoute::kDirect : SessionRoute::kRelay;
-  if (s.route == SessionRoute::kDirect) {
-    s.peer_endpoint = peer_endpoint_.to_string();
-    s.local_socket = socket_;
+  if (auto path = channel_->path(); path && s.route == SessionRoute::kDirect) {
+    s.peer_endpoint = path->peer.to_string();
+    s.local_socket = path->socket;
   }
   s.datagrams_sent = c.datagrams_sent;
   s.bytes_sent = c.bytes_sent;
@@ -560,7 +552,8 @@ SessionStats PeerSession::stats() const {
   s.received_lost = c.received_lost;
   s.duplicates_dropped = c.duplicates_dropped;
   s.keepalives_sent = c.keepalives_sent;
-  s.path_switches = path_switches_;
+  s.path_switches = c.path_switches;
+  s.path_challenges = c.path_challenges;
   s.rejected = c.rejected;
   s.probes_rejected = probes_rejected_ + (strategy_ ? strategy_->result().rejected : 0);
   s.peer_endpoint_changes = c.peer_endpoint_changes;

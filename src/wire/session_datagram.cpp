@@ -156,6 +156,8 @@ std::vector<std::uint8_t> encode(const SessionControl& control) {
   switch (control.type) {
     case ControlType::Keepalive:
     case ControlType::KeepaliveReply:
+    case ControlType::PathChallenge:
+    case ControlType::PathResponse:
       out.resize(1 + 8);
       put_be(out.data() + 1, control.echo, 8);
       break;
@@ -182,6 +184,8 @@ Result<SessionControl, SessionControlError> decode_session_control(std::span<con
   switch (bytes[0]) {
     case static_cast<std::uint8_t>(ControlType::Keepalive):
     case static_cast<std::uint8_t>(ControlType::KeepaliveReply):
+    case static_cast<std::uint8_t>(ControlType::PathChallenge):
+    case static_cast<std::uint8_t>(ControlType::PathResponse):
       if (body.size() != 8) return Unexpected{SessionControlError::BadLength};
       c.type = static_cast<ControlType>(bytes[0]);
       c.echo = get_be(body.data(), 8);

@@ -109,6 +109,11 @@ Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<
 //                      ignored
 //   4 close            (nothing)    the sender closed the session
 //   5 repunch ack      [epoch u32][endpoint?]  "I follow re-punch `epoch`"
+//   6 path challenge   [token u64]  sent on a path the peer's datagrams came
+//                      by that is not ours yet: "prove you are there"
+//   7 path response    [token u64]  the challenge's token, returned on the
+//                      path it came by (answered only once: the replay
+//                      window drops a copy)
 // endpoint: where the rendezvous server saw the sender just now (its NAT may
 // have rebound to a new external port since the first punch), so the peer
 // aims the re-punch there:
@@ -122,10 +127,12 @@ enum class ControlType : std::uint8_t {
   Repunch = 3,
   Close = 4,
   RepunchAck = 5,
+  PathChallenge = 6,
+  PathResponse = 7,
 };
 struct SessionControl {
   ControlType type = ControlType::Keepalive;
-  std::uint64_t echo = 0;      // Keepalive, KeepaliveReply
+  std::uint64_t echo = 0;      // Keepalive, KeepaliveReply; the token of PathChallenge, PathResponse
   std::uint32_t epoch = 0;     // Repunch, RepunchAck
   std::uint32_t lead_ms = 0;   // Repunch
   std::optional<Endpoint> endpoint;  // Repunch, RepunchAck: the sender's current public endpoint

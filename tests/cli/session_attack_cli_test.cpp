@@ -261,4 +261,53 @@ TEST_F(SessionAttack, ReflectedDatagramsAreNeverDeliveredAsThePeers) {
   EXPECT_EQ(stats.route, SessionRoute::kDirect);
 }
 
+// Finding 2: the listener followed the source address of any authentic
+// datagram, a replayed duplicate too, so one replay from a victim's
+// address sent the victim the listener's whole stream.
+TEST_F(SessionAttack, ReplayedDatagramsFromAVictimsAddressSendTheVictimNothing) {
+  auto pair = open_pair(server_.address);
+  ASSERT_TRUE(pair) << "no direct session on loopback";
+  // The victim: a UDP socket that counts what reaches it.
+  const int victim = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  ASSERT_GE(victim, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(victim, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  socklen_t length = sizeof at;
+  ASSERT_EQ(::getsockname(victim, reinterpret_cast<sockaddr*>(&at), &length), 0);
+  const Endpoint victim_at{IpAddress::v4({127, 0, 0, 1}), ntohs(at.sin_port)};
+  std::atomic<int> replayed{0};
+  forger_.start([&](const Endpoint& from, const Endpoint& to, std::span<const std::uint8_t> bytes) {
+    if (from == pair->caller_at && to == pair->listener_at && looks_like_session_datagram(bytes) &&
+        forger_.send(victim_at, pair->listener_at, bytes))
+      ++replayed;
+  });
+  constexpr int kCount = 60;
+  const auto e = exchange(*pair, kCount);
+  forger_.stop();
+  std::this_thread::sleep_for(100ms);
+  std::uint64_t victim_bytes = 0, victim_datagrams = 0;
+  std::vector<std::uint8_t> buffer(65536);
+  for (ssize_t n; (n = ::recv(victim, buffer.data(), buffer.size(), 0)) >= 0;) {
+    victim_bytes += static_cast<std::uint64_t>(n);
+    ++victim_datagrams;
+  }
+  ::close(victim);
+  const auto stats = pair->listener->stats();
+  int listeners = 0;
+  for (const auto& [text, n] : e.at_caller) listeners += text[0] == 'l' ? 1 : 0;
+  std::cerr << "[ attack ] replayed " << replayed << " of the caller's datagrams from " << victim_at.to_string()
+            << "; the victim received " << victim_datagrams << " datagrams (" << victim_bytes
+            << " bytes); the caller got " << listeners << " of the listener's " << kCount
+            << "; listener: path switches " << stats.path_switches << ", challenges " << stats.path_challenges
+            << ", duplicates dropped " << stats.duplicates_dropped << "\n";
+  EXPECT_GE(replayed.load(), kCount / 2) << "the attack ran";
+  EXPECT_EQ(victim_bytes, 0u) << "the listener sent the victim its stream";
+  EXPECT_GE(listeners, kCount * 9 / 10) << "the caller kept getting the listener's datagrams";
+  EXPECT_EQ(stats.path_switches, 0u);
+  EXPECT_EQ(stats.peer_endpoint, pair->caller_at.to_string());
+  EXPECT_GE(stats.duplicates_dropped, static_cast<std::uint64_t>(replayed.load()) * 9 / 10);
+}
+
 }  // namespace

@@ -135,7 +135,9 @@ TEST(SessionControlTest, EachTypeRoundTripsAndEachDefectHasItsOwnError) {
                                   SessionControl{ControlType::RepunchAck, 0, 7, 0, std::nullopt},
                                   SessionControl{ControlType::RepunchAck, 0, 7, 0, kV4},
                                   SessionControl{ControlType::RepunchAck, 0, 8, 0, kV6},
-                                  SessionControl{ControlType::Close, 0, 0, 0, std::nullopt}}) {
+                                  SessionControl{ControlType::Close, 0, 0, 0, std::nullopt},
+                                  SessionControl{ControlType::PathChallenge, 0xfedcba9876543210ULL, 0, 0, std::nullopt},
+                                  SessionControl{ControlType::PathResponse, 1, 0, 0, std::nullopt}}) {
     auto decoded = decode_session_control(encode(c));
     ASSERT_TRUE(decoded.ok()) << static_cast<int>(c.type);
     EXPECT_EQ(*decoded, c);
@@ -153,8 +155,11 @@ TEST(SessionControlTest, EachTypeRoundTripsAndEachDefectHasItsOwnError) {
   } cases[] = {
       {{}, SessionControlError::Empty},
       {{9}, SessionControlError::UnknownType},
+      {{8}, SessionControlError::UnknownType},
       {{0}, SessionControlError::UnknownType},
       {{1, 0, 0}, SessionControlError::BadLength},
+      {{6, 0, 0, 0, 0, 0, 0, 0}, SessionControlError::BadLength},  // challenge cut short
+      {{7, 0, 0, 0, 0, 0, 0, 0, 0, 0}, SessionControlError::BadLength},
       {{3, 0, 0, 0, 1, 0, 0, 0, 1, 0}, SessionControlError::BadLength},
       {{3, 0, 0, 0, 1, 0, 0, 0}, SessionControlError::BadLength},  // repunch cut short
       {{4, 0}, SessionControlError::BadLength},
