@@ -57,7 +57,7 @@ struct PeerOptions {
   bool force_relay = false;
   int wait_s = 60;
   int hole_punch_ms = 2000;
-  int punch_timeout_ms = 0;
+  int punch_timeout_ms = 10000;
   std::uint64_t probe_budget = 170000;
   int send_interval_us = 2980;
   std::uint32_t sockets = 256;
@@ -642,8 +642,9 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
       ->default_val(2000)
       ->check(CLI::Range(kMinHolePunchMs, kMaxHolePunchMs));
   cmd.add_option("--punch-timeout-ms", o.punch_timeout_ms,
-                 "Give up punching (and use the relay) this long after the common start; 0: only the probe budget")
-      ->default_val(0)
+                 "Give up punching (and use the relay) this long after the common start; 0: only the probe budget "
+                 "(at the default rate: minutes)")
+      ->default_val(10000)
       ->check(CLI::Range(0, 3600000));
   cmd.add_option("--probe-budget", o.probe_budget, "Probes per stage before falling back to the relay")
       ->default_val(170000);

@@ -113,8 +113,9 @@ struct SessionOptions {
   // With an unknown NAT on either side, a plain hole punch is tried first
   // for this long (both sides must use the same value).
   std::chrono::milliseconds hole_punch_time{2000};
-  // Give up punching this long after the common start (0: only the probe budget).
-  std::chrono::milliseconds punch_timeout{0};
+  // Give up punching (and use the relay) this long after the common start;
+  // 0: only the probe budget, which at the default rate lasts minutes.
+  std::chrono::milliseconds punch_timeout{10000};
   std::uint64_t probe_budget = 170000;  // per stage
   std::chrono::microseconds send_interval{2980};  // between probes (the thesis's phones)
   std::uint32_t sockets = 256;   // local sockets a many-socket strategy may open

@@ -22,6 +22,7 @@
 #include "punch/side_knowledge.hpp"
 #include "punch/strategies.hpp"
 #include "punch/strategy_selection.hpp"
+#include "session/plan.hpp"
 
 namespace natpunch::io {
 
@@ -44,67 +45,7 @@ std::string fixed(double value, int digits) {
   return s.str();
 }
 
-// One stage of the punching plan: both sides derive the same plan from the
-// same pair of NatInfos, so their stages start together.
-struct Stage {
-  punch::StrategyKind kind = punch::StrategyKind::RelayOnly;
-  std::string why;
-  punch::SideKnowledge local;
-  punch::SideKnowledge peer;
-  TimePoint start{};
-  std::optional<Duration> time_budget;
-  std::uint64_t probe_budget = 0;
-};
-
-// Unknown NATs first get a short hole punch that assumes endpoint-
-// independent mapping (the common case, and nearly free), then whatever
-// the real knowledge calls for. `punch_timeout` caps the whole plan.
-std::vector<Stage> plan_stages(const punch::SideKnowledge& local, const punch::SideKnowledge& peer, TimePoint start,
-                               const PunchPlan& o) {
-  std::vector<Stage> stages;
-  // Zero: no cap (a plain Duration: GCC 12 misreads an optional here).
-  const Duration total = o.punch_timeout;
-  const bool capped = o.punch_timeout > Duration::zero();
-  TimePoint at = start;
-  const bool unknown = local.mapping == nat::MappingBehavior::Unknown || peer.mapping == nat::MappingBehavior::Unknown;
-  if (unknown) {
-    auto optimistic = [](punch::SideKnowledge k) {
-      if (k.mapping == nat::MappingBehavior::Unknown) k.mapping = nat::MappingBehavior::EndpointIndependent;
-      return k;
-    };
-    Stage s;
-    s.local = optimistic(local);
-    s.peer = optimistic(peer);
-    s.start = at;
-    const auto choice = punch::choose_strategy(s.local, s.peer);
-    s.kind = choice.kind;
-    s.why = std::string(choice.why) + " (NAT behaviour unknown: assumed endpoint-independent first)";
-    Duration budget = o.hole_punch;
-    if (capped && total < budget) budget = total;
-    s.time_budget = budget;
-    s.probe_budget = o.probe_budget;
-    stages.push_back(s);
-    at += budget;
-  }
-  Stage s;
-  s.local = local;
-  s.peer = peer;
-  s.start = at;
-  const auto choice = punch::choose_strategy(local, peer);
-  s.kind = choice.kind;
-  s.why = std::string(choice.why);
-  if (capped) {
-    const Duration left = start + total - at;
-    if (left <= Duration::zero()) return stages;
-    s.time_budget = left;
-  }
-  s.probe_budget = o.probe_budget;
-  // An unknown pair already tried the hole punch; repeating it is only
-  // worth it without a cap (it then runs until the probe budget).
-  if (!stages.empty() && s.kind == stages.front().kind && capped) return stages;
-  stages.push_back(s);
-  return stages;
-}
+using session::Stage;
 
 class PeerSession final : public Session {
  public:
@@ -237,7 +178,12 @@ Result<bool, SessionError> PeerSession::establish() {
   const auto local = punch::side_knowledge(c.info, observed->port);
   const auto peer = punch::side_knowledge(session_.peer_info, session_.peer_observed.port);
   std::vector<Stage> stages;
-  if (!config_.plan.force_relay) stages = plan_stages(local, peer, session_.start_at, config_.plan);
+  session::PlanOptions plan_options;
+  plan_options.hole_punch = config_.plan.hole_punch;
+  plan_options.punch_timeout = config_.plan.punch_timeout;
+  plan_options.probe_budget = config_.plan.probe_budget;
+  plan_options.relay_only = config_.plan.force_relay;
+  stages = session::plan(local, peer, session_.start_at, plan_options);
   PunchDriverOptions driver_options;
   driver_options.should_stop = [this] { return stop_requested(); };
   driver_options.intercept = [this](std::uint32_t socket, const Endpoint& from, std::span<const std::uint8_t> bytes) {

@@ -23,7 +23,9 @@ enum class PeerRole { Listen, Connect };
 
 struct PunchPlan {
   Duration hole_punch = milliseconds(2000);  // first stage when a NAT is unknown
-  Duration punch_timeout{0};                 // zero: only the probe budget
+  // The whole plan's bound: then the relay (zero: only the probe budget,
+  // which at the thesis's rate lasts minutes).
+  Duration punch_timeout = seconds(10);
   std::uint64_t probe_budget = 170000;
   Duration send_interval = std::chrono::microseconds(2980);
   std::uint32_t sockets = 256;
