@@ -669,7 +669,9 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
       ->check(CLI::Range(1, 100));
   cmd.add_flag("--no-keepalive", o.no_keepalive,
                "Send no keepalives on the direct path (tests: the NAT mapping then expires when idle)");
-  cmd.add_flag("--force-relay", o.force_relay, "Do not punch: use the relay at once (testing, hostile networks)");
+  cmd.add_flag("--force-relay", o.force_relay,
+               "Do not punch: use the relay at once (testing, hostile networks); the peer is told and does not punch "
+               "either");
   cmd.add_option("--test-timeout-ms", o.test_timeout_ms, "How long to wait for the peer's test datagram")
       ->default_val(5000)
       ->check(CLI::Range(1, 600000));

@@ -119,7 +119,9 @@ struct SessionOptions {
   std::uint64_t probe_budget = 170000;  // per stage
   std::chrono::microseconds send_interval{2980};  // between probes (the thesis's phones)
   std::uint32_t sockets = 256;   // local sockets a many-socket strategy may open
-  bool force_relay = false;      // skip punching (tests, hostile networks)
+  // Skip punching (tests, hostile networks); the peer is told through the
+  // rendezvous and skips it too.
+  bool force_relay = false;
   // Keepalive interval as a fraction of the smaller idle timeout; the idle
   // timeout defaults to 120 s (RFC 4787 REQ-5) when neither side measured one.
   double keepalive_safety = 0.5;

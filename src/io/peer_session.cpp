@@ -141,6 +141,9 @@ Result<bool, SessionError> PeerSession::establish() {
   // The relay must reach us through our NAT too: with a known idle timeout
   // (and keepalives wanted) the registration gets keepalives of its own.
   auto client_config = c;
+  // The peer must not punch for minutes at a side that never will: it
+  // learns this in its SessionInfo and goes to the relay at once too.
+  client_config.info.relay_only = c.info.relay_only || config_.plan.force_relay;
   if (config_.keepalive_enabled && c.info.idle_timeout_ms > 0 && client_config.keepalive_interval == Duration::zero())
     client_config.keepalive_interval = std::max<Duration>(
         seconds(1), std::chrono::duration_cast<Duration>(milliseconds(c.info.idle_timeout_ms) * config_.keepalive.safety));
@@ -178,11 +181,12 @@ Result<bool, SessionError> PeerSession::establish() {
   const auto local = punch::side_knowledge(c.info, observed->port);
   const auto peer = punch::side_knowledge(session_.peer_info, session_.peer_observed.port);
   std::vector<Stage> stages;
+  const bool peer_relay_only = session_.peer_info.relay_only;
   session::PlanOptions plan_options;
   plan_options.hole_punch = config_.plan.hole_punch;
   plan_options.punch_timeout = config_.plan.punch_timeout;
   plan_options.probe_budget = config_.plan.probe_budget;
-  plan_options.relay_only = config_.plan.force_relay;
+  plan_options.relay_only = config_.plan.force_relay || peer_relay_only;
   stages = session::plan(local, peer, session_.start_at, plan_options);
   PunchDriverOptions driver_options;
   driver_options.should_stop = [this] { return stop_requested(); };
@@ -220,7 +224,9 @@ Result<bool, SessionError> PeerSession::establish() {
   driver_ = std::make_unique<PunchDriver>(runner_->socket(), driver_options);
   punch::PunchResult last;
   std::uint64_t probes_total = 0;
-  std::string stop_reason = config_.plan.force_relay ? "forced relay" : "no direct strategy";
+  std::string stop_reason = config_.plan.force_relay ? "forced relay"
+                            : peer_relay_only       ? "the peer forced relay"
+                                                    : "no direct strategy";
   for (const auto& stage : stages) {
     current = std::string(punch::to_string(stage.kind));
     progress(SessionProgress::Kind::kStrategyStarted, "strategy: " + current + ": " + stage.why, current);
