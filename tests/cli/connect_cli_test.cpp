@@ -247,6 +247,36 @@ TEST(ConnectCli, MeasureReportsRttAndThroughputOverTheDirectRoute) {
   EXPECT_LT(m["loss_percent"].get<double>(), 20.0);
 }
 
+// Issue 22, item 5: a plain listener took a measuring caller's ping for its
+// test datagram ("ok, received \"        _n...\"", exit 0) while the caller
+// got 0 of 4 pings answered. Now each side hears the other's mode and both
+// refuse, saying why; either way round.
+TEST(ConnectCli, MeasureOnOneSideOnlyIsRefusedClearlyOnBoth) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  auto caller_measures = std::async(std::launch::async, [&] { return run_pair(server.address, {}, {"--measure", "2"}); });
+  auto listener_measures = std::async(std::launch::async, [&] { return run_pair(server.address, {"--measure", "2"}, {}); });
+  for (auto* pair : {&caller_measures, &listener_measures}) {
+    const bool caller = pair == &caller_measures;
+    auto [l, c] = pair->get();
+    SCOPED_TRACE(caller ? "connect --measure, listen without" : "listen --measure, connect without");
+    EXPECT_EQ(l.exit_code, 1) << l.result.dump();
+    EXPECT_EQ(c.exit_code, 1) << c.result.dump();
+    const auto& measuring = caller ? c : l;
+    const auto& plain = caller ? l : c;
+    ASSERT_TRUE(measuring.result.contains("error")) << measuring.result.dump();
+    ASSERT_TRUE(plain.result.contains("error")) << plain.result.dump();
+    EXPECT_NE(measuring.result["error"].get<std::string>().find("does not run --measure"), std::string::npos);
+    EXPECT_NE(plain.result["error"].get<std::string>().find("the peer runs --measure"), std::string::npos);
+    EXPECT_EQ(measuring.result["measured"], false);
+    EXPECT_EQ(plain.result["test_datagram"], false) << "nothing taken for a test datagram";
+    EXPECT_FALSE(plain.result.contains("received")) << plain.result.dump();
+    if (caller) {
+      EXPECT_EQ(c.result["measure"]["peer_not_measuring"], true);
+    }
+  }
+}
+
 // The last {"event":"result"} line of a file (a --stdio peer's stderr).
 nlohmann::json last_result(const std::filesystem::path& path) {
   std::ifstream in(path);
