@@ -1,10 +1,11 @@
 #pragma once
 // Opens a natpunch::Session (include/natpunch/session.hpp) from a prepared
-// rendezvous::ClientConfig: register, get a session (connect to a peer or
-// wait for a caller), punch stage by stage with the strategy both NATs call
-// for (io::PunchDriver), then hand the sockets to a background thread that
-// runs punch::SessionChannel: data on the direct path or the relay,
-// keepalives, path-death detection, re-punches.
+// rendezvous::ClientConfig. The session itself is the sans-IO
+// session::PeerSessionMachine (register, get a session, punch stage by
+// stage, relay, keepalives, re-punches, path following); this is its
+// real-socket driver (io/peer_session.cpp): it opens socket 0, runs the
+// machine through io::PunchDriver on the calling thread until the session
+// is open, then on a background thread.
 //
 // The public natpunch::connect()/listen() (io/session_api.cpp) build the
 // ClientConfig from SessionOptions; the CLI builds it from its own options
