@@ -98,6 +98,10 @@ void Network::push(TimePoint now, std::uint32_t link, const Endpoint& from, cons
 
 void Network::send_on_internet(TimePoint now, std::uint32_t from_attachment, const Endpoint& from, const Endpoint& to,
                                std::span<const std::uint8_t> payload) {
+  if (filter && filter(now, from, to)) {
+    ++counters_.filtered;
+    return;
+  }
   for (const Route& r : routes_) {
     if (r.address == to.address) {
       push(now, path(from_attachment, r.attachment), from, to, payload);
@@ -110,6 +114,10 @@ void Network::send_on_internet(TimePoint now, std::uint32_t from_attachment, con
 void Network::send_from_host(TimePoint now, HostId host, const Endpoint& from, const Endpoint& to,
                              std::span<const std::uint8_t> payload) {
   const Host& h = hosts_[host];
+  if (h.attachment == kNone && filter && filter(now, from, to)) {  // public hosts: asked on the internet
+    ++counters_.filtered;
+    return;
+  }
   if (h.attachment != kNone) send_on_internet(now, h.attachment, from, to, payload);
   else push(now, h.up, from, to, payload);
 }

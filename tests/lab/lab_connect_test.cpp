@@ -11,10 +11,9 @@
 //                                      KPN x KPN (both symmetric) connects
 //                                      directly because each side knows the
 //                                      other's 256-port blocks
-//   ConnectInLab.BothSymmetricSuccessRateMatchesTheBirthdayModel
-//                                      K both-hard attacks over 512 ports:
-//                                      the successes lie where the analytic
-//                                      model says
+// (The both-symmetric success rate against the birthday model is checked
+// over 400 whole sessions in virtual time: tests/sim/sim_session_grid_test.cpp,
+// BothSymmetric.*.)
 //
 // The pair table runs NATPUNCH_LAB_JOBS labs at once (default 6: building a
 // lab is mostly waiting for the kernel, not CPU); NATPUNCH_LAB_PAIRS=a,b
@@ -23,8 +22,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/math/distributions/binomial.hpp>
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,7 +32,6 @@
 #include <thread>
 
 #include "lab_harness.hpp"
-#include "punch/birthday_model.hpp"
 
 namespace natpunch::lab {
 namespace {
@@ -377,89 +373,5 @@ TEST(ConnectInLab, KpnPairPunchesByPrediction) {
 // each probes distinct uniformly random ports of the other's range from one
 // socket; every probe to a new port opens a new uniformly random mapping.
 //
-// Model: the naive both-hard birthday formula over N ports,
-// punch::nat_pair_success_probability(n, N) = 1 - exp(-n^2 / N^2): each of
-// the n x n (A-probe, B-probe) pairs connects when A's probe leaves from the
-// port B aims at and vice versa, probability 1/N^2 each; every pair counts
-// whatever the order the probes cross in (the later one finds the earlier
-// one's mapping). Sampling without repeats barely changes this even at
-// n ~ N (a Monte-Carlo check of the exact process at n = 480, N = 512 gave
-// 0.582 vs 0.585). The few ports taken by rendezvous mappings are ignored.
-// The run count K and a 99.9 % binomial interval around K * P give the
-// acceptance region; a broken strategy (e.g. ports outside the range:
-// P ~ 0) or a lost allocator (full-range order: P ~ 6e-5) falls outside.
-TEST(ConnectInLab, BothSymmetricSuccessRateMatchesTheBirthdayModel) {
-  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
-  constexpr std::uint64_t kPorts = 512, kFirst = 20000;
-  constexpr std::uint64_t kProbes = 480;
-  int runs = 16;  // ~3.5 s each; NATPUNCH_LAB_BIRTHDAY_RUNS for a tighter check
-  if (const char* k = std::getenv("NATPUNCH_LAB_BIRTHDAY_RUNS")) runs = std::max(1, std::atoi(k));
-  const double p = punch::nat_pair_success_probability(kProbes, kPorts);
-  ASSERT_GT(p, 0.5);
-  ASSERT_LT(p, 0.8);
-  const boost::math::binomial_distribution<double> binomial(runs, p);
-  const auto low = static_cast<int>(boost::math::quantile(binomial, 0.0005));
-  const auto high = static_cast<int>(boost::math::quantile(boost::math::complement(binomial, 0.0005)));
-
-  // The NAT and what the peers know about it: one profile file.
-  const std::string dir = "/tmp/natpunch-lab-tcbday";
-  std::filesystem::create_directories(dir);
-  const std::string profile_file = dir + "/narrowsym.json";
-  {
-    std::ifstream in(std::string(NATPUNCH_SOURCE_DIR) + "/profiles/kpn-nl.json");
-    auto profile = nlohmann::json::parse(in);
-    profile["name"] = "lab: symmetric, 512 uniform ports";
-    profile["allocator"] = {{"kind", "uniform"}, {"min", kFirst}, {"max", kFirst + kPorts - 1}};
-    profile["source"]["allocator"] = "lab test: a narrowed uniform allocator so a birthday attack takes seconds";
-    profile["notes"] = "written by lab_connect_test";
-    std::ofstream(profile_file) << profile.dump(2);
-  }
-  // Probe mappings never get an answer: with a 2 s pending timeout they are
-  // gone before the next run, so each run starts with ~512 free ports.
-  Lab lab("tcbday", "--a profile:" + profile_file + " --b profile:" + profile_file +
-                        " --udp-timeout 2 --udp-stream-timeout 30");
-  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server = lab.start_rendezvous(kRendezvous);
-  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
-
-  const std::string args = " --profile " + profile_file + " --probe-budget " + std::to_string(kProbes) +
-                           " --punch-timeout-ms 1500 --test-timeout-ms 2000 --wait 20";
-  int successes = 0, relayed = 0, disagreed = 0;
-  std::uint64_t probes_of_successes = 0;
-  const auto started = std::chrono::steady_clock::now();
-  for (int k = 0; k < runs; ++k) {
-    const auto run = connect_pair(lab, args, args, std::to_string(k));
-    ASSERT_TRUE(run.problem.empty()) << run.problem;
-    EXPECT_EQ(field(run.a.result, "strategy", ""), "improved") << run.a.stderr_text;
-    const auto route = field(run.a.result, "route", "");
-    const bool agreed = run.a.exit_code == 0 && run.b.exit_code == 0 && route == field(run.b.result, "route", "");
-    EXPECT_TRUE(agreed) << "run " << k + 1 << ": the peers disagree\nconnect (exit " << run.a.exit_code
-                        << "): " << run.a.result.dump() << "\n" << run.a.stderr_text << "\nlisten (exit "
-                        << run.b.exit_code << "): " << run.b.result.dump() << "\n" << run.b.stderr_text;
-    std::cerr << "[birthday] run " << k + 1 << ": " << route << ", " << field(run.a.result, "probes_sent", 0ull)
-              << " probes\n";
-    // Only a direct route both peers agree on counts as a success.
-    if (!agreed) {
-      ++disagreed;
-    } else if (route == "direct") {
-      ++successes;
-      probes_of_successes += field(run.a.result, "probes_sent", 0ull);
-    } else {
-      ++relayed;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2200));  // let the probe mappings expire
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cerr << "[birthday] " << successes << "/" << runs << " direct (" << relayed << " relay, " << disagreed << " disagreed), model P = " << p
-            << " -> expected " << runs * p << ", 99.9 % interval [" << low << ", " << high << "]; "
-            << (successes ? probes_of_successes / static_cast<std::uint64_t>(successes) : 0)
-            << " probes per success on average; " << seconds << " s\n";
-  RecordProperty("successes", successes);
-  RecordProperty("runs", runs);
-  EXPECT_GE(successes, low);
-  EXPECT_LE(successes, high);
-  std::filesystem::remove_all(dir);
-}
-
 }  // namespace
 }  // namespace natpunch::lab

@@ -210,7 +210,9 @@ TEST(SessionMachine, ADeadPathFallsBackToTheRelayAndARepunchRestoresDirect) {
   EXPECT_EQ(missing.back() - missing.front() + 1, static_cast<int>(missing.size())) << "one run, then the relay";
   EXPECT_LE(missing.size(), 45u) << "noticed within 2 s + 2 x 1 s (+ the 100 ms send steps)";
   const auto& s = p.a->machine->stats();
-  EXPECT_NEAR(static_cast<double>(s.sent_lost), static_cast<double>(missing.size()), 1.0);
+  // An upper bound: what went direct since the peer was last heard.
+  EXPECT_GE(s.sent_lost + 1, missing.size());
+  EXPECT_LE(s.sent_lost, missing.size() + 21);
   EXPECT_GT(s.sent_relay, 0u);
 }
 

@@ -1,0 +1,233 @@
+#pragma once
+// Whole sessions in the simulator: a rendezvous::Server on a public host
+// and two session::PeerSessionMachines, each behind a simulated NAT (or
+// public, or with UDP blocked), in virtual time. The machines are the very
+// code io/peer_session.cpp drives on real sockets.
+//
+//   SessionWorld w(seed);
+//   w.add_peer(side_a, /*caller=*/true); w.add_peer(side_b, false);
+//   w.run_until_open(seconds(60));
+//   w.a().machine().info().strategy ...
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "rendezvous/server.hpp"
+#include "session/peer_session_machine.hpp"
+#include "sim/host_app.hpp"
+#include "sim/network.hpp"
+
+namespace natpunch::sim::testing {
+
+// The rendezvous server on a public host.
+class ServerHost final : public HostApp {
+ public:
+  ServerHost(rendezvous::ServerConfig config, rendezvous::RandomBytes random, TimePoint now, Endpoint at)
+      : server_(std::move(config), std::move(random), now), at_(at) {}
+  std::optional<TimePoint> next_deadline() const override { return server_.next_deadline(); }
+  void on_timer(TimePoint now, Outbox&) override { server_.on_timer(now); }
+  void on_datagram(TimePoint now, const Packet& packet, Outbox& out) override {
+    if (packet.to != at_) return;
+    for (const auto& t : server_.handle(now, packet.payload(), packet.from)) out.send(at_, t.to, t.bytes);
+  }
+  rendezvous::Server& server() { return server_; }
+
+ private:
+  rendezvous::Server server_;
+  Endpoint at_;
+};
+
+// One peer: its machine's socket i is the host's local port first_port + i.
+class PeerHost final : public HostApp {
+ public:
+  PeerHost(IpAddress local, std::unique_ptr<session::PeerSessionMachine> machine)
+      : local_(local), machine_(std::move(machine)) {}
+  std::optional<TimePoint> next_deadline() const override { return machine_->next_deadline(); }
+  void on_timer(TimePoint now, Outbox& out) override {
+    machine_->on_timer(now);
+    flush(now, out);
+  }
+  void on_datagram(TimePoint now, const Packet& packet, Outbox& out) override {
+    if (packet.to.address != local_ || packet.to.port < kFirstPort) return;
+    const SocketId socket = SocketId(packet.to.port) - kFirstPort;
+    if (socket >= std::max<std::uint32_t>(1, machine_->sockets_used())) return;  // a closed port
+    machine_->on_datagram(now, socket, packet.from, packet.payload());
+    flush(now, out);
+  }
+  // The application's calls go through the host, so what they cause leaves at once.
+  bool send(TimePoint now, Outbox& out, std::span<const std::uint8_t> payload) {
+    const bool ok = machine_->send(now, payload);
+    flush(now, out);
+    return ok;
+  }
+
+  session::PeerSessionMachine& machine() { return *machine_; }
+  const std::vector<session::SessionEvent>& events() const { return events_; }
+  const std::vector<std::vector<std::uint8_t>>& received() const { return received_; }
+  template <class T>
+  std::optional<T> last() const {
+    for (auto it = events_.rbegin(); it != events_.rend(); ++it)
+      if (const auto* t = std::get_if<T>(&*it)) return *t;
+    return std::nullopt;
+  }
+  template <class T>
+  std::size_t count() const {
+    std::size_t n = 0;
+    for (const auto& e : events_) n += std::holds_alternative<T>(e) ? 1 : 0;
+    return n;
+  }
+  bool open() const { return machine_->phase() == session::Phase::Open; }
+  bool settled() const {
+    const auto p = machine_->phase();
+    return p == session::Phase::Open || p == session::Phase::Failed || p == session::Phase::Closed;
+  }
+
+  static constexpr std::uint16_t kFirstPort = 40000;
+
+ private:
+  void flush(TimePoint now, Outbox& out) {
+    while (auto e = machine_->poll_event()) {
+      if (auto* d = std::get_if<session::session_event::DataReceived>(&*e)) received_.push_back(d->payload);
+      events_.push_back(std::move(*e));
+    }
+    while (auto t = machine_->poll_transmit(now))
+      out.send(Endpoint{local_, static_cast<std::uint16_t>(kFirstPort + t->socket)}, t->to, t->bytes);
+  }
+
+  IpAddress local_;
+  std::unique_ptr<session::PeerSessionMachine> machine_;
+  std::vector<session::SessionEvent> events_;
+  std::vector<std::vector<std::uint8_t>> received_;
+};
+
+// How a side reaches the internet.
+struct Side {
+  std::string tag;
+  enum class Kind { Public, Nat, Blocked } kind = Kind::Nat;
+  nat::NatConfig nat;          // Nat
+  rendezvous::NatInfo info;    // what the peer tells the rendezvous about its NAT
+};
+
+class SessionWorld {
+ public:
+  inline static const Endpoint kServer{IpAddress::v4({203, 0, 113, 10}), 7000};
+
+  explicit SessionWorld(std::uint64_t seed, Duration start_delay = milliseconds(200))
+      : rng_(seed), network_(rng_.next_u64()) {
+    rendezvous::ServerConfig config;
+    config.rate_limit.reset();
+    config.start_delay = start_delay;
+    server_ = std::make_unique<ServerHost>(std::move(config), random(), kTimeZero, kServer);
+    network_.add_public_host(kServer.address, LinkConfig{milliseconds(5)}, *server_);
+  }
+
+  rendezvous::RandomBytes random() {
+    return [this](std::span<std::uint8_t> out) { rng_.fill(out); };
+  }
+
+  // A session config for this world's server (defaults as the CLI's).
+  session::SessionConfig config(bool caller, const rendezvous::Identity& id, const rendezvous::NatInfo& info) {
+    session::SessionConfig c;
+    c.caller = caller;
+    c.client.server = kServer;
+    c.client.identity = id;
+    c.client.info = info;
+    c.client.initial_retransmit = milliseconds(250);
+    if (caller) {
+      c.client.listening = false;
+      c.client.unknown_peer_retry = milliseconds(500);
+    } else {
+      c.client.accept_policy = rendezvous::accept_all();
+      c.client.single_session = true;
+    }
+    c.wait = seconds(20);
+    c.seed = rng_.next_u64();
+    return c;
+  }
+
+  // Peers in order: the first added is a(), the second b(). `tweak` edits
+  // the session config before the machine starts.
+  PeerHost& add_peer(const Side& side, bool caller, const std::optional<rendezvous::PublicKey>& callee,
+                     const rendezvous::Identity& id, const std::function<void(session::SessionConfig&)>& tweak = {}) {
+    auto c = config(caller, id, side.info);
+    c.peer = callee;
+    if (tweak) tweak(c);
+    const auto index = static_cast<std::uint8_t>(peers_.size());
+    const IpAddress inside = IpAddress::v4({100, 64, 0, static_cast<std::uint8_t>(2 + index)});
+    const IpAddress outside = IpAddress::v4({198, 51, 100, static_cast<std::uint8_t>(101 + index)});
+    const IpAddress local = side.kind == Side::Kind::Nat ? inside : outside;
+    peers_.push_back(std::make_unique<PeerHost>(
+        local, std::make_unique<session::PeerSessionMachine>(std::move(c), random(), network_.now())));
+    PeerHost& host = *peers_.back();
+    public_addresses_.push_back(outside);
+    if (side.kind == Side::Kind::Nat) {
+      auto nat = side.nat;
+      nat.public_addresses = {outside};
+      auto id_nat = network_.add_nat(nat, LinkConfig{milliseconds(10)});
+      if (!id_nat) throw std::runtime_error("bad NAT config: " + id_nat.error().field + ": " + id_nat.error().message);
+      host_ids_.push_back(network_.add_inside_host(*id_nat, inside, LinkConfig{milliseconds(1)}, host));
+    } else {
+      LinkConfig uplink{milliseconds(10)};
+      if (side.kind == Side::Kind::Blocked) uplink.loss = 1.0;  // no UDP at all
+      host_ids_.push_back(network_.add_public_host(outside, uplink, host));
+    }
+    return host;
+  }
+
+  // A caller (a) towards a listener (b), the listener registered first.
+  void add_pair(const Side& caller, const Side& listener, const std::function<void(session::SessionConfig&)>& tweak = {}) {
+    const auto id_a = rendezvous::Identity::generate(random());
+    const auto id_b = rendezvous::Identity::generate(random());
+    add_peer(listener, false, std::nullopt, id_b, tweak);
+    run_for(milliseconds(300));
+    add_peer(caller, true, id_b.public_key, id_a, tweak);
+  }
+  PeerHost& b() { return *peers_[0]; }
+  PeerHost& a() { return *peers_[1]; }
+  // The public address a side is seen at (its NAT's, or its own).
+  const IpAddress& public_a() const { return public_addresses_[1]; }
+  const IpAddress& public_b() const { return public_addresses_[0]; }
+
+  void run_until(TimePoint until, const std::function<bool()>& stop = [] { return false; }) {
+    network_.run(until, stop);
+    if (!stop()) network_.advance_to(until);
+  }
+  void run_for(Duration d, const std::function<bool()>& stop = [] { return false; }) {
+    run_until(network_.now() + d, stop);
+  }
+  // Until both sessions are open or failed (or `limit` passed).
+  void run_until_settled(Duration limit) {
+    run_for(limit, [this] { return a().settled() && b().settled(); });
+  }
+  // The application sends on `peer` now (the machine's transmits leave at once).
+  bool send(PeerHost& peer, std::span<const std::uint8_t> payload) {
+    Outbox out(network_, host_id(peer), network_.now());
+    const bool ok = peer.send(network_.now(), out, payload);
+    network_.reschedule(host_id(peer));
+    return ok;
+  }
+
+  Network& network() { return network_; }
+  rendezvous::Server& server() { return server_->server(); }
+  TimePoint now() const { return network_.now(); }
+
+ private:
+  std::uint32_t host_id(const PeerHost& peer) const {
+    for (std::size_t i = 0; i < peers_.size(); ++i)
+      if (peers_[i].get() == &peer) return host_ids_[i];
+    return 0;
+  }
+
+  Rng rng_;
+  Network network_;
+  std::unique_ptr<ServerHost> server_;
+  std::vector<std::unique_ptr<PeerHost>> peers_;
+  std::vector<HostId> host_ids_;
+  std::vector<IpAddress> public_addresses_;
+};
+
+}  // namespace natpunch::sim::testing
