@@ -31,6 +31,7 @@
 #include <string>
 #include <thread>
 
+#include "../support/nat_pair_expectation.hpp"
 #include "lab_harness.hpp"
 
 namespace natpunch::lab {
@@ -39,13 +40,7 @@ namespace {
 constexpr const char* kRendezvous = "203.0.113.10:7000";
 
 // How a NAT kind behaves towards punching (strategy_selection.hpp).
-enum class Class {
-  Open,     // public or full cone: the other side sends straight to it
-  Easy,     // endpoint-independent mapping (or a firewalled public host)
-  Hard,     // endpoint-dependent mapping, ports not predictable
-  Blocks,   // KPN: endpoint-dependent, but 256-port blocks in order
-  Blocked,  // no UDP at all: not even the rendezvous is reachable
-};
+using Class = test_support::NatClass;
 
 struct NatKind {
   std::string tag;       // short, for lab ids and row names
@@ -87,41 +82,15 @@ struct Row {
   std::uint64_t max_probes = 0;  // 0: no bound asserted
 };
 
-bool hard(Class c) { return c == Class::Hard || c == Class::Blocks; }
-
-// The expected outcome of a pair, from the strategy table in
-// strategy_selection.hpp and what each strategy can reach.
+// The expected outcome of a pair (tests/support/nat_pair_expectation.hpp).
+// Hard x hard attacks get a small budget; everything else enough for the
+// one-hard-side attack against a random-port NAT (256 mappings, 4,000
+// probes: a miss has odds ~1e-7).
 Row expected_row(const NatKind& a, const NatKind& b) {
-  Row r{a.tag + "-" + b.tag, &a, &b, "direct", "", "", 0};
-  // Hard x hard attacks get a small budget: whatever does not connect by
-  // prediction at once is a birthday attack over ~64k ports, whose odds with
-  // 150 probes per side are ~5e-6 (both random) to ~0.25 % (one side aims
-  // at the other's predicted ports: each aligned pair hits with 1/64k).
-  // Everything else gets enough for the one-hard-side attack against a
-  // random-port NAT (256 mappings, 4,000 probes: a miss has odds ~1e-7).
-  const std::string easy_budget = " --probe-budget 4000 --punch-timeout-ms 2500";
-  const std::string hard_budget = " --probe-budget 150 --punch-timeout-ms 1500";
-  r.budget = easy_budget;
-  if (a.cls == Class::Blocked || b.cls == Class::Blocked) {
-    r.route = "none";
-  } else if (a.cls == Class::Open || b.cls == Class::Open) {
-    r.strategy = "direct";
-  } else if (!hard(a.cls) && !hard(b.cls)) {
-    r.strategy = "hole-punch";
-  } else if (!hard(a.cls) || !hard(b.cls)) {
-    r.strategy = "one-hard-side";
-  } else {
-    r.strategy = "improved";
-    r.budget = hard_budget;
-    if (a.cls == Class::Blocks && b.cls == Class::Blocks) {
-      // Both predict the rest of the other's block in lockstep: the first
-      // round trip connects (the simulator needs ~21 probes).
-      r.max_probes = 100;
-    } else {
-      r.route = "relay";
-    }
-  }
-  return r;
+  const auto e = test_support::expected_pair(a.cls, b.cls);
+  const std::string budget = e.hard_budget ? " --probe-budget 150 --punch-timeout-ms 1500"
+                                           : " --probe-budget 4000 --punch-timeout-ms 2500";
+  return Row{a.tag + "-" + b.tag, &a, &b, e.route, e.strategy, budget, e.max_probes};
 }
 
 std::vector<Row> every_pair() {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/event_log.hpp"
 #include "core/rng.hpp"
 #include "rendezvous/server.hpp"
 #include "session/peer_session_machine.hpp"
@@ -69,16 +70,16 @@ class PeerHost final : public HostApp {
   const std::vector<session::SessionEvent>& events() const { return events_; }
   const std::vector<std::vector<std::uint8_t>>& received() const { return received_; }
   template <class T>
+  std::vector<T> all() const {
+    return test_support::all_events<T>(events_);
+  }
+  template <class T>
   std::optional<T> last() const {
-    for (auto it = events_.rbegin(); it != events_.rend(); ++it)
-      if (const auto* t = std::get_if<T>(&*it)) return *t;
-    return std::nullopt;
+    return test_support::last_event<T>(events_);
   }
   template <class T>
   std::size_t count() const {
-    std::size_t n = 0;
-    for (const auto& e : events_) n += std::holds_alternative<T>(e) ? 1 : 0;
-    return n;
+    return all<T>().size();
   }
   bool open() const { return machine_->phase() == session::Phase::Open; }
   bool settled() const {

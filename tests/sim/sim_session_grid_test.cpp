@@ -22,6 +22,7 @@
 #include <set>
 #include <string>
 
+#include "../support/nat_pair_expectation.hpp"
 #include "io/profile_files.hpp"
 #include "punch/birthday_model.hpp"
 #include "rendezvous/nat_info_profile.hpp"
@@ -70,8 +71,7 @@ Side carrier(const std::string& tag, const std::string& name) {
   return s;
 }
 
-// How a kind behaves towards punching (as in tests/lab/lab_connect_test.cpp).
-enum class Class { Open, Easy, Hard, Blocks, Blocked };
+using Class = test_support::NatClass;
 
 struct Kind {
   Side side;
@@ -119,47 +119,23 @@ const std::vector<Kind>& kinds() {
   return all;
 }
 
-bool hard(Class c) { return c == Class::Hard || c == Class::Blocks; }
-
 struct Row {
   const Kind* a;  // connects
   const Kind* b;  // listens
-  std::string route;     // direct, relay, none
-  std::string strategy;  // the connecting side's
-  bool hard_budget = false;
-  std::uint64_t max_probes = 0;
+  test_support::PairExpectation expect;
 };
 
-// The lab's expected outcome (tests/lab/lab_connect_test.cpp expected_row).
-Row expected_row(const Kind& a, const Kind& b) {
-  Row r{&a, &b, "direct", "", false, 0};
-  if (a.cls == Class::Blocked || b.cls == Class::Blocked) {
-    r.route = "none";
-  } else if (a.cls == Class::Open || b.cls == Class::Open) {
-    r.strategy = "direct";
-  } else if (!hard(a.cls) && !hard(b.cls)) {
-    r.strategy = "hole-punch";
-  } else if (!hard(a.cls) || !hard(b.cls)) {
-    r.strategy = "one-hard-side";
-  } else {
-    r.strategy = "improved";
-    r.hard_budget = true;
-    if (a.cls == Class::Blocks && b.cls == Class::Blocks)
-      r.max_probes = 100;  // both predict the rest of the other's block
-    else
-      r.route = "relay";
-  }
-  return r;
-}
+// The lab's table (tests/support/nat_pair_expectation.hpp).
+Row expected_row(const Kind& a, const Kind& b) { return Row{&a, &b, test_support::expected_pair(a.cls, b.cls)}; }
 
 std::string name(const Row& r) { return r.a->side.tag + "-" + r.b->side.tag; }
 
 // The lab's budgets: easy pairs 4,000 probes / 2.5 s, hard ones 150 / 1.5 s, 500 us apart.
 void lab_budget(session::SessionConfig& c, const Row& row) {
   c.send_interval = std::chrono::microseconds(500);
-  c.plan.probe_budget = row.hard_budget ? 150 : 4000;
-  c.plan.punch_timeout = row.hard_budget ? milliseconds(1500) : milliseconds(2500);
-  if (row.route == "none") c.wait = seconds(3);
+  c.plan.probe_budget = row.expect.hard_budget ? 150 : 4000;
+  c.plan.punch_timeout = row.expect.hard_budget ? milliseconds(1500) : milliseconds(2500);
+  if (row.expect.route == "none") c.wait = seconds(3);
 }
 
 void check_row(const Row& row, std::uint64_t seed) {
@@ -169,7 +145,7 @@ void check_row(const Row& row, std::uint64_t seed) {
   w.run_until_settled(seconds(40));
   auto& a = w.a();
   auto& b = w.b();
-  if (row.route == "none") {
+  if (row.expect.route == "none") {
     // The blocked side cannot reach the rendezvous; neither side gets a session.
     ASSERT_TRUE(a.last<se::Failed>()) << "the caller failed";
     ASSERT_TRUE(b.last<se::Failed>()) << "the listener failed";
@@ -185,14 +161,14 @@ void check_row(const Row& row, std::uint64_t seed) {
   const auto route_of = [](PeerHost& p) {
     return p.last<se::Established>()->route == SessionRoute::kDirect ? std::string("direct") : std::string("relay");
   };
-  EXPECT_EQ(route_of(a), row.route);
-  EXPECT_EQ(route_of(b), row.route);
-  EXPECT_EQ(a.machine().info().strategy, row.strategy);
-  EXPECT_EQ(b.machine().info().strategy, row.strategy);
+  EXPECT_EQ(route_of(a), row.expect.route);
+  EXPECT_EQ(route_of(b), row.expect.route);
+  EXPECT_EQ(a.machine().info().strategy, row.expect.strategy);
+  EXPECT_EQ(b.machine().info().strategy, row.expect.strategy);
   EXPECT_EQ(a.machine().info().session_id, b.machine().info().session_id);
-  if (row.max_probes > 0) {
-    EXPECT_LE(a.machine().info().probes_sent, row.max_probes);
-    EXPECT_LE(b.machine().info().probes_sent, row.max_probes);
+  if (row.expect.max_probes > 0) {
+    EXPECT_LE(a.machine().info().probes_sent, row.expect.max_probes);
+    EXPECT_LE(b.machine().info().probes_sent, row.expect.max_probes);
   }
   // Data both ways; on a direct route every datagram went directly, so each
   // side sends where the other listens (both ended on working paths, the
@@ -206,7 +182,7 @@ void check_row(const Row& row, std::uint64_t seed) {
   EXPECT_EQ(a.received().size(), 5u);
   EXPECT_EQ(b.received().size(), 5u);
   const auto sa = a.machine().stats(), sb = b.machine().stats();
-  if (row.route == "direct") {
+  if (row.expect.route == "direct") {
     EXPECT_EQ(sa.received_direct, 5u);
     EXPECT_EQ(sb.received_direct, 5u);
     // Each side reached the other at the public address the other has.
@@ -256,14 +232,6 @@ bool between(const IpAddress& x, const IpAddress& y, const Endpoint& from, const
   return (from.address == x && to.address == y) || (from.address == y && to.address == x);
 }
 
-template <class T>
-std::vector<T> all_of(const PeerHost& p) {
-  std::vector<T> out;
-  for (const auto& e : p.events())
-    if (const auto* t = std::get_if<T>(&e)) out.push_back(*t);
-  return out;
-}
-
 std::set<std::string> texts(const PeerHost& p) {
   std::set<std::string> out;
   for (const auto& r : p.received()) out.insert(std::string(r.begin(), r.end()));
@@ -296,7 +264,7 @@ TEST(SessionScenario, AnOutageMovesTheStreamToTheRelayAndBackToDirect) {
     w.send(w.a(), bytes("a" + std::to_string(++sent)));
     w.run_for(milliseconds(100));
   }
-  const auto changes = all_of<se::RouteChanged>(w.a());
+  const auto changes = w.a().all<se::RouteChanged>();
   ASSERT_GE(changes.size(), 2u);
   EXPECT_EQ(changes.front().route, SessionRoute::kRelay);
   EXPECT_EQ(changes.back().route, SessionRoute::kDirect);
@@ -407,7 +375,7 @@ TEST(SessionScenario, WithoutHintsTheDefaultBoundEndsPunchingAtTenSeconds) {
     for (auto* p : {&w.a(), &w.b()}) {
       EXPECT_LE(p->machine().info().time_to_connect, std::chrono::milliseconds(10500));
       std::vector<std::string> started;
-      for (const auto& e : all_of<se::Progress>(*p))
+      for (const auto& e : p->all<se::Progress>())
         if (e.progress.kind == SessionProgress::Kind::kStrategyStarted) started.push_back(e.progress.strategy);
       EXPECT_EQ(started.front(), "hole-punch");
     }

@@ -14,6 +14,7 @@
 #include <queue>
 #include <vector>
 
+#include "../support/event_log.hpp"
 #include "core/rng.hpp"
 #include "rendezvous/server.hpp"
 #include "session/peer_session_machine.hpp"
@@ -47,15 +48,11 @@ class SessionNet {
     Endpoint endpoint(SocketId socket) const { return Endpoint{address, public_port(socket)}; }
     template <class T>
     std::vector<T> all() const {
-      std::vector<T> out;
-      for (const auto& e : events)
-        if (const auto* t = std::get_if<T>(&e)) out.push_back(*t);
-      return out;
+      return test_support::all_events<T>(events);
     }
     template <class T>
     std::optional<T> last() const {
-      auto v = all<T>();
-      return v.empty() ? std::nullopt : std::optional<T>(v.back());
+      return test_support::last_event<T>(events);
     }
     bool open() const { return machine->phase() == Phase::Open; }
   };
