@@ -17,56 +17,31 @@
 
 #include "../support/event_log.hpp"
 #include "core/rng.hpp"
-#include "rendezvous/server.hpp"
+#include "rendezvous/server_machine.hpp"
 #include "session/peer_session_machine.hpp"
-#include "sim/host_app.hpp"
+#include "sim/machine_host.hpp"
 #include "sim/network.hpp"
 
 namespace natpunch::sim::testing {
 
-// The rendezvous server on a public host.
-class ServerHost final : public HostApp {
+// One peer: the session machine on the simulator's one host
+// (sim/machine_host.hpp: machine socket i is local port kFirstPort + i),
+// and what it reported.
+class PeerHost {
  public:
-  ServerHost(rendezvous::ServerConfig config, rendezvous::RandomBytes random, TimePoint now, Endpoint at)
-      : server_(std::move(config), std::move(random), now), at_(at) {}
-  std::optional<TimePoint> next_deadline() const override { return server_.next_deadline(); }
-  void on_timer(TimePoint now, Outbox&) override { server_.on_timer(now); }
-  void on_datagram(TimePoint now, const Packet& packet, Outbox& out) override {
-    if (packet.to != at_) return;
-    for (const auto& t : server_.handle(now, packet.payload(), packet.from)) out.send(at_, t.to, t.bytes);
-  }
-  rendezvous::Server& server() { return server_; }
+  using Host = MachineHost<session::PeerSessionMachine>;
+  static constexpr std::uint16_t kFirstPort = 40000;
 
- private:
-  rendezvous::Server server_;
-  Endpoint at_;
-};
-
-// One peer: its machine's socket i is the host's local port first_port + i.
-class PeerHost final : public HostApp {
- public:
   PeerHost(IpAddress local, std::unique_ptr<session::PeerSessionMachine> machine)
-      : local_(local), machine_(std::move(machine)) {}
-  std::optional<TimePoint> next_deadline() const override { return machine_->next_deadline(); }
-  void on_timer(TimePoint now, Outbox& out) override {
-    machine_->on_timer(now);
-    flush(now, out);
-  }
-  void on_datagram(TimePoint now, const Packet& packet, Outbox& out) override {
-    if (packet.to.address != local_ || packet.to.port < kFirstPort) return;
-    const SocketId socket = SocketId(packet.to.port) - kFirstPort;
-    if (socket >= std::max<std::uint32_t>(1, machine_->sockets_used())) return;  // a closed port
-    machine_->on_datagram(now, socket, packet.from, packet.payload());
-    flush(now, out);
-  }
-  // The application's calls go through the host, so what they cause leaves at once.
-  bool send(TimePoint now, Outbox& out, std::span<const std::uint8_t> payload) {
-    const bool ok = machine_->send(now, payload);
-    flush(now, out);
-    return ok;
+      : host_(std::make_unique<Host>(local, kFirstPort, std::move(machine))) {
+    host_->on_event = [this](const session::SessionEvent& e) {
+      if (const auto* d = std::get_if<session::session_event::DataReceived>(&e)) received_.push_back(d->payload);
+      events_.push_back(e);
+    };
   }
 
-  session::PeerSessionMachine& machine() { return *machine_; }
+  Host& host() { return *host_; }
+  session::PeerSessionMachine& machine() { return host_->machine(); }
   const std::vector<session::SessionEvent>& events() const { return events_; }
   const std::vector<std::vector<std::uint8_t>>& received() const { return received_; }
   template <class T>
@@ -81,26 +56,14 @@ class PeerHost final : public HostApp {
   std::size_t count() const {
     return all<T>().size();
   }
-  bool open() const { return machine_->phase() == session::Phase::Open; }
+  bool open() const { return host_->machine().phase() == session::Phase::Open; }
   bool settled() const {
-    const auto p = machine_->phase();
+    const auto p = host_->machine().phase();
     return p == session::Phase::Open || p == session::Phase::Failed || p == session::Phase::Closed;
   }
 
-  static constexpr std::uint16_t kFirstPort = 40000;
-
  private:
-  void flush(TimePoint now, Outbox& out) {
-    while (auto e = machine_->poll_event()) {
-      if (auto* d = std::get_if<session::session_event::DataReceived>(&*e)) received_.push_back(d->payload);
-      events_.push_back(std::move(*e));
-    }
-    while (auto t = machine_->poll_transmit(now))
-      out.send(Endpoint{local_, static_cast<std::uint16_t>(kFirstPort + t->socket)}, t->to, t->bytes);
-  }
-
-  IpAddress local_;
-  std::unique_ptr<session::PeerSessionMachine> machine_;
+  std::unique_ptr<Host> host_;
   std::vector<session::SessionEvent> events_;
   std::vector<std::vector<std::uint8_t>> received_;
 };
@@ -122,7 +85,8 @@ class SessionWorld {
     rendezvous::ServerConfig config;
     config.rate_limit.reset();
     config.start_delay = start_delay;
-    server_ = std::make_unique<ServerHost>(std::move(config), random(), kTimeZero, kServer);
+    server_ = std::make_unique<ServerHost>(std::vector<Endpoint>{kServer},
+                                           rendezvous::ServerMachine(std::move(config), random(), kTimeZero));
     network_.add_public_host(kServer.address, LinkConfig{milliseconds(5)}, *server_);
   }
 
@@ -170,11 +134,11 @@ class SessionWorld {
       nat.public_addresses = {outside};
       auto id_nat = network_.add_nat(nat, LinkConfig{milliseconds(10)});
       if (!id_nat) throw std::runtime_error("bad NAT config: " + id_nat.error().field + ": " + id_nat.error().message);
-      host_ids_.push_back(network_.add_inside_host(*id_nat, inside, LinkConfig{milliseconds(1)}, host));
+      host_ids_.push_back(network_.add_inside_host(*id_nat, inside, LinkConfig{milliseconds(1)}, host.host()));
     } else {
       LinkConfig uplink{milliseconds(10)};
       if (side.kind == Side::Kind::Blocked) uplink.loss = 1.0;  // no UDP at all
-      host_ids_.push_back(network_.add_public_host(outside, uplink, host));
+      host_ids_.push_back(network_.add_public_host(outside, uplink, host.host()));
     }
     return host;
   }
@@ -207,13 +171,15 @@ class SessionWorld {
   // The application sends on `peer` now (the machine's transmits leave at once).
   bool send(PeerHost& peer, std::span<const std::uint8_t> payload) {
     Outbox out(network_, host_id(peer), network_.now());
-    const bool ok = peer.send(network_.now(), out, payload);
+    bool ok = false;
+    peer.host().act(network_.now(), out,
+                    [&](session::PeerSessionMachine& m) { ok = m.send(network_.now(), payload); });
     network_.reschedule(host_id(peer));
     return ok;
   }
 
   Network& network() { return network_; }
-  rendezvous::Server& server() { return server_->server(); }
+  rendezvous::Server& server() { return server_->machine().server(); }
   TimePoint now() const { return network_.now(); }
 
  private:
@@ -225,6 +191,7 @@ class SessionWorld {
 
   Rng rng_;
   Network network_;
+  using ServerHost = MachineHost<rendezvous::ServerMachine>;
   std::unique_ptr<ServerHost> server_;
   std::vector<std::unique_ptr<PeerHost>> peers_;
   std::vector<HostId> host_ids_;
