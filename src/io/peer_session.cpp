@@ -16,11 +16,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
 
+#include "io/local_addresses.hpp"
 #include "io/os_random.hpp"
 #include "io/punch_driver.hpp"
 #include "session/peer_session_machine.hpp"
@@ -160,7 +163,18 @@ Result<bool, SessionError> PeerSession::establish() {
   driver_ = std::make_unique<PunchDriver>(*socket0_, PunchDriverOptions{});
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ >= 0) driver_->watch_wakeup(wake_fd_);
-  machine_ = std::make_unique<session::PeerSessionMachine>(machine_config(config_), rendezvous::system_random_bytes(),
+  auto machine = machine_config(config_);
+  // Host candidates: socket 0 at each local address (unless the caller
+  // said which). Not for a rendezvous on loopback: that session never
+  // leaves the host.
+  static constexpr std::array<std::uint8_t, 16> kLoopback6{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  const auto* server = c.server.address.data();
+  const bool local_only = c.server.address.is_v4() ? server[0] == 127
+                                                   : std::equal(kLoopback6.begin(), kLoopback6.end(), server);
+  if (machine.client.info.local_endpoints.empty() && !local_only)
+    for (const auto& a : local_addresses(c.server.address.is_v4(), rendezvous::kMaxLocalEndpoints))
+      machine.client.info.local_endpoints.push_back(Endpoint{a, socket0_->bound_endpoint().port});
+  machine_ = std::make_unique<session::PeerSessionMachine>(std::move(machine), rendezvous::system_random_bytes(),
                                                            Clock::now());
   std::unique_lock lock(mutex_);
   while (!established_ && !failed_) {

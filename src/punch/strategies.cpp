@@ -17,6 +17,7 @@ ProbingConfig base_config(const StrategyParams& p) {
   c.time_budget = p.time_budget;
   c.send_interval = p.send_interval;
   c.linger = p.linger;
+  c.candidates = p.candidates;
   return c;
 }
 

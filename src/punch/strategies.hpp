@@ -20,6 +20,7 @@
 // Socket 0 must be the socket that registered with the rendezvous: its
 // external port is the `observed_port` the peer was told.
 #include <memory>
+#include <vector>
 
 #include "core/rng.hpp"
 #include "punch/probing_machine.hpp"
@@ -38,6 +39,9 @@ struct StrategyParams {
   Duration linger = seconds(1);
   std::uint32_t many_sockets = 256;
   bool predict = true;  // use observed ports (off: only the carrier-biased order)
+  // The peer's host candidates, checked beside the strategy's own probes
+  // (ProbingConfig::candidates).
+  std::vector<Endpoint> candidates;
 };
 
 std::unique_ptr<PunchStrategy> make_strategy(StrategyKind kind, const SideKnowledge& local, const SideKnowledge& peer,

@@ -307,6 +307,23 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
            {}, info_.peer_observed);
   const auto local = punch::side_knowledge(config_.client.info, observed_ ? observed_->port : 0);
   const auto peer = punch::side_knowledge(session.peer_info, session.peer_observed.port);
+  // The peer's host candidates worth a check: its local endpoints of our
+  // family, when we share its public address (one NAT, whose inside may
+  // route between its clients), at most punch::kMaxCandidates (hostile
+  // input: bounded). Not otherwise, even when the private prefixes match
+  // (two homes on 192.168.1.0/24): a check to an unreachable private
+  // address still takes a mapping of a symmetric NAT, and breaks the port
+  // prediction the birthday stages live on.
+  peer_candidates_.clear();
+  const bool one_nat = observed_ && observed_->address == session.peer_observed.address;
+  for (const auto& e : session.peer_info.local_endpoints) {
+    if (!one_nat || peer_candidates_.size() >= punch::kMaxCandidates) break;
+    if (e == session.peer_observed || e.address.is_v4() != session.peer_observed.address.is_v4() ||
+        !punch::plausible_peer_endpoint(e) ||
+        std::find(peer_candidates_.begin(), peer_candidates_.end(), e) != peer_candidates_.end())
+      continue;
+    peer_candidates_.push_back(e);
+  }
   PlanOptions options = config_.plan;
   const bool peer_relay_only = session.peer_info.relay_only;
   options.relay_only = config_.plan.relay_only || peer_relay_only;
@@ -332,6 +349,7 @@ punch::StrategyParams PeerSessionMachine::strategy_params() const {
   params.role = session_.role == rendezvous::Role::Caller ? wire::SessionRole::Caller : wire::SessionRole::Callee;
   params.send_interval = config_.send_interval;
   params.many_sockets = config_.sockets;
+  params.candidates = peer_candidates_;
   return params;
 }
 

@@ -174,6 +174,7 @@ class PeerSessionMachine {
   std::optional<TimePoint> last_waiting_notice_;
   rendezvous::ClientSession session_;
   std::optional<Endpoint> observed_;  // socket 0's public endpoint at registration
+  std::vector<Endpoint> peer_candidates_;  // the peer's host candidates we check
 
   // Punching.
   std::vector<Stage> stages_;

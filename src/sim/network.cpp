@@ -136,6 +136,12 @@ void Network::deliver(TimePoint now, std::uint32_t link) {
     }
     case Sink::NatOutbound: {
       NatBox& box = nats_[end.index];
+      if (box.routes_inside()) {
+        if (auto host = box.inside_host(packet.to.address)) {
+          push(now, hosts_[*host].down, packet.from, packet.to, packet.payload());
+          break;
+        }
+      }
       auto translated = box.table().outbound(now, packet.from, packet.to, packet.size());
       if (!translated) {
         box.count_drop(translated.error());

@@ -9,6 +9,7 @@
 //   w.run_until_open(seconds(60));
 //   w.a().machine().info().strategy ...
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <optional>
@@ -116,31 +117,45 @@ class SessionWorld {
 
   // Peers in order: the first added is a(), the second b(). `tweak` edits
   // the session config before the machine starts.
+  // `behind`: an existing NAT to put the peer behind (a second phone on
+  // the same carrier NAT); else the side's own NAT (or none).
   PeerHost& add_peer(const Side& side, bool caller, const std::optional<rendezvous::PublicKey>& callee,
-                     const rendezvous::Identity& id, const std::function<void(session::SessionConfig&)>& tweak = {}) {
-    auto c = config(caller, id, side.info);
-    c.peer = callee;
-    if (tweak) tweak(c);
+                     const rendezvous::Identity& id, const std::function<void(session::SessionConfig&)>& tweak = {},
+                     std::optional<NatId> behind = std::nullopt) {
     const auto index = static_cast<std::uint8_t>(peers_.size());
     const IpAddress inside = IpAddress::v4({100, 64, 0, static_cast<std::uint8_t>(2 + index)});
-    const IpAddress outside = IpAddress::v4({198, 51, 100, static_cast<std::uint8_t>(101 + index)});
-    const IpAddress local = side.kind == Side::Kind::Nat ? inside : outside;
+    IpAddress outside = IpAddress::v4({198, 51, 100, static_cast<std::uint8_t>(101 + index)});
+    const bool natted = behind || side.kind == Side::Kind::Nat;
+    const IpAddress local = natted ? inside : outside;
+    auto c = config(caller, id, side.info);
+    c.peer = callee;
+    // Host candidates, as the real driver gathers them: socket 0's local endpoint.
+    if (c.client.info.local_endpoints.empty()) c.client.info.local_endpoints = {Endpoint{local, PeerHost::kFirstPort}};
+    if (tweak) tweak(c);
     peers_.push_back(std::make_unique<PeerHost>(
         local, std::make_unique<session::PeerSessionMachine>(std::move(c), random(), network_.now())));
     PeerHost& host = *peers_.back();
-    public_addresses_.push_back(outside);
-    if (side.kind == Side::Kind::Nat) {
-      auto nat = side.nat;
-      nat.public_addresses = {outside};
-      auto id_nat = network_.add_nat(nat, LinkConfig{milliseconds(10)});
-      if (!id_nat) throw std::runtime_error("bad NAT config: " + id_nat.error().field + ": " + id_nat.error().message);
-      host_ids_.push_back(network_.add_inside_host(*id_nat, inside, LinkConfig{milliseconds(1)}, host.host()));
+    if (behind) {
+      outside = nat_public_[*behind];
+      host_ids_.push_back(network_.add_inside_host(*behind, inside, LinkConfig{milliseconds(1)}, host.host()));
+    } else if (side.kind == Side::Kind::Nat) {
+      const auto nat = add_nat(side.nat, outside);
+      host_ids_.push_back(network_.add_inside_host(nat, inside, LinkConfig{milliseconds(1)}, host.host()));
     } else {
       LinkConfig uplink{milliseconds(10)};
       if (side.kind == Side::Kind::Blocked) uplink.loss = 1.0;  // no UDP at all
       host_ids_.push_back(network_.add_public_host(outside, uplink, host.host()));
     }
+    public_addresses_.push_back(outside);
     return host;
+  }
+
+  NatId add_nat(nat::NatConfig config, const IpAddress& public_address) {
+    config.public_addresses = {public_address};
+    auto id = network_.add_nat(config, LinkConfig{milliseconds(10)});
+    if (!id) throw std::runtime_error("bad NAT config: " + id.error().field + ": " + id.error().message);
+    nat_public_[*id] = public_address;
+    return *id;
   }
 
   // A caller (a) towards a listener (b), the listener registered first.
@@ -150,6 +165,19 @@ class SessionWorld {
     add_peer(listener, false, std::nullopt, id_b, tweak);
     run_for(milliseconds(300));
     add_peer(caller, true, id_b.public_key, id_a, tweak);
+  }
+  // Both behind one NAT (two phones of one carrier): `routes_inside` says
+  // whether it forwards between its clients (else only hairpinning, if the
+  // NAT does it, joins them).
+  void add_pair_behind_one_nat(const Side& side, bool routes_inside,
+                               const std::function<void(session::SessionConfig&)>& tweak = {}) {
+    const auto nat = add_nat(side.nat, IpAddress::v4({198, 51, 100, 150}));
+    network_.nat(nat).set_routes_inside(routes_inside);
+    const auto id_a = rendezvous::Identity::generate(random());
+    const auto id_b = rendezvous::Identity::generate(random());
+    add_peer(side, false, std::nullopt, id_b, tweak, nat);
+    run_for(milliseconds(300));
+    add_peer(side, true, id_b.public_key, id_a, tweak, nat);
   }
   PeerHost& b() { return *peers_[0]; }
   PeerHost& a() { return *peers_[1]; }
@@ -196,6 +224,7 @@ class SessionWorld {
   std::vector<std::unique_ptr<PeerHost>> peers_;
   std::vector<HostId> host_ids_;
   std::vector<IpAddress> public_addresses_;
+  std::map<NatId, IpAddress> nat_public_;
 };
 
 }  // namespace natpunch::sim::testing

@@ -389,6 +389,63 @@ TEST(SessionScenario, WithoutHintsTheDefaultBoundEndsPunchingAtTenSeconds) {
   }
 }
 
+// Two phones behind one carrier NAT (issue 19). Their host candidates --
+// the local endpoints each tells the rendezvous -- are checked beside the
+// plan's own probes once both see the same public address.
+struct SameNatCase {
+  const char* name;
+  Side side;
+  bool routes_inside;
+  bool hairpinning;
+  std::string route;        // direct / relay
+  bool via_host;            // direct through the inside addresses (else the NAT's public one)
+  bool tell_candidates = true;  // the phones tell the rendezvous their local endpoints
+};
+
+class SameNat : public ::testing::TestWithParam<SameNatCase> {};
+
+TEST_P(SameNat, HostCandidatesOrTheHairpinJoinTwoPhonesOfOneNat) {
+  const auto& c = GetParam();
+  SessionWorld w(41);
+  auto side = c.side;
+  side.nat.hairpinning = c.hairpinning;
+  w.add_pair_behind_one_nat(side, c.routes_inside, [&](session::SessionConfig& s) {
+    if (!c.tell_candidates) s.client.info.local_endpoints = {Endpoint{IpAddress::v4({203, 0, 113, 99}), 1}};
+  });
+  w.run_until_settled(seconds(30));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  const auto route = w.a().last<se::Established>()->route == SessionRoute::kDirect ? "direct" : "relay";
+  EXPECT_EQ(route, c.route);
+  EXPECT_EQ(w.b().last<se::Established>()->route, w.a().last<se::Established>()->route);
+  if (c.route == "direct") {
+    const auto peer = *Endpoint::parse(w.a().machine().stats().peer_endpoint);
+    const bool inside = peer.address.data()[0] == 100;  // 100.64.0.x: the phones' own addresses
+    EXPECT_EQ(inside, c.via_host) << peer.to_string();
+    EXPECT_LT(w.a().machine().info().time_to_connect, std::chrono::milliseconds(500)) << "a few round trips";
+  } else {
+    EXPECT_LE(w.a().machine().info().time_to_connect, std::chrono::milliseconds(10500)) << "then the relay";
+  }
+  w.send(w.a(), bytes("neighbour"));
+  w.run_for(milliseconds(300));
+  EXPECT_TRUE(texts(w.b()).contains("neighbour"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Phones, SameNat,
+    ::testing::Values(
+        // A symmetric carrier NAT that routes between its subscribers: only the host pair works.
+        SameNatCase{"SymmetricRoutingInside", kinds()[5].side, true, false, "direct", true},
+        // KPN's blocks, routing inside: the host pair again, before any prediction.
+        SameNatCase{"KpnRoutingInside", kinds()[7].side, true, false, "direct", true},
+        // A cone NAT that isolates its clients but hairpins: the public endpoints meet through it.
+        SameNatCase{"ConeHairpinning", prc_side(), false, true, "direct", false},
+        // Neither: nothing direct can work; the relay after the bound.
+        SameNatCase{"SymmetricIsolating", kinds()[5].side, false, false, "relay", false},
+        // What the host candidates are for: without them (a made-up
+        // endpoint told instead) the routing NAT's phones end on the relay.
+        SameNatCase{"SymmetricRoutingInsideWithoutCandidates", kinds()[5].side, true, false, "relay", false, false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
 // How fast a dead path is noticed: the next keepalive is due at most one
 // interval after the last traffic, then `misses` of them go unanswered for
 // `reply_timeout` each. Both sides notice (the relay carries on).
