@@ -14,7 +14,9 @@ using SteadyClock = std::chrono::steady_clock;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-constexpr std::uint8_t kPing = 'P', kPong = 'Q', kBulk = 'B', kEnd = 'E', kReport = 'R', kAck = 'K';
+constexpr std::uint8_t kPing = 'P', kPong = 'Q', kBulk = 'B', kEnd = 'E', kReport = 'R', kAck = 'K', kMeasuring = 'M';
+// The test datagram's and --stdio's flags (cmd_connect.cpp): at most these bits.
+constexpr std::uint8_t kMaxPlainFlags = 3;
 constexpr int kMaxPings = 200;
 
 std::uint64_t now_us() {
@@ -28,7 +30,26 @@ double percentile(std::vector<double> sorted, double q) {
   return sorted[index];
 }
 
+// Tells a peer in the other mode why nothing it expects will come.
+void say_measuring(Session& session) {
+  for (int i = 0; i < 3; ++i) session.send(std::vector<std::uint8_t>{kMeasuring});
+}
+
 }  // namespace
+
+FrameMode frame_mode(std::span<const std::uint8_t> payload) {
+  if (payload.empty()) return FrameMode::Unknown;
+  switch (payload[0]) {
+    case kPing:
+    case kPong:
+    case kBulk:
+    case kEnd:
+    case kReport:
+    case kAck:
+    case kMeasuring: return FrameMode::Measure;
+    default: return payload[0] <= kMaxPlainFlags ? FrameMode::Plain : FrameMode::Unknown;
+  }
+}
 
 nlohmann::json MeasureResult::to_json() const {
   return nlohmann::json{{"pings", pings},
@@ -42,7 +63,8 @@ nlohmann::json MeasureResult::to_json() const {
                         {"bulk_seconds", bulk_seconds},
                         {"throughput_mbit_s", mbit_per_s},
                         {"loss_percent", loss_percent},
-                        {"report", report}};
+                        {"report", report},
+                        {"peer_not_measuring", peer_not_measuring}};
 }
 
 std::optional<MeasureResult> run_measurement(Session& session, const MeasureOptions& options,
@@ -67,6 +89,11 @@ std::optional<MeasureResult> run_measurement(Session& session, const MeasureOpti
     while (SteadyClock::now() < give_up) {
       auto d = session.receive(std::chrono::duration_cast<milliseconds>(give_up - SteadyClock::now()) + milliseconds(1));
       if (!d) break;
+      if (frame_mode(*d) == FrameMode::Plain) {
+        say_measuring(session);
+        r.peer_not_measuring = true;
+        return r;
+      }
       if (d->size() == ping.size() && (*d)[0] == kPong && std::equal(d->begin() + 1, d->end(), ping.begin() + 1)) {
         rtts.push_back(static_cast<double>(now_us() - load_be64(d->data() + 5)) / 1000.0);
         ++r.pongs;
@@ -122,7 +149,8 @@ std::optional<MeasureResult> run_measurement(Session& session, const MeasureOpti
   return r;
 }
 
-bool serve_measurement(Session& session, const MeasureOptions& options, const std::function<bool()>& should_stop) {
+MeasureServed serve_measurement(Session& session, const MeasureOptions& options,
+                                const std::function<bool()>& should_stop) {
   const auto give_up = SteadyClock::now() + options.duration + std::chrono::seconds(10);
   bool served = false;
   std::uint64_t received = 0, bytes = 0;
@@ -133,6 +161,10 @@ bool serve_measurement(Session& session, const MeasureOptions& options, const st
     if (report_until && SteadyClock::now() > *report_until) break;
     auto d = session.receive(milliseconds(50));
     if (!d || d->empty()) continue;
+    if (frame_mode(*d) == FrameMode::Plain) {
+      say_measuring(session);
+      return {served, true};
+    }
     switch ((*d)[0]) {
       case kPing:
         served = true;
@@ -159,12 +191,12 @@ bool serve_measurement(Session& session, const MeasureOptions& options, const st
         break;
       }
       case kAck:
-        if (report_until) return served;
+        if (report_until) return {served, false};
         break;
       default: break;
     }
   }
-  return served;
+  return {served, false};
 }
 
 }  // namespace natpunch::cli

@@ -88,6 +88,17 @@ class MachineHost final : public HostApp {
     flush(now, out);
   }
 
+  // The application calls its machine between network events (a test's
+  // application sends); what that causes leaves at once. The caller then
+  // tells the network the host's deadline may have moved
+  // (Network::reschedule).
+  template <class F>
+  void act(TimePoint now, Outbox& out, F&& call) {
+    if (offline_) return;
+    call(*machine_);
+    flush(now, out);
+  }
+
   // From now on the machine is not called and nothing reaches or leaves the host.
   void go_offline() { offline_ = true; }
   bool offline() const { return offline_; }

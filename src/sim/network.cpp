@@ -100,6 +100,10 @@ void Network::push(TimePoint now, std::uint32_t link, const Endpoint& from, cons
 
 void Network::send_on_internet(TimePoint now, std::uint32_t from_attachment, const Endpoint& from, const Endpoint& to,
                                std::span<const std::uint8_t> payload) {
+  if (filter && filter(now, from, to)) {
+    ++counters_.filtered;
+    return;
+  }
   for (const Route& r : routes_) {
     if (r.address == to.address) {
       push(now, path(from_attachment, r.attachment), from, to, payload);
@@ -112,6 +116,10 @@ void Network::send_on_internet(TimePoint now, std::uint32_t from_attachment, con
 void Network::send_from_host(TimePoint now, HostId host, const Endpoint& from, const Endpoint& to,
                              std::span<const std::uint8_t> payload) {
   const Host& h = hosts_[host];
+  if (h.attachment == kNone && filter && filter(now, from, to)) {  // public hosts: asked on the internet
+    ++counters_.filtered;
+    return;
+  }
   if (h.attachment != kNone) send_on_internet(now, h.attachment, from, to, payload);
   else push(now, h.up, from, to, payload);
 }
@@ -130,6 +138,12 @@ void Network::deliver(TimePoint now, std::uint32_t link) {
     }
     case Sink::NatOutbound: {
       NatBox& box = nats_[end.index];
+      if (box.routes_inside()) {
+        if (auto host = box.inside_host(packet.to.address)) {
+          push(now, hosts_[*host].down, packet.from, packet.to, packet.payload());
+          break;
+        }
+      }
       auto translated = box.table().outbound(now, packet.from, packet.to, packet.size());
       if (!translated) {
         box.count_drop(translated.error());
