@@ -15,7 +15,7 @@
 # next to one CPU-bound test.
 #
 # Stays serial on purpose (timing, statistics or load):
-#   ConnectInLab.*           78 pairs on 6 labs at once; birthday success rate;
+#   ConnectInLab.*           78 pairs on 6 labs at once; a birthday attack;
 #                            KPN x KPN shares the id tckpnkpn with a pair row
 #   MeasureTimeoutsInLab.*, MeasureTimeoutsBehindConntrack.*   timeout measurement to 1 s
 #   MeasureMtuInLab.*        300 ms probe timeouts decide the MTU
