@@ -68,6 +68,7 @@ ExchangeOutcome ping_peer(io::TurnClientRunner& runner, const Endpoint& peer, in
     auto on_echo = [&](std::uint64_t s) {
       if (s != sequence || answered) return;
       answered = true;
+      if (!out.first_echo) out.first_echo = Clock::now();
       ++out.received;
       out.bytes_received += size;
       out.rtt_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent_at).count());

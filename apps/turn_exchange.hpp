@@ -4,6 +4,7 @@
 // (as fast as a window of datagrams in flight allows, for throughput).
 // The peer must echo what it receives (coturn's turnutils_peer does).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct ExchangeOutcome {
   std::uint64_t bytes_received = 0;
   std::vector<double> rtt_ms;          // round trips (pings only)
   Duration elapsed{};                  // first send -> last echo (flood) or whole run (pings)
+  std::optional<TimePoint> first_echo; // when the first intact echo arrived (pings)
   std::string error;                   // the allocation failed meanwhile (one line), else empty
   bool interrupted = false;
 };

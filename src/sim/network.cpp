@@ -5,10 +5,12 @@
 namespace natpunch::sim {
 namespace {
 
-// Two links in a row, as one: latencies and jitters add, losses compound.
+// Two links in a row, as one: latencies and jitters add, losses compound,
+// the smaller payload limit holds.
 LinkConfig in_series(const LinkConfig& first, const LinkConfig& second) {
   const double keep = (1 - std::clamp(first.loss, 0.0, 1.0)) * (1 - std::clamp(second.loss, 0.0, 1.0));
-  return LinkConfig{first.latency + second.latency, first.jitter + second.jitter, 1 - keep};
+  return LinkConfig{first.latency + second.latency, first.jitter + second.jitter, 1 - keep,
+                    std::min(first.max_payload, second.max_payload)};
 }
 
 }  // namespace
@@ -179,7 +181,8 @@ std::uint64_t Network::lost_packets() const {
 bool Network::step(TimePoint limit) {
   const auto due = queue_.earliest();
   if (!due || due->time > limit) return false;
-  now_ = due->time;
+  // A host's deadline may lie in the past ("at once"): time never runs back.
+  now_ = std::max(now_, due->time);
   ++counters_.events;
   const std::uint32_t owner = source_owner_[due->source];
   if (owner & kHostSource) {

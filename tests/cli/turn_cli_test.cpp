@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -26,6 +27,7 @@
 #include "io/rendezvous_client_runner.hpp"
 #include "io/turn_client_runner.hpp"
 #include "io/udp_ports.hpp"
+#include "turn/peer_relay.hpp"
 #include "turn/relay_ranking.hpp"
 #include "turn/rest_credentials.hpp"
 
@@ -44,21 +46,24 @@ struct Coturn {
   std::unique_ptr<test_support::ChildProcess> peer;
   std::string error;
 
-  bool start() {
-    dir = std::filesystem::temp_directory_path() / ("natpunch_turn_cli_" + std::to_string(getpid()));
+  // `tag` names a second instance's directory; without `udp` it listens on
+  // TCP and TLS only; `secret`: share another instance's.
+  bool start(const std::string& tag = "", bool udp = true, const std::string& secret = "") {
+    dir = std::filesystem::temp_directory_path() / ("natpunch_turn_cli_" + std::to_string(getpid()) + tag);
     std::filesystem::create_directories(dir);
     settings.dir = dir;
     settings.address = "127.0.0.1";
     settings.port = test_support::free_loopback_port();
     settings.tls_port = test_support::free_loopback_port();
     peer_port = test_support::free_loopback_port();
-    settings.secret = test_support::random_secret();
+    settings.secret = secret.empty() ? test_support::random_secret() : secret;
     settings.allowed_peers = "127.0.0.1";
     settings.loopback = true;
     settings.user_quota = 1;
     settings.pki = test_support::make_test_pki(dir, "127.0.0.1", error);
     if (!settings.pki || settings.port == 0 || settings.tls_port == 0 || peer_port == 0) return false;
     const std::string conf = test_support::write_coturn_config(settings);
+    if (!udp) std::ofstream(conf, std::ios::app) << "no-udp\n";
     // exec: the PID stays the server's; output to files, never into a pipe
     // nobody reads (a full pipe would stall them).
     server = std::make_unique<test_support::ChildProcess>(
@@ -142,10 +147,113 @@ TEST_P(TurnCliTransports, AllocateRelayBothWaysRefreshDeallocate) {
   EXPECT_GT(peer["flood"]["echoed"].get<int>(), 0);
   EXPECT_TRUE(j["refreshed"]);
   EXPECT_TRUE(j["deallocated"]);
+  // Time to first byte spans connecting, allocating, binding and one round trip.
+  EXPECT_GE(j["first_echo_ms"].get<double>(), j["connect_ms"].get<double>() + j["allocate_ms"].get<double>() +
+                                                  peer["bind_ms"].get<double>() + peer["rtt_ms"]["min"].get<double>())
+      << j.dump();
   EXPECT_EQ(j["tls"].is_string(), c.tls) << j.dump();
   if (c.tls) {
     EXPECT_NE(j["tls"].get<std::string>().find("TLS"), std::string::npos);
   }
+}
+
+// The session's TURN route (turn::PeerRelay) against coturn: two peers,
+// each with its own allocation over this transport, exchange relayed
+// addresses, bind channels to each other and carry datagrams both ways
+// allocation to allocation (what two UDP-blocked peers would do).
+TEST_P(TurnCliTransports, TwoPeerRelaysCarryDatagramsThroughCoturn) {
+  const auto& c = GetParam();
+  const turn::Transport transport = c.tls ? turn::Transport::kTls : c.name == std::string("tcp") ? turn::Transport::kTcp
+                                                                                                  : turn::Transport::kUdp;
+  const std::uint16_t port = c.tls ? coturn_->settings.tls_port : coturn_->settings.port;
+  const Endpoint server{IpAddress::v4({127, 0, 0, 1}), port};
+  const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  struct Peer {
+    std::unique_ptr<io::TurnLink> link;
+    Rng rng{0};
+    std::unique_ptr<turn::PeerRelay> relay;
+    std::optional<Endpoint> candidate;
+    std::vector<std::vector<std::uint8_t>> received;
+    std::string error;
+  };
+  Peer peers[2];
+  for (int i = 0; i < 2; ++i) {
+    io::TurnLinkOptions options;
+    options.transport = transport;
+    options.server = server;
+    options.tls.server_name = "127.0.0.1";
+    if (c.tls) options.tls.ca_file = coturn_->settings.pki->ca;
+    auto link = io::TurnLink::open(options);
+    ASSERT_TRUE(link) << link.error();
+    peers[i].link = std::move(*link);
+    peers[i].rng = Rng(io::os_random_seed());
+    turn::ClientConfig config;
+    config.server = server;
+    config.transport = transport;
+    const auto minted = turn::mint_rest_credentials(coturn_->settings.secret, "relay-" + std::to_string(i), unix_now,
+                                                    std::chrono::seconds(600));
+    ASSERT_TRUE(minted);
+    config.credentials = minted->credentials;
+    peers[i].relay = std::make_unique<turn::PeerRelay>(config, peers[i].rng, Clock::now());
+  }
+  // Both machines on one loop: send, read a little from each link, timers, events.
+  const auto step = [&] {
+    for (auto& p : peers) {
+      while (auto t = p.relay->poll_transmit(Clock::now())) p.link->send(*t);
+      p.link->flush();
+      for (int n = 0; n < 16; ++n) {
+        auto arrival = p.link->receive(Clock::now() + 1ms);
+        if (!arrival) break;
+        p.relay->on_datagram(Clock::now(), 0, server, arrival->bytes);
+      }
+      if (p.link->closed()) p.relay->on_connection_closed(Clock::now());
+      if (auto d = p.relay->next_deadline(); d && *d <= Clock::now()) p.relay->on_timer(Clock::now());
+      while (auto e = p.relay->poll_event()) {
+        if (const auto* ready = std::get_if<turn::peer_relay_event::CandidateReady>(&*e)) p.candidate = ready->relayed;
+        if (const auto* failed = std::get_if<turn::peer_relay_event::Failed>(&*e)) p.error = failed->error.message;
+      }
+      while (auto d = p.relay->poll_received()) p.received.push_back(std::move(*d));
+    }
+  };
+  const auto run_until = [&](const std::function<bool()>& done) {
+    for (const auto until = Clock::now() + 5s; Clock::now() < until && !done();) step();
+    return done();
+  };
+  ASSERT_TRUE(run_until([&] { return peers[0].candidate && peers[1].candidate; }))
+      << peers[0].error << " / " << peers[1].error;
+  EXPECT_NE(*peers[0].candidate, *peers[1].candidate);
+  peers[0].relay->set_peer(Clock::now(), *peers[1].candidate);
+  peers[1].relay->set_peer(Clock::now(), *peers[0].candidate);
+  ASSERT_TRUE(run_until([&] { return peers[0].relay->ready() && peers[1].relay->ready(); }))
+      << peers[0].error << " / " << peers[1].error;
+
+  // Random datagrams both ways, compared byte for byte.
+  std::vector<std::vector<std::uint8_t>> sent[2];
+  for (int i = 0; i < 20; ++i) {
+    for (int side = 0; side < 2; ++side) {
+      std::vector<std::uint8_t> datagram(100 + peers[side].rng.uniform(0, 999));
+      for (auto& byte : datagram) byte = static_cast<std::uint8_t>(peers[side].rng.uniform(0, 255));
+      ASSERT_TRUE(peers[side].relay->send(Clock::now(), datagram));
+      sent[side].push_back(std::move(datagram));
+    }
+    step();
+  }
+  run_until([&] { return peers[0].received.size() >= 20 && peers[1].received.size() >= 20; });
+  for (int side = 0; side < 2; ++side) {
+    // Loopback UDP may drop a stray datagram; whatever arrived is intact and in order.
+    EXPECT_GE(peers[1 - side].received.size(), c.tls || transport == turn::Transport::kTcp ? 20u : 18u);
+    std::size_t next = 0;
+    for (const auto& got : peers[1 - side].received) {
+      while (next < sent[side].size() && sent[side][next] != got) ++next;
+      EXPECT_LT(next, sent[side].size()) << "a datagram arrived that was never sent, or out of order";
+      ++next;
+    }
+  }
+  EXPECT_EQ(peers[0].relay->counters().foreign_dropped, 0u);
+  for (auto& p : peers) p.relay->close(Clock::now());
+  run_until([&] { return peers[0].relay->client().done() && peers[1].relay->client().done(); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Coturn, TurnCliTransports,
@@ -290,6 +398,39 @@ TEST_F(TurnCli, RendezvousOffersCredentialsCoturnAccepts) {
       << std::get<turn::client_event::Failed>(*allocated).error.message;
 }
 
+// Credentials and relays from the rendezvous, tried in turn: the first
+// offered relay is dead (nothing listens), the second is a coturn that
+// does not answer over UDP (so the Binding ranking keeps the offered
+// order); over TCP the dead one is refused at once and named, the next
+// allocates and relays. With only the dead relay: one clear error.
+TEST_F(TurnCli, RendezvousOfferedRelaysAreTriedInTurnUntilOneAllocates) {
+  Coturn tcp_only;
+  ASSERT_TRUE(tcp_only.start("_tcp", false, coturn_->settings.secret)) << tcp_only.error;
+  const std::string dead = coturn_->address(test_support::free_loopback_port());
+  const std::string live = tcp_only.address(tcp_only.settings.port);
+  cli_test::Rendezvous rendezvous(
+      {"--turn-server", dead + ",tcp", "--turn-server", live + ",tcp", "--turn-secret", coturn_->settings.secret});
+  ASSERT_TRUE(rendezvous.ready());
+  const std::string args = "turn allocate --rendezvous " + rendezvous.address + " --tcp --timeout 1 --count 2 --peer " +
+                           tcp_only.peer_address();
+  auto [code, j] = natpunch_json(args);
+  ASSERT_EQ(code, 0) << j.dump();
+  EXPECT_EQ(j["server"], live) << j.dump();
+  EXPECT_EQ(j["transport"], "tcp");
+  ASSERT_EQ(j["attempts"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["attempts"][0]["server"], dead);
+  EXPECT_NE(j["attempts"][0]["error"].get<std::string>().find(dead), std::string::npos) << j.dump();
+  EXPECT_GE(j["peers"][0]["echoed"].get<int>(), 1) << j.dump();
+  EXPECT_TRUE(j["deallocated"]);
+
+  cli_test::Rendezvous only_dead({"--turn-server", dead + ",tcp", "--turn-secret", coturn_->settings.secret});
+  ASSERT_TRUE(only_dead.ready());
+  const auto r = natpunch("turn allocate --rendezvous " + only_dead.address + " --tcp --timeout 1 --count 0");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(dead), std::string::npos) << r.output;
+}
+
 // A server that answers every UDP datagram with text, or accepts TCP and
 // sends a banner: not TURN.
 class FakeServer {
@@ -390,7 +531,9 @@ TEST(TurnCliUsage, BadCommandLinesExit2) {
   for (const std::string args : {"--server 127.0.0.1", "--server 127.0.0.1 --secret s --peer 127.0.0.1",
                                  "--server 127.0.0.1 --secret s --ca /etc/hostname", "--server 127.0.0.1 --secret s --user u --password p",
                                  "--server 127.0.0.1:99999 --secret s", "--server 127.0.0.1 --secret s --tcp --tls",
-                                 "--server 127.0.0.1 --secret s --id a:b"}) {
+                                 "--server 127.0.0.1 --secret s --id a:b", "--secret s",
+                                 "--rendezvous 127.0.0.1 --secret s", "--server 127.0.0.1 --rendezvous 127.0.0.1",
+                                 "--rendezvous 127.0.0.1 --server-key abc", "--server 127.0.0.1 --secret s --server-key 00"}) {
     const auto r = run_command(bin + args + " 2>&1");
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_FALSE(r.output.empty()) << args;

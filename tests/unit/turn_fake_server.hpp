@@ -44,6 +44,7 @@ class FakeTurnServer {
   std::string realm = "lab.test";
   std::string nonce = "nonce-1";
   std::uint32_t lifetime = 600;
+  Endpoint relayed = kRelayed;  // what Allocate grants
   // RFC 8489 mode: the nonce carries a cookie and 401s offer these algorithms.
   std::vector<stun::PasswordAlgorithm> offered_algorithms;
   bool announce_username_anonymity = false;
@@ -161,7 +162,7 @@ class FakeTurnServer {
     stun::MessageBuilder b(buffer, m.method(), stun::MessageClass::SuccessResponse, m.transaction_id());
     switch (r.method) {
       case stun::Method::Allocate:
-        b.add_xor_address(stun::attr::kXorRelayedAddress, kRelayed);
+        b.add_xor_address(stun::attr::kXorRelayedAddress, relayed);
         b.add_xor_address(stun::attr::kXorMappedAddress, kClientSeen);
         stun::add_lifetime(b, lifetime);
         break;
