@@ -254,6 +254,7 @@ nlohmann::json stats_json(const SessionStats& s) {
                    {"peer_endpoint_changes", s.peer_endpoint_changes},
                    {"peer_closed", s.peer_closed}};
   if (s.rtt) j["rtt_ms"] = std::chrono::duration<double, std::milli>(*s.rtt).count();
+  if (s.time_to_direct) j["time_to_direct_ms"] = std::chrono::duration<double, std::milli>(*s.time_to_direct).count();
   if (!s.peer_endpoint.empty()) j["peer_endpoint"] = s.peer_endpoint;
   return j;
 }
@@ -283,6 +284,7 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
                    {"strategy", info.strategy},
                    {"route", direct ? "direct" : "relay"},
                    {"time_to_connect_ms", std::chrono::duration<double, std::milli>(info.time_to_connect).count()},
+                   {"time_to_first_byte_ms", std::chrono::duration<double, std::milli>(info.time_to_first_byte).count()},
                    {"probes_sent", info.probes_sent},
                    {"session", stats_json(last)}};
   add_session_id(j, info.session_id);

@@ -122,6 +122,11 @@ struct SessionOptions {
   // Skip punching (tests, hostile networks); the peer is told through the
   // rendezvous and skips it too.
   bool force_relay = false;
+  // Data from the first round trip: connect()/listen() return as soon as
+  // the rendezvous paired the peers, on the relay; punching goes on and
+  // moves the session to the direct path when it connects (route() and
+  // stats() say so; time_to_first_byte / time_to_direct tell when).
+  bool open_early = false;
   // Keepalive interval as a fraction of the smaller idle timeout; the idle
   // timeout defaults to 120 s (RFC 4787 REQ-5) when neither side measured one.
   double keepalive_safety = 0.5;
@@ -146,6 +151,9 @@ struct SessionInfo {
   std::string strategy;       // last strategy tried ("relay" when forced)
   std::string stop_reason;    // why punching ended without a direct path
   std::chrono::microseconds time_to_connect{0};  // from the common start
+  // From the moment the rendezvous paired the peers to the moment the
+  // session carried data (open_early: at once, over the relay).
+  std::chrono::microseconds time_to_first_byte{0};
   std::uint64_t probes_sent = 0;
 };
 
@@ -168,6 +176,9 @@ struct SessionStats {
   std::chrono::milliseconds keepalive_interval{0};
   std::optional<std::chrono::microseconds> rtt;  // latest keepalive round trip on the direct path
   std::uint64_t path_deaths = 0, repunches = 0, repunches_succeeded = 0;
+  // From the moment the rendezvous paired the peers to the first direct
+  // path (the first punch, or an upgrade of a relayed session); none yet: nullopt.
+  std::optional<std::chrono::microseconds> time_to_direct;
   std::uint64_t repunch_probes = 0;
   // The listener moved its direct path to the one the caller's datagrams
   // arrive on (both sides had completed the handshake on different paths,

@@ -51,6 +51,7 @@ session::SessionConfig machine_config(const PeerSessionConfig& c) {
   m.plan.punch_timeout = c.plan.punch_timeout;
   m.plan.probe_budget = c.plan.probe_budget;
   m.plan.relay_only = c.plan.force_relay;
+  m.open_early = c.plan.open_early;
   m.send_interval = c.plan.send_interval;
   m.sockets = c.plan.sockets;
   m.keepalive = c.keepalive;

@@ -31,6 +31,9 @@ struct PunchPlan {
   Duration send_interval = std::chrono::microseconds(2980);
   std::uint32_t sockets = 256;
   bool force_relay = false;
+  // Open on the relay as soon as the rendezvous pairs the peers; punching
+  // goes on and moves the session direct (session::SessionConfig::open_early).
+  bool open_early = false;
 };
 
 struct PeerSessionConfig {

@@ -73,6 +73,7 @@ Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
   config.plan.send_interval = o.send_interval;
   config.plan.sockets = o.sockets;
   config.plan.force_relay = o.force_relay;
+  config.plan.open_early = o.open_early;
   config.keepalive.safety = o.keepalive_safety;
   config.keepalive.reply_timeout = o.keepalive_reply_timeout;
   config.keepalive.misses_for_dead = o.keepalive_misses_for_dead;

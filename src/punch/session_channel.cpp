@@ -189,7 +189,8 @@ void SessionChannel::on_control(TimePoint now, const wire::SessionControl& c, Ch
       // Both proposed this epoch: the caller's timing wins.
       const bool tie_lost = c.epoch == epoch_ && own_proposal_ && !config_.caller && !punching_;
       if (!newer && !tie_lost) return;
-      if (newer && route_ == Route::Direct) {
+      const bool was_direct = route_ == Route::Direct;
+      if (newer && was_direct) {
         // The peer lost the path (maybe one way only): trust it.
         declare_dead();
         if (keeper_) keeper_->on_peer_reported_dead();
@@ -197,7 +198,10 @@ void SessionChannel::on_control(TimePoint now, const wire::SessionControl& c, Ch
       epoch_ = c.epoch;
       own_proposal_ = false;
       propose_at_.reset();  // the peer's proposal replaces the one we were preparing
-      if (newer) {
+      // A lost path: both sides retry. An upgrade of a session that is on
+      // the relay anyway (we have no retries of our own pending): the
+      // proposer paces the next try, we only follow.
+      if (newer && (was_direct || attempts_left_ > 0)) {
         attempts_left_ = config_.repunch_attempts;
         retry_delay_ = config_.repunch_retry;
       }
@@ -350,22 +354,39 @@ std::optional<RepunchOrder> SessionChannel::poll_repunch() {
   return o;
 }
 
+void SessionChannel::go_direct(TimePoint now, const DirectPath& path) {
+  route_ = Route::Direct;
+  path_ = path;
+  peer_known_ = path.peer;
+  candidates_.clear();
+  propose_at_.reset();
+  sent_since_heard_ = 0;
+  retry_at_.reset();
+  if (!config_.keepalive) return;
+  if (keeper_)
+    keeper_->on_direct_restored(now);
+  else
+    keeper_.emplace(config_.keepalive_config, now);
+  keepalive_interval_ = keeper_->keepalive_interval();
+}
+
+void SessionChannel::on_punched(TimePoint now, const DirectPath& path) {
+  if (closed_ || route_ == Route::Direct) return;
+  go_direct(now, path);
+}
+
+void SessionChannel::propose_upgrade(TimePoint now) {
+  if (closed_ || route_ == Route::Direct || punching_ || propose_at_) return;
+  attempts_left_ = 1;  // the caller of this paces further attempts
+  retry_delay_ = config_.repunch_retry;
+  begin_proposal(now);
+}
+
 void SessionChannel::on_repunch_finished(TimePoint now, std::uint32_t epoch, std::optional<DirectPath> path) {
   punching_ = false;
   if (path) {
     ++counters_.repunches_succeeded;
-    route_ = Route::Direct;
-    path_ = path;
-    candidates_.clear();
-    propose_at_.reset();
-    sent_since_heard_ = 0;
-    retry_at_.reset();
-    if (!config_.keepalive) return;
-    if (keeper_)
-      keeper_->on_direct_restored(now);
-    else
-      keeper_.emplace(config_.keepalive_config, now);
-    keepalive_interval_ = keeper_->keepalive_interval();
+    go_direct(now, *path);
     return;
   }
   // Only the latest epoch's failure schedules a retry; a newer proposal

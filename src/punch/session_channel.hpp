@@ -156,6 +156,15 @@ class SessionChannel {
   std::optional<RepunchOrder> poll_repunch();
   // The driver's punch for `epoch` ended; `path` is where it connected.
   void on_repunch_finished(TimePoint now, std::uint32_t epoch, std::optional<DirectPath> path);
+  // The first punch connected while the session already ran on the relay
+  // (opened early): data goes direct from now on.
+  void on_punched(TimePoint now, const DirectPath& path);
+  // A relayed session tries the direct path (again) though it never died:
+  // one REPUNCH proposal as after a death; the peer follows it likewise.
+  void propose_upgrade(TimePoint now);
+  // A re-punch is under way (ordered, its proposal waits for an
+  // observation, or a retry after a failed one is scheduled).
+  bool repunching() const { return punching_ || order_.has_value() || propose_at_.has_value() || retry_at_.has_value(); }
 
   // Our public endpoint as the rendezvous server just answered it (after a
   // refresh this side asked for, or any other).
@@ -202,6 +211,7 @@ class SessionChannel {
   void consider_path(TimePoint now, const DirectPath& via);
   void on_path_response(const DirectPath& via, std::uint64_t token);
   void declare_dead();
+  void go_direct(TimePoint now, const DirectPath& path);
   // Proposes once a fresh observation arrived (or observe_wait passed).
   void begin_proposal(TimePoint now);
   void propose_repunch(TimePoint now);

@@ -116,8 +116,8 @@ void PeerSessionMachine::on_datagram(TimePoint now, SocketId socket, const Endpo
   }
   if (wire::looks_like_session_datagram(bytes)) {
     if (phase_ == Phase::Open) {
-      // No direct path was ever punched: relay only.
-      if (ever_direct_) channel_->on_direct(now, socket, from, bytes);
+      // Authentic wherever it came from; only a punched path is used to send.
+      channel_->on_direct(now, socket, from, bytes);
       service_channel(now);
     } else if (phase_ == Phase::Punching && early_.size() < kMaxEarly) {
       // The peer finished its handshake first and sends data while we
@@ -158,6 +158,7 @@ std::optional<TimePoint> PeerSessionMachine::next_deadline() const {
     case Phase::Open:
       earliest(t, channel_->next_deadline());
       if (order_) earliest(t, order_->start);
+      earliest(t, upgrade_at_);
       if (strategy_) earliest(t, strategy_->next_deadline());
       break;
     default: break;
@@ -333,9 +334,16 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
                                          : "no direct strategy";
   phase_ = Phase::Punching;
   stage_ = 0;
+  paired_at_ = now;
   if (stages_.empty()) {
     open(now, std::nullopt);
     return;
+  }
+  if (config_.open_early) {
+    // Usable at once over the relay; the stages go on behind it.
+    info_.strategy = std::string(punch::to_string(stages_.front().kind));
+    open_channel(now, std::nullopt);
+    initial_punching_ = true;
   }
   start_stage(now);
 }
@@ -368,7 +376,7 @@ void PeerSessionMachine::start_stage(TimePoint now) {
 }
 
 void PeerSessionMachine::on_strategy_events(TimePoint now) {
-  while (phase_ == Phase::Punching && strategy_) {
+  while ((phase_ == Phase::Punching || initial_punching_) && strategy_) {
     auto e = strategy_->poll_event();
     if (!e) return;
     const auto& stage = stages_[stage_];
@@ -381,6 +389,14 @@ void PeerSessionMachine::on_strategy_events(TimePoint now) {
                kind);
       probes_total_ += r.probes_sent;
       connected_stage_ = stage;
+      if (initial_punching_) {
+        initial_punching_ = false;
+        ever_direct_ = true;
+        time_to_direct_ = now - paired_at_;
+        channel_->on_punched(now, punch::DirectPath{c->socket, c->peer});
+        service_channel(now);
+        return;
+      }
       open(now, *c);
       return;
     }
@@ -394,6 +410,11 @@ void PeerSessionMachine::on_strategy_events(TimePoint now) {
     info_.strategy = kind;
     if (++stage_ >= stages_.size()) {
       stage_ = stages_.size() - 1;
+      if (initial_punching_) {
+        initial_punching_ = false;
+        plan_ended(now);
+        return;
+      }
       open(now, std::nullopt);
       return;
     }
@@ -414,6 +435,22 @@ void PeerSessionMachine::open(TimePoint now, std::optional<punch::punch_event::C
   info_.time_to_connect = micros((direct ? connected->at : now) - session_.start_at);
   next_progress_.reset();
   ever_direct_ = direct;
+  if (direct) time_to_direct_ = connected->at - paired_at_;
+  open_channel(now, connected);
+  if (!direct) plan_ended(now);
+}
+
+// The plan is over and the session is on the relay: the caller tries again
+// later (an upgrade), if there was anything to try.
+void PeerSessionMachine::plan_ended(TimePoint now) {
+  if (!config_.caller || stages_.empty() || config_.upgrade_retry <= Duration::zero()) return;
+  upgrade_backoff_ = config_.upgrade_retry;
+  upgrade_at_ = now + upgrade_backoff_;
+}
+
+void PeerSessionMachine::open_channel(TimePoint now, const std::optional<punch::punch_event::Connected>& connected) {
+  const bool direct = connected.has_value();
+  info_.time_to_first_byte = micros(now - paired_at_);
 
   punch::SessionChannelConfig cc;
   cc.session_id = session_.session_id;
@@ -427,7 +464,9 @@ void PeerSessionMachine::open(TimePoint now, std::optional<punch::punch_event::C
   for (std::uint32_t ms : {config_.client.info.idle_timeout_ms, session_.peer_info.idle_timeout_ms})
     if (ms > 0 && (idle_ms == 0 || ms < idle_ms)) idle_ms = ms;
   if (idle_ms > 0) cc.keepalive_config.idle_timeout = milliseconds(idle_ms);
-  cc.repunch = config_.repunch && connected_stage_.has_value();
+  // Re-punches repeat the stage that connected, or, for a session that was
+  // never direct, the plan's first one (upgrades).
+  cc.repunch = config_.repunch && (connected_stage_.has_value() || !stages_.empty());
   cc.repunch_lead = config_.repunch_lead;
   // A refresh is one round trip to the server: well within the lead.
   cc.observe_wait = seconds(1);
@@ -469,7 +508,7 @@ void PeerSessionMachine::start_repunch(TimePoint now) {
   (void)now;
   // The stage that worked before, aimed at where the peer says it is now
   // (its NAT may have rebound), bounded like the first hole punch.
-  const Stage& s = *connected_stage_;
+  const Stage& s = connected_stage_ ? *connected_stage_ : stages_.front();
   std::optional<Endpoint> last_seen;
   if (auto path = channel_->path()) last_seen = path->peer;
   const auto aim = punch::aim_repunch(s.local, s.peer, client_.observed_endpoint(), channel_->peer_reported_endpoint(),
@@ -492,12 +531,21 @@ void PeerSessionMachine::service_channel(TimePoint now) {
   }
   if (auto due = channel_->next_deadline(); due && *due <= now) channel_->on_timer(now);
   if (channel_->poll_refresh_request()) client_.refresh_now(now);
+  // A relayed session's next try at the direct path (the caller proposes).
+  if (upgrade_at_ && now >= *upgrade_at_ && !initial_punching_ && !punching_epoch_) {
+    upgrade_at_.reset();
+    if (channel_->route() == punch::Route::Relay) channel_->propose_upgrade(now);
+  }
   // Re-punching: the channel orders, the strategy runs from the order's start.
-  if (!punching_epoch_) {
+  if (!punching_epoch_ && !initial_punching_) {
     if (auto o = channel_->poll_repunch()) order_ = o;
     if (order_ && now >= order_->start) start_repunch(now);
   }
-  if (punching_epoch_ && strategy_) {
+  if (initial_punching_) {
+    if (auto due = strategy_->next_deadline(); due && *due <= now) strategy_->on_timer(now);
+    on_strategy_events(now);  // may go direct (then back here) or end the plan
+    if (phase_ != Phase::Open) return;
+  } else if (punching_epoch_ && strategy_) {
     if (auto due = strategy_->next_deadline(); due && *due <= now) strategy_->on_timer(now);
     while (auto e = strategy_->poll_event()) {
       std::optional<punch::DirectPath> path;
@@ -505,6 +553,18 @@ void PeerSessionMachine::service_channel(TimePoint now) {
       repunch_probes_ += strategy_->result().probes_sent;
       channel_->on_repunch_finished(now, *punching_epoch_, path);
       punching_epoch_.reset();
+      if (path) {
+        if (!time_to_direct_) time_to_direct_ = now - paired_at_;
+        upgrade_backoff_ = Duration::zero();
+      } else if (config_.caller && config_.upgrade_retry > Duration::zero() &&
+                 channel_->route() == punch::Route::Relay && !channel_->repunching()) {
+        // An upgrade failed, or the re-punches after a lost path ran out:
+        // the caller tries again later, twice as late each time.
+        upgrade_backoff_ = upgrade_backoff_ > Duration::zero()
+                               ? std::min<Duration>(upgrade_backoff_ * 2, std::chrono::minutes(10))
+                               : config_.upgrade_retry;
+        upgrade_at_ = now + upgrade_backoff_;
+      }
       break;
     }
   } else if (strategy_ && !strategy_->done()) {
@@ -604,6 +664,7 @@ SessionStats PeerSessionMachine::stats() const {
   s.repunches = c.repunches;
   s.repunches_succeeded = c.repunches_succeeded;
   s.repunch_probes = repunch_probes_ + (punching_epoch_ && strategy_ ? strategy_->result().probes_sent : 0);
+  if (time_to_direct_) s.time_to_direct = micros(*time_to_direct_);
   s.peer_closed = c.peer_closed;
   return s;
 }

@@ -62,6 +62,15 @@ struct SessionConfig {
   bool keepalive_enabled = true;
   bool repunch = true;
   Duration repunch_lead = milliseconds(500);
+  // Data from the first round trip: Established (on the relay) as soon as
+  // the rendezvous pairs the peers; the plan's stages run meanwhile and
+  // move the session to the direct path when one connects (RouteChanged).
+  bool open_early = false;
+  // A relayed session (whose plan had stages) keeps trying to become
+  // direct: the caller proposes a re-punch this long after the plan ended
+  // (or after the re-punches of a lost path ran out), then twice as long
+  // after each failure (at most 10 min). Zero: never.
+  Duration upgrade_retry = seconds(30);
   Duration progress_interval = milliseconds(500);  // kPunching reports
   std::uint64_t seed = 0;  // nonces, port orders, path challenges
 };
@@ -150,6 +159,8 @@ class PeerSessionMachine {
   void start_stage(TimePoint now);
   void on_strategy_events(TimePoint now);
   void open(TimePoint now, std::optional<punch::punch_event::Connected> connected);
+  void open_channel(TimePoint now, const std::optional<punch::punch_event::Connected>& connected);
+  void plan_ended(TimePoint now);
   void service_channel(TimePoint now);
   void start_repunch(TimePoint now);
   punch::StrategyParams strategy_params() const;
@@ -189,6 +200,11 @@ class PeerSessionMachine {
   std::uint32_t sockets_used_ = 1;
 
   // Open.
+  TimePoint paired_at_{};       // SessionInfo arrived: the rendezvous paired us
+  bool initial_punching_ = false;  // opened early: the plan's stages still run
+  std::optional<TimePoint> upgrade_at_;
+  Duration upgrade_backoff_{};
+  std::optional<Duration> time_to_direct_;
   std::unique_ptr<punch::SessionChannel> channel_;
   bool ever_direct_ = false;
   std::optional<punch::RepunchOrder> order_;

@@ -83,6 +83,11 @@ TEST(ConnectCli, LoopbackPeersPunchDirectlyAndExchangeTheTestDatagram) {
     EXPECT_GE((*r)["time_to_connect_ms"].get<double>(), 0.0);
     EXPECT_LT((*r)["time_to_connect_ms"].get<double>(), 1000.0) << "loopback connects within a few probes";
     EXPECT_GE((*r)["probes_sent"].get<int>(), 0);
+    // From the pairing: data flowed once the punch connected (issue 19 item 3).
+    EXPECT_GE((*r)["time_to_first_byte_ms"].get<double>(), 0.0) << r->dump();
+    EXPECT_LT((*r)["time_to_first_byte_ms"].get<double>(), 1000.0) << r->dump();
+    ASSERT_TRUE((*r)["session"].contains("time_to_direct_ms")) << r->dump();
+    EXPECT_LE((*r)["session"]["time_to_direct_ms"].get<double>(), (*r)["time_to_first_byte_ms"].get<double>());
   }
   EXPECT_EQ(l.result["session_id"], c.result["session_id"]);
   // 64-bit ids lose digits in JavaScript's JSON numbers: also as text.
@@ -117,6 +122,8 @@ TEST_P(OneSideForcesRelay, BothSidesUseTheRelayAtOnce) {
     EXPECT_EQ((*r)["route"], "relay") << r->dump();
     EXPECT_EQ((*r)["probes_sent"], 0) << "nobody punched: " << r->dump();
     EXPECT_LT((*r)["time_to_connect_ms"].get<double>(), 1000.0) << r->dump();
+    EXPECT_LT((*r)["time_to_first_byte_ms"].get<double>(), 1000.0) << r->dump();
+    EXPECT_FALSE((*r)["session"].contains("time_to_direct_ms")) << "never direct: " << r->dump();
     EXPECT_EQ((*r)["test_datagram"], true);
   }
   EXPECT_EQ(forcing.result["stop_reason"], "forced relay");

@@ -9,7 +9,9 @@
 //       same budgets);
 //   SessionScenario.*  outage -> relay -> direct; a NAT that rebinds ->
 //       re-punch at its new port; the listener following a caller whose
-//       NAT rebound; the default bound when nothing crosses;
+//       NAT rebound; the default bound when nothing crosses; data over the
+//       relay from the first round trip, then direct (open_early); a
+//       relayed session's upgrades with backoff;
 //   DeadPathDetection  how fast a dead path is noticed, per keepalive setting;
 //   BothSymmetric      the both-symmetric birthday attack over 512 ports in
 //       400 sessions: the direct count lies in the 99.9 % binomial interval
@@ -387,6 +389,115 @@ TEST(SessionScenario, WithoutHintsTheDefaultBoundEndsPunchingAtTenSeconds) {
     w.run_for(milliseconds(300));
     EXPECT_TRUE(texts(w.b()).contains("either way"));
   }
+}
+
+// Data from the first round trip (issue 19 item 3): with open_early both
+// sides are Established on the relay as soon as the rendezvous paired them,
+// while the hole punch runs behind; the stream moves to the direct path
+// when it connects. Nothing arrives twice, nothing is lost.
+TEST(SessionScenario, OpenEarlyCarriesDataOverTheRelayThenMovesDirect) {
+  SessionWorld w(17);
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.open_early = true; });
+  w.run_for(seconds(5), [&] { return w.a().open(); });
+  ASSERT_TRUE(w.a().open());
+  ASSERT_EQ(w.a().all<se::Established>().size(), 1u);
+  EXPECT_EQ(w.a().last<se::Established>()->route, SessionRoute::kRelay) << "usable before any punch connected";
+  EXPECT_LE(w.a().machine().info().time_to_first_byte, std::chrono::milliseconds(1)) << "at once on pairing";
+  int sent = 0;
+  for (int step = 0; step < 150; ++step) {  // 3 s, a datagram every 20 ms
+    if (w.a().open()) w.send(w.a(), bytes("a" + std::to_string(++sent)));
+    w.run_for(milliseconds(20));
+  }
+  w.run_for(milliseconds(500));
+  ASSERT_TRUE(w.b().open());
+  for (auto* p : {&w.a(), &w.b()}) {
+    const auto st = p->machine().stats();
+    EXPECT_EQ(st.route, SessionRoute::kDirect);
+    ASSERT_TRUE(st.time_to_direct.has_value());
+    EXPECT_LE(*st.time_to_direct, std::chrono::seconds(2));
+    ASSERT_EQ(p->count<se::RouteChanged>(), 1u);
+    EXPECT_EQ(p->last<se::RouteChanged>()->route, SessionRoute::kDirect);
+    EXPECT_EQ(p->count<se::Established>(), 1u);
+  }
+  const auto sa = w.a().machine().stats(), sb = w.b().machine().stats();
+  EXPECT_GT(sa.sent_relay, 0u) << "data flowed before the punch";
+  EXPECT_GT(sa.sent_direct, 0u);
+  const auto got = texts(w.b());
+  EXPECT_EQ(got.size(), w.b().received().size()) << "nothing twice";
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(sent)) << "nothing lost";
+  EXPECT_EQ(sb.received_lost, 0u) << "a late relayed datagram fills its gap: no loss counted";
+  EXPECT_EQ(sb.received_relay + sb.received_direct, static_cast<std::uint64_t>(sent));
+}
+
+// A relayed session keeps trying to become direct (issue 19 item 3): the
+// direct path between the NATs is cut while the plan runs and for a while
+// after, so the session opens on the relay; the caller proposes an upgrade
+// 30 s after the plan ended (it fails: still cut), then 60 s after that
+// failure, which connects. The stream goes on throughout, nothing twice.
+TEST(SessionScenario, ARelayedSessionUpgradesToDirectWithBackoff) {
+  SessionWorld w(19);
+  bool cut = true;
+  w.network().filter = [&](TimePoint, const Endpoint& from, const Endpoint& to) {
+    return cut && between(w.public_a(), w.public_b(), from, to);
+  };
+  w.add_pair(prc_side(), prc_side(), fast_keepalives);
+  w.run_until_settled(seconds(30));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  ASSERT_EQ(w.a().last<se::Established>()->route, SessionRoute::kRelay);
+  int sent = 0;
+  for (int step = 0; step < 1200; ++step) {  // 120 s, a datagram every 100 ms; the cut ends at 50 s
+    if (step == 500) cut = false;
+    w.send(w.a(), bytes("a" + std::to_string(++sent)));
+    w.run_for(milliseconds(100));
+    if (step < 500) {
+      ASSERT_EQ(w.a().machine().stats().route, SessionRoute::kRelay) << "step " << step;
+    }
+  }
+  const auto sa = w.a().machine().stats(), sb = w.b().machine().stats();
+  EXPECT_EQ(sa.route, SessionRoute::kDirect);
+  EXPECT_EQ(sb.route, SessionRoute::kDirect);
+  EXPECT_EQ(sa.repunches, 2u) << "one failed upgrade, then one that connected";
+  EXPECT_EQ(sa.repunches_succeeded, 1u);
+  ASSERT_TRUE(sa.time_to_direct.has_value());
+  // Counted from the pairing, at most 10.5 s before the session opened on
+  // the relay; upgrades ~30 s and ~30 + 2 + 60 s after that.
+  EXPECT_GE(*sa.time_to_direct, std::chrono::seconds(90));
+  EXPECT_LE(*sa.time_to_direct, std::chrono::seconds(110));
+  const auto got = texts(w.b());
+  EXPECT_EQ(got.size(), w.b().received().size()) << "nothing twice";
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(sent)) << "the relay carried everything until the upgrade";
+  EXPECT_GT(sb.received_direct, 0u);
+}
+
+// A path lost for longer than the re-punches after its death last (6
+// attempts, ~2.5 min): the session does not stay on the relay for good;
+// the caller's upgrades with backoff bring it back once the path works.
+TEST(SessionScenario, ALongOutageOutlastingTheRepunchesEndsDirectThroughUpgrades) {
+  SessionWorld w(23);
+  w.add_pair(prc_side(), prc_side(), fast_keepalives);
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  ASSERT_EQ(w.a().last<se::Established>()->route, SessionRoute::kDirect);
+  bool cut = true;
+  w.network().filter = [&](TimePoint, const Endpoint& from, const Endpoint& to) {
+    return cut && between(w.public_a(), w.public_b(), from, to);
+  };
+  int sent = 0;
+  for (int step = 0; step < 400; ++step) {  // 400 s, a datagram a second; the cut ends at 200 s
+    if (step == 200) {
+      cut = false;
+      ASSERT_EQ(w.a().machine().stats().route, SessionRoute::kRelay);
+      ASSERT_GE(w.a().machine().stats().repunches, 6u) << "the re-punches after the death ran out meanwhile";
+    }
+    w.send(w.a(), bytes("a" + std::to_string(++sent)));
+    w.run_for(seconds(1));
+  }
+  const auto sa = w.a().machine().stats();
+  EXPECT_EQ(sa.route, SessionRoute::kDirect);
+  EXPECT_EQ(w.b().machine().stats().route, SessionRoute::kDirect);
+  EXPECT_EQ(sa.path_deaths, 1u);
+  EXPECT_EQ(sa.repunches_succeeded, 1u);
+  EXPECT_EQ(texts(w.b()).size(), w.b().received().size()) << "nothing twice";
 }
 
 // Two phones behind one carrier NAT (issue 19). Their host candidates --
