@@ -3,11 +3,13 @@
 // with its expiry timer, until SIGINT/SIGTERM.
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/endpoint.hpp"
 #include "core/result.hpp"
 #include "rendezvous/server.hpp"
+#include "stun/server.hpp"
 
 namespace natpunch::io {
 
@@ -18,6 +20,10 @@ struct RendezvousServerRunOptions {
   std::function<void(const rendezvous::ServerCounters&, bool final)> on_stats;
   // Called once the socket is bound, with the bound endpoint (port 0 resolved).
   std::function<void(const Endpoint&)> on_ready;
+  // Set: the listening socket also answers STUN, as the primary of an RFC
+  // 5780 server on `listen` and stun->alternate (io/colocated_stun.hpp);
+  // stun->primary is replaced by the bound address.
+  std::optional<stun::ServerConfig> stun;
 };
 
 // Binds (the error names the address) and serves until a signal arrives.
