@@ -13,7 +13,8 @@ namespace {
 
 constexpr int kLargestInOrderStep = 16;   // other subscribers may take a few ports in between
 constexpr std::uint32_t kSmallestBlock = 64;
-constexpr std::uint32_t kClusterSpan = 64;
+constexpr std::uint32_t kClusterSpan = nat::kClusteredWindow;
+constexpr std::size_t kMostBackStepsInOrder = 1;
 constexpr std::size_t kMinClusterMappings = 5;
 constexpr double kWholeRangeShare = 0.9;
 
@@ -77,7 +78,7 @@ nat::AllocatorGuess classify_allocator_sample(std::span<const SampledMapping> sa
     return guess;
   }
 
-  std::size_t up = 0;
+  std::size_t up = 0, back = 0;
   std::optional<std::uint32_t> block;
   for (std::size_t i = 1; i < n; ++i) {
     const int d = step(sample[i - 1].mapped_port, sample[i].mapped_port);
@@ -85,13 +86,17 @@ nat::AllocatorGuess classify_allocator_sample(std::span<const SampledMapping> sa
       ++up;
       continue;
     }
+    if (d <= 0 && d > -static_cast<int>(kClusterSpan)) ++back;
     // A jump: from the last port of an aligned block to the first of another?
     const std::uint32_t end = std::uint32_t{sample[i - 1].mapped_port} + 1;
     const std::uint32_t start = sample[i].mapped_port;
     const std::uint32_t size = std::min<std::uint32_t>(common_alignment(end, start), 32768);
     if (size >= kSmallestBlock && end != 65536) block = block ? std::min(*block, size) : size;
   }
-  if (4 * up >= 3 * (n - 1)) {
+  // Random order inside a small window goes up by small steps about half
+  // the time, and back as often; an allocator in order goes back at most
+  // once (wrapping inside its window).
+  if (4 * up >= 3 * (n - 1) && back <= kMostBackStepsInOrder) {
     guess.kind = nat::AllocatorClass::InOrder;
     guess.why = std::to_string(up) + " of " + std::to_string(n - 1) + " steps between mappings went up by 1-" +
                 std::to_string(kLargestInOrderStep);

@@ -9,7 +9,8 @@
 //   >= 3/4 of the ports with a known local port kept it (at least 3)
 //                               -> preserving
 //   >= 3/4 of the steps between mappings (in the order the NAT made them)
-//      go up by 1..16           -> in order: sequential; blocks of S ports
+//      go up by 1..16, and at most one goes back by less than 64
+//                               -> in order: sequential; blocks of S ports
 //                                  only when a jump goes from the end of an
 //                                  aligned S-port block to the start of
 //                                  another (S >= 64, a power of two), since

@@ -38,6 +38,13 @@ AllocatorClass sample_class(const AllocatorSpec& spec) {
         if constexpr (std::is_same_v<Spec, PreservingSpec>) return AllocatorClass::Preserving;
         else if constexpr (std::is_same_v<Spec, SequentialSpec> || std::is_same_v<Spec, BlockSpec>)
           return AllocatorClass::InOrder;
+        else if constexpr (std::is_same_v<Spec, WindowSpec>) {
+          if (s.order == WindowOrder::InOrder) return AllocatorClass::InOrder;
+          // A dozen mappings in one small window; a stay of a few mappings
+          // spreads them over windows placed at random.
+          const bool one_window = s.hold || (s.mappings && *s.mappings >= kSampleStay);
+          return one_window && s.size <= kClusteredWindow ? AllocatorClass::Clustered : AllocatorClass::Random;
+        } else if constexpr (std::is_same_v<Spec, TraceSpec>) return AllocatorClass::Unknown;  // whatever the log did
         else return AllocatorClass::Random;
       },
       spec);

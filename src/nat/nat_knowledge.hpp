@@ -35,8 +35,14 @@ enum class AllocatorClass : std::uint8_t {
 std::string_view to_string(AllocatorClass c);
 std::optional<AllocatorClass> parse_allocator_class(std::string_view text);
 
-// What a sample of a NAT running `spec` shows: preserving -> Preserving;
-// sequential and block -> InOrder; uniform, random and Beta -> Random.
+// What a sample (about a dozen mappings within a second) of a NAT running
+// `spec` shows: preserving -> Preserving; sequential, block and in-order
+// windows -> InOrder; random-order windows of at most kClusteredWindow
+// ports held for a time or for at least kSampleStay mappings (Vodafone NL's
+// 32-port windows) -> Clustered; uniform, random, Beta and other windows
+// -> Random; a replayed trace -> Unknown (it shows what the log did).
+inline constexpr std::uint32_t kClusteredWindow = 64;
+inline constexpr std::uint32_t kSampleStay = 16;
 AllocatorClass sample_class(const AllocatorSpec& spec);
 
 struct AllocatorGuess {

@@ -97,7 +97,7 @@ const std::vector<Kind>& kinds() {
 
 struct Probe {
   int exit_code = -1;
-  nlohmann::json report;  // discarded when not JSON
+  nlohmann::json report = nlohmann::json::value_t::discarded;  // discarded when no JSON line
   std::string output;
 };
 
@@ -141,8 +141,9 @@ LabRun run_lab(const Kind& a, const Kind& b) {
       p.exit_code = r.exit_code;
       p.output = r.output;
       // stderr lines come first (warnings, errors); the JSON object is the last line.
-      const auto last = r.output.rfind('{');
-      p.report = nlohmann::json::parse(last == std::string::npos ? std::string() : r.output.substr(last), nullptr, false);
+      std::istringstream lines(r.output);
+      for (std::string line; std::getline(lines, line);)
+        if (!line.empty() && line.front() == '{') p.report = nlohmann::json::parse(line, nullptr, false);
       out->push_back(std::move(p));
     }
   if (a.truth.natd) run.natd_ports_a = natd_external_ports(lab, "a");

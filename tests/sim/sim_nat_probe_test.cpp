@@ -195,10 +195,11 @@ void check(const Kind& kind, const Paths& paths, std::uint64_t seed, Duration bo
   EXPECT_EQ(k.allocator.kind, e.allocator);
   EXPECT_LE(k.took, bound);
   if (e.no_answer) return;
-  // Whatever is told to the peer must be a valid allocator of that class.
+  // Whatever is told to the peer must be a valid allocator of that class
+  // (a cluster is told as a uniform range around it).
   if (k.allocator.spec) {
     EXPECT_FALSE(nat::validate(*k.allocator.spec));
-    EXPECT_EQ(nat::sample_class(*k.allocator.spec), k.allocator.kind);
+    EXPECT_EQ(nat::sample_class(*k.allocator.spec), k.allocator.kind == A::Clustered ? A::Random : k.allocator.kind);
   }
   if (e.mapping != M::None) {
     // Every sample socket's mapping plus socket 0's (towards the alternate

@@ -74,6 +74,12 @@ std::vector<Row> rows() {
        A::Clustered, std::nullopt},
       {"RandomOrderInOneWindow", ports({5031, 5050, 5040, 5062, 5033, 5045, 5059, 5037, 5041}, 0),
        M::EndpointIndependent, A::Clustered, std::nullopt},
+      // Random order in a 32-port window: small steps up, but back as often.
+      {"MostlyUpButBackAndForth", ports({5031, 5040, 5033, 5045, 5050, 5043, 5052, 5058, 5061, 5047, 5062}, 0),
+       M::EndpointIndependent, A::Clustered, std::nullopt},
+      // An in-order window wrapping once inside itself is still in order.
+      {"InOrderWrapsInsideItsWindow", ports({5057, 5058, 5060, 5061, 5062, 5031, 5032, 5033, 5035}, 0),
+       M::EndpointIndependent, A::InOrder, nat::SequentialSpec{}},
       {"Spread", ports({3120, 61000, 20000, 45555, 8001, 33333, 59000, 12345, 40000}, 0), M::AddressAndPortDependent,
        A::Random, nat::RandomFullySpec{}},
       // Ports 5000-18000 (Vodafone's Beta law): a narrower uniform.
@@ -137,7 +143,14 @@ INSTANTIATE_TEST_SUITE_P(
     Allocators, AllocatorSampleFromModel,
     ::testing::Values(ModelRow{"Preserving", nat::PreservingSpec{}}, ModelRow{"Sequential", nat::SequentialSpec{}},
                       ModelRow{"Block256", nat::BlockSpec{}}, ModelRow{"Uniform", nat::UniformSpec{2048, 65535}},
-                      ModelRow{"RandomFully", nat::RandomFullySpec{}}, ModelRow{"Beta", nat::BetaSpec{}}),
+                      ModelRow{"RandomFully", nat::RandomFullySpec{}}, ModelRow{"Beta", nat::BetaSpec{}},
+                      // Vodafone NL's real allocator (profiles/vodafone-nl.json) and an in-order window.
+                      ModelRow{"RandomOrderWindow32Held",
+                               nat::WindowSpec{nat::BetaSpec{}, 32, 31, nat::WindowOrder::Random, seconds(61), {}}},
+                      ModelRow{"InOrderWindow64", nat::WindowSpec{nat::UniformSpec{2048, 65535}, 64, 0,
+                                                                  nat::WindowOrder::InOrder, {}, 64}},
+                      ModelRow{"RandomOrderWindow256", nat::WindowSpec{nat::UniformSpec{2048, 65535}, 256, 0,
+                                                                       nat::WindowOrder::Random, seconds(61), {}}}),
     [](const ::testing::TestParamInfo<ModelRow>& info) { return std::string(info.param.name); });
 
 }  // namespace
