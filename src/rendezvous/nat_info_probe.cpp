@@ -51,4 +51,34 @@ std::optional<nat::ProfileError> refine_with_profile(const nat::Profile& profile
   return std::nullopt;
 }
 
+Result<NatInfo, nat::ProfileError> own_nat_info(const std::optional<nat::NatKnowledge>& measured,
+                                                const StatedNat& stated, std::vector<std::string>& notes) {
+  NatInfo info;
+  nat::NatKnowledge nothing;
+  nothing.no_answer = true;
+  const nat::NatKnowledge& m = measured ? *measured : nothing;
+  apply_knowledge(m, info);
+  if (stated.profile) {
+    if (auto problem = refine_with_profile(*stated.profile, m, info, notes)) return Unexpected{*problem};
+  }
+  const bool learned = !m.no_answer;
+  if (stated.mapping != nat::MappingBehavior::Unknown) {
+    if (learned && m.mapping != nat::MappingBehavior::Unknown && m.mapping != stated.mapping)
+      notes.push_back("--mapping says " + std::string(to_string(stated.mapping)) + ", measured " +
+                      std::string(to_string(m.mapping)) + ": telling the peer " +
+                      std::string(to_string(stated.mapping)));
+    info.mapping = stated.mapping;
+  }
+  if (stated.filtering != nat::FilteringBehavior::Unknown) {
+    if (learned && m.filtering != nat::FilteringBehavior::Unknown && m.filtering != stated.filtering)
+      notes.push_back("--filtering says " + std::string(to_string(stated.filtering)) + ", measured " +
+                      std::string(to_string(m.filtering)) + ": telling the peer " +
+                      std::string(to_string(stated.filtering)));
+    info.filtering = stated.filtering;
+  }
+  if (stated.pending_timeout_ms > 0) info.pending_timeout_ms = stated.pending_timeout_ms;
+  if (stated.idle_timeout_ms > 0) info.idle_timeout_ms = stated.idle_timeout_ms;
+  return info;
+}
+
 }  // namespace natpunch::rendezvous

@@ -54,7 +54,7 @@ TEST(NatKnowledgeJson, RoundTrips) {
   k.mapping = M::Unknown;
   k.filtering = F::Unknown;
   EXPECT_EQ(nat::nat_knowledge_from_json(nat::to_json(k)), k);
-  for (const nat::AllocatorSpec spec : {nat::AllocatorSpec{nat::BlockSpec{256}}, nat::AllocatorSpec{nat::UniformSpec{3850, 17350}},
+  for (const nat::AllocatorSpec& spec : {nat::AllocatorSpec{nat::BlockSpec{256}}, nat::AllocatorSpec{nat::UniformSpec{3850, 17350}},
                                         nat::AllocatorSpec{nat::RandomFullySpec{}}, nat::AllocatorSpec{nat::PreservingSpec{}},
                                         nat::AllocatorSpec{nat::BetaSpec{}}}) {
     k = kpn_like();
@@ -254,8 +254,92 @@ TEST(RefineWithProfile, WithoutAnAnswerTheProfileIsAllThereIs) {
   EXPECT_EQ(info, from_profile);
 }
 
+TEST(RefineWithProfile, ARandomOrderWindowRefinesAClusteredSample) {
+  // Vodafone NL's 32-port windows held 61 s: a probe sees a dozen ports within one window.
+  auto measured = kpn_like();
+  measured.mapping = M::AddressAndPortDependent;
+  measured.allocator.kind = A::Clustered;
+  measured.allocator.spec = nat::UniformSpec{5025, 5068};
+  rendezvous::NatInfo info;
+  rendezvous::apply_knowledge(measured, info);
+  std::vector<std::string> disagreements;
+  EXPECT_FALSE(rendezvous::refine_with_profile(profile("vodafone-nl"), measured, info, disagreements));
+  rendezvous::NatInfo from_profile;
+  rendezvous::apply_profile(profile("vodafone-nl"), from_profile);
+  ASSERT_TRUE(from_profile.allocator);
+  EXPECT_EQ(nat::sample_class(*from_profile.allocator), A::Clustered);
+  EXPECT_EQ(info.allocator, from_profile.allocator);
+}
+
+// --- what a peer tells about itself: measured, profile, explicit flags -------
+
+TEST(OwnNatInfo, TheMeasurementIsToldWhenNothingIsStated) {
+  std::vector<std::string> notes;
+  const auto info = rendezvous::own_nat_info(kpn_like(), {}, notes);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->mapping, M::AddressAndPortDependent);
+  EXPECT_EQ(info->filtering, F::AddressAndPortDependent);
+  EXPECT_EQ(info->allocator, nat::AllocatorSpec{nat::SequentialSpec{}});
+  EXPECT_EQ(info->idle_timeout_ms, 0u);
+  EXPECT_TRUE(notes.empty());
+}
+
+TEST(OwnNatInfo, ExplicitFlagsWinOverTheMeasurementAndSaySo) {
+  rendezvous::StatedNat stated;
+  stated.mapping = M::EndpointIndependent;
+  stated.idle_timeout_ms = 30'000;
+  std::vector<std::string> notes;
+  const auto info = rendezvous::own_nat_info(kpn_like(), stated, notes);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->mapping, M::EndpointIndependent);
+  EXPECT_EQ(info->filtering, F::AddressAndPortDependent);  // not stated: measured
+  EXPECT_EQ(info->idle_timeout_ms, 30'000u);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("--mapping says endpoint-independent, measured address-and-port-dependent"),
+            std::string::npos)
+      << notes[0];
+}
+
+TEST(OwnNatInfo, FlagsAndAProfileWinOverAMeasurementWithStatedTimeoutsOverTheProfiles) {
+  const nat::Profile kpn = profile("kpn-nl");
+  rendezvous::StatedNat stated;
+  stated.profile = &kpn;
+  stated.filtering = F::AddressDependent;
+  stated.idle_timeout_ms = 100'000;
+  std::vector<std::string> notes;
+  const auto info = rendezvous::own_nat_info(kpn_like(), stated, notes);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->allocator, nat::AllocatorSpec{nat::BlockSpec{256}});
+  EXPECT_EQ(info->filtering, F::AddressDependent);
+  EXPECT_EQ(info->pending_timeout_ms, 120'000u);
+  EXPECT_EQ(info->idle_timeout_ms, 100'000u);
+  EXPECT_EQ(notes.size(), 1u);  // the filtering flag against the measurement
+}
+
+TEST(OwnNatInfo, WithoutAMeasurementItIsWhatWasStated) {
+  // What connect/listen told before they learned their NAT: flags over the profile.
+  const nat::Profile voda = profile("vodafone-nl");
+  rendezvous::StatedNat stated;
+  stated.profile = &voda;
+  stated.mapping = M::EndpointIndependent;
+  std::vector<std::string> notes;
+  nat::NatKnowledge unanswered;
+  unanswered.no_answer = true;
+  for (const auto& measured : {std::optional<nat::NatKnowledge>{}, std::optional<nat::NatKnowledge>{unanswered}}) {
+    const auto info = rendezvous::own_nat_info(measured, stated, notes);
+    ASSERT_TRUE(info);
+    rendezvous::NatInfo expected;
+    rendezvous::apply_profile(voda, expected);
+    expected.mapping = M::EndpointIndependent;
+    EXPECT_EQ(*info, expected);
+  }
+  EXPECT_TRUE(notes.empty());
+  std::vector<std::string> none;
+  EXPECT_EQ(rendezvous::own_nat_info(std::nullopt, {}, none).value(), rendezvous::NatInfo{});
+}
+
 TEST(AllocatorSpecText, FormatsWhatParsesBack) {
-  for (const nat::AllocatorSpec spec :
+  for (const nat::AllocatorSpec& spec :
        {nat::AllocatorSpec{nat::PreservingSpec{}}, nat::AllocatorSpec{nat::SequentialSpec{}},
         nat::AllocatorSpec{nat::RandomFullySpec{}}, nat::AllocatorSpec{nat::UniformSpec{2048, 65535}},
         nat::AllocatorSpec{nat::BlockSpec{64}}, nat::AllocatorSpec{nat::BetaSpec{2.242, 5.008, 4630, 13937}},
