@@ -16,6 +16,7 @@
 #include "io/stop_signals.hpp"
 #include "nat/allocator_spec_text.hpp"
 #include "nat/nat_knowledge_json.hpp"
+#include "nat_cache_options.hpp"
 #include "rendezvous/nat_info_probe.hpp"
 
 namespace natpunch::cli {
@@ -32,9 +33,7 @@ struct ProbeOptions {
   std::uint32_t samples = 8;
   bool no_hairpin = false;
   std::string profile;
-  bool nat_cache = false;
-  std::string nat_cache_file;
-  int nat_cache_ttl_s = 600;
+  NatCacheOptions cache;
   bool refresh = false;
   bool json = false;
 };
@@ -92,14 +91,7 @@ int run(const ProbeOptions& o) {
   }
   options.samples = o.samples;
   options.test_hairpinning = !o.no_hairpin;
-  io::NatCachePolicy cache;
-  cache.ttl = std::chrono::seconds(o.nat_cache_ttl_s);
-  if (!o.nat_cache_file.empty()) {
-    cache.file = o.nat_cache_file;
-  } else if (o.nat_cache) {
-    cache.file = io::default_nat_cache_file();
-    if (cache.file.empty()) std::cerr << "warning: neither XDG_CACHE_HOME nor HOME is set: no on-disk NAT cache\n";
-  }
+  const io::NatCachePolicy cache = nat_cache_policy(o.cache);
 
   io::StopSignals stop;
   options.should_stop = stop.predicate();
@@ -193,13 +185,7 @@ void add_probe_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--profile", o->profile,
                   "A carrier profile (NAME or FILE) to refine what was measured: what peers would be told with "
                   "`connect --profile`");
-  cmd->add_flag("--nat-cache", o->nat_cache,
-                "Keep what was learned on disk ($XDG_CACHE_HOME/natpunch/nat-knowledge.json) and use it while "
-                "fresh (see --nat-cache-ttl)");
-  cmd->add_option("--nat-cache-file", o->nat_cache_file, "The on-disk NAT cache in another file (implies --nat-cache)");
-  cmd->add_option("--nat-cache-ttl", o->nat_cache_ttl_s, "Seconds a cached NAT is believed")
-      ->default_val(600)
-      ->check(CLI::Range(1, 7 * 86400));
+  add_nat_cache_options(*cmd, o->cache);
   cmd->add_flag("--refresh", o->refresh, "Probe even when the cache knows the NAT (and update it)");
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout (for scripts)");
   cmd->footer(

@@ -93,12 +93,13 @@ int run(const RendezvousOptions& o) {
       std::cerr << "error: --stun-alt '" << o.stun_alternate << "' is not IP:PORT (e.g. 203.0.113.11:7001)\n";
       return kExitUsage;
     }
-    if (listen->address.is_unspecified() || listen->port == 0) {
-      std::cerr << "error: --stun-alt needs --listen with a concrete address and port (the STUN primary that "
-                   "answers CHANGE-REQUESTs from the alternate), e.g. --listen 203.0.113.10:7000\n";
+    if (listen->address.is_unspecified() || alt->address.is_unspecified()) {
+      std::cerr << "error: --stun-alt needs --listen and --stun-alt with concrete addresses (the STUN primary "
+                   "answers CHANGE-REQUESTs from the alternate), e.g. --listen 203.0.113.10:7000 --stun-alt "
+                   "203.0.113.11:7001\n";
       return kExitUsage;
     }
-    if (alt->address == listen->address || alt->port == listen->port ||
+    if (alt->address == listen->address || (alt->port != 0 && alt->port == listen->port) ||
         alt->address.family() != listen->address.family()) {
       std::cerr << "error: --stun-alt must differ from --listen in both IP and port, same address family "
                    "(RFC 5780 needs two IPs x two ports)\n";
@@ -170,14 +171,14 @@ int run(const RendezvousOptions& o) {
   run_options.stun = stun;
   run_options.stats_interval = std::chrono::seconds(o.stats_interval);
   const std::string server_key = rendezvous::to_hex(server.server_key());
-  run_options.on_ready = [json, &server_key, &stun](const Endpoint& bound) {
+  run_options.on_ready = [json, &server_key](const Endpoint& bound, const std::optional<Endpoint>& stun_alternate) {
     if (json)
       std::cout << nlohmann::json{{"event", "listening"}, {"address", bound.to_string()}, {"server_key", server_key}}.dump()
                 << std::endl;
     else
       std::cout << "listening on " << bound.to_string() << " (udp)\nserver key: " << server_key << std::endl;
-    if (stun) {
-      const std::string alternate = stun->alternate->to_string();
+    if (stun_alternate) {
+      const std::string alternate = stun_alternate->to_string();
       if (json)
         std::cout << nlohmann::json{{"event", "stun"}, {"primary", bound.to_string()}, {"alternate", alternate}}.dump()
                   << std::endl;
@@ -216,7 +217,8 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--stun-alt", o->stun_alternate,
                   "IP:PORT of a second address and port on this host: the --listen socket then also answers STUN, "
                   "as the primary of an RFC 5780 server on both (4 sockets), so listen/connect learn their NAT's "
-                  "mapping, filtering and port allocation from the rendezvous itself (natpunch probe)")
+                  "mapping, filtering and port allocation from the rendezvous itself (natpunch probe); port 0 picks "
+                  "one free on both addresses")
       ->check(bind_address());
   cmd->add_option("--identity", o->identity_file,
                   "Server key file (created with mode 0600 if missing) so clients can pin the server key it "

@@ -11,10 +11,45 @@ ColocatedStun::ColocatedStun(asio::io_context& ctx, asio::ip::udp::socket& prima
   for (auto& e : extra_) e = std::make_unique<Extra>(ctx);
 }
 
+namespace {
+
+// A port free on `address` now (the kernel's choice), or 0.
+std::uint16_t free_port(asio::io_context& ctx, const IpAddress& address) {
+  asio::ip::udp::socket s(ctx);
+  asio::error_code ec;
+  const auto at = to_asio(Endpoint{address, 0});
+  s.open(at.protocol(), ec);
+  if (!ec) s.bind(at, ec);
+  if (ec) return 0;
+  const auto bound = s.local_endpoint(ec);
+  return ec ? 0 : bound.port();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ColocatedStun>, std::string> ColocatedStun::open(asio::io_context& ctx,
                                                                         asio::ip::udp::socket& primary,
                                                                         stun::ServerConfig config) {
   if (!config.alternate) return Unexpected{std::string("a STUN server beside the rendezvous needs an alternate address")};
+  if (config.alternate->port != 0) return open_at(ctx, primary, std::move(config));
+  // Port 0: a port free on the alternate address, which must then be free
+  // on the primary address too; another process may take it in between.
+  constexpr int kAttempts = 8;
+  Result<std::unique_ptr<ColocatedStun>, std::string> last = Unexpected{std::string()};
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto with_port = config;
+    with_port.alternate->port = free_port(ctx, config.alternate->address);
+    if (with_port.alternate->port == 0 || with_port.alternate->port == config.primary.port) continue;
+    last = open_at(ctx, primary, std::move(with_port));
+    if (last) return last;
+  }
+  if (last.error().empty()) return Unexpected{"cannot listen on " + config.alternate->to_string() + " (STUN)"};
+  return last;
+}
+
+Result<std::unique_ptr<ColocatedStun>, std::string> ColocatedStun::open_at(asio::io_context& ctx,
+                                                                           asio::ip::udp::socket& primary,
+                                                                           stun::ServerConfig config) {
   std::unique_ptr<ColocatedStun> stun(new ColocatedStun(ctx, primary, std::move(config)));
   for (std::size_t i = 0; i < stun->extra_.size(); ++i) {
     const Endpoint at = stun->machine_.socket_endpoint(static_cast<SocketId>(i + 1));

@@ -33,8 +33,8 @@ inline bool looks_like_stun(std::span<const std::uint8_t> datagram) {
 class ColocatedStun {
  public:
   // `primary` is the host server's bound socket; config.primary must be its
-  // address and config.alternate set. The error names the address that
-  // could not be bound.
+  // address and config.alternate set (port 0: one free on both addresses).
+  // The error names the address that could not be bound.
   static Result<std::unique_ptr<ColocatedStun>, std::string> open(asio::io_context& ctx,
                                                                   asio::ip::udp::socket& primary,
                                                                   stun::ServerConfig config);
@@ -44,11 +44,14 @@ class ColocatedStun {
   // A STUN datagram that arrived on the primary socket.
   void on_primary_datagram(std::span<const std::uint8_t> bytes, const Endpoint& from);
   const stun::ServerCounters& counters() const { return machine_.server().counters(); }
-  // The four sockets' addresses, primary first.
+  // The four sockets' addresses, primary first (config.alternate's port 0 resolved).
   std::vector<Endpoint> endpoints() const { return machine_.socket_endpoints(); }
 
  private:
   ColocatedStun(asio::io_context& ctx, asio::ip::udp::socket& primary, stun::ServerConfig config);
+  static Result<std::unique_ptr<ColocatedStun>, std::string> open_at(asio::io_context& ctx,
+                                                                     asio::ip::udp::socket& primary,
+                                                                     stun::ServerConfig config);
   void receive(std::size_t index);
   void handle(SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint& from);
   asio::ip::udp::socket& socket(SocketId id);

@@ -38,7 +38,11 @@ class Loop {
       if (!opened) return Unexpected{opened.error()};
       stun_ = std::move(*opened);
     }
-    if (options_.on_ready) options_.on_ready(from_asio(socket_.local_endpoint()));
+    if (options_.on_ready) {
+      std::optional<Endpoint> alternate;
+      if (stun_) alternate = stun_->endpoints().back();  // alternate IP and port
+      options_.on_ready(from_asio(socket_.local_endpoint()), alternate);
+    }
     receive();
     signals_.async_wait([this](const asio::error_code& e, int) {
       if (!e) ctx_.stop();
