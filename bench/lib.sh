@@ -1,6 +1,7 @@
 # bench/lib.sh — shared pieces of the benchmark scripts (probe_bench.sh,
-# stun_bench.sh, natd_bench.sh): argument checks, build-dir checks, the
-# min / median / max summary and the machine/load lines. Sourced, never run:
+# stun_bench.sh, natd_bench.sh, turn_bench.sh, relay_bench.sh, ...): argument checks,
+# build-dir checks, the min / median / max summary and the machine/load lines,
+# a free loopback port and coturn settings. Sourced, never run:
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #   bench_init probe_bench.sh        # names the script in messages; handles -h/--help
@@ -83,3 +84,74 @@ bench_machine() {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -r)"
 }
 bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# A port nobody uses now on 127.0.0.1, for UDP and TCP alike.
+bench_free_port() {
+  /usr/bin/python3 -c '
+import socket
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass'
+}
+
+# bench_wait_udp_listen PORT: until something listens on UDP PORT (5 s at most).
+bench_wait_udp_listen() {
+  local _
+  for _ in $(seq 100); do
+    ss -Hlun "sport = :$1" | grep -q . && return 0
+    sleep 0.05
+  done
+  bench_die "nothing listens on UDP port $1"
+}
+
+# bench_coturn_loopback_conf DIR PORT SECRET: writes DIR/turnserver.conf for
+# a coturn on 127.0.0.1:PORT (no TLS) with use-auth-secret SECRET that
+# relays to loopback peers only (every other address denied); its log and
+# pid file in DIR.
+bench_coturn_loopback_conf() {
+  cat >"$1/turnserver.conf" <<CONF
+listening-ip=127.0.0.1
+relay-ip=127.0.0.1
+listening-port=$2
+min-port=49152
+max-port=65535
+realm=natpunch.bench
+use-auth-secret
+static-auth-secret=$3
+no-cli
+no-dtls
+no-tls
+no-rfc5780
+no-stdout-log
+simple-log
+log-file=$1/turnserver.log
+pidfile=$1/turnserver.pid
+allow-loopback-peers
+allowed-peer-ip=127.0.0.1
+denied-peer-ip=0.0.0.0-255.255.255.255
+denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff
+no-multicast-peers
+CONF
+}
+
+# bench_start_work: a temporary directory $work and a list $pids of the
+# processes the script starts; on exit (also Ctrl-C: status 130) they are
+# stopped by PID, bench_on_exit runs if the script defines it, and $work is
+# removed.
+bench_start_work() {
+  work=$(mktemp -d)
+  pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if declare -F bench_on_exit >/dev/null; then bench_on_exit; fi
+  rm -rf "$work"
+}

@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::rendezvous {
 namespace {
-
-std::uint64_t load_be64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
 
 void consider(std::optional<TimePoint>& earliest, TimePoint t) {
   if (!earliest || t < *earliest) earliest = t;
@@ -33,7 +29,7 @@ Client::Client(ClientConfig config, RandomBytes random) : config_(std::move(conf
   // the server would answer them with that life's sessions.
   std::array<std::uint8_t, 4> b{};
   random_(b);
-  next_request_id_ = 1 + ((std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3]) >> 1);
+  next_request_id_ = 1 + (load_be32(b.data()) >> 1);
   instance_ = config_.instance;
   if (instance_ == 0) {
     std::array<std::uint8_t, 8> i{};
@@ -392,7 +388,15 @@ void Client::on_authenticated(TimePoint now, const Message& m, std::span<const s
     if (sessions_.contains(d->session_id)) events_.push_back(client_event::RelayReceived{d->session_id, d->payload});
   } else if (const auto* e = std::get_if<Error>(&m)) {
     on_error(now, *e);
+  } else if (const auto* t = std::get_if<TurnServers>(&m)) {
+    on_turn_servers(now, *t);
   }
+}
+
+void Client::on_turn_servers(TimePoint now, TurnServers m) {
+  crypt_turn_passwords(m, keys_->seal, m.auth.sequence);
+  turn_offer_ = client_event::TurnServersOffered{std::move(m.servers), now + seconds(m.valid_for_s)};
+  events_.push_back(*turn_offer_);
 }
 
 void Client::on_registered(TimePoint now, const Registered& m) {
