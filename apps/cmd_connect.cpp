@@ -25,7 +25,7 @@
 #include <thread>
 
 #include "commands.hpp"
-#include "nat_cache_options.hpp"
+#include "own_nat_options.hpp"
 #include "session_measure.hpp"
 #include "core/endpoint.hpp"
 #include "io/peer_listener.hpp"
@@ -493,15 +493,8 @@ int run_peer(Role role, const PeerOptions& o) {
   // over both (rendezvous::own_nat_info).
   rendezvous::StatedNat stated{*mapping, *filtering};
   std::optional<nat::Profile> profile;
-  if (!o.profile.empty()) {
-    auto loaded = io::load_profile_by_name(o.profile, io::default_profile_directories());
-    if (!loaded) {
-      std::cerr << "error: --profile: " << loaded.error().to_string() << "\n";
-      return kExitUsage;
-    }
-    profile = std::move(*loaded);
-    stated.profile = &*profile;
-  }
+  if (auto failed = load_profile_option(o.profile, profile)) return *failed;
+  if (profile) stated.profile = &*profile;
   if (o.idle_timeout_ms > 0) stated.idle_timeout_ms = static_cast<std::uint32_t>(o.idle_timeout_ms);
   {
     std::vector<std::string> no_notes;

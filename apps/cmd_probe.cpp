@@ -16,7 +16,7 @@
 #include "io/stop_signals.hpp"
 #include "nat/allocator_spec_text.hpp"
 #include "nat/nat_knowledge_json.hpp"
-#include "nat_cache_options.hpp"
+#include "own_nat_options.hpp"
 #include "rendezvous/nat_info_probe.hpp"
 
 namespace natpunch::cli {
@@ -81,14 +81,7 @@ int run(const ProbeOptions& o) {
     options.bind = *bind;
   }
   std::optional<nat::Profile> profile;
-  if (!o.profile.empty()) {
-    auto loaded = io::load_profile_by_name(o.profile, io::default_profile_directories());
-    if (!loaded) {
-      std::cerr << "error: --profile: " << loaded.error().to_string() << "\n";
-      return kExitUsage;
-    }
-    profile = std::move(*loaded);
-  }
+  if (auto failed = load_profile_option(o.profile, profile)) return *failed;
   options.samples = o.samples;
   options.test_hairpinning = !o.no_hairpin;
   const io::NatCachePolicy cache = nat_cache_policy(o.cache);

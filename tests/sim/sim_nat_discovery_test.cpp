@@ -209,6 +209,15 @@ std::string describe(const stun::DiscoveryResult& r) {
          " / mapped " + (r.mapped ? r.mapped->to_string() : "-") + " / note: " + r.note;
 }
 
+// The scenario's classic type, mapping, filtering, hairpinning and M1.
+void expect_verdicts(const stun::DiscoveryResult& r, const Scenario& s) {
+  EXPECT_EQ(r.classic, s.classic);
+  EXPECT_EQ(r.mapping, s.mapping);
+  EXPECT_EQ(r.filtering, s.filtering);
+  EXPECT_EQ(r.hairpinning, s.hairpinning);
+  EXPECT_EQ(r.mapped, s.mapped);
+}
+
 class SimDiscoveryScenario : public ::testing::TestWithParam<Scenario> {};
 
 // Every scenario again with the filtering tests on another socket, at the
@@ -222,11 +231,7 @@ TEST_P(SimDiscoveryScenario, ConcurrentTestsClassifyTheSameFaster) {
   ASSERT_TRUE(concurrent.run()) << "discovery did not finish";
   const auto& r = concurrent.discovery().result();
   SCOPED_TRACE(describe(r));
-  EXPECT_EQ(r.classic, s.classic);
-  EXPECT_EQ(r.mapping, s.mapping);
-  EXPECT_EQ(r.filtering, s.filtering);
-  EXPECT_EQ(r.hairpinning, s.hairpinning);
-  EXPECT_EQ(r.mapped, s.mapped);
+  expect_verdicts(r, s);
   EXPECT_NE(r.note.find(s.note_contains), std::string::npos);
   EXPECT_LE(concurrent.finished_at, phases.finished_at);
   // Where two or more tests time out one after another, at once saves at least one give-up time.
@@ -246,11 +251,7 @@ TEST_P(SimDiscoveryScenario, ClassifiesTheNat) {
   ASSERT_TRUE(world.run()) << "discovery did not finish";
   const auto& r = world.discovery().result();
   SCOPED_TRACE(describe(r));
-  EXPECT_EQ(r.classic, s.classic);
-  EXPECT_EQ(r.mapping, s.mapping);
-  EXPECT_EQ(r.filtering, s.filtering);
-  EXPECT_EQ(r.hairpinning, s.hairpinning);
-  EXPECT_EQ(r.mapped, s.mapped);
+  expect_verdicts(r, s);
   if (s.mapped) {
     EXPECT_EQ(r.server, kPrimary);
     EXPECT_EQ(r.server_alternate, s.server_has_alternate ? std::optional<Endpoint>(kAlternate) : std::nullopt);

@@ -193,6 +193,25 @@ TEST(NatCacheFormat, RoundTripsAndSkipsBadEntries) {
   EXPECT_EQ(io::parse_nat_cache(broken).size(), 1u);
 }
 
+// The fuzz target's seeds (tests/fuzz/corpus/nat_knowledge) are what the
+// formats accept, so the fuzzer starts from inputs that go deep.
+TEST(NatKnowledgeJson, FuzzSeedsAreAccepted) {
+  const std::string dir = std::string(NATPUNCH_PROFILES_DIR) + "/../tests/fuzz/corpus/nat_knowledge/";
+  const auto read = [&](const char* name) {
+    std::ifstream in(dir + name);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const auto k = nat::nat_knowledge_from_json(read("symmetric_random.json"));
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->allocator.kind, A::Random);
+  const auto entries = io::parse_nat_cache(read("cache_two_entries.json"));
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].knowledge.allocator.kind, A::Clustered);
+  EXPECT_EQ(entries[1].knowledge.mapping, M::None);
+}
+
 // --- refining a measurement with a carrier profile -------------------------
 
 nat::Profile profile(const std::string& name) {

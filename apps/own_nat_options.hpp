@@ -1,13 +1,17 @@
 #pragma once
-// The NAT cache's command-line options, shared by `probe`, `listen` and
-// `connect` (io/nat_knowledge_cache.hpp): in the process always, on disk
-// with --nat-cache / --nat-cache-file.
+// Command-line options about our own NAT, shared by `probe`, `listen` and
+// `connect`: the NAT cache (io/nat_knowledge_cache.hpp: in the process
+// always, on disk with --nat-cache / --nat-cache-file) and --profile.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <string>
 
+#include "commands.hpp"
 #include "io/nat_knowledge_cache.hpp"
+#include "io/profile_files.hpp"
+#include "nat/profile.hpp"
 
 namespace natpunch::cli {
 
@@ -38,6 +42,19 @@ inline io::NatCachePolicy nat_cache_policy(const NatCacheOptions& o) {
     if (cache.file.empty()) std::cerr << "warning: neither XDG_CACHE_HOME nor HOME is set: no on-disk NAT cache\n";
   }
   return cache;
+}
+
+// --profile NAME|FILE: loads it into `profile` (empty text: none); on a
+// bad name or file says so in one line and gives the exit code.
+inline std::optional<int> load_profile_option(const std::string& text, std::optional<nat::Profile>& profile) {
+  if (text.empty()) return std::nullopt;
+  auto loaded = io::load_profile_by_name(text, io::default_profile_directories());
+  if (!loaded) {
+    std::cerr << "error: --profile: " << loaded.error().to_string() << "\n";
+    return kExitUsage;
+  }
+  profile = std::move(*loaded);
+  return std::nullopt;
 }
 
 }  // namespace natpunch::cli
