@@ -2,6 +2,9 @@
 // rendezvous::ClientConfig + punch plan, then io::open_peer_session.
 #include <sodium.h>
 
+#include <memory>
+#include <vector>
+
 #include "io/own_nat.hpp"
 #include "io/peer_listener.hpp"
 #include "io/peer_session.hpp"
@@ -57,6 +60,7 @@ Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
   auto servers = io::resolve_udp(o.rendezvous, kDefaultRendezvousPort);
   if (!servers) return bad_input("rendezvous: " + servers.error());
   client.server = servers->front();
+  std::vector<SessionProgress> nat_progress;  // reported right after the identity, which comes first
   if (o.nat.learn) {
     io::OwnNatOptions learning;
     learning.cache.file = o.nat.cache_file;
@@ -65,18 +69,16 @@ Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
     auto own = io::own_nat(client.server, stated, learning);
     if (!own) return bad_input("carrier profile: " + own.error().to_string());
     client.info = own->info;
-    if (o.on_progress) {
-      for (const auto& note : own->notes) {
-        SessionProgress warning;
-        warning.kind = SessionProgress::Kind::kWarning;
-        warning.message = note;
-        o.on_progress(warning);
-      }
-      SessionProgress learned;
-      learned.kind = SessionProgress::Kind::kNatLearned;
-      learned.message = "NAT: " + io::describe(*own);
-      o.on_progress(learned);
+    for (const auto& note : own->notes) {
+      SessionProgress warning;
+      warning.kind = SessionProgress::Kind::kWarning;
+      warning.message = note;
+      nat_progress.push_back(std::move(warning));
     }
+    SessionProgress learned;
+    learned.kind = SessionProgress::Kind::kNatLearned;
+    learned.message = "NAT: " + io::describe(*own);
+    nat_progress.push_back(std::move(learned));
   }
   if (o.identity_file.empty()) {
     client.identity = rendezvous::Identity::generate(rendezvous::system_random_bytes());
@@ -102,6 +104,15 @@ Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
   config.keepalive.misses_for_dead = o.keepalive_misses_for_dead;
   config.repunch = o.repunch;
   config.on_progress = o.on_progress;
+  if (o.on_progress && !nat_progress.empty()) {
+    auto pending = std::make_shared<std::vector<SessionProgress>>(std::move(nat_progress));
+    config.on_progress = [report = o.on_progress, pending](const SessionProgress& p) {
+      report(p);
+      if (p.kind != SessionProgress::Kind::kIdentity || pending->empty()) return;
+      for (const auto& q : *pending) report(q);
+      pending->clear();  // calls come one at a time (session.hpp)
+    };
+  }
   config.should_stop = o.should_stop;
   return config;
 }
