@@ -25,14 +25,17 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "own_nat_options.hpp"
 #include "session_measure.hpp"
 #include "core/endpoint.hpp"
 #include "io/peer_listener.hpp"
+#include "io/own_nat.hpp"
 #include "io/peer_session.hpp"
 #include "io/profile_files.hpp"
 #include "io/rendezvous_identity_file.hpp"
 #include "io/stop_signals.hpp"
 #include "io/resolver.hpp"
+#include "nat/allocator_spec_text.hpp"
 #include "rendezvous/nat_info_profile.hpp"
 #include "punch/side_knowledge.hpp"
 
@@ -54,6 +57,8 @@ struct PeerOptions {
   std::string mapping = "unknown";
   std::string filtering = "unknown";
   std::string profile;  // carrier profile id or file: fills NatInfo
+  bool no_nat_probe = false;  // tell only what the flags say
+  NatCacheOptions nat_cache;
   bool force_relay = false;
   int wait_s = 60;
   int hole_punch_ms = 2000;
@@ -76,6 +81,29 @@ struct PeerOptions {
 const char* role_name(Role role) { return role == Role::Listen ? "listen" : "connect"; }
 
 double to_ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// What was learned about our NAT and what the peer is told.
+nlohmann::json nat_result_json(const io::OwnNat& own) {
+  nlohmann::json j{{"learned", false}};
+  if (own.learned && !own.learned->interrupted && !own.learned->knowledge.no_answer) {
+    const auto& k = own.learned->knowledge;
+    j["learned"] = true;
+    j["cached"] = own.learned->cached;
+    j["mapping"] = std::string(nat::to_string(k.mapping));
+    j["filtering"] = std::string(nat::to_string(k.filtering));
+    j["ports"] = std::string(nat::to_string(k.allocator.kind));
+    j["took_ms"] = to_ms(k.took);
+  }
+  const auto& info = own.info;
+  j["told"] = {{"mapping", std::string(nat::to_string(info.mapping))},
+               {"filtering", std::string(nat::to_string(info.filtering))},
+               {"allocator", info.allocator ? nlohmann::json(nat::format_allocator_spec(*info.allocator))
+                                            : nlohmann::json(nullptr)},
+               {"carrier_profile", info.carrier_profile},
+               {"idle_timeout_ms", info.idle_timeout_ms}};
+  j["notes"] = own.notes;
+  return j;
+}
 
 std::string fixed(double value, int digits) {
   std::ostringstream s;
@@ -461,23 +489,24 @@ int run_peer(Role role, const PeerOptions& o) {
                  "address-and-port-dependent or unknown\n";
     return kExitUsage;
   }
-  config.info.mapping = *mapping;
-  config.info.filtering = *filtering;
-  // A carrier profile tells the peer our allocator (prediction, carrier
-  // order), timeouts and carrier; an explicit --mapping/--filtering (not
-  // "unknown") is a measurement and wins over the profile.
-  if (!o.profile.empty()) {
-    auto profile = io::load_profile_by_name(o.profile, io::default_profile_directories());
-    auto problem = profile ? rendezvous::apply_profile(*profile, config.info) : profile.error();
-    if (problem) {
-      std::cerr << "error: --profile: " << problem->to_string() << "\n";
+  // What we tell the peer about our NAT: what we learn at registration,
+  // refined by a carrier profile (allocator, timeouts, carrier), with an
+  // explicit --mapping/--filtering (not "unknown") or --idle-timeout-ms
+  // over both (rendezvous::own_nat_info).
+  rendezvous::StatedNat stated{*mapping, *filtering};
+  std::optional<nat::Profile> profile;
+  if (auto failed = load_profile_option(o.profile, profile)) return *failed;
+  if (profile) stated.profile = &*profile;
+  if (o.idle_timeout_ms > 0) stated.idle_timeout_ms = static_cast<std::uint32_t>(o.idle_timeout_ms);
+  {
+    std::vector<std::string> no_notes;
+    auto info = rendezvous::own_nat_info(std::nullopt, stated, no_notes);
+    if (!info) {
+      std::cerr << "error: --profile: " << info.error().to_string() << "\n";
       return kExitUsage;
     }
-    if (*mapping != nat::MappingBehavior::Unknown) config.info.mapping = *mapping;
-    if (*filtering != nat::FilteringBehavior::Unknown) config.info.filtering = *filtering;
+    config.info = std::move(*info);  // until the NAT is learned
   }
-  // A measured idle timeout wins over the profile's: keepalives follow it.
-  if (o.idle_timeout_ms > 0) config.info.idle_timeout_ms = static_cast<std::uint32_t>(o.idle_timeout_ms);
   if (!o.server_key.empty()) {
     config.pinned_server_key = rendezvous::parse_public_key(o.server_key);
     if (!config.pinned_server_key) {
@@ -521,6 +550,24 @@ int run_peer(Role role, const PeerOptions& o) {
   const std::function<bool()> should_stop = stop.predicate();
   bool interrupted = false;
 
+  // What we learned about our NAT and told the peer: the "nat" object of
+  // the --json result.
+  std::optional<nlohmann::json> nat_json;
+  if (!o.no_nat_probe) {
+    // Learn our NAT through the rendezvous's STUN before registering (one
+    // round trip and a give-up time; once per local address per process,
+    // or per --nat-cache-ttl with --nat-cache).
+    io::OwnNatOptions learning;
+    learning.cache = nat_cache_policy(o.nat_cache);
+    learning.should_stop = should_stop;
+    if (auto own = io::own_nat(config.server, stated, learning)) {
+      config.info = own->info;
+      for (const auto& note : own->notes) std::cerr << "warning: " << note << "\n";
+      std::cerr << "NAT: " << io::describe(*own) << "\n";
+      nat_json = nat_result_json(*own);
+    }
+  }
+
   io::PeerSessionConfig session_config;
   session_config.role = role == Role::Connect ? io::PeerRole::Connect : io::PeerRole::Listen;
   session_config.client = config;
@@ -559,6 +606,7 @@ int run_peer(Role role, const PeerOptions& o) {
                        {"probes_sent", e.probes_sent},
                        {"elapsed_ms", to_ms(Clock::now() - process_start)}};
       add_session_id(j, e.session_id);
+      if (nat_json) j["nat"] = *nat_json;
       report << j.dump() << std::endl;
     }
     if (stopped) return kExitInterrupted;
@@ -616,6 +664,7 @@ int run_peer(Role role, const PeerOptions& o) {
     j["identity"] = own_key;
     j["interrupted"] = interrupted || stop.requested();
     j["elapsed_ms"] = to_ms(Clock::now() - process_start);
+    if (nat_json) j["nat"] = *nat_json;
     if (o.measure_s > 0) {
       j["measured"] = ok;
       if (measured) j["measure"] = measured->to_json();
@@ -664,7 +713,7 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
   cmd.add_option("--server-key", o.server_key, "Pin the rendezvous server's key (64 hex digits it prints)");
   cmd.add_option("--mapping", o.mapping,
                  "Own NAT mapping behaviour, if known (none, endpoint-independent, address-dependent, "
-                 "address-and-port-dependent, unknown); `natpunch nat-type` measures it")
+                 "address-and-port-dependent, unknown); overrides what is learned at registration")
       ->default_val("unknown");
   cmd.add_option("--filtering", o.filtering, "Own NAT filtering behaviour, if known (same spellings)")
       ->default_val("unknown");
@@ -672,6 +721,11 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
                  "Own carrier profile: an id (kpn-nl, looked up in ./profiles and beside the binary) or a .json file. "
                  "Tells the peer our mapping, filtering, port allocator and timeouts, so it can predict our ports "
                  "(KPN's 256-port blocks); --mapping/--filtering other than unknown override it");
+  cmd.add_flag("--no-nat-probe", o.no_nat_probe,
+               "Do not learn our NAT at registration: tell the peer only what --mapping/--filtering/--profile say. "
+               "By default the NAT's mapping, filtering and port allocation are learned from the rendezvous "
+               "(started with --stun-alt) in about a second, once per local address; flags and a profile refine it");
+  add_nat_cache_options(cmd, o.nat_cache);
   cmd.add_option("--wait", o.wait_s, "Seconds to wait for registration and the session")
       ->default_val(60)
       ->check(CLI::Range(1, kMaxWaitSeconds));

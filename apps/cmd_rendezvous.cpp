@@ -11,6 +11,7 @@
 #include "io/rendezvous_server_runner.hpp"
 #include "rendezvous/server.hpp"
 #include "source_limit_options.hpp"
+#include "stun/server.hpp"
 
 namespace natpunch::cli {
 
@@ -18,6 +19,7 @@ namespace {
 
 struct RendezvousOptions {
   std::string listen;
+  std::string stun_alternate;
   std::string identity_file;
   std::size_t max_registrations = 100'000;
   std::size_t max_pending = 100'000;
@@ -129,6 +131,31 @@ int run(const RendezvousOptions& o) {
     std::cerr << "error: --listen '" << o.listen << "' is not IP:PORT (e.g. 203.0.113.10:7000)\n";
     return kExitUsage;
   }
+  std::optional<stun::ServerConfig> stun;
+  if (!o.stun_alternate.empty()) {
+    auto alt = Endpoint::parse(o.stun_alternate);
+    if (!alt) {
+      std::cerr << "error: --stun-alt '" << o.stun_alternate << "' is not IP:PORT (e.g. 203.0.113.11:7001)\n";
+      return kExitUsage;
+    }
+    if (listen->address.is_unspecified() || alt->address.is_unspecified()) {
+      std::cerr << "error: --stun-alt needs --listen and --stun-alt with concrete addresses (the STUN primary "
+                   "answers CHANGE-REQUESTs from the alternate), e.g. --listen 203.0.113.10:7000 --stun-alt "
+                   "203.0.113.11:7001\n";
+      return kExitUsage;
+    }
+    if (alt->address == listen->address || (alt->port != 0 && alt->port == listen->port) ||
+        alt->address.family() != listen->address.family()) {
+      std::cerr << "error: --stun-alt must differ from --listen in both IP and port, same address family "
+                   "(RFC 5780 needs two IPs x two ports)\n";
+      return kExitUsage;
+    }
+    stun.emplace();
+    stun->primary = *listen;
+    stun->alternate = *alt;
+    apply(o.limits, stun->rate_limit);
+    stun->hash_seed = io::os_random_seed();
+  }
   rendezvous::ServerConfig config;
   if (!o.identity_file.empty()) {
     auto loaded = io::load_or_create_identity(o.identity_file);
@@ -208,11 +235,13 @@ int run(const RendezvousOptions& o) {
 
   io::RendezvousServerRunOptions run_options;
   run_options.listen = *listen;
+  run_options.stun = stun;
   run_options.stats_interval = std::chrono::seconds(o.stats_interval);
   const std::string server_key = rendezvous::to_hex(server.server_key());
   std::vector<std::string> turn_relays;
   for (const auto& relay : config.turn.relays) turn_relays.push_back(relay.address.to_string());
-  run_options.on_ready = [json, &server_key, &turn_relays](const Endpoint& bound) {
+  run_options.on_ready = [json, &server_key, &turn_relays](const Endpoint& bound,
+                                                           const std::optional<Endpoint>& stun_alternate) {
     if (json) {
       std::cout << nlohmann::json{{"event", "listening"},
                                   {"address", bound.to_string()},
@@ -223,6 +252,15 @@ int run(const RendezvousOptions& o) {
     } else {
       std::cout << "listening on " << bound.to_string() << " (udp)\nserver key: " << server_key << std::endl;
       for (const auto& relay : turn_relays) std::cout << "offering TURN relay " << relay << std::endl;
+    }
+    if (stun_alternate) {
+      const std::string alternate = stun_alternate->to_string();
+      if (json)
+        std::cout << nlohmann::json{{"event", "stun"}, {"primary", bound.to_string()}, {"alternate", alternate}}.dump()
+                  << std::endl;
+      else
+        std::cout << "STUN (RFC 5780) on " << bound.to_string() << " with alternate " << alternate
+                  << ": peers learn their NAT here" << std::endl;
     }
   };
   run_options.on_stats = [json](const rendezvous::ServerCounters& c, bool final) {
@@ -251,6 +289,12 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       "punching fails");
   cmd->add_option("--listen", o->listen, "IP:PORT to listen on (UDP); port 0 picks a free one")
       ->required()
+      ->check(bind_address());
+  cmd->add_option("--stun-alt", o->stun_alternate,
+                  "IP:PORT of a second address and port on this host: the --listen socket then also answers STUN, "
+                  "as the primary of an RFC 5780 server on both (4 sockets), so listen/connect learn their NAT's "
+                  "mapping, filtering and port allocation from the rendezvous itself (natpunch probe); port 0 picks "
+                  "one free on both addresses")
       ->check(bind_address());
   cmd->add_option("--identity", o->identity_file,
                   "Server key file (created with mode 0600 if missing) so clients can pin the server key it "
@@ -335,6 +379,7 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Example:\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --identity /var/lib/natpunch/server.key --json-log\n"
+      "  natpunch rendezvous --listen 203.0.113.10:7000 --stun-alt 203.0.113.11:7001   # peers learn their NAT here\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --turn-server 203.0.113.10:3478,tls=443,name=turn.example.org \\\n"
       "      --turn-secret \"$SECRET\"     # peers also get short-lived TURN credentials for this coturn\n"
       "Signalling is authenticated (Ed25519 challenge, then a MAC per datagram); unauthenticated requests never\n"

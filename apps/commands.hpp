@@ -16,6 +16,7 @@ inline constexpr int kExitInterrupted = 130;  // SIGINT/SIGTERM (the shell's con
 void add_stun_server_command(CLI::App& app, int& exit_code);
 void add_stun_command(CLI::App& app, int& exit_code);
 void add_nat_type_command(CLI::App& app, int& exit_code);
+void add_probe_command(CLI::App& app, int& exit_code);
 void add_birthday_command(CLI::App& app, int& exit_code);
 void add_simulate_command(CLI::App& app, int& exit_code);
 void add_analyze_command(CLI::App& app, int& exit_code);

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   natpunch::cli::add_stun_server_command(app, exit_code);
   natpunch::cli::add_stun_command(app, exit_code);
   natpunch::cli::add_nat_type_command(app, exit_code);
+  natpunch::cli::add_probe_command(app, exit_code);
   natpunch::cli::add_birthday_command(app, exit_code);
   natpunch::cli::add_simulate_command(app, exit_code);
   natpunch::cli::add_analyze_command(app, exit_code);

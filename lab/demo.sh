@@ -348,6 +348,7 @@ show_ports() {
 }
 
 readonly RENDEZVOUS=203.0.113.10:7000
+readonly RENDEZVOUS_STUN_ALT=203.0.113.11:7001
 # Bounded punching: a pair that cannot punch ends on the relay in seconds.
 readonly PAIR_ARGS=(--rendezvous "$RENDEZVOUS" --json --wait 20 --punch-timeout-ms 4000 --measure 1)
 
@@ -364,8 +365,10 @@ lab_up() {
 
 start_rendezvous() {
   local bin=$1 id=$2 log=$3 tries
-  echo "== starting: natpunch rendezvous --listen $RENDEZVOUS (in np-$id-server)"
-  "$LAB" exec --id "$id" server -- "$bin" rendezvous --listen "$RENDEZVOUS" >"$log" 2>&1 &
+  # --stun-alt: the peers learn their NATs from it at registration (no NAT flags).
+  echo "== starting: natpunch rendezvous --listen $RENDEZVOUS --stun-alt $RENDEZVOUS_STUN_ALT (in np-$id-server)"
+  "$LAB" exec --id "$id" server -- "$bin" rendezvous --listen "$RENDEZVOUS" --stun-alt "$RENDEZVOUS_STUN_ALT" \
+    >"$log" 2>&1 &
   for tries in $(seq 1 50); do
     if "$LAB" exec --id "$id" server -- ss -Hlun 2>/dev/null | grep -q ":${RENDEZVOUS##*:}\b"; then
       echo "   rendezvous is listening (after $((tries * 100)) ms)"
@@ -474,6 +477,9 @@ connect_pair() {
   local R_stop_reason R_rtt_min R_rtt_median R_rtt_p99 R_pongs R_pings
   eval "$(read_result "$base.connect.out")"
   echo "   rendezvous saw $from as ${R_observed:-?} and $to as ${R_peer_observed:-?}"
+  # What each side learned about its own NAT before registering, and told the other.
+  sed -n "s/^NAT: /   $from's NAT, /p" "$base.connect.err"
+  sed -n "s/^NAT: /   $to's NAT, /p" "$base.listen.err"
   # natpunch's own account: each strategy it tried, and how it ended.
   grep -E '^(strategy|punch: .*(connected|stopped))' "$base.connect.err" | sed 's/^/   | /' || true
   if ((rc != 0)) || [[ -z $R_route ]]; then

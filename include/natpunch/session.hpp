@@ -72,6 +72,15 @@ struct NatDescription {
   std::string carrier_profile;
   std::chrono::milliseconds pending_timeout{0};  // 0: not measured
   std::chrono::milliseconds idle_timeout{0};     // established mapping idle timeout; 0: not measured
+  // Learn the NAT's mapping, filtering and port allocation before
+  // registering, through the rendezvous's STUN (`natpunch rendezvous
+  // --stun-alt`; ~0.5 s, once per local address per process); what the
+  // fields above state refines or overrides it. false: tell only them.
+  bool learn = true;
+  // Keep what was learned in this file too and believe it for cache_ttl
+  // (empty: in this process only).
+  std::string cache_file;
+  std::chrono::seconds cache_ttl{600};
 };
 
 enum class SessionRoute { kDirect, kRelay };
@@ -89,6 +98,7 @@ struct SessionProgress {
     kWarning,          // e.g. a socket could not be bound (treated like loss)
     kWaitingForPeer,   // connect: the rendezvous does not know the peer yet (or all its
                        // registrations are busy); asking again until `wait` ends
+    kNatLearned,       // before registering: what was learned about our NAT (NatDescription::learn)
   };
   Kind kind = Kind::kRegistered;
   std::string message;  // one human-readable line, without the newline

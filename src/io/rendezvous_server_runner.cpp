@@ -7,6 +7,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "io/asio_convert.hpp"
+#include "io/colocated_stun.hpp"
 
 namespace natpunch::io {
 namespace {
@@ -30,7 +31,18 @@ class Loop {
       return Unexpected{"cannot listen on " + options_.listen.to_string() + ": " + ec.message() +
                         " (is the address configured on this host and the port free?)"};
     socket_.non_blocking(true, ec);
-    if (options_.on_ready) options_.on_ready(from_asio(socket_.local_endpoint()));
+    if (options_.stun) {
+      auto config = *options_.stun;
+      config.primary = from_asio(socket_.local_endpoint());
+      auto opened = ColocatedStun::open(ctx_, socket_, std::move(config));
+      if (!opened) return Unexpected{opened.error()};
+      stun_ = std::move(*opened);
+    }
+    if (options_.on_ready) {
+      std::optional<Endpoint> alternate;
+      if (stun_) alternate = stun_->endpoints().back();  // alternate IP and port
+      options_.on_ready(from_asio(socket_.local_endpoint()), alternate);
+    }
     receive();
     signals_.async_wait([this](const asio::error_code& e, int) {
       if (!e) ctx_.stop();
@@ -46,7 +58,10 @@ class Loop {
   void receive() {
     socket_.async_receive_from(asio::buffer(in_), sender_, [this](const asio::error_code& ec, std::size_t n) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
+      const std::span<const std::uint8_t> bytes(in_.data(), n);
+      if (!ec && stun_ && looks_like_stun(bytes)) {
+        stun_->on_primary_datagram(bytes, from_asio(sender_));
+      } else if (!ec) {
         for (const auto& t : server_.handle(Clock::now(), std::span<const std::uint8_t>(in_.data(), n),
                                             from_asio(sender_))) {
           asio::error_code send_error;
@@ -87,6 +102,7 @@ class Loop {
   asio::steady_timer stats_timer_;
   asio::ip::udp::endpoint sender_;
   std::array<std::uint8_t, 65536> in_{};
+  std::unique_ptr<ColocatedStun> stun_;  // with options.stun
 };
 
 }  // namespace

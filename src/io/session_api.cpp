@@ -2,13 +2,17 @@
 // rendezvous::ClientConfig + punch plan, then io::open_peer_session.
 #include <sodium.h>
 
+#include <memory>
+#include <vector>
+
+#include "io/own_nat.hpp"
 #include "io/peer_listener.hpp"
 #include "io/peer_session.hpp"
 #include "io/profile_files.hpp"
 #include "io/rendezvous_identity_file.hpp"
 #include "io/resolver.hpp"
 #include "nat/nat_behavior.hpp"
-#include "rendezvous/nat_info_profile.hpp"
+#include "rendezvous/nat_info_probe.hpp"
 
 namespace natpunch {
 
@@ -31,21 +35,23 @@ Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
   if (!mapping || !filtering)
     return bad_input("NAT mapping/filtering must be none, endpoint-independent, address-dependent, "
                      "address-and-port-dependent or unknown");
-  // A carrier profile tells the peer our allocator (so it can predict our
-  // ports), timeouts and behaviour; what the description states explicitly
-  // (a measurement) wins over it.
+  // What the description states: a carrier profile (our allocator, so the
+  // peer can predict our ports, timeouts, behaviour) and explicit values
+  // (measurements) over it; both refine what is learned at registration.
+  rendezvous::StatedNat stated{*mapping, *filtering};
+  std::optional<nat::Profile> profile;
   if (!o.nat.carrier_profile.empty()) {
-    auto profile = io::load_profile_by_name(o.nat.carrier_profile, io::default_profile_directories());
-    auto problem = profile ? rendezvous::apply_profile(*profile, client.info) : profile.error();
-    if (problem) return bad_input("carrier profile: " + problem->to_string());
+    auto loaded = io::load_profile_by_name(o.nat.carrier_profile, io::default_profile_directories());
+    if (!loaded) return bad_input("carrier profile: " + loaded.error().to_string());
+    profile = std::move(*loaded);
+    stated.profile = &*profile;
   }
-  if (*mapping != nat::MappingBehavior::Unknown || o.nat.carrier_profile.empty()) client.info.mapping = *mapping;
-  if (*filtering != nat::FilteringBehavior::Unknown || o.nat.carrier_profile.empty())
-    client.info.filtering = *filtering;
-  if (o.nat.pending_timeout.count() > 0 || o.nat.carrier_profile.empty())
-    client.info.pending_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.pending_timeout.count()));
-  if (o.nat.idle_timeout.count() > 0 || o.nat.carrier_profile.empty())
-    client.info.idle_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.idle_timeout.count()));
+  stated.pending_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.pending_timeout.count()));
+  stated.idle_timeout_ms = static_cast<std::uint32_t>(std::max<long long>(0, o.nat.idle_timeout.count()));
+  std::vector<std::string> no_notes;
+  auto stated_info = rendezvous::own_nat_info(std::nullopt, stated, no_notes);
+  if (!stated_info) return bad_input("carrier profile: " + stated_info.error().to_string());
+  client.info = std::move(*stated_info);
   if (!o.server_key.empty()) {
     client.pinned_server_key = rendezvous::parse_public_key(o.server_key);
     if (!client.pinned_server_key) return bad_input("server key '" + o.server_key + "' is not 64 hex digits");
@@ -54,6 +60,26 @@ Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
   auto servers = io::resolve_udp(o.rendezvous, kDefaultRendezvousPort);
   if (!servers) return bad_input("rendezvous: " + servers.error());
   client.server = servers->front();
+  std::vector<SessionProgress> nat_progress;  // reported right after the identity, which comes first
+  if (o.nat.learn) {
+    io::OwnNatOptions learning;
+    learning.cache.file = o.nat.cache_file;
+    learning.cache.ttl = o.nat.cache_ttl;
+    learning.should_stop = o.should_stop;
+    auto own = io::own_nat(client.server, stated, learning);
+    if (!own) return bad_input("carrier profile: " + own.error().to_string());
+    client.info = own->info;
+    for (const auto& note : own->notes) {
+      SessionProgress warning;
+      warning.kind = SessionProgress::Kind::kWarning;
+      warning.message = note;
+      nat_progress.push_back(std::move(warning));
+    }
+    SessionProgress learned;
+    learned.kind = SessionProgress::Kind::kNatLearned;
+    learned.message = "NAT: " + io::describe(*own);
+    nat_progress.push_back(std::move(learned));
+  }
   if (o.identity_file.empty()) {
     client.identity = rendezvous::Identity::generate(rendezvous::system_random_bytes());
   } else {
@@ -79,6 +105,15 @@ Result<io::PeerSessionConfig, SessionError> prepare(const SessionOptions& o) {
   config.keepalive.misses_for_dead = o.keepalive_misses_for_dead;
   config.repunch = o.repunch;
   config.on_progress = o.on_progress;
+  if (o.on_progress && !nat_progress.empty()) {
+    auto pending = std::make_shared<std::vector<SessionProgress>>(std::move(nat_progress));
+    config.on_progress = [report = o.on_progress, pending](const SessionProgress& p) {
+      report(p);
+      if (p.kind != SessionProgress::Kind::kIdentity || pending->empty()) return;
+      for (const auto& q : *pending) report(q);
+      pending->clear();  // calls come one at a time (session.hpp)
+    };
+  }
   config.should_stop = o.should_stop;
   return config;
 }

@@ -4,8 +4,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 
 namespace natpunch::nat {
 
@@ -85,6 +87,25 @@ std::optional<AllocatorSpec> parse_allocator_spec(std::string_view text) {
     return std::nullopt;
   }
   return std::nullopt;
+}
+
+std::string format_allocator_spec(const AllocatorSpec& spec) {
+  return std::visit(
+      [&spec](const auto& s) -> std::string {
+        using Spec = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<Spec, UniformSpec>) {
+          return "uniform:" + std::to_string(s.min) + "-" + std::to_string(s.max);
+        } else if constexpr (std::is_same_v<Spec, BlockSpec>) {
+          return "block:" + std::to_string(s.block_size);
+        } else if constexpr (std::is_same_v<Spec, BetaSpec>) {
+          char text[160];
+          std::snprintf(text, sizeof text, "beta:%.17g,%.17g,%.17g,%.17g", s.alpha, s.beta, s.loc, s.scale);
+          return text;
+        } else {
+          return std::string(kind_name(spec));
+        }
+      },
+      spec);
 }
 
 }  // namespace natpunch::nat

@@ -8,7 +8,8 @@
 namespace natpunch::stun {
 
 NatDiscovery::NatDiscovery(DiscoveryConfig config, Rng& rng, TimePoint now)
-    : config_(std::move(config)), rng_(rng.next_u64()) {
+    : config_(std::move(config)), rng_(rng.next_u64()), followup_(config_.retransmit) {
+  if (config_.filtering_socket == SocketId{0}) config_.filtering_socket.reset();  // socket 0 runs them anyway
   if (config_.servers.empty()) {
     add_note("no STUN server configured");
     finish();
@@ -17,14 +18,15 @@ NatDiscovery::NatDiscovery(DiscoveryConfig config, Rng& rng, TimePoint now)
   start(Test::Binding, config_.servers.front(), config_.servers.front(), now);
 }
 
-void NatDiscovery::start(Test test, const Endpoint& to, const Endpoint& expect_from, TimePoint now) {
+void NatDiscovery::start(Test test, const Endpoint& to, const Endpoint& expect_from, TimePoint now, SocketId socket) {
   TransactionId id{};
   rng_.fill(id);
   const bool change_ip = test == Test::ChangeBoth;
   const bool change_port = test == Test::ChangeBoth || test == Test::ChangePort;
-  probes_.push_back(
-      Probe{test, ClientTransaction(make_binding_request(id, change_ip, change_port), to, config_.retransmit, now),
-            expect_from, false, false, std::nullopt, std::nullopt});
+  const RetransmitPolicy& policy = test == Test::Binding ? config_.retransmit : followup_;
+  probes_.push_back(Probe{test, socket, now,
+                          ClientTransaction(make_binding_request(id, change_ip, change_port), to, policy, now),
+                          expect_from, false, false, std::nullopt, std::nullopt});
 }
 
 NatDiscovery::Probe* NatDiscovery::find(Test test) {
@@ -33,10 +35,14 @@ NatDiscovery::Probe* NatDiscovery::find(Test test) {
   return nullptr;
 }
 
+void NatDiscovery::drop(Test test) {
+  std::erase_if(probes_, [test](const Probe& p) { return p.test == test; });
+}
+
 std::optional<Transmit> NatDiscovery::poll_transmit(TimePoint now) {
   for (auto& p : probes_) {
     if (p.answered) continue;  // a hairpinned request leaves its transaction pending
-    if (auto bytes = p.transaction.poll_transmit(now)) return Transmit{0, p.transaction.destination(), *bytes};
+    if (auto bytes = p.transaction.poll_transmit(now)) return Transmit{p.socket, p.transaction.destination(), *bytes};
   }
   return std::nullopt;
 }
@@ -64,13 +70,13 @@ void NatDiscovery::on_timer(TimePoint now) {
 
 void NatDiscovery::on_datagram(TimePoint now, SocketId socket, const Endpoint& from,
                                std::span<const std::uint8_t> datagram) {
-  if (socket != 0 || done()) return;
+  if ((socket != 0 && socket != config_.filtering_socket) || done()) return;
   const auto decoded = MessageView::decode(datagram);
   if (!decoded) return;
   const MessageView& message = decoded.value();
 
   for (auto& p : probes_) {
-    if (p.finished()) continue;
+    if (p.finished() || p.socket != socket) continue;
     if (p.test == Test::Hairpin) {
       // Our own request, looped back by the NAT. Its source is whatever the
       // NAT translated it to, so only the 96-bit random id authenticates it.
@@ -99,20 +105,12 @@ void NatDiscovery::advance(TimePoint now) {
     case Phase::Binding:
       if (probes_.front().finished()) finish_binding(now);
       break;
-    case Phase::Filtering: {
-      const Probe* both = find(Test::ChangeBoth);
-      const Probe* port = find(Test::ChangePort);
-      // An answer to change-both settles it; otherwise both must run out.
-      if (both->succeeded() || (both->finished() && port->finished())) finish_filtering(now);
+    case Phase::Filtering:
+      if (filtering_settled()) finish_filtering(now);
       break;
-    }
-    case Phase::Mapping: {
-      const Probe* alt_ip = find(Test::AltIpPrimaryPort);
-      const Probe* alt_both = find(Test::AltIpAltPort);
-      if ((alt_ip->succeeded() && alt_ip->mapped == result_.mapped) || (alt_ip->finished() && alt_both->finished()))
-        finish_mapping(now);
+    case Phase::Mapping:
+      if (mapping_settled()) finish_mapping(now);
       break;
-    }
     case Phase::Hairpinning: {
       const Probe* hairpin = find(Test::Hairpin);
       if (hairpin->finished()) {
@@ -121,9 +119,25 @@ void NatDiscovery::advance(TimePoint now) {
       }
       break;
     }
+    case Phase::Concurrent:
+      advance_concurrent();
+      break;
     case Phase::Done:
       break;
   }
+}
+
+bool NatDiscovery::filtering_settled() {
+  const Probe* both = find(Test::ChangeBoth);
+  const Probe* port = find(Test::ChangePort);
+  // An answer to change-both settles it; otherwise both must run out.
+  return both->succeeded() || (both->finished() && port->finished());
+}
+
+bool NatDiscovery::mapping_settled() {
+  const Probe* alt_ip = find(Test::AltIpPrimaryPort);
+  const Probe* alt_both = find(Test::AltIpAltPort);
+  return (alt_ip->succeeded() && alt_ip->mapped == result_.mapped) || (alt_ip->finished() && alt_both->finished());
 }
 
 void NatDiscovery::finish_binding(TimePoint now) {
@@ -153,6 +167,8 @@ void NatDiscovery::finish_binding(TimePoint now) {
   result_.server = server;
   result_.mapped = probe.mapped;
   result_.server_alternate = probe.alternate;
+  result_.round_trip = now - probe.started;
+  if (config_.adapt_to_round_trip) followup_.rto = std::max(followup_.rto, 2 * *result_.round_trip);
   const bool behind_nat = *probe.mapped != config_.local;
   if (config_.local.address.is_unspecified()) add_note("local address not given: assuming a NAT");
   if (!behind_nat) {
@@ -177,6 +193,10 @@ void NatDiscovery::finish_binding(TimePoint now) {
     return;
   }
 
+  if (config_.filtering_socket) {
+    start_concurrent(now);
+    return;
+  }
   phase_ = Phase::Filtering;
   // Both to the primary, so neither opens the NAT's filter for the
   // addresses the answers come from.
@@ -184,13 +204,48 @@ void NatDiscovery::finish_binding(TimePoint now) {
   start(Test::ChangePort, server, Endpoint{server.address, alt->port}, now);
 }
 
-void NatDiscovery::finish_filtering(TimePoint now) {
+void NatDiscovery::start_concurrent(TimePoint now) {
+  phase_ = Phase::Concurrent;
+  const Endpoint& server = *result_.server;
+  const Endpoint& alt = *result_.server_alternate;
+  // The filtering socket has sent nothing but these, to the primary.
+  start(Test::ChangeBoth, server, alt, now, *config_.filtering_socket);
+  start(Test::ChangePort, server, Endpoint{server.address, alt.port}, now, *config_.filtering_socket);
+  if (!behind_nat()) return;  // no mapping to test, and hairpinning is a NAT's
+  const Endpoint alt_ip{alt.address, server.port};
+  start(Test::AltIpPrimaryPort, alt_ip, alt_ip, now);
+  start(Test::AltIpAltPort, alt, alt, now);
+  // Last: on an endpoint-dependent NAT it takes a port, after the mapping tests'.
+  if (config_.test_hairpinning) start(Test::Hairpin, *result_.mapped, *result_.mapped, now);
+}
+
+void NatDiscovery::advance_concurrent() {
+  // Each group is judged once it settles; its tests stop there.
+  if (find(Test::ChangeBoth) && filtering_settled()) {
+    judge_filtering();
+    drop(Test::ChangeBoth);
+    drop(Test::ChangePort);
+  }
+  if (find(Test::AltIpPrimaryPort) && mapping_settled()) {
+    judge_mapping();
+    drop(Test::AltIpPrimaryPort);
+    drop(Test::AltIpAltPort);
+  }
+  if (const Probe* hairpin = find(Test::Hairpin); hairpin && hairpin->finished()) {
+    result_.hairpinning = hairpin->answered ? nat::Hairpinning::Yes : nat::Hairpinning::No;
+    drop(Test::Hairpin);
+  }
+  if (!probes_.empty()) return;
+  result_.classic =
+      endpoint_dependent_ ? nat::ClassicType::Symmetric : nat::classic_type(result_.mapping, result_.filtering);
+  finish();
+}
+
+void NatDiscovery::judge_filtering() {
   const Probe* both = find(Test::ChangeBoth);
   const Probe* port = find(Test::ChangePort);
-  const bool behind_nat = result_.mapping != nat::MappingBehavior::None;
-
   if (both->succeeded()) {
-    result_.filtering = behind_nat ? nat::FilteringBehavior::EndpointIndependent : nat::FilteringBehavior::None;
+    result_.filtering = behind_nat() ? nat::FilteringBehavior::EndpointIndependent : nat::FilteringBehavior::None;
   } else if (both->error || port->error) {
     add_note("server refused CHANGE-REQUEST: filtering behaviour unknown");
   } else if (port->succeeded()) {
@@ -198,9 +253,13 @@ void NatDiscovery::finish_filtering(TimePoint now) {
   } else {
     result_.filtering = nat::FilteringBehavior::AddressAndPortDependent;
   }
+}
+
+void NatDiscovery::finish_filtering(TimePoint now) {
+  judge_filtering();
   probes_.clear();
 
-  if (!behind_nat) {
+  if (!behind_nat()) {
     // Hairpinning is a NAT property; without one there is nothing to test.
     result_.classic = nat::classic_type(result_.mapping, result_.filtering);
     finish();
@@ -216,12 +275,19 @@ void NatDiscovery::finish_filtering(TimePoint now) {
 }
 
 void NatDiscovery::finish_mapping(TimePoint now) {
+  judge_mapping();
+  result_.classic =
+      endpoint_dependent_ ? nat::ClassicType::Symmetric : nat::classic_type(result_.mapping, result_.filtering);
+  start_hairpinning_or_finish(now);
+}
+
+void NatDiscovery::judge_mapping() {
   const Probe* alt_ip = find(Test::AltIpPrimaryPort);
   const Probe* alt_both = find(Test::AltIpAltPort);
   const Endpoint& m1 = *result_.mapped;
-  // Set when the mapping is known to depend on the destination but not
-  // which way: still enough for RFC 3489's "symmetric".
-  bool endpoint_dependent = false;
+  if (alt_ip->succeeded()) result_.mapped_alt_ip = alt_ip->mapped;
+  if (alt_both->succeeded()) result_.mapped_alt_both = alt_both->mapped;
+  bool& endpoint_dependent = endpoint_dependent_;
 
   if (alt_ip->succeeded()) {
     if (*alt_ip->mapped == m1) {
@@ -244,10 +310,6 @@ void NatDiscovery::finish_mapping(TimePoint now) {
   } else {
     add_note("server alternate address did not answer: mapping behaviour unknown");
   }
-
-  result_.classic =
-      endpoint_dependent ? nat::ClassicType::Symmetric : nat::classic_type(result_.mapping, result_.filtering);
-  start_hairpinning_or_finish(now);
 }
 
 void NatDiscovery::start_hairpinning_or_finish(TimePoint now) {

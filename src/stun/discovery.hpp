@@ -1,9 +1,9 @@
 #pragma once
 // NAT behaviour discovery (RFC 5780 §4) and the classic RFC 3489 type, as a
 // sans-IO state machine in the style of stuntman's client logic, on the
-// contract of core/transmit.hpp. All tests run from ONE local socket (0):
-// the driver sends what poll_transmit() returns from it, feeds every
-// datagram it receives to on_datagram(), calls on_timer() at
+// contract of core/transmit.hpp. By default all tests run from ONE local
+// socket (0): the driver sends what poll_transmit() returns from it, feeds
+// every datagram it receives to on_datagram(), calls on_timer() at
 // next_deadline(), and poll_event() says Done once, with the result.
 //
 // Phases, kept apart so one test cannot open the filter another measures:
@@ -18,6 +18,13 @@
 //     else address-and-port-dependent.
 //  4. Hairpinning (optional): a Binding request to M1 itself; seeing our
 //     own request arrive → yes, timeout → no.
+//
+// With DiscoveryConfig::filtering_socket set, phases 2-4 run at once after
+// the Binding: the filtering tests from that other socket (whose mapping
+// has only ever sent to the primary, so no mapping test can have opened
+// its filter), the mapping and hairpinning tests from socket 0. Unanswered
+// tests are what decide filtering and hairpinning, so this waits for one
+// give-up time instead of up to three (measure/nat_probe.hpp uses it).
 //
 // Responses are accepted only from the address the test expects them from
 // and only with an outstanding transaction id, so spoofed or stray datagrams
@@ -46,6 +53,14 @@ struct DiscoveryConfig {
   Endpoint local;
   RetransmitPolicy retransmit;
   bool test_hairpinning = true;
+  // Run the filtering tests from this socket, at the same time as the
+  // mapping and hairpinning tests (see above). nullopt: one phase after
+  // another, all from socket 0. Must not be 0.
+  std::optional<SocketId> filtering_socket;
+  // Tests after the Binding wait at least twice its round trip before
+  // their first retransmission (and their give-up time grows with it), so
+  // a slow path's answers are not declared missing.
+  bool adapt_to_round_trip = false;
 };
 
 struct DiscoveryResult {
@@ -56,6 +71,12 @@ struct DiscoveryResult {
   std::optional<Endpoint> mapped;            // M1, our reflexive address
   std::optional<Endpoint> server;            // the server that answered
   std::optional<Endpoint> server_alternate;  // its OTHER-ADDRESS / CHANGED-ADDRESS
+  // The mapped addresses of the mapping tests (socket 0 towards the
+  // alternate IP with the primary port, then the alternate IP and port),
+  // when they were answered: more of the NAT's port choices.
+  std::optional<Endpoint> mapped_alt_ip;
+  std::optional<Endpoint> mapped_alt_both;
+  std::optional<Duration> round_trip;        // of the Binding that answered (first send -> answer)
   std::string note;                          // what happened, for humans; "; "-separated
 };
 
@@ -86,11 +107,13 @@ class NatDiscovery {
   const DiscoveryResult& result() const { return result_; }
 
  private:
-  enum class Phase : std::uint8_t { Binding, Filtering, Mapping, Hairpinning, Done };
+  enum class Phase : std::uint8_t { Binding, Filtering, Mapping, Hairpinning, Concurrent, Done };
   enum class Test : std::uint8_t { Binding, ChangeBoth, ChangePort, AltIpPrimaryPort, AltIpAltPort, Hairpin };
 
   struct Probe {
     Test test;
+    SocketId socket;
+    TimePoint started;
     ClientTransaction transaction;
     Endpoint expect_from;  // responses from anywhere else are ignored
     bool answered = false;
@@ -102,13 +125,21 @@ class NatDiscovery {
     bool succeeded() const { return answered && !error; }
   };
 
-  void start(Test test, const Endpoint& to, const Endpoint& expect_from, TimePoint now);
+  void start(Test test, const Endpoint& to, const Endpoint& expect_from, TimePoint now, SocketId socket = 0);
   Probe* find(Test test);
+  void drop(Test test);
   void advance(TimePoint now);
   void finish_binding(TimePoint now);
+  void start_concurrent(TimePoint now);
+  void advance_concurrent();
+  bool filtering_settled();
+  bool mapping_settled();
+  void judge_filtering();
+  void judge_mapping();
   void finish_filtering(TimePoint now);
   void finish_mapping(TimePoint now);
   void start_hairpinning_or_finish(TimePoint now);
+  bool behind_nat() const { return result_.mapping != nat::MappingBehavior::None; }
   void finish();
   void add_note(const std::string& text);
 
@@ -118,6 +149,10 @@ class NatDiscovery {
   std::size_t server_index_ = 0;
   bool any_server_answered_ = false;
   std::vector<Probe> probes_;  // the current phase's tests only
+  RetransmitPolicy followup_;  // for the tests after the Binding
+  // Set when the mapping is known to depend on the destination but not
+  // which way: still enough for RFC 3489's "symmetric".
+  bool endpoint_dependent_ = false;
   DiscoveryResult result_;
   bool reported_ = false;
 };

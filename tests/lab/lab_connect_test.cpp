@@ -319,6 +319,65 @@ TEST(ConnectInLab, EveryPairOfNatKinds) {
   for (std::size_t i = 0; i < rows.size(); ++i) check_row(rows[i], runs[i]);
 }
 
+// No NAT flags at all (issue 19 item 1; issue 22 item 3's scenario, which
+// used to hang for minutes): a port-restricted cone and a symmetric NAT.
+// Each peer learns its NAT through the rendezvous's co-located STUN server
+// before registering and tells the other, so the plan is the one-hard-side
+// attack from the start, and it connects directly. Only bounds are given
+// (a punch timeout, the lab's faster send interval), no NAT knowledge.
+TEST(ConnectInLab, PeersWithoutNatFlagsLearnTheirNatsAndConnect) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  const auto started = std::chrono::steady_clock::now();
+  Lab lab("tclearn", "--a prc --b sym");
+  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "rendezvous did not start";
+  const auto pair_started = std::chrono::steady_clock::now();
+  const std::string bounds = " --wait 20 --punch-timeout-ms 5000";
+  const PairRun run = connect_pair(lab, bounds, bounds, "learn");
+  const double pair_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - pair_started).count();
+  ASSERT_TRUE(run.problem.empty()) << run.problem;
+  const std::string context = "\nconnect: " + run.a.result.dump() + "\n" + run.a.stderr_text +
+                              "\nlisten: " + run.b.result.dump() + "\n" + run.b.stderr_text;
+  EXPECT_EQ(run.a.exit_code, 0) << context;
+  EXPECT_EQ(run.b.exit_code, 0) << context;
+  struct Side {
+    const PeerRun* run;
+    const char* mapping;
+    const char* filtering;
+    const char* peer_prefix;
+  };
+  for (const Side& side : {Side{&run.a, "endpoint-independent", "address-and-port-dependent", "203.0.113.102:"},
+                           Side{&run.b, "address-and-port-dependent", "address-and-port-dependent", "203.0.113.101:"}}) {
+    const auto& r = side.run->result;
+    SCOPED_TRACE(side.mapping);
+    EXPECT_EQ(field(r, "route", ""), "direct") << context;
+    EXPECT_EQ(field(r, "strategy", ""), "one-hard-side") << context;
+    EXPECT_TRUE(field(r, "test_datagram", false)) << context;
+    EXPECT_EQ(field(r, "peer_endpoint", "").rfind(side.peer_prefix, 0), 0u) << context;
+    // What it learned, and what it told the peer: the lab's NAT.
+    const auto nat = r.is_object() ? r.value("nat", nlohmann::json::object()) : nlohmann::json::object();
+    EXPECT_TRUE(nat.value("learned", false)) << context;
+    EXPECT_EQ(nat.value("mapping", ""), side.mapping) << context;
+    EXPECT_EQ(nat.value("filtering", ""), side.filtering) << context;
+    const auto told = nat.value("told", nlohmann::json::object());
+    EXPECT_EQ(told.value("mapping", ""), side.mapping) << context;
+    EXPECT_EQ(told.value("filtering", ""), side.filtering) << context;
+    EXPECT_LT(nat.value("took_ms", 1e9), 3000.0) << "a probe stuck in retransmissions" << context;
+  }
+  std::cerr << "[learn] prc x sym without NAT flags: " << field(run.a.result, "route", "-") << " / "
+            << field(run.a.result, "strategy", "-") << ", NAT learned in "
+            << (run.a.result.is_object() ? run.a.result.value("nat", nlohmann::json::object()).value("took_ms", -1.0)
+                                         : -1.0)
+            << " / "
+            << (run.b.result.is_object() ? run.b.result.value("nat", nlohmann::json::object()).value("took_ms", -1.0)
+                                         : -1.0)
+            << " ms, connected after " << field(run.a.result, "time_to_connect_ms", -1.0) << " ms; pair "
+            << pair_seconds << " s, with the lab "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
+}
+
 // Two phones behind one NAT that isolates them from each other on its LAN
 // (lab +isolated: separate carrier bearers), neither told its NAT: a NAT
 // that hairpins (the kernel's prc+hairpin, natd --hairpinning) joins them

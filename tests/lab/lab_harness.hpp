@@ -112,13 +112,16 @@ class Lab {
     if (!process->started() || !wait_for_udp_listener("203.0.113.11:3479")) return nullptr;
     return process;
   }
-  // Starts `natpunch rendezvous --listen ADDRESS` on the server host and
-  // waits until it listens; nullptr on failure.
+  // Starts `natpunch rendezvous --listen ADDRESS --stun-alt 203.0.113.11:PORT+1`
+  // on the server host (peers learn their NAT from it) and waits until it
+  // listens; nullptr on failure.
   std::unique_ptr<BackgroundProcess> start_rendezvous(const std::string& address) const {
+    const auto colon = address.rfind(':');
+    const std::string alternate = "203.0.113.11:" + std::to_string(std::stoi(address.substr(colon + 1)) + 1);
     auto argv = in("server");
-    argv.insert(argv.end(), {natpunch_binary(), "rendezvous", "--listen", address});
+    argv.insert(argv.end(), {natpunch_binary(), "rendezvous", "--listen", address, "--stun-alt", alternate});
     auto process = std::make_unique<BackgroundProcess>(argv);
-    if (!process->started() || !wait_for_udp_listener(address)) return nullptr;
+    if (!process->started() || !wait_for_udp_listener(address) || !wait_for_udp_listener(alternate)) return nullptr;
     return process;
   }
 
