@@ -342,7 +342,23 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
   const unsigned spare = o.sessions == 0 ? 2u : static_cast<unsigned>(std::min(o.sessions, 2));
   auto opened = io::open_peer_listener(std::move(session_config), spare, 8);
   if (!opened) {
-    std::cerr << "error: " << opened.error().message << "\n";
+    // Ctrl-C before the first registration (e.g. while learning the NAT)
+    // is an interruption like any other: the result event, exit 130.
+    const bool interrupted = opened.error().kind == SessionErrorKind::kInterrupted || stop.requested();
+    std::cerr << (interrupted ? "interrupted: " : "error: ") << opened.error().message << "\n";
+    if (o.json)
+      report << nlohmann::json{{"event", "result"},
+                               {"role", "listen"},
+                               {"identity", own_key},
+                               {"sessions", 0},
+                               {"sessions_ok", 0},
+                               {"sessions_wanted", o.sessions},
+                               {"interrupted", interrupted},
+                               {"error", opened.error().message},
+                               {"elapsed_ms", to_ms(Clock::now() - process_start)}}
+                    .dump()
+             << std::endl;
+    if (interrupted) return kExitInterrupted;
     return opened.error().kind == SessionErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
   }
   Listener& listener = **opened;

@@ -61,7 +61,11 @@ class PeerListener final : public Listener {
     while (!hooks_->registered && !fatal_ && !closed_ && Clock::now() < deadline)
       changed_.wait_for(lock, milliseconds(20));
     if (hooks_->registered) return true;
-    SessionError e = fatal_ ? *fatal_ : session_error(SessionErrorKind::kNoServer, "no answer from the rendezvous server");
+    SessionError e = fatal_                                      ? *fatal_
+                     : hooks_->user_stop && hooks_->user_stop() ? session_error(SessionErrorKind::kInterrupted,
+                                                                                  "interrupted before the first registration")
+                                                                : session_error(SessionErrorKind::kNoServer,
+                                                                                "no answer from the rendezvous server");
     lock.unlock();
     close();
     return Unexpected{e};
