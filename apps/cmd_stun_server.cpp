@@ -97,7 +97,8 @@ void add_stun_server_command(CLI::App& app, int& exit_code) {
       ->check(non_negative_number());
   cmd->add_option("--threads", options->threads,
                   "Worker threads, each with its own SO_REUSEPORT socket(s) (0: one per core, at most 8); "
-                  "a source address always meets the same worker, so --rate holds per source")
+                  "the ports of one source address (a carrier NAT) are spread over all workers, which share "
+                  "one budget per address, so --rate and --address-rate hold exactly")
       ->default_val(0)
       ->check(CLI::Range(0u, 64u));
   cmd->footer(

@@ -239,7 +239,7 @@ Result<bool, SessionError> PeerSession::establish() {
   PunchDriverOptions driver_options;
   driver_options.should_stop = [this] { return stop_requested(); };
   driver_options.intercept = [this](std::uint32_t socket, const Endpoint& from, std::span<const std::uint8_t> bytes) {
-    if (socket == 0 && from == server_ && runner_->client().on_datagram(Clock::now(), bytes, from)) return true;
+    if (socket == 0 && from == runner_->server() && runner_->client().on_datagram(Clock::now(), bytes, from)) return true;
     // The peer may finish its handshake first and send data while we still
     // punch: keep it for the session instead of losing it.
     if (wire::looks_like_session_datagram(bytes)) {
@@ -398,7 +398,7 @@ void PeerSession::on_session_datagram(TimePoint now, std::uint32_t socket, const
 }
 
 void PeerSession::dispatch(TimePoint now, const PunchDriver::Received& d) {
-  if (d.socket == 0 && d.from == server_) {
+  if (d.socket == 0 && d.from == runner_->server()) {
     runner_->client().on_datagram(now, d.bytes, d.from);
     return;
   }
