@@ -1,12 +1,14 @@
 #include "rendezvous/server.hpp"
 
-#include "rendezvous/server_cluster_state.hpp"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+
+#include "core/bytes.hpp"
+#include "core/splitmix.hpp"
+#include "rendezvous/server_cluster_state.hpp"
 
 namespace natpunch::rendezvous {
 namespace {
@@ -70,8 +72,30 @@ std::size_t Server::KeyHash::operator()(const PublicKey& k) const noexcept {
   return static_cast<std::size_t>(h);
 }
 
+std::size_t Server::SlotHash::operator()(const Slot& s) const noexcept {
+  std::uint64_t a = 0, b = 0;
+  std::memcpy(&a, s.identity.data(), 8);
+  std::memcpy(&b, s.identity.data() + 8, 8);
+  return static_cast<std::size_t>(splitmix64(splitmix64(seed ^ a ^ s.instance) ^ b));
+}
+
+NatInfo Server::info_of(const Registration& r) {
+  NatInfo info;
+  ByteReader reader(r.info);
+  (void)read_nat_info_field(reader, info);  // encoded by us from a decoded Prove: always valid
+  return info;
+}
+
+void Server::new_session_buckets(Session& s, TimePoint now) const {
+  s.bytes = LeanBucket(session_bytes_rate_, now);
+  s.packets = LeanBucket(session_packets_rate_, now);
+}
+
 Server::Server(ServerConfig config, RandomBytes random, TimePoint now)
-    : config_(std::move(config)), random_(std::move(random)), used_cookies_(config_.used_cookie_capacity) {
+    : config_(std::move(config)),
+      random_(std::move(random)),
+      used_cookies_(config_.used_cookie_capacity),
+      registrations_(16, SlotHash{splitmix64(config_.hash_seed ^ 4)}) {
   const Identity identity = config_.identity ? *config_.identity : Identity::generate(random_);
   kx_ = KxKeyPair::from_identity(identity);
   random_(cookie_secret_);
@@ -87,6 +111,16 @@ Server::Server(ServerConfig config, RandomBytes random, TimePoint now)
                                    std::max(config_.relay.total_bytes_per_second * burst, double(kMaxRelayPayload)), now);
   relay_total_packets_ = TokenBucket(config_.relay.total_packets_per_second,
                                      std::max(config_.relay.total_packets_per_second * burst, 1.0), now);
+  signalling_rate_ = {config_.signalling_per_second, std::max(config_.signalling_burst, 1.0)};
+  answers_rate_ = {config_.answers_per_second, std::max(config_.answers_burst, 1.0)};
+  identity_bytes_rate_ = {config_.relay.identity_bytes_per_second,
+                          std::max(config_.relay.identity_bytes_per_second * burst, double(kMaxRelayPayload))};
+  identity_packets_rate_ = {config_.relay.identity_packets_per_second,
+                            std::max(config_.relay.identity_packets_per_second * burst, 1.0)};
+  session_bytes_rate_ = {config_.relay.session_bytes_per_second,
+                         std::max(config_.relay.session_bytes_per_second * burst, double(kMaxRelayPayload))};
+  session_packets_rate_ = {config_.relay.session_packets_per_second,
+                           std::max(config_.relay.session_packets_per_second * burst, 1.0)};
   if (config_.cluster) init_cluster(now);
 }
 
@@ -124,7 +158,7 @@ Server::Registration* Server::find(const Slot& slot) {
 
 Server::Registration* Server::find_by_id(std::uint64_t id) {
   auto it = registration_ids_.find(id);
-  return it == registration_ids_.end() ? nullptr : find(it->second);
+  return it == registration_ids_.end() ? nullptr : it->second;
 }
 
 Server::IdentityState* Server::identity_state(const PublicKey& identity) {
@@ -394,12 +428,8 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   auto [ids_it, new_identity] = identities_.try_emplace(m.identity);
   IdentityState& ids = ids_it->second;
   if (new_identity) {
-    const double burst = config_.relay.burst_seconds;
-    ids.relay_bytes = TokenBucket(config_.relay.identity_bytes_per_second,
-                                  std::max(config_.relay.identity_bytes_per_second * burst, double(kMaxRelayPayload)),
-                                  now);
-    ids.relay_packets = TokenBucket(config_.relay.identity_packets_per_second,
-                                    std::max(config_.relay.identity_packets_per_second * burst, 1.0), now);
+    ids.relay_bytes = LeanBucket(identity_bytes_rate_, now);
+    ids.relay_packets = LeanBucket(identity_packets_rate_, now);
   }
   if (!existing) {
     ids.instances.push_back(m.instance);
@@ -414,19 +444,21 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   r.order = order;
   r.keys = *keys;
   r.observed = from;
-  r.info = m.info;
+  ByteWriter info_writer(r.info);
+  write_nat_info_field(info_writer, m.info);
+  r.info.shrink_to_fit();
   r.expires = now + config_.registration_lifetime;
   r.last_heard = now;
   r.issued_at_ms = m.issued_at_ms;
   r.cookie = m.cookie;
   r.address_key = address_key;
   r.network_key = network;
-  r.signalling = TokenBucket(config_.signalling_per_second, std::max(config_.signalling_burst, 1.0), now);
-  r.answers = TokenBucket(config_.answers_per_second, std::max(config_.answers_burst, 1.0), now);
+  r.signalling = LeanBucket(signalling_rate_, now);
+  r.answers = LeanBucket(answers_rate_, now);
   r.listening = (m.flags & kProveListening) != 0;
   r.single_session = (m.flags & kProveSingleSession) != 0;
   r.taken = taken;
-  registration_ids_[r.id] = slot;
+  registration_ids_[r.id] = &r;
   registration_timers_.push({r.expires, r.id});
   ++counters_.registrations;
   emit(ServerEvent::Kind::Registered, r.identity, {}, from);
@@ -472,7 +504,7 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
   }
   // Relay data has its own limits: a busy relay must not lock its own
   // users out of signalling.
-  if (!std::holds_alternative<RelayData>(message) && !r->signalling.take(now, 1)) {
+  if (!std::holds_alternative<RelayData>(message) && !r->signalling.take(now, 1, signalling_rate_)) {
     ++counters_.dropped_rate_limited;
     return;
   }
@@ -571,7 +603,7 @@ void Server::orphan_requests(TimePoint now, const Registration& r, std::vector<T
 }
 
 bool Server::may_answer_again(TimePoint now, Registration& to) {
-  if (to.answers.take(now, 1)) return true;
+  if (to.answers.take(now, 1, answers_rate_)) return true;
   ++counters_.answers_suppressed;
   return false;
 }
@@ -717,11 +749,7 @@ void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invita
   s.invitation_id = p.invitation_id;
   s.start_at = now + config_.start_delay;
   s.last_activity = now;
-  const double burst = config_.relay.burst_seconds;
-  s.bytes = TokenBucket(config_.relay.session_bytes_per_second,
-                        std::max(config_.relay.session_bytes_per_second * burst, double(kMaxRelayPayload)), now);
-  s.packets = TokenBucket(config_.relay.session_packets_per_second,
-                          std::max(config_.relay.session_packets_per_second * burst, 1.0), now);
+  new_session_buckets(s, now);
   p.state = RequestState::Accepted;
   p.session_id = s.id;
   const Session& stored = sessions_[s.id] = s;
@@ -762,8 +790,9 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     return;
   }
   // Rates per session and per identity (all its registrations together).
-  if (!s.bytes.can_take(now, size) || !s.packets.can_take(now, 1) || !ids->relay_bytes.can_take(now, size) ||
-      !ids->relay_packets.can_take(now, 1)) {
+  if (!s.bytes.can_take(now, size, session_bytes_rate_) || !s.packets.can_take(now, 1, session_packets_rate_) ||
+      !ids->relay_bytes.can_take(now, size, identity_bytes_rate_) ||
+      !ids->relay_packets.can_take(now, 1, identity_packets_rate_)) {
     ++counters_.relay_dropped_rate;
     return;
   }
@@ -783,10 +812,10 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     ++counters_.relay_dropped_budget;
     return;
   }
-  s.bytes.take(now, size);
-  s.packets.take(now, 1);
-  ids->relay_bytes.take(now, size);
-  ids->relay_packets.take(now, 1);
+  s.bytes.take(now, size, session_bytes_rate_);
+  s.packets.take(now, 1, session_packets_rate_);
+  ids->relay_bytes.take(now, size, identity_bytes_rate_);
+  ids->relay_packets.take(now, 1, identity_packets_rate_);
   address.relay_bytes.take(now, size);
   address.relay_packets.take(now, 1);
   relay_total_bytes_.take(now, size);
@@ -834,7 +863,7 @@ void Server::send_session_info(TimePoint now, const Session& s, Role role, std::
   info.correlation_id = role == Role::Caller ? s.request_id : s.invitation_id;
   info.peer = peer->identity;
   info.peer_observed = peer->observed;
-  info.peer_info = peer->info;
+  info.peer_info = info_of(*peer);
   out.push_back(authenticated(*self, std::move(info)));
 }
 
@@ -930,16 +959,15 @@ void Server::expire(TimePoint now) {
   while (!registration_timers_.empty() && registration_timers_.top().at <= now) {
     const Timer t = registration_timers_.top();
     registration_timers_.pop();
-    auto slot = registration_ids_.find(t.id);
-    if (slot == registration_ids_.end()) continue;  // re-registered or gone
-    Registration* r = find(slot->second);
-    if (r == nullptr) continue;
+    auto by_id = registration_ids_.find(t.id);
+    if (by_id == registration_ids_.end()) continue;  // re-registered or gone
+    Registration* r = by_id->second;
     if (r->expires > now) {  // refreshed since
       registration_timers_.push({r->expires, t.id});
       continue;
     }
     if (!r->closed) emit(ServerEvent::Kind::Expired, r->identity, {}, r->observed);
-    erase_registration(slot->second);
+    erase_registration(r->slot());
   }
   while (!pending_timers_.empty() && pending_timers_.top().at <= now) {
     const Timer t = pending_timers_.top();

@@ -337,6 +337,12 @@ class Server {
     std::uint64_t instance = 0;
     auto operator<=>(const Slot&) const = default;
   };
+  // Keyed with the server's secret seed: identities and instances are the
+  // clients' choice.
+  struct SlotHash {
+    std::uint64_t seed = 0;
+    std::size_t operator()(const Slot& s) const noexcept;
+  };
   struct Registration {
     PublicKey identity{};
     std::uint64_t instance = 0;
@@ -344,7 +350,9 @@ class Server {
     std::uint64_t order = 0;  // creation order: the newest listening one gets requests
     RegistrationKeys keys;
     Endpoint observed;
-    NatInfo info;
+    // Its NatInfo as the wire carries it (a third of the decoded size;
+    // decoded only for the few SessionInfos that tell it).
+    std::vector<std::uint8_t> info;
     TimePoint expires{};
     TimePoint last_heard{};
     std::uint64_t issued_at_ms = 0;
@@ -353,8 +361,8 @@ class Server {
     Cookie cookie{};             // the one that made it: a retransmitted Prove is answered again
     SourceKey address_key{};     // the shares it is charged to (where it registered from)
     SourceKey network_key{};
-    TokenBucket signalling;
-    TokenBucket answers;
+    LeanBucket signalling;
+    LeanBucket answers;
     // An endpoint its authenticated messages came from that it has not
     // proved yet, and the token of the PathChallenge sent there.
     std::optional<Endpoint> candidate;
@@ -370,9 +378,9 @@ class Server {
   // What an identity's registrations share.
   struct IdentityState {
     std::vector<std::uint64_t> instances;
-    TokenBucket relay_bytes;
-    TokenBucket relay_packets;
-    std::size_t pending_requests = 0;
+    LeanBucket relay_bytes;
+    LeanBucket relay_packets;
+    std::uint32_t pending_requests = 0;
   };
   enum class RequestState { Waiting, Accepted, Rejected };
   struct PendingRequest {
@@ -403,8 +411,8 @@ class Server {
     std::uint64_t invitation_id = 0;
     TimePoint start_at{};
     TimePoint last_activity{};
-    TokenBucket bytes;
-    TokenBucket packets;
+    LeanBucket bytes;
+    LeanBucket packets;
     std::uint64_t relayed_bytes = 0;
     bool quota_reported = false;
     // Cluster: the other peer is at node remote_node (caller_remote says
@@ -485,6 +493,8 @@ class Server {
   void answer_remote_caller(TimePoint now, Registration& callee, PendingRequest& p, bool accept,
                             std::vector<Transmit>& out);
   cluster::PeerCard card_of(const Registration& r) const;
+  static NatInfo info_of(const Registration& r);
+  void new_session_buckets(Session& s, TimePoint now) const;
   // Whether a new registration of `identity` would exceed its cluster-wide
   // limit, as far as this node (its home) knows.
   bool over_cluster_limit(const PublicKey& identity, std::uint64_t instance) const;
@@ -518,8 +528,8 @@ class Server {
   std::optional<stun::SourceRateLimiter> path_limiter_;
   UsedCookies used_cookies_;
   ServerCounters counters_;
-  std::map<Slot, Registration> registrations_;
-  std::unordered_map<std::uint64_t, Slot> registration_ids_;
+  std::unordered_map<Slot, Registration, SlotHash> registrations_;
+  std::unordered_map<std::uint64_t, Registration*> registration_ids_;  // nodes never move
   std::unordered_map<PublicKey, IdentityState, KeyHash> identities_;
   std::uint64_t next_order_ = 0;
   std::unordered_map<std::uint64_t, PendingRequest> pending_;             // by invitation id
@@ -527,6 +537,9 @@ class Server {
   std::multimap<Slot, std::uint64_t> pending_by_callee_;
   std::unordered_map<std::uint64_t, Session> sessions_;
   std::unordered_map<SourceKey, SourceShare, SourceKeyHash> shares_;
+  // The rates of the lean buckets above.
+  BucketRate signalling_rate_, answers_rate_, identity_bytes_rate_, identity_packets_rate_, session_bytes_rate_,
+      session_packets_rate_;
   TokenBucket verifications_total_;
   TokenBucket relay_total_bytes_;
   TokenBucket relay_total_packets_;

@@ -55,7 +55,9 @@ std::optional<TimePoint> Server::cluster_deadline() const {
   return next;
 }
 
-cluster::PeerCard Server::card_of(const Registration& r) const { return cluster::PeerCard{r.identity, r.observed, r.info}; }
+cluster::PeerCard Server::card_of(const Registration& r) const {
+  return cluster::PeerCard{r.identity, r.observed, info_of(r)};
+}
 
 void Server::cluster_send(TimePoint now, NodeId to, cluster::Body body, std::vector<Transmit>& out) {
   ClusterState& c = *cluster_;
@@ -274,6 +276,21 @@ void Server::cluster_members_changed(TimePoint now, const std::vector<NodeId>& l
     if (before != after) cluster_announce(now, r, false);
   }
   c.members = members;
+  // Connects waiting on the cluster may have gone to the node that left
+  // (as the callee's home or holder): asked again now, not at the
+  // caller's next retransmission (seconds later, after its backoff).
+  std::vector<std::uint64_t> again;
+  for (const auto& [id, p] : pending_)
+    if (p.remote_callee && p.state == RequestState::Waiting &&
+        (p.holder == 0 || std::find(left.begin(), left.end(), p.holder) != left.end()))
+      again.push_back(id);
+  std::vector<Transmit> out;  // a re-route answers nothing to clients by itself
+  for (auto id : again) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    it->second.holder = 0;
+    route_remote(now, it->second, out);
+  }
 }
 
 // ---- Connects across nodes ---------------------------------------------------
@@ -388,11 +405,7 @@ void Server::answer_remote_caller(TimePoint now, Registration& callee, PendingRe
   s.invitation_id = p.invitation_id;
   s.start_at = now + config_.start_delay;
   s.last_activity = now;
-  const double burst = config_.relay.burst_seconds;
-  s.bytes = TokenBucket(config_.relay.session_bytes_per_second,
-                        std::max(config_.relay.session_bytes_per_second * burst, double(kMaxRelayPayload)), now);
-  s.packets = TokenBucket(config_.relay.session_packets_per_second,
-                          std::max(config_.relay.session_packets_per_second * burst, 1.0), now);
+  new_session_buckets(s, now);
   s.remote_node = p.origin;
   s.caller_remote = true;
   s.remote_peer = p.remote_caller;
@@ -466,11 +479,7 @@ void Server::on_session_made(TimePoint now, NodeId sender, const cluster::Sessio
   // latency (well under a millisecond on a LAN) is the peers' skew.
   s.start_at = now + milliseconds(m.start_delay_ms);
   s.last_activity = now;
-  const double burst = config_.relay.burst_seconds;
-  s.bytes = TokenBucket(config_.relay.session_bytes_per_second,
-                        std::max(config_.relay.session_bytes_per_second * burst, double(kMaxRelayPayload)), now);
-  s.packets = TokenBucket(config_.relay.session_packets_per_second,
-                          std::max(config_.relay.session_packets_per_second * burst, 1.0), now);
+  new_session_buckets(s, now);
   s.remote_node = sender;
   s.caller_remote = false;
   s.remote_peer = std::make_shared<const cluster::PeerCard>(m.callee);
@@ -504,7 +513,7 @@ void Server::on_cluster_relay(TimePoint now, NodeId sender, const cluster::Relay
     ++counters_.relay_dropped_quota;
     return;
   }
-  if (!s.bytes.can_take(now, size) || !s.packets.can_take(now, 1)) {
+  if (!s.bytes.can_take(now, size, session_bytes_rate_) || !s.packets.can_take(now, 1, session_packets_rate_)) {
     ++counters_.relay_dropped_rate;
     return;
   }
@@ -512,8 +521,8 @@ void Server::on_cluster_relay(TimePoint now, NodeId sender, const cluster::Relay
     ++counters_.relay_dropped_budget;
     return;
   }
-  s.bytes.take(now, size);
-  s.packets.take(now, 1);
+  s.bytes.take(now, size, session_bytes_rate_);
+  s.packets.take(now, 1, session_packets_rate_);
   relay_total_bytes_.take(now, size);
   relay_total_packets_.take(now, 1);
   s.relayed_bytes += m.payload.size();

@@ -47,6 +47,13 @@ class BackgroundProcess {
     int status = 0;
     return waitpid(pid_, &status, WNOHANG) == 0;
   }
+  // SIGKILL at once (a crash, a power cut): no chance to say goodbye.
+  void kill_now() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
   void stop() {
     if (pid_ <= 0) return;
     kill(pid_, SIGTERM);
