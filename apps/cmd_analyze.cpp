@@ -23,12 +23,14 @@
 
 #include "analyze/allocator_detect.hpp"
 #include "analyze/analysis_summary.hpp"
+#include "analyze/collection_logs.hpp"
 #include "analyze/mapping_join.hpp"
 #include "analyze/mapping_log.hpp"
 #include "analyze/markdown_report.hpp"
 #include "analyze/plot_data.hpp"
 #include "analyze/profile_export.hpp"
 #include "commands.hpp"
+#include "nat/trace_text.hpp"
 
 namespace natpunch::cli {
 
@@ -38,8 +40,7 @@ using namespace natpunch::analyze;
 using Json = nlohmann::ordered_json;
 
 struct AnalyzeOptions {
-  std::string client_log;
-  std::string server_log;
+  std::vector<std::string> logs;  // pairs: a collection's phone log and server log, in either order
   bool json = false;
   std::string profile_out;
   std::string name;
@@ -51,6 +52,7 @@ struct AnalyzeOptions {
   std::string plot_script;  // empty: look next to the binary, then in the source tree
   std::string python = "/usr/bin/python3";
   std::string report;
+  std::string trace_out;
 };
 
 std::optional<std::string> read_file(const std::string& path, std::string& error) {
@@ -116,37 +118,63 @@ void print_log_text(std::string_view label, const std::string& path, const Parse
   std::cout << "\n";
 }
 
-void print_text(const AnalyzeOptions& o, const ParsedLog& client, const ParsedLog& server, const JoinedMappings& joined,
-                const DetectedAllocator& d) {
-  print_log_text("client ", o.client_log, client);
-  print_log_text("server ", o.server_log, server);
-  std::cout << "joined " << joined.rows.size() << " rows on the message id (" << joined.client_only
+void print_text(const AnalyzeOptions& o, const Collections& c, const DetectedAllocator& d) {
+  for (const auto& run : c.runs) {
+    print_log_text("client ", run.client_path, run.client);
+    print_log_text("server ", run.server_path, run.server);
+  }
+  const JoinedMappings joined = join_totals(c.runs);
+  std::cout << "joined " << c.rows.size() << " rows on the message id";
+  if (c.runs.size() > 1) std::cout << " in " << c.runs.size() << " collections";
+  std::cout << " (" << joined.client_only
             << " sent but not received, " << joined.server_only << " received but not sent, "
             << joined.duplicate_client_ids + joined.duplicate_server_ids << " duplicate ids)\n";
   std::cout << "allocator: " << to_string(d.kind);
-  if (d.block_size)
-    std::cout << ", block_size " << *d.block_size << ", ports taken "
-              << (d.block_order == BlockOrder::Random ? "in random order" : "in order");
-  if (d.min && d.max) std::cout << ", ports " << *d.min << ".." << *d.max;
-  if (d.alpha)
-    std::cout << ", B(alpha " << fixed(*d.alpha, 3) << ", beta " << fixed(*d.beta, 3) << ", loc " << fixed(*d.loc, 0)
-              << ", scale " << fixed(*d.scale, 0) << ")";
-  std::cout << "\n  why: " << d.evidence.reason << "\n";
   const auto& e = d.evidence;
+  if (d.block_size) {
+    std::cout << ", block_size " << *d.block_size;
+    if (d.block_offset.value_or(0) != 0) std::cout << " at offset " << *d.block_offset;
+    std::cout << ", ports taken " << (d.block_order == BlockOrder::Random ? "in random order" : "in order");
+    if (d.block_reset)
+      std::cout << ", a stay ends after "
+                << (d.block_reset->rule == ResetRule::Hold ? fixed(d.block_reset->hold_s, 1) + " s"
+                                                           : std::to_string(d.block_reset->mappings) + " mappings");
+    if (d.alpha)
+      std::cout << "; blocks placed by B(alpha " << fixed(*d.alpha, 3) << ", beta " << fixed(*d.beta, 3) << ", loc "
+                << fixed(*d.loc, 0) << ", scale " << fixed(*d.scale, 0) << ")";
+    else if (d.min && d.max)
+      std::cout << "; blocks placed uniformly in " << *d.min << ".." << *d.max;
+    std::cout << (d.plain_block() ? " (the thesis's block)" : " (a window with locality)");
+  } else {
+    if (d.min && d.max) std::cout << ", ports " << *d.min << ".." << *d.max;
+    if (d.alpha)
+      std::cout << ", B(alpha " << fixed(*d.alpha, 3) << ", beta " << fixed(*d.beta, 3) << ", loc " << fixed(*d.loc, 0)
+                << ", scale " << fixed(*d.scale, 0) << ")";
+  }
+  std::cout << "\n  why: " << e.reason << "\n";
   std::cout << "  sessions (split at pauses > " << fixed(o.session_gap_s, 1) << " s): " << e.sessions
             << "; mapped == local in " << fixed(100 * e.preserved_fraction, 1) << " % of rows; +1 steps "
             << fixed(100 * e.step_fraction, 1) << " %\n";
   if (const auto& b = e.block) {
-    std::cout << "  block visits " << b->visits << ": starting at a multiple of 256 "
+    std::cout << "  block visits " << b->visits << ": starting at the block's first port "
               << fixed(100 * b->start_aligned_fraction, 1) << " %, consumed whole "
               << fixed(100 * b->consumed_whole_fraction, 1) << " %, +1 steps inside a visit "
               << fixed(100 * b->in_visit_step_fraction, 1) << " %\n";
     if (b->order == BlockOrder::InOrder)
       std::cout << "  boundary crossings " << b->boundary_crossings << " (sequential would make ~"
                 << fixed(b->expected_sequential_crossings, 0) << ")\n";
-    else
-      std::cout << "  transitions staying in one block " << fixed(100 * b->same_block_fraction, 1) << " % (by chance "
-                << fixed(100 * b->same_block_by_chance, 1) << " %)\n";
+    std::cout << "  transitions staying in one block " << fixed(100 * b->same_block_fraction, 2) << " %";
+    if (b->order == BlockOrder::Random) std::cout << " (by chance " << fixed(100 * b->same_block_by_chance, 1) << " %)";
+    std::cout << "; jump rate " << fixed(100 * (1 - b->same_block_fraction), 2) << " % per mapping\n";
+    std::cout << "  complete visits " << b->complete_visits << ": median " << fixed(b->median_mappings, 0)
+              << " mappings (cv " << fixed(b->mappings_cv, 3) << "), held " << fixed(b->median_hold_s, 1)
+              << " s (cv " << fixed(b->hold_cv, 3) << "); reset: " << b->reset.why << "\n";
+    std::cout << "  placement: " << b->placement_why;
+    if (const auto& u = b->placement_uniform) std::cout << "; uniform KS D " << fixed(u->ks_d, 4) << ", p " << fixed(u->ks_p, 4);
+    if (const auto& f = b->placement_beta)
+      std::cout << "; Beta fit KS D " << fixed(f->ks_d, 4) << ", p " << fixed(f->ks_p, 4)
+                << (f->converged ? "" : " (optimiser did not converge)");
+    std::cout << " (one sample per visit)\n";
     std::cout << "  reuse across sessions: start port " << fixed(100 * b->reused_start_fraction, 1) << " %, block "
               << fixed(100 * b->reused_block_fraction, 1) << " % of visits\n";
   }
@@ -246,9 +274,9 @@ bool write_plots(const AnalyzeOptions& o, const Analysis& analysis, PlotOutcome&
   const fs::path dir(o.plots_dir);
   const std::pair<const char*, std::string> files[] = {
       {"analysis.json", analysis_json(analysis) + "\n"},
-      {"mappings.csv", mappings_csv(analysis.joined.rows, o.session_gap_s * 1000.0)},
+      {"mappings.csv", mappings_csv(analysis.rows, o.session_gap_s * 1000.0)},
       {"run_lengths.csv", run_lengths_csv(analysis.detected.evidence)},
-      {"histogram.csv", histogram_csv(analysis.joined.rows, analysis.detected)},
+      {"histogram.csv", histogram_csv(analysis.rows, analysis.detected)},
   };
   for (const auto& [name, text] : files)
     if (!write_file_atomically((dir / name).string(), text, error)) return false;
@@ -287,39 +315,51 @@ std::vector<ReportFigure> report_figures(const AnalyzeOptions& o, const PlotOutc
 
 int run_analyze(const AnalyzeOptions& o) {
   std::string error;
-  const auto client_text = read_file(o.client_log, error);
-  if (!client_text) {
-    std::cerr << "error: " << error << "\n";
-    return kExitUsage;
-  }
-  const auto server_text = read_file(o.server_log, error);
-  if (!server_text) {
-    std::cerr << "error: " << error << "\n";
-    return kExitUsage;
-  }
-  const ParsedLog client = parse_mapping_log(*client_text, LogSide::Client);
-  const ParsedLog server = parse_mapping_log(*server_text, LogSide::Server);
-  for (const auto* side : {&client, &server})
-    if (side->records.empty()) {
-      std::cerr << "error: " << (side == &client ? o.client_log : o.server_log)
-                << " has no usable rows (" << side->malformed_total() << " malformed of " << side->lines
-                << " lines); expected CSV rows like 'id, time, sender port, receiver port'\n";
+  std::vector<LogFile> files;
+  for (const auto& path : o.logs) {
+    auto text = read_file(path, error);
+    if (!text) {
+      std::cerr << "error: " << error << "\n";
       return kExitUsage;
     }
-  const JoinedMappings joined = join_mappings(client, server);
-  if (joined.rows.empty()) {
-    std::cerr << "error: no message id appears in both logs; are " << o.client_log << " and " << o.server_log
-              << " from the same collection, client first?\n";
+    files.push_back(LogFile{path, std::move(*text)});
+  }
+  auto collections = read_collections(files);
+  if (!collections) {
+    std::cerr << "error: " << collections.error() << "\n";
     return kExitUsage;
   }
+  const Collections& c = *collections;
+  for (const auto& note : c.notes) std::cerr << "note: " << note << "\n";
   DetectOptions detect_options;
   detect_options.session_gap_ms = o.session_gap_s * 1000.0;
-  const DetectedAllocator detected = detect_allocator(joined.rows, detect_options);
-  const Analysis analysis{o.client_log, o.server_log, client, server, joined, detected, detect_options};
+  const DetectedAllocator detected = detect_allocator(c.rows, detect_options);
+  const Analysis analysis{c.runs, c.rows, detected, detect_options};
 
+  std::string sources;
+  for (const auto& path : o.logs) sources += " " + path;
+  // A run is named by its phone log without "_phone.csv" and with its
+  // directory: vodafone-nl/run1.
+  std::vector<std::string> runs;
+  for (const auto& run : c.runs) {
+    const std::filesystem::path phone(run.client_path);
+    std::string stem = phone.stem().string();
+    if (stem.ends_with("_phone")) stem.resize(stem.size() - 6);
+    const std::string dir = phone.parent_path().filename().string();
+    runs.push_back(dir.empty() ? stem : dir + "/" + stem);
+  }
   const ProfileIdentity identity{o.name, o.country, o.roaming,
-                                 "natpunch analyze " + o.client_log + " " + o.server_log + ": " +
-                                     std::to_string(joined.rows.size()) + " joined rows"};
+                                 "natpunch analyze" + sources + ": " + std::to_string(c.rows.size()) + " joined rows",
+                                 runs, "natpunch analyze" + sources};
+  if (!o.trace_out.empty()) {
+    std::vector<std::uint16_t> ports;
+    ports.reserve(c.rows.size());
+    for (const auto& row : c.rows) ports.push_back(row.mapped_port);
+    if (!write_file_atomically(o.trace_out, nat::trace_text(ports, identity.source), error)) {
+      std::cerr << "error: " << error << "\n";
+      return kExitUsage;
+    }
+  }
   if (!o.profile_out.empty()) {
     if (!write_file_atomically(o.profile_out, profile_json(detected, identity), error)) {
       std::cerr << "error: " << error << "\n";
@@ -351,8 +391,9 @@ int run_analyze(const AnalyzeOptions& o) {
   if (o.json) {
     std::cout << analysis_json(analysis) << "\n";
   } else {
-    print_text(o, client, server, joined, detected);
+    print_text(o, c, detected);
     if (!o.profile_out.empty()) std::cout << "profile written to " << o.profile_out << "\n";
+    if (!o.trace_out.empty()) std::cout << "trace of " << c.rows.size() << " ports written to " << o.trace_out << "\n";
     if (plots.drawn) std::cout << "figures written to " << o.plots_dir << "\n";
     if (!o.report.empty()) std::cout << "report written to " << o.report << "\n";
   }
@@ -364,8 +405,13 @@ int run_analyze(const AnalyzeOptions& o) {
 void add_analyze_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<AnalyzeOptions>();
   auto* cmd = app.add_subcommand("analyze", "Detect a NAT's port allocator from a mapping collection's two logs");
-  cmd->add_option("CLIENT_LOG", o->client_log, "The phone's log (thesis CSV or natpunch's)")->required();
-  cmd->add_option("SERVER_LOG", o->server_log, "The server's log of the same collection")->required();
+  cmd->add_option("LOGS", o->logs,
+                  "PHONE_LOG SERVER_LOG of one collection (thesis CSV or natpunch's), in either order: the sides "
+                  "are told apart by their headers and the phone's Success column; more pairs analyse several "
+                  "collections of one carrier together")
+      ->required()
+      ->expected(2, -1)
+      ->type_name("PHONE_LOG SERVER_LOG");
   cmd->add_flag("--json", o->json, "Print one JSON object on stdout");
   auto* out = cmd->add_option("--profile-out", o->profile_out, "Also write a carrier profile JSON with the allocator")
                   ->type_name("FILE");
@@ -394,6 +440,10 @@ void add_analyze_command(CLI::App& app, int& exit_code) {
                   "plot_mappings.py to use (default: PREFIX/share/natpunch/, else the source tree's scripts/)")
       ->type_name("FILE");
   cmd->add_option("--python", o->python, "Python 3 with matplotlib for --plots")->default_val("/usr/bin/python3");
+  cmd->add_option("--trace-out", o->trace_out,
+                  "Also write the joined external ports in allocation order (all collections, one after the other), "
+                  "one per line: the trace natd --allocator trace:FILE and simulate matrix --trace replay")
+      ->type_name("FILE");
   cmd->add_option("--report", o->report,
                   "Write a one-page Markdown report (sources, malformed rows, allocator and evidence, figures from "
                   "--plots, profile snippet)")
@@ -404,13 +454,17 @@ void add_analyze_command(CLI::App& app, int& exit_code) {
       "  natpunch analyze phone.csv server.csv --json\n"
       "  natpunch analyze phone.csv server.csv --profile-out kpn.json --name KPN --country NL\n"
       "  natpunch analyze phone.csv server.csv --plots kpn-figs --report kpn-report.md\n"
+      "  natpunch analyze run1_phone.csv run1_server.csv run4_phone.csv run4_server.csv   # two runs together\n"
+      "  natpunch analyze phone.csv server.csv --trace-out voda.trace   # then natd --allocator trace:voda.trace\n"
       "Logs: thesis format 'Message id, Time, Sender Port, Receiver Port[, Success]' or natpunch's\n"
       "'uuid,time_ms,local_port,server_port'. Bad rows are counted and skipped.\n"
-      "Allocators: block (in order or random order inside the block), uniform, beta, sequential,\n"
-      "preserving, unknown. --plots needs /usr/bin/python3 with matplotlib (apt-get install\n"
-      "python3-matplotlib); without it the data files, profile and report are still written.\n"
+      "Allocators: block (KPN's and Lebara's: in order from a block's first port until used up), windows\n"
+      "with locality (blocks at an offset, in random order, or held for a time: written as a uniform or\n"
+      "beta allocator with a \"locality\" object), uniform, beta, sequential, preserving, unknown.\n"
+      "--plots needs /usr/bin/python3 with matplotlib (apt-get install python3-matplotlib); without\n"
+      "it the data files, profile and report are still written.\n"
       "Exit codes: 0 ok, 1 figures could not be drawn (everything else was written),\n"
-      "2 unreadable file, nothing usable, or bad options.\n");
+      "2 unreadable file, nothing usable, two logs of one side, or bad options.\n");
   cmd->callback([o, &exit_code] { exit_code = run_analyze(*o); });
 }
 

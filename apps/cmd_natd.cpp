@@ -16,11 +16,11 @@
 #include "core/rng.hpp"
 #include "io/os_random.hpp"
 #include "io/profile_files.hpp"
+#include "io/trace_file.hpp"
 #include "io/natd_routing.hpp"
 #include "io/tun_device.hpp"
 #include "io/tun_packet_loop.hpp"
 #include "nat/allocator_spec.hpp"
-#include "nat/allocator_spec_text.hpp"
 #include "nat/icmp_translator.hpp"
 #include "nat/ipv4_nat_datapath.hpp"
 #include "nat/ipv4_udp_translator.hpp"
@@ -109,11 +109,13 @@ std::optional<nat::NatConfig> build_config(const NatdOptions& o, const IpAddress
                    "address-and-port-dependent\n";
       return std::nullopt;
     }
-    if (!o.allocator.empty() && !(options.fallbacks.allocator = nat::parse_allocator_spec(o.allocator))) {
-      std::cerr << "error: --allocator '" << o.allocator
-                << "' is not one of preserving, sequential, random, uniform[:MIN-MAX], block[:SIZE], "
-                   "beta[:ALPHA,BETA,LOC,SCALE]\n";
-      return std::nullopt;
+    if (!o.allocator.empty()) {
+      auto allocator = io::parse_allocator_option(o.allocator);
+      if (!allocator) {
+        std::cerr << "error: --allocator " << allocator.error() << "\n";
+        return std::nullopt;
+      }
+      options.fallbacks.allocator = *allocator;
     }
     auto made = nat::make_nat_config(*profile, options);
     if (!made) {
@@ -135,11 +137,9 @@ std::optional<nat::NatConfig> build_config(const NatdOptions& o, const IpAddress
                    "address-and-port-dependent\n";
       return std::nullopt;
     }
-    auto allocator = nat::parse_allocator_spec(o.allocator);
+    auto allocator = io::parse_allocator_option(o.allocator);
     if (!allocator) {
-      std::cerr << "error: --allocator '" << o.allocator
-                << "' is not one of preserving, sequential, random, uniform[:MIN-MAX], block[:SIZE], "
-                   "beta[:ALPHA,BETA,LOC,SCALE]\n";
+      std::cerr << "error: --allocator " << allocator.error() << "\n";
       return std::nullopt;
     }
     config.mapping = *mapping;
@@ -310,7 +310,7 @@ int run(const NatdOptions& o) {
   if (o.check) {
     std::cout << "natd config ok: " << nat::to_string(config->mapping) << " mapping, "
               << nat::to_string(config->filtering) << " filtering, " << nat::kind_name(config->allocator)
-              << " ports\n";
+              << " ports" << nat::details(config->allocator) << "\n";
     if (o.mtu) std::cout << "path mtu: " << *o.mtu << "\n";
     if (!o.impair_out.empty()) std::cout << "impair out: " << nat::to_string(datapath_config.impair_outbound) << "\n";
     if (!o.impair_in.empty()) std::cout << "impair in: " << nat::to_string(datapath_config.impair_inbound) << "\n";
@@ -390,7 +390,8 @@ int run(const NatdOptions& o) {
   loop_options.on_ready = [&] {
     std::cout << "natd: " << o.tun << " up, inside " << o.inside_cidr << " -> " << o.public_ip << " ("
               << nat::to_string(config->mapping) << " mapping, " << nat::to_string(config->filtering)
-              << " filtering, " << nat::kind_name(config->allocator) << " ports)";
+              << " filtering, " << nat::kind_name(config->allocator) << " ports" << nat::details(config->allocator)
+              << ")";
     if (o.mtu) std::cout << ", mtu " << *o.mtu;
     if (!o.impair_out.empty()) std::cout << ", impair out " << nat::to_string(datapath_config.impair_outbound);
     if (!o.impair_in.empty()) std::cout << ", impair in " << nat::to_string(datapath_config.impair_inbound);
@@ -427,7 +428,9 @@ void add_natd_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--filtering", options->filtering,
                   "endpoint-independent | address-dependent | address-and-port-dependent");
   cmd->add_option("--allocator", options->allocator,
-                  "preserving | sequential | random | uniform[:MIN-MAX] | block[:SIZE] | beta[:ALPHA,BETA,LOC,SCALE]");
+                  "preserving | sequential | random | uniform[:MIN-MAX] | block[:SIZE] | beta[:ALPHA,BETA,LOC,SCALE] | "
+                  "trace:FILE (replay a real carrier's ports from `natpunch analyze ... --trace-out FILE`, from a "
+                  "seeded offset, looping)");
   cmd->add_option("--pending-timeout", options->pending_timeout,
                   "Seconds a mapping lives with no reply yet (overrides the profile; default 120)");
   cmd->add_option("--idle-timeout", options->idle_timeout,

@@ -26,6 +26,7 @@
 
 #include "commands.hpp"
 #include "io/profile_files.hpp"
+#include "io/trace_file.hpp"
 #include "nat/nat_table.hpp"
 #include "nat/profile.hpp"
 #include "sim/carrier_presets.hpp"
@@ -58,6 +59,7 @@ struct SimulateMatrixOptions {
   std::uint32_t background_subscribers = 0;
   std::optional<double> background_hold_s;
   std::optional<std::size_t> max_mappings;
+  std::vector<std::string> traces;  // CARRIER=FILE
 };
 
 sim::StrategyMode mode_of(const std::string& strategy) {
@@ -377,7 +379,7 @@ Result<sim::CarrierModel, std::string> carrier_from_profile(const nat::Profile& 
   options.public_addresses = {IpAddress::v4({203, 0, 113, 1})};  // placeholder; each run assigns its own
   auto config = nat::make_nat_config(profile, options);
   if (!config) return Unexpected{config.error().to_string()};
-  sim::CarrierModel carrier{name, profile.name, std::move(*config), false, profile.file};
+  sim::CarrierModel carrier{name, profile.name, std::move(*config), false, profile.file, std::nullopt};
   carrier.nat.public_addresses.clear();
   return carrier;
 }
@@ -415,6 +417,26 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
       return kExitUsage;
     }
     config.carriers.push_back(std::move(*carrier));
+  }
+  // --trace CARRIER=FILE: that carrier's NAT replays a real log's ports,
+  // while the peers are still told its profile's allocator.
+  for (const auto& item : o.traces) {
+    const auto equals = item.find('=');
+    const std::string name = item.substr(0, equals);
+    auto carrier = std::find_if(config.carriers.begin(), config.carriers.end(),
+                                [&](const sim::CarrierModel& c) { return c.name == name; });
+    if (equals == std::string::npos || carrier == config.carriers.end()) {
+      std::cerr << "error: --trace '" << item << "': expected CARRIER=FILE with CARRIER one of the carriers simulated\n";
+      return kExitUsage;
+    }
+    auto trace = io::load_trace(item.substr(equals + 1));
+    if (!trace) {
+      std::cerr << "error: --trace " << name << ": " << trace.error() << "\n";
+      return kExitUsage;
+    }
+    if (!carrier->told_allocator) carrier->told_allocator = carrier->nat.allocator;
+    carrier->nat.allocator = std::move(*trace);
+    carrier->source += "; ports replayed from " + item.substr(equals + 1);
   }
   config.runs = o.runs;
   config.probes = o.probes;
@@ -564,6 +586,11 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
                      "where probes make new mappings: symmetric sides, or --local-ports fresh")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->type_name("N");
+  matrix->add_option("--trace", o->traces,
+                     "CARRIER=FILE: that carrier's NAT hands out the ports of a real log (natpunch analyze "
+                     "--trace-out), from a seeded offset per run, looping; the peers are still told its profile's "
+                     "allocator. Repeat for more carriers")
+      ->type_name("CARRIER=FILE");
   matrix->add_option("--profiles", o->profiles,
                      "Take carriers from the profiles in DIR (e.g. profiles/); a carrier is a profile id (kpn-nl) "
                      "or a name whose one non-roaming profile is NAME-CC; carriers without a profile keep the "
@@ -590,6 +617,7 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
       "  natpunch simulate matrix --profiles profiles --carriers kpn,vodafone,lycamobile-be\n"
       "  natpunch simulate matrix --carriers kpn,lebara --strategy compare --background-subscribers 100\n"
       "  natpunch simulate matrix --max-mappings 2048 --runs 20       # a CGNAT port quota\n"
+      "  natpunch simulate matrix --strategy compare --carriers vodafone,lebara --trace vodafone=voda.trace\n"
       "Exit codes: 0 ok, 2 bad arguments.");
   matrix->callback([o, &exit_code] { exit_code = run_simulate_matrix(*o); });
 }

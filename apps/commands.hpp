@@ -25,5 +25,6 @@ void add_measure_command(CLI::App& app, int& exit_code);
 void add_rendezvous_command(CLI::App& app, int& exit_code);
 void add_connect_commands(CLI::App& app, int& exit_code);  // listen, connect, keygen
 void add_learn_command(CLI::App& app, int& exit_code);
+void add_predict_command(CLI::App& app, int& exit_code);
 
 }  // namespace natpunch::cli

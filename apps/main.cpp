@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   natpunch::cli::add_birthday_command(app, exit_code);
   natpunch::cli::add_simulate_command(app, exit_code);
   natpunch::cli::add_analyze_command(app, exit_code);
+  natpunch::cli::add_predict_command(app, exit_code);
   natpunch::cli::add_natd_command(app, exit_code);
   natpunch::cli::add_measure_server_command(app, exit_code);
   natpunch::cli::add_measure_command(app, exit_code);

@@ -124,7 +124,10 @@ KINDS
                  eim|adm|apdm / eif|adf|apdf (or the long RFC 4787 names),
                  allocator A as natd takes it: preserving, sequential,
                  random, uniform[:MIN-MAX], block[:SIZE],
-                 beta[:ALPHA,BETA,LOC,SCALE]. E.g. model:apdm/apdf/block:256.
+                 beta[:ALPHA,BETA,LOC,SCALE], or trace:FILE (replay a real
+                 carrier's ports, `natpunch analyze ... --trace-out FILE`;
+                 FILE an absolute path, may hold '/'). E.g.
+                 model:apdm/apdf/block:256, model:eim/adf/trace:/tmp/voda.trace.
   --udp-timeout / --udp-stream-timeout become natd's --pending-timeout /
   --idle-timeout. natd logs every mapping it creates (time internal external
   remote) to /run/natpunch-lab/ID/natd-SIDE.mappings, its output to

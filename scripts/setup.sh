@@ -14,6 +14,7 @@ packages=(
   iproute2 nftables conntrack procps iputils-ping iputils-tracepath
   stun-server stun-client coturn nats-server
   python3 python3-matplotlib python3-sklearn libeigen3-dev
+  jq
 )
 
 if [[ "${NATPUNCH_SKIP_APT:-0}" != 1 ]]; then

@@ -6,8 +6,9 @@
 # the end.
 # Usage: scripts/test.sh
 # Environment: FUZZ_SECONDS (default 10);
-#   NATPUNCH_CI_OVERLAP=0 builds the sanitizer build before the release suite
-#   instead of during it (see below).
+#   NATPUNCH_CI_OVERLAP=0 runs the sanitizer build, the sanitized unit tests
+#   and the fuzz smoke before the release suite instead of beside it at idle
+#   priority (see below).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -37,44 +38,18 @@ trap cleanup EXIT
 CXX=clang++ cmake -S "$repo" -B "$repo/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
   -DNATPUNCH_FUZZ=ON -DNATPUNCH_TESTS=ON >/dev/null
-fuzz_build=(cmake --build "$repo/build-fuzz" --target natpunch_unit_tests all_fuzzers)
-if [[ ${NATPUNCH_CI_OVERLAP:-1} != 0 ]] && command -v chrt >/dev/null; then
-  # The lab tests mostly wait (NAT timeouts, keepalives), leaving the cores
-  # idle: the sanitizer build runs meanwhile, but only on CPU time nothing
-  # else wants (SCHED_IDLE, nice 19, idle I/O class), so the tests' timing
-  # is not disturbed. Its own process group, so it can be stopped as one.
-  echo "== sanitizer build (clang) in the background at idle priority: $work/fuzz-build.log"
-  setsid --wait nice -n 19 ionice -c 3 chrt --idle 0 "${fuzz_build[@]}" >"$work/fuzz-build.log" 2>&1 &
-  fuzz_build_pid=$!
-else
-  echo "== sanitizer build (clang)"
-  "${fuzz_build[@]}"
-fi
 
-echo "== step 1/3: all tests (unit, vectors, CLI, lab) with the release build"
-# Lab tests are serial unless tests/lab/lab_schedule.cmake lets them share.
-ctest --test-dir "$repo/build" --output-on-failure --timeout 600 -j"$ctest_jobs" 2>&1 | tee "$work/ctest.log"
+# Step 2: the unit tests under ASan + UBSan. Logs and statuses go to $work.
+sanitized_unit_tests() {
+  local status=0
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$repo/build-fuzz" -L unit --output-on-failure -j"$cores" >"$work/asan.log" 2>&1 || status=$?
+  echo "$status" >"$work/asan.status"
+}
 
-if [[ -n $fuzz_build_pid ]]; then
-  status=0
-  wait "$fuzz_build_pid" || status=$?
-  fuzz_build_pid=
-  if [[ $status -ne 0 ]]; then
-    tail -n 60 "$work/fuzz-build.log" >&2
-    echo "sanitizer build failed (exit $status)" >&2
-    exit 1
-  fi
-  tail -n 1 "$work/fuzz-build.log"
-fi
-
-echo "== step 2/3: unit tests under AddressSanitizer + UBSan (clang)"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$repo/build-fuzz" -L unit --output-on-failure -j"$ctest_jobs"
-
-# libFuzzer runs one thread: one target per core at a time, each for the
-# full FUZZ_SECONDS; results are printed in target order.
-echo "== step 3/3: fuzz smoke (${FUZZ_SECONDS:-10} s per target, $cores at a time)"
-fuzz_one() { # fuzz_one TARGET: fuzzes a copy of its seed corpus; log + exit status in $work
+# Step 3: libFuzzer runs one thread: one target per core at a time, each
+# for FUZZ_SECONDS on a copy of its seed corpus.
+fuzz_one() { # fuzz_one TARGET: log + exit status in $work
   local target=$1 name corpus seed_dir status=0
   name="$(basename "$target")"
   corpus="$work/$name.corpus"
@@ -84,18 +59,72 @@ fuzz_one() { # fuzz_one TARGET: fuzzes a copy of its seed corpus; log + exit sta
   "$target" -max_total_time="${FUZZ_SECONDS:-10}" -print_final_stats=1 "$corpus" >"$work/$name.log" 2>&1 || status=$?
   echo "$status" >"$work/$name.status"
 }
-targets=()
+fuzz_smoke() {
+  local target running=0
+  for target in "$repo"/build-fuzz/tests/fuzz/fuzz_*; do
+    [[ -x "$target" ]] || continue
+    if ((running >= cores)); then wait -n || true; running=$((running - 1)); fi
+    fuzz_one "$target" &
+    running=$((running + 1))
+  done
+  wait
+}
+
+# Steps 2 and 3 after their build, as one pipeline (status in $work).
+sanitizer_pipeline() {
+  if ! cmake --build "$repo/build-fuzz" --target natpunch_unit_tests all_fuzzers >"$work/fuzz-build.log" 2>&1; then
+    echo 1 >"$work/fuzz-build.status"
+    return
+  fi
+  echo 0 >"$work/fuzz-build.status"
+  sanitized_unit_tests
+  fuzz_smoke
+}
+
+if [[ ${NATPUNCH_CI_OVERLAP:-1} != 0 ]] && command -v chrt >/dev/null; then
+  # The lab tests mostly wait (NAT timeouts, keepalives), leaving the cores
+  # idle: the sanitizer build, the sanitized unit tests and the fuzz smoke
+  # run meanwhile, but only on CPU time nothing else wants (SCHED_IDLE,
+  # nice 19, idle I/O class), so the release suite's timing is not
+  # disturbed. Its own process group, so it can be stopped as one.
+  echo "== steps 2-3 (sanitizer build, ASan unit tests, fuzz smoke) in the background at idle priority"
+  export -f sanitizer_pipeline sanitized_unit_tests fuzz_smoke fuzz_one
+  export repo work cores
+  setsid --wait nice -n 19 ionice -c 3 chrt --idle 0 bash -c sanitizer_pipeline >"$work/pipeline.log" 2>&1 &
+  fuzz_build_pid=$!
+else
+  echo "== sanitizer build (clang), ASan unit tests, fuzz smoke"
+  sanitizer_pipeline
+fi
+
+echo "== step 1/3: all tests (unit, vectors, CLI, lab) with the release build"
+# Lab tests are serial unless tests/lab/lab_schedule.cmake lets them share.
+ctest --test-dir "$repo/build" --output-on-failure --timeout 600 -j"$ctest_jobs" 2>&1 | tee "$work/ctest.log"
+
+if [[ -n $fuzz_build_pid ]]; then
+  echo "== waiting for steps 2-3"
+  wait "$fuzz_build_pid" || true
+  fuzz_build_pid=
+fi
+if [[ "$(cat "$work/fuzz-build.status" 2>/dev/null)" != 0 ]]; then
+  tail -n 60 "$work/fuzz-build.log" >&2
+  cat "$work/pipeline.log" >&2 2>/dev/null || true
+  echo "sanitizer build failed" >&2
+  exit 1
+fi
+tail -n 1 "$work/fuzz-build.log"
+
+echo "== step 2/3: unit tests under AddressSanitizer + UBSan (clang)"
+sed -n '/tests passed/,$p' "$work/asan.log"
+if [[ "$(cat "$work/asan.status" 2>/dev/null)" != 0 ]]; then
+  tail -n 150 "$work/asan.log" >&2
+  echo "unit tests under ASan/UBSan failed" >&2
+  exit 1
+fi
+
+echo "== step 3/3: fuzz smoke (${FUZZ_SECONDS:-10} s per target, $cores at a time)"
 for target in "$repo"/build-fuzz/tests/fuzz/fuzz_*; do
-  [[ -x "$target" ]] && targets+=("$target")
-done
-running=0
-for target in "${targets[@]}"; do
-  if ((running >= cores)); then wait -n || true; running=$((running - 1)); fi
-  fuzz_one "$target" &
-  running=$((running + 1))
-done
-wait
-for target in "${targets[@]}"; do
+  [[ -x "$target" ]] || continue
   name="$(basename "$target")"
   echo "-- $name"
   grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' "$work/$name.log" || true

@@ -18,159 +18,29 @@ namespace {
 // 2. ordered (in-order block or sequential): at least half the steps in
 //    the phone's order are +1. Random allocators make +1 steps with odds
 //    ~1/range.
-//    - block: the smallest power of two B (2..32768) for which +1 steps
-//      almost never cross a multiple of B: at most 10 % of the
-//      steps / B crossings a sequential allocator would make, with at least
-//      5 such crossings expected so the absence means something. A block
-//      allocator only crosses when its next random block happens to be the
-//      neighbour (odds ~1/blocks); every larger B passes too, every smaller
-//      one fails, so the smallest passing B is the block size.
+//    - block: the smallest power of two B (2..32768), with its offset, for
+//      which +1 steps almost never cross a block boundary
+//      (window_search.hpp). A block allocator only crosses when its next
+//      random block happens to be the neighbour (odds ~1/blocks); every
+//      larger B passes too, every smaller one fails, so the smallest
+//      passing B is the block size.
 //    - sequential: ordered, but no B passes.
-// 3. random-order block: the smallest B for which at least 75 % of the
-//    transitions stay inside one aligned block of B ports, while the same
-//    ports in a random order would stay with odds at most a tenth of that.
-//    Inside a block of B0 ports taken in random order, a transition stays
-//    in an aligned half (B0 / 2) with odds ~1/2, so 75 % separates B0 from
-//    every smaller B; the chance odds (sum of squared block shares) rule
-//    out a narrow range or hump where any B holds most ports.
+// 3. random-order block (window): the smallest B, with its best offset,
+//    for which at least 75 % of the transitions stay inside one block,
+//    while the same ports in a random order would stay with odds at most a
+//    tenth of that (window_search.hpp).
+//    For both kinds of block: visits tell what ends a stay (a number of
+//    mappings or a time) and one sample per visit where blocks sit: uniform
+//    (KS on the visits' block centres within the bound below), else a
+//    Beta fit to them (the same bound), else uniform with the misfit said
+//    (window_visits.hpp).
 // 4. uniform: KS D against uniform [min, max] within the 1 % critical value
 //    1.63 / sqrt(n), plus 0.01 of slack for real data's small misfits.
 // 5. beta: the 4-parameter ML fit's KS D within the same bound.
 // 6. unknown: none of the above; the evidence still says what was seen.
 constexpr double kPreservedThreshold = 0.5;
 constexpr double kOrderedThreshold = 0.5;
-constexpr double kCrossingRatio = 0.1;
-constexpr double kMinExpectedCrossings = 5;
-constexpr double kSameBlockThreshold = 0.75;
-constexpr double kSameBlockChanceRatio = 0.1;
 constexpr double kKsSlack = 0.01;
-constexpr std::uint32_t kMaxBlockSize = 32768;
-constexpr std::size_t kMaxRepeatedStarts = 10;
-
-// The rows with the session boundaries the whole analysis respects.
-struct Sequence {
-  std::span<const MappingRow> rows;
-  std::vector<std::uint32_t> session;  // per row
-
-  bool continues(std::size_t i) const { return i > 0 && session[i] == session[i - 1]; }
-  bool steps_up(std::size_t i) const {
-    return continues(i) && rows[i].mapped_port == static_cast<std::uint32_t>(rows[i - 1].mapped_port) + 1;
-  }
-};
-
-// nullopt with `undecided` set: every block size the data can test was
-// ruled out, but larger ones could not be told from sequential.
-std::optional<std::uint32_t> find_in_order_block_size(const Sequence& seq, std::size_t steps, BlockEvidence& evidence,
-                                                      bool& undecided) {
-  undecided = false;
-  for (std::uint32_t size = 2; size <= kMaxBlockSize; size *= 2) {
-    std::size_t crossings = 0;
-    for (std::size_t i = 1; i < seq.rows.size(); ++i)
-      if (seq.steps_up(i) && seq.rows[i].mapped_port % size == 0) ++crossings;
-    const double expected = static_cast<double>(steps) / size;
-    if (expected < kMinExpectedCrossings) {
-      undecided = true;
-      return std::nullopt;
-    }
-    if (static_cast<double>(crossings) <= kCrossingRatio * expected) {
-      evidence.boundary_crossings = crossings;
-      evidence.expected_sequential_crossings = expected;
-      return size;
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::uint32_t> find_random_order_block_size(const Sequence& seq, BlockEvidence& evidence) {
-  std::vector<std::size_t> port_counts(65536, 0);
-  for (const auto& row : seq.rows) ++port_counts[row.mapped_port];
-  std::size_t transitions = 0;
-  for (std::size_t i = 1; i < seq.rows.size(); ++i)
-    if (seq.continues(i)) ++transitions;
-  if (transitions == 0) return std::nullopt;
-  const double n = static_cast<double>(seq.rows.size());
-  std::vector<std::size_t> block_counts;
-  for (unsigned shift = 1; (1U << shift) <= kMaxBlockSize; ++shift) {
-    const std::uint32_t size = 1U << shift;
-    // Shifts, not divisions: this pass runs 15 times over every row.
-    std::size_t same = 0;
-    for (std::size_t i = 1; i < seq.rows.size(); ++i)
-      if (seq.continues(i) && (seq.rows[i].mapped_port >> shift) == (seq.rows[i - 1].mapped_port >> shift)) ++same;
-    block_counts.assign(65536 / size, 0);
-    for (std::size_t port = 0; port < port_counts.size(); ++port) block_counts[port / size] += port_counts[port];
-    double chance = 0;
-    for (const std::size_t count : block_counts) chance += (static_cast<double>(count) / n) * (static_cast<double>(count) / n);
-    const double fraction = static_cast<double>(same) / static_cast<double>(transitions);
-    if (fraction >= kSameBlockThreshold && chance <= kSameBlockChanceRatio * fraction) {
-      evidence.same_block_fraction = fraction;
-      evidence.same_block_by_chance = chance;
-      return size;
-    }
-  }
-  return std::nullopt;
-}
-
-// Visits, how they start and end, and their reuse across sessions.
-void describe_visits(const Sequence& seq, std::uint32_t size, BlockEvidence& evidence) {
-  const auto rows = seq.rows;
-  std::size_t aligned = 0, whole = 0, in_visit_transitions = 0, in_visit_steps = 0;
-  std::size_t reused_starts = 0, reused_blocks = 0;
-  // Stamps instead of clearing a `seen` array per visit: a visit costs its
-  // rows, not the block size.
-  std::vector<std::uint32_t> seen_in_visit(size, 0);
-  constexpr std::uint32_t kNever = 0xffffffffU;
-  std::vector<std::uint32_t> start_last_session(65536, kNever);
-  std::vector<std::size_t> start_sessions(65536, 0);
-  std::vector<std::uint32_t> block_last_session(65536 / size + 1, kNever);
-
-  std::size_t start = 0;
-  const auto close = [&](std::size_t end) {
-    const std::uint32_t stamp = static_cast<std::uint32_t>(++evidence.visits);
-    const std::uint16_t first = rows[start].mapped_port;
-    const std::uint32_t session = seq.session[start];
-    if (first % 256 == 0) ++aligned;
-    std::size_t distinct = 0;
-    for (std::size_t i = start; i < end; ++i) {
-      auto& mark = seen_in_visit[rows[i].mapped_port % size];
-      if (mark != stamp) {
-        mark = stamp;
-        ++distinct;
-      }
-      if (i > start) {
-        ++in_visit_transitions;
-        if (seq.steps_up(i)) ++in_visit_steps;
-      }
-    }
-    if (distinct == size) ++whole;
-    if (start_last_session[first] != kNever && start_last_session[first] < session) ++reused_starts;
-    if (start_last_session[first] != session) {
-      start_last_session[first] = session;
-      ++start_sessions[first];
-    }
-    auto& block_session = block_last_session[first / size];
-    if (block_session != kNever && block_session < session) ++reused_blocks;
-    block_session = session;
-  };
-  for (std::size_t i = 1; i < rows.size(); ++i)
-    if (!seq.continues(i) || rows[i].mapped_port / size != rows[i - 1].mapped_port / size) {
-      close(i);
-      start = i;
-    }
-  close(rows.size());
-
-  const double visits = static_cast<double>(evidence.visits);
-  evidence.start_aligned_fraction = static_cast<double>(aligned) / visits;
-  evidence.consumed_whole_fraction = static_cast<double>(whole) / visits;
-  evidence.in_visit_step_fraction =
-      in_visit_transitions ? static_cast<double>(in_visit_steps) / static_cast<double>(in_visit_transitions) : 0;
-  evidence.reused_start_fraction = static_cast<double>(reused_starts) / visits;
-  evidence.reused_block_fraction = static_cast<double>(reused_blocks) / visits;
-  for (std::size_t port = 0; port < start_sessions.size(); ++port)
-    if (start_sessions[port] >= 2) evidence.repeated_starts.emplace_back(static_cast<std::uint16_t>(port), start_sessions[port]);
-  std::stable_sort(evidence.repeated_starts.begin(), evidence.repeated_starts.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
-  if (evidence.repeated_starts.size() > kMaxRepeatedStarts) evidence.repeated_starts.resize(kMaxRepeatedStarts);
-}
 
 double ks_bound(std::size_t n) { return 1.63 / std::sqrt(static_cast<double>(n)) + kKsSlack; }
 
@@ -199,7 +69,29 @@ std::function<double(double)> beta_cdf(double alpha, double beta, double loc, do
   };
 }
 
+// The range uniform placement spans: the blocks seen, widened at each end
+// by the mean gap between `samples` uniform draws (the unbiased estimate of
+// a uniform range's ends), snapped to whole blocks, never below
+// kFirstUsablePort unless blocks were seen there.
+std::pair<std::uint16_t, std::uint16_t> placement_range(const VisitEvidence& v, const WindowGrid& grid, std::size_t samples) {
+  double lo = v.lowest_window_start, hi = v.highest_window_end;
+  // A window reaching below port 1 is no whole window a NAT could hand out.
+  if (lo < 1) lo = grid.offset >= 1 ? grid.offset : grid.size;
+  if (hi < lo + grid.size - 1) hi = std::min(65535.0, lo + grid.size - 1);
+  const double gap = samples > 1 ? (hi - lo + 1 - grid.size) / static_cast<double>(samples - 1) : 0;
+  const double floor_port = std::min<double>(1024, lo);
+  const auto windows_below = std::floor(std::min(gap, lo - floor_port) / grid.size);
+  const auto windows_above = std::floor(std::min(gap, 65535 - hi) / grid.size);
+  return {static_cast<std::uint16_t>(lo - windows_below * grid.size),
+          static_cast<std::uint16_t>(hi + windows_above * grid.size)};
+}
+
 }  // namespace
+
+bool DetectedAllocator::plain_block() const {
+  return kind == AllocatorKind::Block && block_order == BlockOrder::InOrder && block_offset.value_or(0) == 0 &&
+         block_reset && block_reset->rule == ResetRule::Mappings && block_reset->mappings == block_size && !alpha;
+}
 
 std::string_view to_string(AllocatorKind kind) {
   switch (kind) {
@@ -218,7 +110,10 @@ std::string_view to_string(BlockOrder order) { return order == BlockOrder::Rando
 std::vector<std::uint32_t> assign_sessions(std::span<const MappingRow> rows, double session_gap_ms) {
   std::vector<std::uint32_t> session(rows.size(), 0);
   for (std::size_t i = 1; i < rows.size(); ++i)
-    session[i] = session[i - 1] + (rows[i].client_time_ms - rows[i - 1].client_time_ms > session_gap_ms ? 1 : 0);
+    session[i] = session[i - 1] + (rows[i].run != rows[i - 1].run ||
+                                           rows[i].client_time_ms - rows[i - 1].client_time_ms > session_gap_ms
+                                       ? 1
+                                       : 0);
   return session;
 }
 
@@ -233,7 +128,7 @@ DetectedAllocator detect_allocator(std::span<const MappingRow> rows, const Detec
   DetectedAllocator result;
   auto& evidence = result.evidence;
   evidence.rows = rows.size();
-  Sequence seq{rows, assign_sessions(rows, options.session_gap_ms)};
+  SessionSequence seq{rows, assign_sessions(rows, options.session_gap_ms)};
   evidence.sessions = rows.empty() ? 0 : std::size_t{seq.session.back()} + 1;
 
   std::size_t preserved = 0, steps = 0, transitions = 0;
@@ -268,36 +163,94 @@ DetectedAllocator detect_allocator(std::span<const MappingRow> rows, const Detec
     evidence.reason = "mapped port equals local port in at least half the rows";
     return result;
   }
-  const auto found_block = [&](std::uint32_t size, BlockOrder order, BlockEvidence& block) {
+  const auto found_block = [&](const WindowGrid& grid, BlockOrder order, BlockEvidence& block) {
     block.order = order;
-    describe_visits(seq, size, block);
-    evidence.block = std::move(block);
+    block.offset = grid.offset;
+    VisitEvidence visits = describe_visits(seq, grid);
+    block.visits = visits.visits;
+    block.start_aligned_fraction = visits.start_aligned_fraction;
+    block.consumed_whole_fraction = visits.consumed_whole_fraction;
+    block.in_visit_step_fraction = visits.in_visit_step_fraction;
+    block.reused_start_fraction = visits.reused_start_fraction;
+    block.reused_block_fraction = visits.reused_block_fraction;
+    block.repeated_starts = std::move(visits.repeated_starts);
+    block.complete_visits = visits.complete_visits;
+    block.median_mappings = visits.median_mappings;
+    block.mappings_cv = visits.mappings_cv;
+    block.median_hold_s = visits.median_hold_s;
+    block.hold_cv = visits.hold_cv;
+    block.reset = decide_reset(visits, grid, order == BlockOrder::InOrder);
+    if (order == BlockOrder::InOrder) {
+      block.same_block_fraction = stay_fraction(seq, grid);
+    }
+    // Where blocks sit, one sample per visit.
+    const auto& centres = visits.window_centres;
+    const auto [range_lo, range_hi] = placement_range(visits, grid, centres.size());
+    std::vector<double> sorted(centres.begin(), centres.end());
+    std::sort(sorted.begin(), sorted.end());
+    UniformEvidence uniform;
+    const auto half = grid.size / 2;
+    const auto uniform_law = uniform_cdf(static_cast<std::uint16_t>(visits.lowest_window_start + half),
+                                         static_cast<std::uint16_t>(visits.highest_window_end - grid.size + 1 + half));
+    uniform.ks_d = sorted.size() > 1 && visits.distinct_windows > 1 ? ks_statistic(sorted, uniform_law) : 0;
+    uniform.ks_p = ks_p_value(uniform.ks_d, sorted.size());
+    block.placement_uniform = uniform;
     result.kind = AllocatorKind::Block;
-    result.block_size = size;
+    result.block_size = grid.size;
     result.block_order = order;
+    result.block_offset = grid.offset;
+    result.block_reset = block.reset;
+    if (uniform.ks_d <= ks_bound(sorted.size())) {
+      block.placement_why = "blocks sit uniformly: KS distance of the visits' blocks to uniform within the bound";
+    } else {
+      BetaFit fit = fit_beta(centres);
+      const bool fits = fit.converged && fit.ks_d <= ks_bound(fit.samples);
+      block.placement_beta = fit;
+      if (fits) {
+        block.placement_why = "blocks sit by a Beta law: not uniform, and the Beta fit to the visits' blocks is "
+                              "within the KS bound";
+        result.alpha = fit.alpha;
+        result.beta = fit.beta;
+        result.loc = fit.loc;
+        result.scale = fit.scale;
+      } else {
+        block.placement_why = "neither uniform nor a Beta fit within the KS bound: uniform over the range seen "
+                              "stands in";
+      }
+    }
+    if (!result.alpha) {
+      result.min = range_lo;
+      result.max = range_hi;
+    }
+    evidence.block = std::move(block);
   };
   if (evidence.step_fraction >= kOrderedThreshold) {
     BlockEvidence block;
-    bool undecided = false;
-    if (auto size = find_in_order_block_size(seq, steps, block, undecided)) {
-      found_block(*size, BlockOrder::InOrder, block);
-      evidence.reason = "ports taken in order, and +1 steps never cross a multiple of block_size";
+    const InOrderSearch search = find_in_order_window(seq, steps);
+    if (search.grid) {
+      block.boundary_crossings = search.crossings;
+      block.expected_sequential_crossings = search.expected_sequential_crossings;
+      found_block(*search.grid, BlockOrder::InOrder, block);
+      evidence.reason = "ports taken in order, and +1 steps never cross a block boundary";
     } else {
       result.kind = AllocatorKind::Sequential;
       result.min = lo;
       result.max = hi;
-      evidence.reason = undecided ? "ports taken in order, across the block boundaries seen; too few rows to rule "
-                                    "out larger blocks"
-                                  : "ports taken in order, across every block boundary";
+      evidence.reason = search.undecided ? "ports taken in order, across the block boundaries seen; too few rows to "
+                                           "rule out larger blocks"
+                                         : "ports taken in order, across every block boundary";
     }
     return result;
   }
   {
-    BlockEvidence block;
-    if (auto size = find_random_order_block_size(seq, block)) {
-      found_block(*size, BlockOrder::Random, block);
-      evidence.reason = "ports in random order, but consecutive rows stay inside one aligned block of block_size "
-                        "far more often than chance";
+    const RandomOrderSearch search = find_random_order_window(seq);
+    if (search.grid) {
+      BlockEvidence block;
+      block.same_block_fraction = search.stay_fraction;
+      block.same_block_by_chance = search.stay_by_chance;
+      found_block(*search.grid, BlockOrder::Random, block);
+      evidence.reason = "ports in random order, but consecutive rows stay inside one block (window) far more often "
+                        "than chance";
       return result;
     }
   }

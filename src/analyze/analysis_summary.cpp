@@ -42,7 +42,25 @@ Json evidence_json(const AllocatorEvidence& e) {
   if (const auto& b = e.block) {
     Json repeated = Json::array();
     for (const auto& [port, sessions] : b->repeated_starts) repeated.push_back(Json{{"port", port}, {"sessions", sessions}});
+    Json placement = Json{{"why", b->placement_why}};
+    if (const auto& u = b->placement_uniform) placement["uniform"] = Json{{"ks_d", u->ks_d}, {"ks_p", u->ks_p}};
+    if (const auto& f = b->placement_beta)
+      placement["beta_fit"] = Json{{"alpha", f->alpha}, {"beta", f->beta}, {"loc", f->loc}, {"scale", f->scale},
+                                   {"ks_d", f->ks_d},   {"ks_p", f->ks_p},  {"samples", f->samples},
+                                   {"converged", f->converged}};
+    Json reset{{"rule", std::string(to_string(b->reset.rule))}, {"why", b->reset.why}};
+    if (b->reset.rule == ResetRule::Hold) reset["hold_s"] = b->reset.hold_s;
+    else reset["mappings"] = b->reset.mappings;
     object["block"] = Json{{"order", std::string(to_string(b->order))},
+                           {"offset", b->offset},
+                           {"jump_rate", 1 - b->same_block_fraction},
+                           {"complete_visits", b->complete_visits},
+                           {"median_mappings", b->median_mappings},
+                           {"mappings_cv", b->mappings_cv},
+                           {"median_hold_s", b->median_hold_s},
+                           {"hold_cv", b->hold_cv},
+                           {"reset", reset},
+                           {"placement", placement},
                            {"visits", b->visits},
                            {"start_aligned_fraction", b->start_aligned_fraction},
                            {"consumed_whole_fraction", b->consumed_whole_fraction},
@@ -71,19 +89,43 @@ Json evidence_json(const AllocatorEvidence& e) {
   return object;
 }
 
+Json joined_json(const JoinedMappings& joined, std::size_t rows) {
+  return Json{{"rows", rows},
+              {"client_only", joined.client_only},
+              {"server_only", joined.server_only},
+              {"duplicate_client_ids", joined.duplicate_client_ids},
+              {"duplicate_server_ids", joined.duplicate_server_ids}};
+}
+
 }  // namespace
 
+JoinedMappings join_totals(std::span<const CollectionRun> runs) {
+  JoinedMappings total;
+  for (const auto& run : runs) {
+    total.client_only += run.joined.client_only;
+    total.server_only += run.joined.server_only;
+    total.duplicate_client_ids += run.joined.duplicate_client_ids;
+    total.duplicate_server_ids += run.joined.duplicate_server_ids;
+  }
+  return total;
+}
+
 std::string analysis_json(const Analysis& a) {
-  const auto& joined = a.joined;
   const auto& detected = a.detected;
-  Json report{{"client", log_json(a.client_path, a.client)},
-              {"server", log_json(a.server_path, a.server)},
-              {"joined", Json{{"rows", joined.rows.size()},
-                              {"client_only", joined.client_only},
-                              {"server_only", joined.server_only},
-                              {"duplicate_client_ids", joined.duplicate_client_ids},
-                              {"duplicate_server_ids", joined.duplicate_server_ids}}},
-              {"session_gap_ms", a.options.session_gap_ms}};
+  Json report = Json::object();
+  // One collection: its logs at the top, as before several could be given.
+  if (a.runs.size() == 1) {
+    report["client"] = log_json(a.runs[0].client_path, a.runs[0].client);
+    report["server"] = log_json(a.runs[0].server_path, a.runs[0].server);
+  }
+  Json runs = Json::array();
+  for (const auto& run : a.runs)
+    runs.push_back(Json{{"client", log_json(run.client_path, run.client)},
+                        {"server", log_json(run.server_path, run.server)},
+                        {"joined", joined_json(run.joined, run.joined.rows.size())}});
+  report["runs"] = runs;
+  report["joined"] = joined_json(join_totals(a.runs), a.rows.size());
+  report["session_gap_ms"] = a.options.session_gap_ms;
   Json allocator = Json::parse(allocator_object_json(detected));
   if (detected.min) allocator["observed_min"] = *detected.min;
   if (detected.max) allocator["observed_max"] = *detected.max;

@@ -31,12 +31,22 @@ struct Params {
   double alpha, beta, loc, scale;
 };
 
+// The law's support must lie on ports, as an allocator's does
+// (nat::validate: loc >= 1, loc + scale <= 65536).
+constexpr double kLowestLoc = 1;
+constexpr double kHighestEnd = 65536;
+
+double logistic(double v) { return 1 / (1 + std::exp(-v)); }
+double logit(double p) { return std::log(p / (1 - p)); }
+
 // Unconstrained coordinates keep every Nelder-Mead point a valid law whose
-// support holds all samples: loc below the smallest, loc + scale above the
-// largest, shapes positive.
+// support holds all samples and lies on ports: loc between 1 and the
+// smallest sample, loc + scale between the largest and 65536, shapes
+// positive.
 Params decode(const NelderMeadPoint& p, double lo, double hi) {
-  const double loc = lo - std::exp(p[2]);
-  return Params{std::exp(p[0]), std::exp(p[1]), loc, (hi - loc) + std::exp(p[3])};
+  const double loc = kLowestLoc + (lo - kLowestLoc) * logistic(p[2]);
+  const double end = hi + (kHighestEnd - hi) * logistic(p[3]);
+  return Params{std::exp(p[0]), std::exp(p[1]), loc, end - loc};
 }
 
 double negative_log_likelihood(const Params& q, std::span<const double> x) {
@@ -62,6 +72,7 @@ BetaFit fit_beta(std::span<const std::uint16_t> ports) {
   fit.samples = x.size();
   if (x.size() < 2 || x.front() == x.back()) return fit;
   const double lo = x.front(), hi = x.back(), range = hi - lo;
+  if (lo <= kLowestLoc || hi >= kHighestEnd) return fit;  // no room for a support on ports
 
   // Start from the method of moments on a support just wider than the data.
   const double start_loc = lo - 0.01 * range, start_scale = range * 1.02;
@@ -74,7 +85,11 @@ BetaFit fit_beta(std::span<const std::uint16_t> ports) {
   const double a0 = std::max(mean * common, 1.1), b0 = std::max((1 - mean) * common, 1.1);
 
   const auto objective = [&](const NelderMeadPoint& p) { return negative_log_likelihood(decode(p, lo, hi), x); };
-  NelderMeadPoint start{std::log(a0), std::log(b0), std::log(0.01 * range), std::log(0.01 * range)};
+  // Where the support's ends start: 1 % of the range beyond the samples,
+  // as a share of the room the port space leaves there.
+  const auto share = [](double gap, double room) { return logit(std::clamp(gap / room, 1e-6, 1 - 1e-6)); };
+  NelderMeadPoint start{std::log(a0), std::log(b0), share(lo - start_loc, lo - kLowestLoc),
+                        share(start_loc + start_scale - hi, kHighestEnd - hi)};
   const NelderMeadPoint step{0.3, 0.3, 1.0, 1.0};
   // Restarts from the best point: a single Nelder-Mead run can stall on a
   // ridge, the shapes and the support's ends being strongly correlated.

@@ -15,6 +15,9 @@ struct MappingRow {
   std::uint16_t local_port = 0;
   std::uint16_t mapped_port = 0;
   std::uint16_t server_port = 0;
+  // Which collection the row comes from when several are analysed
+  // together (collection_logs.hpp); 0 for one.
+  std::uint32_t run = 0;
 };
 
 struct JoinedMappings {

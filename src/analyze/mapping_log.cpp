@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <optional>
+#include <span>
 
 namespace natpunch::analyze {
 
@@ -93,22 +94,29 @@ std::optional<double> parse_time(std::string_view s) {
   return day_ms + (*h * 3600.0 + *mi * 60.0 + *sec) * 1000.0;
 }
 
+// The thesis app writes S and F; other tools true/false or 1/0.
 std::optional<bool> parse_success(std::string_view s) {
-  if (iequals(s, "true") || s == "1") return true;
-  if (iequals(s, "false") || s == "0") return false;
+  if (iequals(s, "true") || s == "1" || iequals(s, "s")) return true;
+  if (iequals(s, "false") || s == "0" || iequals(s, "f")) return false;
   return std::nullopt;
 }
 
+// UUIDs, counters and other id schemes, but not the other text a server
+// logs from its port (`\status\` probes, a word of an error message).
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxIdLength) return false;
-  for (char c : id)
-    if (c == ' ' || c == '\t') return false;
+  for (char c : id) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && c != '-' && c != '_' && c != '.' && c != ':' && c != '{' && c != '}') return false;
+  }
   return true;
 }
 
-// Splits on ',' and trims the thesis's ", " separators; at most 6 fields
-// are kept, which is enough to tell a wrong count.
+// Splits on ',' and trims the thesis's ", " separators. Empty fields at
+// the end of the line do not count (some real logs end every line in
+// ",,"). At most 6 fields are kept, which is enough to tell a wrong count.
 std::size_t split(std::string_view line, std::array<std::string_view, 6>& fields) {
+  while (!line.empty() && (line.back() == ',' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
   std::size_t count = 0;
   while (true) {
     const auto comma = line.find(',');
@@ -128,38 +136,29 @@ std::optional<LogDialect> header_dialect(std::string_view first_field) {
   return std::nullopt;
 }
 
-}  // namespace
-
-std::string_view to_string(MalformedReason reason) {
-  switch (reason) {
-    case MalformedReason::NotText: return "binary garbage";
-    case MalformedReason::FieldCount: return "wrong number of fields";
-    case MalformedReason::BadId: return "bad message id";
-    case MalformedReason::BadTime: return "bad time";
-    case MalformedReason::BadPort: return "bad port";
-    case MalformedReason::BadSuccess: return "bad success flag";
-    case MalformedReason::Count: break;
+// The side a header names, when it names one.
+std::optional<LogSide> header_side(LogDialect dialect, std::span<const std::string_view> fields) {
+  if (dialect == LogDialect::Natpunch && fields.size() >= 3) {
+    if (iequals(fields[2], "local_port")) return LogSide::Client;
+    if (iequals(fields[2], "observed_port")) return LogSide::Server;
+    return std::nullopt;
   }
-  return "unknown";
+  if (fields.size() == 5) return LogSide::Client;  // the phone's Success column
+  if (fields.size() == 4) return LogSide::Server;
+  return std::nullopt;
 }
 
-std::string_view to_string(LogDialect dialect) {
-  switch (dialect) {
-    case LogDialect::Thesis: return "thesis";
-    case LogDialect::Natpunch: return "natpunch";
-    case LogDialect::Unknown: break;
-  }
-  return "unknown";
-}
+constexpr std::string_view kByteOrderMark = "\xef\xbb\xbf";
 
-std::size_t ParsedLog::malformed_total() const { return std::accumulate(malformed.begin(), malformed.end(), std::size_t{0}); }
-
-ParsedLog parse_mapping_log(std::string_view text, LogSide side) {
+ParsedLog parse(std::string_view text, std::optional<LogSide> side) {
   ParsedLog log;
   // Rows are ~60 bytes, ids ~36: reserving from the text's size saves the
   // regrowth copies of a million-row log.
   log.records.reserve(text.size() / 64);
   log.id_text.reserve(text.size() / 2);
+  // Spreadsheets write a byte order mark before the first line; it is not
+  // part of the first field.
+  if (text.starts_with(kByteOrderMark)) text.remove_prefix(kByteOrderMark.size());
   const auto bad = [&log](MalformedReason reason) { ++log.malformed[static_cast<std::size_t>(reason)]; };
   std::array<std::string_view, 6> fields;
   while (!text.empty()) {
@@ -175,10 +174,14 @@ ParsedLog parse_mapping_log(std::string_view text, LogSide side) {
     const std::size_t count = split(line, fields);
     if (auto dialect = header_dialect(fields[0])) {
       ++log.header_lines;
-      if (log.dialect == LogDialect::Unknown) log.dialect = *dialect;
+      if (log.dialect == LogDialect::Unknown) {
+        log.dialect = *dialect;
+        log.header_side = header_side(*dialect, std::span(fields).first(std::min(count, fields.size())));
+      }
       continue;
     }
-    const bool with_success = count == 5 && side == LogSide::Client;
+    if (count == 5 && parse_success(fields[4])) ++log.success_rows;
+    const bool with_success = count == 5 && side != LogSide::Server;
     if (count != 4 && !with_success) {
       bad(MalformedReason::FieldCount);
       continue;
@@ -217,6 +220,43 @@ ParsedLog parse_mapping_log(std::string_view text, LogSide side) {
     log.records.push_back(std::move(record));
   }
   return log;
+}
+
+}  // namespace
+
+std::string_view to_string(MalformedReason reason) {
+  switch (reason) {
+    case MalformedReason::NotText: return "binary garbage";
+    case MalformedReason::FieldCount: return "wrong number of fields";
+    case MalformedReason::BadId: return "bad message id";
+    case MalformedReason::BadTime: return "bad time";
+    case MalformedReason::BadPort: return "bad port";
+    case MalformedReason::BadSuccess: return "bad success flag";
+    case MalformedReason::Count: break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(LogDialect dialect) {
+  switch (dialect) {
+    case LogDialect::Thesis: return "thesis";
+    case LogDialect::Natpunch: return "natpunch";
+    case LogDialect::Unknown: break;
+  }
+  return "unknown";
+}
+
+std::size_t ParsedLog::malformed_total() const { return std::accumulate(malformed.begin(), malformed.end(), std::size_t{0}); }
+
+ParsedLog parse_mapping_log(std::string_view text, LogSide side) { return parse(text, side); }
+
+ParsedLog parse_mapping_log(std::string_view text) { return parse(text, std::nullopt); }
+
+std::optional<LogSide> apparent_side(const ParsedLog& log) {
+  if (log.header_side) return log.header_side;
+  const std::size_t rows = log.records.size() + log.malformed_total();
+  if (log.success_rows > 0 && 2 * log.success_rows > rows) return LogSide::Client;
+  return std::nullopt;
 }
 
 }  // namespace natpunch::analyze

@@ -12,10 +12,14 @@
 // Both put the id, a time, the sending port and the receiving port in the
 // same order, so one record type serves all four. Real logs carry junk rows
 // and binary garbage: a bad row is counted by reason and skipped, never
-// fatal; whether what is left is usable is the caller's call.
+// fatal; whether what is left is usable is the caller's call. What the real
+// carrier logs (../shared/data/carrier-logs) hold is read as it is: `S`/`F`
+// success flags, lines ending in empty columns (`a,1,2,3,,`), a UTF-8 byte
+// order mark before the header, ids that are no message ids (`\status\`).
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,10 +34,10 @@ enum class LogDialect { Unknown, Thesis, Natpunch };
 enum class MalformedReason : std::size_t {
   NotText,        // control bytes or non-ASCII: binary garbage
   FieldCount,     // neither 4 nor 5 fields (or 5 on the server side)
-  BadId,          // empty, too long, or containing spaces
+  BadId,          // empty, too long, or other than letters, digits and - _ . : { }
   BadTime,        // neither a number nor [YYYY-MM-DD ]HH:MM:SS[.fff]
   BadPort,        // not an integer in 1..65535
-  BadSuccess,     // the phone's Success column is not true/false/1/0
+  BadSuccess,     // the phone's Success column is not true/false/1/0/S/F
   Count
 };
 inline constexpr std::size_t kMalformedReasonCount = static_cast<std::size_t>(MalformedReason::Count);
@@ -57,6 +61,13 @@ struct LogRecord {
 
 struct ParsedLog {
   LogDialect dialect = LogDialect::Unknown;
+  // The side the header names: a Success column or `local_port` is the
+  // phone's, four thesis columns or `observed_port` the server's.
+  std::optional<LogSide> header_side;
+  // Rows with a fifth, Success column (only the phone writes one). Counted
+  // whatever side the log was read as: a server log with them is a phone
+  // log given in the wrong place.
+  std::size_t success_rows = 0;
   std::vector<LogRecord> records;
   std::string id_text;  // every record's id, back to back
   std::size_t lines = 0;         // non-blank lines, headers included
@@ -69,7 +80,16 @@ struct ParsedLog {
   }
 };
 
-// Never throws on content; any byte sequence is accepted.
+// Never throws on content; any byte sequence is accepted. Read as a server
+// log, rows with a Success column are malformed (wrong number of fields).
 ParsedLog parse_mapping_log(std::string_view text, LogSide side);
+// The same, for a log whose side is not known yet: rows with a Success
+// column are records too.
+ParsedLog parse_mapping_log(std::string_view text);
+
+// Which side wrote the log, from its content: the header, else rows with a
+// Success column in the majority; nullopt when the content cannot tell
+// (four columns and no header are the same for both sides).
+std::optional<LogSide> apparent_side(const ParsedLog& log);
 
 }  // namespace natpunch::analyze

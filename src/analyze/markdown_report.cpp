@@ -1,6 +1,9 @@
 #include "analyze/markdown_report.hpp"
 
+#include <array>
 #include <cstdio>
+
+#include "analyze/analysis_summary.hpp"
 
 namespace natpunch::analyze {
 
@@ -33,9 +36,20 @@ void log_row(std::string& md, std::string_view side, const std::string& path, co
 
 std::string parameters(const DetectedAllocator& d) {
   std::string text;
-  if (d.block_size)
+  if (d.block_size) {
     text += "block_size " + std::to_string(*d.block_size) + ", ports taken " +
             (d.block_order == BlockOrder::Random ? "in random order" : "in order") + " inside a block";
+    if (d.block_offset.value_or(0) != 0) text += " starting at offset " + std::to_string(*d.block_offset);
+    if (d.block_reset)
+      text += "; a stay ends after " + (d.block_reset->rule == ResetRule::Hold
+                                            ? fixed(d.block_reset->hold_s, 1) + " s"
+                                            : std::to_string(d.block_reset->mappings) + " mappings");
+    text += "; blocks placed ";
+    if (!d.alpha) text += d.min && d.max ? "uniformly in " + std::to_string(*d.min) + "-" + std::to_string(*d.max) : "uniformly";
+    return text + (d.alpha ? "by B(alpha " + fixed(*d.alpha, 3) + ", beta " + fixed(*d.beta, 3) + ", loc " +
+                                 fixed(*d.loc, 1) + ", scale " + fixed(*d.scale, 1) + ")"
+                           : "");
+  }
   if (d.min && d.max) text += "observed range " + std::to_string(*d.min) + "-" + std::to_string(*d.max);
   if (d.alpha)
     text += "B(alpha " + fixed(*d.alpha, 3) + ", beta " + fixed(*d.beta, 3) + ", loc " + fixed(*d.loc, 1) +
@@ -68,6 +82,16 @@ void evidence_rows(std::string& md, const AllocatorEvidence& e) {
     row("visits starting at a multiple of 256 (thesis, KPN: 36.9 %)", percent(b->start_aligned_fraction));
     row("visits that consumed the whole block (thesis, KPN: 32.3 %)", percent(b->consumed_whole_fraction));
     row("+1 steps inside visits", percent(b->in_visit_step_fraction));
+    row("first port of each block, modulo the block size", std::to_string(b->offset));
+    row("jump rate (transitions leaving the block)", percent(1 - b->same_block_fraction));
+    row("complete visits: median mappings (cv)", fixed(b->median_mappings, 0) + " (" + fixed(b->mappings_cv, 3) + ")");
+    row("complete visits: median hold (cv)", fixed(b->median_hold_s, 1) + " s (" + fixed(b->hold_cv, 3) + ")");
+    row("what ends a stay", std::string(to_string(b->reset.rule)) + ": " + b->reset.why);
+    row("where blocks sit", b->placement_why);
+    if (const auto& u = b->placement_uniform)
+      row("placement, uniform KS (one sample per visit)", "D " + fixed(u->ks_d, 4) + ", p " + fixed(u->ks_p, 4));
+    if (const auto& f = b->placement_beta)
+      row("placement, Beta fit KS (one sample per visit)", "D " + fixed(f->ks_d, 4) + ", p " + fixed(f->ks_p, 4));
     if (b->order == BlockOrder::InOrder)
       row("+1 steps crossing a block boundary", std::to_string(b->boundary_crossings) + " (sequential would make ~" +
                                                     fixed(b->expected_sequential_crossings, 0) + ")");
@@ -104,22 +128,35 @@ std::string markdown_report(const Analysis& a, std::span<const ReportFigure> fig
                             std::string_view profile_json_text, std::string_view figures_note) {
   const auto& d = a.detected;
   std::string md = "# Mapping analysis: " + std::string(to_string(d.kind)) + " allocator\n\n";
-  md += "Written by `natpunch analyze` from the two logs of one mapping collection (thesis Section III-E).\n\n";
+  md += a.runs.size() == 1 ? "Written by `natpunch analyze` from the two logs of one mapping collection (thesis Section "
+                             "III-E).\n\n"
+                           : "Written by `natpunch analyze` from the logs of " + std::to_string(a.runs.size()) +
+                                 " mapping collections (thesis Section III-E), analysed together; a session never "
+                                 "spans two collections.\n\n";
 
   md += "## Sources\n\n| side | file | format | lines | headers | rows | malformed |\n|---|---|---|---|---|---|---|\n";
-  log_row(md, "phone", a.client_path, a.client);
-  log_row(md, "server", a.server_path, a.server);
+  for (std::size_t r = 0; r < a.runs.size(); ++r) {
+    const std::string suffix = a.runs.size() == 1 ? "" : " " + std::to_string(r + 1);
+    log_row(md, "phone" + suffix, a.runs[r].client_path, a.runs[r].client);
+    log_row(md, "server" + suffix, a.runs[r].server_path, a.runs[r].server);
+  }
+  std::array<std::size_t, kMalformedReasonCount> phone{}, server{};
   bool any_malformed = false;
-  for (const auto* log : {&a.client, &a.server}) any_malformed = any_malformed || log->malformed_total() > 0;
+  for (const auto& run : a.runs)
+    for (std::size_t i = 0; i < kMalformedReasonCount; ++i) {
+      phone[i] += run.client.malformed[i];
+      server[i] += run.server.malformed[i];
+      any_malformed = any_malformed || phone[i] + server[i] > 0;
+    }
   if (any_malformed) {
     md += "\nMalformed rows (skipped), by reason:\n\n| reason | phone | server |\n|---|---|---|\n";
     for (std::size_t i = 0; i < kMalformedReasonCount; ++i)
-      if (a.client.malformed[i] + a.server.malformed[i] > 0)
-        md += "| " + std::string(to_string(static_cast<MalformedReason>(i))) + " | " +
-              std::to_string(a.client.malformed[i]) + " | " + std::to_string(a.server.malformed[i]) + " |\n";
+      if (phone[i] + server[i] > 0)
+        md += "| " + std::string(to_string(static_cast<MalformedReason>(i))) + " | " + std::to_string(phone[i]) +
+              " | " + std::to_string(server[i]) + " |\n";
   }
-  const auto& j = a.joined;
-  md += "\nJoined on the message id: **" + std::to_string(j.rows.size()) + " rows**; " + std::to_string(j.client_only) +
+  const auto j = join_totals(a.runs);
+  md += "\nJoined on the message id: **" + std::to_string(a.rows.size()) + " rows**; " + std::to_string(j.client_only) +
         " sent but never received, " + std::to_string(j.server_only) + " received but not in the phone's log, " +
         std::to_string(j.duplicate_client_ids + j.duplicate_server_ids) + " duplicate ids (first kept).\n\n";
 

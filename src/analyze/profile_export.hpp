@@ -5,22 +5,22 @@
 // null, which the profile format reads as "not measured".
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "analyze/allocator_detect.hpp"
 
 namespace natpunch::analyze {
 
-// Whether nat::parse_profile accepts "order" in a block allocator object.
-// It does not yet (src/nat's BlockSpec has no random order), so profiles
-// say it in "notes" only and stay loadable; the analyzer's own JSON and
-// report always carry it.
-inline constexpr bool kProfileLoaderKnowsBlockOrder = false;
-
-// `{"kind": "block", "block_size": 256}` (plus `"order": "random"` for a
-// random-order block) and so on; `{"kind": "unknown"}`
-// when nothing fitted. Only the fields the profile loader knows, so
-// sequential and preserving leave out the observed range: it is only a
-// lower bound on the NAT's real one.
+// The profile's allocator object, as nat::parse_profile reads it:
+// `{"kind": "block", "block_size": 256, "min": ..., "max": ...}` for a
+// plain block (in order from offset 0 until used up, placed uniformly),
+// `{"kind": "uniform" | "beta", <placement>, "locality": {"window": W,
+// "offset": K, "order": "in_order" | "random", "hold_s": S | "mappings":
+// M}}` for any other block (window), `{"kind": "uniform", "min", "max"}`,
+// `{"kind": "beta", ...}`, `{"kind": "sequential"}`, `{"kind":
+// "preserving"}`; `{"kind": "unknown"}` when nothing fitted. Sequential and
+// preserving leave out the observed range: it is only a lower bound on the
+// NAT's real one.
 std::string allocator_object_json(const DetectedAllocator& detected);
 
 struct ProfileIdentity {
@@ -28,7 +28,14 @@ struct ProfileIdentity {
   std::string country;  // ISO 3166-1 alpha-2
   bool roaming = false;
   std::string source;   // where the allocator comes from, e.g. the log file names
+  // provenance.allocator: the runs (collections) and the command; the rows
+  // and fitted numbers come from the detection.
+  std::vector<std::string> runs;
+  std::string command;
 };
+
+// provenance.allocator's "fit": the numbers behind the allocator.
+std::string provenance_fit_json(const DetectedAllocator& detected);
 
 // Pretty-printed profile JSON. An unknown allocator is written as null.
 std::string profile_json(const DetectedAllocator& detected, const ProfileIdentity& identity);

@@ -86,19 +86,21 @@ SyntheticLogs make_synthetic_logs(const nat::AllocatorSpec& spec, const Syntheti
   logs.server = thesis ? "Message id, Time, Sender Port, Receiver Port\n" : "uuid,time_ms,observed_port,server_port\n";
   const char* sep = thesis ? ", " : ",";
   const double server_clock_offset_ms = 3'600'000.0 + 123.0;  // the clocks are not synchronised
-  double pauses_ms = 0;
+  double t = 0;
+  double interval_ms = 15.0;
   char numbers[96];
   for (std::size_t i = 0; i < o.rows; ++i) {
     if (o.session_rows > 0 && i > 0 && i % o.session_rows == 0) {
       // The run stops; by the next one every mapping has timed out.
-      const auto now = kTimeZero + milliseconds(static_cast<std::int64_t>(15.0 * static_cast<double>(i) + pauses_ms));
+      const auto now = kTimeZero + milliseconds(static_cast<std::int64_t>(t));
       for (auto port : live) allocator->release(now, port);
       live.clear();
-      pauses_ms += o.session_pause_ms;
+      t += o.session_pause_ms;
+      interval_ms += o.session_interval_step_ms;
     }
     const auto local = static_cast<std::uint16_t>(rng.uniform(1024, 65535));
     const auto server_port = static_cast<unsigned>(rng.uniform(2000, 2999));
-    const double t = 15.0 * static_cast<double>(i) + pauses_ms;
+    if (i > 0) t += interval_ms;
     const auto now = kTimeZero + milliseconds(static_cast<std::int64_t>(t));
     const auto mapped = allocator->allocate(now, nat::PortRequest{0, local}, rng);
     if (!mapped) continue;

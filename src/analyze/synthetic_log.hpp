@@ -39,6 +39,9 @@ struct SyntheticLogOptions {
   // see allocator_detect.hpp). 0: one session.
   std::size_t session_rows = 0;
   double session_pause_ms = 600'000;
+  // The phone sends every 15 ms, plus this much more in each later session
+  // (logs taken at several rates, as the real carriers' runs were).
+  double session_interval_step_ms = 0;
 };
 
 struct SyntheticLogs {

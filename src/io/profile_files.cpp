@@ -5,6 +5,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "io/trace_file.hpp"
+
 namespace natpunch::io {
 
 Result<nat::Profile, nat::ProfileError> load_profile(const std::filesystem::path& file) {
@@ -13,7 +15,9 @@ Result<nat::Profile, nat::ProfileError> load_profile(const std::filesystem::path
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return Unexpected{nat::ProfileError{file.string(), "", "cannot be read"}};
-  return nat::parse_profile(text.str(), file.string());
+  auto profile = nat::parse_profile(text.str(), file.string());
+  if (!profile) return profile;
+  return resolve_trace(std::move(*profile));
 }
 
 Result<std::vector<nat::Profile>, nat::ProfileError> load_profiles(const std::filesystem::path& directory) {

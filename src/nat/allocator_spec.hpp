@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "core/time.hpp"
 #include "nat/port_allocator.hpp"
@@ -75,11 +76,63 @@ struct BetaSpec {
   bool operator==(const BetaSpec&) const = default;
 };
 
-using AllocatorSpec = std::variant<PreservingSpec, SequentialSpec, UniformSpec, RandomFullySpec, BlockSpec, BetaSpec>;
+// Locality, as the real carrier logs show it (the analyzer finds it,
+// src/analyze/window_search.hpp): a subscriber's consecutive mappings stay
+// inside one window of `size` ports, the windows being
+// [k * size + offset, k * size + offset + size - 1]; inside it the ports
+// come in order (each the next free port after the previous one, wrapping
+// inside the window) or at random (any free port of the window). A stay
+// ends after `hold` (time since the first mapping in the window; the real
+// Vodafone NL: ~61 s) or after `mappings` mappings (in order and
+// mappings == size: the window used up, as the thesis's blocks), and the
+// next mapping lands in a new window, placed by `placement`: uniformly over
+// the whole windows inside [min, max], or the window holding
+// floor(loc + scale * X), X ~ Beta(alpha, beta) (whole windows inside the
+// law's support). Exactly one of `hold` and `mappings` is set.
+enum class WindowOrder : std::uint8_t { InOrder, Random };
+
+std::string_view to_string(WindowOrder order);  // "in_order", "random"
+
+struct WindowSpec {
+  std::variant<UniformSpec, BetaSpec> placement = UniformSpec{};
+  std::uint32_t size = 256;
+  std::uint32_t offset = 0;
+  WindowOrder order = WindowOrder::InOrder;
+  std::optional<Duration> hold;
+  std::optional<std::uint32_t> mappings = 256;
+  bool operator==(const WindowSpec&) const = default;
+};
+
+// A real carrier's external ports replayed in order (allocator_trace.hpp):
+// the joined log of a mapping collection, as `natpunch analyze
+// --trace-out` writes it and io::load_trace reads it. `source` names where
+// the ports came from (messages); the ports are shared, not copied, by the
+// NAT configs of a simulation's many runs.
+struct TraceSpec {
+  std::string source;
+  std::shared_ptr<const std::vector<std::uint16_t>> ports;
+  bool operator==(const TraceSpec& other) const {
+    return source == other.source &&
+           (ports == other.ports || (ports && other.ports && *ports == *other.ports));
+  }
+};
+
+// A trace shorter than this is no sequence.
+inline constexpr std::size_t kMinTracePorts = 2;
+
+using AllocatorSpec =
+    std::variant<PreservingSpec, SequentialSpec, UniformSpec, RandomFullySpec, BlockSpec, BetaSpec, WindowSpec, TraceSpec>;
 
 // The profile spelling of the kind: "preserving", "sequential", "uniform",
-// "random", "block", "beta".
+// "random", "block", "beta", "trace"; a window allocator is spelt by its
+// placement ("uniform" or "beta") with a "locality" object, and named
+// "window" here.
 std::string_view kind_name(const AllocatorSpec& spec);
+
+// For a person, what sets a window or trace allocator apart, to follow
+// "<kind_name> ports": " (32 at offset 31, random order, held 61.0 s, Beta
+// placement)", " (39571 from voda.trace)"; empty for the other kinds.
+std::string details(const AllocatorSpec& spec);
 
 struct AllocatorSpecError {
   std::string field;    // the spec member at fault, e.g. "block_size"

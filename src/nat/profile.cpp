@@ -107,13 +107,53 @@ Status read_range(const Json& object, const std::string& path, bool required, st
   return std::nullopt;
 }
 
+// The "locality" object of a uniform or Beta allocator (WindowSpec).
+Status read_locality(const Json& value, const std::string& path, WindowSpec& window) {
+  if (!value.is_object()) return Failure{path, "must be an object: window, offset, order and hold_s or mappings"};
+  if (auto failure = only_keys(value, path, {"window", "offset", "order", "hold_s", "mappings"})) return failure;
+  if (!value.contains("window")) return Failure{join(path, "window"), "missing (ports per window)"};
+  std::uint64_t size = 0;
+  if (auto failure = read_integer(value["window"], join(path, "window"), 2, 32768, "must be between 2 and 32768 ports",
+                                  size))
+    return failure;
+  window.size = static_cast<std::uint32_t>(size);
+  if (value.contains("offset")) {
+    std::uint64_t offset = 0;
+    if (auto failure = read_integer(value["offset"], join(path, "offset"), 0, size - 1,
+                                    "must be a port offset below window (" + std::to_string(size) + ")", offset))
+      return failure;
+    window.offset = static_cast<std::uint32_t>(offset);
+  }
+  if (!value.contains("order")) return Failure{join(path, "order"), "missing (\"in_order\" or \"random\")"};
+  const Json& order = value["order"];
+  if (order == "in_order") window.order = WindowOrder::InOrder;
+  else if (order == "random") window.order = WindowOrder::Random;
+  else return Failure{join(path, "order"), "must be \"in_order\" or \"random\""};
+  if (value.contains("hold_s") == value.contains("mappings"))
+    return Failure{path, "needs exactly one of hold_s (seconds a window is held) and mappings (mappings per window)"};
+  window.mappings.reset();
+  if (value.contains("hold_s")) {
+    std::optional<Duration> hold;
+    if (value["hold_s"].is_null() || read_seconds(value["hold_s"], join(path, "hold_s"), hold))
+      return Failure{join(path, "hold_s"), "must be a positive number of seconds (at most 10^7)"};
+    window.hold = hold;
+  } else {
+    std::uint64_t mappings = 0;
+    if (auto failure = read_integer(value["mappings"], join(path, "mappings"), 1, 0x7fffffff,
+                                    "must be a number of mappings, at least 1", mappings))
+      return failure;
+    window.mappings = static_cast<std::uint32_t>(mappings);
+  }
+  return std::nullopt;
+}
+
 Status read_allocator(const Json& value, std::optional<AllocatorSpec>& out) {
   const std::string path = "allocator";
   if (value.is_null()) return std::nullopt;
   if (!value.is_object()) return Failure{path, "must be an object with a \"kind\", or null"};
   if (!value.contains("kind")) return Failure{join(path, "kind"), "missing"};
   const Json& kind = value["kind"];
-  const std::string kinds = "block, uniform, beta, sequential, preserving, random";
+  const std::string kinds = "block, uniform, beta, sequential, preserving, random, trace";
   if (!kind.is_string()) return Failure{join(path, "kind"), "must be one of " + kinds};
   const auto& name = kind.get_ref<const std::string&>();
 
@@ -130,7 +170,7 @@ Status read_allocator(const Json& value, std::optional<AllocatorSpec>& out) {
     if (auto failure = read_range(value, path, false, block.min, block.max)) return failure;
     spec = block;
   } else if (name == "uniform") {
-    if (auto failure = only_keys(value, path, {"kind", "min", "max"})) return failure;
+    if (auto failure = only_keys(value, path, {"kind", "min", "max", "locality"})) return failure;
     UniformSpec uniform;
     if (auto failure = read_range(value, path, true, uniform.min, uniform.max)) return failure;
     spec = uniform;
@@ -144,8 +184,16 @@ Status read_allocator(const Json& value, std::optional<AllocatorSpec>& out) {
   } else if (name == "random") {
     if (auto failure = only_keys(value, path, {"kind"})) return failure;
     spec = RandomFullySpec{};
+  } else if (name == "trace") {
+    if (auto failure = only_keys(value, path, {"kind", "file"})) return failure;
+    if (!value.contains("file")) return Failure{join(path, "file"), "missing (the trace file, as analyze --trace-out writes)"};
+    TraceSpec trace;
+    if (auto failure = read_string(value["file"], join(path, "file"), trace.source)) return failure;
+    // The ports are read by io::load_profile, relative to the profile's directory.
+    out = trace;
+    return std::nullopt;
   } else if (name == "beta") {
-    if (auto failure = only_keys(value, path, {"kind", "alpha", "beta", "loc", "scale"})) return failure;
+    if (auto failure = only_keys(value, path, {"kind", "alpha", "beta", "loc", "scale", "locality"})) return failure;
     BetaSpec beta;
     for (auto [key, target] : {std::pair{"alpha", &beta.alpha}, std::pair{"beta", &beta.beta},
                                std::pair{"loc", &beta.loc}, std::pair{"scale", &beta.scale}}) {
@@ -156,8 +204,52 @@ Status read_allocator(const Json& value, std::optional<AllocatorSpec>& out) {
   } else {
     return Failure{join(path, "kind"), "must be one of " + kinds};
   }
+  if (value.contains("locality")) {
+    WindowSpec window;
+    if (const auto* uniform = std::get_if<UniformSpec>(&spec)) window.placement = *uniform;
+    else window.placement = std::get<BetaSpec>(spec);
+    if (auto failure = read_locality(value["locality"], join(path, "locality"), window)) return failure;
+    spec = window;
+  }
   if (auto error = validate(spec)) return Failure{join(path, error->field), error->message};
   out = spec;
+  return std::nullopt;
+}
+
+// provenance.allocator: where a derived allocator comes from, in numbers.
+Status read_provenance(const Json& value, Profile& p) {
+  if (!value.is_object()) return Failure{"provenance", "must be an object (e.g. {\"allocator\": {...}})"};
+  if (auto failure = only_keys(value, "provenance", {"allocator"})) return failure;
+  if (!value.contains("allocator")) return std::nullopt;
+  const std::string path = "provenance.allocator";
+  const Json& a = value["allocator"];
+  if (!p.allocator) return Failure{path, "describes an allocator that is null"};
+  if (!a.is_object()) return Failure{path, "must be an object: runs, rows, fit, and optionally command, table_ii"};
+  if (auto failure = only_keys(a, path, {"runs", "rows", "fit", "command", "table_ii"})) return failure;
+  for (auto key : {"runs", "rows", "fit"})
+    if (auto failure = require_key(a, path, key)) return failure;
+  AllocatorProvenance provenance;
+  if (!a["runs"].is_array() || a["runs"].empty()) return Failure{join(path, "runs"), "must be a non-empty array of run names"};
+  for (const auto& run : a["runs"]) {
+    std::string name;
+    if (read_string(run, join(path, "runs"), name)) return Failure{join(path, "runs"), "must hold non-empty strings"};
+    provenance.runs.push_back(std::move(name));
+  }
+  std::uint64_t rows = 0;
+  if (auto failure = read_integer(a["rows"], join(path, "rows"), 1, 1'000'000'000'000ULL,
+                                  "must be the number of joined rows (at least 1)", rows))
+    return failure;
+  provenance.rows = rows;
+  if (!a["fit"].is_object()) return Failure{join(path, "fit"), "must be an object of named numbers"};
+  for (const auto& [key, number] : a["fit"].items()) {
+    double v = 0;
+    if (read_real(number, join(join(path, "fit"), key), v)) return Failure{join(join(path, "fit"), key), "must be a number"};
+    provenance.fit[key] = v;
+  }
+  for (auto [key, target] : {std::pair{"command", &provenance.command}, std::pair{"table_ii", &provenance.table_ii}})
+    if (a.contains(key))
+      if (auto failure = read_string(a[key], join(path, key), *target)) return failure;
+  p.allocator_provenance = std::move(provenance);
   return std::nullopt;
 }
 
@@ -244,7 +336,7 @@ Status read_profile(const Json& doc, Profile& p) {
   if (!doc.is_object()) return Failure{"", "must be a JSON object"};
   if (auto failure = only_keys(doc, "",
                                {"name", "country", "roaming", "type", "mapping", "filtering", "allocator", "timeouts",
-                                "mtu", "jumbo", "source", "notes"}))
+                                "mtu", "jumbo", "source", "provenance", "notes"}))
     return failure;
   for (auto key : {"name", "country", "roaming", "type", "mapping", "filtering", "allocator", "timeouts", "mtu",
                    "jumbo", "source"})
@@ -290,6 +382,8 @@ Status read_profile(const Json& doc, Profile& p) {
   }
   if (doc.contains("notes") && !doc["notes"].is_string()) return Failure{"notes", "must be a string"};
   if (doc.contains("notes")) p.notes = doc["notes"].get<std::string>();
+  if (doc.contains("provenance"))
+    if (auto failure = read_provenance(doc["provenance"], p)) return failure;
   return read_source(doc["source"], p);
 }
 

@@ -12,6 +12,7 @@
 //                  "established_s": 239, "established_upper_s": 240},
 //     "mtu": 1445, "jumbo": false,
 //     "source": {"type": "Table III ...", "timeouts.pending_s": "Table IV ...", ...},
+//     "provenance": {"allocator": {"runs": [...], "rows": N, "fit": {...}}},
 //     "notes": "..." }
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +30,16 @@
 #include "nat/nat_config.hpp"
 
 namespace natpunch::nat {
+
+// How a derived allocator was derived (profiles/README.md, "provenance"):
+// the runs, the joined rows and the fitted numbers behind it.
+struct AllocatorProvenance {
+  std::vector<std::string> runs;
+  std::uint64_t rows = 0;
+  std::map<std::string, double> fit;
+  std::string command;   // how to derive it again
+  std::string table_ii;  // the thesis's value, for comparison
+};
 
 struct Profile {
   std::string file;     // as given to parse_profile, for messages
@@ -49,6 +60,7 @@ struct Profile {
   std::optional<bool> jumbo;       // Table V: "Allows Jumbo Frames?"
   // Where each value comes from, by field path ("type", "timeouts.pending_s").
   std::map<std::string, std::string> source;
+  std::optional<AllocatorProvenance> allocator_provenance;
   std::string notes;
 };
 

@@ -11,7 +11,8 @@
 // port at offsets < m has been tried, so a peer holding m mappings is hit
 // within m rounds, whichever block it holds. Block-major order (block after
 // block, each swept from its start) would find the peer's block only with
-// probability 1/B per 256 probes. No port is tried twice.
+// probability 1/B per 256 probes. No port is tried twice. Blocks start at
+// multiples of the block size plus `offset` (windows, nat::WindowSpec).
 #include <vector>
 
 #include "punch/port_chooser.hpp"
@@ -20,13 +21,14 @@ namespace natpunch::punch {
 
 class BlockPortChooser final : public PortChooser {
  public:
-  // Whole blocks of `block_size` ports inside [min, max] (as BlockSpec).
-  BlockPortChooser(std::uint32_t block_size, std::uint16_t min, std::uint16_t max);
+  // Whole blocks of `block_size` ports inside [min, max] (as BlockSpec),
+  // starting at k * block_size + offset.
+  BlockPortChooser(std::uint32_t block_size, std::uint16_t min, std::uint16_t max, std::uint32_t offset = 0);
   std::optional<std::uint16_t> next(Rng& rng) override;
 
  private:
   std::uint32_t block_size_;
-  std::vector<std::uint32_t> blocks_;  // block numbers (port / block_size), shuffled on first use
+  std::vector<std::uint32_t> blocks_;  // first ports of the blocks, shuffled on first use
   bool shuffled_ = false;
   std::uint32_t offset_ = 0;
   std::size_t index_ = 0;

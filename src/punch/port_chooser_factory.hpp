@@ -12,7 +12,12 @@
 //   preserving      | the observed port, then uniform| uniform over its range
 //   beta            | (as otherwise)                 | densest ports first
 //   uniform         | (as otherwise)                 | uniform, no repeats
-//   random / none   | (as otherwise)                 | uniform over 1024..65535
+//   window (beta or | its window first: in order     | the placement's order:
+//   uniform with    | from the next port, or at      |   densest ports first (Beta),
+//   locality)       | random (WindowPortChooser),    |   window starts offset-major
+//                   | then as otherwise              |   (in order), uniform (random)
+//   random / none / | (as otherwise)                 | uniform over 1024..65535
+//   trace           |                                |
 //
 // With an endpoint-independent mapping the observed port *is* the port the
 // peer's probes leave from, so it comes first whatever the allocator.
@@ -20,6 +25,7 @@
 // repeats by definition (UniformPortChooser, Repeats::Allowed).
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "nat/allocator_spec.hpp"
 #include "nat/nat_behavior.hpp"
@@ -36,5 +42,19 @@ struct PeerPortKnowledge {
 };
 
 std::unique_ptr<PortChooser> make_port_chooser(const PeerPortKnowledge& peer);
+
+// The same choosers for many observed ports of one peer (port prediction
+// replayed over a log, `natpunch predict`): what does not depend on the
+// observed port (the Beta order, a sort of the support) is computed once.
+class PeerPortModel {
+ public:
+  // `peer.observed_port` is ignored; make() takes it.
+  explicit PeerPortModel(PeerPortKnowledge peer);
+  std::unique_ptr<PortChooser> make(std::optional<std::uint16_t> observed_port) const;
+
+ private:
+  PeerPortKnowledge peer_;
+  std::shared_ptr<const std::vector<std::uint16_t>> beta_order_;  // of the Beta law or placement, if any
+};
 
 }  // namespace natpunch::punch

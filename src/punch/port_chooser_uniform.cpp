@@ -18,11 +18,21 @@ UniformPortChooser::UniformPortChooser(std::uint16_t min, std::uint16_t max, Rep
 
 std::optional<std::uint16_t> UniformPortChooser::next(Rng& rng) {
   if (repeats_ == Repeats::Allowed) return static_cast<std::uint16_t>(min_ + uniform_below(rng, span_));
-  if (!filled_) {
-    filled_ = true;
-    ports_.resize(span_);
-    for (std::uint32_t i = 0; i < span_; ++i) ports_[i] = static_cast<std::uint16_t>(min_ + i);
-    left_ = span_;
+  if (!dense_ && 2 * drawn_count_ < span_) {
+    for (;;) {
+      const std::uint32_t offset = uniform_below(rng, span_);
+      if (drawn_[offset]) continue;
+      drawn_[offset] = true;
+      ++drawn_count_;
+      return static_cast<std::uint16_t>(min_ + offset);
+    }
+  }
+  if (!dense_) {
+    dense_ = true;
+    ports_.reserve(span_ - drawn_count_);
+    for (std::uint32_t i = 0; i < span_; ++i)
+      if (!drawn_[i]) ports_.push_back(static_cast<std::uint16_t>(min_ + i));
+    left_ = static_cast<std::uint32_t>(ports_.size());
   }
   if (left_ == 0) return std::nullopt;
   const std::uint32_t pick = uniform_below(rng, left_);

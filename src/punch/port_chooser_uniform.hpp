@@ -3,6 +3,7 @@
 // repeats) and the improved attack's order for uniform allocators such as
 // LycaMobile NL's [2048, 65535] (drawn without repeats: a repeated guess at
 // a peer that allocates uniformly is a wasted probe).
+#include <bitset>
 #include <vector>
 
 #include "punch/port_chooser.hpp"
@@ -22,11 +23,16 @@ class UniformPortChooser final : public PortChooser {
   std::uint16_t min_;
   std::uint32_t span_;  // max - min + 1
   Repeats repeats_;
-  // Without repeats: a lazy Fisher-Yates shuffle; ports_[0, left_) are the
-  // ports not handed out yet. Filled on first use.
+  // Without repeats: draws rejected when already handed out (`drawn_`)
+  // while at most half the range is gone, so a chooser asked for a few
+  // ports costs no 64k-port array; then a lazy Fisher-Yates shuffle of the
+  // rest, ports_[0, left_) being the ports not handed out yet. Either way
+  // every port not handed out is equally likely next.
+  std::bitset<65536> drawn_;
+  std::uint32_t drawn_count_ = 0;
   std::vector<std::uint16_t> ports_;
   std::uint32_t left_ = 0;
-  bool filled_ = false;
+  bool dense_ = false;
 };
 
 // Exactly uniform in [0, span) with Lemire's multiply-and-reject: about one

@@ -1,6 +1,8 @@
 #include "rendezvous/messages.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <chrono>
 #include <type_traits>
 
 #include "core/bytes.hpp"
@@ -13,9 +15,13 @@ constexpr std::uint8_t kFamilyV6 = 6;
 constexpr std::uint8_t kMaxBehavior = static_cast<std::uint8_t>(nat::MappingBehavior::Unknown);
 static_assert(static_cast<std::uint8_t>(nat::FilteringBehavior::Unknown) == kMaxBehavior);
 
-// Allocator kinds on the wire (see NatInfo); 0 = unknown.
-enum class AllocatorKind : std::uint8_t { Unknown, Preserving, Sequential, Uniform, RandomFully, Block, Beta };
-constexpr std::uint8_t kMaxAllocatorKind = static_cast<std::uint8_t>(AllocatorKind::Beta);
+// Allocator kinds on the wire (see NatInfo); 0 = unknown. Kind 7 came
+// later: encodings of kinds 0-6 are unchanged by it.
+enum class AllocatorKind : std::uint8_t { Unknown, Preserving, Sequential, Uniform, RandomFully, Block, Beta, Window };
+constexpr std::uint8_t kMaxAllocatorKind = static_cast<std::uint8_t>(AllocatorKind::Window);
+// A window's reset rule on the wire.
+constexpr std::uint8_t kResetHold = 1;
+constexpr std::uint8_t kResetMappings = 2;
 
 AllocatorKind allocator_kind(const nat::AllocatorSpec& spec) {
   return std::visit(
@@ -26,6 +32,9 @@ AllocatorKind allocator_kind(const nat::AllocatorSpec& spec) {
         else if constexpr (std::is_same_v<S, nat::UniformSpec>) return AllocatorKind::Uniform;
         else if constexpr (std::is_same_v<S, nat::RandomFullySpec>) return AllocatorKind::RandomFully;
         else if constexpr (std::is_same_v<S, nat::BlockSpec>) return AllocatorKind::Block;
+        else if constexpr (std::is_same_v<S, nat::WindowSpec>) return AllocatorKind::Window;
+        // A trace replays a file the peer cannot read: it is not sent.
+        else if constexpr (std::is_same_v<S, nat::TraceSpec>) return AllocatorKind::Unknown;
         else return AllocatorKind::Beta;
       },
       spec);
@@ -33,6 +42,7 @@ AllocatorKind allocator_kind(const nat::AllocatorSpec& spec) {
 
 // nat::validate() names the field at fault; the wire error follows it.
 DecodeError allocator_error(const nat::AllocatorSpecError& e) {
+  if (e.field.starts_with("locality")) return DecodeError::BadLocality;
   if (e.field == "block_size") return DecodeError::BadBlockSize;
   if (e.field == "min" || e.field == "max") return DecodeError::BadPortRange;
   return DecodeError::BadBetaParameters;
@@ -128,8 +138,14 @@ class BodyReader {
       }
       case AllocatorKind::Beta: {
         nat::BetaSpec beta;
-        if (!f64(beta.alpha) || !f64(beta.beta) || !f64(beta.loc) || !f64(beta.scale)) return false;
+        if (!beta_spec(beta)) return false;
         spec = beta;
+        break;
+      }
+      case AllocatorKind::Window: {
+        nat::WindowSpec window;
+        if (!window_spec(window)) return false;
+        spec = window;
         break;
       }
     }
@@ -152,6 +168,37 @@ class BodyReader {
     v = std::bit_cast<double>(bits);
     return true;
   }
+  bool beta_spec(nat::BetaSpec& beta) { return f64(beta.alpha) && f64(beta.beta) && f64(beta.loc) && f64(beta.scale); }
+  // u8 placement kind (Uniform: u16 min, max; Beta: 4 x f64), u32 window,
+  // u32 offset, u8 order (0 in order, 1 random), u8 reset (1 hold: u32 ms;
+  // 2 mappings: u32 count).
+  bool window_spec(nat::WindowSpec& window) {
+    std::uint8_t placement = 0, order = 0, reset = 0;
+    std::uint32_t reset_value = 0;
+    if (!u8(placement)) return false;
+    if (placement == static_cast<std::uint8_t>(AllocatorKind::Uniform)) {
+      window.placement = range_spec<nat::UniformSpec>();
+      if (error) return false;
+    } else if (placement == static_cast<std::uint8_t>(AllocatorKind::Beta)) {
+      nat::BetaSpec beta;
+      if (!beta_spec(beta)) return false;
+      window.placement = beta;
+    } else {
+      return fail(DecodeError::BadLocality);
+    }
+    if (!u32(window.size) || !u32(window.offset) || !u8(order) || !u8(reset) || !u32(reset_value)) return false;
+    if (order > 1) return fail(DecodeError::BadLocality);
+    window.order = order == 1 ? nat::WindowOrder::Random : nat::WindowOrder::InOrder;
+    if (reset == kResetHold && reset_value > 0) {
+      window.hold = std::chrono::milliseconds(reset_value);
+      window.mappings.reset();
+    } else if (reset == kResetMappings && reset_value > 0) {
+      window.mappings = reset_value;
+    } else {
+      return fail(DecodeError::BadLocality);
+    }
+    return true;
+  }
 
   ByteReader r_;
 };
@@ -171,8 +218,30 @@ void write_allocator(ByteWriter& w, const std::optional<nat::AllocatorSpec>& all
   std::visit(
       [&](const auto& s) {
         using S = std::decay_t<decltype(s)>;
-        if constexpr (std::is_same_v<S, nat::RandomFullySpec>) {
-          (void)s;  // no parameters
+        if constexpr (std::is_same_v<S, nat::RandomFullySpec> || std::is_same_v<S, nat::TraceSpec>) {
+          (void)s;  // no parameters (a trace is sent as unknown)
+        } else if constexpr (std::is_same_v<S, nat::WindowSpec>) {
+          if (const auto* beta = std::get_if<nat::BetaSpec>(&s.placement)) {
+            w.u8(static_cast<std::uint8_t>(AllocatorKind::Beta));
+            for (double v : {beta->alpha, beta->beta, beta->loc, beta->scale}) w.u64(std::bit_cast<std::uint64_t>(v));
+          } else {
+            const auto& uniform = std::get<nat::UniformSpec>(s.placement);
+            w.u8(static_cast<std::uint8_t>(AllocatorKind::Uniform));
+            w.u16(uniform.min);
+            w.u16(uniform.max);
+          }
+          w.u32(s.size);
+          w.u32(s.offset);
+          w.u8(s.order == nat::WindowOrder::Random ? 1 : 0);
+          if (s.hold) {
+            // Whole milliseconds, at least 1 (validate() keeps it positive).
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*s.hold).count();
+            w.u8(kResetHold);
+            w.u32(static_cast<std::uint32_t>(std::clamp<std::int64_t>(ms, 1, 0xffffffffLL)));
+          } else {
+            w.u8(kResetMappings);
+            w.u32(s.mappings.value_or(1));
+          }
         } else if constexpr (std::is_same_v<S, nat::BlockSpec>) {
           w.u32(s.block_size);
           w.u16(s.min);
@@ -420,6 +489,7 @@ std::string_view to_string(DecodeError error) {
     case DecodeError::BadPortRange: return "bad allocator port range";
     case DecodeError::BadBlockSize: return "bad allocator block size";
     case DecodeError::BadBetaParameters: return "bad Beta allocator parameters";
+    case DecodeError::BadLocality: return "bad allocator locality (window, offset, order or reset)";
     case DecodeError::BadFlags: return "undefined flag bits";
     case DecodeError::BadPuzzle: return "puzzle difficulty too high";
   }

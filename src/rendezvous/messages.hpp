@@ -127,16 +127,25 @@ enum class MessageType : std::uint8_t {
 //   u8 mapping, u8 filtering, u8 name length + name, u32 pending timeout ms,
 //   u32 idle timeout ms, allocator, u8 endpoint count + endpoints
 // where the allocator is a u8 kind (0 unknown, 1 preserving, 2 sequential,
-// 3 uniform, 4 random, 5 block, 6 beta) followed by that kind's parameters:
+// 3 uniform, 4 random, 5 block, 6 beta, 7 window) followed by that kind's
+// parameters:
 //   preserving/sequential/uniform  u16 min, u16 max
 //   random                         nothing
 //   block                          u32 block_size, u16 min, u16 max
 //   beta                           f64 alpha, beta, loc, scale (IEEE 754
 //                                  binary64 bits, big-endian)
-// Every value must pass nat::validate() (a peer builds port choosers from
-// it). A block allocator's background subscribers describe other phones
-// the *simulator* puts on the NAT, not the NAT itself: they are not sent
-// and decode as the defaults.
+//   window (locality, nat::WindowSpec)
+//                                  u8 placement kind (3 or 6) + its
+//                                  parameters as above, u32 window size,
+//                                  u32 offset, u8 order (0 in order,
+//                                  1 random), u8 reset (1 hold: u32 ms;
+//                                  2 mappings: u32 count; not 0)
+// Kind 7 was added later; the encodings of kinds 0-6 did not change. Every
+// value must pass nat::validate() (a peer builds
+// port choosers from it). A block allocator's background subscribers
+// describe other phones the *simulator* puts on the NAT, not the NAT
+// itself: they are not sent and decode as the defaults. A trace allocator
+// replays a file the peer cannot read: it is sent as unknown.
 struct NatInfo {
   nat::MappingBehavior mapping = nat::MappingBehavior::Unknown;
   nat::FilteringBehavior filtering = nat::FilteringBehavior::Unknown;
@@ -325,12 +334,13 @@ enum class DecodeError : std::uint8_t {
   BadRole,
   BadErrorCode,
   PayloadTooLarge,
-  BadAllocatorKind,    // allocator kind byte not 0-6
+  BadAllocatorKind,    // allocator kind byte not 0-7
   BadPortRange,        // allocator min 0, min > max, or no whole block in range
   BadBlockSize,        // block size not a power of two in [2, 32768]
   BadBetaParameters,   // Beta parameter not finite, not positive, or outside the ports
   BadFlags,            // Prove flags with an undefined bit set
   BadPuzzle,           // puzzle difficulty above kMaxPuzzleBits
+  BadLocality,         // window allocator: placement kind, size, offset, order or reset out of range
 };
 
 std::string_view to_string(DecodeError error);

@@ -115,6 +115,8 @@ Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const M
         StrategyPairScenario scenario;
         scenario.nat_a = nats[cell.row];
         scenario.nat_b = nats[cell.column];
+        scenario.told_allocator_a = a.told_allocator;
+        scenario.told_allocator_b = b.told_allocator;
         scenario.path_a = config.path;
         scenario.path_b = config.path;
         scenario.mode = config.mode;

@@ -106,11 +106,12 @@ std::optional<std::uint16_t> register_at_rendezvous(Network& network, NatId nat,
   return translated->source.port;
 }
 
-punch::SideKnowledge knowledge(const nat::NatConfig& config, std::optional<std::uint16_t> observed) {
+punch::SideKnowledge knowledge(const nat::NatConfig& config, const std::optional<nat::AllocatorSpec>& told,
+                               std::optional<std::uint16_t> observed) {
   punch::SideKnowledge k;
   k.mapping = config.mapping;
   k.filtering = config.filtering;
-  k.allocator = config.allocator;
+  k.allocator = told ? told : std::optional<nat::AllocatorSpec>(config.allocator);
   k.observed_port = observed;
   return k;
 }
@@ -164,8 +165,8 @@ Result<PairOutcome, nat::NatConfigError> run_strategy_pair(const StrategyPairSce
   const TimePoint start = kTimeZero + scenario.registration_lead;
   const auto observed_a = register_at_rendezvous(rig.network, rig.nat_a, kPeerA, kTimeZero);
   const auto observed_b = register_at_rendezvous(rig.network, rig.nat_b, kPeerB, kTimeZero);
-  const punch::SideKnowledge side_a = knowledge(rig.config_a, observed_a);
-  const punch::SideKnowledge side_b = knowledge(rig.config_b, observed_b);
+  const punch::SideKnowledge side_a = knowledge(rig.config_a, scenario.told_allocator_a, observed_a);
+  const punch::SideKnowledge side_b = knowledge(rig.config_b, scenario.told_allocator_b, observed_b);
 
   const punch::StrategyKind kind_a = strategy_for_side(scenario.mode, side_a, side_b);
   const punch::StrategyKind kind_b = strategy_for_side(scenario.mode, side_b, side_a);

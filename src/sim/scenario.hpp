@@ -13,6 +13,7 @@
 // config here) and its observed port.
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "core/result.hpp"
 #include "nat/nat_config.hpp"
@@ -49,6 +50,11 @@ enum class StrategyMode : std::uint8_t {
 struct StrategyPairScenario {
   nat::NatConfig nat_a;
   nat::NatConfig nat_b;
+  // What each peer is told of the other's allocator (its carrier profile),
+  // when the NAT runs something else: a trace of a real carrier's ports
+  // behind the profile fitted to them. nullopt: the NAT's own allocator.
+  std::optional<nat::AllocatorSpec> told_allocator_a;
+  std::optional<nat::AllocatorSpec> told_allocator_b;
   SidePath path_a;
   SidePath path_b;
   StrategyMode mode = StrategyMode::Auto;

@@ -7,11 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "../support/run_command.hpp"
 #include "analyze/synthetic_log.hpp"
@@ -39,14 +41,17 @@ std::string slurp(const fs::path& path) {
 // A fresh directory with phone.csv and server.csv of one synthetic collection.
 class AnalyzeCli : public ::testing::Test {
  protected:
-  void write_logs(const natpunch::nat::AllocatorSpec& spec, natpunch::analyze::SyntheticLogOptions o) {
-    o.dialect = natpunch::analyze::SyntheticDialect::Thesis;
+  void write_logs(const natpunch::nat::AllocatorSpec& spec, natpunch::analyze::SyntheticLogOptions o,
+                  natpunch::analyze::SyntheticDialect dialect = natpunch::analyze::SyntheticDialect::Thesis) {
+    o.dialect = dialect;
     const auto logs = natpunch::analyze::make_synthetic_logs(spec, o);
     std::ofstream(dir_ / "phone.csv") << logs.client << "junk row\n";
     std::ofstream(dir_ / "server.csv") << logs.server;
     rows_ = logs.rows;
   }
-  std::string logs() const { return (dir_ / "phone.csv").string() + " " + (dir_ / "server.csv").string(); }
+  std::string logs() const { return phone() + " " + server(); }
+  std::string phone() const { return (dir_ / "phone.csv").string(); }
+  std::string server() const { return (dir_ / "server.csv").string(); }
 
   void SetUp() override {
     // The pid too: other checkouts may run the same test at the same time.
@@ -106,8 +111,10 @@ TEST_F(AnalyzeCli, SvgFiguresForRandomOrderBlocks) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.output;
-  EXPECT_EQ(j["allocator"]["kind"], "block");
-  EXPECT_EQ(j["allocator"]["order"], "random");
+  // A block taken in random order is a window with locality, not the thesis's block.
+  EXPECT_EQ(j["allocator"]["kind"], "uniform");
+  EXPECT_EQ(j["allocator"]["locality"]["window"], 256);
+  EXPECT_EQ(j["allocator"]["locality"]["order"], "random");
   for (const char* name : {"ports_over_time.svg", "run_lengths.svg", "port_histogram.svg"}) {
     const std::string svg = slurp(figs / name);
     EXPECT_GT(svg.size(), 5000U) << name;
@@ -142,6 +149,49 @@ TEST_F(AnalyzeCli, BadPlotFormatIsAUsageError) {
   write_logs(natpunch::nat::UniformSpec{}, o);
   EXPECT_EQ(natpunch_cli("analyze " + logs() + " --plots " + (dir_ / "f").string() + " --plot-format gif").exit_code, 2);
   EXPECT_EQ(natpunch_cli("analyze " + logs() + " --session-gap -1").exit_code, 2);
+}
+
+// Issue 22 item 11: the sides are told apart from the content (headers,
+// the phone's Success column), not from the order they are given in.
+TEST_F(AnalyzeCli, SwappedLogsAreReadTheRightWayRound) {
+  natpunch::analyze::SyntheticLogOptions o;
+  o.rows = 3000;
+  o.live_mappings = 0;
+  for (const auto dialect : {natpunch::analyze::SyntheticDialect::Natpunch, natpunch::analyze::SyntheticDialect::Thesis}) {
+    write_logs(natpunch::nat::BlockSpec{}, o, dialect);
+    const auto r = natpunch_cli("analyze " + server() + " " + phone() + " --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << r.output;
+    EXPECT_EQ(j["allocator"]["kind"], "block");
+    EXPECT_EQ(j["client"]["path"], phone());
+    EXPECT_EQ(j["server"]["path"], server());
+    const auto text = natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) + " analyze " + server() + " " +
+                                                          phone() + " 2>&1");
+    EXPECT_NE(text.output.find("is the server's log and " + phone() + " the phone's"), std::string::npos)
+        << text.output;
+  }
+}
+
+TEST_F(AnalyzeCli, TwoLogsOfOneSideAreRefused) {
+  natpunch::analyze::SyntheticLogOptions o;
+  o.rows = 500;
+  for (const auto dialect : {natpunch::analyze::SyntheticDialect::Natpunch, natpunch::analyze::SyntheticDialect::Thesis}) {
+    write_logs(natpunch::nat::UniformSpec{}, o, dialect);
+    for (const auto& [pair, side] : {std::pair{phone() + " " + phone(), "phone"}, {server() + " " + server(), "server"}}) {
+      const auto r = natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) + " analyze " + pair + " 2>&1");
+      EXPECT_EQ(r.exit_code, 2) << pair << "\n" << r.output;
+      EXPECT_NE(r.output.find(std::string("both ") + side + " logs"), std::string::npos) << r.output;
+      EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    }
+  }
+  // Without headers or a Success column the content cannot tell the sides,
+  // but one file given twice is still no collection.
+  std::ofstream(dir_ / "bare.csv") << "a,1,40000,2000\nb,2,40001,2001\nc,3,40002,2002\n";
+  const auto bare = (dir_ / "bare.csv").string();
+  const auto r = natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) + " analyze " + bare + " " + bare + " 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("the same rows"), std::string::npos) << r.output;
 }
 
 }  // namespace

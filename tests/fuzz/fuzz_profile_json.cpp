@@ -1,6 +1,9 @@
-// libFuzzer target for carrier-profile JSON (nat::parse_profile) and the
-// one-line allocator spelling (nat::parse_allocator_spec), the two ways a
-// NAT description reaches us from a file or a command line.
+// libFuzzer target for carrier-profile JSON (nat::parse_profile), the
+// one-line allocator spelling (nat::parse_allocator_spec) and trace files
+// (nat::parse_trace_text): the ways a NAT description reaches us from a
+// file or a command line. Profiles include the allocator's locality
+// (windows, order, hold or mappings; nat::WindowSpec), trace allocators and
+// the provenance of derived values.
 //
 // Beyond "never throws, never crashes": whatever parse_profile accepts keeps
 // the promises profiles/README.md makes (country code, bounds in order,
@@ -10,7 +13,10 @@
 // the worst kind of accepted input.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <set>
+#include <type_traits>
+#include <vector>
 #include <string_view>
 #include <variant>
 
@@ -18,7 +24,9 @@
 #include "core/time.hpp"
 #include "nat/allocator_spec.hpp"
 #include "nat/allocator_spec_text.hpp"
+#include "nat/allocator_window.hpp"
 #include "nat/profile.hpp"
+#include "nat/trace_text.hpp"
 
 #include "fuzz_check.hpp"
 
@@ -32,7 +40,10 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> promised_range(const Allo
   return std::visit(
       [](const auto& s) -> std::optional<std::pair<std::uint16_t, std::uint16_t>> {
         if constexpr (requires { s.min; s.max; }) return std::pair{s.min, s.max};
-        else return std::nullopt;  // random: the whole space; beta: the allocator clamps to loc..loc+scale
+        else if constexpr (std::is_same_v<std::decay_t<decltype(s)>, WindowSpec>) {
+          const PortRange range = placement_range(s);
+          return std::pair{range.min, range.max};
+        } else return std::nullopt;  // random: the whole space; beta: the allocator clamps to loc..loc+scale
       },
       spec);
 }
@@ -46,13 +57,20 @@ void exercise_allocator(const AllocatorSpec& spec, std::uint64_t seed) {
   const TimePoint now{};
   const auto range = promised_range(spec);
   std::set<std::uint16_t> held;
+  const auto* window = std::get_if<WindowSpec>(&spec);
   for (std::uint32_t i = 0; i < 24; ++i) {
     const PortRequest request{i % 3, static_cast<std::uint16_t>(40000 + i)};
-    auto port = allocator->allocate(now, request, rng);
+    // Time moves on, so holds end and windows change.
+    auto port = allocator->allocate(now + seconds(i * 7), request, rng);
     if (!port) continue;  // a full range is allowed to say no
     FUZZ_CHECK(held.insert(*port).second);
     FUZZ_CHECK(allocator->in_use(*port));
     if (range) FUZZ_CHECK(*port >= range->first && *port <= range->second);
+    // Windows are whole: a port's window lies inside the placement's range.
+    if (window) {
+      const std::uint32_t first = *port - (*port + window->size - window->offset) % window->size;
+      FUZZ_CHECK(first >= range->first && first + window->size - 1 <= range->second);
+    }
   }
   for (auto port : held) {
     allocator->release(now, port);
@@ -71,7 +89,13 @@ void check_profile(const Profile& p, std::uint64_t seed) {
   if (p.mtu) FUZZ_CHECK(*p.mtu >= 1 && *p.mtu <= 65535);
   FUZZ_CHECK(p.source.count("allocator") == (p.allocator ? 1u : 0u));
   FUZZ_CHECK(p.source.count("mtu") == (p.mtu ? 1u : 0u));
-  if (p.allocator) FUZZ_CHECK(!validate(*p.allocator));
+  // A trace profile's ports are read from its file by io::load_profile.
+  const bool unread_trace = p.allocator && std::holds_alternative<TraceSpec>(*p.allocator);
+  if (unread_trace) FUZZ_CHECK(!std::get<TraceSpec>(*p.allocator).source.empty());
+  if (p.allocator && !unread_trace) FUZZ_CHECK(!validate(*p.allocator));
+  if (p.allocator_provenance) {
+    FUZZ_CHECK(p.allocator && !p.allocator_provenance->runs.empty() && p.allocator_provenance->rows >= 1);
+  }
 
   // With every gap filled, a NAT can be built; errors must name a field.
   NatConfigOptions options;
@@ -108,6 +132,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Short inputs double as allocator spellings ("block:256", "beta:2,5,4630,13937").
   if (size <= 64) {
     if (auto spec = parse_allocator_spec(text); spec && !validate(*spec)) exercise_allocator(*spec, seed);
+  }
+  // Any input is also a trace file: ports in 1..65535, and a valid trace replays them.
+  if (auto ports = parse_trace_text(text)) {
+    for (std::uint16_t port : *ports) FUZZ_CHECK(port >= 1);
+    FUZZ_CHECK(parse_trace_text(trace_text(*ports, "fuzz")).value() == *ports);
+    const TraceSpec trace{"fuzz", std::make_shared<const std::vector<std::uint16_t>>(std::move(*ports))};
+    if (!validate(AllocatorSpec{trace})) exercise_allocator(trace, seed);
+  } else {
+    FUZZ_CHECK(ports.error().rfind("line ", 0) == 0);
   }
   return 0;
 }

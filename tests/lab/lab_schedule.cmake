@@ -28,8 +28,8 @@
 set(_natpunch_lab_parallel_suites
   # lab_nat_type_test.cpp: ids t<kind>, tboth, tfallback, tstun, terr
   NatTypeInLab CliErrorsInLab
-  # lab_natd_test.cpp: ids tn<case>, tp<profile>, tshared, ticmp, tbadkind, tstop
-  NatdTypeInLab CarrierPortsInLab NatdSharedInLab NatdIcmpInLab NatdLabErrors NatdLabTeardown
+  # lab_natd_test.cpp: ids tn<case>, tp<profile>, tshared, ticmp, tbadkind, tstop, ttrace
+  NatdTypeInLab CarrierPortsInLab NatdSharedInLab NatdIcmpInLab NatdLabErrors NatdLabTeardown NatdTraceInLab
   # lab_interop_test.cpp: ids tistund, ticoturn, tcstunclient, tcnatdisc, tcfilter
   OurClientAgainst ForeignClientAgainstOurServer ForeignClientAgainstOurServerDetail)
 

@@ -278,5 +278,59 @@ TEST(DetectAllocator, MixtureIsUnknown) {
   EXPECT_EQ(detect_allocator(rows).kind, AllocatorKind::Unknown);
 }
 
+// Locality as the real carriers show it, from the NAT model's window
+// allocator: the analyzer finds the window, its offset, its order, what
+// ends a stay and where windows sit.
+TEST(DetectLocality, RandomOrderWindowsAtAnOffsetHeldForATime) {
+  nat::WindowSpec spec;
+  spec.placement = nat::UniformSpec{4096, 60000};
+  spec.size = 32;
+  spec.offset = 31;
+  spec.order = nat::WindowOrder::Random;
+  spec.hold = seconds(3);
+  spec.mappings.reset();
+  // Four sessions at 15, 25, 35 and 45 ms per mapping: 200 to 67 mappings a
+  // stay, but always 3 s (a single send rate could not tell the two apart).
+  SyntheticLogOptions o;
+  o.rows = 24'000;
+  o.seed = 3;
+  o.live_mappings = 8;
+  o.session_rows = 6'000;
+  o.session_interval_step_ms = 10;
+  const auto d = analyze_logs(make_synthetic_logs(spec, o));
+  ASSERT_EQ(d.kind, AllocatorKind::Block) << d.evidence.reason;
+  EXPECT_EQ(d.block_size, 32u);
+  EXPECT_EQ(d.block_offset, 31u);
+  EXPECT_EQ(d.block_order, BlockOrder::Random);
+  ASSERT_TRUE(d.block_reset);
+  EXPECT_EQ(d.block_reset->rule, ResetRule::Hold);
+  EXPECT_NEAR(d.block_reset->hold_s, 3.0, 0.1);
+  EXPECT_FALSE(d.alpha) << "placed uniformly";
+  EXPECT_FALSE(d.plain_block());
+  ASSERT_TRUE(d.min && d.max);
+  EXPECT_NEAR(*d.min, 4096, 2000);
+  EXPECT_NEAR(*d.max, 60000, 2000);
+}
+
+TEST(DetectLocality, InOrderWindowsAtAnOffsetAndBetaPlacement) {
+  nat::WindowSpec spec;
+  spec.placement = nat::BetaSpec{4, 6, 5000, 30000};
+  spec.size = 64;
+  spec.offset = 16;
+  spec.order = nat::WindowOrder::InOrder;
+  spec.mappings = 64;
+  const auto d = analyze_logs(make_logs(spec, 60'000, 5, 64));
+  ASSERT_EQ(d.kind, AllocatorKind::Block) << d.evidence.reason;
+  EXPECT_EQ(d.block_size, 64u);
+  EXPECT_EQ(d.block_offset, 16u);
+  EXPECT_EQ(d.block_order, BlockOrder::InOrder);
+  ASSERT_TRUE(d.block_reset);
+  EXPECT_EQ(d.block_reset->rule, ResetRule::Mappings);
+  EXPECT_EQ(d.block_reset->mappings, 64u);
+  ASSERT_TRUE(d.alpha) << d.evidence.block->placement_why;
+  // ~940 windows: the fit's mean lands near the law's (5000 + 30000 * 0.4 = 17,000).
+  EXPECT_NEAR(*d.loc + *d.scale * *d.alpha / (*d.alpha + *d.beta), 17000, 1500);
+}
+
 }  // namespace
 }  // namespace natpunch::analyze

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "analyze/mapping_join.hpp"
@@ -72,6 +73,74 @@ TEST(MappingLog, DialectsAndSides) {
     EXPECT_EQ(log.records.size(), row.records) << row.text;
     EXPECT_EQ(log.malformed_total(), row.malformed) << row.text;
   }
+}
+
+// The real collections (../shared/data/carrier-logs): Success is S/F,
+// some files end every line with two empty columns, and the server logged
+// other traffic: DHCP datagrams as text, "Failed, to, launch" lines and
+// ids that are no message ids.
+TEST(MappingLog, RealCarrierLogQuirks) {
+  const auto phone = parse_mapping_log(
+      "Message id, Time, Sender Port, Receiver Port, Success\n"
+      "68ef57ad-bb9c-420a-a2d3-2b82e9b56dfc, 1706028552013, 10539, 5025, S\n"
+      "a0a94b2e-128f-4cbe-b6fc-7586488146a1, 1706028552219, 33839, 13518, F\n",
+      LogSide::Client);
+  ASSERT_EQ(phone.records.size(), 2U);
+  EXPECT_TRUE(phone.records[0].success);
+  EXPECT_FALSE(phone.records[1].success);
+  EXPECT_EQ(phone.malformed_total(), 0U);
+
+  std::string server_text =
+      "Message id, Time, Sender Port, Receiver Port,,\n"
+      "Failed, to, launch,53,,\n"
+      "68ef57ad-bb9c-420a-a2d3-2b82e9b56dfc,1706028552408,1792,5025,,\n"
+      "\\status\\,1706278420484,33745,7784\n";
+  server_text += std::string("\x01\x01\x06YV\xef\xbf\xbd,1706028514108,68,67,,\n");
+  const auto server = parse_mapping_log(server_text, LogSide::Server);
+  EXPECT_EQ(server.header_lines, 1U);
+  ASSERT_EQ(server.records.size(), 1U);
+  EXPECT_EQ(server.records[0].sender_port, 1792);
+  EXPECT_EQ(count(server, MalformedReason::BadTime), 1U);   // Failed, to, launch
+  EXPECT_EQ(count(server, MalformedReason::BadId), 1U);     // \status\ is no message id
+  EXPECT_EQ(count(server, MalformedReason::NotText), 1U);   // the DHCP datagram
+  EXPECT_EQ(server.malformed_total(), 3U);
+}
+
+// Issue 22 item 9: a spreadsheet's UTF-8 byte order mark before the header
+// is not binary garbage, and the header after it is still a header.
+TEST(MappingLog, ByteOrderMarkBeforeTheHeader) {
+  const auto log = parse_mapping_log(
+      "\xef\xbb\xbfMessage id, Time, Sender Port, Receiver Port, Success\n"
+      "a1, 1000, 40000, 2000, S\n",
+      LogSide::Client);
+  EXPECT_EQ(log.malformed_total(), 0U);
+  EXPECT_EQ(log.header_lines, 1U);
+  EXPECT_EQ(log.dialect, LogDialect::Thesis);
+  EXPECT_EQ(log.records.size(), 1U);
+  // Without a header the first row keeps its id whole.
+  const auto bare = parse_mapping_log("\xef\xbb\xbf" "a1, 1000, 40000, 2000\n", LogSide::Server);
+  ASSERT_EQ(bare.records.size(), 1U);
+  EXPECT_EQ(bare.id_of(bare.records[0]), "a1");
+}
+
+TEST(MappingLog, ApparentSideFromHeaderOrSuccessColumn) {
+  struct Row {
+    const char* text;
+    std::optional<LogSide> side;
+  };
+  const Row rows[] = {
+      {"uuid,time_ms,local_port,server_port\nu1,5,1025,2000\n", LogSide::Client},
+      {"uuid,time_ms,observed_port,server_port\nu1,5,1025,2000\n", LogSide::Server},
+      {"Message id, Time, Sender Port, Receiver Port, Success\nm, 1, 1025, 2000, S\n", LogSide::Client},
+      {"Message id, Time, Sender Port, Receiver Port,,\nm, 1, 1025, 2000\n", LogSide::Server},
+      {"m, 1, 1025, 2000, S\nn, 2, 1026, 2000, F\n", LogSide::Client},  // no header, Success column
+      {"m, 1, 1025, 2000\nn, 2, 1026, 2000\n", std::nullopt},         // nothing tells
+  };
+  for (const auto& row : rows) EXPECT_EQ(apparent_side(parse_mapping_log(row.text)), row.side) << row.text;
+  // Read as a server log, Success rows are malformed, but still counted.
+  const auto as_server = parse_mapping_log("m, 1, 1025, 2000, S\n", LogSide::Server);
+  EXPECT_EQ(as_server.records.size(), 0U);
+  EXPECT_EQ(as_server.success_rows, 1U);
 }
 
 TEST(MappingJoin, InnerJoinOnIdOrderedByPhoneTime) {

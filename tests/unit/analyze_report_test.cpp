@@ -144,39 +144,46 @@ TEST(PlotData, CsvShapes) {
 TEST(MarkdownReport, SaysWhatWasFoundAndWhy) {
   const auto a = analyze(nat::BlockSpec{}, 5000, 0, BlockOrder::Random);
   ASSERT_EQ(a.detected.kind, AllocatorKind::Block);
-  const Analysis analysis{"phone.csv", "server.csv", a.client, a.server, a.joined, a.detected, {}};
+  const std::vector<CollectionRun> runs{CollectionRun{"phone.csv", "server.csv", a.client, a.server, a.joined}};
+  const Analysis analysis{runs, a.joined.rows, a.detected, {}};
   const std::vector<ReportFigure> figures{{"figs/ports_over_time.png", "Mapped port through time"}};
   const auto md = markdown_report(analysis, figures, allocator_object_json(a.detected));
   for (const char* needle : {"# Mapping analysis: block allocator", "`phone.csv`", "| wrong number of fields | 1 | 0 |",
                              "**5000 rows**", "block_size 256, ports taken in random order",
                              "visits that consumed the whole block", "![Mapped port through time](figs/ports_over_time.png)",
-                             "```json\n{\"kind\":\"block\",\"block_size\":256,\"order\":\"random\"}"})
+                             "\"locality\":{\"window\":256,\"offset\":0,\"order\":\"random\""})
     EXPECT_NE(md.find(needle), std::string::npos) << needle << "\n" << md;
   // The JSON summary carries the same evidence.
   const auto j = nlohmann::json::parse(analysis_json(analysis));
-  EXPECT_EQ(j["allocator"]["order"], "random");
+  EXPECT_EQ(j["allocator"]["locality"]["order"], "random");
   EXPECT_EQ(j["allocator"]["evidence"]["block"]["order"], "random");
   EXPECT_EQ(j["client"]["malformed"]["wrong number of fields"], 1);
 }
 
-TEST(ProfileExport, RandomOrderBlockStaysLoadable) {
+// A block taken in random order is no thesis block: the profile says so
+// with its locality, and loads as a window allocator.
+TEST(ProfileExport, RandomOrderBlockIsAWindowWithLocality) {
   DetectedAllocator d;
   d.kind = AllocatorKind::Block;
   d.block_size = 256;
   d.block_order = BlockOrder::Random;
+  d.block_offset = 0;
+  d.block_reset = ResetDecision{ResetRule::Mappings, 256, 0, "used up"};
+  d.min = 1024;
+  d.max = 65535;
   d.evidence.rows = 1000;
   d.evidence.reason = "test";
   d.evidence.block = BlockEvidence{};
   d.evidence.block->order = BlockOrder::Random;
-  const auto text = profile_json(d, ProfileIdentity{"Test", "NL", false, "unit test"});
+  const auto text = profile_json(d, ProfileIdentity{"Test", "NL", false, "unit test", {}, ""});
   const auto profile = nat::parse_profile(text, "analyzed.json");
   ASSERT_TRUE(profile) << profile.error().to_string() << "\n" << text;
   ASSERT_TRUE(profile->allocator);
-  EXPECT_EQ(std::get<nat::BlockSpec>(*profile->allocator).block_size, 256U);
-  // Until the loader knows "order", the profile says it in its notes.
-  const auto doc = nlohmann::json::parse(text);
-  EXPECT_EQ(doc["allocator"].contains("order"), kProfileLoaderKnowsBlockOrder);
-  EXPECT_NE(doc["notes"].get<std::string>().find("in random order"), std::string::npos);
+  const auto& window = std::get<nat::WindowSpec>(*profile->allocator);
+  EXPECT_EQ(window.size, 256U);
+  EXPECT_EQ(window.order, nat::WindowOrder::Random);
+  EXPECT_EQ(window.mappings, 256U);
+  EXPECT_NE(nlohmann::json::parse(text)["notes"].get<std::string>().find("in random order"), std::string::npos);
 }
 
 }  // namespace

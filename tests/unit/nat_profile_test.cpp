@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -14,6 +15,7 @@
 
 #include "io/profile_files.hpp"
 #include "nat/nat_table.hpp"
+#include "sim/carrier_presets.hpp"
 
 namespace natpunch::nat {
 namespace {
@@ -61,16 +63,50 @@ TEST(ShippedProfilesTest, KpnMatchesTheThesis) {
   EXPECT_NE(p.source.at("timeouts.established_s").find("Table IV"), std::string::npos);
 }
 
-TEST(ShippedProfilesTest, AllocatorsOfTableII) {
+// Lebara, LycaMobile and Vodafone NL: allocators derived from the real
+// logs (scripts/derive_carrier_profiles.sh), each with its provenance and
+// Table II's value beside it. Lebara's and LycaMobile's agree with Table
+// II; Vodafone's has locality Table II does not describe.
+TEST(ShippedProfilesTest, AllocatorsDerivedFromTheRealLogs) {
   const auto lyca = load("lycamobile-nl");
   ASSERT_TRUE(lyca.allocator);
   EXPECT_EQ(*lyca.allocator, AllocatorSpec(UniformSpec{2048, 65535}));
+  EXPECT_EQ(load("lebara-nl").allocator, AllocatorSpec(BlockSpec{256}));
   const auto vodafone = load("vodafone-nl");
   ASSERT_TRUE(vodafone.allocator);
-  EXPECT_EQ(*vodafone.allocator, AllocatorSpec(BetaSpec{2.242, 5.008, 4630, 13937}));
+  const auto& window = std::get<WindowSpec>(*vodafone.allocator);
+  EXPECT_EQ(window.size, 32u);
+  EXPECT_EQ(window.offset, 31u);
+  EXPECT_EQ(window.order, WindowOrder::Random);
+  ASSERT_TRUE(window.hold);
+  EXPECT_NEAR(std::chrono::duration<double>(*window.hold).count(), 61, 1);
+  EXPECT_TRUE(std::holds_alternative<BetaSpec>(window.placement));
   EXPECT_EQ(vodafone.pending_timeout, seconds(302));
   EXPECT_EQ(vodafone.established_timeout, seconds(299));
-  EXPECT_EQ(load("lebara-nl").allocator, AllocatorSpec(BlockSpec{256}));
+  for (const char* id : {"lebara-nl", "lycamobile-nl", "vodafone-nl"}) {
+    const auto p = load(id);
+    ASSERT_TRUE(p.allocator_provenance) << id;
+    EXPECT_GE(p.allocator_provenance->runs.size(), 3u) << id;
+    EXPECT_GT(p.allocator_provenance->rows, 10000u) << id;
+    EXPECT_NE(p.allocator_provenance->table_ii.find("Table II"), std::string::npos) << id;
+    EXPECT_FALSE(p.allocator_provenance->fit.empty()) << id;
+  }
+}
+
+// The simulator's built-in carriers are the shipped profiles.
+TEST(ShippedProfilesTest, SimulatorPresetsMatchTheProfiles) {
+  for (const auto& [preset, id] : {std::pair{"kpn", "kpn-nl"}, {"lebara", "lebara-nl"}, {"lycamobile", "lycamobile-nl"},
+                                   {"vodafone", "vodafone-nl"}}) {
+    const auto profile = load(id);
+    const auto model = sim::carrier_preset(preset);
+    ASSERT_TRUE(model) << preset;
+    EXPECT_EQ(model->nat.allocator, *profile.allocator) << preset;
+    EXPECT_EQ(model->nat.mapping, *profile.mapping) << preset;
+    EXPECT_EQ(model->nat.filtering, *profile.filtering) << preset;
+    EXPECT_EQ(model->nat.pending_timeout, *profile.pending_timeout) << preset;
+    EXPECT_EQ(model->nat.established_timeout, *profile.established_timeout) << preset;
+    EXPECT_EQ(model->nat.max_payload, profile.mtu) << preset;
+  }
 }
 
 TEST(ShippedProfilesTest, RoamingProfilesHoldOnlyWhatWasMeasuredRoaming) {
@@ -197,6 +233,16 @@ Json valid_profile() {
   })");
 }
 
+// A uniform allocator with locality, `changes` applied to its locality object.
+Json window_allocator(const Json& changes) {
+  Json allocator{{"kind", "uniform"},
+                 {"min", 1024},
+                 {"max", 65535},
+                 {"locality", {{"window", 32}, {"offset", 31}, {"order", "random"}, {"hold_s", 61}}}};
+  for (const auto& [key, value] : changes.items()) allocator["locality"][key] = value;
+  return allocator;
+}
+
 struct BadProfile {
   std::string name;
   std::function<void(Json&)> spoil;
@@ -307,6 +353,48 @@ std::vector<BadProfile> bad_profiles() {
       {"SourceEmpty", [](Json& d) { set(d, "/source/type", ""); }, "source.type", "non-empty"},
       {"SourceNotObject", [](Json& d) { set(d, "/source", "Table II"); }, "source", ""},
       {"NotesNumber", [](Json& d) { set(d, "/notes", 5); }, "notes", ""},
+      // Locality (issue 17): a profile whose locality contradicts its range is refused.
+      {"LocalityWindowLargerThanRange",
+       [](Json& d) { set(d, "/allocator", window_allocator({{"window", 4096}})); d["allocator"]["max"] = 5000; },
+       "allocator.locality.window", "no whole window of 4096 ports"},
+      {"LocalityWindowBeyondBetaSupport",
+       [](Json& d) {
+         set(d, "/allocator", Json{{"kind", "beta"}, {"alpha", 2}, {"beta", 5}, {"loc", 4630}, {"scale", 100},
+                                   {"locality", {{"window", 256}, {"order", "random"}, {"hold_s", 60}}}});
+       },
+       "allocator.locality.window", "no whole window"},
+      {"LocalityOffsetNotBelowWindow", [](Json& d) { set(d, "/allocator", window_allocator({{"offset", 32}})); },
+       "allocator.locality.offset", "below window"},
+      {"LocalityWindowTooSmall", [](Json& d) { set(d, "/allocator", window_allocator({{"window", 1}})); },
+       "allocator.locality.window", "between 2 and 32768"},
+      {"LocalityOrderUnknown", [](Json& d) { set(d, "/allocator", window_allocator({{"order", "sorted"}})); },
+       "allocator.locality.order", "in_order"},
+      {"LocalityBothResets", [](Json& d) { set(d, "/allocator", window_allocator({{"mappings", 3}})); },
+       "allocator.locality", "exactly one"},
+      {"LocalityNoReset",
+       [](Json& d) {
+         set(d, "/allocator", window_allocator({}));
+         d["allocator"]["locality"].erase("hold_s");
+       },
+       "allocator.locality", "exactly one"},
+      {"LocalityHoldNegative", [](Json& d) { set(d, "/allocator", window_allocator({{"hold_s", -1}})); },
+       "allocator.locality.hold_s", "positive"},
+      {"LocalityUnknownKey", [](Json& d) { set(d, "/allocator", window_allocator({{"jump", 0.1}})); },
+       "allocator.locality.jump", "unknown field"},
+      {"LocalityOnBlock",
+       [](Json& d) { set(d, "/allocator/locality", Json{{"window", 32}, {"order", "random"}, {"hold_s", 6}}); },
+       "allocator.locality", "unknown field"},
+      {"TraceWithoutFile", [](Json& d) { set(d, "/allocator", Json{{"kind", "trace"}}); }, "allocator.file", "missing"},
+      {"ProvenanceWithoutRows",
+       [](Json& d) { set(d, "/provenance", Json{{"allocator", {{"runs", {"r1"}}, {"fit", Json::object()}}}}); },
+       "provenance.allocator.rows", "missing"},
+      {"ProvenanceFitNotNumber",
+       [](Json& d) {
+         set(d, "/provenance", Json{{"allocator", {{"runs", {"r1"}}, {"rows", 5}, {"fit", {{"alpha", "2"}}}}}});
+       },
+       "provenance.allocator.fit.alpha", "number"},
+      {"ProvenanceUnknownField", [](Json& d) { set(d, "/provenance", Json{{"mtu", Json::object()}}); }, "provenance.mtu",
+       "unknown field"},
   };
 }
 
@@ -372,6 +460,42 @@ TEST(ProfileParseTest, FractionalSecondsAndEveryAllocatorKind) {
   }
 }
 
+TEST(ProfileParseTest, LocalityAndProvenance) {
+  Json doc = valid_profile();
+  doc["allocator"] = Json{{"kind", "beta"}, {"alpha", 13.2}, {"beta", 7.4}, {"loc", 1024}, {"scale", 20000},
+                          {"locality", {{"window", 32}, {"offset", 31}, {"order", "random"}, {"hold_s", 61.5}}}};
+  doc["provenance"] = Json{{"allocator",
+                            {{"runs", {"vodafone-nl/run1", "vodafone-nl/run4"}},
+                             {"rows", 51639},
+                             {"fit", {{"hold_s", 61.5}, {"stay_fraction", 0.993}}},
+                             {"table_ii", "Beta(2.242, 5.008, 4630, 13937)"}}}};
+  auto parsed = parse_profile(doc.dump(), "f.json");
+  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  const auto* window = std::get_if<WindowSpec>(&*parsed->allocator);
+  ASSERT_NE(window, nullptr);
+  EXPECT_EQ(window->size, 32u);
+  EXPECT_EQ(window->offset, 31u);
+  EXPECT_EQ(window->order, WindowOrder::Random);
+  EXPECT_EQ(window->hold, milliseconds(61'500));
+  EXPECT_FALSE(window->mappings);
+  EXPECT_EQ(std::get<BetaSpec>(window->placement), (BetaSpec{13.2, 7.4, 1024, 20000}));
+  ASSERT_TRUE(parsed->allocator_provenance);
+  EXPECT_EQ(parsed->allocator_provenance->rows, 51639u);
+  EXPECT_EQ(parsed->allocator_provenance->runs.size(), 2u);
+  EXPECT_DOUBLE_EQ(parsed->allocator_provenance->fit.at("hold_s"), 61.5);
+  // In order, reset after a number of mappings.
+  doc["allocator"] = window_allocator({{"order", "in_order"}, {"offset", 0}, {"window", 256}});
+  doc["allocator"]["locality"].erase("hold_s");
+  doc["allocator"]["locality"]["mappings"] = 256;
+  parsed = parse_profile(doc.dump(), "f.json");
+  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  window = std::get_if<WindowSpec>(&*parsed->allocator);
+  ASSERT_NE(window, nullptr);
+  EXPECT_EQ(window->mappings, 256u);
+  EXPECT_FALSE(window->hold);
+  EXPECT_EQ(std::get<UniformSpec>(window->placement), (UniformSpec{1024, 65535}));
+}
+
 // ---- files ----------------------------------------------------------------------
 
 class ProfileFilesTest : public ::testing::Test {
@@ -410,6 +534,32 @@ TEST_F(ProfileFilesTest, TheFirstBadFileInADirectoryIsNamed) {
   ASSERT_TRUE(good);
   ASSERT_EQ(good->size(), 1u);
   EXPECT_EQ(good->front().id, "a-good");
+}
+
+// A trace profile names its file relative to itself; a trace with fewer
+// than two ports or a bad line is refused with the file and the reason.
+TEST_F(ProfileFilesTest, TraceFilesAreReadRelativeToTheProfile) {
+  Json doc = valid_profile();
+  doc["allocator"] = Json{{"kind", "trace"}, {"file", "ports.txt"}};
+  write("trace.json", doc.dump());
+  write("ports.txt", "# from a real log\n15084\n15091\n\n15081\n");
+  auto loaded = io::load_profile(dir_ / "trace.json");
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  const auto& trace = std::get<TraceSpec>(*loaded->allocator);
+  EXPECT_EQ(*trace.ports, (std::vector<std::uint16_t>{15084, 15091, 15081}));
+  write("ports.txt", "15084\n");
+  loaded = io::load_profile(dir_ / "trace.json");
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().field, "allocator.file");
+  EXPECT_NE(loaded.error().message.find("ports.txt: a trace needs at least 2 ports"), std::string::npos)
+      << loaded.error().to_string();
+  write("ports.txt", "15084\n70000\n");
+  loaded = io::load_profile(dir_ / "trace.json");
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(loaded.error().message.find("line 2: '70000' is not a port"), std::string::npos)
+      << loaded.error().to_string();
+  std::filesystem::remove(dir_ / "ports.txt");
+  EXPECT_FALSE(io::load_profile(dir_ / "trace.json"));
 }
 
 TEST_F(ProfileFilesTest, AMissingDirectoryIsAnError) {

@@ -13,6 +13,7 @@
 #include "punch/port_chooser_factory.hpp"
 #include "punch/port_chooser_prediction.hpp"
 #include "punch/port_chooser_uniform.hpp"
+#include "punch/port_chooser_window.hpp"
 
 namespace natpunch::punch {
 namespace {
@@ -152,6 +153,88 @@ TEST(PortChooserFactoryTest, PicksTheOrderFromThePeersAllocatorAndObservedPort) 
       ASSERT_LE(p, row.max) << row.name;
     }
   }
+}
+
+// Uniform without repeats is uniform from the first draw on (the sparse
+// phase before the shuffle): the first port is any port of the range alike.
+TEST(UniformPortChooserTest, FirstDrawsAreUniformToo) {
+  Rng rng(9);
+  std::vector<int> counts(10, 0);
+  for (int attack = 0; attack < 20000; ++attack) {
+    UniformPortChooser chooser(5000, 5009, Repeats::Never);
+    chooser.next(rng);
+    ++counts[*chooser.next(rng) - 5000];
+  }
+  for (int count : counts) EXPECT_NEAR(count, 2000, 200);
+}
+
+TEST(BlockPortChooserTest, BlocksAtAnOffset) {
+  Rng rng(2);
+  BlockPortChooser chooser(32, 1024, 2047, 31);
+  const auto ports = drain(chooser, rng);
+  // Whole windows [32k + 31, 32k + 62] inside 1024..2047: starts 1055 .. 2015.
+  ASSERT_EQ(ports.size(), 31u * 32);
+  EXPECT_TRUE(no_repeats(ports));
+  for (std::size_t i = 0; i < 31; ++i) EXPECT_EQ(ports[i] % 32, 31u) << ports[i];
+  EXPECT_EQ(*std::min_element(ports.begin(), ports.end()), 1055);
+  EXPECT_EQ(*std::max_element(ports.begin(), ports.end()), 2046);
+}
+
+nat::WindowSpec window_spec(nat::WindowOrder order, std::uint32_t size, std::uint32_t offset) {
+  nat::WindowSpec spec;
+  spec.placement = nat::UniformSpec{1024, 65535};
+  spec.size = size;
+  spec.offset = offset;
+  spec.order = order;
+  return spec;
+}
+
+TEST(WindowPortChooserTest, InOrderTheNextPortsWrappingInsideTheWindow) {
+  Rng rng(1);
+  WindowPortChooser chooser(window_spec(nat::WindowOrder::InOrder, 256, 0), 43775 - 2);
+  const auto ports = drain(chooser, rng);
+  ASSERT_EQ(ports.size(), 256u);
+  EXPECT_EQ(ports[0], 43774);
+  EXPECT_EQ(ports[1], 43775);
+  EXPECT_EQ(ports[2], 43520);  // the window's first port after its last
+  EXPECT_EQ(ports.back(), 43773);
+}
+
+TEST(WindowPortChooserTest, RandomOrderTheWholeWindowOnceInAnyOrder) {
+  Rng rng(1);
+  WindowPortChooser chooser(window_spec(nat::WindowOrder::Random, 32, 31), 15080);
+  const auto ports = drain(chooser, rng);
+  ASSERT_EQ(ports.size(), 32u);
+  EXPECT_TRUE(no_repeats(ports));
+  EXPECT_EQ(*std::min_element(ports.begin(), ports.end()), 15071);
+  EXPECT_EQ(*std::max_element(ports.begin(), ports.end()), 15102);
+  EXPECT_FALSE(std::is_sorted(ports.begin(), ports.end()));
+}
+
+// A peer whose allocator has locality and whose current port is known:
+// its window first, then where a new window would land, never a port twice.
+TEST(PortChooserFactoryTest, WindowPeerPredictionThenPlacement) {
+  Rng rng(4);
+  PeerPortKnowledge peer;
+  auto spec = window_spec(nat::WindowOrder::Random, 32, 31);
+  spec.placement = nat::BetaSpec{13.2, 7.4, 1024, 20000};
+  spec.hold = seconds(61);
+  spec.mappings.reset();
+  peer.allocator = spec;
+  peer.mapping = nat::MappingBehavior::AddressAndPortDependent;
+  peer.observed_port = 15080;
+  auto chooser = make_port_chooser(peer);
+  const auto ports = drain(*chooser, rng, 5000);
+  ASSERT_EQ(ports.size(), 5000u);
+  EXPECT_TRUE(no_repeats(ports));
+  for (std::size_t i = 0; i < 32; ++i) EXPECT_TRUE(ports[i] >= 15071 && ports[i] <= 15102) << i << ": " << ports[i];
+  // Then the Beta placement's densest ports: its mode ~ 1024 + 20000 * 12.2 / 18.6 ~ 14,140.
+  for (std::size_t i = 32; i < 100; ++i) EXPECT_NEAR(ports[i], 14140, 400) << i;
+  // The same from a model built once.
+  PeerPortModel model(peer);
+  Rng again(4);
+  auto from_model = model.make(15080);
+  EXPECT_EQ(drain(*from_model, again, 5000), ports);
 }
 
 }  // namespace

@@ -2,11 +2,15 @@
 // input is rejected with its own error, and the replay window.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <set>
+#include <vector>
 
 #include "rendezvous/messages.hpp"
 #include "rendezvous/replay_window.hpp"
@@ -165,11 +169,32 @@ Prove prove_with(nat::AllocatorSpec allocator) {
   return prove_with(std::move(info));
 }
 
+// Locality as the real carrier logs show it (nat::WindowSpec).
+nat::WindowSpec vodafone_window() {
+  nat::WindowSpec w;
+  w.placement = nat::BetaSpec{13.2, 7.4, 1024, 20000};
+  w.size = 32;
+  w.offset = 31;
+  w.order = nat::WindowOrder::Random;
+  w.hold = std::chrono::milliseconds(61'000);
+  w.mappings.reset();
+  return w;
+}
+nat::WindowSpec lebara_window() {
+  nat::WindowSpec w;
+  w.placement = nat::UniformSpec{1024, 65535};
+  w.size = 256;
+  w.order = nat::WindowOrder::InOrder;
+  w.mappings = 256;
+  return w;
+}
+
 // Every allocator kind a peer can describe crosses the wire unchanged.
 TEST(RendezvousMessages, EveryAllocatorKindRoundTrips) {
   const nat::AllocatorSpec specs[] = {nat::PreservingSpec{2000, 3000}, nat::SequentialSpec{1024, 65535},
                                       nat::UniformSpec{2048, 65535},  nat::RandomFullySpec{},
-                                      nat::BlockSpec{512, 4096, 65535}, nat::BetaSpec{1.5, 3.25, 4630, 13937}};
+                                      nat::BlockSpec{512, 4096, 65535}, nat::BetaSpec{1.5, 3.25, 4630, 13937},
+                                      vodafone_window(),                lebara_window()};
   for (const auto& spec : specs) {
     const Message m = prove_with(spec);
     auto decoded = decode(encode(m));
@@ -186,6 +211,24 @@ TEST(RendezvousMessages, BlockBackgroundSubscribersAreNotSent) {
   auto decoded = decode(encode(prove_with(block)));
   ASSERT_TRUE(decoded);
   EXPECT_EQ(std::get<Prove>(*decoded).info.allocator, nat::AllocatorSpec{nat::BlockSpec{}});
+}
+
+// A trace replays a file only the NAT has: the peer is told nothing.
+TEST(RendezvousMessages, TraceAllocatorIsSentAsUnknown) {
+  const nat::TraceSpec trace{"ports.txt", std::make_shared<const std::vector<std::uint16_t>>(std::vector<std::uint16_t>{5000, 5001})};
+  auto decoded = decode(encode(prove_with(trace)));
+  ASSERT_TRUE(decoded);
+  EXPECT_FALSE(std::get<Prove>(*decoded).info.allocator.has_value());
+}
+
+// The encodings of the kinds that came before the window kind did not change.
+TEST(RendezvousMessages, OlderAllocatorKindsKeepTheirBytes) {
+  const auto bytes = encode(prove_with(nat::UniformSpec{2048, 65535}));
+  ASSERT_GT(bytes.size(), kAllocator + 5);
+  EXPECT_EQ(bytes[kAllocator], 3);
+  EXPECT_EQ(bytes[kAllocator + 1], 2048 >> 8);
+  EXPECT_EQ(bytes[kAllocator + 3], 0xff);
+  EXPECT_EQ(bytes[kAllocator + 5], 0);  // then the endpoint count
 }
 
 class RendezvousDecodeError : public ::testing::TestWithParam<BadCase> {};
@@ -226,7 +269,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"ProfileNotPrintable", [](auto& b) { b[kProveInfo + 3] = ' '; }, prove_with(NatInfo{{}, {}, "x", 0, 0, {}, std::nullopt}),
                 DecodeError::BadProfileName},
         BadCase{"Endpoints", [](auto& b) { b[kProveInfo + 12] = 9; }, Prove{}, DecodeError::TooManyEndpoints},
-        BadCase{"AllocatorKind", [](auto& b) { b[kAllocator] = 7; }, Prove{}, DecodeError::BadAllocatorKind},
+        BadCase{"AllocatorKind", [](auto& b) { b[kAllocator] = 8; }, Prove{}, DecodeError::BadAllocatorKind},
+        // Window (kind 7, uniform placement): placement +1, min/max +2..+5, size +6..+9, offset +10..+13,
+        // order +14, reset +15, reset value +16..+19.
+        BadCase{"WindowPlacementKind", [](auto& b) { b[kAllocator + 1] = 5; }, prove_with(lebara_window()),
+                DecodeError::BadLocality},
+        BadCase{"WindowOrder", [](auto& b) { b[kAllocator + 14] = 2; }, prove_with(lebara_window()),
+                DecodeError::BadLocality},
+        BadCase{"WindowReset", [](auto& b) { b[kAllocator + 15] = 0; }, prove_with(lebara_window()),
+                DecodeError::BadLocality},
+        BadCase{"WindowResetZero", [](auto& b) { std::fill_n(b.begin() + kAllocator + 16, 4, 0); },
+                prove_with(lebara_window()), DecodeError::BadLocality},
+        BadCase{"WindowOffsetTooLarge", [](auto& b) { b[kAllocator + 12] = 1; }, prove_with(lebara_window()),
+                DecodeError::BadLocality},
+        BadCase{"WindowSizeTooLarge", [](auto& b) { b[kAllocator + 7] = 0x02; }, prove_with(lebara_window()),
+                DecodeError::BadLocality},
+        BadCase{"WindowTruncated", [](auto& b) { b.resize(kAllocator + 12); }, prove_with(lebara_window()),
+                DecodeError::Truncated},
         BadCase{"AllocatorTruncated", [](auto& b) { b.resize(kAllocator + 3); }, prove_with(nat::BlockSpec{}),
                 DecodeError::Truncated},
         BadCase{"AllocatorMinZero", [](auto& b) { b[kAllocator + 1] = 0; b[kAllocator + 2] = 0; },
@@ -256,9 +315,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(RendezvousMessages, DecodeErrorsHaveDistinctNames) {
   std::set<std::string_view> names;
-  for (int e = 0; e <= static_cast<int>(DecodeError::BadPuzzle); ++e)
+  for (int e = 0; e <= static_cast<int>(DecodeError::BadLocality); ++e)
     names.insert(to_string(static_cast<DecodeError>(e)));
-  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::BadPuzzle) + 1);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::BadLocality) + 1);
 }
 
 // The fuzz target's seeds must be valid messages (one per type, plus each
