@@ -5,6 +5,7 @@
 //   natpunch_rendezvous_load [--registrations N] [--connects M] [--refreshes R]
 //                            [--sources S] [--window W] [--max-seconds T]
 //                            [--server 127.x.y.z:PORT --server-pid PID]
+//                            [--callee-server 127.x.y.z:PORT]
 //
 // Without --server it runs the server machine (rendezvous::Server) in this
 // process, in virtual time, with the defaults of `natpunch rendezvous`
@@ -29,6 +30,14 @@
 //   natpunch rendezvous --listen 127.0.0.1:7000 --max-registrations 1100000
 //     --max-pending 1000000 --max-sessions 1000000 --max-puzzle-bits 0
 //     --signature-checks-per-s 0 --registration-lifetime 3600
+//
+// With --callee-server (a second node of the same cluster) the callees
+// (the second half of the identities) register at and answer through that
+// node, the callers at --server: every connect crosses the cluster. Over
+// UDP it also reports each connect's latency (the caller's first
+// ConnectRequest to its SessionInfo, retransmissions included):
+// connect_latency_ms p50/p90/p99; run with a small window to measure the
+// path rather than the queue (bench/rendezvous_cluster_bench.sh).
 //
 // Phases: register N identities (Register, Challenge, signed Prove,
 // Registered); refresh R of them (Refresh -> Registered); M connects
@@ -253,14 +262,18 @@ class MachineTransport : public Transport {
 // A running server over loopback UDP.
 class UdpTransport : public Transport {
  public:
-  UdpTransport(const Endpoint& server, std::size_t sources) : server_(server) {
-    for (std::size_t i = 0; i < sources; ++i) {
+  // Peers [0, split) talk to servers[0], the rest to servers[1] (if any),
+  // each server from `sources` sockets of its own.
+  UdpTransport(std::vector<Endpoint> servers, std::size_t sources, std::size_t split)
+      : servers_(std::move(servers)), per_server_(sources), split_(split) {
+    for (std::size_t i = 0; i < sources * servers_.size(); ++i) {
       Socket s;
       s.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
       sockaddr_storage local{};
-      const socklen_t length = io::to_sockaddr(source_endpoint(i, 0), AF_INET, local);
+      const socklen_t length = io::to_sockaddr(source_endpoint(i % sources, 0), AF_INET, local);
       if (s.fd < 0 || ::bind(s.fd, reinterpret_cast<sockaddr*>(&local), length) != 0)
-        usage("cannot bind a load socket on " + source_endpoint(i, 0).to_string());
+        usage("cannot bind a load socket on " + source_endpoint(i % sources, 0).to_string());
+      s.server = servers_[i / sources];
       const int buffer = 4 << 20;
       ::setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
       ::setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
@@ -274,12 +287,13 @@ class UdpTransport : public Transport {
     for (auto& s : sockets_) ::close(s.fd);
   }
   std::uint32_t channel_of(std::size_t peer) const override {
-    return static_cast<std::uint32_t>(peer % sockets_.size());
+    const std::size_t server = servers_.size() > 1 && peer >= split_ ? 1 : 0;
+    return static_cast<std::uint32_t>(server * per_server_ + peer % per_server_);
   }
   void send(std::uint32_t channel, std::vector<std::uint8_t> bytes) override {
     auto& s = sockets_[channel];
     if (s.out->full()) s.out->flush(s.fd);
-    s.out->add(server_, bytes, AF_INET);
+    s.out->add(s.server, bytes, AF_INET);
   }
   void poll(const Sink& sink, std::chrono::milliseconds wait) override {
     for (auto& s : sockets_)
@@ -303,10 +317,13 @@ class UdpTransport : public Transport {
   static constexpr std::size_t kBatch = 64;
   struct Socket {
     int fd = -1;
+    Endpoint server;
     std::unique_ptr<io::SendBatch> out;
     std::unique_ptr<io::RecvBatch> in;
   };
-  Endpoint server_;
+  std::vector<Endpoint> servers_;
+  std::size_t per_server_;
+  std::size_t split_;
   std::vector<Socket> sockets_;
   std::vector<pollfd> fds_;
 };
@@ -316,7 +333,15 @@ struct PhaseResult {
   std::size_t failed = 0;
   double seconds = 0;
   std::uint64_t retransmissions = 0;
+  std::vector<double> latency_ms;  // of each done operation: first send to answer
 };
+
+// The q-quantile (0..1) of `v` (sorted in place); 0 when empty.
+double quantile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+}
 
 class Generator {
  public:
@@ -361,7 +386,9 @@ class Generator {
   }
 
   PhaseResult connect(std::size_t count) {
-    const std::size_t half = registered() / 2;
+    // Callers from the first half, callees from the second (the half a
+    // --callee-server serves).
+    const std::size_t half = registered() == peers_.size() ? peers_.size() / 2 : registered() / 2;
     count = std::min(count, half * 16);  // at most 16 pending per caller identity
     if (half == 0) return {};
     connect_ops_.assign(count, ConnectOp{});
@@ -399,6 +426,7 @@ class Generator {
     const auto begin = SteadyClock::now();
     const auto give_up = begin + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(max_seconds_));
     struct InFlight {
+      SteadyClock::time_point first{};
       SteadyClock::time_point sent{};
       int tries = 0;
       bool done = false;
@@ -414,7 +442,8 @@ class Generator {
         const auto s = source_of(next);
         ++per_source[s];
         open[s].push_back(next);
-        flight[next] = {SteadyClock::now(), 1, false};
+        const auto t = SteadyClock::now();
+        flight[next] = {t, t, 1, false};
         start(next);
         ++next;
       }
@@ -423,6 +452,8 @@ class Generator {
             auto op = on_reply(source, bytes);
             if (!op || *op >= count || flight[*op].done) return;
             flight[*op].done = true;
+            result.latency_ms.push_back(
+                std::chrono::duration<double, std::milli>(SteadyClock::now() - flight[*op].first).count());
             ++finished;
             ++result.done;
             --per_source[source_of(*op)];
@@ -670,7 +701,7 @@ CryptoCosts measure_crypto(std::uint64_t run) {
 int main(int argc, char** argv) {
   std::size_t registrations = 100'000, connects = 100'000, refreshes = 0, sources = 256, window = 16;
   double max_seconds = 600;
-  std::optional<Endpoint> server;
+  std::optional<Endpoint> server, callee_server;
   int server_pid = 0;
   bool refreshes_set = false;
   for (int i = 1; i < argc; i += 2) {
@@ -691,15 +722,18 @@ int main(int argc, char** argv) {
     else if (flag == "--window") window = count(1, 4096);
     else if (flag == "--max-seconds") max_seconds = static_cast<double>(count(1, 3600));
     else if (flag == "--server-pid") server_pid = static_cast<int>(count(1, 1u << 22));
-    else if (flag == "--server") {
-      server = Endpoint::parse(value);
-      if (!server || !server->address.is_v4() || (server->address.v4_host_order() >> 24) != 127)
-        usage("--server must be a 127.x.y.z:PORT loopback endpoint");
+    else if (flag == "--server" || flag == "--callee-server") {
+      auto& e = flag == "--server" ? server : callee_server;
+      e = Endpoint::parse(value);
+      if (!e || !e->address.is_v4() || (e->address.v4_host_order() >> 24) != 127)
+        usage(flag + " must be a 127.x.y.z:PORT loopback endpoint");
     } else {
       usage("unknown flag " + flag);
     }
   }
   if (!refreshes_set) refreshes = registrations;
+  if (callee_server && !server) usage("--callee-server needs --server (the callers' node)");
+  if (callee_server && server_pid > 0) usage("--server-pid measures one server: not with --callee-server");
   const std::uint64_t run = static_cast<std::uint64_t>(SteadyClock::now().time_since_epoch().count());
 
   Rng rng(run);  // the in-process server's randomness: lives as long as it
@@ -726,7 +760,9 @@ int main(int argc, char** argv) {
     in_process = t.get();
     transport = std::move(t);
   } else {
-    transport = std::make_unique<UdpTransport>(*server, sources);
+    std::vector<Endpoint> servers{*server};
+    if (callee_server) servers.push_back(*callee_server);
+    transport = std::make_unique<UdpTransport>(servers, sources, registrations / 2);
   }
 
   // Everything of the generator's own that grows with N exists before this.
@@ -745,7 +781,7 @@ int main(int argc, char** argv) {
   const std::uint64_t rss_after = server_pid > 0 ? resident_bytes(server_pid) : 0;
   const PhaseResult ref = generator.refresh(refreshes);
   double cpu2 = server_cpu();
-  const PhaseResult con = generator.connect(connects);
+  PhaseResult con = generator.connect(connects);
   double cpu3 = server_cpu();
 
   const double held = static_cast<double>(generator.registered());
@@ -781,6 +817,10 @@ int main(int argc, char** argv) {
                 1e6 * c.verify_prove, 1e6 * c.derive_keys, 1e6 * c.cookie, 1e6 * c.mac_verify, 1e6 * c.mac_seal,
                 1e6 * reg_crypto, 1e6 * ref_crypto, 1e6 * con_crypto, machine->session_count(), machine->pending_count());
   }
+  if (!in_process)
+    std::printf(",\"callee_target\":\"%s\",\"connect_latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f}",
+                callee_server ? callee_server->to_string().c_str() : server->to_string().c_str(),
+                quantile(con.latency_ms, 0.5), quantile(con.latency_ms, 0.9), quantile(con.latency_ms, 0.99));
   if (auto e = generator.last_error()) std::printf(",\"last_error\":\"%s\"", std::string(to_string(*e)).c_str());
   if (in_process) {
     // Everything the server holds (its fixed tables included): what
