@@ -4,9 +4,8 @@
 # loopback), both measured in the same run on the same cluster.
 #
 # Usage: bench/rendezvous_cluster_bench.sh [--build DIR] [--runs N] [--connects M]
-#                                          [--sockets S] [--window W]
-#   (defaults: build, 5 runs, 2,000 connects per run, 4 load sockets per
-#    node, 1 connect in flight per socket)
+#                                          [--in-flight C]
+#   (defaults: build, 5 runs, 2,000 connects per run, 1 connect in flight)
 # Needs natpunch and natpunch_rendezvous_load built in DIR, and nats-server
 # (Debian package nats-server).
 #
@@ -19,8 +18,9 @@
 # each registering 2 x M fresh identities and making M connects (the callee
 # accepts at once). Latency of a connect: the caller's first ConnectRequest
 # to its SessionInfo, as the generator sees it (its own loop included, the
-# same in both modes). With the default window the generator waits for each
-# connect before the next on that socket: the path is measured, not a queue.
+# same in both modes). The identities register from 64 sockets per node
+# (2 in flight each); the connects go C at a time (default 1: the generator
+# waits for each before the next, so the path is measured, not a queue).
 # Prints p50/p90/p99 per mode and run, and the difference of the medians.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,22 +29,19 @@ bench_init rendezvous_cluster_bench.sh "$@"
 build="$repo/build"
 runs=5
 connects=2000
-sockets=4
-window=1
+in_flight=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build) build=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --connects) connects=$2; shift 2 ;;
-    --sockets) sockets=$2; shift 2 ;;
-    --window) window=$2; shift 2 ;;
+    --in-flight) in_flight=$2; shift 2 ;;
     *) bench_die "unknown argument '$1'" ;;
   esac
 done
 bench_need_int --runs "$runs" 1 99
 bench_need_int --connects "$connects" 1 100000
-bench_need_int --sockets "$sockets" 1 256
-bench_need_int --window "$window" 1 4096
+bench_need_int --in-flight "$in_flight" 1 4096
 bench_need_dir --build "$build"
 natpunch="$build/natpunch"
 load="$build/bench/natpunch_rendezvous_load"
@@ -106,7 +103,7 @@ echo "load before: $(bench_load)"
 # measure same|cross: prints "p50 p90 p99" of one run's connects.
 measure() {
   local args=(--server "${nodes[0]}" --registrations "$registrations" --connects "$connects" --refreshes 0
-    --sources "$sockets" --window "$window" --max-seconds 120)
+    --sources 64 --window 2 --connect-window "$in_flight" --max-seconds 120)
   [[ $1 == cross ]] && args+=(--callee-server "${nodes[1]}")
   local out
   out=$("$load" "${args[@]}")
@@ -128,7 +125,7 @@ done
 echo "load after: $(bench_load)"
 echo
 median3() { printf '%.3f' "$(bench_median "$@")"; }
-echo "| connect ($connects per run, $sockets sockets x $window in flight, $runs runs; medians over runs) | p50 ms | p90 ms | p99 ms |"
+echo "| connect ($connects per run, $in_flight in flight, $runs runs; medians over runs) | p50 ms | p90 ms | p99 ms |"
 echo "|---|---|---|---|"
 echo "| same node (callers and callees at A) | $(median3 "${same50[@]}") | $(median3 "${same90[@]}") | $(median3 "${same99[@]}") |"
 echo "| across nodes (callers at A, callees at B, over NATS) | $(median3 "${cross50[@]}") | $(median3 "${cross90[@]}") | $(median3 "${cross99[@]}") |"

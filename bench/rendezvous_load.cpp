@@ -5,7 +5,7 @@
 //   natpunch_rendezvous_load [--registrations N] [--connects M] [--refreshes R]
 //                            [--sources S] [--window W] [--max-seconds T]
 //                            [--server 127.x.y.z:PORT --server-pid PID]
-//                            [--callee-server 127.x.y.z:PORT]
+//                            [--callee-server 127.x.y.z:PORT] [--connect-window C]
 //
 // Without --server it runs the server machine (rendezvous::Server) in this
 // process, in virtual time, with the defaults of `natpunch rendezvous`
@@ -36,8 +36,9 @@
 // node, the callers at --server: every connect crosses the cluster. Over
 // UDP it also reports each connect's latency (the caller's first
 // ConnectRequest to its SessionInfo, retransmissions included):
-// connect_latency_ms p50/p90/p99; run with a small window to measure the
-// path rather than the queue (bench/rendezvous_cluster_bench.sh).
+// connect_latency_ms p50/p90/p99; --connect-window C (at most C connects
+// in flight in all) measures the path rather than a queue
+// (bench/rendezvous_cluster_bench.sh).
 //
 // Phases: register N identities (Register, Challenge, signed Prove,
 // Registered); refresh R of them (Refresh -> Registered); M connects
@@ -399,8 +400,10 @@ class Generator {
           send_connect(op);
         },
         [this](std::size_t op) { send_connect(op); },
-        [this](std::uint32_t, std::span<const std::uint8_t> bytes) { return on_connect_reply(bytes); });
+        [this](std::uint32_t, std::span<const std::uint8_t> bytes) { return on_connect_reply(bytes); },
+        connect_window_);
   }
+  void set_connect_window(std::size_t n) { connect_window_ = n; }
 
   std::size_t registered() const { return registered_; }
 
@@ -421,7 +424,7 @@ class Generator {
   // Runs `count` operations, at most window_ per source in flight; each is
   // retried after 500 ms (3 tries), then counted as failed.
   template <class Start, class Retry, class OnReply>
-  PhaseResult run_phase(std::size_t count, Start start, Retry retry, OnReply on_reply) {
+  PhaseResult run_phase(std::size_t count, Start start, Retry retry, OnReply on_reply, std::size_t max_total = 0) {
     PhaseResult result;
     const auto begin = SteadyClock::now();
     const auto give_up = begin + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(max_seconds_));
@@ -434,13 +437,15 @@ class Generator {
     std::vector<InFlight> flight(count);
     std::vector<std::size_t> per_source(transport_.sources(), 0);
     std::vector<std::vector<std::size_t>> open(transport_.sources());
-    std::size_t next = 0, finished = 0;
+    std::size_t next = 0, finished = 0, in_flight = 0;
+    auto room = [&] { return max_total == 0 || in_flight < max_total; };
     auto source_of = [this](std::size_t op) { return op_source(op); };
     while (finished < count && SteadyClock::now() < give_up) {
       // Fill each source's window (ops are assigned round-robin to sources).
-      while (next < count && per_source[source_of(next)] < window_) {
+      while (next < count && per_source[source_of(next)] < window_ && room()) {
         const auto s = source_of(next);
         ++per_source[s];
+        ++in_flight;
         open[s].push_back(next);
         const auto t = SteadyClock::now();
         flight[next] = {t, t, 1, false};
@@ -456,6 +461,7 @@ class Generator {
                 std::chrono::duration<double, std::milli>(SteadyClock::now() - flight[*op].first).count());
             ++finished;
             ++result.done;
+            --in_flight;
             --per_source[source_of(*op)];
           },
           std::chrono::milliseconds(1));
@@ -475,6 +481,7 @@ class Generator {
               f.done = true;
               ++finished;
               ++result.failed;
+              --in_flight;
               --per_source[s];
               list[k] = list.back();
               list.pop_back();
@@ -635,6 +642,7 @@ class Generator {
   std::vector<ConnectOp> connect_ops_;
   std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> awaiting_;
   std::size_t registered_ = 0;
+  std::size_t connect_window_ = 0;  // connects in flight in all; 0: only the per-source window
   std::uint64_t connect_errors_ = 0;
   std::optional<ErrorCode> last_error_;
 };
@@ -699,7 +707,8 @@ CryptoCosts measure_crypto(std::uint64_t run) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t registrations = 100'000, connects = 100'000, refreshes = 0, sources = 256, window = 16;
+  std::size_t registrations = 100'000, connects = 100'000, refreshes = 0, sources = 256, window = 16,
+              connect_window = 0;
   double max_seconds = 600;
   std::optional<Endpoint> server, callee_server;
   int server_pid = 0;
@@ -720,6 +729,7 @@ int main(int argc, char** argv) {
     else if (flag == "--refreshes") refreshes = count(0, 10'000'000), refreshes_set = true;
     else if (flag == "--sources") sources = count(1, 256);
     else if (flag == "--window") window = count(1, 4096);
+    else if (flag == "--connect-window") connect_window = count(1, 1'000'000);
     else if (flag == "--max-seconds") max_seconds = static_cast<double>(count(1, 3600));
     else if (flag == "--server-pid") server_pid = static_cast<int>(count(1, 1u << 22));
     else if (flag == "--server" || flag == "--callee-server") {
@@ -767,6 +777,7 @@ int main(int argc, char** argv) {
 
   // Everything of the generator's own that grows with N exists before this.
   Generator generator(*transport, registrations, window, run, max_seconds);
+  generator.set_connect_window(connect_window);
   const std::uint64_t heap_before = heap_in_use();
   const std::uint64_t rss_before = server_pid > 0 ? resident_bytes(server_pid) : 0;
   auto server_cpu = [&]() -> double {

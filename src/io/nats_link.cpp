@@ -45,6 +45,12 @@ Result<std::unique_ptr<NatsLink>, std::string> NatsLink::open(NatsLinkOptions op
   natsOptions_SetPingInterval(o, 1000);
   natsOptions_SetMaxPingsOut(o, 2);
   natsOptions_SetReconnectBufSize(o, 64 * 1024);
+  // Each publish goes out at once: libnats otherwise leaves it to a flusher
+  // thread that sleeps a millisecond between flushes, and a connect across
+  // nodes waits for two messages (~2 ms more than a same-node connect on
+  // loopback; bench/rendezvous_cluster_bench.sh). A node publishes a few
+  // messages per batch of datagrams it handles, not a stream.
+  natsOptions_SetSendAsap(o, true);
   natsOptions_SetDisconnectedCB(o, &NatsLink::on_disconnected, link.get());
   natsOptions_SetReconnectedCB(o, &NatsLink::on_connected, link.get());
   natsOptions_SetRetryOnFailedConnect(o, true, &NatsLink::on_connected, link.get());
