@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_checks.hpp"
+#include "commands.hpp"
 #include "natpunch/nat_discovery.hpp"
 
 namespace natpunch::cli {
@@ -52,11 +53,26 @@ inline void add_client_options(CLI::App& cmd, ClientOptions& o) {
 
 // A failed query under --json still prints one object (scripts read
 // stdout, not the stderr line): `fields` set to null, plus the error.
+// The exit code of a failed query (commands.hpp).
+inline int exit_code_of(const Error& e) {
+  switch (e.kind) {
+    case ErrorKind::kBadInput: return kExitUsage;
+    case ErrorKind::kInterrupted: return kExitInterrupted;
+    case ErrorKind::kNoAnswer:
+    case ErrorKind::kSocket: break;
+  }
+  return kExitNoAnswer;
+}
+
 inline void print_json_failure(const Error& e, std::initializer_list<const char*> fields) {
   nlohmann::json j = nlohmann::json::object();
   for (const char* f : fields) j[f] = nullptr;
   j["error"] = e.message;
-  j["error_kind"] = e.kind == ErrorKind::kBadInput ? "bad_input" : e.kind == ErrorKind::kSocket ? "socket" : "no_answer";
+  j["error_kind"] = e.kind == ErrorKind::kBadInput      ? "bad_input"
+                    : e.kind == ErrorKind::kSocket      ? "socket"
+                    : e.kind == ErrorKind::kInterrupted ? "interrupted"
+                                                        : "no_answer";
+  j["interrupted"] = e.kind == ErrorKind::kInterrupted;
   std::cout << j.dump() << "\n";
 }
 

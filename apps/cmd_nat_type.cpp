@@ -6,6 +6,7 @@
 
 #include "client_options.hpp"
 #include "commands.hpp"
+#include "io/stop_signals.hpp"
 
 namespace natpunch::cli {
 
@@ -24,17 +25,20 @@ int run(const NatTypeCliOptions& o) {
   NatTypeOptions options;
   o.client.fill(options);
   options.test_hairpinning = !o.no_hairpin;
+  io::StopSignals stop;  // Ctrl-C ends the tests with the findings so far (exit 130)
+  options.stop = stop.predicate();
   auto r = detect_nat_type(options);
   if (!r) {
     std::cerr << "error: " << r.error().message << "\n";
     if (o.client.json)
       print_json_failure(r.error(), {"classic_type", "mapping", "filtering", "hairpinning", "mapped_address", "server"});
-    return r.error().kind == ErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
+    return exit_code_of(r.error());
   }
   if (o.client.json) {
     nlohmann::json j{{"classic_type", r->classic_type}, {"mapping", r->mapping},
                      {"filtering", r->filtering},       {"local_address", r->local_address},
-                     {"note", r->note}};
+                     {"note", r->note},
+                     {"interrupted", r->interrupted}};
     j["hairpinning"] = r->hairpinning ? nlohmann::json(*r->hairpinning) : nlohmann::json(nullptr);
     j["mapped_address"] = optional_json(r->mapped_address);
     j["server"] = optional_json(r->server);
@@ -50,6 +54,11 @@ int run(const NatTypeCliOptions& o) {
               << "server:         " << r->server.value_or("-")
               << (r->server_alternate ? " (alternate " + *r->server_alternate + ")" : "") << "\n";
     if (!r->note.empty()) std::cout << "note:           " << r->note << "\n";
+    if (r->interrupted) std::cout << "(interrupted: findings so far)\n";
+  }
+  if (r->interrupted) {
+    std::cerr << "interrupted\n";
+    return kExitInterrupted;
   }
   if (!r->server) {
     std::cerr << "error: no STUN response from " << o.client.servers.size()
@@ -73,7 +82,8 @@ void add_nat_type_command(CLI::App& app, int& exit_code) {
       "Examples:\n"
       "  natpunch nat-type 203.0.113.10:3478\n"
       "  natpunch nat-type stun1.example.org stun2.example.org --json\n"
-      "Exit codes: 0 classified, 1 no server answered (reported as \"udp blocked\"), 2 bad arguments.");
+      "Exit codes: 0 classified, 1 no server answered (reported as \"udp blocked\"), 2 bad arguments,\n"
+      "130 interrupted (Ctrl-C / SIGTERM: the findings so far, \"interrupted\": true under --json).");
   cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }
 

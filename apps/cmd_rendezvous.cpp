@@ -43,7 +43,52 @@ struct RendezvousOptions {
   std::string cluster_key_file;
   std::string cluster_subject = "natpunch.rendezvous";
   std::string metrics;
+  std::vector<std::string> turn_servers;
+  std::string turn_secret;
+  int turn_ttl_s = 3600;
 };
+
+// --turn-server IP:PORT[,udp][,tcp][,tls=PORT][,name=NAME] (without udp or
+// tcp: both).
+Result<rendezvous::TurnRelayConfig, std::string> parse_turn_server(const std::string& text) {
+  rendezvous::TurnRelayConfig relay;
+  std::vector<std::string> parts;
+  for (std::size_t start = 0;;) {
+    const auto comma = text.find(',', start);
+    parts.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  const auto address = Endpoint::parse(parts[0]);
+  if (!address || address->port == 0 || address->address.is_unspecified())
+    return Unexpected{"'" + parts[0] + "' is not IP:PORT of a TURN server (e.g. 203.0.113.10:3478)"};
+  relay.address = *address;
+  std::uint8_t plain = 0;
+  relay.transports = 0;
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    if (p == "udp") {
+      plain |= rendezvous::kTurnUdp;
+    } else if (p == "tcp") {
+      plain |= rendezvous::kTurnTcp;
+    } else if (p.rfind("tls=", 0) == 0) {
+      const auto port = Endpoint::parse("0.0.0.0:" + p.substr(4));
+      if (!port || port->port == 0) return Unexpected{"'" + p + "': tls=PORT needs a port 1-65535"};
+      relay.tls_port = port->port;
+      relay.transports |= rendezvous::kTurnTls;
+    } else if (p.rfind("name=", 0) == 0) {
+      relay.name = p.substr(5);
+      if (relay.name.empty() || relay.name.size() > rendezvous::kMaxTurnName ||
+          relay.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") !=
+              std::string::npos)
+        return Unexpected{"'" + p + "': name=NAME needs a host name (letters, digits, '.', '-'; at most 64)"};
+    } else {
+      return Unexpected{"'" + p + "' is not one of udp, tcp, tls=PORT, name=NAME"};
+    }
+  }
+  relay.transports |= plain == 0 ? (rendezvous::kTurnUdp | rendezvous::kTurnTcp) : plain;
+  return relay;
+}
 
 nlohmann::json counters_json(const rendezvous::ServerCounters& c) {
   return {{"received", c.received},
@@ -186,6 +231,28 @@ int run(const RendezvousOptions& o) {
       return kExitUsage;
     }
   }
+  if (o.turn_servers.size() > rendezvous::kMaxTurnServers) {
+    std::cerr << "error: --turn-server: at most " << rendezvous::kMaxTurnServers << " TURN servers\n";
+    return kExitUsage;
+  }
+  if (!o.turn_servers.empty() && o.turn_secret.empty()) {
+    std::cerr << "error: --turn-server needs --turn-secret (the servers' static-auth-secret; or NATPUNCH_TURN_SECRET)\n";
+    return kExitUsage;
+  }
+  for (const auto& text : o.turn_servers) {
+    auto relay = parse_turn_server(text);
+    if (!relay) {
+      std::cerr << "error: --turn-server " << relay.error() << "\n";
+      return kExitUsage;
+    }
+    relay->secret = o.turn_secret;
+    config.turn.relays.push_back(*relay);
+  }
+  config.turn.credential_lifetime = std::chrono::seconds(o.turn_ttl_s);
+  config.turn.reoffer_interval = std::min<Duration>(seconds(300), config.turn.credential_lifetime / 4);
+  config.turn.unix_at_start =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  config.turn.start = Clock::now();
   const bool json = o.json_log;
   config.on_event = [json](const rendezvous::ServerEvent& e) {
     if (json) {
@@ -223,12 +290,20 @@ int run(const RendezvousOptions& o) {
   };
   run_options.stats_interval = std::chrono::seconds(o.stats_interval);
   const std::string server_key = rendezvous::to_hex(server.server_key());
-  run_options.on_ready = [json, &server_key](const Endpoint& bound) {
-    if (json)
-      std::cout << nlohmann::json{{"event", "listening"}, {"address", bound.to_string()}, {"server_key", server_key}}.dump()
+  std::vector<std::string> turn_relays;
+  for (const auto& relay : config.turn.relays) turn_relays.push_back(relay.address.to_string());
+  run_options.on_ready = [json, &server_key, &turn_relays](const Endpoint& bound) {
+    if (json) {
+      std::cout << nlohmann::json{{"event", "listening"},
+                                  {"address", bound.to_string()},
+                                  {"server_key", server_key},
+                                  {"turn_servers", turn_relays}}
+                       .dump()
                 << std::endl;
-    else
+    } else {
       std::cout << "listening on " << bound.to_string() << " (udp)\nserver key: " << server_key << std::endl;
+      for (const auto& relay : turn_relays) std::cout << "offering TURN relay " << relay << std::endl;
+    }
   };
   run_options.on_stats = [json](const rendezvous::Server& s, const io::ClusterLinkStatus& link, bool final) {
     nlohmann::json counters = counters_json(s.counters());
@@ -329,6 +404,16 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
                   "Seconds a registration lives without a refresh (clients refresh every quarter of it)")
       ->default_val(120)
       ->check(CLI::Range(4, 86400));
+  cmd->add_option("--turn-server", o->turn_servers,
+                  "A TURN relay (coturn with use-auth-secret) to offer every registered peer, with credentials "
+                  "minted from --turn-secret: IP:PORT[,udp][,tcp][,tls=PORT][,name=NAME] (default udp and tcp; "
+                  "name: what its TLS certificate names). Repeatable, up to 4")
+      ->take_all();
+  cmd->add_option("--turn-secret", o->turn_secret, "The TURN relays' static-auth-secret")
+      ->envname("NATPUNCH_TURN_SECRET");
+  cmd->add_option("--turn-ttl", o->turn_ttl_s, "Seconds the minted TURN credentials stay valid (re-offered as they age)")
+      ->default_val(3600)
+      ->check(CLI::Range(60, 86400 * 7));
   cmd->add_option("--stats-interval", o->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
       ->check(non_negative_number());
@@ -357,6 +442,8 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Example:\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --identity /var/lib/natpunch/server.key --json-log\n"
+      "  natpunch rendezvous --listen 203.0.113.10:7000 --turn-server 203.0.113.10:3478,tls=443,name=turn.example.org \\\n"
+      "      --turn-secret \"$SECRET\"     # peers also get short-lived TURN credentials for this coturn\n"
       "Signalling is authenticated (Ed25519 challenge, then a MAC per datagram); unauthenticated requests never\n"
       "get a reply larger than themselves, and a registration follows its client to a new address only after\n"
       "the client answered a challenge there. Stops cleanly on Ctrl-C / SIGTERM and prints its counters;\n"

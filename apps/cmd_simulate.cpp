@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "io/stop_signals.hpp"
 #include "io/profile_files.hpp"
 #include "io/trace_file.hpp"
 #include "nat/nat_table.hpp"
@@ -133,6 +134,12 @@ nlohmann::json load_json(const sim::CarrierLoad& load) {
                                               : nlohmann::json(nullptr)}};
 }
 
+std::size_t finished_runs(const sim::MatrixResult& result) {
+  std::size_t n = 0;
+  for (const auto& cell : result.cells) n += cell.runs.size();
+  return n;
+}
+
 void print_text(const sim::MatrixConfig& config, const sim::MatrixResult& result) {
   const auto& carriers = config.carriers;
   std::size_t name_width = 0;
@@ -168,8 +175,12 @@ void print_text(const sim::MatrixConfig& config, const sim::MatrixResult& result
   }
   std::cout << "\n";
   for (const auto& cell : result.cells) {
-    std::cout << "  " << carriers[cell.row].display << " x " << carriers[cell.column].display << ": "
-              << cell.successes() << "/" << cell.runs.size() << " ("
+    std::cout << "  " << carriers[cell.row].display << " x " << carriers[cell.column].display << ": ";
+    if (cell.runs.empty()) {  // interrupted before this pair's first run
+      std::cout << "not run\n";
+      continue;
+    }
+    std::cout << cell.successes() << "/" << cell.runs.size() << " ("
               << fixed(100.0 * double(cell.successes()) / double(std::max<std::size_t>(cell.runs.size(), 1)), 0)
               << " %)";
     if (auto p = cell.median_probes()) std::cout << ", median " << grouped(*p) << " probes per side";
@@ -247,6 +258,7 @@ void print_json(const sim::MatrixConfig& config, const sim::MatrixResult& result
                               {"full_grid", config.full_grid},
                               {"load", load_json(config.load)},
                               {"carriers", carriers},
+                              {"interrupted", result.interrupted},
                               {"cells", cells}}
                    .dump()
             << "\n";
@@ -305,6 +317,7 @@ void print_compare(const sim::MatrixConfig& config, const sim::MatrixResult& nai
                                 {"prediction", config.predict},
                                 {"sockets", config.many_sockets},
                                 {"load", load_json(config.load)},
+                                {"interrupted", naive.interrupted || improved.interrupted},
                                 {"pairs", pairs}}
                      .dump()
               << "\n";
@@ -474,6 +487,10 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
       std::cerr << "simulated " << done << "/" << total << " runs, " << fixed(elapsed, 1) << " s\n";
     }
   };
+  // Ctrl-C / SIGTERM: no new run starts, the matrix so far is printed
+  // (cells with the runs that finished) and the exit code is 130.
+  io::StopSignals stop;
+  config.stop = stop.predicate();
   // Compare: naive first, then improved on the same pairs and seeds.
   std::optional<sim::MatrixResult> naive;
   if (compare) {
@@ -487,6 +504,15 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
     naive = std::move(*naive_result);
     config.mode = sim::StrategyMode::Improved;
     last_tenth = 0;
+    if (naive->interrupted) {  // the naive matrix so far, alone
+      if (!o.quiet && tty) std::cerr << "\n";  // after the progress line
+      std::cerr << "interrupted: " << finished_runs(*naive) << " naive runs finished, no improved run started\n";
+      naive_config.mode = sim::StrategyMode::Naive;
+      if (o.json) print_json(naive_config, *naive);
+      else if (o.csv) print_csv(naive_config, *naive);
+      else print_text(naive_config, *naive);
+      return kExitInterrupted;
+    }
   }
   auto result = sim::run_matrix(config, progress);
   if (!result) {
@@ -505,6 +531,12 @@ int run_simulate_matrix(const SimulateMatrixOptions& o) {
   else if (o.json) print_json(config, *result);
   else if (o.csv) print_csv(config, *result);
   else print_text(config, *result);
+  if (result->interrupted) {
+    if (!o.quiet && tty) std::cerr << "\n";
+    std::cerr << "interrupted: " << finished_runs(*result) << " of " << result->cells.size() * config.runs
+              << " runs finished; the matrix shows those\n";
+    return kExitInterrupted;
+  }
   return kExitOk;
 }
 
@@ -618,7 +650,9 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
       "  natpunch simulate matrix --carriers kpn,lebara --strategy compare --background-subscribers 100\n"
       "  natpunch simulate matrix --max-mappings 2048 --runs 20       # a CGNAT port quota\n"
       "  natpunch simulate matrix --strategy compare --carriers vodafone,lebara --trace vodafone=voda.trace\n"
-      "Exit codes: 0 ok, 2 bad arguments.");
+      "Ctrl-C / SIGTERM: no new run starts; the matrix of the runs finished so far is printed (\"interrupted\": true\n"
+      "under --json) and the exit code is 130.\n"
+      "Exit codes: 0 ok, 2 bad arguments, 130 interrupted.");
   matrix->callback([o, &exit_code] { exit_code = run_simulate_matrix(*o); });
 }
 

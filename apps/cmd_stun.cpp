@@ -5,6 +5,7 @@
 
 #include "client_options.hpp"
 #include "commands.hpp"
+#include "io/stop_signals.hpp"
 
 namespace natpunch::cli {
 
@@ -13,11 +14,13 @@ namespace {
 int run(const ClientOptions& o) {
   StunOptions options;
   o.fill(options);
+  io::StopSignals stop;  // Ctrl-C ends the wait for an answer (exit 130)
+  options.stop = stop.predicate();
   auto r = query_mapped_address(options);
   if (!r) {
     std::cerr << "error: " << r.error().message << "\n";
     if (o.json) print_json_failure(r.error(), {"mapped_address", "local_address", "server", "other_address", "rtt_ms"});
-    return r.error().kind == ErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
+    return exit_code_of(r.error());
   }
   const double rtt_ms = static_cast<double>(r->round_trip.count()) / 1000.0;
   if (o.json) {
@@ -45,7 +48,8 @@ void add_stun_command(CLI::App& app, int& exit_code) {
       "Examples:\n"
       "  natpunch stun 203.0.113.10:3478\n"
       "  natpunch stun stun1.example.org stun2.example.org --json\n"
-      "Exit codes: 0 answered, 1 no answer (or STUN error), 2 bad arguments / unresolvable name.");
+      "Exit codes: 0 answered, 1 no answer (or STUN error), 2 bad arguments / unresolvable name,\n"
+      "130 interrupted (Ctrl-C / SIGTERM before an answer; under --json the object says \"interrupted\": true).");
   cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }
 

@@ -26,5 +26,6 @@ void add_rendezvous_command(CLI::App& app, int& exit_code);
 void add_connect_commands(CLI::App& app, int& exit_code);  // listen, connect, keygen
 void add_learn_command(CLI::App& app, int& exit_code);
 void add_predict_command(CLI::App& app, int& exit_code);
+void add_turn_command(CLI::App& app, int& exit_code);  // turn allocate, turn credentials
 
 }  // namespace natpunch::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   natpunch::cli::add_rendezvous_command(app, exit_code);
   natpunch::cli::add_connect_commands(app, exit_code);
   natpunch::cli::add_learn_command(app, exit_code);
+  natpunch::cli::add_turn_command(app, exit_code);
   natpunch::cli::apply_common_checks(app);
   try {
     app.parse(argc, argv);

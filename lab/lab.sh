@@ -10,7 +10,9 @@ set -euo pipefail
 
 readonly PROG=lab.sh
 readonly LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-readonly KINDS="none prc sym block fw fc rc"
+readonly KINDS="none prc sym block fw fc rc udpblock udplimit"
+# udplimit without :RATE limits UDP to this many packets/s each way.
+readonly DEFAULT_UDP_RATE=50
 readonly MAX_CLIENTS=4
 # Extra clients of a side are a2..a4 / b2..b4 (several phones on one carrier).
 readonly HOSTS="inet server a b nat-a nat-b a2 a3 a4 b2 b3 b4"
@@ -106,6 +108,12 @@ KINDS
          5-tuple) gets a random external port; filtering as prc.
   block  as prc, but the router drops all UDP to and from the outside
          (ICMP and TCP still pass) — "UDP blocked".
+  udpblock  as prc, but the router drops every UDP datagram the client side
+         sends out (TCP and ICMP pass): a network that allows only TCP, such
+         as a corporate firewall. Replies cannot exist, so no UDP comes in.
+  udplimit[:RATE]  as prc, but UDP through the router is limited to RATE
+         packets/s in each direction (default 50, burst RATE), the excess
+         dropped; TCP is not limited — a carrier that throttles UDP.
   fw     no NAT, public address, but a stateful firewall in the client that
          drops unsolicited inbound UDP — "symmetric UDP firewall".
   fc     full cone: prc plus a dynamic nft set of ports the client sent from;
@@ -207,7 +215,11 @@ validate_kind() {
     [[ $kind == "$k" ]] && return 0
   done
   is_natd_kind "$kind" && return 0
-  usage_error "unknown NAT kind '$kind' for --$side (valid: ${KINDS// /, }, profile:NAME, model:M/F/A)"
+  if [[ $kind == udplimit:* ]]; then
+    validate_uint_range "--$side udplimit:RATE" "${kind#udplimit:}" 1 1000000
+    return 0
+  fi
+  usage_error "unknown NAT kind '$kind' for --$side (valid: ${KINDS// /, }, udplimit:RATE, profile:NAME, model:M/F/A)"
 }
 
 is_natd_kind() { [[ $1 == profile:* || $1 == model:* ]]; }
@@ -385,7 +397,7 @@ router_ruleset() {
   if [[ $kind == sym ]]; then masquerade="masquerade fully-random"; fi
   cat <<EOF
 table ip natpunch_lab {
-  comment "kind=$kind side=$side"
+  comment "kind=${kind%%:*} side=$side"
 EOF
   case $kind in
     fc) cat <<EOF
@@ -436,6 +448,15 @@ EOF
     type filter hook forward priority filter; policy accept;
 EOF
   if [[ $kind == block ]]; then echo '    meta l4proto udp drop'; fi
+  if [[ $kind == udpblock ]]; then echo '    iifname "lan0" meta l4proto udp drop'; fi
+  if [[ $kind == udplimit* ]]; then
+    local rate=${kind#udplimit}
+    rate=${rate#:}
+    rate=$((10#${rate:-$DEFAULT_UDP_RATE}))
+    # One limiter per direction, shared by every flow of that direction.
+    echo "    iifname \"lan0\" meta l4proto udp limit rate over $rate/second burst $rate packets drop"
+    echo "    iifname \"wan0\" meta l4proto udp limit rate over $rate/second burst $rate packets drop"
+  fi
   case $kind in
     fc) echo '    oifname "wan0" update @mapped_ports { udp sport timeout '"${filter_timeout}"'s }' ;;
     rc) echo '    oifname "wan0" update @contacted { ip daddr . udp sport timeout '"${filter_timeout}"'s }' ;;
@@ -576,6 +597,12 @@ kind_description() {
     prc) echo "port-restricted cone (masquerade)" ;;
     sym) echo "symmetric (masquerade fully-random)" ;;
     block) echo "UDP blocked (masquerade + drop udp)" ;;
+    udpblock) echo "outbound UDP blocked, TCP passes (masquerade + drop udp from lan0)" ;;
+    udplimit*)
+      local rate=${1#udplimit}
+      rate=${rate#:}
+      echo "UDP limited to ${rate:-$DEFAULT_UDP_RATE} packets/s each way (masquerade + nft limit)"
+      ;;
     fw) echo "symmetric UDP firewall (public address + stateful firewall)" ;;
     fc) echo "full cone (masquerade + dnat to mapped ports)" ;;
     rc) echo "restricted cone (masquerade + dnat from contacted addresses)" ;;

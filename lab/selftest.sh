@@ -29,8 +29,8 @@ EOF
 fi
 
 [[ $EUID -eq 0 ]] || { echo "$PROG: must run as root" >&2; exit 1; }
-for tool in stund stun conntrack nft ip; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "$PROG: '$tool' not found (apt-get install stun-server stun-client conntrack nftables iproute2)" >&2; exit 1; }
+for tool in stund stun conntrack nft ip turnserver; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$PROG: '$tool' not found (apt-get install stun-server stun-client conntrack nftables iproute2 coturn)" >&2; exit 1; }
 done
 
 PASSED=0
@@ -76,6 +76,7 @@ check "unknown KIND -> exit 2, nothing created" \
   bash -c '"$1" up --id "$2" --a nat9 >/dev/null 2>&1; [[ $? -eq 2 ]] && ! ip netns list | grep -q "^np-$2-"' _ "$LAB" "${ID_PREFIX}v"
 check "bad --id -> exit 2" bash -c '"$1" up --id "no-dash" >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
 check "bad --mtu -> exit 2" bash -c '"$1" up --id x --mtu 20 >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
+check "udplimit:0 -> exit 2" bash -c '"$1" up --id x --a udplimit:0 >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
 check "down of a missing lab succeeds" bash -c '"$1" down --id "$2" >/dev/null' _ "$LAB" "${ID_PREFIX}n"
 
 echo "== rollback when up fails midway (nft that refuses every ruleset)"
@@ -153,6 +154,34 @@ if lab_up "$T" --a prc --b sym --udp-timeout 3 --udp-stream-timeout 6; then
   check "unreplied mappings gone ~4.5 s later (timeout 3 s)" test "$(flows UNREPLIED)" -eq 0
   sleep 3
   check "all mappings gone ~7.5 s later (stream timeout 6 s)" test "$(flows 'src=100.64.1.2')" -eq 0
+fi
+
+echo "== udpblock and udplimit:40, judged by a counter in the server and a TCP connect"
+# The server counts what reaches it (its own nft counter, not the NAT's
+# rules); bash's /dev/udp sends, a TCP connect to coturn shows TCP passes.
+U="${ID_PREFIX}u"
+if lab_up "$U" --a udpblock --b udplimit:40; then
+  "$LAB" exec --id "$U" server -- nft -f - <<'NFT'
+table ip selftest_count {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    udp dport 9 counter
+  }
+}
+NFT
+  arrived() { "$LAB" exec --id "$U" server -- nft list table ip selftest_count | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'; }
+  burst() { "$LAB" exec --id "$U" "$1" -- bash -c 'for i in $(seq 300); do printf x >/dev/udp/203.0.113.10/9; done' 2>/dev/null || true; }
+  burst a
+  check "udpblock: none of 300 datagrams reaches the server" test "$(arrived)" -eq 0
+  burst b
+  n=$(arrived)
+  # The burst of 40 plus 40/s for however long the 300 sends took.
+  check "udplimit:40: 300 datagrams at once, $n arrive (burst 40)" test "$n" -ge 30 -a "$n" -le 120
+  "$LAB" exec --id "$U" server -- turnserver -n --no-cli --no-udp --no-tls --no-dtls -L 203.0.113.10 -p 3478 \
+    --no-auth --log-file "$WORK_DIR/turnserver.log" --no-stdout-log >/dev/null 2>&1 &
+  for _ in $(seq 50); do "$LAB" exec --id "$U" server -- ss -Hltn | grep -q ':3478 ' && break; sleep 0.1; done
+  check "udpblock: TCP gets through (connect to 203.0.113.10:3478)" \
+    "$LAB" exec --id "$U" a -- timeout 5 bash -c 'exec 3<>/dev/tcp/203.0.113.10/3478'
 fi
 
 echo "== MTU"

@@ -12,7 +12,7 @@ packages=(
   libsodium-dev libboost-math-dev libssl-dev zlib1g-dev libnats-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables conntrack procps iputils-ping iputils-tracepath
-  stun-server stun-client coturn nats-server
+  stun-server stun-client coturn nats-server openssl
   python3 python3-matplotlib python3-sklearn libeigen3-dev
   jq
 )

@@ -11,6 +11,7 @@
 //
 // Both calls block for at most a few retransmission timeouts per server.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct StunOptions {
   std::chrono::milliseconds rto{300};
   int rc = 4;
   int rm = 8;
+  // Asked between events (at least every 100 ms); when it holds, the query
+  // ends at once: Ctrl-C in a command line tool. Empty: never.
+  std::function<bool()> stop;
 };
 
 struct NatTypeOptions : StunOptions {
@@ -39,6 +43,7 @@ enum class ErrorKind {
   kBadInput,  // malformed address, unresolvable name, bad option
   kNoAnswer,  // no server answered (or only with a STUN error)
   kSocket,    // the local socket could not be opened or bound
+  kInterrupted,  // `stop` held before any server answered
 };
 
 struct Error {
@@ -69,6 +74,7 @@ struct NatTypeReport {
   std::optional<std::string> server;            // nullopt when nobody answered
   std::optional<std::string> server_alternate;
   std::string note;                             // what happened, for humans
+  bool interrupted = false;  // `stop` held before the tests finished: the findings so far
 };
 
 Result<MappedAddressReport, Error> query_mapped_address(const StunOptions& options);

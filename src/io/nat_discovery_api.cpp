@@ -64,10 +64,14 @@ Result<Prepared, Error> prepare(const StunOptions& o) {
 // Runs a client machine until it is done (or has nothing left to wait for);
 // the first send error, if any, for the report.
 template <class Machine>
-std::optional<std::string> drive(io::UdpPorts& socket, Machine& machine) {
-  io::run_machine(machine, socket, [&] { return machine.done() || !machine.next_deadline(); }, io::ignore_events);
+std::optional<std::string> drive(io::UdpPorts& socket, Machine& machine, const std::function<bool()>& stop) {
+  io::run_machine(
+      machine, socket, [&] { return machine.done() || !machine.next_deadline() || (stop && stop()); },
+      io::ignore_events);
   return socket.first_error();
 }
+
+bool stopped(const StunOptions& o) { return o.stop && o.stop(); }
 
 }  // namespace
 
@@ -77,8 +81,11 @@ Result<MappedAddressReport, Error> query_mapped_address(const StunOptions& optio
   auto& p = *prepared;
   Rng rng(io::os_random_seed());
   stun::BindingQuery query(p.servers, p.policy, rng, Clock::now());
-  auto send_error = drive(*p.socket, query);
+  auto send_error = drive(*p.socket, query, options.stop);
   const auto& r = query.result();
+  if (!r.answered && stopped(options))
+    return Unexpected{Error{ErrorKind::kInterrupted, "interrupted before any STUN answer (" +
+                                                         std::to_string(r.requests_sent) + " requests sent)"}};
   if (!r.answered)
     return Unexpected{Error{ErrorKind::kNoAnswer,
                             "no STUN response from " + std::to_string(p.servers.size()) + " server(s) (" +
@@ -109,7 +116,7 @@ Result<NatTypeReport, Error> detect_nat_type(const NatTypeOptions& options) {
   config.test_hairpinning = options.test_hairpinning;
   Rng rng(io::os_random_seed());
   stun::NatDiscovery discovery(config, rng, Clock::now());
-  auto send_error = drive(*p.socket, discovery);
+  auto send_error = drive(*p.socket, discovery, options.stop);
   const auto& r = discovery.result();
   NatTypeReport report;
   report.classic_type = nat::to_string(r.classic);
@@ -121,6 +128,7 @@ Result<NatTypeReport, Error> detect_nat_type(const NatTypeOptions& options) {
   report.server = text(r.server);
   report.server_alternate = text(r.server_alternate);
   report.note = r.note;
+  report.interrupted = !discovery.done() && stopped(options);
   if (!r.server && send_error) report.note += (report.note.empty() ? "" : "; ") + *send_error;
   return report;
 }

@@ -135,6 +135,15 @@ Result<Endpoint, std::string> RendezvousClientRunner::wait_registered(Duration t
   return Unexpected{std::string("no answer from the rendezvous server") + (send_error_ ? " (" + *send_error_ + ")" : "")};
 }
 
+Result<rendezvous::client_event::TurnServersOffered, std::string> RendezvousClientRunner::wait_turn_offer(
+    Duration timeout) {
+  if (client_.turn_offer()) return *client_.turn_offer();
+  const auto taken = run_until(Clock::now() + timeout,
+                               [](const auto& e) { return std::holds_alternative<ev::TurnServersOffered>(e); });
+  if (taken) return std::get<ev::TurnServersOffered>(*taken);
+  return Unexpected{std::string("the rendezvous server offered no TURN relays")};
+}
+
 Result<rendezvous::ClientSession, std::string> RendezvousClientRunner::connect(const rendezvous::PublicKey& peer,
                                                                               Duration timeout, const NoticeSink& notice,
                                                                               const StopPredicate& should_stop) {

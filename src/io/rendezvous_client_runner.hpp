@@ -47,6 +47,9 @@ class RendezvousClientRunner {
   // soon after (server_key_mismatch() then says so): silence would look
   // like a dead server.
   Result<Endpoint, std::string> wait_registered(Duration timeout, const StopPredicate& should_stop = {});
+  // Waits for the TURN relays the server offers (sent right after the
+  // registration when it has any); the latest offer if one came already.
+  Result<rendezvous::client_event::TurnServersOffered, std::string> wait_turn_offer(Duration timeout);
   // Whether a Challenge carried another key than the pinned one.
   bool server_key_mismatch() const { return key_mismatch_.has_value(); }
   // Asks the server for a session with `peer` and waits for it.

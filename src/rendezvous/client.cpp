@@ -397,7 +397,15 @@ void Client::on_authenticated(TimePoint now, const Message& m, std::span<const s
     if (sessions_.contains(d->session_id)) events_.push_back(client_event::RelayReceived{d->session_id, d->payload});
   } else if (const auto* e = std::get_if<Error>(&m)) {
     on_error(now, *e);
+  } else if (const auto* t = std::get_if<TurnServers>(&m)) {
+    on_turn_servers(now, *t);
   }
+}
+
+void Client::on_turn_servers(TimePoint now, TurnServers m) {
+  crypt_turn_passwords(m, keys_->seal, m.auth.sequence);
+  turn_offer_ = client_event::TurnServersOffered{std::move(m.servers), now + seconds(m.valid_for_s)};
+  events_.push_back(*turn_offer_);
 }
 
 void Client::on_registered(TimePoint now, const Registered& m) {

@@ -130,6 +130,12 @@ struct RelayReceived {
   std::uint64_t session_id = 0;
   std::vector<std::uint8_t> payload;
 };
+// TURN relays the server offers, with credentials (passwords decrypted):
+// sent after registering and again as the credentials age.
+struct TurnServersOffered {
+  std::vector<TurnServer> servers;
+  TimePoint expires{};  // local time the credentials stop working
+};
 struct RelayRefused {
   std::uint64_t session_id = 0;
   ErrorCode code = ErrorCode::NoSuchSession;
@@ -140,7 +146,7 @@ using ClientEvent = std::variant<client_event::Registered, client_event::Registr
                                  client_event::IncomingRequest, client_event::SessionReady,
                                  client_event::ConnectFailed, client_event::RelayReceived, client_event::RelayRefused,
                                  client_event::PeerNotRegistered, client_event::RegistrationRefused,
-                                 client_event::ServerKeyMismatch>;
+                                 client_event::ServerKeyMismatch, client_event::TurnServersOffered>;
 
 struct ClientCounters {
   std::uint64_t registrations = 0;
@@ -194,6 +200,8 @@ class Client {
   const PublicKey& identity() const { return config_.identity.public_key; }
   const std::optional<PublicKey>& pinned_server_key() const { return config_.pinned_server_key; }
   const ClientCounters& counters() const { return counters_; }
+  // The latest TURN offer (nullopt: none yet, or the server has no TURN relays).
+  const std::optional<client_event::TurnServersOffered>& turn_offer() const { return turn_offer_; }
   // Never done: a registration lives until the application drops the client.
   bool done() const { return false; }
 
@@ -223,6 +231,7 @@ class Client {
   void on_path_challenge(TimePoint now, const PathChallenge& c);
   void on_authenticated(TimePoint now, const Message& m, std::span<const std::uint8_t> bytes);
   void on_registered(TimePoint now, const Registered& m);
+  void on_turn_servers(TimePoint now, TurnServers m);
   void on_incoming(TimePoint now, const IncomingRequest& m);
   void on_session_info(TimePoint now, const SessionInfo& m);
   void on_error(TimePoint now, const Error& m);
@@ -249,6 +258,7 @@ class Client {
   ReplayWindow received_;
   std::optional<Endpoint> observed_;
   std::uint64_t observations_ = 0;
+  std::optional<client_event::TurnServersOffered> turn_offer_;
   // The last PathChallenge answered: a forged flood of them makes the
   // client answer at most once per token and interval.
   std::uint64_t answered_token_ = 0;

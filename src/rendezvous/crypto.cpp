@@ -2,9 +2,11 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
+#include <vector>
 
 #include "core/bytes.hpp"
 
@@ -195,9 +197,29 @@ bool verify_tag(std::span<const std::uint8_t> encoded, const Key& mac_key) {
   return sodium_memcmp(expected.data(), encoded.data() + n, kTagSize) == 0;
 }
 
-Key crypt_session_key(const Key& key, const Key& seal_key, std::uint64_t sequence) {
+namespace {
+std::array<std::uint8_t, crypto_stream_chacha20_ietf_NONCEBYTES> sequence_nonce(std::uint64_t sequence) {
   std::array<std::uint8_t, crypto_stream_chacha20_ietf_NONCEBYTES> nonce{};
   for (int i = 0; i < 8; ++i) nonce[4 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(sequence >> (56 - 8 * i));
+  return nonce;
+}
+}  // namespace
+
+void crypt_turn_passwords(TurnServers& message, const Key& seal_key, std::uint64_t sequence) {
+  std::vector<std::uint8_t> joined;
+  for (const TurnServer& s : message.servers) joined.insert(joined.end(), s.password.begin(), s.password.end());
+  if (joined.empty()) return;
+  const auto nonce = sequence_nonce(sequence);
+  crypto_stream_chacha20_ietf_xor_ic(joined.data(), joined.data(), joined.size(), nonce.data(), 1, seal_key.data());
+  std::size_t offset = 0;
+  for (TurnServer& s : message.servers) {
+    std::copy_n(joined.begin() + static_cast<std::ptrdiff_t>(offset), s.password.size(), s.password.begin());
+    offset += s.password.size();
+  }
+}
+
+Key crypt_session_key(const Key& key, const Key& seal_key, std::uint64_t sequence) {
+  const auto nonce = sequence_nonce(sequence);
   Key out{};
   crypto_stream_chacha20_ietf_xor(out.data(), key.data(), key.size(), nonce.data(), seal_key.data());
   return out;

@@ -89,5 +89,10 @@ bool verify_tag(std::span<const std::uint8_t> encoded, const Key& mac_key);
 // Encrypts or decrypts (XOR stream) a session key sent in the message with
 // this sequence number.
 Key crypt_session_key(const Key& key, const Key& seal_key, std::uint64_t sequence);
+// Encrypts or decrypts (XOR stream) the passwords of a TurnServers message
+// sent with this sequence number: one ChaCha20 keystream (from block 1, so
+// never the bytes a session key of the same nonce would use) over all of
+// them in order.
+void crypt_turn_passwords(TurnServers& message, const Key& seal_key, std::uint64_t sequence);
 
 }  // namespace natpunch::rendezvous

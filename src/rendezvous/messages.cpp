@@ -289,6 +289,7 @@ constexpr MessageType type_for() {
   if constexpr (std::is_same_v<T, Unregister>) return MessageType::Unregister;
   if constexpr (std::is_same_v<T, PathChallenge>) return MessageType::PathChallenge;
   if constexpr (std::is_same_v<T, PathResponse>) return MessageType::PathResponse;
+  if constexpr (std::is_same_v<T, TurnServers>) return MessageType::TurnServers;
 }
 
 // Body decoders: `r` holds exactly the body (without header, auth header and tag).
@@ -346,6 +347,36 @@ bool read_error_code(BodyReader& r, ErrorCode& code) {
   if (!r.u8(c)) return false;
   if (c == 0 || c > kMaxErrorCode) return r.fail(DecodeError::BadErrorCode);
   code = static_cast<ErrorCode>(c);
+  return true;
+}
+// A length-prefixed text of at most `max` bytes (at least `min`);
+// printable ASCII unless `binary`.
+bool read_text(BodyReader& r, std::string& out, std::size_t min, std::size_t max, bool binary) {
+  std::uint8_t length = 0;
+  if (!r.u8(length)) return false;
+  if (length < min || length > max) return r.fail(DecodeError::BadTurnText);
+  std::span<const std::uint8_t> text;
+  if (!r.raw().view(length, text)) return r.fail(DecodeError::Truncated);
+  if (!binary)
+    for (auto c : text)
+      if (c < 0x20 || c > 0x7e) return r.fail(DecodeError::BadTurnText);
+  out.assign(text.begin(), text.end());
+  return true;
+}
+bool read_body(BodyReader& r, TurnServers& m) {
+  std::uint8_t count = 0;
+  if (!r.u32(m.valid_for_s) || !r.u8(count)) return false;
+  if (count == 0 || count > kMaxTurnServers) return r.fail(DecodeError::BadTurnServerCount);
+  m.servers.resize(count);
+  for (TurnServer& s : m.servers) {
+    if (!r.u8(s.transports)) return false;
+    if (s.transports == 0 || (s.transports & ~kTurnTransportsMask) != 0) return r.fail(DecodeError::BadTurnTransports);
+    if (!r.endpoint(s.address) || !r.u16(s.tls_port)) return false;
+    if ((s.tls_port != 0) != ((s.transports & kTurnTls) != 0)) return r.fail(DecodeError::BadTurnTransports);
+    if (!read_text(r, s.name, 0, kMaxTurnName, false) || !read_text(r, s.username, 1, kMaxTurnUsername, false) ||
+        !read_text(r, s.password, 1, kMaxTurnPassword, true))
+      return false;
+  }
   return true;
 }
 bool read_body(BodyReader& r, Error& m) { return read_error_code(r, m.code) && r.u64(m.correlation_id); }
@@ -409,6 +440,25 @@ void write_body(ByteWriter& w, const SessionInfo& m) {
 void write_body(ByteWriter& w, const RelayData& m) {
   w.u64(m.session_id);
   w.bytes({m.payload.data(), std::min(m.payload.size(), kMaxRelayPayload)});
+}
+void write_text(ByteWriter& w, const std::string& text, std::size_t max) {
+  const auto length = std::min(text.size(), max);
+  w.u8(static_cast<std::uint8_t>(length));
+  w.bytes({reinterpret_cast<const std::uint8_t*>(text.data()), length});
+}
+void write_body(ByteWriter& w, const TurnServers& m) {
+  w.u32(m.valid_for_s);
+  const auto count = std::min(m.servers.size(), kMaxTurnServers);
+  w.u8(static_cast<std::uint8_t>(count));
+  for (std::size_t i = 0; i < count; ++i) {
+    const TurnServer& s = m.servers[i];
+    w.u8(s.transports);
+    write_endpoint(w, s.address);
+    w.u16(s.tls_port);
+    write_text(w, s.name, kMaxTurnName);
+    write_text(w, s.username, kMaxTurnUsername);
+    write_text(w, s.password, kMaxTurnPassword);
+  }
 }
 void write_body(ByteWriter& w, const Error& m) {
   w.u8(static_cast<std::uint8_t>(m.code));
@@ -492,6 +542,9 @@ std::string_view to_string(DecodeError error) {
     case DecodeError::BadLocality: return "bad allocator locality (window, offset, order or reset)";
     case DecodeError::BadFlags: return "undefined flag bits";
     case DecodeError::BadPuzzle: return "puzzle difficulty too high";
+    case DecodeError::BadTurnServerCount: return "no TURN server or too many";
+    case DecodeError::BadTurnTransports: return "bad TURN transports or TLS port";
+    case DecodeError::BadTurnText: return "bad TURN name, username or password";
   }
   return "unknown decode error";
 }
@@ -535,6 +588,7 @@ std::string_view to_string(MessageType type) {
     case MessageType::Unregister: return "unregister";
     case MessageType::PathChallenge: return "path-challenge";
     case MessageType::PathResponse: return "path-response";
+    case MessageType::TurnServers: return "turn-servers";
   }
   return "unknown";
 }
@@ -581,6 +635,7 @@ Result<Message, DecodeError> decode(std::span<const std::uint8_t> bytes) {
     case MessageType::Unregister: return decode_as<Unregister>(rest);
     case MessageType::PathChallenge: return decode_as<PathChallenge>(rest);
     case MessageType::PathResponse: return decode_as<PathResponse>(rest);
+    case MessageType::TurnServers: return decode_as<TurnServers>(rest);
   }
   return Fail{DecodeError::UnknownType};
 }

@@ -92,6 +92,12 @@ inline constexpr std::size_t kMaxRelayPayload = 1200;
 inline constexpr std::size_t kRegisterPaddedSize = 96;
 // Nothing the protocol sends is larger than this.
 inline constexpr std::size_t kMaxMessageSize = 1400;
+// TurnServers: at most this many servers, and these text lengths (with 4
+// servers of the longest the message stays under kMaxMessageSize).
+inline constexpr std::size_t kMaxTurnServers = 4;
+inline constexpr std::size_t kMaxTurnName = 64;
+inline constexpr std::size_t kMaxTurnUsername = 128;
+inline constexpr std::size_t kMaxTurnPassword = 64;
 
 using PublicKey = std::array<std::uint8_t, 32>;
 using Key = std::array<std::uint8_t, kKeySize>;
@@ -118,6 +124,7 @@ enum class MessageType : std::uint8_t {
   Unregister = 15,
   PathChallenge = 16,
   PathResponse = 17,
+  TurnServers = 18,
 };
 
 // What a peer tells the server about itself; the other side of a session
@@ -232,6 +239,39 @@ struct PathResponse {
   std::uint64_t token = 0;
   bool operator==(const PathResponse&) const = default;
 };
+// TURN relays (RFC 8656) the client may use, each with short-lived
+// credentials in the TURN REST API form (username "EXPIRY:ID", password
+// base64(HMAC-SHA1(secret, username)), which coturn's use-auth-secret
+// checks). Sent after Registered when the server is configured with TURN
+// servers, and again as the credentials age. The passwords travel
+// encrypted under the registration's seal key (ChaCha20, nonce = this
+// message's sequence, one keystream over all passwords in order).
+//
+// Wire layout: u32 valid_for_s, u8 count (1..kMaxTurnServers), then per
+// server: u8 transports (kTurnUdp | kTurnTcp | kTurnTls, at least one),
+// endpoint (UDP and TCP port), u16 tls_port (non-zero exactly when kTurnTls),
+// u8 length + name (printable ASCII, may be empty), u8 length + username
+// (printable ASCII, 1..kMaxTurnUsername), u8 length + password
+// (1..kMaxTurnPassword bytes, encrypted).
+inline constexpr std::uint8_t kTurnUdp = 0x01;
+inline constexpr std::uint8_t kTurnTcp = 0x02;
+inline constexpr std::uint8_t kTurnTls = 0x04;
+inline constexpr std::uint8_t kTurnTransportsMask = kTurnUdp | kTurnTcp | kTurnTls;
+struct TurnServer {
+  Endpoint address;               // UDP and TCP
+  std::uint8_t transports = kTurnUdp;
+  std::uint16_t tls_port = 0;     // when kTurnTls
+  std::string name;               // the name its TLS certificate carries; empty: the address
+  std::string username;
+  std::string password;           // encrypted on the wire
+  bool operator==(const TurnServer&) const = default;
+};
+struct TurnServers {
+  AuthHeader auth;
+  std::uint32_t valid_for_s = 0;  // the credentials' remaining lifetime when sent
+  std::vector<TurnServer> servers;
+  bool operator==(const TurnServers&) const = default;
+};
 struct ConnectRequest {
   AuthHeader auth;
   std::uint32_t request_id = 0;  // the caller's, echoed in SessionInfo / Error
@@ -315,7 +355,7 @@ struct Refused {
 
 using Message = std::variant<Register, Challenge, Prove, Registered, Refresh, Keepalive, ConnectRequest,
                              IncomingRequest, Accept, Reject, SessionInfo, RelayData, Error, Refused, Unregister,
-                             PathChallenge, PathResponse>;
+                             PathChallenge, PathResponse, TurnServers>;
 
 enum class DecodeError : std::uint8_t {
   TooShort,            // shorter than the 4-byte header
@@ -341,6 +381,9 @@ enum class DecodeError : std::uint8_t {
   BadFlags,            // Prove flags with an undefined bit set
   BadPuzzle,           // puzzle difficulty above kMaxPuzzleBits
   BadLocality,         // window allocator: placement kind, size, offset, order or reset out of range
+  BadTurnServerCount,  // TurnServers with no server or more than kMaxTurnServers
+  BadTurnTransports,   // no transport, an undefined bit, or a TLS port without TLS (or none with it)
+  BadTurnText,         // TURN name/username/password too long, empty where required, or not printable
 };
 
 std::string_view to_string(DecodeError error);

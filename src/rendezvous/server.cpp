@@ -1,5 +1,7 @@
 #include "rendezvous/server.hpp"
 
+#include "turn/rest_credentials.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -359,13 +361,7 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   // The Prove that made this registration, again: its Registered was lost.
   // Answered (to the proven endpoint only) without a second signature check.
   if (existing && !existing->closed && existing->cookie == m.cookie && existing->issued_at_ms == m.issued_at_ms) {
-    if (existing->observed == from && may_answer_again(now, *existing)) {
-      Registered reply;
-      reply.observed = from;
-      reply.refresh_interval_ms = clamp_ms(config_.refresh_interval);
-      reply.lifetime_ms = clamp_ms(config_.registration_lifetime);
-      out.push_back(authenticated(*existing, reply));
-    }
+    if (existing->observed == from && may_answer_again(now, *existing)) send_registered(now, *existing, from, true, out);
     return;
   }
   // A cookie must be newer than the one that made the current registration
@@ -463,12 +459,35 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   ++counters_.registrations;
   emit(ServerEvent::Kind::Registered, r.identity, {}, from);
   if (clustered()) cluster_announce(now, r, true);
+  send_registered(now, r, from, true, out);
+}
 
+void Server::send_registered(TimePoint now, Registration& r, const Endpoint& observed, bool fresh,
+                             std::vector<Transmit>& out) {
   Registered reply;
-  reply.observed = from;
+  reply.observed = observed;
   reply.refresh_interval_ms = clamp_ms(config_.refresh_interval);
   reply.lifetime_ms = clamp_ms(config_.registration_lifetime);
   out.push_back(authenticated(r, reply));
+  const TurnOfferConfig& turn = config_.turn;
+  if (turn.relays.empty()) return;
+  if (!fresh && r.turn_offered && now - *r.turn_offered < turn.reoffer_interval) return;
+  const std::int64_t unix_now =
+      turn.unix_at_start + std::chrono::duration_cast<std::chrono::seconds>(now - turn.start).count();
+  // The REST id names the identity (coturn logs it; quotas count it).
+  const std::string id = to_hex(std::span(r.identity).first(8));
+  TurnServers offer;
+  offer.valid_for_s = static_cast<std::uint32_t>(turn.credential_lifetime.count());
+  for (const TurnRelayConfig& relay : turn.relays) {
+    if (offer.servers.size() == kMaxTurnServers) break;
+    const auto minted = turn::mint_rest_credentials(relay.secret, id, unix_now, turn.credential_lifetime);
+    if (!minted) continue;
+    offer.servers.push_back(TurnServer{relay.address, relay.transports, relay.tls_port, relay.name,
+                                       minted->credentials.username, minted->credentials.password});
+  }
+  if (offer.servers.empty()) return;
+  r.turn_offered = now;
+  out.push_back(authenticated(r, offer));
 }
 
 void Server::on_authenticated(TimePoint now, const Message& message, std::span<const std::uint8_t> bytes,
@@ -540,11 +559,7 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
   if (from != r->observed) challenge_path(now, *r, from, out);
 
   if (std::holds_alternative<Refresh>(message)) {
-    Registered reply;
-    reply.observed = from;
-    reply.refresh_interval_ms = clamp_ms(config_.refresh_interval);
-    reply.lifetime_ms = clamp_ms(config_.registration_lifetime);
-    out.push_back(authenticated(*r, reply));
+    send_registered(now, *r, from, false, out);
   } else if (const auto* c = std::get_if<ConnectRequest>(&message)) {
     on_connect(now, *r, *c, out);
   } else if (const auto* a = std::get_if<Accept>(&message)) {
@@ -577,11 +592,7 @@ void Server::on_path_response(Registration& r, std::uint64_t token, TimePoint no
   ++counters_.paths_validated;
   // The client learns where it is now (what a refresh it sent from here,
   // answered at the old endpoint, would have told it).
-  Registered reply;
-  reply.observed = from;
-  reply.refresh_interval_ms = clamp_ms(config_.refresh_interval);
-  reply.lifetime_ms = clamp_ms(config_.registration_lifetime);
-  out.push_back(authenticated(r, reply));
+  send_registered(now, r, from, false, out);
 }
 
 void Server::orphan_requests(TimePoint now, const Registration& r, std::vector<Transmit>& out) {
@@ -893,6 +904,7 @@ Transmit Server::authenticated(Registration& to, T message) {
   message.auth.sequence = ++to.sent_sequence;
   if constexpr (std::is_same_v<T, SessionInfo>)
     message.sealed_session_key = crypt_session_key(message.sealed_session_key, to.keys.seal, message.auth.sequence);
+  if constexpr (std::is_same_v<T, TurnServers>) crypt_turn_passwords(message, to.keys.seal, message.auth.sequence);
   auto bytes = encode(message);
   seal(bytes, to.keys.server_to_client);
   return Transmit{to.observed, std::move(bytes)};

@@ -141,6 +141,29 @@ struct RelayLimits {
   double total_packets_per_second = 100'000;
 };
 
+// TURN relays (coturn with use-auth-secret, or any server of the TURN REST
+// API) handed to every registered client with credentials minted from the
+// relay's shared secret: the client needs no account, the relay no list of
+// users. Empty: nothing is offered (the built-in relay only).
+struct TurnRelayConfig {
+  Endpoint address;                  // UDP and TCP
+  std::uint8_t transports = kTurnUdp | kTurnTcp;
+  std::uint16_t tls_port = 0;        // with kTurnTls
+  std::string name;                  // the name its TLS certificate carries (may be empty)
+  std::string secret;                // its static-auth-secret
+};
+struct TurnOfferConfig {
+  std::vector<TurnRelayConfig> relays;  // at most kMaxTurnServers
+  std::chrono::seconds credential_lifetime{3600};
+  // Offered again with a registration's Registered answers once the last
+  // offer is this old (so a lost one is repeated, and credentials stay fresh).
+  Duration reoffer_interval = seconds(300);
+  // The REST usernames carry a Unix time; the server reads no clock: Unix
+  // time at `start` on the steady clock `now` is measured on.
+  std::int64_t unix_at_start = 0;
+  TimePoint start{};
+};
+
 struct ServerEvent {
   enum class Kind { Registered, Expired, SessionCreated, Rejected, RelayQuotaExceeded };
   Kind kind = Kind::Registered;
@@ -249,6 +272,7 @@ struct ServerConfig {
   std::uint64_t hash_seed = 0;
   // Long-term key, so clients can pin the server; a fresh one when absent.
   std::optional<Identity> identity;
+  TurnOfferConfig turn;
   std::function<void(const ServerEvent&)> on_event;
   // Set: this server is a node of a cluster (see ClusterConfig).
   std::optional<ClusterConfig> cluster;
@@ -373,6 +397,7 @@ class Server {
     bool taken = false;   // single-session: has a request waiting or accepted
     bool closed = false;  // unregistered; kept until its cookie expired (replays)
     TimePoint announced{};  // cluster: last told its home
+    std::optional<TimePoint> turn_offered;  // when TurnServers last went out
     Slot slot() const { return {identity, instance}; }
   };
   // What an identity's registrations share.
@@ -428,6 +453,10 @@ class Server {
   void on_authenticated(TimePoint now, const Message& m, std::span<const std::uint8_t> bytes, const Endpoint& from,
                         std::vector<Transmit>& out);
   void on_connect(TimePoint now, Registration& caller, const ConnectRequest& m, std::vector<Transmit>& out);
+  // Registered, and TurnServers when configured and due (`fresh`: a new
+  // registration, or one that may have lost the last offer).
+  void send_registered(TimePoint now, Registration& r, const Endpoint& observed, bool fresh,
+                       std::vector<Transmit>& out);
   void on_answer(TimePoint now, Registration& callee, std::uint64_t invitation_id, bool accept,
                  std::vector<Transmit>& out);
   void on_relay(TimePoint now, Registration& sender, const RelayData& m, std::vector<Transmit>& out);

@@ -91,9 +91,16 @@ Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const M
   std::mutex mutex;  // guards `done`, `error` and calls to `progress`
   std::size_t done = 0;
   std::optional<std::string> error;
+  std::vector<char> finished(total, 0);  // guarded by `mutex`
+  std::atomic<bool> interrupted{false};
 
   const auto worker = [&] {
     for (std::size_t job = next_job++; job < total; job = next_job++) {
+      if (config.stop && config.stop()) {
+        interrupted = true;
+        next_job = total;
+        return;
+      }
       MatrixCell& cell = result.cells[job / config.runs];
       const std::size_t run = job % config.runs;
       const CarrierModel& a = config.carriers[cell.row];
@@ -142,6 +149,7 @@ Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const M
       for (std::size_t i = 0; i < record.drops.size(); ++i) record.drops[i] = outcome->drops_a[i] + outcome->drops_b[i];
       events += outcome->events;
       probes += outcome->probes_a + outcome->probes_b;
+      finished[job] = 1;
       ++done;
       if (progress) progress(done, total);
     }
@@ -153,6 +161,15 @@ Result<MatrixResult, std::string> run_matrix(const MatrixConfig& config, const M
   worker();
   for (auto& t : pool) t.join();
   if (error) return Unexpected{*error};
+  if (interrupted && done != total) {
+    result.interrupted = true;
+    for (std::size_t c = 0; c < result.cells.size(); ++c) {
+      std::vector<RunRecord> kept;
+      for (std::size_t run = 0; run < config.runs; ++run)
+        if (finished[c * config.runs + run]) kept.push_back(result.cells[c].runs[run]);
+      result.cells[c].runs = std::move(kept);
+    }
+  }
   result.events = events;
   result.probes = probes;
   return result;

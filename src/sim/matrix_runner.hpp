@@ -40,6 +40,9 @@ struct MatrixConfig {
   Duration start_skew{};
   // Other subscribers and quotas, applied to every carrier (none by default).
   CarrierLoad load;
+  // Asked before each run; once it holds no new run starts, the runs under
+  // way finish, and the result holds only the finished runs (interrupted).
+  std::function<bool()> stop;
 };
 
 struct RunRecord {
@@ -73,6 +76,8 @@ struct MatrixResult {
   std::vector<MatrixCell> cells;  // row-major, only the pairs that were run
   std::uint64_t events = 0;
   std::uint64_t probes = 0;  // every probe either side sent, over all runs
+  // `stop` held: cells hold only their finished runs (some may hold none).
+  bool interrupted = false;
 };
 
 // (runs finished, runs in all); called from worker threads, one at a time.

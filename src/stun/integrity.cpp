@@ -75,6 +75,22 @@ std::uint32_t compute_fingerprint(std::span<const std::uint8_t> prefix) {
   return static_cast<std::uint32_t>(crc) ^ kFingerprintXor;
 }
 
+bool digest_colon_joined(DigestAlgorithm algorithm, std::initializer_list<std::string_view> parts,
+                         std::span<std::uint8_t> out) {
+  const EVP_MD* md = algorithm == DigestAlgorithm::kMd5 ? EVP_md5() : EVP_sha256();
+  if (out.size() != static_cast<std::size_t>(EVP_MD_get_size(md))) return false;
+  std::unique_ptr<EVP_MD_CTX, MacDeleter> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) return false;
+  bool first = true;
+  for (const std::string_view part : parts) {
+    if (!first && EVP_DigestUpdate(ctx.get(), ":", 1) != 1) return false;
+    if (!part.empty() && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1) return false;
+    first = false;
+  }
+  unsigned int written = 0;
+  return EVP_DigestFinal_ex(ctx.get(), out.data(), &written) == 1 && written == out.size();
+}
+
 }  // namespace detail
 
 std::array<std::uint8_t, 16> long_term_key(std::string_view username, std::string_view realm,
@@ -82,13 +98,7 @@ std::array<std::uint8_t, 16> long_term_key(std::string_view username, std::strin
   // The signature has no error channel; libcrypto only fails here when out of
   // memory, and an all-zero key then simply fails every integrity check.
   std::array<std::uint8_t, 16> key{};
-  std::unique_ptr<EVP_MD_CTX, detail::MacDeleter> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) != 1) return key;
-  bool ok = true;
-  for (const std::string_view part : {username, std::string_view(":"), realm, std::string_view(":"), password})
-    ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
-  unsigned int written = 0;
-  if (!ok || EVP_DigestFinal_ex(ctx.get(), key.data(), &written) != 1 || written != key.size()) return {};
+  if (!detail::digest_colon_joined(detail::DigestAlgorithm::kMd5, {username, realm, password}, key)) return {};
   return key;
 }
 

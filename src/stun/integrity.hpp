@@ -3,7 +3,9 @@
 // from the codec so message.cpp reads as framing logic. All of them come from
 // libcrypto/zlib; nothing here is hand-rolled cryptography.
 #include <cstdint>
+#include <initializer_list>
 #include <span>
+#include <string_view>
 
 namespace natpunch::stun::detail {
 
@@ -30,6 +32,13 @@ bool compute_message_hmac(HmacAlgorithm algorithm, std::span<const std::uint8_t>
 bool message_hmac_matches(HmacAlgorithm algorithm, std::span<const std::uint8_t> key,
                           std::span<const std::uint8_t> prefix, std::uint16_t length_field,
                           std::span<const std::uint8_t> expected);
+
+// Hash of `parts` joined by ':' ("user:realm:password" for long-term keys,
+// "user:realm" for USERHASH); out must be 16 bytes for MD5, 32 for SHA-256.
+// False only if libcrypto fails.
+enum class DigestAlgorithm { kMd5, kSha256 };
+bool digest_colon_joined(DigestAlgorithm algorithm, std::initializer_list<std::string_view> parts,
+                         std::span<std::uint8_t> out);
 
 // FINGERPRINT value for a message whose attributes before FINGERPRINT are
 // `prefix` (header length must already include the FINGERPRINT attribute).

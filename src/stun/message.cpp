@@ -8,7 +8,9 @@
 #include "stun/address_attribute.hpp"
 #include "core/bytes.hpp"
 #include "stun/integrity.hpp"
+#include "stun/password_algorithms.hpp"
 #include "stun/text_limits.hpp"
+#include "stun/turn_attributes.hpp"
 
 namespace natpunch::stun {
 namespace {
@@ -56,6 +58,8 @@ std::optional<DecodeError> check_value(std::uint16_t type, std::span<const std::
   if (is_plain_address(type)) return detail::check_address_value(value);
   switch (type) {
     case attr::kXorMappedAddress:
+    case attr::kXorPeerAddress:
+    case attr::kXorRelayedAddress:
       // Without the cookie there is nothing defined to XOR with.
       if (!has_cookie) return DecodeError::kXorWithoutCookie;
       return detail::check_address_value(value);
@@ -84,7 +88,10 @@ std::optional<DecodeError> check_value(std::uint16_t type, std::span<const std::
         return DecodeError::kBadIntegrityLength;
       return std::nullopt;
     default:
-      return std::nullopt;  // PADDING and unknown attributes are opaque
+      // TURN's and RFC 8489 §9.2's own attributes are checked next to
+      // their readers; PADDING and unknown attributes are opaque.
+      if (auto error = detail::check_turn_value(type, value)) return error;
+      return detail::check_password_value(type, value);
   }
 }
 
@@ -139,12 +146,15 @@ bool is_known(std::uint16_t type) {
     case kFingerprint:
     case kResponseOrigin:
     case kOtherAddress:
+    case kPasswordAlgorithm:
+    case kPasswordAlgorithms:
+    case kUserhash:
       return true;
     default:
-      // PASSWORD, PASSWORD-ALGORITHM(S), USERHASH and ALTERNATE-DOMAIN have
-      // names above but no support here; a server must report the
-      // comprehension-required ones as unknown (420) rather than ignore them.
-      return false;
+      // PASSWORD and ALTERNATE-DOMAIN have names above but no support here;
+      // a server must report the comprehension-required ones as unknown
+      // (420) rather than ignore them.
+      return detail::is_turn_attribute(type);
   }
 }
 }  // namespace attr
@@ -169,7 +179,21 @@ std::string_view to_string(DecodeError e) {
     case DecodeError::kFingerprintMismatch: return "FINGERPRINT does not match the message's CRC-32";
     case DecodeError::kFingerprintNotLast: return "FINGERPRINT is followed by another attribute";
     case DecodeError::kValueTooLong: return "USERNAME, SOFTWARE, REALM, NONCE or error reason is longer than allowed";
-    case DecodeError::kXorWithoutCookie: return "XOR-MAPPED-ADDRESS in a message without the magic cookie";
+    case DecodeError::kXorWithoutCookie: return "XOR-MAPPED/PEER/RELAYED-ADDRESS in a message without the magic cookie";
+    case DecodeError::kBadChannelNumber: return "CHANNEL-NUMBER value is not 4 bytes";
+    case DecodeError::kBadLifetime: return "LIFETIME value is not 4 bytes";
+    case DecodeError::kBadRequestedTransport: return "REQUESTED-TRANSPORT value is not 4 bytes";
+    case DecodeError::kBadAddressFamilyRequest:
+      return "REQUESTED-/ADDITIONAL-ADDRESS-FAMILY is not 4 bytes or names a family other than IPv4 (1) or IPv6 (2)";
+    case DecodeError::kBadEvenPort: return "EVEN-PORT value is not 1 byte";
+    case DecodeError::kBadReservationToken: return "RESERVATION-TOKEN value is not 8 bytes";
+    case DecodeError::kBadDontFragment: return "DONT-FRAGMENT has a value (it must be empty)";
+    case DecodeError::kBadAddressErrorCode:
+      return "ADDRESS-ERROR-CODE is shorter than 4 bytes or its family/class/number is out of range";
+    case DecodeError::kBadIcmp: return "ICMP value is not 8 bytes";
+    case DecodeError::kBadPasswordAlgorithms: return "PASSWORD-ALGORITHMS entries do not fill the value exactly";
+    case DecodeError::kBadPasswordAlgorithm: return "PASSWORD-ALGORITHM is not exactly one algorithm entry";
+    case DecodeError::kBadUserhash: return "USERHASH value is not 32 bytes";
   }
   return "unknown decode error";
 }

@@ -1,5 +1,7 @@
 #pragma once
-// STUN message codec (RFC 8489, RFC 5780, classic RFC 3489 attributes).
+// STUN message codec (RFC 8489, RFC 5780, classic RFC 3489 attributes, and
+// the TURN methods and attributes of RFC 8656: turn_attributes.hpp reads and
+// writes their values, password_algorithms.hpp the RFC 8489 §9.2 ones).
 //
 // Decoding is zero-allocation: MessageView points into the caller's buffer
 // and validates the whole message (header, every attribute's framing, and the
@@ -30,7 +32,16 @@ inline constexpr std::size_t kMaxAttributes = 48;
 // exposes those as cookie() so both kinds round-trip.
 using TransactionId = std::array<std::uint8_t, 12>;
 
-enum class Method : std::uint16_t { Binding = 0x001 };
+enum class Method : std::uint16_t {
+  Binding = 0x001,
+  // TURN (RFC 8656 §17)
+  Allocate = 0x003,
+  Refresh = 0x004,
+  Send = 0x006,  // indication only
+  Data = 0x007,  // indication only
+  CreatePermission = 0x008,
+  ChannelBind = 0x009,
+};
 enum class MessageClass : std::uint8_t { Request = 0, Indication = 1, SuccessResponse = 2, ErrorResponse = 3 };
 
 namespace attr {
@@ -45,16 +56,29 @@ inline constexpr std::uint16_t kMessageIntegrity = 0x0008;
 inline constexpr std::uint16_t kErrorCode = 0x0009;
 inline constexpr std::uint16_t kUnknownAttributes = 0x000A;
 inline constexpr std::uint16_t kReflectedFrom = 0x000B;  // RFC 3489
+inline constexpr std::uint16_t kChannelNumber = 0x000C;  // TURN (RFC 8656 §18)
+inline constexpr std::uint16_t kLifetime = 0x000D;       // TURN
+inline constexpr std::uint16_t kXorPeerAddress = 0x0012;  // TURN
+inline constexpr std::uint16_t kData = 0x0013;            // TURN
 inline constexpr std::uint16_t kRealm = 0x0014;
 inline constexpr std::uint16_t kNonce = 0x0015;
+inline constexpr std::uint16_t kXorRelayedAddress = 0x0016;       // TURN
+inline constexpr std::uint16_t kRequestedAddressFamily = 0x0017;  // TURN
+inline constexpr std::uint16_t kEvenPort = 0x0018;                // TURN
+inline constexpr std::uint16_t kRequestedTransport = 0x0019;      // TURN
+inline constexpr std::uint16_t kDontFragment = 0x001A;            // TURN
 inline constexpr std::uint16_t kMessageIntegritySha256 = 0x001C;
 inline constexpr std::uint16_t kPasswordAlgorithm = 0x001D;
 inline constexpr std::uint16_t kUserhash = 0x001E;
 inline constexpr std::uint16_t kXorMappedAddress = 0x0020;
+inline constexpr std::uint16_t kReservationToken = 0x0022;  // TURN
 inline constexpr std::uint16_t kPadding = 0x0026;
 inline constexpr std::uint16_t kResponsePort = 0x0027;
+inline constexpr std::uint16_t kAdditionalAddressFamily = 0x8000;  // TURN
+inline constexpr std::uint16_t kAddressErrorCode = 0x8001;         // TURN
 inline constexpr std::uint16_t kPasswordAlgorithms = 0x8002;
 inline constexpr std::uint16_t kAlternateDomain = 0x8003;
+inline constexpr std::uint16_t kIcmp = 0x8004;  // TURN
 inline constexpr std::uint16_t kSoftware = 0x8022;
 inline constexpr std::uint16_t kAlternateServer = 0x8023;
 inline constexpr std::uint16_t kFingerprint = 0x8028;
@@ -85,7 +109,19 @@ enum class DecodeError : std::uint8_t {
   kFingerprintMismatch,     // FINGERPRINT value wrong
   kFingerprintNotLast,      // FINGERPRINT followed by another attribute
   kValueTooLong,            // USERNAME > 513, SOFTWARE/REALM > 763, NONCE > 763 bytes
-  kXorWithoutCookie,        // XOR-MAPPED-ADDRESS in a message without the magic cookie
+  kXorWithoutCookie,        // an XOR-...-ADDRESS in a message without the magic cookie
+  kBadChannelNumber,        // CHANNEL-NUMBER not 4 bytes
+  kBadLifetime,             // LIFETIME not 4 bytes
+  kBadRequestedTransport,   // REQUESTED-TRANSPORT not 4 bytes
+  kBadAddressFamilyRequest, // REQUESTED-/ADDITIONAL-ADDRESS-FAMILY not 4 bytes or family not 1/2
+  kBadEvenPort,             // EVEN-PORT not 1 byte
+  kBadReservationToken,     // RESERVATION-TOKEN not 8 bytes
+  kBadDontFragment,         // DONT-FRAGMENT not empty
+  kBadAddressErrorCode,     // ADDRESS-ERROR-CODE shorter than 4 bytes or class/number out of range
+  kBadIcmp,                 // ICMP not 8 bytes
+  kBadPasswordAlgorithms,   // PASSWORD-ALGORITHMS entries do not fill the value exactly
+  kBadPasswordAlgorithm,    // PASSWORD-ALGORITHM not exactly one entry
+  kBadUserhash,             // USERHASH not 32 bytes
 };
 std::string_view to_string(DecodeError e);
 
@@ -184,6 +220,8 @@ class MessageBuilder {
   bool add_address(std::uint16_t type, const Endpoint& endpoint);
   // XOR-MAPPED-ADDRESS, using this message's cookie and transaction id.
   bool add_xor_address(std::uint16_t type, const Endpoint& endpoint);
+  // A 4-byte value (LIFETIME, ...); turn_attributes.hpp names the TURN ones.
+  bool add_u32(std::uint16_t type, std::uint32_t value);
   bool add_change_request(bool change_ip, bool change_port);
   bool add_response_port(std::uint16_t port);
   bool add_error_code(int code, std::string_view reason);

@@ -95,6 +95,13 @@ bool MessageBuilder::add_xor_address(std::uint16_t type, const Endpoint& endpoin
   return true;
 }
 
+bool MessageBuilder::add_u32(std::uint16_t type, std::uint32_t value) {
+  std::uint8_t* out = nullptr;
+  if (!begin_attribute(type, 4, &out)) return false;
+  store_be32(out, value);
+  return true;
+}
+
 bool MessageBuilder::add_change_request(bool change_ip, bool change_port) {
   std::uint8_t* out = nullptr;
   if (!begin_attribute(attr::kChangeRequest, 4, &out)) return false;

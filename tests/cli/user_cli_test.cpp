@@ -376,7 +376,19 @@ INSTANTIATE_TEST_SUITE_P(
                     "{own_key}," + kAbsentKey, "--json", "--quiet", "--wait", "60", "--rounds", "2"}},
         SignalCase{"measure_mappings",
                    {"measure", "mappings", "127.0.0.1", "--count", "100000", "--rate", "5", "--out", "{out}", "--json"}},
-        SignalCase{"measure_timeouts", {"measure", "timeouts", "127.0.0.1:9", "--json"}, SIGTERM}),
+        SignalCase{"measure_timeouts", {"measure", "timeouts", "127.0.0.1:9", "--json"}, SIGTERM},
+        // Waiting for a STUN answer that does not come (~4.5 s of retransmissions).
+        SignalCase{"stun_waiting_for_an_answer", {"stun", "127.0.0.1:9", "--json"}},
+        SignalCase{"nat_type_waiting_for_an_answer", {"nat-type", "127.0.0.1:9", "--json"}, SIGTERM},
+        // A matrix of minutes: the runs finished so far are the report.
+        SignalCase{"simulate_matrix",
+                   {"simulate", "matrix", "--carriers", "vodafone,lycamobile", "--runs", "5000", "--threads", "1",
+                    "--json", "--quiet"}},
+        SignalCase{"simulate_compare_as_a_background_job",
+                   {"simulate", "matrix", "--strategy", "compare", "--carriers", "vodafone,lycamobile", "--runs",
+                    "5000", "--threads", "1", "--json", "--quiet"},
+                   SIGINT,
+                   true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -68,6 +68,37 @@ TEST(MatrixRunnerTest, SameSeedSameTableWhateverTheThreadCount) {
   EXPECT_GT(one->probes, 0u);
 }
 
+// Ctrl-C in `simulate`: once stop holds no run starts; the cells keep the
+// finished runs, each the same as in an uninterrupted matrix.
+TEST(MatrixRunnerTest, AStopKeepsOnlyTheFinishedRuns) {
+  const auto full = run_matrix(small_matrix({"kpn", "vodafone"}, 1));
+  ASSERT_TRUE(full);
+  EXPECT_FALSE(full->interrupted);
+  auto config = small_matrix({"kpn", "vodafone"}, 1);
+  std::size_t asked = 0;
+  config.stop = [&] { return ++asked > 4; };  // four runs start, then stop
+  const auto part = run_matrix(config);
+  ASSERT_TRUE(part);
+  EXPECT_TRUE(part->interrupted);
+  ASSERT_EQ(part->cells.size(), full->cells.size());
+  std::size_t runs = 0;
+  for (std::size_t i = 0; i < part->cells.size(); ++i) {
+    const auto got = fingerprint(part->cells[i]);
+    auto want = fingerprint(full->cells[i]);
+    want.resize(got.size());
+    EXPECT_EQ(got, want) << i;
+    runs += got.size();
+  }
+  EXPECT_EQ(runs, 4u);
+  EXPECT_EQ(part->cells[0].runs.size(), 3u);
+  EXPECT_EQ(part->cells[1].runs.size(), 1u);
+  EXPECT_TRUE(part->cells[2].runs.empty());
+  config.stop = [] { return false; };
+  const auto never = run_matrix(config);
+  ASSERT_TRUE(never);
+  EXPECT_FALSE(never->interrupted);
+}
+
 TEST(MatrixRunnerTest, ACellDoesNotDependOnTheOtherCarriers) {
   const auto pair = run_matrix(small_matrix({"vodafone", "lebara"}, 1));
   const auto more = run_matrix(small_matrix({"kpn", "vodafone", "lebara"}, 1));

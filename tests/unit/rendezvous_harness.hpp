@@ -136,7 +136,8 @@ class Harness {
   // what reaches a victim here).
   std::function<void(const Captured&)> observe;
   Endpoint server_endpoint = ep(203, 0, 113, 1, 3478);
-  TimePoint now = kTimeZero + seconds(100000);
+  static constexpr TimePoint kStart = kTimeZero + seconds(100000);
+  TimePoint now = kStart;
 
  private:
   void deliver_to_server(const Endpoint& from, Transmit t, bool online) {

@@ -46,6 +46,29 @@ AuthHeader auth() {
   return h;
 }
 
+TurnServers turn_servers() {
+  TurnServers m;
+  m.auth = auth();
+  m.valid_for_s = 3600;
+  m.servers = {TurnServer{v4(10, 3478), kTurnUdp | kTurnTcp | kTurnTls, 443, "turn.example.org",
+                          "1700000000:0123456789abcdef", "Cd/49soE35ICqcJF/bCTn8Z4OyE="},
+               TurnServer{v4(11, 3478), kTurnTcp, 0, "", "1700000000:0123456789abcdef", std::string(28, '\xff')}};
+  return m;
+}
+
+// The largest TurnServers the codec writes: four servers, every text at its limit.
+TurnServers largest_turn_servers() {
+  TurnServers m;
+  m.auth = auth();
+  std::array<std::uint8_t, 16> six{};
+  six[0] = 0x20;
+  for (int i = 0; i < 4; ++i)
+    m.servers.push_back(TurnServer{Endpoint{IpAddress::v6(six), 3478}, kTurnTransportsMask, 5349,
+                                   std::string(kMaxTurnName, 'n'), std::string(kMaxTurnUsername, 'u'),
+                                   std::string(kMaxTurnPassword, 'p')});
+  return m;
+}
+
 std::vector<Message> every_message() {
   PublicKey key{};
   key.fill(0x11);
@@ -97,7 +120,8 @@ std::vector<Message> every_message() {
           Refused{ErrorCode::NotRegistered, {}},
           Unregister{auth()},
           PathChallenge{0x0badc0ffee0ddf00ull},
-          PathResponse{auth(), 0x0badc0ffee0ddf00ull}};
+          PathResponse{auth(), 0x0badc0ffee0ddf00ull},
+          turn_servers()};
 }
 
 TEST(RendezvousMessages, EveryMessageRoundTrips) {
@@ -123,6 +147,14 @@ TEST(RendezvousMessages, EveryTruncationIsRejected) {
       EXPECT_FALSE(decoded) << to_string(type_of(m)) << " cut to " << n;
     }
   }
+}
+
+TEST(RendezvousMessages, LargestTurnServersFitsTheProtocolsLimit) {
+  const auto bytes = encode(largest_turn_servers());
+  EXPECT_LE(bytes.size(), kMaxMessageSize);
+  auto decoded = decode(bytes);
+  ASSERT_TRUE(decoded) << to_string(decoded.error());
+  EXPECT_EQ(std::get<TurnServers>(*decoded), largest_turn_servers());
 }
 
 TEST(RendezvousMessages, RegisterIsPaddedBeyondTheChallengeItCauses) {
@@ -308,6 +340,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"Role", [](auto& b) { b[20 + 8 + 32 + 4] = 3; }, SessionInfo{}, DecodeError::BadRole},
         BadCase{"ErrorCodeZero", [](auto& b) { b[20] = 0; }, Error{}, DecodeError::BadErrorCode},
         BadCase{"ErrorCodeHigh", [](auto& b) { b[4] = kMaxErrorCode + 1; }, Refused{}, DecodeError::BadErrorCode},
+        // TurnServers body: valid_for (4), count (1), then transports (1), endpoint (7), tls port (2), texts.
+        BadCase{"TurnNoServer", [](auto& b) { b[20 + 4] = 0; }, turn_servers(), DecodeError::BadTurnServerCount},
+        BadCase{"TurnFiveServers", [](auto& b) { b[20 + 4] = 5; }, turn_servers(), DecodeError::BadTurnServerCount},
+        BadCase{"TurnNoTransport", [](auto& b) { b[20 + 5] = 0; }, turn_servers(), DecodeError::BadTurnTransports},
+        BadCase{"TurnUndefinedTransport", [](auto& b) { b[20 + 5] = 0x0f; }, turn_servers(),
+                DecodeError::BadTurnTransports},
+        BadCase{"TurnTlsWithoutPort", [](auto& b) { b[20 + 13] = 0; b[20 + 14] = 0; }, turn_servers(),
+                DecodeError::BadTurnTransports},
+        BadCase{"TurnPortWithoutTls", [](auto& b) { b[20 + 5] = kTurnUdp; }, turn_servers(),
+                DecodeError::BadTurnTransports},
+        BadCase{"TurnNameTooLong", [](auto& b) { b[20 + 15] = kMaxTurnName + 1; }, turn_servers(),
+                DecodeError::BadTurnText},
+        BadCase{"TurnNameNotPrintable", [](auto& b) { b[20 + 16] = 0x07; }, turn_servers(), DecodeError::BadTurnText},
+        BadCase{"TurnEmptyUsername", [](auto& b) { b[20 + 16 + 16] = 0; }, turn_servers(), DecodeError::BadTurnText},
         BadCase{"Payload",
                 [](auto& b) { b.insert(b.end() - static_cast<std::ptrdiff_t>(kTagSize), kMaxRelayPayload + 1, 0); },
                 RelayData{}, DecodeError::PayloadTooLarge}),
@@ -315,9 +361,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(RendezvousMessages, DecodeErrorsHaveDistinctNames) {
   std::set<std::string_view> names;
-  for (int e = 0; e <= static_cast<int>(DecodeError::BadLocality); ++e)
+  for (int e = 0; e <= static_cast<int>(DecodeError::BadTurnText); ++e)
     names.insert(to_string(static_cast<DecodeError>(e)));
-  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::BadLocality) + 1);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(DecodeError::BadTurnText) + 1);
 }
 
 // The fuzz target's seeds must be valid messages (one per type, plus each
@@ -333,7 +379,7 @@ TEST(RendezvousMessages, FuzzSeedsDecodeAndReencode) {
     EXPECT_EQ(encode(*decoded), bytes) << entry.path();
     types.insert(type_of(*decoded));
   }
-  EXPECT_EQ(types.size(), 17u);
+  EXPECT_EQ(types.size(), 18u);
 }
 
 TEST(RendezvousMessages, PublicKeyHexRoundTrips) {

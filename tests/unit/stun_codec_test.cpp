@@ -468,7 +468,7 @@ TEST(StunKnownAttributes, IsKnown) {
   for (std::uint16_t type : {attr::kMappedAddress, attr::kXorMappedAddress, attr::kFingerprint, attr::kPadding,
                              attr::kResponsePort, attr::kOtherAddress, attr::kMessageIntegritySha256})
     EXPECT_TRUE(attr::is_known(type)) << type;
-  for (std::uint16_t type : {std::uint16_t{0x0000}, std::uint16_t{0x0024}, std::uint16_t{0x8029}, attr::kUserhash})
+  for (std::uint16_t type : {std::uint16_t{0x0000}, std::uint16_t{0x0024}, std::uint16_t{0x8029}, attr::kPassword})
     EXPECT_FALSE(attr::is_known(type)) << type;
 }
 

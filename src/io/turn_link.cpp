@@ -1,0 +1,269 @@
+#include "io/turn_link.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "io/udp_batch.hpp"
+
+namespace natpunch::io {
+namespace {
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+std::string where(turn::Transport transport, const Endpoint& server) {
+  return "TURN server " + server.to_string() + " over " + std::string(turn::to_string(transport));
+}
+
+// ppoll with a deadline; the remaining time is rounded up, so a wait never
+// ends before `deadline`.
+int poll_until(pollfd& descriptor, TimePoint deadline) {
+  const auto now = Clock::now();
+  const auto left = deadline > now ? deadline - now : Duration::zero();
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+  timespec timeout{static_cast<time_t>(nanos / 1'000'000'000), static_cast<long>(nanos % 1'000'000'000)};
+  return ppoll(&descriptor, 1, &timeout, nullptr);
+}
+
+int connect_with_timeout(int fd, const sockaddr_storage& address, socklen_t length, TimePoint deadline) {
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0) return 0;
+  if (errno != EINPROGRESS) return errno;
+  pollfd descriptor{fd, POLLOUT, 0};
+  for (;;) {
+    const int ready = poll_until(descriptor, deadline);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return errno;
+    if (ready == 0) return ETIMEDOUT;
+    int error = 0;
+    socklen_t size = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) return errno;
+    return error;
+  }
+}
+
+}  // namespace
+
+TurnLink::TurnLink(turn::Transport transport, const Endpoint& server, int fd)
+    : transport_(transport), server_(server), fd_(fd) {}
+
+TurnLink::~TurnLink() {
+  if (tls_ && tls_->handshake_done()) {
+    // Best effort close_notify; the server deletes the allocation with the
+    // connection either way.
+    tls_->shutdown();
+    std::vector<std::uint8_t> ignored;
+    tls_->pump(ignored);
+    tls_->take_ciphertext(out_);
+    std::string error;
+    write_out(error);
+  }
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<TurnLink>, std::string> TurnLink::open(const TurnLinkOptions& options) {
+  const bool stream = turn::is_stream(options.transport);
+  const int family = options.server.address.is_v4() ? AF_INET : AF_INET6;
+  const std::string name = where(options.transport, options.server);
+  const int fd = socket(family, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Unexpected{"cannot open a socket for " + name + ": " + errno_text(errno)};
+  std::unique_ptr<TurnLink> link(new TurnLink(options.transport, options.server, fd));
+
+  if (options.local) {
+    sockaddr_storage local{};
+    const socklen_t length = to_sockaddr(*options.local, family, local);
+    if (length == 0 || bind(fd, reinterpret_cast<const sockaddr*>(&local), length) != 0)
+      return Unexpected{"cannot bind " + options.local->to_string() + " for " + name + ": " +
+                        (length == 0 ? std::string("address family differs from the server's") : errno_text(errno))};
+  }
+  if (!stream) return link;
+
+  const int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // requests are small and waited for
+  sockaddr_storage server{};
+  const socklen_t length = to_sockaddr(options.server, family, server);
+  const TimePoint deadline = Clock::now() + options.connect_timeout;
+  if (const int error = connect_with_timeout(fd, server, length, deadline); error != 0) {
+    if (error == ETIMEDOUT)
+      return Unexpected{"cannot connect to " + name + ": no answer within " +
+                        std::to_string(std::chrono::duration_cast<milliseconds>(options.connect_timeout).count()) +
+                        " ms"};
+    return Unexpected{"cannot connect to " + name + ": " + errno_text(error)};
+  }
+  if (options.transport == turn::Transport::kTls) {
+    auto session = TlsClientSession::create(options.tls);
+    if (!session) return Unexpected{"TLS with " + name + ": " + session.error()};
+    link->tls_ = std::move(*session);
+    std::string error;
+    if (!link->tls_handshake(deadline, error)) return Unexpected{"TLS with " + name + ": " + error};
+  }
+  return link;
+}
+
+bool TurnLink::tls_handshake(TimePoint deadline, std::string& error) {
+  for (;;) {
+    if (!tls_->pump(plain_)) {
+      error = tls_->error();
+      return false;
+    }
+    tls_->take_ciphertext(out_);
+    if (!write_out(error)) return false;
+    if (tls_->handshake_done()) return true;
+    pollfd descriptor{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
+    const int ready = poll_until(descriptor, deadline);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) {
+      error = errno_text(errno);
+      return false;
+    }
+    if (ready == 0) {
+      error = "handshake not finished in time (is it a TLS port?)";
+      return false;
+    }
+    if ((descriptor.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      const ssize_t got = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
+      if (got == 0) {
+        error = "the server closed the connection during the handshake";
+        return false;
+      }
+      if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        error = errno_text(errno);
+        return false;
+      }
+      if (got > 0) tls_->feed(std::span(buffer_.data(), static_cast<std::size_t>(got)));
+    }
+  }
+}
+
+Endpoint TurnLink::local_endpoint() const {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return {};
+  return from_sockaddr(address);
+}
+
+std::string TurnLink::tls_description() const { return tls_ ? tls_->protocol_description() : std::string(); }
+
+void TurnLink::note_error(std::string error) {
+  if (!error_) error_ = std::move(error);
+}
+
+bool TurnLink::write_out(std::string& error) {
+  while (!out_.empty()) {
+    const ssize_t written = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      error = "sending to " + where(transport_, server_) + " failed: " + errno_text(errno);
+      return false;
+    }
+    out_.erase(out_.begin(), out_.begin() + written);
+  }
+  return true;
+}
+
+bool TurnLink::send(const Transmit& transmit) {
+  if (closed_) return false;
+  const std::span<const std::uint8_t> bytes = transmit.bytes;
+  if (!turn::is_stream(transport_)) {
+    sockaddr_storage to{};
+    const socklen_t length = to_sockaddr(server_, socket_family(fd_), to);
+    for (;;) {
+      if (::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to), length) >= 0) return true;
+      if (errno == EINTR) continue;
+      // A full socket buffer drops the datagram, like a congested link.
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return true;
+      note_error("sending to " + where(transport_, server_) + " failed: " + errno_text(errno));
+      return false;
+    }
+  }
+  if (tls_) {
+    tls_->write(bytes);
+    if (!tls_->pump(plain_)) {
+      note_error("TLS with " + where(transport_, server_) + ": " + tls_->error());
+      closed_ = true;
+      return false;
+    }
+    tls_->take_ciphertext(out_);
+  } else {
+    out_.insert(out_.end(), bytes.begin(), bytes.end());
+  }
+  return true;
+}
+
+void TurnLink::flush() {
+  if (closed_ || !turn::is_stream(transport_)) return;
+  std::string error;
+  if (!write_out(error)) {
+    note_error(std::move(error));
+    closed_ = true;
+  }
+}
+
+// What the socket has now, without waiting: a datagram, or a piece of the
+// stream (decrypted for TLS). nullopt when nothing (or the stream closed).
+std::optional<Arrival> TurnLink::read_available() {
+  if (!turn::is_stream(transport_)) {
+    sockaddr_storage from{};
+    socklen_t length = sizeof from;
+    // ICMP errors (ECONNREFUSED) read as nothing: the machine retransmits.
+    const ssize_t got = ::recvfrom(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT,
+                                   reinterpret_cast<sockaddr*>(&from), &length);
+    if (got < 0) return std::nullopt;
+    return Arrival{0, from_sockaddr(from), std::span(buffer_.data(), static_cast<std::size_t>(got))};
+  }
+  const ssize_t got = ::recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+  if (got == 0) {
+    closed_ = true;
+    return std::nullopt;
+  }
+  if (got < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return std::nullopt;
+    if (errno != ECONNRESET) note_error("receiving from " + where(transport_, server_) + " failed: " + errno_text(errno));
+    closed_ = true;
+    return std::nullopt;
+  }
+  const std::span<const std::uint8_t> received(buffer_.data(), static_cast<std::size_t>(got));
+  if (!tls_) return Arrival{0, server_, received};
+  tls_->feed(received);
+  const bool ok = tls_->pump(plain_);
+  tls_->take_ciphertext(out_);  // e.g. answers to key updates
+  if (!ok) {
+    note_error("TLS with " + where(transport_, server_) + ": " + tls_->error());
+    closed_ = true;
+  }
+  if (tls_->closed_by_peer()) closed_ = true;
+  if (plain_.empty()) return std::nullopt;
+  delivered_.swap(plain_);
+  plain_.clear();
+  return Arrival{0, server_, delivered_};
+}
+
+std::optional<Arrival> TurnLink::receive(TimePoint until) {
+  if (!plain_.empty()) {
+    delivered_.swap(plain_);
+    plain_.clear();
+    return Arrival{0, server_, delivered_};
+  }
+  for (;;) {
+    if (closed_) return std::nullopt;
+    if (auto arrival = read_available()) return arrival;
+    if (closed_) return std::nullopt;
+    pollfd descriptor{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
+    const int ready = poll_until(descriptor, until);
+    if (ready < 0 && errno != EINTR) {
+      note_error(errno_text(errno));
+      return std::nullopt;
+    }
+    if (ready <= 0) return std::nullopt;  // time is up, or a signal: the loop looks at its stop predicate
+    if ((descriptor.revents & POLLOUT) != 0) flush();
+    if ((descriptor.revents & (POLLIN | POLLHUP | POLLERR)) == 0 && Clock::now() >= until) return std::nullopt;
+  }
+}
+
+}  // namespace natpunch::io

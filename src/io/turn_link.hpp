@@ -1,0 +1,89 @@
+#pragma once
+// The bytes between a TURN client machine (turn/client.hpp) and its server,
+// as datagram ports for the one real-time loop (io/machine_driver.hpp): a
+// UDP socket, a TCP connection, or TLS over TCP (io/tls_client_session.hpp
+// does the TLS through memory BIOs; this file moves its bytes). The machine
+// sees the same thing in every case: what it sends goes to the server,
+// what arrives comes back as datagrams over UDP, as pieces of the stream
+// over TCP/TLS (the machine frames them itself).
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "core/result.hpp"
+#include "core/time.hpp"
+#include "core/transmit.hpp"
+#include "io/machine_driver.hpp"
+#include "io/tls_client_session.hpp"
+#include "turn/turn_error.hpp"
+
+namespace natpunch::io {
+
+struct TurnLinkOptions {
+  turn::Transport transport = turn::Transport::kUdp;
+  Endpoint server;
+  // Local address to bind; default: any address of the server's family,
+  // any port.
+  std::optional<Endpoint> local;
+  TlsClientOptions tls;  // kTls only
+  // TCP connect plus TLS handshake.
+  Duration connect_timeout = seconds(10);
+};
+
+class TurnLink {
+ public:
+  // Opens the socket; for TCP/TLS connects and completes the handshake
+  // within connect_timeout. Errors are one line naming the server.
+  static Result<std::unique_ptr<TurnLink>, std::string> open(const TurnLinkOptions& options);
+  ~TurnLink();
+  TurnLink(const TurnLink&) = delete;
+  TurnLink& operator=(const TurnLink&) = delete;
+
+  // Datagram ports (io/machine_driver.hpp). send(): UDP sends the datagram
+  // now (a full socket buffer drops it, as the network would); TCP/TLS
+  // queue it on the stream (flush() writes what the kernel takes). False
+  // when the kernel refuses (no route) or the connection is broken; the
+  // machine treats that as loss. receive(): one datagram, or one piece of
+  // the stream's plaintext, from the server; nullopt at `until` or once
+  // the connection has closed (closed()).
+  bool send(const Transmit& transmit);
+  void flush();
+  std::optional<Arrival> receive(TimePoint until);
+
+  turn::Transport transport() const { return transport_; }
+  const Endpoint& server() const { return server_; }
+  Endpoint local_endpoint() const;
+  // TLS version and cipher ("" unless TLS).
+  std::string tls_description() const;
+  // The server ended the stream (or it broke: error()).
+  bool closed() const { return closed_; }
+  // The first error sending or receiving, for the report.
+  const std::optional<std::string>& error() const { return error_; }
+  // Stream bytes accepted by send() but not yet taken by the kernel.
+  std::size_t backlog() const { return out_.size(); }
+
+ private:
+  TurnLink(turn::Transport transport, const Endpoint& server, int fd);
+  bool write_out(std::string& error);
+  bool tls_handshake(TimePoint deadline, std::string& error);
+  std::optional<Arrival> read_available();
+  void note_error(std::string error);
+
+  turn::Transport transport_;
+  Endpoint server_;
+  int fd_ = -1;
+  std::unique_ptr<TlsClientSession> tls_;
+  std::vector<std::uint8_t> out_;        // stream bytes (ciphertext for TLS) not yet written
+  std::vector<std::uint8_t> plain_;      // TLS plaintext not yet handed out
+  std::vector<std::uint8_t> delivered_;  // what the last receive() points into (TLS)
+  bool closed_ = false;
+  std::optional<std::string> error_;
+  std::array<std::uint8_t, 65536> buffer_{};
+};
+
+}  // namespace natpunch::io

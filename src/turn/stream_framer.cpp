@@ -1,0 +1,79 @@
+#include "turn/stream_framer.hpp"
+
+namespace natpunch::turn {
+namespace {
+
+constexpr std::size_t kStunHeaderSize = 20;
+constexpr std::size_t kChannelHeaderSize = 4;
+constexpr std::size_t kMaxChannelNumber = 0x4FFF;
+constexpr std::size_t padded(std::size_t length) { return (length + 3) & ~std::size_t{3}; }
+std::size_t load_u16(const std::uint8_t* p) { return (std::size_t{p[0]} << 8) | p[1]; }
+
+}  // namespace
+
+std::string_view to_string(FramingError error) {
+  switch (error) {
+    case FramingError::kNotTurn: return "a message starts with bits other than 00 (STUN) or 01 (ChannelData)";
+    case FramingError::kBadStunLength: return "a STUN header's length is not a multiple of 4";
+    case FramingError::kBadChannelNumber: return "a ChannelData header names a reserved channel (above 0x4FFF)";
+  }
+  return "unknown framing error";
+}
+
+void StreamFramer::push(std::span<const std::uint8_t> bytes) {
+  if (error_ || bytes.empty()) return;
+  // Drop what was handed out before growing: the buffer then holds at most
+  // one partial frame plus this push.
+  if (start_ > 0) {
+    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_));
+    start_ = 0;
+  }
+  buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+}
+
+std::optional<Frame> StreamFramer::next() {
+  if (error_) return std::nullopt;
+  const std::span<const std::uint8_t> pending(buffer_.data() + start_, buffer_.size() - start_);
+  if (pending.size() < kChannelHeaderSize) return std::nullopt;
+  Frame frame;
+  std::size_t message_size = 0;
+  std::size_t consumed = 0;
+  switch (pending[0] >> 6) {
+    case 0: {
+      if (pending.size() < kStunHeaderSize) return std::nullopt;
+      const std::size_t length = load_u16(pending.data() + 2);
+      if (length % 4 != 0) {
+        error_ = FramingError::kBadStunLength;
+        offending_byte_ = pending[0];
+        return std::nullopt;
+      }
+      frame.kind = FrameKind::kStun;
+      message_size = consumed = kStunHeaderSize + length;
+      break;
+    }
+    case 1: {
+      // Channels above 0x4FFF are reserved (RFC 8656 §12): on a stream such
+      // a header is as good as garbage (an SSH banner starts with 01 bits).
+      if (load_u16(pending.data()) > kMaxChannelNumber) {
+        error_ = FramingError::kBadChannelNumber;
+        offending_byte_ = pending[0];
+        return std::nullopt;
+      }
+      const std::size_t length = load_u16(pending.data() + 2);
+      frame.kind = FrameKind::kChannelData;
+      message_size = kChannelHeaderSize + length;
+      consumed = kChannelHeaderSize + padded(length);
+      break;
+    }
+    default:
+      error_ = FramingError::kNotTurn;
+      offending_byte_ = pending[0];
+      return std::nullopt;
+  }
+  if (pending.size() < consumed) return std::nullopt;
+  frame.bytes = pending.first(message_size);
+  start_ += consumed;  // push() drops the consumed bytes
+  return frame;
+}
+
+}  // namespace natpunch::turn
