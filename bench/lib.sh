@@ -83,3 +83,26 @@ bench_machine() {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -r)"
 }
 bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# bench_workdir: makes $work (a temporary directory) and $pids (the PIDs
+# the script starts: append with pids+=("$!")); on exit every one of those
+# is stopped by PID and $work removed; Ctrl-C exits 130 through the same.
+bench_workdir() {
+  work=$(mktemp -d)
+  pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+
+# bench_free_port [udp|tcp]: a port on 127.0.0.1 nobody uses now (default udp).
+bench_free_port() {
+  local type=DGRAM
+  [[ ${1:-udp} == tcp ]] && type=STREAM
+  /usr/bin/python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_$type); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
+}

@@ -50,19 +50,8 @@ for b in "$natpunch" "$load"; do
 done
 command -v nats-server >/dev/null || bench_die "nats-server not found (apt-get install nats-server)"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir
 
-free_port() {  # a port nobody uses now (TCP for NATS, UDP for the nodes)
-  /usr/bin/python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_$1); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
-}
 wait_for() {  # FILE TEXT: until FILE contains TEXT (10 s at most)
   for _ in $(seq 200); do
     grep -qF "$2" "$1" 2>/dev/null && return 0
@@ -73,7 +62,7 @@ wait_for() {  # FILE TEXT: until FILE contains TEXT (10 s at most)
   return 1
 }
 
-nats_port=$(free_port STREAM)
+nats_port=$(bench_free_port tcp)
 nats-server -a 127.0.0.1 -p "$nats_port" >"$work/nats.log" 2>&1 &
 pids+=("$!")
 wait_for "$work/nats.log" "Server is ready"
@@ -88,7 +77,7 @@ registrations=$((2 * connects))
 max_registrations=1000000
 nodes=()
 for n in a b; do
-  port=$(free_port DGRAM)
+  port=$(bench_free_port udp)
   "$natpunch" rendezvous --listen "127.0.0.1:$port" --identity "$work/server.key" --cluster-key "$work/cluster.key" \
     --cluster "nats://127.0.0.1:$nats_port" --json-log --max-registrations "$max_registrations" \
     --max-puzzle-bits 0 --signature-checks-per-s 0 --registration-lifetime 3600 >"$work/$n.log" 2>&1 &

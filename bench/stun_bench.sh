@@ -61,19 +61,8 @@ for b in "$natpunch" "$load"; do
 done
 command -v turnserver >/dev/null || bench_die "turnserver not found (apt-get install coturn)"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir
 
-free_port() {  # a UDP port nobody listens on now
-  /usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 wait_udp_listen() {  # port: until something listens on 127.0.0.1:port (5 s at most)
   for _ in $(seq 100); do
     ss -Hlun "sport = :$1" | grep -q . && return 0
@@ -96,7 +85,7 @@ shape_text() {
 # measure natpunch|coturn SHAPE: starts the server, runs the generator, stops the server; prints responses/s.
 measure() {
   local which=$1 shape=$2 port pid out
-  port=$(free_port)
+  port=$(bench_free_port udp)
   if [[ $which == natpunch ]]; then
     "$natpunch" stun-server --listen "127.0.0.1:$port" --rate 0 --threads "$threads" >"$work/server.log" 2>&1 &
   else

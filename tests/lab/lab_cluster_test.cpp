@@ -40,21 +40,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::vector<nlohmann::json> events(const std::string& text, const std::string& event) {
-  std::vector<nlohmann::json> out;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.is_object() && j.value("event", "") == event) out.push_back(j);
-  }
-  return out;
-}
-
 bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
   const auto end = SteadyClock::now() + timeout;
   while (SteadyClock::now() < end) {
@@ -129,7 +114,7 @@ class Cluster {
     return wait_until(
         [&] {
           for (const auto& log : logs)
-            if (slurp(log).find("cluster: 2 other nodes heard") == std::string::npos) return false;
+            if (file_text(log).find("cluster: 2 other nodes heard") == std::string::npos) return false;
           return true;
         },
         std::chrono::seconds(15));
@@ -137,7 +122,7 @@ class Cluster {
 
   std::string context() const {
     std::string out;
-    for (std::size_t i = 0; i < logs.size(); ++i) out += "\nnode " + std::to_string(i + 1) + ":\n" + slurp(logs[i]);
+    for (std::size_t i = 0; i < logs.size(); ++i) out += "\nnode " + std::to_string(i + 1) + ":\n" + file_text(logs[i]);
     return out;
   }
 
@@ -172,7 +157,7 @@ Peer start_peer(const Lab& lab, Cluster& cluster, const std::string& host, const
 }
 
 std::string identity_in(const std::string& text) {
-  auto ids = events(text, "identity");
+  auto ids = json_events(text, "identity");
   return ids.empty() ? std::string() : ids.front().value("identity", "");
 }
 
@@ -180,7 +165,7 @@ std::string wait_identity(const Peer& p, bool json_on_stderr) {
   std::string id;
   wait_until(
       [&] {
-        id = identity_in(slurp(json_on_stderr ? p.err : p.out));
+        id = identity_in(file_text(json_on_stderr ? p.err : p.out));
         return !id.empty();
       },
       std::chrono::seconds(10));
@@ -204,20 +189,20 @@ TEST(ClusterInLab, RelayAcrossNodes) {
       "--probe-budget 150 --punch-timeout-ms 1500";
   auto b = start_peer(lab, cluster, "b", "listen --accept-any --rendezvous " + kNodes[0] + sym);
   const auto id = wait_identity(b, false);
-  ASSERT_EQ(id.size(), 64u) << slurp(b.err);
+  ASSERT_EQ(id.size(), 64u) << file_text(b.err);
   auto a = start_peer(lab, cluster, "a", "connect --peer " + id + " --rendezvous " + kNodes[1] + sym);
   wait_until([&] { return !a.process->running() && !b.process->running(); }, std::chrono::seconds(25));
   a.process->stop();
   b.process->stop();
-  const std::string context = "\nconnect:\n" + slurp(a.out) + slurp(a.err) + "\nlisten:\n" + slurp(b.out) +
-                              slurp(b.err) + cluster.context();
-  const auto results = events(slurp(a.out), "result");
+  const std::string context = "\nconnect:\n" + file_text(a.out) + file_text(a.err) + "\nlisten:\n" + file_text(b.out) +
+                              file_text(b.err) + cluster.context();
+  const auto results = json_events(file_text(a.out), "result");
   ASSERT_FALSE(results.empty()) << context;
   EXPECT_EQ(results.back().value("route", ""), "relay") << context;
   EXPECT_TRUE(results.back().value("test_datagram", false)) << context;
   EXPECT_EQ(results.back().value("peer", ""), id) << context;
   // It crossed the bus: node 2 routed the connect, and relayed.
-  EXPECT_NE(slurp(cluster.logs[1]).find("session-created"), std::string::npos) << context;
+  EXPECT_NE(file_text(cluster.logs[1]).find("session-created"), std::string::npos) << context;
 }
 
 TEST(ClusterInLab, NodeAndNatsDeath) {
@@ -237,13 +222,13 @@ TEST(ClusterInLab, NodeAndNatsDeath) {
   auto b2 = start_peer(lab, cluster, "b2", "listen --accept-any --json" + nodes + prc);
   const auto id_b = wait_identity(b, true);
   const auto id_b2 = wait_identity(b2, false);
-  ASSERT_EQ(id_b.size(), 64u) << slurp(b.err);
-  ASSERT_EQ(id_b2.size(), 64u) << slurp(b2.err);
+  ASSERT_EQ(id_b.size(), 64u) << file_text(b.err);
+  ASSERT_EQ(id_b2.size(), 64u) << file_text(b2.err);
   // A session across nodes (caller at node 2) that outlives what follows.
   auto a = start_peer(lab, cluster, "a", "connect --stdio --json --peer " + id_b + " --rendezvous " + kNodes[1] + prc,
                       "echo before; sleep 9; echo after");
-  ASSERT_TRUE(wait_until([&] { return slurp(b.out).find("before") != std::string::npos; }, std::chrono::seconds(15)))
-      << "the first session did not form\nconnect:\n" << slurp(a.err) << "\nlisten:\n" << slurp(b.err)
+  ASSERT_TRUE(wait_until([&] { return file_text(b.out).find("before") != std::string::npos; }, std::chrono::seconds(15)))
+      << "the first session did not form\nconnect:\n" << file_text(a.err) << "\nlisten:\n" << file_text(b.err)
       << cluster.context();
 
   // One NATS server dies; then the node both listeners registered at.
@@ -255,7 +240,7 @@ TEST(ClusterInLab, NodeAndNatsDeath) {
   std::optional<double> session_after_s;
   wait_until(
       [&] {
-        if (slurp(a2.err).find("\nsession ") != std::string::npos || slurp(a2.err).rfind("session ", 0) == 0) {
+        if (file_text(a2.err).find("\nsession ") != std::string::npos || file_text(a2.err).rfind("session ", 0) == 0) {
           session_after_s = std::chrono::duration<double>(SteadyClock::now() - killed).count();
           return true;
         }
@@ -265,13 +250,13 @@ TEST(ClusterInLab, NodeAndNatsDeath) {
   wait_until([&] { return !a2.process->running(); }, std::chrono::seconds(10));
   wait_until([&] { return !a.process->running(); }, std::chrono::seconds(15));
   for (auto* p : {&a, &a2, &b, &b2}) p->process->stop();
-  const std::string context = "\nconnect a:\n" + slurp(a.err) + "\nconnect a2:\n" + slurp(a2.out) + slurp(a2.err) +
-                              "\nlisten b:\n" + slurp(b.err) + "\nlisten b2:\n" + slurp(b2.out) + slurp(b2.err) +
+  const std::string context = "\nconnect a:\n" + file_text(a.err) + "\nconnect a2:\n" + file_text(a2.out) + file_text(a2.err) +
+                              "\nlisten b:\n" + file_text(b.err) + "\nlisten b2:\n" + file_text(b2.out) + file_text(b2.err) +
                               cluster.context();
   // The established session was not broken: the line sent after the kills arrived.
-  EXPECT_NE(slurp(b.out).find("after"), std::string::npos) << context;
+  EXPECT_NE(file_text(b.out).find("after"), std::string::npos) << context;
   // The moved listener was reachable again, through another node.
-  const auto results = events(slurp(a2.out), "result");
+  const auto results = json_events(file_text(a2.out), "result");
   ASSERT_FALSE(results.empty()) << context;
   EXPECT_EQ(results.back().value("route", ""), "direct") << context;
   EXPECT_TRUE(results.back().value("test_datagram", false)) << context;
