@@ -58,7 +58,7 @@ struct PeerOptions {
   bool force_relay = false;
   int wait_s = 60;
   int hole_punch_ms = 2000;
-  int punch_timeout_ms = 0;
+  int punch_timeout_ms = 10000;
   std::uint64_t probe_budget = 170000;
   int send_interval_us = 2980;
   std::uint32_t sockets = 256;
@@ -94,6 +94,7 @@ constexpr std::size_t kMaxChunk = kMaxSessionPayload - 1;
 struct Frame {
   std::uint8_t flags = 0;
   std::vector<std::uint8_t> bytes;
+  bool measure = false;  // the peer's --measure framing, not ours (session_measure.hpp)
 };
 
 void send_frame(Session& s, std::uint8_t flags, std::span<const std::uint8_t> bytes) {
@@ -108,16 +109,21 @@ std::optional<Frame> receive_frame(Session& s, TimePoint deadline) {
     const auto wait = deadline > now ? std::chrono::ceil<std::chrono::milliseconds>(deadline - now) : milliseconds(0);
     auto payload = s.receive(wait);
     if (!payload) return std::nullopt;
-    if (payload->empty()) continue;  // not ours
+    const auto mode = frame_mode(*payload);
+    if (mode == FrameMode::Measure) return Frame{0, {}, true};
+    if (mode != FrameMode::Plain) continue;  // not ours
     return Frame{payload->front(), {payload->begin() + 1, payload->end()}};
   }
 }
 
 // Both sides send their test datagram every 100 ms until they have the
 // peer's and know the peer has theirs (or, having the peer's, a second
-// passes: the peer may already be gone).
+// passes: the peer may already be gone). A peer that measures instead ends
+// it at once (peer_measures), after our datagram went out once more so
+// that peer hears why too.
 std::optional<std::string> exchange_test_datagram(Session& s, const char* role, int timeout_ms,
-                                                  const std::function<bool()>& should_stop, bool& interrupted) {
+                                                  const std::function<bool()>& should_stop, bool& interrupted,
+                                                  bool& peer_measures) {
   const std::string text = std::string("natpunch test from ") + role;
   const std::vector<std::uint8_t> payload(text.begin(), text.end());
   const auto deadline = Clock::now() + milliseconds(timeout_ms);
@@ -137,6 +143,11 @@ std::optional<std::string> exchange_test_datagram(Session& s, const char* role, 
       next_send = now + milliseconds(100);
     }
     if (auto f = receive_frame(s, std::min(next_send, deadline))) {
+      if (f->measure) {
+        peer_measures = true;
+        send_frame(s, 0, payload);
+        return std::nullopt;
+      }
       if (!received) {
         received = std::string(f->bytes.begin(), f->bytes.end());
         got_at = Clock::now();
@@ -151,8 +162,9 @@ std::optional<std::string> exchange_test_datagram(Session& s, const char* role, 
 }
 
 // stdin -> peer, peer -> stdout, until our stdin ends and the peer's has
-// ended too (or it stays silent for 2 s after our end).
-bool pipe_stdio(Session& s, const std::function<bool()>& should_stop, bool& interrupted) {
+// ended too (or it stays silent for 2 s after our end), or the peer turns
+// out to measure (peer_measures).
+bool pipe_stdio(Session& s, const std::function<bool()>& should_stop, bool& interrupted, bool& peer_measures) {
   bool our_end = false, their_end = false;
   TimePoint last_heard = Clock::now();
   std::array<std::uint8_t, kMaxChunk> buffer{};
@@ -175,6 +187,11 @@ bool pipe_stdio(Session& s, const std::function<bool()>& should_stop, bool& inte
       }
     }
     if (auto f = receive_frame(s, Clock::now() + milliseconds(20))) {
+      if (f->measure) {
+        peer_measures = true;
+        for (int i = 0; i < 3; ++i) send_frame(s, kEnd, {});
+        return false;
+      }
       last_heard = Clock::now();
       if (f->flags & kEnd) their_end = true;
       if (!f->bytes.empty()) {
@@ -232,6 +249,7 @@ nlohmann::json stats_json(const SessionStats& s) {
                    {"repunches_succeeded", s.repunches_succeeded},
                    {"repunch_probes", s.repunch_probes},
                    {"path_switches", s.path_switches},
+                   {"path_challenges", s.path_challenges},
                    {"rejected", s.rejected},
                    {"probes_rejected", s.probes_rejected},
                    {"peer_endpoint_changes", s.peer_endpoint_changes},
@@ -332,11 +350,17 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
       bool ok = false;
       bool session_interrupted = false;
       std::optional<std::string> received;
+      const char* mismatch = nullptr;  // the peer runs the other mode
       if (o.measure_s > 0) {
-        ok = serve_measurement(*session, MeasureOptions{seconds(o.measure_s), o.measure_mbit}, should_stop);
+        const auto served = serve_measurement(*session, MeasureOptions{seconds(o.measure_s), o.measure_mbit}, should_stop);
+        ok = served.served && !served.peer_not_measuring;
+        if (served.peer_not_measuring) mismatch = kPeerDoesNotMeasure;
       } else {
-        received = exchange_test_datagram(*session, "listen", o.test_timeout_ms, should_stop, session_interrupted);
+        bool peer_measures = false;
+        received = exchange_test_datagram(*session, "listen", o.test_timeout_ms, should_stop, session_interrupted,
+                                          peer_measures);
         ok = received.has_value();
+        if (peer_measures) mismatch = kPeerMeasures;
       }
       const auto last = session->stats();
       session->close();
@@ -356,8 +380,10 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
           j["test_datagram"] = ok;
           if (received) j["received"] = *received;
         }
+        if (mismatch) j["error"] = mismatch;
         report << j.dump() << std::endl;
       } else {
+        if (mismatch) std::cerr << "error: session " << index << ": " << mismatch << "\n";
         report << "session " << index << ": peer " << info.peer.substr(0, 16) << ", route: ";
         if (first.route == SessionRoute::kDirect)
           report << "direct " << first.peer_endpoint << " (strategy " << info.strategy << ")";
@@ -567,22 +593,30 @@ int run_peer(Role role, const PeerOptions& o) {
   bool ok = false;
   std::optional<std::string> received;
   std::optional<MeasureResult> measured;
+  const char* mismatch = nullptr;  // the peer runs the other mode (measure or not): both refuse
+  bool peer_measures = false;
   if (o.measure_s > 0) {
     const MeasureOptions measure{seconds(o.measure_s), o.measure_mbit};
     if (role == Role::Connect) {
       std::cerr << "measuring for " << o.measure_s << " s over the " << to_string(first.route) << " route\n";
       measured = run_measurement(session, measure, should_stop);
       ok = measured && measured->report;
+      if (measured && measured->peer_not_measuring) mismatch = kPeerDoesNotMeasure;
     } else {
-      ok = serve_measurement(session, measure, should_stop);
+      const auto served = serve_measurement(session, measure, should_stop);
+      ok = served.served && !served.peer_not_measuring;
+      if (served.peer_not_measuring) mismatch = kPeerDoesNotMeasure;
     }
     if (should_stop()) interrupted = true;
   } else if (o.stdio) {
-    ok = pipe_stdio(session, should_stop, interrupted);
+    ok = pipe_stdio(session, should_stop, interrupted, peer_measures);
   } else {
-    received = exchange_test_datagram(session, role_name(role), o.test_timeout_ms, should_stop, interrupted);
+    received = exchange_test_datagram(session, role_name(role), o.test_timeout_ms, should_stop, interrupted,
+                                      peer_measures);
     ok = received.has_value();
   }
+  if (peer_measures) mismatch = kPeerMeasures;
+  if (mismatch) std::cerr << "error: " << mismatch << "\n";
   const auto last = session.stats();
   session.close();
   if (o.json) {
@@ -599,7 +633,10 @@ int run_peer(Role role, const PeerOptions& o) {
       j["test_datagram"] = ok;
       if (received) j["received"] = *received;
     }
+    if (mismatch) j["error"] = mismatch;
     report << j.dump() << std::endl;
+  } else if (mismatch) {
+    // Said on stderr above; nothing was measured or exchanged.
   } else if (o.measure_s > 0) {
     if (measured) {
       const auto& m = *measured;
@@ -656,8 +693,9 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
       ->default_val(2000)
       ->check(CLI::Range(kMinHolePunchMs, kMaxHolePunchMs));
   cmd.add_option("--punch-timeout-ms", o.punch_timeout_ms,
-                 "Give up punching (and use the relay) this long after the common start; 0: only the probe budget")
-      ->default_val(0)
+                 "Give up punching (and use the relay) this long after the common start; 0: only the probe budget "
+                 "(at the default rate: minutes)")
+      ->default_val(10000)
       ->check(CLI::Range(0, 3600000));
   cmd.add_option("--probe-budget", o.probe_budget, "Probes per stage before falling back to the relay")
       ->default_val(170000);
@@ -682,7 +720,9 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
       ->check(CLI::Range(1, 100));
   cmd.add_flag("--no-keepalive", o.no_keepalive,
                "Send no keepalives on the direct path (tests: the NAT mapping then expires when idle)");
-  cmd.add_flag("--force-relay", o.force_relay, "Do not punch: use the relay at once (testing, hostile networks)");
+  cmd.add_flag("--force-relay", o.force_relay,
+               "Do not punch: use the relay at once (testing, hostile networks); the peer is told and does not punch "
+               "either");
   cmd.add_option("--test-timeout-ms", o.test_timeout_ms, "How long to wait for the peer's test datagram")
       ->default_val(5000)
       ->check(CLI::Range(1, 600000));

@@ -6,18 +6,21 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "analyze/allocator_detect.hpp"
 #include "analyze/profile_export.hpp"
 #include "commands.hpp"
 #include "core/rng.hpp"
-#include "io/measure_client_loop.hpp"
+#include "io/machine_driver.hpp"
 #include "io/os_random.hpp"
 #include "io/resolver.hpp"
 #include "io/stop_signals.hpp"
+#include "io/udp_ports.hpp"
 #include "measure/mapping_collector.hpp"
 #include "measure/mapping_sampler.hpp"
 #include "measure/measured_profile.hpp"
@@ -144,9 +147,37 @@ std::string search_text(const std::optional<measure::TimeoutSearchResult>& r, st
   return s;
 }
 
+struct LoopOutcome {
+  bool interrupted = false;                // Ctrl-C / SIGTERM
+  std::optional<std::string> first_error;  // first socket/send error, if any
+};
+
+// Runs a measurement machine on the one real-time loop over UDP sockets on
+// the wildcard address of the server's family, until it is done or the
+// stop signal comes (then the machine keeps what it measured so far).
+// `progress` runs before every wait (the caller rate-limits its output).
+template <class Machine, class OnEvent>
+LoopOutcome run_measurement(Machine& machine, const Endpoint& server, const io::StopSignals& stop,
+                            OnEvent&& on_event, const std::function<void()>& progress) {
+  io::UdpPortsOptions options;
+  options.max_datagram = 2048;   // the server's replies are small, never larger than their request
+  options.socket_buffer = 1 << 20;  // a 65,507-byte MTU probe fits the send buffer whole
+  auto ports = io::UdpPorts::open(Endpoint{wildcard_for(server), 0}, options);
+  if (!ports) return LoopOutcome{false, ports.error()};
+  (*ports)->wake_on(stop.wake_fd());
+  io::run_machine(machine, **ports,
+                  [&] {
+                    if (progress) progress();
+                    return machine.done() || !machine.next_deadline() || stop.requested();
+                  },
+                  on_event);
+  if (progress) progress();
+  return LoopOutcome{stop.requested(), (*ports)->first_error()};
+}
+
 struct TimeoutRun {
   measure::TimeoutMeasurementResult result;
-  io::ClientLoopOutcome outcome;
+  LoopOutcome outcome;
   TimePoint started;
 };
 
@@ -168,10 +199,7 @@ TimeoutRun run_timeouts(const Endpoint& server, const TimeoutOptions& o, const i
   TimeoutRun run;
   run.started = Clock::now();
   Progress progress(seconds(5));
-  io::ClientLoopOptions loop;
-  loop.bind_address = wildcard_for(server);
-  loop.stop = &stop;
-  loop.on_progress = [&] {
+  const auto report_progress = [&] {
     if (!progress.due()) return;
     const auto elapsed = std::chrono::duration_cast<seconds>(Clock::now() - run.started).count();
     std::cerr << "timeouts: " << elapsed << " s elapsed, probes running: pending "
@@ -179,7 +207,7 @@ TimeoutRun run_timeouts(const Endpoint& server, const TimeoutOptions& o, const i
               << machine.running(measure::TimeoutKind::Idle) << ", idle after one reply "
               << machine.running(measure::TimeoutKind::IdleAfterOneReply) << std::endl;
   };
-  run.outcome = io::drive_measurement(machine, loop);
+  run.outcome = run_measurement(machine, server, stop, io::ignore_events, report_progress);
   run.result = machine.result();
   return run;
 }
@@ -245,24 +273,21 @@ struct MtuRun {
 MtuRun run_mtu(const Endpoint& server, const MtuOptions& o, const io::StopSignals& stop) {
   MtuRun run;
   Rng rng(io::os_random_seed());
-  for (auto policy : {io::FragmentPolicy::DontFragmentProbe, io::FragmentPolicy::AllowFragments}) {
+  for (auto fragmentation : {Fragmentation::DontFragment, Fragmentation::AllowFragments}) {
     measure::MtuSearchConfig config;
     config.high = o.max;
     config.attempts = o.attempts;
     config.timeout = std::chrono::milliseconds(o.probe_timeout_ms);
+    config.fragmentation = fragmentation;
     measure::MtuSearch search(server, config, static_cast<std::uint32_t>(rng.next_u64()));
-    const bool df = policy == io::FragmentPolicy::DontFragmentProbe;
+    const bool df = fragmentation == Fragmentation::DontFragment;
     Progress progress(seconds(2));
-    io::ClientLoopOptions loop;
-    loop.bind_address = wildcard_for(server);
-    loop.fragments = policy;
-    loop.stop = &stop;
-    loop.on_progress = [&] {
+    const auto report_progress = [&] {
       if (progress.due() && !search.done())
         std::cerr << "mtu (" << (df ? "DF set" : "fragmentation allowed") << "): trying " << search.trying()
                   << " bytes" << std::endl;
     };
-    auto outcome = io::drive_measurement(search, loop);
+    auto outcome = run_measurement(search, server, stop, io::ignore_events, report_progress);
     (df ? run.df : run.fragmented) = search.result();
     if (outcome.interrupted) {
       run.interrupted = true;
@@ -339,17 +364,17 @@ MappingRun run_mappings(const Endpoint& server, const MappingOptions& o, const m
   collector.set_wall_clock_offset_ms(wall_ms() - steady_ms(Clock::now()));
   MappingRun run;
   Progress progress(std::chrono::milliseconds(500));
-  io::ClientLoopOptions loop;
-  loop.bind_address = wildcard_for(server);
-  loop.stop = &stop;
-  loop.on_progress = [&] {
-    for (const auto& row : collector.take_rows()) {
-      std::fprintf(out, "%s,%llu,%u,%u\n", wire::uuid_text(row.uuid).c_str(),
-                   static_cast<unsigned long long>(row.send_time_ms), static_cast<unsigned>(row.local_port),
-                   static_cast<unsigned>(row.server_port));
-      std::fflush(out);
-      ++run.written;
-    }
+  const auto write_row = [&](const measure::MappingCollectorEvent& e) {
+    const auto* sent = std::get_if<measure::collection_event::Sent>(&e);
+    if (!sent) return;
+    const auto& row = sent->row;
+    std::fprintf(out, "%s,%llu,%u,%u\n", wire::uuid_text(row.uuid).c_str(),
+                 static_cast<unsigned long long>(row.send_time_ms), static_cast<unsigned>(row.local_port),
+                 static_cast<unsigned>(row.server_port));
+    std::fflush(out);
+    ++run.written;
+  };
+  const auto report_progress = [&] {
     if (progress.due() || run.written == o.count) {
       const int width = 30;
       const auto filled = static_cast<int>(width * run.written / std::max<std::size_t>(1, o.count));
@@ -358,7 +383,7 @@ MappingRun run_mappings(const Endpoint& server, const MappingOptions& o, const m
                 << std::flush;
     }
   };
-  auto outcome = io::drive_measurement(collector, loop);
+  auto outcome = run_measurement(collector, server, stop, write_row, report_progress);
   std::cerr << "\n";
   run.interrupted = outcome.interrupted;
   run.error = outcome.first_error;
@@ -483,13 +508,10 @@ int cmd_all(const Common& c, const TimeoutOptions& t, const MtuOptions& m, const
     config.rate_per_second = a.sample_rate;
     measure::MappingSampler sampler(config, rng, static_cast<std::uint32_t>(rng.next_u64()));
     Progress progress(seconds(2));
-    io::ClientLoopOptions loop;
-    loop.bind_address = wildcard_for(*server);
-    loop.stop = &stop;
-    loop.on_progress = [&] {
+    const auto report_progress = [&] {
       if (progress.due()) std::cerr << "mapping sample: " << sampler.sent() << "/" << a.sample << std::endl;
     };
-    auto outcome = io::drive_measurement(sampler, loop);
+    auto outcome = run_measurement(sampler, *server, stop, io::ignore_events, report_progress);
     interrupted |= outcome.interrupted;
     std::vector<analyze::MappingRow> rows;
     for (const auto& r : sampler.rows()) rows.push_back({r.time_ms, r.local_port, r.mapped_port, r.server_port});

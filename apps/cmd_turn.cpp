@@ -14,10 +14,15 @@
 
 #include "commands.hpp"
 #include "core/host_port.hpp"
+#include "io/machine_driver.hpp"
 #include "io/os_random.hpp"
+#include "io/rendezvous_client_runner.hpp"
 #include "io/resolver.hpp"
 #include "io/stop_signals.hpp"
 #include "io/turn_client_runner.hpp"
+#include "io/udp_ports.hpp"
+#include "rendezvous/crypto.hpp"
+#include "turn/relay_ranking.hpp"
 #include "turn/rest_credentials.hpp"
 #include "turn_exchange.hpp"
 
@@ -35,6 +40,8 @@ struct AllocateOptions {
   int ttl_s = 3600;
   std::string user;
   std::string password;
+  std::string rendezvous;
+  std::string server_key;
   bool tcp = false;
   bool tls = false;
   std::string ca_file;
@@ -162,16 +169,103 @@ bool await(io::TurnClientRunner& runner, Duration timeout, const std::function<b
   return verdict.value_or(false);
 }
 
+// One way to reach one relay: where, over what, with which credentials.
+struct Candidate {
+  Endpoint server;
+  std::string server_name;  // how messages name it; empty: its address
+  std::string tls_name;     // what its certificate must carry (kTls)
+  turn::Transport transport = turn::Transport::kUdp;
+  turn::Credentials credentials;
+};
+
+turn::ClientConfig client_config(const Candidate& c, const AllocateOptions& o, Duration timeout) {
+  turn::ClientConfig config;
+  config.server = c.server;
+  config.server_name = c.server_name;
+  config.transport = c.transport;
+  config.credentials = c.credentials;
+  config.lifetime_seconds = static_cast<std::uint32_t>(o.lifetime_s);
+  config.udp_retransmit = policy_within(timeout);
+  config.stream_timeout = timeout;
+  return config;
+}
+
+// The relays the rendezvous at o.rendezvous offers, nearest first (one
+// Binding each over UDP; the silent ones after, as offered), each over UDP,
+// TCP, then TLS as offered (only --tcp / --tls when given). Empty with
+// `error` set when there is no offer.
+std::vector<Candidate> offered_candidates(const AllocateOptions& o, const Endpoint& rendezvous_server, Duration timeout,
+                                          const io::StopSignals& stop, std::string& error) {
+  rendezvous::ClientConfig config;
+  config.server = rendezvous_server;
+  config.identity = rendezvous::Identity::generate(rendezvous::system_random_bytes());
+  if (!o.server_key.empty()) config.pinned_server_key = rendezvous::parse_public_key(o.server_key);
+  config.listening = false;
+  const Endpoint any{rendezvous_server.address.is_v4() ? IpAddress::v4({0, 0, 0, 0}) : IpAddress::v6({}), 0};
+  auto client = io::RendezvousClientRunner::open(any, config);
+  if (!client) {
+    error = client.error();
+    return {};
+  }
+  if (auto registered = (*client)->wait_registered(timeout, stop.predicate()); !registered) {
+    error = "rendezvous " + rendezvous_server.to_string() + ": " + registered.error();
+    return {};
+  }
+  auto offer = (*client)->wait_turn_offer(timeout);
+  if (!offer) {
+    error = "rendezvous " + rendezvous_server.to_string() + " offered no TURN relay: " + offer.error();
+    return {};
+  }
+  std::vector<Endpoint> addresses;
+  for (const auto& server : offer->servers) addresses.push_back(server.address);
+  Rng rng(io::os_random_seed());
+  std::vector<std::size_t> order;
+  if (auto ports = io::UdpPorts::open(any)) {
+    turn::RelayRanking ranking(addresses, policy_within(std::min<Duration>(timeout, seconds(2))), rng, Clock::now());
+    io::run_machine(ranking, **ports, [&] { return ranking.done() || stop.requested(); }, io::ignore_events);
+    for (const auto& ranked : ranking.ranking()) order.push_back(ranked.index);
+  } else {
+    for (std::size_t i = 0; i < addresses.size(); ++i) order.push_back(i);
+  }
+  std::vector<Candidate> out;
+  for (const std::size_t i : order) {
+    const rendezvous::TurnServer& server = offer->servers[i];
+    const turn::Credentials credentials{server.username, server.password};
+    const auto wanted = [&](turn::Transport t) { return (!o.tcp && !o.tls) || (o.tcp == (t == turn::Transport::kTcp) && o.tls == (t == turn::Transport::kTls)); };
+    if ((server.transports & rendezvous::kTurnUdp) && wanted(turn::Transport::kUdp))
+      out.push_back({server.address, server.name, {}, turn::Transport::kUdp, credentials});
+    if ((server.transports & rendezvous::kTurnTcp) && wanted(turn::Transport::kTcp))
+      out.push_back({server.address, server.name, {}, turn::Transport::kTcp, credentials});
+    if ((server.transports & rendezvous::kTurnTls) && wanted(turn::Transport::kTls)) {
+      const std::string tls_name = !o.server_name.empty() ? o.server_name
+                                   : !server.name.empty()  ? server.name
+                                                           : server.address.address.to_string();
+      out.push_back({Endpoint{server.address.address, server.tls_port}, server.name, tls_name, turn::Transport::kTls,
+                     credentials});
+    }
+  }
+  if (out.empty()) error = "rendezvous " + rendezvous_server.to_string() + " offered no TURN relay over " +
+                           (o.tls ? "tls" : o.tcp ? "tcp" : "any transport");
+  return out;
+}
+
 int run_allocate(const AllocateOptions& o) {
   const turn::Transport transport = o.tls ? turn::Transport::kTls : o.tcp ? turn::Transport::kTcp : turn::Transport::kUdp;
-  auto host = parse_host_port(o.server, o.tls ? kTurnsPort : kTurnPort);
+  const std::string& where = o.rendezvous.empty() ? o.server : o.rendezvous;
+  const char* flag = o.rendezvous.empty() ? "--server" : "--rendezvous";
+  const std::uint16_t default_port = o.rendezvous.empty() ? (o.tls ? kTurnsPort : kTurnPort) : 7000;
+  auto host = parse_host_port(where, default_port);
   if (!host) {
-    std::cerr << "error: --server " << o.server << ": " << host.error() << "\n";
+    std::cerr << "error: " << flag << " " << where << ": " << host.error() << "\n";
     return kExitUsage;
   }
-  auto resolved = io::resolve_udp(o.server, o.tls ? kTurnsPort : kTurnPort);
+  auto resolved = io::resolve_udp(where, default_port);
   if (!resolved) {
-    std::cerr << "error: --server: " << resolved.error() << "\n";
+    std::cerr << "error: " << flag << ": " << resolved.error() << "\n";
+    return kExitUsage;
+  }
+  if (!o.server_key.empty() && !rendezvous::parse_public_key(o.server_key)) {
+    std::cerr << "error: --server-key '" << o.server_key << "' is not a public key (64 hex digits)\n";
     return kExitUsage;
   }
   std::vector<Endpoint> peers;
@@ -185,36 +279,10 @@ int run_allocate(const AllocateOptions& o) {
   }
   std::optional<Endpoint> local;
   if (!o.local.empty()) local = *parse_bind_endpoint(o.local);
-
-  turn::ClientConfig config;
-  config.server = resolved->front();
-  config.server_name = host->literal ? std::string() : host->host;
-  config.transport = transport;
-  config.lifetime_seconds = static_cast<std::uint32_t>(o.lifetime_s);
   const auto timeout = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.timeout_s));
-  config.udp_retransmit = policy_within(timeout);
-  config.stream_timeout = timeout;
-  if (!o.secret.empty()) {
-    const auto minted = turn::mint_rest_credentials(o.secret, o.rest_id, unix_now(), std::chrono::seconds(o.ttl_s));
-    if (!minted) {
-      std::cerr << "error: --id " << o.rest_id << ": must not contain ':' or control characters\n";
-      return kExitUsage;
-    }
-    config.credentials = minted->credentials;
-  } else {
-    config.credentials = {o.user, o.password};
-  }
-
-  io::TurnLinkOptions link_options;
-  link_options.transport = transport;
-  link_options.server = config.server;
-  link_options.local = local;
-  link_options.connect_timeout = timeout;
-  link_options.tls.server_name = o.server_name.empty() ? host->host : o.server_name;
-  link_options.tls.ca_file = o.ca_file;
 
   io::StopSignals stop;
-  nlohmann::json report{{"server", config.server.to_string()}, {"transport", std::string(turn::to_string(transport))}};
+  nlohmann::json report;
   const auto fail = [&](const std::string& message, int code) {
     std::cerr << "error: " << message << "\n";
     if (o.json) {
@@ -224,43 +292,103 @@ int run_allocate(const AllocateOptions& o) {
     return code;
   };
 
-  const TimePoint started = Clock::now();
-  auto link = io::TurnLink::open(link_options);
-  if (!link) {
-    std::string message = link.error();
-    if (message.find("certificate not accepted") != std::string::npos)
-      message += " (refused: trust the CA that signed it with --ca FILE; the name checked was " +
-                 link_options.tls.server_name + ", see --server-name)";
-    return fail(message, kExitNoAnswer);
+  std::vector<Candidate> candidates;
+  if (o.rendezvous.empty()) {
+    Candidate c;
+    c.server = resolved->front();
+    c.server_name = host->literal ? std::string() : host->host;
+    c.tls_name = o.server_name.empty() ? host->host : o.server_name;
+    c.transport = transport;
+    if (!o.secret.empty()) {
+      const auto minted = turn::mint_rest_credentials(o.secret, o.rest_id, unix_now(), std::chrono::seconds(o.ttl_s));
+      if (!minted) {
+        std::cerr << "error: --id " << o.rest_id << ": must not contain ':' or control characters\n";
+        return kExitUsage;
+      }
+      c.credentials = minted->credentials;
+    } else {
+      c.credentials = {o.user, o.password};
+    }
+    candidates.push_back(c);
+  } else {
+    report["rendezvous"] = resolved->front().to_string();
+    std::string error;
+    candidates = offered_candidates(o, resolved->front(), timeout, stop, error);
+    if (candidates.empty()) {
+      if (stop.requested()) {
+        report["interrupted"] = true;
+        return fail("interrupted before the rendezvous offered a relay", kExitInterrupted);
+      }
+      return fail(error, kExitNoAnswer);
+    }
   }
-  const std::string tls = (*link)->tls_description();
-  report["connect_ms"] = ms(Clock::now() - started);
-  report["local"] = (*link)->local_endpoint().to_string();
-  report["tls"] = tls.empty() ? nlohmann::json(nullptr) : nlohmann::json(tls);
-  io::TurnClientRunner runner(std::move(*link), config, io::os_random_seed());
-  turn::Client& client = runner.client();
 
-  client.allocate(Clock::now());
-  std::string error;
+  // Each candidate in turn until one allocates: a clear line for each that
+  // fails, never a hang (each gets --timeout to connect and to answer).
+  std::unique_ptr<io::TurnClientRunner> runner_holder;
   std::optional<turn::client_event::Allocated> allocated;
-  await(runner, timeout * 3 + seconds(1), stop.predicate(), [&](const turn::ClientEvent& e) -> std::optional<bool> {
-    if (const auto* a = std::get_if<turn::client_event::Allocated>(&e)) {
-      allocated = *a;
-      return true;
+  std::string tls;
+  TimePoint started{};
+  std::string error;
+  report["attempts"] = nlohmann::json::array();
+  for (std::size_t i = 0; i < candidates.size() && !allocated && !stop.requested(); ++i) {
+    const Candidate& c = candidates[i];
+    const turn::ClientConfig config = client_config(c, o, timeout);
+    report["server"] = c.server.to_string();
+    report["transport"] = std::string(turn::to_string(c.transport));
+    io::TurnLinkOptions link_options;
+    link_options.transport = c.transport;
+    link_options.server = c.server;
+    link_options.local = local;
+    link_options.connect_timeout = timeout;
+    link_options.tls.server_name = c.tls_name;
+    link_options.tls.ca_file = o.ca_file;
+    started = Clock::now();
+    auto link = io::TurnLink::open(link_options);
+    if (!link) {
+      error = link.error();
+      if (error.find("certificate not accepted") != std::string::npos)
+        error += " (refused: trust the CA that signed it with --ca FILE; the name checked was " + c.tls_name +
+                 ", see --server-name)";
+    } else {
+      tls = (*link)->tls_description();
+      report["connect_ms"] = ms(Clock::now() - started);
+      report["local"] = (*link)->local_endpoint().to_string();
+      runner_holder = std::make_unique<io::TurnClientRunner>(std::move(*link), config, io::os_random_seed());
+      turn::Client& client = runner_holder->client();
+      client.allocate(Clock::now());
+      error.clear();
+      await(*runner_holder, timeout * 3 + seconds(1), stop.predicate(), [&](const turn::ClientEvent& e) -> std::optional<bool> {
+        if (const auto* a = std::get_if<turn::client_event::Allocated>(&e)) {
+          allocated = *a;
+          return true;
+        }
+        if (const auto* f = std::get_if<turn::client_event::Failed>(&e)) {
+          error = f->error.message;
+          return false;
+        }
+        return std::nullopt;
+      });
+      if (!allocated && error.empty() && !stop.requested())
+        error = client.server_label() + " did not finish the allocation in time";
     }
-    if (const auto* f = std::get_if<turn::client_event::Failed>(&e)) {
-      error = f->error.message;
-      return false;
+    if (!allocated && !error.empty()) {
+      report["attempts"].push_back({{"server", c.server.to_string()},
+                                    {"transport", std::string(turn::to_string(c.transport))},
+                                    {"error", error}});
+      if (i + 1 < candidates.size()) std::cerr << "note: " << error << "; trying the next relay\n";
     }
-    return std::nullopt;
-  });
+  }
   if (!allocated) {
     if (stop.requested()) {
       report["interrupted"] = true;
       return fail("interrupted before the allocation finished", kExitInterrupted);
     }
-    return fail(error.empty() ? client.server_label() + " did not finish the allocation in time" : error, kExitNoAnswer);
+    return fail(error, kExitNoAnswer);
   }
+  io::TurnClientRunner& runner = *runner_holder;
+  turn::Client& client = runner.client();
+  report["tls"] = tls.empty() ? nlohmann::json(nullptr) : nlohmann::json(tls);
   report["relayed"] = allocated->relayed.to_string();
   report["mapped"] = allocated->mapped ? nlohmann::json(allocated->mapped->to_string()) : nlohmann::json(nullptr);
   report["lifetime_s"] = allocated->lifetime_seconds;
@@ -414,10 +542,17 @@ void add_turn_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<AllocateOptions>();
   auto* allocate = turn->add_subcommand(
       "allocate", "Allocate a relayed address, relay datagrams to echoing peers and time them, refresh, deallocate");
-  allocate->add_option("--server", options->server,
-                       "TURN server HOST[:PORT] (default port 3478, 5349 with --tls)")
-      ->required()
-      ->check(server_address(kTurnPort));
+  auto* server = allocate->add_option("--server", options->server,
+                                      "TURN server HOST[:PORT] (default port 3478, 5349 with --tls)")
+                     ->check(server_address(kTurnPort));
+  auto* rendezvous = allocate->add_option(
+      "--rendezvous", options->rendezvous,
+      "Instead of --server and credentials: register at this natpunch rendezvous HOST[:PORT] (default port 7000), "
+      "take the TURN relays and credentials it offers, and allocate on the nearest that works (by a Binding round "
+      "trip; each over UDP, then TCP, then TLS, as offered; --tcp / --tls: only that one)");
+  rendezvous->check(server_address(7000))->excludes(server);
+  allocate->add_option("--server-key", options->server_key, "With --rendezvous: pin its key (64 hex digits it prints)")
+      ->needs(rendezvous);
   auto* secret = allocate
                      ->add_option("--secret", options->secret,
                                   "The server's static-auth-secret (coturn use-auth-secret): natpunch mints short-lived "
@@ -434,6 +569,7 @@ void add_turn_command(CLI::App& app, int& exit_code) {
   user->needs(password);
   password->needs(user);
   secret->excludes(user)->excludes(password);
+  rendezvous->excludes(secret)->excludes(user)->excludes(password);
   auto* tcp = allocate->add_flag("--tcp", options->tcp, "Talk to the server over TCP (RFC 8656 framing)");
   auto* tls = allocate->add_flag("--tls", options->tls,
                                  "Talk to the server over TLS; its certificate must chain to a trusted CA (--ca) and "
@@ -473,17 +609,25 @@ void add_turn_command(CLI::App& app, int& exit_code) {
   allocate->add_option("--local", options->local, "Local IP:PORT to bind (default: any)")->check(bind_address());
   allocate->add_flag("--json", options->json, "Print one JSON object on stdout (for scripts)");
   allocate->footer(
-      "Either --secret (coturn's use-auth-secret; or NATPUNCH_TURN_SECRET in the environment, kept out of `ps`)\n"
-      "or --user/--password (NATPUNCH_TURN_PASSWORD) is required.\n"
+      "With --server, either --secret (coturn's use-auth-secret; or NATPUNCH_TURN_SECRET in the environment, kept\n"
+      "out of `ps`) or --user/--password (NATPUNCH_TURN_PASSWORD) is required. With --rendezvous the credentials\n"
+      "come from the rendezvous (natpunch rendezvous --turn-server/--turn-secret); a relay that fails (no answer,\n"
+      "an error, a certificate refused) is reported in one line and the next one is tried.\n"
       "Examples:\n"
       "  natpunch turn allocate --server turn.example.org --secret \"$SECRET\" --peer 198.51.100.20:3480\n"
       "  natpunch turn allocate --server 203.0.113.10 --tls --ca lab-ca.pem --user alice --password pw \\\n"
       "      --peer 203.0.113.102:3480 --count 10 --flood 5 --size 1000 --json\n"
+      "  natpunch turn allocate --rendezvous 203.0.113.10:7000 --ca lab-ca.pem --peer 203.0.113.102:3480\n"
       "A peer for testing: `turnutils_peer -L 0.0.0.0 -p 3480` (coturn) echoes what it receives.\n"
       "Exit codes: 0 allocated (and every peer echoed), 1 server error / no answer / no echo, 2 bad arguments,\n"
       "130 interrupted (the allocation is deleted first).");
   allocate->callback([options, &exit_code] {
-    if (options->secret.empty() && options->user.empty()) {
+    if (options->server.empty() && options->rendezvous.empty()) {
+      std::cerr << "error: give --server HOST[:PORT] (with credentials) or --rendezvous HOST[:PORT]\n";
+      exit_code = kExitUsage;
+      return;
+    }
+    if (options->rendezvous.empty() && options->secret.empty() && options->user.empty()) {
       std::cerr << "error: give credentials: --secret SECRET (TURN REST API) or --user NAME --password PASSWORD\n";
       exit_code = kExitUsage;
       return;

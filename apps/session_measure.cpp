@@ -4,6 +4,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::cli {
 
 namespace {
@@ -12,18 +14,10 @@ using SteadyClock = std::chrono::steady_clock;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-constexpr std::uint8_t kPing = 'P', kPong = 'Q', kBulk = 'B', kEnd = 'E', kReport = 'R', kAck = 'K';
+constexpr std::uint8_t kPing = 'P', kPong = 'Q', kBulk = 'B', kEnd = 'E', kReport = 'R', kAck = 'K', kMeasuring = 'M';
+// The test datagram's and --stdio's flags (cmd_connect.cpp): at most these bits.
+constexpr std::uint8_t kMaxPlainFlags = 3;
 constexpr int kMaxPings = 200;
-
-void put(std::vector<std::uint8_t>& out, std::uint64_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
-}
-
-std::uint64_t get(const std::vector<std::uint8_t>& in, std::size_t at, int bytes) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < bytes; ++i) value = (value << 8) | in[at + static_cast<std::size_t>(i)];
-  return value;
-}
 
 std::uint64_t now_us() {
   return static_cast<std::uint64_t>(
@@ -36,7 +30,26 @@ double percentile(std::vector<double> sorted, double q) {
   return sorted[index];
 }
 
+// Tells a peer in the other mode why nothing it expects will come.
+void say_measuring(Session& session) {
+  for (int i = 0; i < 3; ++i) session.send(std::vector<std::uint8_t>{kMeasuring});
+}
+
 }  // namespace
+
+FrameMode frame_mode(std::span<const std::uint8_t> payload) {
+  if (payload.empty()) return FrameMode::Unknown;
+  switch (payload[0]) {
+    case kPing:
+    case kPong:
+    case kBulk:
+    case kEnd:
+    case kReport:
+    case kAck:
+    case kMeasuring: return FrameMode::Measure;
+    default: return payload[0] <= kMaxPlainFlags ? FrameMode::Plain : FrameMode::Unknown;
+  }
+}
 
 nlohmann::json MeasureResult::to_json() const {
   return nlohmann::json{{"pings", pings},
@@ -50,7 +63,8 @@ nlohmann::json MeasureResult::to_json() const {
                         {"bulk_seconds", bulk_seconds},
                         {"throughput_mbit_s", mbit_per_s},
                         {"loss_percent", loss_percent},
-                        {"report", report}};
+                        {"report", report},
+                        {"peer_not_measuring", peer_not_measuring}};
 }
 
 std::optional<MeasureResult> run_measurement(Session& session, const MeasureOptions& options,
@@ -65,8 +79,9 @@ std::optional<MeasureResult> run_measurement(Session& session, const MeasureOpti
   while (SteadyClock::now() < rtt_until && r.pings < kMaxPings) {
     if (should_stop()) return std::nullopt;
     std::vector<std::uint8_t> ping{kPing};
-    put(ping, static_cast<std::uint64_t>(r.pings), 4);
-    put(ping, now_us(), 8);
+    ByteWriter w(ping);
+    w.u32(static_cast<std::uint32_t>(r.pings));
+    w.u64(now_us());
     ++r.pings;
     session.send(ping);
     // Short: the peer may still be finishing its punch and miss the first ones.
@@ -74,8 +89,13 @@ std::optional<MeasureResult> run_measurement(Session& session, const MeasureOpti
     while (SteadyClock::now() < give_up) {
       auto d = session.receive(std::chrono::duration_cast<milliseconds>(give_up - SteadyClock::now()) + milliseconds(1));
       if (!d) break;
+      if (frame_mode(*d) == FrameMode::Plain) {
+        say_measuring(session);
+        r.peer_not_measuring = true;
+        return r;
+      }
       if (d->size() == ping.size() && (*d)[0] == kPong && std::equal(d->begin() + 1, d->end(), ping.begin() + 1)) {
-        rtts.push_back(static_cast<double>(now_us() - get(*d, 5, 8)) / 1000.0);
+        rtts.push_back(static_cast<double>(now_us() - load_be64(d->data() + 5)) / 1000.0);
         ++r.pongs;
         break;
       }
@@ -96,10 +116,7 @@ std::optional<MeasureResult> run_measurement(Session& session, const MeasureOpti
   while (SteadyClock::now() < bulk_until) {
     if ((r.bulk_sent & 255) == 0 && should_stop()) break;
     bulk[0] = kBulk;
-    bulk[1] = static_cast<std::uint8_t>(r.bulk_sent >> 24);
-    bulk[2] = static_cast<std::uint8_t>(r.bulk_sent >> 16);
-    bulk[3] = static_cast<std::uint8_t>(r.bulk_sent >> 8);
-    bulk[4] = static_cast<std::uint8_t>(r.bulk_sent);
+    store_be32(bulk.data() + 1, static_cast<std::uint32_t>(r.bulk_sent));
     if (session.send(bulk)) ++r.bulk_sent;
     if (gap.count() > 0) {
       next += gap;
@@ -108,7 +125,7 @@ std::optional<MeasureResult> run_measurement(Session& session, const MeasureOpti
   }
   // --- the listener's count
   std::vector<std::uint8_t> end{kEnd};
-  put(end, r.bulk_sent, 4);
+  ByteWriter(end).u32(static_cast<std::uint32_t>(r.bulk_sent));
   const auto report_until = SteadyClock::now() + std::chrono::seconds(3);
   auto next_end = SteadyClock::now();
   while (SteadyClock::now() < report_until && !should_stop()) {
@@ -119,9 +136,9 @@ std::optional<MeasureResult> run_measurement(Session& session, const MeasureOpti
     auto d = session.receive(milliseconds(50));
     if (!d || d->size() != 1 + 4 + 8 + 8 || (*d)[0] != kReport) continue;
     r.report = true;
-    r.bulk_received = get(*d, 1, 4);
-    r.bulk_bytes_received = get(*d, 5, 8);
-    r.bulk_seconds = static_cast<double>(get(*d, 13, 8)) / 1e6;
+    r.bulk_received = load_be32(d->data() + 1);
+    r.bulk_bytes_received = load_be64(d->data() + 5);
+    r.bulk_seconds = static_cast<double>(load_be64(d->data() + 13)) / 1e6;
     break;
   }
   for (int i = 0; i < 3; ++i) session.send(std::vector<std::uint8_t>{kAck});
@@ -132,7 +149,8 @@ std::optional<MeasureResult> run_measurement(Session& session, const MeasureOpti
   return r;
 }
 
-bool serve_measurement(Session& session, const MeasureOptions& options, const std::function<bool()>& should_stop) {
+MeasureServed serve_measurement(Session& session, const MeasureOptions& options,
+                                const std::function<bool()>& should_stop) {
   const auto give_up = SteadyClock::now() + options.duration + std::chrono::seconds(10);
   bool served = false;
   std::uint64_t received = 0, bytes = 0;
@@ -143,6 +161,10 @@ bool serve_measurement(Session& session, const MeasureOptions& options, const st
     if (report_until && SteadyClock::now() > *report_until) break;
     auto d = session.receive(milliseconds(50));
     if (!d || d->empty()) continue;
+    if (frame_mode(*d) == FrameMode::Plain) {
+      say_measuring(session);
+      return {served, true};
+    }
     switch ((*d)[0]) {
       case kPing:
         served = true;
@@ -159,21 +181,22 @@ bool serve_measurement(Session& session, const MeasureOptions& options, const st
       case kEnd: {
         served = true;
         report.assign({kReport});
-        put(report, received, 4);
-        put(report, bytes, 8);
+        ByteWriter w(report);
+        w.u32(static_cast<std::uint32_t>(received));
+        w.u64(bytes);
         const auto span = first && last && *last > *first ? *last - *first : SteadyClock::duration::zero();
-        put(report, static_cast<std::uint64_t>(std::chrono::duration_cast<microseconds>(span).count()), 8);
+        w.u64(static_cast<std::uint64_t>(std::chrono::duration_cast<microseconds>(span).count()));
         session.send(report);
         if (!report_until) report_until = SteadyClock::now() + std::chrono::seconds(3);
         break;
       }
       case kAck:
-        if (report_until) return served;
+        if (report_until) return {served, false};
         break;
       default: break;
     }
   }
-  return served;
+  return {served, false};
 }
 
 }  // namespace natpunch::cli

@@ -1,6 +1,7 @@
 # bench/lib.sh — shared pieces of the benchmark scripts (probe_bench.sh,
-# stun_bench.sh, natd_bench.sh): argument checks, build-dir checks, the
-# min / median / max summary and the machine/load lines. Sourced, never run:
+# stun_bench.sh, natd_bench.sh, turn_bench.sh, relay_bench.sh, ...): argument checks,
+# build-dir checks, the min / median / max summary and the machine/load lines,
+# a free loopback port and coturn settings. Sourced, never run:
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #   bench_init probe_bench.sh        # names the script in messages; handles -h/--help
@@ -84,10 +85,64 @@ bench_machine() {
 }
 bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# bench_workdir: makes $work (a temporary directory) and $pids (the PIDs
-# the script starts: append with pids+=("$!")); on exit every one of those
-# is stopped by PID and $work removed; Ctrl-C exits 130 through the same.
-bench_workdir() {
+# A port nobody uses now on 127.0.0.1, for UDP and TCP alike.
+bench_free_port() {
+  /usr/bin/python3 -c '
+import socket
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass'
+}
+
+# bench_wait_udp_listen PORT: until something listens on UDP PORT (5 s at most).
+bench_wait_udp_listen() {
+  local _
+  for _ in $(seq 100); do
+    ss -Hlun "sport = :$1" | grep -q . && return 0
+    sleep 0.05
+  done
+  bench_die "nothing listens on UDP port $1"
+}
+
+# bench_coturn_loopback_conf DIR PORT SECRET: writes DIR/turnserver.conf for
+# a coturn on 127.0.0.1:PORT (no TLS) with use-auth-secret SECRET that
+# relays to loopback peers only (every other address denied); its log and
+# pid file in DIR.
+bench_coturn_loopback_conf() {
+  cat >"$1/turnserver.conf" <<CONF
+listening-ip=127.0.0.1
+relay-ip=127.0.0.1
+listening-port=$2
+min-port=49152
+max-port=65535
+realm=natpunch.bench
+use-auth-secret
+static-auth-secret=$3
+no-cli
+no-dtls
+no-tls
+no-rfc5780
+no-stdout-log
+simple-log
+log-file=$1/turnserver.log
+pidfile=$1/turnserver.pid
+allow-loopback-peers
+allowed-peer-ip=127.0.0.1
+denied-peer-ip=0.0.0.0-255.255.255.255
+denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff
+no-multicast-peers
+CONF
+}
+
+# bench_start_work: a temporary directory $work and a list $pids of the
+# processes the script starts; on exit (also Ctrl-C: status 130) they are
+# stopped by PID, bench_on_exit runs if the script defines it, and $work is
+# removed.
+bench_start_work() {
   work=$(mktemp -d)
   pids=()
   trap bench_cleanup EXIT
@@ -97,12 +152,6 @@ bench_cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if declare -F bench_on_exit >/dev/null; then bench_on_exit; fi
   rm -rf "$work"
-}
-
-# bench_free_port [udp|tcp]: a port on 127.0.0.1 nobody uses now (default udp).
-bench_free_port() {
-  local type=DGRAM
-  [[ ${1:-udp} == tcp ]] && type=STREAM
-  /usr/bin/python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_$type); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
 }

@@ -35,7 +35,7 @@ void BM_StampPlainBaseline(benchmark::State& state) {
 BENCHMARK(BM_StampPlainBaseline);
 
 void BM_StampAndMac(benchmark::State& state) {
-  const ProbeKey key(test_key());
+  const ProbeKey key(test_key(), SessionRole::Caller);
   const NonceKey nonces({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16});
   ProbeBytes bytes = encode(ProbeMessage{ProbeKind::Probe, 42, 0, 0, 0, 0}, key);
   std::uint32_t sequence = 0;
@@ -48,10 +48,10 @@ void BM_StampAndMac(benchmark::State& state) {
 BENCHMARK(BM_StampAndMac);
 
 void BM_MacOnly(benchmark::State& state) {
-  const ProbeKey key(test_key());
+  const ProbeKey key(test_key(), SessionRole::Caller);
   ProbeBytes bytes = encode(ProbeMessage{ProbeKind::Probe, 42, 0, 0, 0, 0}, key);
   for (auto _ : state) {
-    key.mac(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize),
+    key.seal(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize),
             std::span<std::uint8_t, kProbeMacSize>(bytes.data() + kProbeHeaderSize, kProbeMacSize));
     benchmark::DoNotOptimize(bytes);
   }
@@ -60,7 +60,7 @@ BENCHMARK(BM_MacOnly);
 
 void BM_KeyedBlake2b128Alternative(benchmark::State& state) {
   const SessionKey key = test_key();
-  ProbeBytes bytes = encode(ProbeMessage{ProbeKind::Probe, 42, 0, 0, 0, 0}, ProbeKey(key));
+  ProbeBytes bytes = encode(ProbeMessage{ProbeKind::Probe, 42, 0, 0, 0, 0}, ProbeKey(key, SessionRole::Caller));
   for (auto _ : state) {
     crypto_generichash(bytes.data() + kProbeHeaderSize, kProbeMacSize, bytes.data(), kProbeHeaderSize, key.data(),
                        key.size());
@@ -80,17 +80,17 @@ void BM_NonceOnly(benchmark::State& state) {
 BENCHMARK(BM_NonceOnly);
 
 void BM_DecodeAndVerify(benchmark::State& state) {
-  const ProbeKey key(test_key());
+  const ProbeKey key(test_key(), SessionRole::Caller), peer(test_key(), SessionRole::Callee);
   const ProbeBytes bytes = encode(ProbeMessage{ProbeKind::Ack, 42, 7, 3, 99, 100}, key);
-  for (auto _ : state) benchmark::DoNotOptimize(decode_probe(bytes, key));
+  for (auto _ : state) benchmark::DoNotOptimize(decode_probe(bytes, peer));
 }
 BENCHMARK(BM_DecodeAndVerify);
 
 void BM_DecodeForged(benchmark::State& state) {
-  const ProbeKey key(test_key());
+  const ProbeKey key(test_key(), SessionRole::Caller), peer(test_key(), SessionRole::Callee);
   ProbeBytes bytes = encode(ProbeMessage{ProbeKind::Ack, 42, 7, 3, 99, 100}, key);
   bytes[kProbeSize - 1] ^= 1;
-  for (auto _ : state) benchmark::DoNotOptimize(decode_probe(bytes, key));
+  for (auto _ : state) benchmark::DoNotOptimize(decode_probe(bytes, peer));
 }
 BENCHMARK(BM_DecodeForged);
 

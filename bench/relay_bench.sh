@@ -54,34 +54,8 @@ for p in turnserver turnutils_peer jq; do
   command -v "$p" >/dev/null || bench_die "$p not found (apt-get install coturn jq)"
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_start_work
 
-free_port() {  # a port nobody uses now on 127.0.0.1 (UDP and TCP)
-  /usr/bin/python3 -c '
-import socket
-while True:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass'
-}
-wait_udp_listen() {  # port: until something listens on 127.0.0.1:port (5 s at most)
-  for _ in $(seq 100); do
-    ss -Hlun "sport = :$1" | grep -q . && return 0
-    sleep 0.05
-  done
-  bench_die "nothing listens on UDP port $1"
-}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ticks_per_s=$(getconf CLK_TCK)
 stop() {  # PID: stop one process we started
@@ -122,40 +96,20 @@ measure_builtin() {
 }
 
 secret=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-peer_port=$(free_port)
+peer_port=$(bench_free_port)
 turnutils_peer -L 127.0.0.1 -p "$peer_port" >/dev/null 2>&1 &
 pids+=("$!")
-wait_udp_listen "$peer_port"
+bench_wait_udp_listen "$peer_port"
 
 # measure_coturn: prints "relayed_packets server_cpu_seconds flood_seconds"
 measure_coturn() {
   local port ts before after out echoed
-  port=$(free_port)
-  cat >"$work/turnserver.conf" <<EOF
-listening-ip=127.0.0.1
-relay-ip=127.0.0.1
-listening-port=$port
-realm=natpunch.bench
-use-auth-secret
-static-auth-secret=$secret
-no-cli
-no-dtls
-no-tls
-no-rfc5780
-no-stdout-log
-simple-log
-log-file=$work/turnserver.log
-pidfile=$work/turnserver.pid
-allow-loopback-peers
-allowed-peer-ip=127.0.0.1
-denied-peer-ip=0.0.0.0-255.255.255.255
-denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff
-no-multicast-peers
-EOF
+  port=$(bench_free_port)
+  bench_coturn_loopback_conf "$work" "$port" "$secret"
   turnserver -c "$work/turnserver.conf" >/dev/null 2>&1 &
   ts=$!
   pids+=("$ts")
-  wait_udp_listen "$port"
+  bench_wait_udp_listen "$port"
   before=$(cpu_ticks "$ts")
   out=$("$natpunch" turn allocate --server "127.0.0.1:$port" --secret "$secret" --peer "127.0.0.1:$peer_port" \
     --count 1 --size 1160 --flood "$secs" --window 64 --json 2>/dev/null) || true

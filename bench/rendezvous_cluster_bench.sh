@@ -50,7 +50,7 @@ for b in "$natpunch" "$load"; do
 done
 command -v nats-server >/dev/null || bench_die "nats-server not found (apt-get install nats-server)"
 
-bench_workdir
+bench_start_work
 
 wait_for() {  # FILE TEXT: until FILE contains TEXT (10 s at most)
   for _ in $(seq 200); do
@@ -62,7 +62,7 @@ wait_for() {  # FILE TEXT: until FILE contains TEXT (10 s at most)
   return 1
 }
 
-nats_port=$(bench_free_port tcp)
+nats_port=$(bench_free_port)
 nats-server -a 127.0.0.1 -p "$nats_port" >"$work/nats.log" 2>&1 &
 pids+=("$!")
 wait_for "$work/nats.log" "Server is ready"
@@ -77,7 +77,7 @@ registrations=$((2 * connects))
 max_registrations=1000000
 nodes=()
 for n in a b; do
-  port=$(bench_free_port udp)
+  port=$(bench_free_port)
   "$natpunch" rendezvous --listen "127.0.0.1:$port" --identity "$work/server.key" --cluster-key "$work/cluster.key" \
     --cluster "nats://127.0.0.1:$nats_port" --json-log --max-registrations "$max_registrations" \
     --max-puzzle-bits 0 --signature-checks-per-s 0 --registration-lifetime 3600 >"$work/$n.log" 2>&1 &

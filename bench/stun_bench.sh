@@ -61,16 +61,7 @@ for b in "$natpunch" "$load"; do
 done
 command -v turnserver >/dev/null || bench_die "turnserver not found (apt-get install coturn)"
 
-bench_workdir
-
-wait_udp_listen() {  # port: until something listens on 127.0.0.1:port (5 s at most)
-  for _ in $(seq 100); do
-    ss -Hlun "sport = :$1" | grep -q . && return 0
-    sleep 0.05
-  done
-  echo "stun_bench.sh: nothing listens on port $1" >&2
-  return 1
-}
+bench_start_work
 
 # shape_args spread|one: the generator's load arguments.
 shape_args() {
@@ -85,7 +76,7 @@ shape_text() {
 # measure natpunch|coturn SHAPE: starts the server, runs the generator, stops the server; prints responses/s.
 measure() {
   local which=$1 shape=$2 port pid out
-  port=$(bench_free_port udp)
+  port=$(bench_free_port)
   if [[ $which == natpunch ]]; then
     "$natpunch" stun-server --listen "127.0.0.1:$port" --rate 0 --threads "$threads" >"$work/server.log" 2>&1 &
   else
@@ -95,7 +86,7 @@ measure() {
   fi
   pid=$!
   pids+=("$pid")
-  wait_udp_listen "$port"
+  bench_wait_udp_listen "$port"
   # shellcheck disable=SC2046
   out=$("$load" --server "127.0.0.1:$port" $(shape_args "$shape") --seconds "$secs" --cpu-pid "$pid")
   kill "$pid" 2>/dev/null || true

@@ -42,17 +42,9 @@ done
 
 lab="$repo/lab/lab.sh"
 id=bttfb
-work=$(mktemp -d)
+bench_on_exit() { "$lab" down --id "$id" >/dev/null 2>&1 || true; }
+bench_start_work
 chmod 755 "$work"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  "$lab" down --id "$id" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 "$lab" up --id "$id" --a udpblock --b none >"$work/lab.log" 2>&1 || { cat "$work/lab.log" >&2; bench_die "lab up failed"; }
 

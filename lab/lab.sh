@@ -10,9 +10,11 @@ set -euo pipefail
 
 readonly PROG=lab.sh
 readonly LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-readonly KINDS="none prc sym block fw fc rc udpblock udplimit"
+readonly KINDS="none prc sym block fw fc rc udpblock udplimit v6fw v6"
 # udplimit without :RATE limits UDP to this many packets/s each way.
 readonly DEFAULT_UDP_RATE=50
+# Modifiers a KIND may carry: KIND+v6fw, KIND+v6, KIND+hairpin, KIND+isolated.
+readonly MODIFIERS="v6fw v6 hairpin isolated"
 readonly MAX_CLIENTS=4
 # Extra clients of a side are a2..a4 / b2..b4 (several phones on one carrier).
 readonly HOSTS="inet server a b nat-a nat-b a2 a3 a4 b2 b3 b4"
@@ -35,6 +37,18 @@ readonly LAN_NET_A=100.64.1
 readonly LAN_NET_B=100.64.2
 readonly LAN_PREFIX=24
 readonly DEFAULT_MTU=1500
+# IPv6: only the documentation prefix 2001:db8::/32. The public segment is
+# 2001:db8::/64 on the same bridge; each side's LAN its own /64, routed (no
+# NAT66) by the side's router through a stateful firewall.
+readonly PUBLIC6_PREFIX=64
+readonly INET_ADDR6=2001:db8::1
+readonly SERVER_ADDR6_1=2001:db8::10
+readonly SERVER_ADDR6_2=2001:db8::11
+readonly ROUTER_ADDR6_A=2001:db8::101
+readonly ROUTER_ADDR6_B=2001:db8::102
+readonly LAN6_NET_A=2001:db8:1
+readonly LAN6_NET_B=2001:db8:2
+readonly LAN6_PREFIX=64
 
 usage() {
   cat <<'EOF'
@@ -60,7 +74,8 @@ COMMANDS
             them). Idempotent: succeeds when nothing exists.
   down-all  Same as down for every namespace named np-* (CI safety net; also
             removes other people's labs on this machine).
-  exec      Run CMD inside HOST, one of: server a b nat-a nat-b inet. The
+  exec      Run CMD inside HOST, one of: server a b nat-a nat-b inet (and
+            a2..a4, b2..b4 with --a-clients/--b-clients). The
             command replaces lab.sh, so `lab.sh exec ... &` gives you the
             command's own PID and its exit status.
   status    Show the lab's namespaces, NAT kinds and addresses.
@@ -72,7 +87,8 @@ OPTIONS (up)
   --a-clients N, --b-clients N
                            Clients behind that side's NAT (1-4, default 1):
                            a, a2, a3, a4 at 100.64.1.2, .3, .4, .5 (b alike) —
-                           several phones on one carrier. Not for fc/rc.
+                           several phones on one carrier. Not for none, fw,
+                           fc, rc.
   --udp-timeout S          conntrack timeout (s) of a UDP flow that has only
                            seen packets in one direction ("pending" mapping):
                            net.netfilter.nf_conntrack_udp_timeout (kernel
@@ -82,7 +98,9 @@ OPTIONS (up)
                            net.netfilter.nf_conntrack_udp_timeout_stream
                            (kernel default 120).
                            Both are set in the NAT router namespaces (and in
-                           the client namespace for kind fw).
+                           the client namespace for kind fw); they also time
+                           the IPv6 firewall's flows (v6fw, +v6fw), natd
+                           kinds included.
   --mtu N                  MTU (68-65535) of the NAT routers' outside links,
                            both ends (for kinds none/fw: the client's public
                            link). Every other link gets max(N, 1500), so the
@@ -123,6 +141,14 @@ KINDS
          (address-dependent filtering).
   fc and rc assume one client per LAN whose port masquerade preserves (true
   in this lab).
+  v6fw   IPv6 only, no NAT, as mobile carriers give phones: the client has a
+         global address 2001:db8:1::2 (b: 2001:db8:2::2) in its side's /64,
+         routed by np-ID-nat-X through a stateful nftables firewall that
+         drops unsolicited inbound packets (ct state new from wan0) and lets
+         replies to outbound flows in (address-and-port-dependent
+         filtering). No IPv4 at all on that side.
+  v6     IPv6 only, no NAT and no firewall: v6fw's addresses and routes, any
+         host may send to the client (an open IPv6 network).
 
   Userspace NAT kinds run `natpunch natd` (the project's NAT model on real
   packets) in the router namespace, on a TUN device:
@@ -140,20 +166,51 @@ KINDS
   --idle-timeout. natd logs every mapping it creates (time internal external
   remote) to /run/natpunch-lab/ID/natd-SIDE.mappings, its output to
   natd-SIDE.log: the ground truth for lab tests. The profile or policy is
-  checked (natpunch natd --check) before anything is created. Unsolicited inbound UDP is dropped silently (no ICMP) by every
-  NAT router, as carrier NATs do.
+  checked (natpunch natd --check) before anything is created. Unsolicited
+  inbound UDP is dropped silently (no ICMP) by every NAT router, as carrier
+  NATs do.
+
+  MODIFIERS, appended to a KIND with '+' (any order, e.g. prc+hairpin+isolated):
+  +v6fw      dual stack: IPv4 through the KIND's NAT (kernel or natd) plus
+             IPv6 as with v6fw, on the same client(s) and router. For kinds
+             with a router (not none, fw, v6fw, v6).
+  +v6        dual stack with open IPv6 (as kind v6); not with +v6fw.
+  +hairpin   the NAT hairpins (RFC 4787 REQ-9): a client that sends to the
+             NAT's public address and a port another inside client is mapped
+             to reaches that client, from its own public mapping. prc: an
+             nft map of mapped ports (masquerade keeps them) -> dnat to the
+             owner + snat to the public address; natd kinds: natd
+             --hairpinning. Only prc and natd kinds.
+  +isolated  the side's clients cannot reach each other inside (LAN bridge
+             port isolation; the router forwards nothing LAN to LAN): phones
+             on separate carrier bearers. With several clients they can only
+             meet through the NAT (+hairpin) or a relay. Without +isolated,
+             clients of one side share a LAN and reach each other directly.
+  Same-NAT pairs: `--a prc --a-clients 2` (a and a2 reach each other on
+  their LAN), `--a prc+hairpin+isolated --a-clients 2` (only the NAT's
+  hairpinning joins them), `--a prc+isolated --a-clients 2` (nothing does).
 
 TOPOLOGY AND ADDRESSES
-  np-ID-inet     bridge br0 = the "public internet" 203.0.113.0/24 (.1)
+  np-ID-inet     bridge br0 = the "public internet" 203.0.113.0/24 (.1) and
+                 2001:db8::/64 (::1)
   np-ID-server   203.0.113.10 and 203.0.113.11 (two addresses for RFC 5780 /
-                 RFC 3489 CHANGE-REQUEST)
+                 RFC 3489 CHANGE-REQUEST), 2001:db8::10 and 2001:db8::11
   np-ID-nat-a    outside 203.0.113.101, inside 100.64.1.1 (IPv4 forwarding on);
-                 natd kinds: public 203.0.113.101 is natd's, router 203.0.113.201
-  np-ID-a        100.64.1.2, default route via 100.64.1.1
-  np-ID-nat-b    outside 203.0.113.102, inside 100.64.2.1
-  np-ID-b        100.64.2.2, default route via 100.64.2.1
-  With kind none/fw there is no np-ID-nat-X: client X itself has the public
-  address (203.0.113.101 for a, .102 for b). Nothing routes out of the lab.
+                 natd kinds: public 203.0.113.101 is natd's, router 203.0.113.201;
+                 with IPv6 (v6fw, v6, +v6fw, +v6): outside 2001:db8::101, inside
+                 2001:db8:1::1 (IPv6 forwarding on; stateful firewall but
+                 for v6, +v6)
+  np-ID-a        100.64.1.2, default route via 100.64.1.1; with IPv6
+                 2001:db8:1::2, default route via 2001:db8:1::1
+  np-ID-nat-b    outside 203.0.113.102, inside 100.64.2.1 (IPv6: 2001:db8::102,
+                 2001:db8:2::1)
+  np-ID-b        100.64.2.2, default route via 100.64.2.1 (IPv6: 2001:db8:2::2)
+  Extra clients a2..a4 are .3-.5 (IPv6 ::3-::5). With kind none/fw there is
+  no np-ID-nat-X: client X itself has the public address (203.0.113.101 for
+  a, .102 for b). IPv6 is on in inet, server and the namespaces of sides with
+  IPv6 (disabled elsewhere); the server and routers route the sides' /64s
+  via their routers. Nothing routes out of the lab: the only default routes
+  are the clients' towards their own lab router.
 
 EXIT STATUS
   0 success; 1 runtime failure (not root, lab exists, kernel refused);
@@ -165,6 +222,9 @@ EXAMPLES
   sudo lab/lab.sh exec --id t1 a -- stun 203.0.113.10 -v
   sudo lab/lab.sh exec --id t1 nat-a -- conntrack -L -p udp
   sudo lab/lab.sh up --id t2 --a profile:kpn-nl --b model:eim/eif/sequential --a-clients 2
+  sudo lab/lab.sh up --id t3 --a v6fw --b profile:vodafone-nl+v6fw
+  sudo lab/lab.sh exec --id t3 a -- ping -c1 2001:db8::10
+  sudo lab/lab.sh up --id t4 --a prc+hairpin+isolated --a-clients 2 --b model:eim/apdf/preserving+hairpin
   sudo lab/lab.sh down --id t1
 EOF
 }
@@ -188,6 +248,12 @@ public_addr() { if [[ $1 == a ]]; then echo "$PUBLIC_ADDR_A"; else echo "$PUBLIC
 # First three octets of side a/b's LAN (router .1, client .2).
 lan_net() { if [[ $1 == a ]]; then echo "$LAN_NET_A"; else echo "$LAN_NET_B"; fi; }
 
+# First 48 bits of side a/b's IPv6 LAN (router ::1, clients ::2..::5).
+lan6_net() { if [[ $1 == a ]]; then echo "$LAN6_NET_A"; else echo "$LAN6_NET_B"; fi; }
+
+# The router's address on the public IPv6 segment.
+router_addr6() { if [[ $1 == a ]]; then echo "$ROUTER_ADDR6_A"; else echo "$ROUTER_ADDR6_B"; fi; }
+
 ns_exists() { [[ -e "/run/netns/$1" ]]; }
 
 in_ns() {
@@ -209,20 +275,63 @@ validate_id() {
   [[ $1 =~ ^[A-Za-z0-9]{1,12}$ ]] || usage_error "invalid --id '$1': use 1-12 letters or digits"
 }
 
-validate_kind() {
-  local side=$1 kind=$2 k
-  for k in $KINDS; do
-    [[ $kind == "$k" ]] && return 0
-  done
-  is_natd_kind "$kind" && return 0
-  if [[ $kind == udplimit:* ]]; then
-    validate_uint_range "--$side udplimit:RATE" "${kind#udplimit:}" 1 1000000
-    return 0
-  fi
-  usage_error "unknown NAT kind '$kind' for --$side (valid: ${KINDS// /, }, udplimit:RATE, profile:NAME, model:M/F/A)"
+# A KIND is a base kind with optional modifiers: BASE[+MODIFIER]...
+# (prc+hairpin+isolated, profile:kpn-nl+v6fw).
+kind_base() {
+  local kind=$1
+  while [[ $kind =~ ^(.+)\+(v6fw|v6|hairpin|isolated)$ ]]; do kind=${BASH_REMATCH[1]}; done
+  printf '%s' "$kind"
 }
 
-is_natd_kind() { [[ $1 == profile:* || $1 == model:* ]]; }
+kind_has() { # kind_has KIND MODIFIER
+  local kind=$1
+  while [[ $kind =~ ^(.+)\+(v6fw|v6|hairpin|isolated)$ ]]; do
+    [[ ${BASH_REMATCH[2]} == "$2" ]] && return 0
+    kind=${BASH_REMATCH[1]}
+  done
+  return 1
+}
+
+# Whether a side of this KIND has IPv6 (v6fw, v6, or any kind +v6fw, +v6).
+kind_has_v6() { is_v6_only "$1" || kind_has "$1" v6fw || kind_has "$1" v6; }
+# Whether that IPv6 is open (v6, +v6: no firewall) rather than firewalled.
+kind_v6_open() { [[ $(kind_base "$1") == v6 ]] || kind_has "$1" v6; }
+is_v6_only() { local base; base=$(kind_base "$1"); [[ $base == v6fw || $base == v6 ]]; }
+# Whether a side of this KIND has IPv4 (every kind but v6fw and v6).
+kind_has_v4() { ! is_v6_only "$1"; }
+
+validate_kind() {
+  local side=$1 kind=$2 base k known=0 rest mod seen=" "
+  base=$(kind_base "$kind")
+  for k in $KINDS; do [[ $base == "$k" ]] && known=1; done
+  is_natd_kind "$base" && known=1
+  if [[ $base == udplimit:* ]]; then
+    validate_uint_range "--$side udplimit:RATE" "${base#udplimit:}" 1 1000000
+    known=1
+  fi
+  ((known)) || usage_error "unknown NAT kind '$base' for --$side (valid: ${KINDS// /, }, udplimit:RATE, profile:NAME, model:M/F/A; modifiers +${MODIFIERS// / +})"
+  rest=${kind#"$base"}
+  while [[ $rest =~ ^\+([^+]+)(.*)$ ]]; do
+    mod=${BASH_REMATCH[1]}
+    rest=${BASH_REMATCH[2]}
+    [[ $seen != *" $mod "* ]] || usage_error "--$side $kind: modifier +$mod given twice"
+    seen+="$mod "
+    case $mod in
+      v6fw | v6)
+        [[ $base != none && $base != fw && $base != v6fw && $base != v6 ]] ||
+          usage_error "--$side $kind: +$mod needs a kind with a router (kind $base has none, or is IPv6 already)"
+        [[ $seen != *" v6fw "* || $seen != *" v6 "* ]] ||
+          usage_error "--$side $kind: +v6 (open) and +v6fw (firewalled) exclude each other" ;;
+      hairpin)
+        [[ $base == prc ]] || is_natd_kind "$base" ||
+          usage_error "--$side $kind: +hairpin is built for prc and natd kinds (profile:NAME, model:M/F/A) only" ;;
+      isolated)
+        [[ $base != none && $base != fw ]] || usage_error "--$side $kind: kind $base has no LAN to isolate" ;;
+    esac
+  done
+}
+
+is_natd_kind() { local base; base=$(kind_base "$1"); [[ $base == profile:* || $base == model:* ]]; }
 
 router_addr() { if [[ $1 == a ]]; then echo "$ROUTER_ADDR_A"; else echo "$ROUTER_ADDR_B"; fi; }
 
@@ -249,7 +358,8 @@ filtering_name() {
 # Prints natd's policy options for a natd kind, one per line (usage error
 # for a malformed kind; natd --check judges the values).
 natd_policy_args() {
-  local side=$1 kind=$2
+  local side=$1 kind
+  kind=$(kind_base "$2")
   case $kind in
     profile:*)
       local name=${kind#profile:} file
@@ -288,6 +398,7 @@ natd_command() {
   bin=$(natpunch_bin) || exit $?
   printf '%s\n' "$bin" natd --tun tun0 --inside-cidr "$(lan_net "$side").0/$LAN_PREFIX" --public-ip "$(public_addr "$side")"
   natd_policy_args "$side" "$kind" || exit $?
+  if kind_has "$kind" hairpin; then printf '%s\n' --hairpinning; fi
   [[ -z $udp_timeout ]] || printf '%s\n' --pending-timeout "$udp_timeout"
   [[ -z $udp_stream_timeout ]] || printf '%s\n' --idle-timeout "$udp_stream_timeout"
   if [[ -n $extra ]]; then
@@ -357,13 +468,38 @@ remove_namespaces() {
 
 # ---------------------------------------------------------------- building
 
+# new_namespace NS IPV4_FORWARDING [IPV6: off|host|router]
 new_namespace() {
-  local ns=$1 forwarding=$2
+  local ns=$1 forwarding=$2 v6=${3:-off}
   ip netns add "$ns"
   ip -n "$ns" link set lo up
-  # The address plan is IPv4-only; IPv6 would only add link-local noise.
-  in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+  if [[ $v6 == off ]]; then
+    # Namespaces without a part in the IPv6 plan: it would only add link-local noise.
+    in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+  else
+    # Set before any link exists, so every link inherits it: static
+    # addresses only (no router advertisements, no autoconfiguration) and no
+    # duplicate address detection, whose ~1 s wait would make addresses
+    # unusable right after `up`.
+    local conf forward=0
+    [[ $v6 == router ]] && forward=1
+    for conf in all default; do
+      in_ns "$ns" sysctl -qw net.ipv6.conf.$conf.disable_ipv6=0 net.ipv6.conf.$conf.accept_dad=0 \
+        net.ipv6.conf.$conf.accept_ra=0 net.ipv6.conf.$conf.autoconf=0 net.ipv6.conf.$conf.forwarding=$forward
+    done
+  fi
   in_ns "$ns" sysctl -qw net.ipv4.ip_forward="$forwarding"
+  # With br_netfilter loaded, frames crossing a bridge (br0, a LAN bridge
+  # lan0) would run through this namespace's IP hooks: a hairpinned packet
+  # would be switched between LAN ports after its dnat instead of routed.
+  # Bridges here only switch.
+  in_ns "$ns" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
+    net.bridge.bridge-nf-call-arptables=0 2>/dev/null || true
+  if ((forwarding)); then
+    # A router that sends a hairpinned packet back out of the interface it
+    # came in on must not tell the sender to go there directly.
+    in_ns "$ns" sysctl -qw net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0
+  fi
 }
 
 # Plugs interface $dev of namespace $ns into the public bridge.
@@ -393,13 +529,18 @@ set_conntrack_timeouts() {
 # different one when the client later sends to that peer (breaks punching).
 router_ruleset() {
   local side=$1 kind=$2 client=$3 filter_timeout=$4
-  local masquerade="masquerade"
-  if [[ $kind == sym ]]; then masquerade="masquerade fully-random"; fi
+  local base masquerade="masquerade" public lan hairpin=0 isolated=0
+  base=$(kind_base "$kind")
+  public=$(public_addr "$side")
+  lan=$(lan_net "$side")
+  kind_has "$kind" hairpin && hairpin=1
+  kind_has "$kind" isolated && isolated=1
+  if [[ $base == sym ]]; then masquerade="masquerade fully-random"; fi
   cat <<EOF
 table ip natpunch_lab {
-  comment "kind=${kind%%:*} side=$side"
+  comment "kind=${base%%:*} side=$side"
 EOF
-  case $kind in
+  case $base in
     fc) cat <<EOF
   set mapped_ports {
     type inet_service
@@ -417,54 +558,109 @@ EOF
 EOF
       ;;
   esac
+  # Hairpinning: which inside client owns an external port. masquerade
+  # keeps the source port while it is free, so the client's own port is the
+  # key, learnt from its outbound UDP.
+  if ((hairpin)); then
+    cat <<EOF
+  map hairpin {
+    type inet_service : ipv4_addr
+    flags dynamic,timeout
+    timeout ${filter_timeout}s
+  }
+EOF
+  fi
   # The cone kinds forward unsolicited inbound UDP that their filter admits
   # to the client, keeping the port (masquerade preserved it on the way out).
   local admit=""
-  case $kind in
+  case $base in
     fc) admit='udp dport @mapped_ports' ;;
     rc) admit='ip saddr . udp dport @contacted' ;;
   esac
-  if [[ -n $admit ]]; then
-    cat <<EOF
-  chain prerouting {
-    type nat hook prerouting priority dstnat; policy accept;
-    iifname "wan0" $admit dnat to $client
-  }
-EOF
+  if [[ -n $admit ]] || ((hairpin)); then
+    echo '  chain prerouting {'
+    echo '    type nat hook prerouting priority dstnat; policy accept;'
+    [[ -z $admit ]] || echo "    iifname \"wan0\" $admit dnat to $client"
+    ((hairpin == 0)) || echo "    iifname \"lan0\" ip daddr $public meta l4proto udp dnat to udp dport map @hairpin"
+    echo '  }'
   fi
   cat <<EOF
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     oifname "wan0" $masquerade
+EOF
+  # A hairpinned packet reaches its target from the sender's public mapping
+  # (snat keeps the sender's port unless another flow to that target holds it).
+  ((hairpin == 0)) || echo "    oifname \"lan0\" ip saddr $lan.0/$LAN_PREFIX ct status dnat snat to $public"
+  cat <<EOF
   }
   chain input {
     type filter hook input priority filter; policy accept;
 EOF
-  if [[ $kind == block ]]; then echo '    iifname "wan0" meta l4proto udp drop'; fi
+  if [[ $base == block ]]; then echo '    iifname "wan0" meta l4proto udp drop'; fi
   cat <<EOF
     iifname "wan0" meta l4proto udp ct state new drop
   }
   chain forward {
     type filter hook forward priority filter; policy accept;
 EOF
-  if [[ $kind == block ]]; then echo '    meta l4proto udp drop'; fi
-  if [[ $kind == udpblock ]]; then echo '    iifname "lan0" meta l4proto udp drop'; fi
-  if [[ $kind == udplimit* ]]; then
-    local rate=${kind#udplimit}
+  if [[ $base == block ]]; then echo '    meta l4proto udp drop'; fi
+  if [[ $base == udpblock ]]; then echo '    iifname "lan0" meta l4proto udp drop'; fi
+  if [[ $base == udplimit* ]]; then
+    local rate=${base#udplimit}
     rate=${rate#:}
     rate=$((10#${rate:-$DEFAULT_UDP_RATE}))
     # One limiter per direction, shared by every flow of that direction.
     echo "    iifname \"lan0\" meta l4proto udp limit rate over $rate/second burst $rate packets drop"
     echo "    iifname \"wan0\" meta l4proto udp limit rate over $rate/second burst $rate packets drop"
   fi
-  case $kind in
+  case $base in
     fc) echo '    oifname "wan0" update @mapped_ports { udp sport timeout '"${filter_timeout}"'s }' ;;
     rc) echo '    oifname "wan0" update @contacted { ip daddr . udp sport timeout '"${filter_timeout}"'s }' ;;
   esac
+  # (The map's own timeout: a per-element one in a map update adds nothing in nft 1.0.6.)
+  ((hairpin == 0)) || echo '    oifname "wan0" meta l4proto udp update @hairpin { udp sport : ip saddr }'
   cat <<EOF
     ct state established,related accept
     iifname "wan0" ct status dnat accept
     iifname "wan0" ct state new drop
+EOF
+  # Isolated clients meet only through the NAT: hairpinned flows pass,
+  # nothing else goes from the LAN back into it.
+  if ((isolated)); then
+    echo '    iifname "lan0" oifname "lan0" ct status dnat accept'
+    echo '    iifname "lan0" oifname "lan0" drop'
+  fi
+  cat <<EOF
+  }
+}
+EOF
+}
+
+# IPv6 of a side with v6fw or +v6fw: routed, no NAT66, a stateful firewall
+# in the router as mobile carriers run it. Unsolicited inbound is dropped
+# silently (no ICMPv6 errors); replies to outbound flows and their ICMPv6
+# errors (packet too big) are let in. Neighbour discovery stays on-link.
+# v6, +v6: routed and open (no firewall), only +isolated's rule.
+firewall6_ruleset() {
+  local side=$1 kind=$2 open=0 name=fw
+  if kind_v6_open "$kind"; then open=1 name=open; fi
+  cat <<EOF
+table ip6 natpunch_lab6 {
+  comment "v6=$name side=$side"
+  chain input {
+    type filter hook input priority filter; policy accept;
+EOF
+  ((open)) || echo '    iifname "wan0" meta l4proto udp ct state new drop'
+  cat <<EOF
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    ct state established,related accept
+EOF
+  ((open)) || echo '    iifname "wan0" drop'
+  if kind_has "$kind" isolated; then echo '    iifname "lan0" oifname "lan0" drop'; fi
+  cat <<EOF
   }
 }
 EOF
@@ -491,30 +687,39 @@ client_hosts() {
 }
 
 # Connects the router's LAN to the side's clients: one veth for one client,
-# a bridge lan0 with a port per client for several.
+# a bridge lan0 with a port per client for several (isolated ports for
+# +isolated: the clients then reach only the router). Addresses per the
+# side's kind: IPv4 100.64.X.0/24 (not v6fw, v6), IPv6 2001:db8:X::/64
+# (v6fw, v6, +v6fw, +v6); the clients' default routes point at the router.
 build_lan() {
-  local id=$1 side=$2 clients=$3 mtu=$4
-  local router lan host client k=0
+  local id=$1 side=$2 clients=$3 mtu=$4 kind=$5
+  local router lan lan6 host client k=0 v6=off
   router=$(ns_name "$id" "nat-$side")
   lan=$(lan_net "$side")
+  lan6=$(lan6_net "$side")
+  kind_has_v6 "$kind" && v6=host
   if ((clients > 1)); then
     ip -n "$router" link add lan0 mtu "$mtu" type bridge
   fi
   while read -r host; do
     client=$(ns_name "$id" "$host")
     ((++k))
-    new_namespace "$client" 0
+    new_namespace "$client" 0 "$v6"
     if ((clients > 1)); then
       ip -n "$router" link add "lanp$k" mtu "$mtu" type veth peer name eth0 netns "$client" mtu "$mtu"
       ip -n "$router" link set "lanp$k" master lan0 up
+      if kind_has "$kind" isolated; then ip -n "$router" link set dev "lanp$k" type bridge_slave isolated on; fi
     else
       ip -n "$router" link add lan0 mtu "$mtu" type veth peer name eth0 netns "$client" mtu "$mtu"
     fi
-    ip -n "$client" addr add "$lan.$((k + 1))/$LAN_PREFIX" dev eth0
+    if kind_has_v4 "$kind"; then ip -n "$client" addr add "$lan.$((k + 1))/$LAN_PREFIX" dev eth0; fi
+    if [[ $v6 != off ]]; then ip -n "$client" -6 addr add "$lan6::$((k + 1))/$LAN6_PREFIX" dev eth0 nodad; fi
     ip -n "$client" link set eth0 up
-    ip -n "$client" route add default via "$lan.1"
+    if kind_has_v4 "$kind"; then ip -n "$client" route add default via "$lan.1"; fi
+    if [[ $v6 != off ]]; then ip -n "$client" -6 route add default via "$lan6::1" dev eth0; fi
   done < <(client_hosts "$side" "$clients")
-  ip -n "$router" addr add "$lan.1/$LAN_PREFIX" dev lan0
+  if kind_has_v4 "$kind"; then ip -n "$router" addr add "$lan.1/$LAN_PREFIX" dev lan0; fi
+  if [[ $v6 != off ]]; then ip -n "$router" -6 addr add "$lan6::1/$LAN6_PREFIX" dev lan0 nodad; fi
   ip -n "$router" link set lan0 up
 }
 
@@ -528,7 +733,6 @@ start_natd() {
   state=$(lab_state_dir "$id")
   mkdir -p "$state"
   mapfile -t cmd < <(natd_command "$side" "$kind" "$udp_timeout" "$udp_stream_timeout" "$extra")
-  echo "$kind" >"$state/kind-$side"
   # setsid: natd must not die with the shell that ran `lab.sh up`; `down`
   # stops it (it is a process of the router namespace).
   setsid ip netns exec "$router" "${cmd[@]}" --lan lan0 --wan wan0 --log-mappings "$state/natd-$side.mappings" \
@@ -547,76 +751,127 @@ start_natd() {
   fi
 }
 
+# The router's IPv6 part (v6fw, v6, +v6fw, +v6): its outside address on the public
+# /64 and the stateful firewall. Routes to the other /64s come later
+# (route_v6_lans), once every side exists.
+build_router_v6() {
+  local id=$1 side=$2 kind=$3 udp_timeout=$4 udp_stream_timeout=$5
+  local router
+  router=$(ns_name "$id" "nat-$side")
+  ip -n "$router" -6 addr add "$(router_addr6 "$side")/$PUBLIC6_PREFIX" dev wan0 nodad
+  firewall6_ruleset "$side" "$kind" | in_ns "$router" nft -f -
+  set_conntrack_timeouts "$router" "$udp_timeout" "$udp_stream_timeout"
+}
+
 build_side() {
   local id=$1 side=$2 kind=$3 udp_timeout=$4 udp_stream_timeout=$5 nat_mtu=$6 other_mtu=$7 clients=$8 extra=$9
-  local client router public lan
+  local client router public lan base v6=off
   client=$(ns_name "$id" "$side")
   router=$(ns_name "$id" "nat-$side")
   public=$(public_addr "$side")
   lan=$(lan_net "$side")
+  base=$(kind_base "$kind")
+  kind_has_v6 "$kind" && v6=router
+  mkdir -p "$(lab_state_dir "$id")"
+  echo "$kind" >"$(lab_state_dir "$id")/kind-$side"
 
-  case $kind in
+  case $base in
     none | fw)
       new_namespace "$client" 0
       attach_to_public "$id" "$client" eth0 "to-$side" "$nat_mtu"
       ip -n "$client" addr add "$public/$PUBLIC_PREFIX" dev eth0
-      if [[ $kind == fw ]]; then
+      if [[ $base == fw ]]; then
         firewall_ruleset "$side" | in_ns "$client" nft -f -
         set_conntrack_timeouts "$client" "$udp_timeout" "$udp_stream_timeout"
       fi
+      ;;
+    v6fw | v6)
+      # The carrier's IPv6 router: no IPv4 at all on this side.
+      new_namespace "$router" 0 router
+      attach_to_public "$id" "$router" wan0 "to-nat-$side" "$nat_mtu"
+      build_lan "$id" "$side" "$clients" "$other_mtu" "$kind"
+      build_router_v6 "$id" "$side" "$kind" "$udp_timeout" "$udp_stream_timeout"
       ;;
     profile:* | model:*)
       # natd routes like a carrier router with a smaller link: with --mtu it
       # answers DF packets above it with "fragmentation needed" and
       # fragments the rest, both ways (given in $extra); an L2 hop with a
       # smaller MTU would silently drop the server's larger packets instead.
-      new_namespace "$router" 1
+      new_namespace "$router" 1 "$v6"
       attach_to_public "$id" "$router" wan0 "to-nat-$side" "$other_mtu"
       ip -n "$router" addr add "$(router_addr "$side")/$PUBLIC_PREFIX" dev wan0
-      build_lan "$id" "$side" "$clients" "$other_mtu"
+      build_lan "$id" "$side" "$clients" "$other_mtu" "$kind"
+      [[ $v6 == off ]] || build_router_v6 "$id" "$side" "$kind" "$udp_timeout" "$udp_stream_timeout"
       start_natd "$id" "$side" "$kind" "$udp_timeout" "$udp_stream_timeout" "$extra"
       ;;
     *)
-      new_namespace "$router" 1
+      new_namespace "$router" 1 "$v6"
       attach_to_public "$id" "$router" wan0 "to-nat-$side" "$nat_mtu"
       ip -n "$router" addr add "$public/$PUBLIC_PREFIX" dev wan0
-      build_lan "$id" "$side" "$clients" "$other_mtu"
+      build_lan "$id" "$side" "$clients" "$other_mtu" "$kind"
       # The ruleset goes in first: it loads conntrack if the kernel had not
       # yet, and the timeout sysctls only exist once conntrack is loaded.
       local filter_timeout
       filter_timeout=${udp_timeout:-$(in_ns "$router" sysctl -n net.netfilter.nf_conntrack_udp_timeout 2>/dev/null || echo 30)}
       router_ruleset "$side" "$kind" "$lan.2" "$filter_timeout" | in_ns "$router" nft -f -
+      [[ $v6 == off ]] || build_router_v6 "$id" "$side" "$kind" "$udp_timeout" "$udp_stream_timeout"
       set_conntrack_timeouts "$router" "$udp_timeout" "$udp_stream_timeout"
       ;;
   esac
 }
 
+# Every host on the public segment that routes IPv6 (server, the routers of
+# sides with IPv6) learns the way to each side's /64: via that side's
+# router. No default route anywhere on the segment.
+route_v6_lans() {
+  local id=$1 kind_a=$2 kind_b=$3 side kind other_kind prefix via
+  for side in a b; do
+    if [[ $side == a ]]; then kind=$kind_a other_kind=$kind_b; else kind=$kind_b other_kind=$kind_a; fi
+    kind_has_v6 "$kind" || continue
+    prefix="$(lan6_net "$side")::/$LAN6_PREFIX"
+    via=$(router_addr6 "$side")
+    ip -n "$(ns_name "$id" server)" -6 route add "$prefix" via "$via" dev eth0
+    if kind_has_v6 "$other_kind"; then
+      ip -n "$(ns_name "$id" "nat-$([[ $side == a ]] && echo b || echo a)")" -6 route add "$prefix" via "$via" dev wan0
+    fi
+  done
+}
+
 kind_description() {
-  case $1 in
-    none) echo "no NAT (public address)" ;;
-    prc) echo "port-restricted cone (masquerade)" ;;
-    sym) echo "symmetric (masquerade fully-random)" ;;
-    block) echo "UDP blocked (masquerade + drop udp)" ;;
-    udpblock) echo "outbound UDP blocked, TCP passes (masquerade + drop udp from lan0)" ;;
+  local kind=$1 base text
+  base=$(kind_base "$kind")
+  case $base in
+    none) text="no NAT (public address)" ;;
+    prc) text="port-restricted cone (masquerade)" ;;
+    sym) text="symmetric (masquerade fully-random)" ;;
+    block) text="UDP blocked (masquerade + drop udp)" ;;
+    udpblock) text="outbound UDP blocked, TCP passes (masquerade + drop udp from lan0)" ;;
     udplimit*)
-      local rate=${1#udplimit}
+      local rate=${base#udplimit}
       rate=${rate#:}
-      echo "UDP limited to ${rate:-$DEFAULT_UDP_RATE} packets/s each way (masquerade + nft limit)"
+      text="UDP limited to ${rate:-$DEFAULT_UDP_RATE} packets/s each way (masquerade + nft limit)"
       ;;
-    fw) echo "symmetric UDP firewall (public address + stateful firewall)" ;;
-    fc) echo "full cone (masquerade + dnat to mapped ports)" ;;
-    rc) echo "restricted cone (masquerade + dnat from contacted addresses)" ;;
-    profile:*) echo "userspace natd with carrier profile ${1#profile:}" ;;
-    model:*) echo "userspace natd, mapping/filtering/allocator ${1#model:}" ;;
-    *) echo "unknown" ;;
+    fw) text="symmetric UDP firewall (public address + stateful firewall)" ;;
+    fc) text="full cone (masquerade + dnat to mapped ports)" ;;
+    rc) text="restricted cone (masquerade + dnat from contacted addresses)" ;;
+    v6fw) text="IPv6 only, no NAT, stateful firewall" ;;
+    v6) text="IPv6 only, no NAT, open (no firewall)" ;;
+    profile:*) text="userspace natd with carrier profile ${base#profile:}" ;;
+    model:*) text="userspace natd, mapping/filtering/allocator ${base#model:}" ;;
+    *) text="unknown" ;;
   esac
+  kind_has "$kind" v6fw && text+="; IPv6 behind a stateful firewall"
+  kind_has "$kind" v6 && text+="; IPv6 open (no firewall)"
+  kind_has "$kind" hairpin && text+="; hairpinning"
+  kind_has "$kind" isolated && text+="; clients isolated from each other"
+  echo "$text"
 }
 
 # Reads the NAT kind of one side back from the running lab.
 side_kind() {
   local id=$1 side=$2 ns comment state
   state=$(lab_state_dir "$id")/kind-$side
-  if [[ -r $state ]] && ns_exists "$(ns_name "$id" "nat-$side")"; then
+  if [[ -r $state ]] && { ns_exists "$(ns_name "$id" "nat-$side")" || ns_exists "$(ns_name "$id" "$side")"; }; then
     cat "$state"
     return
   fi
@@ -631,17 +886,26 @@ side_kind() {
   if ns_exists "$(ns_name "$id" "$side")"; then echo none; else echo "?"; fi
 }
 
+# join_by SEPARATOR WORD...: the words joined by SEPARATOR.
+join_by() {
+  local separator=$1 out=$2 word
+  shift 2
+  for word in "$@"; do out+="$separator$word"; done
+  printf '%s' "$out"
+}
+
 print_summary() {
   local id=$1 kind_a=$2 kind_b=$3 nat_mtu=$4 udp_timeout=$5 udp_stream_timeout=$6 clients_a=$7 clients_b=$8
-  local side kind public lan clients host k
-  echo "lab '$id' is up (public segment 203.0.113.0/$PUBLIC_PREFIX = bridge br0 in $(ns_name "$id" inet), $INET_ADDR)"
+  local side kind public lan lan6 clients host k addresses router_addresses
+  echo "lab '$id' is up (public segment 203.0.113.0/$PUBLIC_PREFIX and 2001:db8::/$PUBLIC6_PREFIX = bridge br0 in $(ns_name "$id" inet), $INET_ADDR, $INET_ADDR6)"
   local w=$((${#id} + 10)) # width of the longest name, np-ID-server
-  printf '  %-8s %-*s %s\n' server "$w" "$(ns_name "$id" server)" "$SERVER_ADDR1, $SERVER_ADDR2"
+  printf '  %-8s %-*s %s\n' server "$w" "$(ns_name "$id" server)" "$SERVER_ADDR1, $SERVER_ADDR2, $SERVER_ADDR6_1, $SERVER_ADDR6_2"
   for side in a b; do
     [[ $side == a ]] && kind=$kind_a || kind=$kind_b
     public=$(public_addr "$side")
     lan=$(lan_net "$side")
-    case $kind in
+    lan6=$(lan6_net "$side")
+    case $(kind_base "$kind") in
       none | fw)
         printf '  %-8s %-*s %s   [%s: %s]\n' "$side" "$w" "$(ns_name "$id" "$side")" "$public" "$kind" "$(kind_description "$kind")"
         ;;
@@ -650,9 +914,16 @@ print_summary() {
         k=1
         while read -r host; do
           ((++k))
-          printf '  %-8s %-*s %s via %s   [%s: %s]\n' "$host" "$w" "$(ns_name "$id" "$host")" "$lan.$k" "$lan.1" "$kind" "$(kind_description "$kind")"
+          addresses=()
+          kind_has_v4 "$kind" && addresses+=("$lan.$k via $lan.1")
+          kind_has_v6 "$kind" && addresses+=("$lan6::$k via $lan6::1")
+          printf '  %-8s %-*s %s   [%s: %s]\n' "$host" "$w" "$(ns_name "$id" "$host")" "$(join_by ', ' "${addresses[@]}")" \
+            "$kind" "$(kind_description "$kind")"
         done < <(client_hosts "$side" "$clients")
-        printf '  %-8s %-*s inside %s, outside %s\n' "nat-$side" "$w" "$(ns_name "$id" "nat-$side")" "$lan.1" "$public"
+        router_addresses=()
+        kind_has_v4 "$kind" && router_addresses+=("inside $lan.1, outside $public")
+        kind_has_v6 "$kind" && router_addresses+=("inside $lan6::1, outside $(router_addr6 "$side")")
+        printf '  %-8s %-*s %s\n' "nat-$side" "$w" "$(ns_name "$id" "nat-$side")" "$(join_by '; ' "${router_addresses[@]}")"
         if is_natd_kind "$kind"; then
           printf '  %-8s natd pid %s, mappings %s\n' "" "$(cat "$(lab_state_dir "$id")/natd-$side.pid")" \
             "$(lab_state_dir "$id")/natd-$side.mappings"
@@ -727,7 +998,7 @@ cmd_up() {
   local side kind clients extra
   for side in a b; do
     if [[ $side == a ]]; then kind=$kind_a clients=$clients_a extra=$natd_args_a; else kind=$kind_b clients=$clients_b extra=$natd_args_b; fi
-    case $kind in
+    case $(kind_base "$kind") in
       none | fw) ((clients == 1)) || usage_error "--$side-clients: kind $kind puts the client on the public segment; only 1 client" ;;
       fc | rc) ((clients == 1)) || usage_error "--$side-clients: kind $kind assumes one client per LAN; use a natd kind (model:eim/eif/preserving) for several" ;;
     esac
@@ -755,18 +1026,22 @@ cmd_up() {
   local inet server
   inet=$(ns_name "$id" inet)
   server=$(ns_name "$id" server)
-  new_namespace "$inet" 0
+  new_namespace "$inet" 0 host
   ip -n "$inet" link add br0 mtu "$other_mtu" type bridge
   ip -n "$inet" addr add "$INET_ADDR/$PUBLIC_PREFIX" dev br0
+  ip -n "$inet" -6 addr add "$INET_ADDR6/$PUBLIC6_PREFIX" dev br0 nodad
   ip -n "$inet" link set br0 up
 
-  new_namespace "$server" 0
+  new_namespace "$server" 0 host
   attach_to_public "$id" "$server" eth0 to-server "$other_mtu"
   ip -n "$server" addr add "$SERVER_ADDR1/$PUBLIC_PREFIX" dev eth0
   ip -n "$server" addr add "$SERVER_ADDR2/$PUBLIC_PREFIX" dev eth0
+  ip -n "$server" -6 addr add "$SERVER_ADDR6_1/$PUBLIC6_PREFIX" dev eth0 nodad
+  ip -n "$server" -6 addr add "$SERVER_ADDR6_2/$PUBLIC6_PREFIX" dev eth0 nodad
 
   build_side "$id" a "$kind_a" "$udp_timeout" "$udp_stream_timeout" "$nat_mtu" "$other_mtu" "$clients_a" "$natd_args_a"
   build_side "$id" b "$kind_b" "$udp_timeout" "$udp_stream_timeout" "$nat_mtu" "$other_mtu" "$clients_b" "$natd_args_b"
+  route_v6_lans "$id" "$kind_a" "$kind_b"
 
   # A bridge follows its smallest port's MTU; pin it so the lab's own
   # address on the public segment is not the one limited by --mtu.
@@ -882,7 +1157,7 @@ cmd_status() {
       printf '  %-7s %-*s (absent)\n' "$host" "$w" "$ns"
       continue
     fi
-    addrs=$(ip -n "$ns" -4 -o addr show scope global 2>/dev/null |
+    addrs=$(ip -n "$ns" -o addr show scope global 2>/dev/null |
       awk '{ printf "%s%s %s", sep, $2, $4; sep = ", " }')
     printf '  %-7s %-*s %s\n' "$host" "$w" "$ns" "${addrs:-(no addresses)}"
   done

@@ -19,19 +19,26 @@ if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 lab/selftest.sh — verify the namespace lab with stund/stun and conntrack
 
 Builds labs for every NAT kind, runs Debian's `stund` in the server and the
-`stun` client behind each NAT, and checks the classification stun prints; then
-checks argument validation, rollback of a failed `up`, conntrack timeouts and
+`stun` client behind each NAT, and checks the classification stun prints
+(hairpinning included); checks with plain UDP sockets (lab/udp_probe.py,
+Python's standard library) that v6fw's firewall drops unsolicited inbound
+IPv6 and passes flows the client started (v6 and +v6 pass both), and that
+two clients behind one NAT meet through hairpinning exactly when the kind
+says so (+hairpin) and directly exactly when their LAN lets them (not
++isolated); then checks
+argument validation, rollback of a failed `up`, conntrack timeouts and
 teardown. Needs root and the packages iproute2 nftables conntrack procps
-stun-server stun-client. Prints "selftest: N passed, N failed"; exit 1 on any
-failure. Removes every namespace and process it created.
+stun-server stun-client python3. Prints "selftest: N passed, N failed"; exit
+1 on any failure. Removes every namespace and process it created.
 EOF
   exit 0
 fi
 
 [[ $EUID -eq 0 ]] || { echo "$PROG: must run as root" >&2; exit 1; }
-for tool in stund stun conntrack nft ip turnserver; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "$PROG: '$tool' not found (apt-get install stun-server stun-client conntrack nftables iproute2 coturn)" >&2; exit 1; }
+for tool in stund stun conntrack nft ip turnserver python3; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$PROG: '$tool' not found (apt-get install stun-server stun-client conntrack nftables iproute2 coturn python3)" >&2; exit 1; }
 done
+readonly PROBE="$SCRIPT_DIR/udp_probe.py"
 
 PASSED=0
 FAILED=0
@@ -77,6 +84,10 @@ check "unknown KIND -> exit 2, nothing created" \
 check "bad --id -> exit 2" bash -c '"$1" up --id "no-dash" >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
 check "bad --mtu -> exit 2" bash -c '"$1" up --id x --mtu 20 >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
 check "udplimit:0 -> exit 2" bash -c '"$1" up --id x --a udplimit:0 >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB"
+for bad in prc+nope none+v6fw v6fw+v6fw v6+v6fw prc+v6+v6fw none+v6 sym+hairpin fw+isolated prc+hairpin+hairpin; do
+  check "KIND $bad -> exit 2, nothing created" \
+    bash -c '"$1" up --id "$2" --a "$3" >/dev/null 2>&1; [[ $? -eq 2 ]] && ! ip netns list | grep -q "^np-$2-"' _ "$LAB" "${ID_PREFIX}v" "$bad"
+done
 check "down of a missing lab succeeds" bash -c '"$1" down --id "$2" >/dev/null' _ "$LAB" "${ID_PREFIX}n"
 
 echo "== rollback when up fails midway (nft that refuses every ruleset)"
@@ -88,8 +99,14 @@ check "failed up exits non-zero" bash -c '! PATH="$1:$PATH" "$2" up --id "$3" --
 check "failed up leaves no namespaces" no_namespaces_of "${ID_PREFIX}f"
 
 echo "== NAT kinds as classified by the RFC 3489 client 'stun' (labs built concurrently)"
-# side:kind pairs; four labs cover all seven kinds.
+# side:kind pairs; seven labs cover all nine kinds and the modifiers. A
+# +v6fw/+v6 side keeps its IPv4 NAT; v6fw and v6 sides have no IPv4 to classify.
 declare -A EXPECT=(
+  [prc+hairpin+isolated]="Independent Mapping, Port Dependent Filter, preserves ports, will hairpin"
+  [prc+v6fw]="Independent Mapping, Port Dependent Filter, preserves ports, no hairpin"
+  [v6fw]="Blocked or could not reach STUN server"
+  [v6]="Blocked or could not reach STUN server"
+  [sym+v6]="Dependent Mapping, random port, no hairpin"
   [prc]="Independent Mapping, Port Dependent Filter, preserves ports, no hairpin"
   [sym]="Dependent Mapping, random port, no hairpin"
   [none]="Open"
@@ -98,17 +115,20 @@ declare -A EXPECT=(
   [fc]="Independent Mapping, Independent Filter, preserves ports, no hairpin"
   [rc]="Independent Mapping, Address Dependent Filter, preserves ports, no hairpin"
 )
-PAIRS=("1 prc sym" "2 none block" "3 fw fc" "4 rc prc")
+PAIRS=("1 prc sym" "2 none block" "3 fw fc" "4 rc prc" "5 prc+hairpin+isolated prc" "6 v6fw prc+v6fw" "7 v6 sym+v6")
+# Lab k5 has two clients per side: same-NAT pairs for the hairpin checks below.
+declare -A UP_ARGS=([5]="--a-clients 2 --b-clients 2")
 pids=()
 for pair in "${PAIRS[@]}"; do
   read -r n ka kb <<<"$pair"
   LABS+=("${ID_PREFIX}k$n")
-  "$LAB" up --id "${ID_PREFIX}k$n" --a "$ka" --b "$kb" >"$WORK_DIR/up-k$n.log" 2>&1 &
+  # shellcheck disable=SC2086 # UP_ARGS holds several words
+  "$LAB" up --id "${ID_PREFIX}k$n" --a "$ka" --b "$kb" ${UP_ARGS[$n]:-} >"$WORK_DIR/up-k$n.log" 2>&1 &
   pids+=($!)
 done
 up_ok=1
 for pid in "${pids[@]}"; do wait "$pid" || up_ok=0; done
-check "four labs come up concurrently" test "$up_ok" -eq 1
+check "seven labs come up concurrently" test "$up_ok" -eq 1
 for pair in "${PAIRS[@]}"; do
   read -r n _ _ <<<"$pair"
   start_stund "${ID_PREFIX}k$n"
@@ -138,6 +158,45 @@ done
 mapped=$(sed -n 's/^MappedAddress = //p' "$WORK_DIR/stun-k1-a.log" 2>/dev/null | head -n1)
 check "prc mapped address is the router's outside address" test "${mapped%:*}" = 203.0.113.101
 
+# probe ID HOST ARGS...: lab/udp_probe.py inside a lab host.
+probe() { local id=$1 host=$2; shift 2; timeout 20 "$LAB" exec --id "$id" "$host" -- python3 "$PROBE" "$@" 2>&1; }
+
+K6="${ID_PREFIX}k6"
+K7="${ID_PREFIX}k7"
+K5="${ID_PREFIX}k5"
+# IPv6 (lab k6: v6fw, prc+v6fw; k7: v6, sym+v6) and same-NAT pairs (lab k5:
+# prc+hairpin+isolated, prc; 2 clients each): every UDP check at once, in
+# the background while the timeout checks below sleep (started once their
+# lab is up: that needs the CPU); results after MTU. stund still runs in
+# the background: wait for PROBE_PIDS only. A
+# listener waits 5 s for what its sender repeats over 4 s, all started
+# together. Lab k5: client 2 of each side first opens a mapping from port
+# 40000 (masquerade keeps it); then client 1 sends to the NAT's public
+# address and that port (hairpinning), and to client 2's LAN address.
+start_udp_probes() {
+  PROBE_PIDS=()
+  background() { "$@" & PROBE_PIDS+=($!); }
+  for side in a b; do background probe "$K5" "${side}2" send --bind "0.0.0.0:40000" --to "203.0.113.10:9" --count 1 >/dev/null; done
+  for pid in "${PROBE_PIDS[@]}"; do wait "$pid" || true; done
+  PROBE_PIDS=()
+  for side in a b; do
+    [[ $side == a ]] && addr=2001:db8:1::2 n=1 public=203.0.113.101 net=100.64.1 || addr=2001:db8:2::2 n=2 public=203.0.113.102 net=100.64.2
+    background probe "$K6" "$side" recv --bind "[::]:41000" --timeout 5 >"$WORK_DIR/v6-unsolicited-$side"
+    background probe "$K6" server send --bind "[2001:db8::10]:4100$n" --to "[$addr]:41000" --count 40 >/dev/null
+    background probe "$K7" "$side" recv --bind "[::]:41000" --timeout 5 >"$WORK_DIR/v6-open-$side"
+    background probe "$K7" server send --bind "[2001:db8::10]:4100$n" --to "[$addr]:41000" --count 40 >/dev/null
+    background probe "$K6" server echo --bind "[2001:db8::10]:4101$n" --timeout 7 --once >/dev/null
+    background probe "$K6" "$side" send --bind "[::]:41003" --to "[2001:db8::10]:4101$n" --count 40 --expect-reply \
+      --timeout 1 >"$WORK_DIR/v6-outbound-$side"
+    background probe "$K5" "${side}2" recv --bind "0.0.0.0:40000" --timeout 5 >"$WORK_DIR/hairpin-$side"
+    background probe "$K5" "$side" send --bind "0.0.0.0:40001" --to "$public:40000" --count 40 >/dev/null
+    background probe "$K5" "${side}2" recv --bind "0.0.0.0:40002" --timeout 5 >"$WORK_DIR/direct-$side"
+    background probe "$K5" "$side" send --bind "0.0.0.0:40003" --to "$net.3:40002" --count 40 >/dev/null
+  done
+  background probe "$K6" b send --bind "0.0.0.0:41004" --to "203.0.113.10:9" --count 1 >/dev/null
+}
+PROBE_PIDS=()
+
 echo "== conntrack timeouts (--udp-timeout 3 --udp-stream-timeout 6)"
 T="${ID_PREFIX}t"
 if lab_up "$T" --a prc --b sym --udp-timeout 3 --udp-stream-timeout 6; then
@@ -150,11 +209,13 @@ if lab_up "$T" --a prc --b sym --udp-timeout 3 --udp-stream-timeout 6; then
   "$LAB" exec --id "$T" a -- stun 203.0.113.10 >/dev/null 2>&1 || true
   flows() { "$LAB" exec --id "$T" nat-a -- conntrack -L -p udp 2>/dev/null | grep -c "$1" || true; }
   check "mappings exist right after the STUN run" test "$(flows 'src=100.64.1.2')" -gt 0
+  start_udp_probes
   sleep 4.5
   check "unreplied mappings gone ~4.5 s later (timeout 3 s)" test "$(flows UNREPLIED)" -eq 0
   sleep 3
   check "all mappings gone ~7.5 s later (stream timeout 6 s)" test "$(flows 'src=100.64.1.2')" -eq 0
 fi
+((${#PROBE_PIDS[@]} > 0)) || start_udp_probes
 
 echo "== udpblock and udplimit:40, judged by a counter in the server and a TCP connect"
 # The server counts what reaches it (its own nft counter, not the NAT's
@@ -196,6 +257,32 @@ if lab_up "$M" --a prc --b none --mtu 1400; then
     test "$("$LAB" exec --id "$M" nat-a -- sysctl -n net.ipv4.ip_forward)$("$LAB" exec --id "$M" server -- sysctl -n net.ipv4.ip_forward)" = 10
   check "no default route in the server" test -z "$(ip -n "np-$M-server" route show default)"
 fi
+
+echo "== IPv6 (lab k6: v6fw, prc+v6fw; k7: v6, sym+v6) and same-NAT pairs (lab k5: prc+hairpin+isolated, prc; 2 clients each)"
+check "v6fw client has no IPv4 address" test -z "$(ip -n "np-$K6-a" -4 -o addr show scope global)"
+check "v6fw client has 2001:db8:1::2/64" bash -c 'ip -n "np-$1-a" -6 -o addr show scope global | grep -q "2001:db8:1::2/64"' _ "$K6"
+check "no default route in the server (IPv4 or IPv6)" \
+  test -z "$(ip -n "np-$K6-server" route show default)$(ip -n "np-$K6-server" -6 route show default)"
+check "IPv6 forwarding on in nat-a, off in the server" \
+  test "$(ip netns exec "np-$K6-nat-a" sysctl -n net.ipv6.conf.all.forwarding)$(ip netns exec "np-$K6-server" sysctl -n net.ipv6.conf.all.forwarding)" = 10
+for pid in "${PROBE_PIDS[@]}"; do wait "$pid" || true; done
+for side in a b; do
+  check "IPv6 side $side: unsolicited inbound UDP is dropped ($(cat "$WORK_DIR/v6-unsolicited-$side"))" \
+    grep -qx timeout "$WORK_DIR/v6-unsolicited-$side"
+  check "IPv6 side $side: the reply to an outbound flow passes ($(cat "$WORK_DIR/v6-outbound-$side"))" \
+    grep -q "^reply from \[2001:db8::10\]:4101" "$WORK_DIR/v6-outbound-$side"
+done
+check "IPv6 open (v6): unsolicited inbound UDP arrives ($(cat "$WORK_DIR/v6-open-a"))" \
+  grep -qx "from \[2001:db8::10\]:41001" "$WORK_DIR/v6-open-a"
+check "IPv6 open (sym+v6): unsolicited inbound UDP arrives ($(cat "$WORK_DIR/v6-open-b"))" \
+  grep -qx "from \[2001:db8::10\]:41002" "$WORK_DIR/v6-open-b"
+check "prc+v6fw still NATs IPv4 (conntrack maps 100.64.2.2 to 203.0.113.102)" \
+  bash -c '[[ $(ip netns exec "np-$1-nat-b" conntrack -L -p udp 2>/dev/null) == *"src=100.64.2.2"*"dst=203.0.113.102"* ]]' _ "$K6"
+check "+hairpin: a reaches a2 through the NAT, from its own public mapping ($(cat "$WORK_DIR/hairpin-a"))" \
+  grep -qx "from 203.0.113.101:40001" "$WORK_DIR/hairpin-a"
+check "+isolated: a cannot reach a2 on the LAN ($(cat "$WORK_DIR/direct-a"))" grep -qx timeout "$WORK_DIR/direct-a"
+check "no hairpin: b cannot reach b2 through the NAT ($(cat "$WORK_DIR/hairpin-b"))" grep -qx timeout "$WORK_DIR/hairpin-b"
+check "shared LAN: b reaches b2 directly ($(cat "$WORK_DIR/direct-b"))" grep -qx "from 100.64.2.2:40003" "$WORK_DIR/direct-b"
 
 echo "== teardown"
 "$LAB" exec --id "${ID_PREFIX}k1" a -- sleep 300 >/dev/null 2>&1 &

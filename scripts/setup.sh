@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs every Debian package natpunch needs and builds it.
-# Usage: scripts/setup.sh [BUILD_DIR]   (default: build)
+# Usage: scripts/setup.sh [BUILD_DIR [TARGET...]]   (default: build, every target;
+#        scripts/demo.sh builds only natpunch_cli)
 # Environment: NATPUNCH_SKIP_APT=1 skips the apt step (offline rebuilds).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${1:-$repo/build}"
+targets=("${@:2}")
 
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
@@ -28,7 +30,7 @@ if [[ "${NATPUNCH_SKIP_APT:-0}" != 1 ]]; then
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
-echo "== configure + build ($build_dir)"
+echo "== configure + build ($build_dir${targets[*]:+, only ${targets[*]}})"
 # RelWithDebInfo's -O2, with -g1 instead of -g: line tables and function
 # names (backtraces and perf still show file:line), no variable or type info;
 # compiles take ~26 % less CPU time, the code (and every benchmark figure) is
@@ -37,4 +39,4 @@ echo "== configure + build ($build_dir)"
 cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DNATPUNCH_TEST_COMPILE_OPTIONS=-O1 \
   -DNATPUNCH_WERROR=ON >/dev/null
-cmake --build "$build_dir"
+cmake --build "$build_dir" ${targets[@]:+--target "${targets[@]}"}

@@ -113,12 +113,15 @@ struct SessionOptions {
   // With an unknown NAT on either side, a plain hole punch is tried first
   // for this long (both sides must use the same value).
   std::chrono::milliseconds hole_punch_time{2000};
-  // Give up punching this long after the common start (0: only the probe budget).
-  std::chrono::milliseconds punch_timeout{0};
+  // Give up punching (and use the relay) this long after the common start;
+  // 0: only the probe budget, which at the default rate lasts minutes.
+  std::chrono::milliseconds punch_timeout{10000};
   std::uint64_t probe_budget = 170000;  // per stage
   std::chrono::microseconds send_interval{2980};  // between probes (the thesis's phones)
   std::uint32_t sockets = 256;   // local sockets a many-socket strategy may open
-  bool force_relay = false;      // skip punching (tests, hostile networks)
+  // Skip punching (tests, hostile networks); the peer is told through the
+  // rendezvous and skips it too.
+  bool force_relay = false;
   // Keepalive interval as a fraction of the smaller idle timeout; the idle
   // timeout defaults to 120 s (RFC 4787 REQ-5) when neither side measured one.
   double keepalive_safety = 0.5;
@@ -167,8 +170,11 @@ struct SessionStats {
   std::uint64_t path_deaths = 0, repunches = 0, repunches_succeeded = 0;
   std::uint64_t repunch_probes = 0;
   // The listener moved its direct path to the one the caller's datagrams
-  // arrive on (both sides had completed the handshake on different paths).
-  std::uint64_t path_switches = 0;
+  // arrive on (both sides had completed the handshake on different paths,
+  // or the caller's NAT rebound), after the caller answered a challenge on
+  // it; path_challenges counts the challenges sent (never data) to such
+  // paths before they answered.
+  std::uint64_t path_switches = 0, path_challenges = 0;
   // Dropped as not authentic (no session key): session datagrams with a bad
   // MAC, another session id or a malformed header; punch probes / acks /
   // confirms likewise (or replayed), in the first punch and re-punches.

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/bytes.hpp"
 #include "core/endpoint.hpp"
 #include "core/splitmix.hpp"
 
@@ -22,11 +23,6 @@ struct SourceKey {
 };
 
 namespace source_key_detail {
-inline std::uint64_t load_be64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
 // ff00::/8 is multicast, never a source: v4 keys live there.
 inline constexpr std::uint64_t kV4Subscriber = 0xff00'0000'0000'0004ULL;
 inline constexpr std::uint64_t kV4Network = 0xff00'0000'0000'0024ULL;

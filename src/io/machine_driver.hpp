@@ -9,10 +9,16 @@
 // it wakes at the machine's deadline, for every datagram, and at least
 // every `stop_poll` to ask the stop predicate. A steady stream of datagrams
 // never starves a due timer: due timers run first.
+//
+// The contract's optional socket parts (core/transmit.hpp: socket options,
+// bound ports, releases, send errors) work over ports that can bind, close
+// and report per socket (SocketPorts: io::UdpPorts); over other ports a
+// refused send() is the only send error a machine hears of (Refused).
 #include <algorithm>
 #include <concepts>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "core/endpoint.hpp"
 #include "core/time.hpp"
@@ -37,6 +43,25 @@ concept DatagramPorts = requires(P& p, const Transmit& t, TimePoint until) {
   { p.receive(until) } -> std::same_as<std::optional<Arrival>>;
 };
 
+// A datagram the ports could not send, for the machine's on_send_error.
+struct SendFailure {
+  SocketId socket = 0;
+  Endpoint to;
+  SendError error = SendError::Refused;
+};
+
+// Ports that bind with options, close and report failures per socket.
+// bind() of a bound socket is not called; it returns the bound endpoint, or
+// nullopt when the socket cannot be opened (the ports keep the reason).
+// Failures come out of poll_send_failure() after the flush() that met them.
+template <class P>
+concept SocketPorts = DatagramPorts<P> && requires(P& p, const P& cp, SocketId socket, const SocketOptions& options) {
+  { cp.is_bound(socket) } -> std::same_as<bool>;
+  { p.bind(socket, options) } -> std::same_as<std::optional<Endpoint>>;
+  p.release(socket);
+  { p.poll_send_failure() } -> std::same_as<std::optional<SendFailure>>;
+};
+
 struct DriveOptions {
   Duration stop_poll = milliseconds(100);  // longest wait between two looks at the stop predicate
 };
@@ -46,10 +71,44 @@ struct DriveOptions {
 template <ProtocolMachine M, DatagramPorts P, class Stop, class OnEvent>
 std::uint64_t run_machine(M& machine, P& ports, Stop&& stop, OnEvent&& on_event, const DriveOptions& options = {}) {
   std::uint64_t fed = 0;
+  std::vector<SendFailure> failures;  // met before the ports saw the datagram
+  const auto send = [&](TimePoint now, const Transmit& t) {
+    if constexpr (SocketPorts<P> && (ChoosesSocketOptions<M> || WatchesSocketBinding<M>)) {
+      if (!ports.is_bound(t.socket)) {
+        SocketOptions socket_options;
+        if constexpr (ChoosesSocketOptions<M>) socket_options = machine.socket_options(t.socket);
+        const auto local = ports.bind(t.socket, socket_options);
+        if (!local) {
+          failures.push_back({t.socket, t.to, SendError::NoSocket});
+          return;
+        }
+        if constexpr (WatchesSocketBinding<M>) machine.on_socket_bound(now, t.socket, *local);
+      }
+    }
+    const bool accepted = ports.send(t);
+    if constexpr (!SocketPorts<P>)
+      if (!accepted) failures.push_back({t.socket, t.to, SendError::Refused});
+  };
   const auto pump = [&](TimePoint now) {
-    while (auto event = machine.poll_event()) on_event(*event);
-    while (auto t = machine.poll_transmit(now)) ports.send(*t);
-    ports.flush();
+    for (;;) {
+      while (auto event = machine.poll_event()) on_event(*event);
+      while (auto t = machine.poll_transmit(now)) send(now, *t);
+      ports.flush();
+      if constexpr (SocketPorts<P>)
+        while (auto failure = ports.poll_send_failure()) failures.push_back(*failure);
+      bool heard = false;
+      if constexpr (HearsSendErrors<M>) {
+        heard = !failures.empty();
+        for (const auto& f : failures) machine.on_send_error(now, f.socket, f.to, f.error);
+      }
+      failures.clear();
+      if constexpr (ReleasesSockets<M>) {
+        while (auto released = machine.poll_socket_release()) {
+          if constexpr (SocketPorts<P>) ports.release(*released);
+        }
+      }
+      if (!heard) break;  // else the machine may have more to say
+    }
   };
   pump(Clock::now());  // what the machine queued before we ran it
   while (!stop()) {

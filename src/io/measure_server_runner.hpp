@@ -1,7 +1,8 @@
 #pragma once
-// Runs measure::Server on real UDP sockets: the main port plus a range of
-// collection ports on one address, in one Asio event loop, until
-// SIGINT/SIGTERM. Delayed replies and probes leave on a timer.
+// Runs measure::Server (as measure::ServerMachine) on real UDP sockets --
+// the main port plus a range of collection ports on one address -- on the
+// one real-time loop (io/server_loop.hpp) until SIGINT/SIGTERM. Delayed
+// replies and probes leave at the machine's deadline.
 #include <chrono>
 #include <cstdint>
 #include <functional>

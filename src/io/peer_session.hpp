@@ -1,10 +1,11 @@
 #pragma once
 // Opens a natpunch::Session (include/natpunch/session.hpp) from a prepared
-// rendezvous::ClientConfig: register, get a session (connect to a peer or
-// wait for a caller), punch stage by stage with the strategy both NATs call
-// for (io::PunchDriver), then hand the sockets to a background thread that
-// runs punch::SessionChannel: data on the direct path or the relay,
-// keepalives, path-death detection, re-punches.
+// rendezvous::ClientConfig. The session itself is the sans-IO
+// session::PeerSessionMachine (register, get a session, punch stage by
+// stage, relay, keepalives, re-punches, path following); this is its
+// real-socket driver (io/peer_session.cpp): it opens socket 0, runs the
+// machine through io::PunchDriver on the calling thread until the session
+// is open, then on a background thread.
 //
 // The public natpunch::connect()/listen() (io/session_api.cpp) build the
 // ClientConfig from SessionOptions; the CLI builds it from its own options
@@ -23,7 +24,9 @@ enum class PeerRole { Listen, Connect };
 
 struct PunchPlan {
   Duration hole_punch = milliseconds(2000);  // first stage when a NAT is unknown
-  Duration punch_timeout{0};                 // zero: only the probe budget
+  // The whole plan's bound: then the relay (zero: only the probe budget,
+  // which at the thesis's rate lasts minutes).
+  Duration punch_timeout = seconds(10);
   std::uint64_t probe_budget = 170000;
   Duration send_interval = std::chrono::microseconds(2980);
   std::uint32_t sockets = 256;

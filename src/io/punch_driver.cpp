@@ -137,18 +137,23 @@ bool PunchDriver::send(std::uint32_t socket_index, const Endpoint& to, std::span
   return false;
 }
 
-void PunchDriver::flush(punch::PunchStrategy& strategy) {
-  // One clock read per batch: the strategy hands out everything due by
-  // then (its schedule keeps the average rate even when we are late).
-  const auto now = Clock::now();
+std::size_t PunchDriver::flush_allowance(TimePoint now) {
   std::size_t allowance = pending_.size();
   if (limiter_) allowance = static_cast<std::size_t>(std::min<std::uint64_t>(allowance, limiter_->available(now)));
-  std::size_t count = 0;
-  while (count < allowance) {
-    auto d = strategy.poll_transmit(now);
-    if (!d) break;
-    pending_[count++] = std::move(*d);
-  }
+  return allowance;
+}
+
+void PunchDriver::watch_wakeup(int fd) {
+  wakeup_fd_ = fd;
+  if (epoll_fd_ < 0) return;
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u32 = kWakeupToken;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0 && !first_error_)
+    first_error_ = std::string("epoll_ctl: ") + std::strerror(errno);
+}
+
+void PunchDriver::finish_flush(std::size_t count) {
   if (limiter_) limiter_->consume(count);
   if (count > 0) send_pending(count);
   // Big flushes from many sockets: stop paying a wake-up per datagram.
@@ -235,13 +240,25 @@ std::optional<PunchDriver::Received> PunchDriver::receive_until(TimePoint deadli
     }
     // 2. One batch from the next ready socket of the last wait.
     if (ready_next_ < ready_count_) {
-      receive_batch(ready_[ready_next_++].data.u32);
+      const std::uint32_t index = ready_[ready_next_++].data.u32;
+      if (index == kWakeupToken) {
+        std::uint64_t drained = 0;
+        [[maybe_unused]] const auto n = ::read(wakeup_fd_, &drained, sizeof drained);
+        woken_ = true;
+      } else {
+        receive_batch(index);
+      }
       continue;
     }
     // 2b. Busy mode: one batch from each extra socket in turn.
     if (scan_next_ < scan_end_) {
       receive_batch(scan_next_++);
       continue;
+    }
+    // Another thread asked the loop to look at its work.
+    if (woken_) {
+      woken_ = false;
+      return std::nullopt;
     }
     // 3. Ask the kernel which sockets are readable, waiting at most until
     // the deadline (always once, even when it has passed).

@@ -117,6 +117,7 @@ class PunchDriver {
   static constexpr std::size_t kReceiveBatch = 32;        // datagrams per recvmmsg()
   static constexpr std::size_t kReceiveSlot = 4096;       // longest datagram received (rendezvous: 1400)
   static constexpr std::size_t kMaxReceivePerWake = 256;  // then sending gets its turn again
+  static constexpr std::uint32_t kWakeupToken = 0xffffffffU;  // the epoll tag of watch_wakeup()'s descriptor
 
   // `socket0` must outlive the driver.
   PunchDriver(UdpClient& socket0, PunchDriverOptions options);
@@ -134,7 +135,28 @@ class PunchDriver {
             std::span<const std::uint8_t> bytes);
   // Sends every datagram the strategy has due now (at most send_batch,
   // and no more than the rate cap allows).
-  void flush(punch::PunchStrategy& strategy);
+  void flush(punch::PunchStrategy& strategy) { flush_from(strategy); }
+  // The same for any machine of the contract (core/transmit.hpp): the
+  // whole peer session keeps the batched fast path while it punches.
+  template <class Machine>
+  void flush_from(Machine& machine) {
+    // One clock read per batch: the machine hands out everything due by
+    // then (a strategy's schedule keeps the average rate even when we are late).
+    const auto now = Clock::now();
+    const std::size_t allowance = flush_allowance(now);
+    std::size_t count = 0;
+    while (count < allowance) {
+      auto t = machine.poll_transmit(now);
+      if (!t) break;
+      pending_[count++] = std::move(*t);
+    }
+    finish_flush(count);
+  }
+
+  // A descriptor (an eventfd) whose readability ends a receive_until()
+  // wait at once (it returns nullopt); the driver reads it empty. Lets
+  // another thread wake a loop that sleeps in receive_until().
+  void watch_wakeup(int fd);
 
   // Socket `index` (bound by now: the strategy used it), for poll(): its
   // descriptor stays valid while the driver lives.
@@ -156,12 +178,16 @@ class PunchDriver {
   bool send(std::uint32_t socket, const Endpoint& to, std::span<const std::uint8_t> bytes);
 
   const PunchDriverStats& stats() const { return stats_; }
+  // The first bind/send failure so far (treated like loss), for a warning.
+  const std::optional<std::string>& first_error() const { return first_error_; }
 
  private:
   bool ensure_socket(std::uint32_t index);
   bool register_socket(std::uint32_t index);
   void enter_busy();  // extra sockets out of the epoll set
   void leave_busy();  // and back in
+  std::size_t flush_allowance(TimePoint now);
+  void finish_flush(std::size_t count);
   void send_pending(std::size_t count);
   void receive_batch(std::uint32_t socket);  // one recvmmsg() on `socket` into received_
   void note_send_error(const Endpoint& to, int error);
@@ -193,6 +219,8 @@ class PunchDriver {
   bool busy_ = false;
   std::uint32_t scan_next_ = 0;  // busy mode: next extra socket to read, up to scan_end_
   std::uint32_t scan_end_ = 0;
+  int wakeup_fd_ = -1;
+  bool woken_ = false;
   RecvBatch received_;
   std::uint32_t received_socket_ = 0;
   std::size_t received_next_ = 0;

@@ -18,12 +18,35 @@ namespace {
 
 std::string describe_errno(int error) { return std::strerror(error); }
 
+// Marks the stop signal's descriptor in epoll events (machine sockets use
+// their SocketId, which never reaches this).
+constexpr std::uint32_t kWakeTag = 0xffffffffU;
+
+SendError send_error_of(int error) {
+  switch (error) {
+    case EMSGSIZE: return SendError::TooBig;
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case ENOBUFS: return SendError::BufferFull;
+    default: return SendError::Refused;
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<UdpPorts>, std::string> UdpPorts::open(const Endpoint& bind, const UdpPortsOptions& options) {
-  std::unique_ptr<UdpPorts> ports(new UdpPorts(bind, options));
+  return open(std::vector<Endpoint>{bind}, options);
+}
+
+Result<std::unique_ptr<UdpPorts>, std::string> UdpPorts::open(const std::vector<Endpoint>& binds,
+                                                              const UdpPortsOptions& options) {
+  if (binds.empty()) return Unexpected{std::string("no address to bind")};
+  std::unique_ptr<UdpPorts> ports(new UdpPorts(binds.front(), options));
   if (ports->epoll_fd_ < 0) return Unexpected{"cannot create an epoll set: " + describe_errno(errno)};
-  if (auto error = ports->bind_socket(0, bind); !error.empty()) return Unexpected{error};
+  for (std::size_t i = 0; i < binds.size(); ++i)
+    if (auto error = ports->bind_socket(static_cast<SocketId>(i), binds[i]); !error.empty()) return Unexpected{error};
   return ports;
 }
 
@@ -39,32 +62,48 @@ UdpPorts::~UdpPorts() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
-std::string UdpPorts::bind_socket(SocketId id, const Endpoint& at) {
+std::string UdpPorts::bind_socket(SocketId id, const Endpoint& at, const SocketOptions* options) {
   const int family = at.address.is_v4() ? AF_INET : AF_INET6;
   const int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return "cannot open a UDP socket: " + describe_errno(errno);
-  sockaddr_storage address{};
-  const socklen_t length = to_sockaddr(at, family, address);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+  const auto fail = [&](const std::string& what) {
     const int error = errno;
     ::close(fd);
-    return "cannot bind UDP socket to " + at.to_string() + ": " + describe_errno(error);
+    return what + ": " + describe_errno(error);
+  };
+  const auto bind_to = [&](const Endpoint& e) {
+    sockaddr_storage address{};
+    const socklen_t length = to_sockaddr(e, family, address);
+    return ::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0;
+  };
+  // A port the machine chose that is taken: any will do (it hears which).
+  if (!bind_to(at) && !(options && at.port != 0 && errno == EADDRINUSE && bind_to(Endpoint{at.address, 0})))
+    return fail("cannot bind UDP socket to " + at.to_string());
+  if (options && options->fragmentation != Fragmentation::KernelDefault) {
+    const bool v4 = family == AF_INET;
+    const bool df = options->fragmentation == Fragmentation::DontFragment;
+    const int value = df ? (v4 ? IP_PMTUDISC_PROBE : IPV6_PMTUDISC_PROBE) : (v4 ? IP_PMTUDISC_DONT : IPV6_PMTUDISC_DONT);
+    const int rc = v4 ? ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &value, sizeof value)
+                      : ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &value, sizeof value);
+    if (rc != 0) return fail("cannot set the don't-fragment policy");
+  }
+  if (options_.socket_buffer > 0) {
+    // Best effort: the kernel caps it at net.core.[rw]mem_max.
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options_.socket_buffer, sizeof options_.socket_buffer);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options_.socket_buffer, sizeof options_.socket_buffer);
   }
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u32 = id;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return "cannot watch a UDP socket: " + describe_errno(error);
-  }
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return fail("cannot watch a UDP socket");
   if (sockets_.size() <= id) sockets_.resize(std::size_t{id} + 1);
   sockets_[id] = Socket{fd, family};
   return {};
 }
 
 const UdpPorts::Socket* UdpPorts::socket(SocketId id) {
-  if (id < sockets_.size() && sockets_[id].fd >= 0) return &sockets_[id];
+  if (is_bound(id)) return &sockets_[id];
+  if (id == kWakeTag) return nullptr;
   if (auto error = bind_socket(id, Endpoint{bind_.address, 0}); !error.empty()) {
     note_error(error);
     return nullptr;
@@ -72,12 +111,52 @@ const UdpPorts::Socket* UdpPorts::socket(SocketId id) {
   return &sockets_[id];
 }
 
+std::optional<Endpoint> UdpPorts::bind(SocketId id, const SocketOptions& options) {
+  if (is_bound(id)) return bound_endpoint(id);
+  if (id == kWakeTag) return std::nullopt;
+  if (auto error = bind_socket(id, Endpoint{bind_.address, options.port}, &options); !error.empty()) {
+    note_error(error);
+    return std::nullopt;
+  }
+  return bound_endpoint(id);
+}
+
+void UdpPorts::release(SocketId id) {
+  if (!is_bound(id)) return;
+  ::close(sockets_[id].fd);  // leaves the epoll set with it
+  sockets_[id].fd = -1;
+  if (batch_socket_ == id) batch_next_ = batch_.size();  // its unread datagrams go with it
+  std::erase(ready_, id);
+}
+
 void UdpPorts::note_error(std::string error) {
   if (!first_error_) first_error_ = std::move(error);
 }
 
+void UdpPorts::fail(const Transmit& t, SendError error) {
+  if (failures_.size() < kMaxFailures) failures_.push_back(SendFailure{t.socket, t.to, error});
+}
+
+std::optional<SendFailure> UdpPorts::poll_send_failure() {
+  if (failures_.empty()) return std::nullopt;
+  SendFailure f = failures_.front();
+  failures_.pop_front();
+  return f;
+}
+
+void UdpPorts::wake_on(int fd) {
+  if (fd < 0) return;
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u32 = kWakeTag;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) note_error("cannot watch the stop signal: " + describe_errno(errno));
+}
+
 bool UdpPorts::send(const Transmit& t) {
-  if (socket(t.socket) == nullptr) return false;
+  if (socket(t.socket) == nullptr) {
+    fail(t, SendError::NoSocket);
+    return false;
+  }
   queued_.push_back(t);
   if (queued_.size() >= std::max<std::size_t>(options_.batch, 1) * 8) flush();
   return true;
@@ -108,6 +187,7 @@ void UdpPorts::flush() {
     while (at < end) {
       if (headers_[at].msg_hdr.msg_namelen == 0) {  // no address of the socket's family
         note_error("cannot send to " + queued_[at].to.to_string() + ": address family not supported by the socket");
+        fail(queued_[at], SendError::Refused);
         ++at;
         continue;
       }
@@ -118,8 +198,15 @@ void UdpPorts::flush() {
         at += static_cast<std::size_t>(sent);
         continue;
       }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;  // buffer full: the rest is lost, as on a busy link
-      note_error("cannot send to " + queued_[at].to.to_string() + ": " + describe_errno(errno));
+      const int error = errno;
+      if (error == EAGAIN || error == EWOULDBLOCK) {
+        // Buffer full: the rest is lost, as on a busy link -- but never left, which the machine hears.
+        note_error("cannot send to " + queued_[at].to.to_string() + ": " + describe_errno(error));
+        for (; at < end; ++at) fail(queued_[at], SendError::BufferFull);
+        break;
+      }
+      note_error("cannot send to " + queued_[at].to.to_string() + ": " + describe_errno(error));
+      fail(queued_[at], send_error_of(error));
       ++at;  // skip the refused one, try the rest
     }
     begin = end;
@@ -154,7 +241,17 @@ std::optional<Arrival> UdpPorts::receive(TimePoint until) {
       note_error("cannot wait for datagrams: " + describe_errno(errno));
       return std::nullopt;
     }
-    for (int i = 0; i < n; ++i) ready_.push_back(events[static_cast<std::size_t>(i)].data.u32);
+    for (int i = 0; i < n; ++i) {
+      const std::uint32_t id = events[static_cast<std::size_t>(i)].data.u32;
+      if (id == kWakeTag)
+        woken_ = true;
+      else if (is_bound(id))
+        ready_.push_back(id);
+    }
+    if (woken_) {  // the stop signal: let the loop look at its predicate (the datagrams wait)
+      woken_ = false;
+      return std::nullopt;
+    }
     if (n <= 0 && Clock::now() >= until) return std::nullopt;
   }
 }

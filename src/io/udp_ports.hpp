@@ -1,18 +1,22 @@
 #pragma once
 // Datagram ports (io/machine_driver.hpp) over real UDP sockets: machine
 // socket 0 is bound when the ports open (so its local address is known
-// before the machine runs); any other socket is bound the first time the
-// machine sends from it, to the same address with a port of the kernel's
-// choosing. One epoll set waits on all of them; datagrams come in by
-// recvmmsg() batches and go out by sendmmsg() per run of one socket's
-// datagrams, at flush().
+// before the machine runs; a server opens all its sockets so); any other
+// socket is bound the first time the machine sends from it, to the same
+// address with a port of the kernel's choosing, or as the machine's
+// socket_options() ask (SocketPorts: a chosen port, the don't-fragment
+// bit), and closed when the machine releases it. One epoll set waits on
+// all of them; datagrams come in by recvmmsg() batches and go out by
+// sendmmsg() per run of one socket's datagrams, at flush().
 //
-// Send failures (no route, ...) do not stop anything: the machine treats a
-// datagram that never arrives as loss. The first one is kept for the report.
+// Send failures (no route, EMSGSIZE, a full buffer, ...) do not stop
+// anything: each is handed to the machine (poll_send_failure(), which
+// run_machine passes to on_send_error) and the first is kept for the report.
 // The probe engine (io/punch_driver.*) keeps its own, faster path.
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,12 +33,18 @@ namespace natpunch::io {
 struct UdpPortsOptions {
   std::size_t max_datagram = 65507;  // largest datagram received whole; longer ones are dropped
   std::size_t batch = 8;             // datagrams per recvmmsg() / sendmmsg()
+  int socket_buffer = 0;             // SO_SNDBUF / SO_RCVBUF of every socket, bytes; 0: the kernel's default
 };
 
 class UdpPorts {
  public:
   // Binds socket 0 to `bind` (port 0: any); the family follows `bind`.
   static Result<std::unique_ptr<UdpPorts>, std::string> open(const Endpoint& bind, const UdpPortsOptions& options = {});
+  // Binds socket i to binds[i] (a server's fixed ports; at least one); more
+  // sockets, if the machine uses them, go on binds[0]'s address. The error
+  // names the endpoint that failed.
+  static Result<std::unique_ptr<UdpPorts>, std::string> open(const std::vector<Endpoint>& binds,
+                                                             const UdpPortsOptions& options = {});
   ~UdpPorts();
   UdpPorts(const UdpPorts&) = delete;
   UdpPorts& operator=(const UdpPorts&) = delete;
@@ -42,6 +52,16 @@ class UdpPorts {
   bool send(const Transmit& t);
   void flush();
   std::optional<Arrival> receive(TimePoint until);
+
+  // SocketPorts (io/machine_driver.hpp).
+  bool is_bound(SocketId socket) const { return socket < sockets_.size() && sockets_[socket].fd >= 0; }
+  std::optional<Endpoint> bind(SocketId socket, const SocketOptions& options);
+  void release(SocketId socket);
+  std::optional<SendFailure> poll_send_failure();
+
+  // receive() returns at once (nullopt) while `fd` is readable: a loop's
+  // stop signal (io::StopSignals::wake_fd()) ends a long wait.
+  void wake_on(int fd);
 
   // The bound address of a socket (unspecified before it is bound).
   Endpoint bound_endpoint(SocketId socket) const;
@@ -59,8 +79,10 @@ class UdpPorts {
   UdpPorts(const Endpoint& bind, const UdpPortsOptions& options);
   // The socket's descriptor, binding it now if it is new; nullptr when it cannot be opened.
   const Socket* socket(SocketId id);
-  std::string bind_socket(SocketId id, const Endpoint& at);
+  // `options`: the machine's (a taken port falls back to any); nullptr: a fixed bind.
+  std::string bind_socket(SocketId id, const Endpoint& at, const SocketOptions* options = nullptr);
   void note_error(std::string error);
+  void fail(const Transmit& t, SendError error);
 
   Endpoint bind_;
   UdpPortsOptions options_;
@@ -78,8 +100,13 @@ class UdpPorts {
   std::vector<SocketId> ready_;
   std::optional<std::string> first_error_;
   std::uint64_t truncated_ = 0;
+  // Failed sends not yet polled (a bounded backlog: ports nobody polls keep
+  // only the first kMaxFailures).
+  static constexpr std::size_t kMaxFailures = 4096;
+  std::deque<SendFailure> failures_;
+  bool woken_ = false;  // the wake_on() descriptor was readable in the last wait
 };
 
-static_assert(DatagramPorts<UdpPorts>);
+static_assert(SocketPorts<UdpPorts>);
 
 }  // namespace natpunch::io

@@ -10,55 +10,67 @@ MappingCollector::MappingCollector(MappingCollectorConfig config, Rng& rng) : co
   config_.rate_per_second = std::max(0.001, config_.rate_per_second);
 }
 
-std::uint16_t MappingCollector::local_port_for(SocketId) {
-  return static_cast<std::uint16_t>(rng_.uniform(config_.local_ports.first, config_.local_ports.last));
+SocketOptions MappingCollector::socket_options(SocketId) {
+  return SocketOptions{static_cast<std::uint16_t>(rng_.uniform(config_.local_ports.first, config_.local_ports.last))};
 }
 
-void MappingCollector::on_socket_opened(SocketId, std::uint16_t local_port) { opened_port_ = local_port; }
+void MappingCollector::on_socket_bound(TimePoint, SocketId socket, const Endpoint& local) {
+  if (!current_ || current_->socket != socket) return;
+  current_->row.local_port = local.port;
+  current_->bound = true;
+}
 
-void MappingCollector::on_send_error(TimePoint, SocketId, bool) { send_failed_ = true; }
+void MappingCollector::on_send_error(TimePoint, SocketId socket, const Endpoint&, SendError) {
+  if (current_ && current_->socket == socket) current_->failed = true;
+}
 
-std::vector<SocketDatagram> MappingCollector::poll_transmit(TimePoint now) {
-  if (sent_ >= config_.count) return {};
-  if (next_send_ && now < *next_send_) return {};
+std::optional<Transmit> MappingCollector::poll_transmit(TimePoint now) {
+  if (sent_ >= config_.count || current_) return std::nullopt;
+  if (next_send_ && now < *next_send_) return std::nullopt;
   const auto interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / config_.rate_per_second));
   next_send_ = (next_send_ ? *next_send_ : now) + interval;
   if (*next_send_ < now) next_send_ = now;  // a stall does not turn into a burst
 
-  CollectedRow row;
-  rng_.fill(row.uuid);
-  row.uuid[6] = static_cast<std::uint8_t>((row.uuid[6] & 0x0f) | 0x40);  // RFC 9562 version 4
-  row.uuid[8] = static_cast<std::uint8_t>((row.uuid[8] & 0x3f) | 0x80);  // variant 10
-  row.server_port = static_cast<std::uint16_t>(rng_.uniform(config_.server_ports.first, config_.server_ports.last));
-  row.send_time_ms = static_cast<std::uint64_t>(
+  Current c;
+  rng_.fill(c.row.uuid);
+  c.row.uuid[6] = static_cast<std::uint8_t>((c.row.uuid[6] & 0x0f) | 0x40);  // RFC 9562 version 4
+  c.row.uuid[8] = static_cast<std::uint8_t>((c.row.uuid[8] & 0x3f) | 0x80);  // variant 10
+  c.row.server_port = static_cast<std::uint16_t>(rng_.uniform(config_.server_ports.first, config_.server_ports.last));
+  c.row.send_time_ms = static_cast<std::uint64_t>(
       wall_offset_ms_ + std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count());
-  const SocketId socket = next_socket_++;
+  c.socket = next_socket_++;
   ++sent_;
-  // The driver opens the socket (and reports its port) before sending, so
-  // the row is completed in poll_closed(), after the send.
-  rows_.push_back(row);
-  closing_.push_back(socket);
-  opened_port_ = 0;
-  send_failed_ = false;
-  const auto bytes = wire::encode(wire::CollectPacket{static_cast<std::uint32_t>(sent_), row.uuid, row.send_time_ms});
-  return {SocketDatagram{socket, Endpoint{config_.server, row.server_port}, {bytes.begin(), bytes.end()}}};
+  const auto bytes = wire::encode(wire::CollectPacket{static_cast<std::uint32_t>(sent_), c.row.uuid, c.row.send_time_ms});
+  Transmit t{c.socket, Endpoint{config_.server, c.row.server_port}, std::span<const std::uint8_t>(bytes)};
+  current_ = std::move(c);
+  return t;
 }
 
-std::vector<SocketId> MappingCollector::poll_closed() {
-  if (!rows_.empty() && rows_.back().local_port == 0) {
-    if (opened_port_ == 0 || send_failed_) {
-      // Never sent: a row would claim a mapping (with the previous socket's
-      // port, before) that the NAT never made.
-      rows_.pop_back();
-      ++unsent_;
-    } else {
-      rows_.back().local_port = opened_port_;
-    }
+// The driver has bound the packet's socket (or failed to), sent it and
+// told of a failure: the row is final.
+void MappingCollector::settle() {
+  if (!current_) return;
+  if (!current_->bound || current_->failed) {
+    // Never sent: a row would claim a mapping the NAT never made.
+    ++unsent_;
+  } else {
+    settled_.push_back(current_->row);
   }
-  return std::exchange(closing_, {});
+  releasing_.push_back(current_->socket);
+  current_.reset();
+}
+
+void MappingCollector::on_timer(TimePoint) { settle(); }
+
+std::optional<MappingCollectorEvent> MappingCollector::poll_event() {
+  if (auto row = take_front(settled_)) return collection_event::Sent{*row};
+  if (!done() || done_reported_) return std::nullopt;
+  done_reported_ = true;
+  return collection_event::Done{sent(), unsent_};
 }
 
 std::optional<TimePoint> MappingCollector::next_deadline() const {
+  if (current_) return kTimeZero;  // settle it at once (after the driver's report of its send)
   if (sent_ >= config_.count) return std::nullopt;
   return next_send_ ? *next_send_ : kTimeZero;
 }

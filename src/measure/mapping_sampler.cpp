@@ -14,17 +14,30 @@ MappingSampler::MappingSampler(MappingSamplerConfig config, Rng& rng, std::uint3
   config_.rate_per_second = std::max(0.001, config_.rate_per_second);
 }
 
-std::uint16_t MappingSampler::local_port_for(SocketId) {
-  return static_cast<std::uint16_t>(rng_.uniform(config_.local_ports.first, config_.local_ports.last));
+SocketOptions MappingSampler::socket_options(SocketId) {
+  return SocketOptions{static_cast<std::uint16_t>(rng_.uniform(config_.local_ports.first, config_.local_ports.last))};
 }
 
-void MappingSampler::on_socket_opened(SocketId socket, std::uint16_t local_port) {
+void MappingSampler::on_socket_bound(TimePoint, SocketId socket, const Endpoint& local) {
   for (auto& w : waiting_)
-    if (w.socket == socket) rows_[w.index].local_port = local_port;
+    if (w.socket == socket) rows_[w.index].local_port = local.port;
 }
 
-std::vector<SocketDatagram> MappingSampler::poll_transmit(TimePoint now) {
-  if (sent_ >= config_.count || (next_send_ && now < *next_send_)) return {};
+void MappingSampler::on_send_error(TimePoint, SocketId socket, const Endpoint&, SendError) {
+  auto it = std::find_if(waiting_.begin(), waiting_.end(), [socket](const Waiting& w) { return w.socket == socket; });
+  if (it == waiting_.end()) return;
+  released_.push_back(socket);
+  waiting_.erase(it);
+}
+
+std::optional<MappingSamplerEvent> MappingSampler::poll_event() {
+  if (!done() || done_reported_) return std::nullopt;
+  done_reported_ = true;
+  return sampler_event::Done{rows(), sent_};
+}
+
+std::optional<Transmit> MappingSampler::poll_transmit(TimePoint now) {
+  if (sent_ >= config_.count || (next_send_ && now < *next_send_)) return std::nullopt;
   if (!first_send_) first_send_ = now;
   const auto interval =
       std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / config_.rate_per_second));
@@ -39,10 +52,10 @@ std::vector<SocketDatagram> MappingSampler::poll_transmit(TimePoint now) {
   waiting_.push_back({socket, id, rows_.size() - 1, now + config_.reply_timeout});
   ++sent_;
   const auto bytes = wire::encode(wire::ReflectRequest{id});
-  return {SocketDatagram{socket, Endpoint{config_.server, row.server_port}, {bytes.begin(), bytes.end()}}};
+  return Transmit{socket, Endpoint{config_.server, row.server_port}, std::span<const std::uint8_t>(bytes)};
 }
 
-void MappingSampler::on_datagram(TimePoint, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint&) {
+void MappingSampler::on_datagram(TimePoint, SocketId socket, const Endpoint&, std::span<const std::uint8_t> bytes) {
   auto it = std::find_if(waiting_.begin(), waiting_.end(), [socket](const Waiting& w) { return w.socket == socket; });
   if (it == waiting_.end()) return;
   auto decoded = wire::decode_measure(bytes);
@@ -52,14 +65,14 @@ void MappingSampler::on_datagram(TimePoint, SocketId socket, std::span<const std
   rows_[it->index].mapped_port = r->observed.port;
   got_[it->index] = true;
   ++answered_;
-  closed_.push_back(socket);
+  released_.push_back(socket);
   waiting_.erase(it);
 }
 
 void MappingSampler::on_timer(TimePoint now) {
   for (std::size_t i = waiting_.size(); i-- > 0;)
     if (waiting_[i].deadline <= now) {
-      closed_.push_back(waiting_[i].socket);
+      released_.push_back(waiting_[i].socket);
       waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
     }
 }

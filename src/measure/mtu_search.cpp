@@ -20,14 +20,20 @@ MtuSearch::MtuSearch(Endpoint server, MtuSearchConfig config, std::uint32_t id_s
   size_ = config_.high;
 }
 
-std::vector<SocketDatagram> MtuSearch::poll_transmit(TimePoint now) {
-  if (done_ || !send_due_) return {};
+std::optional<Transmit> MtuSearch::poll_transmit(TimePoint now) {
+  if (done_ || !send_due_) return std::nullopt;
   send_due_ = false;
   waiting_id_ = next_id_++;
   ++tries_;
   ++result_.probes;
   deadline_ = now + config_.timeout;
-  return {SocketDatagram{kSocket, server_, wire::encode(wire::SizeEchoRequest{waiting_id_, size_})}};
+  return Transmit{kSocket, server_, wire::encode(wire::SizeEchoRequest{waiting_id_, size_})};
+}
+
+std::optional<MtuSearchEvent> MtuSearch::poll_event() {
+  if (!done_ || done_reported_) return std::nullopt;
+  done_reported_ = true;
+  return mtu_event::Done{result_};
 }
 
 void MtuSearch::next_size() {
@@ -53,7 +59,7 @@ void MtuSearch::outcome(bool arrived) {
   next_size();
 }
 
-void MtuSearch::on_datagram(TimePoint, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint&) {
+void MtuSearch::on_datagram(TimePoint, SocketId socket, const Endpoint&, std::span<const std::uint8_t> bytes) {
   if (done_ || socket != kSocket || send_due_) return;
   auto decoded = wire::decode_measure(bytes);
   if (!decoded) return;
@@ -65,9 +71,9 @@ void MtuSearch::on_datagram(TimePoint, SocketId socket, std::span<const std::uin
   outcome(true);
 }
 
-void MtuSearch::on_send_error(TimePoint, SocketId socket, bool too_big) {
+void MtuSearch::on_send_error(TimePoint, SocketId socket, const Endpoint&, SendError error) {
   if (done_ || socket != kSocket) return;
-  if (too_big) {
+  if (error == SendError::TooBig) {
     result_.local_limit = true;
     outcome(false);
   }

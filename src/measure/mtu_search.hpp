@@ -10,17 +10,18 @@
 // is not taken for a size limit; a send the kernel refuses as too big
 // (EMSGSIZE: above the interface MTU with DF set) fails at once.
 //
-// Whether DF is set is the driver's business (io::FragmentPolicy): with DF
-// the answer is the path MTU's payload, without it the largest datagram
-// that arrives at all, fragmented or not (the thesis's "jumbo" column).
+// The search asks its driver for a socket with the don't-fragment bit of
+// its config (the contract's socket_options): with DF the answer is the
+// path MTU's payload, without it the largest datagram that arrives at all,
+// fragmented or not (the thesis's "jumbo" column).
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <vector>
+#include <variant>
 
 #include "core/endpoint.hpp"
 #include "core/time.hpp"
-#include "measure/socket_datagram.hpp"
+#include "core/transmit.hpp"
 #include "wire/measure_messages.hpp"
 
 namespace natpunch::measure {
@@ -30,6 +31,7 @@ struct MtuSearchConfig {
   std::size_t high = wire::kMaxDatagram;
   int attempts = 3;
   Duration timeout = milliseconds(1000);
+  Fragmentation fragmentation = Fragmentation::DontFragment;
 };
 
 struct MtuSearchResult {
@@ -39,16 +41,30 @@ struct MtuSearchResult {
   std::uint32_t probes = 0;                  // datagrams sent
 };
 
+// What poll_event() reports: the search ended, once.
+namespace mtu_event {
+struct Done {
+  MtuSearchResult result;
+};
+}  // namespace mtu_event
+using MtuSearchEvent = std::variant<mtu_event::Done>;
+
+// A machine of the contract (core/transmit.hpp) on one socket (1), with the
+// optional socket_options and on_send_error.
 class MtuSearch {
  public:
   MtuSearch(Endpoint server, MtuSearchConfig config, std::uint32_t id_seed);
 
-  std::vector<SocketDatagram> poll_transmit(TimePoint now);
-  std::vector<SocketId> poll_closed() { return {}; }
-  void on_datagram(TimePoint now, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint& from);
-  void on_send_error(TimePoint now, SocketId socket, bool too_big);
+  std::optional<Transmit> poll_transmit(TimePoint now);
+  void on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes);
   void on_timer(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
+  std::optional<MtuSearchEvent> poll_event();
+  SocketOptions socket_options(SocketId) { return SocketOptions{0, config_.fragmentation}; }
+  // The kernel refused a probe as too big (EMSGSIZE: above the interface
+  // MTU with DF set): that size fails at once. Other errors count as loss.
+  void on_send_error(TimePoint now, SocketId socket, const Endpoint& to, SendError error);
+
   bool done() const { return done_; }
   const MtuSearchResult& result() const { return result_; }
   // The size being tried, for progress output.
@@ -69,7 +85,10 @@ class MtuSearch {
   bool send_due_ = true;
   std::optional<TimePoint> deadline_;
   bool done_ = false;
+  bool done_reported_ = false;
   MtuSearchResult result_;
 };
+
+static_assert(ProtocolMachine<MtuSearch> && ChoosesSocketOptions<MtuSearch> && HearsSendErrors<MtuSearch>);
 
 }  // namespace natpunch::measure

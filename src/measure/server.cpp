@@ -6,6 +6,8 @@
 #include <chrono>
 #include <variant>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::measure {
 
 namespace {
@@ -59,9 +61,8 @@ Outgoing Server::refusal(std::uint32_t id, wire::MeasureKind refused, wire::Refu
 wire::MeasureCookie Server::make_cookie(TimePoint now, const Endpoint& to) const {
   wire::MeasureCookie cookie{};
   const auto issued = static_cast<std::uint32_t>(whole_seconds(now));
-  cookie[0] = static_cast<std::uint8_t>(to.port >> 8);
-  cookie[1] = static_cast<std::uint8_t>(to.port);
-  for (int i = 0; i < 4; ++i) cookie[2 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(issued >> (24 - 8 * i));
+  store_be16(cookie.data(), to.port);
+  store_be32(cookie.data() + 2, issued);
   std::array<std::uint8_t, 1 + 16 + 6> input{};
   input[0] = to.address.is_v4() ? 4 : 6;
   std::copy_n(to.address.data(), to.address.size(), input.begin() + 1);
@@ -75,9 +76,8 @@ wire::MeasureCookie Server::make_cookie(TimePoint now, const Endpoint& to) const
 
 std::optional<std::uint16_t> Server::cookie_port(TimePoint now, const wire::MeasureCookie& cookie,
                                                  const IpAddress& from) const {
-  const auto port = static_cast<std::uint16_t>((cookie[0] << 8) | cookie[1]);
-  std::uint32_t issued = 0;
-  for (int i = 0; i < 4; ++i) issued = (issued << 8) | cookie[2 + static_cast<std::size_t>(i)];
+  const std::uint16_t port = load_be16(cookie.data());
+  const std::uint32_t issued = load_be32(cookie.data() + 2);
   const std::int64_t age = whole_seconds(now) - static_cast<std::int64_t>(issued);
   if (age < 0 || age > std::chrono::duration_cast<seconds>(config_.cookie_lifetime).count()) return std::nullopt;
   // Recompute for the issue time the cookie claims.

@@ -27,7 +27,8 @@ void TimeoutMeasurement::pump(TimePoint now) {
   // Outcomes may end a round and start the next; loop until quiet.
   for (bool again = true; again;) {
     again = false;
-    for (const auto& outcome : prober_.take_outcomes()) {
+    while (auto event = prober_.poll_event()) {
+      const auto& outcome = std::get<ProbeOutcome>(*event);
       auto* s = search(outcome.kind);
       if (s && s->on_outcome(outcome.delay_s, outcome.alive)) prober_.cancel(outcome.kind);
     }
@@ -40,37 +41,52 @@ void TimeoutMeasurement::pump(TimePoint now) {
   }
 }
 
-void TimeoutMeasurement::send_cookie_request(TimePoint now, std::vector<SocketDatagram>& out) {
+void TimeoutMeasurement::send_cookie_request(TimePoint now) {
   cookie_sent_ = now;
   const auto bytes = wire::encode(wire::CookieRequest{control_id_});
-  out.push_back({kControlSocket, server_, {bytes.begin(), bytes.end()}});
+  queued_.push_back({kControlSocket, server_, std::span<const std::uint8_t>(bytes)});
   ++control_sent_count_;
 }
 
-std::vector<SocketDatagram> TimeoutMeasurement::poll_transmit(TimePoint now) {
-  std::vector<SocketDatagram> out;
+std::optional<Transmit> TimeoutMeasurement::poll_transmit(TimePoint now) {
+  if (queued_.empty()) queue_sends(now);
+  return take_front(queued_);
+}
+
+std::optional<TimeoutMeasurementEvent> TimeoutMeasurement::poll_event() {
+  if (!done() || done_reported_) return std::nullopt;
+  done_reported_ = true;
+  return timeout_event::Done{result()};
+}
+
+void TimeoutMeasurement::on_send_error(TimePoint now, SocketId socket, const Endpoint& to, SendError error) {
+  // The control exchange is asked again when its answer does not come.
+  if (socket == kControlSocket) return;
+  prober_.on_send_error(now, socket, to, error);
+  pump(now);
+}
+
+void TimeoutMeasurement::queue_sends(TimePoint now) {
   if (!ready() && !control_failed_ && control_due_) {
     control_due_ = false;
     ++control_attempts_;
     control_sent_ = now;
     if (!rtt_) {
       const auto bytes = wire::encode(wire::ReflectRequest{control_id_});
-      out.push_back({kControlSocket, server_, {bytes.begin(), bytes.end()}});
+      queued_.push_back({kControlSocket, server_, std::span<const std::uint8_t>(bytes)});
       ++control_sent_count_;
     }
-    if (!cookie_) send_cookie_request(now, out);
+    if (!cookie_) send_cookie_request(now);
   } else if (ready() && cookie_due_) {
     cookie_due_ = false;
-    send_cookie_request(now, out);
+    send_cookie_request(now);
   }
   pump(now);
-  auto more = prober_.poll_transmit(now);
-  out.insert(out.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
-  return out;
+  while (auto t = prober_.poll_transmit(now)) queued_.push_back(std::move(*t));
 }
 
-void TimeoutMeasurement::on_datagram(TimePoint now, SocketId socket, std::span<const std::uint8_t> bytes,
-                                     const Endpoint& from) {
+void TimeoutMeasurement::on_datagram(TimePoint now, SocketId socket, const Endpoint& from,
+                                     std::span<const std::uint8_t> bytes) {
   if (socket == kControlSocket) {
     if (!control_sent_) return;
     auto decoded = wire::decode_measure(bytes);
@@ -91,7 +107,7 @@ void TimeoutMeasurement::on_datagram(TimePoint now, SocketId socket, std::span<c
     pump(now);
     return;
   }
-  prober_.on_datagram(now, socket, bytes, from);
+  prober_.on_datagram(now, socket, from, bytes);
   check_cookie(now);
   pump(now);
 }
@@ -128,6 +144,7 @@ void TimeoutMeasurement::on_timer(TimePoint now) {
 
 std::optional<TimePoint> TimeoutMeasurement::next_deadline() const {
   if (done()) return std::nullopt;
+  if (!queued_.empty()) return kTimeZero;
   if (!ready()) return control_due_ ? kTimeZero : *control_sent_ + config_.rtt_timeout;
   if (cookie_due_) return kTimeZero;
   const TimePoint refresh = cookie_sent_ ? *cookie_sent_ + config_.rtt_timeout : cookie_granted_ + cookie_valid_ / 2;

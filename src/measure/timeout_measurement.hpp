@@ -7,12 +7,14 @@
 // session-like exchange, and after a single reply) run side by side on
 // fresh sockets.
 //
-// Driver contract (io/measure_client_loop.hpp): poll_transmit(now),
-// poll_closed(), on_datagram(now, socket, bytes, from), on_timer(now),
-// next_deadline(), done().
+// A machine of the contract (core/transmit.hpp): socket 0 is the control
+// socket, each probe has a fresh one that is released when it ends; a
+// probe whose request never left is inconclusive (on_send_error).
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "measure/timeout_prober.hpp"
@@ -46,15 +48,27 @@ struct TimeoutMeasurementResult {
   std::uint64_t datagrams_sent = 0;
 };
 
+// What poll_event() reports: the measurement ended (every search done, or
+// the server never answered), once.
+namespace timeout_event {
+struct Done {
+  TimeoutMeasurementResult result;
+};
+}  // namespace timeout_event
+using TimeoutMeasurementEvent = std::variant<timeout_event::Done>;
+
 class TimeoutMeasurement {
  public:
   TimeoutMeasurement(Endpoint server, TimeoutMeasurementConfig config, std::uint32_t id_seed);
 
-  std::vector<SocketDatagram> poll_transmit(TimePoint now);
-  std::vector<SocketId> poll_closed() { return prober_.poll_closed(); }
-  void on_datagram(TimePoint now, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint& from);
+  std::optional<Transmit> poll_transmit(TimePoint now);
+  void on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes);
   void on_timer(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
+  std::optional<TimeoutMeasurementEvent> poll_event();
+  std::optional<SocketId> poll_socket_release() { return prober_.poll_socket_release(); }
+  void on_send_error(TimePoint now, SocketId socket, const Endpoint& to, SendError error);
+
   bool done() const;
   TimeoutMeasurementResult result() const;
 
@@ -79,8 +93,10 @@ class TimeoutMeasurement {
   std::unique_ptr<TimeoutSearch> idle_;
   std::unique_ptr<TimeoutSearch> idle_after_one_reply_;
   bool ready() const { return rtt_ && cookie_; }
-  void send_cookie_request(TimePoint now, std::vector<SocketDatagram>& out);
+  void send_cookie_request(TimePoint now);
   void check_cookie(TimePoint now);
+  // Queues what the control exchange and the probes have to send now.
+  void queue_sends(TimePoint now);
 
   // Control exchange: socket 0, request id `control_id_` (a Reflect and a
   // Cookie request).
@@ -97,6 +113,11 @@ class TimeoutMeasurement {
   std::optional<Duration> rtt_;
   Endpoint observed_;
   std::uint64_t control_sent_count_ = 0;
+  std::deque<Transmit> queued_;  // control datagrams, then the probes'
+  bool done_reported_ = false;
 };
+
+static_assert(ProtocolMachine<TimeoutMeasurement> && ReleasesSockets<TimeoutMeasurement> &&
+              HearsSendErrors<TimeoutMeasurement>);
 
 }  // namespace natpunch::measure

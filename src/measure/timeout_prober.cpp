@@ -10,8 +10,8 @@ namespace natpunch::measure {
 
 namespace {
 template <std::size_t N>
-std::vector<std::uint8_t> bytes_of(const std::array<std::uint8_t, N>& a) {
-  return {a.begin(), a.end()};
+DatagramBytes bytes_of(const std::array<std::uint8_t, N>& a) {
+  return std::span<const std::uint8_t>(a);
 }
 }  // namespace
 
@@ -41,7 +41,9 @@ std::uint64_t TimeoutProber::start(TimePoint, TimeoutKind kind, std::uint32_t de
 void TimeoutProber::cancel(TimeoutKind kind) {
   for (std::size_t i = probes_.size(); i-- > 0;)
     if (probes_[i].kind == kind) {
-      closed_.push_back(probes_[i].socket);
+      const SocketId socket = probes_[i].socket;
+      released_.push_back(socket);
+      std::erase_if(queued_, [socket](const Transmit& t) { return t.socket == socket; });
       probes_.erase(probes_.begin() + static_cast<std::ptrdiff_t>(i));
     }
 }
@@ -51,8 +53,15 @@ std::size_t TimeoutProber::active(TimeoutKind kind) const {
       std::count_if(probes_.begin(), probes_.end(), [kind](const Probe& p) { return p.kind == kind; }));
 }
 
-std::vector<SocketDatagram> TimeoutProber::poll_transmit(TimePoint now) {
-  std::vector<SocketDatagram> out;
+std::optional<Transmit> TimeoutProber::poll_transmit(TimePoint now) {
+  if (queued_.empty()) queue_sends(now);
+  auto t = take_front(queued_);
+  if (t) ++sent_;
+  return t;
+}
+
+void TimeoutProber::queue_sends(TimePoint now) {
+  auto& out = queued_;
   const auto wait = [&](const Probe& p) { return now + seconds(p.delay_s) + rtt_ + config_.grace; };
   for (auto& p : probes_) {
     if (p.stage == Stage::SendRequest && p.kind == TimeoutKind::Pending) {
@@ -77,20 +86,28 @@ std::vector<SocketDatagram> TimeoutProber::poll_transmit(TimePoint now) {
       p.deadline = wait(p);
     }
   }
-  sent_ += out.size();
-  return out;
 }
 
-std::vector<SocketId> TimeoutProber::poll_closed() { return std::exchange(closed_, {}); }
+std::optional<TimeoutProberEvent> TimeoutProber::poll_event() {
+  if (auto outcome = take_front(outcomes_)) return *outcome;
+  return std::nullopt;
+}
+
+void TimeoutProber::on_send_error(TimePoint, SocketId socket, const Endpoint&, SendError) {
+  // The request never left: the mapping was not tested, so nothing is known.
+  auto it = std::find_if(probes_.begin(), probes_.end(), [socket](const Probe& p) { return p.socket == socket; });
+  if (it != probes_.end()) finish(static_cast<std::size_t>(it - probes_.begin()), std::nullopt);
+}
 
 void TimeoutProber::finish(std::size_t index, std::optional<bool> alive) {
   const Probe& p = probes_[index];
   outcomes_.push_back({p.id, p.kind, p.delay_s, alive});
-  closed_.push_back(p.socket);
+  released_.push_back(p.socket);
+  std::erase_if(queued_, [&](const Transmit& t) { return t.socket == p.socket; });
   probes_.erase(probes_.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
-void TimeoutProber::on_datagram(TimePoint now, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint&) {
+void TimeoutProber::on_datagram(TimePoint now, SocketId socket, const Endpoint&, std::span<const std::uint8_t> bytes) {
   auto it = std::find_if(probes_.begin(), probes_.end(), [socket](const Probe& p) { return p.socket == socket; });
   if (it == probes_.end()) return;
   auto decoded = wire::decode_measure(bytes);
@@ -141,6 +158,7 @@ void TimeoutProber::on_timer(TimePoint now) {
 }
 
 std::optional<TimePoint> TimeoutProber::next_deadline() const {
+  if (!queued_.empty()) return kTimeZero;
   std::optional<TimePoint> next;
   for (const auto& p : probes_) {
     const TimePoint t = (p.stage == Stage::SendRequest || p.stage == Stage::SendSchedule) ? kTimeZero : p.deadline;
@@ -148,7 +166,5 @@ std::optional<TimePoint> TimeoutProber::next_deadline() const {
   }
   return next;
 }
-
-std::vector<ProbeOutcome> TimeoutProber::take_outcomes() { return std::exchange(outcomes_, {}); }
 
 }  // namespace natpunch::measure

@@ -33,16 +33,21 @@
 // measurement's control socket, so no probe socket's mapping sees an
 // inbound packet before its test). A Refusal from the server (no valid
 // cookie, queue share full, delay too long) makes the probe inconclusive,
-// never "dead".
+// never "dead"; so does a request that never left this host (a send error).
+//
+// A machine of the contract (core/transmit.hpp): each probe's outcome is
+// an event; a finished or cancelled probe's socket is released.
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/endpoint.hpp"
 #include "core/time.hpp"
-#include "measure/socket_datagram.hpp"
+#include "core/transmit.hpp"
 #include "wire/measure_messages.hpp"
 
 namespace natpunch::measure {
@@ -76,6 +81,7 @@ struct ProbeOutcome {
   // Reflect, so nothing was established).
   std::optional<bool> alive;
 };
+using TimeoutProberEvent = std::variant<ProbeOutcome>;
 
 class TimeoutProber {
  public:
@@ -92,12 +98,13 @@ class TimeoutProber {
   // Abandons every unfinished probe of `kind` (their sockets are closed).
   void cancel(TimeoutKind kind);
 
-  std::vector<SocketDatagram> poll_transmit(TimePoint now);
-  std::vector<SocketId> poll_closed();
-  void on_datagram(TimePoint now, SocketId socket, std::span<const std::uint8_t> bytes, const Endpoint& from);
+  std::optional<Transmit> poll_transmit(TimePoint now);
+  void on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes);
   void on_timer(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
-  std::vector<ProbeOutcome> take_outcomes();
+  std::optional<TimeoutProberEvent> poll_event();
+  std::optional<SocketId> poll_socket_release() { return take_front(released_); }
+  void on_send_error(TimePoint now, SocketId socket, const Endpoint& to, SendError error);
 
   std::size_t active() const { return probes_.size(); }
   std::size_t active(TimeoutKind kind) const;
@@ -118,6 +125,8 @@ class TimeoutProber {
   };
   std::uint32_t requested_delay_ms(std::uint32_t delay_s) const;
   void finish(std::size_t index, std::optional<bool> alive);
+  // Moves every probe with something to send on, queueing its datagrams.
+  void queue_sends(TimePoint now);
 
   Endpoint server_;
   ProberConfig config_;
@@ -125,12 +134,15 @@ class TimeoutProber {
   wire::MeasureCookie cookie_{};
   bool cookie_refused_ = false;
   std::vector<Probe> probes_;
-  std::vector<ProbeOutcome> outcomes_;
-  std::vector<SocketId> closed_;
+  std::deque<ProbeOutcome> outcomes_;
+  std::deque<SocketId> released_;
+  std::deque<Transmit> queued_;
   std::uint64_t next_probe_ = 1;
   SocketId next_socket_ = 1;
   std::uint32_t next_request_id_;
   std::uint64_t sent_ = 0;
 };
+
+static_assert(ProtocolMachine<TimeoutProber> && ReleasesSockets<TimeoutProber> && HearsSendErrors<TimeoutProber>);
 
 }  // namespace natpunch::measure

@@ -90,7 +90,10 @@ void Ipv4NatDatapath::process(TimePoint now, Side from, std::span<std::uint8_t> 
       ++counters_.dropped[static_cast<std::size_t>(std::get<Drop>(result.error()))];
     return;
   }
-  ++(from == Side::Inside ? counters_.outbound : counters_.inbound);
+  if (result->route == Translated::Route::Hairpin)
+    ++counters_.hairpinned;
+  else
+    ++(from == Side::Inside ? counters_.outbound : counters_.inbound);
   send(now, from, packet.first(result->length), emit);
 }
 

@@ -6,7 +6,9 @@
 //   2. fragments are reassembled (bounded memory) into whole datagrams;
 //   3. path MTU (--mtu): too large with DF set -> dropped, and the sender
 //      gets "fragmentation needed" from the router's address on its side;
-//   4. UDP and ICMP are translated through the NAT model;
+//   4. UDP and ICMP are translated through the NAT model; an inside host's
+//      UDP to the public address is hairpinned back inside when the model
+//      allows it (NatConfig::hairpinning, the target's filter);
 //   5. datagrams above the MTU (or above the egress link MTU after
 //      reassembly) are fragmented;
 //   6. per-direction impairment (delay, jitter, loss, duplicates, reorder).
@@ -54,6 +56,9 @@ struct DatapathConfig {
 struct DatapathCounters {
   std::uint64_t outbound = 0;  // translated inside -> outside
   std::uint64_t inbound = 0;   // translated outside -> inside
+  // inside -> inside through the NAT's public address (NatConfig::hairpinning);
+  // counted here, not as outbound or inbound
+  std::uint64_t hairpinned = 0;
   std::uint64_t not_ours = 0;  // neither from the inside prefix nor to the public address
   std::uint64_t icmp_translated = 0;
   std::uint64_t too_big = 0;             // dropped for the MTU, "fragmentation needed" sent

@@ -18,6 +18,7 @@ ProbingConfig probing_config(const NaiveBirthdayConfig& c) {
   p.peer_address = c.peer_address;
   p.session_id = c.session_id;
   p.key = c.key;
+  p.role = c.role;
   p.probe_budget = c.probe_budget;
   p.send_interval = c.send_interval;
   p.linger = c.linger;

@@ -29,6 +29,7 @@ struct NaiveBirthdayConfig {
   IpAddress peer_address;  // the peer's public (NAT) address, from the rendezvous
   std::uint64_t session_id = 0;
   wire::SessionKey key{};
+  wire::SessionRole role = wire::SessionRole::Caller;  // ours
   std::uint64_t probe_budget = 170000;
   Duration send_interval = kThesisSendInterval;
   // Destination ports are drawn uniformly from [min_port, max_port].

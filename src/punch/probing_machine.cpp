@@ -31,17 +31,19 @@ ProbingMachine::ProbingMachine(const ProbingConfig& config, std::unique_ptr<Port
     : config_(config),
       chooser_(std::move(chooser)),
       rng_(rng),
-      key_(config.key),
+      key_(config.key, config.role),
       nonces_(nonce_secret(rng)),
       start_(start),
-      next_send_(start) {
+      next_send_(start),
+      next_candidate_(start) {
   if (config_.sockets == 0) config_.sockets = 1;
+  if (config_.candidates.size() > kMaxCandidates) config_.candidates.resize(kMaxCandidates);
   // Every probe is this with its sequence and nonce stamped in.
   probe_template_ = wire::encode(wire::ProbeMessage{wire::ProbeKind::Probe, config_.session_id, 0, 0, 0, 0}, key_);
 }
 
 bool ProbingMachine::probing() const {
-  return result_.outcome == PunchOutcome::Running && !order_exhausted_ && result_.probes_sent < config_.probe_budget;
+  return result_.outcome == PunchOutcome::Running && !order_exhausted_ && chooser_probes_ < config_.probe_budget;
 }
 
 void ProbingMachine::enqueue(TimePoint now, const Transmit& datagram) {
@@ -62,24 +64,40 @@ std::optional<Transmit> ProbingMachine::poll_transmit(TimePoint now) {
     candidate_due_ = now + config_.ack_retransmit;
     return candidate_;
   }
-  if (!probing() || now < next_send_) return std::nullopt;
   if (config_.time_budget && now - start_ >= *config_.time_budget) return std::nullopt;
+  if (!config_.candidates.empty() && now >= next_candidate_) {
+    const Endpoint to = config_.candidates[candidate_turn_++ % config_.candidates.size()];
+    next_candidate_ = now + config_.candidate_interval;  // never a burst to catch up
+    return probe_to(to, 0);
+  }
+  if (!probing() || now < next_send_) return std::nullopt;
   const auto port = chooser_->next(rng_);
   if (!port) {
     // The order is exhausted: from here on it is as if the budget were spent.
     order_exhausted_ = true;
     return std::nullopt;
   }
-  wire::ProbeBytes bytes = probe_template_;
-  const auto sequence = static_cast<std::uint32_t>(result_.probes_sent);
-  wire::restamp(bytes, sequence, nonces_.nonce(wire::ProbeKind::Probe, sequence, *port), key_);
-  std::optional<Transmit> probe{Transmit{static_cast<std::uint32_t>(result_.probes_sent % config_.sockets),
-                                         Endpoint{config_.peer_address, *port}, std::span<const std::uint8_t>(bytes)}};
-  ++result_.probes_sent;
+  auto probe = probe_to(Endpoint{config_.peer_address, *port}, static_cast<std::uint32_t>(chooser_probes_ % config_.sockets));
+  ++chooser_probes_;
   // Keeps to the schedule even if the driver is late, so the rate is the
   // configured one on average rather than drifting with driver lag.
   next_send_ += config_.send_interval;
   return probe;
+}
+
+std::optional<Transmit> ProbingMachine::probe_to(const Endpoint& to, std::uint32_t socket) {
+  wire::ProbeBytes bytes = probe_template_;
+  const auto sequence = static_cast<std::uint32_t>(result_.probes_sent);
+  wire::restamp(bytes, sequence, nonces_.nonce(wire::ProbeKind::Probe, sequence, to.port), key_);
+  ++result_.probes_sent;
+  return Transmit{socket, to, std::span<const std::uint8_t>(bytes)};
+}
+
+bool ProbingMachine::from_peer(const Endpoint& from) const {
+  if (from.address == config_.peer_address) return true;
+  for (const auto& c : config_.candidates)
+    if (c.address == from.address) return true;
+  return false;
 }
 
 std::optional<TimePoint> ProbingMachine::next_deadline() const {
@@ -91,6 +109,7 @@ std::optional<TimePoint> ProbingMachine::next_deadline() const {
   if (candidate_ && candidate_retransmits_ < kAckRetransmits) earliest(candidate_due_);
   if (probing()) earliest(next_send_);
   else earliest(last_probe_at() + config_.linger);
+  if (!config_.candidates.empty()) earliest(next_candidate_);
   return due;
 }
 
@@ -139,7 +158,7 @@ void ProbingMachine::on_datagram(TimePoint now, std::uint32_t socket, const Endp
                                  std::span<const std::uint8_t> bytes) {
   // The address check is free and keeps strangers off the MAC; the MAC and
   // the nonces stop anyone who can spoof the peer's address.
-  if (from.address != config_.peer_address || result_.outcome == PunchOutcome::Stopped || socket >= config_.sockets) {
+  if (!from_peer(from) || result_.outcome == PunchOutcome::Stopped || socket >= config_.sockets) {
     ++result_.rejected;
     return;
   }

@@ -30,6 +30,8 @@ struct ProbingConfig {
   IpAddress peer_address;  // the peer's public (NAT) address, from the rendezvous
   std::uint64_t session_id = 0;
   wire::SessionKey key{};  // from the rendezvous; probes/acks without it are ignored
+  // Ours, from the rendezvous: we seal in our direction and accept only the peer's.
+  wire::SessionRole role = wire::SessionRole::Caller;
   std::uint64_t probe_budget = 170000;
   std::optional<Duration> time_budget;  // from the start; nullopt: only the probe budget limits
   Duration send_interval = kThesisSendInterval;
@@ -39,7 +41,18 @@ struct ProbingConfig {
   // a late probe is still in flight.
   Duration linger = seconds(1);
   Duration ack_retransmit = milliseconds(100);
+  // Host candidates: the peer's local endpoints (as it told the rendezvous),
+  // reachable when both sides sit behind one NAT that routes between its
+  // clients. Besides the chooser's ports at peer_address, one probe every
+  // candidate_interval goes to the next of these in turn (from socket 0),
+  // and answers from them are accepted. At most kMaxCandidates are used (no
+  // amplification through us), so checks stay cheap next to a blast; they
+  // share the probes' sequence numbers but not the probe budget.
+  std::vector<Endpoint> candidates;
+  Duration candidate_interval = milliseconds(20);
 };
+
+inline constexpr std::size_t kMaxCandidates = 8;
 
 class ProbingMachine : public PunchStrategy {
  public:
@@ -64,6 +77,8 @@ class ProbingMachine : public PunchStrategy {
   static constexpr int kAckRetransmits = 8;
 
   bool probing() const;
+  bool from_peer(const Endpoint& from) const;
+  std::optional<Transmit> probe_to(const Endpoint& to, std::uint32_t socket);
   TimePoint last_probe_at() const { return next_send_ - config_.send_interval; }
   void enqueue(TimePoint now, const Transmit& datagram);
   void connect(TimePoint now, std::uint32_t socket, const Endpoint& from, bool via_ack);
@@ -77,6 +92,11 @@ class ProbingMachine : public PunchStrategy {
   wire::NonceKey nonces_;
   TimePoint start_;
   TimePoint next_send_;
+  TimePoint next_candidate_;
+  std::size_t candidate_turn_ = 0;
+  // Probes to the chooser's ports: what the probe budget counts (candidate
+  // checks are not part of the attack) and what picks the socket.
+  std::uint64_t chooser_probes_ = 0;
   bool order_exhausted_ = false;
   wire::ProbeBytes probe_template_{};
   std::array<Transmit, kQueue> queue_{};

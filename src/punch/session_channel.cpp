@@ -27,7 +27,12 @@ bool plausible_peer_endpoint(const Endpoint& endpoint) {
 }
 
 SessionChannel::SessionChannel(const SessionChannelConfig& config, TimePoint now)
-    : config_(config), route_(config.direct ? Route::Direct : Route::Relay), peer_known_(config.peer_endpoint) {
+    : config_(config),
+      keys_(config.key, config.caller ? wire::SessionRole::Caller : wire::SessionRole::Callee),
+      route_(config.direct ? Route::Direct : Route::Relay),
+      rng_(config.seed),
+      peer_known_(config.peer_endpoint) {
+  if (config_.direct && config_.peer_endpoint) path_ = DirectPath{config_.socket, *config_.peer_endpoint};
   if (config_.direct && config_.keepalive) {
     keeper_.emplace(config_.keepalive_config, now);
     keepalive_interval_ = keeper_->keepalive_interval();
@@ -35,14 +40,22 @@ SessionChannel::SessionChannel(const SessionChannelConfig& config, TimePoint now
 }
 
 void SessionChannel::queue(ChannelPath path, std::uint8_t flags, std::uint64_t sequence,
-                           std::span<const std::uint8_t> payload) {
+                           std::span<const std::uint8_t> payload, const std::optional<DirectPath>& to) {
   wire::SessionDatagram d{flags, config_.session_id, sequence, {payload.begin(), payload.end()}};
-  outbox_.push_back({path, wire::encode(d, config_.key)});
+  ChannelTransmit t{path, 0, {}, wire::encode(d, keys_)};
+  if (path == ChannelPath::Direct) {
+    const auto& via = to ? to : path_;
+    if (!via) return;  // never punched: nowhere to send directly
+    t.socket = via->socket;
+    t.to = via->peer;
+  }
+  outbox_.push_back(std::move(t));
 }
 
-void SessionChannel::send_control(const wire::SessionControl& control, ChannelPath path) {
+void SessionChannel::send_control(const wire::SessionControl& control, ChannelPath path,
+                                  const std::optional<DirectPath>& to) {
   const auto body = wire::encode(control);
-  queue(path, wire::kFlagControl, ++control_sequence_, body);
+  queue(path, wire::kFlagControl, ++control_sequence_, body, to);
 }
 
 bool SessionChannel::send(TimePoint now, std::span<const std::uint8_t> payload) {
@@ -61,16 +74,18 @@ bool SessionChannel::send(TimePoint now, std::span<const std::uint8_t> payload) 
   return true;
 }
 
-bool SessionChannel::on_direct(TimePoint now, std::span<const std::uint8_t> bytes) {
-  return on_datagram(now, bytes, ChannelPath::Direct);
+bool SessionChannel::on_direct(TimePoint now, std::uint32_t socket, const Endpoint& from,
+                               std::span<const std::uint8_t> bytes) {
+  return on_datagram(now, bytes, ChannelPath::Direct, DirectPath{socket, from});
 }
 
 bool SessionChannel::on_relay(TimePoint now, std::span<const std::uint8_t> bytes) {
-  return on_datagram(now, bytes, ChannelPath::Relay);
+  return on_datagram(now, bytes, ChannelPath::Relay, std::nullopt);
 }
 
-bool SessionChannel::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, ChannelPath path) {
-  auto decoded = wire::decode_session_datagram(bytes, config_.session_id, config_.key);
+bool SessionChannel::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, ChannelPath path,
+                                 const std::optional<DirectPath>& via) {
+  auto decoded = wire::decode_session_datagram(bytes, config_.session_id, keys_);
   if (!decoded) {
     ++counters_.rejected;
     return false;
@@ -86,9 +101,14 @@ bool SessionChannel::on_datagram(TimePoint now, std::span<const std::uint8_t> by
   if (path == ChannelPath::Direct) {
     sent_since_heard_ = 0;
     if (keeper_) keeper_->on_received_direct(now);
+    // Only news from the peer may point us elsewhere: never a duplicate
+    // (dropped above) nor a datagram older than one already seen.
+    if (via && d.sequence > highest_before && config_.follow_peer && route_ == Route::Direct && path_ &&
+        *via != *path_ && !closed_)
+      consider_path(now, *via);
   }
   if (control) {
-    if (auto c = wire::decode_session_control(d.payload)) on_control(now, *c, path);
+    if (auto c = wire::decode_session_control(d.payload)) on_control(now, *c, path, via);
     return true;
   }
   // Loss as the gaps in the peer's numbering; a late arrival fills its gap.
@@ -103,8 +123,53 @@ bool SessionChannel::on_datagram(TimePoint now, std::span<const std::uint8_t> by
   return true;
 }
 
-void SessionChannel::on_control(TimePoint now, const wire::SessionControl& c, ChannelPath path) {
+void SessionChannel::consider_path(TimePoint now, const DirectPath& via) {
+  auto it = std::find_if(candidates_.begin(), candidates_.end(), [&](const Candidate& c) { return c.path == via; });
+  if (it == candidates_.end()) {
+    if (candidates_.size() >= kMaxCandidates) {
+      // Replace the one challenged longest ago.
+      it = std::min_element(candidates_.begin(), candidates_.end(),
+                            [](const Candidate& a, const Candidate& b) { return a.last_challenge < b.last_challenge; });
+      *it = Candidate{via, 0, 0, {}};
+    } else {
+      it = candidates_.insert(candidates_.end(), Candidate{via, 0, 0, {}});
+    }
+  } else {
+    if (it->challenges > 0 && now - it->last_challenge < kChallengeInterval) return;
+    if (it->challenges >= kMaxChallenges) {
+      if (now - it->last_challenge < kCandidateRetry) return;
+      it->challenges = 0;
+    }
+  }
+  it->token = rng_.next_u64();
+  it->last_challenge = now;
+  ++it->challenges;
+  ++counters_.path_challenges;
+  send_control({wire::ControlType::PathChallenge, it->token, 0, 0, std::nullopt}, ChannelPath::Direct, via);
+}
+
+void SessionChannel::on_path_response(const DirectPath& via, std::uint64_t token) {
+  auto it = std::find_if(candidates_.begin(), candidates_.end(),
+                         [&](const Candidate& c) { return c.path == via && c.challenges > 0 && c.token == token; });
+  if (it == candidates_.end()) return;
+  if (route_ == Route::Direct && path_ != via) {
+    path_ = via;
+    ++counters_.path_switches;
+  }
+  candidates_.erase(it);
+}
+
+void SessionChannel::on_control(TimePoint now, const wire::SessionControl& c, ChannelPath path,
+                                const std::optional<DirectPath>& via) {
   switch (c.type) {
+    case wire::ControlType::PathChallenge:
+      // Answered on the very path it came by, whatever ours is.
+      if (path == ChannelPath::Direct && via && !closed_)
+        send_control({wire::ControlType::PathResponse, c.echo, 0, 0, std::nullopt}, ChannelPath::Direct, via);
+      return;
+    case wire::ControlType::PathResponse:
+      if (path == ChannelPath::Direct && via && !closed_) on_path_response(*via, c.echo);
+      return;
     case wire::ControlType::Keepalive:
       // Answered on the path it came by; a relayed one (never sent) is ignored.
       if (path == ChannelPath::Direct && !closed_)
@@ -285,11 +350,13 @@ std::optional<RepunchOrder> SessionChannel::poll_repunch() {
   return o;
 }
 
-void SessionChannel::on_repunch_finished(TimePoint now, std::uint32_t epoch, bool connected) {
+void SessionChannel::on_repunch_finished(TimePoint now, std::uint32_t epoch, std::optional<DirectPath> path) {
   punching_ = false;
-  if (connected) {
+  if (path) {
     ++counters_.repunches_succeeded;
     route_ = Route::Direct;
+    path_ = path;
+    candidates_.clear();
     propose_at_.reset();
     sent_since_heard_ = 0;
     retry_at_.reset();

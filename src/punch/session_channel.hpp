@@ -35,6 +35,18 @@
 //      that fails is retried after repunch_retry (doubling, up to
 //      repunch_attempts times), as a new epoch (from step 2).
 // A peer that closes says so (CLOSE on both routes); re-punching stops.
+//
+// Path following (the callee only, so the two never chase each other):
+// when both sides completed the punch on different paths, or the caller's
+// NAT rebound to a new port, the caller's datagrams arrive on another path
+// than the one we send on. A fresh datagram (a sequence number above any
+// seen before: never a duplicate or a late one) from such a path makes it a
+// candidate, and a PATH_CHALLENGE with a random token goes there; only the
+// matching PATH_RESPONSE, arriving on that very path under the caller's
+// direction key, moves our direct path to it. Data never goes to a path
+// that has not answered: a replayed or raced datagram from a forged source
+// earns its address at most a few challenges (issue 23: one replayed
+// datagram used to redirect the whole stream).
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -42,6 +54,7 @@
 #include <vector>
 
 #include "core/endpoint.hpp"
+#include "core/rng.hpp"
 #include "core/time.hpp"
 #include "punch/session_keeper.hpp"
 #include "rendezvous/replay_window.hpp"
@@ -49,11 +62,18 @@
 
 namespace natpunch::punch {
 
+// Where the direct path runs: our local socket and the peer's endpoint.
+struct DirectPath {
+  std::uint32_t socket = 0;
+  Endpoint peer;
+  bool operator==(const DirectPath&) const = default;
+};
+
 struct SessionChannelConfig {
   std::uint64_t session_id = 0;
   wire::SessionKey key{};
   bool direct = false;  // the punch connected: start on the direct path
-  bool caller = false;  // this side asked for the session (wins re-punch ties)
+  bool caller = false;  // this side asked for the session (wins re-punch ties; seals in the caller's direction)
   bool keepalive = true;
   KeepaliveConfig keepalive_config;
   bool repunch = true;
@@ -63,16 +83,26 @@ struct SessionChannelConfig {
   // How long a proposal (or acknowledgement) waits for a fresh observation
   // of our public endpoint; zero: none is asked for.
   Duration observe_wait = seconds(1);
-  // Where the punch reached the peer (for counting endpoint changes).
+  // The punched path (direct): where the punch reached the peer, from which
+  // of our sockets. Also the first known endpoint for counting changes.
   std::optional<Endpoint> peer_endpoint;
+  std::uint32_t socket = 0;
+  // Follow the peer to a path it proves (the callee; see above).
+  bool follow_peer = false;
+  // Seeds the path challenges' tokens (the driver passes OS randomness).
+  std::uint64_t seed = 0;
   // Largest payload send() takes (what the relay carries after header + MAC).
   std::size_t max_payload = 1160;
 };
 
 enum class ChannelPath : std::uint8_t { Direct, Relay };
 
+// Direct: send `bytes` out of our socket `socket` to `to`; relay: through
+// the rendezvous relay (socket and to unused).
 struct ChannelTransmit {
   ChannelPath path = ChannelPath::Direct;
+  std::uint32_t socket = 0;
+  Endpoint to;
   std::vector<std::uint8_t> bytes;
 };
 
@@ -94,6 +124,8 @@ struct ChannelCounters {
   std::uint64_t keepalives_sent = 0, keepalive_replies = 0;
   std::optional<Duration> rtt;
   std::uint64_t path_deaths = 0, repunches = 0, repunches_succeeded = 0;
+  std::uint64_t path_challenges = 0;  // PATH_CHALLENGEs sent (to paths the peer's datagrams came by)
+  std::uint64_t path_switches = 0;    // our direct path moved to one the peer proved
   std::uint64_t peer_endpoint_changes = 0;  // the peer reported a new public endpoint
   std::uint64_t endpoints_ignored = 0;      // ... or one that cannot be a peer's (0.0.0.0, port 0, multicast)
   bool peer_closed = false;
@@ -110,9 +142,10 @@ class SessionChannel {
 
   // Seals `payload` for the current route. False when too long or closed.
   bool send(TimePoint now, std::span<const std::uint8_t> payload);
-  // A datagram that came over the direct path / a relayed payload of this session.
-  // Returns true when it was an authentic datagram of this session.
-  bool on_direct(TimePoint now, std::span<const std::uint8_t> bytes);
+  // A datagram that came on the direct path (to our socket `socket` from
+  // `from`) / a relayed payload of this session. True when it was an
+  // authentic datagram of this session (a duplicate too).
+  bool on_direct(TimePoint now, std::uint32_t socket, const Endpoint& from, std::span<const std::uint8_t> bytes);
   bool on_relay(TimePoint now, std::span<const std::uint8_t> bytes);
 
   std::optional<TimePoint> next_deadline() const;
@@ -121,8 +154,8 @@ class SessionChannel {
   std::optional<ChannelTransmit> poll_transmit();
   std::optional<std::vector<std::uint8_t>> poll_received();
   std::optional<RepunchOrder> poll_repunch();
-  // The driver's punch for `epoch` ended.
-  void on_repunch_finished(TimePoint now, std::uint32_t epoch, bool connected);
+  // The driver's punch for `epoch` ended; `path` is where it connected.
+  void on_repunch_finished(TimePoint now, std::uint32_t epoch, std::optional<DirectPath> path);
 
   // Our public endpoint as the rendezvous server just answered it (after a
   // refresh this side asked for, or any other).
@@ -137,16 +170,37 @@ class SessionChannel {
   void close(TimePoint now);
 
   Route route() const { return route_; }
+  // Where direct datagrams go (the last punched or proven path), if any.
+  std::optional<DirectPath> path() const { return path_; }
   bool closed() const { return closed_; }
   // Zero without keepalives (relay from the start, or disabled).
   Duration keepalive_interval() const { return keepalive_interval_; }
   const ChannelCounters& counters() const { return counters_; }
 
  private:
-  bool on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, ChannelPath path);
-  void on_control(TimePoint now, const wire::SessionControl& control, ChannelPath path);
-  void send_control(const wire::SessionControl& control, ChannelPath path);
-  void queue(ChannelPath path, std::uint8_t flags, std::uint64_t sequence, std::span<const std::uint8_t> payload);
+  // A path the peer's fresh datagrams came by, being challenged.
+  struct Candidate {
+    DirectPath path;
+    std::uint64_t token = 0;
+    int challenges = 0;
+    TimePoint last_challenge{};
+  };
+  static constexpr std::size_t kMaxCandidates = 4;
+  static constexpr int kMaxChallenges = 4;  // per candidate, then it waits for kCandidateRetry
+  static constexpr Duration kChallengeInterval = milliseconds(200);
+  static constexpr Duration kCandidateRetry = seconds(10);
+
+  bool on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, ChannelPath path,
+                   const std::optional<DirectPath>& via);
+  void on_control(TimePoint now, const wire::SessionControl& control, ChannelPath path,
+                  const std::optional<DirectPath>& via);
+  // Direct: to `to` when given, else on path_ (nothing without one).
+  void send_control(const wire::SessionControl& control, ChannelPath path,
+                    const std::optional<DirectPath>& to = std::nullopt);
+  void queue(ChannelPath path, std::uint8_t flags, std::uint64_t sequence, std::span<const std::uint8_t> payload,
+             const std::optional<DirectPath>& to = std::nullopt);
+  void consider_path(TimePoint now, const DirectPath& via);
+  void on_path_response(const DirectPath& via, std::uint64_t token);
   void declare_dead();
   // Proposes once a fresh observation arrived (or observe_wait passed).
   void begin_proposal(TimePoint now);
@@ -155,7 +209,11 @@ class SessionChannel {
   void note_peer_endpoint(std::uint32_t epoch, const std::optional<Endpoint>& endpoint);
 
   SessionChannelConfig config_;
+  wire::SessionDatagramKeys keys_;
   Route route_;
+  std::optional<DirectPath> path_;
+  std::vector<Candidate> candidates_;
+  Rng rng_;
   std::optional<SessionKeeper> keeper_;  // only while a direct path exists or is wanted
   Duration keepalive_interval_{};
   std::uint64_t data_sequence_ = 0, control_sequence_ = 0;

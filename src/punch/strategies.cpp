@@ -12,10 +12,12 @@ ProbingConfig base_config(const StrategyParams& p) {
   c.peer_address = p.peer_address;
   c.session_id = p.session_id;
   c.key = p.key;
+  c.role = p.role;
   c.probe_budget = p.probe_budget;
   c.time_budget = p.time_budget;
   c.send_interval = p.send_interval;
   c.linger = p.linger;
+  c.candidates = p.candidates;
   return c;
 }
 

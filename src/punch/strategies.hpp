@@ -20,6 +20,7 @@
 // Socket 0 must be the socket that registered with the rendezvous: its
 // external port is the `observed_port` the peer was told.
 #include <memory>
+#include <vector>
 
 #include "core/rng.hpp"
 #include "punch/probing_machine.hpp"
@@ -31,12 +32,16 @@ struct StrategyParams {
   IpAddress peer_address;
   std::uint64_t session_id = 0;
   wire::SessionKey key{};
+  wire::SessionRole role = wire::SessionRole::Caller;  // ours (probes are sealed per direction)
   std::uint64_t probe_budget = 170000;
   std::optional<Duration> time_budget;
   Duration send_interval = kThesisSendInterval;
   Duration linger = seconds(1);
   std::uint32_t many_sockets = 256;
   bool predict = true;  // use observed ports (off: only the carrier-biased order)
+  // The peer's host candidates, checked beside the strategy's own probes
+  // (ProbingConfig::candidates).
+  std::vector<Endpoint> candidates;
 };
 
 std::unique_ptr<PunchStrategy> make_strategy(StrategyKind kind, const SideKnowledge& local, const SideKnowledge& peer,

@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::rendezvous {
 namespace {
-
-std::uint64_t load_be64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
 
 void consider(std::optional<TimePoint>& earliest, TimePoint t) {
   if (!earliest || t < *earliest) earliest = t;
@@ -33,7 +29,7 @@ Client::Client(ClientConfig config, RandomBytes random) : config_(std::move(conf
   // the server would answer them with that life's sessions.
   std::array<std::uint8_t, 4> b{};
   random_(b);
-  next_request_id_ = 1 + ((std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3]) >> 1);
+  next_request_id_ = 1 + (load_be32(b.data()) >> 1);
   instance_ = config_.instance;
   if (instance_ == 0) {
     std::array<std::uint8_t, 8> i{};

@@ -141,12 +141,11 @@ crypto_generichash_state puzzle_prefix(const Cookie& cookie, const PublicKey& id
 bool leading_zero_bits(const crypto_generichash_state& prefix, std::uint64_t solution, std::uint8_t bits) {
   crypto_generichash_state state = prefix;
   std::array<std::uint8_t, 8> s{};
-  for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(solution >> (56 - 8 * i));
+  store_be64(s.data(), solution);
   crypto_generichash_update(&state, s.data(), s.size());
   std::array<std::uint8_t, 16> h{};
   crypto_generichash_final(&state, h.data(), h.size());
-  std::uint64_t top = 0;
-  for (int i = 0; i < 8; ++i) top = (top << 8) | h[static_cast<std::size_t>(i)];
+  const std::uint64_t top = load_be64(h.data());
   return bits == 0 || (top >> (64 - bits)) == 0;
 }
 

@@ -112,6 +112,10 @@ class BodyReader {
     info.local_endpoints.resize(endpoint_count);
     for (auto& e : info.local_endpoints)
       if (!endpoint(e)) return false;
+    std::uint8_t flags = 0;
+    if (!u8(flags)) return false;
+    if ((flags & ~kNatInfoRelayOnly) != 0) return fail(DecodeError::BadFlags);
+    info.relay_only = (flags & kNatInfoRelayOnly) != 0;
     return true;
   }
 
@@ -268,6 +272,7 @@ void write_nat_info(ByteWriter& w, const NatInfo& info) {
   const auto count = std::min(info.local_endpoints.size(), kMaxLocalEndpoints);
   w.u8(static_cast<std::uint8_t>(count));
   for (std::size_t i = 0; i < count; ++i) write_endpoint(w, info.local_endpoints[i]);
+  w.u8(info.relay_only ? kNatInfoRelayOnly : 0);
 }
 
 template <class T>

@@ -132,7 +132,9 @@ enum class MessageType : std::uint8_t {
 //
 // Wire layout (in Prove and SessionInfo):
 //   u8 mapping, u8 filtering, u8 name length + name, u32 pending timeout ms,
-//   u32 idle timeout ms, allocator, u8 endpoint count + endpoints
+//   u32 idle timeout ms, allocator, u8 endpoint count + endpoints, u8 flags
+// where flags bit 0 says "relay only: I will not punch" (the other bits must
+// be zero)
 // where the allocator is a u8 kind (0 unknown, 1 preserving, 2 sequential,
 // 3 uniform, 4 random, 5 block, 6 beta, 7 window) followed by that kind's
 // parameters:
@@ -163,8 +165,12 @@ struct NatInfo {
   // The NAT's port allocator (carrier profile or `natpunch analyze`);
   // nullopt = unknown. Lets the peer predict and order its probes.
   std::optional<nat::AllocatorSpec> allocator;
+  // This peer will not punch (connect/listen --force-relay): the other side
+  // learns it in SessionInfo and goes to the relay at once too.
+  bool relay_only = false;
   bool operator==(const NatInfo&) const = default;
 };
+inline constexpr std::uint8_t kNatInfoRelayOnly = 0x01;  // NatInfo flags on the wire
 
 struct AuthHeader {
   std::uint64_t registration_id = 0;
@@ -378,7 +384,7 @@ enum class DecodeError : std::uint8_t {
   BadPortRange,        // allocator min 0, min > max, or no whole block in range
   BadBlockSize,        // block size not a power of two in [2, 32768]
   BadBetaParameters,   // Beta parameter not finite, not positive, or outside the ports
-  BadFlags,            // Prove flags with an undefined bit set
+  BadFlags,            // Prove or NatInfo flags with an undefined bit set
   BadPuzzle,           // puzzle difficulty above kMaxPuzzleBits
   BadLocality,         // window allocator: placement kind, size, offset, order or reset out of range
   BadTurnServerCount,  // TurnServers with no server or more than kMaxTurnServers

@@ -24,7 +24,7 @@ void Link::grow() {
 
 bool Link::push(TimePoint now, const Endpoint& from, const Endpoint& to, std::span<const std::uint8_t> payload) {
   ++counters_.sent;
-  if (payload.size() > kMaxPayload) {
+  if (payload.size() > std::min(config_.max_payload, kMaxPayload)) {
     ++counters_.oversize;
     return false;
   }

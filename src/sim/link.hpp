@@ -1,6 +1,7 @@
 #pragma once
 // One direction of a simulated wire: fixed latency, optional jitter and
-// random loss. Packets leave in the order they entered: jitter delays a
+// random loss, and a largest payload (a path MTU: larger datagrams vanish,
+// as on a path that drops what it cannot forward, DF or not). Packets leave in the order they entered: jitter delays a
 // packet but never lets it overtake the one before (arrival = max(previous
 // arrival, now + latency + U[0, jitter])), which is how most real paths
 // behave and what lets the engine treat every link as a FIFO instead of
@@ -23,12 +24,13 @@ struct LinkConfig {
   Duration latency{};
   Duration jitter{};  // extra delay, uniform in [0, jitter]
   double loss = 0;    // probability a packet is dropped, in [0, 1]
+  std::size_t max_payload = kMaxPayload;  // larger ones are dropped (counted as oversize)
 };
 
 struct LinkCounters {
   std::uint64_t sent = 0;
   std::uint64_t lost = 0;
-  std::uint64_t oversize = 0;  // payload above kMaxPayload, refused
+  std::uint64_t oversize = 0;  // payload above the link's max_payload, refused
   std::uint64_t delivered = 0;
 };
 

@@ -30,6 +30,13 @@ class NatBox {
     return std::nullopt;
   }
 
+  // A router that forwards between its inside clients (a home router's
+  // LAN, a carrier that routes subscriber to subscriber): a packet to
+  // another inside host's address goes there untranslated. Off: only
+  // through the NAT's public side (hairpinning, if the NAT does it).
+  void set_routes_inside(bool on) { routes_inside_ = on; }
+  bool routes_inside() const { return routes_inside_; }
+
   nat::NatTable& table() { return table_; }
   const nat::NatTable& table() const { return table_; }
 
@@ -42,6 +49,7 @@ class NatBox {
  private:
   nat::NatTable table_;
   std::vector<std::pair<IpAddress, std::uint32_t>> inside_;
+  bool routes_inside_ = false;
   std::array<std::uint64_t, kDropReasons> drops_{};  // indexed by nat::Drop
 };
 

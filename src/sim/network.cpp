@@ -5,10 +5,12 @@
 namespace natpunch::sim {
 namespace {
 
-// Two links in a row, as one: latencies and jitters add, losses compound.
+// Two links in a row, as one: latencies and jitters add, losses compound,
+// the smaller payload limit holds.
 LinkConfig in_series(const LinkConfig& first, const LinkConfig& second) {
   const double keep = (1 - std::clamp(first.loss, 0.0, 1.0)) * (1 - std::clamp(second.loss, 0.0, 1.0));
-  return LinkConfig{first.latency + second.latency, first.jitter + second.jitter, 1 - keep};
+  return LinkConfig{first.latency + second.latency, first.jitter + second.jitter, 1 - keep,
+                    std::min(first.max_payload, second.max_payload)};
 }
 
 }  // namespace
@@ -98,6 +100,10 @@ void Network::push(TimePoint now, std::uint32_t link, const Endpoint& from, cons
 
 void Network::send_on_internet(TimePoint now, std::uint32_t from_attachment, const Endpoint& from, const Endpoint& to,
                                std::span<const std::uint8_t> payload) {
+  if (filter && filter(now, from, to)) {
+    ++counters_.filtered;
+    return;
+  }
   for (const Route& r : routes_) {
     if (r.address == to.address) {
       push(now, path(from_attachment, r.attachment), from, to, payload);
@@ -110,6 +116,10 @@ void Network::send_on_internet(TimePoint now, std::uint32_t from_attachment, con
 void Network::send_from_host(TimePoint now, HostId host, const Endpoint& from, const Endpoint& to,
                              std::span<const std::uint8_t> payload) {
   const Host& h = hosts_[host];
+  if (h.attachment == kNone && filter && filter(now, from, to)) {  // public hosts: asked on the internet
+    ++counters_.filtered;
+    return;
+  }
   if (h.attachment != kNone) send_on_internet(now, h.attachment, from, to, payload);
   else push(now, h.up, from, to, payload);
 }
@@ -128,6 +138,12 @@ void Network::deliver(TimePoint now, std::uint32_t link) {
     }
     case Sink::NatOutbound: {
       NatBox& box = nats_[end.index];
+      if (box.routes_inside()) {
+        if (auto host = box.inside_host(packet.to.address)) {
+          push(now, hosts_[*host].down, packet.from, packet.to, packet.payload());
+          break;
+        }
+      }
       auto translated = box.table().outbound(now, packet.from, packet.to, packet.size());
       if (!translated) {
         box.count_drop(translated.error());
@@ -165,7 +181,8 @@ std::uint64_t Network::lost_packets() const {
 bool Network::step(TimePoint limit) {
   const auto due = queue_.earliest();
   if (!due || due->time > limit) return false;
-  now_ = due->time;
+  // A host's deadline may lie in the past ("at once"): time never runs back.
+  now_ = std::max(now_, due->time);
   ++counters_.events;
   const std::uint32_t owner = source_owner_[due->source];
   if (owner & kHostSource) {

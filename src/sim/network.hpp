@@ -16,6 +16,7 @@
 // one host timer). Nothing allocates per packet once links have warmed up.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -37,6 +38,7 @@ using NatId = std::uint32_t;
 struct NetworkCounters {
   std::uint64_t events = 0;
   std::uint64_t unroutable = 0;  // no host or NAT owns the destination address
+  std::uint64_t filtered = 0;    // dropped by filter
 };
 
 class Network {
@@ -68,6 +70,21 @@ class Network {
     while (!stop() && step(limit)) {
     }
   }
+  // Time passes to `t` (when nothing is due before it: after run(t, ...)
+  // stopped for want of events, which leaves time at the last one).
+  void advance_to(TimePoint t) {
+    if (t > now_) now_ = t;
+  }
+  // A host's app was called between steps (a test's application sends):
+  // its next deadline may have moved.
+  void reschedule(HostId host) { reschedule_host(host); }
+
+  // Drops a packet when it returns true: an outage of one path while others
+  // work, a phone out of coverage, a blocked port. Asked where a host sends
+  // (`from`: the host's own endpoint, inside its NAT if it has one) and
+  // where a packet enters the internet core (`from`: the public source,
+  // after NAT translation). Empty: nothing is dropped.
+  std::function<bool(TimePoint now, const Endpoint& from, const Endpoint& to)> filter;
 
   TimePoint now() const { return now_; }
   const NetworkCounters& counters() const { return counters_; }

@@ -91,10 +91,12 @@ PairOutcome run(Rig& rig, StrategyHost& peer_a, StrategyHost& peer_b, const Side
 // NAT and carrying the session both share (NaiveBirthdayConfig and
 // StrategyParams name these fields alike).
 template <class Config>
-Config config_for_side(Config shared, const nat::NatConfig& peer_nat, std::uint64_t session, const wire::SessionKey& key) {
+Config config_for_side(Config shared, const nat::NatConfig& peer_nat, std::uint64_t session, const wire::SessionKey& key,
+                       wire::SessionRole role) {
   shared.peer_address = peer_nat.public_addresses.front();
   shared.session_id = session;
   shared.key = key;
+  shared.role = role;
   return shared;
 }
 
@@ -135,8 +137,8 @@ Result<PairOutcome, nat::NatConfigError> run_naive_pair(const NaivePairScenario&
 
   const std::uint64_t session = seeds.next_u64();
   const wire::SessionKey key = session_key(seeds);
-  const auto attack_a = config_for_side(scenario.attack, rig.config_b, session, key);
-  const auto attack_b = config_for_side(scenario.attack, rig.config_a, session, key);
+  const auto attack_a = config_for_side(scenario.attack, rig.config_b, session, key, wire::SessionRole::Caller);
+  const auto attack_b = config_for_side(scenario.attack, rig.config_a, session, key, wire::SessionRole::Callee);
 
   Rng rng_a(seeds.next_u64());
   Rng rng_b(seeds.next_u64());
@@ -170,8 +172,8 @@ Result<PairOutcome, nat::NatConfigError> run_strategy_pair(const StrategyPairSce
 
   const punch::StrategyKind kind_a = strategy_for_side(scenario.mode, side_a, side_b);
   const punch::StrategyKind kind_b = strategy_for_side(scenario.mode, side_b, side_a);
-  const auto params_a = config_for_side(scenario.params, rig.config_b, session, key);
-  const auto params_b = config_for_side(scenario.params, rig.config_a, session, key);
+  const auto params_a = config_for_side(scenario.params, rig.config_b, session, key, wire::SessionRole::Caller);
+  const auto params_b = config_for_side(scenario.params, rig.config_a, session, key, wire::SessionRole::Callee);
 
   Rng rng_a(seeds.next_u64());
   Rng rng_b(seeds.next_u64());

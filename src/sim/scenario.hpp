@@ -36,7 +36,7 @@ struct NaivePairScenario {
   nat::NatConfig nat_b;
   SidePath path_a;
   SidePath path_b;
-  // Used for both sides; peer_address, session_id and key are filled in.
+  // Used for both sides; peer_address, session_id, key and role (a: caller) are filled in.
   punch::NaiveBirthdayConfig attack;
   Duration start_offset_b{};  // B starts this much after A
 };
@@ -58,8 +58,8 @@ struct StrategyPairScenario {
   SidePath path_a;
   SidePath path_b;
   StrategyMode mode = StrategyMode::Auto;
-  // Budgets, rate, sockets, prediction; peer_address, session_id and key
-  // are filled in per side.
+  // Budgets, rate, sockets, prediction; peer_address, session_id, key and
+  // role (a: caller) are filled in per side.
   punch::StrategyParams params;
   Duration start_offset_b{};
   // Registration happens this long before the common start.

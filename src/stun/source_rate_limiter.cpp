@@ -83,7 +83,7 @@ RateDecision SourceRateLimiter::decide(TimePoint now, const Endpoint& source) {
                                          ? splitmix64(v4_base_ ^ source.address.v4_host_order())
                                          : key_hash(subscriber_key(source.address), seed_);
   std::uint64_t hash = address_hash ^ kEndpointSalt;
-  if (source.address.is_v6()) hash = splitmix64(hash ^ source_key_detail::load_be64(source.address.data() + 8));
+  if (source.address.is_v6()) hash = splitmix64(hash ^ load_be64(source.address.data() + 8));
   hash = splitmix64(hash ^ source.port);
   if (EndpointEntry* e = find_endpoint(hash)) {
     const double s = elapsed(now, e->last_seen);

@@ -19,24 +19,42 @@ constexpr std::size_t kNonceAt = 20;
 constexpr std::size_t kEchoNonceAt = 28;
 
 void seal(ProbeBytes& bytes, const ProbeKey& key) {
-  key.mac(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize),
-          std::span<std::uint8_t, kProbeMacSize>(bytes.data() + kProbeHeaderSize, kProbeMacSize));
+  key.seal(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize),
+           std::span<std::uint8_t, kProbeMacSize>(bytes.data() + kProbeHeaderSize, kProbeMacSize));
+}
+
+// BLAKE2b-128 keyed with the session key over the direction's label.
+std::array<std::uint8_t, 16> direction_key(const SessionKey& key, SessionRole sender) {
+  static constexpr char kFromCaller[] = "natpunch probe mac v3 caller->callee";
+  static constexpr char kFromCallee[] = "natpunch probe mac v3 callee->caller";
+  const char* label = sender == SessionRole::Caller ? kFromCaller : kFromCallee;
+  std::array<std::uint8_t, 16> out{};
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(label), sizeof kFromCaller - 1,
+                     key.data(), key.size());
+  return out;
 }
 
 }  // namespace
 
-ProbeKey::ProbeKey(const SessionKey& key) {
+const char* to_string(SessionRole role) { return role == SessionRole::Caller ? "caller" : "callee"; }
+
+ProbeKey::ProbeKey(const SessionKey& key, SessionRole own) : own_(own) {
   static_assert(crypto_shorthash_siphashx24_KEYBYTES == 16 && crypto_shorthash_siphashx24_BYTES == kProbeMacSize);
+  static_assert(sizeof "natpunch probe mac v3 caller->callee" == sizeof "natpunch probe mac v3 callee->caller");
   // sodium_init() is idempotent and thread-safe.
   if (sodium_init() < 0) __builtin_trap();
-  static constexpr char kLabel[] = "natpunch probe mac v2";
-  crypto_generichash(mac_key_.data(), mac_key_.size(), reinterpret_cast<const unsigned char*>(kLabel),
-                     sizeof kLabel - 1, key.data(), key.size());
+  sending_ = direction_key(key, own);
+  receiving_ = direction_key(key, other(own));
 }
 
-void ProbeKey::mac(std::span<const std::uint8_t, kProbeHeaderSize> header,
-                   std::span<std::uint8_t, kProbeMacSize> out) const {
-  crypto_shorthash_siphashx24(out.data(), header.data(), header.size(), mac_key_.data());
+void ProbeKey::seal(std::span<const std::uint8_t, kProbeHeaderSize> header,
+                    std::span<std::uint8_t, kProbeMacSize> out) const {
+  crypto_shorthash_siphashx24(out.data(), header.data(), header.size(), sending_.data());
+}
+
+void ProbeKey::expected(std::span<const std::uint8_t, kProbeHeaderSize> header,
+                        std::span<std::uint8_t, kProbeMacSize> out) const {
+  crypto_shorthash_siphashx24(out.data(), header.data(), header.size(), receiving_.data());
 }
 
 std::uint64_t NonceKey::nonce(ProbeKind kind, std::uint32_t sequence, std::uint16_t port) const {
@@ -88,7 +106,7 @@ Result<ProbeMessage, ProbeError> decode_probe(std::span<const std::uint8_t> byte
   if (bytes[3] < static_cast<std::uint8_t>(ProbeKind::Probe) || bytes[3] > static_cast<std::uint8_t>(ProbeKind::Confirm))
     return Unexpected{ProbeError::BadKind};
   std::array<std::uint8_t, kProbeMacSize> expected{};
-  key.mac(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize), expected);
+  key.expected(std::span<const std::uint8_t, kProbeHeaderSize>(bytes.data(), kProbeHeaderSize), expected);
   if (sodium_memcmp(expected.data(), bytes.data() + kProbeHeaderSize, kProbeMacSize) != 0)
     return Unexpected{ProbeError::BadMac};
   return ProbeMessage{static_cast<ProbeKind>(bytes[3]),        load_be64(bytes.data() + kSessionAt),

@@ -16,18 +16,25 @@
 // a secret the sender never sends (NonceKey), so the answer must also come
 // from that very port: a genuine ACK replayed from elsewhere fails too.
 //
+// Each direction has its own MAC key (caller -> callee, callee -> caller;
+// both sides know their role from the rendezvous), so a machine's own
+// datagram bounced back to it never verifies as the peer's: without that,
+// an attacker who reflects a PROBE and then the ACK it provokes completes a
+// handshake of a machine with itself (issue 23).
+//
 // Layout (network byte order), 52 bytes:
 //   0  'N' 'P'          magic, so stray traffic is rejected cheaply
-//   2  version (2)
+//   2  version (3)
 //   3  kind             1 = probe, 2 = ack, 3 = confirm
 //   4  session id       64 bits, handed to both peers by the rendezvous
 //   12 sequence         32 bits, the sender's counter for this kind
 //   16 echo sequence    32 bits, ack/confirm: the sequence answered; probe: 0
 //   20 nonce            64 bits, the sender's nonce (confirm: 0)
 //   28 echo nonce       64 bits, ack/confirm: the nonce answered; probe: 0
-//   36 MAC              16 bytes: SipHash-2-4-128 of bytes [0, 36) under a
-//                       128-bit MAC key = BLAKE2b-128(key = session key,
-//                       "natpunch probe mac v2")
+//   36 MAC              16 bytes: SipHash-2-4-128 of bytes [0, 36) under the
+//                       sender's direction's 128-bit MAC key =
+//                       BLAKE2b-128(key = session key, "natpunch probe mac v3
+//                       caller->callee" or "... callee->caller")
 //
 // Why SipHash and not keyed BLAKE2b over the header directly: both are
 // keyed PRFs and either is a sound MAC for a 36-byte message, but BLAKE2b
@@ -46,7 +53,7 @@ namespace natpunch::wire {
 inline constexpr std::size_t kProbeHeaderSize = 36;
 inline constexpr std::size_t kProbeMacSize = 16;
 inline constexpr std::size_t kProbeSize = kProbeHeaderSize + kProbeMacSize;
-inline constexpr std::uint8_t kProbeVersion = 2;
+inline constexpr std::uint8_t kProbeVersion = 3;
 inline constexpr std::size_t kSessionKeySize = 32;
 
 enum class ProbeKind : std::uint8_t { Probe = 1, Ack = 2, Confirm = 3 };
@@ -64,16 +71,31 @@ struct ProbeMessage {
 using ProbeBytes = std::array<std::uint8_t, kProbeSize>;
 using SessionKey = std::array<std::uint8_t, kSessionKeySize>;
 
-// The MAC key derived from the session key (see the layout above), made
-// once per session. Immutable after construction.
+// Which end of a session this side is: the rendezvous tells each peer
+// (the caller asked for the session, the callee accepted it). Every
+// session message is sealed under its sender's direction.
+enum class SessionRole : std::uint8_t { Caller, Callee };
+constexpr SessionRole other(SessionRole role) {
+  return role == SessionRole::Caller ? SessionRole::Callee : SessionRole::Caller;
+}
+const char* to_string(SessionRole role);
+
+// The two MAC keys derived from the session key (see the layout above),
+// made once per session: one seals what `own` sends, the other verifies
+// what the peer sends. Immutable after construction.
 class ProbeKey {
  public:
-  explicit ProbeKey(const SessionKey& key);
-  // The 16-byte MAC of `header` (kProbeHeaderSize bytes).
-  void mac(std::span<const std::uint8_t, kProbeHeaderSize> header, std::span<std::uint8_t, kProbeMacSize> out) const;
+  ProbeKey(const SessionKey& key, SessionRole own);
+  // The 16-byte MAC of `header` (kProbeHeaderSize bytes) in our direction / the peer's.
+  void seal(std::span<const std::uint8_t, kProbeHeaderSize> header, std::span<std::uint8_t, kProbeMacSize> out) const;
+  void expected(std::span<const std::uint8_t, kProbeHeaderSize> header,
+                std::span<std::uint8_t, kProbeMacSize> out) const;
+  SessionRole own() const { return own_; }
 
  private:
-  std::array<std::uint8_t, 16> mac_key_{};
+  SessionRole own_;
+  std::array<std::uint8_t, 16> sending_{};
+  std::array<std::uint8_t, 16> receiving_{};
 };
 
 // The sender's secret for nonces: nonce = SipHash-2-4(secret, kind ||
@@ -97,13 +119,14 @@ enum class ProbeError : std::uint8_t {
 };
 const char* to_string(ProbeError error);
 
-// Header fields plus MAC.
+// Header fields plus MAC, sealed in `key`'s own direction.
 ProbeBytes encode(const ProbeMessage& message, const ProbeKey& key);
 // Rewrites the sequence and nonce of an encoded message and recomputes its
 // MAC: a strategy encodes one probe template and stamps each copy.
 void restamp(ProbeBytes& bytes, std::uint32_t sequence, std::uint64_t nonce, const ProbeKey& key);
-// The fields of a well-formed message whose MAC verifies (constant-time
-// compare); a distinct error otherwise. Never reads outside `bytes`.
+// The fields of a well-formed message whose MAC verifies in the peer's
+// direction (constant-time compare); a distinct error otherwise (our own
+// message is BadMac). Never reads outside `bytes`.
 Result<ProbeMessage, ProbeError> decode_probe(std::span<const std::uint8_t> bytes, const ProbeKey& key);
 
 }  // namespace natpunch::wire

@@ -9,7 +9,6 @@ namespace {
 
 constexpr std::uint8_t kMagic0 = 'N';
 constexpr std::uint8_t kMagic1 = 'D';
-constexpr char kDomain[] = "natpunch data v1";
 
 void put_be(std::uint8_t* out, std::uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) {
@@ -24,19 +23,34 @@ std::uint64_t get_be(const std::uint8_t* in, int bytes) {
   return value;
 }
 
-// MAC over the domain string and `message`, so this key use can never be
-// confused with another (probes derive their own MAC key from it).
+// Keyed BLAKE2b-128 of `message` under a direction key (derived below, so
+// this key use can never be confused with another: probes derive theirs
+// with other labels).
 std::array<std::uint8_t, kSessionMacSize> mac(std::span<const std::uint8_t> message, const SessionKey& key) {
-  crypto_generichash_state state;
-  crypto_generichash_init(&state, key.data(), key.size(), kSessionMacSize);
-  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kDomain), sizeof kDomain - 1);
-  crypto_generichash_update(&state, message.data(), message.size());
   std::array<std::uint8_t, kSessionMacSize> out{};
-  crypto_generichash_final(&state, out.data(), out.size());
+  crypto_generichash(out.data(), out.size(), message.data(), message.size(), key.data(), key.size());
+  return out;
+}
+
+SessionKey direction_key(const SessionKey& key, SessionRole sender) {
+  static constexpr char kFromCaller[] = "natpunch data v2 caller->callee";
+  static constexpr char kFromCallee[] = "natpunch data v2 callee->caller";
+  static_assert(sizeof kFromCaller == sizeof kFromCallee);
+  const char* label = sender == SessionRole::Caller ? kFromCaller : kFromCallee;
+  SessionKey out{};
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(label), sizeof kFromCaller - 1,
+                     key.data(), key.size());
   return out;
 }
 
 }  // namespace
+
+SessionDatagramKeys::SessionDatagramKeys(const SessionKey& key, SessionRole own) : own_(own) {
+  // sodium_init() is idempotent and thread-safe (it picks BLAKE2b's fastest implementation).
+  if (sodium_init() < 0) __builtin_trap();
+  sending_ = direction_key(key, own);
+  receiving_ = direction_key(key, other(own));
+}
 
 const char* to_string(SessionDatagramError error) {
   switch (error) {
@@ -54,7 +68,7 @@ bool looks_like_session_datagram(std::span<const std::uint8_t> bytes) {
   return bytes.size() >= 2 && bytes[0] == kMagic0 && bytes[1] == kMagic1;
 }
 
-std::vector<std::uint8_t> encode(const SessionDatagram& datagram, const SessionKey& key) {
+std::vector<std::uint8_t> encode(const SessionDatagram& datagram, const SessionDatagramKeys& keys) {
   const std::size_t length = std::min(datagram.payload.size(), kMaxSessionPayload);
   std::vector<std::uint8_t> out(kSessionHeaderSize + length + kSessionMacSize);
   out[0] = kMagic0;
@@ -65,14 +79,14 @@ std::vector<std::uint8_t> encode(const SessionDatagram& datagram, const SessionK
   put_be(out.data() + 12, datagram.sequence, 8);
   put_be(out.data() + 20, length, 4);
   std::copy_n(datagram.payload.begin(), length, out.begin() + kSessionHeaderSize);
-  const auto tag = mac(std::span(out).first(kSessionHeaderSize + length), key);
+  const auto tag = mac(std::span(out).first(kSessionHeaderSize + length), keys.sending());
   std::copy(tag.begin(), tag.end(), out.end() - kSessionMacSize);
   return out;
 }
 
 Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<const std::uint8_t> bytes,
                                                                      std::uint64_t session_id,
-                                                                     const SessionKey& key) {
+                                                                     const SessionDatagramKeys& keys) {
   if (bytes.size() < kSessionHeaderSize + kSessionMacSize) return Unexpected{SessionDatagramError::TooShort};
   if (bytes[0] != kMagic0 || bytes[1] != kMagic1) return Unexpected{SessionDatagramError::BadMagic};
   if (bytes[2] != kSessionVersion) return Unexpected{SessionDatagramError::BadVersion};
@@ -84,7 +98,7 @@ Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<
   d.session_id = get_be(bytes.data() + 4, 8);
   d.sequence = get_be(bytes.data() + 12, 8);
   if (d.session_id != session_id) return Unexpected{SessionDatagramError::WrongSession};
-  const auto expected = mac(bytes.first(kSessionHeaderSize + length), key);
+  const auto expected = mac(bytes.first(kSessionHeaderSize + length), keys.receiving());
   if (sodium_memcmp(expected.data(), bytes.data() + kSessionHeaderSize + length, kSessionMacSize) != 0)
     return Unexpected{SessionDatagramError::BadMac};
   d.payload.assign(bytes.begin() + kSessionHeaderSize, bytes.begin() + static_cast<std::ptrdiff_t>(kSessionHeaderSize + length));
@@ -142,6 +156,8 @@ std::vector<std::uint8_t> encode(const SessionControl& control) {
   switch (control.type) {
     case ControlType::Keepalive:
     case ControlType::KeepaliveReply:
+    case ControlType::PathChallenge:
+    case ControlType::PathResponse:
       out.resize(1 + 8);
       put_be(out.data() + 1, control.echo, 8);
       break;
@@ -168,6 +184,8 @@ Result<SessionControl, SessionControlError> decode_session_control(std::span<con
   switch (bytes[0]) {
     case static_cast<std::uint8_t>(ControlType::Keepalive):
     case static_cast<std::uint8_t>(ControlType::KeepaliveReply):
+    case static_cast<std::uint8_t>(ControlType::PathChallenge):
+    case static_cast<std::uint8_t>(ControlType::PathResponse):
       if (body.size() != 8) return Unexpected{SessionControlError::BadLength};
       c.type = static_cast<ControlType>(bytes[0]);
       c.echo = get_be(body.data(), 8);

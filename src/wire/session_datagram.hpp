@@ -6,9 +6,16 @@
 // no encryption yet. The same bytes travel inside the relay channel when
 // the direct path is not available, so one sequence space covers both.
 //
+// Each direction has its own MAC key, derived from the session key with
+// the sender's role (caller -> callee, callee -> caller), so a datagram
+// bounced back to its sender never opens there: with one key for both
+// directions, and both sides numbering from 1, a reflected datagram was
+// delivered as the peer's and the peer's own with that number then
+// dropped as a duplicate (issue 23).
+//
 // Layout (network byte order), 24 + payload + 16 bytes:
 //   0  'N' 'D'          magic (probes are 'N' 'P', so both share a socket)
-//   2  version (1)
+//   2  version (2)
 //   3  flags            bit 7: session control (keepalive, keepalive reply,
 //                       re-punch, close; payload = SessionControl below),
 //                       with its own sequence space; bits 0-1: free for the
@@ -21,8 +28,10 @@
 //                       seen on both the direct path and the relay)
 //   20 payload length   32 bits (<= kMaxSessionPayload)
 //   24 payload
-//   .. MAC              16 bytes: keyed BLAKE2b-128 (key = session key) of
-//                       everything before it, domain "natpunch data v1"
+//   .. MAC              16 bytes: keyed BLAKE2b-128 of everything before
+//                       it, keyed with the sender's direction key =
+//                       BLAKE2b-256(key = session key, "natpunch data v2
+//                       caller->callee" or "... callee->caller")
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -38,7 +47,7 @@ namespace natpunch::wire {
 inline constexpr std::size_t kSessionHeaderSize = 24;
 inline constexpr std::size_t kSessionMacSize = 16;
 inline constexpr std::size_t kMaxSessionPayload = 1200;
-inline constexpr std::uint8_t kSessionVersion = 1;
+inline constexpr std::uint8_t kSessionVersion = 2;
 inline constexpr std::uint8_t kFlagGotYours = 1;
 inline constexpr std::uint8_t kFlagEnd = 2;
 inline constexpr std::uint8_t kFlagControl = 0x80;
@@ -64,12 +73,30 @@ const char* to_string(SessionDatagramError error);
 // True when `bytes` starts like a session datagram (cheap dispatch on a shared socket).
 bool looks_like_session_datagram(std::span<const std::uint8_t> bytes);
 
-// Payloads longer than kMaxSessionPayload are cut to it.
-std::vector<std::uint8_t> encode(const SessionDatagram& datagram, const SessionKey& key);
-// Checks everything, MAC last (constant-time). Never reads outside `bytes`.
+// The two direction keys of a session (see the layout above), derived
+// once per session: one seals what `own` sends, the other opens what the
+// peer sends.
+class SessionDatagramKeys {
+ public:
+  SessionDatagramKeys(const SessionKey& key, SessionRole own);
+  const SessionKey& sending() const { return sending_; }
+  const SessionKey& receiving() const { return receiving_; }
+  SessionRole own() const { return own_; }
+
+ private:
+  SessionRole own_;
+  SessionKey sending_{};
+  SessionKey receiving_{};
+};
+
+// Sealed in `keys`' own direction; payloads longer than kMaxSessionPayload
+// are cut to it.
+std::vector<std::uint8_t> encode(const SessionDatagram& datagram, const SessionDatagramKeys& keys);
+// Checks everything, MAC last (constant-time) in the peer's direction (our
+// own datagram is BadMac). Never reads outside `bytes`.
 Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<const std::uint8_t> bytes,
                                                                      std::uint64_t session_id,
-                                                                     const SessionKey& key);
+                                                                     const SessionDatagramKeys& keys);
 
 // The payload of a datagram with kFlagControl: what the two Session ends
 // tell each other to keep the direct path alive and to re-punch it.
@@ -82,6 +109,11 @@ Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<
 //                      ignored
 //   4 close            (nothing)    the sender closed the session
 //   5 repunch ack      [epoch u32][endpoint?]  "I follow re-punch `epoch`"
+//   6 path challenge   [token u64]  sent on a path the peer's datagrams came
+//                      by that is not ours yet: "prove you are there"
+//   7 path response    [token u64]  the challenge's token, returned on the
+//                      path it came by (answered only once: the replay
+//                      window drops a copy)
 // endpoint: where the rendezvous server saw the sender just now (its NAT may
 // have rebound to a new external port since the first punch), so the peer
 // aims the re-punch there:
@@ -95,10 +127,12 @@ enum class ControlType : std::uint8_t {
   Repunch = 3,
   Close = 4,
   RepunchAck = 5,
+  PathChallenge = 6,
+  PathResponse = 7,
 };
 struct SessionControl {
   ControlType type = ControlType::Keepalive;
-  std::uint64_t echo = 0;      // Keepalive, KeepaliveReply
+  std::uint64_t echo = 0;      // Keepalive, KeepaliveReply; the token of PathChallenge, PathResponse
   std::uint32_t epoch = 0;     // Repunch, RepunchAck
   std::uint32_t lead_ms = 0;   // Repunch
   std::optional<Endpoint> endpoint;  // Repunch, RepunchAck: the sender's current public endpoint

@@ -2,6 +2,7 @@
 // Child processes the CLI tests share: the `natpunch` binary under test, and
 // a `natpunch rendezvous` on an ephemeral loopback port that is stopped
 // (SIGINT) when the test ends.
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -22,10 +23,13 @@ struct Rendezvous {
   Process process;
   std::string address;
 
-  // `extra`: more `natpunch rendezvous` options, e.g. limits.
+  // `extra`: more `natpunch rendezvous` options, e.g. limits (a
+  // --start-delay-ms there replaces the default 200 ms).
   explicit Rendezvous(const std::vector<std::string>& extra = {}) : process(arguments(extra)) {}
   static std::vector<std::string> arguments(const std::vector<std::string>& extra) {
-    std::vector<std::string> args{"rendezvous", "--listen", "127.0.0.1:0", "--json-log", "--start-delay-ms", "200"};
+    std::vector<std::string> args{"rendezvous", "--listen", "127.0.0.1:0", "--json-log"};
+    if (std::find(extra.begin(), extra.end(), "--start-delay-ms") == extra.end())
+      args.insert(args.end(), {"--start-delay-ms", "200"});
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }

@@ -96,26 +96,40 @@ TEST(ConnectCli, LoopbackPeersPunchDirectlyAndExchangeTheTestDatagram) {
   EXPECT_EQ(l.result["peer"], c.result["own_identity_line"]);
 }
 
-TEST(ConnectCli, WhenPunchingCannotWorkTheRelayCarriesTheTestDatagram) {
+// Issue 22, item 2: one side's --force-relay left the other punching for
+// minutes (the probe budget at 2.98 ms a probe). The flag now travels in
+// the rendezvous NatInfo and both sides go to the relay at once.
+class OneSideForcesRelay : public testing::TestWithParam<bool> {};
+
+TEST_P(OneSideForcesRelay, BothSidesUseTheRelayAtOnce) {
+  const bool listener_forces = GetParam();
   Rendezvous server;
   ASSERT_TRUE(server.ready());
-  // The listener never answers probes; the connector gives up after 600 ms.
-  auto [l, c] = run_pair(server.address, {"--force-relay"},
-                         {"--mapping", "endpoint-independent", "--punch-timeout-ms", "600"});
+  const std::vector<std::string> force{"--force-relay"}, plain{"--mapping", "endpoint-independent"};
+  const auto started = std::chrono::steady_clock::now();
+  auto [l, c] = run_pair(server.address, listener_forces ? force : plain, listener_forces ? plain : force);
+  const auto took = std::chrono::steady_clock::now() - started;
   ASSERT_EQ(l.exit_code, 0) << l.result.dump();
   ASSERT_EQ(c.exit_code, 0) << c.result.dump();
-  EXPECT_EQ(l.result["route"], "relay");
-  EXPECT_EQ(l.result["stop_reason"], "forced relay");
-  EXPECT_EQ(l.result["probes_sent"], 0);
-  EXPECT_EQ(c.result["route"], "relay");
-  EXPECT_EQ(c.result["stop_reason"], "time budget spent");
-  EXPECT_GT(c.result["probes_sent"].get<int>(), 10) << "the connector did try to punch";
-  EXPECT_GE(c.result["time_to_connect_ms"].get<double>(), 550.0);
-  EXPECT_EQ(l.result["test_datagram"], true);
-  EXPECT_EQ(c.result["test_datagram"], true);
+  const auto& forcing = listener_forces ? l : c;
+  const auto& other = listener_forces ? c : l;
+  for (const auto* r : {&l.result, &c.result}) {
+    EXPECT_EQ((*r)["route"], "relay") << r->dump();
+    EXPECT_EQ((*r)["probes_sent"], 0) << "nobody punched: " << r->dump();
+    EXPECT_LT((*r)["time_to_connect_ms"].get<double>(), 1000.0) << r->dump();
+    EXPECT_EQ((*r)["test_datagram"], true);
+  }
+  EXPECT_EQ(forcing.result["stop_reason"], "forced relay");
+  EXPECT_EQ(other.result["stop_reason"], "the peer forced relay");
   EXPECT_EQ(l.result["received"], "natpunch test from connect");
   EXPECT_EQ(c.result["received"], "natpunch test from listen");
+  EXPECT_LT(took, 10s) << "no punching to wait for";
 }
+
+INSTANTIATE_TEST_SUITE_P(Sides, OneSideForcesRelay, testing::Values(true, false),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "Listener" : "Connector");
+                         });
 
 TEST(ConnectCli, StdioPipesBothWaysOverTheDirectRoute) {
   Rendezvous server;
@@ -153,21 +167,23 @@ TEST(ConnectCli, StdioPipesBothWaysOverTheDirectRoute) {
 }
 
 TEST(ConnectCli, CtrlCWhilePunchingExits130WithTheProbeCount) {
-  Rendezvous server;
+  // The listener is frozen once the session exists (the 1.5 s start delay
+  // leaves time for that), so the connector punches at a silent peer.
+  Rendezvous server({"--start-delay-ms", "1500"});
   ASSERT_TRUE(server.ready());
   Process listener({"listen", "--rendezvous", server.address, "--accept-any", "--json", "--wait", "10",
-                    "--force-relay", "--test-timeout-ms", "2000"});
+                    "--test-timeout-ms", "2000"});
   auto identity = listener.read_json(5000ms);
   ASSERT_TRUE(identity);
-  // Without a time cap this hole punch would run for the full probe budget (minutes).
   Process connector({"connect", "--rendezvous", server.address, "--peer", (*identity)["identity"].get<std::string>(),
                      "--json", "--wait", "10", "--mapping", "endpoint-independent"});
   ASSERT_TRUE(connector.read_json(5000ms));
-  // Punching starts 200 ms (the server's --start-delay-ms) after the session
-  // exists; half a second into it, ~170 probes at one per 2.98 ms are out
+  // Punching starts 1.5 s (the server's --start-delay-ms) after the
+  // session exists; a second into it ~330 probes at one per 2.98 ms are out
   // on an idle machine. Timed from the session, not from process start.
   ASSERT_TRUE(read_event(server.process, "session-created", 10000ms));
-  std::this_thread::sleep_for(700ms);
+  kill(listener.pid(), SIGSTOP);
+  std::this_thread::sleep_for(2500ms);
   connector.interrupt();
   const auto before = std::chrono::steady_clock::now();
   auto result = connector.read_json(5000ms);
@@ -176,7 +192,7 @@ TEST(ConnectCli, CtrlCWhilePunchingExits130WithTheProbeCount) {
   ASSERT_TRUE(result);
   EXPECT_EQ((*result)["interrupted"], true);
   EXPECT_GT((*result)["probes_sent"].get<int>(), 10) << "the connector was punching";
-  EXPECT_EQ(listener.wait(6000ms), 1) << "the listener's relay test datagram never came";
+  kill(listener.pid(), SIGKILL);
 }
 
 TEST(ConnectCli, UsageErrorsExitTwo) {
@@ -229,6 +245,36 @@ TEST(ConnectCli, MeasureReportsRttAndThroughputOverTheDirectRoute) {
   EXPECT_GT(m["throughput_mbit_s"].get<double>(), 10.0) << m.dump();
   EXPECT_LT(m["throughput_mbit_s"].get<double>(), 80.0) << "paced at 50";
   EXPECT_LT(m["loss_percent"].get<double>(), 20.0);
+}
+
+// Issue 22, item 5: a plain listener took a measuring caller's ping for its
+// test datagram ("ok, received \"        _n...\"", exit 0) while the caller
+// got 0 of 4 pings answered. Now each side hears the other's mode and both
+// refuse, saying why; either way round.
+TEST(ConnectCli, MeasureOnOneSideOnlyIsRefusedClearlyOnBoth) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  auto caller_measures = std::async(std::launch::async, [&] { return run_pair(server.address, {}, {"--measure", "2"}); });
+  auto listener_measures = std::async(std::launch::async, [&] { return run_pair(server.address, {"--measure", "2"}, {}); });
+  for (auto* pair : {&caller_measures, &listener_measures}) {
+    const bool caller = pair == &caller_measures;
+    auto [l, c] = pair->get();
+    SCOPED_TRACE(caller ? "connect --measure, listen without" : "listen --measure, connect without");
+    EXPECT_EQ(l.exit_code, 1) << l.result.dump();
+    EXPECT_EQ(c.exit_code, 1) << c.result.dump();
+    const auto& measuring = caller ? c : l;
+    const auto& plain = caller ? l : c;
+    ASSERT_TRUE(measuring.result.contains("error")) << measuring.result.dump();
+    ASSERT_TRUE(plain.result.contains("error")) << plain.result.dump();
+    EXPECT_NE(measuring.result["error"].get<std::string>().find("does not run --measure"), std::string::npos);
+    EXPECT_NE(plain.result["error"].get<std::string>().find("the peer runs --measure"), std::string::npos);
+    EXPECT_EQ(measuring.result["measured"], false);
+    EXPECT_EQ(plain.result["test_datagram"], false) << "nothing taken for a test datagram";
+    EXPECT_FALSE(plain.result.contains("received")) << plain.result.dump();
+    if (caller) {
+      EXPECT_EQ(c.result["measure"]["peer_not_measuring"], true);
+    }
+  }
 }
 
 // The last {"event":"result"} line of a file (a --stdio peer's stderr).
@@ -463,7 +509,8 @@ DriverSide open_side() {
 }
 
 std::unique_ptr<punch::PunchStrategy> strategy_towards(punch::StrategyKind kind, const Endpoint& peer, Rng& rng,
-                                                       TimePoint start, std::uint64_t probe_budget) {
+                                                       TimePoint start, std::uint64_t probe_budget,
+                                                       wire::SessionRole role = wire::SessionRole::Caller) {
   punch::SideKnowledge local, remote;
   local.mapping = remote.mapping = nat::MappingBehavior::EndpointIndependent;
   local.observed_port = 1;  // unused by these strategies
@@ -472,6 +519,7 @@ std::unique_ptr<punch::PunchStrategy> strategy_towards(punch::StrategyKind kind,
   params.peer_address = peer.address;
   params.session_id = 7;
   params.key.fill(3);
+  params.role = role;
   params.probe_budget = probe_budget;
   params.send_interval = 2ms;
   params.linger = 200ms;
@@ -485,7 +533,7 @@ TEST(PunchDriver, TwoStrategiesConnectOverLoopbackSockets) {
   Rng rng_a(io::os_random_seed()), rng_b(io::os_random_seed());
   const auto start = Clock::now() + 20ms;
   auto sa = strategy_towards(punch::StrategyKind::HolePunch, b.endpoint, rng_a, start, 500);
-  auto sb = strategy_towards(punch::StrategyKind::HolePunch, a.endpoint, rng_b, start, 500);
+  auto sb = strategy_towards(punch::StrategyKind::HolePunch, a.endpoint, rng_b, start, 500, wire::SessionRole::Callee);
   io::PunchDriver da(*a.socket, {}), db(*b.socket, {});
   auto fb = std::async(std::launch::async, [&] { return db.run(*sb, start); });
   auto ra = da.run(*sa, start);

@@ -2,10 +2,16 @@
 // (io/udp_ports.hpp) on loopback: sockets bound on first use and told apart
 // on receive, batches in and out, the stop predicate, send errors kept for
 // the report, and a whole STUN exchange with both the client and the server
-// machine on the generic loop.
+// machine on the generic loop; the contract's optional socket parts on
+// real sockets (chosen ports, bound ports reported, releases that close,
+// EMSGSIZE and other send errors heard by the machine) and a stop signal's
+// descriptor ending a long wait.
 #include "io/machine_driver.hpp"
 
 #include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +23,7 @@
 #include "io/udp_ports.hpp"
 #include "stun/binding_query.hpp"
 #include "stun/server_machine.hpp"
+#include "../support/socket_user_machine.hpp"
 
 namespace natpunch::io {
 namespace {
@@ -118,6 +125,97 @@ TEST(MachineDriver, SendErrorsAreKeptNotFatal) {
   run_machine(burst, *ports, [&] { return true; }, ignore_events);
   ASSERT_TRUE(ports->first_error());
   EXPECT_NE(ports->first_error()->find("2001:db8::1"), std::string::npos) << *ports->first_error();
+}
+
+using test::SocketUser;
+
+// Runs `user` until its script is played and `heard` datagrams came back
+// (or `limit` passed).
+void play(SocketUser& user, UdpPorts& ports, std::size_t heard = 0, Duration limit = seconds(2)) {
+  const auto started = Clock::now();
+  run_machine(user, ports,
+              [&] { return (!user.next_deadline() && user.heard.size() >= heard) || Clock::now() - started > limit; },
+              ignore_events);
+}
+
+TEST(MachineDriver, AChosenPortIsBoundOrAnyWhenTakenAndTheMachineHearsWhich) {
+  auto sink = loopback_ports();
+  auto ports = loopback_ports();
+  const Endpoint to{kLoopbackAny.address, sink->bound_endpoint(0).port};
+  const std::uint16_t taken = ports->bound_endpoint(0).port;  // socket 0 holds it
+  SocketUser user;
+  user.send_at(kTimeZero, Transmit{1, to, std::vector<std::uint8_t>{1}}, SocketOptions{taken});
+  play(user, *ports);
+  ASSERT_EQ(user.bound.size(), 1u);
+  EXPECT_EQ(user.bound[0].socket, 1u);
+  EXPECT_NE(user.bound[0].local.port, 0);
+  EXPECT_NE(user.bound[0].local.port, taken);
+  EXPECT_EQ(user.bound[0].local, ports->bound_endpoint(1));
+  auto arrival = sink->receive(Clock::now() + seconds(2));
+  ASSERT_TRUE(arrival);
+  EXPECT_EQ(arrival->from.port, user.bound[0].local.port) << "it left from the socket the machine was told of";
+
+  // Released: closed; the same number used again is a new socket, asked for
+  // (and bound at) the port the first one had.
+  const std::uint16_t first = user.bound[0].local.port;
+  user.release_at(kTimeZero, 1);
+  play(user, *ports);
+  EXPECT_FALSE(ports->is_bound(1));
+  user.send_at(kTimeZero, Transmit{1, to, std::vector<std::uint8_t>{2}}, SocketOptions{first});
+  play(user, *ports);
+  ASSERT_EQ(user.bound.size(), 2u);
+  EXPECT_EQ(user.bound[1].local.port, first) << "the port was free again";
+  EXPECT_TRUE(user.failed.empty());
+}
+
+TEST(MachineDriver, AReleasedSocketHearsNothingMore) {
+  auto sink = loopback_ports();
+  auto ports = loopback_ports();
+  const Endpoint to = sink->bound_endpoint(0);
+  SocketUser user;
+  user.send_at(kTimeZero, Transmit{1, to, std::vector<std::uint8_t>{1}});
+  play(user, *ports);
+  ASSERT_EQ(user.bound.size(), 1u);
+  const Endpoint released = user.bound[0].local;
+  user.release_at(kTimeZero, 1);
+  play(user, *ports);
+  sink->send(Transmit{0, released, std::vector<std::uint8_t>{9}});
+  sink->flush();
+  play(user, *ports, 1, milliseconds(300));  // waits for a datagram that must not come (loopback takes microseconds)
+  EXPECT_TRUE(user.heard.empty());
+}
+
+TEST(MachineDriver, SendErrorsReachTheMachine) {
+  auto ports = loopback_ports();
+  const Endpoint to{kLoopbackAny.address, 9};
+  SocketUser user;
+  // Above what UDP over IPv4 carries: EMSGSIZE whatever the path.
+  user.send_at(kTimeZero, Transmit{1, to, std::vector<std::uint8_t>(65508, 0)},
+               SocketOptions{0, Fragmentation::DontFragment});
+  // No address of the socket's family.
+  user.send_at(kTimeZero, Transmit{2, Endpoint{*IpAddress::parse("2001:db8::1"), 9}, std::vector<std::uint8_t>{1}});
+  play(user, *ports);
+  ASSERT_EQ(user.failed.size(), 2u);
+  std::sort(user.failed.begin(), user.failed.end(), [](const auto& a, const auto& b) { return a.socket < b.socket; });
+  EXPECT_EQ(user.failed[0].socket, 1u);
+  EXPECT_EQ(user.failed[0].error, SendError::TooBig);
+  EXPECT_EQ(user.failed[1].socket, 2u);
+  EXPECT_EQ(user.failed[1].error, SendError::Refused);
+  EXPECT_TRUE(ports->first_error());
+}
+
+TEST(MachineDriver, TheStopSignalsDescriptorEndsALongWait) {
+  auto ports = loopback_ports();
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC), 0);
+  ports->wake_on(pipe_fds[0]);
+  const char byte = 1;
+  ASSERT_EQ(::write(pipe_fds[1], &byte, 1), 1);
+  const auto started = Clock::now();
+  EXPECT_FALSE(ports->receive(Clock::now() + seconds(20)));
+  EXPECT_LT(Clock::now() - started, seconds(5));
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
 }
 
 TEST(MachineDriver, StunClientAndServerMachinesTalkOverTheGenericLoop) {

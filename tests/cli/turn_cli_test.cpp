@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -45,21 +46,24 @@ struct Coturn {
   std::unique_ptr<test_support::ChildProcess> peer;
   std::string error;
 
-  bool start() {
-    dir = std::filesystem::temp_directory_path() / ("natpunch_turn_cli_" + std::to_string(getpid()));
+  // `tag` names a second instance's directory; without `udp` it listens on
+  // TCP and TLS only; `secret`: share another instance's.
+  bool start(const std::string& tag = "", bool udp = true, const std::string& secret = "") {
+    dir = std::filesystem::temp_directory_path() / ("natpunch_turn_cli_" + std::to_string(getpid()) + tag);
     std::filesystem::create_directories(dir);
     settings.dir = dir;
     settings.address = "127.0.0.1";
     settings.port = test_support::free_loopback_port();
     settings.tls_port = test_support::free_loopback_port();
     peer_port = test_support::free_loopback_port();
-    settings.secret = test_support::random_secret();
+    settings.secret = secret.empty() ? test_support::random_secret() : secret;
     settings.allowed_peers = "127.0.0.1";
     settings.loopback = true;
     settings.user_quota = 1;
     settings.pki = test_support::make_test_pki(dir, "127.0.0.1", error);
     if (!settings.pki || settings.port == 0 || settings.tls_port == 0 || peer_port == 0) return false;
     const std::string conf = test_support::write_coturn_config(settings);
+    if (!udp) std::ofstream(conf, std::ios::app) << "no-udp\n";
     // exec: the PID stays the server's; output to files, never into a pipe
     // nobody reads (a full pipe would stall them).
     server = std::make_unique<test_support::ChildProcess>(
@@ -394,6 +398,39 @@ TEST_F(TurnCli, RendezvousOffersCredentialsCoturnAccepts) {
       << std::get<turn::client_event::Failed>(*allocated).error.message;
 }
 
+// Credentials and relays from the rendezvous, tried in turn: the first
+// offered relay is dead (nothing listens), the second is a coturn that
+// does not answer over UDP (so the Binding ranking keeps the offered
+// order); over TCP the dead one is refused at once and named, the next
+// allocates and relays. With only the dead relay: one clear error.
+TEST_F(TurnCli, RendezvousOfferedRelaysAreTriedInTurnUntilOneAllocates) {
+  Coturn tcp_only;
+  ASSERT_TRUE(tcp_only.start("_tcp", false, coturn_->settings.secret)) << tcp_only.error;
+  const std::string dead = coturn_->address(test_support::free_loopback_port());
+  const std::string live = tcp_only.address(tcp_only.settings.port);
+  cli_test::Rendezvous rendezvous(
+      {"--turn-server", dead + ",tcp", "--turn-server", live + ",tcp", "--turn-secret", coturn_->settings.secret});
+  ASSERT_TRUE(rendezvous.ready());
+  const std::string args = "turn allocate --rendezvous " + rendezvous.address + " --tcp --timeout 1 --count 2 --peer " +
+                           tcp_only.peer_address();
+  auto [code, j] = natpunch_json(args);
+  ASSERT_EQ(code, 0) << j.dump();
+  EXPECT_EQ(j["server"], live) << j.dump();
+  EXPECT_EQ(j["transport"], "tcp");
+  ASSERT_EQ(j["attempts"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["attempts"][0]["server"], dead);
+  EXPECT_NE(j["attempts"][0]["error"].get<std::string>().find(dead), std::string::npos) << j.dump();
+  EXPECT_GE(j["peers"][0]["echoed"].get<int>(), 1) << j.dump();
+  EXPECT_TRUE(j["deallocated"]);
+
+  cli_test::Rendezvous only_dead({"--turn-server", dead + ",tcp", "--turn-secret", coturn_->settings.secret});
+  ASSERT_TRUE(only_dead.ready());
+  const auto r = natpunch("turn allocate --rendezvous " + only_dead.address + " --tcp --timeout 1 --count 0");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(dead), std::string::npos) << r.output;
+}
+
 // A server that answers every UDP datagram with text, or accepts TCP and
 // sends a banner: not TURN.
 class FakeServer {
@@ -494,7 +531,9 @@ TEST(TurnCliUsage, BadCommandLinesExit2) {
   for (const std::string args : {"--server 127.0.0.1", "--server 127.0.0.1 --secret s --peer 127.0.0.1",
                                  "--server 127.0.0.1 --secret s --ca /etc/hostname", "--server 127.0.0.1 --secret s --user u --password p",
                                  "--server 127.0.0.1:99999 --secret s", "--server 127.0.0.1 --secret s --tcp --tls",
-                                 "--server 127.0.0.1 --secret s --id a:b"}) {
+                                 "--server 127.0.0.1 --secret s --id a:b", "--secret s",
+                                 "--rendezvous 127.0.0.1 --secret s", "--server 127.0.0.1 --rendezvous 127.0.0.1",
+                                 "--rendezvous 127.0.0.1 --server-key abc", "--server 127.0.0.1 --secret s --server-key 00"}) {
     const auto r = run_command(bin + args + " 2>&1");
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_FALSE(r.output.empty()) << args;

@@ -37,13 +37,16 @@ std::uint64_t take(const std::uint8_t*& p, const std::uint8_t* end, int bytes) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const wire::ProbeKey key(fuzz_key());
+  // The machine is the caller; the fuzzer seals as the callee, so its
+  // datagrams open at the machine and the machine's at `key`.
+  static const wire::ProbeKey key(fuzz_key(), wire::SessionRole::Callee);
   const IpAddress peer = IpAddress::v4({203, 0, 113, 2});
   constexpr std::uint64_t kSession = 42;
 
   const std::span<const std::uint8_t> bytes(data, size);
+  static const wire::ProbeKey caller(fuzz_key(), wire::SessionRole::Caller);
   if (const auto message = wire::decode_probe(bytes, key)) {
-    const auto again = wire::encode(*message, key);
+    const auto again = wire::encode(*message, caller);
     FUZZ_CHECK(size == again.size());
     FUZZ_CHECK(std::memcmp(again.data(), data, size) == 0);
   }
@@ -54,6 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.peer_address = peer;
   config.session_id = kSession;
   config.key = fuzz_key();
+  config.role = wire::SessionRole::Caller;
   config.probe_budget = 4;
   config.sockets = 2;
   punch::ProbingMachine machine(config, std::make_unique<punch::RepeatPortChooser>(5000, 4), rng, kTimeZero);

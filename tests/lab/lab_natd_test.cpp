@@ -6,6 +6,8 @@
 // view cannot tell.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -294,6 +296,48 @@ TEST(NatdSharedInLab, TwoClientsShareOneNat) {
   const auto log = read_file(state_file(lab, "natd-a.mappings"));
   EXPECT_NE(log.find("100.64.1.2:"), std::string::npos) << log;
   EXPECT_NE(log.find("100.64.1.3:"), std::string::npos) << log;
+}
+
+// Two phones behind one natd, isolated from each other on their LAN (as on
+// separate carrier bearers): with --hairpinning (lab kind +hairpin) one
+// reaches the other through the NAT's public address, from its own public
+// mapping; without it nothing gets through. natpunch nat-type sees the same
+// from one client. Checked with plain UDP sockets (lab/udp_probe.py).
+TEST(NatdHairpinInLab, HairpinningJoinsIsolatedPhonesOnlyWhenTheNatHairpins) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  Lab lab("thairpin", "--a model:eim/eif/preserving+hairpin+isolated --a-clients 2 "
+                      "--b model:eim/eif/preserving+isolated --b-clients 2");
+  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+  auto server = lab.start_natpunch_stun_server();
+  ASSERT_TRUE(server) << "stun-server did not start";
+  const std::string probe = "python3 " + std::string(NATPUNCH_SOURCE_DIR) + "/lab/udp_probe.py";
+  struct Side {
+    std::string host, public_address;
+    bool hairpins;
+  };
+  for (const Side& side : {Side{"a", "203.0.113.101", true}, Side{"b", "203.0.113.102", false}}) {
+    SCOPED_TRACE(side.host);
+    const std::string peer = side.host + "2";
+    // The peer's mapping of port 40000 (preserving: external port 40000).
+    ASSERT_EQ(lab.exec(peer, probe + " send --bind 0.0.0.0:40000 --to 203.0.113.10:9 --count 1").exit_code, 0);
+    const std::string out = "/tmp/natpunch-lab-thairpin-" + side.host;
+    std::remove(out.c_str());
+    BackgroundProcess receiver({"ip", "netns", "exec", lab.netns(peer), "sh", "-c",
+                                probe + " recv --bind 0.0.0.0:40000 --timeout 3 >" + out});
+    lab.exec(side.host, probe + " send --bind 0.0.0.0:40001 --to " + side.public_address + ":40000 --count 15");
+    for (int i = 0; i < 100 && receiver.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::string got = read_file(out);
+    std::remove(out.c_str());
+    if (side.hairpins)
+      EXPECT_EQ(got, "from " + side.public_address + ":40001\n") << "hairpinned, from the sender's own mapping";
+    else
+      EXPECT_EQ(got, "timeout\n") << "no hairpinning: nothing gets through";
+    auto r = lab.exec(side.host, natpunch_binary() + " nat-type " + kPrimary + " --json " + kQuickRetransmit);
+    auto j = nlohmann::json::parse(r.output, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << r.output;
+    EXPECT_EQ(j.value("hairpinning", !side.hairpins), side.hairpins) << r.output;
+  }
+  EXPECT_NE(read_file(state_file(lab, "natd-a.log")).find("hairpinning"), std::string::npos);
 }
 
 // ---------------------------------------------------------------- ICMP, MTU

@@ -15,7 +15,7 @@
 # next to one CPU-bound test.
 #
 # Stays serial on purpose (timing, statistics or load):
-#   ConnectInLab.*           78 pairs on 6 labs at once; birthday success rate;
+#   ConnectInLab.*           78 pairs on 6 labs at once; a birthday attack;
 #                            KPN x KPN shares the id tckpnkpn with a pair row
 #   MeasureTimeoutsInLab.*, MeasureTimeoutsBehindConntrack.*   timeout measurement to 1 s
 #   MeasureMtuInLab.*        300 ms probe timeouts decide the MTU
@@ -28,8 +28,9 @@
 set(_natpunch_lab_parallel_suites
   # lab_nat_type_test.cpp: ids t<kind>, tboth, tfallback, tstun, terr
   NatTypeInLab CliErrorsInLab
-  # lab_natd_test.cpp: ids tn<case>, tp<profile>, tshared, ticmp, tbadkind, tstop, ttrace
-  NatdTypeInLab CarrierPortsInLab NatdSharedInLab NatdIcmpInLab NatdLabErrors NatdLabTeardown NatdTraceInLab
+  # lab_natd_test.cpp: ids tn<case>, tp<profile>, tshared, thairpin, ticmp, tbadkind, tstop, ttrace
+  NatdTypeInLab CarrierPortsInLab NatdSharedInLab NatdHairpinInLab NatdIcmpInLab NatdLabErrors NatdLabTeardown
+  NatdTraceInLab
   # lab_interop_test.cpp: ids tistund, ticoturn, tcstunclient, tcnatdisc, tcfilter
   OurClientAgainst ForeignClientAgainstOurServer ForeignClientAgainstOurServerDetail)
 

@@ -60,9 +60,9 @@ def send(payload):
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     s.sendto(ip + udp, (dst, 0))
 def session_datagram(flags, sid, seq, payload):
-    return b"ND" + bytes([1, flags]) + struct.pack("!QQI", sid, seq, len(payload)) + payload + os.urandom(16)
+    return b"ND" + bytes([2, flags]) + struct.pack("!QQI", sid, seq, len(payload)) + payload + os.urandom(16)
 def probe(kind, seq):
-    return b"NP" + bytes([2, kind]) + struct.pack("!QII", session, seq, seq) + os.urandom(16) + os.urandom(16)
+    return b"NP" + bytes([3, kind]) + struct.pack("!QII", session, seq, seq) + os.urandom(16) + os.urandom(16)
 sent = {}
 def count(kind, payload):
     send(payload)

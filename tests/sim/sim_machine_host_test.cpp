@@ -1,6 +1,8 @@
 // The one simulator host: socket i is port first_port + i (or the i-th of a
 // fixed endpoint list), a socket is bound when the machine first sends from
-// it, events come before transmits, and an offline host is deaf and mute.
+// it, events come before transmits, and an offline host is deaf and mute;
+// the contract's optional parts: chosen ports, bound ports reported,
+// releases, send errors (EMSGSIZE of a don't-fragment socket, no socket).
 #include "sim/machine_host.hpp"
 
 #include <gtest/gtest.h>
@@ -10,9 +12,12 @@
 #include <vector>
 
 #include "sim/network.hpp"
+#include "../support/socket_user_machine.hpp"
 
 namespace natpunch::sim {
 namespace {
+
+using test::SocketUser;
 
 // Sends what it is told to at `at`; reports every datagram as an event and,
 // if `echo`, answers it from the socket it came in on.
@@ -30,12 +35,7 @@ class EchoMachine {
     events_.push_back(Heard{socket, from});
     if (echo_) out_.push_back(Transmit{socket, from, bytes});
   }
-  std::optional<Transmit> poll_transmit(TimePoint) {
-    if (out_.empty()) return std::nullopt;
-    Transmit t = std::move(out_.front());
-    out_.pop_front();
-    return t;
-  }
+  std::optional<Transmit> poll_transmit(TimePoint) { return take_front(out_); }
   std::optional<TimePoint> next_deadline() const {
     if (planned_.empty()) return std::nullopt;
     return planned_.front().first;
@@ -47,10 +47,8 @@ class EchoMachine {
     }
   }
   std::optional<std::variant<Heard>> poll_event() {
-    if (events_.empty()) return std::nullopt;
-    Heard h = events_.front();
-    events_.pop_front();
-    return h;
+    if (auto h = take_front(events_)) return *h;
+    return std::nullopt;
   }
 
  private:
@@ -134,6 +132,77 @@ TEST(SimMachineHost, FixedEndpointsAnswerOnEachAddress) {
   ASSERT_EQ(heard.size(), 2u);
   EXPECT_EQ(heard[0].socket, 1u);
   EXPECT_EQ(heard[1].socket, 0u);
+}
+
+TEST(SimMachineHost, ChosenPortsAreHonouredReportedAndFreedByARelease) {
+  Network network(1);
+  MachineHost<SocketUser> a(kA, 5000, SocketUser{}, 0);
+  MachineHost<EchoMachine> b(kB, 6000, EchoMachine{true});
+  const HostId a_id = network.add_public_host(kA, LinkConfig{milliseconds(5)}, a);
+  const HostId b_id = network.add_public_host(kB, LinkConfig{milliseconds(5)}, b);
+  std::vector<Endpoint> b_heard_from;
+  b.on_event = [&](const auto& e) { b_heard_from.push_back(std::get<EchoMachine::Heard>(e).from); };
+  const Endpoint to_b{kB, 6000};
+  auto& user = a.machine();
+  user.send_at(kTimeZero, Transmit{1, to_b, kHello}, SocketOptions{7000});
+  user.send_at(kTimeZero, Transmit{2, to_b, kHello}, SocketOptions{7000});  // taken: the default port
+  user.release_at(kTimeZero + seconds(1), 1);
+  user.send_at(kTimeZero + seconds(3), Transmit{3, to_b, kHello}, SocketOptions{7000});  // free again
+  b.machine().send_at(kTimeZero + seconds(2), Transmit{0, Endpoint{kA, 7000}, kHello});  // to the released port
+  network.wake(a_id);
+  network.wake(b_id);
+  network.run(kTimeZero + seconds(10), [] { return false; });
+
+  ASSERT_EQ(user.bound.size(), 3u);
+  EXPECT_EQ(user.bound[0].socket, 1u);
+  EXPECT_EQ(user.bound[0].local, (Endpoint{kA, 7000}));
+  EXPECT_EQ(user.bound[1].socket, 2u);
+  EXPECT_EQ(user.bound[1].local, (Endpoint{kA, 5002}));
+  EXPECT_EQ(user.bound[2].socket, 3u);
+  EXPECT_EQ(user.bound[2].local, (Endpoint{kA, 7000}));
+  EXPECT_EQ(a.local_endpoint(3), (Endpoint{kA, 7000}));
+  EXPECT_EQ(b_heard_from, (std::vector<Endpoint>{{kA, 7000}, {kA, 5002}, {kA, 7000}}));
+  // The echoes reached sockets 1 and 2 (before the release) and 3; B's
+  // datagram to the released port reached nobody.
+  EXPECT_EQ(user.heard, (std::vector<SocketId>{1, 2, 3}));
+  EXPECT_TRUE(user.failed.empty());
+}
+
+TEST(SimMachineHost, SendErrorsReachTheMachineAsOnARealHost) {
+  Network network(1);
+  MachineHost<SocketUser> a(kA, 5000, SocketUser{}, 0);
+  a.set_interface_max_payload(100);
+  MachineHost<EchoMachine> b(kB, 6000, EchoMachine{});
+  const HostId a_id = network.add_public_host(kA, LinkConfig{milliseconds(5)}, a);
+  network.add_public_host(kB, LinkConfig{milliseconds(5)}, b);
+  std::vector<std::size_t> b_heard;
+  b.on_event = [&](const auto&) { b_heard.push_back(b_heard.size()); };
+  const Endpoint to_b{kB, 6000};
+  const std::vector<std::uint8_t> big(101, 7), fits(100, 7);
+  auto& user = a.machine();
+  const SocketOptions df{0, Fragmentation::DontFragment};
+  user.send_at(kTimeZero, Transmit{1, to_b, big}, df);   // above the interface: EMSGSIZE
+  user.send_at(kTimeZero, Transmit{1, to_b, fits});      // fits
+  user.send_at(kTimeZero, Transmit{2, to_b, big}, SocketOptions{0, Fragmentation::AllowFragments});  // fragmented
+  user.send_at(kTimeZero, Transmit{3, to_b, std::vector<std::uint8_t>(kMaxPayload + 1, 7)});  // above UDP
+  network.wake(a_id);
+  network.run(kTimeZero + seconds(1), [] { return false; });
+  ASSERT_EQ(user.failed.size(), 2u);
+  EXPECT_EQ(user.failed[0].socket, 1u);
+  EXPECT_EQ(user.failed[0].error, SendError::TooBig);
+  EXPECT_EQ(user.failed[1].socket, 3u);
+  EXPECT_EQ(user.failed[1].error, SendError::TooBig);
+  EXPECT_EQ(b_heard.size(), 2u);
+
+  // A host with a fixed socket list has no socket 5.
+  const IpAddress kC = IpAddress::v4({198, 51, 100, 9});
+  MachineHost<SocketUser> server(std::vector<Endpoint>{{kC, 3478}}, SocketUser{});
+  const HostId server_id = network.add_public_host(kC, LinkConfig{}, server);
+  server.machine().send_at(network.now(), Transmit{5, Endpoint{kA, 5000}, kHello});
+  network.wake(server_id);
+  network.run(network.now() + seconds(1), [] { return false; });
+  ASSERT_EQ(server.machine().failed.size(), 1u);
+  EXPECT_EQ(server.machine().failed[0].error, SendError::NoSocket);
 }
 
 }  // namespace

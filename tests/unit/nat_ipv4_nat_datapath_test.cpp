@@ -169,5 +169,60 @@ TEST(Ipv4NatDatapath, BackgroundLoadConsumesBlocksAtItsRate) {
   EXPECT_EQ(f.table.mapping_count(kInside.address), 1U);
 }
 
+// Two phones behind one hairpinning NAT reach each other through their
+// public mappings, filtered like any other traffic: the packet leaves the
+// datapath addressed to the inside target, from the sender's mapping, with
+// valid checksums; without hairpinning the model drops it.
+TEST(Ipv4NatDatapath, HairpinningDeliversOneInsideHostToAnotherThroughTheirMappings) {
+  const Endpoint phone_a = kInside;
+  const Endpoint phone_b{IpAddress::v4({100, 64, 0, 3}), 6000};
+  auto nat = test::config_of(MappingBehavior::EndpointIndependent, FilteringBehavior::AddressAndPortDependent);
+  nat.hairpinning = true;
+  Fixture f(base_config(), nat);
+  auto mapped = [&](const Endpoint& phone) {
+    auto out = f.handle(kTimeZero, udp_packet(phone, kRemoteA));
+    return out.size() == 1 ? Endpoint{get_address(out[0], 12), get16(out[0], 20)} : Endpoint{};
+  };
+  const Endpoint public_a = mapped(phone_a);
+  const Endpoint public_b = mapped(phone_b);
+  ASSERT_EQ(public_a.address, kPublic);
+  ASSERT_EQ(public_b.address, kPublic);
+  ASSERT_NE(public_a.port, public_b.port);
+
+  // b has not sent to a's mapping yet: b's filter refuses a's packet.
+  EXPECT_TRUE(f.handle(kTimeZero, udp_packet(phone_a, public_b)).empty());
+  EXPECT_EQ(f.datapath.counters().dropped[static_cast<std::size_t>(Drop::Filtered)], 1U);
+  // b punches towards a's mapping (a's filter lets it through: a just sent
+  // to b's mapping), then a's next packet reaches b.
+  auto to_a = f.handle(kTimeZero, udp_packet(phone_b, public_a));
+  ASSERT_EQ(to_a.size(), 1U);
+  EXPECT_EQ(get_address(to_a[0], 16), phone_a.address);
+  EXPECT_EQ(get16(to_a[0], 22), phone_a.port);
+  EXPECT_EQ(get_address(to_a[0], 12), kPublic);
+  EXPECT_EQ(get16(to_a[0], 20), public_b.port) << "b's packet comes from b's own mapping";
+  auto to_b = f.handle(kTimeZero + milliseconds(1), udp_packet(phone_a, public_b));
+  ASSERT_EQ(to_b.size(), 1U);
+  EXPECT_EQ(get_address(to_b[0], 16), phone_b.address);
+  EXPECT_EQ(get16(to_b[0], 22), phone_b.port);
+  EXPECT_EQ(get_address(to_b[0], 12), kPublic);
+  EXPECT_EQ(get16(to_b[0], 20), public_a.port);
+  EXPECT_EQ(internet_checksum(std::span(to_b[0]).first(20)), 0);
+  EXPECT_EQ(udp_verify(to_b[0]), 0);
+  EXPECT_EQ(f.datapath.counters().hairpinned, 2U);
+  EXPECT_EQ(f.datapath.counters().outbound, 2U) << "hairpinned packets are not counted as outbound";
+  EXPECT_EQ(f.datapath.counters().inbound, 0U);
+  EXPECT_EQ(f.table.mapping_count(), 2U) << "endpoint-independent: the hairpin reuses each phone's mapping";
+}
+
+TEST(Ipv4NatDatapath, WithoutHairpinningAPacketToTheOwnPublicAddressIsDropped) {
+  Fixture f;  // NatConfig::hairpinning is off by default
+  auto out = f.handle(kTimeZero, udp_packet(Endpoint{IpAddress::v4({100, 64, 0, 3}), 6000}, kRemoteA));
+  ASSERT_EQ(out.size(), 1U);
+  const Endpoint public_b{get_address(out[0], 12), get16(out[0], 20)};
+  EXPECT_TRUE(f.handle(kTimeZero, udp_packet(kInside, public_b)).empty());
+  EXPECT_EQ(f.datapath.counters().dropped[static_cast<std::size_t>(Drop::HairpinningDisabled)], 1U);
+  EXPECT_EQ(f.datapath.counters().hairpinned, 0U);
+}
+
 }  // namespace
 }  // namespace natpunch::nat

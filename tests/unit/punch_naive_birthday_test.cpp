@@ -23,7 +23,8 @@ wire::SessionKey test_key() {
   for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0xa0 + i);
   return key;
 }
-const wire::ProbeKey kKey{test_key()};
+// The peer's key: the machines under test are callers (the default role).
+const wire::ProbeKey kKey{test_key(), wire::SessionRole::Callee};
 
 NaiveBirthdayConfig config(std::uint64_t budget) {
   NaiveBirthdayConfig c;
@@ -246,7 +247,7 @@ TEST(NaiveBirthdayTest, IgnoresOtherSessionsStrangersWrongKeysAndGarbage) {
   other[0] ^= 1;
   attack.on_datagram(now, 0, kPeerMapping,
                      bytes_of(wire::encode(wire::ProbeMessage{wire::ProbeKind::Probe, kSession, 1, 0, 2, 0},
-                                           wire::ProbeKey(other))));
+                                           wire::ProbeKey(other, wire::SessionRole::Callee))));
   EXPECT_EQ(attack.result().outcome, PunchOutcome::Running);
   EXPECT_EQ(attack.result().acks_sent, 0u);
   EXPECT_EQ(attack.result().rejected, 5u);

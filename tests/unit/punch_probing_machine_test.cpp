@@ -28,9 +28,11 @@ wire::SessionKey key_of(std::uint8_t seed) {
   return k;
 }
 
+// A (aiming at B) is the caller, B the callee.
 ProbingConfig config_for(const IpAddress& peer, std::uint64_t budget = 1000) {
   ProbingConfig c;
   c.peer_address = peer;
+  c.role = peer == kAddressA ? wire::SessionRole::Callee : wire::SessionRole::Caller;
   c.session_id = kSession;
   c.key = key_of(1);
   c.probe_budget = budget;
@@ -185,9 +187,10 @@ TEST(ProbingMachineTest, ReplayedOrForgedDatagramsNeverCreateASession) {
   wire.run(kTimeZero, kTimeZero + seconds(5));
   ASSERT_EQ(a->result().outcome, PunchOutcome::Connected);
   std::vector<InFlight> probes, acks, confirms;
-  const wire::ProbeKey key(key_of(1));
+  // Whoever receives a datagram opens it: a's (the caller's) open at b.
+  const wire::ProbeKey at_b(key_of(1), wire::SessionRole::Callee), at_a(key_of(1), wire::SessionRole::Caller);
   for (const auto& f : wire.captured) {
-    const auto m = wire::decode_probe(f.bytes, key);
+    const auto m = wire::decode_probe(f.bytes, f.from.address == kAddressA ? at_b : at_a);
     ASSERT_TRUE(m);
     (m->kind == wire::ProbeKind::Probe ? probes : m->kind == wire::ProbeKind::Ack ? acks : confirms).push_back(f);
   }
@@ -215,7 +218,7 @@ TEST(ProbingMachineTest, ReplayedOrForgedDatagramsNeverCreateASession) {
   for (const auto& f : confirms) inject(spoofed_other_port, f.bytes);
   for (const auto& f : probes) inject(Endpoint{kMallory, 1}, f.bytes);  // from her own address
   // Forgeries under a guessed key.
-  const wire::ProbeKey guessed(key_of(2));
+  const wire::ProbeKey guessed(key_of(2), wire::SessionRole::Caller);
   inject(spoofed_a, wire::encode(wire::ProbeMessage{wire::ProbeKind::Confirm, kSession, 0, 0, 0, 0}, guessed));
   inject(spoofed_a, wire::encode(wire::ProbeMessage{wire::ProbeKind::Ack, kSession, 0, 0, 0, 0}, guessed));
   EXPECT_EQ(victim.result().outcome, PunchOutcome::Running);
@@ -226,11 +229,41 @@ TEST(ProbingMachineTest, ReplayedOrForgedDatagramsNeverCreateASession) {
   EXPECT_EQ(victim.result().outcome, PunchOutcome::Running);
 }
 
+// Issue 23, finding 1, for probes: an attacker who bounces a machine's own
+// PROBE back to it (spoofing the peer's address and the probed port) makes
+// it answer with an ACK; bouncing that ACK back too must not complete a
+// handshake with itself, nor may its own CONFIRM.
+TEST(ProbingMachineTest, OwnProbesAcksAndConfirmsReflectedBackNeverConnect) {
+  Rng rng(11);
+  auto a = knocking(config_for(kAddressB), kBase, rng, kTimeZero);
+  TimePoint now = kTimeZero;
+  std::vector<Transmit> sent;
+  for (int i = 0; i < 20; ++i, now += milliseconds(10)) {
+    if (auto due = a->next_deadline(); due && *due <= now) a->on_timer(now);
+    while (auto d = a->poll_transmit(now)) sent.push_back(*d);
+  }
+  ASSERT_FALSE(sent.empty());
+  // Bounce everything a sent back to it, from where it went, twice over
+  // (the second round bounces a's answers to the first).
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Transmit> answers;
+    for (const auto& d : sent) {
+      a->on_datagram(now, d.socket, d.to, d.bytes);
+      while (auto r = a->poll_transmit(now)) answers.push_back(*r);
+    }
+    sent = answers;
+    now += milliseconds(1);
+  }
+  EXPECT_EQ(a->result().outcome, PunchOutcome::Running) << "connected to its own reflection";
+  EXPECT_EQ(a->result().acks_sent, 0u) << "its own probes are not the peer's";
+  EXPECT_GT(a->result().rejected, 0u);
+}
+
 TEST(ProbingMachineTest, UnansweredAckIsRetransmittedAFewTimes) {
   Rng rng(9);
   auto c = config_for(kAddressA);
   ProbingMachine m(c, std::make_unique<RepeatPortChooser>(0, 0), rng, kTimeZero);
-  const wire::ProbeKey key(c.key);
+  const wire::ProbeKey key(c.key, wire::SessionRole::Caller);  // the peer's (m is the callee)
   const auto probe = wire::encode(wire::ProbeMessage{wire::ProbeKind::Probe, kSession, 0, 0, 1, 0}, key);
   m.on_datagram(kTimeZero, 0, Endpoint{kAddressA, 7000}, probe);
   int acks = 0;

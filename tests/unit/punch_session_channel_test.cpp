@@ -21,6 +21,11 @@ namespace {
 
 constexpr TimePoint kStart = kTimeZero + seconds(1000);
 
+// Where a (the caller) and b are reachable: each has one socket (0).
+const Endpoint kAOld = *Endpoint::parse("203.0.113.101:31000");
+const Endpoint kANew = *Endpoint::parse("203.0.113.101:52817");
+const Endpoint kB = *Endpoint::parse("203.0.113.102:40000");
+
 SessionChannelConfig config(bool caller) {
   SessionChannelConfig c;
   c.session_id = 77;
@@ -33,12 +38,18 @@ SessionChannelConfig config(bool caller) {
   c.repunch_lead = milliseconds(500);
   c.repunch_retry = seconds(5);
   c.observe_wait = Duration::zero();  // the tests of endpoints below turn it on
+  c.peer_endpoint = caller ? kB : kAOld;
+  c.socket = 0;
+  c.follow_peer = !caller;
+  c.seed = caller ? 1 : 2;
   return c;
 }
 
 std::vector<std::uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
 // Moves datagrams between the two channels; the direct path can be cut.
+// Direct datagrams go where the channel says: to a's or b's endpoint (a's
+// NAT may rebind: a_at), else nowhere but into `elsewhere`.
 struct Pair {
   SessionChannel a{config(true), kStart};
   SessionChannel b{config(false), kStart};
@@ -51,6 +62,8 @@ struct Pair {
   int a_refreshes = 0, b_refreshes = 0;
   std::vector<RepunchOrder> a_orders, b_orders;
   std::vector<std::string> a_got, b_got;
+  Endpoint a_at = kAOld, b_at = kB;
+  std::vector<ChannelTransmit> elsewhere;  // direct datagrams to neither peer
 
   void deliver() {
     for (int round = 0; round < 10; ++round) {
@@ -63,10 +76,14 @@ struct Pair {
       for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
         while (auto t = from->poll_transmit()) {
           moved = true;
+          const Endpoint& source = from == &a ? a_at : b_at;
+          const Endpoint& target = to == &a ? a_at : b_at;
           if (t->path == ChannelPath::Relay)
             to->on_relay(now, t->bytes);
+          else if (t->to != target)
+            elsewhere.push_back(*t);
           else if (direct_up)
-            to->on_direct(now, t->bytes);
+            to->on_direct(now, 0, source, t->bytes);
         }
       }
       if (!moved) break;
@@ -152,8 +169,8 @@ TEST(SessionChannelTest, ADeadPathFallsBackToTheRelayThenARepunchRestoresDirect)
 
   // The driver's punch connects on both sides: direct again, keepalives resume.
   p.direct_up = true;
-  p.a.on_repunch_finished(p.now, 1, true);
-  p.b.on_repunch_finished(p.now, p.b_orders.back().epoch, true);
+  p.a.on_repunch_finished(p.now, 1, DirectPath{0, kB});
+  p.b.on_repunch_finished(p.now, p.b_orders.back().epoch, DirectPath{0, kAOld});
   EXPECT_EQ(p.a.route(), Route::Direct);
   p.a.send(p.now, bytes("back"));
   p.deliver();
@@ -170,14 +187,14 @@ TEST(SessionChannelTest, AFailedRepunchIsRetriedWithANewEpochAndBackoff) {
   p.direct_up = false;
   p.run_until(kStart + seconds(8));
   ASSERT_EQ(p.a_orders.size(), 1u);
-  p.a.on_repunch_finished(p.now, p.a_orders[0].epoch, false);
-  p.b.on_repunch_finished(p.now, p.b_orders.back().epoch, false);
+  p.a.on_repunch_finished(p.now, p.a_orders[0].epoch, std::nullopt);
+  p.b.on_repunch_finished(p.now, p.b_orders.back().epoch, std::nullopt);
   p.run_until(p.now + seconds(5));
   ASSERT_EQ(p.a_orders.size(), 2u);
   EXPECT_EQ(p.a_orders[1].epoch, 2u);
   EXPECT_EQ(p.b_orders.back().epoch, 2u) << "the peer follows the newer epoch";
-  p.a.on_repunch_finished(p.now, 2, false);
-  p.b.on_repunch_finished(p.now, 2, false);
+  p.a.on_repunch_finished(p.now, 2, std::nullopt);
+  p.b.on_repunch_finished(p.now, 2, std::nullopt);
   p.run_until(p.now + seconds(9));
   EXPECT_EQ(p.a_orders.size(), 2u) << "the second retry waits twice as long";
   p.run_until(p.now + seconds(2));
@@ -189,17 +206,182 @@ TEST(SessionChannelTest, ForgedReplayedAndRelayedDuplicatesAreNotDelivered) {
   ASSERT_TRUE(p.a.send(p.now, bytes("once")));
   auto t = p.a.poll_transmit();
   ASSERT_TRUE(t);
-  EXPECT_TRUE(p.b.on_direct(p.now, t->bytes));
+  EXPECT_TRUE(p.b.on_direct(p.now, 0, kAOld, t->bytes));
   EXPECT_TRUE(p.b.on_relay(p.now, t->bytes));   // the same datagram by the other route
-  EXPECT_TRUE(p.b.on_direct(p.now, t->bytes));  // replayed
+  EXPECT_TRUE(p.b.on_direct(p.now, 0, kAOld, t->bytes));  // replayed
   auto forged = t->bytes;
   forged[forged.size() / 2] ^= 1;
-  EXPECT_FALSE(p.b.on_direct(p.now, forged));
+  EXPECT_FALSE(p.b.on_direct(p.now, 0, kAOld, forged));
   p.deliver();
   EXPECT_EQ(p.b_got, std::vector<std::string>{"once"});
   EXPECT_EQ(p.b.counters().duplicates_dropped, 2u);
   EXPECT_EQ(p.b.counters().rejected, 1u);
   EXPECT_FALSE(p.a.send(p.now, std::vector<std::uint8_t>(1161, 0))) << "over the relay's limit";
+}
+
+// Issue 23, finding 1: one key for both directions and both sides numbering
+// from 1 let a datagram a sent, bounced back to a, pass as b's: it was
+// delivered as b's data, b's own datagram with that number was then dropped
+// as a duplicate, and a bounced CLOSE ended the session from a's own hand.
+TEST(SessionChannelTest, OwnDatagramsReflectedBackAreNeverTakenForThePeers) {
+  Pair p;
+  ASSERT_TRUE(p.a.send(p.now, bytes("from a")));
+  const auto data = p.a.poll_transmit();
+  ASSERT_TRUE(data);
+  p.a.close(p.now);  // a's CLOSE, bounced back too
+  std::vector<std::vector<std::uint8_t>> own{data->bytes};
+  while (auto t = p.a.poll_transmit()) own.push_back(t->bytes);
+  ASSERT_GE(own.size(), 2u);
+  for (const auto& d : own) {
+    EXPECT_FALSE(p.a.on_direct(p.now, 0, kB, d)) << "a's own datagram is not authentic as b's";
+    EXPECT_FALSE(p.a.on_relay(p.now, d));
+  }
+  EXPECT_FALSE(p.a.poll_received()) << "nothing of a's own delivered to a";
+  EXPECT_FALSE(p.a.counters().peer_closed) << "a's own CLOSE did not close the peer";
+  EXPECT_EQ(p.a.counters().rejected, 2 * own.size());
+  // b's datagrams with the very same numbers still arrive.
+  Pair q;
+  ASSERT_TRUE(q.a.send(q.now, bytes("a1")));
+  const auto a1 = q.a.poll_transmit();
+  ASSERT_TRUE(a1);
+  EXPECT_FALSE(q.a.on_direct(q.now, 0, kB, a1->bytes));
+  ASSERT_TRUE(q.b.send(q.now, bytes("b1")));
+  q.deliver();
+  EXPECT_EQ(q.a_got, std::vector<std::string>{"b1"});
+  EXPECT_EQ(q.a.counters().duplicates_dropped, 0u);
+}
+
+// --- path following (issue 23, finding 2): the callee (b) follows the
+// caller to a path only once the caller answered a challenge there.
+
+const Endpoint kVictim = *Endpoint::parse("198.51.100.77:5353");
+
+// What a direct datagram to `t.to` says, opened with a's keys (b sent it).
+std::optional<wire::SessionControl> control_from_b(const ChannelTransmit& t) {
+  wire::SessionKey key;
+  key.fill(9);
+  auto d = wire::decode_session_datagram(t.bytes, 77, wire::SessionDatagramKeys(key, wire::SessionRole::Caller));
+  if (!d || !(d->flags & wire::kFlagControl)) return std::nullopt;
+  auto c = wire::decode_session_control(d->payload);
+  return c ? std::optional(*c) : std::nullopt;
+}
+
+std::vector<std::string> numbered(char who, int count) {
+  std::vector<std::string> out;
+  for (int i = 1; i <= count; ++i) out.push_back(std::string(1, who) + std::to_string(i));
+  return out;
+}
+
+// One of the caller's datagrams, captured and replayed to the listener from
+// a victim's address (after the original arrived): the old listener moved
+// its whole outgoing stream to the victim.
+TEST(SessionChannelPathTest, AReplayedDatagramFromAnotherAddressRedirectsNothing) {
+  Pair p;
+  ASSERT_TRUE(p.a.send(p.now, bytes("a1")));
+  const auto captured = p.a.poll_transmit();
+  ASSERT_TRUE(captured);
+  ASSERT_TRUE(p.b.on_direct(p.now, 0, kAOld, captured->bytes));
+  EXPECT_TRUE(p.b.on_direct(p.now, 0, kVictim, captured->bytes)) << "authentic, but a duplicate";
+  for (int i = 1; i <= 1000; ++i) {
+    p.b.send(p.now, bytes("b" + std::to_string(i)));
+    p.run_until(p.now + milliseconds(5));
+    p.deliver();
+  }
+  EXPECT_TRUE(p.elsewhere.empty()) << p.elsewhere.size() << " datagrams went to the victim";
+  EXPECT_EQ(p.a_got, numbered('b', 1000)) << "the caller got the listener's stream, all of it";
+  EXPECT_EQ(p.b.path(), (DirectPath{0, kAOld}));
+  EXPECT_EQ(p.b.counters().path_challenges, 0u) << "a duplicate earns nothing, not even a challenge";
+  EXPECT_EQ(p.b.counters().duplicates_dropped, 1u);
+}
+
+// An attacker who sees the caller's datagrams and wins the race with each
+// (its copy from the victim's address arrives first): the copies are
+// authentic and new, so they are delivered, but the victim gets at most a
+// few challenges and never data, and the listener keeps its path.
+TEST(SessionChannelPathTest, RacedFreshCopiesEarnTheForgedAddressOnlyChallenges) {
+  Pair p;
+  constexpr int kCount = 200;
+  for (int i = 1; i <= kCount; ++i) {
+    ASSERT_TRUE(p.a.send(p.now, bytes("a" + std::to_string(i))));
+    ASSERT_TRUE(p.b.send(p.now, bytes("b" + std::to_string(i))));
+    while (auto t = p.a.poll_transmit()) {
+      p.b.on_direct(p.now, 0, kVictim, t->bytes);  // the attacker's copy first
+      p.b.on_direct(p.now, 0, kAOld, t->bytes);
+    }
+    p.deliver();
+    p.run_until(p.now + milliseconds(20));  // 4 s in all
+  }
+  EXPECT_EQ(p.b_got, numbered('a', kCount));
+  EXPECT_EQ(p.a_got, numbered('b', kCount));
+  ASSERT_FALSE(p.elsewhere.empty()) << "the raced copies drew challenges";
+  for (const auto& t : p.elsewhere) {
+    EXPECT_EQ(t.to, kVictim);
+    const auto c = control_from_b(t);
+    ASSERT_TRUE(c) << "only control went to the victim";
+    EXPECT_EQ(c->type, wire::ControlType::PathChallenge);
+  }
+  EXPECT_LE(p.elsewhere.size(), 4u) << "a few challenges per 10 s, not one per datagram";
+  EXPECT_EQ(p.b.path(), (DirectPath{0, kAOld}));
+  EXPECT_EQ(p.b.counters().path_switches, 0u);
+}
+
+// The caller's NAT rebinds to a new port: its datagrams arrive from there,
+// the listener challenges the new path, the caller answers, and the
+// listener's data follows. The caller itself never follows anyone.
+TEST(SessionChannelPathTest, TheListenerFollowsTheCallersNewPathOnceItAnswers) {
+  Pair p;
+  p.a_at = kANew;
+  ASSERT_TRUE(p.a.send(p.now, bytes("from the new port")));
+  p.deliver();
+  EXPECT_EQ(p.b_got, std::vector<std::string>{"from the new port"});
+  EXPECT_EQ(p.b.path(), (DirectPath{0, kANew}));
+  EXPECT_EQ(p.b.counters().path_challenges, 1u);
+  EXPECT_EQ(p.b.counters().path_switches, 1u);
+  ASSERT_TRUE(p.b.send(p.now, bytes("follows")));
+  p.deliver();
+  EXPECT_EQ(p.a_got, std::vector<std::string>{"follows"});
+  EXPECT_TRUE(p.elsewhere.empty());
+  // b's NAT rebinds too: a hears b from another path but stays put.
+  p.b_at = *Endpoint::parse("203.0.113.102:40001");
+  ASSERT_TRUE(p.b.send(p.now, bytes("moved")));
+  p.deliver();
+  EXPECT_EQ(p.a_got.back(), "moved");
+  EXPECT_EQ(p.a.path(), (DirectPath{0, kB}));
+  EXPECT_EQ(p.a.counters().path_challenges, 0u);
+}
+
+// A response must come on the challenged path with the challenge's token.
+TEST(SessionChannelPathTest, AResponseElsewhereOrWithAnotherTokenMovesNothing) {
+  Pair p;
+  ASSERT_TRUE(p.a.send(p.now, bytes("raced")));
+  const auto t = p.a.poll_transmit();
+  ASSERT_TRUE(t);
+  p.b.on_direct(p.now, 0, kVictim, t->bytes);
+  const auto challenge = p.b.poll_transmit();
+  ASSERT_TRUE(challenge);
+  ASSERT_EQ(challenge->to, kVictim);
+  const auto c = control_from_b(*challenge);
+  ASSERT_TRUE(c);
+  // a answers the challenge (an attacker forwarded it): from a's real path,
+  // and with a wrong token from the victim's.
+
+  wire::SessionKey key;
+  key.fill(9);
+  const wire::SessionDatagramKeys a_keys(key, wire::SessionRole::Caller);
+  const auto response = [&](std::uint64_t sequence, std::uint64_t token) {
+    return wire::encode(wire::SessionDatagram{wire::kFlagControl, 77, sequence,
+                                              wire::encode(wire::SessionControl{wire::ControlType::PathResponse, token,
+                                                                                0, 0, std::nullopt})},
+                        a_keys);
+  };
+  p.b.on_direct(p.now, 0, kAOld, response(100, c->echo));
+  p.b.on_direct(p.now, 0, kVictim, response(101, c->echo + 1));
+  EXPECT_EQ(p.b.path(), (DirectPath{0, kAOld}));
+  EXPECT_EQ(p.b.counters().path_switches, 0u);
+  // The right token on the challenged path does move it (here: the attacker
+  // holds a's key, which is not the threat; it shows the check is the path).
+  p.b.on_direct(p.now, 0, kVictim, response(102, c->echo));
+  EXPECT_EQ(p.b.path(), (DirectPath{0, kVictim}));
 }
 
 TEST(SessionChannelTest, ClosingTellsThePeerAndStopsKeepalives) {
@@ -216,9 +398,6 @@ TEST(SessionChannelTest, ClosingTellsThePeerAndStopsKeepalives) {
 // --- endpoints: a NAT that rebinds (its mappings flushed, the next packet
 // gets a new external port) must be re-punched where it is now.
 
-const Endpoint kAOld = *Endpoint::parse("203.0.113.101:31000");
-const Endpoint kANew = *Endpoint::parse("203.0.113.101:52817");
-const Endpoint kB = *Endpoint::parse("203.0.113.102:40000");
 
 SessionChannelConfig observing(bool caller) {
   auto c = config(caller);
@@ -364,8 +543,9 @@ TEST_P(RepunchEndpointTest, IsFollowedAndOnlyAPlausibleEndpointMovesTheAim) {
   SessionChannel b(observing(false), kStart);
   const wire::SessionControl control{wire::ControlType::Repunch, 0, 1, 500, param.endpoint};
   const auto body = wire::encode(control);
-  wire::SessionKey key;
-  key.fill(9);
+  wire::SessionKey session_key;
+  session_key.fill(9);
+  const wire::SessionDatagramKeys key(session_key, wire::SessionRole::Caller);  // sealed by the caller, a
   const auto sealed = wire::encode(wire::SessionDatagram{wire::kFlagControl, 77, 1, body}, key);
   ASSERT_TRUE(b.on_relay(kStart, sealed));
   EXPECT_EQ(b.route(), Route::Relay) << "the peer's word that the path died";
@@ -403,8 +583,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(SessionChannelEndpointTest, ALateCopyOfAnOlderProposalDoesNotMoveTheAimBack) {
   SessionChannel b(observing(false), kStart);
-  wire::SessionKey key;
-  key.fill(9);
+  wire::SessionKey session_key;
+  session_key.fill(9);
+  const wire::SessionDatagramKeys key(session_key, wire::SessionRole::Caller);  // sealed by the caller, a
   std::uint64_t sequence = 0;
   auto deliver = [&](std::uint32_t epoch, const Endpoint& at) {
     const auto body = wire::encode(wire::SessionControl{wire::ControlType::Repunch, 0, epoch, 500, at});

@@ -35,6 +35,7 @@ NatInfo full_info() {
   six[15] = 1;
   info.local_endpoints = {v4(7, 4000), Endpoint{IpAddress::v6(six), 4001}};
   info.allocator = nat::BetaSpec{};
+  info.relay_only = true;
   return info;
 }
 
@@ -294,6 +295,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"PathResponseTruncated", [](auto& b) { b.erase(b.begin() + 20); }, PathResponse{},
                 DecodeError::Truncated},
         BadCase{"ProveFlagsHigh", [](auto& b) { b[kProveFlags] = 0x81; }, Prove{}, DecodeError::BadFlags},
+        // NatInfo's flags: the byte before Prove's signature, SessionInfo's last before the tag.
+        BadCase{"NatInfoFlags", [](auto& b) { b[b.size() - kSignatureSize - 1] = 0x02; }, Prove{}, DecodeError::BadFlags},
+        BadCase{"PeerNatInfoFlags", [](auto& b) { b[b.size() - kTagSize - 1] = 0x81; },
+                SessionInfo{{}, 1, {}, 0, Role::Caller, 0, {}, v4(9, 9999), {}}, DecodeError::BadFlags},
         BadCase{"UnregisterTrailing", [](auto& b) { b.push_back(0); }, Unregister{}, DecodeError::TrailingBytes},
         BadCase{"Mapping", [](auto& b) { b[kProveInfo] = 9; }, Prove{}, DecodeError::BadMappingBehavior},
         BadCase{"Filtering", [](auto& b) { b[kProveInfo + 1] = 9; }, Prove{}, DecodeError::BadFilteringBehavior},

@@ -17,7 +17,9 @@ SessionKey key_from(std::uint8_t seed) {
 class SessionDatagramTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
-  const SessionKey key = key_from(9);
+  // One session seen from each end: the caller seals (`key`), the callee opens (`peer`).
+  const SessionDatagramKeys key{key_from(9), SessionRole::Caller};
+  const SessionDatagramKeys peer{key_from(9), SessionRole::Callee};
   const SessionDatagram sample{kFlagGotYours, 0x0102030405060708ULL, 0x1112131415161718ULL, {'h', 'i', '!'}};
 };
 
@@ -33,7 +35,7 @@ TEST_F(SessionDatagramTest, RoundTripsInNetworkByteOrder) {
   EXPECT_EQ(bytes[12], 0x11);
   EXPECT_EQ(bytes[23], 3);  // payload length, low byte
   EXPECT_TRUE(looks_like_session_datagram(bytes));
-  auto decoded = decode_session_datagram(bytes, sample.session_id, key);
+  auto decoded = decode_session_datagram(bytes, sample.session_id, peer);
   ASSERT_TRUE(decoded) << to_string(decoded.error());
   EXPECT_EQ(*decoded, sample);
 }
@@ -42,7 +44,7 @@ TEST_F(SessionDatagramTest, EmptyAndMaximalPayloadsRoundTripAndLongerOnesAreCut)
   for (std::size_t length : {std::size_t{0}, kMaxSessionPayload, kMaxSessionPayload + 100}) {
     SessionDatagram d = sample;
     d.payload.assign(length, 0xab);
-    auto decoded = decode_session_datagram(encode(d, key), d.session_id, key);
+    auto decoded = decode_session_datagram(encode(d, key), d.session_id, peer);
     ASSERT_TRUE(decoded) << length;
     EXPECT_EQ(decoded->payload.size(), std::min(length, kMaxSessionPayload));
   }
@@ -54,7 +56,7 @@ TEST_F(SessionDatagramTest, EachDefectHasItsOwnError) {
     const char* name;
     std::vector<std::uint8_t> bytes;
     std::uint64_t session;
-    SessionKey key;
+    SessionDatagramKeys key;
     SessionDatagramError expected;
   };
   auto with = [&](std::size_t at, std::uint8_t value) {
@@ -65,20 +67,22 @@ TEST_F(SessionDatagramTest, EachDefectHasItsOwnError) {
   auto shorter = good;
   shorter.pop_back();
   const Case cases[] = {
-      {"empty", {}, sample.session_id, key, SessionDatagramError::TooShort},
-      {"header only", {good.begin(), good.begin() + kSessionHeaderSize}, sample.session_id, key,
+      {"empty", {}, sample.session_id, peer, SessionDatagramError::TooShort},
+      {"header only", {good.begin(), good.begin() + kSessionHeaderSize}, sample.session_id, peer,
        SessionDatagramError::TooShort},
-      {"probe magic", with(1, 'P'), sample.session_id, key, SessionDatagramError::BadMagic},
-      {"version 2", with(2, 2), sample.session_id, key, SessionDatagramError::BadVersion},
-      {"length too large", with(23, 4), sample.session_id, key, SessionDatagramError::BadLength},
-      {"truncated", shorter, sample.session_id, key, SessionDatagramError::BadLength},
-      {"huge length", with(20, 0xff), sample.session_id, key, SessionDatagramError::BadLength},
-      {"other session", good, sample.session_id + 1, key, SessionDatagramError::WrongSession},
-      {"other key", good, sample.session_id, key_from(10), SessionDatagramError::BadMac},
-      {"flipped payload", with(kSessionHeaderSize, 'H'), sample.session_id, key, SessionDatagramError::BadMac},
-      {"flipped flags", with(3, kFlagEnd), sample.session_id, key, SessionDatagramError::BadMac},
-      {"flipped sequence", with(19, 0), sample.session_id, key, SessionDatagramError::BadMac},
-      {"flipped mac", with(good.size() - 1, static_cast<std::uint8_t>(good.back() ^ 1)), sample.session_id, key,
+      {"probe magic", with(1, 'P'), sample.session_id, peer, SessionDatagramError::BadMagic},
+      {"version 1", with(2, 1), sample.session_id, peer, SessionDatagramError::BadVersion},
+      {"length too large", with(23, 4), sample.session_id, peer, SessionDatagramError::BadLength},
+      {"truncated", shorter, sample.session_id, peer, SessionDatagramError::BadLength},
+      {"huge length", with(20, 0xff), sample.session_id, peer, SessionDatagramError::BadLength},
+      {"other session", good, sample.session_id + 1, peer, SessionDatagramError::WrongSession},
+      {"other key", good, sample.session_id, {key_from(10), SessionRole::Callee}, SessionDatagramError::BadMac},
+      // Issue 23: bounced back to its sender, a datagram does not open there.
+      {"own datagram", good, sample.session_id, key, SessionDatagramError::BadMac},
+      {"flipped payload", with(kSessionHeaderSize, 'H'), sample.session_id, peer, SessionDatagramError::BadMac},
+      {"flipped flags", with(3, kFlagEnd), sample.session_id, peer, SessionDatagramError::BadMac},
+      {"flipped sequence", with(19, 0), sample.session_id, peer, SessionDatagramError::BadMac},
+      {"flipped mac", with(good.size() - 1, static_cast<std::uint8_t>(good.back() ^ 1)), sample.session_id, peer,
        SessionDatagramError::BadMac},
   };
   for (const auto& c : cases) {
@@ -86,6 +90,23 @@ TEST_F(SessionDatagramTest, EachDefectHasItsOwnError) {
     ASSERT_FALSE(decoded) << c.name;
     EXPECT_EQ(decoded.error(), c.expected) << c.name << ": " << to_string(decoded.error());
   }
+}
+
+TEST_F(SessionDatagramTest, EachDirectionHasItsOwnKey) {
+  EXPECT_NE(key.sending(), key.receiving());
+  EXPECT_EQ(key.sending(), peer.receiving());
+  EXPECT_EQ(key.receiving(), peer.sending());
+  const auto from_callee = encode(sample, peer);
+  ASSERT_TRUE(decode_session_datagram(from_callee, sample.session_id, key));
+  EXPECT_EQ(decode_session_datagram(from_callee, sample.session_id, peer).error(), SessionDatagramError::BadMac);
+  // The derivation, for other implementations: BLAKE2b-256 keyed with the
+  // session key over the label.
+  SessionKey expected{};
+  const std::string label = "natpunch data v2 caller->callee";
+  const SessionKey session = key_from(9);
+  crypto_generichash(expected.data(), expected.size(), reinterpret_cast<const unsigned char*>(label.data()),
+                     label.size(), session.data(), session.size());
+  EXPECT_EQ(key.sending(), expected);
 }
 
 TEST_F(SessionDatagramTest, ProbesAreNotSessionDatagrams) {
@@ -114,7 +135,9 @@ TEST(SessionControlTest, EachTypeRoundTripsAndEachDefectHasItsOwnError) {
                                   SessionControl{ControlType::RepunchAck, 0, 7, 0, std::nullopt},
                                   SessionControl{ControlType::RepunchAck, 0, 7, 0, kV4},
                                   SessionControl{ControlType::RepunchAck, 0, 8, 0, kV6},
-                                  SessionControl{ControlType::Close, 0, 0, 0, std::nullopt}}) {
+                                  SessionControl{ControlType::Close, 0, 0, 0, std::nullopt},
+                                  SessionControl{ControlType::PathChallenge, 0xfedcba9876543210ULL, 0, 0, std::nullopt},
+                                  SessionControl{ControlType::PathResponse, 1, 0, 0, std::nullopt}}) {
     auto decoded = decode_session_control(encode(c));
     ASSERT_TRUE(decoded.ok()) << static_cast<int>(c.type);
     EXPECT_EQ(*decoded, c);
@@ -132,8 +155,11 @@ TEST(SessionControlTest, EachTypeRoundTripsAndEachDefectHasItsOwnError) {
   } cases[] = {
       {{}, SessionControlError::Empty},
       {{9}, SessionControlError::UnknownType},
+      {{8}, SessionControlError::UnknownType},
       {{0}, SessionControlError::UnknownType},
       {{1, 0, 0}, SessionControlError::BadLength},
+      {{6, 0, 0, 0, 0, 0, 0, 0}, SessionControlError::BadLength},  // challenge cut short
+      {{7, 0, 0, 0, 0, 0, 0, 0, 0, 0}, SessionControlError::BadLength},
       {{3, 0, 0, 0, 1, 0, 0, 0, 1, 0}, SessionControlError::BadLength},
       {{3, 0, 0, 0, 1, 0, 0, 0}, SessionControlError::BadLength},  // repunch cut short
       {{4, 0}, SessionControlError::BadLength},

@@ -1,19 +1,20 @@
-// The timeout searches against a fake NAT (the NatTable model) with known
-// pending and idle timeouts, in virtual time: both methods must recover
-// both timeouts to the second, for every allocator (port-preserving too).
+// The timeout searches on the simulator, against a modelled NAT (the
+// NatTable model) with known pending and idle timeouts and the real
+// measure::Server, in virtual time: both methods must recover both
+// timeouts to the second, for every allocator (port-preserving too).
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "measure/timeout_measurement.hpp"
-#include "measure_virtual_net.hpp"
+#include "measure_net.hpp"
 #include "wire/measure_messages.hpp"
 
 namespace natpunch::measure {
 namespace {
 
 using test::NetConfig;
-using test::VirtualNet;
+using Net = test::MeasureNet<TimeoutMeasurement>;
 
 struct TimeoutCase {
   const char* name;
@@ -40,14 +41,18 @@ class TimeoutSearchRecovers : public testing::TestWithParam<TimeoutCase> {};
 
 TEST_P(TimeoutSearchRecovers, BothTimeoutsToTheSecond) {
   const auto& c = GetParam();
-  VirtualNet net(nat_of(c), NetConfig{});
   TimeoutMeasurementConfig config;
   config.method = c.method;
   config.max_timeout_s = c.max_s;
   config.parallel = 32;
-  TimeoutMeasurement m(net.server_endpoint(), config, 1000);
-  const Duration took = net.run(m, std::chrono::hours(6));
+  Net net(nat_of(c), NetConfig{}, TimeoutMeasurement(test::server_endpoint(), config, 1000));
+  std::optional<TimeoutMeasurementResult> reported;
+  net.on_event = [&](const TimeoutMeasurementEvent& e) { reported = std::get<timeout_event::Done>(e).result; };
+  const Duration took = net.run(std::chrono::hours(6));
+  auto& m = net.machine();
   ASSERT_TRUE(m.done());
+  ASSERT_TRUE(reported) << "the Done event";
+  EXPECT_EQ(reported->pending->lower_s, m.result().pending->lower_s);
   const auto r = m.result();
   ASSERT_TRUE(r.server_answered);
   ASSERT_TRUE(r.pending && r.idle);
@@ -96,12 +101,11 @@ TEST(TimeoutSearch, ParallelSurvivesLossWithinASecond) {
                 F::AddressAndPortDependent, 600};
   NetConfig net_config;
   net_config.loss = 0.05;
-  VirtualNet net(nat_of(c), net_config);
   TimeoutMeasurementConfig config;
   config.parallel = 16;
-  TimeoutMeasurement m(net.server_endpoint(), config, 1);
-  net.run(m, std::chrono::hours(6));
-  const auto r = m.result();
+  Net net(nat_of(c), net_config, TimeoutMeasurement(test::server_endpoint(), config, 1));
+  net.run(std::chrono::hours(6));
+  const auto r = net.machine().result();
   ASSERT_TRUE(r.pending && r.pending->lower_s && r.idle && r.idle->lower_s);
   EXPECT_NEAR(*r.pending->lower_s, 120, 1);
   EXPECT_NEAR(*r.idle->lower_s, 239, 1);
@@ -113,13 +117,12 @@ TEST(TimeoutSearch, ParallelSurvivesLossWithinASecond) {
 TEST(TimeoutSearch, ReportsAboveMaxWhenTheMappingOutlivesTheSearch) {
   TimeoutCase c{"long", TimeoutMethod::Parallel, 100, 100, nat::SequentialSpec{}, M::EndpointIndependent,
                 F::EndpointIndependent, 20};
-  VirtualNet net(nat_of(c), NetConfig{});
   TimeoutMeasurementConfig config;
   config.max_timeout_s = 20;
   config.parallel = 8;
-  TimeoutMeasurement m(net.server_endpoint(), config, 1);
-  net.run(m, std::chrono::hours(1));
-  const auto r = m.result();
+  Net net(nat_of(c), NetConfig{}, TimeoutMeasurement(test::server_endpoint(), config, 1));
+  net.run(std::chrono::hours(1));
+  const auto r = net.machine().result();
   ASSERT_TRUE(r.pending);
   EXPECT_TRUE(r.pending->above_max);
   EXPECT_EQ(r.pending->lower_s, 20u);
@@ -129,11 +132,11 @@ TEST(TimeoutSearch, ReportsAboveMaxWhenTheMappingOutlivesTheSearch) {
 TEST(TimeoutSearch, NoServerMeansNoAnswerNotATimeout) {
   TimeoutCase c{"none", TimeoutMethod::Parallel, 4, 9, nat::SequentialSpec{}, M::EndpointIndependent,
                 F::EndpointIndependent, 30};
-  VirtualNet net(nat_of(c), NetConfig{});
-  TimeoutMeasurement m(Endpoint{test::kServerIp, 9}, TimeoutMeasurementConfig{}, 1);  // nobody listens there
-  net.run(m, std::chrono::hours(1));
-  EXPECT_TRUE(m.done());
-  EXPECT_FALSE(m.result().server_answered);
+  // Nobody listens on port 9.
+  Net net(nat_of(c), NetConfig{}, TimeoutMeasurement(Endpoint{test::kServerIp, 9}, TimeoutMeasurementConfig{}, 1));
+  net.run(std::chrono::hours(1));
+  EXPECT_TRUE(net.machine().done());
+  EXPECT_FALSE(net.machine().result().server_answered);
 }
 
 TEST(TimeoutSearch, PaperMethodProbesTheThesisSteps) {
@@ -156,6 +159,26 @@ TEST(TimeoutSearch, PaperMethodProbesTheThesisSteps) {
   EXPECT_EQ(s.result().upper_s, truth + 1);
 }
 
+// A probe whose request never left this host (no socket, a full buffer)
+// tested nothing: inconclusive, never "dead" (which would pull the
+// timeout down), and its other queued copies do not go either.
+TEST(TimeoutProber, AProbeWhoseRequestNeverLeftIsInconclusive) {
+  TimeoutProber prober(test::server_endpoint(), ProberConfig{}, 1);
+  const TimePoint t = kTimeZero + seconds(1);
+  prober.start(t, TimeoutKind::Pending, 30);
+  const auto first = prober.poll_transmit(t);
+  ASSERT_TRUE(first);
+  prober.on_send_error(t, first->socket, first->to, SendError::NoSocket);
+  const auto event = prober.poll_event();
+  ASSERT_TRUE(event);
+  const auto& outcome = std::get<ProbeOutcome>(*event);
+  EXPECT_EQ(outcome.delay_s, 30u);
+  EXPECT_FALSE(outcome.alive.has_value());
+  EXPECT_FALSE(prober.poll_transmit(t)) << "the second copy is dropped with its probe";
+  EXPECT_EQ(prober.poll_socket_release(), first->socket);
+  EXPECT_EQ(prober.active(), 0u);
+}
+
 // Issue 22, item 12: an idle probe's mapping must live the way a session's
 // does before it is left idle -- two-way traffic for a few seconds (Linux
 // conntrack promotes a flow to its stream timeout only when it is still
@@ -174,31 +197,32 @@ TEST_P(IdleProbeEstablishes, BeforeItGoesIdle) {
   const auto& c = GetParam();
   TimeoutCase t{"establish", TimeoutMethod::Parallel, 4, 9, nat::SequentialSpec{}, M::EndpointIndependent,
                 F::AddressAndPortDependent, 12};
-  VirtualNet net(nat_of(t), NetConfig{});
   TimeoutMeasurementConfig config;
   config.pending = false;
   config.idle = c.session_like;
   config.idle_after_one_reply = !c.session_like;
   config.max_timeout_s = 12;
   config.parallel = 4;
-  TimeoutMeasurement m(net.server_endpoint(), config, 1);
+  Net net(nat_of(t), NetConfig{}, TimeoutMeasurement(test::server_endpoint(), config, 1));
   struct SocketLog {
     int reflects = 0;
     std::optional<TimePoint> first_reflect, schedule;
   };
   std::map<SocketId, SocketLog> sockets;
-  net.run(m, std::chrono::hours(1), [&](const SocketDatagram& d) {
+  net.client().on_send = [&](TimePoint now, const Transmit& d) {
     if (d.socket == 0) return;  // the control socket's round-trip Reflect
     auto message = wire::decode_measure(d.bytes);
     ASSERT_TRUE(message);
     auto& log = sockets[d.socket];
     if (std::holds_alternative<wire::ReflectRequest>(*message)) {
       ++log.reflects;
-      if (!log.first_reflect) log.first_reflect = net.now();
+      if (!log.first_reflect) log.first_reflect = now;
     } else if (std::holds_alternative<wire::ScheduleProbeRequest>(*message) && !log.schedule) {
-      log.schedule = net.now();
+      log.schedule = now;
     }
-  });
+  };
+  net.run(std::chrono::hours(1));
+  const auto& m = net.machine();
   ASSERT_TRUE(m.done());
   int probes = 0;
   for (const auto& [socket, log] : sockets) {

@@ -1,8 +1,11 @@
 // The MTU search (Algorithm 7 with retries) and the mapping collection,
-// against the real server through the NAT model in virtual time.
+// on the simulator: against the real server through the NAT model in
+// virtual time.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "analyze/allocator_detect.hpp"
 #include "analyze/mapping_join.hpp"
@@ -10,13 +13,12 @@
 #include "measure/mapping_collector.hpp"
 #include "measure/mapping_sampler.hpp"
 #include "measure/mtu_search.hpp"
-#include "measure_virtual_net.hpp"
+#include "measure_net.hpp"
 
 namespace natpunch::measure {
 namespace {
 
 using test::NetConfig;
-using test::VirtualNet;
 
 nat::NatConfig cone_nat(nat::AllocatorSpec allocator = nat::SequentialSpec{}) {
   nat::NatConfig n;
@@ -39,12 +41,16 @@ TEST_P(MtuSearchFinds, TheLargestPayloadThatCrossesExactly) {
   net_config.path_max_payload = GetParam().path_max;
   net_config.loss = GetParam().loss;
   net_config.seed = 11;
-  VirtualNet net(cone_nat(), net_config);
   MtuSearchConfig config;
   config.attempts = GetParam().loss > 0 ? 6 : 3;
-  MtuSearch search(net.server_endpoint(), config, 1);
-  net.run(search, std::chrono::hours(1));
+  test::MeasureNet<MtuSearch> net(cone_nat(), net_config, MtuSearch(test::server_endpoint(), config, 1));
+  std::vector<MtuSearchResult> reported;
+  net.on_event = [&](const MtuSearchEvent& e) { reported.push_back(std::get<mtu_event::Done>(e).result); };
+  net.run(std::chrono::hours(1));
+  const auto& search = net.machine();
   ASSERT_TRUE(search.done());
+  ASSERT_EQ(reported.size(), 1u) << "one Done event";
+  EXPECT_EQ(reported[0].largest_ok, search.result().largest_ok);
   EXPECT_EQ(search.result().largest_ok, GetParam().path_max.value_or(wire::kMaxDatagram));
   if (GetParam().path_max) {
     EXPECT_EQ(search.result().smallest_fail, *GetParam().path_max + 1);
@@ -62,9 +68,9 @@ INSTANTIATE_TEST_SUITE_P(Table, MtuSearchFinds,
 TEST(MtuSearch, NothingArrivesMeansNoAnswer) {
   NetConfig net_config;
   net_config.path_max_payload = 10;  // smaller than any request
-  VirtualNet net(cone_nat(), net_config);
-  MtuSearch search(net.server_endpoint(), MtuSearchConfig{}, 1);
-  net.run(search, std::chrono::hours(1));
+  test::MeasureNet<MtuSearch> net(cone_nat(), net_config, MtuSearch(test::server_endpoint(), MtuSearchConfig{}, 1));
+  net.run(std::chrono::hours(1));
+  const auto& search = net.machine();
   ASSERT_TRUE(search.done());
   EXPECT_FALSE(search.result().largest_ok);
   EXPECT_EQ(search.result().probes, 6u);  // high, then low, three tries each
@@ -74,13 +80,40 @@ TEST(MtuSearch, AKernelRefusalFailsTheSizeAtOnce) {
   MtuSearch search(*Endpoint::parse("203.0.113.10:3479"), MtuSearchConfig{}, 1);
   const TimePoint t = kTimeZero + seconds(1);
   auto first = search.poll_transmit(t);
-  ASSERT_EQ(first.size(), 1u);
-  EXPECT_EQ(first[0].bytes.size(), wire::kMaxDatagram);
-  search.on_send_error(t, first[0].socket, true);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(search.poll_transmit(t)) << "one probe at a time";
+  EXPECT_EQ(first->bytes.size(), wire::kMaxDatagram);
+  EXPECT_EQ(search.socket_options(first->socket).fragmentation, Fragmentation::DontFragment);
+  search.on_send_error(t, first->socket, first->to, SendError::TooBig);
   EXPECT_TRUE(search.result().local_limit);
   auto second = search.poll_transmit(t);
-  ASSERT_EQ(second.size(), 1u);
-  EXPECT_EQ(second[0].bytes.size(), wire::kRequestSize);  // then the smallest
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->bytes.size(), wire::kRequestSize);  // then the smallest
+}
+
+// The same through a driver: a host whose interface takes 1,472-byte
+// payloads with DF set refuses larger probes at once (EMSGSIZE), so the
+// search finds the interface's limit without waiting for any timeout; a
+// search that allows fragments is not limited by it.
+TEST(MtuSearch, TheInterfaceLimitOfADontFragmentSocketIsFoundWithoutTimeouts) {
+  for (const auto fragmentation : {Fragmentation::DontFragment, Fragmentation::AllowFragments}) {
+    MtuSearchConfig config;
+    config.fragmentation = fragmentation;
+    test::MeasureNet<MtuSearch> net(cone_nat(), NetConfig{}, MtuSearch(test::server_endpoint(), config, 1));
+    net.client().set_interface_max_payload(1472);
+    const Duration took = net.run(std::chrono::hours(1));
+    const auto& r = net.machine().result();
+    ASSERT_TRUE(net.machine().done());
+    if (fragmentation == Fragmentation::DontFragment) {
+      EXPECT_EQ(r.largest_ok, 1472u);
+      EXPECT_EQ(r.smallest_fail, 1473u);
+      EXPECT_TRUE(r.local_limit);
+      EXPECT_LT(took, seconds(2)) << "every refusal is immediate; each good size costs one round trip";
+    } else {
+      EXPECT_EQ(r.largest_ok, wire::kMaxDatagram);
+      EXPECT_FALSE(r.local_limit);
+    }
+  }
 }
 
 std::string client_csv(const std::vector<CollectedRow>& rows) {
@@ -105,6 +138,8 @@ std::string server_csv(const std::vector<CollectionRow>& rows) {
 struct Collection {
   std::vector<CollectedRow> client;  // the client's log
   std::vector<CollectionRow> server;  // what reached the server
+  std::vector<std::uint16_t> bound_ports;  // the local port each packet left from, in send order
+  int done_events = 0;
   Duration took{};
 };
 
@@ -114,18 +149,23 @@ Collection collect_through_a_uniform_nat(double loss, std::uint64_t seed) {
   net_config.loss = loss;
   nat::NatConfig nat_config = cone_nat(nat::UniformSpec{2048, 65535});  // LycaMobile NL
   nat_config.mapping = nat::MappingBehavior::AddressAndPortDependent;
-  VirtualNet net(nat_config, net_config);
   Rng rng(seed);
   MappingCollectorConfig config;
   config.server = test::kServerIp;
   config.server_ports = PortRange{test::kServerPort, static_cast<std::uint16_t>(test::kServerPort + 99)};
   config.count = 600;
   config.rate_per_second = 50;
-  MappingCollector collector(config, rng);
+  test::MeasureNet<MappingCollector> net(nat_config, net_config, MappingCollector(config, rng));
   Collection c;
-  c.took = net.run(collector, std::chrono::hours(1), nullptr);
-  c.client = collector.take_rows();
-  net.drain(collector);  // deliver the last packets
+  net.on_event = [&](const MappingCollectorEvent& e) {
+    if (const auto* sent = std::get_if<collection_event::Sent>(&e)) c.client.push_back(sent->row);
+    if (std::holds_alternative<collection_event::Done>(e)) ++c.done_events;
+  };
+  net.client().on_send = [&](TimePoint, const Transmit& t) {
+    c.bound_ports.push_back(net.client().local_endpoint(t.socket).port);
+  };
+  c.took = net.run(std::chrono::hours(1));
+  net.drain();  // deliver the last packets
   c.server = net.rows;
   return c;
 }
@@ -134,6 +174,7 @@ TEST(MappingCollection, LogsJoinInTheAnalyzerAndRevealTheAllocator) {
   const auto collected = collect_through_a_uniform_nat(0, 5);
   const auto& rows = collected.client;
   ASSERT_EQ(rows.size(), 600u);
+  EXPECT_EQ(collected.done_events, 1);
   EXPECT_NEAR(std::chrono::duration<double>(collected.took).count(), 12.0, 0.5);  // 600 packets at 50/s
   ASSERT_EQ(collected.server.size(), 600u);
 
@@ -151,28 +192,40 @@ TEST(MappingCollection, LogsJoinInTheAnalyzerAndRevealTheAllocator) {
   const auto detected = analyze::detect_allocator(joined.rows);
   EXPECT_EQ(detected.kind, analyze::AllocatorKind::Uniform);
   // The joined rows are the NAT's real mappings: every mapped port is one
-  // the allocator could hand out, and each local port is the socket's own.
+  // the allocator could hand out, and each local port is the socket's own
+  // (the random one each packet's socket asked for, as the host bound it).
   for (const auto& row : joined.rows) {
     EXPECT_GE(row.mapped_port, 2048);
-    EXPECT_GE(row.local_port, 20001);
-    EXPECT_LE(row.local_port, 20600);
+    EXPECT_GE(row.local_port, 1024);
   }
+  ASSERT_EQ(collected.bound_ports.size(), rows.size());
+  std::set<std::uint16_t> distinct;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].local_port, collected.bound_ports[i]) << "packet " << i;
+    distinct.insert(rows[i].local_port);
+  }
+  EXPECT_GT(distinct.size(), 500u) << "random local ports, not consecutive ones";
 }
 
 TEST(MappingSample, ReflectionsAloneRevealTheAllocator) {
   NetConfig net_config;
   net_config.server_ports = 10;
-  VirtualNet net(cone_nat(nat::UniformSpec{2048, 65535}), net_config);
   Rng rng(9);
   MappingSamplerConfig config;
   config.server = test::kServerIp;
   config.server_ports = PortRange{test::kServerPort, static_cast<std::uint16_t>(test::kServerPort + 9)};
   config.count = 400;
   config.rate_per_second = 100;
-  MappingSampler sampler(config, rng, 1);
-  net.run(sampler, std::chrono::hours(1));
+  test::MeasureNet<MappingSampler> net(cone_nat(nat::UniformSpec{2048, 65535}), net_config,
+                                       MappingSampler(config, rng, 1));
+  std::vector<sampler_event::Done> done;
+  net.on_event = [&](const MappingSamplerEvent& e) { done.push_back(std::get<sampler_event::Done>(e)); };
+  net.run(std::chrono::hours(1));
+  const auto& sampler = net.machine();
   ASSERT_TRUE(sampler.done());
   EXPECT_EQ(sampler.answered(), 400u);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].rows.size(), 400u);
   std::vector<analyze::MappingRow> rows;
   for (const auto& r : sampler.rows()) {
     EXPECT_GE(r.mapped_port, 2048);
@@ -195,28 +248,38 @@ TEST(MappingCollection, APacketThatNeverLeftGetsNoRow) {
   config.rate_per_second = 1000;
   MappingCollector collector(config, rng);
   TimePoint now = kTimeZero;
-  const auto next = [&] {
-    auto out = collector.poll_transmit(now);
+  std::vector<CollectedRow> rows;
+  std::vector<SocketId> released;
+  // What a driver does after handing the packet out: settle it (on_timer),
+  // then collect events and releases.
+  const auto settle = [&] {
+    ASSERT_TRUE(collector.next_deadline());
+    EXPECT_LE(*collector.next_deadline(), now) << "due at once";
+    collector.on_timer(now);
+    while (auto e = collector.poll_event())
+      if (const auto* sent = std::get_if<collection_event::Sent>(&*e)) rows.push_back(sent->row);
+    while (auto s = collector.poll_socket_release()) released.push_back(*s);
     now += milliseconds(1);
-    return out;
   };
-  auto sent = next();  // socket opened, sent
-  ASSERT_EQ(sent.size(), 1u);
-  collector.on_socket_opened(sent[0].socket, 40001);
-  collector.poll_closed();
-  ASSERT_EQ(next().size(), 1u);  // the socket could not be opened: no on_socket_opened
-  collector.poll_closed();
-  auto failed = next();  // opened, but the send failed
-  ASSERT_EQ(failed.size(), 1u);
-  collector.on_socket_opened(failed[0].socket, 40003);
-  collector.on_send_error(now, failed[0].socket, false);
-  collector.poll_closed();
-  const auto rows = collector.take_rows();
+  auto sent = collector.poll_transmit(now);  // socket bound, sent
+  ASSERT_TRUE(sent);
+  collector.on_socket_bound(now, sent->socket, Endpoint{IpAddress::v4({100, 64, 0, 2}), 40001});
+  settle();
+  auto unbound = collector.poll_transmit(now);  // the socket could not be bound: no on_socket_bound
+  ASSERT_TRUE(unbound);
+  collector.on_send_error(now, unbound->socket, unbound->to, SendError::NoSocket);
+  settle();
+  auto failed = collector.poll_transmit(now);  // bound, but the send failed
+  ASSERT_TRUE(failed);
+  collector.on_socket_bound(now, failed->socket, Endpoint{IpAddress::v4({100, 64, 0, 2}), 40003});
+  collector.on_send_error(now, failed->socket, failed->to, SendError::BufferFull);
+  settle();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].local_port, 40001);
   EXPECT_EQ(collector.sent(), 1u);
   EXPECT_EQ(collector.unsent(), 2u);
   EXPECT_TRUE(collector.done());
+  EXPECT_EQ(released.size(), 3u) << "every packet's socket is released";
 }
 
 // Lost on the way: the rows stay, the server logs fewer, and the analyzer

@@ -1,0 +1,650 @@
+#include "session/peer_session_machine.hpp"
+
+#include <algorithm>
+#include <iomanip>
+#include <sstream>
+
+#include "punch/repunch_aim.hpp"
+#include "punch/side_knowledge.hpp"
+#include "punch/strategies.hpp"
+#include "wire/session_datagram.hpp"
+
+namespace natpunch::session {
+
+namespace {
+
+namespace ev = rendezvous::client_event;
+
+static_assert(kMaxSessionPayload + wire::kSessionHeaderSize + wire::kSessionMacSize <= rendezvous::kMaxRelayPayload,
+              "a sealed session datagram must fit the relay");
+
+double to_ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+std::string fixed(double value, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << value;
+  return s.str();
+}
+
+std::chrono::microseconds micros(Duration d) {
+  return std::max(std::chrono::microseconds(0), std::chrono::duration_cast<std::chrono::microseconds>(d));
+}
+
+// The relay must reach us through our NAT too: with a known idle timeout
+// (and keepalives wanted) the registration gets keepalives of its own. And
+// the peer must not punch for minutes at a side that never will: it learns
+// relay_only in its SessionInfo.
+rendezvous::ClientConfig client_config(const SessionConfig& c) {
+  auto client = c.client;
+  client.info.relay_only = client.info.relay_only || c.plan.relay_only;
+  if (c.keepalive_enabled && client.info.idle_timeout_ms > 0 && client.keepalive_interval == Duration::zero())
+    client.keepalive_interval = std::max<Duration>(
+        seconds(1), std::chrono::duration_cast<Duration>(milliseconds(client.info.idle_timeout_ms) * c.keepalive.safety));
+  return client;
+}
+
+void earliest(std::optional<TimePoint>& t, std::optional<TimePoint> candidate) {
+  if (candidate && (!t || *candidate < *t)) t = candidate;
+}
+
+// A re-punch is bounded like the first hole punch.
+punch::StrategyParams repunch_params(punch::StrategyParams params, Duration hole_punch, std::uint64_t probe_budget) {
+  params.probe_budget = probe_budget;
+  params.time_budget = std::max<Duration>(hole_punch, seconds(2));
+  params.linger = milliseconds(500);
+  return params;
+}
+
+}  // namespace
+
+PeerSessionMachine::PeerSessionMachine(SessionConfig config, rendezvous::RandomBytes random, TimePoint now)
+    : config_(std::move(config)), rng_(config_.seed), client_(client_config(config_), std::move(random)) {
+  info_.server = config_.client.server.to_string();
+  servers_.push_back(config_.client.server);
+  for (const auto& e : config_.client.alternate_servers)
+    if (std::find(servers_.begin(), servers_.end(), e) == servers_.end()) servers_.push_back(e);
+  attempt_started_ = now;
+  info_.identity = rendezvous::to_hex(config_.client.identity.public_key);
+  progress(SessionProgress::Kind::kIdentity, info_.identity);
+  registration_deadline_ = now + std::min(config_.registration_wait, config_.wait);
+  client_.start(now);
+  queue_client(now);
+}
+
+PeerSessionMachine::~PeerSessionMachine() = default;
+
+void PeerSessionMachine::progress(SessionProgress::Kind kind, std::string message, std::string strategy,
+                                  std::string endpoint) {
+  SessionProgress p;
+  p.kind = kind;
+  p.message = std::move(message);
+  p.strategy = std::move(strategy);
+  p.endpoint = std::move(endpoint);
+  events_.push_back(session_event::Progress{std::move(p)});
+}
+
+void PeerSessionMachine::fail(TimePoint now, SessionErrorKind kind, std::string message) {
+  SessionError e;
+  e.kind = kind;
+  e.message = std::move(message);
+  e.session_id = session_.session_id;
+  e.strategy = phase_ == Phase::Punching ? current_strategy() : std::string();
+  e.probes_sent = probes_total_ + (phase_ == Phase::Punching && strategy_ ? strategy_->result().probes_sent : 0);
+  phase_ = Phase::Failed;
+  strategy_.reset();
+  // Frees the registration slot at once (an identity has a bounded number).
+  client_.close(now);
+  queue_client(now);
+  events_.push_back(session_event::Failed{std::move(e)});
+}
+
+std::string PeerSessionMachine::current_strategy() const {
+  if (phase_ == Phase::Punching && stage_ < stages_.size()) return std::string(punch::to_string(stages_[stage_].kind));
+  return info_.strategy.empty() ? std::string("relay") : info_.strategy;
+}
+
+std::string PeerSessionMachine::server_list() const {
+  std::string list;
+  for (const auto& e : servers_) list += (list.empty() ? "" : ", ") + e.to_string();
+  return list;
+}
+
+void PeerSessionMachine::check_failover(TimePoint now, bool lost) {
+  if (lost) attempt_started_ = now;  // registering again, at the same server so far
+  if (servers_.size() < 2 || phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  const bool silent = !client_.registered() && now - attempt_started_ >= kFailoverAfter;
+  if (!lost && !silent) return;
+  if (!moved_from_) moved_from_ = info_.server;
+  current_server_ = (current_server_ + 1) % servers_.size();
+  ++failovers_;
+  attempt_started_ = now;
+  info_.server = servers_[current_server_].to_string();
+  client_.switch_server(now, servers_[current_server_]);
+  queue_client(now);
+}
+
+void PeerSessionMachine::queue_client(TimePoint now) {
+  for (auto& t : client_.poll_transmit(now)) outbox_.push_back(Transmit{0, t.to, DatagramBytes(std::move(t.bytes))});
+}
+
+// --- the contract
+
+void PeerSessionMachine::on_datagram(TimePoint now, SocketId socket, const Endpoint& from,
+                                     std::span<const std::uint8_t> bytes) {
+  if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  if (socket == 0 && from == client_.server() && client_.on_datagram(now, bytes, from)) {
+    on_client_events(now);
+    queue_client(now);
+    if (phase_ == Phase::Open) service_channel(now);
+    return;
+  }
+  if (wire::looks_like_session_datagram(bytes)) {
+    if (phase_ == Phase::Open) {
+      // No direct path was ever punched: relay only.
+      if (ever_direct_) channel_->on_direct(now, socket, from, bytes);
+      service_channel(now);
+    } else if (phase_ == Phase::Punching && early_.size() < kMaxEarly) {
+      // The peer finished its handshake first and sends data while we
+      // still punch: keep it for the session.
+      early_.push_back({false, socket, from, {bytes.begin(), bytes.end()}});
+    }
+    return;
+  }
+  if (!strategy_) return;
+  strategy_->on_datagram(now, socket, from, bytes);
+  if (phase_ == Phase::Punching) on_strategy_events(now);
+  if (phase_ == Phase::Open) service_channel(now);
+}
+
+std::optional<Transmit> PeerSessionMachine::poll_transmit(TimePoint now) {
+  if (!outbox_.empty()) {
+    auto t = std::move(outbox_.front());
+    outbox_.pop_front();
+    return t;
+  }
+  if (!strategy_) return std::nullopt;
+  // Probes go straight from the strategy (inline bytes: no allocation).
+  auto t = strategy_->poll_transmit(now);
+  if (t) sockets_used_ = std::max(sockets_used_, t->socket + 1);
+  return t;
+}
+
+std::optional<TimePoint> PeerSessionMachine::next_deadline() const {
+  if (phase_ == Phase::Closed || phase_ == Phase::Failed) return std::nullopt;
+  std::optional<TimePoint> t = client_.next_deadline();
+  if (servers_.size() > 1 && !client_.registered() && phase_ != Phase::Closed && phase_ != Phase::Failed)
+    earliest(t, attempt_started_ + kFailoverAfter);
+  switch (phase_) {
+    case Phase::Registering: earliest(t, registration_deadline_); break;
+    case Phase::WaitingForSession: earliest(t, session_deadline_); break;
+    case Phase::Punching:
+      if (strategy_) earliest(t, strategy_->next_deadline());
+      earliest(t, next_progress_);
+      break;
+    case Phase::Open:
+      earliest(t, channel_->next_deadline());
+      if (order_) earliest(t, order_->start);
+      if (strategy_) earliest(t, strategy_->next_deadline());
+      break;
+    default: break;
+  }
+  return t;
+}
+
+void PeerSessionMachine::on_timer(TimePoint now) {
+  if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  if (auto due = client_.next_deadline(); due && *due <= now) client_.on_timer(now);
+  check_failover(now, false);
+  on_client_events(now);
+  queue_client(now);
+  switch (phase_) {
+    case Phase::Registering:
+      if (now >= registration_deadline_) {
+        if (mismatched_key_) {
+          const auto& pinned = config_.client.pinned_server_key;
+          fail(now, SessionErrorKind::kServerKeyMismatch,
+               "server key mismatch: the rendezvous server answered with key " + rendezvous::to_hex(*mismatched_key_) +
+                   ", not the pinned " + (pinned ? rendezvous::to_hex(*pinned) : std::string("key")) +
+                   ": either the pinned key is wrong, or someone between this host and the server is impersonating "
+                   "it (a possible attack); not registering at " +
+                   info_.server);
+        } else {
+          fail(now, SessionErrorKind::kNoServer,
+               refused_ ? "the rendezvous server refused the registration: " +
+                              std::string(rendezvous::to_string(*refused_)) + " at " + info_.server
+                        : servers_.size() > 1 ? "no answer from any of the rendezvous servers " + server_list()
+                                              : "no answer from the rendezvous server at " + info_.server);
+        }
+      }
+      break;
+    case Phase::WaitingForSession:
+      if (session_deadline_ && now >= *session_deadline_)
+        fail(now, SessionErrorKind::kNoSession,
+             config_.caller ? "no session before the timeout" : "no accepted request before the timeout");
+      break;
+    case Phase::Punching:
+      if (strategy_) {
+        if (auto due = strategy_->next_deadline(); due && *due <= now) strategy_->on_timer(now);
+        on_strategy_events(now);
+      }
+      if (phase_ == Phase::Punching && next_progress_ && now >= *next_progress_) {
+        const auto& stage = stages_[stage_];
+        if (now >= stage.start && strategy_) {
+          SessionProgress p;
+          p.kind = SessionProgress::Kind::kPunching;
+          p.strategy = current_strategy();
+          p.elapsed = micros(since_start(now, stage.start));
+          p.probes_sent = strategy_->result().probes_sent;
+          p.sockets_open = sockets_used_;
+          p.message = "punch: " + p.strategy + " " + fixed(to_ms(since_start(now, stage.start)) / 1000, 1) + " s, " +
+                      std::to_string(p.probes_sent) + " probes, " + std::to_string(p.sockets_open) + " socket(s)";
+          events_.push_back(session_event::Progress{std::move(p)});
+        }
+        next_progress_ = now + config_.progress_interval;
+      }
+      break;
+    case Phase::Open:
+      service_channel(now);
+      break;
+    default: break;
+  }
+}
+
+std::optional<SessionEvent> PeerSessionMachine::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  auto e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+// --- registration and the session
+
+void PeerSessionMachine::on_client_events(TimePoint now) {
+  while (auto e = client_.poll_event()) {
+    if (const auto* r = std::get_if<ev::Registered>(&*e)) {
+      refused_.reset();
+      if (moved_from_) {
+        progress(SessionProgress::Kind::kRegistered,
+                 "registered at " + info_.server + " (" + *moved_from_ + " stopped answering), seen as " +
+                     r->observed.to_string(),
+                 {}, r->observed.to_string());
+        moved_from_.reset();
+      }
+      if (phase_ != Phase::Registering) continue;  // a refresh or a re-registration
+      observed_ = r->observed;
+      info_.observed = r->observed.to_string();
+      progress(SessionProgress::Kind::kRegistered, "registered at " + info_.server + ", seen as " + info_.observed, {},
+               info_.observed);
+      phase_ = Phase::WaitingForSession;
+      session_deadline_ = now + config_.wait;
+      if (config_.caller && config_.peer) request_id_ = client_.connect(now, *config_.peer);
+      continue;
+    }
+    if (const auto* r = std::get_if<ev::RegistrationRefused>(&*e)) {
+      refused_ = r->code;
+      continue;
+    }
+    if (const auto* lost = std::get_if<ev::RegistrationLost>(&*e)) {
+      if (!lost->reason) check_failover(now, true);
+      continue;
+    }
+    if (const auto* m = std::get_if<ev::ServerKeyMismatch>(&*e)) {
+      if (phase_ == Phase::Registering && !mismatched_key_) {
+        mismatched_key_ = m->offered;
+        registration_deadline_ = std::min(registration_deadline_, now + kGraceAfterMismatch);
+      }
+      continue;
+    }
+    if (const auto* w = std::get_if<ev::PeerNotRegistered>(&*e)) {
+      if (phase_ != Phase::WaitingForSession || w->request_id != request_id_) continue;
+      // Once at first, then every 5 s: a line per retry would flood.
+      if (!last_waiting_notice_ || now - *last_waiting_notice_ >= seconds(5)) {
+        last_waiting_notice_ = now;
+        const auto left = std::chrono::duration_cast<seconds>(*session_deadline_ - now).count();
+        progress(SessionProgress::Kind::kWaitingForPeer,
+                 "peer " + rendezvous::to_hex(w->peer).substr(0, 16) +
+                     " is not registered (or all its registrations are busy); asking again until the wait ends (" +
+                     std::to_string(left) + " s left)");
+      }
+      continue;
+    }
+    if (const auto* f = std::get_if<ev::ConnectFailed>(&*e)) {
+      if (phase_ == Phase::WaitingForSession && f->request_id == request_id_)
+        fail(now, SessionErrorKind::kNoSession, "connect failed: " + std::string(rendezvous::to_string(f->code)));
+      continue;
+    }
+    if (const auto* s = std::get_if<ev::SessionReady>(&*e)) {
+      if (phase_ != Phase::WaitingForSession) continue;
+      const bool mine = config_.caller ? s->session.role == rendezvous::Role::Caller &&
+                                             s->session.correlation_id == request_id_
+                                       : s->session.role == rendezvous::Role::Callee;
+      if (mine) on_session_ready(now, s->session);
+      continue;
+    }
+    if (auto* r = std::get_if<ev::RelayReceived>(&*e)) {
+      if (r->session_id != session_.session_id || session_.session_id == 0) continue;
+      if (phase_ == Phase::Open)
+        channel_->on_relay(now, r->payload);
+      else if (phase_ == Phase::Punching && early_.size() < kMaxEarly)
+        early_.push_back({true, 0, {}, std::move(r->payload)});
+      continue;
+    }
+    // IncomingRequest (the policy decided), RegistrationLost (the client
+    // registers again by itself), RelayRefused: nothing to do here.
+  }
+}
+
+void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::ClientSession& session) {
+  session_ = session;
+  session_deadline_.reset();
+  info_.session_id = session.session_id;
+  info_.peer = rendezvous::to_hex(session.peer);
+  info_.peer_observed = session.peer_observed.to_string();
+  progress(SessionProgress::Kind::kSessionReady,
+           "session " + std::to_string(session.session_id) + " with " + info_.peer.substr(0, 16) + " at " +
+               info_.peer_observed,
+           {}, info_.peer_observed);
+  const auto local = punch::side_knowledge(config_.client.info, observed_ ? observed_->port : 0);
+  const auto peer = punch::side_knowledge(session.peer_info, session.peer_observed.port);
+  // The peer's host candidates worth a check: its local endpoints of our
+  // family, when we share its public address (one NAT, whose inside may
+  // route between its clients), at most punch::kMaxCandidates (hostile
+  // input: bounded). Not otherwise, even when the private prefixes match
+  // (two homes on 192.168.1.0/24): a check to an unreachable private
+  // address still takes a mapping of a symmetric NAT, and breaks the port
+  // prediction the birthday stages live on.
+  peer_candidates_.clear();
+  const bool one_nat = observed_ && observed_->address == session.peer_observed.address;
+  for (const auto& e : session.peer_info.local_endpoints) {
+    if (!one_nat || peer_candidates_.size() >= punch::kMaxCandidates) break;
+    if (e == session.peer_observed || e.address.is_v4() != session.peer_observed.address.is_v4() ||
+        !punch::plausible_peer_endpoint(e) ||
+        std::find(peer_candidates_.begin(), peer_candidates_.end(), e) != peer_candidates_.end())
+      continue;
+    peer_candidates_.push_back(e);
+  }
+  PlanOptions options = config_.plan;
+  const bool peer_relay_only = session.peer_info.relay_only;
+  options.relay_only = config_.plan.relay_only || peer_relay_only;
+  stages_ = plan(local, peer, session.start_at, options);
+  stop_reason_ = config_.plan.relay_only ? "forced relay"
+                 : peer_relay_only       ? "the peer forced relay"
+                                         : "no direct strategy";
+  phase_ = Phase::Punching;
+  stage_ = 0;
+  if (stages_.empty()) {
+    open(now, std::nullopt);
+    return;
+  }
+  start_stage(now);
+}
+
+punch::StrategyParams PeerSessionMachine::strategy_params() const {
+  punch::StrategyParams params;
+  params.peer_address = session_.peer_observed.address;
+  params.session_id = session_.session_id;
+  params.key = session_.session_key;
+  // As the rendezvous told us: every probe and datagram is sealed in our direction.
+  params.role = session_.role == rendezvous::Role::Caller ? wire::SessionRole::Caller : wire::SessionRole::Callee;
+  params.send_interval = config_.send_interval;
+  params.many_sockets = config_.sockets;
+  params.candidates = peer_candidates_;
+  return params;
+}
+
+void PeerSessionMachine::start_stage(TimePoint now) {
+  const auto& stage = stages_[stage_];
+  const std::string kind(punch::to_string(stage.kind));
+  progress(SessionProgress::Kind::kStrategyStarted, "strategy: " + kind + ": " + stage.why, kind);
+  if (strategy_) probes_rejected_ += strategy_->result().rejected;  // the previous stage's
+  auto params = strategy_params();
+  params.probe_budget = stage.probe_budget;
+  params.time_budget = stage.time_budget;
+  strategy_ = punch::make_strategy(stage.kind, stage.local, stage.peer, params, rng_, stage.start);
+  sockets_used_ = std::max(sockets_used_, strategy_->socket_count());
+  next_progress_ = std::max(now, stage.start) + config_.progress_interval;
+  on_strategy_events(now);  // relay-only strategies are done at once
+}
+
+void PeerSessionMachine::on_strategy_events(TimePoint now) {
+  while (phase_ == Phase::Punching && strategy_) {
+    auto e = strategy_->poll_event();
+    if (!e) return;
+    const auto& stage = stages_[stage_];
+    const std::string kind(punch::to_string(stage.kind));
+    const auto& r = strategy_->result();
+    if (const auto* c = std::get_if<punch::punch_event::Connected>(&*e)) {
+      progress(SessionProgress::Kind::kStrategyFinished,
+               "punch: " + kind + " connected to " + c->peer.to_string() + " after " +
+                   fixed(to_ms(since_start(now, stage.start)), 1) + " ms, " + std::to_string(r.probes_sent) + " probes",
+               kind);
+      probes_total_ += r.probes_sent;
+      connected_stage_ = stage;
+      open(now, *c);
+      return;
+    }
+    const auto& stopped = std::get<punch::punch_event::Stopped>(*e);
+    progress(SessionProgress::Kind::kStrategyFinished,
+             "punch: " + kind + " stopped: " + punch::to_string(stopped.reason) + " after " +
+                 fixed(to_ms(since_start(now, stage.start)), 1) + " ms, " + std::to_string(r.probes_sent) + " probes",
+             kind);
+    probes_total_ += r.probes_sent;
+    stop_reason_ = punch::to_string(stopped.reason);
+    info_.strategy = kind;
+    if (++stage_ >= stages_.size()) {
+      stage_ = stages_.size() - 1;
+      open(now, std::nullopt);
+      return;
+    }
+    start_stage(now);
+  }
+}
+
+// --- the open session
+
+void PeerSessionMachine::open(TimePoint now, std::optional<punch::punch_event::Connected> connected) {
+  const bool direct = connected.has_value();
+  if (!stages_.empty()) info_.strategy = std::string(punch::to_string(stages_[stage_].kind));
+  if (info_.strategy.empty()) info_.strategy = "relay";
+  info_.stop_reason = direct ? std::string() : stop_reason_;
+  info_.probes_sent = probes_total_;
+  // Counted from the common start, whichever stage connected; a forced
+  // relay is ready before the start: never negative.
+  info_.time_to_connect = micros((direct ? connected->at : now) - session_.start_at);
+  next_progress_.reset();
+  ever_direct_ = direct;
+
+  punch::SessionChannelConfig cc;
+  cc.session_id = session_.session_id;
+  cc.key = session_.session_key;
+  cc.direct = direct;
+  cc.caller = session_.role == rendezvous::Role::Caller;
+  cc.keepalive = config_.keepalive_enabled;
+  cc.keepalive_config = config_.keepalive;
+  // The path lives as long as the shorter-lived of the two NAT mappings.
+  std::uint32_t idle_ms = 0;
+  for (std::uint32_t ms : {config_.client.info.idle_timeout_ms, session_.peer_info.idle_timeout_ms})
+    if (ms > 0 && (idle_ms == 0 || ms < idle_ms)) idle_ms = ms;
+  if (idle_ms > 0) cc.keepalive_config.idle_timeout = milliseconds(idle_ms);
+  cc.repunch = config_.repunch && connected_stage_.has_value();
+  cc.repunch_lead = config_.repunch_lead;
+  // A refresh is one round trip to the server: well within the lead.
+  cc.observe_wait = seconds(1);
+  if (direct) {
+    cc.peer_endpoint = connected->peer;
+    cc.socket = connected->socket;
+  }
+  // The callee follows the caller to a path the caller proves.
+  cc.follow_peer = !cc.caller;
+  cc.seed = rng_.next_u64();
+  cc.max_payload = kMaxSessionPayload;
+  channel_ = std::make_unique<punch::SessionChannel>(cc, now);
+  observations_seen_ = client_.observations();
+  if (auto o = client_.observed_endpoint()) channel_->on_observed(now, *o);
+  phase_ = Phase::Open;
+  route_ = direct ? SessionRoute::kDirect : SessionRoute::kRelay;
+  path_ = channel_->path();
+  events_.push_back(session_event::Established{route_, info_.strategy});
+  for (auto& e : early_) {
+    if (e.relayed)
+      channel_->on_relay(now, e.bytes);
+    else if (direct)
+      channel_->on_direct(now, e.socket, e.from, e.bytes);
+  }
+  early_.clear();
+  service_channel(now);
+}
+
+void PeerSessionMachine::note_route() {
+  const auto route = channel_->route() == punch::Route::Direct ? SessionRoute::kDirect : SessionRoute::kRelay;
+  const auto path = channel_->path();
+  if (route == route_ && (route == SessionRoute::kRelay || path == path_)) return;
+  route_ = route;
+  path_ = path;
+  events_.push_back(session_event::RouteChanged{route, route == SessionRoute::kDirect ? path : std::nullopt});
+}
+
+void PeerSessionMachine::start_repunch(TimePoint now) {
+  (void)now;
+  // The stage that worked before, aimed at where the peer says it is now
+  // (its NAT may have rebound), bounded like the first hole punch.
+  const Stage& s = *connected_stage_;
+  std::optional<Endpoint> last_seen;
+  if (auto path = channel_->path()) last_seen = path->peer;
+  const auto aim = punch::aim_repunch(s.local, s.peer, client_.observed_endpoint(), channel_->peer_reported_endpoint(),
+                                      last_seen, session_.peer_observed.address);
+  auto params = repunch_params(strategy_params(), config_.plan.hole_punch, config_.plan.probe_budget);
+  params.peer_address = aim.peer_address;
+  if (strategy_) probes_rejected_ += strategy_->result().rejected;
+  strategy_ = punch::make_strategy(s.kind, aim.local, aim.peer, params, rng_, order_->start);
+  sockets_used_ = std::max(sockets_used_, strategy_->socket_count());
+  punching_epoch_ = order_->epoch;
+  order_.reset();
+}
+
+void PeerSessionMachine::service_channel(TimePoint now) {
+  if (phase_ != Phase::Open) return;
+  // The server answered a registration or refresh: where it sees us now.
+  if (client_.observations() != observations_seen_) {
+    observations_seen_ = client_.observations();
+    if (auto o = client_.observed_endpoint()) channel_->on_observed(now, *o);
+  }
+  if (auto due = channel_->next_deadline(); due && *due <= now) channel_->on_timer(now);
+  if (channel_->poll_refresh_request()) client_.refresh_now(now);
+  // Re-punching: the channel orders, the strategy runs from the order's start.
+  if (!punching_epoch_) {
+    if (auto o = channel_->poll_repunch()) order_ = o;
+    if (order_ && now >= order_->start) start_repunch(now);
+  }
+  if (punching_epoch_ && strategy_) {
+    if (auto due = strategy_->next_deadline(); due && *due <= now) strategy_->on_timer(now);
+    while (auto e = strategy_->poll_event()) {
+      std::optional<punch::DirectPath> path;
+      if (const auto* c = std::get_if<punch::punch_event::Connected>(&*e)) path = punch::DirectPath{c->socket, c->peer};
+      repunch_probes_ += strategy_->result().probes_sent;
+      channel_->on_repunch_finished(now, *punching_epoch_, path);
+      punching_epoch_.reset();
+      break;
+    }
+  } else if (strategy_ && !strategy_->done()) {
+    // The first punch's strategy still answers a peer that missed our
+    // last handshake message.
+    if (auto due = strategy_->next_deadline(); due && *due <= now) strategy_->on_timer(now);
+    while (strategy_->poll_event()) {
+    }
+  }
+  while (auto t = channel_->poll_transmit()) {
+    if (t->path == punch::ChannelPath::Direct)
+      outbox_.push_back(Transmit{t->socket, t->to, DatagramBytes(std::move(t->bytes))});
+    else
+      client_.send_relay(now, session_.session_id, t->bytes);
+  }
+  queue_client(now);
+  while (auto p = channel_->poll_received()) events_.push_back(session_event::DataReceived{std::move(*p)});
+  note_route();
+  if (channel_->counters().peer_closed && !peer_closed_told_) {
+    peer_closed_told_ = true;
+    events_.push_back(session_event::PeerClosed{});
+  }
+}
+
+// --- the application
+
+bool PeerSessionMachine::send(TimePoint now, std::span<const std::uint8_t> payload) {
+  if (phase_ != Phase::Open) return false;
+  if (!channel_->send(now, payload)) return false;
+  service_channel(now);
+  return true;
+}
+
+void PeerSessionMachine::close(TimePoint now) {
+  if (phase_ == Phase::Closed) return;
+  if (phase_ == Phase::Open) {
+    channel_->close(now);
+    service_channel(now);
+  }
+  if (phase_ != Phase::Failed) {
+    client_.close(now);
+    queue_client(now);
+  }
+  phase_ = Phase::Closed;
+  events_.push_back(session_event::Closed{});
+}
+
+void PeerSessionMachine::interrupt(TimePoint now) {
+  switch (phase_) {
+    case Phase::Registering:
+      fail(now, SessionErrorKind::kInterrupted, "interrupted while registering at " + info_.server);
+      break;
+    case Phase::WaitingForSession:
+      fail(now, SessionErrorKind::kInterrupted,
+           config_.caller ? "interrupted while waiting for the peer" : "interrupted while waiting for a caller");
+      break;
+    case Phase::Punching: {
+      const auto probes = probes_total_ + (strategy_ ? strategy_->result().probes_sent : 0);
+      fail(now, SessionErrorKind::kInterrupted, "interrupted while punching (" + std::to_string(probes) + " probes sent)");
+      break;
+    }
+    default: break;
+  }
+}
+
+SessionStats PeerSessionMachine::stats() const {
+  SessionStats s;
+  if (!channel_) return s;
+  const auto& c = channel_->counters();
+  s.route = channel_->route() == punch::Route::Direct ? SessionRoute::kDirect : SessionRoute::kRelay;
+  if (auto path = channel_->path(); path && s.route == SessionRoute::kDirect) {
+    s.peer_endpoint = path->peer.to_string();
+    s.local_socket = path->socket;
+  }
+  s.datagrams_sent = c.datagrams_sent;
+  s.bytes_sent = c.bytes_sent;
+  s.datagrams_received = c.datagrams_received;
+  s.bytes_received = c.bytes_received;
+  s.sent_direct = c.sent_direct;
+  s.sent_relay = c.sent_relay;
+  s.received_direct = c.received_direct;
+  s.received_relay = c.received_relay;
+  s.sent_lost = c.sent_lost;
+  s.received_lost = c.received_lost;
+  s.duplicates_dropped = c.duplicates_dropped;
+  s.keepalives_sent = c.keepalives_sent;
+  s.path_switches = c.path_switches;
+  s.path_challenges = c.path_challenges;
+  s.rejected = c.rejected;
+  s.probes_rejected = probes_rejected_ + (strategy_ ? strategy_->result().rejected : 0);
+  s.peer_endpoint_changes = c.peer_endpoint_changes;
+  s.peer_endpoints_ignored = c.endpoints_ignored;
+  s.keepalive_replies = c.keepalive_replies;
+  s.keepalive_interval = std::chrono::duration_cast<std::chrono::milliseconds>(channel_->keepalive_interval());
+  if (c.rtt) s.rtt = std::chrono::duration_cast<std::chrono::microseconds>(*c.rtt);
+  s.path_deaths = c.path_deaths;
+  s.repunches = c.repunches;
+  s.repunches_succeeded = c.repunches_succeeded;
+  s.repunch_probes = repunch_probes_ + (punching_epoch_ && strategy_ ? strategy_->result().probes_sent : 0);
+  s.peer_closed = c.peer_closed;
+  return s;
+}
+
+}  // namespace natpunch::session

@@ -1,0 +1,225 @@
+#pragma once
+// One peer's whole session as a sans-IO machine on the contract of
+// core/transmit.hpp: it never reads a clock and never touches a socket, so
+// the real-socket driver (io/peer_session.cpp), the simulator and
+// virtual-time tests run the very same code.
+//
+//   registering      the rendezvous client registers socket 0 (at most
+//                    registration_wait); the caller then asks for the peer,
+//                    the callee waits for a caller its accept policy takes
+//                    (both at most `wait`)
+//   punching         session::plan's stages, each a punch strategy started
+//                    at its planned time (the strategy's socket i is the
+//                    machine's socket i; socket 0 is the registered one, so
+//                    its mapping is the endpoint the peer was told)
+//   open             punch::SessionChannel carries the data: direct while
+//                    the path lives, else through the rendezvous relay;
+//                    keepalives, dead-path detection, re-punches (the stage
+//                    that connected, re-aimed: punch/repunch_aim.hpp) and
+//                    the callee following the caller's proven path
+//   closed / failed  after close(), or a typed error before `open`
+//
+// Datagrams: on socket 0 from the server -> the rendezvous client; session
+// datagrams ('N' 'D') -> the channel (or kept until it exists: the peer may
+// finish its punch first); anything else -> the running (or last) punch
+// strategy, which also answers a peer that missed its last handshake
+// message.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <natpunch/session.hpp>
+
+#include "core/rng.hpp"
+#include "core/time.hpp"
+#include "core/transmit.hpp"
+#include "punch/punch_strategy.hpp"
+#include "punch/session_channel.hpp"
+#include "punch/session_keeper.hpp"
+#include "punch/strategies.hpp"
+#include "rendezvous/client.hpp"
+#include "session/plan.hpp"
+
+namespace natpunch::session {
+
+struct SessionConfig {
+  bool caller = true;  // connect (asks for `peer`); false: listen (the client's accept policy decides)
+  rendezvous::ClientConfig client;            // server, identity, own NAT info, accept policy
+  std::optional<rendezvous::PublicKey> peer;  // the caller's callee
+  Duration registration_wait = seconds(10);   // for the first registration (at most `wait`)
+  Duration wait = seconds(60);                // for the session, from the registration
+  PlanOptions plan;                           // plan.relay_only: --force-relay (the peer is told)
+  Duration send_interval = punch::kThesisSendInterval;
+  std::uint32_t sockets = 256;  // a many-socket strategy's
+  // idle_timeout is replaced by the smaller of both sides' NatInfo
+  // idle_timeout_ms when either measured one.
+  punch::KeepaliveConfig keepalive;
+  bool keepalive_enabled = true;
+  bool repunch = true;
+  Duration repunch_lead = milliseconds(500);
+  Duration progress_interval = milliseconds(500);  // kPunching reports
+  std::uint64_t seed = 0;  // nonces, port orders, path challenges
+};
+
+enum class Phase : std::uint8_t { Registering, WaitingForSession, Punching, Open, Closed, Failed };
+
+namespace session_event {
+// A step of opening the session (registered, session ready, strategy
+// started / finished, punching progress, waiting for the peer, warnings).
+struct Progress {
+  SessionProgress progress;
+};
+// Open: info() is complete; `route` is where data goes first.
+struct Established {
+  SessionRoute route = SessionRoute::kRelay;
+  std::string strategy;
+};
+struct DataReceived {
+  std::vector<std::uint8_t> payload;
+};
+// The direct path died (relay), came back (re-punch) or moved (the callee
+// followed the caller).
+struct RouteChanged {
+  SessionRoute route = SessionRoute::kRelay;
+  std::optional<punch::DirectPath> path;
+};
+struct PeerClosed {};
+struct Closed {};
+// Before `open`: no session (kNoServer, kServerKeyMismatch, kNoSession, kInterrupted).
+struct Failed {
+  SessionError error;
+};
+}  // namespace session_event
+
+using SessionEvent = std::variant<session_event::Progress, session_event::Established, session_event::DataReceived,
+                                  session_event::RouteChanged, session_event::PeerClosed, session_event::Closed,
+                                  session_event::Failed>;
+
+class PeerSessionMachine {
+ public:
+  // Starts registering at `now`.
+  PeerSessionMachine(SessionConfig config, rendezvous::RandomBytes random, TimePoint now);
+  ~PeerSessionMachine();
+  PeerSessionMachine(const PeerSessionMachine&) = delete;
+  PeerSessionMachine& operator=(const PeerSessionMachine&) = delete;
+
+  // --- the machine contract
+  void on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes);
+  std::optional<Transmit> poll_transmit(TimePoint now);
+  std::optional<TimePoint> next_deadline() const;
+  void on_timer(TimePoint now);
+  std::optional<SessionEvent> poll_event();
+
+  // --- the application
+  // Seals `payload` for the current route (open only). False when too
+  // long, not open or closed.
+  bool send(TimePoint now, std::span<const std::uint8_t> payload);
+  // Tells the peer (open), unregisters; Closed follows. Idempotent.
+  void close(TimePoint now);
+  // The application gives up (Ctrl-C) before the session is open: Failed
+  // with kInterrupted, saying how far it got. Nothing once open.
+  void interrupt(TimePoint now);
+
+  Phase phase() const { return phase_; }
+  const SessionInfo& info() const { return info_; }
+  SessionStats stats() const;
+  // The rendezvous it talks to now (config.client.server, or one of the
+  // alternate_servers after a failover), and how often it moved.
+  const Endpoint& server() const { return client_.server(); }
+  std::uint64_t failovers() const { return failovers_; }
+  // Unanswered this long, a registration attempt moves to the next server.
+  static constexpr Duration kFailoverAfter = seconds(3);
+  // Sockets any strategy so far used (a driver keeps them open: late
+  // handshake messages and re-punches arrive there).
+  std::uint32_t sockets_used() const { return sockets_used_; }
+
+ private:
+  struct Early {
+    bool relayed = false;
+    SocketId socket = 0;
+    Endpoint from;
+    std::vector<std::uint8_t> bytes;
+  };
+  static constexpr std::size_t kMaxEarly = 256;
+
+  void progress(SessionProgress::Kind kind, std::string message, std::string strategy = {},
+                std::string endpoint = {});
+  void fail(TimePoint now, SessionErrorKind kind, std::string message);
+  void on_client_events(TimePoint now);
+  void on_session_ready(TimePoint now, const rendezvous::ClientSession& session);
+  void start_stage(TimePoint now);
+  void on_strategy_events(TimePoint now);
+  void open(TimePoint now, std::optional<punch::punch_event::Connected> connected);
+  void service_channel(TimePoint now);
+  void start_repunch(TimePoint now);
+  punch::StrategyParams strategy_params() const;
+  void queue_client(TimePoint now);
+  // With alternate servers (a cluster's nodes, every record of the
+  // server's name): moves to the next one when the current one stopped
+  // answering -- refreshes unanswered (`lost`), or a registration attempt
+  // unanswered for kFailoverAfter -- and registers there. A server's own
+  // refusal (NotRegistered after its restart) keeps it where it is.
+  void check_failover(TimePoint now, bool lost);
+  std::string server_list() const;
+  void note_route();
+  std::string current_strategy() const;
+
+  SessionConfig config_;
+  Rng rng_;
+  rendezvous::Client client_;
+  Phase phase_ = Phase::Registering;
+  SessionInfo info_;
+  TimePoint registration_deadline_{};
+  std::optional<TimePoint> session_deadline_;
+  std::optional<rendezvous::ErrorCode> refused_;
+  // A Challenge carried another key than the pinned one: the pinned server
+  // (if it is there too) gets a grace period, then the registration fails
+  // with kServerKeyMismatch (silence would look like a dead server).
+  std::optional<rendezvous::PublicKey> mismatched_key_;
+  static constexpr Duration kGraceAfterMismatch = seconds(2);
+  std::uint32_t request_id_ = 0;
+  std::vector<Endpoint> servers_;  // config.client.server, then the alternates
+  std::size_t current_server_ = 0;
+  TimePoint attempt_started_{};
+  std::uint64_t failovers_ = 0;
+  std::optional<std::string> moved_from_;  // said once registered at the next one
+  std::optional<TimePoint> last_waiting_notice_;
+  rendezvous::ClientSession session_;
+  std::optional<Endpoint> observed_;  // socket 0's public endpoint at registration
+  std::vector<Endpoint> peer_candidates_;  // the peer's host candidates we check
+
+  // Punching.
+  std::vector<Stage> stages_;
+  std::size_t stage_ = 0;
+  std::unique_ptr<punch::PunchStrategy> strategy_;  // running, else the last one (late handshakes)
+  std::optional<Stage> connected_stage_;
+  std::uint64_t probes_total_ = 0;
+  std::uint64_t probes_rejected_ = 0;  // by strategies that ended
+  std::string stop_reason_;
+  std::optional<TimePoint> next_progress_;
+  std::vector<Early> early_;
+  std::uint32_t sockets_used_ = 1;
+
+  // Open.
+  std::unique_ptr<punch::SessionChannel> channel_;
+  bool ever_direct_ = false;
+  std::optional<punch::RepunchOrder> order_;
+  std::optional<std::uint32_t> punching_epoch_;
+  std::uint64_t repunch_probes_ = 0;
+  std::uint64_t observations_seen_ = 0;
+  SessionRoute route_ = SessionRoute::kRelay;
+  std::optional<punch::DirectPath> path_;
+  bool peer_closed_told_ = false;
+
+  std::deque<Transmit> outbox_;
+  std::deque<SessionEvent> events_;
+};
+
+static_assert(ProtocolMachine<PeerSessionMachine>);
+
+}  // namespace natpunch::session

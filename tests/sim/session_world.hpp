@@ -1,0 +1,230 @@
+#pragma once
+// Whole sessions in the simulator: a rendezvous::Server on a public host
+// and two session::PeerSessionMachines, each behind a simulated NAT (or
+// public, or with UDP blocked), in virtual time. The machines are the very
+// code io/peer_session.cpp drives on real sockets.
+//
+//   SessionWorld w(seed);
+//   w.add_peer(side_a, /*caller=*/true); w.add_peer(side_b, false);
+//   w.run_until_open(seconds(60));
+//   w.a().machine().info().strategy ...
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../support/event_log.hpp"
+#include "core/rng.hpp"
+#include "rendezvous/server_machine.hpp"
+#include "session/peer_session_machine.hpp"
+#include "sim/machine_host.hpp"
+#include "sim/network.hpp"
+
+namespace natpunch::sim::testing {
+
+// One peer: the session machine on the simulator's one host
+// (sim/machine_host.hpp: machine socket i is local port kFirstPort + i),
+// and what it reported.
+class PeerHost {
+ public:
+  using Host = MachineHost<session::PeerSessionMachine>;
+  static constexpr std::uint16_t kFirstPort = 40000;
+
+  PeerHost(IpAddress local, std::unique_ptr<session::PeerSessionMachine> machine)
+      : host_(std::make_unique<Host>(local, kFirstPort, std::move(machine))) {
+    host_->on_event = [this](const session::SessionEvent& e) {
+      if (const auto* d = std::get_if<session::session_event::DataReceived>(&e)) received_.push_back(d->payload);
+      events_.push_back(e);
+    };
+  }
+
+  Host& host() { return *host_; }
+  session::PeerSessionMachine& machine() { return host_->machine(); }
+  const std::vector<session::SessionEvent>& events() const { return events_; }
+  const std::vector<std::vector<std::uint8_t>>& received() const { return received_; }
+  template <class T>
+  std::vector<T> all() const {
+    return test_support::all_events<T>(events_);
+  }
+  template <class T>
+  std::optional<T> last() const {
+    return test_support::last_event<T>(events_);
+  }
+  template <class T>
+  std::size_t count() const {
+    return all<T>().size();
+  }
+  bool open() const { return host_->machine().phase() == session::Phase::Open; }
+  bool settled() const {
+    const auto p = host_->machine().phase();
+    return p == session::Phase::Open || p == session::Phase::Failed || p == session::Phase::Closed;
+  }
+
+ private:
+  std::unique_ptr<Host> host_;
+  std::vector<session::SessionEvent> events_;
+  std::vector<std::vector<std::uint8_t>> received_;
+};
+
+// How a side reaches the internet.
+struct Side {
+  std::string tag;
+  enum class Kind { Public, Nat, Blocked } kind = Kind::Nat;
+  nat::NatConfig nat;          // Nat
+  rendezvous::NatInfo info;    // what the peer tells the rendezvous about its NAT
+};
+
+class SessionWorld {
+ public:
+  inline static const Endpoint kServer{IpAddress::v4({203, 0, 113, 10}), 7000};
+
+  explicit SessionWorld(std::uint64_t seed, Duration start_delay = milliseconds(200))
+      : rng_(seed), network_(rng_.next_u64()) {
+    rendezvous::ServerConfig config;
+    config.rate_limit.reset();
+    config.start_delay = start_delay;
+    server_ = std::make_unique<ServerHost>(std::vector<Endpoint>{kServer},
+                                           rendezvous::ServerMachine(std::move(config), random(), kTimeZero));
+    network_.add_public_host(kServer.address, LinkConfig{milliseconds(5)}, *server_);
+  }
+
+  rendezvous::RandomBytes random() {
+    return [this](std::span<std::uint8_t> out) { rng_.fill(out); };
+  }
+
+  // A session config for this world's server (defaults as the CLI's).
+  session::SessionConfig config(bool caller, const rendezvous::Identity& id, const rendezvous::NatInfo& info) {
+    session::SessionConfig c;
+    c.caller = caller;
+    c.client.server = kServer;
+    c.client.identity = id;
+    c.client.info = info;
+    c.client.initial_retransmit = milliseconds(250);
+    if (caller) {
+      c.client.listening = false;
+      c.client.unknown_peer_retry = milliseconds(500);
+    } else {
+      c.client.accept_policy = rendezvous::accept_all();
+      c.client.single_session = true;
+    }
+    c.wait = seconds(20);
+    c.seed = rng_.next_u64();
+    return c;
+  }
+
+  // Peers in order: the first added is a(), the second b(). `tweak` edits
+  // the session config before the machine starts.
+  // `behind`: an existing NAT to put the peer behind (a second phone on
+  // the same carrier NAT); else the side's own NAT (or none).
+  PeerHost& add_peer(const Side& side, bool caller, const std::optional<rendezvous::PublicKey>& callee,
+                     const rendezvous::Identity& id, const std::function<void(session::SessionConfig&)>& tweak = {},
+                     std::optional<NatId> behind = std::nullopt) {
+    const auto index = static_cast<std::uint8_t>(peers_.size());
+    const IpAddress inside = IpAddress::v4({100, 64, 0, static_cast<std::uint8_t>(2 + index)});
+    IpAddress outside = IpAddress::v4({198, 51, 100, static_cast<std::uint8_t>(101 + index)});
+    const bool natted = behind || side.kind == Side::Kind::Nat;
+    const IpAddress local = natted ? inside : outside;
+    auto c = config(caller, id, side.info);
+    c.peer = callee;
+    // Host candidates, as the real driver gathers them: socket 0's local endpoint.
+    if (c.client.info.local_endpoints.empty()) c.client.info.local_endpoints = {Endpoint{local, PeerHost::kFirstPort}};
+    if (tweak) tweak(c);
+    peers_.push_back(std::make_unique<PeerHost>(
+        local, std::make_unique<session::PeerSessionMachine>(std::move(c), random(), network_.now())));
+    PeerHost& host = *peers_.back();
+    if (behind) {
+      outside = nat_public_[*behind];
+      host_ids_.push_back(network_.add_inside_host(*behind, inside, LinkConfig{milliseconds(1)}, host.host()));
+    } else if (side.kind == Side::Kind::Nat) {
+      const auto nat = add_nat(side.nat, outside);
+      host_ids_.push_back(network_.add_inside_host(nat, inside, LinkConfig{milliseconds(1)}, host.host()));
+    } else {
+      LinkConfig uplink{milliseconds(10)};
+      if (side.kind == Side::Kind::Blocked) uplink.loss = 1.0;  // no UDP at all
+      host_ids_.push_back(network_.add_public_host(outside, uplink, host.host()));
+    }
+    public_addresses_.push_back(outside);
+    return host;
+  }
+
+  NatId add_nat(nat::NatConfig config, const IpAddress& public_address) {
+    config.public_addresses = {public_address};
+    auto id = network_.add_nat(config, LinkConfig{milliseconds(10)});
+    if (!id) throw std::runtime_error("bad NAT config: " + id.error().field + ": " + id.error().message);
+    nat_public_[*id] = public_address;
+    return *id;
+  }
+
+  // A caller (a) towards a listener (b), the listener registered first.
+  void add_pair(const Side& caller, const Side& listener, const std::function<void(session::SessionConfig&)>& tweak = {}) {
+    const auto id_a = rendezvous::Identity::generate(random());
+    const auto id_b = rendezvous::Identity::generate(random());
+    add_peer(listener, false, std::nullopt, id_b, tweak);
+    run_for(milliseconds(300));
+    add_peer(caller, true, id_b.public_key, id_a, tweak);
+  }
+  // Both behind one NAT (two phones of one carrier): `routes_inside` says
+  // whether it forwards between its clients (else only hairpinning, if the
+  // NAT does it, joins them).
+  void add_pair_behind_one_nat(const Side& side, bool routes_inside,
+                               const std::function<void(session::SessionConfig&)>& tweak = {}) {
+    const auto nat = add_nat(side.nat, IpAddress::v4({198, 51, 100, 150}));
+    network_.nat(nat).set_routes_inside(routes_inside);
+    const auto id_a = rendezvous::Identity::generate(random());
+    const auto id_b = rendezvous::Identity::generate(random());
+    add_peer(side, false, std::nullopt, id_b, tweak, nat);
+    run_for(milliseconds(300));
+    add_peer(side, true, id_b.public_key, id_a, tweak, nat);
+  }
+  PeerHost& b() { return *peers_[0]; }
+  PeerHost& a() { return *peers_[1]; }
+  // The public address a side is seen at (its NAT's, or its own).
+  const IpAddress& public_a() const { return public_addresses_[1]; }
+  const IpAddress& public_b() const { return public_addresses_[0]; }
+
+  void run_until(TimePoint until, const std::function<bool()>& stop = [] { return false; }) {
+    network_.run(until, stop);
+    if (!stop()) network_.advance_to(until);
+  }
+  void run_for(Duration d, const std::function<bool()>& stop = [] { return false; }) {
+    run_until(network_.now() + d, stop);
+  }
+  // Until both sessions are open or failed (or `limit` passed).
+  void run_until_settled(Duration limit) {
+    run_for(limit, [this] { return a().settled() && b().settled(); });
+  }
+  // The application sends on `peer` now (the machine's transmits leave at once).
+  bool send(PeerHost& peer, std::span<const std::uint8_t> payload) {
+    Outbox out(network_, host_id(peer), network_.now());
+    bool ok = false;
+    peer.host().act(network_.now(), out,
+                    [&](session::PeerSessionMachine& m) { ok = m.send(network_.now(), payload); });
+    network_.reschedule(host_id(peer));
+    return ok;
+  }
+
+  Network& network() { return network_; }
+  rendezvous::Server& server() { return server_->machine().server(); }
+  TimePoint now() const { return network_.now(); }
+
+ private:
+  std::uint32_t host_id(const PeerHost& peer) const {
+    for (std::size_t i = 0; i < peers_.size(); ++i)
+      if (peers_[i].get() == &peer) return host_ids_[i];
+    return 0;
+  }
+
+  Rng rng_;
+  Network network_;
+  using ServerHost = MachineHost<rendezvous::ServerMachine>;
+  std::unique_ptr<ServerHost> server_;
+  std::vector<std::unique_ptr<PeerHost>> peers_;
+  std::vector<HostId> host_ids_;
+  std::vector<IpAddress> public_addresses_;
+  std::map<NatId, IpAddress> nat_public_;
+};
+
+}  // namespace natpunch::sim::testing

@@ -1,0 +1,544 @@
+// The virtual-time session grid (issue 18 item 4): whole sessions -- the
+// real session::PeerSessionMachine and rendezvous::Server -- behind the
+// simulator's NAT models, in virtual time:
+//
+//   SessionGrid.EveryPairOfTheLabsNatKinds   the lab's 12 kinds (none, fw,
+//       fc, rc, prc, sym, blk, KPN, Lebara, Vodafone, LycaMobile, msym), all
+//       78 unordered pairs -> route and strategy, data both ways, both ends
+//       on working paths (the lab's ConnectInLab.EveryPairOfNatKinds table,
+//       same budgets);
+//   SessionScenario.*  outage -> relay -> direct; a NAT that rebinds ->
+//       re-punch at its new port; the listener following a caller whose
+//       NAT rebound; the default bound when nothing crosses;
+//   DeadPathDetection  how fast a dead path is noticed, per keepalive setting;
+//   BothSymmetric      the both-symmetric birthday attack over 512 ports in
+//       400 sessions: the direct count lies in the 99.9 % binomial interval
+//       around 1 - exp(-n^2/N^2).
+#include <gtest/gtest.h>
+
+#include <boost/math/distributions/binomial.hpp>
+#include <chrono>
+#include <iostream>
+#include <set>
+#include <string>
+
+#include "../support/nat_pair_expectation.hpp"
+#include "io/profile_files.hpp"
+#include "punch/birthday_model.hpp"
+#include "rendezvous/nat_info_profile.hpp"
+#include "session_world.hpp"
+
+namespace natpunch::sim {
+namespace {
+
+using testing::PeerHost;
+using testing::SessionWorld;
+using testing::Side;
+using M = nat::MappingBehavior;
+using F = nat::FilteringBehavior;
+namespace se = session::session_event;
+
+std::vector<std::uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+nat::Profile profile(const std::string& name) {
+  auto p = io::load_profile(std::string(NATPUNCH_PROFILES_DIR) + "/" + name + ".json");
+  if (!p) throw std::runtime_error(p.error().to_string());
+  return *p;
+}
+
+rendezvous::NatInfo told(M mapping, F filtering) {
+  rendezvous::NatInfo info;
+  info.mapping = mapping;
+  info.filtering = filtering;
+  return info;
+}
+
+nat::NatConfig nat_of(M mapping, F filtering, nat::AllocatorSpec allocator) {
+  nat::NatConfig c;
+  c.mapping = mapping;
+  c.filtering = filtering;
+  c.allocator = allocator;
+  return c;
+}
+
+Side carrier(const std::string& tag, const std::string& name) {
+  Side s{tag, Side::Kind::Nat, {}, {}};
+  const auto p = profile(name);
+  auto config = nat::make_nat_config(p, nat::NatConfigOptions{{IpAddress::v4({198, 51, 100, 200})}, {}, {}, false, 0, seconds(120)});
+  if (!config) throw std::runtime_error(config.error().to_string());
+  s.nat = *config;
+  if (auto problem = rendezvous::apply_profile(p, s.info)) throw std::runtime_error(problem->to_string());
+  return s;
+}
+
+using Class = test_support::NatClass;
+
+struct Kind {
+  Side side;
+  Class cls;
+};
+
+// The lab's kinds: the kernel's (a port-preserving NAT in the simulator,
+// as the kernel keeps ports when it can; symmetric ones allocate at
+// random), natd's carrier profiles, and natd's symmetric uniform model.
+const std::vector<Kind>& kinds() {
+  static const std::vector<Kind> all = [] {
+    const nat::AllocatorSpec keep = nat::PreservingSpec{1024, 65535};
+    std::vector<Kind> k;
+    k.push_back({{"none", Side::Kind::Public, {}, told(M::None, F::None)}, Class::Open});
+    // A public host behind a stateful firewall: from outside, a NAT that keeps its ports.
+    k.push_back({{"fw", Side::Kind::Nat, nat_of(M::EndpointIndependent, F::AddressAndPortDependent, keep),
+                  told(M::None, F::AddressAndPortDependent)},
+                 Class::Easy});
+    k.push_back({{"fc", Side::Kind::Nat, nat_of(M::EndpointIndependent, F::EndpointIndependent, keep),
+                  told(M::EndpointIndependent, F::EndpointIndependent)},
+                 Class::Open});
+    k.push_back({{"rc", Side::Kind::Nat, nat_of(M::EndpointIndependent, F::AddressDependent, keep),
+                  told(M::EndpointIndependent, F::AddressDependent)},
+                 Class::Easy});
+    k.push_back({{"prc", Side::Kind::Nat, nat_of(M::EndpointIndependent, F::AddressAndPortDependent, keep),
+                  told(M::EndpointIndependent, F::AddressAndPortDependent)},
+                 Class::Easy});
+    k.push_back({{"sym", Side::Kind::Nat,
+                  nat_of(M::AddressAndPortDependent, F::AddressAndPortDependent, nat::RandomFullySpec{}),
+                  told(M::AddressAndPortDependent, F::AddressAndPortDependent)},
+                 Class::Hard});
+    k.push_back({{"blk", Side::Kind::Blocked, {}, told(M::EndpointIndependent, F::AddressAndPortDependent)},
+                 Class::Blocked});
+    k.push_back({carrier("kpn", "kpn-nl"), Class::Blocks});
+    k.push_back({carrier("leb", "lebara-nl"), Class::Easy});
+    k.push_back({carrier("voda", "vodafone-nl"), Class::Easy});
+    k.push_back({carrier("lyca", "lycamobile-nl"), Class::Open});
+    // Symmetric with uniformly random ports, the allocator not told.
+    k.push_back({{"msym", Side::Kind::Nat,
+                  nat_of(M::AddressAndPortDependent, F::AddressAndPortDependent, nat::UniformSpec{2048, 65535}),
+                  told(M::AddressAndPortDependent, F::AddressAndPortDependent)},
+                 Class::Hard});
+    return k;
+  }();
+  return all;
+}
+
+struct Row {
+  const Kind* a;  // connects
+  const Kind* b;  // listens
+  test_support::PairExpectation expect;
+};
+
+// The lab's table (tests/support/nat_pair_expectation.hpp).
+Row expected_row(const Kind& a, const Kind& b) { return Row{&a, &b, test_support::expected_pair(a.cls, b.cls)}; }
+
+std::string name(const Row& r) { return r.a->side.tag + "-" + r.b->side.tag; }
+
+// The lab's budgets: easy pairs 4,000 probes / 2.5 s, hard ones 150 / 1.5 s, 500 us apart.
+void lab_budget(session::SessionConfig& c, const Row& row) {
+  c.send_interval = std::chrono::microseconds(500);
+  c.plan.probe_budget = row.expect.hard_budget ? 150 : 4000;
+  c.plan.punch_timeout = row.expect.hard_budget ? milliseconds(1500) : milliseconds(2500);
+  if (row.expect.route == "none") c.wait = seconds(3);
+}
+
+void check_row(const Row& row, std::uint64_t seed) {
+  SCOPED_TRACE(name(row) + " (seed " + std::to_string(seed) + ")");
+  SessionWorld w(seed);
+  w.add_pair(row.a->side, row.b->side, [&](session::SessionConfig& c) { lab_budget(c, row); });
+  w.run_until_settled(seconds(40));
+  auto& a = w.a();
+  auto& b = w.b();
+  if (row.expect.route == "none") {
+    // The blocked side cannot reach the rendezvous; neither side gets a session.
+    ASSERT_TRUE(a.last<se::Failed>()) << "the caller failed";
+    ASSERT_TRUE(b.last<se::Failed>()) << "the listener failed";
+    const bool blocked_a = row.a->cls == Class::Blocked;
+    EXPECT_EQ((blocked_a ? a : b).last<se::Failed>()->error.kind, SessionErrorKind::kNoServer);
+    if (!(blocked_a && row.b->cls == Class::Blocked)) {
+      EXPECT_EQ((blocked_a ? b : a).last<se::Failed>()->error.kind, SessionErrorKind::kNoSession);
+    }
+    return;
+  }
+  ASSERT_TRUE(a.open()) << "the caller's session did not open";
+  ASSERT_TRUE(b.open()) << "the listener's session did not open";
+  const auto route_of = [](PeerHost& p) {
+    return p.last<se::Established>()->route == SessionRoute::kDirect ? std::string("direct") : std::string("relay");
+  };
+  EXPECT_EQ(route_of(a), row.expect.route);
+  EXPECT_EQ(route_of(b), row.expect.route);
+  EXPECT_EQ(a.machine().info().strategy, row.expect.strategy);
+  EXPECT_EQ(b.machine().info().strategy, row.expect.strategy);
+  EXPECT_EQ(a.machine().info().session_id, b.machine().info().session_id);
+  if (row.expect.max_probes > 0) {
+    EXPECT_LE(a.machine().info().probes_sent, row.expect.max_probes);
+    EXPECT_LE(b.machine().info().probes_sent, row.expect.max_probes);
+  }
+  // Data both ways; on a direct route every datagram went directly, so each
+  // side sends where the other listens (both ended on working paths, the
+  // listener on the caller's).
+  for (int i = 0; i < 5; ++i) {
+    w.send(a, bytes("from a " + std::to_string(i)));
+    w.send(b, bytes("from b " + std::to_string(i)));
+    w.run_for(milliseconds(50));
+  }
+  w.run_for(milliseconds(500));
+  EXPECT_EQ(a.received().size(), 5u);
+  EXPECT_EQ(b.received().size(), 5u);
+  const auto sa = a.machine().stats(), sb = b.machine().stats();
+  if (row.expect.route == "direct") {
+    EXPECT_EQ(sa.received_direct, 5u);
+    EXPECT_EQ(sb.received_direct, 5u);
+    // Each side reached the other at the public address the other has.
+    EXPECT_EQ(Endpoint::parse(sa.peer_endpoint)->address, w.public_b()) << sa.peer_endpoint;
+    EXPECT_EQ(Endpoint::parse(sb.peer_endpoint)->address, w.public_a()) << sb.peer_endpoint;
+  } else {
+    EXPECT_EQ(sa.received_relay, 5u);
+    EXPECT_EQ(sb.received_relay, 5u);
+  }
+}
+
+TEST(SessionGrid, EveryPairOfTheLabsNatKinds) {
+  const auto started = std::chrono::steady_clock::now();
+  int rows = 0;
+  const auto& all = kinds();
+  for (std::size_t i = 0; i < all.size(); ++i)
+    for (std::size_t j = i; j < all.size(); ++j, ++rows) check_row(expected_row(all[i], all[j]), 1000 + rows);
+  EXPECT_EQ(rows, 78);
+  std::cerr << "[grid] " << rows << " pairs in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
+}
+
+// --- scenarios
+
+Side prc_side() { return kinds()[4].side; }
+Side public_side() { return kinds()[0].side; }
+
+// An endpoint-independent NAT that picks ports at random and forgets an
+// idle mapping after 3 s: the next packet after a silence leaves from a new
+// port (a NAT that rebinds).
+Side rebinding_side() {
+  Side s{"rebind", Side::Kind::Nat,
+         nat_of(M::EndpointIndependent, F::AddressAndPortDependent, nat::UniformSpec{1024, 65535}),
+         told(M::EndpointIndependent, F::AddressAndPortDependent)};
+  s.nat.pending_timeout = seconds(3);
+  s.nat.established_timeout = seconds(3);
+  return s;
+}
+
+void fast_keepalives(session::SessionConfig& c) {
+  c.keepalive.idle_timeout = seconds(4);  // a keepalive every 2 s
+  c.keepalive.reply_timeout = seconds(1);
+  c.keepalive.misses_for_dead = 2;
+}
+
+bool between(const IpAddress& x, const IpAddress& y, const Endpoint& from, const Endpoint& to) {
+  return (from.address == x && to.address == y) || (from.address == y && to.address == x);
+}
+
+std::set<std::string> texts(const PeerHost& p) {
+  std::set<std::string> out;
+  for (const auto& r : p.received()) out.insert(std::string(r.begin(), r.end()));
+  return out;
+}
+
+// The direct path between the two NATs fails for 8 s while the relay
+// works: the stream moves to the relay at once, and back to direct after a
+// re-punch; nothing arrives twice, and only what went into the dead path
+// before the death was noticed is lost. (The lab's
+// SessionRepunch.FrozenNatFallsBackToTheRelayAndComesBackDirect on real
+// packets.)
+TEST(SessionScenario, AnOutageMovesTheStreamToTheRelayAndBackToDirect) {
+  SessionWorld w(7);
+  w.add_pair(prc_side(), prc_side(), fast_keepalives);
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  ASSERT_EQ(w.a().last<se::Established>()->route, SessionRoute::kDirect);
+  bool cut = false;
+  w.network().filter = [&](TimePoint, const Endpoint& from, const Endpoint& to) {
+    return cut && between(w.public_a(), w.public_b(), from, to);
+  };
+  int sent = 0, cut_after = 0;
+  for (int step = 0; step < 400; ++step) {  // 40 s, a datagram every 100 ms; cut from 2 s to 10 s
+    if (step == 20) {
+      cut = true;
+      cut_after = sent;
+    }
+    if (step == 100) cut = false;
+    w.send(w.a(), bytes("a" + std::to_string(++sent)));
+    w.run_for(milliseconds(100));
+  }
+  const auto changes = w.a().all<se::RouteChanged>();
+  ASSERT_GE(changes.size(), 2u);
+  EXPECT_EQ(changes.front().route, SessionRoute::kRelay);
+  EXPECT_EQ(changes.back().route, SessionRoute::kDirect);
+  const auto sa = w.a().machine().stats();
+  EXPECT_EQ(sa.route, SessionRoute::kDirect);
+  EXPECT_EQ(sa.path_deaths, 1u);
+  EXPECT_GE(sa.repunches_succeeded, 1u);
+  EXPECT_GT(sa.sent_relay, 0u);
+  EXPECT_EQ(w.b().machine().stats().duplicates_dropped + w.b().received().size(),
+            w.b().machine().stats().datagrams_received + w.b().machine().stats().duplicates_dropped);
+  const auto got = texts(w.b());
+  EXPECT_EQ(got.size(), w.b().received().size()) << "nothing twice";
+  int missing = 0, first_missing = 0, last_missing = 0;
+  for (int i = 1; i <= sent; ++i)
+    if (!got.contains("a" + std::to_string(i))) {
+      ++missing;
+      if (!first_missing) first_missing = i;
+      last_missing = i;
+    }
+  EXPECT_EQ(first_missing, cut_after + 1) << "lost: only what went into the dead path";
+  EXPECT_EQ(last_missing - first_missing + 1, missing) << "one run, then the relay";
+  EXPECT_LE(missing, 45) << "noticed within 2 s + 2 x 1 s";
+  // sent_lost is an upper bound: what went direct since the peer was last
+  // heard (here up to a keepalive interval before the cut, delivered too).
+  EXPECT_GE(sa.sent_lost + 1, static_cast<std::uint64_t>(missing));
+  EXPECT_LE(sa.sent_lost, static_cast<std::uint64_t>(missing) + 21);
+}
+
+// a's phone is out of coverage for 10 s (nothing leaves or reaches it, not
+// even the rendezvous), long enough for its NAT to forget every mapping: it
+// comes back at a new random port, and the re-punch reaches it there. (The
+// lab's SessionRepunch.ARebindingNatIsRepunchedAtItsNewEndpoint.)
+TEST(SessionScenario, ANatThatRebindsIsRepunchedAtItsNewPort) {
+  SessionWorld w(11);
+  w.add_pair(rebinding_side(), prc_side(), fast_keepalives);
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  ASSERT_EQ(w.a().last<se::Established>()->route, SessionRoute::kDirect);
+  const auto old_a = *Endpoint::parse(w.b().machine().stats().peer_endpoint);
+  bool out_of_coverage = false;
+  const IpAddress inside_a = IpAddress::v4({100, 64, 0, 3});
+  w.network().filter = [&](TimePoint, const Endpoint& from, const Endpoint& to) {
+    return out_of_coverage && (from.address == inside_a || to.address == w.public_a());
+  };
+  w.run_for(seconds(2));
+  out_of_coverage = true;
+  w.run_for(seconds(10));
+  out_of_coverage = false;
+  const auto back = w.now();
+  w.run_for(seconds(60), [&] {
+    return w.a().machine().stats().route == SessionRoute::kDirect && w.b().machine().stats().route == SessionRoute::kDirect;
+  });
+  const auto sa = w.a().machine().stats(), sb = w.b().machine().stats();
+  ASSERT_EQ(sa.route, SessionRoute::kDirect) << "back to direct";
+  ASSERT_EQ(sb.route, SessionRoute::kDirect);
+  const auto new_a = *Endpoint::parse(sb.peer_endpoint);
+  EXPECT_EQ(new_a.address, old_a.address);
+  EXPECT_NE(new_a.port, old_a.port) << "a's NAT rebound: b reaches it at its new port";
+  EXPECT_GE(sa.path_deaths, 1u);
+  EXPECT_GE(sa.repunches_succeeded + sb.path_switches, 1u);
+  std::cerr << "[rebind] a moved " << old_a.to_string() << " -> " << new_a.to_string() << ", direct again "
+            << std::chrono::duration<double>(w.now() - back).count() << " s after coverage returned (repunches "
+            << sa.repunches << ", b switches " << sb.path_switches << ")\n";
+  w.send(w.b(), bytes("at the new port"));
+  w.run_for(milliseconds(200));
+  EXPECT_TRUE(texts(w.a()).contains("at the new port"));
+}
+
+// Both sides idle for 5 s: the caller's NAT forgets its mapping, and the
+// caller's next datagram leaves from a new port. The listener challenges
+// that path and follows once the caller answered -- no dead path, no relay.
+TEST(SessionScenario, TheListenerFollowsACallerWhoseNatRebound) {
+  SessionWorld w(13);
+  w.add_pair(rebinding_side(), public_side());
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  const auto old_a = *Endpoint::parse(w.b().machine().stats().peer_endpoint);
+  w.run_for(seconds(5));  // idle: a's mapping expires (3 s)
+  w.send(w.a(), bytes("from a new port"));
+  w.run_for(milliseconds(200));
+  w.send(w.b(), bytes("followed"));
+  w.run_for(milliseconds(200));
+  const auto sb = w.b().machine().stats();
+  EXPECT_TRUE(texts(w.b()).contains("from a new port"));
+  EXPECT_TRUE(texts(w.a()).contains("followed"));
+  EXPECT_EQ(sb.path_switches, 1u);
+  EXPECT_GE(sb.path_challenges, 1u);
+  EXPECT_NE(Endpoint::parse(sb.peer_endpoint)->port, old_a.port);
+  EXPECT_EQ(w.a().machine().stats().received_direct, 1u) << "the answer came directly";
+  EXPECT_EQ(w.a().count<se::RouteChanged>(), 0u) << "a never left the direct path";
+}
+
+// Issue 22 item 3 behind real NAT models: prc x sym, neither side saying
+// anything about its NAT, default options. Whatever crosses, the session
+// is open within the default 10 s bound (then the relay) -- never minutes.
+TEST(SessionScenario, WithoutHintsTheDefaultBoundEndsPunchingAtTenSeconds) {
+  for (const std::uint64_t seed : {21, 22, 23}) {
+    SCOPED_TRACE(seed);
+    SessionWorld w(seed);
+    auto a = prc_side(), b = kinds()[5].side;  // sym
+    a.info = rendezvous::NatInfo{};
+    b.info = rendezvous::NatInfo{};
+    w.add_pair(a, b);
+    w.run_until_settled(seconds(60));
+    ASSERT_TRUE(w.a().open() && w.b().open());
+    const auto route = w.a().last<se::Established>()->route;
+    EXPECT_EQ(w.b().last<se::Established>()->route, route) << "both agree";
+    for (auto* p : {&w.a(), &w.b()}) {
+      EXPECT_LE(p->machine().info().time_to_connect, std::chrono::milliseconds(10500));
+      std::vector<std::string> started;
+      for (const auto& e : p->all<se::Progress>())
+        if (e.progress.kind == SessionProgress::Kind::kStrategyStarted) started.push_back(e.progress.strategy);
+      EXPECT_EQ(started.front(), "hole-punch");
+    }
+    if (route == SessionRoute::kRelay) {
+      EXPECT_GE(w.a().machine().info().time_to_connect, std::chrono::milliseconds(9900)) << "the whole bound was tried";
+      EXPECT_EQ(w.a().machine().info().stop_reason, "time budget spent");
+    }
+    w.send(w.a(), bytes("either way"));
+    w.run_for(milliseconds(300));
+    EXPECT_TRUE(texts(w.b()).contains("either way"));
+  }
+}
+
+// Two phones behind one carrier NAT (issue 19). Their host candidates --
+// the local endpoints each tells the rendezvous -- are checked beside the
+// plan's own probes once both see the same public address.
+struct SameNatCase {
+  const char* name;
+  Side side;
+  bool routes_inside;
+  bool hairpinning;
+  std::string route;        // direct / relay
+  bool via_host;            // direct through the inside addresses (else the NAT's public one)
+  bool tell_candidates = true;  // the phones tell the rendezvous their local endpoints
+};
+
+class SameNat : public ::testing::TestWithParam<SameNatCase> {};
+
+TEST_P(SameNat, HostCandidatesOrTheHairpinJoinTwoPhonesOfOneNat) {
+  const auto& c = GetParam();
+  SessionWorld w(41);
+  auto side = c.side;
+  side.nat.hairpinning = c.hairpinning;
+  w.add_pair_behind_one_nat(side, c.routes_inside, [&](session::SessionConfig& s) {
+    if (!c.tell_candidates) s.client.info.local_endpoints = {Endpoint{IpAddress::v4({203, 0, 113, 99}), 1}};
+  });
+  w.run_until_settled(seconds(30));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  const auto route = w.a().last<se::Established>()->route == SessionRoute::kDirect ? "direct" : "relay";
+  EXPECT_EQ(route, c.route);
+  EXPECT_EQ(w.b().last<se::Established>()->route, w.a().last<se::Established>()->route);
+  if (c.route == "direct") {
+    const auto peer = *Endpoint::parse(w.a().machine().stats().peer_endpoint);
+    const bool inside = peer.address.data()[0] == 100;  // 100.64.0.x: the phones' own addresses
+    EXPECT_EQ(inside, c.via_host) << peer.to_string();
+    EXPECT_LT(w.a().machine().info().time_to_connect, std::chrono::milliseconds(500)) << "a few round trips";
+  } else {
+    EXPECT_LE(w.a().machine().info().time_to_connect, std::chrono::milliseconds(10500)) << "then the relay";
+  }
+  w.send(w.a(), bytes("neighbour"));
+  w.run_for(milliseconds(300));
+  EXPECT_TRUE(texts(w.b()).contains("neighbour"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Phones, SameNat,
+    ::testing::Values(
+        // A symmetric carrier NAT that routes between its subscribers: only the host pair works.
+        SameNatCase{"SymmetricRoutingInside", kinds()[5].side, true, false, "direct", true},
+        // KPN's blocks, routing inside: the host pair again, before any prediction.
+        SameNatCase{"KpnRoutingInside", kinds()[7].side, true, false, "direct", true},
+        // A cone NAT that isolates its clients but hairpins: the public endpoints meet through it.
+        SameNatCase{"ConeHairpinning", prc_side(), false, true, "direct", false},
+        // Neither: nothing direct can work; the relay after the bound.
+        SameNatCase{"SymmetricIsolating", kinds()[5].side, false, false, "relay", false},
+        // What the host candidates are for: without them (a made-up
+        // endpoint told instead) the routing NAT's phones end on the relay.
+        SameNatCase{"SymmetricRoutingInsideWithoutCandidates", kinds()[5].side, true, false, "relay", false, false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// How fast a dead path is noticed: the next keepalive is due at most one
+// interval after the last traffic, then `misses` of them go unanswered for
+// `reply_timeout` each. Both sides notice (the relay carries on).
+struct DeathCase {
+  const char* name;
+  Duration idle_timeout;  // keepalive interval = half of it
+  Duration reply_timeout;
+  int misses;
+};
+
+class DeadPathDetection : public ::testing::TestWithParam<DeathCase> {};
+
+TEST_P(DeadPathDetection, IsNoticedWithinOneIntervalPlusTheMisses) {
+  const auto& c = GetParam();
+  SessionWorld w(31);
+  w.add_pair(prc_side(), prc_side(), [&](session::SessionConfig& s) {
+    s.keepalive.idle_timeout = c.idle_timeout;
+    s.keepalive.reply_timeout = c.reply_timeout;
+    s.keepalive.misses_for_dead = c.misses;
+  });
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(c.idle_timeout);  // keepalives under way
+  bool cut = false;
+  w.network().filter = [&](TimePoint, const Endpoint& from, const Endpoint& to) {
+    return cut && between(w.public_a(), w.public_b(), from, to);
+  };
+  cut = true;
+  const auto cut_at = w.now();
+  const auto interval = c.idle_timeout / 2;
+  const auto bound = interval + c.reply_timeout * c.misses + milliseconds(100);
+  w.run_for(bound + seconds(1), [&] { return w.a().count<se::RouteChanged>() > 0 && w.b().count<se::RouteChanged>() > 0; });
+  for (auto* p : {&w.a(), &w.b()}) {
+    ASSERT_GT(p->count<se::RouteChanged>(), 0u) << "the death was noticed";
+    EXPECT_EQ(p->machine().stats().route, SessionRoute::kRelay);
+  }
+  const auto noticed = w.now() - cut_at;
+  EXPECT_LE(noticed, bound);
+  EXPECT_GE(noticed, c.reply_timeout * c.misses - interval) << "not before the misses";
+}
+
+INSTANTIATE_TEST_SUITE_P(Keepalives, DeadPathDetection,
+                         ::testing::Values(DeathCase{"Fast", seconds(4), seconds(1), 2},
+                                           DeathCase{"OneMiss", seconds(2), milliseconds(200), 1},
+                                           DeathCase{"ThreeMisses", seconds(4), seconds(1), 3},
+                                           DeathCase{"Defaults", seconds(120), seconds(2), 3}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// The both-symmetric birthday attack over 512 ports (as the lab's
+// ConnectInLab.BothSymmetricSuccessRateMatchesTheBirthdayModel, which runs
+// 16 sessions): 400 whole sessions, each side telling the other its
+// uniform allocator, 480 probes each. The direct count must lie in the
+// 99.9 % binomial interval around 400 x (1 - exp(-n^2 / N^2)).
+TEST(BothSymmetric, SuccessRateOver400SessionsMatchesTheBirthdayModel) {
+  constexpr std::uint16_t kFirst = 20000;
+  constexpr std::uint64_t kPorts = 512, kProbes = 480;
+  constexpr int kRuns = 400;
+  const double p = punch::nat_pair_success_probability(kProbes, kPorts);
+  const boost::math::binomial_distribution<double> binomial(kRuns, p);
+  const auto low = static_cast<int>(boost::math::quantile(binomial, 0.0005));
+  const auto high = static_cast<int>(boost::math::quantile(boost::math::complement(binomial, 0.0005)));
+  const nat::UniformSpec narrow{kFirst, static_cast<std::uint16_t>(kFirst + kPorts - 1)};
+  Side side{"narrowsym", Side::Kind::Nat, nat_of(M::AddressAndPortDependent, F::AddressAndPortDependent, narrow),
+            told(M::AddressAndPortDependent, F::AddressAndPortDependent)};
+  side.info.allocator = narrow;
+  const auto started = std::chrono::steady_clock::now();
+  int direct = 0, relayed = 0, disagreed = 0;
+  for (int k = 0; k < kRuns; ++k) {
+    SessionWorld w(50000 + static_cast<std::uint64_t>(k));
+    w.add_pair(side, side, [](session::SessionConfig& c) {
+      c.plan.probe_budget = kProbes;
+      c.plan.punch_timeout = milliseconds(1500);
+      c.send_interval = std::chrono::microseconds(500);
+    });
+    w.run_until_settled(seconds(30));
+    ASSERT_TRUE(w.a().open() && w.b().open()) << "run " << k;
+    ASSERT_EQ(w.a().machine().info().strategy, "improved");
+    const auto ra = w.a().last<se::Established>()->route, rb = w.b().last<se::Established>()->route;
+    if (ra != rb)
+      ++disagreed;
+    else if (ra == SessionRoute::kDirect)
+      ++direct;
+    else
+      ++relayed;
+  }
+  const double seconds_taken = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cerr << "[birthday] " << direct << "/" << kRuns << " direct (" << relayed << " relay, " << disagreed
+            << " disagreed), model P = " << p << " -> expected " << kRuns * p << ", 99.9 % interval [" << low << ", "
+            << high << "]; " << seconds_taken << " s\n";
+  EXPECT_EQ(disagreed, 0);
+  EXPECT_GE(direct, low);
+  EXPECT_LE(direct, high);
+}
+
+}  // namespace
+}  // namespace natpunch::sim
