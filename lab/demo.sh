@@ -412,15 +412,17 @@ PY
 # One sentence: why this route, from where the rendezvous saw both sides and
 # the strategy natpunch chose (its own reasons are printed above it).
 explain_route() {
-  local route=$1 strategy=$2 observed=$3 peer_observed=$4
+  local route=$1 strategy=$2 observed=$3 peer_observed=$4 peer_endpoint=$5
   local same_nat=0
   [[ -n $observed && ${observed%:*} == "${peer_observed%:*}" ]] && same_nat=1
   if [[ $route == direct ]]; then
     case $strategy in
       direct) echo "one side takes unsolicited packets (open or full cone): the other sent straight to it" ;;
       hole-punch)
-        if ((same_nat)); then
-          echo "both behind one NAT (same public address): they reached each other without the relay"
+        if ((same_nat)) && [[ ${peer_endpoint%:*} != "${observed%:*}" ]]; then
+          echo "both behind one NAT (the rendezvous saw the same public address); each sent its local addresses through the rendezvous (host candidates) and the check to the peer's LAN address ${peer_endpoint%:*} answered: they talk over their LAN, not through the NAT"
+        elif ((same_nat)); then
+          echo "both behind one NAT (the rendezvous saw the same public address); the probes to each other's public endpoint came back in through the NAT: it hairpins"
         else
           echo "each side's NAT kept one public port for the other (endpoint-independent, or a filter the first packets opened), so both sides' probes to the endpoints the rendezvous saw met"
         fi
@@ -431,7 +433,7 @@ explain_route() {
     esac
   else
     if ((same_nat)); then
-      echo "both behind one NAT (same public address $(printf '%s' "${observed%:*}")): probes to each other's public endpoint need the NAT to hairpin, which this one does not; no path within the punching bound, so the rendezvous relays"
+      echo "both behind one NAT (same public address ${observed%:*}): their LAN addresses did not answer (isolated, or not sent) and the NAT does not hairpin; no path within the punching bound, so the rendezvous relays"
     else
       echo "no direct path within the punching bound (--punch-timeout-ms 4000): the rendezvous relays every datagram"
     fi
@@ -487,7 +489,7 @@ connect_pair() {
   else
     echo "   route: RELAY through the rendezvous ($R_probes probes tried${R_stop_reason:+; punching stopped: $R_stop_reason})"
   fi
-  echo "   why: $(explain_route "$R_route" "$R_strategy" "$R_observed" "$R_peer_observed")"
+  echo "   why: $(explain_route "$R_route" "$R_strategy" "$R_observed" "$R_peer_observed" "$R_peer_endpoint")"
   echo "   round trip over the $R_route route: min $R_rtt_min ms, median $R_rtt_median ms, p99 $R_rtt_p99 ms ($R_pongs of $R_pings pings answered)"
   if ((lrc != 0)) || [[ $R_measured != yes ]]; then
     echo "   => FAIL: the measurement did not complete (connect measured: ${R_measured:-?}, listen exit status $lrc)"

@@ -62,6 +62,7 @@ USAGE
   lab.sh down-all
   lab.sh exec --id ID HOST -- CMD [ARG...]
   lab.sh status --id ID
+  lab.sh move --id ID HOST SIDE
   lab.sh list
   lab.sh --help
 
@@ -79,6 +80,13 @@ COMMANDS
             command replaces lab.sh, so `lab.sh exec ... &` gives you the
             command's own PID and its exit status.
   status    Show the lab's namespaces, NAT kinds and addresses.
+  move      Move client HOST (a, a2..a4, b, b2..b4) to SIDE's (a or b) LAN,
+            as a phone changes networks: its link to its router goes away
+            with its address; a new link from SIDE's LAN bridge comes up
+            with the next free address from .6 (IPv6 ::6) and default
+            routes via SIDE's router. Processes in HOST keep running.
+            SIDE needs a LAN bridge (--a-clients/--b-clients 2 or more) and
+            the same address families as HOST's network.
   list      Print the IDs of the labs that exist.
 
 OPTIONS (up)
@@ -1134,6 +1142,76 @@ cmd_exec() {
   exec ip netns exec "$ns" "$@"
 }
 
+# Moves client HOST to SIDE's LAN, as a phone changes networks (Wi-Fi <->
+# cellular): its link to its router goes away (with the address on it) and a
+# new one from SIDE's LAN bridge comes up with the next free address from .6
+# (IPv6 ::6) and default routes via SIDE's router. Processes in HOST keep
+# running; sockets bound to the old address stop working, sockets bound to
+# the wildcard address send from the new one through the other NAT.
+cmd_move() {
+  local id="" host="" side=""
+  while (($# > 0)); do
+    case $1 in
+      --id) id=${2-}; shift 2 || usage_error "--id needs a value" ;;
+      --id=*) id=${1#*=}; shift ;;
+      -h | --help) usage; exit 0 ;;
+      -*) usage_error "move: unknown option '$1'" ;;
+      *)
+        if [[ -z $host ]]; then host=$1; elif [[ -z $side ]]; then side=$1; else usage_error "move: unexpected argument '$1'"; fi
+        shift
+        ;;
+    esac
+  done
+  validate_id "$id"
+  [[ $host =~ ^[ab][2-4]?$ ]] || usage_error "move: HOST must be a client (a, a2..a4, b, b2..b4), not '$host'"
+  [[ $side == a || $side == b ]] || usage_error "move: SIDE must be a or b, not '${side}'"
+  require_root_and_tools
+  local client router from_kind to_kind
+  client=$(ns_name "$id" "$host")
+  router=$(ns_name "$id" "nat-$side")
+  ns_exists "$client" || die "namespace $client does not exist (is lab '$id' up with that client?)"
+  ns_exists "$router" || die "lab '$id' has no nat-$side (kind none/fw: no LAN to move to)"
+  ip -n "$router" -d link show lan0 2>/dev/null | grep -q ' bridge ' ||
+    die "side $side's LAN is a single link, not a bridge: bring the lab up with --$side-clients 2 or more to move clients to it"
+  from_kind=$(side_kind "$id" "$(lab_host_side "$id" "$host")")
+  to_kind=$(side_kind "$id" "$side")
+  [[ $(kind_has_v4 "$from_kind" && echo 4)$(kind_has_v6 "$from_kind" && echo 6) == \
+    $(kind_has_v4 "$to_kind" && echo 4)$(kind_has_v6 "$to_kind" && echo 6) ]] ||
+    die "move: $host's network ($from_kind) and side $side's ($to_kind) have different address families"
+  local n port mtu lan lan6 addresses=()
+  for n in 1 2 3 4; do ip -n "$router" link show "lanm$n" >/dev/null 2>&1 || break; done
+  ip -n "$router" link show "lanm$n" >/dev/null 2>&1 && die "side $side already has 4 moved-in clients"
+  port=lanm$n
+  mtu=$(ip -n "$router" -o link show lan0 | sed -n 's/.* mtu \([0-9]*\).*/\1/p')
+  lan=$(lan_net "$side")
+  lan6=$(lan6_net "$side")
+  # Deleting one end of a veth deletes the other (the old router's bridge port).
+  ip -n "$client" link del eth0
+  ip -n "$router" link add "$port" mtu "$mtu" type veth peer name eth0 netns "$client" mtu "$mtu"
+  ip -n "$router" link set "$port" master lan0 up
+  if kind_has "$to_kind" isolated; then ip -n "$router" link set dev "$port" type bridge_slave isolated on; fi
+  if kind_has_v4 "$to_kind"; then
+    ip -n "$client" addr add "$lan.$((5 + n))/$LAN_PREFIX" dev eth0
+    addresses+=("$lan.$((5 + n)) via $lan.1")
+  fi
+  if kind_has_v6 "$to_kind"; then
+    ip -n "$client" -6 addr add "$lan6::$((5 + n))/$LAN6_PREFIX" dev eth0 nodad
+    addresses+=("$lan6::$((5 + n)) via $lan6::1")
+  fi
+  ip -n "$client" link set eth0 up
+  if kind_has_v4 "$to_kind"; then ip -n "$client" route add default via "$lan.1"; fi
+  if kind_has_v6 "$to_kind"; then ip -n "$client" -6 route add default via "$lan6::1" dev eth0; fi
+  echo "$side" >"$(lab_state_dir "$id")/side-of-$host"
+  echo "moved $host to side $side ($to_kind): $(join_by ', ' "${addresses[@]}")"
+}
+
+# The side whose LAN client HOST is on now (its name's, unless moved).
+lab_host_side() {
+  local state
+  state=$(lab_state_dir "$1")/side-of-$2
+  if [[ -r $state ]]; then cat "$state"; else printf '%s' "${2:0:1}"; fi
+}
+
 cmd_status() {
   local id=""
   while (($# > 0)); do
@@ -1178,6 +1256,7 @@ main() {
     down-all) cmd_down_all "$@" ;;
     exec) cmd_exec "$@" ;;
     status) cmd_status "$@" ;;
+    move) cmd_move "$@" ;;
     list) cmd_list "$@" ;;
     -h | --help | help) usage ;;
     *) usage_error "unknown command '$command'" ;;

@@ -284,6 +284,29 @@ check "+isolated: a cannot reach a2 on the LAN ($(cat "$WORK_DIR/direct-a"))" gr
 check "no hairpin: b cannot reach b2 through the NAT ($(cat "$WORK_DIR/hairpin-b"))" grep -qx timeout "$WORK_DIR/hairpin-b"
 check "shared LAN: b reaches b2 directly ($(cat "$WORK_DIR/direct-b"))" grep -qx "from 100.64.2.2:40003" "$WORK_DIR/direct-b"
 
+echo "== move (lab k5): a2 changes networks mid-flow, from nat-a's LAN to nat-b's and back"
+# One process in a2 keeps sending from 0.0.0.0:40010 while a2 moves: its
+# datagrams leave through nat-b once a2 is there (conntrack sees the new
+# source), then through nat-a again.
+probe "$K5" a2 send --bind 0.0.0.0:40010 --to 203.0.113.10:9 --count 50 --interval 0.1 >/dev/null &
+mover=$!
+sleep 1
+check "move a2 b exits 0" bash -c '"$1" move --id "$2" a2 b >/dev/null' _ "$LAB" "$K5"
+check "a2 now has 100.64.2.6 via 100.64.2.1 and nothing of 100.64.1.0/24" \
+  bash -c '[[ $(ip -n "np-$1-a2" -4 -o addr show dev eth0) == *100.64.2.6/24* && $(ip -n "np-$1-a2" route show default) == *"via 100.64.2.1"* && $(ip -n "np-$1-a2" -4 -o addr) != *100.64.1.* ]]' _ "$K5"
+sleep 1
+check "a2's running sender now goes out through nat-b (conntrack src=100.64.2.6 sport=40010)" \
+  bash -c 'ip netns exec "np-$1-nat-b" conntrack -L -p udp 2>/dev/null | grep -q "src=100.64.2.6 dst=203.0.113.10 sport=40010"' _ "$K5"
+check "move a2 a brings it back (100.64.1.6)" \
+  bash -c '"$1" move --id "$2" a2 a | grep -q "100.64.1.6 via 100.64.1.1"' _ "$LAB" "$K5"
+sleep 1
+check "... and the sender goes out through nat-a again" \
+  bash -c 'ip netns exec "np-$1-nat-a" conntrack -L -p udp 2>/dev/null | grep -q "src=100.64.1.6 dst=203.0.113.10 sport=40010"' _ "$K5"
+wait "$mover" || true
+check "move to a side without a LAN bridge fails clearly (k6 has one client per side)" \
+  bash -c 'out=$("$1" move --id "$2" a b 2>&1); [[ $? -eq 1 && $out == *"not a bridge"* ]]' _ "$LAB" "$K6"
+check "move with a bad HOST -> exit 2" bash -c '"$1" move --id "$2" server a >/dev/null 2>&1; [[ $? -eq 2 ]]' _ "$LAB" "$K5"
+
 echo "== teardown"
 "$LAB" exec --id "${ID_PREFIX}k1" a -- sleep 300 >/dev/null 2>&1 &
 sleeper=$!

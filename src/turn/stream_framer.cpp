@@ -1,5 +1,7 @@
 #include "turn/stream_framer.hpp"
 
+#include "core/bytes.hpp"
+
 namespace natpunch::turn {
 namespace {
 
@@ -7,7 +9,6 @@ constexpr std::size_t kStunHeaderSize = 20;
 constexpr std::size_t kChannelHeaderSize = 4;
 constexpr std::size_t kMaxChannelNumber = 0x4FFF;
 constexpr std::size_t padded(std::size_t length) { return (length + 3) & ~std::size_t{3}; }
-std::size_t load_u16(const std::uint8_t* p) { return (std::size_t{p[0]} << 8) | p[1]; }
 
 }  // namespace
 
@@ -41,7 +42,7 @@ std::optional<Frame> StreamFramer::next() {
   switch (pending[0] >> 6) {
     case 0: {
       if (pending.size() < kStunHeaderSize) return std::nullopt;
-      const std::size_t length = load_u16(pending.data() + 2);
+      const std::size_t length = load_be16(pending.data() + 2);
       if (length % 4 != 0) {
         error_ = FramingError::kBadStunLength;
         offending_byte_ = pending[0];
@@ -54,12 +55,12 @@ std::optional<Frame> StreamFramer::next() {
     case 1: {
       // Channels above 0x4FFF are reserved (RFC 8656 §12): on a stream such
       // a header is as good as garbage (an SSH banner starts with 01 bits).
-      if (load_u16(pending.data()) > kMaxChannelNumber) {
+      if (load_be16(pending.data()) > kMaxChannelNumber) {
         error_ = FramingError::kBadChannelNumber;
         offending_byte_ = pending[0];
         return std::nullopt;
       }
-      const std::size_t length = load_u16(pending.data() + 2);
+      const std::size_t length = load_be16(pending.data() + 2);
       frame.kind = FrameKind::kChannelData;
       message_size = kChannelHeaderSize + length;
       consumed = kChannelHeaderSize + padded(length);

@@ -148,9 +148,10 @@ struct PairRun {
 // One listen/connect pair inside a running lab with a rendezvous server.
 // `a_args` / `b_args`: what each side says about its NAT, plus budgets.
 // `b_registers`: false when the listener cannot reach the rendezvous (the
-// caller then connects at once).
+// caller then connects at once). `a_host` connects, `b_host` listens (two
+// phones behind one NAT: "a" and "a2").
 PairRun connect_pair(const Lab& lab, const std::string& a_args, const std::string& b_args, const std::string& tag,
-                     bool b_registers = true) {
+                     bool b_registers = true, const std::string& a_host = "a", const std::string& b_host = "b") {
   PairRun run;
   const std::string common = std::string(" --rendezvous ") + kRendezvous + " --json --send-interval-us 500 ";
   const std::string base = "/tmp/natpunch-lab-" + lab.id() + "-" + tag;
@@ -159,7 +160,7 @@ PairRun connect_pair(const Lab& lab, const std::string& a_args, const std::strin
   for (const auto& f : {listen_out, listen_code}) std::remove(f.c_str());
   // The shell stays to write the listener's exit status.
   BackgroundProcess listener({"sh", "-c",
-                              "ip netns exec " + lab.netns("b") + " " + natpunch_binary() + " listen --accept-any " +
+                              "ip netns exec " + lab.netns(b_host) + " " + natpunch_binary() + " listen --accept-any " +
                                   b_args + common + " >" + listen_out + " 2>" + listen_err + "; echo $? >" +
                                   listen_code});
   if (!listener.started()) {
@@ -185,7 +186,7 @@ PairRun connect_pair(const Lab& lab, const std::string& a_args, const std::strin
   for (int i = 0; b_registers && i < 400 && read_file(listen_err).find("registered at") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   auto connect =
-      lab.exec("a", natpunch_binary() + " connect --peer " + identity + " " + a_args + common + " 2>" + connect_err);
+      lab.exec(a_host, natpunch_binary() + " connect --peer " + identity + " " + a_args + common + " 2>" + connect_err);
   run.a.exit_code = connect.exit_code;
   run.a.result = result_of(connect.output);
   run.a.stderr_text = read_file(connect_err);
@@ -316,6 +317,58 @@ TEST(ConnectInLab, EveryPairOfNatKinds) {
   RecordProperty("pairs", static_cast<int>(rows.size()));
   RecordProperty("seconds", static_cast<int>(total));
   for (std::size_t i = 0; i < rows.size(); ++i) check_row(rows[i], runs[i]);
+}
+
+// Two phones behind one NAT that isolates them from each other on its LAN
+// (lab +isolated: separate carrier bearers), neither told its NAT: a NAT
+// that hairpins (the kernel's prc+hairpin, natd --hairpinning) joins them
+// directly through its public address; one that does not leaves the relay.
+// Phones on one LAN (not isolated) reach each other over it, at the peer's
+// LAN address (host candidates), also behind KPN's symmetric NAT. The
+// dual-stack rows need IPv6 candidates (issue 19 item 2). Rows one after the
+// other (~2-4 s each).
+TEST(SameNatInLab, PhonesBehindOneNatMeetOverTheirLanOrThroughHairpinning) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  struct SameNatRow {
+    std::string id, kind, route;
+    std::string peer_prefix;  // where the direct route goes: the NAT's public address or a2's LAN address
+  };
+  const std::vector<SameNatRow> rows{
+      {"tsnkernel", "prc+hairpin+isolated", "direct", "203.0.113.101:"},
+      {"tsnnatd", "model:eim/apdf/preserving+hairpin+isolated", "direct", "203.0.113.101:"},
+      {"tsnnone", "prc+isolated", "relay", ""},
+      {"tsnlan", "prc", "direct", "100.64.1.3:"},
+      {"tsnkpnlan", "profile:kpn-nl", "direct", "100.64.1.3:"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.kind);
+    Lab lab(row.id, "--a " + row.kind + " --a-clients 2 --b prc");
+    ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+    auto server = lab.start_rendezvous(kRendezvous);
+    ASSERT_TRUE(server) << "rendezvous did not start";
+    // Hairpinned probes cross at once; the isolated pair gives up after 1.5 s.
+    const std::string args =
+        std::string(" --wait 20 --punch-timeout-ms ") + (row.route == "direct" ? "4000" : "1500");
+    const auto run = connect_pair(lab, args, args, "p", true, "a", "a2");
+    ASSERT_TRUE(run.problem.empty()) << run.problem;
+    const std::string context = "\nconnect: " + run.a.result.dump() + "\n" + run.a.stderr_text +
+                                "\nlisten: " + run.b.result.dump() + "\n" + run.b.stderr_text;
+    EXPECT_EQ(run.a.exit_code, 0) << context;
+    EXPECT_EQ(run.b.exit_code, 0) << context;
+    EXPECT_TRUE(field(run.a.result, "test_datagram", false)) << context;
+    EXPECT_TRUE(field(run.b.result, "test_datagram", false)) << context;
+    EXPECT_EQ(field(run.a.result, "route", ""), row.route) << context;
+    EXPECT_EQ(field(run.b.result, "route", ""), row.route) << context;
+    // One NAT: the rendezvous saw both at its public address.
+    EXPECT_EQ(field(run.a.result, "observed", "").rfind("203.0.113.101:", 0), 0u) << context;
+    EXPECT_EQ(field(run.b.result, "observed", "").rfind("203.0.113.101:", 0), 0u) << context;
+    if (row.route == "direct") {
+      // a reached a2 where the row says: through the NAT or over the LAN.
+      EXPECT_EQ(field(run.a.result, "peer_endpoint", "").rfind(row.peer_prefix, 0), 0u) << context;
+      const std::string back = row.peer_prefix == "100.64.1.3:" ? "100.64.1.2:" : row.peer_prefix;
+      EXPECT_EQ(field(run.b.result, "peer_endpoint", "").rfind(back, 0), 0u) << context;
+    }
+  }
 }
 
 // The case issue 5 is about: both sides symmetric, which a naive birthday

@@ -128,7 +128,9 @@ TEST_P(LearnInLab, EveryPeerWithinTwoPointsOfCentralOverRealSessions) {
       const auto peer = link["peer"].get<std::size_t>();
       const auto route = link["route"].get<std::string>();
       routes[{self, peer}] = route;
-      EXPECT_TRUE(route == "direct" || route == "relay") << link.dump();
+      // Every link is direct (issue 19 item 7): the phones sharing a NAT over
+      // their LAN (host candidates), KPN x Vodafone by the one-hard-side attack.
+      EXPECT_EQ(route, "direct") << link.dump();
       // Each round's model went out on the link and the neighbour's came in.
       EXPECT_GT(link["bytes_sent"].get<std::uint64_t>(), 0u) << link.dump();
       EXPECT_GT(link["bytes_received"].get<std::uint64_t>(), 0u) << link.dump();

@@ -32,7 +32,9 @@ set(_natpunch_lab_parallel_suites
   NatdTypeInLab CarrierPortsInLab NatdSharedInLab NatdHairpinInLab NatdIcmpInLab NatdLabErrors NatdLabTeardown
   NatdTraceInLab
   # lab_interop_test.cpp: ids tistund, ticoturn, tcstunclient, tcnatdisc, tcfilter
-  OurClientAgainst ForeignClientAgainstOurServer ForeignClientAgainstOurServerDetail)
+  OurClientAgainst ForeignClientAgainstOurServer ForeignClientAgainstOurServerDetail
+  # lab_connect_test.cpp: ids tsn<row> (one lab at a time; punching bounded by time, not probe counts)
+  SameNatInLab)
 
 foreach(_natpunch_test IN LISTS natpunch_lab_tests_TESTS)
   # lab.Suite.Test or, parameterized, lab.Prefix/Suite.Test/param

@@ -126,5 +126,45 @@ TEST(TurnThroughUdpLimit, TcpRelayIsNotThrottledLikeUdp) {
   EXPECT_GT(tcp_rate, 4 * udp_rate) << "TCP: " << tcp.dump() << "\nUDP: " << udp.dump();
 }
 
+// Issue 20's lab row for the throttling kind: a phone whose carrier
+// limits UDP to 50 packets/s (a: udplimit:50) still registers, connects to
+// a peer behind a port-restricted cone (b: prc) and exchanges random bytes
+// both ways through `--stdio`, compared byte for byte. Each side starts
+// sending once its own session is open, and stays within the throttle's
+// burst (14 datagrams of session payload each way).
+TEST(TurnThroughUdpLimit, ThrottledPeerConnectsAndRandomBytesArriveIntact) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  Lab lab("tturnpair", "--a udplimit:50 --b prc");
+  ASSERT_TRUE(lab.up());
+  auto rendezvous = lab.start_rendezvous("203.0.113.10:7000");
+  ASSERT_TRUE(rendezvous) << "natpunch rendezvous did not start";
+  const std::string dir = std::filesystem::temp_directory_path() / ("natpunch_lab_" + lab.id());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // Each side: wait until its own report says the session is open, then
+  // send its file; the session ends once both inputs ended.
+  const auto side = [&](const std::string& name, const std::string& command) {
+    const std::string err = dir + "/" + name + ".err";
+    return "ip netns exec " + lab.netns(name) + " sh -c '(i=0; until grep -q \"connected to\" " + err +
+           " 2>/dev/null || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done; cat " + dir + "/" + name + ".bin) | " +
+           natpunch_binary() + " " + command + " --rendezvous 203.0.113.10:7000 --json --stdio --wait 20 >" + dir +
+           "/" + name + ".out 2>" + err + "'";
+  };
+  const std::string script =
+      "cd " + dir + " && head -c 16000 /dev/urandom >a.bin && head -c 16000 /dev/urandom >b.bin && (" +
+      side("b", "listen --accept-any") + " & echo $! >b.pid) && " +
+      "for i in $(seq 100); do id=$(grep -o '\"identity\":\"[0-9a-f]*\"' b.err 2>/dev/null | head -1 | cut -d'\"' -f4); "
+      "[ -n \"$id\" ] && break; sleep 0.05; done; export id; " +
+      "timeout 40 " + side("a", "connect --peer $id") + "; echo connect=$?; " +
+      "for i in $(seq 100); do kill -0 $(cat b.pid) 2>/dev/null || break; sleep 0.1; done; kill $(cat b.pid) 2>/dev/null; "
+      "cmp a.bin b.out && echo a-to-b-intact; cmp b.bin a.out && echo b-to-a-intact";
+  const auto r = run(script + " 2>&1");
+  const auto tail = [&](const std::string& name) { return run("tail -c 1500 " + dir + "/" + name + ".err").output; };
+  EXPECT_NE(r.output.find("connect=0"), std::string::npos) << r.output << "\na: " << tail("a") << "\nb: " << tail("b");
+  EXPECT_NE(r.output.find("a-to-b-intact"), std::string::npos) << r.output << "\nb: " << tail("b");
+  EXPECT_NE(r.output.find("b-to-a-intact"), std::string::npos) << r.output << "\na: " << tail("a");
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace natpunch::lab
