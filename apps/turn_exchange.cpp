@@ -5,6 +5,8 @@
 #include <map>
 #include <variant>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::cli {
 namespace {
 
@@ -16,7 +18,7 @@ constexpr Duration kGiveUp = milliseconds(250);
 std::vector<std::uint8_t> datagram(std::uint64_t sequence, std::size_t size) {
   std::vector<std::uint8_t> out(std::max(size, kHeader));
   std::memcpy(out.data(), kMagic, 4);
-  for (int i = 0; i < 8; ++i) out[4 + i] = static_cast<std::uint8_t>(sequence >> (56 - 8 * i));
+  store_be64(out.data() + 4, sequence);
   for (std::size_t i = kHeader; i < out.size(); ++i) out[i] = static_cast<std::uint8_t>(sequence + i);
   return out;
 }
@@ -24,8 +26,7 @@ std::vector<std::uint8_t> datagram(std::uint64_t sequence, std::size_t size) {
 // The sequence number of an intact echo of ours, else nullopt.
 std::optional<std::uint64_t> echoed(std::span<const std::uint8_t> bytes, std::size_t size) {
   if (bytes.size() != std::max(size, kHeader) || std::memcmp(bytes.data(), kMagic, 4) != 0) return std::nullopt;
-  std::uint64_t sequence = 0;
-  for (int i = 0; i < 8; ++i) sequence = (sequence << 8) | bytes[4 + i];
+  const std::uint64_t sequence = load_be64(bytes.data() + 4);
   const auto expected = datagram(sequence, size);
   if (!std::equal(expected.begin(), expected.end(), bytes.begin())) return std::nullopt;
   return sequence;

@@ -199,7 +199,7 @@ bool verify_tag(std::span<const std::uint8_t> encoded, const Key& mac_key) {
 namespace {
 std::array<std::uint8_t, crypto_stream_chacha20_ietf_NONCEBYTES> sequence_nonce(std::uint64_t sequence) {
   std::array<std::uint8_t, crypto_stream_chacha20_ietf_NONCEBYTES> nonce{};
-  for (int i = 0; i < 8; ++i) nonce[4 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(sequence >> (56 - 8 * i));
+  store_be64(nonce.data() + 4, sequence);
   return nonce;
 }
 }  // namespace

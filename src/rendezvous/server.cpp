@@ -1,5 +1,6 @@
 #include "rendezvous/server.hpp"
 
+#include "core/bytes.hpp"
 #include "turn/rest_credentials.hpp"
 
 #include <algorithm>
@@ -30,10 +31,8 @@ std::uint32_t clamp_ms(Duration d) {
 
 std::array<std::uint8_t, 16> echo_of(const AuthHeader& h) {
   std::array<std::uint8_t, 16> e{};
-  for (int i = 0; i < 8; ++i) {
-    e[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(h.registration_id >> (56 - 8 * i));
-    e[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(h.sequence >> (56 - 8 * i));
-  }
+  store_be64(e.data(), h.registration_id);
+  store_be64(e.data() + 8, h.sequence);
   return e;
 }
 

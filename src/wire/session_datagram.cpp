@@ -4,24 +4,13 @@
 
 #include <algorithm>
 
+#include "core/bytes.hpp"
+
 namespace natpunch::wire {
 namespace {
 
 constexpr std::uint8_t kMagic0 = 'N';
 constexpr std::uint8_t kMagic1 = 'D';
-
-void put_be(std::uint8_t* out, std::uint64_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) {
-    out[i] = static_cast<std::uint8_t>(value);
-    value >>= 8;
-  }
-}
-
-std::uint64_t get_be(const std::uint8_t* in, int bytes) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < bytes; ++i) value = (value << 8) | in[i];
-  return value;
-}
 
 // Keyed BLAKE2b-128 of `message` under a direction key (derived below, so
 // this key use can never be confused with another: probes derive theirs
@@ -75,9 +64,9 @@ std::vector<std::uint8_t> encode(const SessionDatagram& datagram, const SessionD
   out[1] = kMagic1;
   out[2] = kSessionVersion;
   out[3] = datagram.flags;
-  put_be(out.data() + 4, datagram.session_id, 8);
-  put_be(out.data() + 12, datagram.sequence, 8);
-  put_be(out.data() + 20, length, 4);
+  store_be64(out.data() + 4, datagram.session_id);
+  store_be64(out.data() + 12, datagram.sequence);
+  store_be32(out.data() + 20, static_cast<std::uint32_t>(length));
   std::copy_n(datagram.payload.begin(), length, out.begin() + kSessionHeaderSize);
   const auto tag = mac(std::span(out).first(kSessionHeaderSize + length), keys.sending());
   std::copy(tag.begin(), tag.end(), out.end() - kSessionMacSize);
@@ -90,13 +79,13 @@ Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<
   if (bytes.size() < kSessionHeaderSize + kSessionMacSize) return Unexpected{SessionDatagramError::TooShort};
   if (bytes[0] != kMagic0 || bytes[1] != kMagic1) return Unexpected{SessionDatagramError::BadMagic};
   if (bytes[2] != kSessionVersion) return Unexpected{SessionDatagramError::BadVersion};
-  const std::uint64_t length = get_be(bytes.data() + 20, 4);
+  const std::uint64_t length = load_be32(bytes.data() + 20);
   if (length > kMaxSessionPayload || length != bytes.size() - kSessionHeaderSize - kSessionMacSize)
     return Unexpected{SessionDatagramError::BadLength};
   SessionDatagram d;
   d.flags = bytes[3];
-  d.session_id = get_be(bytes.data() + 4, 8);
-  d.sequence = get_be(bytes.data() + 12, 8);
+  d.session_id = load_be64(bytes.data() + 4);
+  d.sequence = load_be64(bytes.data() + 12);
   if (d.session_id != session_id) return Unexpected{SessionDatagramError::WrongSession};
   const auto expected = mac(bytes.first(kSessionHeaderSize + length), keys.receiving());
   if (sodium_memcmp(expected.data(), bytes.data() + kSessionHeaderSize + length, kSessionMacSize) != 0)
@@ -125,8 +114,7 @@ void put_endpoint(std::vector<std::uint8_t>& out, const std::optional<Endpoint>&
   const IpAddress& a = endpoint->address;
   out.push_back(a.is_v4() ? 4 : 6);
   out.insert(out.end(), a.data(), a.data() + a.size());
-  out.push_back(static_cast<std::uint8_t>(endpoint->port >> 8));
-  out.push_back(static_cast<std::uint8_t>(endpoint->port));
+  ByteWriter(out).u16(endpoint->port);
 }
 
 // `bytes` is exactly the endpoint's encoding (the caller checked that some
@@ -143,7 +131,7 @@ Result<std::optional<Endpoint>, SessionControlError> get_endpoint(std::span<cons
   } else {
     return Unexpected{SessionControlError::BadEndpoint};
   }
-  e.port = static_cast<std::uint16_t>(get_be(bytes.data() + bytes.size() - 2, 2));
+  e.port = load_be16(bytes.data() + bytes.size() - 2);
   return std::optional<Endpoint>{e};
 }
 
@@ -159,17 +147,17 @@ std::vector<std::uint8_t> encode(const SessionControl& control) {
     case ControlType::PathChallenge:
     case ControlType::PathResponse:
       out.resize(1 + 8);
-      put_be(out.data() + 1, control.echo, 8);
+      store_be64(out.data() + 1, control.echo);
       break;
     case ControlType::Repunch:
       out.resize(1 + 8);
-      put_be(out.data() + 1, control.epoch, 4);
-      put_be(out.data() + 5, control.lead_ms, 4);
+      store_be32(out.data() + 1, control.epoch);
+      store_be32(out.data() + 5, control.lead_ms);
       put_endpoint(out, control.endpoint);
       break;
     case ControlType::RepunchAck:
       out.resize(1 + 4);
-      put_be(out.data() + 1, control.epoch, 4);
+      store_be32(out.data() + 1, control.epoch);
       put_endpoint(out, control.endpoint);
       break;
     case ControlType::Close: break;
@@ -188,7 +176,7 @@ Result<SessionControl, SessionControlError> decode_session_control(std::span<con
     case static_cast<std::uint8_t>(ControlType::PathResponse):
       if (body.size() != 8) return Unexpected{SessionControlError::BadLength};
       c.type = static_cast<ControlType>(bytes[0]);
-      c.echo = get_be(body.data(), 8);
+      c.echo = load_be64(body.data());
       return c;
     case static_cast<std::uint8_t>(ControlType::Repunch):
     case static_cast<std::uint8_t>(ControlType::RepunchAck): {
@@ -198,8 +186,8 @@ Result<SessionControl, SessionControlError> decode_session_control(std::span<con
       auto endpoint = get_endpoint(body.subspan(fixed));
       if (!endpoint) return Unexpected{endpoint.error()};
       c.type = static_cast<ControlType>(bytes[0]);
-      c.epoch = static_cast<std::uint32_t>(get_be(body.data(), 4));
-      if (repunch) c.lead_ms = static_cast<std::uint32_t>(get_be(body.data() + 4, 4));
+      c.epoch = load_be32(body.data());
+      if (repunch) c.lead_ms = load_be32(body.data() + 4);
       c.endpoint = endpoint.value();
       return c;
     }
