@@ -37,6 +37,29 @@ CLI::Validator server_address(std::uint16_t default_port) {
       "HOST[:PORT]");
 }
 
+CLI::Validator server_address_list(std::uint16_t default_port) {
+  return CLI::Validator(
+      [default_port](std::string& text) {
+        for (const auto& item : split_list(text)) {
+          auto parsed = parse_host_port(item, default_port);
+          if (!parsed) return "'" + item + "': " + parsed.error();
+        }
+        return std::string();
+      },
+      "HOST[:PORT][,HOST[:PORT]...]");
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = text.find(',', start);
+    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 CLI::Validator bind_address() {
   return CLI::Validator(
       [](std::string& text) {

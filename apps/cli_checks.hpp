@@ -12,6 +12,10 @@ namespace natpunch::cli {
 // to reach: port 1-65535, a malformed literal refused without DNS
 // (core/host_port.hpp). Names are resolved later, by the command.
 CLI::Validator server_address(std::uint16_t default_port);
+// Comma-separated HOST[:PORT] items, each checked like server_address.
+CLI::Validator server_address_list(std::uint16_t default_port);
+// "a,b,c" -> {"a", "b", "c"} (an empty item stays, so the check names it).
+std::vector<std::string> split_list(const std::string& text);
 
 // IP:PORT to bind (port 0: any free port).
 CLI::Validator bind_address();

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -530,12 +531,23 @@ int run_peer(Role role, const PeerOptions& o) {
       return kExitUsage;
     }
   }
-  auto servers = io::resolve_udp(o.rendezvous, kDefaultRendezvousPort);
-  if (!servers) {
-    std::cerr << "error: --rendezvous: " << servers.error() << "\n";
-    return kExitUsage;
+  // Every address of every name: the first is used, the others are where
+  // the client moves when its server stops answering (a cluster's nodes).
+  std::vector<Endpoint> servers;
+  for (const auto& item : split_list(o.rendezvous)) {
+    auto resolved = io::resolve_udp(item, kDefaultRendezvousPort);
+    if (!resolved) {
+      std::cerr << "error: --rendezvous: " << resolved.error() << "\n";
+      return kExitUsage;
+    }
+    for (const auto& e : *resolved)
+      if (std::find(servers.begin(), servers.end(), e) == servers.end()) servers.push_back(e);
   }
-  config.server = servers->front();
+  config.server = servers.front();
+  config.alternate_servers.assign(servers.begin() + 1, servers.end());
+  // Several servers: three unanswered refreshes (1.75 s) mean "gone", so a
+  // listener is reachable elsewhere within two refresh intervals.
+  if (!config.alternate_servers.empty()) config.refresh_attempts = 3;
   auto identity = load_identity(o.identity_file);
   if (!identity) return kExitUsage;
   config.identity = identity->identity;
@@ -721,9 +733,12 @@ int run_peer(Role role, const PeerOptions& o) {
 }
 
 void add_shared_options(CLI::App& cmd, PeerOptions& o) {
-  cmd.add_option("--rendezvous", o.rendezvous, "Rendezvous server HOST:PORT (`natpunch rendezvous`; default port 7000)")
+  cmd.add_option("--rendezvous", o.rendezvous,
+                 "Rendezvous server HOST:PORT (`natpunch rendezvous`; default port 7000), or several separated by "
+                 "commas (the nodes of a cluster; every A/AAAA record of a name counts too): the client moves to the "
+                 "next one when its server stops answering and registers there")
       ->required()
-      ->check(server_address(kDefaultRendezvousPort));
+      ->check(server_address_list(kDefaultRendezvousPort));
   cmd.add_option("--identity", o.identity_file,
                  "Ed25519 identity file (created with mode 0600 if missing); without it a fresh identity per run");
   cmd.add_option("--server-key", o.server_key, "Pin the rendezvous server's key (64 hex digits it prints)");

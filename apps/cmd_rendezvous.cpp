@@ -1,5 +1,6 @@
 // `natpunch rendezvous`: the rendezvous + relay server peers register with
 // before they punch (or relay, when punching fails).
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -39,6 +40,11 @@ struct RendezvousOptions {
   int registration_lifetime_s = 120;
   int stats_interval = 0;
   bool json_log = false;
+  double signature_checks_per_s = 2000;
+  std::string cluster;
+  std::string cluster_key_file;
+  std::string cluster_subject = "natpunch.rendezvous";
+  std::string metrics;
   std::vector<std::string> turn_servers;
   std::string turn_secret;
   int turn_ttl_s = 3600;
@@ -115,10 +121,37 @@ nlohmann::json counters_json(const rendezvous::ServerCounters& c) {
           {"relay_dropped_budget", c.relay_dropped_budget}};
 }
 
-std::string counters_line(const rendezvous::ServerCounters& c) {
+nlohmann::json cluster_json(const rendezvous::Server& server, const io::ClusterLinkStatus& link) {
+  const auto& c = server.cluster_counters();
+  char node[17];
+  std::snprintf(node, sizeof node, "%016llx", static_cast<unsigned long long>(server.node_id()));
+  return {{"node_id", node},
+          {"link_up", link.connected},
+          {"nats", link.server},
+          {"members", server.cluster_members()},
+          {"directory_records", server.directory_records()},
+          {"received", c.received},
+          {"sent", c.sent},
+          {"dropped_malformed", c.dropped_malformed},
+          {"dropped_replayed", c.dropped_replayed},
+          {"dropped_misdirected", c.dropped_misdirected},
+          {"dropped_unexpected", c.dropped_unexpected},
+          {"dropped_inbox_full", link.dropped_inbox},
+          {"dropped_link_down", link.dropped_offline},
+          {"members_joined", c.members_joined},
+          {"members_left", c.members_left},
+          {"announced", c.announced},
+          {"routes", c.routes},
+          {"offers", c.offers},
+          {"remote_sessions", c.remote_sessions},
+          {"relay_forwarded", c.relay_forwarded},
+          {"relay_forwarded_bytes", c.relay_forwarded_bytes},
+          {"evictions", c.evictions}};
+}
+
+std::string counters_line(const nlohmann::json& counters) {
   std::string line;
-  const nlohmann::json counters = counters_json(c);  // items() must not outlive it
-  for (const auto& [key, value] : counters.items()) {
+  for (const auto& [key, value] : counters.items()) {  // `counters` outlives items()
     if (!line.empty()) line += ' ';
     line += key + "=" + value.dump();
   }
@@ -183,10 +216,48 @@ int run(const RendezvousOptions& o) {
   config.relay.address_packets_per_second = std::max(1.0, o.relay_address_bytes_per_s / 800);
   config.relay.total_bytes_per_second = o.relay_total_bytes_per_s;
   config.relay.total_packets_per_second = std::max(1.0, o.relay_total_bytes_per_s / 1000);
+  if (o.signature_checks_per_s > 0) {
+    config.admission.verifications_per_second = o.signature_checks_per_s;
+    config.admission.verifications_burst = 2 * o.signature_checks_per_s;
+  } else {  // 0: unlimited, also per source (benchmarks)
+    config.admission.verifications.reset();
+    config.admission.verifications_per_second = 1e12;
+    config.admission.verifications_burst = 1e12;
+  }
   config.start_delay = milliseconds(o.start_delay_ms);
   config.registration_lifetime = seconds(o.registration_lifetime_s);
   config.refresh_interval = std::max<Duration>(seconds(1), config.registration_lifetime / 4);
   config.hash_seed = io::os_random_seed();
+  std::vector<std::string> nats_servers;
+  if (!o.cluster.empty()) {
+    for (const auto& url : split_list(o.cluster)) nats_servers.push_back(url);
+    if (o.cluster_key_file.empty()) {
+      std::cerr << "error: --cluster needs --cluster-key FILE (the same key file on every node; created if missing)\n";
+      return kExitUsage;
+    }
+    auto key = io::load_or_create_secret(o.cluster_key_file, "natpunch-cluster-key-v1", "cluster key file");
+    if (!key) {
+      std::cerr << "error: " << key.error() << "\n";
+      return kExitUsage;
+    }
+    if (key->created)
+      std::cerr << "created a new cluster key in " << o.cluster_key_file << " (copy it to every node of the cluster)\n";
+    rendezvous::ClusterConfig cluster;
+    std::copy(key->key.begin(), key->key.end(), cluster.key.begin());
+    cluster.udp_port = listen->port;
+    config.cluster = cluster;
+  } else if (!o.cluster_key_file.empty()) {
+    std::cerr << "error: --cluster-key is for --cluster (a node of a cluster)\n";
+    return kExitUsage;
+  }
+  std::optional<Endpoint> metrics;
+  if (!o.metrics.empty()) {
+    metrics = Endpoint::parse(o.metrics);
+    if (!metrics) {
+      std::cerr << "error: --metrics '" << o.metrics << "' is not IP:PORT (e.g. 127.0.0.1:9470)\n";
+      return kExitUsage;
+    }
+  }
   if (o.turn_servers.size() > rendezvous::kMaxTurnServers) {
     std::cerr << "error: --turn-server: at most " << rendezvous::kMaxTurnServers << " TURN servers\n";
     return kExitUsage;
@@ -236,6 +307,15 @@ int run(const RendezvousOptions& o) {
   io::RendezvousServerRunOptions run_options;
   run_options.listen = *listen;
   run_options.stun = stun;
+  run_options.cluster_servers = nats_servers;
+  run_options.cluster_subject = o.cluster_subject;
+  run_options.metrics_listen = metrics;
+  run_options.on_notice = [json](const std::string& line) {
+    if (json)
+      std::cout << nlohmann::json{{"event", "cluster"}, {"message", line}}.dump() << std::endl;
+    else
+      std::cout << line << std::endl;
+  };
   run_options.stats_interval = std::chrono::seconds(o.stats_interval);
   const std::string server_key = rendezvous::to_hex(server.server_key());
   std::vector<std::string> turn_relays;
@@ -263,12 +343,19 @@ int run(const RendezvousOptions& o) {
                   << ": peers learn their NAT here" << std::endl;
     }
   };
-  run_options.on_stats = [json](const rendezvous::ServerCounters& c, bool final) {
-    if (json)
-      std::cout << nlohmann::json{{"event", final ? "stopped" : "stats"}, {"counters", counters_json(c)}}.dump()
-                << std::endl;
-    else
-      std::cout << (final ? "stopped: " : "stats: ") << counters_line(c) << std::endl;
+  run_options.on_stats = [json](const rendezvous::Server& s, const io::ClusterLinkStatus& link, bool final) {
+    nlohmann::json counters = counters_json(s.counters());
+    counters["registrations_held"] = s.registration_count();
+    counters["pending_requests"] = s.pending_count();
+    counters["sessions"] = s.session_count();
+    if (json) {
+      nlohmann::json line{{"event", final ? "stopped" : "stats"}, {"counters", counters}};
+      if (link.configured) line["cluster"] = cluster_json(s, link);
+      std::cout << line.dump() << std::endl;
+    } else {
+      std::cout << (final ? "stopped: " : "stats: ") << counters_line(counters) << std::endl;
+      if (link.configured) std::cout << "cluster: " << counters_line(cluster_json(s, link)) << std::endl;
+    }
   };
   auto result = io::run_rendezvous_server(server, run_options);
   if (!result) {
@@ -374,8 +461,28 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--stats-interval", o->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
       ->check(non_negative_number());
+  cmd->add_option("--signature-checks-per-s", o->signature_checks_per_s,
+                  "Registration signature checks the whole server does per second at most (each costs ~100 us of "
+                  "CPU); 0: unlimited, also per source (benchmarks only)")
+      ->default_val(2000)
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--cluster", o->cluster,
+                  "Join a cluster of rendezvous nodes over NATS: nats://HOST:PORT of the cluster's nats-server(s), "
+                  "comma-separated (the link moves to another when one dies). A connect for a peer registered at "
+                  "another node goes there; relay works across nodes; one identity's registrations are limited in "
+                  "the whole cluster. Without NATS a node serves its own registrations and says so once a minute");
+  cmd->add_option("--cluster-key", o->cluster_key_file,
+                  "The cluster's shared secret (created with mode 0600 if missing; copy the same file to every "
+                  "node): messages between nodes are sealed with it");
+  cmd->add_option("--cluster-subject", o->cluster_subject,
+                  "NATS subject prefix of this cluster (several clusters may share one NATS)")
+      ->default_val("natpunch.rendezvous");
+  cmd->add_option("--metrics", o->metrics,
+                  "Serve the counters in the Prometheus text format on this TCP IP:PORT (HTTP GET; keep it on "
+                  "loopback or a management network)")
+      ->check(bind_address());
   cmd->add_flag("--json-log", o->json_log, "One JSON object per line on stdout (listening, registered, "
-                                           "session-created, rejected, expired, stats, stopped)");
+                                           "session-created, rejected, expired, cluster, stats, stopped)");
   cmd->footer(
       "Example:\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --identity /var/lib/natpunch/server.key --json-log\n"
@@ -384,7 +491,12 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       "      --turn-secret \"$SECRET\"     # peers also get short-lived TURN credentials for this coturn\n"
       "Signalling is authenticated (Ed25519 challenge, then a MAC per datagram); unauthenticated requests never\n"
       "get a reply larger than themselves, and a registration follows its client to a new address only after\n"
-      "the client answered a challenge there. Stops cleanly on Ctrl-C / SIGTERM and prints its counters.\n"
+      "the client answered a challenge there. Stops cleanly on Ctrl-C / SIGTERM and prints its counters;\n"
+      "SIGUSR1 prints them at any time.\n"
+      "A cluster of three nodes (the same --identity and --cluster-key files on each, so clients pin one key):\n"
+      "  natpunch rendezvous --listen 203.0.113.10:7000 --identity server.key --cluster-key cluster.key \\\n"
+      "    --cluster nats://203.0.113.10:4222,nats://203.0.113.11:4222,nats://203.0.113.12:4222\n"
+      "  (and the same on .11 and .12); clients: --rendezvous 203.0.113.10,203.0.113.11,203.0.113.12\n"
       "Exit codes: 0 stopped by a signal, 1 cannot listen, 2 bad option or identity file.");
   cmd->callback([o, &exit_code] { exit_code = run(*o); });
 }

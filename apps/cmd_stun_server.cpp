@@ -4,6 +4,8 @@
 #include <memory>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "core/endpoint.hpp"
 #include "io/os_random.hpp"
@@ -22,7 +24,18 @@ struct StunServerOptions {
   SourceLimitOptions limits;
   int stats_interval = 0;
   unsigned threads = 0;  // 0: one per core
+  bool json_log = false;
 };
+
+nlohmann::json counters_json(const stun::ServerCounters& c) {
+  return {{"received", c.received},
+          {"answered", c.answered},
+          {"errors_sent", c.errors_sent},
+          {"dropped_malformed", c.dropped_malformed},
+          {"dropped_not_request", c.dropped_not_request},
+          {"dropped_rate_limited", c.dropped_rate_limited},
+          {"dropped_no_room", c.dropped_no_room}};
+}
 
 std::string counters_line(const stun::ServerCounters& c) {
   return "received=" + std::to_string(c.received) + " answered=" + std::to_string(c.answered) +
@@ -66,9 +79,19 @@ int run(const StunServerOptions& o) {
   io::StunServerRunOptions run_options;
   run_options.stats_interval = std::chrono::seconds(o.stats_interval);
   run_options.threads = o.threads != 0 ? o.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-  run_options.on_ready = [](const std::string& line) { std::cout << line << std::endl; };
-  run_options.on_stats = [](const stun::ServerCounters& c, bool final) {
-    std::cout << (final ? "stopped: " : "stats: ") << counters_line(c) << std::endl;
+  const bool json = o.json_log;
+  run_options.on_ready = [json](const std::string& line) {
+    if (json)
+      std::cout << nlohmann::json{{"event", "ready"}, {"message", line}}.dump() << std::endl;
+    else
+      std::cout << line << std::endl;
+  };
+  run_options.on_stats = [json](const stun::ServerCounters& c, bool final) {
+    if (json)
+      std::cout << nlohmann::json{{"event", final ? "stopped" : "stats"}, {"counters", counters_json(c)}}.dump()
+                << std::endl;
+    else
+      std::cout << (final ? "stopped: " : "stats: ") << counters_line(c) << std::endl;
   };
   auto result = io::run_stun_server(server, run_options);
   if (!result) {
@@ -97,9 +120,12 @@ void add_stun_server_command(CLI::App& app, int& exit_code) {
       ->check(non_negative_number());
   cmd->add_option("--threads", options->threads,
                   "Worker threads, each with its own SO_REUSEPORT socket(s) (0: one per core, at most 8); "
-                  "a source address always meets the same worker, so --rate holds per source")
+                  "the ports of one source address (a carrier NAT) are spread over all workers, which share "
+                  "one budget per address, so --rate and --address-rate hold exactly")
       ->default_val(0)
       ->check(CLI::Range(0u, 64u));
+  cmd->add_flag("--json-log", options->json_log,
+                "One JSON object per line on stdout (ready, stats, stopped: with the counters), for a log pipeline");
   cmd->footer(
       "Example (two addresses on this host):\n"
       "  natpunch stun-server --listen 203.0.113.10:3478 --alt 203.0.113.11:3479\n"

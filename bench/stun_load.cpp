@@ -2,16 +2,19 @@
 // The same generator drives `natpunch stun-server` and coturn, so their
 // responses/s compare.
 //
-//   natpunch_stun_load --server IP:PORT [--sockets N] [--window W] [--seconds S] [--warmup S] [--cpu-pid PID]
+//   natpunch_stun_load --server IP:PORT [--sockets N] [--addresses A] [--window W] [--seconds S] [--warmup S]
+//                      [--cpu-pid PID]
 //
 // With --cpu-pid (the server's process id) it also reports the CPU time
 // (user + system, all threads, from /proc/PID/stat) the server used during
 // the timed part, and responses per server CPU-second: on a machine shared
 // with other jobs that compares servers more fairly than wall time.
 //
-// N sockets (default 8), socket i bound to 127.0.0.(1 + i), so the load
-// comes from N source addresses (a server may shard or rate-limit by source
-// address; the bench runs servers without per-source limits). Each socket
+// N sockets (default 8), socket i bound to 127.0.0.(1 + i mod A) (A
+// defaults to N), so the load comes from A source addresses (a server may
+// shard or rate-limit by source address; the bench runs servers without
+// per-source limits); --addresses 1: every socket on 127.0.0.1, each on a
+// port of its own, as phones behind one carrier NAT address. Each socket
 // keeps at most W (default 128) requests in flight: it sends a sendmmsg()
 // batch to refill its window, reads responses with recvmmsg(), and after
 // 20 ms without any answer declares its window lost and starts over (so an
@@ -83,7 +86,7 @@ struct LoadSocket {
 
 int main(int argc, char** argv) {
   std::optional<Endpoint> server;
-  std::size_t sockets = 8, window = 128;
+  std::size_t sockets = 8, window = 128, addresses = 0;
   double seconds = 3, warmup = 0.5;
   int cpu_pid = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -91,6 +94,7 @@ int main(int argc, char** argv) {
     const char* value = argv[i + 1];
     if (flag == "--server") server = Endpoint::parse(value);
     else if (flag == "--sockets") sockets = static_cast<std::size_t>(std::atoi(value));
+    else if (flag == "--addresses") addresses = static_cast<std::size_t>(std::atoi(value));
     else if (flag == "--window") window = static_cast<std::size_t>(std::atoi(value));
     else if (flag == "--seconds") seconds = std::atof(value);
     else if (flag == "--warmup") warmup = std::atof(value);
@@ -100,6 +104,8 @@ int main(int argc, char** argv) {
   if (!server || !server->address.is_v4() || (server->address.v4_host_order() >> 24) != 127)
     usage("--server must be a 127.x.y.z:PORT loopback endpoint");
   if (sockets < 1 || sockets > 64) usage("--sockets must be 1-64");
+  if (addresses == 0) addresses = sockets;
+  if (addresses > sockets) usage("--addresses must be 1 to --sockets");
   if (window < 1 || window > 4096) usage("--window must be 1-4096");
   if (seconds <= 0 || seconds > 30 || warmup < 0 || warmup > 10) usage("--seconds in (0, 30], --warmup in [0, 10]");
 
@@ -108,7 +114,7 @@ int main(int argc, char** argv) {
     auto& s = load[i];
     s.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     sockaddr_storage local{};
-    const Endpoint bind_at{IpAddress::v4(0x7f000001u + static_cast<std::uint32_t>(i)), 0};
+    const Endpoint bind_at{IpAddress::v4(0x7f000001u + static_cast<std::uint32_t>(i % addresses)), 0};
     const socklen_t length = io::to_sockaddr(bind_at, AF_INET, local);
     if (s.fd < 0 || ::bind(s.fd, reinterpret_cast<sockaddr*>(&local), length) != 0) usage("cannot bind a load socket");
     const int buffer = 4 << 20;
@@ -182,10 +188,10 @@ int main(int argc, char** argv) {
   const double cpu_before = cpu_pid > 0 ? process_cpu_seconds(cpu_pid) : -1;
   const double elapsed = phase(seconds);
   const double cpu = cpu_pid > 0 && cpu_before >= 0 ? process_cpu_seconds(cpu_pid) - cpu_before : -1;
-  std::printf("{\"server\":\"%s\",\"sockets\":%zu,\"window\":%zu,\"sent\":%llu,\"valid\":%llu,\"invalid\":%llu,"
+  std::printf("{\"server\":\"%s\",\"sockets\":%zu,\"addresses\":%zu,\"window\":%zu,\"sent\":%llu,\"valid\":%llu,\"invalid\":%llu,"
               "\"seconds\":%.4f,\"responses_per_second\":%.0f,\"server_cpu_seconds\":%.2f,"
               "\"responses_per_server_cpu_second\":%.0f}\n",
-              server->to_string().c_str(), sockets, window, static_cast<unsigned long long>(sent),
+              server->to_string().c_str(), sockets, addresses, window, static_cast<unsigned long long>(sent),
               static_cast<unsigned long long>(valid), static_cast<unsigned long long>(invalid), elapsed,
               static_cast<double>(valid) / elapsed, cpu, cpu > 0 ? static_cast<double>(valid) / cpu : 0.0);
   for (auto& s : load) ::close(s.fd);

@@ -11,10 +11,10 @@ targets=("${@:2}")
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libasio-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libsodium-dev libboost-math-dev libssl-dev zlib1g-dev
+  libsodium-dev libboost-math-dev libssl-dev zlib1g-dev libnats-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables conntrack procps iputils-ping iputils-tracepath
-  stun-server stun-client coturn openssl
+  stun-server stun-client coturn nats-server openssl
   python3 python3-matplotlib python3-sklearn libeigen3-dev
   jq
 )

@@ -1,5 +1,7 @@
 #include "io/rendezvous_client_runner.hpp"
 
+#include <algorithm>
+
 namespace natpunch::io {
 
 namespace ev = rendezvous::client_event;
@@ -20,7 +22,22 @@ Result<std::unique_ptr<RendezvousClientRunner>, std::string> RendezvousClientRun
 }
 
 RendezvousClientRunner::RendezvousClientRunner(std::unique_ptr<UdpClient> socket, rendezvous::ClientConfig config)
-    : socket_(std::move(socket)), client_(std::move(config), rendezvous::system_random_bytes()) {}
+    : socket_(std::move(socket)), client_(config, rendezvous::system_random_bytes()), attempt_started_(Clock::now()) {
+  servers_.push_back(config.server);
+  for (const auto& e : config.alternate_servers)
+    if (std::find(servers_.begin(), servers_.end(), e) == servers_.end()) servers_.push_back(e);
+}
+
+void RendezvousClientRunner::check_failover(TimePoint now, bool lost) {
+  if (lost) attempt_started_ = now;  // registering again, at the same server so far
+  if (servers_.size() < 2) return;
+  const bool silent = !client_.registered() && now - attempt_started_ >= kFailoverAfter;
+  if (!lost && !silent) return;
+  current_ = (current_ + 1) % servers_.size();
+  ++failovers_;
+  attempt_started_ = now;
+  client_.switch_server(now, servers_[current_]);
+}
 
 RendezvousClientRunner::~RendezvousClientRunner() {
   // Frees the registration slot at once (an identity has a bounded number)
@@ -56,6 +73,7 @@ std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoi
       return std::nullopt;
     }
     auto wake = client_.next_deadline().value_or(deadline);
+    if (servers_.size() > 1 && !client_.registered()) wake = std::min(wake, attempt_started_ + kFailoverAfter);
     if (wake > deadline) wake = deadline;
     if (should_stop && wake > now + milliseconds(100)) wake = now + milliseconds(100);
     auto datagram = socket_->receive_until(wake);
@@ -63,7 +81,10 @@ std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoi
       client_.on_datagram(Clock::now(), datagram->bytes, datagram->from);
     else
       client_.on_timer(Clock::now());
+    check_failover(Clock::now(), false);
     while (auto e = client_.poll_event()) {
+      if (const auto* lost = std::get_if<ev::RegistrationLost>(&*e); lost && !lost->reason)
+        check_failover(Clock::now(), true);
       if (const auto* r = std::get_if<ev::RegistrationRefused>(&*e)) {
         refused_ = r->code;
         continue;

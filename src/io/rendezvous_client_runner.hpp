@@ -3,6 +3,13 @@
 // register, connect (caller) or wait for a session (callee), relay
 // send/receive. The socket stays with the runner so the same NAT mapping
 // the server observed can be used for punching afterwards (socket()).
+//
+// Failover: with alternate_servers in the config (a cluster's nodes, or
+// every record of the server's name), the client moves to the next
+// address when its server stops answering -- refreshes unanswered
+// (RegistrationLost without a reason), or a registration attempt
+// unanswered for kFailoverAfter -- and registers there; the server's
+// NotRegistered (a restart) keeps it where it is.
 #include <deque>
 #include <functional>
 #include <memory>
@@ -60,6 +67,10 @@ class RendezvousClientRunner {
   std::optional<std::vector<std::uint8_t>> receive_relay(std::uint64_t session_id, Duration timeout);
 
   rendezvous::Client& client() { return client_; }
+  // Times it moved to another server, and the server it talks to now.
+  std::uint64_t failovers() const { return failovers_; }
+  const Endpoint& server() const { return client_.server(); }
+  static constexpr Duration kFailoverAfter = seconds(3);
   UdpClient& socket() { return *socket_; }
   // The first send error seen (e.g. no route), for diagnostics.
   const std::optional<std::string>& send_error() const { return send_error_; }
@@ -72,6 +83,8 @@ class RendezvousClientRunner {
   std::optional<rendezvous::ClientEvent> run_until(TimePoint deadline, Predicate want,
                                                    const StopPredicate& should_stop = {});
   void flush();
+  // Moves to the next server when the current one stopped answering.
+  void check_failover(TimePoint now, bool lost);
 
   std::unique_ptr<UdpClient> socket_;
   rendezvous::Client client_;
@@ -84,6 +97,10 @@ class RendezvousClientRunner {
   };
   std::optional<KeyMismatch> key_mismatch_;  // the first Challenge with another key
   bool interrupted_ = false;
+  std::vector<Endpoint> servers_;  // config.server, then the alternates
+  std::size_t current_ = 0;
+  TimePoint attempt_started_{};
+  std::uint64_t failovers_ = 0;
 };
 
 }  // namespace natpunch::io

@@ -1,23 +1,43 @@
 #pragma once
 // Runs rendezvous::Server on one real UDP socket in an Asio event loop,
 // with its expiry timer, until SIGINT/SIGTERM.
+//
+// Cluster (cluster_servers set): the server's bus messages travel over a
+// NATS link (io/nats_link.hpp); a node that cannot reach NATS goes on
+// serving its own registrations and says so once a minute. A clean stop
+// says Goodbye to the other nodes.
+//
+// Operations: SIGUSR1 reports the counters (on_stats, not final); with
+// metrics_listen set, an HTTP GET on that TCP endpoint returns them in the
+// Prometheus text format (keep it on a local or management address: it
+// needs no credentials).
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/endpoint.hpp"
+#include "core/prometheus_text.hpp"
 #include "core/result.hpp"
 #include "rendezvous/server.hpp"
 #include "stun/server.hpp"
 
 namespace natpunch::io {
 
+struct ClusterLinkStatus {
+  bool configured = false;
+  bool connected = false;
+  std::string server;  // the NATS server it uses, or why none
+  std::uint64_t published = 0, received = 0, dropped_inbox = 0, dropped_offline = 0, disconnects = 0;
+};
+
 struct RendezvousServerRunOptions {
   Endpoint listen;
-  // Called with the counters every stats_interval (0 = never) and once at exit.
+  // Called with the counters every stats_interval (0 = never), on SIGUSR1,
+  // and once at exit (final).
   std::chrono::seconds stats_interval{0};
-  std::function<void(const rendezvous::ServerCounters&, bool final)> on_stats;
+  std::function<void(const rendezvous::Server&, const ClusterLinkStatus&, bool final)> on_stats;
   // Called once the sockets are bound, with the bound endpoint and, with
   // `stun`, the STUN alternate (ports 0 resolved).
   std::function<void(const Endpoint&, const std::optional<Endpoint>& stun_alternate)> on_ready;
@@ -25,7 +45,17 @@ struct RendezvousServerRunOptions {
   // 5780 server on `listen` and stun->alternate (io/colocated_stun.hpp);
   // stun->primary is replaced by the bound address.
   std::optional<stun::ServerConfig> stun;
+  // nats://HOST:PORT of the cluster's NATS servers; empty: a single node.
+  std::vector<std::string> cluster_servers;
+  std::string cluster_subject = "natpunch.rendezvous";
+  // One line about the cluster: joined / left nodes, the link up or down
+  // (down: at most once a minute while it lasts).
+  std::function<void(const std::string&)> on_notice;
+  std::optional<Endpoint> metrics_listen;
 };
+
+// The counters as Prometheus metrics (also used for the SIGUSR1 report).
+std::vector<Metric> rendezvous_metrics(const rendezvous::Server& server, const ClusterLinkStatus& link);
 
 // Binds (the error names the address) and serves until a signal arrives.
 Result<rendezvous::ServerCounters, std::string> run_rendezvous_server(rendezvous::Server& server,

@@ -1,6 +1,5 @@
 #include "io/stun_server_runner.hpp"
 
-#include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -74,25 +73,6 @@ Endpoint bound_endpoint(int fd) {
   socklen_t length = sizeof local;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length);
   return from_sockaddr(local);
-}
-
-// Steers each datagram to worker (source address % workers): the reuseport
-// group's sockets are numbered in bind order, which is worker order.
-bool attach_source_steering(int fd, int family, unsigned workers) {
-  std::vector<sock_filter> code;
-  if (family == AF_INET) {
-    code.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(SKF_NET_OFF + 12)));  // saddr
-  } else {
-    // The source's /64: the first two words of the IPv6 source address.
-    code.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(SKF_NET_OFF + 8)));
-    code.push_back(BPF_STMT(BPF_MISC | BPF_TAX, 0));
-    code.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(SKF_NET_OFF + 12)));
-    code.push_back(BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0));
-  }
-  code.push_back(BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, workers));
-  code.push_back(BPF_STMT(BPF_RET | BPF_A, 0));
-  sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
-  return ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) == 0;
 }
 
 // Counters a worker publishes after each batch, for the stats printer.
@@ -208,11 +188,19 @@ class Loop {
       indices = {stun::SocketIndex::PrimaryIpPrimaryPort, stun::SocketIndex::PrimaryIpAltPort,
                  stun::SocketIndex::AltIpPrimaryPort, stun::SocketIndex::AltIpAltPort};
     const unsigned threads = std::max(1u, options_.threads);
-    for (unsigned t = 1; t < threads; ++t) copies_.push_back(std::make_unique<stun::Server>(server_.config()));
+    // Several workers: each its own server copy and sockets; the kernel
+    // spreads datagrams over them by their 4-tuple (a source port always
+    // meets the same worker, the ports of one address meet all of them),
+    // and the per-address budgets are one table for all.
+    stun::ServerConfig config = server_.config();
+    if (threads > 1 && config.rate_limit && !config.shared_address_budgets)
+      config.shared_address_budgets =
+          std::make_shared<stun::AddressBudgets>(stun::address_budget_config(*config.rate_limit), true);
+    if (threads > 1)
+      for (unsigned t = 0; t < threads; ++t) copies_.push_back(std::make_unique<stun::Server>(config));
     for (unsigned t = 0; t < threads; ++t)
-      workers_.push_back(std::make_unique<Worker>(t == 0 ? server_ : *copies_[t - 1], indices.size()));
+      workers_.push_back(std::make_unique<Worker>(threads > 1 ? *copies_[t] : server_, indices.size()));
 
-    bool steered = true;
     for (std::size_t i = 0; i < indices.size(); ++i) {
       Endpoint at = server_.socket_endpoint(indices[i]);
       for (unsigned t = 0; t < threads; ++t) {
@@ -228,8 +216,6 @@ class Loop {
         // Port 0: the other workers join the port the first one got.
         if (t == 0) at = bound_endpoint(w.sockets[i].fd);
       }
-      if (threads > 1)
-        steered = attach_source_steering(workers_[0]->sockets[i].fd, workers_[0]->families[i], threads) && steered;
     }
     stop_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (stop_.fd < 0) return Unexpected{"eventfd(): " + errno_text()};
@@ -238,9 +224,9 @@ class Loop {
       for (std::size_t i = 0; i < indices.size(); ++i)
         options_.on_ready("listening on " + bound_endpoint(workers_[0]->sockets[i].fd).to_string() + " (udp)");
       if (threads > 1)
-        options_.on_ready(std::to_string(threads) + " threads, " +
-                          (steered ? "requests steered by source address (per-source limits exact)"
-                                   : "kernel 4-tuple hash (per-source limits are per thread)"));
+        options_.on_ready(std::to_string(threads) +
+                          " threads, requests spread by source address and port (per-source limits exact: "
+                          "one address budget for all threads)");
     }
     for (auto& w : workers_) threads_.emplace_back([&w, this] { w->serve(stop_.fd); });
 

@@ -4,13 +4,12 @@
 // `threads` workers each own one socket per (IP, port) pair the config names
 // (SO_REUSEPORT when more than one worker) and their own stun::Server copy,
 // and serve with recvmmsg()/sendmmsg() batches: a response is written in
-// place into the outgoing batch, so serving allocates nothing. A classic-BPF
-// reuseport program steers each datagram by its *source address* (IPv4: the
-// address; IPv6: its /64) to a fixed worker, so every source's requests meet
-// the same per-source rate limiter: the limits are exactly those of one
-// server. If the kernel refuses the program, the kernel's 4-tuple hash is
-// used and a source spreading its requests over many ports could get up to
-// `threads` times its rate (reported on the ready line).
+// place into the outgoing batch, so serving allocates nothing. The kernel
+// spreads datagrams over the workers by their 4-tuple, so the thousands of
+// ports of one carrier address are served by all workers, and each source
+// port always meets the same one: its own rate limit is one worker's
+// table, its address's budget one table all workers share
+// (stun/address_budgets.hpp), so the limits are exactly those of one server.
 // The main thread only waits for signals and prints the statistics.
 #include <functional>
 #include <string>
@@ -32,7 +31,8 @@ struct StunServerRunOptions {
 
 // Binds the sockets (error text names the address that failed) and serves
 // until a signal arrives. Returns the final counters (summed over workers;
-// `server` is worker 0's and counts only its share).
+// with several workers `server` only gives the configuration: each worker
+// serves with a copy).
 Result<stun::ServerCounters, std::string> run_stun_server(stun::Server& server, const StunServerRunOptions& options);
 
 }  // namespace natpunch::io

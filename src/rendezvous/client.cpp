@@ -42,6 +42,11 @@ void Client::start(TimePoint now) {
   if (!closed_) begin_registration(now);
 }
 
+void Client::switch_server(TimePoint now, const Endpoint& server) {
+  config_.server = server;
+  if (!closed_) begin_registration(now);
+}
+
 void Client::close(TimePoint) {
   if (closed_) return;
   if (phase_ == Phase::Registered) send_authenticated(Unregister{});

@@ -40,6 +40,12 @@ AcceptPolicy accept_from(std::vector<PublicKey> allowed);
 
 struct ClientConfig {
   Endpoint server;
+  // Other addresses of the same rendezvous service (the nodes of a
+  // cluster, or every A/AAAA record of its name). The client machine
+  // only talks to `server`; the driver moves it to the next of these with
+  // switch_server() when `server` stops answering
+  // (io/rendezvous_client_runner.hpp).
+  std::vector<Endpoint> alternate_servers;
   Identity identity;
   NatInfo info;
   // When set, a Challenge carrying another server key is not answered
@@ -177,6 +183,12 @@ class Client {
   std::optional<ClientEvent> poll_event();
 
   bool registered() const { return phase_ == Phase::Registered; }
+  // The server it talks to now.
+  const Endpoint& server() const { return config_.server; }
+  // Registers at `server` from now on (a failover to another node of the
+  // service): registration starts over there; connects and accepts in
+  // flight are sent again once registered; sessions are not touched.
+  void switch_server(TimePoint now, const Endpoint& server);
   std::optional<Endpoint> observed_endpoint() const { return observed_; }
   // Refreshes the registration now (its answer renews observed_endpoint():
   // after a NAT rebinding, the new external port); nothing when not

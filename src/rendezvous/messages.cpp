@@ -495,6 +495,33 @@ Result<Message, DecodeError> decode_as(std::span<const std::uint8_t> after_heade
 
 }  // namespace
 
+void write_endpoint_field(ByteWriter& w, const Endpoint& e) { write_endpoint(w, e); }
+void write_nat_info_field(ByteWriter& w, const NatInfo& info) { write_nat_info(w, info); }
+
+namespace {
+// Runs `read` on a BodyReader over what is left of `r`, then consumes what it read.
+template <class Read>
+std::optional<DecodeError> read_field(ByteReader& r, Read read) {
+  std::span<const std::uint8_t> rest;
+  if (!r.view(r.remaining(), rest)) return DecodeError::Truncated;
+  BodyReader body(rest);
+  const bool ok = read(body);
+  const std::size_t used = rest.size() - body.remaining();
+  // Give back what the field did not use: the caller's reader restarts at
+  // the field's end (view() consumed all of it).
+  r = ByteReader(rest.subspan(used));
+  if (!ok) return body.error.value_or(DecodeError::Truncated);
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<DecodeError> read_endpoint_field(ByteReader& r, Endpoint& e) {
+  return read_field(r, [&](BodyReader& b) { return b.endpoint(e); });
+}
+std::optional<DecodeError> read_nat_info_field(ByteReader& r, NatInfo& info) {
+  return read_field(r, [&](BodyReader& b) { return b.nat_info(info); });
+}
+
 std::string_view to_string(DecodeError error) {
   switch (error) {
     case DecodeError::TooShort: return "shorter than the header";

@@ -67,6 +67,11 @@
 #include "nat/allocator_spec.hpp"
 #include "nat/nat_behavior.hpp"
 
+namespace natpunch {
+class ByteReader;
+class ByteWriter;
+}  // namespace natpunch
+
 namespace natpunch::rendezvous {
 
 inline constexpr std::uint8_t kMagic0 = 'N';
@@ -401,6 +406,15 @@ Result<Message, DecodeError> decode(std::span<const std::uint8_t> bytes);
 // Encodes as-is: the AuthHeader's tag and Prove's signature are copied, so
 // decode(encode(m)) == m. The sender fills them in afterwards (crypto.hpp).
 std::vector<std::uint8_t> encode(const Message& message);
+
+// The endpoint and NatInfo fields as every message lays them out, for the
+// cluster messages between rendezvous nodes (cluster_messages.hpp), which
+// carry the same peer descriptions. The readers consume from `r` and
+// return the first field's error; nothing on success.
+void write_endpoint_field(ByteWriter& w, const Endpoint& e);
+void write_nat_info_field(ByteWriter& w, const NatInfo& info);
+std::optional<DecodeError> read_endpoint_field(ByteReader& r, Endpoint& e);
+std::optional<DecodeError> read_nat_info_field(ByteReader& r, NatInfo& info);
 
 // Hex for identities in logs and on the command line (64 lowercase digits).
 std::string to_hex(std::span<const std::uint8_t> bytes);

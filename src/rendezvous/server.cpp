@@ -9,6 +9,10 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/bytes.hpp"
+#include "core/splitmix.hpp"
+#include "rendezvous/server_cluster_state.hpp"
+
 namespace natpunch::rendezvous {
 namespace {
 
@@ -69,8 +73,30 @@ std::size_t Server::KeyHash::operator()(const PublicKey& k) const noexcept {
   return static_cast<std::size_t>(h);
 }
 
+std::size_t Server::SlotHash::operator()(const Slot& s) const noexcept {
+  std::uint64_t a = 0, b = 0;
+  std::memcpy(&a, s.identity.data(), 8);
+  std::memcpy(&b, s.identity.data() + 8, 8);
+  return static_cast<std::size_t>(splitmix64(splitmix64(seed ^ a ^ s.instance) ^ b));
+}
+
+NatInfo Server::info_of(const Registration& r) {
+  NatInfo info;
+  ByteReader reader(r.info);
+  (void)read_nat_info_field(reader, info);  // encoded by us from a decoded Prove: always valid
+  return info;
+}
+
+void Server::new_session_buckets(Session& s, TimePoint now) const {
+  s.bytes = LeanBucket(session_bytes_rate_, now);
+  s.packets = LeanBucket(session_packets_rate_, now);
+}
+
 Server::Server(ServerConfig config, RandomBytes random, TimePoint now)
-    : config_(std::move(config)), random_(std::move(random)), used_cookies_(config_.used_cookie_capacity) {
+    : config_(std::move(config)),
+      random_(std::move(random)),
+      used_cookies_(config_.used_cookie_capacity),
+      registrations_(16, SlotHash{splitmix64(config_.hash_seed ^ 4)}) {
   const Identity identity = config_.identity ? *config_.identity : Identity::generate(random_);
   kx_ = KxKeyPair::from_identity(identity);
   random_(cookie_secret_);
@@ -86,6 +112,17 @@ Server::Server(ServerConfig config, RandomBytes random, TimePoint now)
                                    std::max(config_.relay.total_bytes_per_second * burst, double(kMaxRelayPayload)), now);
   relay_total_packets_ = TokenBucket(config_.relay.total_packets_per_second,
                                      std::max(config_.relay.total_packets_per_second * burst, 1.0), now);
+  signalling_rate_ = {config_.signalling_per_second, std::max(config_.signalling_burst, 1.0)};
+  answers_rate_ = {config_.answers_per_second, std::max(config_.answers_burst, 1.0)};
+  identity_bytes_rate_ = {config_.relay.identity_bytes_per_second,
+                          std::max(config_.relay.identity_bytes_per_second * burst, double(kMaxRelayPayload))};
+  identity_packets_rate_ = {config_.relay.identity_packets_per_second,
+                            std::max(config_.relay.identity_packets_per_second * burst, 1.0)};
+  session_bytes_rate_ = {config_.relay.session_bytes_per_second,
+                         std::max(config_.relay.session_bytes_per_second * burst, double(kMaxRelayPayload))};
+  session_packets_rate_ = {config_.relay.session_packets_per_second,
+                           std::max(config_.relay.session_packets_per_second * burst, 1.0)};
+  if (config_.cluster) init_cluster(now);
 }
 
 std::uint64_t Server::random_u64() {
@@ -122,7 +159,7 @@ Server::Registration* Server::find(const Slot& slot) {
 
 Server::Registration* Server::find_by_id(std::uint64_t id) {
   auto it = registration_ids_.find(id);
-  return it == registration_ids_.end() ? nullptr : find(it->second);
+  return it == registration_ids_.end() ? nullptr : it->second;
 }
 
 Server::IdentityState* Server::identity_state(const PublicKey& identity) {
@@ -346,6 +383,11 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
       send_refused(from, *refusal, m.client_nonce, out);
       return;
     }
+    if (clustered() && over_cluster_limit(m.identity, m.instance)) {
+      ++counters_.refused_admission;
+      send_refused(from, ErrorCode::TooManyRegistrations, m.client_nonce, out);
+      return;
+    }
   }
   // One signature check per cookie, and a budget of them per source.
   if (used_cookies_.spent(m.cookie, now)) {
@@ -381,12 +423,8 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   auto [ids_it, new_identity] = identities_.try_emplace(m.identity);
   IdentityState& ids = ids_it->second;
   if (new_identity) {
-    const double burst = config_.relay.burst_seconds;
-    ids.relay_bytes = TokenBucket(config_.relay.identity_bytes_per_second,
-                                  std::max(config_.relay.identity_bytes_per_second * burst, double(kMaxRelayPayload)),
-                                  now);
-    ids.relay_packets = TokenBucket(config_.relay.identity_packets_per_second,
-                                    std::max(config_.relay.identity_packets_per_second * burst, 1.0), now);
+    ids.relay_bytes = LeanBucket(identity_bytes_rate_, now);
+    ids.relay_packets = LeanBucket(identity_packets_rate_, now);
   }
   if (!existing) {
     ids.instances.push_back(m.instance);
@@ -401,22 +439,25 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   r.order = order;
   r.keys = *keys;
   r.observed = from;
-  r.info = m.info;
+  ByteWriter info_writer(r.info);
+  write_nat_info_field(info_writer, m.info);
+  r.info.shrink_to_fit();
   r.expires = now + config_.registration_lifetime;
   r.last_heard = now;
   r.issued_at_ms = m.issued_at_ms;
   r.cookie = m.cookie;
   r.address_key = address_key;
   r.network_key = network;
-  r.signalling = TokenBucket(config_.signalling_per_second, std::max(config_.signalling_burst, 1.0), now);
-  r.answers = TokenBucket(config_.answers_per_second, std::max(config_.answers_burst, 1.0), now);
+  r.signalling = LeanBucket(signalling_rate_, now);
+  r.answers = LeanBucket(answers_rate_, now);
   r.listening = (m.flags & kProveListening) != 0;
   r.single_session = (m.flags & kProveSingleSession) != 0;
   r.taken = taken;
-  registration_ids_[r.id] = slot;
+  registration_ids_[r.id] = &r;
   registration_timers_.push({r.expires, r.id});
   ++counters_.registrations;
   emit(ServerEvent::Kind::Registered, r.identity, {}, from);
+  if (clustered()) cluster_announce(now, r, true);
   send_registered(now, r, from, true, out);
 }
 
@@ -481,7 +522,7 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
   }
   // Relay data has its own limits: a busy relay must not lock its own
   // users out of signalling.
-  if (!std::holds_alternative<RelayData>(message) && !r->signalling.take(now, 1)) {
+  if (!std::holds_alternative<RelayData>(message) && !r->signalling.take(now, 1, signalling_rate_)) {
     ++counters_.dropped_rate_limited;
     return;
   }
@@ -489,17 +530,8 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
     // Gone at once for requests; the entry itself stays until its cookie
     // expired, so a captured Prove cannot bring it back.
     const TimePoint cookie_expires = TimePoint(milliseconds(r->issued_at_ms)) + config_.challenge_lifetime;
-    // A caller still waiting for this registration's answer hears at once
-    // that the peer is gone (and may ask again: another registration).
-    std::vector<std::uint64_t> orphaned;
-    for (auto [it, end] = pending_by_callee_.equal_range(r->slot()); it != end; ++it)
-      if (auto p = pending_.find(it->second); p != pending_.end() && p->second.state == RequestState::Waiting)
-        orphaned.push_back(it->second);
-    for (auto id : orphaned) {
-      const PendingRequest p = pending_.at(id);
-      erase_pending(id);
-      if (Registration* caller = find(p.caller)) send_error(now, *caller, ErrorCode::UnknownPeer, p.request_id, out);
-    }
+    orphan_requests(now, *r, out);
+    if (clustered()) cluster_release(*r);
     if (cookie_expires <= now) {
       erase_registration(r->slot());
     } else {
@@ -516,6 +548,9 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
   // answers a PathChallenge at the new one.
   r->last_heard = now;
   if (!r->closed) r->expires = now + config_.registration_lifetime;
+  // Its home keeps the record while the client keeps the registration.
+  if (clustered() && !r->closed && now - r->announced >= config_.registration_lifetime / 2)
+    cluster_announce(now, *r, false);
   if (const auto* p = std::get_if<PathResponse>(&message)) {
     on_path_response(*r, p->token, now, from, out);
     return;
@@ -559,8 +594,26 @@ void Server::on_path_response(Registration& r, std::uint64_t token, TimePoint no
   send_registered(now, r, from, false, out);
 }
 
+void Server::orphan_requests(TimePoint now, const Registration& r, std::vector<Transmit>& out) {
+  // A caller still waiting for this registration's answer hears at once
+  // that the peer is gone (and may ask again: another registration).
+  std::vector<std::uint64_t> orphaned;
+  for (auto [it, end] = pending_by_callee_.equal_range(r.slot()); it != end; ++it)
+    if (auto p = pending_.find(it->second); p != pending_.end() && p->second.state == RequestState::Waiting)
+      orphaned.push_back(it->second);
+  for (auto id : orphaned) {
+    const PendingRequest p = pending_.at(id);
+    erase_pending(id);
+    if (p.origin != 0) {
+      cluster_send(now, p.origin, cluster::NotFound{p.invitation_id}, out);
+    } else if (Registration* caller = find(p.caller)) {
+      send_error(now, *caller, ErrorCode::UnknownPeer, p.request_id, out);
+    }
+  }
+}
+
 bool Server::may_answer_again(TimePoint now, Registration& to) {
-  if (to.answers.take(now, 1)) return true;
+  if (to.answers.take(now, 1, answers_rate_)) return true;
   ++counters_.answers_suppressed;
   return false;
 }
@@ -573,6 +626,11 @@ void Server::on_connect(TimePoint now, Registration& caller, const ConnectReques
   if (auto it = pending_by_caller_.find(key); it != pending_by_caller_.end()) {
     // A retransmission: answer from the request's state.
     PendingRequest& p = pending_.at(it->second);
+    if (p.remote_callee && p.state == RequestState::Waiting) {
+      // The callee's node answers from the request's state.
+      if (may_answer_again(now, caller)) route_remote(now, p, out);
+      return;
+    }
     if (p.state == RequestState::Rejected) {
       send_error(now, caller, ErrorCode::Rejected, m.request_id, out);
     } else if (p.state == RequestState::Accepted) {
@@ -589,7 +647,9 @@ void Server::on_connect(TimePoint now, Registration& caller, const ConnectReques
   // Not registered, or none of its registrations listens right now (a busy
   // listener is about to add one): the caller may ask again.
   Registration* callee = m.peer == caller.identity ? nullptr : route_request(m.peer);
-  if (callee == nullptr) {
+  // None here: another node of the cluster may have one.
+  const bool remote = callee == nullptr && m.peer != caller.identity && has_peers();
+  if (callee == nullptr && !remote) {
     send_error(now, caller, ErrorCode::UnknownPeer, m.request_id, out);
     return;
   }
@@ -611,16 +671,23 @@ void Server::on_connect(TimePoint now, Registration& caller, const ConnectReques
   p.request_id = m.request_id;
   p.address_key = caller.address_key;
   p.network_key = caller.network_key;
-  p.callee = callee->slot();
-  p.invitation_id = random_u64();
+  p.callee = remote ? Slot{m.peer, 0} : callee->slot();
+  p.remote_callee = remote;
+  do {
+    p.invitation_id = random_u64();
+  } while (pending_.contains(p.invitation_id));
   p.expires = now + config_.request_timeout;
   pending_by_caller_[key] = p.invitation_id;
-  pending_by_callee_.emplace(p.callee, p.invitation_id);
+  if (!remote) pending_by_callee_.emplace(p.callee, p.invitation_id);
   pending_[p.invitation_id] = p;
   pending_timers_.push({p.expires, p.invitation_id});
   ++share(p.address_key).pending;
   ++share(p.network_key).pending;
   ++caller_ids->pending_requests;
+  if (remote) {
+    route_remote(now, p, out);
+    return;
+  }
   callee->taken = true;
 
   IncomingRequest notify;
@@ -643,6 +710,10 @@ void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invita
     return;
   }
   PendingRequest& p = it->second;
+  if (p.origin != 0) {
+    answer_remote_caller(now, callee, p, accept, out);
+    return;
+  }
   Registration* caller = find(p.caller);
   if (p.state == RequestState::Accepted) {  // our SessionInfo was lost
     if (auto s = sessions_.find(p.session_id); s != sessions_.end() && may_answer_again(now, callee))
@@ -688,11 +759,7 @@ void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invita
   s.invitation_id = p.invitation_id;
   s.start_at = now + config_.start_delay;
   s.last_activity = now;
-  const double burst = config_.relay.burst_seconds;
-  s.bytes = TokenBucket(config_.relay.session_bytes_per_second,
-                        std::max(config_.relay.session_bytes_per_second * burst, double(kMaxRelayPayload)), now);
-  s.packets = TokenBucket(config_.relay.session_packets_per_second,
-                          std::max(config_.relay.session_packets_per_second * burst, 1.0), now);
+  new_session_buckets(s, now);
   p.state = RequestState::Accepted;
   p.session_id = s.id;
   const Session& stored = sessions_[s.id] = s;
@@ -716,9 +783,9 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     send_error(now, sender, ErrorCode::TooLarge, m.session_id, out);
     return;
   }
-  Registration* receiver = find(s.caller == sender.slot() ? s.callee : s.caller);
+  Registration* receiver = s.remote_node != 0 ? nullptr : find(s.caller == sender.slot() ? s.callee : s.caller);
   IdentityState* ids = identity_state(sender.identity);
-  if (receiver == nullptr || ids == nullptr) {
+  if ((receiver == nullptr && s.remote_node == 0) || ids == nullptr) {
     send_error(now, sender, ErrorCode::UnknownPeer, m.session_id, out);
     return;
   }
@@ -733,8 +800,9 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     return;
   }
   // Rates per session and per identity (all its registrations together).
-  if (!s.bytes.can_take(now, size) || !s.packets.can_take(now, 1) || !ids->relay_bytes.can_take(now, size) ||
-      !ids->relay_packets.can_take(now, 1)) {
+  if (!s.bytes.can_take(now, size, session_bytes_rate_) || !s.packets.can_take(now, 1, session_packets_rate_) ||
+      !ids->relay_bytes.can_take(now, size, identity_bytes_rate_) ||
+      !ids->relay_packets.can_take(now, 1, identity_packets_rate_)) {
     ++counters_.relay_dropped_rate;
     return;
   }
@@ -754,10 +822,10 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     ++counters_.relay_dropped_budget;
     return;
   }
-  s.bytes.take(now, size);
-  s.packets.take(now, 1);
-  ids->relay_bytes.take(now, size);
-  ids->relay_packets.take(now, 1);
+  s.bytes.take(now, size, session_bytes_rate_);
+  s.packets.take(now, 1, session_packets_rate_);
+  ids->relay_bytes.take(now, size, identity_bytes_rate_);
+  ids->relay_packets.take(now, 1, identity_packets_rate_);
   address.relay_bytes.take(now, size);
   address.relay_packets.take(now, 1);
   relay_total_bytes_.take(now, size);
@@ -766,6 +834,10 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
   s.last_activity = now;
   ++counters_.relay_packets;
   counters_.relay_bytes += m.payload.size();
+  if (s.remote_node != 0) {
+    cluster_send(now, s.remote_node, cluster::Relay{m.session_id, m.payload}, out);
+    return;
+  }
   RelayData forward;
   forward.session_id = m.session_id;
   forward.payload = m.payload;
@@ -774,8 +846,21 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
 
 void Server::send_session_info(TimePoint now, const Session& s, Role role, std::vector<Transmit>& out) {
   Registration* self = find(role == Role::Caller ? s.caller : s.callee);
-  const Registration* peer = find(role == Role::Caller ? s.callee : s.caller);
   if (self == nullptr) return;
+  if (s.remote_peer) {  // the other peer is at another node: what its node told us
+    SessionInfo info;
+    info.session_id = s.id;
+    info.sealed_session_key = s.key;
+    info.start_delay_ms = s.start_at > now ? clamp_ms(s.start_at - now) : 0;
+    info.role = role;
+    info.correlation_id = role == Role::Caller ? s.request_id : s.invitation_id;
+    info.peer = s.remote_peer->identity;
+    info.peer_observed = s.remote_peer->observed;
+    info.peer_info = s.remote_peer->info;
+    out.push_back(authenticated(*self, std::move(info)));
+    return;
+  }
+  const Registration* peer = find(role == Role::Caller ? s.callee : s.caller);
   if (peer == nullptr) {
     send_error(now, *self, ErrorCode::UnknownPeer, role == Role::Caller ? s.request_id : s.invitation_id, out);
     return;
@@ -788,7 +873,7 @@ void Server::send_session_info(TimePoint now, const Session& s, Role role, std::
   info.correlation_id = role == Role::Caller ? s.request_id : s.invitation_id;
   info.peer = peer->identity;
   info.peer_observed = peer->observed;
-  info.peer_info = peer->info;
+  info.peer_info = info_of(*peer);
   out.push_back(authenticated(*self, std::move(info)));
 }
 
@@ -824,9 +909,14 @@ Transmit Server::authenticated(Registration& to, T message) {
   return Transmit{to.observed, std::move(bytes)};
 }
 
+// Used by the cluster half of the server (server_cluster.cpp) too.
+template Transmit Server::authenticated<IncomingRequest>(Registration&, IncomingRequest);
+template Transmit Server::authenticated<RelayData>(Registration&, RelayData);
+
 void Server::erase_registration(const Slot& slot) {
   auto it = registrations_.find(slot);
   if (it == registrations_.end()) return;
+  if (clustered() && !it->second.closed) cluster_release(it->second);
   registration_ids_.erase(it->second.id);
   release_share(it->second.address_key, true);
   release_share(it->second.network_key, true);
@@ -847,21 +937,30 @@ void Server::erase_pending(std::uint64_t invitation_id) {
       pending_by_callee_.erase(c);
       break;
     }
-  release_share(p.address_key, false);
-  release_share(p.network_key, false);
+  if (p.charged) {
+    release_share(p.address_key, false);
+    release_share(p.network_key, false);
+  }
   if (p.state == RequestState::Waiting) {
     // Never answered: the callee's registration may be offered another.
-    release(p.callee);
-    if (IdentityState* caller = identity_state(p.caller.identity); caller && caller->pending_requests > 0)
+    if (!p.remote_callee) release(p.callee);
+    if (IdentityState* caller = p.origin != 0 ? nullptr : identity_state(p.caller.identity);
+        caller && caller->pending_requests > 0)
       --caller->pending_requests;
   }
   pending_.erase(it);
 }
 
-void Server::on_timer(TimePoint now) { expire(now); }
+void Server::on_timer(TimePoint now) {
+  expire(now);
+  if (clustered()) {
+    std::vector<Transmit> out;  // cluster ticks send nothing to clients, but the helpers take a sink
+    cluster_tick(now, out);
+  }
+}
 
 std::optional<TimePoint> Server::next_deadline() const {
-  std::optional<TimePoint> next;
+  std::optional<TimePoint> next = cluster_deadline();
   for (const TimerQueue* q : {&registration_timers_, &pending_timers_, &session_timers_})
     if (!q->empty() && (!next || q->top().at < *next)) next = q->top().at;
   return next;
@@ -871,16 +970,15 @@ void Server::expire(TimePoint now) {
   while (!registration_timers_.empty() && registration_timers_.top().at <= now) {
     const Timer t = registration_timers_.top();
     registration_timers_.pop();
-    auto slot = registration_ids_.find(t.id);
-    if (slot == registration_ids_.end()) continue;  // re-registered or gone
-    Registration* r = find(slot->second);
-    if (r == nullptr) continue;
+    auto by_id = registration_ids_.find(t.id);
+    if (by_id == registration_ids_.end()) continue;  // re-registered or gone
+    Registration* r = by_id->second;
     if (r->expires > now) {  // refreshed since
       registration_timers_.push({r->expires, t.id});
       continue;
     }
     if (!r->closed) emit(ServerEvent::Kind::Expired, r->identity, {}, r->observed);
-    erase_registration(slot->second);
+    erase_registration(r->slot());
   }
   while (!pending_timers_.empty() && pending_timers_.top().at <= now) {
     const Timer t = pending_timers_.top();

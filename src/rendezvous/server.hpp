@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -61,6 +62,9 @@
 #include "core/endpoint.hpp"
 #include "core/source_key.hpp"
 #include "core/time.hpp"
+#include "rendezvous/cluster_directory.hpp"
+#include "rendezvous/cluster_membership.hpp"
+#include "rendezvous/cluster_messages.hpp"
 #include "rendezvous/crypto.hpp"
 #include "rendezvous/messages.hpp"
 #include "rendezvous/replay_window.hpp"
@@ -170,6 +174,64 @@ struct ServerEvent {
 };
 std::string_view to_string(ServerEvent::Kind kind);
 
+// A node of a cluster of rendezvous servers (issue 21): nodes talk over a
+// message bus (NATS, src/io/nats_link.*) through the server's cluster
+// inbox and outbox (handle_cluster / poll_cluster).
+//
+// - Membership and homes: cluster_membership.hpp. Every registration is
+//   announced to its identity's home node (batched for announce_delay),
+//   renewed there every half registration lifetime while its client keeps
+//   refreshing, and withdrawn when it ends: soft state, nothing to recover
+//   after a restart. The home keeps the cluster-wide count per identity
+//   (cluster_directory.hpp) and evicts what goes over the limit.
+// - A connect for an identity with no free listening registration here
+//   goes to its home (Route), which passes it to the node of the newest
+//   listening registration (Offer); that node invites its callee as if the
+//   caller were local and, on Accept, makes the session (id, key, start
+//   delay) and sends it back (SessionMade). The caller's node tells the
+//   caller. Retransmissions of the caller drive the cluster messages'
+//   (Offer again; the callee's node answers from the request's state).
+// - Relay between peers at two nodes passes over the bus; each node
+//   charges its own client's sends to its usual budgets (session,
+//   identity, address, server) and the receiving node charges the
+//   session's and its server's budgets again, so a session's rates and
+//   byte budget hold whichever node a packet enters.
+// - Alone (no other node heard from: the bus is down, or a single node),
+//   the node serves its own registrations exactly as without a cluster.
+struct ClusterConfig {
+  ClusterKey key{};
+  NodeId node_id = 0;  // 0: a random one
+  MembershipConfig membership;
+  // Held / Released records wait this long to share a message.
+  Duration announce_delay = milliseconds(20);
+  std::uint16_t udp_port = 0;  // said in Hello, for operators
+  std::size_t max_directory_records = 4'000'000;
+};
+
+// A message for the bus: to one node, or (to == 0) to every node.
+struct ClusterTransmit {
+  NodeId to = 0;
+  std::vector<std::uint8_t> bytes;
+};
+
+struct ClusterCounters {
+  std::uint64_t received = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t dropped_malformed = 0;    // not sealed with our key, or a bad body
+  std::uint64_t dropped_replayed = 0;
+  std::uint64_t dropped_misdirected = 0;  // for another node, or our own
+  std::uint64_t dropped_unexpected = 0;   // well-formed, about nothing we know
+  std::uint64_t members_joined = 0;
+  std::uint64_t members_left = 0;
+  std::uint64_t announced = 0;            // registration records sent to their homes
+  std::uint64_t routes = 0;               // connects passed to another node
+  std::uint64_t offers = 0;               // connects from another node offered to a callee here
+  std::uint64_t remote_sessions = 0;      // sessions whose other peer is at another node
+  std::uint64_t relay_forwarded = 0;      // relay packets to or from another node
+  std::uint64_t relay_forwarded_bytes = 0;
+  std::uint64_t evictions = 0;            // registrations ended because their home said so
+};
+
 struct ServerConfig {
   ServerLimits limits;
   AdmissionLimits admission;
@@ -212,6 +274,8 @@ struct ServerConfig {
   std::optional<Identity> identity;
   TurnOfferConfig turn;
   std::function<void(const ServerEvent&)> on_event;
+  // Set: this server is a node of a cluster (see ClusterConfig).
+  std::optional<ClusterConfig> cluster;
 };
 
 struct ServerCounters {
@@ -250,6 +314,21 @@ class Server {
   std::vector<Transmit> handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from);
   void on_timer(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
+  ~Server();
+
+  // Cluster mode (config.cluster): a message from the bus, as received.
+  // Returns the datagrams it makes this node send its clients.
+  std::vector<Transmit> handle_cluster(TimePoint now, std::span<const std::uint8_t> message);
+  // What to publish on the bus (after every handle / handle_cluster /
+  // on_timer).
+  std::vector<ClusterTransmit> poll_cluster();
+  // A clean stop: says Goodbye, so the others stop routing here at once.
+  void leave_cluster(TimePoint now);
+  NodeId node_id() const;
+  // Other nodes heard from lately (0 when alone or not clustered).
+  std::size_t cluster_members() const;
+  const ClusterCounters& cluster_counters() const;
+  std::size_t directory_records() const;
 
   // The X25519 key clients see in every Challenge (pin it with the client's
   // pinned_server_key).
@@ -282,6 +361,12 @@ class Server {
     std::uint64_t instance = 0;
     auto operator<=>(const Slot&) const = default;
   };
+  // Keyed with the server's secret seed: identities and instances are the
+  // clients' choice.
+  struct SlotHash {
+    std::uint64_t seed = 0;
+    std::size_t operator()(const Slot& s) const noexcept;
+  };
   struct Registration {
     PublicKey identity{};
     std::uint64_t instance = 0;
@@ -289,7 +374,9 @@ class Server {
     std::uint64_t order = 0;  // creation order: the newest listening one gets requests
     RegistrationKeys keys;
     Endpoint observed;
-    NatInfo info;
+    // Its NatInfo as the wire carries it (a third of the decoded size;
+    // decoded only for the few SessionInfos that tell it).
+    std::vector<std::uint8_t> info;
     TimePoint expires{};
     TimePoint last_heard{};
     std::uint64_t issued_at_ms = 0;
@@ -298,8 +385,8 @@ class Server {
     Cookie cookie{};             // the one that made it: a retransmitted Prove is answered again
     SourceKey address_key{};     // the shares it is charged to (where it registered from)
     SourceKey network_key{};
-    TokenBucket signalling;
-    TokenBucket answers;
+    LeanBucket signalling;
+    LeanBucket answers;
     // An endpoint its authenticated messages came from that it has not
     // proved yet, and the token of the PathChallenge sent there.
     std::optional<Endpoint> candidate;
@@ -309,15 +396,16 @@ class Server {
     bool single_session = false;
     bool taken = false;   // single-session: has a request waiting or accepted
     bool closed = false;  // unregistered; kept until its cookie expired (replays)
+    TimePoint announced{};  // cluster: last told its home
     std::optional<TimePoint> turn_offered;  // when TurnServers last went out
     Slot slot() const { return {identity, instance}; }
   };
   // What an identity's registrations share.
   struct IdentityState {
     std::vector<std::uint64_t> instances;
-    TokenBucket relay_bytes;
-    TokenBucket relay_packets;
-    std::size_t pending_requests = 0;
+    LeanBucket relay_bytes;
+    LeanBucket relay_packets;
+    std::uint32_t pending_requests = 0;
   };
   enum class RequestState { Waiting, Accepted, Rejected };
   struct PendingRequest {
@@ -330,6 +418,14 @@ class Server {
     TimePoint expires{};
     RequestState state = RequestState::Waiting;
     std::uint64_t session_id = 0;
+    bool charged = true;  // counts against the caller's shares (a local caller)
+    // Cluster: a callee at another node (caller's side: the node that
+    // offered it, once known), or a caller at another node (callee's side:
+    // its node and what the callee's SessionInfo tells about it).
+    bool remote_callee = false;
+    NodeId holder = 0;
+    NodeId origin = 0;
+    std::shared_ptr<const cluster::PeerCard> remote_caller;
   };
   struct Session {
     std::uint64_t id = 0;
@@ -340,10 +436,15 @@ class Server {
     std::uint64_t invitation_id = 0;
     TimePoint start_at{};
     TimePoint last_activity{};
-    TokenBucket bytes;
-    TokenBucket packets;
+    LeanBucket bytes;
+    LeanBucket packets;
     std::uint64_t relayed_bytes = 0;
     bool quota_reported = false;
+    // Cluster: the other peer is at node remote_node (caller_remote says
+    // which side); its slot here is {identity, 0}.
+    NodeId remote_node = 0;
+    bool caller_remote = false;
+    std::shared_ptr<const cluster::PeerCard> remote_peer;
   };
 
   void on_register(TimePoint now, const Register& m, std::size_t size, const Endpoint& from, std::vector<Transmit>& out);
@@ -392,6 +493,40 @@ class Server {
   void emit(ServerEvent::Kind kind, const PublicKey& identity, const PublicKey& peer = {}, Endpoint endpoint = {},
             std::uint64_t session_id = 0);
   std::uint64_t random_u64();
+  // Ends a waiting request for `r` (it unregistered or was evicted): its
+  // callers hear UnknownPeer at once.
+  void orphan_requests(TimePoint now, const Registration& r, std::vector<Transmit>& out);
+
+  // Cluster (server_cluster.cpp).
+  struct ClusterState;
+  void init_cluster(TimePoint now);
+  std::optional<TimePoint> cluster_deadline() const;
+  bool clustered() const { return cluster_ != nullptr; }
+  bool has_peers() const;
+  void cluster_announce(TimePoint now, Registration& r, bool fresh);
+  void cluster_release(const Registration& r);
+  void cluster_send(TimePoint now, NodeId to, cluster::Body body, std::vector<Transmit>& out);
+  void cluster_dispatch(TimePoint now, NodeId sender, const cluster::Body& body, std::vector<Transmit>& out);
+  void cluster_tick(TimePoint now, std::vector<Transmit>& out);
+  void cluster_flush(TimePoint now, std::vector<Transmit>& out);
+  void cluster_members_changed(TimePoint now, const std::vector<NodeId>& left);
+  void apply_held(TimePoint now, NodeId node, const cluster::HeldRecord& record, std::vector<Transmit>& out);
+  void apply_eviction(TimePoint now, const PublicKey& identity, std::uint64_t instance, std::vector<Transmit>& out);
+  void route_remote(TimePoint now, const PendingRequest& p, std::vector<Transmit>& out);
+  void on_route(TimePoint now, const cluster::Route& m, std::vector<Transmit>& out);
+  void on_offer(TimePoint now, const cluster::Offer& m, std::vector<Transmit>& out);
+  void on_session_made(TimePoint now, NodeId sender, const cluster::SessionMade& m, std::vector<Transmit>& out);
+  void on_remote_answer(TimePoint now, NodeId sender, std::uint64_t invitation, bool found, bool rejected,
+                        std::vector<Transmit>& out);
+  void on_cluster_relay(TimePoint now, NodeId sender, const cluster::Relay& m, std::vector<Transmit>& out);
+  void answer_remote_caller(TimePoint now, Registration& callee, PendingRequest& p, bool accept,
+                            std::vector<Transmit>& out);
+  cluster::PeerCard card_of(const Registration& r) const;
+  static NatInfo info_of(const Registration& r);
+  void new_session_buckets(Session& s, TimePoint now) const;
+  // Whether a new registration of `identity` would exceed its cluster-wide
+  // limit, as far as this node (its home) knows.
+  bool over_cluster_limit(const PublicKey& identity, std::uint64_t instance) const;
 
   // A table's per-source shares.
   struct SourceShare {
@@ -422,8 +557,8 @@ class Server {
   std::optional<stun::SourceRateLimiter> path_limiter_;
   UsedCookies used_cookies_;
   ServerCounters counters_;
-  std::map<Slot, Registration> registrations_;
-  std::unordered_map<std::uint64_t, Slot> registration_ids_;
+  std::unordered_map<Slot, Registration, SlotHash> registrations_;
+  std::unordered_map<std::uint64_t, Registration*> registration_ids_;  // nodes never move
   std::unordered_map<PublicKey, IdentityState, KeyHash> identities_;
   std::uint64_t next_order_ = 0;
   std::unordered_map<std::uint64_t, PendingRequest> pending_;             // by invitation id
@@ -431,6 +566,9 @@ class Server {
   std::multimap<Slot, std::uint64_t> pending_by_callee_;
   std::unordered_map<std::uint64_t, Session> sessions_;
   std::unordered_map<SourceKey, SourceShare, SourceKeyHash> shares_;
+  // The rates of the lean buckets above.
+  BucketRate signalling_rate_, answers_rate_, identity_bytes_rate_, identity_packets_rate_, session_bytes_rate_,
+      session_packets_rate_;
   TokenBucket verifications_total_;
   TokenBucket relay_total_bytes_;
   TokenBucket relay_total_packets_;
@@ -439,6 +577,7 @@ class Server {
   TimerQueue registration_timers_;
   TimerQueue pending_timers_;
   TimerQueue session_timers_;
+  std::unique_ptr<ClusterState> cluster_;
 };
 
 }  // namespace natpunch::rendezvous

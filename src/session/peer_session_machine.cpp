@@ -60,6 +60,10 @@ punch::StrategyParams repunch_params(punch::StrategyParams params, Duration hole
 PeerSessionMachine::PeerSessionMachine(SessionConfig config, rendezvous::RandomBytes random, TimePoint now)
     : config_(std::move(config)), rng_(config_.seed), client_(client_config(config_), std::move(random)) {
   info_.server = config_.client.server.to_string();
+  servers_.push_back(config_.client.server);
+  for (const auto& e : config_.client.alternate_servers)
+    if (std::find(servers_.begin(), servers_.end(), e) == servers_.end()) servers_.push_back(e);
+  attempt_started_ = now;
   info_.identity = rendezvous::to_hex(config_.client.identity.public_key);
   progress(SessionProgress::Kind::kIdentity, info_.identity);
   registration_deadline_ = now + std::min(config_.registration_wait, config_.wait);
@@ -99,6 +103,26 @@ std::string PeerSessionMachine::current_strategy() const {
   return info_.strategy.empty() ? std::string("relay") : info_.strategy;
 }
 
+std::string PeerSessionMachine::server_list() const {
+  std::string list;
+  for (const auto& e : servers_) list += (list.empty() ? "" : ", ") + e.to_string();
+  return list;
+}
+
+void PeerSessionMachine::check_failover(TimePoint now, bool lost) {
+  if (lost) attempt_started_ = now;  // registering again, at the same server so far
+  if (servers_.size() < 2 || phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  const bool silent = !client_.registered() && now - attempt_started_ >= kFailoverAfter;
+  if (!lost && !silent) return;
+  if (!moved_from_) moved_from_ = info_.server;
+  current_server_ = (current_server_ + 1) % servers_.size();
+  ++failovers_;
+  attempt_started_ = now;
+  info_.server = servers_[current_server_].to_string();
+  client_.switch_server(now, servers_[current_server_]);
+  queue_client(now);
+}
+
 void PeerSessionMachine::queue_client(TimePoint now) {
   for (auto& t : client_.poll_transmit(now)) outbox_.push_back(Transmit{0, t.to, DatagramBytes(std::move(t.bytes))});
 }
@@ -108,7 +132,7 @@ void PeerSessionMachine::queue_client(TimePoint now) {
 void PeerSessionMachine::on_datagram(TimePoint now, SocketId socket, const Endpoint& from,
                                      std::span<const std::uint8_t> bytes) {
   if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
-  if (socket == 0 && from == config_.client.server && client_.on_datagram(now, bytes, from)) {
+  if (socket == 0 && from == client_.server() && client_.on_datagram(now, bytes, from)) {
     on_client_events(now);
     queue_client(now);
     if (phase_ == Phase::Open) service_channel(now);
@@ -148,6 +172,8 @@ std::optional<Transmit> PeerSessionMachine::poll_transmit(TimePoint now) {
 std::optional<TimePoint> PeerSessionMachine::next_deadline() const {
   if (phase_ == Phase::Closed || phase_ == Phase::Failed) return std::nullopt;
   std::optional<TimePoint> t = client_.next_deadline();
+  if (servers_.size() > 1 && !client_.registered() && phase_ != Phase::Closed && phase_ != Phase::Failed)
+    earliest(t, attempt_started_ + kFailoverAfter);
   switch (phase_) {
     case Phase::Registering: earliest(t, registration_deadline_); break;
     case Phase::WaitingForSession: earliest(t, session_deadline_); break;
@@ -169,6 +195,7 @@ std::optional<TimePoint> PeerSessionMachine::next_deadline() const {
 void PeerSessionMachine::on_timer(TimePoint now) {
   if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
   if (auto due = client_.next_deadline(); due && *due <= now) client_.on_timer(now);
+  check_failover(now, false);
   on_client_events(now);
   queue_client(now);
   switch (phase_) {
@@ -186,7 +213,8 @@ void PeerSessionMachine::on_timer(TimePoint now) {
           fail(now, SessionErrorKind::kNoServer,
                refused_ ? "the rendezvous server refused the registration: " +
                               std::string(rendezvous::to_string(*refused_)) + " at " + info_.server
-                        : "no answer from the rendezvous server at " + info_.server);
+                        : servers_.size() > 1 ? "no answer from any of the rendezvous servers " + server_list()
+                                              : "no answer from the rendezvous server at " + info_.server);
         }
       }
       break;
@@ -236,6 +264,13 @@ void PeerSessionMachine::on_client_events(TimePoint now) {
   while (auto e = client_.poll_event()) {
     if (const auto* r = std::get_if<ev::Registered>(&*e)) {
       refused_.reset();
+      if (moved_from_) {
+        progress(SessionProgress::Kind::kRegistered,
+                 "registered at " + info_.server + " (" + *moved_from_ + " stopped answering), seen as " +
+                     r->observed.to_string(),
+                 {}, r->observed.to_string());
+        moved_from_.reset();
+      }
       if (phase_ != Phase::Registering) continue;  // a refresh or a re-registration
       observed_ = r->observed;
       info_.observed = r->observed.to_string();
@@ -248,6 +283,10 @@ void PeerSessionMachine::on_client_events(TimePoint now) {
     }
     if (const auto* r = std::get_if<ev::RegistrationRefused>(&*e)) {
       refused_ = r->code;
+      continue;
+    }
+    if (const auto* lost = std::get_if<ev::RegistrationLost>(&*e)) {
+      if (!lost->reason) check_failover(now, true);
       continue;
     }
     if (const auto* m = std::get_if<ev::ServerKeyMismatch>(&*e)) {

@@ -137,7 +137,12 @@ class PeerSessionMachine {
   Phase phase() const { return phase_; }
   const SessionInfo& info() const { return info_; }
   SessionStats stats() const;
-  const Endpoint& server() const { return config_.client.server; }
+  // The rendezvous it talks to now (config.client.server, or one of the
+  // alternate_servers after a failover), and how often it moved.
+  const Endpoint& server() const { return client_.server(); }
+  std::uint64_t failovers() const { return failovers_; }
+  // Unanswered this long, a registration attempt moves to the next server.
+  static constexpr Duration kFailoverAfter = seconds(3);
   // Sockets any strategy so far used (a driver keeps them open: late
   // handshake messages and re-punches arrive there).
   std::uint32_t sockets_used() const { return sockets_used_; }
@@ -165,6 +170,13 @@ class PeerSessionMachine {
   void start_repunch(TimePoint now);
   punch::StrategyParams strategy_params() const;
   void queue_client(TimePoint now);
+  // With alternate servers (a cluster's nodes, every record of the
+  // server's name): moves to the next one when the current one stopped
+  // answering -- refreshes unanswered (`lost`), or a registration attempt
+  // unanswered for kFailoverAfter -- and registers there. A server's own
+  // refusal (NotRegistered after its restart) keeps it where it is.
+  void check_failover(TimePoint now, bool lost);
+  std::string server_list() const;
   void note_route();
   std::string current_strategy() const;
 
@@ -182,6 +194,11 @@ class PeerSessionMachine {
   std::optional<rendezvous::PublicKey> mismatched_key_;
   static constexpr Duration kGraceAfterMismatch = seconds(2);
   std::uint32_t request_id_ = 0;
+  std::vector<Endpoint> servers_;  // config.client.server, then the alternates
+  std::size_t current_server_ = 0;
+  TimePoint attempt_started_{};
+  std::uint64_t failovers_ = 0;
+  std::optional<std::string> moved_from_;  // said once registered at the next one
   std::optional<TimePoint> last_waiting_notice_;
   rendezvous::ClientSession session_;
   std::optional<Endpoint> observed_;  // socket 0's public endpoint at registration

@@ -39,7 +39,7 @@ std::optional<std::string> software_error(std::string_view software) {
 }
 
 Server::Server(ServerConfig config) : config_(std::move(config)) {
-  if (config_.rate_limit) limiter_.emplace(*config_.rate_limit, config_.hash_seed);
+  if (config_.rate_limit) limiter_.emplace(*config_.rate_limit, config_.hash_seed, config_.shared_address_budgets);
 }
 
 Endpoint Server::socket_endpoint(SocketIndex socket) const {

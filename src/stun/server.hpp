@@ -31,6 +31,7 @@
 // handle() does not allocate: the request is decoded in place and the
 // response is written into the caller's buffer.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -67,6 +68,11 @@ struct ServerConfig {
   std::string software;
   // nullopt disables rate limiting (tests, lab).
   std::optional<RateLimitConfig> rate_limit = RateLimitConfig{};
+  // The address budgets of every worker serving one socket group
+  // (io/stun_server_runner.cpp): with it, a carrier address whose ports the
+  // kernel spreads over the workers still gets exactly its budget.
+  // nullptr: this server's own.
+  std::shared_ptr<AddressBudgets> shared_address_budgets;
   // Keys the source hash so an attacker cannot aim a flood at the hash set
   // of a victim's address. Real drivers pass OS randomness.
   std::uint64_t hash_seed = 0;

@@ -32,29 +32,18 @@ std::uint64_t tag_of(std::uint64_t hash) { return hash == 0 ? 1 : hash; }
 
 }  // namespace
 
-SourceRateLimiter::SourceRateLimiter(const RateLimitConfig& config, std::uint64_t hash_seed)
-    : config_(config), seed_(hash_seed), v4_base_(splitmix64(hash_seed ^ source_key_detail::kV4Subscriber)) {
-  addresses_.resize(rounded_sets(config.max_addresses, kWays) * kWays);
-  endpoints_.resize(rounded_sets(config.max_sources, kWays) * kWays);
+AddressBudgetConfig address_budget_config(const RateLimitConfig& config) {
+  return AddressBudgetConfig{config.address_requests_per_second, config.address_burst, config.known_ports_per_second,
+                             config.known_ports_burst, config.max_addresses};
 }
 
-SourceRateLimiter::AddressEntry& SourceRateLimiter::address(TimePoint now, std::uint64_t hash) {
-  const std::uint64_t tag = tag_of(hash);
-  AddressEntry* ways = addresses_.data() + (hash % (addresses_.size() / kWays)) * kWays;
-  AddressEntry* victim = &ways[0];
-  for (std::size_t i = 0; i < kWays; ++i) {
-    AddressEntry& a = ways[i];
-    if (a.tag == tag) {
-      const double s = elapsed(now, a.last_seen);
-      a.tokens = refilled(a.tokens, s, config_.address_requests_per_second, config_.address_burst);
-      a.promotions = refilled(a.promotions, s, config_.known_ports_per_second, config_.known_ports_burst);
-      return a;
-    }
-    if (victim->tag != 0 && (a.tag == 0 || a.last_seen < victim->last_seen)) victim = &a;
-  }
-  *victim = AddressEntry{tag, now, static_cast<float>(config_.address_burst),
-                         static_cast<float>(config_.known_ports_burst)};
-  return *victim;
+SourceRateLimiter::SourceRateLimiter(const RateLimitConfig& config, std::uint64_t hash_seed,
+                                     std::shared_ptr<AddressBudgets> shared)
+    : config_(config),
+      seed_(hash_seed),
+      v4_base_(splitmix64(hash_seed ^ source_key_detail::kV4Subscriber)),
+      addresses_(shared ? std::move(shared) : std::make_shared<AddressBudgets>(address_budget_config(config), false)) {
+  endpoints_.resize(rounded_sets(config.max_sources, kWays) * kWays);
 }
 
 SourceRateLimiter::EndpointEntry* SourceRateLimiter::find_endpoint(std::uint64_t hash) {
@@ -93,7 +82,6 @@ RateDecision SourceRateLimiter::decide(TimePoint now, const Endpoint& source) {
   const std::uint64_t address_hash = source.address.is_v4()
                                          ? splitmix64(v4_base_ ^ source.address.v4_host_order())
                                          : key_hash(subscriber_key(source.address), seed_);
-  AddressEntry& a = address(now, address_hash);
   std::uint64_t hash = address_hash ^ kEndpointSalt;
   if (source.address.is_v6()) hash = splitmix64(hash ^ load_be64(source.address.data() + 8));
   hash = splitmix64(hash ^ source.port);
@@ -102,13 +90,9 @@ RateDecision SourceRateLimiter::decide(TimePoint now, const Endpoint& source) {
     e->tokens = refilled(e->tokens, s, config_.requests_per_second, config_.burst);
     e->reserve = refilled(e->reserve, s, config_.reserved_per_second, config_.reserved_burst);
     if (e->tokens < 1) return RateDecision::EndpointLimited;
-    if (a.tokens >= 1) {
-      a.tokens -= 1;
+    if (const auto c = addresses_->charge(now, address_hash, !e->known); c.allowed) {
       e->tokens -= 1;
-      if (!e->known && a.promotions >= 1) {
-        a.promotions -= 1;
-        e->known = true;
-      }
+      if (c.promoted) e->known = true;
       return RateDecision::Allowed;
     }
     if (e->known && e->reserve >= 1) {
@@ -120,8 +104,7 @@ RateDecision SourceRateLimiter::decide(TimePoint now, const Endpoint& source) {
   }
   // A new port: its first request is paid by the address budget alone, and
   // a flood of new ports beyond it does not even churn the table.
-  if (a.tokens < 1) return RateDecision::AddressLimited;
-  a.tokens -= 1;
+  if (!addresses_->charge(now, address_hash, false).allowed) return RateDecision::AddressLimited;
   if (EndpointEntry* slot = endpoint_slot(now, hash))
     *slot = EndpointEntry{tag_of(hash), now, static_cast<float>(config_.burst - 1),
                           static_cast<float>(config_.reserved_burst), false};

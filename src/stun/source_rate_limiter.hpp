@@ -28,11 +28,18 @@
 // after `known_idle`). An evicted source comes back with full buckets:
 // under a table-filling flood the limiter degrades to "a burst per
 // eviction" rather than locking anyone out.
+//
+// Threads: the endpoint table is the limiter's own; the address table
+// (address_budgets.hpp) may be shared by the limiters of several workers,
+// so that an address whose ports are spread over them still gets exactly
+// its budget (each port must always reach the same worker).
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/endpoint.hpp"
 #include "core/time.hpp"
+#include "stun/address_budgets.hpp"
 
 namespace natpunch::stun {
 
@@ -61,9 +68,16 @@ enum class RateDecision : std::uint8_t {
   AddressLimited,      // the address budget is spent and the port has no reserve left
 };
 
+// The address half of `config`.
+AddressBudgetConfig address_budget_config(const RateLimitConfig& config);
+
 class SourceRateLimiter {
  public:
-  SourceRateLimiter(const RateLimitConfig& config, std::uint64_t hash_seed);
+  // `shared`: the address budgets of all workers (made with
+  // address_budget_config() of the same config, shared = true); nullptr:
+  // this limiter's own.
+  SourceRateLimiter(const RateLimitConfig& config, std::uint64_t hash_seed,
+                    std::shared_ptr<AddressBudgets> shared = nullptr);
 
   // Charges one request of `source`; true when it may be served.
   bool allow(TimePoint now, const Endpoint& source) { return decide(now, source) <= RateDecision::AllowedFromReserve; }
@@ -76,12 +90,6 @@ class SourceRateLimiter {
 
  private:
   static constexpr std::size_t kWays = 8;
-  struct AddressEntry {
-    std::uint64_t tag = 0;  // 0: free
-    TimePoint last_seen{};
-    float tokens = 0;
-    float promotions = 0;  // known ports it may still create
-  };
   struct EndpointEntry {
     std::uint64_t tag = 0;  // 0: free
     TimePoint last_seen{};
@@ -90,14 +98,13 @@ class SourceRateLimiter {
     bool known = false;
   };
 
-  AddressEntry& address(TimePoint now, std::uint64_t hash);
   EndpointEntry* find_endpoint(std::uint64_t hash);
   EndpointEntry* endpoint_slot(TimePoint now, std::uint64_t hash);
 
   RateLimitConfig config_;
   std::uint64_t seed_;
   std::uint64_t v4_base_;  // key_hash()'s first round for every IPv4 address
-  std::vector<AddressEntry> addresses_;
+  std::shared_ptr<AddressBudgets> addresses_;
   std::vector<EndpointEntry> endpoints_;
   std::size_t tracked_ = 0;
 };

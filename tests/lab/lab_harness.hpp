@@ -8,7 +8,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +30,23 @@ using test_support::CommandResult;
 inline CommandResult run(const std::string& command) { return test_support::run_command(command); }
 
 inline bool is_root() { return geteuid() == 0; }
+
+// A file's whole text ("" if unreadable): what a background process wrote.
+inline std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The JSON lines of `text` whose "event" is `event` (other lines skipped).
+inline std::vector<nlohmann::json> json_events(const std::string& text, const std::string& event) {
+  std::vector<nlohmann::json> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.value("event", "") == event) out.push_back(j);
+  }
+  return out;
+}
 
 // A process started in the background (e.g. a server inside a namespace);
 // stopped with SIGTERM (then SIGKILL) when the object goes away.
@@ -46,6 +67,13 @@ class BackgroundProcess {
     if (pid_ <= 0) return false;
     int status = 0;
     return waitpid(pid_, &status, WNOHANG) == 0;
+  }
+  // SIGKILL at once (a crash, a power cut): no chance to say goodbye.
+  void kill_now() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
   }
   void stop() {
     if (pid_ <= 0) return;
