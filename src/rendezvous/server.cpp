@@ -87,6 +87,22 @@ NatInfo Server::info_of(const Registration& r) {
   return info;
 }
 
+Server::Session Server::session_for(TimePoint now, const PendingRequest& p) {
+  Session s;
+  do {
+    s.id = random_u64();
+  } while (sessions_.contains(s.id));
+  random_(s.key);
+  s.caller = p.caller;
+  s.callee = p.callee;
+  s.request_id = p.request_id;
+  s.invitation_id = p.invitation_id;
+  s.start_at = now + config_.start_delay;
+  s.last_activity = now;
+  new_session_buckets(s, now);
+  return s;
+}
+
 void Server::new_session_buckets(Session& s, TimePoint now) const {
   s.bytes = LeanBucket(session_bytes_rate_, now);
   s.packets = LeanBucket(session_packets_rate_, now);
@@ -748,18 +764,7 @@ void Server::on_answer(TimePoint now, Registration& callee, std::uint64_t invita
     release(p.callee);
     return;
   }
-  Session s;
-  do {
-    s.id = random_u64();
-  } while (sessions_.contains(s.id));
-  random_(s.key);
-  s.caller = p.caller;
-  s.callee = p.callee;
-  s.request_id = p.request_id;
-  s.invitation_id = p.invitation_id;
-  s.start_at = now + config_.start_delay;
-  s.last_activity = now;
-  new_session_buckets(s, now);
+  Session s = session_for(now, p);
   p.state = RequestState::Accepted;
   p.session_id = s.id;
   const Session& stored = sessions_[s.id] = s;

@@ -524,6 +524,9 @@ class Server {
   cluster::PeerCard card_of(const Registration& r) const;
   static NatInfo info_of(const Registration& r);
   void new_session_buckets(Session& s, TimePoint now) const;
+  // A session for an accepted request: a fresh id and key, the two sides,
+  // the start time and its rate buckets (the caller stores it).
+  Session session_for(TimePoint now, const PendingRequest& p);
   // Whether a new registration of `identity` would exceed its cluster-wide
   // limit, as far as this node (its home) knows.
   bool over_cluster_limit(const PublicKey& identity, std::uint64_t instance) const;

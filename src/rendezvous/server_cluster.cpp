@@ -394,18 +394,7 @@ void Server::answer_remote_caller(TimePoint now, Registration& callee, PendingRe
     cluster_send(now, p.origin, cluster::Rejected{p.invitation_id}, out);
     return;
   }
-  Session s;
-  do {
-    s.id = random_u64();
-  } while (sessions_.contains(s.id));
-  random_(s.key);
-  s.caller = p.caller;
-  s.callee = p.callee;
-  s.request_id = p.request_id;
-  s.invitation_id = p.invitation_id;
-  s.start_at = now + config_.start_delay;
-  s.last_activity = now;
-  new_session_buckets(s, now);
+  Session s = session_for(now, p);
   s.remote_node = p.origin;
   s.caller_remote = true;
   s.remote_peer = p.remote_caller;
