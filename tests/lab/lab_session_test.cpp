@@ -263,16 +263,19 @@ std::string external_of(const std::string& mappings, const std::string& internal
   return found;
 }
 
-// The internal endpoint that registered with the rendezvous (the session's socket 0).
+// The internal endpoint that registered with the rendezvous (the session's
+// socket 0): the last one mapped towards it -- the sockets that learned the
+// NAT through the rendezvous's STUN before registering came first.
 std::string registering_socket(const std::string& mappings, const std::string& rendezvous) {
   std::istringstream lines(mappings);
+  std::string found;
   for (std::string line; std::getline(lines, line);) {
     std::istringstream fields(line);
     std::string time, in, ex, remote;
     if (line.starts_with("#") || !(fields >> time >> in >> ex >> remote)) continue;
-    if (remote == rendezvous) return in;
+    if (remote == rendezvous) found = in;
   }
-  return {};
+  return found;
 }
 
 std::vector<std::string> cmdline_of(pid_t pid) {

@@ -16,6 +16,7 @@
 //   BothSymmetric      the both-symmetric birthday attack over 512 ports in
 //       400 sessions: the direct count lies in the 99.9 % binomial interval
 //       around 1 - exp(-n^2/N^2).
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <boost/math/distributions/binomial.hpp>
@@ -169,8 +170,11 @@ void check_row(const Row& row, std::uint64_t seed) {
   EXPECT_EQ(b.machine().info().strategy, row.expect.strategy);
   EXPECT_EQ(a.machine().info().session_id, b.machine().info().session_id);
   if (row.expect.max_probes > 0) {
-    EXPECT_LE(a.machine().info().probes_sent, row.expect.max_probes);
-    EXPECT_LE(b.machine().info().probes_sent, row.expect.max_probes);
+    // Virtual time has no scheduling delay: the first round trip is ~21
+    // probes, well inside the lab's bound (which a loaded machine stretches).
+    const std::uint64_t first_round_trip = std::min<std::uint64_t>(row.expect.max_probes, 100);
+    EXPECT_LE(a.machine().info().probes_sent, first_round_trip);
+    EXPECT_LE(b.machine().info().probes_sent, first_round_trip);
   }
   // Data both ways; on a direct route every datagram went directly, so each
   // side sends where the other listens (both ended on working paths, the
