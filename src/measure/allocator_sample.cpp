@@ -44,7 +44,7 @@ std::pair<std::uint16_t, std::uint16_t> widened(std::uint16_t lo, std::uint16_t 
 
 }  // namespace
 
-nat::AllocatorGuess classify_allocator_sample(std::span<const SampledMapping> sample, nat::MappingBehavior mapping) {
+nat::AllocatorGuess classify_allocator_sample(std::span<const ProbeMapping> sample, nat::MappingBehavior mapping) {
   nat::AllocatorGuess guess;
   guess.mappings = sample.size();
   if (!sample.empty()) {

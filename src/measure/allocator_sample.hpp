@@ -41,7 +41,7 @@
 
 namespace natpunch::measure {
 
-struct SampledMapping {
+struct ProbeMapping {
   std::optional<std::uint16_t> local_port;  // nullopt: the driver did not say
   std::uint16_t mapped_port = 0;
 };
@@ -51,6 +51,6 @@ inline constexpr std::size_t kMinSampleMappings = 3;
 
 // `sample`: one entry per mapping the NAT made, in the order it made them.
 // `mapping` is the NAT's mapping behaviour (None: no translation).
-nat::AllocatorGuess classify_allocator_sample(std::span<const SampledMapping> sample, nat::MappingBehavior mapping);
+nat::AllocatorGuess classify_allocator_sample(std::span<const ProbeMapping> sample, nat::MappingBehavior mapping);
 
 }  // namespace natpunch::measure

@@ -116,17 +116,17 @@ void NatProbe::finish(TimePoint now) {
 
   // The mappings in the order the NAT made them.
   auto& sample = result_.sample;
-  if (d.mapped) sample.push_back(SampledMapping{local_port(0), d.mapped->port});
+  if (d.mapped) sample.push_back(ProbeMapping{local_port(0), d.mapped->port});
   std::size_t answered = 0;
   for (const auto& s : samples_) {
     if (!s.mapped) continue;
     ++answered;
-    sample.push_back(SampledMapping{local_port(s.socket), s.mapped->port});
+    sample.push_back(ProbeMapping{local_port(s.socket), s.mapped->port});
   }
   // Socket 0's later mappings, where the destination made new ones.
-  if (d.mapped_alt_ip && d.mapped_alt_ip != d.mapped) sample.push_back(SampledMapping{local_port(0), d.mapped_alt_ip->port});
+  if (d.mapped_alt_ip && d.mapped_alt_ip != d.mapped) sample.push_back(ProbeMapping{local_port(0), d.mapped_alt_ip->port});
   if (d.mapped_alt_both && d.mapped_alt_both != d.mapped && d.mapped_alt_both != d.mapped_alt_ip)
-    sample.push_back(SampledMapping{local_port(0), d.mapped_alt_both->port});
+    sample.push_back(ProbeMapping{local_port(0), d.mapped_alt_both->port});
   if (answered < samples_.size())
     add_note(k.note, std::to_string(samples_.size() - answered) + " of " + std::to_string(samples_.size()) +
                          " sample sockets got no answer");

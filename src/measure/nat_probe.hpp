@@ -60,7 +60,7 @@ struct NatProbeConfig {
 
 struct NatProbeResult {
   stun::DiscoveryResult discovery;
-  std::vector<SampledMapping> sample;  // in the order the NAT made the mappings
+  std::vector<ProbeMapping> sample;  // in the order the NAT made the mappings
   nat::NatKnowledge knowledge;
 };
 

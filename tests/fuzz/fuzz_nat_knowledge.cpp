@@ -57,9 +57,9 @@ void cache(std::string_view text) {
 void sample(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return;
   const auto mapping = static_cast<nat::MappingBehavior>(data[0] % 5);
-  std::vector<measure::SampledMapping> mappings;
+  std::vector<measure::ProbeMapping> mappings;
   for (std::size_t i = 1; i + 4 <= size && mappings.size() < 64; i += 5) {
-    measure::SampledMapping m;
+    measure::ProbeMapping m;
     if (data[i] & 1) m.local_port = static_cast<std::uint16_t>(data[i + 1] << 8 | data[i + 2]);
     m.mapped_port = static_cast<std::uint16_t>(data[i + 3] << 8 | (i + 4 < size ? data[i + 4] : 0));
     mappings.push_back(m);

@@ -20,11 +20,11 @@ namespace {
 using A = nat::AllocatorClass;
 using M = nat::MappingBehavior;
 
-std::vector<SampledMapping> ports(std::initializer_list<int> mapped, std::optional<int> first_local = std::nullopt) {
-  std::vector<SampledMapping> out;
+std::vector<ProbeMapping> ports(std::initializer_list<int> mapped, std::optional<int> first_local = std::nullopt) {
+  std::vector<ProbeMapping> out;
   int local = first_local.value_or(0);
   for (int p : mapped) {
-    SampledMapping m;
+    ProbeMapping m;
     if (first_local) m.local_port = static_cast<std::uint16_t>(local++ * 7 + 30000);  // kernel-chosen, unrelated
     m.mapped_port = static_cast<std::uint16_t>(p);
     out.push_back(m);
@@ -32,19 +32,19 @@ std::vector<SampledMapping> ports(std::initializer_list<int> mapped, std::option
   return out;
 }
 
-std::vector<SampledMapping> kept(std::initializer_list<int> local_ports, int changed = 0) {
-  std::vector<SampledMapping> out;
+std::vector<ProbeMapping> kept(std::initializer_list<int> local_ports, int changed = 0) {
+  std::vector<ProbeMapping> out;
   int i = 0;
   for (int p : local_ports) {
     const bool moved = i++ < changed;
-    out.push_back(SampledMapping{static_cast<std::uint16_t>(p), static_cast<std::uint16_t>(moved ? p + 1000 : p)});
+    out.push_back(ProbeMapping{static_cast<std::uint16_t>(p), static_cast<std::uint16_t>(moved ? p + 1000 : p)});
   }
   return out;
 }
 
 struct Row {
   const char* name;
-  std::vector<SampledMapping> sample;
+  std::vector<ProbeMapping> sample;
   M mapping;
   A expected;
   std::optional<nat::AllocatorSpec> spec;  // checked when set
@@ -125,14 +125,14 @@ TEST_P(AllocatorSampleFromModel, ShowsTheAllocatorsClass) {
   Rng rng(11);
   for (int draw = 0; draw < 200; ++draw) {
     auto allocator = nat::make_allocator(spec);
-    std::vector<SampledMapping> sample;
+    std::vector<ProbeMapping> sample;
     std::set<std::uint16_t> locals;
     while (sample.size() < 9) {
       const auto local = static_cast<std::uint16_t>(32768 + rng.next_u64() % 28232);  // Linux's ephemeral range
       if (!locals.insert(local).second) continue;
       const auto port = allocator->allocate(kTimeZero, nat::PortRequest{0, local}, rng);
       ASSERT_TRUE(port);
-      sample.push_back(SampledMapping{local, *port});
+      sample.push_back(ProbeMapping{local, *port});
     }
     const auto guess = classify_allocator_sample(sample, M::AddressAndPortDependent);
     ASSERT_EQ(guess.kind, expected) << "draw " << draw << ": " << guess.why;
