@@ -182,8 +182,10 @@ class SessionWorld {
   PeerHost& b() { return *peers_[0]; }
   PeerHost& a() { return *peers_[1]; }
   // The public address a side is seen at (its NAT's, or its own).
-  const IpAddress& public_a() const { return public_addresses_[1]; }
-  const IpAddress& public_b() const { return public_addresses_[0]; }
+  // Before add_pair added that side: the unspecified address (a network
+  // filter may ask while the pair is being built).
+  IpAddress public_a() const { return public_addresses_.size() > 1 ? public_addresses_[1] : IpAddress{}; }
+  IpAddress public_b() const { return public_addresses_.empty() ? IpAddress{} : public_addresses_[0]; }
 
   void run_until(TimePoint until, const std::function<bool()>& stop = [] { return false; }) {
     network_.run(until, stop);
