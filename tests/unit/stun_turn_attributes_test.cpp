@@ -137,7 +137,9 @@ TEST(TurnAttributes, AbsentAttributesAreNullopt) {
 
 TEST(TurnAttributes, AlgorithmParametersAreSkippedNotMisread) {
   // An unknown algorithm with 3 bytes of parameters (padded to 4), then SHA-256.
-  auto m = MessageView::decode(with_attribute(attr::kPasswordAlgorithms, {0x12, 0x34, 0, 3, 9, 9, 9, 0, 0, 2, 0, 0}));
+  // The view reads these bytes: they must outlive it.
+  const auto bytes = with_attribute(attr::kPasswordAlgorithms, {0x12, 0x34, 0, 3, 9, 9, 9, 0, 0, 2, 0, 0});
+  auto m = MessageView::decode(bytes);
   ASSERT_TRUE(m.ok()) << to_string(m.error());
   std::array<std::uint16_t, 4> listed{};
   ASSERT_EQ(password_algorithms(*m, listed), 2u);
