@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "../support/event_log.hpp"
 #include "core/rng.hpp"
 #include "rendezvous/client.hpp"
 #include "rendezvous/server.hpp"
@@ -37,16 +38,11 @@ class ClusterHarness {
 
     template <class T>
     std::vector<T> all() const {
-      std::vector<T> out;
-      for (const auto& e : events)
-        if (const auto* t = std::get_if<T>(&e)) out.push_back(*t);
-      return out;
+      return test_support::all_events<T>(events);
     }
     template <class T>
     std::optional<T> last() const {
-      auto v = all<T>();
-      if (v.empty()) return std::nullopt;
-      return v.back();
+      return test_support::last_event<T>(events);
     }
   };
 
