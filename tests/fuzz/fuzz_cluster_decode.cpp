@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.cluster = cluster;
   Server server(config, random, kTimeZero);
   (void)server.poll_cluster();
-  const ClusterHeader header{type, 0x2222, data[0] & 0x80 ? 0 : 0x1111, 1};
+  const ClusterHeader header{type, 0x2222, static_cast<NodeId>(data[0] & 0x80 ? 0 : 0x1111), 1};
   const auto sealed = seal_cluster(key, header, *body);
   auto opened = open_cluster(key, sealed);
   FUZZ_CHECK(opened && opened->header.sender == header.sender && opened->header.sequence == 1);
