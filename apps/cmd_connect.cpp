@@ -257,6 +257,9 @@ const char* error_kind_name(SessionErrorKind kind) {
 
 nlohmann::json stats_json(const SessionStats& s) {
   nlohmann::json j{{"route", to_string(s.route)},
+                   {"candidate_type", s.candidate_type},
+                   {"address_family", s.address_family},
+                   {"checks_sent", s.checks_sent},
                    {"datagrams_sent", s.datagrams_sent},
                    {"bytes_sent", s.bytes_sent},
                    {"datagrams_received", s.datagrams_received},
@@ -312,6 +315,8 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
                    {"peer_observed", info.peer_observed},
                    {"strategy", info.strategy},
                    {"route", direct ? "direct" : "relay"},
+                   {"candidate_type", first.candidate_type},
+                   {"address_family", first.address_family},
                    {"time_to_connect_ms", std::chrono::duration<double, std::milli>(info.time_to_connect).count()},
                    {"time_to_first_byte_ms", std::chrono::duration<double, std::milli>(info.time_to_first_byte).count()},
                    {"probes_sent", info.probes_sent},

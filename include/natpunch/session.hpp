@@ -204,6 +204,12 @@ struct SessionStats {
   // and reported endpoints ignored as impossible (0.0.0.0, port 0, ...).
   std::uint64_t peer_endpoint_changes = 0, peer_endpoints_ignored = 0;
   bool peer_closed = false;
+  // What carries the data now (issue 19): the type of the peer's candidate
+  // the path goes to ("host", "srflx", "predicted"; "relay" while relayed)
+  // and its address family ("ipv4", "ipv6"; relayed: the rendezvous's).
+  std::string candidate_type = "relay";
+  std::string address_family = "ipv4";
+  std::uint64_t checks_sent = 0;  // candidate checks (host pairs), all tries
 };
 
 class Session {

@@ -375,6 +375,12 @@ void SessionChannel::on_punched(TimePoint now, const DirectPath& path) {
   go_direct(now, path);
 }
 
+void SessionChannel::on_better_path(TimePoint now, const DirectPath& path) {
+  if (closed_ || (route_ == Route::Direct && path_ == path)) return;
+  if (route_ == Route::Direct) ++counters_.path_switches;
+  go_direct(now, path);
+}
+
 void SessionChannel::propose_upgrade(TimePoint now) {
   if (closed_ || route_ == Route::Direct || punching_ || propose_at_) return;
   attempts_left_ = 1;  // the caller of this paces further attempts

@@ -159,6 +159,10 @@ class SessionChannel {
   // The first punch connected while the session already ran on the relay
   // (opened early): data goes direct from now on.
   void on_punched(TimePoint now, const DirectPath& path);
+  // A better path than the current one proved to work both ways (an
+  // authenticated candidate check, session/candidate_checks.hpp): data goes
+  // there from now on, relayed or direct before.
+  void on_better_path(TimePoint now, const DirectPath& path);
   // A relayed session tries the direct path (again) though it never died:
   // one REPUNCH proposal as after a death; the peer follows it likewise.
   void propose_upgrade(TimePoint now);

@@ -150,6 +150,12 @@ void PeerSessionMachine::on_datagram(TimePoint now, SocketId socket, const Endpo
     }
     return;
   }
+  if (checks_ && checks_->owns(socket, from)) {
+    checks_->on_datagram(now, socket, from, bytes);
+    on_checks(now);
+    if (phase_ == Phase::Open) service_channel(now);
+    return;
+  }
   if (!strategy_) return;
   strategy_->on_datagram(now, socket, from, bytes);
   if (phase_ == Phase::Punching) on_strategy_events(now);
@@ -162,6 +168,8 @@ std::optional<Transmit> PeerSessionMachine::poll_transmit(TimePoint now) {
     outbox_.pop_front();
     return t;
   }
+  if (checks_ && (phase_ == Phase::Punching || phase_ == Phase::Open))
+    if (auto t = checks_->poll_transmit(now)) return t;
   if (!strategy_) return std::nullopt;
   // Probes go straight from the strategy (inline bytes: no allocation).
   auto t = strategy_->poll_transmit(now);
@@ -179,10 +187,12 @@ std::optional<TimePoint> PeerSessionMachine::next_deadline() const {
     case Phase::WaitingForSession: earliest(t, session_deadline_); break;
     case Phase::Punching:
       if (strategy_) earliest(t, strategy_->next_deadline());
+      if (checks_) earliest(t, checks_->next_deadline());
       earliest(t, next_progress_);
       break;
     case Phase::Open:
       earliest(t, channel_->next_deadline());
+      if (checks_) earliest(t, checks_->next_deadline());
       if (order_) earliest(t, order_->start);
       earliest(t, upgrade_at_);
       if (strategy_) earliest(t, strategy_->next_deadline());
@@ -224,7 +234,11 @@ void PeerSessionMachine::on_timer(TimePoint now) {
              config_.caller ? "no session before the timeout" : "no accepted request before the timeout");
       break;
     case Phase::Punching:
-      if (strategy_) {
+      if (checks_) {
+        if (auto due = checks_->next_deadline(); due && *due <= now) checks_->on_timer(now);
+        on_checks(now);
+      }
+      if (phase_ == Phase::Punching && strategy_) {
         if (auto due = strategy_->next_deadline(); due && *due <= now) strategy_->on_timer(now);
         on_strategy_events(now);
       }
@@ -347,23 +361,15 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
            {}, info_.peer_observed);
   const auto local = punch::side_knowledge(config_.client.info, observed_ ? observed_->port : 0);
   const auto peer = punch::side_knowledge(session.peer_info, session.peer_observed.port);
-  // The peer's host candidates worth a check: its local endpoints of our
-  // family, when we share its public address (one NAT, whose inside may
-  // route between its clients), at most punch::kMaxCandidates (hostile
-  // input: bounded). Not otherwise, even when the private prefixes match
-  // (two homes on 192.168.1.0/24): a check to an unreachable private
-  // address still takes a mapping of a symmetric NAT, and breaks the port
-  // prediction the birthday stages live on.
-  peer_candidates_.clear();
-  const bool one_nat = observed_ && observed_->address == session.peer_observed.address;
-  for (const auto& e : session.peer_info.local_endpoints) {
-    if (!one_nat || peer_candidates_.size() >= punch::kMaxCandidates) break;
-    if (e == session.peer_observed || e.address.is_v4() != session.peer_observed.address.is_v4() ||
-        !punch::plausible_peer_endpoint(e) ||
-        std::find(peer_candidates_.begin(), peer_candidates_.end(), e) != peer_candidates_.end())
-      continue;
-    peer_candidates_.push_back(e);
-  }
+  // The peer's candidates: hostile input, bounded and validated
+  // (session/candidates.hpp); its host endpoints kept only to name paths.
+  peer_host_.assign(session.peer_info.local_endpoints.begin(),
+                    session.peer_info.local_endpoints.begin() +
+                        static_cast<std::ptrdiff_t>(
+                            std::min(session.peer_info.local_endpoints.size(), rendezvous::kMaxLocalEndpoints)));
+  std::vector<IpAddress> forbidden;
+  for (const auto& e : servers_) forbidden.push_back(e.address);
+  pairs_ = check_list(CheckListInput{peer_host_, session.peer_observed, observed_, config_.v6_socket, forbidden});
   PlanOptions options = config_.plan;
   const bool peer_relay_only = session.peer_info.relay_only;
   options.relay_only = config_.plan.relay_only || peer_relay_only;
@@ -378,6 +384,7 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
     open(now, std::nullopt);
     return;
   }
+  start_checks(session.start_at);
   if (config_.open_early) {
     // Usable at once over the relay; the stages go on behind it.
     info_.strategy = std::string(punch::to_string(stages_.front().kind));
@@ -396,7 +403,7 @@ punch::StrategyParams PeerSessionMachine::strategy_params() const {
   params.role = session_.role == rendezvous::Role::Caller ? wire::SessionRole::Caller : wire::SessionRole::Callee;
   params.send_interval = config_.send_interval;
   params.many_sockets = config_.sockets;
-  params.candidates = peer_candidates_;
+  // The peer's host candidates are checked by CandidateChecks, not here.
   return params;
 }
 
@@ -428,6 +435,7 @@ void PeerSessionMachine::on_strategy_events(TimePoint now) {
                kind);
       probes_total_ += r.probes_sent;
       connected_stage_ = stage;
+      path_candidate_ = classify_path(c->peer, session_.peer_observed, peer_host_);
       if (initial_punching_) {
         initial_punching_ = false;
         ever_direct_ = true;
@@ -461,11 +469,67 @@ void PeerSessionMachine::on_strategy_events(TimePoint now) {
   }
 }
 
+// --- candidate checks
+
+void PeerSessionMachine::start_checks(TimePoint start) {
+  if (pairs_.empty()) return;
+  if (checks_) checks_sent_ += checks_->checks_sent();
+  auto c = config_.checks;
+  c.session_id = session_.session_id;
+  c.key = session_.session_key;
+  c.role = session_.role == rendezvous::Role::Caller ? wire::SessionRole::Caller : wire::SessionRole::Callee;
+  checks_ = std::make_unique<CandidateChecks>(c, pairs_, rng_, start);
+}
+
+// The strategy's probes stop: a checked pair carries the session.
+void PeerSessionMachine::stop_strategy() {
+  if (!strategy_) return;
+  probes_total_ += strategy_->result().probes_sent;
+  probes_rejected_ += strategy_->result().rejected;
+  strategy_.reset();
+}
+
+void PeerSessionMachine::on_checks(TimePoint now) {
+  while (checks_) {
+    const auto pair = checks_->poll_valid();
+    if (!pair) return;
+    const punch::DirectPath path{pair->socket, pair->remote.endpoint};
+    const std::string what = std::string(to_string(pair->remote.type)) + " " +
+                             std::string(family_name(pair->remote.endpoint.address)) + " candidate " +
+                             pair->remote.endpoint.to_string();
+    if (phase_ == Phase::Punching && !initial_punching_) {
+      progress(SessionProgress::Kind::kStrategyFinished, "check: " + what + " works", "check",
+               pair->remote.endpoint.to_string());
+      stop_strategy();
+      path_candidate_ = pair->remote;
+      open(now, punch::punch_event::Connected{pair->socket, pair->remote.endpoint, now});
+      continue;
+    }
+    if (phase_ != Phase::Open) return;
+    const bool better = !path_candidate_ || channel_->route() != punch::Route::Direct ||
+                        pair->remote.priority > path_candidate_->priority;
+    if (!better) continue;
+    progress(SessionProgress::Kind::kStrategyFinished, "check: " + what + " works: data moves there", "check",
+             pair->remote.endpoint.to_string());
+    if (initial_punching_) {
+      initial_punching_ = false;
+      stop_strategy();
+    }
+    if (!ever_direct_) {
+      ever_direct_ = true;
+      time_to_direct_ = now - paired_at_;
+    }
+    path_candidate_ = pair->remote;
+    channel_->on_better_path(now, path);
+  }
+}
+
 // --- the open session
 
 void PeerSessionMachine::open(TimePoint now, std::optional<punch::punch_event::Connected> connected) {
   const bool direct = connected.has_value();
   if (!stages_.empty()) info_.strategy = std::string(punch::to_string(stages_[stage_].kind));
+  if (direct && path_candidate_ && !strategy_) info_.strategy = "check";  // a checked pair, not the strategy
   if (info_.strategy.empty()) info_.strategy = "relay";
   info_.stop_reason = direct ? std::string() : stop_reason_;
   info_.probes_sent = probes_total_;
@@ -534,10 +598,20 @@ void PeerSessionMachine::open_channel(TimePoint now, const std::optional<punch::
   service_channel(now);
 }
 
-void PeerSessionMachine::note_route() {
+void PeerSessionMachine::note_route(TimePoint now) {
   const auto route = channel_->route() == punch::Route::Direct ? SessionRoute::kDirect : SessionRoute::kRelay;
   const auto path = channel_->path();
   if (route == route_ && (route == SessionRoute::kRelay || path == path_)) return;
+  if (route == SessionRoute::kRelay) {
+    path_candidate_.reset();
+    // The pairs get checked again, beside the re-punch.
+    if (checks_ && !checks_->running()) start_checks(now);
+  } else if (path && (!path_candidate_ || path_candidate_->endpoint != path->peer)) {
+    // A re-punch or the callee following the caller: name the new path.
+    auto it = std::find_if(pairs_.begin(), pairs_.end(),
+                           [&](const CandidatePair& p) { return p.remote.endpoint == path->peer; });
+    path_candidate_ = it != pairs_.end() ? it->remote : classify_path(path->peer, session_.peer_observed, peer_host_);
+  }
   route_ = route;
   path_ = path;
   events_.push_back(session_event::RouteChanged{route, route == SessionRoute::kDirect ? path : std::nullopt});
@@ -569,6 +643,10 @@ void PeerSessionMachine::service_channel(TimePoint now) {
     if (auto o = client_.observed_endpoint()) channel_->on_observed(now, *o);
   }
   if (auto due = channel_->next_deadline(); due && *due <= now) channel_->on_timer(now);
+  if (checks_) {
+    if (auto due = checks_->next_deadline(); due && *due <= now) checks_->on_timer(now);
+    on_checks(now);
+  }
   if (channel_->poll_refresh_request()) client_.refresh_now(now);
   // A relayed session's next try at the direct path (the caller proposes).
   if (upgrade_at_ && now >= *upgrade_at_ && !initial_punching_ && !punching_epoch_) {
@@ -621,7 +699,7 @@ void PeerSessionMachine::service_channel(TimePoint now) {
   }
   queue_client(now);
   while (auto p = channel_->poll_received()) events_.push_back(session_event::DataReceived{std::move(*p)});
-  note_route();
+  note_route(now);
   if (channel_->counters().peer_closed && !peer_closed_told_) {
     peer_closed_told_ = true;
     events_.push_back(session_event::PeerClosed{});
@@ -705,6 +783,14 @@ SessionStats PeerSessionMachine::stats() const {
   s.repunch_probes = repunch_probes_ + (punching_epoch_ && strategy_ ? strategy_->result().probes_sent : 0);
   if (time_to_direct_) s.time_to_direct = micros(*time_to_direct_);
   s.peer_closed = c.peer_closed;
+  if (s.route == SessionRoute::kDirect && path_candidate_) {
+    s.candidate_type = std::string(to_string(path_candidate_->type));
+    s.address_family = std::string(family_name(path_candidate_->endpoint.address));
+  } else {
+    s.candidate_type = std::string(to_string(CandidateType::kRelay));
+    s.address_family = std::string(family_name(client_.server().address));
+  }
+  s.checks_sent = checks_sent_ + (checks_ ? checks_->checks_sent() : 0);
   return s;
 }
 
