@@ -272,6 +272,7 @@ nlohmann::json stats_json(const SessionStats& s) {
                    {"received_lost", s.received_lost},
                    {"duplicates_dropped", s.duplicates_dropped},
                    {"queue_dropped", s.queue_dropped},
+                   {"send_failed", s.send_failed},
                    {"keepalives_sent", s.keepalives_sent},
                    {"keepalive_replies", s.keepalive_replies},
                    {"keepalive_interval_ms", s.keepalive_interval.count()},

@@ -182,6 +182,9 @@ struct SessionStats {
   std::uint64_t received_lost = 0;
   std::uint64_t duplicates_dropped = 0;
   std::uint64_t queue_dropped = 0;  // arrived while 8192 others waited for receive()
+  // Datagrams (of any kind: data, keepalives, probes) the host refused to
+  // send: no route, no interface (a phone between networks), no socket.
+  std::uint64_t send_failed = 0;
   std::uint64_t keepalives_sent = 0, keepalive_replies = 0;
   std::chrono::milliseconds keepalive_interval{0};
   std::optional<std::chrono::microseconds> rtt;  // latest keepalive round trip on the direct path

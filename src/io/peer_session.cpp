@@ -12,8 +12,10 @@
 // driver's epoll set): every socket is touched by one thread only.
 #include "io/peer_session.hpp"
 
+#include <netinet/in.h>
 #include <sodium.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,6 +41,13 @@ constexpr std::size_t kMaxQueued = 8192;
 // Longest sleep while opening (should_stop is polled in between) and once open.
 constexpr Duration kOpeningWait = milliseconds(50);
 constexpr Duration kOpenWait = milliseconds(200);
+// How often the host's addresses are looked at (getifaddrs: a few
+// microseconds): a phone that changed networks is noticed within this.
+// Polling rather than a netlink subscription: one code path for every
+// interface change, no extra descriptor or thread, and a second is well
+// below the time a re-punch takes anyway.
+constexpr Duration kAddressPoll = milliseconds(1000);
+constexpr Duration kAddressRecheck = milliseconds(100);  // after a refused send
 
 session::SessionConfig machine_config(const PeerSessionConfig& c) {
   session::SessionConfig m;
@@ -67,6 +76,7 @@ class PeerSession final : public Session {
   ~PeerSession() override { close(); }
 
   Result<bool, SessionError> establish();
+  void add_v6_socket(session::SessionConfig& machine);
   void start();
 
   bool send(std::span<const std::uint8_t> payload) override;
@@ -81,6 +91,11 @@ class PeerSession final : public Session {
   // next deadline (at most `longest`) or a datagram, feed what arrived.
   // Called with `lock` held; sleeps without it.
   void turn(std::unique_lock<std::mutex>& lock, Duration longest);
+  // The host candidates now: socket 0 at every usable address of its
+  // family, the IPv6 socket at every IPv6 one (at most kMaxLocalEndpoints).
+  std::vector<Endpoint> host_endpoints() const;
+  // Every kAddressPoll: tells the machine when the host candidates changed.
+  void watch_addresses(TimePoint now);
   void on_event(se::Progress& p);
   void loop();
 
@@ -92,6 +107,11 @@ class PeerSession final : public Session {
   std::optional<SessionError> failed_;
   bool established_ = false;
   bool opening_ = true;  // establish() runs the loop; then the background thread
+  bool gather_ = false;  // host candidates are ours to gather (and to watch)
+  std::optional<std::uint16_t> v6_port_;  // the IPv6 socket's
+  std::vector<Endpoint> host_;
+  TimePoint next_address_poll_{};
+  std::uint64_t send_failed_seen_ = 0;
 
   // Shared with the background thread: under mutex_.
   mutable std::mutex mutex_;
@@ -141,7 +161,9 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   // Opening ends here (a failure's Unregister went out with the flush above).
   if (failed_ || (opening_ && established_) || stopping_) return;
   const auto now = Clock::now();
+  watch_addresses(now);
   TimePoint wake = now + longest;
+  if (gather_) wake = std::min(wake, next_address_poll_);
   if (auto due = machine_->next_deadline(); due && *due < wake) wake = *due;
   lock.unlock();
   auto d = driver_->receive_until(wake);
@@ -153,6 +175,57 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   }
   const auto after = Clock::now();
   if (auto due = machine_->next_deadline(); due && *due <= after) machine_->on_timer(after);
+}
+
+std::vector<Endpoint> PeerSession::host_endpoints() const {
+  std::vector<Endpoint> out;
+  const bool v4 = config_.client.server.address.is_v4();
+  for (const auto& a : local_addresses(v4, rendezvous::kMaxLocalEndpoints))
+    out.push_back(Endpoint{a, socket0_->bound_endpoint().port});
+  if (v6_port_ && out.size() < rendezvous::kMaxLocalEndpoints)
+    for (const auto& a : local_addresses(false, rendezvous::kMaxLocalEndpoints - out.size()))
+      out.push_back(Endpoint{a, *v6_port_});
+  return out;
+}
+
+void PeerSession::watch_addresses(TimePoint now) {
+  if (!gather_) return;
+  // The kernel refused a send (no route, the interface gone): the
+  // addresses are looked at again soon, not only at the next poll.
+  if (driver_->stats().send_failed != send_failed_seen_) {
+    send_failed_seen_ = driver_->stats().send_failed;
+    next_address_poll_ = std::min(next_address_poll_, now + kAddressRecheck);
+  }
+  if (now < next_address_poll_) return;
+  next_address_poll_ = now + kAddressPoll;
+  auto host = host_endpoints();
+  if (host == host_) return;
+  host_ = host;
+  machine_->on_network_changed(now, std::move(host));
+}
+
+void PeerSession::add_v6_socket(session::SessionConfig& machine) {
+  auto& endpoints = machine.client.info.local_endpoints;
+  if (endpoints.size() >= rendezvous::kMaxLocalEndpoints) return;
+  const auto addresses = local_addresses(false, rendezvous::kMaxLocalEndpoints - endpoints.size());
+  if (addresses.empty()) return;
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const int one = 1;
+  sockaddr_in6 bind{};
+  bind.sin6_family = AF_INET6;
+  socklen_t length = sizeof bind;
+  if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0 ||
+      ::bind(fd, reinterpret_cast<const sockaddr*>(&bind), sizeof bind) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&bind), &length) != 0) {
+    ::close(fd);
+    return;
+  }
+  const SocketId id = std::max<std::uint32_t>(machine.sockets, 1);
+  if (!driver_->adopt_socket(id, fd)) return;  // the driver closes it
+  machine.v6_socket = id;
+  v6_port_ = ntohs(bind.sin6_port);
+  for (const auto& a : addresses) endpoints.push_back(Endpoint{a, *v6_port_});
 }
 
 Result<bool, SessionError> PeerSession::establish() {
@@ -172,9 +245,16 @@ Result<bool, SessionError> PeerSession::establish() {
   const auto* server = c.server.address.data();
   const bool local_only = c.server.address.is_v4() ? server[0] == 127
                                                    : std::equal(kLoopback6.begin(), kLoopback6.end(), server);
-  if (machine.client.info.local_endpoints.empty() && !local_only)
+  if (machine.client.info.local_endpoints.empty() && !local_only) {
     for (const auto& a : local_addresses(c.server.address.is_v4(), rendezvous::kMaxLocalEndpoints))
       machine.client.info.local_endpoints.push_back(Endpoint{a, socket0_->bound_endpoint().port});
+    // IPv6 host candidates beside an IPv4 registration: one IPv6 socket
+    // (numbered after the strategy's sockets), at every global IPv6 address.
+    if (c.server.address.is_v4()) add_v6_socket(machine);
+    gather_ = true;
+    host_ = machine.client.info.local_endpoints;
+    next_address_poll_ = Clock::now() + kAddressPoll;
+  }
   machine_ = std::make_unique<session::PeerSessionMachine>(std::move(machine), rendezvous::system_random_bytes(),
                                                            Clock::now());
   std::unique_lock lock(mutex_);
@@ -230,6 +310,7 @@ SessionStats PeerSession::stats() const {
   std::lock_guard lock(mutex_);
   auto s = machine_->stats();
   s.queue_dropped = queue_dropped_;
+  s.send_failed = driver_->stats().send_failed;
   return s;
 }
 

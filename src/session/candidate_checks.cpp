@@ -64,9 +64,10 @@ void CandidateChecks::on_datagram(TimePoint now, SocketId socket, const Endpoint
             key_);
         answers_.push_back(Transmit{socket, from, std::span<const std::uint8_t>(ack)});
       }
-      // Triggered: the peer reaches us here, so our check likely gets through now.
-      if (s.state == State::kFailed) s = PairState{};
-      if (s.state != State::kSucceeded) s.next_at = std::min(s.next_at, now);
+      // Triggered: the peer reaches us here, so our check likely gets
+      // through now. A failed pair stays failed (its tries are spent: the
+      // count of checks never grows with what arrives).
+      if (s.state == State::kWaiting || s.state == State::kInProgress) s.next_at = std::min(s.next_at, now);
       return;
     }
     case wire::ProbeKind::Ack:

@@ -11,7 +11,8 @@
 //            (at most max_attempts sends), then failed
 //   answer   an authentic PROBE from a pair's candidate, on that pair's
 //            socket, gets an ACK echoing its sequence and nonce, and the
-//            pair is checked at once (RFC 8445's triggered check)
+//            pair, unless it failed, is checked at once (RFC 8445's
+//            triggered check; it spends one of the pair's tries)
 //   valid    an authentic ACK, from the very candidate and to the socket
 //            the echoed check went, echoing one of our checks: the pair
 //            works both ways (poll_valid)

@@ -494,12 +494,11 @@ void PeerSessionMachine::on_checks(TimePoint now) {
     const auto pair = checks_->poll_valid();
     if (!pair) return;
     const punch::DirectPath path{pair->socket, pair->remote.endpoint};
-    const std::string what = std::string(to_string(pair->remote.type)) + " " +
-                             std::string(family_name(pair->remote.endpoint.address)) + " candidate " +
-                             pair->remote.endpoint.to_string();
+    const std::string what = "connected to " + pair->remote.endpoint.to_string() + " (" +
+                             std::string(to_string(pair->remote.type)) + " " +
+                             std::string(family_name(pair->remote.endpoint.address)) + " candidate)";
     if (phase_ == Phase::Punching && !initial_punching_) {
-      progress(SessionProgress::Kind::kStrategyFinished, "check: " + what + " works", "check",
-               pair->remote.endpoint.to_string());
+      progress(SessionProgress::Kind::kStrategyFinished, "check: " + what, "check", pair->remote.endpoint.to_string());
       stop_strategy();
       path_candidate_ = pair->remote;
       open(now, punch::punch_event::Connected{pair->socket, pair->remote.endpoint, now});
@@ -509,7 +508,7 @@ void PeerSessionMachine::on_checks(TimePoint now) {
     const bool better = !path_candidate_ || channel_->route() != punch::Route::Direct ||
                         pair->remote.priority > path_candidate_->priority;
     if (!better) continue;
-    progress(SessionProgress::Kind::kStrategyFinished, "check: " + what + " works: data moves there", "check",
+    progress(SessionProgress::Kind::kStrategyFinished, "check: " + what + ": a better path, data moves there", "check",
              pair->remote.endpoint.to_string());
     if (initial_punching_) {
       initial_punching_ = false;
@@ -727,6 +726,19 @@ void PeerSessionMachine::close(TimePoint now) {
   }
   phase_ = Phase::Closed;
   events_.push_back(session_event::Closed{});
+}
+
+void PeerSessionMachine::on_network_changed(TimePoint now, std::vector<Endpoint> host) {
+  if (host.size() > rendezvous::kMaxLocalEndpoints) host.resize(rendezvous::kMaxLocalEndpoints);
+  config_.client.info.local_endpoints = std::move(host);
+  if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  progress(SessionProgress::Kind::kWarning, "network changed: refreshing the registration and re-checking the paths");
+  if (client_.registered()) client_.refresh_now(now);
+  queue_client(now);
+  if (phase_ != Phase::Open) return;
+  channel_->on_network_changed(now);
+  if (!initial_punching_ && !punching_epoch_) start_checks(now);
+  service_channel(now);
 }
 
 void PeerSessionMachine::interrupt(TimePoint now) {

@@ -147,6 +147,14 @@ class PeerSessionMachine {
   bool send(TimePoint now, std::span<const std::uint8_t> payload);
   // Tells the peer (open), unregisters; Closed follows. Idempotent.
   void close(TimePoint now);
+  // The host's addresses changed (a phone moved from Wi-Fi to cellular, an
+  // interface went away or got a new address): `host` are our host
+  // endpoints now. The registration is refreshed at once (the server, and
+  // through it the peer, learn where we are), an open session's direct
+  // path is given up for the relay and re-punched from there
+  // (SessionChannel::on_network_changed), and the candidate pairs are
+  // checked again. The stream goes on: a route change, nothing more.
+  void on_network_changed(TimePoint now, std::vector<Endpoint> host);
   // The application gives up (Ctrl-C) before the session is open: Failed
   // with kInterrupted, saying how far it got. Nothing once open.
   void interrupt(TimePoint now);

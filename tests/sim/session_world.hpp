@@ -84,6 +84,7 @@ struct Side {
   // stateful firewall that drops what the peer did not ask for (the lab's
   // +v6 / +v6fw).
   enum class V6 { None, Open, Firewall } v6 = V6::None;
+  Duration v6_latency = milliseconds(10);  // its IPv6 uplink's
 };
 
 class SessionWorld {
@@ -166,7 +167,7 @@ class SessionWorld {
     public_addresses_.push_back(outside);
     if (side.v6 != Side::V6::None) {
       host.host().add_fixed_socket(PeerHost::kV6Socket, v6_local);
-      network_.add_public_address(host_ids_.back(), v6_local.address, LinkConfig{milliseconds(10)});
+      network_.add_public_address(host_ids_.back(), v6_local.address, LinkConfig{side.v6_latency});
       if (side.v6 == Side::V6::Firewall) firewall(v6_local.address);
     }
     return host;
@@ -236,12 +237,16 @@ class SessionWorld {
   }
   // The application sends on `peer` now (the machine's transmits leave at once).
   bool send(PeerHost& peer, std::span<const std::uint8_t> payload) {
-    Outbox out(network_, host_id(peer), network_.now());
     bool ok = false;
-    peer.host().act(network_.now(), out,
-                    [&](session::PeerSessionMachine& m) { ok = m.send(network_.now(), payload); });
-    network_.reschedule(host_id(peer));
+    act(peer, [&](session::PeerSessionMachine& m) { ok = m.send(network_.now(), payload); });
     return ok;
+  }
+  // The application (or the driver) calls `peer`'s machine now.
+  template <class F>
+  void act(PeerHost& peer, F&& call) {
+    Outbox out(network_, host_id(peer), network_.now());
+    peer.host().act(network_.now(), out, [&](session::PeerSessionMachine& m) { call(m); });
+    network_.reschedule(host_id(peer));
   }
 
   Network& network() { return network_; }

@@ -663,8 +663,9 @@ namespace {
 
 // --- candidates (issue 19 item 2)
 
-Side with_v6(Side s, Side::V6 v6) {
+Side with_v6(Side s, Side::V6 v6, Duration latency = milliseconds(10)) {
   s.v6 = v6;
+  s.v6_latency = latency;
   s.tag += v6 == Side::V6::Firewall ? "+v6fw" : "+v6";
   return s;
 }
@@ -702,7 +703,7 @@ TEST_P(Candidates, TheBestPairThatWorksCarriesTheSession) {
   w.run_until_settled(seconds(30));
   ASSERT_TRUE(w.a().open() && w.b().open());
   // Checks for a better pair may still be running: give them their round trips.
-  w.run_for(milliseconds(500));
+  w.run_for(milliseconds(1000));
   for (int i = 0; i < 5; ++i) {
     w.send(w.a(), bytes("a" + std::to_string(i)));
     w.send(w.b(), bytes("b" + std::to_string(i)));
@@ -722,6 +723,14 @@ TEST_P(Candidates, TheBestPairThatWorksCarriesTheSession) {
     EXPECT_EQ(s.route, SessionRoute::kDirect);
     EXPECT_EQ(s.received_direct, 5u) << "on the kept path";
     EXPECT_EQ(Endpoint::parse(s.peer_endpoint)->address.is_v6(), row.family == "ipv6") << s.peer_endpoint;
+    // Opened on one pair, moved to a better one: the move is a route change.
+    const auto first = p->last<se::Established>();
+    if (first->route == SessionRoute::kDirect && p->count<se::RouteChanged>() > 0) {
+      EXPECT_EQ(p->last<se::RouteChanged>()->path->peer.to_string(), s.peer_endpoint);
+    }
+    if (std::string(row.name) == "DualStackSlowV6") {
+      EXPECT_EQ(p->count<se::RouteChanged>(), 1u) << "srflx first, then the IPv6 host pair";
+    }
     ASSERT_TRUE(s.time_to_direct);
     // Paired -> direct: the common start (200 ms) plus a few round trips.
     EXPECT_LT(*s.time_to_direct, std::chrono::milliseconds(600));
@@ -743,6 +752,11 @@ INSTANTIATE_TEST_SUITE_P(
         // reflexive IPv4 path that works as well.
         CandidateRow{"DualStackCones", with_v6(prc_side(), Side::V6::Firewall), with_v6(prc_side(), Side::V6::Firewall),
                      "host", "host", "ipv6"},
+        // IPv6 is slow (150 ms each way): the IPv4 srflx path connects
+        // first and carries the session; the IPv6 pair proves itself later
+        // and takes over (the best pair that works is kept).
+        CandidateRow{"DualStackSlowV6", with_v6(prc_side(), Side::V6::Firewall, milliseconds(150)),
+                     with_v6(prc_side(), Side::V6::Firewall, milliseconds(150)), "host", "host", "ipv6"},
         // Both symmetric over IPv4: IPv6 connects where a birthday attack
         // would be needed.
         CandidateRow{"DualStackSymmetric", with_v6(sym_side(), Side::V6::Firewall),
@@ -825,6 +839,47 @@ TEST(CandidatesHostile, ManyCandidatesCostAtMostTheCap) {
   EXPECT_GT(checked.size(), 0u) << "the plausible ones were checked";
   EXPECT_LE(sent_to_them, session::kMaxChecks * static_cast<std::uint64_t>(session::CandidateChecksConfig{}.max_attempts));
   EXPECT_EQ(w.a().machine().stats().candidate_type, "srflx");
+}
+
+// Changing networks (issue 19 item 4), the machine's part: the driver says
+// the host's addresses changed (io/peer_session.cpp polls them); the
+// session leaves its direct path for the relay at once, refreshes where the
+// rendezvous sees it, re-punches and is direct again within a few seconds;
+// the stream never stops, nothing arrives twice. (Here the old path still
+// works, so nothing is lost either; the lab's SessionMove moves a client
+// between real NATs.)
+TEST(SessionScenario, ANetworkChangeRepunchesWhileTheStreamGoesOn) {
+  SessionWorld w(23);
+  w.add_pair(prc_side(), prc_side());
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  ASSERT_EQ(w.a().last<se::Established>()->route, SessionRoute::kDirect);
+  int sent = 0;
+  std::optional<TimePoint> changed_at;
+  for (int step = 0; step < 100; ++step) {  // 10 s, a datagram every 100 ms; the change at 2 s
+    if (step == 20) {
+      changed_at = w.now();
+      const auto host = w.a().host().local_endpoint(0);
+      w.act(w.a(), [&](session::PeerSessionMachine& m) { m.on_network_changed(w.now(), {host}); });
+    }
+    w.send(w.a(), bytes("a" + std::to_string(++sent)));
+    w.run_for(milliseconds(100));
+  }
+  const auto changes = w.a().all<se::RouteChanged>();
+  ASSERT_GE(changes.size(), 2u);
+  EXPECT_EQ(changes.front().route, SessionRoute::kRelay) << "the old path given up at once";
+  EXPECT_EQ(changes.back().route, SessionRoute::kDirect);
+  const auto sa = w.a().machine().stats();
+  EXPECT_EQ(sa.route, SessionRoute::kDirect);
+  EXPECT_EQ(sa.path_deaths, 1u);
+  EXPECT_GE(sa.repunches_succeeded, 1u);
+  EXPECT_GT(sa.sent_relay, 0u) << "the stream went on over the relay meanwhile";
+  const auto got = texts(w.b());
+  EXPECT_EQ(got.size(), w.b().received().size()) << "nothing twice";
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(sent)) << "the old path still worked: nothing lost";
+  bool warned = false;
+  for (const auto& p : w.a().all<se::Progress>()) warned |= p.progress.message.rfind("network changed", 0) == 0;
+  EXPECT_TRUE(warned);
 }
 
 }  // namespace
