@@ -28,17 +28,7 @@
 
 #include "fuzz_check.hpp"
 
-namespace {
-
 using namespace natpunch;
-
-std::uint64_t take(const std::uint8_t*& p, const std::uint8_t* end, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes && p < end; ++i) v = (v << 8) | *p++;
-  return v;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
@@ -51,12 +41,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Endpoint e;
     if (v6) {
       std::array<std::uint8_t, 16> a{};
-      for (auto& b : a) b = static_cast<std::uint8_t>(take(p, end, 1));
+      for (auto& b : a) b = static_cast<std::uint8_t>(fuzz_take(p, end, 1));
       e.address = IpAddress::v6(a);
     } else {
-      e.address = IpAddress::v4(static_cast<std::uint32_t>(take(p, end, 4)));
+      e.address = IpAddress::v4(static_cast<std::uint32_t>(fuzz_take(p, end, 4)));
     }
-    e.port = static_cast<std::uint16_t>(take(p, end, 2));
+    e.port = static_cast<std::uint16_t>(fuzz_take(p, end, 2));
     host.push_back(e);
   }
   if (p < end) ++p;  // the 0xff
@@ -103,12 +93,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if ((p[0] & 1) != 0) {
       const std::uint8_t* f = p;
       wire::ProbeMessage m;
-      m.kind = static_cast<wire::ProbeKind>(1 + take(f, p + wire::kProbeSize, 1) % 3);
-      m.session_id = take(f, p + wire::kProbeSize, 1) & 1 ? 9 : take(f, p + wire::kProbeSize, 8);
-      m.sequence = static_cast<std::uint32_t>(take(f, p + wire::kProbeSize, 4));
-      m.echo_sequence = static_cast<std::uint32_t>(take(f, p + wire::kProbeSize, 4));
-      m.nonce = take(f, p + wire::kProbeSize, 8);
-      m.echo_nonce = take(f, p + wire::kProbeSize, 8);
+      m.kind = static_cast<wire::ProbeKind>(1 + fuzz_take(f, p + wire::kProbeSize, 1) % 3);
+      m.session_id = fuzz_take(f, p + wire::kProbeSize, 1) & 1 ? 9 : fuzz_take(f, p + wire::kProbeSize, 8);
+      m.sequence = static_cast<std::uint32_t>(fuzz_take(f, p + wire::kProbeSize, 4));
+      m.echo_sequence = static_cast<std::uint32_t>(fuzz_take(f, p + wire::kProbeSize, 4));
+      m.nonce = fuzz_take(f, p + wire::kProbeSize, 8);
+      m.echo_nonce = fuzz_take(f, p + wire::kProbeSize, 8);
       sealed = wire::encode(m, peer_key);
       bytes = sealed;
     }

@@ -98,6 +98,16 @@ std::string once_connected(const Lab& lab, const std::string& role) {
   return "i=0; until grep -q 'connected to' " + err + " 2>/dev/null || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done; ";
 }
 
+// Waits (at most 30 s) until run_pair's listener printed `lines` lines.
+void wait_for_lines(const Lab& lab, long lines) {
+  const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
+  for (int i = 0; i < 300; ++i) {
+    const auto text = slurp(received);
+    if (std::count(text.begin(), text.end(), '\n') >= lines) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 struct Run {
   nlohmann::json listen, connect;
   std::string listen_stdout, connect_stdout;
@@ -218,12 +228,7 @@ TEST(SessionRepunch, FrozenNatFallsBackToTheRelayAndComesBackDirect) {
       once_connected(lab, "connect") + "i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo $i; sleep 0.2; done",
       "", [&] {
         // Wait until data flows (registration and punching take a while on a busy machine).
-        const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
-        for (int i = 0; i < 300; ++i) {
-          const auto text = slurp(received);
-          if (std::count(text.begin(), text.end(), '\n') >= 10) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
+        wait_for_lines(lab, 10);
         outage_started = outage(true);
         std::this_thread::sleep_for(std::chrono::seconds(10));
         outage(false);
@@ -375,12 +380,7 @@ TEST(SessionRepunch, ARebindingNatIsRepunchedAtItsNewEndpoint) {
       lab, once_connected(lab, "listen") + "sleep 27; echo listener-done",
       once_connected(lab, "connect") + "i=0; while [ $i -lt 120 ]; do i=$((i+1)); echo $i; sleep 0.2; done", "",
       [&] {
-        const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
-        for (int i = 0; i < 300; ++i) {
-          const auto text = slurp(received);
-          if (std::count(text.begin(), text.end(), '\n') >= 10) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
+        wait_for_lines(lab, 10);
         const auto before = slurp(mappings);
         socket0 = registering_socket(before, kRendezvous);
         old_endpoint = external_of(before, socket0);
@@ -448,12 +448,7 @@ TEST(SessionMove, APhoneThatChangesNetworksKeepsItsStream) {
       lab, once_connected(lab, "listen") + "sleep 14; echo listener-done",
       once_connected(lab, "connect") + "i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo $i; sleep 0.1; done", "",
       [&] {
-        const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
-        for (int i = 0; i < 300; ++i) {
-          const auto text = slurp(received);
-          if (std::count(text.begin(), text.end(), '\n') >= 10) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
+        wait_for_lines(lab, 10);
         moved_after_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         moved = run(lab_script() + " move --id " + lab.id() + " a b 2>&1");
       },
