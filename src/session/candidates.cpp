@@ -82,10 +82,12 @@ std::vector<CandidatePair> check_list(const CheckListInput& in) {
 
 Candidate classify_path(const Endpoint& peer, const Endpoint& peer_observed, std::span<const Endpoint> peer_host) {
   CandidateType type = CandidateType::kPredicted;
-  if (peer == peer_observed)
-    type = CandidateType::kServerReflexive;
-  else if (std::find(peer_host.begin(), peer_host.end(), peer) != peer_host.end())
+  // A peer without NAT is seen by the rendezvous at its own endpoint: a
+  // reflexive candidate equal to a host one is the host one (RFC 8445 5.1.3).
+  if (std::find(peer_host.begin(), peer_host.end(), peer) != peer_host.end())
     type = CandidateType::kHost;
+  else if (peer == peer_observed)
+    type = CandidateType::kServerReflexive;
   else if (peer.address != peer_observed.address)
     // Answered from elsewhere (RFC 8445's peer-reflexive): reflexive-grade.
     type = CandidateType::kServerReflexive;

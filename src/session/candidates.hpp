@@ -84,8 +84,9 @@ struct CheckListInput {
 // at most once.
 std::vector<CandidatePair> check_list(const CheckListInput& input);
 
-// What the path a punch strategy connected on is: the peer's srflx, a
-// predicted port at its public address, or one of its host candidates.
+// What the path a punch strategy connected on is: one of the peer's host
+// candidates (also when the rendezvous saw the peer there: no NAT), its
+// srflx, or a predicted port at its public address.
 Candidate classify_path(const Endpoint& peer, const Endpoint& peer_observed, std::span<const Endpoint> peer_host);
 
 }  // namespace natpunch::session

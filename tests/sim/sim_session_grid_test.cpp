@@ -767,8 +767,9 @@ INSTANTIATE_TEST_SUITE_P(
         // KPN's 256-port blocks: the listener reaches KPN at a predicted
         // port, not the one the rendezvous saw; KPN reaches its srflx.
         CandidateRow{"KpnPredicted", kpn_side(), prc_side(), "srflx", "predicted", "ipv4"},
-        // A symmetric NAT's new mapping towards a public host: predicted.
-        CandidateRow{"SymmetricAndPublic", sym_side(), public_side(), "srflx", "predicted", "ipv4"},
+        // A symmetric NAT's new mapping towards a public host: predicted;
+        // the public host is where the rendezvous saw it, its own address: host.
+        CandidateRow{"SymmetricAndPublic", sym_side(), public_side(), "host", "predicted", "ipv4"},
         // One NAT that routes between its clients: the host pair, before the hairpin.
         CandidateRow{"SameNatHost", prc_side(), prc_side(), "host", "host", "ipv4", true},
         // One NAT, dual stack: IPv6 before the LAN.

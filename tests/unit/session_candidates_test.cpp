@@ -102,6 +102,9 @@ TEST(ClassifyPath, SrflxPredictedHost) {
   EXPECT_EQ(classify_path(observed, observed, host).type, CandidateType::kServerReflexive);
   EXPECT_EQ(classify_path(ep("198.51.100.102:40517"), observed, host).type, CandidateType::kPredicted);
   EXPECT_EQ(classify_path(host[0], observed, host).type, CandidateType::kHost);
+  // No NAT: the rendezvous saw the peer at its host endpoint.
+  const std::vector<Endpoint> public_host{observed};
+  EXPECT_EQ(classify_path(observed, observed, public_host).type, CandidateType::kHost);
 }
 
 // Two check lists talking to each other in memory: A (caller) checks B's
