@@ -85,6 +85,9 @@ struct NatDescription {
 
 enum class SessionRoute { kDirect, kRelay };
 const char* to_string(SessionRoute route);
+struct SessionStats;
+// "direct", "relay", or "relay (TURN via HOST)" when a TURN server relays.
+std::string route_text(const SessionStats& stats);
 
 // One step of opening a session, for progress reports (stderr in the CLI).
 struct SessionProgress {
@@ -175,6 +178,12 @@ struct SessionStats {
   std::uint64_t datagrams_received = 0, bytes_received = 0;  // delivered to receive()
   std::uint64_t sent_direct = 0, sent_relay = 0;
   std::uint64_t received_direct = 0, received_relay = 0;
+  // Which relay carries the relayed traffic now: empty for the rendezvous
+  // server's own relay, "TURN via HOST" for a TURN server (shown as
+  // "relay (TURN via HOST)"); and the session datagrams that went through
+  // TURN so far (part of sent_relay / received_relay, plus its probes).
+  std::string relay;
+  std::uint64_t sent_turn = 0, received_turn = 0;
   // Sent on the direct path after the peer was last heard there, when the
   // path was then declared dead (an upper bound: never resent).
   std::uint64_t sent_lost = 0;

@@ -56,6 +56,8 @@ class TurnLink {
   std::optional<Arrival> receive(TimePoint until);
 
   turn::Transport transport() const { return transport_; }
+  // The socket, for an event loop's readiness set (read it with receive()).
+  int native_handle() const { return fd_; }
   const Endpoint& server() const { return server_; }
   Endpoint local_endpoint() const;
   // TLS version and cipher ("" unless TLS).

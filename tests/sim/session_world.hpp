@@ -22,6 +22,7 @@
 #include "session/peer_session_machine.hpp"
 #include "sim/machine_host.hpp"
 #include "sim/network.hpp"
+#include "sim_turn_server.hpp"
 
 namespace natpunch::sim::testing {
 
@@ -208,6 +209,23 @@ class SessionWorld {
     return ok;
   }
 
+  // A TURN server on the public internet (sim_turn_server.hpp); peers use
+  // it when their config says so (turn_config()).
+  inline static const IpAddress kTurnAddress = IpAddress::v4({203, 0, 113, 30});
+  SimTurnServer& add_turn_server() {
+    turn_ = std::make_unique<SimTurnServer>(kTurnAddress);
+    turn_host_ = network_.add_public_host(kTurnAddress, LinkConfig{milliseconds(5)}, *turn_);
+    return *turn_;
+  }
+  SimTurnServer& turn_server() { return *turn_; }
+  HostId turn_host() const { return turn_host_; }
+  static turn::ClientConfig turn_config() {
+    turn::ClientConfig c;
+    c.server = Endpoint{kTurnAddress, SimTurnServer::kPort};
+    c.credentials = {"alice", "secret"};  // the fake server's
+    return c;
+  }
+
   Network& network() { return network_; }
   rendezvous::Server& server() { return server_->machine().server(); }
   TimePoint now() const { return network_.now(); }
@@ -223,6 +241,8 @@ class SessionWorld {
   Network network_;
   using ServerHost = MachineHost<rendezvous::ServerMachine>;
   std::unique_ptr<ServerHost> server_;
+  std::unique_ptr<SimTurnServer> turn_;
+  HostId turn_host_ = 0;
   std::vector<std::unique_ptr<PeerHost>> peers_;
   std::vector<HostId> host_ids_;
   std::vector<IpAddress> public_addresses_;
