@@ -571,6 +571,13 @@ int run_peer(Role role, const PeerOptions& o) {
     config.unknown_peer_retry = milliseconds(500);  // a listener that has not registered yet
   }
 
+  // Checked before anything is sent or printed: a bad command line exits 2.
+  io::PeerSessionConfig turn_settings;
+  if (auto problem = apply_turn_route_options(o.turn, turn_settings)) {
+    std::cerr << "error: " << *problem << "\n";
+    return kExitUsage;
+  }
+
   // Ctrl-C / SIGTERM end the run cleanly wherever it is (registering,
   // waiting for the peer, punching, the session): report so far, the
   // result event, exit 130; the registration is withdrawn on the way out.
@@ -621,10 +628,10 @@ int run_peer(Role role, const PeerOptions& o) {
   session_config.keepalive.reply_timeout = milliseconds(o.keepalive_reply_ms);
   session_config.keepalive.misses_for_dead = o.keepalive_misses;
   session_config.should_stop = should_stop;
-  if (auto problem = apply_turn_route_options(o.turn, session_config)) {
-    std::cerr << "error: " << *problem << "\n";
-    return kExitUsage;
-  }
+  session_config.turn = turn_settings.turn;
+  session_config.use_offered_turn = turn_settings.use_offered_turn;
+  session_config.turn_transport = turn_settings.turn_transport;
+  session_config.turn_ca_file = turn_settings.turn_ca_file;
   session_config.on_progress = [&](const SessionProgress& p) {
     if (p.kind == SessionProgress::Kind::kIdentity) return;  // printed above
     std::cerr << p.message << "\n";
