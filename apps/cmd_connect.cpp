@@ -445,6 +445,7 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
           report << "direct " << first.peer_endpoint << " (strategy " << info.strategy << ")";
         else
           report << "relay via " << info.server << " (punching: " << info.stop_reason << ")";
+        if (route_text(last) != route_text(first)) report << ", at the end: " << route_text(last);
         report << ", time-to-connect: " << fixed(connect_ms, 1) << " ms, " << info.probes_sent << " probes";
         if (o.measure_s > 0)
           report << ", measure: " << (ok ? "served" : "the peer did not measure");

@@ -181,6 +181,9 @@ void PeerSession::read_turn_link() {
 void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   open_turn_link();
   flush();
+  // TLS may hold decrypted bytes the socket no longer signals.
+  read_turn_link();
+  if (turn_link_) flush();
   bool any = false;
   while (auto e = machine_->poll_event()) {
     if (auto* p = std::get_if<se::Progress>(&*e)) {

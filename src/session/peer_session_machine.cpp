@@ -654,14 +654,19 @@ void PeerSessionMachine::service_channel(TimePoint now) {
 // --- the TURN relay route
 
 void PeerSessionMachine::start_turn(TimePoint now) {
-  std::optional<turn::ClientConfig> c = config_.turn;
-  if (!c && config_.use_offered_turn)
-    if (const auto& offer = client_.turn_offer()) c = choose_offered_turn_server(offer->servers, config_.turn_transport);
-  if (!c) return;
-  turn_ = std::make_unique<TurnRoute>(std::move(*c), rng_.next_u64(), now);
+  std::vector<turn::ClientConfig> servers;
+  if (config_.turn)
+    servers.push_back(*config_.turn);
+  else if (config_.use_offered_turn)
+    if (const auto& offer = client_.turn_offer())
+      servers = offered_turn_servers(offer->servers, config_.turn_transport);
+  if (servers.empty()) return;
+  turn_ = std::make_unique<TurnRoute>(std::move(servers), rng_.next_u64(), now);
+  const std::string transport(turn::to_string(turn_->config().transport));
   progress(SessionProgress::Kind::kStrategyStarted,
-           "relay: allocating on the TURN server " + turn_->server_text() + " (" +
-               std::string(turn::to_string(turn_->config().transport)) + ")",
+           turn_->ranking() ? "relay: ranking the " + std::to_string(turn_->servers().size()) +
+                                  " TURN servers the rendezvous offers (" + transport + ")"
+                            : "relay: allocating on the TURN server " + turn_->server_text() + " (" + transport + ")",
            "turn");
 }
 
@@ -680,6 +685,7 @@ void PeerSessionMachine::on_turn_connection_closed(TimePoint now) {
 
 void PeerSessionMachine::pump_turn(TimePoint now) {
   if (!turn_ || phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  if (auto note = turn_->poll_note()) progress(SessionProgress::Kind::kStrategyStarted, *note, "turn");
   if (auto why = turn_->poll_failure())
     progress(SessionProgress::Kind::kWarning,
              "warning: TURN relay failed: " + *why + "; relaying through the rendezvous server " + info_.server);
@@ -703,7 +709,7 @@ void PeerSessionMachine::pump_turn(TimePoint now) {
     turn_told_ = true;
     progress(SessionProgress::Kind::kStrategyFinished,
              "relay: " + turn_->label() + " carries the relayed traffic (relayed address " +
-                 turn_->candidate()->to_string() + ", the peer's " + turn_->relay().peer()->to_string() + ")",
+                 turn_->candidate()->to_string() + ", the peer's " + turn_->relay()->peer()->to_string() + ")",
              "turn");
   }
 }

@@ -3,6 +3,10 @@
 // piece the session machine consults beside the rendezvous relay. It holds
 // a turn::PeerRelay (one allocation, one peer) and the candidate exchange:
 //
+//   0. Given several servers over UDP (what the rendezvous offered), it
+//      first ranks them by one STUN Binding round trip each
+//      (turn::RelayRanking, ~1.4 s at most) and allocates on the nearest;
+//      the silent ones follow in the order given.
 //   1. Our relayed address (CandidateReady) is announced to the peer as a
 //      sealed RELAY_CANDIDATE session control (wire/session_datagram.hpp)
 //      over the rendezvous relay, and -- once our channel to the peer is
@@ -35,14 +39,14 @@
 #include "rendezvous/messages.hpp"
 #include "turn/client.hpp"
 #include "turn/peer_relay.hpp"
+#include "turn/relay_ranking.hpp"
 
 namespace natpunch::session {
 
-// The TURN server a session uses, when the user named none: the first
-// server the rendezvous offered that speaks `transport` (the rendezvous
-// lists them in its configured order). nullopt when none does.
-std::optional<turn::ClientConfig> choose_offered_turn_server(const std::vector<rendezvous::TurnServer>& offered,
-                                                             turn::Transport transport);
+// The TURN servers a session may use when the user named none: those the
+// rendezvous offered that speak `transport`, in the order offered.
+std::vector<turn::ClientConfig> offered_turn_servers(const std::vector<rendezvous::TurnServer>& offered,
+                                                     turn::Transport transport);
 
 struct TurnRouteCounters {
   std::uint64_t announcements = 0;       // our candidate sent (each route counted once)
@@ -56,7 +60,11 @@ class TurnRoute {
   static constexpr SocketId kSocket = 0xFFFF;
   static constexpr int kMaxAnnouncements = 10;
 
-  TurnRoute(turn::ClientConfig config, std::uint64_t seed, TimePoint now);
+  // Bounds the ranking: three Bindings 200 and 400 ms apart, 800 ms for the last answer.
+  static constexpr stun::RetransmitPolicy kRankingPolicy{milliseconds(200), 3, 4};
+
+  // `servers`: at least one, all of one transport.
+  TurnRoute(std::vector<turn::ClientConfig> servers, std::uint64_t seed, TimePoint now);
 
   // --- the link to the TURN server (socket kSocket)
   void on_datagram(TimePoint now, const Endpoint& from, std::span<const std::uint8_t> bytes);
@@ -88,30 +96,42 @@ class TurnRoute {
   void on_heard(TimePoint now);
   // Why the route ended (once; one line).
   std::optional<std::string> poll_failure();
+  // The ranking's outcome (once; one line), for the session's progress.
+  std::optional<std::string> poll_note();
   // Deletes the allocation (the session closes).
   void close(TimePoint now);
 
-  bool usable() const { return !failed_ && relay_.ready() && heard_; }
+  bool usable() const { return !failed_ && relay_ && relay_->ready() && heard_; }
   bool failed() const { return failed_; }
-  // "TURN via 203.0.113.5:3478" (or the server's name).
+  bool ranking() const { return ranking_.has_value(); }
+  // "TURN via 203.0.113.5:3478" (or the server's name): the chosen server
+  // (while ranking: the first given).
   const std::string& label() const { return label_; }
   // The server's name, else its address.
   const std::string& server_text() const { return server_text_; }
-  const turn::ClientConfig& config() const { return config_; }
-  const std::optional<Endpoint>& candidate() const { return relay_.candidate(); }
-  const turn::PeerRelay& relay() const { return relay_; }
+  const turn::ClientConfig& config() const { return servers_[chosen_]; }
+  const std::vector<turn::ClientConfig>& servers() const { return servers_; }
+  std::optional<Endpoint> candidate() const { return relay_ ? relay_->candidate() : std::nullopt; }
+  // nullptr while ranking.
+  const turn::PeerRelay* relay() const { return relay_ ? &*relay_ : nullptr; }
   const TurnRouteCounters& counters() const { return counters_; }
 
  private:
   void service(TimePoint now);
   void fail(std::string reason);
   void announce_soon(TimePoint now, bool restart);
+  void choose(TimePoint now, std::size_t index);
+  void check_ranking(TimePoint now);
 
-  turn::ClientConfig config_;
+  std::vector<turn::ClientConfig> servers_;
+  std::size_t chosen_ = 0;
   std::string server_text_;
   std::string label_;
   Rng rng_;
-  turn::PeerRelay relay_;
+  std::optional<turn::RelayRanking> ranking_;
+  std::optional<turn::PeerRelay> relay_;
+  std::optional<Endpoint> pending_peer_;  // arrived while ranking
+  std::optional<std::string> note_;
   bool heard_ = false;
   bool failed_ = false;
   std::optional<std::string> failure_;  // not yet polled

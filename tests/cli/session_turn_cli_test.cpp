@@ -27,7 +27,7 @@ TEST(SessionTurnCli, BadTurnOptionsExitTwoWithTheReason) {
       {" connect --rendezvous 127.0.0.1:9 --peer " + kKey + " --turn-ca /nonexistent/ca.pem", "--turn-ca"},
   };
   for (const auto& c : cases) {
-    const auto r = test_support::run_command(bin + c.args + " 2>&1 >/dev/null");
+    const auto r = natpunch::test_support::run_command(bin + c.args + " 2>&1 >/dev/null");
     EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.says), std::string::npos) << c.args << "\n" << r.output;
   }
@@ -35,7 +35,7 @@ TEST(SessionTurnCli, BadTurnOptionsExitTwoWithTheReason) {
 
 TEST(SessionTurnCli, HelpTeachesTheTurnOptions) {
   for (const std::string command : {"connect", "listen"}) {
-    const auto r = test_support::run_command(std::string(NATPUNCH_BINARY) + " " + command + " --help");
+    const auto r = natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) + " " + command + " --help");
     EXPECT_EQ(r.exit_code, 0);
     for (const char* option : {"--turn ", "--turn-secret", "--turn-user", "--turn-password", "--turn-transport",
                                "--turn-ca", "--no-offered-turn", "relay (TURN via"})

@@ -1,11 +1,14 @@
 // A session relayed through coturn (issue 20 item 3) on real packets: the
 // rendezvous offers the lab's coturn (203.0.113.10, use-auth-secret, TLS
 // on 443 with a CA made for the run) with minted credentials; two peers
-// that do not punch (--force-relay) behind symmetric and port-restricted
-// NATs allocate on it -- a over TLS, b over UDP --, announce their relayed
+// that do not punch (--force-relay) allocate on it, announce their relayed
 // addresses to each other over the rendezvous and carry random bytes both
 // ways through `--stdio` via TURN, compared byte for byte. The result says
-// "relay": "TURN via ..." and counts what went through TURN.
+// "relay": "TURN via ..." and counts what went through TURN. Rows:
+//   sym + TLS        a behind a symmetric NAT reaches coturn over TLS;
+//   udplimit:50 + TCP  a behind a carrier throttling UDP to 50 packets/s
+//                    (registration still over UDP) relays over TCP.
+// b (prc) uses UDP in both.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -20,9 +23,20 @@ namespace {
 
 constexpr const char* kServer = "203.0.113.10";
 
-TEST(SessionTurn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn) {
+struct Row {
+  std::string name;
+  std::string lab_id;
+  std::string kind_a;
+  std::string transport_a;  // --turn-transport of a
+  std::string via_a;        // its route
+};
+
+class SessionThroughCoturn : public testing::TestWithParam<Row> {};
+
+TEST_P(SessionThroughCoturn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn) {
   if (!is_root() || !test_support::have_coturn()) GTEST_SKIP() << "needs root and coturn (turnserver)";
-  Lab lab("tsturn", "--a sym --b prc");
+  const Row& row = GetParam();
+  Lab lab(row.lab_id, "--a " + row.kind_a + " --b prc");
   ASSERT_TRUE(lab.up());
   const std::string dir = std::filesystem::temp_directory_path() / ("natpunch_lab_" + lab.id());
   std::filesystem::remove_all(dir);
@@ -72,7 +86,7 @@ TEST(SessionTurn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn) {
       "for i in $(seq 100); do id=$(grep -o '\"identity\":\"[0-9a-f]*\"' b.err 2>/dev/null | head -1 | cut -d'\"' -f4); "
       "[ -n \"$id\" ] && break; sleep 0.05; done; export id; " +
       "timeout 30 " +
-      side("a", "connect --peer $id --turn-transport tls --turn-ca " + settings.pki->ca) +
+      side("a", "connect --peer $id --turn-transport " + row.transport_a + " --turn-ca " + settings.pki->ca) +
       "; echo connect=$?; "
       "for i in $(seq 100); do kill -0 $(cat b.pid) 2>/dev/null || break; sleep 0.1; done; kill $(cat b.pid) 2>/dev/null; "
       "cmp a.bin b.out && echo a-to-b-intact; cmp b.bin a.out && echo b-to-a-intact";
@@ -88,7 +102,7 @@ TEST(SessionTurn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn) {
   const struct {
     const char* name;
     const char* via;
-  } sides[] = {{"a", "TURN via 203.0.113.10:443"}, {"b", "TURN via 203.0.113.10:3478"}};
+  } sides[] = {{"a", row.via_a.c_str()}, {"b", "TURN via 203.0.113.10:3478"}};
   for (const auto& s : sides) {
     const auto results = json_events(err_of(s.name), "result");
     ASSERT_EQ(results.size(), 1u) << s.name << ": " << tail(s.name);
@@ -99,6 +113,12 @@ TEST(SessionTurn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn) {
     EXPECT_GE(j["session"].value("received_turn", 0), 10) << j.dump();
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Rows, SessionThroughCoturn,
+                         testing::Values(Row{"SymOverTls", "tsturn", "sym", "tls", "TURN via 203.0.113.10:443"},
+                                         Row{"UdpLimitOverTcp", "tsturnl", "udplimit:50", "tcp",
+                                             "TURN via 203.0.113.10:3478"}),
+                         [](const testing::TestParamInfo<Row>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace natpunch::lab

@@ -11,6 +11,8 @@
 //   SessionTurn.ForeignAndForgedDatagramsAreDropped  another IP (a server
 //       that lets it through) and the peer's IP with a forged datagram:
 //       nothing reaches the application;
+//   SessionTurn.TheNearestOfferedRelayCarriesTheSession  two relays offered
+//       by the rendezvous (REST credentials): ranked, the near one used;
 //   SessionTurn.WithoutTurnTheRendezvousRelayStaysTheDefault.
 #include <gtest/gtest.h>
 
@@ -201,7 +203,7 @@ TEST(SessionTurn, ForeignAndForgedDatagramsAreDropped) {
   const auto forged = wire::encode(
       wire::SessionDatagram{0, w.a().machine().info().session_id, 1000, bytes("forged")}, forged_keys);
   const auto before = w.a().machine().stats();
-  const auto foreign_before = w.a().machine().turn_route()->relay().counters().foreign_dropped;
+  const auto foreign_before = w.a().machine().turn_route()->relay()->counters().foreign_dropped;
   const Endpoint stranger{IpAddress::v4({198, 51, 100, 66}), 5000};
   turn.arrive_at(w.now() + milliseconds(1), stranger, *relayed_a, forged);
   turn.arrive_at(w.now() + milliseconds(2), *relayed_b, *relayed_a, forged);  // the peer's relay, spoofed
@@ -209,7 +211,7 @@ TEST(SessionTurn, ForeignAndForgedDatagramsAreDropped) {
   w.run_for(seconds(1));
   const auto after = w.a().machine().stats();
   EXPECT_TRUE(w.a().received().empty());
-  EXPECT_EQ(w.a().machine().turn_route()->relay().counters().foreign_dropped, foreign_before + 1);
+  EXPECT_EQ(w.a().machine().turn_route()->relay()->counters().foreign_dropped, foreign_before + 1);
   EXPECT_EQ(after.rejected, before.rejected + 1) << "the spoofed one failed the MAC check";
   EXPECT_EQ(after.received_turn, before.received_turn);
   // The real peer still gets through.
@@ -217,6 +219,45 @@ TEST(SessionTurn, ForeignAndForgedDatagramsAreDropped) {
   w.run_for(milliseconds(200));
   ASSERT_EQ(w.a().received().size(), 1u);
   EXPECT_EQ(std::string(w.a().received()[0].begin(), w.a().received()[0].end()), "real");
+}
+
+// The rendezvous offers two relays with TURN REST credentials, the far
+// one (150 ms away) first: both peers rank them by a Binding round trip
+// and relay through the near one.
+TEST(SessionTurn, TheNearestOfferedRelayCarriesTheSession) {
+  const std::string secret = "lab-secret";
+  const IpAddress far = IpAddress::v4({203, 0, 113, 31});
+  SessionWorld w(53, milliseconds(200), [&](rendezvous::ServerConfig& c) {
+    for (const auto& address : {far, SessionWorld::kTurnAddress}) {
+      rendezvous::TurnRelayConfig relay;
+      relay.address = Endpoint{address, testing::SimTurnServer::kPort};
+      relay.transports = rendezvous::kTurnUdp;
+      relay.secret = secret;
+      c.turn.relays.push_back(relay);
+    }
+    c.turn.unix_at_start = 1'700'000'000;
+    c.turn.start = kTimeZero;
+  });
+  auto& far_server = w.add_turn_server(far, milliseconds(150));
+  auto& near_server = w.add_turn_server(SessionWorld::kTurnAddress, milliseconds(5));
+  far_server.rest_secret = near_server.rest_secret = secret;
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.plan.relay_only = true; });
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(seconds(3));
+  for (auto* p : {&w.a(), &w.b()}) {
+    ASSERT_NE(p->machine().turn_route(), nullptr) << "offered by the rendezvous";
+    EXPECT_EQ(p->machine().stats().relay, kTurnLabel);
+    bool ranked = false;
+    for (const auto& e : p->all<se::Progress>())
+      ranked = ranked || e.progress.message.find("the nearest of 2 TURN servers is 203.0.113.30:3478") !=
+                             std::string::npos;
+    EXPECT_TRUE(ranked);
+  }
+  const int n = exchange(w, 20, milliseconds(20), "");
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_GE(near_server.relayed_to_peers, static_cast<std::uint64_t>(2 * n));
+  EXPECT_EQ(far_server.relayed_to_peers, 0u);
 }
 
 TEST(SessionTurn, WithoutTurnTheRendezvousRelayStaysTheDefault) {

@@ -2,7 +2,8 @@
 // A TURN server (RFC 8656, UDP) on a public host of the simulator, small
 // enough for session tests: one allocation per client 5-tuple, whose
 // control requests the scripted fake server answers (credentials, nonce,
-// Allocate/Refresh/CreatePermission/ChannelBind: tests/unit/turn_fake_server.hpp),
+// Allocate/Refresh/CreatePermission/ChannelBind: tests/unit/turn_fake_server.hpp;
+// Binding without credentials, as coturn),
 // plus the relaying the fake leaves out: ChannelData and Send indications
 // from the client leave the relayed address for a permitted peer, and
 // datagrams reaching a relayed address from a permitted IP go to the client
@@ -19,6 +20,7 @@
 #include "stun/message.hpp"
 #include "stun/turn_attributes.hpp"
 #include "turn/channel_data.hpp"
+#include "turn/rest_credentials.hpp"
 
 namespace natpunch::sim::testing {
 
@@ -34,6 +36,10 @@ class SimTurnServer final : public HostApp {
   std::optional<int> refuse_allocations;
   // Drops everything (a dead server).
   bool silent = false;
+  // TURN REST API credentials (coturn's use-auth-secret), as the rendezvous
+  // mints them: any username, whose password is HMAC(secret, username).
+  // Empty: the fake's fixed alice/secret.
+  std::string rest_secret;
   std::uint64_t relayed_to_peers = 0, relayed_to_clients = 0, dropped_unpermitted = 0;
 
   // Lets every IP through to the clients (a server without permissions):
@@ -120,6 +126,11 @@ class SimTurnServer final : public HostApp {
       }
     }
     Allocation& a = it->second;
+    if (!rest_secret.empty())
+      if (auto m = stun::MessageView::decode(bytes); m && m->username()) {
+        a.fake.username = std::string(*m->username());
+        a.fake.password = turn::rest_password(rest_secret, a.fake.username);
+      }
     if (turn::looks_like_channel_data(bytes)) {
       const auto view = turn::decode_channel_data(bytes);
       if (!view || !a.allocated) return;
@@ -127,6 +138,16 @@ class SimTurnServer final : public HostApp {
       if (peer == a.channels.end()) return;
       ++relayed_to_peers;
       out.send(a.relayed, peer->second, view->payload);
+      return;
+    }
+    // A Binding needs no credentials (coturn answers it; relays are ranked by it).
+    if (auto m = stun::MessageView::decode(bytes);
+        m && m->method() == stun::Method::Binding && m->message_class() == stun::MessageClass::Request) {
+      std::vector<std::uint8_t> buffer(512);
+      stun::MessageBuilder b(buffer, stun::Method::Binding, stun::MessageClass::SuccessResponse, m->transaction_id());
+      b.add_xor_address(stun::attr::kXorMappedAddress, client);
+      buffer.resize(b.size());
+      out.send(endpoint(), client, buffer);
       return;
     }
     const auto reply = a.fake.answer(bytes);

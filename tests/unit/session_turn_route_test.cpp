@@ -86,22 +86,27 @@ rendezvous::TurnServer offered(const std::string& address, std::uint8_t transpor
   return s;
 }
 
-TEST(TurnRouteChoice, TheFirstOfferedServerThatSpeaksTheTransport) {
-  const std::vector<rendezvous::TurnServer> servers = {
+TEST(TurnRouteChoice, TheOfferedServersThatSpeakTheTransport) {
+  std::vector<rendezvous::TurnServer> servers = {
       offered("203.0.113.10:3478", rendezvous::kTurnUdp),
       offered("203.0.113.20:3478", rendezvous::kTurnTcp | rendezvous::kTurnTls, 443),
   };
-  auto udp = choose_offered_turn_server(servers, turn::Transport::kUdp);
-  ASSERT_TRUE(udp);
-  EXPECT_EQ(udp->server, *Endpoint::parse("203.0.113.10:3478"));
-  EXPECT_EQ(udp->credentials.password, "pw-203.0.113.10:3478");
-  auto tls = choose_offered_turn_server(servers, turn::Transport::kTls);
-  ASSERT_TRUE(tls);
-  EXPECT_EQ(tls->server, *Endpoint::parse("203.0.113.20:443")) << "TLS on its own port";
-  EXPECT_EQ(tls->transport, turn::Transport::kTls);
-  EXPECT_EQ(tls->credentials.username, "1700000000:peer");
-  EXPECT_FALSE(choose_offered_turn_server({servers[0]}, turn::Transport::kTcp));
-  EXPECT_FALSE(choose_offered_turn_server({}, turn::Transport::kUdp));
+  auto udp = offered_turn_servers(servers, turn::Transport::kUdp);
+  ASSERT_EQ(udp.size(), 1u);
+  EXPECT_EQ(udp[0].server, *Endpoint::parse("203.0.113.10:3478"));
+  EXPECT_EQ(udp[0].credentials.password, "pw-203.0.113.10:3478");
+  auto tls = offered_turn_servers(servers, turn::Transport::kTls);
+  ASSERT_EQ(tls.size(), 1u);
+  EXPECT_EQ(tls[0].server, *Endpoint::parse("203.0.113.20:443")) << "TLS on its own port";
+  EXPECT_EQ(tls[0].transport, turn::Transport::kTls);
+  EXPECT_EQ(tls[0].credentials.username, "1700000000:peer");
+  EXPECT_TRUE(offered_turn_servers({servers[0]}, turn::Transport::kTcp).empty());
+  EXPECT_TRUE(offered_turn_servers({}, turn::Transport::kUdp).empty());
+  // Both speak UDP: both, in the order offered (the route ranks them).
+  servers.push_back(offered("203.0.113.30:3478", rendezvous::kTurnUdp | rendezvous::kTurnTcp));
+  const auto both = offered_turn_servers(servers, turn::Transport::kUdp);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[1].server, *Endpoint::parse("203.0.113.30:3478"));
 }
 
 // The route against the scripted server: it answers every request, and
@@ -109,7 +114,7 @@ TEST(TurnRouteChoice, TheFirstOfferedServerThatSpeaksTheTransport) {
 struct RouteUnderTest {
   turn::fake::FakeTurnServer server;
   TimePoint now = kTimeZero;
-  TurnRoute route{config(), 5, now};
+  TurnRoute route{{config()}, 5, now};
 
   static turn::ClientConfig config() {
     turn::ClientConfig c;
