@@ -1,27 +1,6 @@
 #include "turn_route_options.hpp"
 
-#include <chrono>
-
-#include "cli_checks.hpp"
-#include "core/host_port.hpp"
-#include "io/resolver.hpp"
-#include "turn/rest_credentials.hpp"
-
 namespace natpunch::cli {
-
-namespace {
-
-constexpr std::uint16_t kTurnPort = 3478;
-constexpr std::uint16_t kTurnsPort = 5349;
-
-std::optional<turn::Transport> transport_named(const std::string& name) {
-  if (name == "udp") return turn::Transport::kUdp;
-  if (name == "tcp") return turn::Transport::kTcp;
-  if (name == "tls") return turn::Transport::kTls;
-  return std::nullopt;
-}
-
-}  // namespace
 
 void add_turn_route_options(CLI::App& cmd, TurnRouteOptions& o) {
   auto* server = cmd.add_option("--turn", o.server,
@@ -52,46 +31,14 @@ void add_turn_route_options(CLI::App& cmd, TurnRouteOptions& o) {
                "the rendezvous's own relay carries relayed data");
 }
 
-std::optional<std::string> apply_turn_route_options(const TurnRouteOptions& o, io::PeerSessionConfig& config) {
-  auto transport = transport_named(o.transport);
-  if (!transport) return "--turn-transport " + o.transport + ": expected udp, tcp or tls";
-  config.use_offered_turn = !o.no_offered;
-  config.turn_ca_file = o.ca_file;
-  if (o.server.empty()) {
-    config.turn_transport = *transport;
-    return std::nullopt;
-  }
-  std::string where = o.server;
-  if (where.rfind("turns:", 0) == 0) {
-    where = where.substr(6);
-    transport = turn::Transport::kTls;
-  } else if (where.rfind("turn:", 0) == 0) {
-    where = where.substr(5);
-  }
-  config.turn_transport = *transport;
-  const std::uint16_t port = *transport == turn::Transport::kTls ? kTurnsPort : kTurnPort;
-  auto host = parse_host_port(where, port);
-  if (!host) return "--turn " + o.server + ": " + host.error();
-  auto resolved = io::resolve_udp(where, port);
-  if (!resolved) return "--turn: " + resolved.error();
-  turn::ClientConfig c;
-  c.server = resolved->front();
-  c.server_name = host->literal ? std::string() : host->host;
-  c.transport = *transport;
-  if (!o.secret.empty()) {
-    const auto now_unix =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    const auto minted = turn::mint_rest_credentials(o.secret, "natpunch", now_unix, std::chrono::hours(24));
-    if (!minted) return "--turn-secret: could not mint credentials";
-    c.credentials = minted->credentials;
-  } else if (!o.user.empty() && !o.password.empty()) {
-    c.credentials = {o.user, o.password};
-  } else {
-    return "--turn needs credentials: --turn-secret SECRET (TURN REST API) or --turn-user NAME --turn-password "
-           "PASSWORD";
-  }
-  config.turn = std::move(c);
-  return std::nullopt;
+void to_session_options(const TurnRouteOptions& o, SessionOptions& options) {
+  options.turn_server = o.server;
+  options.turn_username = o.user;
+  options.turn_password = o.password;
+  options.turn_secret = o.secret;
+  options.turn_transport = o.transport;
+  options.turn_ca_file = o.ca_file;
+  options.use_offered_turn = !o.no_offered;
 }
 
 }  // namespace natpunch::cli

@@ -1,12 +1,14 @@
 #pragma once
 // The TURN relay route of `natpunch connect` / `listen` (issue 20 item 3):
 // --turn, its credentials, --turn-transport, --turn-ca, --no-offered-turn,
-// turned into io::PeerSessionConfig's TURN fields. Shared by both commands.
+// turned into the public SessionOptions' TURN fields (the library checks
+// them before anything is sent: io/session_turn_options.hpp). Shared by
+// both commands.
 #include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "io/peer_session.hpp"
+#include <natpunch/session.hpp>
 
 namespace natpunch::cli {
 
@@ -20,8 +22,6 @@ struct TurnRouteOptions {
 };
 
 void add_turn_route_options(CLI::App& cmd, TurnRouteOptions& o);
-// Fills the session config; a one-line error (exit 2) when the options
-// do not make sense (no credentials, a name that does not resolve).
-std::optional<std::string> apply_turn_route_options(const TurnRouteOptions& o, io::PeerSessionConfig& config);
+void to_session_options(const TurnRouteOptions& o, SessionOptions& options);
 
 }  // namespace natpunch::cli
