@@ -20,7 +20,7 @@ TEST(SessionTurnCli, BadTurnOptionsExitTwoWithTheReason) {
     std::string says;
   } cases[] = {
       {" connect --rendezvous 127.0.0.1:9 --peer " + kKey + " --turn 127.0.0.1:3478", "needs credentials"},
-      {" listen --rendezvous 127.0.0.1:9 --accept-any --turn-user alice --turn-password pw", "TURN server"},
+      {" listen --rendezvous 127.0.0.1:9 --accept-any --turn-user alice --turn-password pw", "requires --turn"},
       {" listen --rendezvous 127.0.0.1:9 --accept-any --turn 127.0.0.1 --turn-secret s --turn-user alice", "excludes"},
       {" connect --rendezvous 127.0.0.1:9 --peer " + kKey + " --turn-transport quic", "--turn-transport"},
       {" connect --rendezvous 127.0.0.1:9 --peer " + kKey + " --turn 127.0.0.1:99999 --turn-secret s", "TURN server"},
