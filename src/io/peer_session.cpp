@@ -297,6 +297,10 @@ void PeerSession::add_v6_socket(session::SessionConfig& machine) {
     return;
   }
   const SocketId id = std::max<std::uint32_t>(machine.sockets, 1);
+  if (id >= session::TurnRoute::kSocket) {  // that number is the TURN link's
+    ::close(fd);
+    return;
+  }
   if (!driver_->adopt_socket(id, fd)) return;  // the driver closes it
   machine.v6_socket = id;
   v6_port_ = ntohs(bind.sin6_port);
