@@ -158,6 +158,9 @@ struct SessionInfo {
   std::string observed;       // own public endpoint as the rendezvous saw it
   std::string peer_observed;  // the peer's
   std::string server;         // the rendezvous server's address
+  // How this side reached it: "udp", or "tcp" / "tls" when UDP got no
+  // answer (a network that blocks UDP; this side then relays only).
+  std::string rendezvous_transport = "udp";
   std::string strategy;       // last strategy tried ("relay" when forced)
   std::string stop_reason;    // why punching ended without a direct path
   std::chrono::microseconds time_to_connect{0};  // from the common start

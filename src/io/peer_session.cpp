@@ -26,6 +26,7 @@
 #include "io/local_addresses.hpp"
 #include "io/os_random.hpp"
 #include "io/punch_driver.hpp"
+#include "io/rendezvous_stream_link.hpp"
 #include "session/peer_session_machine.hpp"
 
 namespace natpunch::io {
@@ -61,6 +62,21 @@ session::SessionConfig machine_config(const PeerSessionConfig& c) {
   return m;
 }
 
+// The machine as PunchDriver::flush_from sees it while the rendezvous runs
+// over a stream: datagrams for the server go into the stream, the rest
+// (punching, direct data) to the UDP sockets.
+struct StreamTap {
+  session::PeerSessionMachine& machine;
+  RendezvousStreamLink& stream;
+  std::optional<Transmit> poll_transmit(TimePoint now) {
+    while (auto t = machine.poll_transmit(now)) {
+      if (t->socket != 0 || t->to != machine.server()) return t;
+      stream.send(t->bytes.span());  // refused: lost, like a datagram
+    }
+    return std::nullopt;
+  }
+};
+
 class PeerSession final : public Session {
  public:
   explicit PeerSession(PeerSessionConfig config) : config_(std::move(config)) {}
@@ -83,6 +99,12 @@ class PeerSession final : public Session {
   void turn(std::unique_lock<std::mutex>& lock, Duration longest);
   void on_event(se::Progress& p);
   void loop();
+  // The UDP fallback (RendezvousFallback): opens the next stream when due.
+  void check_fallback(TimePoint now);
+  bool open_stream(TimePoint now, turn::Transport transport);
+  void drop_stream(TimePoint now);
+  // Sends what the machine has due: the server's datagrams over the stream when there is one.
+  void flush_machine();
 
   PeerSessionConfig config_;
   std::unique_ptr<UdpClient> socket0_;
@@ -92,6 +114,17 @@ class PeerSession final : public Session {
   std::optional<SessionError> failed_;
   bool established_ = false;
   bool opening_ = true;  // establish() runs the loop; then the background thread
+
+  // The rendezvous over a stream (UDP got no answer).
+  TimePoint started_{};
+  bool heard_server_ = false;      // over UDP, or over the current stream
+  std::size_t fallback_next_ = 0;  // index into fallback_order_ of the next transport to try
+  std::vector<turn::Transport> fallback_order_;
+  std::unique_ptr<RendezvousStreamLink> stream_;
+  std::optional<turn::Transport> stream_transport_;  // the one that answered (kept after a drop)
+  TimePoint stream_opened_{};
+  std::optional<TimePoint> reconnect_at_;
+  std::vector<std::string> stream_errors_;
 
   // Shared with the background thread: under mutex_.
   mutable std::mutex mutex_;
@@ -108,8 +141,102 @@ void PeerSession::on_event(se::Progress& p) {
   if (config_.on_progress) config_.on_progress(p.progress);
 }
 
+bool PeerSession::open_stream(TimePoint now, turn::Transport transport) {
+  const auto& f = config_.fallback;
+  RendezvousStreamOptions options;
+  options.transport = transport;
+  options.server = machine_->server();
+  if (transport == turn::Transport::kTcp && f.tcp_port != 0) options.server.port = f.tcp_port;
+  if (transport == turn::Transport::kTls) options.server.port = f.tls_port;
+  options.tls = f.tls_options;
+  if (options.tls.server_name.empty()) options.tls.server_name = machine_->server().address.to_string();
+  options.connect_timeout = f.connect_timeout;
+  auto opened = RendezvousStreamLink::open(options);
+  if (!opened) {
+    if (opened.error().certificate) {
+      machine_->rendezvous_unreachable(
+          now, opened.error().message +
+                   " (give the CA that signed the server's certificate with --rendezvous-tls-ca FILE; never "
+                   "treated as no answer)");
+    } else {
+      stream_errors_.push_back(opened.error().message);
+    }
+    return false;
+  }
+  stream_ = std::move(*opened);
+  driver_->watch_readable(stream_->native_handle());
+  stream_opened_ = now;
+  heard_server_ = false;
+  // Registers over it (again, after a reconnection: the server follows the
+  // registration to the new connection).
+  machine_->use_rendezvous_stream(now, std::string(turn::to_string(transport)));
+  stream_transport_ = transport;
+  return true;
+}
+
+void PeerSession::drop_stream(TimePoint now) {
+  if (!stream_) return;
+  if (auto e = stream_->error()) stream_errors_.push_back(*e);
+  driver_->watch_readable(-1);
+  stream_.reset();
+  reconnect_at_ = now + seconds(2);
+}
+
+void PeerSession::check_fallback(TimePoint now) {
+  const auto& f = config_.fallback;
+  if (!f.enabled || failed_ || machine_->phase() == session::Phase::Closed ||
+      machine_->phase() == session::Phase::Failed)
+    return;
+  if (stream_ && stream_->closed()) {
+    const bool answered = heard_server_;
+    if (!answered && !stream_->error())
+      stream_errors_.push_back("the rendezvous server " + stream_->server().to_string() + " closed the " +
+                               std::string(turn::to_string(stream_->transport())) + " connection without an answer");
+    drop_stream(now);
+    // One that never answered is not ours to come back to: the next transport.
+    if (!answered) {
+      stream_transport_.reset();
+      reconnect_at_.reset();
+    }
+  }
+  if (stream_) {
+    // Connected, but nothing came back (a listener that is not ours): the next one.
+    if (!heard_server_ && machine_->phase() == session::Phase::Registering && now - stream_opened_ >= f.stream_wait) {
+      stream_errors_.push_back("no answer from the rendezvous server " + stream_->server().to_string() + " over " +
+                               std::string(turn::to_string(stream_->transport())));
+      driver_->watch_readable(-1);
+      stream_.reset();
+      stream_transport_.reset();
+    } else {
+      return;
+    }
+  }
+  // A stream that answered before and broke: back over the same transport.
+  if (stream_transport_) {
+    if (reconnect_at_ && now < *reconnect_at_) return;
+    if (!open_stream(now, *stream_transport_)) reconnect_at_ = now + seconds(2);
+    return;
+  }
+  if (heard_server_ || machine_->phase() != session::Phase::Registering || now - started_ < f.udp_wait) return;
+  while (fallback_next_ < fallback_order_.size() && !failed_) {
+    if (open_stream(now, fallback_order_[fallback_next_++])) return;
+    if (machine_->phase() == session::Phase::Failed) return;
+  }
+}
+
+void PeerSession::flush_machine() {
+  if (stream_) {
+    StreamTap tap{*machine_, *stream_};
+    driver_->flush_from(tap);
+    stream_->flush();
+  } else {
+    driver_->flush_from(*machine_);
+  }
+}
+
 void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
-  driver_->flush_from(*machine_);
+  check_fallback(Clock::now());
+  flush_machine();
   bool any = false;
   while (auto e = machine_->poll_event()) {
     if (auto* p = std::get_if<se::Progress>(&*e)) {
@@ -148,8 +275,15 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   lock.lock();
   // Bounded, so a flood cannot starve the timers; only the first waits.
   for (std::size_t k = 0; d && k < PunchDriver::kMaxReceivePerWake; ++k) {
+    if (!stream_ && d->socket == 0 && d->from == machine_->server()) heard_server_ = true;
     machine_->on_datagram(Clock::now(), d->socket, d->from, d->bytes);
     d = driver_->receive_until(TimePoint{});
+  }
+  if (stream_) {
+    stream_->drain([&](std::span<const std::uint8_t> message) {
+      heard_server_ = true;
+      machine_->on_datagram(Clock::now(), 0, machine_->server(), message);
+    });
   }
   const auto after = Clock::now();
   if (auto due = machine_->next_deadline(); due && *due <= after) machine_->on_timer(after);
@@ -175,8 +309,11 @@ Result<bool, SessionError> PeerSession::establish() {
   if (machine.client.info.local_endpoints.empty() && !local_only)
     for (const auto& a : local_addresses(c.server.address.is_v4(), rendezvous::kMaxLocalEndpoints))
       machine.client.info.local_endpoints.push_back(Endpoint{a, socket0_->bound_endpoint().port});
+  started_ = Clock::now();
+  if (config_.fallback.tcp) fallback_order_.push_back(turn::Transport::kTcp);
+  if (config_.fallback.tls) fallback_order_.push_back(turn::Transport::kTls);
   machine_ = std::make_unique<session::PeerSessionMachine>(std::move(machine), rendezvous::system_random_bytes(),
-                                                           Clock::now());
+                                                           started_);
   std::unique_lock lock(mutex_);
   while (!established_ && !failed_) {
     if (config_.should_stop && config_.should_stop()) machine_->interrupt(Clock::now());
@@ -186,6 +323,9 @@ Result<bool, SessionError> PeerSession::establish() {
     SessionError e = *failed_;
     // The kernel's reason, when the server was never reached (no route, ...).
     if (e.kind == SessionErrorKind::kNoServer && driver_->first_error()) e.message += " (" + *driver_->first_error() + ")";
+    // ... and why the streams did not help.
+    if (e.kind == SessionErrorKind::kNoServer && !stream_errors_.empty() && !stream_transport_)
+      for (const auto& why : stream_errors_) e.message += "; " + why;
     return Unexpected{e};
   }
   return true;
@@ -249,7 +389,7 @@ void PeerSession::close() {
   // Only this thread is left: tell the peer (both routes) and unregister.
   if (machine_ && driver_) {
     machine_->close(Clock::now());
-    driver_->flush_from(*machine_);
+    flush_machine();
   }
   if (wake_fd_ >= 0) ::close(wake_fd_);
   wake_fd_ = -1;

@@ -153,6 +153,18 @@ void PunchDriver::watch_wakeup(int fd) {
     first_error_ = std::string("epoll_ctl: ") + std::strerror(errno);
 }
 
+void PunchDriver::watch_readable(int fd) {
+  if (epoll_fd_ < 0) return;
+  if (readable_fd_ >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, readable_fd_, nullptr);
+  readable_fd_ = fd;
+  if (fd < 0) return;
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u32 = kReadableToken;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0 && !first_error_)
+    first_error_ = std::string("epoll_ctl: ") + std::strerror(errno);
+}
+
 void PunchDriver::finish_flush(std::size_t count) {
   if (limiter_) limiter_->consume(count);
   if (count > 0) send_pending(count);
@@ -245,6 +257,8 @@ std::optional<PunchDriver::Received> PunchDriver::receive_until(TimePoint deadli
         std::uint64_t drained = 0;
         [[maybe_unused]] const auto n = ::read(wakeup_fd_, &drained, sizeof drained);
         woken_ = true;
+      } else if (index == kReadableToken) {
+        woken_ = true;  // its reader reads it
       } else {
         receive_batch(index);
       }
