@@ -9,6 +9,7 @@
 // its --rendezvous-tcp-port / --rendezvous-tls-port name the server's
 // stream listeners on the same address.
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -195,6 +196,27 @@ TEST(RendezvousStreamCli, CertificateFromAnotherCaIsRefusedAtOnceNamingTheServer
   EXPECT_NE(error.find("127.0.0.1:" + std::to_string(s->tls)), std::string::npos) << "names the server: " << error;
   EXPECT_EQ(error.find("no answer from the rendezvous"), std::string::npos) << error;
   EXPECT_LT(took, 15s) << "refused when the handshake fails, not at the end of --wait";
+}
+
+// Something that is not our framing (an HTTP request: its first two bytes
+// read as a length far over the largest message) is not waited for.
+TEST(RendezvousStreamCli, ABrokenFrameClosesTheConnectionAtOnce) {
+  auto s = start_server(true, nullptr);
+  ASSERT_TRUE(s);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(s->tcp);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 3000), 1) << "closed within 3 s";
+  char byte = 0;
+  EXPECT_LE(::read(fd, &byte, 1), 0) << "nothing answered, the connection closed";
+  ::close(fd);
 }
 
 TEST(RendezvousStreamCli, TlsWithoutCertificateOrKeyIsAUsageError) {

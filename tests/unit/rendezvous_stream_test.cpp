@@ -157,7 +157,9 @@ TEST(RendezvousStreamGuard, DeadlinesCountWholeFramesOnly) {
       for (auto gone : g.expire(now)) expired = expired || gone == id;
     }
     EXPECT_EQ(!expired, c.survives);
-    if (c.reason) EXPECT_EQ(g.counters().*(c.reason), 1u);
+    if (c.reason) {
+      EXPECT_EQ(g.counters().*(c.reason), 1u);
+    }
     EXPECT_EQ(g.open(), c.survives ? 1u : 0u);
   }
 }
