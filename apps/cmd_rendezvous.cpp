@@ -347,7 +347,9 @@ int run(const RendezvousOptions& o) {
   run_options.tls_certificate_file = o.tls_cert;
   run_options.tls_key_file = o.tls_key;
   run_options.stream_limits.max_connections = o.stream_max_connections;
-  run_options.stream_limits.idle_timeout = seconds(o.stream_idle_timeout_s);
+  // A connection lives on its client's refreshes: never cut one between two.
+  run_options.stream_limits.idle_timeout =
+      std::max<Duration>(seconds(o.stream_idle_timeout_s), 3 * config.refresh_interval);
   run_options.on_stream_ready = [json](const std::string& transport, const Endpoint& bound) {
     if (json)
       std::cout << nlohmann::json{{"event", "listening"}, {"address", bound.to_string()}, {"transport", transport}}.dump()
@@ -540,8 +542,8 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
   cmd->add_option("--stream-idle-timeout", o->stream_idle_timeout_s,
-                  "Seconds a TCP/TLS connection may stay without a whole message (clients refresh every quarter "
-                  "of --registration-lifetime)")
+                  "Seconds a TCP/TLS connection may stay without a whole message (at least three of the clients' "
+                  "refresh intervals, a quarter of --registration-lifetime each)")
       ->check(CLI::Range(10, 3600))
       ->capture_default_str();
   cmd->add_flag("--json-log", o->json_log, "One JSON object per line on stdout (listening, registered, "
