@@ -154,6 +154,7 @@ bool PeerSession::open_stream(TimePoint now, turn::Transport transport) {
   auto opened = RendezvousStreamLink::open(options);
   if (!opened) {
     if (opened.error().certificate) {
+      stream_errors_.clear();  // the one reason that matters
       machine_->rendezvous_unreachable(
           now, opened.error().message +
                    " (give the CA that signed the server's certificate with --rendezvous-tls-ca FILE; never "

@@ -125,6 +125,7 @@ void PeerSessionMachine::check_failover(TimePoint now, bool lost) {
 
 void PeerSessionMachine::use_rendezvous_stream(TimePoint now, const std::string& transport) {
   if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  const std::string before = info_.rendezvous_transport;
   info_.rendezvous_transport = transport;
   config_.plan.relay_only = true;
   client_.set_relay_only(true);
@@ -132,7 +133,8 @@ void PeerSessionMachine::use_rendezvous_stream(TimePoint now, const std::string&
     // Connecting took some of the wait: the stream gets a fair chance.
     registration_deadline_ = std::max(registration_deadline_, now + kStreamRegistrationWait);
     progress(SessionProgress::Kind::kWarning,
-             "no answer over UDP from " + info_.server + ": registering over " + transport + " (relay only)");
+             "no answer over " + (before == "udp" ? std::string("UDP") : before) + " from " + info_.server +
+                 ": registering over " + transport + " (relay only)");
   }
   client_.switch_server(now, client_.server());
   queue_client(now);
