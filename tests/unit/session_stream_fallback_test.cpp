@@ -72,7 +72,7 @@ TEST(SessionStreamFallback, AnUnreachableServerFailsAtOnceWithTheDriversReason) 
   net.flush_all();
   const auto failed = a.last<session_event::Failed>();
   ASSERT_TRUE(failed);
-  EXPECT_EQ(failed->error.kind, SessionErrorKind::kNoServer);
+  EXPECT_EQ(failed->error.kind, ErrorKind::kNoAnswer);
   EXPECT_NE(failed->error.message.find("certificate not accepted"), std::string::npos) << failed->error.message;
 }
 
