@@ -24,19 +24,10 @@ namespace {
 
 constexpr const char* kRendezvous = "203.0.113.10:7000";
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
+// The last line of `text` whose "event" is `event` (an empty object when none).
 nlohmann::json event_of(const std::string& text, const std::string& event) {
-  std::istringstream lines(text);
-  nlohmann::json found;
-  for (std::string line; std::getline(lines, line);) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.is_object() && j.value("event", "") == event) found = j;
-  }
-  return found;
+  const auto all = json_events(text, event);
+  return all.empty() ? nlohmann::json::object() : all.back();
 }
 
 TEST(RendezvousOverTlsInLab, UdpBlockedClientRegistersOverTlsAndRelaysRandomBytes) {
@@ -73,9 +64,9 @@ TEST(RendezvousOverTlsInLab, UdpBlockedClientRegistersOverTlsAndRelaysRandomByte
   std::string identity;
   for (int i = 0; i < 100 && identity.size() != 64; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    identity = event_of(slurp(b_err), "identity").value("identity", "");
+    identity = event_of(file_text(b_err), "identity").value("identity", "");
   }
-  ASSERT_EQ(identity.size(), 64u) << slurp(b_err);
+  ASSERT_EQ(identity.size(), 64u) << file_text(b_err);
   const auto started = std::chrono::steady_clock::now();
   BackgroundProcess connector({"ip", "netns", "exec", lab.netns("a"), "sh", "-c",
                                natpunch_binary() + " connect --peer " + identity + common +
@@ -85,13 +76,13 @@ TEST(RendezvousOverTlsInLab, UdpBlockedClientRegistersOverTlsAndRelaysRandomByte
   const std::string registered_line = "registered at 203.0.113.10:7000 over tls";
   std::optional<std::chrono::steady_clock::duration> registered;
   for (int i = 0; i < 1800 && (listener.running() || connector.running()); ++i) {
-    if (!registered && slurp(a_err).find(registered_line) != std::string::npos)
+    if (!registered && file_text(a_err).find(registered_line) != std::string::npos)
       registered = std::chrono::steady_clock::now() - started;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   connector.stop();
   listener.stop();
-  const std::string a_report = slurp(a_err), b_report = slurp(b_err);
+  const std::string a_report = file_text(a_err), b_report = file_text(b_err);
   const auto a = event_of(a_report, "result"), b = event_of(b_report, "result");
   ASSERT_NE(a_report.find(registered_line), std::string::npos) << a_report;
   EXPECT_NE(a_report.find("no answer over UDP"), std::string::npos) << a_report;
@@ -101,8 +92,8 @@ TEST(RendezvousOverTlsInLab, UdpBlockedClientRegistersOverTlsAndRelaysRandomByte
   EXPECT_EQ(b.value("route", ""), "relay") << b_report;
   EXPECT_EQ(a.value("observed", "").rfind("203.0.113.101:", 0), 0u) << "a's NAT address, over TCP: " << a_report;
   // End to end, both ways, byte for byte.
-  EXPECT_EQ(slurp(b_out), slurp(a_in)) << "a -> b over TLS then UDP: " << a_report << b_report;
-  EXPECT_EQ(slurp(a_out), slurp(b_in)) << "b -> a over UDP then TLS";
+  EXPECT_EQ(file_text(b_out), file_text(a_in)) << "a -> b over TLS then UDP: " << a_report << b_report;
+  EXPECT_EQ(file_text(a_out), file_text(b_in)) << "b -> a over UDP then TLS";
   if (registered)
     std::cout << "udpblock client registered over TLS "
               << std::chrono::duration_cast<std::chrono::milliseconds>(*registered).count()
