@@ -219,6 +219,30 @@ TEST(RendezvousOverStream, RegistrationMovesToTheStreamAfterAPathChallenge) {
   EXPECT_EQ(b.all<client_event::RelayReceived>()[0].payload, bytes_of("now over tcp"));
 }
 
+// Relay from a registration made over a stream is limited like any other:
+// the same session rate, whichever transport each side uses.
+TEST(RendezvousOverStream, RelayOverAStreamIsRateLimitedAsOverUdp) {
+  auto config = testing::test_server_config();
+  config.relay.session_packets_per_second = 10;
+  Harness h(config);
+  auto& a = h.add_peer(ep(198, 51, 100, 10, 5000));
+  auto& b = stream_peer(h, ep(198, 51, 100, 20, 40000), 5);
+  a.client->connect(h.now, b.client->identity());
+  h.pump();
+  auto s = a.last<client_event::SessionReady>();
+  ASSERT_TRUE(s);
+  std::size_t sent = 0;
+  for (int step = 0; step < 300; ++step) {  // 100 packets/s for 3 s
+    b.client->send_relay(h.now, s->session.session_id, bytes_of("tick"));
+    ++sent;
+    h.advance(milliseconds(10));
+  }
+  const auto delivered = a.all<client_event::RelayReceived>().size();
+  EXPECT_GE(delivered, 38u);  // ~10/s plus the one-second burst
+  EXPECT_LE(delivered, 42u);
+  EXPECT_EQ(h.server().counters().relay_dropped_rate, sent - delivered);
+}
+
 // The per-source limit applies to a stream as to a UDP port: a flood of
 // Registers over one connection is cut like one from a UDP port.
 TEST(RendezvousOverStream, UnauthenticatedFloodOverAStreamIsLimitedPerSource) {
