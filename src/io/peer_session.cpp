@@ -178,7 +178,7 @@ bool PeerSession::open_stream(TimePoint now, turn::Transport transport) {
 void PeerSession::drop_stream(TimePoint now) {
   if (!stream_) return;
   if (auto e = stream_->error()) stream_errors_.push_back(*e);
-  driver_->watch_readable(-1);
+  driver_->unwatch(stream_->native_handle());
   stream_.reset();
   reconnect_at_ = now + seconds(2);
 }
@@ -205,7 +205,7 @@ void PeerSession::check_fallback(TimePoint now) {
     if (!heard_server_ && machine_->phase() == session::Phase::Registering && now - stream_opened_ >= f.stream_wait) {
       stream_errors_.push_back("no answer from the rendezvous server " + stream_->server().to_string() + " over " +
                                std::string(turn::to_string(stream_->transport())));
-      driver_->watch_readable(-1);
+      driver_->unwatch(stream_->native_handle());
       stream_.reset();
       stream_transport_.reset();
     } else {

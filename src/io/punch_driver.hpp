@@ -118,7 +118,7 @@ class PunchDriver {
   static constexpr std::size_t kReceiveSlot = 4096;       // longest datagram received (rendezvous: 1400)
   static constexpr std::size_t kMaxReceivePerWake = 256;  // then sending gets its turn again
   static constexpr std::uint32_t kWakeupToken = 0xffffffffU;  // the epoll tag of watch_wakeup()'s descriptor
-  static constexpr std::uint32_t kReadableToken = 0xfffffffeU;  // ... and of watch_readable()'s
+  static constexpr std::uint32_t kReadableToken = 0xfffffffeU;  // watch_readable()'s
 
   // `socket0` must outlive the driver.
   PunchDriver(UdpClient& socket0, PunchDriverOptions options);
@@ -158,10 +158,11 @@ class PunchDriver {
   // wait at once (it returns nullopt); the driver reads it empty. Lets
   // another thread wake a loop that sleeps in receive_until().
   void watch_wakeup(int fd);
-  // A descriptor another part of the loop reads (the rendezvous's TCP/TLS
-  // stream): while it is readable, receive_until() returns nullopt at once
-  // and leaves it unread. -1 stops watching the last one.
+  // Another descriptor (a TURN link's socket) whose readability ends a
+  // receive_until() wait (nullopt); the caller reads it, and unwatches it
+  // before closing it or once it reported end of stream.
   void watch_readable(int fd);
+  void unwatch(int fd);
 
   // Socket `index` (bound by now: the strategy used it), for poll(): its
   // descriptor stays valid while the driver lives.
@@ -225,7 +226,6 @@ class PunchDriver {
   std::uint32_t scan_next_ = 0;  // busy mode: next extra socket to read, up to scan_end_
   std::uint32_t scan_end_ = 0;
   int wakeup_fd_ = -1;
-  int readable_fd_ = -1;
   bool woken_ = false;
   RecvBatch received_;
   std::uint32_t received_socket_ = 0;
