@@ -104,7 +104,7 @@ class PeerSession final : public Session {
   bool open_stream(TimePoint now, turn::Transport transport);
   void drop_stream(TimePoint now);
   // Sends what the machine has due: the server's datagrams over the stream when there is one.
-  void flush_machine();
+  void flush();
 
   PeerSessionConfig config_;
   std::unique_ptr<UdpClient> socket0_;
@@ -225,7 +225,7 @@ void PeerSession::check_fallback(TimePoint now) {
   }
 }
 
-void PeerSession::flush_machine() {
+void PeerSession::flush() {
   if (stream_) {
     StreamTap tap{*machine_, *stream_};
     driver_->flush_from(tap);
@@ -237,7 +237,7 @@ void PeerSession::flush_machine() {
 
 void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   check_fallback(Clock::now());
-  flush_machine();
+  flush();
   bool any = false;
   while (auto e = machine_->poll_event()) {
     if (auto* p = std::get_if<se::Progress>(&*e)) {
@@ -390,7 +390,7 @@ void PeerSession::close() {
   // Only this thread is left: tell the peer (both routes) and unregister.
   if (machine_ && driver_) {
     machine_->close(Clock::now());
-    flush_machine();
+    flush();
   }
   if (wake_fd_ >= 0) ::close(wake_fd_);
   wake_fd_ = -1;
