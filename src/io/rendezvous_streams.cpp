@@ -70,7 +70,15 @@ Result<Endpoint, std::string> RendezvousStreams::listen(const Endpoint& at, std:
 void RendezvousStreams::accept(const std::shared_ptr<Listener>& listener) {
   listener->acceptor.async_accept([this, listener](const asio::error_code& ec, asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) return;
-    if (!ec) {
+    if (ec) {
+      // Out of descriptors or memory: accepting again at once would spin.
+      auto pause = std::make_shared<asio::steady_timer>(ctx_, std::chrono::milliseconds(100));
+      pause->async_wait([this, listener, pause](const asio::error_code& e) {
+        if (!e && listener->acceptor.is_open()) accept(listener);
+      });
+      return;
+    }
+    {
       asio::error_code e;
       const auto remote = socket.remote_endpoint(e);
       const auto id = e ? std::nullopt : guard_.admit(Clock::now(), from_asio(remote).address);

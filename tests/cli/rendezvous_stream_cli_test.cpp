@@ -199,6 +199,51 @@ TEST(RendezvousStreamCli, CertificateFromAnotherCaIsRefusedAtOnceNamingTheServer
   EXPECT_LT(took, 15s) << "refused when the handshake fails, not at the end of --wait";
 }
 
+int connect_tcp(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True when the server closed `fd` within `ms` (EOF or reset).
+bool closed_within(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, ms) != 1) return false;
+  char byte = 0;
+  return ::read(fd, &byte, 1) <= 0;
+}
+
+// --stream-max-connections is wired to the listener: the connection over
+// the table is closed at once, the others are held (they have 10 s to send
+// a first frame).
+TEST(RendezvousStreamCli, ConnectionsOverTheCapAreClosedAtOnce) {
+  StreamServer capped;
+  {
+    std::vector<std::string> extra{"--tcp", "127.0.0.1:0", "--stream-max-connections", "4"};
+    capped.server = std::make_unique<Rendezvous>(extra);
+    ASSERT_TRUE(capped.server->ready());
+    auto j = read_event(capped.server->process, "listening", 5000ms);
+    ASSERT_TRUE(j);
+    capped.tcp = natpunch::Endpoint::parse((*j)["address"].get<std::string>())->port;
+  }
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) held.push_back(connect_tcp(capped.tcp));
+  for (int fd : held) ASSERT_GE(fd, 0);
+  const int over = connect_tcp(capped.tcp);
+  ASSERT_GE(over, 0);  // the kernel accepts; the server closes it
+  EXPECT_TRUE(closed_within(over, 3000)) << "the fifth connection is closed at once";
+  for (int fd : held) EXPECT_FALSE(closed_within(fd, 50)) << "the first four are held";
+  for (int fd : held) ::close(fd);
+  ::close(over);
+}
+
 // Something that is not our framing (an HTTP request: its first two bytes
 // read as a length far over the largest message) is not waited for.
 TEST(RendezvousStreamCli, ABrokenFrameClosesTheConnectionAtOnce) {
