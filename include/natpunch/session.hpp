@@ -159,7 +159,7 @@ struct SessionOptions {
   // A network that blocks UDP: when the UDP registration gets no answer
   // for 2 s, register over TCP (the server's `rendezvous --tcp`; port 0:
   // the UDP port's number), then over TLS (`--tls`; port 0: not tried),
-  // and relay only. Not yet for open_listener() (its sessions stay on UDP).
+  // and relay only (connect, listen and each registration of open_listener).
   bool stream_fallback = true;
   std::uint16_t rendezvous_tcp_port = 0;
   std::uint16_t rendezvous_tls_port = 443;

@@ -173,6 +173,36 @@ INSTANTIATE_TEST_SUITE_P(Transports, RegistersOverAStream,
                          testing::Values(StreamCase{"Tcp", true, "tcp"}, StreamCase{"TlsAfterTcpGetsNoAnswer", false, "tls"}),
                          [](const testing::TestParamInfo<StreamCase>& info) { return std::string(info.param.name); });
 
+// `listen --sessions N` (natpunch::open_listener: a registration per
+// caller) on a network that swallows UDP: every acceptor registers over
+// TCP, callers on plain UDP reach it through the relay.
+TEST(RendezvousStreamCli, ListenerServingSeveralCallersRegistersEachOverTcp) {
+  auto s = start_server(true, nullptr);
+  ASSERT_TRUE(s);
+  SilentUdpPort silent;
+  Process listener({"listen", "--rendezvous", "127.0.0.1:" + std::to_string(silent.port), "--accept-any", "--json",
+                    "--wait", "15", "--no-nat-probe", "--sessions", "2", "--rendezvous-tcp-port",
+                    std::to_string(s->tcp), "--rendezvous-tls-port", "0"});
+  auto identity = listener.read_json(5000ms);
+  ASSERT_TRUE(identity && (*identity)["event"] == "identity");
+  for (int index = 1; index <= 2; ++index) {
+    SCOPED_TRACE(index);
+    Process connector({"connect", "--rendezvous", s->udp, "--peer", (*identity)["identity"].get<std::string>(),
+                       "--json", "--wait", "15", "--no-nat-probe"});
+    auto c = read_event(connector, "result", 20000ms);
+    EXPECT_EQ(connector.wait(5000ms), 0);
+    ASSERT_TRUE(c);
+    EXPECT_EQ((*c)["test_datagram"], true) << c->dump();
+    EXPECT_EQ((*c)["rendezvous_transport"], "udp");
+    auto l = read_event(listener, "session", 10000ms);
+    ASSERT_TRUE(l);
+    EXPECT_EQ((*l)["rendezvous_transport"], "tcp") << l->dump();
+    EXPECT_EQ((*l)["route"], "relay") << l->dump();
+    EXPECT_EQ((*l)["test_datagram"], true) << l->dump();
+  }
+  EXPECT_EQ(listener.wait(10000ms), 0);
+}
+
 TEST(RendezvousStreamCli, CertificateFromAnotherCaIsRefusedAtOnceNamingTheServer) {
   TempDir dir;
   const auto cert = make_certificate(dir, "rendezvous");
