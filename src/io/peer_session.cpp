@@ -27,6 +27,7 @@
 #include "io/os_random.hpp"
 #include "io/punch_driver.hpp"
 #include "io/rendezvous_stream_link.hpp"
+#include "io/turn_link.hpp"
 #include "session/peer_session_machine.hpp"
 
 namespace natpunch::io {
@@ -40,6 +41,7 @@ constexpr std::size_t kMaxQueued = 8192;
 // Longest sleep while opening (should_stop is polled in between) and once open.
 constexpr Duration kOpeningWait = milliseconds(50);
 constexpr Duration kOpenWait = milliseconds(200);
+constexpr Duration kTurnConnectTimeout = seconds(5);
 
 session::SessionConfig machine_config(const PeerSessionConfig& c) {
   session::SessionConfig m;
@@ -58,24 +60,12 @@ session::SessionConfig machine_config(const PeerSessionConfig& c) {
   m.keepalive = c.keepalive;
   m.keepalive_enabled = c.keepalive_enabled;
   m.repunch = c.repunch;
+  m.turn = c.turn;
+  m.use_offered_turn = c.use_offered_turn;
+  m.turn_transport = c.turn_transport;
   m.seed = os_random_seed();
   return m;
 }
-
-// The machine as PunchDriver::flush_from sees it while the rendezvous runs
-// over a stream: datagrams for the server go into the stream, the rest
-// (punching, direct data) to the UDP sockets.
-struct StreamTap {
-  session::PeerSessionMachine& machine;
-  RendezvousStreamLink& stream;
-  std::optional<Transmit> poll_transmit(TimePoint now) {
-    while (auto t = machine.poll_transmit(now)) {
-      if (t->socket != 0 || t->to != machine.server()) return t;
-      stream.send(t->bytes.span());  // refused: lost, like a datagram
-    }
-    return std::nullopt;
-  }
-};
 
 class PeerSession final : public Session {
  public:
@@ -103,13 +93,21 @@ class PeerSession final : public Session {
   void check_fallback(TimePoint now);
   bool open_stream(TimePoint now, turn::Transport transport);
   void drop_stream(TimePoint now);
-  // Sends what the machine has due: the server's datagrams over the stream when there is one.
+  // The TURN route's link: opened when the machine first has a route (the
+  // TCP connect and TLS handshake block the loop, at most kTurnConnectTimeout).
+  void open_turn_link();
+  // Sends what the machine has due: TURN's to its link, the server's over
+  // the rendezvous stream when there is one, the rest through the driver.
   void flush();
+  void read_turn_link();
 
   PeerSessionConfig config_;
   std::unique_ptr<UdpClient> socket0_;
   std::unique_ptr<PunchDriver> driver_;
   std::unique_ptr<session::PeerSessionMachine> machine_;
+  std::unique_ptr<TurnLink> turn_link_;
+  bool turn_link_tried_ = false;
+  bool turn_link_watched_ = false;
   bool warned_ = false;
   std::optional<Error> failed_;
   bool established_ = false;
@@ -225,19 +223,78 @@ void PeerSession::check_fallback(TimePoint now) {
   }
 }
 
+// The machine's transmits: TURN's (socket TurnRoute::kSocket) to its link,
+// the server's into the rendezvous stream while there is one (UDP got no
+// answer), the rest through the punch driver's fast path.
+struct TransmitSplit {
+  session::PeerSessionMachine& machine;
+  TurnLink* link;
+  RendezvousStreamLink* stream;
+  std::optional<Transmit> poll_transmit(TimePoint now) {
+    while (auto t = machine.poll_transmit(now)) {
+      if (t->socket == session::TurnRoute::kSocket) {
+        if (link) link->send(*t);
+      } else if (stream && t->socket == 0 && t->to == machine.server()) {
+        stream->send(t->bytes.span());  // refused: lost, like a datagram
+      } else {
+        return t;
+      }
+    }
+    return std::nullopt;
+  }
+};
+
 void PeerSession::flush() {
-  if (stream_) {
-    StreamTap tap{*machine_, *stream_};
-    driver_->flush_from(tap);
-    stream_->flush();
-  } else {
-    driver_->flush_from(*machine_);
+  TransmitSplit split{*machine_, turn_link_.get(), stream_.get()};
+  driver_->flush_from(split);
+  if (turn_link_) turn_link_->flush();
+  if (stream_) stream_->flush();
+}
+
+void PeerSession::open_turn_link() {
+  const auto* route = machine_->turn_route();
+  if (turn_link_tried_ || !route) return;
+  turn_link_tried_ = true;
+  const auto& c = route->config();
+  TurnLinkOptions options;
+  options.transport = c.transport;
+  options.server = c.server;
+  options.tls.server_name = c.server_name.empty() ? c.server.address.to_string() : c.server_name;
+  options.tls.ca_file = config_.turn_ca_file;
+  options.connect_timeout = kTurnConnectTimeout;
+  auto link = TurnLink::open(options);
+  if (!link) {
+    machine_->on_turn_link_failed(Clock::now(), link.error());
+    return;
+  }
+  turn_link_ = std::move(link.value());
+  driver_->watch_readable(turn_link_->native_handle());
+  turn_link_watched_ = true;
+}
+
+void PeerSession::read_turn_link() {
+  if (!turn_link_) return;
+  // Bounded like the sockets: a flood cannot starve the timers.
+  for (std::size_t k = 0; k < PunchDriver::kMaxReceivePerWake; ++k) {
+    auto a = turn_link_->receive(TimePoint{});
+    if (!a) break;
+    machine_->on_datagram(Clock::now(), session::TurnRoute::kSocket, a->from, a->bytes);
+  }
+  if (turn_link_->closed() && turn_link_watched_) {
+    // End of stream stays readable: out of the wait set, and the route told.
+    driver_->unwatch(turn_link_->native_handle());
+    turn_link_watched_ = false;
+    machine_->on_turn_connection_closed(Clock::now());
   }
 }
 
 void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   check_fallback(Clock::now());
+  open_turn_link();
   flush();
+  // TLS may hold decrypted bytes the socket no longer signals.
+  read_turn_link();
+  if (turn_link_) flush();
   bool any = false;
   while (auto e = machine_->poll_event()) {
     if (auto* p = std::get_if<se::Progress>(&*e)) {
@@ -286,6 +343,7 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
       machine_->on_datagram(Clock::now(), 0, machine_->server(), message);
     });
   }
+  read_turn_link();
   const auto after = Clock::now();
   if (auto due = machine_->next_deadline(); due && *due <= after) machine_->on_timer(after);
 }
@@ -390,8 +448,10 @@ void PeerSession::close() {
   // Only this thread is left: tell the peer (both routes) and unregister.
   if (machine_ && driver_) {
     machine_->close(Clock::now());
-    flush();
+    flush();  // the TURN allocation's release too
   }
+  if (turn_link_ && turn_link_watched_) driver_->unwatch(turn_link_->native_handle());
+  turn_link_.reset();
   if (wake_fd_ >= 0) ::close(wake_fd_);
   wake_fd_ = -1;
 }
@@ -418,4 +478,8 @@ Error session_error(ErrorKind kind, std::string message) {
 
 namespace natpunch {
 const char* to_string(SessionRoute route) { return route == SessionRoute::kDirect ? "direct" : "relay"; }
+std::string route_text(const SessionStats& stats) {
+  if (stats.route == SessionRoute::kDirect) return "direct";
+  return stats.relay.empty() ? "relay" : "relay (" + stats.relay + ")";
+}
 }  // namespace natpunch
