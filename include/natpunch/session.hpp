@@ -174,6 +174,19 @@ struct SessionOptions {
   // Polled while waiting for the peer and while punching; true ends
   // connect()/listen() with kInterrupted.
   std::function<bool()> should_stop;
+  // A network that blocks UDP: when the UDP registration gets no answer
+  // for 2 s, register over TCP (the server's `rendezvous --tcp`; port 0:
+  // the UDP port's number), then over TLS (`--tls`; port 0: not tried),
+  // and relay only (connect, listen and each registration of open_listener).
+  bool stream_fallback = true;
+  std::uint16_t rendezvous_tcp_port = 0;
+  std::uint16_t rendezvous_tls_port = 443;
+  // PEM file of the CA that signed the server's TLS certificate; empty:
+  // the system's CAs. The certificate must name rendezvous_tls_name (empty:
+  // the server's address); a refused certificate is an error naming the
+  // server, never "no answer".
+  std::string rendezvous_tls_ca;
+  std::string rendezvous_tls_name;
 };
 
 struct SessionInfo {
@@ -183,6 +196,9 @@ struct SessionInfo {
   std::string observed;       // own public endpoint as the rendezvous saw it
   std::string peer_observed;  // the peer's
   std::string server;         // the rendezvous server's address
+  // How this side reached it: "udp", or "tcp" / "tls" when UDP got no
+  // answer (a network that blocks UDP; this side then relays only).
+  std::string rendezvous_transport = "udp";
   std::string strategy;       // last strategy tried ("relay" when forced)
   std::string stop_reason;    // why punching ended without a direct path
   std::chrono::microseconds time_to_connect{0};  // from the common start

@@ -236,8 +236,14 @@ void Server::emit(ServerEvent::Kind kind, const PublicKey& identity, const Publi
   if (config_.on_event) config_.on_event(ServerEvent{kind, identity, peer, endpoint, session_id});
 }
 
-std::vector<Transmit> Server::handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from) {
+std::vector<Transmit> Server::handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from,
+                                     std::uint64_t stream) {
   std::vector<Transmit> out;
+  in_stream_ = stream;
+  struct Reset {
+    std::uint64_t& s;
+    ~Reset() { s = 0; }
+  } reset{in_stream_};
   ++counters_.received;
   expire(now);
   auto decoded = decode(datagram);
@@ -353,7 +359,7 @@ void Server::on_register(TimePoint now, const Register& m, std::size_t size, con
   c.cookie = make_cookie(cookie_secret_, m.identity, m.client_nonce, c.issued_at_ms, from, c.puzzle_bits);
   c.server_key = kx_.public_key;
   ++counters_.challenges_sent;
-  out.push_back({from, encode(c)});
+  out.push_back({from, encode(c), in_stream_});
 }
 
 void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_t> bytes, const Endpoint& from,
@@ -376,7 +382,8 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   // The Prove that made this registration, again: its Registered was lost.
   // Answered (to the proven endpoint only) without a second signature check.
   if (existing && !existing->closed && existing->cookie == m.cookie && existing->issued_at_ms == m.issued_at_ms) {
-    if (existing->observed == from && may_answer_again(now, *existing)) send_registered(now, *existing, from, true, out);
+    if (existing->observed == from && existing->stream == in_stream_ && may_answer_again(now, *existing))
+      send_registered(now, *existing, from, true, out);
     return;
   }
   // A cookie must be newer than the one that made the current registration
@@ -455,6 +462,7 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   r.order = order;
   r.keys = *keys;
   r.observed = from;
+  r.stream = in_stream_;
   ByteWriter info_writer(r.info);
   write_nat_info_field(info_writer, m.info);
   r.info.shrink_to_fit();
@@ -571,7 +579,7 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
     on_path_response(*r, p->token, now, from, out);
     return;
   }
-  if (from != r->observed) challenge_path(now, *r, from, out);
+  if (from != r->observed || in_stream_ != r->stream) challenge_path(now, *r, from, out);
 
   if (std::holds_alternative<Refresh>(message)) {
     send_registered(now, *r, from, false, out);
@@ -588,21 +596,25 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
 }
 
 void Server::challenge_path(TimePoint now, Registration& r, const Endpoint& from, std::vector<Transmit>& out) {
-  if (r.candidate == from && now - r.path_challenged < config_.path_challenge_interval) return;
+  if (r.candidate == from && r.candidate_stream == in_stream_ &&
+      now - r.path_challenged < config_.path_challenge_interval)
+    return;
   if (path_limiter_ && !path_limiter_->allow(now, from)) return;
   r.candidate = from;
+  r.candidate_stream = in_stream_;
   r.path_token = random_u64();
   r.path_challenged = now;
   ++counters_.path_challenges_sent;
-  out.push_back({from, encode(PathChallenge{r.path_token})});
+  out.push_back({from, encode(PathChallenge{r.path_token}), in_stream_});
 }
 
 void Server::on_path_response(Registration& r, std::uint64_t token, TimePoint now, const Endpoint& from,
                               std::vector<Transmit>& out) {
-  if (!r.candidate || *r.candidate != from || token != r.path_token ||
+  if (!r.candidate || *r.candidate != from || r.candidate_stream != in_stream_ || token != r.path_token ||
       now - r.path_challenged > config_.path_challenge_lifetime)
     return;
   r.observed = from;
+  r.stream = in_stream_;
   r.candidate.reset();
   ++counters_.paths_validated;
   // The client learns where it is now (what a refresh it sent from here,
@@ -899,7 +911,7 @@ void Server::send_refused(const Endpoint& to, ErrorCode code, std::span<const st
   r.code = code;
   std::copy_n(echo.begin(), std::min(echo.size(), r.echo.size()), r.echo.begin());
   ++counters_.refused_sent;
-  out.push_back({to, encode(r)});
+  out.push_back({to, encode(r), in_stream_});  // always to the source being answered
 }
 
 template <class T>
@@ -911,7 +923,7 @@ Transmit Server::authenticated(Registration& to, T message) {
   if constexpr (std::is_same_v<T, TurnServers>) crypt_turn_passwords(message, to.keys.seal, message.auth.sequence);
   auto bytes = encode(message);
   seal(bytes, to.keys.server_to_client);
-  return Transmit{to.observed, std::move(bytes)};
+  return Transmit{to.observed, std::move(bytes), to.stream};
 }
 
 // Used by the cluster half of the server (server_cluster.cpp) too.

@@ -311,7 +311,13 @@ class Server {
  public:
   Server(ServerConfig config, RandomBytes random, TimePoint now);
 
-  std::vector<Transmit> handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from);
+  // `stream`: the driver's number of the stream connection (TCP or TLS,
+  // its frames: rendezvous/stream_framing.hpp) the message came over, 0
+  // for UDP. A stream is a source like any other (`from` is its peer's
+  // address and port); answers to it carry its number, and a registration
+  // made over it is answered there until the client proves another path.
+  std::vector<Transmit> handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from,
+                               std::uint64_t stream = 0);
   void on_timer(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
   ~Server();
@@ -374,6 +380,7 @@ class Server {
     std::uint64_t order = 0;  // creation order: the newest listening one gets requests
     RegistrationKeys keys;
     Endpoint observed;
+    std::uint64_t stream = 0;  // the stream `observed` is reached over (0: UDP)
     // Its NatInfo as the wire carries it (a third of the decoded size;
     // decoded only for the few SessionInfos that tell it).
     std::vector<std::uint8_t> info;
@@ -390,6 +397,7 @@ class Server {
     // An endpoint its authenticated messages came from that it has not
     // proved yet, and the token of the PathChallenge sent there.
     std::optional<Endpoint> candidate;
+    std::uint64_t candidate_stream = 0;
     std::uint64_t path_token = 0;
     TimePoint path_challenged{};
     bool listening = true;
@@ -552,6 +560,9 @@ class Server {
   using TimerQueue = std::priority_queue<Timer, std::vector<Timer>, std::greater<>>;
 
   ServerConfig config_;
+  // The stream the message being handled came over (0: UDP, or no message):
+  // answers to its source go back there.
+  std::uint64_t in_stream_ = 0;
   RandomBytes random_;
   KxKeyPair kx_;
   Key cookie_secret_{};

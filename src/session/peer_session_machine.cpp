@@ -124,6 +124,27 @@ void PeerSessionMachine::check_failover(TimePoint now, bool lost) {
   queue_client(now);
 }
 
+void PeerSessionMachine::use_rendezvous_stream(TimePoint now, const std::string& transport) {
+  if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  const std::string before = info_.rendezvous_transport;
+  info_.rendezvous_transport = transport;
+  config_.plan.relay_only = true;
+  client_.set_relay_only(true);
+  if (phase_ == Phase::Registering) {
+    // Connecting took some of the wait: the stream gets a fair chance.
+    registration_deadline_ = std::max(registration_deadline_, now + kStreamRegistrationWait);
+    progress(SessionProgress::Kind::kWarning,
+             "no answer over " + (before == "udp" ? std::string("UDP") : before) + " from " + info_.server +
+                 ": registering over " + transport + " (relay only)");
+  }
+  client_.switch_server(now, client_.server());
+  queue_client(now);
+}
+
+void PeerSessionMachine::rendezvous_unreachable(TimePoint now, std::string message) {
+  if (phase_ == Phase::Registering) fail(now, ErrorKind::kNoAnswer, std::move(message));
+}
+
 void PeerSessionMachine::queue_client(TimePoint now) {
   for (auto& t : client_.poll_transmit(now)) outbox_.push_back(Transmit{0, t.to, DatagramBytes(std::move(t.bytes))});
 }
@@ -304,8 +325,11 @@ void PeerSessionMachine::on_client_events(TimePoint now) {
       if (phase_ != Phase::Registering) continue;  // a refresh or a re-registration
       observed_ = r->observed;
       info_.observed = r->observed.to_string();
-      progress(SessionProgress::Kind::kRegistered, "registered at " + info_.server + ", seen as " + info_.observed, {},
-               info_.observed);
+      progress(SessionProgress::Kind::kRegistered,
+               "registered at " + info_.server +
+                   (info_.rendezvous_transport == "udp" ? "" : " over " + info_.rendezvous_transport) + ", seen as " +
+                   info_.observed,
+               {}, info_.observed);
       phase_ = Phase::WaitingForSession;
       session_deadline_ = now + config_.wait;
       if (config_.caller && config_.peer) request_id_ = client_.connect(now, *config_.peer);

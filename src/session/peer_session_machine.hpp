@@ -169,6 +169,16 @@ class PeerSessionMachine {
   // with kInterrupted, saying how far it got. Nothing once open.
   void interrupt(TimePoint now);
 
+  // --- the driver's rendezvous transport (io/peer_session.cpp)
+  // From now on the driver carries the datagrams for the server over a
+  // TCP or TLS stream ("tcp" / "tls": UDP got no answer). Registration
+  // starts over there, and this side relays only (its UDP does not get
+  // through): the peer learns it from the registration's NAT info.
+  void use_rendezvous_stream(TimePoint now, const std::string& transport);
+  // The driver cannot reach the server another way and knows why (a
+  // refused TLS certificate): fails now with kNoAnswer and `message`.
+  void rendezvous_unreachable(TimePoint now, std::string message);
+
   Phase phase() const { return phase_; }
   const SessionInfo& info() const { return info_; }
   SessionStats stats() const;
@@ -241,6 +251,7 @@ class PeerSessionMachine {
   // with kServerKeyMismatch (silence would look like a dead server).
   std::optional<rendezvous::PublicKey> mismatched_key_;
   static constexpr Duration kGraceAfterMismatch = seconds(2);
+  static constexpr Duration kStreamRegistrationWait = seconds(5);
   std::uint32_t request_id_ = 0;
   std::vector<Endpoint> servers_;  // config.client.server, then the alternates
   std::size_t current_server_ = 0;
