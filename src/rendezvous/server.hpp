@@ -67,7 +67,9 @@
 #include "rendezvous/cluster_messages.hpp"
 #include "rendezvous/crypto.hpp"
 #include "rendezvous/messages.hpp"
+#include "rendezvous/registration_table.hpp"
 #include "rendezvous/replay_window.hpp"
+#include "rendezvous/small_bytes.hpp"
 #include "rendezvous/token_bucket.hpp"
 #include "rendezvous/transmit.hpp"
 #include "rendezvous/used_cookies.hpp"
@@ -361,51 +363,52 @@ class Server {
     std::uint64_t instance = 0;
     auto operator<=>(const Slot&) const = default;
   };
-  // Keyed with the server's secret seed: identities and instances are the
-  // clients' choice.
-  struct SlotHash {
-    std::uint64_t seed = 0;
-    std::size_t operator()(const Slot& s) const noexcept;
-  };
   struct Registration {
     PublicKey identity{};
     std::uint64_t instance = 0;
-    std::uint64_t id = 0;
+    std::uint64_t id = 0;     // given by the table (registration_table.hpp)
     std::uint64_t order = 0;  // creation order: the newest listening one gets requests
     RegistrationKeys keys;
     Endpoint observed;
+    IpAddress registered_from;  // the shares it is charged to (address_key(), network_key())
     // Its NatInfo as the wire carries it (a third of the decoded size;
-    // decoded only for the few SessionInfos that tell it).
-    std::vector<std::uint8_t> info;
+    // decoded only for the few SessionInfos that tell it), inline.
+    SmallBytes<38> info;
     TimePoint expires{};
     TimePoint last_heard{};
     std::uint64_t issued_at_ms = 0;
     ReplayWindow received;
     std::uint64_t sent_sequence = 0;
-    Cookie cookie{};             // the one that made it: a retransmitted Prove is answered again
-    SourceKey address_key{};     // the shares it is charged to (where it registered from)
-    SourceKey network_key{};
+    // The first half of the cookie that made it, so a retransmitted Prove
+    // is answered again (the whole cookie was checked before this compares).
+    std::array<std::uint8_t, 16> cookie_head{};
     LeanBucket signalling;
     LeanBucket answers;
-    // An endpoint its authenticated messages came from that it has not
-    // proved yet, and the token of the PathChallenge sent there.
-    std::optional<Endpoint> candidate;
-    std::uint64_t path_token = 0;
-    TimePoint path_challenged{};
+    TimePoint announced{};     // cluster: last told its home
+    TimePoint turn_offered{};  // when TurnServers last went out (with turn_offered_ever)
+    bool turn_offered_ever = false;
     bool listening = true;
     bool single_session = false;
     bool taken = false;   // single-session: has a request waiting or accepted
     bool closed = false;  // unregistered; kept until its cookie expired (replays)
-    TimePoint announced{};  // cluster: last told its home
-    std::optional<TimePoint> turn_offered;  // when TurnServers last went out
     Slot slot() const { return {identity, instance}; }
+    SourceKey address_key() const { return subscriber_key(registered_from); }
+    SourceKey network_key() const { return natpunch::network_key(registered_from); }
   };
-  // What an identity's registrations share.
-  struct IdentityState {
-    std::vector<std::uint64_t> instances;
-    LeanBucket relay_bytes;
-    LeanBucket relay_packets;
-    std::uint32_t pending_requests = 0;
+  // An endpoint a registration's authenticated messages came from that it
+  // has not proved yet, and the token of the PathChallenge sent there
+  // (rare: kept beside the registrations, by registration id).
+  struct PathCheck {
+    Endpoint candidate;
+    std::uint64_t token = 0;
+    TimePoint challenged{};
+  };
+  // What an identity's registrations share: the table's index entry
+  // (count, unanswered requests) and, once it relays, its relay buckets.
+  using IdentityState = RegistrationTable<Registration>::IdentityEntry;
+  struct IdentityRelay {
+    LeanBucket bytes;
+    LeanBucket packets;
   };
   enum class RequestState { Waiting, Accepted, Rejected };
   struct PendingRequest {
@@ -484,7 +487,7 @@ class Server {
   // The registration a new request for `identity` goes to, if any.
   Registration* route_request(const PublicKey& identity);
   // Makes room for one more registration of `ids`; false when none is stale.
-  bool evict_stale(TimePoint now, IdentityState& ids, const PublicKey& identity);
+  bool evict_stale(TimePoint now, const PublicKey& identity);
   void erase_registration(const Slot& slot);
   void release(const Slot& callee);
   void erase_pending(std::uint64_t invitation_id);
@@ -493,6 +496,8 @@ class Server {
   void emit(ServerEvent::Kind kind, const PublicKey& identity, const PublicKey& peer = {}, Endpoint endpoint = {},
             std::uint64_t session_id = 0);
   std::uint64_t random_u64();
+  // The random half of a registration id (never 0).
+  std::uint32_t random_tag();
   // Ends a waiting request for `r` (it unregistered or was evicted): its
   // callers hear UnknownPeer at once.
   void orphan_requests(TimePoint now, const Registration& r, std::vector<Transmit>& out);
@@ -560,9 +565,9 @@ class Server {
   std::optional<stun::SourceRateLimiter> path_limiter_;
   UsedCookies used_cookies_;
   ServerCounters counters_;
-  std::unordered_map<Slot, Registration, SlotHash> registrations_;
-  std::unordered_map<std::uint64_t, Registration*> registration_ids_;  // nodes never move
-  std::unordered_map<PublicKey, IdentityState, KeyHash> identities_;
+  RegistrationTable<Registration> registrations_;
+  std::unordered_map<std::uint64_t, PathCheck> path_checks_;  // by registration id
+  std::unordered_map<PublicKey, IdentityRelay, KeyHash> identity_relay_;  // identities that relayed
   std::uint64_t next_order_ = 0;
   std::unordered_map<std::uint64_t, PendingRequest> pending_;             // by invitation id
   std::map<std::pair<Slot, std::uint32_t>, std::uint64_t> pending_by_caller_;

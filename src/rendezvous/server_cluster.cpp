@@ -269,12 +269,12 @@ void Server::cluster_members_changed(TimePoint now, const std::vector<NodeId>& l
   const NodeId self = c.membership.self();
   // Registrations whose home moved are announced to the new one (rare: a
   // node came or went; one pass over the registrations).
-  for (auto& [slot, r] : registrations_) {
-    if (r.closed) continue;
+  registrations_.for_each([&](Registration& r) {
+    if (r.closed) return;
     const NodeId before = ClusterMembership::home_among(r.identity, self, c.members);
     const NodeId after = c.membership.home(r.identity);
     if (before != after) cluster_announce(now, r, false);
-  }
+  });
   c.members = members;
   // Connects waiting on the cluster may have gone to the node that left
   // (as the callee's home or holder): asked again now, not at the
