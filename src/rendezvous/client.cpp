@@ -295,9 +295,13 @@ void Client::on_challenge(TimePoint now, const Challenge& c) {
     key_mismatch_reported_ = true;
     return;
   }
-  keys_ = derive_client_keys(config_.identity, c);
+  // A fresh share per Prove: this registration's keys do not follow from
+  // the identity's key (a stolen one does not open recorded traffic).
+  const KeyShare share = KeyShare::generate(random_);
+  keys_ = derive_client_keys(config_.identity, share, c);
   if (!keys_) return;
   Prove p;
+  p.key_share = share.public_key;
   p.identity = config_.identity.public_key;
   p.client_nonce = nonce_;
   p.issued_at_ms = c.issued_at_ms;

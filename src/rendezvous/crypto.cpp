@@ -23,13 +23,15 @@ void ensure_sodium() {
 }
 
 std::optional<RegistrationKeys> finish_keys(const std::array<std::uint8_t, crypto_scalarmult_BYTES>& shared,
-                                            const PublicKey& client_identity, const PublicKey& server_key,
+                                            const PublicKey& client_identity, const PublicKey& client_share,
+                                            const PublicKey& server_key,
                                             const Nonce& nonce, std::uint64_t issued_at_ms, const Cookie& cookie) {
   if (sodium_is_zero(shared.data(), shared.size())) return std::nullopt;
   std::vector<std::uint8_t> input;
   ByteWriter w(input);
   w.bytes(shared);
   w.bytes(client_identity);
+  w.bytes(client_share);
   w.bytes(server_key);
   w.bytes(nonce);
   w.u64(issued_at_ms);
@@ -86,25 +88,40 @@ KxKeyPair KxKeyPair::from_identity(const Identity& identity) {
   return kx;
 }
 
-std::optional<RegistrationKeys> derive_client_keys(const Identity& client, const Challenge& challenge) {
+KeyShare KeyShare::from_secret(const Key& secret) {
   ensure_sodium();
-  Key curve_secret{};
-  crypto_sign_ed25519_sk_to_curve25519(curve_secret.data(), client.secret_key.data());
+  KeyShare share;
+  share.secret_key = secret;
+  crypto_scalarmult_base(share.public_key.data(), share.secret_key.data());
+  return share;
+}
+
+KeyShare KeyShare::generate(const RandomBytes& random) {
+  Key secret{};
+  random(secret);
+  KeyShare share = from_secret(secret);
+  sodium_memzero(secret.data(), secret.size());
+  return share;
+}
+
+std::optional<RegistrationKeys> derive_client_keys(const Identity& client, const KeyShare& share,
+                                                   const Challenge& challenge) {
+  ensure_sodium();
   std::array<std::uint8_t, crypto_scalarmult_BYTES> shared{};
-  const int rc = crypto_scalarmult(shared.data(), curve_secret.data(), challenge.server_key.data());
-  sodium_memzero(curve_secret.data(), curve_secret.size());
-  if (rc != 0) return std::nullopt;
-  return finish_keys(shared, client.public_key, challenge.server_key, challenge.client_nonce, challenge.issued_at_ms,
-                     challenge.cookie);
+  if (crypto_scalarmult(shared.data(), share.secret_key.data(), challenge.server_key.data()) != 0) return std::nullopt;
+  return finish_keys(shared, client.public_key, share.public_key, challenge.server_key, challenge.client_nonce,
+                     challenge.issued_at_ms, challenge.cookie);
 }
 
 std::optional<RegistrationKeys> derive_server_keys(const KxKeyPair& server, const Prove& prove) {
   ensure_sodium();
-  PublicKey client_curve{};
-  if (crypto_sign_ed25519_pk_to_curve25519(client_curve.data(), prove.identity.data()) != 0) return std::nullopt;
+  // The share is signed with the Prove: the identity's holder chose it. A
+  // small-order share gives the all-zero result (refused); clamping takes
+  // care of any other torsion, so no subgroup check is needed.
   std::array<std::uint8_t, crypto_scalarmult_BYTES> shared{};
-  if (crypto_scalarmult(shared.data(), server.secret_key.data(), client_curve.data()) != 0) return std::nullopt;
-  return finish_keys(shared, prove.identity, server.public_key, prove.client_nonce, prove.issued_at_ms, prove.cookie);
+  if (crypto_scalarmult(shared.data(), server.secret_key.data(), prove.key_share.data()) != 0) return std::nullopt;
+  return finish_keys(shared, prove.identity, prove.key_share, server.public_key, prove.client_nonce,
+                     prove.issued_at_ms, prove.cookie);
 }
 
 Cookie make_cookie(const Key& server_secret, const PublicKey& identity, const Nonce& client_nonce,

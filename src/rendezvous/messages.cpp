@@ -319,7 +319,7 @@ bool read_body(BodyReader& r, Prove& m) {
       !read_puzzle_bits(r, m.puzzle_bits) || !r.u64(m.puzzle_solution) || !r.u8(m.flags))
     return false;
   if ((m.flags & ~kProveFlagsMask) != 0) return r.fail(DecodeError::BadFlags);
-  return r.u64(m.instance) && r.nat_info(m.info) && r.array(m.signature);
+  return r.u64(m.instance) && r.nat_info(m.info) && r.array(m.key_share) && r.array(m.signature);
 }
 bool read_body(BodyReader& r, Registered& m) {
   return r.endpoint(m.observed) && r.u32(m.refresh_interval_ms) && r.u32(m.lifetime_ms);
@@ -410,6 +410,7 @@ void write_body(ByteWriter& w, const Prove& m) {
   w.u8(m.flags);
   w.u64(m.instance);
   write_nat_info(w, m.info);
+  w.bytes(m.key_share);
   w.bytes(m.signature);
 }
 void write_body(ByteWriter& w, const Registered& m) {
