@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::string_view kProveContext = "natpunch-rendezvous-prove-v1";
 constexpr std::string_view kPuzzleContext = "natpunch-rendezvous-puzzle-v1";
+constexpr std::string_view kResumeContext = "natpunch-relay-resume-v1";
 constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "nprdv_v1";
 
 void ensure_sodium() {
@@ -232,6 +233,16 @@ void crypt_turn_passwords(TurnServers& message, const Key& seal_key, std::uint64
     std::copy_n(joined.begin() + static_cast<std::ptrdiff_t>(offset), s.password.size(), s.password.begin());
     offset += s.password.size();
   }
+}
+
+Key relay_resume_token(const Key& session_key, std::uint64_t session_id) {
+  ensure_sodium();
+  std::array<std::uint8_t, kResumeContext.size() + 8> input{};
+  std::memcpy(input.data(), kResumeContext.data(), kResumeContext.size());
+  store_be64(input.data() + kResumeContext.size(), session_id);
+  Key token{};
+  crypto_generichash(token.data(), token.size(), input.data(), input.size(), session_key.data(), session_key.size());
+  return token;
 }
 
 Key crypt_session_key(const Key& key, const Key& seal_key, std::uint64_t sequence) {

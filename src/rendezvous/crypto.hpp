@@ -100,6 +100,11 @@ bool verify_prove(std::span<const std::uint8_t> encoded, const PublicKey& identi
 void seal(std::vector<std::uint8_t>& encoded, const Key& mac_key);
 bool verify_tag(std::span<const std::uint8_t> encoded, const Key& mac_key);
 
+// What a party to a session shows to have its relay resumed elsewhere
+// (RelayResume): a keyed BLAKE2b of the session id under the session key,
+// which only the two peers and the nodes that made the session know.
+Key relay_resume_token(const Key& session_key, std::uint64_t session_id);
+
 // Encrypts or decrypts (XOR stream) a session key sent in the message with
 // this sequence number.
 Key crypt_session_key(const Key& key, const Key& seal_key, std::uint64_t sequence);

@@ -127,6 +127,8 @@ enum class MessageType : std::uint8_t {
   PathChallenge = 16,
   PathResponse = 17,
   TurnServers = 18,
+  RelayResume = 19,
+  RelayResumed = 20,
 };
 
 // What a peer tells the server about itself; the other side of a session
@@ -327,6 +329,24 @@ struct RelayData {
   std::vector<std::uint8_t> payload;  // <= kMaxRelayPayload
   bool operator==(const RelayData&) const = default;
 };
+// Relay handover (issue 21): a client that registered again -- its node
+// died, or restarted -- asks for its session's relay through the node it
+// is at now. `token` (crypto.hpp relay_resume_token: from the session key)
+// proves it is a party to the session; the server pairs it with the
+// peer's half (the peer's own RelayResume, or the peer's node's on its
+// behalf) and answers RelayResumed once the relay runs again.
+struct RelayResume {
+  AuthHeader auth;
+  std::uint64_t session_id = 0;
+  PublicKey peer{};
+  Key token{};
+  bool operator==(const RelayResume&) const = default;
+};
+struct RelayResumed {
+  AuthHeader auth;
+  std::uint64_t session_id = 0;
+  bool operator==(const RelayResumed&) const = default;
+};
 
 enum class ErrorCode : std::uint8_t {
   UnknownPeer = 1,         // connect to an identity that is not registered
@@ -364,7 +384,7 @@ struct Refused {
 
 using Message = std::variant<Register, Challenge, Prove, Registered, Refresh, Keepalive, ConnectRequest,
                              IncomingRequest, Accept, Reject, SessionInfo, RelayData, Error, Refused, Unregister,
-                             PathChallenge, PathResponse, TurnServers>;
+                             PathChallenge, PathResponse, TurnServers, RelayResume, RelayResumed>;
 
 enum class DecodeError : std::uint8_t {
   TooShort,            // shorter than the 4-byte header

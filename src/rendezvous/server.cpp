@@ -47,7 +47,8 @@ bool is_client_to_server(MessageType t) {
     case MessageType::Reject:
     case MessageType::RelayData:
     case MessageType::Unregister:
-    case MessageType::PathResponse: return true;
+    case MessageType::PathResponse:
+    case MessageType::RelayResume: return true;
     default: return false;
   }
 }
@@ -562,6 +563,8 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
     on_answer(now, *r, j->invitation_id, false, out);
   } else if (const auto* d = std::get_if<RelayData>(&message)) {
     on_relay(now, *r, *d, out);
+  } else if (const auto* resume = std::get_if<RelayResume>(&message)) {
+    on_relay_resume(now, *r, *resume, out);
   }
   // Keepalive: nothing more to do.
 }
@@ -905,6 +908,7 @@ Transmit Server::authenticated(Registration& to, T message) {
 // Used by the cluster half of the server (server_cluster.cpp) too.
 template Transmit Server::authenticated<IncomingRequest>(Registration&, IncomingRequest);
 template Transmit Server::authenticated<RelayData>(Registration&, RelayData);
+template Transmit Server::authenticated<RelayResumed>(Registration&, RelayResumed);
 
 void Server::erase_registration(const Slot& slot) {
   Registration* r = find(slot);
@@ -946,17 +950,24 @@ void Server::on_timer(TimePoint now) {
   if (clustered()) {
     std::vector<Transmit> out;  // cluster ticks send nothing to clients, but the helpers take a sink
     cluster_tick(now, out);
+    resend_resume_halves(now, out);
+  } else {
+    resend_resumes_at_.reset();  // only a node whose peer node left has halves of its own
   }
 }
 
 std::optional<TimePoint> Server::next_deadline() const {
   std::optional<TimePoint> next = cluster_deadline();
+  for (const auto* q : {&resuming_expiry_, &meeting_expiry_})
+    if (!q->empty() && (!next || q->front().first < *next)) next = q->front().first;
+  if (resend_resumes_at_ && (!next || *resend_resumes_at_ < *next)) next = resend_resumes_at_;
   for (const TimerQueue* q : {&registration_timers_, &pending_timers_, &session_timers_})
     if (!q->empty() && (!next || q->top().at < *next)) next = q->top().at;
   return next;
 }
 
 void Server::expire(TimePoint now) {
+  expire_resumes(now);
   while (!registration_timers_.empty() && registration_timers_.top().at <= now) {
     const Timer t = registration_timers_.top();
     registration_timers_.pop();

@@ -57,6 +57,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <deque>
 #include <queue>
 
 #include "core/endpoint.hpp"
@@ -200,6 +201,15 @@ std::string_view to_string(ServerEvent::Kind kind);
 //   byte budget hold whichever node a packet enters.
 // - Alone (no other node heard from: the bus is down, or a single node),
 //   the node serves its own registrations exactly as without a cluster.
+// - Relay handover (server_relay_handover.cpp): when the node relaying a
+//   session dies, its clients register elsewhere and send RelayResume
+//   (token from the session key); a surviving node whose session's other
+//   side was at the dead node does the same for its own client. Both
+//   halves meet at the home of the token, which tells each side's node
+//   where the other side is; the relay then runs between the new nodes
+//   (or within one). Without a cluster the same happens within the node
+//   (both peers re-register after a restart). A resumed session starts a
+//   fresh byte budget; its rates hold as for any session.
 struct ClusterConfig {
   ClusterKey key{};
   NodeId node_id = 0;  // 0: a random one
@@ -232,6 +242,8 @@ struct ClusterCounters {
   std::uint64_t relay_forwarded = 0;      // relay packets to or from another node
   std::uint64_t relay_forwarded_bytes = 0;
   std::uint64_t evictions = 0;            // registrations ended because their home said so
+  std::uint64_t resume_halves = 0;        // relay handover halves received as the meeting node
+  std::uint64_t resume_matches = 0;       // ... paired with the other party's
 };
 
 struct ServerConfig {
@@ -262,6 +274,8 @@ struct ServerConfig {
   };
   // Spent cookies remembered at once.
   std::size_t used_cookie_capacity = 65'536;
+  // Relay handover: how long a party's half waits for the other's.
+  Duration resume_lifetime = seconds(60);
   Duration registration_lifetime = seconds(120);
   Duration refresh_interval = seconds(30);
   Duration challenge_lifetime = seconds(10);
@@ -307,6 +321,7 @@ struct ServerCounters {
   std::uint64_t relay_dropped_rate = 0;
   std::uint64_t relay_dropped_quota = 0;
   std::uint64_t relay_dropped_budget = 0;  // the sender's address or the whole server over its rate
+  std::uint64_t relay_resumed = 0;         // sessions whose relay a party resumed here (handover)
 };
 
 class Server {
@@ -448,6 +463,27 @@ class Server {
     NodeId remote_node = 0;
     bool caller_remote = false;
     std::shared_ptr<const cluster::PeerCard> remote_peer;
+    // Resumed here after a handover: the parties' token (this node never
+    // learnt the key).
+    std::optional<Key> resume_token;
+  };
+  // Relay handover (server_relay_handover.cpp): a party here whose
+  // session's relay is being resumed, until the other party's half is
+  // found; and, at the meeting node, the halves that arrived.
+  using ResumeKey = std::pair<std::uint64_t, PublicKey>;  // session id, the party's identity
+  struct Resuming {
+    Slot slot{};
+    PublicKey peer{};
+    Key token{};
+    TimePoint expires{};
+    TimePoint sent{};
+    bool client_asked = false;  // its client sent RelayResume (answer it); else this node's own
+  };
+  struct MeetingHalf {
+    PublicKey peer{};
+    Key token{};
+    NodeId node = 0;
+    TimePoint expires{};
   };
 
   void on_register(TimePoint now, const Register& m, std::size_t size, const Endpoint& from, std::vector<Transmit>& out);
@@ -524,6 +560,16 @@ class Server {
   void on_remote_answer(TimePoint now, NodeId sender, std::uint64_t invitation, bool found, bool rejected,
                         std::vector<Transmit>& out);
   void on_cluster_relay(TimePoint now, NodeId sender, const cluster::Relay& m, std::vector<Transmit>& out);
+  // Relay handover (server_relay_handover.cpp).
+  void on_relay_resume(TimePoint now, Registration& r, const RelayResume& m, std::vector<Transmit>& out);
+  void resume_for_dead_nodes(TimePoint now, const std::vector<NodeId>& left, std::vector<Transmit>& out);
+  void send_resume_half(TimePoint now, std::uint64_t session_id, Resuming& half, std::vector<Transmit>& out);
+  void resend_resume_halves(TimePoint now, std::vector<Transmit>& out);
+  void on_resume_half(TimePoint now, const cluster::ResumeHalf& m, std::vector<Transmit>& out);
+  void on_resume_matched(TimePoint now, const cluster::ResumeMatched& m, std::vector<Transmit>& out);
+  void resume_send(TimePoint now, NodeId to, cluster::Body body, std::vector<Transmit>& out);
+  Key session_token(const Session& s) const;
+  void expire_resumes(TimePoint now);
   void answer_remote_caller(TimePoint now, Registration& callee, PendingRequest& p, bool accept,
                             std::vector<Transmit>& out);
   cluster::PeerCard card_of(const Registration& r) const;
@@ -586,6 +632,12 @@ class Server {
   TimerQueue pending_timers_;
   TimerQueue session_timers_;
   std::unique_ptr<ClusterState> cluster_;
+  std::map<ResumeKey, Resuming> resuming_;
+  std::map<ResumeKey, MeetingHalf> meeting_;
+  // Both expire in order of creation (one lifetime for all); an entry
+  // renewed since is pushed again when it comes up.
+  std::deque<std::pair<TimePoint, ResumeKey>> resuming_expiry_, meeting_expiry_;
+  std::optional<TimePoint> resend_resumes_at_;
 };
 
 }  // namespace natpunch::rendezvous

@@ -384,7 +384,7 @@ TEST(RendezvousMessages, FuzzSeedsDecodeAndReencode) {
     EXPECT_EQ(encode(*decoded), bytes) << entry.path();
     types.insert(type_of(*decoded));
   }
-  EXPECT_EQ(types.size(), 18u);
+  EXPECT_EQ(types.size(), 20u);
 }
 
 TEST(RendezvousMessages, PublicKeyHexRoundTrips) {
