@@ -59,6 +59,8 @@ inline int exit_code_of(const Error& e) {
     case ErrorKind::kBadInput: return kExitUsage;
     case ErrorKind::kInterrupted: return kExitInterrupted;
     case ErrorKind::kNoAnswer:
+    case ErrorKind::kServerKeyMismatch:
+    case ErrorKind::kNoSession:
     case ErrorKind::kSocket: break;
   }
   return kExitNoAnswer;
@@ -68,10 +70,7 @@ inline void print_json_failure(const Error& e, std::initializer_list<const char*
   nlohmann::json j = nlohmann::json::object();
   for (const char* f : fields) j[f] = nullptr;
   j["error"] = e.message;
-  j["error_kind"] = e.kind == ErrorKind::kBadInput      ? "bad_input"
-                    : e.kind == ErrorKind::kSocket      ? "socket"
-                    : e.kind == ErrorKind::kInterrupted ? "interrupted"
-                                                        : "no_answer";
+  j["error_kind"] = to_string(e.kind);
   j["interrupted"] = e.kind == ErrorKind::kInterrupted;
   std::cout << j.dump() << "\n";
 }

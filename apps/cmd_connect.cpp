@@ -2,16 +2,15 @@
 // meet at a rendezvous server, punch a direct UDP path with the strategy
 // their NATs call for (or fall back to the server's relay), and prove the
 // route by exchanging one authenticated test datagram, or pipe stdin/stdout
-// over it with --stdio. The session itself is the library's
-// (natpunch/session.hpp, io/peer_session.hpp); this file turns options into
-// its configuration and reports what happened.
-#include <poll.h>
+// over it with --stdio. This file is a client of the public API
+// (natpunch/session.hpp: natpunch::connect / listen / open_listener): it
+// turns options into SessionOptions and reports what happened; what the
+// two peers say to each other is the library's too (io/session_exchange.hpp,
+// io/session_measure.hpp).
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <cstdio>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -21,30 +20,30 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sodium.h>
-#include <span>
 #include <sstream>
 #include <thread>
 
 #include "commands.hpp"
 #include "own_nat_options.hpp"
-#include "session_measure.hpp"
-#include "core/endpoint.hpp"
-#include "io/peer_listener.hpp"
-#include "io/own_nat.hpp"
-#include "io/peer_session.hpp"
-#include "io/profile_files.hpp"
+#include "core/time.hpp"
 #include "io/rendezvous_identity_file.hpp"
+#include "io/session_exchange.hpp"
+#include "io/session_measure.hpp"
 #include "io/stop_signals.hpp"
-#include "io/resolver.hpp"
-#include "nat/allocator_spec_text.hpp"
-#include "rendezvous/nat_info_profile.hpp"
-#include "punch/side_knowledge.hpp"
+#include "rendezvous/crypto.hpp"
 
 namespace natpunch::cli {
 
 namespace {
 
 constexpr std::uint16_t kDefaultRendezvousPort = 7000;
+
+using io::kPeerDoesNotMeasure;
+using io::kPeerMeasures;
+using io::MeasureOptions;
+using io::MeasureResult;
+using io::run_measurement;
+using io::serve_measurement;
 
 enum class Role { Listen, Connect };
 
@@ -81,27 +80,26 @@ struct PeerOptions {
 
 const char* role_name(Role role) { return role == Role::Listen ? "listen" : "connect"; }
 
-double to_ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+template <class Rep, class Period>
+double to_ms(std::chrono::duration<Rep, Period> d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 
 // What was learned about our NAT and what the peer is told.
-nlohmann::json nat_result_json(const io::OwnNat& own) {
-  nlohmann::json j{{"learned", false}};
-  if (own.learned && !own.learned->interrupted && !own.learned->knowledge.no_answer) {
-    const auto& k = own.learned->knowledge;
-    j["learned"] = true;
-    j["cached"] = own.learned->cached;
-    j["mapping"] = std::string(nat::to_string(k.mapping));
-    j["filtering"] = std::string(nat::to_string(k.filtering));
-    j["ports"] = std::string(nat::to_string(k.allocator.kind));
-    j["took_ms"] = to_ms(k.took);
+nlohmann::json nat_result_json(const OwnNatReport& own) {
+  nlohmann::json j{{"learned", own.learned}};
+  if (own.learned) {
+    j["cached"] = own.cached;
+    j["mapping"] = to_string(own.learned_mapping);
+    j["filtering"] = to_string(own.learned_filtering);
+    j["ports"] = own.learned_ports;
+    j["took_ms"] = to_ms(own.took);
   }
-  const auto& info = own.info;
-  j["told"] = {{"mapping", std::string(nat::to_string(info.mapping))},
-               {"filtering", std::string(nat::to_string(info.filtering))},
-               {"allocator", info.allocator ? nlohmann::json(nat::format_allocator_spec(*info.allocator))
-                                            : nlohmann::json(nullptr)},
-               {"carrier_profile", info.carrier_profile},
-               {"idle_timeout_ms", info.idle_timeout_ms}};
+  j["told"] = {{"mapping", to_string(own.told_mapping)},
+               {"filtering", to_string(own.told_filtering)},
+               {"allocator", own.told_allocator.empty() ? nlohmann::json(nullptr) : nlohmann::json(own.told_allocator)},
+               {"carrier_profile", own.carrier_profile},
+               {"idle_timeout_ms", own.told_idle_timeout.count()}};
   j["notes"] = own.notes;
   return j;
 }
@@ -110,125 +108,6 @@ std::string fixed(double value, int digits) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(digits) << value;
   return s.str();
-}
-
-// The CLI's own framing inside each session payload: [flags][bytes], so the
-// test exchange and --stdio can say "got yours" / "my input ended" on
-// either route.
-constexpr std::uint8_t kGotYours = 1;
-constexpr std::uint8_t kEnd = 2;
-constexpr std::size_t kMaxChunk = kMaxSessionPayload - 1;
-
-struct Frame {
-  std::uint8_t flags = 0;
-  std::vector<std::uint8_t> bytes;
-  bool measure = false;  // the peer's --measure framing, not ours (session_measure.hpp)
-};
-
-void send_frame(Session& s, std::uint8_t flags, std::span<const std::uint8_t> bytes) {
-  std::vector<std::uint8_t> framed{flags};
-  framed.insert(framed.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(std::min(bytes.size(), kMaxChunk)));
-  s.send(framed);
-}
-
-std::optional<Frame> receive_frame(Session& s, TimePoint deadline) {
-  for (;;) {
-    const auto now = Clock::now();
-    const auto wait = deadline > now ? std::chrono::ceil<std::chrono::milliseconds>(deadline - now) : milliseconds(0);
-    auto payload = s.receive(wait);
-    if (!payload) return std::nullopt;
-    const auto mode = frame_mode(*payload);
-    if (mode == FrameMode::Measure) return Frame{0, {}, true};
-    if (mode != FrameMode::Plain) continue;  // not ours
-    return Frame{payload->front(), {payload->begin() + 1, payload->end()}};
-  }
-}
-
-// Both sides send their test datagram every 100 ms until they have the
-// peer's and know the peer has theirs (or, having the peer's, a second
-// passes: the peer may already be gone). A peer that measures instead ends
-// it at once (peer_measures), after our datagram went out once more so
-// that peer hears why too.
-std::optional<std::string> exchange_test_datagram(Session& s, const char* role, int timeout_ms,
-                                                  const std::function<bool()>& should_stop, bool& interrupted,
-                                                  bool& peer_measures) {
-  const std::string text = std::string("natpunch test from ") + role;
-  const std::vector<std::uint8_t> payload(text.begin(), text.end());
-  const auto deadline = Clock::now() + milliseconds(timeout_ms);
-  std::optional<std::string> received;
-  bool peer_has_ours = false;
-  TimePoint got_at{};
-  TimePoint next_send = Clock::now();
-  while (Clock::now() < deadline) {
-    if (should_stop()) {
-      interrupted = true;
-      return received;
-    }
-    const auto now = Clock::now();
-    if (received && (peer_has_ours || now - got_at > seconds(1))) break;
-    if (now >= next_send) {
-      send_frame(s, received ? kGotYours : 0, payload);
-      next_send = now + milliseconds(100);
-    }
-    if (auto f = receive_frame(s, std::min(next_send, deadline))) {
-      if (f->measure) {
-        peer_measures = true;
-        send_frame(s, 0, payload);
-        return std::nullopt;
-      }
-      if (!received) {
-        received = std::string(f->bytes.begin(), f->bytes.end());
-        got_at = Clock::now();
-      }
-      if (f->flags & kGotYours) peer_has_ours = true;
-    }
-  }
-  // The peer may still wait to hear that its datagram arrived.
-  if (received)
-    for (int i = 0; i < 2; ++i) send_frame(s, kGotYours, payload);
-  return received;
-}
-
-// stdin -> peer, peer -> stdout, until our stdin ends and the peer's has
-// ended too (or it stays silent for 2 s after our end), or the peer turns
-// out to measure (peer_measures).
-bool pipe_stdio(Session& s, const std::function<bool()>& should_stop, bool& interrupted, bool& peer_measures) {
-  bool our_end = false, their_end = false;
-  TimePoint last_heard = Clock::now();
-  std::array<std::uint8_t, kMaxChunk> buffer{};
-  while (!(our_end && (their_end || Clock::now() - last_heard > seconds(2)))) {
-    if (should_stop()) {
-      interrupted = true;
-      for (int i = 0; i < 3; ++i) send_frame(s, kEnd, {});  // the peer need not wait for us
-      return false;
-    }
-    if (!our_end) {
-      pollfd in{STDIN_FILENO, POLLIN, 0};
-      if (::poll(&in, 1, 0) > 0) {
-        const auto n = ::read(STDIN_FILENO, buffer.data(), buffer.size());
-        if (n > 0) {
-          send_frame(s, 0, std::span(buffer.data(), static_cast<std::size_t>(n)));
-        } else {
-          our_end = true;
-          for (int i = 0; i < 3; ++i) send_frame(s, kEnd, {});
-        }
-      }
-    }
-    if (auto f = receive_frame(s, Clock::now() + milliseconds(20))) {
-      if (f->measure) {
-        peer_measures = true;
-        for (int i = 0; i < 3; ++i) send_frame(s, kEnd, {});
-        return false;
-      }
-      last_heard = Clock::now();
-      if (f->flags & kEnd) their_end = true;
-      if (!f->bytes.empty()) {
-        std::fwrite(f->bytes.data(), 1, f->bytes.size(), stdout);
-        std::fflush(stdout);
-      }
-    }
-  }
-  return true;
 }
 
 // Session ids use all 64 bits: JavaScript's JSON readers round a number
@@ -241,18 +120,6 @@ void add_session_id(nlohmann::json& j, std::uint64_t session_id) {
   }
   j["session_id"] = session_id;
   j["session_id_text"] = std::to_string(session_id);
-}
-
-const char* error_kind_name(SessionErrorKind kind) {
-  switch (kind) {
-    case SessionErrorKind::kBadInput: return "bad_input";
-    case SessionErrorKind::kNoServer: return "no_server";
-    case SessionErrorKind::kServerKeyMismatch: return "server_key_mismatch";
-    case SessionErrorKind::kNoSession: return "no_session";
-    case SessionErrorKind::kSocket: return "socket";
-    case SessionErrorKind::kInterrupted: return "interrupted";
-  }
-  return "unknown";
 }
 
 nlohmann::json stats_json(const SessionStats& s) {
@@ -288,22 +155,6 @@ nlohmann::json stats_json(const SessionStats& s) {
   return j;
 }
 
-struct IdentityOutcome {
-  rendezvous::Identity identity;
-  bool created = false;
-};
-
-std::optional<IdentityOutcome> load_identity(const std::string& file) {
-  if (file.empty()) return IdentityOutcome{rendezvous::Identity::generate(rendezvous::system_random_bytes()), true};
-  auto loaded = io::load_or_create_identity(file);
-  if (!loaded) {
-    std::cerr << "error: " << loaded.error() << "\n";
-    return std::nullopt;
-  }
-  if (loaded->created) std::cerr << "created a new identity in " << file << "\n";
-  return IdentityOutcome{loaded->identity, loaded->created};
-}
-
 nlohmann::json session_json(const Session& session, const SessionStats& first, const SessionStats& last) {
   const auto& info = session.info();
   const bool direct = first.route == SessionRoute::kDirect;
@@ -326,31 +177,76 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
   return j;
 }
 
+// Progress lines on stderr; the identity (the line a script waits for)
+// and what was learned about our NAT (the "nat" of the --json result) are
+// kept for the report.
+struct PeerReporter {
+  PeerReporter(std::ostream& out, bool json_lines, bool several_sessions)
+      : report(out), json(json_lines), quiet_punching(several_sessions) {}
+
+  std::ostream& report;
+  const bool json;
+  const bool quiet_punching;  // several sessions: no periodic punching lines
+  std::mutex mutex;           // report and stderr lines from several threads
+
+  void progress(const SessionProgress& p) {
+    std::lock_guard lock(mutex);
+    switch (p.kind) {
+      case SessionProgress::Kind::kIdentity:
+        identity_ = p.message;
+        if (json)
+          report << nlohmann::json{{"event", "identity"}, {"identity", p.message}}.dump() << std::endl;
+        else
+          report << "identity: " << p.message << std::endl;
+        return;
+      case SessionProgress::Kind::kNatLearned:
+        if (p.nat) nat_ = nat_result_json(*p.nat);
+        break;
+      case SessionProgress::Kind::kPunching:
+        if (quiet_punching) return;
+        break;
+      default: break;
+    }
+    std::cerr << p.message << "\n";
+  }
+  std::string own_key() {
+    std::lock_guard lock(mutex);
+    return identity_;
+  }
+  std::optional<nlohmann::json> nat_json() {
+    std::lock_guard lock(mutex);
+    return nat_;
+  }
+
+ private:
+  std::string identity_;
+  std::optional<nlohmann::json> nat_;
+};
+
 // `listen --sessions N`: a natpunch::Listener serves N callers at once, each
 // session on its own socket and thread (test datagram or --measure), each
 // reported as it ends; 0 serves until Ctrl-C.
-int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, std::ostream& report,
-                   const std::string& own_key, const io::StopSignals& stop) {
+int serve_sessions(const PeerOptions& o, const SessionOptions& options, const std::vector<std::string>& allowed,
+                   PeerReporter& out, const io::StopSignals& stop) {
   const auto process_start = Clock::now();
   const std::function<bool()> should_stop = stop.predicate();
-  std::mutex out_mutex;  // report and stderr lines from several threads
-  session_config.should_stop = should_stop;
-  session_config.on_progress = [&](const SessionProgress& p) {
-    if (p.kind == SessionProgress::Kind::kIdentity || p.kind == SessionProgress::Kind::kPunching) return;
-    std::lock_guard lock(out_mutex);
-    std::cerr << p.message << "\n";
-  };
-  const unsigned spare = o.sessions == 0 ? 2u : static_cast<unsigned>(std::min(o.sessions, 2));
-  auto opened = io::open_peer_listener(std::move(session_config), spare, 8);
+  std::ostream& report = out.report;
+  std::mutex& out_mutex = out.mutex;
+  ListenerOptions listening;
+  listening.spare_registrations = o.sessions == 0 ? 2u : static_cast<unsigned>(std::min(o.sessions, 2));
+  listening.max_ready = 8;
+  const unsigned spare = listening.spare_registrations;
+  auto opened = natpunch::open_listener(options, allowed, listening);
+  const std::string own_key = out.own_key();
   if (!opened) {
     // Ctrl-C before the first registration (e.g. while learning the NAT)
     // is an interruption like any other: the result event, exit 130.
-    const bool interrupted = opened.error().kind == SessionErrorKind::kInterrupted || stop.requested();
+    const bool interrupted = opened.error().kind == ErrorKind::kInterrupted || stop.requested();
     std::cerr << (interrupted ? "interrupted: " : "error: ") << opened.error().message << "\n";
     if (o.json)
       report << nlohmann::json{{"event", "result"},
                                {"role", "listen"},
-                               {"identity", own_key},
+                               {"identity", own_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(own_key)},
                                {"sessions", 0},
                                {"sessions_ok", 0},
                                {"sessions_wanted", o.sessions},
@@ -360,7 +256,7 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
                     .dump()
              << std::endl;
     if (interrupted) return kExitInterrupted;
-    return opened.error().kind == SessionErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
+    return opened.error().kind == ErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
   }
   Listener& listener = **opened;
   {
@@ -394,7 +290,6 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
     workers.emplace_back([&, index, session = std::shared_ptr<Session>(std::move(next.value()))] {
       const auto first = session->stats();
       bool ok = false;
-      bool session_interrupted = false;
       std::optional<std::string> received;
       const char* mismatch = nullptr;  // the peer runs the other mode
       if (o.measure_s > 0) {
@@ -402,11 +297,11 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
         ok = served.served && !served.peer_not_measuring;
         if (served.peer_not_measuring) mismatch = kPeerDoesNotMeasure;
       } else {
-        bool peer_measures = false;
-        received = exchange_test_datagram(*session, "listen", o.test_timeout_ms, should_stop, session_interrupted,
-                                          peer_measures);
+        const auto exchanged =
+            io::exchange_test_datagram(*session, "natpunch test from listen", milliseconds(o.test_timeout_ms), should_stop);
+        received = exchanged.received;
         ok = received.has_value();
-        if (peer_measures) mismatch = kPeerMeasures;
+        if (exchanged.peer_measures) mismatch = kPeerMeasures;
       }
       const auto last = session->stats();
       session->close();
@@ -469,167 +364,88 @@ int serve_sessions(const PeerOptions& o, io::PeerSessionConfig session_config, s
   return complete && all_ok && (served.load() > 0 || o.sessions == 0) ? kExitOk : kExitNoAnswer;
 }
 
+// PeerOptions -> the public API's SessionOptions: the one translation (the
+// library checks the values it gets).
+std::optional<SessionOptions> session_options(const PeerOptions& o) {
+  SessionOptions s;
+  s.rendezvous = o.rendezvous;
+  s.server_key = o.server_key;
+  s.identity_file = o.identity_file;
+  const auto mapping = parse_nat_behavior(o.mapping);
+  const auto filtering = parse_nat_behavior(o.filtering);
+  if (!mapping || !filtering) {
+    std::cerr << "error: --mapping/--filtering take none, endpoint-independent, address-dependent, "
+                 "address-and-port-dependent or unknown\n";
+    return std::nullopt;
+  }
+  // What we tell the peer about our NAT: what we learn at registration,
+  // refined by a carrier profile (allocator, timeouts, carrier), with an
+  // explicit --mapping/--filtering (not "unknown") or --idle-timeout-ms
+  // over both.
+  s.nat.mapping = *mapping;
+  s.nat.filtering = *filtering;
+  s.nat.carrier_profile = o.profile;
+  s.nat.idle_timeout = milliseconds(o.idle_timeout_ms);
+  s.nat.learn = !o.no_nat_probe;
+  const auto cache = nat_cache_policy(o.nat_cache);
+  s.nat.cache_file = cache.file.string();
+  s.nat.cache_ttl = cache.ttl;
+  s.wait = seconds(o.wait_s);
+  s.hole_punch_time = milliseconds(o.hole_punch_ms);
+  s.punch_timeout = milliseconds(o.punch_timeout_ms);
+  s.probe_budget = o.probe_budget;
+  s.send_interval = std::chrono::microseconds(o.send_interval_us);
+  s.sockets = o.sockets;
+  s.force_relay = o.force_relay;
+  s.keepalive = !o.no_keepalive;
+  s.keepalive_reply_timeout = milliseconds(o.keepalive_reply_ms);
+  s.keepalive_misses_for_dead = o.keepalive_misses;
+  return s;
+}
+
 int run_peer(Role role, const PeerOptions& o) {
   const auto process_start = Clock::now();
   if (sodium_init() < 0) {
     std::cerr << "error: libsodium failed to initialise\n";
     return kExitNoAnswer;
   }
-  // --- usage checks before anything touches the network
-  std::optional<rendezvous::PublicKey> peer_key;
-  std::vector<rendezvous::PublicKey> allowed;
-  if (role == Role::Connect) {
-    peer_key = rendezvous::parse_public_key(o.peer);
-    if (!peer_key) {
-      std::cerr << "error: --peer '" << o.peer << "' is not a public key (64 hex digits, as `natpunch listen` prints)\n";
-      return kExitUsage;
-    }
-  } else {
-    if (!o.accept_any && o.allow.empty()) {
-      std::cerr << "error: say whom to accept: --accept-any or --allow PUBKEY (repeatable)\n";
-      return kExitUsage;
-    }
-    for (const auto& text : o.allow) {
-      auto key = rendezvous::parse_public_key(text);
-      if (!key) {
-        std::cerr << "error: --allow '" << text << "' is not a public key (64 hex digits)\n";
-        return kExitUsage;
-      }
-      allowed.push_back(*key);
-    }
-  }
-  rendezvous::ClientConfig config;
-  auto mapping = nat::parse_mapping_behavior(o.mapping);
-  auto filtering = nat::parse_filtering_behavior(o.filtering);
-  if (!mapping || !filtering) {
-    std::cerr << "error: --mapping/--filtering take none, endpoint-independent, address-dependent, "
-                 "address-and-port-dependent or unknown\n";
+  if (role == Role::Listen && !o.accept_any && o.allow.empty()) {
+    std::cerr << "error: say whom to accept: --accept-any or --allow PUBKEY (repeatable)\n";
     return kExitUsage;
   }
-  // What we tell the peer about our NAT: what we learn at registration,
-  // refined by a carrier profile (allocator, timeouts, carrier), with an
-  // explicit --mapping/--filtering (not "unknown") or --idle-timeout-ms
-  // over both (rendezvous::own_nat_info).
-  rendezvous::StatedNat stated{*mapping, *filtering};
-  std::optional<nat::Profile> profile;
-  if (auto failed = load_profile_option(o.profile, profile)) return *failed;
-  if (profile) stated.profile = &*profile;
-  if (o.idle_timeout_ms > 0) stated.idle_timeout_ms = static_cast<std::uint32_t>(o.idle_timeout_ms);
-  {
-    std::vector<std::string> no_notes;
-    auto info = rendezvous::own_nat_info(std::nullopt, stated, no_notes);
-    if (!info) {
-      std::cerr << "error: --profile: " << info.error().to_string() << "\n";
-      return kExitUsage;
-    }
-    config.info = std::move(*info);  // until the NAT is learned
-  }
-  if (!o.server_key.empty()) {
-    config.pinned_server_key = rendezvous::parse_public_key(o.server_key);
-    if (!config.pinned_server_key) {
-      std::cerr << "error: --server-key '" << o.server_key << "' is not a public key (64 hex digits)\n";
-      return kExitUsage;
-    }
-  }
-  // Every address of every name: the first is used, the others are where
-  // the client moves when its server stops answering (a cluster's nodes).
-  std::vector<Endpoint> servers;
-  for (const auto& item : split_list(o.rendezvous)) {
-    auto resolved = io::resolve_udp(item, kDefaultRendezvousPort);
-    if (!resolved) {
-      std::cerr << "error: --rendezvous: " << resolved.error() << "\n";
-      return kExitUsage;
-    }
-    for (const auto& e : *resolved)
-      if (std::find(servers.begin(), servers.end(), e) == servers.end()) servers.push_back(e);
-  }
-  config.server = servers.front();
-  config.alternate_servers.assign(servers.begin() + 1, servers.end());
-  // Several servers: three unanswered refreshes (1.75 s) mean "gone", so a
-  // listener is reachable elsewhere within two refresh intervals.
-  if (!config.alternate_servers.empty()) config.refresh_attempts = 3;
-  auto identity = load_identity(o.identity_file);
-  if (!identity) return kExitUsage;
-  config.identity = identity->identity;
-  config.initial_retransmit = milliseconds(250);
-  config.connect_timeout = seconds(o.wait_s);
-  if (role == Role::Listen) {
-    config.accept_policy = o.accept_any ? rendezvous::accept_all() : rendezvous::accept_from(allowed);
-    config.single_session = true;  // one caller per registration: each session on its own socket
-  } else {
-    config.listening = false;  // the same identity may be listening elsewhere
-    config.unknown_peer_retry = milliseconds(500);  // a listener that has not registered yet
-  }
+  auto options = session_options(o);
+  if (!options) return kExitUsage;
+  const std::vector<std::string> allowed = o.accept_any ? std::vector<std::string>{} : o.allow;
 
-  // Ctrl-C / SIGTERM end the run cleanly wherever it is (registering,
-  // waiting for the peer, punching, the session): report so far, the
-  // result event, exit 130; the registration is withdrawn on the way out.
-  // Watched before the identity line, which tells a script we are up.
+  // Ctrl-C / SIGTERM end the run cleanly wherever it is (learning the NAT,
+  // registering, waiting for the peer, punching, the session): report so
+  // far, the result event, exit 130; the registration is withdrawn on the
+  // way out. Watched before the identity line, which tells a script we are up.
   io::StopSignals stop;
-
-  // With --stdio, stdout carries only the peer's data: reports go to stderr.
-  std::ostream& report = o.stdio ? std::cerr : std::cout;
-  const std::string own_key = rendezvous::to_hex(config.identity.public_key);
-  if (o.json)
-    report << nlohmann::json{{"event", "identity"}, {"identity", own_key}}.dump() << std::endl;
-  else
-    report << "identity: " << own_key << std::endl;
-
   const std::function<bool()> should_stop = stop.predicate();
+  options->should_stop = should_stop;
+  // With --stdio, stdout carries only the peer's data: reports go to stderr.
+  PeerReporter out{o.stdio ? std::cerr : std::cout, o.json, role == Role::Listen && o.sessions != 1};
+  options->on_progress = [&out](const SessionProgress& p) { out.progress(p); };
+  if (role == Role::Listen && o.sessions != 1) return serve_sessions(o, *options, allowed, out, stop);
+  std::ostream& report = out.report;
   bool interrupted = false;
-
-  // What we learned about our NAT and told the peer: the "nat" object of
-  // the --json result.
-  std::optional<nlohmann::json> nat_json;
-  if (!o.no_nat_probe) {
-    // Learn our NAT through the rendezvous's STUN before registering (one
-    // round trip and a give-up time; once per local address per process,
-    // or per --nat-cache-ttl with --nat-cache).
-    io::OwnNatOptions learning;
-    learning.cache = nat_cache_policy(o.nat_cache);
-    learning.should_stop = should_stop;
-    if (auto own = io::own_nat(config.server, stated, learning)) {
-      config.info = own->info;
-      for (const auto& note : own->notes) std::cerr << "warning: " << note << "\n";
-      std::cerr << "NAT: " << io::describe(*own) << "\n";
-      nat_json = nat_result_json(*own);
-    }
-  }
-
-  io::PeerSessionConfig session_config;
-  session_config.role = role == Role::Connect ? io::PeerRole::Connect : io::PeerRole::Listen;
-  session_config.client = config;
-  session_config.peer = peer_key;
-  session_config.wait = seconds(o.wait_s);
-  session_config.plan.hole_punch = milliseconds(o.hole_punch_ms);
-  session_config.plan.punch_timeout = milliseconds(o.punch_timeout_ms);
-  session_config.plan.probe_budget = o.probe_budget;
-  session_config.plan.send_interval = std::chrono::microseconds(o.send_interval_us);
-  session_config.plan.sockets = o.sockets;
-  session_config.plan.force_relay = o.force_relay;
-  session_config.keepalive_enabled = !o.no_keepalive;
-  session_config.keepalive.reply_timeout = milliseconds(o.keepalive_reply_ms);
-  session_config.keepalive.misses_for_dead = o.keepalive_misses;
-  session_config.should_stop = should_stop;
-  session_config.on_progress = [&](const SessionProgress& p) {
-    if (p.kind == SessionProgress::Kind::kIdentity) return;  // printed above
-    std::cerr << p.message << "\n";
-  };
-  if (role == Role::Listen && o.sessions != 1) return serve_sessions(o, std::move(session_config), report, own_key, stop);
-  auto opened = io::open_peer_session(std::move(session_config));
+  auto opened = role == Role::Connect ? natpunch::connect(*options, o.peer) : natpunch::listen(*options, allowed);
+  const std::string own_key = out.own_key();
+  const std::optional<nlohmann::json> nat_json = out.nat_json();
   if (!opened) {
     const auto& e = opened.error();
     // Nothing lost on Ctrl-C, wherever it came: say how far it got.
-    const bool stopped = e.kind == SessionErrorKind::kInterrupted || stop.requested();
+    const bool stopped = e.kind == ErrorKind::kInterrupted || stop.requested();
     const bool says_so = e.message.rfind("interrupted", 0) == 0;
     std::cerr << (stopped ? (says_so ? "" : "interrupted: ") : "error: ") << e.message << "\n";
     if (o.json) {
       nlohmann::json j{{"event", "result"},
                        {"role", role_name(role)},
-                       {"identity", own_key},
+                       {"identity", own_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(own_key)},
                        {"interrupted", stopped},
                        {"error", stopped ? nlohmann::json(nullptr) : nlohmann::json(e.message)},
-                       {"error_kind", error_kind_name(e.kind)},
+                       {"error_kind", to_string(e.kind)},
                        {"strategy", e.strategy},
                        {"probes_sent", e.probes_sent},
                        {"elapsed_ms", to_ms(Clock::now() - process_start)}};
@@ -638,7 +454,7 @@ int run_peer(Role role, const PeerOptions& o) {
       report << j.dump() << std::endl;
     }
     if (stopped) return kExitInterrupted;
-    return e.kind == SessionErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
+    return e.kind == ErrorKind::kBadInput ? kExitUsage : kExitNoAnswer;
   }
   Session& session = **opened;
   const auto& info = session.info();
@@ -675,10 +491,16 @@ int run_peer(Role role, const PeerOptions& o) {
     }
     if (should_stop()) interrupted = true;
   } else if (o.stdio) {
-    ok = pipe_stdio(session, should_stop, interrupted, peer_measures);
+    const auto piped = io::pipe_stream(session, STDIN_FILENO, STDOUT_FILENO, should_stop);
+    ok = piped.complete;
+    interrupted = piped.interrupted;
+    peer_measures = piped.peer_measures;
   } else {
-    received = exchange_test_datagram(session, role_name(role), o.test_timeout_ms, should_stop, interrupted,
-                                      peer_measures);
+    const auto exchanged = io::exchange_test_datagram(session, std::string("natpunch test from ") + role_name(role),
+                                                      milliseconds(o.test_timeout_ms), should_stop);
+    received = exchanged.received;
+    interrupted = exchanged.interrupted;
+    peer_measures = exchanged.peer_measures;
     ok = received.has_value();
   }
   if (peer_measures) mismatch = kPeerMeasures;

@@ -464,10 +464,12 @@ int cmd_all(const Common& c, const TimeoutOptions& t, const MtuOptions& m, const
     options.servers = {a.stun};
     auto r = detect_nat_type(options);
     if (r && r->server) {
-      in.classic_type = r->classic_type;
-      in.mapping = r->mapping;
-      in.filtering = r->filtering;
-      report["nat_type"] = {{"classic_type", r->classic_type}, {"mapping", r->mapping}, {"filtering", r->filtering}};
+      const std::string classic(to_string(r->classic_type)), mapping(to_string(r->mapping)),
+          filtering(to_string(r->filtering));
+      in.classic_type = classic;
+      in.mapping = mapping;
+      in.filtering = filtering;
+      report["nat_type"] = {{"classic_type", classic}, {"mapping", mapping}, {"filtering", filtering}};
     } else {
       std::cerr << "warning: NAT type not measured: " << (r ? r->note : r.error().message) << "\n";
       report["nat_type"] = nullptr;

@@ -35,8 +35,8 @@ int run(const NatTypeCliOptions& o) {
     return exit_code_of(r.error());
   }
   if (o.client.json) {
-    nlohmann::json j{{"classic_type", r->classic_type}, {"mapping", r->mapping},
-                     {"filtering", r->filtering},       {"local_address", r->local_address},
+    nlohmann::json j{{"classic_type", to_string(r->classic_type)}, {"mapping", to_string(r->mapping)},
+                     {"filtering", to_string(r->filtering)},       {"local_address", r->local_address},
                      {"note", r->note},
                      {"interrupted", r->interrupted}};
     j["hairpinning"] = r->hairpinning ? nlohmann::json(*r->hairpinning) : nlohmann::json(nullptr);
@@ -45,9 +45,9 @@ int run(const NatTypeCliOptions& o) {
     j["server_alternate"] = optional_json(r->server_alternate);
     std::cout << j.dump() << "\n";
   } else {
-    std::cout << "NAT type:       " << r->classic_type << "\n"
-              << "mapping:        " << r->mapping << "\n"
-              << "filtering:      " << r->filtering << "\n"
+    std::cout << "NAT type:       " << to_string(r->classic_type) << "\n"
+              << "mapping:        " << to_string(r->mapping) << "\n"
+              << "filtering:      " << to_string(r->filtering) << "\n"
               << "hairpinning:    " << (r->hairpinning ? (*r->hairpinning ? "yes" : "no") : "unknown") << "\n"
               << "mapped address: " << r->mapped_address.value_or("-") << "\n"
               << "local address:  " << r->local_address << "\n"

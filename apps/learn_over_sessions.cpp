@@ -60,25 +60,21 @@ struct LinkReport {
   std::uint64_t lost() const { return stats.sent_lost + stats.received_lost; }
 };
 
-// Turns --profile / --mapping / --filtering into what the session tells the peer.
+// Turns --profile / --mapping / --filtering into what the session tells the
+// peer; the session fills in from the profile what the flags leave unknown.
 std::optional<std::string> describe_nat(const LearnSessionOptions& o, NatDescription& nat) {
   if (!o.profile.empty()) {
     auto profile = io::load_profile_by_name(o.profile, io::default_profile_directories());
-    if (!profile) return "--profile: " + profile.error().to_string();
-    nat.carrier_profile = o.profile;  // the session loads it again and tells the peer its allocator
-    if (profile->mapping) nat.mapping = std::string(nat::to_string(*profile->mapping));
-    if (profile->filtering) nat.filtering = std::string(nat::to_string(*profile->filtering));
-    if (profile->pending_timeout)
-      nat.pending_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*profile->pending_timeout);
-    if (profile->established_timeout)
-      nat.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*profile->established_timeout);
+    if (!profile) return "--profile: " + profile.error().to_string();  // said now, not once per session
+    nat.carrier_profile = o.profile;
   }
-  // A measured behaviour wins over the profile's.
-  if (o.mapping != "unknown") nat.mapping = o.mapping;
-  if (o.filtering != "unknown") nat.filtering = o.filtering;
-  if (!nat::parse_mapping_behavior(nat.mapping) || !nat::parse_filtering_behavior(nat.filtering))
+  const auto mapping = parse_nat_behavior(o.mapping);
+  const auto filtering = parse_nat_behavior(o.filtering);
+  if (!mapping || !filtering)
     return std::string("--mapping/--filtering take none, endpoint-independent, address-dependent, "
                        "address-and-port-dependent or unknown");
+  nat.mapping = *mapping;
+  nat.filtering = *filtering;
   return std::nullopt;
 }
 

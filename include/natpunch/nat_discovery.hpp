@@ -6,7 +6,7 @@
 //   natpunch::NatTypeOptions options;
 //   options.servers = {"203.0.113.10:3478"};
 //   auto report = natpunch::detect_nat_type(options);
-//   if (report) std::cout << report->classic_type << "\n";   // "port-restricted cone"
+//   if (report) std::cout << natpunch::to_string(report->classic_type) << "\n";   // "port-restricted cone"
 //   else        std::cerr << report.error().message << "\n";
 //
 // Both calls block for at most a few retransmission timeouts per server.
@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "natpunch/error.hpp"
+#include "natpunch/nat_behavior.hpp"
 #include "natpunch/result.hpp"
 
 namespace natpunch {
@@ -39,18 +41,6 @@ struct NatTypeOptions : StunOptions {
   bool test_hairpinning = true;
 };
 
-enum class ErrorKind {
-  kBadInput,  // malformed address, unresolvable name, bad option
-  kNoAnswer,  // no server answered (or only with a STUN error)
-  kSocket,    // the local socket could not be opened or bound
-  kInterrupted,  // `stop` held before any server answered
-};
-
-struct Error {
-  ErrorKind kind;
-  std::string message;  // one line, says what to do
-};
-
 struct MappedAddressReport {
   std::string mapped_address;   // "198.51.100.7:40123"
   std::string local_address;    // this socket as the kernel sees it
@@ -61,13 +51,9 @@ struct MappedAddressReport {
 };
 
 struct NatTypeReport {
-  // "open internet", "full cone", "restricted cone", "port-restricted cone",
-  // "symmetric", "symmetric udp firewall", "udp blocked", "unknown".
-  std::string classic_type;
-  // "none", "endpoint-independent", "address-dependent",
-  // "address-and-port-dependent", "unknown".
-  std::string mapping;
-  std::string filtering;
+  ClassicNatType classic_type = ClassicNatType::kUnknown;
+  NatBehavior mapping = NatBehavior::kUnknown;
+  NatBehavior filtering = NatBehavior::kUnknown;
   std::optional<bool> hairpinning;  // nullopt: not tested / unknown
   std::optional<std::string> mapped_address;
   std::string local_address;
@@ -79,7 +65,7 @@ struct NatTypeReport {
 
 Result<MappedAddressReport, Error> query_mapped_address(const StunOptions& options);
 
-// A report whose classic_type is "udp blocked" comes back as a value (it is
+// A report whose classic_type is kUdpBlocked comes back as a value (it is
 // a finding), with `server` unset; only bad input and socket errors fail.
 Result<NatTypeReport, Error> detect_nat_type(const NatTypeOptions& options);
 

@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "natpunch/error.hpp"
+#include "natpunch/nat_behavior.hpp"
 #include "natpunch/result.hpp"
 
 namespace natpunch {
@@ -37,34 +39,14 @@ namespace natpunch {
 // the session header and MAC are added).
 inline constexpr std::size_t kMaxSessionPayload = 1160;
 
-enum class SessionErrorKind {
-  kBadInput,     // malformed address, key, identity file or option
-  kNoServer,     // the rendezvous server did not answer (or registration failed)
-  // The server answered with another key than the pinned one
-  // (SessionOptions::server_key): a wrong key, or someone in between.
-  kServerKeyMismatch,
-  kNoSession,    // the peer did not accept / no session before the deadline
-  kSocket,       // the local socket could not be opened
-  kInterrupted,  // should_stop returned true while punching
-};
-
-struct SessionError {
-  SessionErrorKind kind = SessionErrorKind::kBadInput;
-  std::string message;  // one line, says what to do
-  // How far it got (kInterrupted, kNoSession): for reports.
-  std::uint64_t session_id = 0;
-  std::string strategy;
-  std::uint64_t probes_sent = 0;
-};
-
 // What this host's NAT is known to do (`natpunch nat-type`, `natpunch
 // measure`, a carrier profile). Unknown fields are fine: an unknown mapping
 // first gets a short hole punch.
 struct NatDescription {
-  // "none", "endpoint-independent", "address-dependent",
-  // "address-and-port-dependent" or "unknown" (both fields).
-  std::string mapping = "unknown";
-  std::string filtering = "unknown";
+  // What is stated here refines or overrides what is learned (kUnknown:
+  // nothing stated).
+  NatBehavior mapping = NatBehavior::kUnknown;
+  NatBehavior filtering = NatBehavior::kUnknown;
   // A carrier profile, by name ("kpn-nl": profiles/kpn-nl.json) or as a
   // .json file: tells the peer our port allocator (so it can predict our
   // next ports), and fills in the mapping, filtering and timeouts not given
@@ -83,6 +65,23 @@ struct NatDescription {
   std::chrono::seconds cache_ttl{600};
 };
 
+// What was learned about our NAT before registering, and what the peer is
+// told (SessionProgress::kNatLearned).
+struct OwnNatReport {
+  bool learned = false;  // false: nobody answered the probe (or it was stopped)
+  bool cached = false;   // from the cache (NatDescription::cache_file / this process)
+  NatBehavior learned_mapping = NatBehavior::kUnknown;
+  NatBehavior learned_filtering = NatBehavior::kUnknown;
+  std::string learned_ports;  // how the NAT picks ports: "random", "sequential", ...
+  std::chrono::microseconds took{0};
+  NatBehavior told_mapping = NatBehavior::kUnknown;
+  NatBehavior told_filtering = NatBehavior::kUnknown;
+  std::string told_allocator;   // the port allocator the peer is told ("uniform:2048-65535"); empty: none
+  std::string carrier_profile;  // told carrier profile id; empty: none
+  std::chrono::milliseconds told_idle_timeout{0};
+  std::vector<std::string> notes;  // also reported as kWarning progress
+};
+
 enum class SessionRoute { kDirect, kRelay };
 const char* to_string(SessionRoute route);
 
@@ -90,6 +89,7 @@ const char* to_string(SessionRoute route);
 struct SessionProgress {
   enum class Kind {
     kIdentity,         // before anything else: `message` is our public key (64 hex digits)
+    kIdentityCreated,  // SessionOptions::identity_file did not exist: `message` says where it was created
     kRegistered,       // the rendezvous answered; `endpoint` is how it sees us
     kSessionReady,     // the peer accepted; `endpoint` is the peer's public endpoint
     kStrategyStarted,  // `strategy` begins; `message` says why it was chosen
@@ -98,7 +98,7 @@ struct SessionProgress {
     kWarning,          // e.g. a socket could not be bound (treated like loss)
     kWaitingForPeer,   // connect: the rendezvous does not know the peer yet (or all its
                        // registrations are busy); asking again until `wait` ends
-    kNatLearned,       // before registering: what was learned about our NAT (NatDescription::learn)
+    kNatLearned,       // before registering: what was learned about our NAT (NatDescription::learn), in `nat`
   };
   Kind kind = Kind::kRegistered;
   std::string message;  // one human-readable line, without the newline
@@ -107,10 +107,14 @@ struct SessionProgress {
   std::chrono::microseconds elapsed{0};  // since the strategy's start
   std::uint64_t probes_sent = 0;
   std::uint32_t sockets_open = 0;
+  std::optional<OwnNatReport> nat;  // kNatLearned
 };
 
 struct SessionOptions {
-  // Rendezvous server HOST[:PORT] (default port 7000).
+  // Rendezvous server HOST[:PORT] (default port 7000), or several separated
+  // by commas (the nodes of a cluster; every address of a name counts too):
+  // the session registers at the first and moves to the next when its
+  // server stops answering.
   std::string rendezvous;
   // Pin the server's key (64 hex digits it prints); empty: trust on first use.
   std::string server_key;
@@ -142,6 +146,9 @@ struct SessionOptions {
   double keepalive_safety = 0.5;
   std::chrono::milliseconds keepalive_reply_timeout{2000};
   int keepalive_misses_for_dead = 3;
+  // false: no keepalives on the direct path (tests; an idle NAT mapping
+  // then expires).
+  bool keepalive = true;
   bool repunch = true;  // re-punch after the direct path died
   // Called on the calling thread (a Listener: on its own threads, one call
   // at a time).
@@ -228,11 +235,11 @@ class Session {
 // 500 ms until `options.wait` ends (progress: kWaitingForPeer). Its
 // registration is caller-only: it never receives a caller, so the same
 // identity may listen elsewhere at the same time.
-Result<std::unique_ptr<Session>, SessionError> connect(const SessionOptions& options,
+Result<std::unique_ptr<Session>, Error> connect(const SessionOptions& options,
                                                        const std::string& peer_public_key);
 // Registers and waits for one caller. `allowed` lists callers' keys (64 hex
 // digits); empty: accept anyone.
-Result<std::unique_ptr<Session>, SessionError> listen(const SessionOptions& options,
+Result<std::unique_ptr<Session>, Error> listen(const SessionOptions& options,
                                                       const std::vector<std::string>& allowed);
 
 // Serves many callers, each in its own Session on its own socket, while the
@@ -264,8 +271,8 @@ class Listener {
   virtual ~Listener() = default;
   // The next open session (punched or relayed), nullptr after `timeout`
   // without one; an error once closed (kInterrupted) or when the rendezvous
-  // stopped answering before the first registration (kNoServer). Thread-safe.
-  virtual Result<std::unique_ptr<Session>, SessionError> accept(std::chrono::milliseconds timeout) = 0;
+  // stopped answering before the first registration (kNoAnswer). Thread-safe.
+  virtual Result<std::unique_ptr<Session>, Error> accept(std::chrono::milliseconds timeout) = 0;
   // Own public key, 64 hex digits.
   virtual const std::string& identity() const = 0;
   // Sessions handed out by accept() so far.
@@ -279,7 +286,7 @@ class Listener {
 // waiting for callers. `allowed`: callers' keys (64 hex digits); empty:
 // anyone. `options.wait` is not a deadline here: the listener waits until
 // closed.
-Result<std::unique_ptr<Listener>, SessionError> open_listener(const SessionOptions& options,
+Result<std::unique_ptr<Listener>, Error> open_listener(const SessionOptions& options,
                                                               const std::vector<std::string>& allowed,
                                                               const ListenerOptions& listener = {});
 

@@ -10,7 +10,7 @@
 #include "io/resolver.hpp"
 #include "io/machine_driver.hpp"
 #include "io/udp_ports.hpp"
-#include "nat/nat_behavior.hpp"
+#include "nat/public_vocabulary.hpp"
 #include "stun/binding_query.hpp"
 #include "stun/discovery.hpp"
 
@@ -119,9 +119,9 @@ Result<NatTypeReport, Error> detect_nat_type(const NatTypeOptions& options) {
   auto send_error = drive(*p.socket, discovery, options.stop);
   const auto& r = discovery.result();
   NatTypeReport report;
-  report.classic_type = nat::to_string(r.classic);
-  report.mapping = nat::to_string(r.mapping);
-  report.filtering = nat::to_string(r.filtering);
+  report.classic_type = nat::to_public(r.classic);
+  report.mapping = nat::to_public(r.mapping);
+  report.filtering = nat::to_public(r.filtering);
   if (r.hairpinning != nat::Hairpinning::Unknown) report.hairpinning = r.hairpinning == nat::Hairpinning::Yes;
   report.mapped_address = text(r.mapped);
   report.local_address = config.local.to_string();

@@ -100,7 +100,11 @@ std::vector<NatCacheEntry> parse_nat_cache(std::string_view text) {
       const auto address = IpAddress::parse(local->get<std::string>());
       auto parsed = nat::nat_knowledge_from_json(knowledge->dump());
       const auto ms = stored->get<std::int64_t>();
-      if (!address || !parsed || ms < 0) continue;
+      // What the clock holds (its nanoseconds end in 2262): a larger count
+      // would overflow (fuzz_nat_knowledge: 17,961,544,000,000 ms).
+      constexpr std::int64_t kLatestUnixMs =
+          std::chrono::duration_cast<std::chrono::milliseconds>(WallClock::duration::max()).count();
+      if (!address || !parsed || ms < 0 || ms > kLatestUnixMs) continue;
       out.push_back(NatCacheEntry{*address, WallClock::time_point(std::chrono::milliseconds(ms)), std::move(*parsed)});
     }
   } catch (const std::exception&) {

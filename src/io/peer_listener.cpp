@@ -54,24 +54,24 @@ class PeerListener final : public Listener {
   ~PeerListener() override { close(); }
 
   // Starts the acceptors; an error when the first registration fails.
-  Result<bool, SessionError> start() {
+  Result<bool, Error> start() {
     for (unsigned i = 0; i < spare_; ++i) threads_.emplace_back([this] { run(); });
     const auto deadline = Clock::now() + kFirstRegistration;
     std::unique_lock lock(mutex_);
     while (!hooks_->registered && !fatal_ && !closed_ && Clock::now() < deadline)
       changed_.wait_for(lock, milliseconds(20));
     if (hooks_->registered) return true;
-    SessionError e = fatal_                                      ? *fatal_
-                     : hooks_->user_stop && hooks_->user_stop() ? session_error(SessionErrorKind::kInterrupted,
+    Error e = fatal_                                      ? *fatal_
+                     : hooks_->user_stop && hooks_->user_stop() ? session_error(ErrorKind::kInterrupted,
                                                                                   "interrupted before the first registration")
-                                                                : session_error(SessionErrorKind::kNoServer,
+                                                                : session_error(ErrorKind::kNoAnswer,
                                                                                 "no answer from the rendezvous server");
     lock.unlock();
     close();
     return Unexpected{e};
   }
 
-  Result<std::unique_ptr<Session>, SessionError> accept(std::chrono::milliseconds timeout) override {
+  Result<std::unique_ptr<Session>, Error> accept(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(mutex_);
     changed_.wait_for(lock, timeout, [this] { return !ready_.empty() || closed_ || (fatal_ && !hooks_->registered); });
     if (!ready_.empty()) {
@@ -81,7 +81,7 @@ class PeerListener final : public Listener {
       changed_.notify_all();  // an acceptor may wait for room
       return s;
     }
-    if (closed_) return Unexpected{session_error(SessionErrorKind::kInterrupted, "the listener is closed")};
+    if (closed_) return Unexpected{session_error(ErrorKind::kInterrupted, "the listener is closed")};
     if (fatal_ && !hooks_->registered) return Unexpected{*fatal_};
     return std::unique_ptr<Session>{};
   }
@@ -131,18 +131,18 @@ class PeerListener final : public Listener {
         changed_.notify_all();
         continue;
       }
-      const SessionError& e = opened.error();
+      const Error& e = opened.error();
       std::unique_lock lock(mutex_);
       if (closed_) return;
-      if (e.kind == SessionErrorKind::kInterrupted) {
+      if (e.kind == ErrorKind::kInterrupted) {
         // The application's should_stop: the listener stops taking callers.
         closed_ = true;
         hooks_->closed = true;
         changed_.notify_all();
         return;
       }
-      if (e.kind == SessionErrorKind::kNoSession) continue;  // no caller in time, or a punch that failed
-      // kNoServer / kSocket: fatal before the first registration, else
+      if (e.kind == ErrorKind::kNoSession) continue;  // no caller in time, or a punch that failed
+      // kNoAnswer / kSocket: fatal before the first registration, else
       // retried (a restarting rendezvous).
       if (!hooks_->registered) {
         fatal_ = e;
@@ -162,7 +162,7 @@ class PeerListener final : public Listener {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<std::unique_ptr<Session>> ready_;
-  std::optional<SessionError> fatal_;
+  std::optional<Error> fatal_;
   bool closed_ = false;
   std::uint64_t accepted_ = 0;
   std::vector<std::thread> threads_;
@@ -170,7 +170,7 @@ class PeerListener final : public Listener {
 
 }  // namespace
 
-Result<std::unique_ptr<Listener>, SessionError> open_peer_listener(PeerSessionConfig config, unsigned spare,
+Result<std::unique_ptr<Listener>, Error> open_peer_listener(PeerSessionConfig config, unsigned spare,
                                                                    std::size_t max_ready) {
   auto listener = std::make_unique<PeerListener>(std::move(config), std::max(1u, spare), std::max<std::size_t>(1, max_ready));
   auto started = listener->start();

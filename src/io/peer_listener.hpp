@@ -12,7 +12,7 @@
 
 namespace natpunch::io {
 
-Result<std::unique_ptr<Listener>, SessionError> open_peer_listener(PeerSessionConfig config, unsigned spare,
+Result<std::unique_ptr<Listener>, Error> open_peer_listener(PeerSessionConfig config, unsigned spare,
                                                                    std::size_t max_ready);
 
 }  // namespace natpunch::io

@@ -66,7 +66,7 @@ class PeerSession final : public Session {
   explicit PeerSession(PeerSessionConfig config) : config_(std::move(config)) {}
   ~PeerSession() override { close(); }
 
-  Result<bool, SessionError> establish();
+  Result<bool, Error> establish();
   void start();
 
   bool send(std::span<const std::uint8_t> payload) override;
@@ -89,7 +89,7 @@ class PeerSession final : public Session {
   std::unique_ptr<PunchDriver> driver_;
   std::unique_ptr<session::PeerSessionMachine> machine_;
   bool warned_ = false;
-  std::optional<SessionError> failed_;
+  std::optional<Error> failed_;
   bool established_ = false;
   bool opening_ = true;  // establish() runs the loop; then the background thread
 
@@ -155,11 +155,11 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   if (auto due = machine_->next_deadline(); due && *due <= after) machine_->on_timer(after);
 }
 
-Result<bool, SessionError> PeerSession::establish() {
+Result<bool, Error> PeerSession::establish() {
   const auto& c = config_.client;
   const Endpoint bind{c.server.address.is_v4() ? IpAddress::v4({0, 0, 0, 0}) : IpAddress::v6({}), 0};
   auto opened = UdpClient::open(bind);
-  if (!opened) return Unexpected{session_error(SessionErrorKind::kSocket, opened.error())};
+  if (!opened) return Unexpected{session_error(ErrorKind::kSocket, opened.error())};
   socket0_ = std::move(opened.value());
   driver_ = std::make_unique<PunchDriver>(*socket0_, PunchDriverOptions{});
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -183,9 +183,9 @@ Result<bool, SessionError> PeerSession::establish() {
     turn(lock, kOpeningWait);
   }
   if (failed_) {
-    SessionError e = *failed_;
+    Error e = *failed_;
     // The kernel's reason, when the server was never reached (no route, ...).
-    if (e.kind == SessionErrorKind::kNoServer && driver_->first_error()) e.message += " (" + *driver_->first_error() + ")";
+    if (e.kind == ErrorKind::kNoAnswer && driver_->first_error()) e.message += " (" + *driver_->first_error() + ")";
     return Unexpected{e};
   }
   return true;
@@ -257,8 +257,8 @@ void PeerSession::close() {
 
 }  // namespace
 
-Result<std::unique_ptr<Session>, SessionError> open_peer_session(PeerSessionConfig config) {
-  if (sodium_init() < 0) return Unexpected{session_error(SessionErrorKind::kSocket, "libsodium failed to initialise")};
+Result<std::unique_ptr<Session>, Error> open_peer_session(PeerSessionConfig config) {
+  if (sodium_init() < 0) return Unexpected{session_error(ErrorKind::kSocket, "libsodium failed to initialise")};
   auto session = std::make_unique<PeerSession>(std::move(config));
   auto established = session->establish();
   if (!established) return Unexpected{established.error()};
@@ -266,8 +266,8 @@ Result<std::unique_ptr<Session>, SessionError> open_peer_session(PeerSessionConf
   return std::unique_ptr<Session>(std::move(session));
 }
 
-SessionError session_error(SessionErrorKind kind, std::string message) {
-  SessionError e;
+Error session_error(ErrorKind kind, std::string message) {
+  Error e;
   e.kind = kind;
   e.message = std::move(message);
   return e;

@@ -7,9 +7,9 @@
 // machine through io::PunchDriver on the calling thread until the session
 // is open, then on a background thread.
 //
-// The public natpunch::connect()/listen() (io/session_api.cpp) build the
-// ClientConfig from SessionOptions; the CLI builds it from its own options
-// (carrier profiles and the like) and calls open_peer_session directly.
+// The public natpunch::connect()/listen()/open_listener() (io/session_api.cpp)
+// build the configuration from SessionOptions: the only way in, the CLI
+// included.
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,9 +51,9 @@ struct PeerSessionConfig {
   std::function<bool()> should_stop;
 };
 
-Result<std::unique_ptr<Session>, SessionError> open_peer_session(PeerSessionConfig config);
+Result<std::unique_ptr<Session>, Error> open_peer_session(PeerSessionConfig config);
 
-// A SessionError of `kind` saying `message` (one line, what to do).
-SessionError session_error(SessionErrorKind kind, std::string message);
+// An Error of `kind` saying `message` (one line, what to do).
+Error session_error(ErrorKind kind, std::string message);
 
 }  // namespace natpunch::io

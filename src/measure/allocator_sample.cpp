@@ -59,6 +59,12 @@ nat::AllocatorGuess classify_allocator_sample(std::span<const ProbeMapping> samp
     guess.why = "no NAT: ports are not translated";
     return guess;
   }
+  // Port 0 is no mapping at all (a broken or hostile STUN answer): such a
+  // sample says nothing about the allocator.
+  if (std::any_of(sample.begin(), sample.end(), [](const auto& m) { return m.mapped_port == 0; })) {
+    guess.why = "a mapping to port 0: the sample is unusable";
+    return guess;
+  }
   const std::size_t n = sample.size();
   if (n < kMinSampleMappings) {
     guess.why = std::to_string(n) + " mappings: too few to tell";

@@ -83,8 +83,8 @@ void PeerSessionMachine::progress(SessionProgress::Kind kind, std::string messag
   events_.push_back(session_event::Progress{std::move(p)});
 }
 
-void PeerSessionMachine::fail(TimePoint now, SessionErrorKind kind, std::string message) {
-  SessionError e;
+void PeerSessionMachine::fail(TimePoint now, ErrorKind kind, std::string message) {
+  Error e;
   e.kind = kind;
   e.message = std::move(message);
   e.session_id = session_.session_id;
@@ -203,14 +203,14 @@ void PeerSessionMachine::on_timer(TimePoint now) {
       if (now >= registration_deadline_) {
         if (mismatched_key_) {
           const auto& pinned = config_.client.pinned_server_key;
-          fail(now, SessionErrorKind::kServerKeyMismatch,
+          fail(now, ErrorKind::kServerKeyMismatch,
                "server key mismatch: the rendezvous server answered with key " + rendezvous::to_hex(*mismatched_key_) +
                    ", not the pinned " + (pinned ? rendezvous::to_hex(*pinned) : std::string("key")) +
                    ": either the pinned key is wrong, or someone between this host and the server is impersonating "
                    "it (a possible attack); not registering at " +
                    info_.server);
         } else {
-          fail(now, SessionErrorKind::kNoServer,
+          fail(now, ErrorKind::kNoAnswer,
                refused_ ? "the rendezvous server refused the registration: " +
                               std::string(rendezvous::to_string(*refused_)) + " at " + info_.server
                         : servers_.size() > 1 ? "no answer from any of the rendezvous servers " + server_list()
@@ -220,7 +220,7 @@ void PeerSessionMachine::on_timer(TimePoint now) {
       break;
     case Phase::WaitingForSession:
       if (session_deadline_ && now >= *session_deadline_)
-        fail(now, SessionErrorKind::kNoSession,
+        fail(now, ErrorKind::kNoSession,
              config_.caller ? "no session before the timeout" : "no accepted request before the timeout");
       break;
     case Phase::Punching:
@@ -311,7 +311,7 @@ void PeerSessionMachine::on_client_events(TimePoint now) {
     }
     if (const auto* f = std::get_if<ev::ConnectFailed>(&*e)) {
       if (phase_ == Phase::WaitingForSession && f->request_id == request_id_)
-        fail(now, SessionErrorKind::kNoSession, "connect failed: " + std::string(rendezvous::to_string(f->code)));
+        fail(now, ErrorKind::kNoSession, "connect failed: " + std::string(rendezvous::to_string(f->code)));
       continue;
     }
     if (const auto* s = std::get_if<ev::SessionReady>(&*e)) {
@@ -654,15 +654,15 @@ void PeerSessionMachine::close(TimePoint now) {
 void PeerSessionMachine::interrupt(TimePoint now) {
   switch (phase_) {
     case Phase::Registering:
-      fail(now, SessionErrorKind::kInterrupted, "interrupted while registering at " + info_.server);
+      fail(now, ErrorKind::kInterrupted, "interrupted while registering at " + info_.server);
       break;
     case Phase::WaitingForSession:
-      fail(now, SessionErrorKind::kInterrupted,
+      fail(now, ErrorKind::kInterrupted,
            config_.caller ? "interrupted while waiting for the peer" : "interrupted while waiting for a caller");
       break;
     case Phase::Punching: {
       const auto probes = probes_total_ + (strategy_ ? strategy_->result().probes_sent : 0);
-      fail(now, SessionErrorKind::kInterrupted, "interrupted while punching (" + std::to_string(probes) + " probes sent)");
+      fail(now, ErrorKind::kInterrupted, "interrupted while punching (" + std::to_string(probes) + " probes sent)");
       break;
     }
     default: break;

@@ -99,9 +99,9 @@ struct RouteChanged {
 };
 struct PeerClosed {};
 struct Closed {};
-// Before `open`: no session (kNoServer, kServerKeyMismatch, kNoSession, kInterrupted).
+// Before `open`: no session (kNoAnswer, kServerKeyMismatch, kNoSession, kInterrupted).
 struct Failed {
-  SessionError error;
+  Error error;
 };
 }  // namespace session_event
 
@@ -158,7 +158,7 @@ class PeerSessionMachine {
 
   void progress(SessionProgress::Kind kind, std::string message, std::string strategy = {},
                 std::string endpoint = {});
-  void fail(TimePoint now, SessionErrorKind kind, std::string message);
+  void fail(TimePoint now, ErrorKind kind, std::string message);
   void on_client_events(TimePoint now);
   void on_session_ready(TimePoint now, const rendezvous::ClientSession& session);
   void start_stage(TimePoint now);

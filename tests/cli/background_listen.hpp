@@ -10,7 +10,7 @@
 
 namespace natpunch::cli_test {
 
-using SessionResult = Result<std::unique_ptr<Session>, SessionError>;
+using SessionResult = Result<std::unique_ptr<Session>, Error>;
 
 struct BackgroundListen {
   std::string key;                      // the listener's public key, 64 hex digits

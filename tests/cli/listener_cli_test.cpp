@@ -225,7 +225,7 @@ TEST(SessionApi, ListenerServesSeveralCallersWhileTheSameIdentityConnects) {
   other.identity_file = (dir.path / "other.key").string();
   auto [other_hex, other_listen] = listen_in_background(other);
   auto outgoing = std::async(std::launch::async, [&] { return natpunch::connect(mine, other_hex); });
-  std::vector<std::future<natpunch::Result<std::unique_ptr<natpunch::Session>, natpunch::SessionError>>> callers;
+  std::vector<std::future<natpunch::Result<std::unique_ptr<natpunch::Session>, natpunch::Error>>> callers;
   for (int i = 0; i < 2; ++i)
     callers.push_back(std::async(std::launch::async, [&] { return natpunch::connect(base, my_key); }));
 
@@ -267,7 +267,7 @@ TEST(SessionApi, ListenerServesSeveralCallersWhileTheSameIdentityConnects) {
   (*listener)->close();
   auto after = (*listener)->accept(10ms);
   ASSERT_FALSE(after.ok());
-  EXPECT_EQ(after.error().kind, natpunch::SessionErrorKind::kInterrupted);
+  EXPECT_EQ(after.error().kind, natpunch::ErrorKind::kInterrupted);
 }
 
 TEST(SessionApi, ListenerWithoutAServerFailsFast) {
@@ -276,11 +276,11 @@ TEST(SessionApi, ListenerWithoutAServerFailsFast) {
   const auto start = std::chrono::steady_clock::now();
   auto l = natpunch::open_listener(o, {});
   ASSERT_FALSE(l.ok());
-  EXPECT_EQ(l.error().kind, natpunch::SessionErrorKind::kNoServer);
+  EXPECT_EQ(l.error().kind, natpunch::ErrorKind::kNoAnswer);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
   auto bad = natpunch::open_listener(o, {"not-a-key"});
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().kind, natpunch::SessionErrorKind::kBadInput);
+  EXPECT_EQ(bad.error().kind, natpunch::ErrorKind::kBadInput);
 }
 
 }  // namespace

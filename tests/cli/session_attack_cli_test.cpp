@@ -166,8 +166,8 @@ std::optional<OpenPair> open_pair(const std::string& rendezvous) {
   SessionOptions options;
   options.rendezvous = rendezvous;
   options.wait = std::chrono::seconds(10);
-  options.nat.mapping = "endpoint-independent";  // a plain hole punch from the registered sockets
-  options.nat.filtering = "endpoint-independent";
+  options.nat.mapping = natpunch::NatBehavior::kEndpointIndependent;  // a plain hole punch from the registered sockets
+  options.nat.filtering = natpunch::NatBehavior::kEndpointIndependent;
   auto [key, listening] = listen_in_background(options);
   auto connected = natpunch::connect(options, key);
   auto listened = listening.get();

@@ -153,9 +153,9 @@ void check_row(const Row& row, std::uint64_t seed) {
     ASSERT_TRUE(a.last<se::Failed>()) << "the caller failed";
     ASSERT_TRUE(b.last<se::Failed>()) << "the listener failed";
     const bool blocked_a = row.a->cls == Class::Blocked;
-    EXPECT_EQ((blocked_a ? a : b).last<se::Failed>()->error.kind, SessionErrorKind::kNoServer);
+    EXPECT_EQ((blocked_a ? a : b).last<se::Failed>()->error.kind, ErrorKind::kNoAnswer);
     if (!(blocked_a && row.b->cls == Class::Blocked)) {
-      EXPECT_EQ((blocked_a ? b : a).last<se::Failed>()->error.kind, SessionErrorKind::kNoSession);
+      EXPECT_EQ((blocked_a ? b : a).last<se::Failed>()->error.kind, ErrorKind::kNoSession);
     }
     return;
   }

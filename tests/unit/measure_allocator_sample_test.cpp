@@ -155,3 +155,22 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace natpunch::measure
+
+namespace natpunch::measure {
+namespace {
+
+// A STUN answer naming port 0 (fuzz_nat_knowledge found it: six mappings
+// all to port 0 came back as a "clustered" uniform:1-0, an invalid
+// allocator told to the peer). Such a sample is unusable, never a guess.
+TEST(AllocatorSample, AMappingToPortZeroMakesTheSampleUnusable) {
+  const std::vector<ProbeMapping> zeros(6, ProbeMapping{std::nullopt, 0});
+  const auto guess = classify_allocator_sample(zeros, nat::MappingBehavior::AddressAndPortDependent);
+  EXPECT_FALSE(guess.spec.has_value()) << guess.why;
+  EXPECT_EQ(guess.mappings, 6u);
+  EXPECT_NE(guess.why.find("port 0"), std::string::npos) << guess.why;
+  std::vector<ProbeMapping> one{{40000, 40001}, {40002, 40003}, {40004, 0}, {40006, 40007}, {40008, 40009}};
+  EXPECT_FALSE(classify_allocator_sample(one, nat::MappingBehavior::AddressAndPortDependent).spec.has_value());
+}
+
+}  // namespace
+}  // namespace natpunch::measure

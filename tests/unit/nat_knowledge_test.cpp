@@ -191,6 +191,14 @@ TEST(NatCacheFormat, RoundTripsAndSkipsBadEntries) {
   std::string broken = text;
   broken.replace(broken.find("100.64.1.2"), 10, "100.64.1.x");
   EXPECT_EQ(io::parse_nat_cache(broken).size(), 1u);
+
+  // A time past the clock's end (2262) would overflow it
+  // (fuzz_nat_knowledge found 17,961,544,000,000 ms): the entry is skipped.
+  std::string far = text;
+  far.replace(far.find("1700000000123"), 13, "17961544000000");
+  const auto kept = io::parse_nat_cache(far);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].local, entries[1].local);
 }
 
 // The fuzz target's seeds (tests/fuzz/corpus/nat_knowledge) are what the

@@ -75,7 +75,7 @@ TEST(SessionFailover, EveryServerSilentFailsNamingThemAll) {
   net.run_for(seconds(30), [&] { return b.last<session_event::Failed>().has_value(); });
   const auto failed = b.last<session_event::Failed>();
   ASSERT_TRUE(failed);
-  EXPECT_EQ(failed->error.kind, SessionErrorKind::kNoServer);
+  EXPECT_EQ(failed->error.kind, ErrorKind::kNoAnswer);
   EXPECT_NE(failed->error.message.find("203.0.113.99:7000, 203.0.113.98:7000"), std::string::npos)
       << failed->error.message;
   EXPECT_GE(b.machine->failovers(), 2u) << "it tried each, and the first again";

@@ -275,7 +275,7 @@ TEST(SessionMachine, FailuresAreTypedErrors) {
     net.run_for(seconds(30));
     const auto f = a.last<session_event::Failed>();
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->error.kind, SessionErrorKind::kNoServer);
+    EXPECT_EQ(f->error.kind, ErrorKind::kNoAnswer);
     EXPECT_NE(f->error.message.find("no answer from the rendezvous server at 203.0.113.10:7000"), std::string::npos);
     EXPECT_EQ(a.machine->phase(), Phase::Failed);
     EXPECT_FALSE(a.machine->next_deadline());
@@ -289,7 +289,7 @@ TEST(SessionMachine, FailuresAreTypedErrors) {
     net.run_for(seconds(10));
     const auto f = a.last<session_event::Failed>();
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->error.kind, SessionErrorKind::kNoSession);
+    EXPECT_EQ(f->error.kind, ErrorKind::kNoSession);
     bool waited = false;
     for (const auto& e : a.all<session_event::Progress>())
       waited |= e.progress.kind == SessionProgress::Kind::kWaitingForPeer;
@@ -306,7 +306,7 @@ TEST(SessionMachine, FailuresAreTypedErrors) {
     p.net.flush_all();
     const auto f = p.a->last<session_event::Failed>();
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->error.kind, SessionErrorKind::kInterrupted);
+    EXPECT_EQ(f->error.kind, ErrorKind::kInterrupted);
     EXPECT_GT(f->error.probes_sent, 100u);
     EXPECT_EQ(f->error.session_id, p.b->machine->info().session_id);
     EXPECT_FALSE(f->error.strategy.empty());

@@ -1,4 +1,4 @@
-#include "session_measure.hpp"
+#include "io/session_measure.hpp"
 
 #include <algorithm>
 #include <thread>
@@ -6,7 +6,7 @@
 
 #include "core/bytes.hpp"
 
-namespace natpunch::cli {
+namespace natpunch::io {
 
 namespace {
 
@@ -15,7 +15,7 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
 constexpr std::uint8_t kPing = 'P', kPong = 'Q', kBulk = 'B', kEnd = 'E', kReport = 'R', kAck = 'K', kMeasuring = 'M';
-// The test datagram's and --stdio's flags (cmd_connect.cpp): at most these bits.
+// The test datagram's and --stdio's flags (io/session_exchange.hpp): at most these bits.
 constexpr std::uint8_t kMaxPlainFlags = 3;
 constexpr int kMaxPings = 200;
 
@@ -199,4 +199,4 @@ MeasureServed serve_measurement(Session& session, const MeasureOptions& options,
   return {served, false};
 }
 
-}  // namespace natpunch::cli
+}  // namespace natpunch::io

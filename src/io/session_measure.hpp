@@ -26,7 +26,7 @@
 #include <optional>
 #include <span>
 
-namespace natpunch::cli {
+namespace natpunch::io {
 
 struct MeasureOptions {
   std::chrono::seconds duration{10};  // whole run; RTT takes ~1/4 of it (>= 1 s, at most 200 pings)
@@ -64,4 +64,4 @@ struct MeasureServed {
 MeasureServed serve_measurement(Session& session, const MeasureOptions& options,
                                 const std::function<bool()>& should_stop);
 
-}  // namespace natpunch::cli
+}  // namespace natpunch::io

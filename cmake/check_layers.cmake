@@ -1,0 +1,61 @@
+# cmake -DSRC=<src dir> -DSPEC=<file> [-DSTAMP=<file>] -P check_layers.cmake
+#
+# Fails when a file of an area of SRC includes a header of an area its
+# arrows do not reach. SPEC holds one line per area, "area: reachable...",
+# the area itself and every area it may use directly or through another
+# (CMakeLists.txt writes it from the natpunch_area() declarations). Only
+# quoted includes of an area's headers count ("io/udp_ports.hpp"); the
+# public API (<natpunch/...>) and third-party headers are everyone's,
+# except those of system calls and event loops (Asio, <sys/...>, <unistd.h>,
+# ...): only SYSCALL_AREA (default io) includes them.
+cmake_minimum_required(VERSION 3.25)
+if(NOT SRC OR NOT SPEC)
+  message(FATAL_ERROR "usage: cmake -DSRC=<src dir> -DSPEC=<file> [-DSTAMP=<file>] -P check_layers.cmake")
+endif()
+file(STRINGS ${SPEC} lines)
+set(areas "")
+foreach(line IN LISTS lines)
+  if(line MATCHES "^([a-z_]+):(.*)$")
+    set(area ${CMAKE_MATCH_1})
+    string(STRIP "${CMAKE_MATCH_2}" reach)
+    separate_arguments(reach)
+    set(reach_${area} ${reach})
+    list(APPEND areas ${area})
+  endif()
+endforeach()
+if(NOT SYSCALL_AREA)
+  set(SYSCALL_AREA io)
+endif()
+set(syscall_headers "^[ \t]*#[ \t]*include[ \t]*<(asio|sys/|unistd\\.h|poll\\.h|fcntl\\.h|signal\\.h|net/|netinet/|linux/|ifaddrs\\.h|spawn\\.h|sys/epoll)")
+set(violations "")
+foreach(area IN LISTS areas)
+  file(GLOB files ${SRC}/${area}/*.hpp ${SRC}/${area}/*.cpp ${SRC}/${area}/*.h)
+  foreach(file IN LISTS files)
+    file(STRINGS ${file} includes REGEX "^[ \t]*#[ \t]*include[ \t]*\"[a-z_]+/")
+    foreach(include IN LISTS includes)
+      string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*\"([a-z_]+)/([^\"]*)\".*$" "\\1;\\2" parts "${include}")
+      list(GET parts 0 used)
+      list(GET parts 1 header)
+      if(used IN_LIST areas AND NOT used IN_LIST reach_${area})
+        file(RELATIVE_PATH where ${SRC}/.. ${file})
+        string(REPLACE ";" " " allowed "${reach_${area}}")
+        string(APPEND violations "\n  ${where} includes ${used}/${header}: ${area} may use only ${allowed}")
+      endif()
+    endforeach()
+    if(NOT area STREQUAL SYSCALL_AREA)
+      file(STRINGS ${file} system_includes REGEX "${syscall_headers}")
+      foreach(include IN LISTS system_includes)
+        file(RELATIVE_PATH where ${SRC}/.. ${file})
+        string(STRIP "${include}" include)
+        string(APPEND violations "\n  ${where}: ${include}: only ${SYSCALL_AREA} makes system calls")
+      endforeach()
+    endif()
+  endforeach()
+endforeach()
+if(violations)
+  message(FATAL_ERROR "includes against the layer arrows (README, \"Layers\"; declared in CMakeLists.txt):"
+                      "${violations}\nMove the code to an area the arrows allow, or change the arrows and say why.")
+endif()
+if(STAMP)
+  file(TOUCH ${STAMP})
+endif()
