@@ -10,21 +10,6 @@
 namespace natpunch::rendezvous::testing {
 namespace {
 
-Endpoint peer_ep(std::uint8_t host) { return Endpoint{IpAddress::v4({198, 51, 100, host}), 40000}; }
-
-ClientConfig listener() {
-  ClientConfig c;
-  c.listening = true;
-  c.accept_policy = accept_all();
-  return c;
-}
-
-ClientConfig caller() {
-  ClientConfig c;
-  c.listening = false;
-  return c;
-}
-
 ServerConfig quick_refresh() {
   ServerConfig base;
   base.registration_lifetime = seconds(20);
