@@ -25,6 +25,7 @@
 
 #include "commands.hpp"
 #include "own_nat_options.hpp"
+#include "turn_route_options.hpp"
 #include "core/time.hpp"
 #include "io/rendezvous_identity_file.hpp"
 #include "io/session_exchange.hpp"
@@ -60,6 +61,7 @@ struct PeerOptions {
   bool no_nat_probe = false;  // tell only what the flags say
   NatCacheOptions nat_cache;
   bool force_relay = false;
+  TurnRouteOptions turn;
   int wait_s = 60;
   int hole_punch_ms = 2000;
   int punch_timeout_ms = 10000;
@@ -148,7 +150,11 @@ nlohmann::json stats_json(const SessionStats& s) {
                    {"rejected", s.rejected},
                    {"probes_rejected", s.probes_rejected},
                    {"peer_endpoint_changes", s.peer_endpoint_changes},
-                   {"peer_closed", s.peer_closed}};
+                   {"peer_closed", s.peer_closed},
+                   {"route_text", route_text(s)},
+                   {"sent_turn", s.sent_turn},
+                   {"received_turn", s.received_turn}};
+  if (!s.relay.empty()) j["relay"] = s.relay;
   if (s.rtt) j["rtt_ms"] = std::chrono::duration<double, std::milli>(*s.rtt).count();
   if (s.time_to_direct) j["time_to_direct_ms"] = std::chrono::duration<double, std::milli>(*s.time_to_direct).count();
   if (!s.peer_endpoint.empty()) j["peer_endpoint"] = s.peer_endpoint;
@@ -174,6 +180,10 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
   } else {
     j["stop_reason"] = info.stop_reason;
   }
+  // Where relayed data went last (the TURN route takes over a few round
+  // trips after the session opened).
+  j["route_text"] = route_text(last);
+  if (!last.relay.empty()) j["relay"] = last.relay;
   return j;
 }
 
@@ -330,6 +340,7 @@ int serve_sessions(const PeerOptions& o, const SessionOptions& options, const st
           report << "direct " << first.peer_endpoint << " (strategy " << info.strategy << ")";
         else
           report << "relay via " << info.server << " (punching: " << info.stop_reason << ")";
+        if (route_text(last) != route_text(first)) report << ", at the end: " << route_text(last);
         report << ", time-to-connect: " << fixed(connect_ms, 1) << " ms, " << info.probes_sent << " probes";
         if (o.measure_s > 0)
           report << ", measure: " << (ok ? "served" : "the peer did not measure");
@@ -400,6 +411,7 @@ std::optional<SessionOptions> session_options(const PeerOptions& o) {
   s.keepalive = !o.no_keepalive;
   s.keepalive_reply_timeout = milliseconds(o.keepalive_reply_ms);
   s.keepalive_misses_for_dead = o.keepalive_misses;
+  to_session_options(o.turn, s);
   return s;
 }
 
@@ -507,6 +519,7 @@ int run_peer(Role role, const PeerOptions& o) {
   if (mismatch) std::cerr << "error: " << mismatch << "\n";
   const auto last = session.stats();
   session.close();
+  if (!o.json && route_text(last) != route_text(first)) report << "route at the end: " << route_text(last) << "\n";
   if (o.json) {
     auto j = session_json(session, first, last);
     j["event"] = "result";
@@ -636,18 +649,22 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
   cmd.get_option("--stdio")->excludes(measure);
   cmd.add_flag("--json", o.json,
                "JSON lines on stdout: {\"event\":\"identity\",...} at once, {\"event\":\"result\",...} at the end");
+  add_turn_route_options(cmd, o.turn);
 }
 
 constexpr const char* kPeerFooter =
     "Both sides register at the rendezvous, the caller asks for the listener's public key, and once the listener\n"
     "accepts both get a session (peer endpoint, NAT info, session key, common start time). The strategy follows\n"
     "both sides' NAT behaviour (hole punch, one-hard-side, birthday attacks); an unknown NAT first gets a short\n"
-    "hole punch. When punching stops, data goes through the server's relay. Probes and data on the direct path\n"
+    "hole punch. When punching stops, data goes through the server's relay, or through a TURN server (--turn,\n"
+    "or the relays the rendezvous offers) once both peers hear each other there. Probes and data on every path\n"
     "are authenticated with the session key.\n"
     "Example (two terminals):\n"
     "  natpunch listen --rendezvous 203.0.113.10:7000 --accept-any          # prints identity: <hex>\n"
     "  natpunch connect --rendezvous 203.0.113.10:7000 --peer <hex>\n"
     "Several callers: natpunch listen ... --sessions 3 serves three at once (each its own session and socket).\n"
+    "Through coturn: add --turn 203.0.113.20 --turn-secret \"$SECRET\" (or --turn-transport tls --turn-ca ca.pem)\n"
+    "on either side; the result reports \"route: relay (TURN via 203.0.113.20:3478)\".\n"
     "connect keeps asking while the rendezvous does not know the peer yet, until --wait ends.\n"
     "Exit codes: 0 the test datagram crossed (or --stdio ended), 1 no server / no session / nothing crossed,\n"
     "2 bad option or identity file, 130 interrupted.";

@@ -84,6 +84,9 @@ struct OwnNatReport {
 
 enum class SessionRoute { kDirect, kRelay };
 const char* to_string(SessionRoute route);
+struct SessionStats;
+// "direct", "relay", or "relay (TURN via HOST)" when a TURN server relays.
+std::string route_text(const SessionStats& stats);
 
 // One step of opening a session, for progress reports (stderr in the CLI).
 struct SessionProgress {
@@ -150,6 +153,21 @@ struct SessionOptions {
   // then expires).
   bool keepalive = true;
   bool repunch = true;  // re-punch after the direct path died
+  // A TURN server (RFC 8656; coturn) to relay through instead of the
+  // rendezvous's own relay: HOST[:PORT] (default 3478, 5349 over TLS), or
+  // turn:HOST[:PORT] / turns:HOST[:PORT] (TLS). Both peers announce their
+  // relayed address to each other; relayed data goes through TURN once the
+  // peer is heard there (stats().relay says "TURN via HOST"), and still
+  // moves to a direct path when one is punched. Credentials: turn_secret
+  // (the server's static-auth-secret: TURN REST API credentials are
+  // minted) or turn_username + turn_password. Empty: the nearest of the
+  // relays the rendezvous offers (unless use_offered_turn is false), else
+  // the rendezvous's own relay.
+  std::string turn_server;
+  std::string turn_username, turn_password, turn_secret;
+  std::string turn_transport = "udp";  // udp, tcp or tls; for offered relays too
+  std::string turn_ca_file;            // TLS: PEM of the CA to trust (empty: the system's)
+  bool use_offered_turn = true;
   // Called on the calling thread (a Listener: on its own threads, one call
   // at a time).
   std::function<void(const SessionProgress&)> on_progress;
@@ -182,6 +200,12 @@ struct SessionStats {
   std::uint64_t datagrams_received = 0, bytes_received = 0;  // delivered to receive()
   std::uint64_t sent_direct = 0, sent_relay = 0;
   std::uint64_t received_direct = 0, received_relay = 0;
+  // Which relay carries the relayed traffic now: empty for the rendezvous
+  // server's own relay, "TURN via HOST" for a TURN server (shown as
+  // "relay (TURN via HOST)"); and the session datagrams that went through
+  // TURN so far (part of sent_relay / received_relay, plus its probes).
+  std::string relay;
+  std::uint64_t sent_turn = 0, received_turn = 0;
   // Sent on the direct path after the peer was last heard there, when the
   // path was then declared dead (an upper bound: never resent).
   std::uint64_t sent_lost = 0;

@@ -26,6 +26,7 @@
 #include "io/local_addresses.hpp"
 #include "io/os_random.hpp"
 #include "io/punch_driver.hpp"
+#include "io/turn_link.hpp"
 #include "session/peer_session_machine.hpp"
 
 namespace natpunch::io {
@@ -39,6 +40,7 @@ constexpr std::size_t kMaxQueued = 8192;
 // Longest sleep while opening (should_stop is polled in between) and once open.
 constexpr Duration kOpeningWait = milliseconds(50);
 constexpr Duration kOpenWait = milliseconds(200);
+constexpr Duration kTurnConnectTimeout = seconds(5);
 
 session::SessionConfig machine_config(const PeerSessionConfig& c) {
   session::SessionConfig m;
@@ -57,6 +59,9 @@ session::SessionConfig machine_config(const PeerSessionConfig& c) {
   m.keepalive = c.keepalive;
   m.keepalive_enabled = c.keepalive_enabled;
   m.repunch = c.repunch;
+  m.turn = c.turn;
+  m.use_offered_turn = c.use_offered_turn;
+  m.turn_transport = c.turn_transport;
   m.seed = os_random_seed();
   return m;
 }
@@ -83,11 +88,19 @@ class PeerSession final : public Session {
   void turn(std::unique_lock<std::mutex>& lock, Duration longest);
   void on_event(se::Progress& p);
   void loop();
+  // The TURN route's link: opened when the machine first has a route (the
+  // TCP connect and TLS handshake block the loop, at most kTurnConnectTimeout).
+  void open_turn_link();
+  void flush();
+  void read_turn_link();
 
   PeerSessionConfig config_;
   std::unique_ptr<UdpClient> socket0_;
   std::unique_ptr<PunchDriver> driver_;
   std::unique_ptr<session::PeerSessionMachine> machine_;
+  std::unique_ptr<TurnLink> turn_link_;
+  bool turn_link_tried_ = false;
+  bool turn_link_watched_ = false;
   bool warned_ = false;
   std::optional<Error> failed_;
   bool established_ = false;
@@ -108,8 +121,69 @@ void PeerSession::on_event(se::Progress& p) {
   if (config_.on_progress) config_.on_progress(p.progress);
 }
 
+// The machine's transmits: TURN's (socket TurnRoute::kSocket) to its link,
+// the rest through the punch driver's fast path.
+struct TurnSplit {
+  session::PeerSessionMachine& machine;
+  TurnLink* link;
+  std::optional<Transmit> poll_transmit(TimePoint now) {
+    while (auto t = machine.poll_transmit(now)) {
+      if (t->socket != session::TurnRoute::kSocket) return t;
+      if (link) link->send(*t);
+    }
+    return std::nullopt;
+  }
+};
+
+void PeerSession::flush() {
+  TurnSplit split{*machine_, turn_link_.get()};
+  driver_->flush_from(split);
+  if (turn_link_) turn_link_->flush();
+}
+
+void PeerSession::open_turn_link() {
+  const auto* route = machine_->turn_route();
+  if (turn_link_tried_ || !route) return;
+  turn_link_tried_ = true;
+  const auto& c = route->config();
+  TurnLinkOptions options;
+  options.transport = c.transport;
+  options.server = c.server;
+  options.tls.server_name = c.server_name.empty() ? c.server.address.to_string() : c.server_name;
+  options.tls.ca_file = config_.turn_ca_file;
+  options.connect_timeout = kTurnConnectTimeout;
+  auto link = TurnLink::open(options);
+  if (!link) {
+    machine_->on_turn_link_failed(Clock::now(), link.error());
+    return;
+  }
+  turn_link_ = std::move(link.value());
+  driver_->watch_readable(turn_link_->native_handle());
+  turn_link_watched_ = true;
+}
+
+void PeerSession::read_turn_link() {
+  if (!turn_link_) return;
+  // Bounded like the sockets: a flood cannot starve the timers.
+  for (std::size_t k = 0; k < PunchDriver::kMaxReceivePerWake; ++k) {
+    auto a = turn_link_->receive(TimePoint{});
+    if (!a) break;
+    machine_->on_datagram(Clock::now(), session::TurnRoute::kSocket, a->from, a->bytes);
+  }
+  if (turn_link_->closed() && turn_link_watched_) {
+    // End of stream stays readable: out of the wait set, and the route told.
+    driver_->unwatch(turn_link_->native_handle());
+    turn_link_watched_ = false;
+    machine_->on_turn_connection_closed(Clock::now());
+  }
+}
+
 void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
-  driver_->flush_from(*machine_);
+  open_turn_link();
+  flush();
+  // TLS may hold decrypted bytes the socket no longer signals.
+  read_turn_link();
+  if (turn_link_) flush();
   bool any = false;
   while (auto e = machine_->poll_event()) {
     if (auto* p = std::get_if<se::Progress>(&*e)) {
@@ -151,6 +225,7 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
     machine_->on_datagram(Clock::now(), d->socket, d->from, d->bytes);
     d = driver_->receive_until(TimePoint{});
   }
+  read_turn_link();
   const auto after = Clock::now();
   if (auto due = machine_->next_deadline(); due && *due <= after) machine_->on_timer(after);
 }
@@ -249,8 +324,10 @@ void PeerSession::close() {
   // Only this thread is left: tell the peer (both routes) and unregister.
   if (machine_ && driver_) {
     machine_->close(Clock::now());
-    driver_->flush_from(*machine_);
+    flush();  // the TURN allocation's release too
   }
+  if (turn_link_ && turn_link_watched_) driver_->unwatch(turn_link_->native_handle());
+  turn_link_.reset();
   if (wake_fd_ >= 0) ::close(wake_fd_);
   wake_fd_ = -1;
 }
@@ -277,4 +354,8 @@ Error session_error(ErrorKind kind, std::string message) {
 
 namespace natpunch {
 const char* to_string(SessionRoute route) { return route == SessionRoute::kDirect ? "direct" : "relay"; }
+std::string route_text(const SessionStats& stats) {
+  if (stats.route == SessionRoute::kDirect) return "direct";
+  return stats.relay.empty() ? "relay" : "relay (" + stats.relay + ")";
+}
 }  // namespace natpunch

@@ -17,6 +17,7 @@
 #include "natpunch/session.hpp"
 #include "punch/session_keeper.hpp"
 #include "rendezvous/client.hpp"
+#include "turn/client.hpp"
 
 namespace natpunch::io {
 
@@ -47,6 +48,15 @@ struct PeerSessionConfig {
   punch::KeepaliveConfig keepalive;
   bool keepalive_enabled = true;
   bool repunch = true;
+  // The TURN relay route (session/turn_route.hpp): this server (--turn),
+  // else, with use_offered_turn, the first the rendezvous offers over
+  // turn_transport. Its link (io/turn_link.hpp) gets its own UDP socket or
+  // TCP/TLS connection; turn_ca_file: the CA to check a TLS server with
+  // (empty: the system's store).
+  std::optional<turn::ClientConfig> turn;
+  bool use_offered_turn = true;
+  turn::Transport turn_transport = turn::Transport::kUdp;
+  std::string turn_ca_file;
   std::function<void(const SessionProgress&)> on_progress;
   std::function<bool()> should_stop;
 };

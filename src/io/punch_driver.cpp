@@ -143,14 +143,26 @@ std::size_t PunchDriver::flush_allowance(TimePoint now) {
   return allowance;
 }
 
-void PunchDriver::watch_wakeup(int fd) {
-  wakeup_fd_ = fd;
-  if (epoll_fd_ < 0) return;
+// Adds `fd` (readable ends a wait) to `epoll_fd` under `token`; the first
+// failure goes to `first_error`.
+static void watch_fd(int epoll_fd, int fd, std::uint32_t token, std::optional<std::string>& first_error) {
+  if (epoll_fd < 0) return;
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.u32 = kWakeupToken;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0 && !first_error_)
-    first_error_ = std::string("epoll_ctl: ") + std::strerror(errno);
+  event.data.u32 = token;
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0 && !first_error)
+    first_error = std::string("epoll_ctl: ") + std::strerror(errno);
+}
+
+void PunchDriver::watch_wakeup(int fd) {
+  wakeup_fd_ = fd;
+  watch_fd(epoll_fd_, fd, kWakeupToken, first_error_);
+}
+
+void PunchDriver::watch_readable(int fd) { watch_fd(epoll_fd_, fd, kReadableToken, first_error_); }
+
+void PunchDriver::unwatch(int fd) {
+  if (epoll_fd_ >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
 void PunchDriver::finish_flush(std::size_t count) {
@@ -245,6 +257,8 @@ std::optional<PunchDriver::Received> PunchDriver::receive_until(TimePoint deadli
         std::uint64_t drained = 0;
         [[maybe_unused]] const auto n = ::read(wakeup_fd_, &drained, sizeof drained);
         woken_ = true;
+      } else if (index == kReadableToken) {
+        woken_ = true;  // the caller reads it
       } else {
         receive_batch(index);
       }

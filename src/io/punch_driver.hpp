@@ -118,6 +118,7 @@ class PunchDriver {
   static constexpr std::size_t kReceiveSlot = 4096;       // longest datagram received (rendezvous: 1400)
   static constexpr std::size_t kMaxReceivePerWake = 256;  // then sending gets its turn again
   static constexpr std::uint32_t kWakeupToken = 0xffffffffU;  // the epoll tag of watch_wakeup()'s descriptor
+  static constexpr std::uint32_t kReadableToken = 0xfffffffeU;  // watch_readable()'s
 
   // `socket0` must outlive the driver.
   PunchDriver(UdpClient& socket0, PunchDriverOptions options);
@@ -157,6 +158,11 @@ class PunchDriver {
   // wait at once (it returns nullopt); the driver reads it empty. Lets
   // another thread wake a loop that sleeps in receive_until().
   void watch_wakeup(int fd);
+  // Another descriptor (a TURN link's socket) whose readability ends a
+  // receive_until() wait (nullopt); the caller reads it, and unwatches it
+  // before closing it or once it reported end of stream.
+  void watch_readable(int fd);
+  void unwatch(int fd);
 
   // Socket `index` (bound by now: the strategy used it), for poll(): its
   // descriptor stays valid while the driver lives.

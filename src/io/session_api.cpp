@@ -13,6 +13,7 @@
 #include "io/peer_session.hpp"
 #include "io/profile_files.hpp"
 #include "io/rendezvous_identity_file.hpp"
+#include "io/session_turn_options.hpp"
 #include "io/resolver.hpp"
 #include "nat/allocator_spec_text.hpp"
 #include "nat/public_vocabulary.hpp"
@@ -116,6 +117,7 @@ Result<io::PeerSessionConfig, Error> prepare(const SessionOptions& o) {
   // Several servers: three unanswered refreshes (1.75 s) mean "gone", so a
   // listener is reachable elsewhere within two refresh intervals.
   if (!client.alternate_servers.empty()) client.refresh_attempts = 3;
+  if (auto problem = io::apply_turn_options(o, config)) return bad_input(*problem);
   bool created = false;
   if (o.identity_file.empty()) {
     client.identity = rendezvous::Identity::generate(rendezvous::system_random_bytes());

@@ -171,14 +171,17 @@ bool TurnLink::send(const Transmit& transmit) {
   if (closed_) return false;
   const std::span<const std::uint8_t> bytes = transmit.bytes;
   if (!turn::is_stream(transport_)) {
+    // To the transmit's destination: a relay ranking probes other servers
+    // from this socket before the allocation is made on the nearest.
+    const Endpoint& destination = transmit.to.port != 0 ? transmit.to : server_;
     sockaddr_storage to{};
-    const socklen_t length = to_sockaddr(server_, socket_family(fd_), to);
+    const socklen_t length = to_sockaddr(destination, socket_family(fd_), to);
     for (;;) {
       if (::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to), length) >= 0) return true;
       if (errno == EINTR) continue;
       // A full socket buffer drops the datagram, like a congested link.
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return true;
-      note_error("sending to " + where(transport_, server_) + " failed: " + errno_text(errno));
+      note_error("sending to " + where(transport_, destination) + " failed: " + errno_text(errno));
       return false;
     }
   }

@@ -3,9 +3,11 @@
 // as datagram ports for the one real-time loop (io/machine_driver.hpp): a
 // UDP socket, a TCP connection, or TLS over TCP (io/tls_client_session.hpp
 // does the TLS through memory BIOs; this file moves its bytes). The machine
-// sees the same thing in every case: what it sends goes to the server,
-// what arrives comes back as datagrams over UDP, as pieces of the stream
-// over TCP/TLS (the machine frames them itself).
+// sees the same thing in every case: what it sends goes to the server
+// (over UDP: to the transmit's destination, so a relay ranking can probe
+// several servers from the one socket), what arrives comes back as
+// datagrams over UDP (with their source), as pieces of the stream over
+// TCP/TLS (the machine frames them itself).
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -56,6 +58,8 @@ class TurnLink {
   std::optional<Arrival> receive(TimePoint until);
 
   turn::Transport transport() const { return transport_; }
+  // The socket, for an event loop's readiness set (read it with receive()).
+  int native_handle() const { return fd_; }
   const Endpoint& server() const { return server_; }
   Endpoint local_endpoint() const;
   // TLS version and cipher ("" unless TLS).

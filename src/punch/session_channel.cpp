@@ -219,6 +219,15 @@ void SessionChannel::on_control(TimePoint now, const wire::SessionControl& c, Ch
     case wire::ControlType::RepunchAck:
       if (!closed_ && config_.repunch) note_peer_endpoint(c.epoch, c.endpoint);
       return;
+    case wire::ControlType::RelayCandidate:
+      // Every copy: a repeat says the peer has not heard us through TURN yet.
+      if (closed_ || !c.endpoint) return;
+      if (!plausible_peer_endpoint(*c.endpoint)) {
+        ++counters_.endpoints_ignored;
+        return;
+      }
+      peer_relay_candidate_ = c.endpoint;
+      return;
     case wire::ControlType::Close:
       counters_.peer_closed = true;
       retry_at_.reset();
@@ -394,6 +403,13 @@ void SessionChannel::on_repunch_finished(TimePoint now, std::uint32_t epoch, std
   if (epoch != epoch_ || order_ || closed_ || counters_.peer_closed || attempts_left_ <= 0) return;
   retry_at_ = now + retry_delay_;
   retry_delay_ = std::min<Duration>(retry_delay_ * 2, seconds(60));
+}
+
+std::vector<std::uint8_t> SessionChannel::seal_relay_candidate(const Endpoint& relayed) {
+  const auto body = wire::encode(wire::SessionControl{wire::ControlType::RelayCandidate, 0, 0, 0, relayed});
+  return wire::encode(wire::SessionDatagram{wire::kFlagControl, config_.session_id, ++control_sequence_,
+                                            {body.begin(), body.end()}},
+                      keys_);
 }
 
 void SessionChannel::close(TimePoint now) {

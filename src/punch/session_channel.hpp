@@ -51,6 +51,7 @@
 #include <deque>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/endpoint.hpp"
@@ -178,6 +179,13 @@ class SessionChannel {
   // Tells the peer (both routes) and stops keepalives and re-punches.
   void close(TimePoint now);
 
+  // TURN relay candidates (session/turn_route.hpp): our relayed address as
+  // a sealed control datagram for the machine to send over whichever relay
+  // it chooses (the channel only seals it); and the peer's, each plausible
+  // copy that arrived (a repeat says the peer has not heard us yet).
+  std::vector<std::uint8_t> seal_relay_candidate(const Endpoint& relayed);
+  std::optional<Endpoint> poll_peer_relay_candidate() { return std::exchange(peer_relay_candidate_, std::nullopt); }
+
   Route route() const { return route_; }
   // Where direct datagrams go (the last punched or proven path), if any.
   std::optional<DirectPath> path() const { return path_; }
@@ -243,6 +251,7 @@ class SessionChannel {
   std::optional<Endpoint> peer_reported_;  // its last plausible report
   std::uint32_t peer_report_epoch_ = 0;
   bool closed_ = false;
+  std::optional<Endpoint> peer_relay_candidate_;  // not yet polled
   std::deque<ChannelTransmit> outbox_;
   std::deque<std::vector<std::uint8_t>> inbox_;
   std::optional<RepunchOrder> order_;

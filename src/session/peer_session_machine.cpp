@@ -92,6 +92,7 @@ void PeerSessionMachine::fail(TimePoint now, ErrorKind kind, std::string message
   e.probes_sent = probes_total_ + (phase_ == Phase::Punching && strategy_ ? strategy_->result().probes_sent : 0);
   phase_ = Phase::Failed;
   strategy_.reset();
+  if (turn_) turn_->close(now);
   // Frees the registration slot at once (an identity has a bounded number).
   client_.close(now);
   queue_client(now);
@@ -132,6 +133,13 @@ void PeerSessionMachine::queue_client(TimePoint now) {
 void PeerSessionMachine::on_datagram(TimePoint now, SocketId socket, const Endpoint& from,
                                      std::span<const std::uint8_t> bytes) {
   if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  if (socket == TurnRoute::kSocket) {
+    if (!turn_) return;
+    turn_->on_datagram(now, from, bytes);
+    pump_turn(now);
+    if (phase_ == Phase::Open) service_channel(now);
+    return;
+  }
   if (socket == 0 && from == client_.server() && client_.on_datagram(now, bytes, from)) {
     on_client_events(now);
     queue_client(now);
@@ -162,6 +170,8 @@ std::optional<Transmit> PeerSessionMachine::poll_transmit(TimePoint now) {
     outbox_.pop_front();
     return t;
   }
+  if (turn_)
+    if (auto t = turn_->poll_transmit(now)) return t;
   if (!strategy_) return std::nullopt;
   // Probes go straight from the strategy (inline bytes: no allocation).
   auto t = strategy_->poll_transmit(now);
@@ -180,8 +190,10 @@ std::optional<TimePoint> PeerSessionMachine::next_deadline() const {
     case Phase::Punching:
       if (strategy_) earliest(t, strategy_->next_deadline());
       earliest(t, next_progress_);
+      if (turn_) earliest(t, turn_->next_deadline(false));  // announcing waits for the channel
       break;
     case Phase::Open:
+      if (turn_) earliest(t, turn_->next_deadline(true));
       earliest(t, channel_->next_deadline());
       if (order_) earliest(t, order_->start);
       earliest(t, upgrade_at_);
@@ -198,6 +210,10 @@ void PeerSessionMachine::on_timer(TimePoint now) {
   check_failover(now, false);
   on_client_events(now);
   queue_client(now);
+  if (turn_) {
+    turn_->on_timer(now);
+    pump_turn(now);
+  }
   switch (phase_) {
     case Phase::Registering:
       if (now >= registration_deadline_) {
@@ -329,6 +345,11 @@ void PeerSessionMachine::on_client_events(TimePoint now) {
       if (mine) on_session_ready(now, s->session);
       continue;
     }
+    if (std::holds_alternative<ev::TurnServersOffered>(*e)) {
+      // An offer that came after the pairing still gives the session its route.
+      if (!turn_ && session_.session_id != 0 && (phase_ == Phase::Punching || phase_ == Phase::Open)) start_turn(now);
+      continue;
+    }
     if (auto* r = std::get_if<ev::RelayReceived>(&*e)) {
       if (r->session_id != session_.session_id || session_.session_id == 0) continue;
       if (phase_ == Phase::Open)
@@ -344,6 +365,7 @@ void PeerSessionMachine::on_client_events(TimePoint now) {
 
 void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::ClientSession& session) {
   session_ = session;
+  start_turn(now);
   session_deadline_.reset();
   info_.session_id = session.session_id;
   info_.peer = rendezvous::to_hex(session.peer);
@@ -570,6 +592,7 @@ void PeerSessionMachine::start_repunch(TimePoint now) {
 
 void PeerSessionMachine::service_channel(TimePoint now) {
   if (phase_ != Phase::Open) return;
+  pump_turn(now);
   // The server answered a registration or refresh: where it sees us now.
   if (client_.observations() != observations_seen_) {
     observations_seen_ = client_.observations();
@@ -624,7 +647,7 @@ void PeerSessionMachine::service_channel(TimePoint now) {
     if (t->path == punch::ChannelPath::Direct)
       outbox_.push_back(Transmit{t->socket, t->to, DatagramBytes(std::move(t->bytes))});
     else
-      client_.send_relay(now, session_.session_id, t->bytes);
+      relay_out(now, t->bytes);
   }
   queue_client(now);
   while (auto p = channel_->poll_received()) events_.push_back(session_event::DataReceived{std::move(*p)});
@@ -633,6 +656,74 @@ void PeerSessionMachine::service_channel(TimePoint now) {
     peer_closed_told_ = true;
     events_.push_back(session_event::PeerClosed{});
   }
+}
+
+// --- the TURN relay route
+
+void PeerSessionMachine::start_turn(TimePoint now) {
+  std::vector<turn::ClientConfig> servers;
+  if (config_.turn)
+    servers.push_back(*config_.turn);
+  else if (config_.use_offered_turn)
+    if (const auto& offer = client_.turn_offer())
+      servers = offered_turn_servers(offer->servers, config_.turn_transport);
+  if (servers.empty()) return;
+  turn_ = std::make_unique<TurnRoute>(std::move(servers), rng_.next_u64(), now);
+  const std::string transport(turn::to_string(turn_->config().transport));
+  progress(SessionProgress::Kind::kStrategyStarted,
+           turn_->ranking() ? "relay: ranking the " + std::to_string(turn_->servers().size()) +
+                                  " TURN servers the rendezvous offers (" + transport + ")"
+                            : "relay: allocating on the TURN server " + turn_->server_text() + " (" + transport + ")",
+           "turn");
+}
+
+void PeerSessionMachine::on_turn_link_failed(TimePoint now, std::string reason) {
+  if (!turn_) return;
+  turn_->on_link_failed(std::move(reason));
+  pump_turn(now);
+}
+
+void PeerSessionMachine::on_turn_connection_closed(TimePoint now) {
+  if (!turn_) return;
+  turn_->on_connection_closed(now);
+  pump_turn(now);
+  if (phase_ == Phase::Open) service_channel(now);
+}
+
+void PeerSessionMachine::pump_turn(TimePoint now) {
+  if (!turn_ || phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  if (auto note = turn_->poll_note()) progress(SessionProgress::Kind::kStrategyStarted, *note, "turn");
+  if (auto why = turn_->poll_failure())
+    progress(SessionProgress::Kind::kWarning,
+             "warning: TURN relay failed: " + *why + "; relaying through the rendezvous server " + info_.server);
+  // What came through the allocation; authentic only if the channel says so.
+  while (auto p = turn_->poll_received()) {
+    if (phase_ == Phase::Open) {
+      if (channel_->on_relay(now, *p)) turn_->on_heard(now);
+    } else if (phase_ == Phase::Punching && early_.size() < kMaxEarly) {
+      early_.push_back({true, 0, {}, std::move(*p)});
+    }
+  }
+  if (phase_ != Phase::Open) return;
+  while (auto c = channel_->poll_peer_relay_candidate()) turn_->set_peer_candidate(now, *c);
+  while (auto a = turn_->poll_announcement(now)) {
+    const auto sealed = channel_->seal_relay_candidate(a->relayed);
+    client_.send_relay(now, session_.session_id, sealed);
+    if (a->through_turn) turn_->send(now, sealed);
+  }
+  queue_client(now);
+  if (!turn_told_ && turn_->usable()) {
+    turn_told_ = true;
+    progress(SessionProgress::Kind::kStrategyFinished,
+             "relay: " + turn_->label() + " carries the relayed traffic (relayed address " +
+                 turn_->candidate()->to_string() + ", the peer's " + turn_->relay()->peer()->to_string() + ")",
+             "turn");
+  }
+}
+
+void PeerSessionMachine::relay_out(TimePoint now, std::span<const std::uint8_t> bytes) {
+  if (turn_ && turn_->usable() && turn_->send(now, bytes)) return;
+  client_.send_relay(now, session_.session_id, bytes);
 }
 
 // --- the application
@@ -650,6 +741,7 @@ void PeerSessionMachine::close(TimePoint now) {
     channel_->close(now);
     service_channel(now);
   }
+  if (turn_) turn_->close(now);
   if (phase_ != Phase::Failed) {
     client_.close(now);
     queue_client(now);
@@ -712,6 +804,11 @@ SessionStats PeerSessionMachine::stats() const {
   s.repunch_probes = repunch_probes_ + (punching_epoch_ && strategy_ ? strategy_->result().probes_sent : 0);
   if (time_to_direct_) s.time_to_direct = micros(*time_to_direct_);
   s.peer_closed = c.peer_closed;
+  if (turn_) {
+    if (s.route == SessionRoute::kRelay && turn_->usable()) s.relay = turn_->label();
+    s.sent_turn = turn_->counters().sent;
+    s.received_turn = turn_->counters().received;
+  }
   return s;
 }
 

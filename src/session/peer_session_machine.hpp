@@ -44,6 +44,8 @@
 #include "punch/strategies.hpp"
 #include "rendezvous/client.hpp"
 #include "session/plan.hpp"
+#include "session/turn_route.hpp"
+#include "turn/client.hpp"
 
 namespace natpunch::session {
 
@@ -72,6 +74,14 @@ struct SessionConfig {
   // after each failure (at most 10 min). Zero: never.
   Duration upgrade_retry = seconds(30);
   Duration progress_interval = milliseconds(500);  // kPunching reports
+  // A TURN relay route (session/turn_route.hpp), preferred over the
+  // rendezvous relay once it carries the peer's datagrams: this server
+  // (the user's), else, with use_offered_turn, the first the rendezvous
+  // offered that speaks turn_transport. Allocated when the session is
+  // paired; its link is socket TurnRoute::kSocket.
+  std::optional<turn::ClientConfig> turn;
+  bool use_offered_turn = true;
+  turn::Transport turn_transport = turn::Transport::kUdp;
   std::uint64_t seed = 0;  // nonces, port orders, path challenges
 };
 
@@ -147,6 +157,12 @@ class PeerSessionMachine {
   // handshake messages and re-punches arrive there).
   std::uint32_t sockets_used() const { return sockets_used_; }
 
+  // --- the TURN relay route (nullptr: none configured or offered, or not paired yet)
+  const TurnRoute* turn_route() const { return turn_.get(); }
+  // The driver could not open the link to the TURN server / a TCP/TLS link ended.
+  void on_turn_link_failed(TimePoint now, std::string reason);
+  void on_turn_connection_closed(TimePoint now);
+
  private:
   struct Early {
     bool relayed = false;
@@ -178,6 +194,10 @@ class PeerSessionMachine {
   void check_failover(TimePoint now, bool lost);
   std::string server_list() const;
   void note_route();
+  void start_turn(TimePoint now);
+  // Announcements, the peer's candidate, what came through TURN, a failure.
+  void pump_turn(TimePoint now);
+  void relay_out(TimePoint now, std::span<const std::uint8_t> bytes);
   std::string current_strategy() const;
 
   SessionConfig config_;
@@ -231,6 +251,8 @@ class PeerSessionMachine {
   SessionRoute route_ = SessionRoute::kRelay;
   std::optional<punch::DirectPath> path_;
   bool peer_closed_told_ = false;
+  std::unique_ptr<TurnRoute> turn_;
+  bool turn_told_ = false;  // "relay: TURN via ..." said
 
   std::deque<Transmit> outbox_;
   std::deque<SessionEvent> events_;

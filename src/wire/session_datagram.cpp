@@ -161,6 +161,7 @@ std::vector<std::uint8_t> encode(const SessionControl& control) {
       put_endpoint(out, control.endpoint);
       break;
     case ControlType::Close: break;
+    case ControlType::RelayCandidate: put_endpoint(out, control.endpoint); break;
   }
   return out;
 }
@@ -195,6 +196,14 @@ Result<SessionControl, SessionControlError> decode_session_control(std::span<con
       if (!body.empty()) return Unexpected{SessionControlError::BadLength};
       c.type = ControlType::Close;
       return c;
+    case static_cast<std::uint8_t>(ControlType::RelayCandidate): {
+      if (body.empty() || !endpoint_size(body.size())) return Unexpected{SessionControlError::BadLength};
+      auto endpoint = get_endpoint(body);
+      if (!endpoint) return Unexpected{endpoint.error()};
+      c.type = ControlType::RelayCandidate;
+      c.endpoint = endpoint.value();
+      return c;
+    }
     default: return Unexpected{SessionControlError::UnknownType};
   }
 }

@@ -114,6 +114,11 @@ Result<SessionDatagram, SessionDatagramError> decode_session_datagram(std::span<
 //   7 path response    [token u64]  the challenge's token, returned on the
 //                      path it came by (answered only once: the replay
 //                      window drops a copy)
+//  32 relay candidate  [endpoint]   the sender's TURN relayed address
+//                      (session/turn_route.hpp): "bind a channel to it";
+//                      sent over the rendezvous relay until the peer is
+//                      heard through TURN, and through TURN as a probe.
+//                      The endpoint is required.
 // endpoint: where the rendezvous server saw the sender just now (its NAT may
 // have rebound to a new external port since the first punch), so the peer
 // aims the re-punch there:
@@ -129,13 +134,16 @@ enum class ControlType : std::uint8_t {
   RepunchAck = 5,
   PathChallenge = 6,
   PathResponse = 7,
+  // Relay-route messages number from 32 (room for path messages below).
+  RelayCandidate = 32,
 };
 struct SessionControl {
   ControlType type = ControlType::Keepalive;
   std::uint64_t echo = 0;      // Keepalive, KeepaliveReply; the token of PathChallenge, PathResponse
   std::uint32_t epoch = 0;     // Repunch, RepunchAck
   std::uint32_t lead_ms = 0;   // Repunch
-  std::optional<Endpoint> endpoint;  // Repunch, RepunchAck: the sender's current public endpoint
+  std::optional<Endpoint> endpoint;  // Repunch, RepunchAck: the sender's current public endpoint;
+                                     // RelayCandidate: its relayed address (always there)
   bool operator==(const SessionControl&) const = default;
 };
 enum class SessionControlError : std::uint8_t {

@@ -22,6 +22,7 @@
 #include "session/peer_session_machine.hpp"
 #include "sim/machine_host.hpp"
 #include "sim/network.hpp"
+#include "sim_turn_server.hpp"
 
 namespace natpunch::sim::testing {
 
@@ -81,11 +82,14 @@ class SessionWorld {
  public:
   inline static const Endpoint kServer{IpAddress::v4({203, 0, 113, 10}), 7000};
 
-  explicit SessionWorld(std::uint64_t seed, Duration start_delay = milliseconds(200))
+  // `server_tweak` edits the rendezvous server's config (e.g. TURN relays to offer).
+  explicit SessionWorld(std::uint64_t seed, Duration start_delay = milliseconds(200),
+                        const std::function<void(rendezvous::ServerConfig&)>& server_tweak = {})
       : rng_(seed), network_(rng_.next_u64()) {
     rendezvous::ServerConfig config;
     config.rate_limit.reset();
     config.start_delay = start_delay;
+    if (server_tweak) server_tweak(config);
     server_ = std::make_unique<ServerHost>(std::vector<Endpoint>{kServer},
                                            rendezvous::ServerMachine(std::move(config), random(), kTimeZero));
     network_.add_public_host(kServer.address, LinkConfig{milliseconds(5)}, *server_);
@@ -208,6 +212,24 @@ class SessionWorld {
     return ok;
   }
 
+  // A TURN server on the public internet (sim_turn_server.hpp); peers use
+  // it when their config says so (turn_config()).
+  inline static const IpAddress kTurnAddress = IpAddress::v4({203, 0, 113, 30});
+  SimTurnServer& add_turn_server(const IpAddress& address = kTurnAddress, Duration latency = milliseconds(5)) {
+    turns_.push_back(std::make_unique<SimTurnServer>(address));
+    turn_hosts_.push_back(network_.add_public_host(address, LinkConfig{latency}, *turns_.back()));
+    return *turns_.back();
+  }
+  // The first TURN server added, and its host.
+  SimTurnServer& turn_server() { return *turns_.front(); }
+  HostId turn_host() const { return turn_hosts_.front(); }
+  static turn::ClientConfig turn_config() {
+    turn::ClientConfig c;
+    c.server = Endpoint{kTurnAddress, SimTurnServer::kPort};
+    c.credentials = {"alice", "secret"};  // the fake server's
+    return c;
+  }
+
   Network& network() { return network_; }
   rendezvous::Server& server() { return server_->machine().server(); }
   TimePoint now() const { return network_.now(); }
@@ -223,6 +245,8 @@ class SessionWorld {
   Network network_;
   using ServerHost = MachineHost<rendezvous::ServerMachine>;
   std::unique_ptr<ServerHost> server_;
+  std::vector<std::unique_ptr<SimTurnServer>> turns_;
+  std::vector<HostId> turn_hosts_;
   std::vector<std::unique_ptr<PeerHost>> peers_;
   std::vector<HostId> host_ids_;
   std::vector<IpAddress> public_addresses_;

@@ -1,0 +1,124 @@
+// A session relayed through coturn (issue 20 item 3) on real packets: the
+// rendezvous offers the lab's coturn (203.0.113.10, use-auth-secret, TLS
+// on 443 with a CA made for the run) with minted credentials; two peers
+// that do not punch (--force-relay) allocate on it, announce their relayed
+// addresses to each other over the rendezvous and carry random bytes both
+// ways through `--stdio` via TURN, compared byte for byte. The result says
+// "relay": "TURN via ..." and counts what went through TURN. Rows:
+//   sym + TLS        a behind a symmetric NAT reaches coturn over TLS;
+//   udplimit:50 + TCP  a behind a carrier throttling UDP to 50 packets/s
+//                    (registration still over UDP) relays over TCP.
+// b (prc) uses UDP in both.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "../support/coturn.hpp"
+#include "lab_harness.hpp"
+
+namespace natpunch::lab {
+namespace {
+
+constexpr const char* kServer = "203.0.113.10";
+
+struct Row {
+  std::string name;
+  std::string lab_id;
+  std::string kind_a;
+  std::string transport_a;  // --turn-transport of a
+  std::string via_a;        // its route
+};
+
+class SessionThroughCoturn : public testing::TestWithParam<Row> {};
+
+TEST_P(SessionThroughCoturn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn) {
+  if (!is_root() || !test_support::have_coturn()) GTEST_SKIP() << "needs root and coturn (turnserver)";
+  const Row& row = GetParam();
+  Lab lab(row.lab_id, "--a " + row.kind_a + " --b prc");
+  ASSERT_TRUE(lab.up());
+  const std::string dir = std::filesystem::temp_directory_path() / ("natpunch_lab_" + lab.id());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{dir};
+
+  test_support::CoturnSettings settings;
+  settings.dir = dir;
+  settings.address = kServer;
+  settings.port = 3478;
+  settings.tls_port = 443;
+  settings.secret = test_support::random_secret();
+  settings.allowed_peers = kServer;  // the peers' relayed addresses are the server's own
+  std::string error;
+  settings.pki = test_support::make_test_pki(dir, kServer, error);
+  ASSERT_TRUE(settings.pki) << error;
+  const std::string conf = test_support::write_coturn_config(settings);
+  auto turn_argv = lab.in("server");
+  turn_argv.insert(turn_argv.end(), {"sh", "-c", "exec turnserver -c '" + conf + "' >'" + dir + "/coturn.log' 2>&1"});
+  BackgroundProcess coturn(turn_argv);
+  ASSERT_TRUE(test_support::wait_for_tcp_listener("ip netns exec " + lab.netns("server") + " ", 443));
+  ASSERT_TRUE(lab.wait_for_udp_listener("203.0.113.10:3478"));
+
+  auto rv_argv = lab.in("server");
+  rv_argv.insert(rv_argv.end(), {natpunch_binary(), "rendezvous", "--listen", "203.0.113.10:7000", "--stun-alt",
+                                 "203.0.113.11:7001", "--turn-server", "203.0.113.10:3478,udp,tcp,tls=443",
+                                 "--turn-secret", settings.secret});
+  BackgroundProcess rendezvous(rv_argv);
+  ASSERT_TRUE(rendezvous.started() && lab.wait_for_udp_listener("203.0.113.10:7000"));
+
+  // Each side sends its file once its TURN route carries traffic (it says
+  // so on stderr); the session ends once both inputs ended.
+  const auto side = [&](const std::string& name, const std::string& command) {
+    const std::string err = dir + "/" + name + ".err";
+    return "ip netns exec " + lab.netns(name) + " sh -c '(i=0; until grep -q \"carries the relayed traffic\" " + err +
+           " 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; cat " + dir + "/" + name + ".bin) | " +
+           natpunch_binary() + " " + command +
+           " --rendezvous 203.0.113.10:7000 --force-relay --no-nat-probe --json --stdio --wait 15 >" + dir + "/" +
+           name + ".out 2>" + err + "'";
+  };
+  const std::string script =
+      "cd " + dir + " && head -c 16000 /dev/urandom >a.bin && head -c 16000 /dev/urandom >b.bin && (" +
+      side("b", "listen --accept-any") + " & echo $! >b.pid) && " +
+      "for i in $(seq 100); do id=$(grep -o '\"identity\":\"[0-9a-f]*\"' b.err 2>/dev/null | head -1 | cut -d'\"' -f4); "
+      "[ -n \"$id\" ] && break; sleep 0.05; done; export id; " +
+      "timeout 30 " +
+      side("a", "connect --peer $id --turn-transport " + row.transport_a + " --turn-ca " + settings.pki->ca) +
+      "; echo connect=$?; "
+      "for i in $(seq 100); do kill -0 $(cat b.pid) 2>/dev/null || break; sleep 0.1; done; kill $(cat b.pid) 2>/dev/null; "
+      "cmp a.bin b.out && echo a-to-b-intact; cmp b.bin a.out && echo b-to-a-intact";
+  const auto r = run(script + " 2>&1");
+  const auto err_of = [&](const std::string& name) { return file_text(dir + "/" + name + ".err"); };
+  const auto tail = [&](const std::string& name) {
+    const auto text = err_of(name);
+    return text.substr(text.size() > 2000 ? text.size() - 2000 : 0);
+  };
+  EXPECT_NE(r.output.find("connect=0"), std::string::npos) << r.output << "\na: " << tail("a") << "\nb: " << tail("b");
+  EXPECT_NE(r.output.find("a-to-b-intact"), std::string::npos) << r.output << "\nb: " << tail("b");
+  EXPECT_NE(r.output.find("b-to-a-intact"), std::string::npos) << r.output << "\na: " << tail("a");
+  const struct {
+    const char* name;
+    const char* via;
+  } sides[] = {{"a", row.via_a.c_str()}, {"b", "TURN via 203.0.113.10:3478"}};
+  for (const auto& s : sides) {
+    const auto results = json_events(err_of(s.name), "result");
+    ASSERT_EQ(results.size(), 1u) << s.name << ": " << tail(s.name);
+    const auto& j = results[0];
+    EXPECT_EQ(j.value("relay", ""), s.via) << j.dump();
+    EXPECT_EQ(j.value("route_text", ""), std::string("relay (") + s.via + ")") << j.dump();
+    EXPECT_GE(j["session"].value("sent_turn", 0), 10) << "the file went through TURN: " << j.dump();
+    EXPECT_GE(j["session"].value("received_turn", 0), 10) << j.dump();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, SessionThroughCoturn,
+                         testing::Values(Row{"SymOverTls", "tsturn", "sym", "tls", "TURN via 203.0.113.10:443"},
+                                         Row{"UdpLimitOverTcp", "tsturnl", "udplimit:50", "tcp",
+                                             "TURN via 203.0.113.10:3478"}),
+                         [](const testing::TestParamInfo<Row>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace natpunch::lab

@@ -1,0 +1,279 @@
+// The TURN relay as a session route (issue 20 item 3), in virtual time:
+// two session::PeerSessionMachines, the rendezvous::Server and a TURN
+// server (sim_turn_server.hpp) on the simulated internet.
+//
+//   SessionTurn.PreferredOverTheRendezvousRelay   relayed data goes through
+//       TURN once both candidates are known and the peer was heard there;
+//   SessionTurn.AFailedAllocationFallsBackToTheRendezvousRelay  486 ->
+//       one warning line naming the server, data through the rendezvous;
+//   SessionTurn.UpgradesFromTurnToDirect  a cut direct path -> TURN; the
+//       upgrade with backoff moves the stream direct once the path works;
+//   SessionTurn.ForeignAndForgedDatagramsAreDropped  another IP (a server
+//       that lets it through) and the peer's IP with a forged datagram:
+//       nothing reaches the application;
+//   SessionTurn.TheNearestOfferedRelayCarriesTheSession  two relays offered
+//       by the rendezvous (REST credentials): ranked, the near one used;
+//   SessionTurn.WithoutTurnTheRendezvousRelayStaysTheDefault.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "session_world.hpp"
+
+namespace natpunch::sim {
+namespace {
+
+using testing::PeerHost;
+using testing::SessionWorld;
+using testing::Side;
+using M = nat::MappingBehavior;
+using F = nat::FilteringBehavior;
+namespace se = session::session_event;
+
+std::vector<std::uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+Side prc_side() {
+  Side s{"prc", Side::Kind::Nat, {}, {}};
+  s.nat.mapping = M::EndpointIndependent;
+  s.nat.filtering = F::AddressAndPortDependent;
+  s.nat.allocator = nat::PreservingSpec{1024, 65535};
+  s.info.mapping = M::EndpointIndependent;
+  s.info.filtering = F::AddressAndPortDependent;
+  return s;
+}
+
+void with_turn(session::SessionConfig& c) { c.turn = SessionWorld::turn_config(); }
+void forced_relay_with_turn(session::SessionConfig& c) {
+  with_turn(c);
+  c.plan.relay_only = true;
+}
+
+bool between(const IpAddress& x, const IpAddress& y, const Endpoint& from, const Endpoint& to) {
+  return (from.address == x && to.address == y) || (from.address == y && to.address == x);
+}
+
+std::set<std::string> texts(const PeerHost& p) {
+  std::set<std::string> out;
+  for (const auto& r : p.received()) out.insert(std::string(r.begin(), r.end()));
+  return out;
+}
+
+std::vector<std::string> warnings(const PeerHost& p) {
+  std::vector<std::string> out;
+  for (const auto& e : p.all<se::Progress>())
+    if (e.progress.kind == SessionProgress::Kind::kWarning) out.push_back(e.progress.message);
+  return out;
+}
+
+const std::string kTurnLabel = "TURN via 203.0.113.30:3478";
+
+// Sends `count` datagrams each way, one every `gap`.
+int exchange(SessionWorld& w, int count, Duration gap, const std::string& tag) {
+  for (int i = 0; i < count; ++i) {
+    w.send(w.a(), bytes(tag + "a" + std::to_string(i)));
+    w.send(w.b(), bytes(tag + "b" + std::to_string(i)));
+    w.run_for(gap);
+  }
+  w.run_for(milliseconds(500));
+  return count;
+}
+
+TEST(SessionTurn, PreferredOverTheRendezvousRelay) {
+  SessionWorld w(31);
+  auto& turn = w.add_turn_server();
+  w.add_pair(prc_side(), prc_side(), forced_relay_with_turn);
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  // Allocation, candidate exchange, channel binding and the first probes:
+  // a few round trips.
+  w.run_for(seconds(2));
+  for (auto* p : {&w.a(), &w.b()}) {
+    ASSERT_NE(p->machine().turn_route(), nullptr);
+    EXPECT_TRUE(p->machine().turn_route()->usable());
+    EXPECT_EQ(p->machine().stats().relay, kTurnLabel);
+    EXPECT_EQ(p->machine().stats().route, SessionRoute::kRelay);
+  }
+  const auto relayed_before = w.server().counters().relay_packets;
+  const auto before_a = w.a().machine().stats(), before_b = w.b().machine().stats();
+  const int n = exchange(w, 50, milliseconds(20), "");
+  const auto sa = w.a().machine().stats(), sb = w.b().machine().stats();
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(texts(w.b()).size(), static_cast<std::size_t>(n)) << "nothing twice";
+  EXPECT_EQ(sa.sent_turn - before_a.sent_turn, static_cast<std::uint64_t>(n)) << "every datagram through TURN";
+  EXPECT_EQ(sb.received_turn - before_b.received_turn, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(w.server().counters().relay_packets, relayed_before) << "nothing through the rendezvous relay";
+  EXPECT_GE(turn.relayed_to_peers, static_cast<std::uint64_t>(2 * n));
+  for (auto* p : {&w.a(), &w.b()}) {
+    bool said = false;
+    for (const auto& e : p->all<se::Progress>())
+      said = said || e.progress.message.find("relay: " + kTurnLabel + " carries") != std::string::npos;
+    EXPECT_TRUE(said);
+    EXPECT_TRUE(warnings(*p).empty());
+  }
+}
+
+TEST(SessionTurn, AFailedAllocationFallsBackToTheRendezvousRelay) {
+  SessionWorld w(37);
+  auto& turn = w.add_turn_server();
+  turn.refuse_allocations = 486;
+  w.add_pair(prc_side(), prc_side(), forced_relay_with_turn);
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(seconds(2));
+  const auto relayed_before = w.server().counters().relay_packets;
+  const int n = exchange(w, 20, milliseconds(20), "");
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n));
+  EXPECT_GT(w.server().counters().relay_packets, relayed_before);
+  for (auto* p : {&w.a(), &w.b()}) {
+    EXPECT_TRUE(p->machine().turn_route()->failed());
+    EXPECT_EQ(p->machine().stats().relay, "") << "the rendezvous relay";
+    EXPECT_EQ(p->machine().stats().sent_turn, 0u);
+    const auto w_lines = warnings(*p);
+    ASSERT_EQ(w_lines.size(), 1u);
+    EXPECT_NE(w_lines[0].find("TURN relay failed"), std::string::npos) << w_lines[0];
+    EXPECT_NE(w_lines[0].find("486"), std::string::npos) << w_lines[0];
+    EXPECT_NE(w_lines[0].find("203.0.113.30"), std::string::npos) << "names the server: " << w_lines[0];
+    EXPECT_EQ(w_lines[0].find('\n'), std::string::npos);
+  }
+}
+
+// As SessionScenario.ARelayedSessionUpgradesToDirectWithBackoff, with TURN
+// carrying the relayed part: the session opens relayed (the direct path is
+// cut), TURN takes the stream, and the caller's upgrade ~30 s after the
+// plan ended (the cut is over by then) moves it direct. Nothing twice,
+// nothing lost.
+TEST(SessionTurn, UpgradesFromTurnToDirect) {
+  SessionWorld w(41);
+  w.add_turn_server();
+  bool cut = true;
+  w.network().filter = [&](TimePoint, const Endpoint& from, const Endpoint& to) {
+    return cut && between(w.public_a(), w.public_b(), from, to);
+  };
+  w.add_pair(prc_side(), prc_side(), with_turn);
+  w.run_until_settled(seconds(30));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  ASSERT_EQ(w.a().last<se::Established>()->route, SessionRoute::kRelay);
+  int sent = 0;
+  bool saw_turn = false;
+  for (int step = 0; step < 500; ++step) {  // 50 s, a datagram every 100 ms; the cut ends at 15 s
+    if (step == 150) cut = false;
+    w.send(w.a(), bytes("a" + std::to_string(++sent)));
+    w.run_for(milliseconds(100));
+    saw_turn = saw_turn || w.a().machine().stats().relay == kTurnLabel;
+    if (step < 150) {
+      ASSERT_EQ(w.a().machine().stats().route, SessionRoute::kRelay) << "step " << step;
+    }
+  }
+  EXPECT_TRUE(saw_turn) << "the relayed part went through TURN";
+  const auto sa = w.a().machine().stats(), sb = w.b().machine().stats();
+  EXPECT_EQ(sa.route, SessionRoute::kDirect);
+  EXPECT_EQ(sb.route, SessionRoute::kDirect);
+  EXPECT_EQ(sa.relay, "") << "no relay while direct";
+  EXPECT_EQ(sa.repunches_succeeded, 1u);
+  EXPECT_GT(sa.sent_turn, 50u);
+  EXPECT_GT(sb.received_direct, 50u);
+  const auto got = texts(w.b());
+  EXPECT_EQ(got.size(), w.b().received().size()) << "nothing twice";
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(sent)) << "nothing lost";
+}
+
+// What the allocation hands the session is authenticated like any session
+// datagram: from another IP (a TURN server that let it through) the
+// PeerRelay drops it; from the peer's IP (spoofed) the session's MAC check
+// drops it. Neither reaches the application nor counts as hearing the peer.
+TEST(SessionTurn, ForeignAndForgedDatagramsAreDropped) {
+  SessionWorld w(43);
+  auto& turn = w.add_turn_server();
+  turn.permit_all = true;
+  w.add_pair(prc_side(), prc_side(), forced_relay_with_turn);
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(seconds(2));
+  ASSERT_TRUE(w.a().machine().turn_route()->usable());
+  const auto relayed_a = turn.relayed_for(w.public_a());
+  const auto relayed_b = turn.relayed_for(w.public_b());
+  ASSERT_TRUE(relayed_a && relayed_b);
+  // A well-formed session datagram of this session id, sealed under another key.
+  wire::SessionKey wrong{};
+  wrong.fill(7);
+  const wire::SessionDatagramKeys forged_keys(wrong, wire::SessionRole::Callee);
+  const auto forged = wire::encode(
+      wire::SessionDatagram{0, w.a().machine().info().session_id, 1000, bytes("forged")}, forged_keys);
+  const auto before = w.a().machine().stats();
+  const auto foreign_before = w.a().machine().turn_route()->relay()->counters().foreign_dropped;
+  const Endpoint stranger{IpAddress::v4({198, 51, 100, 66}), 5000};
+  turn.arrive_at(w.now() + milliseconds(1), stranger, *relayed_a, forged);
+  turn.arrive_at(w.now() + milliseconds(2), *relayed_b, *relayed_a, forged);  // the peer's relay, spoofed
+  w.network().wake(w.turn_host());
+  w.run_for(seconds(1));
+  const auto after = w.a().machine().stats();
+  EXPECT_TRUE(w.a().received().empty());
+  EXPECT_EQ(w.a().machine().turn_route()->relay()->counters().foreign_dropped, foreign_before + 1);
+  EXPECT_EQ(after.rejected, before.rejected + 1) << "the spoofed one failed the MAC check";
+  EXPECT_EQ(after.received_turn, before.received_turn);
+  // The real peer still gets through.
+  w.send(w.b(), bytes("real"));
+  w.run_for(milliseconds(200));
+  ASSERT_EQ(w.a().received().size(), 1u);
+  EXPECT_EQ(std::string(w.a().received()[0].begin(), w.a().received()[0].end()), "real");
+}
+
+// The rendezvous offers two relays with TURN REST credentials, the far
+// one (150 ms away) first: both peers rank them by a Binding round trip
+// and relay through the near one.
+TEST(SessionTurn, TheNearestOfferedRelayCarriesTheSession) {
+  const std::string secret = "lab-secret";
+  const IpAddress far = IpAddress::v4({203, 0, 113, 31});
+  SessionWorld w(53, milliseconds(200), [&](rendezvous::ServerConfig& c) {
+    for (const auto& address : {far, SessionWorld::kTurnAddress}) {
+      rendezvous::TurnRelayConfig relay;
+      relay.address = Endpoint{address, testing::SimTurnServer::kPort};
+      relay.transports = rendezvous::kTurnUdp;
+      relay.secret = secret;
+      c.turn.relays.push_back(relay);
+    }
+    c.turn.unix_at_start = 1'700'000'000;
+    c.turn.start = kTimeZero;
+  });
+  auto& far_server = w.add_turn_server(far, milliseconds(150));
+  auto& near_server = w.add_turn_server(SessionWorld::kTurnAddress, milliseconds(5));
+  far_server.rest_secret = near_server.rest_secret = secret;
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.plan.relay_only = true; });
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(seconds(3));
+  for (auto* p : {&w.a(), &w.b()}) {
+    ASSERT_NE(p->machine().turn_route(), nullptr) << "offered by the rendezvous";
+    EXPECT_EQ(p->machine().stats().relay, kTurnLabel);
+    bool ranked = false;
+    for (const auto& e : p->all<se::Progress>())
+      ranked = ranked || e.progress.message.find("the nearest of 2 TURN servers is 203.0.113.30:3478") !=
+                             std::string::npos;
+    EXPECT_TRUE(ranked);
+  }
+  const int n = exchange(w, 20, milliseconds(20), "");
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_GE(near_server.relayed_to_peers, static_cast<std::uint64_t>(2 * n));
+  EXPECT_EQ(far_server.relayed_to_peers, 0u);
+}
+
+TEST(SessionTurn, WithoutTurnTheRendezvousRelayStaysTheDefault) {
+  SessionWorld w(47);
+  auto& turn = w.add_turn_server();
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.plan.relay_only = true; });
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  const int n = exchange(w, 10, milliseconds(20), "");
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  for (auto* p : {&w.a(), &w.b()}) {
+    EXPECT_EQ(p->machine().turn_route(), nullptr);
+    EXPECT_EQ(p->machine().stats().relay, "");
+  }
+  EXPECT_EQ(turn.relayed_to_peers, 0u);
+}
+
+}  // namespace
+}  // namespace natpunch::sim

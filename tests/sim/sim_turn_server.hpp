@@ -1,0 +1,187 @@
+#pragma once
+// A TURN server (RFC 8656, UDP) on a public host of the simulator, small
+// enough for session tests: one allocation per client 5-tuple, whose
+// control requests the scripted fake server answers (credentials, nonce,
+// Allocate/Refresh/CreatePermission/ChannelBind: tests/unit/turn_fake_server.hpp;
+// Binding without credentials, as coturn),
+// plus the relaying the fake leaves out: ChannelData and Send indications
+// from the client leave the relayed address for a permitted peer, and
+// datagrams reaching a relayed address from a permitted IP go to the client
+// (ChannelData on a bound channel, else a Data indication). Anything else
+// is dropped, as coturn drops it.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "../unit/turn_fake_server.hpp"
+#include "sim/host_app.hpp"
+#include "stun/message.hpp"
+#include "stun/turn_attributes.hpp"
+#include "turn/channel_data.hpp"
+#include "turn/rest_credentials.hpp"
+
+namespace natpunch::sim::testing {
+
+class SimTurnServer final : public HostApp {
+ public:
+  static constexpr std::uint16_t kPort = 3478;
+  static constexpr std::uint16_t kFirstRelayPort = 50000;
+
+  explicit SimTurnServer(IpAddress address) : address_(address) {}
+
+  Endpoint endpoint() const { return {address_, kPort}; }
+  // Every Allocate is refused with this STUN error (e.g. 486), when set.
+  std::optional<int> refuse_allocations;
+  // Drops everything (a dead server).
+  bool silent = false;
+  // TURN REST API credentials (coturn's use-auth-secret), as the rendezvous
+  // mints them: any username, whose password is HMAC(secret, username).
+  // Empty: the fake's fixed alice/secret.
+  std::string rest_secret;
+  std::uint64_t relayed_to_peers = 0, relayed_to_clients = 0, dropped_unpermitted = 0;
+
+  // Lets every IP through to the clients (a server without permissions):
+  // the client's own filter is all that is left.
+  bool permit_all = false;
+
+  // A datagram as if it reached `relayed` from `from` at `at` (a forged
+  // one: the network would not let a test spoof it otherwise). The test
+  // then wakes this host (Network::wake).
+  void arrive_at(TimePoint at, const Endpoint& from, const Endpoint& relayed, std::vector<std::uint8_t> bytes) {
+    planned_.push_back({at, from, relayed, std::move(bytes)});
+  }
+  // The relayed address of the allocation made from `client`'s address (any port).
+  std::optional<Endpoint> relayed_for(const IpAddress& client) const {
+    for (const auto& [from, a] : allocations_)
+      if (from.address == client && a.allocated) return a.relayed;
+    return std::nullopt;
+  }
+
+  std::optional<TimePoint> next_deadline() const override {
+    std::optional<TimePoint> t;
+    for (const auto& p : planned_)
+      if (!t || p.at < *t) t = p.at;
+    return t;
+  }
+  void on_timer(TimePoint now, Outbox& out) override {
+    for (auto it = planned_.begin(); it != planned_.end();) {
+      if (it->at > now) {
+        ++it;
+        continue;
+      }
+      Packet p;
+      p.assign(it->from, it->to, it->bytes);
+      it = planned_.erase(it);
+      on_datagram(now, p, out);
+    }
+  }
+
+  void on_datagram(TimePoint, const Packet& packet, Outbox& out) override {
+    if (silent) return;
+    const auto bytes = packet.payload();
+    if (packet.to.port == kPort) {
+      from_client(packet.from, bytes, out);
+      return;
+    }
+    // To a relayed address: from a permitted IP only.
+    for (auto& [client, a] : allocations_) {
+      if (!a.allocated || a.relayed != packet.to) continue;
+      if (!permit_all && !a.permitted.contains(packet.from.address)) {
+        ++dropped_unpermitted;
+        return;
+      }
+      ++relayed_to_clients;
+      std::vector<std::uint8_t> message;
+      for (const auto& [channel, peer] : a.channels)
+        if (peer == packet.from) turn::append_channel_data(channel, bytes, false, message);
+      if (message.empty()) message = a.fake.data_indication(packet.from, bytes);
+      out.send(endpoint(), client, message);
+      return;
+    }
+  }
+
+ private:
+  struct Allocation {
+    turn::fake::FakeTurnServer fake;
+    Endpoint relayed;
+    bool allocated = false;
+    std::set<IpAddress> permitted;
+    std::map<std::uint16_t, Endpoint> channels;
+  };
+
+  void from_client(const Endpoint& client, std::span<const std::uint8_t> bytes, Outbox& out) {
+    auto it = allocations_.find(client);
+    if (it == allocations_.end()) {
+      it = allocations_.emplace(client, Allocation{}).first;
+      it->second.relayed = Endpoint{address_, static_cast<std::uint16_t>(kFirstRelayPort + allocations_.size())};
+      it->second.fake.relayed = it->second.relayed;
+      if (refuse_allocations) {
+        const int code = *refuse_allocations;
+        it->second.fake.error_for = [code](const turn::fake::SeenRequest& r) -> std::optional<int> {
+          if (r.method == stun::Method::Allocate) return code;
+          return std::nullopt;
+        };
+      }
+    }
+    Allocation& a = it->second;
+    if (!rest_secret.empty())
+      if (auto m = stun::MessageView::decode(bytes); m && m->username()) {
+        a.fake.username = std::string(*m->username());
+        a.fake.password = turn::rest_password(rest_secret, a.fake.username);
+      }
+    if (turn::looks_like_channel_data(bytes)) {
+      const auto view = turn::decode_channel_data(bytes);
+      if (!view || !a.allocated) return;
+      const auto peer = a.channels.find(view->channel);
+      if (peer == a.channels.end()) return;
+      ++relayed_to_peers;
+      out.send(a.relayed, peer->second, view->payload);
+      return;
+    }
+    // A Binding needs no credentials (coturn answers it; relays are ranked by it).
+    if (auto m = stun::MessageView::decode(bytes);
+        m && m->method() == stun::Method::Binding && m->message_class() == stun::MessageClass::Request) {
+      std::vector<std::uint8_t> buffer(512);
+      stun::MessageBuilder b(buffer, stun::Method::Binding, stun::MessageClass::SuccessResponse, m->transaction_id());
+      b.add_xor_address(stun::attr::kXorMappedAddress, client);
+      buffer.resize(b.size());
+      out.send(endpoint(), client, buffer);
+      return;
+    }
+    const auto reply = a.fake.answer(bytes);
+    if (a.fake.seen.empty()) return;
+    const auto& r = a.fake.seen.back();
+    if (r.method == stun::Method::Send && r.cls == stun::MessageClass::Indication) {
+      if (a.allocated && r.peer && a.permitted.contains(r.peer->address)) {
+        ++relayed_to_peers;
+        out.send(a.relayed, *r.peer, r.data);
+      }
+      return;
+    }
+    if (reply.empty()) return;
+    const auto answer = stun::MessageView::decode(reply);
+    if (answer && answer->message_class() == stun::MessageClass::SuccessResponse) {
+      if (r.method == stun::Method::Allocate) a.allocated = true;
+      if (r.method == stun::Method::Refresh && r.lifetime == 0u) a.allocated = false;
+      if (r.method == stun::Method::CreatePermission && r.peer) a.permitted.insert(r.peer->address);
+      if (r.method == stun::Method::ChannelBind && r.peer && r.channel) {
+        a.permitted.insert(r.peer->address);
+        a.channels[*r.channel] = *r.peer;
+      }
+    }
+    out.send(endpoint(), client, reply);
+  }
+
+  struct Planned {
+    TimePoint at;
+    Endpoint from, to;
+    std::vector<std::uint8_t> bytes;
+  };
+  IpAddress address_;
+  std::map<Endpoint, Allocation> allocations_;
+  std::vector<Planned> planned_;
+};
+
+}  // namespace natpunch::sim::testing

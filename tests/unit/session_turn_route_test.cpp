@@ -1,0 +1,209 @@
+// The pieces of the session's TURN route (issue 20 item 3) one by one:
+// the RELAY_CANDIDATE session control on the wire, the channel that seals
+// ours and hands out the peer's, the choice among the relays the
+// rendezvous offered, and session::TurnRoute's announcements against the
+// scripted TURN server. Whole sessions: tests/sim/sim_session_turn_test.cpp.
+#include "session/turn_route.hpp"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include "punch/session_channel.hpp"
+#include "turn_fake_server.hpp"
+#include "wire/session_datagram.hpp"
+
+namespace natpunch::session {
+namespace {
+
+using wire::ControlType;
+using wire::SessionControl;
+using wire::SessionControlError;
+
+const Endpoint kV4 = *Endpoint::parse("203.0.113.10:50000");
+const Endpoint kV6 = *Endpoint::parse("[2001:db8::10]:50000");
+
+TEST(RelayCandidateControl, RoundTripsAndEachDefectHasItsOwnError) {
+  for (const auto& e : {kV4, kV6}) {
+    const SessionControl c{ControlType::RelayCandidate, 0, 0, 0, e};
+    const auto decoded = wire::decode_session_control(wire::encode(c));
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(*decoded, c);
+  }
+  EXPECT_EQ(wire::encode(SessionControl{ControlType::RelayCandidate, 0, 0, 0, kV4}),
+            (std::vector<std::uint8_t>{32, 4, 203, 0, 113, 10, 0xc3, 0x50}));
+  struct Case {
+    std::vector<std::uint8_t> bytes;
+    SessionControlError error;
+  } cases[] = {
+      {{32}, SessionControlError::BadLength},  // the endpoint is required
+      {{32, 4, 203, 0, 113, 10, 0xc3}, SessionControlError::BadLength},
+      {{32, 5, 203, 0, 113, 10, 0xc3, 0x50}, SessionControlError::BadEndpoint},
+      {{32, 6, 203, 0, 113, 10, 0xc3, 0x50}, SessionControlError::BadEndpoint},
+      {{33, 4, 203, 0, 113, 10, 0xc3, 0x50}, SessionControlError::UnknownType},
+  };
+  for (const auto& c : cases) {
+    const auto r = wire::decode_session_control(c.bytes);
+    ASSERT_FALSE(r.ok()) << testing::PrintToString(c.bytes);
+    EXPECT_EQ(r.error(), c.error) << testing::PrintToString(c.bytes);
+  }
+}
+
+punch::SessionChannel channel(bool caller) {
+  punch::SessionChannelConfig c;
+  c.session_id = 77;
+  c.key.fill(3);
+  c.caller = caller;
+  return punch::SessionChannel(c, kTimeZero);
+}
+
+TEST(RelayCandidateControl, TheChannelSealsOursAndHandsOutEachPlausibleCopyOfThePeers) {
+  ASSERT_GE(sodium_init(), 0);
+  auto a = channel(true);
+  auto b = channel(false);
+  EXPECT_FALSE(b.poll_peer_relay_candidate());
+  for (int copy = 0; copy < 2; ++copy) {
+    EXPECT_TRUE(b.on_relay(kTimeZero, a.seal_relay_candidate(kV4)));
+    EXPECT_EQ(b.poll_peer_relay_candidate(), kV4) << "a repeat says the peer has not heard us yet";
+    EXPECT_FALSE(b.poll_peer_relay_candidate());
+  }
+  // Not a place a peer can be: ignored and counted.
+  EXPECT_TRUE(b.on_relay(kTimeZero, a.seal_relay_candidate(*Endpoint::parse("127.0.0.1:5000"))));
+  EXPECT_FALSE(b.poll_peer_relay_candidate());
+  EXPECT_EQ(b.counters().endpoints_ignored, 1u);
+  // Sealed in the caller's direction: it never opens at its sender.
+  EXPECT_FALSE(a.on_relay(kTimeZero, a.seal_relay_candidate(kV4)));
+  EXPECT_FALSE(a.poll_peer_relay_candidate());
+  EXPECT_EQ(b.counters().datagrams_received, 0u) << "control, not data";
+}
+
+rendezvous::TurnServer offered(const std::string& address, std::uint8_t transports, std::uint16_t tls_port = 0) {
+  rendezvous::TurnServer s;
+  s.address = *Endpoint::parse(address);
+  s.transports = transports;
+  s.tls_port = tls_port;
+  s.username = "1700000000:peer";
+  s.password = "pw-" + address;
+  return s;
+}
+
+TEST(TurnRouteChoice, TheOfferedServersThatSpeakTheTransport) {
+  std::vector<rendezvous::TurnServer> servers = {
+      offered("203.0.113.10:3478", rendezvous::kTurnUdp),
+      offered("203.0.113.20:3478", rendezvous::kTurnTcp | rendezvous::kTurnTls, 443),
+  };
+  auto udp = offered_turn_servers(servers, turn::Transport::kUdp);
+  ASSERT_EQ(udp.size(), 1u);
+  EXPECT_EQ(udp[0].server, *Endpoint::parse("203.0.113.10:3478"));
+  EXPECT_EQ(udp[0].credentials.password, "pw-203.0.113.10:3478");
+  auto tls = offered_turn_servers(servers, turn::Transport::kTls);
+  ASSERT_EQ(tls.size(), 1u);
+  EXPECT_EQ(tls[0].server, *Endpoint::parse("203.0.113.20:443")) << "TLS on its own port";
+  EXPECT_EQ(tls[0].transport, turn::Transport::kTls);
+  EXPECT_EQ(tls[0].credentials.username, "1700000000:peer");
+  EXPECT_TRUE(offered_turn_servers({servers[0]}, turn::Transport::kTcp).empty());
+  EXPECT_TRUE(offered_turn_servers({}, turn::Transport::kUdp).empty());
+  // Both speak UDP: both, in the order offered (the route ranks them).
+  servers.push_back(offered("203.0.113.30:3478", rendezvous::kTurnUdp | rendezvous::kTurnTcp));
+  const auto both = offered_turn_servers(servers, turn::Transport::kUdp);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[1].server, *Endpoint::parse("203.0.113.30:3478"));
+}
+
+// The route against the scripted server: it answers every request, and
+// ChannelBind makes the channel (nothing is relayed here).
+struct RouteUnderTest {
+  turn::fake::FakeTurnServer server;
+  TimePoint now = kTimeZero;
+  TurnRoute route{{config()}, 5, now};
+
+  static turn::ClientConfig config() {
+    turn::ClientConfig c;
+    c.server = turn::fake::kServer;
+    c.credentials = {"alice", "secret"};
+    return c;
+  }
+  void pump() {
+    while (auto t = route.poll_transmit(now)) {
+      EXPECT_EQ(t->socket, TurnRoute::kSocket);
+      const auto reply = server.answer(t->bytes.to_vector());
+      if (!reply.empty()) route.on_datagram(now, turn::fake::kServer, reply);
+    }
+  }
+  // Announcements due over `d`, each with its time since `from`.
+  std::vector<std::pair<Duration, TurnRoute::Announcement>> announcements(Duration d, TimePoint from) {
+    std::vector<std::pair<Duration, TurnRoute::Announcement>> out;
+    const TimePoint until = now + d;
+    for (;;) {
+      pump();
+      while (auto a = route.poll_announcement(now)) out.emplace_back(now - from, *a);
+      auto next = route.next_deadline(true);
+      if (!next || *next > until) break;
+      now = std::max(now, *next);
+      route.on_timer(now);
+    }
+    now = until;
+    return out;
+  }
+};
+
+TEST(TurnRouteAnnouncements, RepeatUntilThePeerIsHeardThroughTurnAndAreBounded) {
+  RouteUnderTest r;
+  const auto start = r.now;
+  auto got = r.announcements(seconds(60), start);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(TurnRoute::kMaxAnnouncements)) << "bounded";
+  EXPECT_EQ(got[0].second.relayed, turn::fake::kRelayed);
+  EXPECT_FALSE(got[0].second.through_turn) << "no channel yet: over the rendezvous only";
+  EXPECT_LT(got[0].first, milliseconds(10)) << "at once";
+  EXPECT_EQ(got[1].first - got[0].first, seconds(1));
+  EXPECT_EQ(got[2].first - got[1].first, seconds(2));
+  EXPECT_EQ(got[3].first - got[2].first, seconds(4));
+  EXPECT_EQ(got[4].first - got[3].first, seconds(4)) << "at most 4 s apart";
+  EXPECT_FALSE(r.route.usable());
+}
+
+TEST(TurnRouteAnnouncements, TheBoundChannelProbesThroughTurnAndHearingThePeerEndsThem) {
+  RouteUnderTest r;
+  r.announcements(milliseconds(100), r.now);
+  r.route.set_peer_candidate(r.now, turn::fake::kPeer);
+  auto got = r.announcements(milliseconds(100), r.now);
+  ASSERT_EQ(got.size(), 1u) << "the channel bound: a probe at once";
+  EXPECT_TRUE(got[0].second.through_turn);
+  EXPECT_FALSE(r.route.usable()) << "bound, but the peer not heard yet";
+  r.route.on_heard(r.now);
+  EXPECT_TRUE(r.route.usable());
+  got = r.announcements(seconds(30), r.now);
+  ASSERT_EQ(got.size(), 1u) << "one more probe tells the peer we hear it, then silence";
+  EXPECT_TRUE(got[0].second.through_turn);
+  // The peer repeats its candidate (it has not heard us): answered once per 500 ms.
+  r.route.set_peer_candidate(r.now, turn::fake::kPeer);
+  r.route.set_peer_candidate(r.now, turn::fake::kPeer);
+  got = r.announcements(milliseconds(100), r.now);
+  EXPECT_EQ(got.size(), 1u);
+}
+
+TEST(TurnRouteFailure, ARefusedAllocationEndsTheRouteWithOneLineNamingTheServer) {
+  RouteUnderTest r;
+  r.server.error_for = [](const turn::fake::SeenRequest& s) -> std::optional<int> {
+    return s.method == stun::Method::Allocate ? std::optional<int>(486) : std::nullopt;
+  };
+  r.announcements(seconds(1), r.now);
+  EXPECT_TRUE(r.route.failed());
+  const auto why = r.route.poll_failure();
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("486"), std::string::npos) << *why;
+  EXPECT_NE(why->find("203.0.113.10"), std::string::npos) << *why;
+  EXPECT_FALSE(r.route.poll_failure()) << "once";
+  EXPECT_FALSE(r.route.send(r.now, std::vector<std::uint8_t>{1, 2, 3}));
+  EXPECT_FALSE(r.route.poll_transmit(r.now));
+}
+
+TEST(TurnRouteFailure, ALinkThatCannotOpenEndsTheRoute) {
+  RouteUnderTest r;
+  r.route.on_link_failed("TURN server 203.0.113.10:443 over tls: certificate not accepted");
+  EXPECT_TRUE(r.route.failed());
+  EXPECT_EQ(r.route.poll_failure(), "TURN server 203.0.113.10:443 over tls: certificate not accepted");
+  EXPECT_FALSE(r.route.next_deadline(true));
+}
+
+}  // namespace
+}  // namespace natpunch::session
