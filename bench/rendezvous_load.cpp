@@ -6,6 +6,7 @@
 //                            [--sources S] [--window W] [--max-seconds T]
 //                            [--server 127.x.y.z:PORT --server-pid PID]
 //                            [--callee-server 127.x.y.z:PORT] [--connect-window C]
+//                            [--register-window R]
 //
 // Without --server it runs the server machine (rendezvous::Server) in this
 // process, in virtual time, with the defaults of `natpunch rendezvous`
@@ -23,8 +24,8 @@
 // With --server it drives a running `natpunch rendezvous` over UDP from S
 // sockets (default 256) on 127.10.k.m (64 /24 networks, 4 addresses each,
 // so the per-address and per-network shares are not what limits it), at
-// most W operations in flight per socket, each retransmitted after 500 ms
-// (3 tries); with --server-pid it reports the server's resident memory per
+// most W operations in flight per socket (registrations: R, default W),
+// each retransmitted after 500 ms (3 tries); with --server-pid it reports the server's resident memory per
 // registration (VmRSS before and after registering) and CPU time per
 // operation (/proc/PID/stat). Start the server with room for the load, e.g.
 //   natpunch rendezvous --listen 127.0.0.1:7000 --max-registrations 1100000
@@ -370,7 +371,8 @@ class Generator {
           if (ops_[op].step == Step::AwaitChallenge) send_register(op);
           else transport_.send(peers_[op].source, ops_[op].prove);
         },
-        [this](std::uint32_t source, std::span<const std::uint8_t> bytes) { return on_register_reply(source, bytes); });
+        [this](std::uint32_t source, std::span<const std::uint8_t> bytes) { return on_register_reply(source, bytes); },
+        0, register_window_);
   }
 
   PhaseResult refresh(std::size_t count) {
@@ -404,6 +406,10 @@ class Generator {
         connect_window_);
   }
   void set_connect_window(std::size_t n) { connect_window_ = n; }
+  // Registrations in flight per source (0: --window): each costs the
+  // server ~0.1 ms of CPU, so a window that suits connects makes a queue
+  // longer than the 500 ms retry.
+  void set_register_window(std::size_t n) { register_window_ = n; }
 
   std::size_t registered() const { return registered_; }
 
@@ -424,7 +430,9 @@ class Generator {
   // Runs `count` operations, at most window_ per source in flight; each is
   // retried after 500 ms (3 tries), then counted as failed.
   template <class Start, class Retry, class OnReply>
-  PhaseResult run_phase(std::size_t count, Start start, Retry retry, OnReply on_reply, std::size_t max_total = 0) {
+  PhaseResult run_phase(std::size_t count, Start start, Retry retry, OnReply on_reply, std::size_t max_total = 0,
+                        std::size_t window = 0) {
+    const std::size_t per_source_window = window > 0 ? window : window_;
     PhaseResult result;
     const auto begin = SteadyClock::now();
     const auto give_up = begin + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(max_seconds_));
@@ -442,7 +450,7 @@ class Generator {
     auto source_of = [this](std::size_t op) { return op_source(op); };
     while (finished < count && SteadyClock::now() < give_up) {
       // Fill each source's window (ops are assigned round-robin to sources).
-      while (next < count && per_source[source_of(next)] < window_ && room()) {
+      while (next < count && per_source[source_of(next)] < per_source_window && room()) {
         const auto s = source_of(next);
         ++per_source[s];
         ++in_flight;
@@ -526,7 +534,8 @@ class Generator {
       Op& o = ops_[index];
       if (o.step != Step::AwaitChallenge) return std::nullopt;
       const Identity identity = identity_of(run_, index);
-      auto keys = derive_client_keys(identity, *c);
+      const KeyShare share = KeyShare::from_secret(identity.seed);  // fresh per Prove in the real client
+      auto keys = derive_client_keys(identity, share, *c);
       if (!keys) return std::nullopt;
       LoadPeer& p = peers_[index];
       p.client_to_server = keys->client_to_server;
@@ -541,6 +550,7 @@ class Generator {
       prove.flags = kProveListening;
       prove.instance = 1;
       prove.info = phone_info(index);
+      prove.key_share = share.public_key;
       o.prove = encode(prove);
       sign_prove(o.prove, identity, c->server_key);
       o.step = Step::AwaitRegistered;
@@ -571,7 +581,7 @@ class Generator {
     p.registration_id = m.auth.registration_id;
     p.sequence = 0;
     ids_.put(p.registration_id, index);
-    ops_[index].prove = {};
+    std::vector<std::uint8_t>().swap(ops_[index].prove);  // `= {}` would keep the capacity
     ops_[index].step = Step::AwaitChallenge;  // done: a copy of the answer counts once
     ++registered_;
     return true;
@@ -643,6 +653,7 @@ class Generator {
   std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> awaiting_;
   std::size_t registered_ = 0;
   std::size_t connect_window_ = 0;  // connects in flight in all; 0: only the per-source window
+  std::size_t register_window_ = 0;
   std::uint64_t connect_errors_ = 0;
   std::optional<ErrorCode> last_error_;
 };
@@ -652,7 +663,7 @@ class Generator {
 // of handle() is overhead.
 struct CryptoCosts {
   double verify_prove = 0;      // Ed25519 signature check
-  double derive_keys = 0;       // Ed25519 -> X25519 and the key exchange
+  double derive_keys = 0;       // X25519 with the client's key share, and the KDF
   double cookie = 0;            // keyed BLAKE2b of the Challenge (twice: Register and Prove)
   double mac_verify = 0;        // BLAKE2b MAC of an authenticated request
   double mac_seal = 0;          // BLAKE2b MAC of an answer
@@ -673,6 +684,7 @@ CryptoCosts measure_crypto(std::uint64_t run) {
   p.cookie = ch.cookie;
   p.issued_at_ms = 1;
   p.info = phone_info(7);
+  p.key_share = KeyShare::from_secret(client.seed).public_key;
   auto prove = encode(p);
   sign_prove(prove, client, kx.public_key);
   constexpr int kRounds = 2000;
@@ -708,7 +720,7 @@ CryptoCosts measure_crypto(std::uint64_t run) {
 
 int main(int argc, char** argv) {
   std::size_t registrations = 100'000, connects = 100'000, refreshes = 0, sources = 256, window = 16,
-              connect_window = 0;
+              connect_window = 0, register_window = 0;
   double max_seconds = 600;
   std::optional<Endpoint> server, callee_server;
   int server_pid = 0;
@@ -730,6 +742,7 @@ int main(int argc, char** argv) {
     else if (flag == "--sources") sources = count(1, 256);
     else if (flag == "--window") window = count(1, 4096);
     else if (flag == "--connect-window") connect_window = count(1, 1'000'000);
+    else if (flag == "--register-window") register_window = count(1, 4096);
     else if (flag == "--max-seconds") max_seconds = static_cast<double>(count(1, 3600));
     else if (flag == "--server-pid") server_pid = static_cast<int>(count(1, 1u << 22));
     else if (flag == "--server" || flag == "--callee-server") {
@@ -778,6 +791,7 @@ int main(int argc, char** argv) {
   // Everything of the generator's own that grows with N exists before this.
   Generator generator(*transport, registrations, window, run, max_seconds);
   generator.set_connect_window(connect_window);
+  generator.set_register_window(register_window);
   const std::uint64_t heap_before = heap_in_use();
   const std::uint64_t rss_before = server_pid > 0 ? resident_bytes(server_pid) : 0;
   auto server_cpu = [&]() -> double {
@@ -786,8 +800,9 @@ int main(int argc, char** argv) {
   };
 
   double cpu0 = server_cpu();
-  const PhaseResult reg = generator.register_all();
+  PhaseResult reg = generator.register_all();
   double cpu1 = server_cpu();
+  std::vector<double>().swap(reg.latency_ms);  // the generator's, not the server's (not reported)
   const std::uint64_t heap_after = heap_in_use();
   const std::uint64_t rss_after = server_pid > 0 ? resident_bytes(server_pid) : 0;
   const PhaseResult ref = generator.refresh(refreshes);

@@ -183,6 +183,7 @@ std::optional<TimePoint> Client::next_deadline() const {
       for (const auto& [id, c] : connects_) consider(t, std::min(c.deadline, c.retransmit.next));
       for (const auto& [id, a] : accepts_)
         if (a.accepted) consider(t, std::min(a.deadline, a.retransmit.next));
+      for (const auto& [id, r] : resumes_) consider(t, std::min(r.deadline, r.retransmit.next));
       break;
   }
   // Connects made before registration still time out.
@@ -201,6 +202,7 @@ void Client::on_timer(TimePoint now) {
     }
   }
   std::erase_if(accepts_, [&](const auto& entry) { return entry.second.deadline <= now; });
+  std::erase_if(resumes_, [&](const auto& entry) { return entry.second.deadline <= now; });
 
   switch (phase_) {
     case Phase::Idle: return;
@@ -257,6 +259,12 @@ void Client::on_timer(TimePoint now) {
       send_answer(id, true);
     }
   }
+  for (auto& [id, r] : resumes_) {
+    if (r.retransmit.next <= now) {
+      back_off(r.retransmit, now);
+      send_resume(id);
+    }
+  }
 }
 
 void Client::refresh_now(TimePoint now) {
@@ -295,9 +303,13 @@ void Client::on_challenge(TimePoint now, const Challenge& c) {
     key_mismatch_reported_ = true;
     return;
   }
-  keys_ = derive_client_keys(config_.identity, c);
+  // A fresh share per Prove: this registration's keys do not follow from
+  // the identity's key (a stolen one does not open recorded traffic).
+  const KeyShare share = KeyShare::generate(random_);
+  keys_ = derive_client_keys(config_.identity, share, c);
   if (!keys_) return;
   Prove p;
+  p.key_share = share.public_key;
   p.identity = config_.identity.public_key;
   p.client_nonce = nonce_;
   p.issued_at_ms = c.issued_at_ms;
@@ -395,6 +407,8 @@ void Client::on_authenticated(TimePoint now, const Message& m, std::span<const s
     on_error(now, *e);
   } else if (const auto* t = std::get_if<TurnServers>(&m)) {
     on_turn_servers(now, *t);
+  } else if (const auto* resumed = std::get_if<RelayResumed>(&m)) {
+    if (resumes_.erase(resumed->session_id) > 0) events_.push_back(client_event::RelayResumed{resumed->session_id});
   }
 }
 
@@ -416,6 +430,10 @@ void Client::on_registered(TimePoint now, const Registered& m) {
   if (!first) return;
   ++counters_.registrations;
   events_.push_back(client_event::Registered{m.observed});
+  // Registered again (the server restarted, or we moved to another node):
+  // the relay of our sessions runs through here from now on.
+  if (ever_registered_) resume_sessions(now);
+  ever_registered_ = true;
   // What waited for the registration (or was in flight when the server
   // forgot us) goes out now.
   for (auto& [id, c] : connects_) {
@@ -426,6 +444,27 @@ void Client::on_registered(TimePoint now, const Registered& m) {
     a.retransmit = first_retransmit(now);
     send_answer(id, a.accepted);
   }
+}
+
+void Client::resume_sessions(TimePoint now) {
+  std::vector<const ClientSession*> newest;
+  for (const auto& [id, s] : sessions_) newest.push_back(&s);
+  std::sort(newest.begin(), newest.end(),
+            [](const ClientSession* a, const ClientSession* b) { return a->start_at > b->start_at; });
+  if (newest.size() > kMaxResumes) newest.resize(kMaxResumes);
+  for (const ClientSession* s : newest) {
+    resumes_[s->session_id] = PendingResume{now + kResumeFor, first_retransmit(now)};
+    send_resume(s->session_id);
+  }
+}
+
+void Client::send_resume(std::uint64_t session_id) {
+  const ClientSession& s = sessions_.at(session_id);
+  RelayResume m;
+  m.session_id = session_id;
+  m.peer = s.peer;
+  m.token = relay_resume_token(s.session_key, session_id);
+  send_authenticated(m);
 }
 
 void Client::on_incoming(TimePoint now, const IncomingRequest& m) {

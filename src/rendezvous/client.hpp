@@ -140,13 +140,21 @@ struct RelayRefused {
   std::uint64_t session_id = 0;
   ErrorCode code = ErrorCode::NoSuchSession;
 };
+// After registering again (the server restarted, or this client moved to
+// another node because its node died), the client asks for its sessions'
+// relay through where it is now (RelayResume); the server said the relay
+// runs again.
+struct RelayResumed {
+  std::uint64_t session_id = 0;
+};
 }  // namespace client_event
 
 using ClientEvent = std::variant<client_event::Registered, client_event::RegistrationLost,
                                  client_event::IncomingRequest, client_event::SessionReady,
                                  client_event::ConnectFailed, client_event::RelayReceived, client_event::RelayRefused,
                                  client_event::PeerNotRegistered, client_event::RegistrationRefused,
-                                 client_event::ServerKeyMismatch, client_event::TurnServersOffered>;
+                                 client_event::ServerKeyMismatch, client_event::TurnServersOffered,
+                                 client_event::RelayResumed>;
 
 struct ClientCounters {
   std::uint64_t registrations = 0;
@@ -226,6 +234,16 @@ class Client {
     TimePoint deadline{};
     Retransmit retransmit;
   };
+  struct PendingResume {
+    TimePoint deadline{};
+    Retransmit retransmit;
+  };
+  // Sessions whose relay is asked for again after a re-registration: the
+  // newest this many, each for at most kResumeFor.
+  static constexpr std::size_t kMaxResumes = 16;
+  static constexpr Duration kResumeFor = seconds(60);
+  void resume_sessions(TimePoint now);
+  void send_resume(std::uint64_t session_id);
 
   void begin_registration(TimePoint now);
   void send_register();
@@ -276,6 +294,8 @@ class Client {
   std::map<std::uint64_t, PendingAccept> accepts_;
   std::set<std::uint64_t> undecided_;
   std::map<std::uint64_t, ClientSession> sessions_;
+  bool ever_registered_ = false;
+  std::map<std::uint64_t, PendingResume> resumes_;
   std::vector<Transmit> outbox_;
   std::deque<ClientEvent> events_;
   ClientCounters counters_;

@@ -27,6 +27,8 @@ constexpr ClusterType type_for() {
   if constexpr (std::is_same_v<T, SessionMade>) return ClusterType::SessionMade;
   if constexpr (std::is_same_v<T, Rejected>) return ClusterType::Rejected;
   if constexpr (std::is_same_v<T, Relay>) return ClusterType::Relay;
+  if constexpr (std::is_same_v<T, ResumeHalf>) return ClusterType::ResumeHalf;
+  if constexpr (std::is_same_v<T, ResumeMatched>) return ClusterType::ResumeMatched;
 }
 
 void write_card(ByteWriter& w, const PeerCard& c) {
@@ -86,6 +88,19 @@ void write(ByteWriter& w, const Relay& m) {
   w.u64(m.session_id);
   w.u16(static_cast<std::uint16_t>(n));
   w.bytes({m.payload.data(), n});
+}
+void write(ByteWriter& w, const ResumeHalf& m) {
+  w.u64(m.session_id);
+  w.bytes(m.identity);
+  w.bytes(m.peer);
+  w.bytes(m.token);
+  w.u64(m.node);
+}
+void write(ByteWriter& w, const ResumeMatched& m) {
+  w.u64(m.session_id);
+  w.bytes(m.identity);
+  w.bytes(m.peer);
+  w.u64(m.peer_node);
 }
 
 // Reads fields in order; the first failure wins.
@@ -180,6 +195,12 @@ bool read(Reader& r, Relay& m) {
   if (n > kMaxRelayPayload) return r.fail(ClusterError::PayloadTooLarge);
   return r.bytes(n, m.payload);
 }
+bool read(Reader& r, ResumeHalf& m) {
+  return r.nonzero(m.session_id) && r.array(m.identity) && r.array(m.peer) && r.array(m.token) && r.nonzero(m.node);
+}
+bool read(Reader& r, ResumeMatched& m) {
+  return r.nonzero(m.session_id) && r.array(m.identity) && r.array(m.peer) && r.nonzero(m.peer_node);
+}
 
 template <class T>
 Result<Body, ClusterError> decode_as(std::span<const std::uint8_t> bytes) {
@@ -232,6 +253,8 @@ std::string_view to_string(ClusterType type) {
     case ClusterType::SessionMade: return "session-made";
     case ClusterType::Rejected: return "rejected";
     case ClusterType::Relay: return "relay";
+    case ClusterType::ResumeHalf: return "resume-half";
+    case ClusterType::ResumeMatched: return "resume-matched";
   }
   return "unknown";
 }
@@ -261,6 +284,8 @@ Result<Body, ClusterError> decode_cluster_body(ClusterType type, std::span<const
     case ClusterType::SessionMade: return decode_as<SessionMade>(bytes);
     case ClusterType::Rejected: return decode_as<Rejected>(bytes);
     case ClusterType::Relay: return decode_as<Relay>(bytes);
+    case ClusterType::ResumeHalf: return decode_as<ResumeHalf>(bytes);
+    case ClusterType::ResumeMatched: return decode_as<ResumeMatched>(bytes);
   }
   return Fail{ClusterError::UnknownType};
 }
@@ -288,7 +313,7 @@ Result<ClusterMessage, ClusterError> open_cluster(const ClusterKey& key, std::sp
   if (bytes.size() < kClusterHeaderSize + kClusterTagSize) return Fail{ClusterError::TooShort};
   if (bytes[0] != kClusterMagic0 || bytes[1] != kClusterMagic1) return Fail{ClusterError::BadMagic};
   if (bytes[2] != kClusterVersion) return Fail{ClusterError::UnsupportedVersion};
-  if (bytes[3] < static_cast<std::uint8_t>(ClusterType::Hello) || bytes[3] > static_cast<std::uint8_t>(ClusterType::Relay))
+  if (bytes[3] < static_cast<std::uint8_t>(ClusterType::Hello) || bytes[3] > static_cast<std::uint8_t>(ClusterType::ResumeMatched))
     return Fail{ClusterError::UnknownType};
   ClusterHeader h;
   h.type = static_cast<ClusterType>(bytes[3]);

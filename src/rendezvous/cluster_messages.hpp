@@ -34,6 +34,8 @@
 //   SessionMade u64 invitation, u64 session id, session key 32, u32 start
 //              delay ms, callee card
 //   Relay      u64 session id, u16 length, payload (<= kMaxRelayPayload)
+//   ResumeHalf    u64 session id, identity 32, peer 32, token 32, u64 node
+//   ResumeMatched u64 session id, identity 32, peer 32, u64 peer node
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -72,6 +74,8 @@ enum class ClusterType : std::uint8_t {
   SessionMade = 10,
   Rejected = 11,
   Relay = 12,
+  ResumeHalf = 13,
+  ResumeMatched = 14,
 };
 
 inline constexpr std::uint8_t kHeldListening = 0x01;
@@ -165,8 +169,29 @@ struct Relay {
   bool operator==(const Relay&) const = default;
 };
 
+// Relay handover (server.hpp): one party of a session whose relaying node
+// died asks for the relay through `node` (its node now), sent to the
+// session's meeting node (the home of the token); when both parties' halves
+// are there, with the same token and each naming the other, the meeting
+// node tells each side's node where the other side is (ResumeMatched).
+struct ResumeHalf {
+  std::uint64_t session_id = 0;
+  PublicKey identity{};
+  PublicKey peer{};
+  Key token{};
+  NodeId node = 0;
+  bool operator==(const ResumeHalf&) const = default;
+};
+struct ResumeMatched {
+  std::uint64_t session_id = 0;
+  PublicKey identity{};  // the party at the receiving node
+  PublicKey peer{};
+  NodeId peer_node = 0;
+  bool operator==(const ResumeMatched&) const = default;
+};
+
 using Body = std::variant<Hello, Goodbye, Held, Released, Evict, Route, Offer, NotFound, Offered, SessionMade,
-                          Rejected, Relay>;
+                          Rejected, Relay, ResumeHalf, ResumeMatched>;
 
 }  // namespace cluster
 

@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::string_view kProveContext = "natpunch-rendezvous-prove-v1";
 constexpr std::string_view kPuzzleContext = "natpunch-rendezvous-puzzle-v1";
+constexpr std::string_view kResumeContext = "natpunch-relay-resume-v1";
 constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "nprdv_v1";
 
 void ensure_sodium() {
@@ -23,13 +24,15 @@ void ensure_sodium() {
 }
 
 std::optional<RegistrationKeys> finish_keys(const std::array<std::uint8_t, crypto_scalarmult_BYTES>& shared,
-                                            const PublicKey& client_identity, const PublicKey& server_key,
+                                            const PublicKey& client_identity, const PublicKey& client_share,
+                                            const PublicKey& server_key,
                                             const Nonce& nonce, std::uint64_t issued_at_ms, const Cookie& cookie) {
   if (sodium_is_zero(shared.data(), shared.size())) return std::nullopt;
   std::vector<std::uint8_t> input;
   ByteWriter w(input);
   w.bytes(shared);
   w.bytes(client_identity);
+  w.bytes(client_share);
   w.bytes(server_key);
   w.bytes(nonce);
   w.u64(issued_at_ms);
@@ -86,25 +89,40 @@ KxKeyPair KxKeyPair::from_identity(const Identity& identity) {
   return kx;
 }
 
-std::optional<RegistrationKeys> derive_client_keys(const Identity& client, const Challenge& challenge) {
+KeyShare KeyShare::from_secret(const Key& secret) {
   ensure_sodium();
-  Key curve_secret{};
-  crypto_sign_ed25519_sk_to_curve25519(curve_secret.data(), client.secret_key.data());
+  KeyShare share;
+  share.secret_key = secret;
+  crypto_scalarmult_base(share.public_key.data(), share.secret_key.data());
+  return share;
+}
+
+KeyShare KeyShare::generate(const RandomBytes& random) {
+  Key secret{};
+  random(secret);
+  KeyShare share = from_secret(secret);
+  sodium_memzero(secret.data(), secret.size());
+  return share;
+}
+
+std::optional<RegistrationKeys> derive_client_keys(const Identity& client, const KeyShare& share,
+                                                   const Challenge& challenge) {
+  ensure_sodium();
   std::array<std::uint8_t, crypto_scalarmult_BYTES> shared{};
-  const int rc = crypto_scalarmult(shared.data(), curve_secret.data(), challenge.server_key.data());
-  sodium_memzero(curve_secret.data(), curve_secret.size());
-  if (rc != 0) return std::nullopt;
-  return finish_keys(shared, client.public_key, challenge.server_key, challenge.client_nonce, challenge.issued_at_ms,
-                     challenge.cookie);
+  if (crypto_scalarmult(shared.data(), share.secret_key.data(), challenge.server_key.data()) != 0) return std::nullopt;
+  return finish_keys(shared, client.public_key, share.public_key, challenge.server_key, challenge.client_nonce,
+                     challenge.issued_at_ms, challenge.cookie);
 }
 
 std::optional<RegistrationKeys> derive_server_keys(const KxKeyPair& server, const Prove& prove) {
   ensure_sodium();
-  PublicKey client_curve{};
-  if (crypto_sign_ed25519_pk_to_curve25519(client_curve.data(), prove.identity.data()) != 0) return std::nullopt;
+  // The share is signed with the Prove: the identity's holder chose it. A
+  // small-order share gives the all-zero result (refused); clamping takes
+  // care of any other torsion, so no subgroup check is needed.
   std::array<std::uint8_t, crypto_scalarmult_BYTES> shared{};
-  if (crypto_scalarmult(shared.data(), server.secret_key.data(), client_curve.data()) != 0) return std::nullopt;
-  return finish_keys(shared, prove.identity, server.public_key, prove.client_nonce, prove.issued_at_ms, prove.cookie);
+  if (crypto_scalarmult(shared.data(), server.secret_key.data(), prove.key_share.data()) != 0) return std::nullopt;
+  return finish_keys(shared, prove.identity, prove.key_share, server.public_key, prove.client_nonce,
+                     prove.issued_at_ms, prove.cookie);
 }
 
 Cookie make_cookie(const Key& server_secret, const PublicKey& identity, const Nonce& client_nonce,
@@ -215,6 +233,16 @@ void crypt_turn_passwords(TurnServers& message, const Key& seal_key, std::uint64
     std::copy_n(joined.begin() + static_cast<std::ptrdiff_t>(offset), s.password.size(), s.password.begin());
     offset += s.password.size();
   }
+}
+
+Key relay_resume_token(const Key& session_key, std::uint64_t session_id) {
+  ensure_sodium();
+  std::array<std::uint8_t, kResumeContext.size() + 8> input{};
+  std::memcpy(input.data(), kResumeContext.data(), kResumeContext.size());
+  store_be64(input.data() + kResumeContext.size(), session_id);
+  Key token{};
+  crypto_generichash(token.data(), token.size(), input.data(), input.size(), session_key.data(), session_key.size());
+  return token;
 }
 
 Key crypt_session_key(const Key& key, const Key& seal_key, std::uint64_t sequence) {

@@ -11,11 +11,16 @@
 //   table fills up): a 64-bit solution such that BLAKE2b over a context
 //   string, the cookie, the identity and the solution starts with
 //   `puzzle_bits` zero bits -- about 2^bits hashes to find, one to check;
-// - per-registration keys come from X25519 between the client's identity
-//   converted to Curve25519 and the server's X25519 key, hashed with both
-//   public keys, the nonce and the cookie, then split with crypto_kdf into a
-//   MAC key per direction (so a datagram reflected back never verifies) and
-//   a seal key that encrypts session keys (ChaCha20, nonce = sequence);
+// - per-registration keys come from X25519 between a fresh X25519 key of
+//   the client's (its key share, named in the signed Prove: only the
+//   identity's holder can have chosen it) and the server's X25519 key,
+//   hashed with the identity, both public keys, the nonce and the cookie,
+//   then split with crypto_kdf into a MAC key per direction (so a datagram
+//   reflected back never verifies) and a seal key that encrypts session
+//   keys (ChaCha20, nonce = sequence). A fresh share per Prove means a
+//   stolen identity key does not open recorded registrations, and the
+//   server does not convert the client's Ed25519 key to Curve25519 (with
+//   its subgroup check, ~45 us: more than the X25519 itself);
 // - authenticated messages end in a 16-byte keyed BLAKE2b MAC.
 #include <array>
 #include <cstdint>
@@ -55,15 +60,24 @@ struct KxKeyPair {
   static KxKeyPair from_identity(const Identity& identity);
 };
 
+// The client's X25519 key pair for one Prove.
+struct KeyShare {
+  PublicKey public_key{};
+  Key secret_key{};
+  static KeyShare from_secret(const Key& secret);
+  static KeyShare generate(const RandomBytes& random);
+};
+
 struct RegistrationKeys {
   Key client_to_server{};
   Key server_to_client{};
   Key seal{};
 };
 
-// nullopt when a key does not convert (not a valid Ed25519 point) or the
-// X25519 result is the all-zero point.
-std::optional<RegistrationKeys> derive_client_keys(const Identity& client, const Challenge& challenge);
+// nullopt when the X25519 result is the all-zero point (a small-order key).
+// The client's `share` is the one its Prove names (Prove::key_share).
+std::optional<RegistrationKeys> derive_client_keys(const Identity& client, const KeyShare& share,
+                                                   const Challenge& challenge);
 std::optional<RegistrationKeys> derive_server_keys(const KxKeyPair& server, const Prove& prove);
 
 Cookie make_cookie(const Key& server_secret, const PublicKey& identity, const Nonce& client_nonce,
@@ -85,6 +99,11 @@ bool verify_prove(std::span<const std::uint8_t> encoded, const PublicKey& identi
 // `encoded` is an encoded authenticated message whose last 16 bytes are the tag slot.
 void seal(std::vector<std::uint8_t>& encoded, const Key& mac_key);
 bool verify_tag(std::span<const std::uint8_t> encoded, const Key& mac_key);
+
+// What a party to a session shows to have its relay resumed elsewhere
+// (RelayResume): a keyed BLAKE2b of the session id under the session key,
+// which only the two peers and the nodes that made the session know.
+Key relay_resume_token(const Key& session_key, std::uint64_t session_id);
 
 // Encrypts or decrypts (XOR stream) a session key sent in the message with
 // this sequence number.

@@ -295,6 +295,8 @@ constexpr MessageType type_for() {
   if constexpr (std::is_same_v<T, PathChallenge>) return MessageType::PathChallenge;
   if constexpr (std::is_same_v<T, PathResponse>) return MessageType::PathResponse;
   if constexpr (std::is_same_v<T, TurnServers>) return MessageType::TurnServers;
+  if constexpr (std::is_same_v<T, RelayResume>) return MessageType::RelayResume;
+  if constexpr (std::is_same_v<T, RelayResumed>) return MessageType::RelayResumed;
 }
 
 // Body decoders: `r` holds exactly the body (without header, auth header and tag).
@@ -319,7 +321,7 @@ bool read_body(BodyReader& r, Prove& m) {
       !read_puzzle_bits(r, m.puzzle_bits) || !r.u64(m.puzzle_solution) || !r.u8(m.flags))
     return false;
   if ((m.flags & ~kProveFlagsMask) != 0) return r.fail(DecodeError::BadFlags);
-  return r.u64(m.instance) && r.nat_info(m.info) && r.array(m.signature);
+  return r.u64(m.instance) && r.nat_info(m.info) && r.array(m.key_share) && r.array(m.signature);
 }
 bool read_body(BodyReader& r, Registered& m) {
   return r.endpoint(m.observed) && r.u32(m.refresh_interval_ms) && r.u32(m.lifetime_ms);
@@ -341,6 +343,10 @@ bool read_body(BodyReader& r, SessionInfo& m) {
   m.role = static_cast<Role>(role);
   return r.u64(m.correlation_id) && r.array(m.peer) && r.endpoint(m.peer_observed) && r.nat_info(m.peer_info);
 }
+bool read_body(BodyReader& r, RelayResume& m) {
+  return r.u64(m.session_id) && r.array(m.peer) && r.array(m.token);
+}
+bool read_body(BodyReader& r, RelayResumed& m) { return r.u64(m.session_id); }
 bool read_body(BodyReader& r, RelayData& m) {
   if (!r.u64(m.session_id)) return false;
   if (r.remaining() > kMaxRelayPayload) return r.fail(DecodeError::PayloadTooLarge);
@@ -410,6 +416,7 @@ void write_body(ByteWriter& w, const Prove& m) {
   w.u8(m.flags);
   w.u64(m.instance);
   write_nat_info(w, m.info);
+  w.bytes(m.key_share);
   w.bytes(m.signature);
 }
 void write_body(ByteWriter& w, const Registered& m) {
@@ -442,6 +449,12 @@ void write_body(ByteWriter& w, const SessionInfo& m) {
   write_endpoint(w, m.peer_observed);
   write_nat_info(w, m.peer_info);
 }
+void write_body(ByteWriter& w, const RelayResume& m) {
+  w.u64(m.session_id);
+  w.bytes(m.peer);
+  w.bytes(m.token);
+}
+void write_body(ByteWriter& w, const RelayResumed& m) { w.u64(m.session_id); }
 void write_body(ByteWriter& w, const RelayData& m) {
   w.u64(m.session_id);
   w.bytes({m.payload.data(), std::min(m.payload.size(), kMaxRelayPayload)});
@@ -594,6 +607,8 @@ std::string_view to_string(MessageType type) {
     case MessageType::PathChallenge: return "path-challenge";
     case MessageType::PathResponse: return "path-response";
     case MessageType::TurnServers: return "turn-servers";
+    case MessageType::RelayResume: return "relay-resume";
+    case MessageType::RelayResumed: return "relay-resumed";
   }
   return "unknown";
 }
@@ -641,6 +656,8 @@ Result<Message, DecodeError> decode(std::span<const std::uint8_t> bytes) {
     case MessageType::PathChallenge: return decode_as<PathChallenge>(rest);
     case MessageType::PathResponse: return decode_as<PathResponse>(rest);
     case MessageType::TurnServers: return decode_as<TurnServers>(rest);
+    case MessageType::RelayResume: return decode_as<RelayResume>(rest);
+    case MessageType::RelayResumed: return decode_as<RelayResumed>(rest);
   }
   return Fail{DecodeError::UnknownType};
 }

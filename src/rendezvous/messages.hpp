@@ -5,7 +5,8 @@
 // Every datagram starts with a 4-byte header:
 //   0  'N' 'R'   magic (distinct from probes' 'N' 'P' and from STUN, whose
 //                first two bits are zero), so stray traffic is dropped cheaply
-//   2  version   (2: the puzzle and path validation of issue 23)
+//   2  version   (2: the puzzle and path validation of issue 23; 3: the
+//                Prove's key share, issue 21)
 //   3  type      MessageType
 //
 // Registration is a 3-way handshake that proves ownership of an Ed25519 key:
@@ -22,8 +23,9 @@
 //              requests; bit 1: single session, see server.hpp; the other
 //              bits must be zero), a client-chosen
 //              instance id (u64) naming the registration among the
-//              identity's others, the client's NAT info, and an Ed25519
-//              signature over all of it and the server's key).
+//              identity's others, the client's NAT info, a fresh X25519
+//              key share, and an Ed25519 signature over all of it and the
+//              server's key).
 // One identity may hold several registrations at once (one per socket: a
 // listener serving many callers, the same key connecting elsewhere), each
 // with its own keys; a Prove for an instance the identity already holds
@@ -43,7 +45,7 @@
 // registration there.
 //
 // Both sides then derive per-registration keys (X25519 between the client's
-// key converted to Curve25519 and the server's key; see crypto.hpp). Every
+// key share and the server's key; see crypto.hpp). Every
 // later message is *authenticated*: after the header come
 //   4  registration id  (u64, chosen by the server)
 //   12 sequence         (u64, per direction, checked by a replay window)
@@ -76,7 +78,7 @@ namespace natpunch::rendezvous {
 
 inline constexpr std::uint8_t kMagic0 = 'N';
 inline constexpr std::uint8_t kMagic1 = 'R';
-inline constexpr std::uint8_t kVersion = 2;
+inline constexpr std::uint8_t kVersion = 3;
 inline constexpr std::size_t kHeaderSize = 4;
 inline constexpr std::size_t kAuthHeaderSize = 16;  // registration id + sequence
 inline constexpr std::size_t kTagSize = 16;
@@ -125,6 +127,8 @@ enum class MessageType : std::uint8_t {
   PathChallenge = 16,
   PathResponse = 17,
   TurnServers = 18,
+  RelayResume = 19,
+  RelayResumed = 20,
 };
 
 // What a peer tells the server about itself; the other side of a session
@@ -209,6 +213,7 @@ struct Prove {
   std::uint8_t flags = kProveListening;
   std::uint64_t instance = 0;  // the client's name for this registration
   NatInfo info;
+  PublicKey key_share{};  // the client's X25519 key for this registration's keys
   Signature signature{};
   bool operator==(const Prove&) const = default;
 };
@@ -324,6 +329,24 @@ struct RelayData {
   std::vector<std::uint8_t> payload;  // <= kMaxRelayPayload
   bool operator==(const RelayData&) const = default;
 };
+// Relay handover (issue 21): a client that registered again -- its node
+// died, or restarted -- asks for its session's relay through the node it
+// is at now. `token` (crypto.hpp relay_resume_token: from the session key)
+// proves it is a party to the session; the server pairs it with the
+// peer's half (the peer's own RelayResume, or the peer's node's on its
+// behalf) and answers RelayResumed once the relay runs again.
+struct RelayResume {
+  AuthHeader auth;
+  std::uint64_t session_id = 0;
+  PublicKey peer{};
+  Key token{};
+  bool operator==(const RelayResume&) const = default;
+};
+struct RelayResumed {
+  AuthHeader auth;
+  std::uint64_t session_id = 0;
+  bool operator==(const RelayResumed&) const = default;
+};
 
 enum class ErrorCode : std::uint8_t {
   UnknownPeer = 1,         // connect to an identity that is not registered
@@ -361,7 +384,7 @@ struct Refused {
 
 using Message = std::variant<Register, Challenge, Prove, Registered, Refresh, Keepalive, ConnectRequest,
                              IncomingRequest, Accept, Reject, SessionInfo, RelayData, Error, Refused, Unregister,
-                             PathChallenge, PathResponse, TurnServers>;
+                             PathChallenge, PathResponse, TurnServers, RelayResume, RelayResumed>;
 
 enum class DecodeError : std::uint8_t {
   TooShort,            // shorter than the 4-byte header

@@ -47,7 +47,8 @@ bool is_client_to_server(MessageType t) {
     case MessageType::Reject:
     case MessageType::RelayData:
     case MessageType::Unregister:
-    case MessageType::PathResponse: return true;
+    case MessageType::PathResponse:
+    case MessageType::RelayResume: return true;
     default: return false;
   }
 }
@@ -73,16 +74,9 @@ std::size_t Server::KeyHash::operator()(const PublicKey& k) const noexcept {
   return static_cast<std::size_t>(h);
 }
 
-std::size_t Server::SlotHash::operator()(const Slot& s) const noexcept {
-  std::uint64_t a = 0, b = 0;
-  std::memcpy(&a, s.identity.data(), 8);
-  std::memcpy(&b, s.identity.data() + 8, 8);
-  return static_cast<std::size_t>(splitmix64(splitmix64(seed ^ a ^ s.instance) ^ b));
-}
-
 NatInfo Server::info_of(const Registration& r) {
   NatInfo info;
-  ByteReader reader(r.info);
+  ByteReader reader(r.info.view());
   (void)read_nat_info_field(reader, info);  // encoded by us from a decoded Prove: always valid
   return info;
 }
@@ -112,7 +106,7 @@ Server::Server(ServerConfig config, RandomBytes random, TimePoint now)
     : config_(std::move(config)),
       random_(std::move(random)),
       used_cookies_(config_.used_cookie_capacity),
-      registrations_(16, SlotHash{splitmix64(config_.hash_seed ^ 4)}) {
+      registrations_(splitmix64(config_.hash_seed ^ 4)) {
   const Identity identity = config_.identity ? *config_.identity : Identity::generate(random_);
   kx_ = KxKeyPair::from_identity(identity);
   random_(cookie_secret_);
@@ -151,47 +145,43 @@ std::uint64_t Server::random_u64() {
   return v;
 }
 
+std::uint32_t Server::random_tag() {
+  const std::uint64_t v = random_u64();
+  const auto tag = static_cast<std::uint32_t>(v ^ (v >> 32));
+  return tag != 0 ? tag : 1;
+}
+
 std::optional<Endpoint> Server::observed_endpoint(const PublicKey& identity) const {
-  auto it = identities_.find(identity);
-  if (it == identities_.end()) return std::nullopt;
   const Registration* newest = nullptr;
-  for (auto instance : it->second.instances) {
-    auto r = registrations_.find(Slot{identity, instance});
-    if (r != registrations_.end() && (newest == nullptr || r->second.order > newest->order)) newest = &r->second;
-  }
+  registrations_.for_each_of(identity, [&](const Registration& r) {
+    if (newest == nullptr || r.order > newest->order) newest = &r;
+  });
   if (newest == nullptr) return std::nullopt;
   return newest->observed;
 }
 
 std::size_t Server::registration_count(const PublicKey& identity) const {
-  auto it = identities_.find(identity);
-  return it == identities_.end() ? 0 : it->second.instances.size();
+  return registrations_.count(identity);
 }
 
 Server::Registration* Server::find(const Slot& slot) {
-  auto it = registrations_.find(slot);
-  return it == registrations_.end() ? nullptr : &it->second;
+  return registrations_.find(slot.identity, slot.instance);
 }
 
 Server::Registration* Server::find_by_id(std::uint64_t id) {
-  auto it = registration_ids_.find(id);
-  return it == registration_ids_.end() ? nullptr : it->second;
+  return registrations_.find_by_id(id);
 }
 
 Server::IdentityState* Server::identity_state(const PublicKey& identity) {
-  auto it = identities_.find(identity);
-  return it == identities_.end() ? nullptr : &it->second;
+  return registrations_.find_identity(identity);
 }
 
 Server::Registration* Server::route_request(const PublicKey& identity) {
-  IdentityState* ids = identity_state(identity);
-  if (ids == nullptr) return nullptr;
   Registration* best = nullptr;
-  for (auto instance : ids->instances) {
-    Registration* r = find(Slot{identity, instance});
-    if (r == nullptr || !r->listening || r->closed || (r->single_session && r->taken)) continue;
-    if (best == nullptr || r->order > best->order) best = r;
-  }
+  registrations_.for_each_of(identity, [&](Registration& r) {
+    if (!r.listening || r.closed || (r.single_session && r.taken)) return;
+    if (best == nullptr || r.order > best->order) best = &r;
+  });
   return best;
 }
 
@@ -206,29 +196,23 @@ bool is_stale(const R& r, TimePoint now, Duration challenge_lifetime, Duration s
 }  // namespace
 
 bool Server::has_stale(TimePoint now, const PublicKey& identity) const {
-  auto ids = identities_.find(identity);
-  if (ids == identities_.end()) return false;
-  for (auto instance : ids->second.instances) {
-    auto r = registrations_.find(Slot{identity, instance});
-    if (r != registrations_.end() &&
-        is_stale(r->second, now, config_.challenge_lifetime, 2 * config_.refresh_interval))
-      return true;
-  }
-  return false;
+  bool stale = false;
+  registrations_.for_each_of(identity, [&](const Registration& r) {
+    stale = stale || is_stale(r, now, config_.challenge_lifetime, 2 * config_.refresh_interval);
+  });
+  return stale;
 }
 
-bool Server::evict_stale(TimePoint now, IdentityState& ids, const PublicKey& identity) {
+bool Server::evict_stale(TimePoint now, const PublicKey& identity) {
   const Duration silent_limit = 2 * config_.refresh_interval;
-  for (auto instance : ids.instances) {
-    Registration* r = find(Slot{identity, instance});
-    if (r == nullptr) continue;
-    if (is_stale(*r, now, config_.challenge_lifetime, silent_limit)) {
-      emit(ServerEvent::Kind::Expired, r->identity, {}, r->observed);
-      erase_registration(Slot{identity, instance});  // may erase `ids` too: not used after this
-      return true;
-    }
-  }
-  return false;
+  Registration* stale = nullptr;
+  registrations_.for_each_of(identity, [&](Registration& r) {
+    if (stale == nullptr && is_stale(r, now, config_.challenge_lifetime, silent_limit)) stale = &r;
+  });
+  if (stale == nullptr) return false;
+  emit(ServerEvent::Kind::Expired, stale->identity, {}, stale->observed);
+  erase_registration(stale->slot());
+  return true;
 }
 
 void Server::emit(ServerEvent::Kind kind, const PublicKey& identity, const PublicKey& peer, Endpoint endpoint,
@@ -322,10 +306,10 @@ std::uint8_t Server::puzzle_bits(const IpAddress& from) const {
 
 std::optional<ErrorCode> Server::admission_refusal(TimePoint now, const PublicKey& identity,
                                                    const Endpoint& from) const {
-  auto ids = identities_.find(identity);
-  const bool known = ids != identities_.end();
+  const std::size_t held = registrations_.count(identity);
+  const bool known = held > 0;
   bool frees_one = false;
-  if (known && ids->second.instances.size() >= config_.limits.max_registrations_per_identity) {
+  if (known && held >= config_.limits.max_registrations_per_identity) {
     if (!has_stale(now, identity)) return ErrorCode::TooManyRegistrations;
     frees_one = true;
   }
@@ -355,7 +339,7 @@ void Server::on_register(TimePoint now, const Register& m, std::size_t size, con
   c.issued_at_ms = to_ms(now);
   // Identities already registered (a listener's next socket, a client
   // re-registering) never pay the puzzle.
-  c.puzzle_bits = identities_.contains(m.identity) ? 0 : puzzle_bits(from.address);
+  c.puzzle_bits = registrations_.count(m.identity) > 0 ? 0 : puzzle_bits(from.address);
   c.cookie = make_cookie(cookie_secret_, m.identity, m.client_nonce, c.issued_at_ms, from, c.puzzle_bits);
   c.server_key = kx_.public_key;
   ++counters_.challenges_sent;
@@ -381,7 +365,9 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   }
   // The Prove that made this registration, again: its Registered was lost.
   // Answered (to the proven endpoint only) without a second signature check.
-  if (existing && !existing->closed && existing->cookie == m.cookie && existing->issued_at_ms == m.issued_at_ms) {
+  if (existing && !existing->closed &&
+      std::equal(existing->cookie_head.begin(), existing->cookie_head.end(), m.cookie.begin()) &&
+      existing->issued_at_ms == m.issued_at_ms) {
     if (existing->observed == from && existing->stream == in_stream_ && may_answer_again(now, *existing))
       send_registered(now, *existing, from, true, out);
     return;
@@ -434,50 +420,45 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   }
   if (existing == nullptr) {
     // admission_refusal() found a stale registration to make room.
-    if (IdentityState* ids = identity_state(m.identity);
-        ids && ids->instances.size() >= config_.limits.max_registrations_per_identity)
-      evict_stale(now, *ids, m.identity);
+    if (registrations_.count(m.identity) >= config_.limits.max_registrations_per_identity)
+      evict_stale(now, m.identity);
   }
   const bool taken = existing && existing->taken;
   const std::uint64_t order = existing ? existing->order : ++next_order_;
-  const SourceKey address_key = existing ? existing->address_key : subscriber_key(from.address);
-  const SourceKey network = existing ? existing->network_key : network_key(from.address);
-  if (existing) registration_ids_.erase(existing->id);
-  auto [ids_it, new_identity] = identities_.try_emplace(m.identity);
-  IdentityState& ids = ids_it->second;
-  if (new_identity) {
-    ids.relay_bytes = LeanBucket(identity_bytes_rate_, now);
-    ids.relay_packets = LeanBucket(identity_packets_rate_, now);
+  const IpAddress registered_from = existing ? existing->registered_from : from.address;
+  Registration* record = existing;
+  if (existing) {
+    // The same record, under a new id: the old id (and its keys) are gone.
+    const std::uint64_t old_id = existing->id;
+    path_checks_.erase(old_id);
+    *existing = Registration{};
+    existing->identity = m.identity;
+    existing->instance = m.instance;
+    existing->id = (std::uint64_t{random_tag()} << 32) | (old_id & 0xffffffffu);
+  } else {
+    record = &registrations_.insert(m.identity, m.instance, random_tag());
+    ++share(subscriber_key(registered_from)).registrations;
+    ++share(network_key(registered_from)).registrations;
   }
-  if (!existing) {
-    ids.instances.push_back(m.instance);
-    ++share(address_key).registrations;
-    ++share(network).registrations;
-  }
-  Registration& r = registrations_[slot];
-  r = Registration{};
-  r.identity = m.identity;
-  r.instance = m.instance;
-  r.id = random_u64();
+  Registration& r = *record;
   r.order = order;
   r.keys = *keys;
   r.observed = from;
   r.stream = in_stream_;
-  ByteWriter info_writer(r.info);
+  std::vector<std::uint8_t> info;
+  ByteWriter info_writer(info);
   write_nat_info_field(info_writer, m.info);
-  r.info.shrink_to_fit();
+  r.info.assign(info);
   r.expires = now + config_.registration_lifetime;
   r.last_heard = now;
   r.issued_at_ms = m.issued_at_ms;
-  r.cookie = m.cookie;
-  r.address_key = address_key;
-  r.network_key = network;
+  std::copy_n(m.cookie.begin(), r.cookie_head.size(), r.cookie_head.begin());
+  r.registered_from = registered_from;
   r.signalling = LeanBucket(signalling_rate_, now);
   r.answers = LeanBucket(answers_rate_, now);
   r.listening = (m.flags & kProveListening) != 0;
   r.single_session = (m.flags & kProveSingleSession) != 0;
   r.taken = taken;
-  registration_ids_[r.id] = &r;
   registration_timers_.push({r.expires, r.id});
   ++counters_.registrations;
   emit(ServerEvent::Kind::Registered, r.identity, {}, from);
@@ -494,7 +475,7 @@ void Server::send_registered(TimePoint now, Registration& r, const Endpoint& obs
   out.push_back(authenticated(r, reply));
   const TurnOfferConfig& turn = config_.turn;
   if (turn.relays.empty()) return;
-  if (!fresh && r.turn_offered && now - *r.turn_offered < turn.reoffer_interval) return;
+  if (!fresh && r.turn_offered_ever && now - r.turn_offered < turn.reoffer_interval) return;
   const std::int64_t unix_now =
       turn.unix_at_start + std::chrono::duration_cast<std::chrono::seconds>(now - turn.start).count();
   // The REST id names the identity (coturn logs it; quotas count it).
@@ -510,6 +491,7 @@ void Server::send_registered(TimePoint now, Registration& r, const Endpoint& obs
   }
   if (offer.servers.empty()) return;
   r.turn_offered = now;
+  r.turn_offered_ever = true;
   out.push_back(authenticated(r, offer));
 }
 
@@ -591,31 +573,36 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
     on_answer(now, *r, j->invitation_id, false, out);
   } else if (const auto* d = std::get_if<RelayData>(&message)) {
     on_relay(now, *r, *d, out);
+  } else if (const auto* resume = std::get_if<RelayResume>(&message)) {
+    on_relay_resume(now, *r, *resume, out);
   }
   // Keepalive: nothing more to do.
 }
 
 void Server::challenge_path(TimePoint now, Registration& r, const Endpoint& from, std::vector<Transmit>& out) {
-  if (r.candidate == from && r.candidate_stream == in_stream_ &&
-      now - r.path_challenged < config_.path_challenge_interval)
+  auto check = path_checks_.find(r.id);
+  if (check != path_checks_.end() && check->second.candidate == from && check->second.stream == in_stream_ &&
+      now - check->second.challenged < config_.path_challenge_interval)
     return;
   if (path_limiter_ && !path_limiter_->allow(now, from)) return;
-  r.candidate = from;
-  r.candidate_stream = in_stream_;
-  r.path_token = random_u64();
-  r.path_challenged = now;
+  PathCheck& c = path_checks_[r.id];
+  c.candidate = from;
+  c.stream = in_stream_;
+  c.token = random_u64();
+  c.challenged = now;
   ++counters_.path_challenges_sent;
-  out.push_back({from, encode(PathChallenge{r.path_token}), in_stream_});
+  out.push_back({from, encode(PathChallenge{c.token}), in_stream_});
 }
 
 void Server::on_path_response(Registration& r, std::uint64_t token, TimePoint now, const Endpoint& from,
                               std::vector<Transmit>& out) {
-  if (!r.candidate || *r.candidate != from || r.candidate_stream != in_stream_ || token != r.path_token ||
-      now - r.path_challenged > config_.path_challenge_lifetime)
+  auto check = path_checks_.find(r.id);
+  if (check == path_checks_.end() || check->second.candidate != from || check->second.stream != in_stream_ ||
+      token != check->second.token || now - check->second.challenged > config_.path_challenge_lifetime)
     return;
   r.observed = from;
   r.stream = in_stream_;
-  r.candidate.reset();
+  path_checks_.erase(check);
   ++counters_.paths_validated;
   // The client learns where it is now (what a refresh it sent from here,
   // answered at the old endpoint, would have told it).
@@ -684,8 +671,8 @@ void Server::on_connect(TimePoint now, Registration& caller, const ConnectReques
   // Requests are charged to the caller's identity and to the address and
   // network it registered from, so that nobody fills the table for all.
   IdentityState* caller_ids = identity_state(caller.identity);
-  const SourceShare* address = find_share(caller.address_key);
-  const SourceShare* network = find_share(caller.network_key);
+  const SourceShare* address = find_share(caller.address_key());
+  const SourceShare* network = find_share(caller.network_key());
   const auto& limits = config_.limits;
   if (caller_ids == nullptr || pending_.size() >= limits.max_pending_requests ||
       caller_ids->pending_requests >= limits.max_pending_per_identity ||
@@ -697,8 +684,8 @@ void Server::on_connect(TimePoint now, Registration& caller, const ConnectReques
   PendingRequest p;
   p.caller = caller.slot();
   p.request_id = m.request_id;
-  p.address_key = caller.address_key;
-  p.network_key = caller.network_key;
+  p.address_key = caller.address_key();
+  p.network_key = caller.network_key();
   p.callee = remote ? Slot{m.peer, 0} : callee->slot();
   p.remote_callee = remote;
   do {
@@ -801,8 +788,7 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     return;
   }
   Registration* receiver = s.remote_node != 0 ? nullptr : find(s.caller == sender.slot() ? s.callee : s.caller);
-  IdentityState* ids = identity_state(sender.identity);
-  if ((receiver == nullptr && s.remote_node == 0) || ids == nullptr) {
+  if (receiver == nullptr && s.remote_node == 0) {
     send_error(now, sender, ErrorCode::UnknownPeer, m.session_id, out);
     return;
   }
@@ -816,16 +802,21 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
     }
     return;
   }
-  // Rates per session and per identity (all its registrations together).
+  // Rates per session and per identity (all its registrations together;
+  // an identity's buckets exist from its first relayed packet on: a full
+  // bucket then is what one made at registration would hold by now).
+  auto [relay_state, first_relay] = identity_relay_.try_emplace(sender.identity);
+  IdentityRelay* ids = &relay_state->second;
+  if (first_relay) *ids = IdentityRelay{LeanBucket(identity_bytes_rate_, now), LeanBucket(identity_packets_rate_, now)};
   if (!s.bytes.can_take(now, size, session_bytes_rate_) || !s.packets.can_take(now, 1, session_packets_rate_) ||
-      !ids->relay_bytes.can_take(now, size, identity_bytes_rate_) ||
-      !ids->relay_packets.can_take(now, 1, identity_packets_rate_)) {
+      !ids->bytes.can_take(now, size, identity_bytes_rate_) ||
+      !ids->packets.can_take(now, 1, identity_packets_rate_)) {
     ++counters_.relay_dropped_rate;
     return;
   }
   // ... per sender address (all identities registered from it), and for
   // the whole server.
-  SourceShare& address = share(sender.address_key);
+  SourceShare& address = share(sender.address_key());
   if (!address.relay_started) {
     const double burst = config_.relay.burst_seconds;
     address.relay_bytes = TokenBucket(config_.relay.address_bytes_per_second,
@@ -841,8 +832,8 @@ void Server::on_relay(TimePoint now, Registration& sender, const RelayData& m, s
   }
   s.bytes.take(now, size, session_bytes_rate_);
   s.packets.take(now, 1, session_packets_rate_);
-  ids->relay_bytes.take(now, size, identity_bytes_rate_);
-  ids->relay_packets.take(now, 1, identity_packets_rate_);
+  ids->bytes.take(now, size, identity_bytes_rate_);
+  ids->packets.take(now, 1, identity_packets_rate_);
   address.relay_bytes.take(now, size);
   address.relay_packets.take(now, 1);
   relay_total_bytes_.take(now, size);
@@ -929,19 +920,17 @@ Transmit Server::authenticated(Registration& to, T message) {
 // Used by the cluster half of the server (server_cluster.cpp) too.
 template Transmit Server::authenticated<IncomingRequest>(Registration&, IncomingRequest);
 template Transmit Server::authenticated<RelayData>(Registration&, RelayData);
+template Transmit Server::authenticated<RelayResumed>(Registration&, RelayResumed);
 
 void Server::erase_registration(const Slot& slot) {
-  auto it = registrations_.find(slot);
-  if (it == registrations_.end()) return;
-  if (clustered() && !it->second.closed) cluster_release(it->second);
-  registration_ids_.erase(it->second.id);
-  release_share(it->second.address_key, true);
-  release_share(it->second.network_key, true);
-  registrations_.erase(it);
-  auto ids = identities_.find(slot.identity);
-  if (ids == identities_.end()) return;
-  std::erase(ids->second.instances, slot.instance);
-  if (ids->second.instances.empty()) identities_.erase(ids);
+  Registration* r = find(slot);
+  if (r == nullptr) return;
+  if (clustered() && !r->closed) cluster_release(*r);
+  path_checks_.erase(r->id);
+  release_share(r->address_key(), true);
+  release_share(r->network_key(), true);
+  registrations_.erase(*r);
+  if (registrations_.count(slot.identity) == 0) identity_relay_.erase(slot.identity);
 }
 
 void Server::erase_pending(std::uint64_t invitation_id) {
@@ -973,23 +962,29 @@ void Server::on_timer(TimePoint now) {
   if (clustered()) {
     std::vector<Transmit> out;  // cluster ticks send nothing to clients, but the helpers take a sink
     cluster_tick(now, out);
+    resend_resume_halves(now, out);
+  } else {
+    resend_resumes_at_.reset();  // only a node whose peer node left has halves of its own
   }
 }
 
 std::optional<TimePoint> Server::next_deadline() const {
   std::optional<TimePoint> next = cluster_deadline();
+  for (const auto* q : {&resuming_expiry_, &meeting_expiry_})
+    if (!q->empty() && (!next || q->front().first < *next)) next = q->front().first;
+  if (resend_resumes_at_ && (!next || *resend_resumes_at_ < *next)) next = resend_resumes_at_;
   for (const TimerQueue* q : {&registration_timers_, &pending_timers_, &session_timers_})
     if (!q->empty() && (!next || q->top().at < *next)) next = q->top().at;
   return next;
 }
 
 void Server::expire(TimePoint now) {
+  expire_resumes(now);
   while (!registration_timers_.empty() && registration_timers_.top().at <= now) {
     const Timer t = registration_timers_.top();
     registration_timers_.pop();
-    auto by_id = registration_ids_.find(t.id);
-    if (by_id == registration_ids_.end()) continue;  // re-registered or gone
-    Registration* r = by_id->second;
+    Registration* r = find_by_id(t.id);
+    if (r == nullptr) continue;  // re-registered or gone
     if (r->expires > now) {  // refreshed since
       registration_timers_.push({r->expires, t.id});
       continue;

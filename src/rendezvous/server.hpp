@@ -57,6 +57,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <deque>
 #include <queue>
 
 #include "core/endpoint.hpp"
@@ -67,7 +68,9 @@
 #include "rendezvous/cluster_messages.hpp"
 #include "rendezvous/crypto.hpp"
 #include "rendezvous/messages.hpp"
+#include "rendezvous/registration_table.hpp"
 #include "rendezvous/replay_window.hpp"
+#include "rendezvous/small_bytes.hpp"
 #include "rendezvous/token_bucket.hpp"
 #include "rendezvous/transmit.hpp"
 #include "rendezvous/used_cookies.hpp"
@@ -198,6 +201,15 @@ std::string_view to_string(ServerEvent::Kind kind);
 //   byte budget hold whichever node a packet enters.
 // - Alone (no other node heard from: the bus is down, or a single node),
 //   the node serves its own registrations exactly as without a cluster.
+// - Relay handover (server_relay_handover.cpp): when the node relaying a
+//   session dies, its clients register elsewhere and send RelayResume
+//   (token from the session key); a surviving node whose session's other
+//   side was at the dead node does the same for its own client. Both
+//   halves meet at the home of the token, which tells each side's node
+//   where the other side is; the relay then runs between the new nodes
+//   (or within one). Without a cluster the same happens within the node
+//   (both peers re-register after a restart). A resumed session starts a
+//   fresh byte budget; its rates hold as for any session.
 struct ClusterConfig {
   ClusterKey key{};
   NodeId node_id = 0;  // 0: a random one
@@ -230,6 +242,8 @@ struct ClusterCounters {
   std::uint64_t relay_forwarded = 0;      // relay packets to or from another node
   std::uint64_t relay_forwarded_bytes = 0;
   std::uint64_t evictions = 0;            // registrations ended because their home said so
+  std::uint64_t resume_halves = 0;        // relay handover halves received as the meeting node
+  std::uint64_t resume_matches = 0;       // ... paired with the other party's
 };
 
 struct ServerConfig {
@@ -260,6 +274,8 @@ struct ServerConfig {
   };
   // Spent cookies remembered at once.
   std::size_t used_cookie_capacity = 65'536;
+  // Relay handover: how long a party's half waits for the other's.
+  Duration resume_lifetime = seconds(60);
   Duration registration_lifetime = seconds(120);
   Duration refresh_interval = seconds(30);
   Duration challenge_lifetime = seconds(10);
@@ -305,6 +321,7 @@ struct ServerCounters {
   std::uint64_t relay_dropped_rate = 0;
   std::uint64_t relay_dropped_quota = 0;
   std::uint64_t relay_dropped_budget = 0;  // the sender's address or the whole server over its rate
+  std::uint64_t relay_resumed = 0;         // sessions whose relay a party resumed here (handover)
 };
 
 class Server {
@@ -367,53 +384,54 @@ class Server {
     std::uint64_t instance = 0;
     auto operator<=>(const Slot&) const = default;
   };
-  // Keyed with the server's secret seed: identities and instances are the
-  // clients' choice.
-  struct SlotHash {
-    std::uint64_t seed = 0;
-    std::size_t operator()(const Slot& s) const noexcept;
-  };
   struct Registration {
     PublicKey identity{};
     std::uint64_t instance = 0;
-    std::uint64_t id = 0;
+    std::uint64_t id = 0;     // given by the table (registration_table.hpp)
     std::uint64_t order = 0;  // creation order: the newest listening one gets requests
     RegistrationKeys keys;
     Endpoint observed;
-    std::uint64_t stream = 0;  // the stream `observed` is reached over (0: UDP)
+    std::uint64_t stream = 0;   // the stream `observed` is reached over (0: UDP)
+    IpAddress registered_from;  // the shares it is charged to (address_key(), network_key())
     // Its NatInfo as the wire carries it (a third of the decoded size;
-    // decoded only for the few SessionInfos that tell it).
-    std::vector<std::uint8_t> info;
+    // decoded only for the few SessionInfos that tell it), inline.
+    SmallBytes<38> info;
     TimePoint expires{};
     TimePoint last_heard{};
     std::uint64_t issued_at_ms = 0;
     ReplayWindow received;
     std::uint64_t sent_sequence = 0;
-    Cookie cookie{};             // the one that made it: a retransmitted Prove is answered again
-    SourceKey address_key{};     // the shares it is charged to (where it registered from)
-    SourceKey network_key{};
+    // The first half of the cookie that made it, so a retransmitted Prove
+    // is answered again (the whole cookie was checked before this compares).
+    std::array<std::uint8_t, 16> cookie_head{};
     LeanBucket signalling;
     LeanBucket answers;
-    // An endpoint its authenticated messages came from that it has not
-    // proved yet, and the token of the PathChallenge sent there.
-    std::optional<Endpoint> candidate;
-    std::uint64_t candidate_stream = 0;
-    std::uint64_t path_token = 0;
-    TimePoint path_challenged{};
+    TimePoint announced{};     // cluster: last told its home
+    TimePoint turn_offered{};  // when TurnServers last went out (with turn_offered_ever)
+    bool turn_offered_ever = false;
     bool listening = true;
     bool single_session = false;
     bool taken = false;   // single-session: has a request waiting or accepted
     bool closed = false;  // unregistered; kept until its cookie expired (replays)
-    TimePoint announced{};  // cluster: last told its home
-    std::optional<TimePoint> turn_offered;  // when TurnServers last went out
     Slot slot() const { return {identity, instance}; }
+    SourceKey address_key() const { return subscriber_key(registered_from); }
+    SourceKey network_key() const { return natpunch::network_key(registered_from); }
   };
-  // What an identity's registrations share.
-  struct IdentityState {
-    std::vector<std::uint64_t> instances;
-    LeanBucket relay_bytes;
-    LeanBucket relay_packets;
-    std::uint32_t pending_requests = 0;
+  // An endpoint a registration's authenticated messages came from that it
+  // has not proved yet, and the token of the PathChallenge sent there
+  // (rare: kept beside the registrations, by registration id).
+  struct PathCheck {
+    Endpoint candidate;
+    std::uint64_t stream = 0;  // the stream `candidate` spoke over (0: UDP)
+    std::uint64_t token = 0;
+    TimePoint challenged{};
+  };
+  // What an identity's registrations share: the table's index entry
+  // (count, unanswered requests) and, once it relays, its relay buckets.
+  using IdentityState = RegistrationTable<Registration>::IdentityEntry;
+  struct IdentityRelay {
+    LeanBucket bytes;
+    LeanBucket packets;
   };
   enum class RequestState { Waiting, Accepted, Rejected };
   struct PendingRequest {
@@ -453,6 +471,27 @@ class Server {
     NodeId remote_node = 0;
     bool caller_remote = false;
     std::shared_ptr<const cluster::PeerCard> remote_peer;
+    // Resumed here after a handover: the parties' token (this node never
+    // learnt the key).
+    std::optional<Key> resume_token;
+  };
+  // Relay handover (server_relay_handover.cpp): a party here whose
+  // session's relay is being resumed, until the other party's half is
+  // found; and, at the meeting node, the halves that arrived.
+  using ResumeKey = std::pair<std::uint64_t, PublicKey>;  // session id, the party's identity
+  struct Resuming {
+    Slot slot{};
+    PublicKey peer{};
+    Key token{};
+    TimePoint expires{};
+    TimePoint sent{};
+    bool client_asked = false;  // its client sent RelayResume (answer it); else this node's own
+  };
+  struct MeetingHalf {
+    PublicKey peer{};
+    Key token{};
+    NodeId node = 0;
+    TimePoint expires{};
   };
 
   void on_register(TimePoint now, const Register& m, std::size_t size, const Endpoint& from, std::vector<Transmit>& out);
@@ -492,7 +531,7 @@ class Server {
   // The registration a new request for `identity` goes to, if any.
   Registration* route_request(const PublicKey& identity);
   // Makes room for one more registration of `ids`; false when none is stale.
-  bool evict_stale(TimePoint now, IdentityState& ids, const PublicKey& identity);
+  bool evict_stale(TimePoint now, const PublicKey& identity);
   void erase_registration(const Slot& slot);
   void release(const Slot& callee);
   void erase_pending(std::uint64_t invitation_id);
@@ -501,6 +540,8 @@ class Server {
   void emit(ServerEvent::Kind kind, const PublicKey& identity, const PublicKey& peer = {}, Endpoint endpoint = {},
             std::uint64_t session_id = 0);
   std::uint64_t random_u64();
+  // The random half of a registration id (never 0).
+  std::uint32_t random_tag();
   // Ends a waiting request for `r` (it unregistered or was evicted): its
   // callers hear UnknownPeer at once.
   void orphan_requests(TimePoint now, const Registration& r, std::vector<Transmit>& out);
@@ -527,6 +568,16 @@ class Server {
   void on_remote_answer(TimePoint now, NodeId sender, std::uint64_t invitation, bool found, bool rejected,
                         std::vector<Transmit>& out);
   void on_cluster_relay(TimePoint now, NodeId sender, const cluster::Relay& m, std::vector<Transmit>& out);
+  // Relay handover (server_relay_handover.cpp).
+  void on_relay_resume(TimePoint now, Registration& r, const RelayResume& m, std::vector<Transmit>& out);
+  void resume_for_dead_nodes(TimePoint now, const std::vector<NodeId>& left, std::vector<Transmit>& out);
+  void send_resume_half(TimePoint now, std::uint64_t session_id, Resuming& half, std::vector<Transmit>& out);
+  void resend_resume_halves(TimePoint now, std::vector<Transmit>& out);
+  void on_resume_half(TimePoint now, const cluster::ResumeHalf& m, std::vector<Transmit>& out);
+  void on_resume_matched(TimePoint now, const cluster::ResumeMatched& m, std::vector<Transmit>& out);
+  void resume_send(TimePoint now, NodeId to, cluster::Body body, std::vector<Transmit>& out);
+  Key session_token(const Session& s) const;
+  void expire_resumes(TimePoint now);
   void answer_remote_caller(TimePoint now, Registration& callee, PendingRequest& p, bool accept,
                             std::vector<Transmit>& out);
   cluster::PeerCard card_of(const Registration& r) const;
@@ -571,9 +622,9 @@ class Server {
   std::optional<stun::SourceRateLimiter> path_limiter_;
   UsedCookies used_cookies_;
   ServerCounters counters_;
-  std::unordered_map<Slot, Registration, SlotHash> registrations_;
-  std::unordered_map<std::uint64_t, Registration*> registration_ids_;  // nodes never move
-  std::unordered_map<PublicKey, IdentityState, KeyHash> identities_;
+  RegistrationTable<Registration> registrations_;
+  std::unordered_map<std::uint64_t, PathCheck> path_checks_;  // by registration id
+  std::unordered_map<PublicKey, IdentityRelay, KeyHash> identity_relay_;  // identities that relayed
   std::uint64_t next_order_ = 0;
   std::unordered_map<std::uint64_t, PendingRequest> pending_;             // by invitation id
   std::map<std::pair<Slot, std::uint32_t>, std::uint64_t> pending_by_caller_;
@@ -592,6 +643,12 @@ class Server {
   TimerQueue pending_timers_;
   TimerQueue session_timers_;
   std::unique_ptr<ClusterState> cluster_;
+  std::map<ResumeKey, Resuming> resuming_;
+  std::map<ResumeKey, MeetingHalf> meeting_;
+  // Both expire in order of creation (one lifetime for all); an entry
+  // renewed since is pushed again when it comes up.
+  std::deque<std::pair<TimePoint, ResumeKey>> resuming_expiry_, meeting_expiry_;
+  std::optional<TimePoint> resend_resumes_at_;
 };
 
 }  // namespace natpunch::rendezvous

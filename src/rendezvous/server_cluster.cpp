@@ -142,6 +142,10 @@ void Server::cluster_dispatch(TimePoint now, NodeId sender, const cluster::Body&
           on_session_made(now, sender, m, out);
         } else if constexpr (std::is_same_v<M, cluster::Relay>) {
           on_cluster_relay(now, sender, m, out);
+        } else if constexpr (std::is_same_v<M, cluster::ResumeHalf>) {
+          on_resume_half(now, m, out);
+        } else if constexpr (std::is_same_v<M, cluster::ResumeMatched>) {
+          on_resume_matched(now, m, out);
         }
       },
       body);
@@ -269,12 +273,12 @@ void Server::cluster_members_changed(TimePoint now, const std::vector<NodeId>& l
   const NodeId self = c.membership.self();
   // Registrations whose home moved are announced to the new one (rare: a
   // node came or went; one pass over the registrations).
-  for (auto& [slot, r] : registrations_) {
-    if (r.closed) continue;
+  registrations_.for_each([&](Registration& r) {
+    if (r.closed) return;
     const NodeId before = ClusterMembership::home_among(r.identity, self, c.members);
     const NodeId after = c.membership.home(r.identity);
     if (before != after) cluster_announce(now, r, false);
-  }
+  });
   c.members = members;
   // Connects waiting on the cluster may have gone to the node that left
   // (as the callee's home or holder): asked again now, not at the
@@ -285,6 +289,9 @@ void Server::cluster_members_changed(TimePoint now, const std::vector<NodeId>& l
         (p.holder == 0 || std::find(left.begin(), left.end(), p.holder) != left.end()))
       again.push_back(id);
   std::vector<Transmit> out;  // a re-route answers nothing to clients by itself
+  // Sessions relayed with a node that left: resumed through the nodes
+  // their parties are at now.
+  resume_for_dead_nodes(now, left, out);
   for (auto id : again) {
     auto it = pending_.find(id);
     if (it == pending_.end()) continue;

@@ -335,6 +335,13 @@ void PeerSessionMachine::on_client_events(TimePoint now) {
       if (config_.caller && config_.peer) request_id_ = client_.connect(now, *config_.peer);
       continue;
     }
+    if (const auto* r = std::get_if<ev::RelayResumed>(&*e)) {
+      // Registered again (a restart, or a move to another node): the
+      // server runs our session's relay again (issue 21, relay handover).
+      if (r->session_id == session_.session_id && session_.session_id != 0)
+        progress(SessionProgress::Kind::kRegistered, "relay resumed through " + info_.server);
+      continue;
+    }
     if (const auto* r = std::get_if<ev::RegistrationRefused>(&*e)) {
       refused_ = r->code;
       continue;

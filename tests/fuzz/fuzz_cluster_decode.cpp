@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The type in the low 7 bits; the high bit sends it to every node.
   const std::uint8_t t = data[0] & 0x7f;
-  if (t < static_cast<std::uint8_t>(ClusterType::Hello) || t > static_cast<std::uint8_t>(ClusterType::Relay)) return 0;
+  if (t < static_cast<std::uint8_t>(ClusterType::Hello) || t > static_cast<std::uint8_t>(ClusterType::ResumeMatched)) return 0;
   const auto type = static_cast<ClusterType>(t);
   const auto body_bytes = input.subspan(1);
   auto body = decode_cluster_body(type, body_bytes);

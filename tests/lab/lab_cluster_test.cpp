@@ -15,6 +15,15 @@
 //                                      3) to the other listener succeeds
 //                                      once it moved, within two refresh
 //                                      intervals of the kill
+//   ClusterInLab.RelayedSessionOutlivesItsNode
+//                                      prc x prc, --force-relay: both peers
+//                                      registered at node 1, a numbered
+//                                      --stdio stream through its relay;
+//                                      node 1 is killed mid-stream: both
+//                                      move, resume the relay elsewhere and
+//                                      the stream goes on -- each line at
+//                                      most once, all lost ones in one gap
+//                                      (sent while no node relayed)
 //
 // Single-node mode (no --cluster, no NATS) is what every other lab test
 // runs.
@@ -265,6 +274,64 @@ TEST(ClusterInLab, NodeAndNatsDeath) {
   std::printf("[cluster-lab] session to the moved listener %.2f s after the kill (two refresh intervals: %.0f s)\n",
               *session_after_s, two_intervals);
   EXPECT_LE(*session_after_s, two_intervals) << context;
+}
+
+TEST(ClusterInLab, RelayedSessionOutlivesItsNode) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  Lab lab("tclhand", "--a prc --b prc");
+  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+  Cluster cluster(lab);
+  ASSERT_TRUE(cluster.start()) << "the cluster did not form" << cluster.context();
+  const std::string opts = " --wait 25 --mapping endpoint-independent --filtering address-and-port-dependent";
+  const std::string nodes = " --rendezvous " + all_nodes({0, 1, 2});
+  auto b = start_peer(lab, cluster, "b", "listen --accept-any --stdio --json" + nodes + opts, "sleep 45");
+  const auto id_b = wait_identity(b, true);
+  ASSERT_EQ(id_b.size(), 64u) << file_text(b.err);
+  // 120 numbered lines, one each 0.2 s (24 s): node 1 dies after ~3 s.
+  constexpr int kLines = 120;
+  auto a = start_peer(lab, cluster, "a", "connect --stdio --json --force-relay --peer " + id_b + nodes + opts,
+                      "sleep 1; for i in $(seq 1 " + std::to_string(kLines) + "); do echo line$i; sleep 0.2; done");
+  ASSERT_TRUE(wait_until([&] { return file_text(b.out).find("line3\n") != std::string::npos; }, std::chrono::seconds(15)))
+      << "the relayed session did not form\nconnect:\n" << file_text(a.err) << "\nlisten:\n" << file_text(b.err)
+      << cluster.context();
+  cluster.nodes[0]->kill_now();
+  wait_until([&] { return !a.process->running(); }, std::chrono::seconds(40));
+  wait_until([&] { return !b.process->running(); }, std::chrono::seconds(5));
+  a.process->stop();
+  b.process->stop();
+  const std::string context = "\nconnect a:\n" + file_text(a.err) + "\nlisten b:\n" + file_text(b.out) +
+                              file_text(b.err) + cluster.context();
+  // Which lines arrived, how often.
+  std::vector<int> seen(kLines + 1, 0);
+  std::istringstream lines(file_text(b.out));
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("line", 0) == 0) {
+      const int i = std::atoi(line.c_str() + 4);
+      if (i >= 1 && i <= kLines) ++seen[i];
+    }
+  int lost = 0, gaps = 0, twice = 0;
+  for (int i = 1; i <= kLines; ++i) {
+    twice += seen[i] > 1 ? 1 : 0;
+    if (seen[i] == 0) {
+      ++lost;
+      if (i == 1 || seen[i - 1] != 0) ++gaps;
+    }
+  }
+  std::printf("[cluster-lab] relayed stream across the relaying node's death: %d of %d lines lost (%.1f s of "
+              "stream), in %d gap(s), %d twice\n",
+              lost, kLines, lost * 0.2, gaps, twice);
+  EXPECT_EQ(twice, 0) << context;
+  EXPECT_LE(gaps, 1) << "loss only while no node relayed" << context;
+  EXPECT_EQ(seen[kLines], 1) << "the stream went on to its end" << context;
+  // Both moved (refreshes every 3 s, four unanswered, then the next
+  // node), and both said their relay runs again.
+  for (const auto* p : {&a, &b}) {
+    EXPECT_NE(file_text(p->err).find("stopped answering"), std::string::npos) << context;
+    EXPECT_NE(file_text(p->err).find("relay resumed through"), std::string::npos) << context;
+  }
+  // The outage is bounded by the failover (about two refresh intervals
+  // plus a registration): at most 15 s of the stream.
+  EXPECT_LE(lost * 0.2, 15.0) << context;
 }
 
 }  // namespace

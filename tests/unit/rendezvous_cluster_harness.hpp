@@ -16,6 +16,23 @@
 
 namespace natpunch::rendezvous::testing {
 
+// A client's address on the lab's public segment, and the two kinds of
+// client the cluster tests use.
+inline Endpoint peer_ep(std::uint8_t host, std::uint16_t port = 40000) {
+  return Endpoint{IpAddress::v4({198, 51, 100, host}), port};
+}
+inline ClientConfig listener() {
+  ClientConfig c;
+  c.listening = true;
+  c.accept_policy = accept_all();
+  return c;
+}
+inline ClientConfig caller() {
+  ClientConfig c;
+  c.listening = false;
+  return c;
+}
+
 inline ClusterKey test_cluster_key() {
   ClusterKey k{};
   for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(0xc0 + i);

@@ -9,21 +9,6 @@
 namespace natpunch::rendezvous::testing {
 namespace {
 
-Endpoint peer_ep(std::uint8_t host, std::uint16_t port = 40000) { return Endpoint{IpAddress::v4({198, 51, 100, host}), port}; }
-
-ClientConfig listener() {
-  ClientConfig c;
-  c.listening = true;
-  c.accept_policy = accept_all();
-  return c;
-}
-
-ClientConfig caller() {
-  ClientConfig c;
-  c.listening = false;
-  return c;
-}
-
 // Every pair of nodes (same node included): the session the two peers get
 // is one session -- same id and key, the same start time, each told the
 // other's endpoint -- and the relay carries data both ways.

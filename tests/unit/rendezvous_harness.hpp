@@ -184,8 +184,10 @@ struct RawPeer {
     auto challenge = decode(h.stray.back().bytes);
     if (!challenge || !std::holds_alternative<Challenge>(*challenge)) return false;
     const auto& c = std::get<Challenge>(*challenge);
-    keys = *derive_client_keys(identity, c);
+    const KeyShare share = KeyShare::from_secret(identity.seed);
+    keys = *derive_client_keys(identity, share, c);
     Prove p;
+    p.key_share = share.public_key;
     p.identity = identity.public_key;
     p.client_nonce = r.client_nonce;
     p.issued_at_ms = c.issued_at_ms;

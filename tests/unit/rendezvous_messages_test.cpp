@@ -296,7 +296,7 @@ INSTANTIATE_TEST_SUITE_P(
                 DecodeError::Truncated},
         BadCase{"ProveFlagsHigh", [](auto& b) { b[kProveFlags] = 0x81; }, Prove{}, DecodeError::BadFlags},
         // NatInfo's flags: the byte before Prove's signature, SessionInfo's last before the tag.
-        BadCase{"NatInfoFlags", [](auto& b) { b[b.size() - kSignatureSize - 1] = 0x02; }, Prove{}, DecodeError::BadFlags},
+        BadCase{"NatInfoFlags", [](auto& b) { b[b.size() - kSignatureSize - kKeySize - 1] = 0x02; }, Prove{}, DecodeError::BadFlags},
         BadCase{"PeerNatInfoFlags", [](auto& b) { b[b.size() - kTagSize - 1] = 0x81; },
                 SessionInfo{{}, 1, {}, 0, Role::Caller, 0, {}, v4(9, 9999), {}}, DecodeError::BadFlags},
         BadCase{"UnregisterTrailing", [](auto& b) { b.push_back(0); }, Unregister{}, DecodeError::TrailingBytes},
@@ -384,7 +384,7 @@ TEST(RendezvousMessages, FuzzSeedsDecodeAndReencode) {
     EXPECT_EQ(encode(*decoded), bytes) << entry.path();
     types.insert(type_of(*decoded));
   }
-  EXPECT_EQ(types.size(), 18u);
+  EXPECT_EQ(types.size(), 20u);
 }
 
 TEST(RendezvousMessages, PublicKeyHexRoundTrips) {

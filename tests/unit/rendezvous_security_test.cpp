@@ -54,6 +54,40 @@ TEST(RendezvousSecurity, WithoutTheKeyNobodyRegistersAsSomeoneElse) {
   EXPECT_EQ(h.server().observed_endpoint(victim.client->identity()), victim.endpoint);
 }
 
+// The registration's keys come from the key share the Prove names: one
+// swapped on the way (the attacker's own, to learn the keys) breaks the
+// signature; a small-order one, signed by its owner, gives no keys.
+TEST(RendezvousSecurity, TheProvesKeyShareIsSignedAndMustBeAUsefulKey) {
+  for (const bool swap : {true, false}) {
+    Harness h;
+    const Endpoint client = ep(198, 51, 100, 10, 5000);
+    const Identity alice = Identity::generate(h.random());
+    Register r;
+    r.identity = alice.public_key;
+    h.inject(client, encode(r));
+    const auto c = std::get<Challenge>(*decode(h.stray.back().bytes));
+    Prove p;
+    p.identity = alice.public_key;
+    p.issued_at_ms = c.issued_at_ms;
+    p.cookie = c.cookie;
+    Key secret{};
+    secret.fill(7);
+    p.key_share = swap ? KeyShare::from_secret(secret).public_key : PublicKey{};  // {}: small order
+    auto bytes = encode(p);
+    sign_prove(bytes, alice, c.server_key);
+    if (swap) {
+      secret.fill(8);
+      const PublicKey mallorys = KeyShare::from_secret(secret).public_key;
+      std::copy(mallorys.begin(), mallorys.end(), bytes.end() - kSignatureSize - kKeySize);
+    }
+    const auto strays = h.stray.size();
+    h.inject(client, bytes);
+    EXPECT_EQ(h.stray.size(), strays) << swap;
+    EXPECT_EQ(h.server().counters().dropped_bad_signature, 1u) << swap;
+    EXPECT_EQ(h.server().registration_count(), 0u) << swap;
+  }
+}
+
 TEST(RendezvousSecurity, ReplayedProveFailsFromAnyAddressAndLater) {
   Harness h;
   auto& victim = h.add_peer(ep(198, 51, 100, 10, 5000));

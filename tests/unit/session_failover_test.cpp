@@ -5,6 +5,7 @@
 // (session_net.hpp): the first address below belongs to nobody.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "session/peer_session_machine.hpp"
@@ -79,6 +80,48 @@ TEST(SessionFailover, EveryServerSilentFailsNamingThemAll) {
   EXPECT_NE(failed->error.message.find("203.0.113.99:7000, 203.0.113.98:7000"), std::string::npos)
       << failed->error.message;
   EXPECT_GE(b.machine->failovers(), 2u) << "it tried each, and the first again";
+}
+
+// Relay handover (issue 21) at the session level, with one server that
+// restarts (what a cluster node's death is to its clients, see
+// rendezvous_relay_handover_test.cpp for the cluster): the relayed session
+// stays open, and once both peers registered again and resumed the relay,
+// data flows both ways again -- each datagram once; what was sent while
+// the server knew neither is lost, as any relayed datagram may be.
+TEST(SessionFailover, ARelayedSessionCarriesOnAcrossItsServersRestart) {
+  SessionNet net;
+  const auto id_a = net.identity(), id_b = net.identity();
+  auto& b = net.add(net.config(false, id_b), kAddressB);
+  auto ca = net.config(true, id_a);
+  ca.peer = id_b.public_key;
+  ca.plan.relay_only = true;
+  auto& a = net.add(ca, kAddressA);
+  net.run_for(seconds(5), [&] { return net.both_open(); });
+  ASSERT_TRUE(net.both_open());
+  auto text = [](const std::string& t) { return std::vector<std::uint8_t>(t.begin(), t.end()); };
+  ASSERT_TRUE(net.send(a, text("a0")));
+  net.run_for(milliseconds(200));
+  ASSERT_EQ(b.received.size(), 1u);
+
+  net.restart_server();
+  constexpr int kLines = 40;
+  for (int i = 1; i <= kLines; ++i) {
+    net.send(a, text("a" + std::to_string(i)));  // false while the machine is not open: never here
+    net.send(b, text("b" + std::to_string(i)));
+    net.run_for(milliseconds(250));
+  }
+  net.run_for(milliseconds(500));
+  for (auto [peer, from] : {std::pair{&b, "a"}, std::pair{&a, "b"}}) {
+    SCOPED_TRACE(std::string("lines from ") + from);
+    EXPECT_TRUE(peer->open());
+    std::set<std::string> got;
+    for (const auto& p : peer->received) EXPECT_TRUE(got.insert(std::string(p.begin(), p.end())).second) << "twice";
+    // Everything from the 5th line on (the restart is noticed at the first
+    // relayed datagram: one round trip to re-register, one to resume).
+    for (int i = 5; i <= kLines; ++i) EXPECT_TRUE(got.contains(from + std::to_string(i))) << i;
+    EXPECT_GE(got.size(), static_cast<std::size_t>(kLines - 4 + (peer == &b ? 1 : 0)));
+  }
+  EXPECT_EQ(net.server().counters().relay_resumed, 2u) << "each party resumed once";
 }
 
 }  // namespace

@@ -61,8 +61,13 @@ class SessionNet {
   inline static const Endpoint kServer{IpAddress::v4({203, 0, 113, 10}), 7000};
 
   explicit SessionNet(std::uint64_t seed = 1, rendezvous::ServerConfig config = server_config()) : rng_(seed) {
+    if (!config.identity) config.identity = identity();  // a restart keeps the key clients saw
+    server_config_ = config;
     server_ = std::make_unique<rendezvous::Server>(std::move(config), random(), now);
   }
+
+  // The server process restarts: everything it held is gone (same key).
+  void restart_server() { server_ = std::make_unique<rendezvous::Server>(server_config_, random(), now); }
 
   static rendezvous::ServerConfig server_config() {
     rendezvous::ServerConfig c;
@@ -204,6 +209,7 @@ class SessionNet {
   }
 
   Rng rng_;
+  rendezvous::ServerConfig server_config_;
   std::unique_ptr<rendezvous::Server> server_;
   std::vector<std::unique_ptr<Peer>> peers_;
   std::priority_queue<Flight, std::vector<Flight>, std::greater<>> queue_;
