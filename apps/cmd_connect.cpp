@@ -78,6 +78,12 @@ struct PeerOptions {
   int measure_s = 0;           // --measure: RTT + throughput instead of the test datagram
   double measure_mbit = 0;
   int sessions = 1;            // listen: callers to serve concurrently (0: until Ctrl-C)
+  // When UDP to the rendezvous gets no answer: TCP, then TLS.
+  std::uint16_t rendezvous_tcp_port = 0;
+  std::uint16_t rendezvous_tls_port = 443;
+  std::string rendezvous_tls_ca;
+  std::string rendezvous_tls_name;
+  bool no_stream_fallback = false;
 };
 
 const char* role_name(Role role) { return role == Role::Listen ? "listen" : "connect"; }
@@ -126,6 +132,9 @@ void add_session_id(nlohmann::json& j, std::uint64_t session_id) {
 
 nlohmann::json stats_json(const SessionStats& s) {
   nlohmann::json j{{"route", to_string(s.route)},
+                   {"candidate_type", s.candidate_type},
+                   {"address_family", s.address_family},
+                   {"checks_sent", s.checks_sent},
                    {"datagrams_sent", s.datagrams_sent},
                    {"bytes_sent", s.bytes_sent},
                    {"datagrams_received", s.datagrams_received},
@@ -138,6 +147,7 @@ nlohmann::json stats_json(const SessionStats& s) {
                    {"received_lost", s.received_lost},
                    {"duplicates_dropped", s.duplicates_dropped},
                    {"queue_dropped", s.queue_dropped},
+                   {"send_failed", s.send_failed},
                    {"keepalives_sent", s.keepalives_sent},
                    {"keepalive_replies", s.keepalive_replies},
                    {"keepalive_interval_ms", s.keepalive_interval.count()},
@@ -169,6 +179,9 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
                    {"peer_observed", info.peer_observed},
                    {"strategy", info.strategy},
                    {"route", direct ? "direct" : "relay"},
+                   {"candidate_type", first.candidate_type},
+                   {"address_family", first.address_family},
+                   {"rendezvous_transport", info.rendezvous_transport},
                    {"time_to_connect_ms", std::chrono::duration<double, std::milli>(info.time_to_connect).count()},
                    {"time_to_first_byte_ms", std::chrono::duration<double, std::milli>(info.time_to_first_byte).count()},
                    {"probes_sent", info.probes_sent},
@@ -411,6 +424,11 @@ std::optional<SessionOptions> session_options(const PeerOptions& o) {
   s.keepalive = !o.no_keepalive;
   s.keepalive_reply_timeout = milliseconds(o.keepalive_reply_ms);
   s.keepalive_misses_for_dead = o.keepalive_misses;
+  s.stream_fallback = !o.no_stream_fallback;
+  s.rendezvous_tcp_port = o.rendezvous_tcp_port;
+  s.rendezvous_tls_port = o.rendezvous_tls_port;
+  s.rendezvous_tls_ca = o.rendezvous_tls_ca;
+  s.rendezvous_tls_name = o.rendezvous_tls_name;
   to_session_options(o.turn, s);
   return s;
 }
@@ -480,6 +498,7 @@ int run_peer(Role role, const PeerOptions& o) {
              << first.local_socket << ")\n";
     else
       report << "route: relay via " << info.server << " (punching: " << info.stop_reason << ")\n";
+    report << "rendezvous: " << info.server << " over " << info.rendezvous_transport << "\n";
     report << "time-to-connect: " << fixed(connect_ms, 1) << " ms, " << info.probes_sent << " probes sent" << std::endl;
   }
 
@@ -577,6 +596,20 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
   cmd.add_option("--identity", o.identity_file,
                  "Ed25519 identity file (created with mode 0600 if missing); without it a fresh identity per run");
   cmd.add_option("--server-key", o.server_key, "Pin the rendezvous server's key (64 hex digits it prints)");
+  cmd.add_option("--rendezvous-tcp-port", o.rendezvous_tcp_port,
+                 "When UDP to the rendezvous gets no answer for 2 s (a network that blocks UDP), register over TCP "
+                 "on this port (`rendezvous --tcp`; default: the UDP port), then over TLS; such a side relays only");
+  cmd.add_option("--rendezvous-tls-port", o.rendezvous_tls_port,
+                 "Port of the rendezvous's TLS listener (`rendezvous --tls`), tried after TCP; 0: no TLS")
+      ->capture_default_str();
+  cmd.add_option("--rendezvous-tls-ca", o.rendezvous_tls_ca,
+                 "PEM file of the CA that signed the rendezvous's TLS certificate (default: the system's CAs); the "
+                 "certificate must name the server (--rendezvous-tls-name); a mismatch is an error, never skipped")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--rendezvous-tls-name", o.rendezvous_tls_name,
+                 "Name (or IP) the rendezvous's TLS certificate must carry (default: the server's address)");
+  cmd.add_flag("--no-stream-fallback", o.no_stream_fallback,
+               "Never register over TCP/TLS: UDP only (the registration fails when UDP gets no answer)");
   cmd.add_option("--mapping", o.mapping,
                  "Own NAT mapping behaviour, if known (none, endpoint-independent, address-dependent, "
                  "address-and-port-dependent, unknown); overrides what is learned at registration")

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -48,7 +49,23 @@ struct RendezvousOptions {
   std::vector<std::string> turn_servers;
   std::string turn_secret;
   int turn_ttl_s = 3600;
+  std::string tcp;
+  std::string tls;
+  std::string tls_cert;
+  std::string tls_key;
+  std::size_t stream_max_connections = 4096;
+  int stream_idle_timeout_s = 90;
 };
+
+// --tcp / --tls: PORT (on --listen's address) or IP:PORT.
+std::optional<Endpoint> stream_endpoint(const std::string& text, const Endpoint& listen) {
+  if (text.find(':') == std::string::npos) {
+    auto port = Endpoint::parse("0.0.0.0:" + text);
+    if (!port) return std::nullopt;
+    return Endpoint{listen.address, port->port};
+  }
+  return Endpoint::parse(text);
+}
 
 // --turn-server IP:PORT[,udp][,tcp][,tls=PORT][,name=NAME] (without udp or
 // tcp: both).
@@ -310,6 +327,36 @@ int run(const RendezvousOptions& o) {
   run_options.cluster_servers = nats_servers;
   run_options.cluster_subject = o.cluster_subject;
   run_options.metrics_listen = metrics;
+  for (const auto& [text, name, target] : {std::tuple{o.tcp, "--tcp", &run_options.tcp_listen},
+                                           std::tuple{o.tls, "--tls", &run_options.tls_listen}}) {
+    if (text.empty()) continue;
+    *target = stream_endpoint(text, *listen);
+    if (!*target) {
+      std::cerr << "error: " << name << " '" << text << "' is not PORT or IP:PORT (e.g. 443 or 203.0.113.10:443)\n";
+      return kExitUsage;
+    }
+  }
+  if (run_options.tls_listen && (o.tls_cert.empty() || o.tls_key.empty())) {
+    std::cerr << "error: --tls needs --tls-cert FILE and --tls-key FILE (PEM: the certificate chain and its key)\n";
+    return kExitUsage;
+  }
+  if (!run_options.tls_listen && (!o.tls_cert.empty() || !o.tls_key.empty())) {
+    std::cerr << "error: --tls-cert / --tls-key are for --tls PORT (the TLS listener)\n";
+    return kExitUsage;
+  }
+  run_options.tls_certificate_file = o.tls_cert;
+  run_options.tls_key_file = o.tls_key;
+  run_options.stream_limits.max_connections = o.stream_max_connections;
+  // A connection lives on its client's refreshes: never cut one between two.
+  run_options.stream_limits.idle_timeout =
+      std::max<Duration>(seconds(o.stream_idle_timeout_s), 3 * config.refresh_interval);
+  run_options.on_stream_ready = [json](const std::string& transport, const Endpoint& bound) {
+    if (json)
+      std::cout << nlohmann::json{{"event", "listening"}, {"address", bound.to_string()}, {"transport", transport}}.dump()
+                << std::endl;
+    else
+      std::cout << "listening on " << bound.to_string() << " (" << transport << ")" << std::endl;
+  };
   run_options.on_notice = [json](const std::string& line) {
     if (json)
       std::cout << nlohmann::json{{"event", "cluster"}, {"message", line}}.dump() << std::endl;
@@ -481,12 +528,32 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
                   "Serve the counters in the Prometheus text format on this TCP IP:PORT (HTTP GET; keep it on "
                   "loopback or a management network)")
       ->check(bind_address());
+  cmd->add_option("--tcp", o->tcp,
+                  "Also take registrations over TCP on this PORT (of --listen's address) or IP:PORT: for clients "
+                  "whose network blocks UDP (same authentication and limits; relay too)");
+  cmd->add_option("--tls", o->tls,
+                  "Also take registrations over TLS on this PORT or IP:PORT (443 passes most firewalls); needs "
+                  "--tls-cert and --tls-key");
+  cmd->add_option("--tls-cert", o->tls_cert, "PEM certificate chain for --tls (its name or IP is what clients check)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", o->tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  cmd->add_option("--stream-max-connections", o->stream_max_connections,
+                  "TCP + TLS connections at once (one address may hold 1/64 of them, at least 4)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  cmd->add_option("--stream-idle-timeout", o->stream_idle_timeout_s,
+                  "Seconds a TCP/TLS connection may stay without a whole message (at least three of the clients' "
+                  "refresh intervals, a quarter of --registration-lifetime each)")
+      ->check(CLI::Range(10, 3600))
+      ->capture_default_str();
   cmd->add_flag("--json-log", o->json_log, "One JSON object per line on stdout (listening, registered, "
                                            "session-created, rejected, expired, cluster, stats, stopped)");
   cmd->footer(
       "Example:\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --identity /var/lib/natpunch/server.key --json-log\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --stun-alt 203.0.113.11:7001   # peers learn their NAT here\n"
+      "  natpunch rendezvous --listen 203.0.113.10:7000 --tcp 7000 --tls 443 --tls-cert cert.pem --tls-key key.pem\n"
+      "      # clients whose UDP is blocked register over TCP, then TLS (frames: 2-byte length + message)\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --turn-server 203.0.113.10:3478,tls=443,name=turn.example.org \\\n"
       "      --turn-secret \"$SECRET\"     # peers also get short-lived TURN credentials for this coturn\n"
       "Signalling is authenticated (Ed25519 challenge, then a MAC per datagram); unauthenticated requests never\n"

@@ -174,6 +174,19 @@ struct SessionOptions {
   // Polled while waiting for the peer and while punching; true ends
   // connect()/listen() with kInterrupted.
   std::function<bool()> should_stop;
+  // A network that blocks UDP: when the UDP registration gets no answer
+  // for 2 s, register over TCP (the server's `rendezvous --tcp`; port 0:
+  // the UDP port's number), then over TLS (`--tls`; port 0: not tried),
+  // and relay only (connect, listen and each registration of open_listener).
+  bool stream_fallback = true;
+  std::uint16_t rendezvous_tcp_port = 0;
+  std::uint16_t rendezvous_tls_port = 443;
+  // PEM file of the CA that signed the server's TLS certificate; empty:
+  // the system's CAs. The certificate must name rendezvous_tls_name (empty:
+  // the server's address); a refused certificate is an error naming the
+  // server, never "no answer".
+  std::string rendezvous_tls_ca;
+  std::string rendezvous_tls_name;
 };
 
 struct SessionInfo {
@@ -183,6 +196,9 @@ struct SessionInfo {
   std::string observed;       // own public endpoint as the rendezvous saw it
   std::string peer_observed;  // the peer's
   std::string server;         // the rendezvous server's address
+  // How this side reached it: "udp", or "tcp" / "tls" when UDP got no
+  // answer (a network that blocks UDP; this side then relays only).
+  std::string rendezvous_transport = "udp";
   std::string strategy;       // last strategy tried ("relay" when forced)
   std::string stop_reason;    // why punching ended without a direct path
   std::chrono::microseconds time_to_connect{0};  // from the common start
@@ -213,6 +229,9 @@ struct SessionStats {
   std::uint64_t received_lost = 0;
   std::uint64_t duplicates_dropped = 0;
   std::uint64_t queue_dropped = 0;  // arrived while 8192 others waited for receive()
+  // Datagrams (of any kind: data, keepalives, probes) the host refused to
+  // send: no route, no interface (a phone between networks), no socket.
+  std::uint64_t send_failed = 0;
   std::uint64_t keepalives_sent = 0, keepalive_replies = 0;
   std::chrono::milliseconds keepalive_interval{0};
   std::optional<std::chrono::microseconds> rtt;  // latest keepalive round trip on the direct path
@@ -235,6 +254,12 @@ struct SessionStats {
   // and reported endpoints ignored as impossible (0.0.0.0, port 0, ...).
   std::uint64_t peer_endpoint_changes = 0, peer_endpoints_ignored = 0;
   bool peer_closed = false;
+  // What carries the data now (issue 19): the type of the peer's candidate
+  // the path goes to ("host", "srflx", "predicted"; "relay" while relayed)
+  // and its address family ("ipv4", "ipv6"; relayed: the rendezvous's).
+  std::string candidate_type = "relay";
+  std::string address_family = "ipv4";
+  std::uint64_t checks_sent = 0;  // candidate checks (host pairs), all tries
 };
 
 class Session {

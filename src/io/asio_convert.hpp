@@ -1,5 +1,6 @@
 #pragma once
-// Conversions between natpunch's Endpoint and Asio's UDP endpoint.
+// Conversions between natpunch's Endpoint and Asio's UDP and TCP endpoints.
+#include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
 
 #include "core/endpoint.hpp"
@@ -28,6 +29,13 @@ inline Endpoint from_asio(const asio::ip::udp::endpoint& e) {
   std::array<std::uint8_t, 16> raw{};
   std::copy(b.begin(), b.end(), raw.begin());
   return {IpAddress::v6(raw), e.port()};
+}
+
+inline Endpoint from_asio(const asio::ip::tcp::endpoint& e) { return from_asio(asio::ip::udp::endpoint(e.address(), e.port())); }
+
+inline asio::ip::tcp::endpoint to_asio_tcp(const Endpoint& e) {
+  const auto u = to_asio(e);
+  return {u.address(), u.port()};
 }
 
 }  // namespace natpunch::io

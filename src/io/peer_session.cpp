@@ -12,8 +12,10 @@
 // driver's epoll set): every socket is touched by one thread only.
 #include "io/peer_session.hpp"
 
+#include <netinet/in.h>
 #include <sodium.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +28,7 @@
 #include "io/local_addresses.hpp"
 #include "io/os_random.hpp"
 #include "io/punch_driver.hpp"
+#include "io/rendezvous_stream_link.hpp"
 #include "io/turn_link.hpp"
 #include "session/peer_session_machine.hpp"
 
@@ -40,6 +43,13 @@ constexpr std::size_t kMaxQueued = 8192;
 // Longest sleep while opening (should_stop is polled in between) and once open.
 constexpr Duration kOpeningWait = milliseconds(50);
 constexpr Duration kOpenWait = milliseconds(200);
+// How often the host's addresses are looked at (getifaddrs: a few
+// microseconds): a phone that changed networks is noticed within this.
+// Polling rather than a netlink subscription: one code path for every
+// interface change, no extra descriptor or thread, and a second is well
+// below the time a re-punch takes anyway.
+constexpr Duration kAddressPoll = milliseconds(1000);
+constexpr Duration kAddressRecheck = milliseconds(100);  // after a refused send
 constexpr Duration kTurnConnectTimeout = seconds(5);
 
 session::SessionConfig machine_config(const PeerSessionConfig& c) {
@@ -72,6 +82,7 @@ class PeerSession final : public Session {
   ~PeerSession() override { close(); }
 
   Result<bool, Error> establish();
+  void add_v6_socket(session::SessionConfig& machine);
   void start();
 
   bool send(std::span<const std::uint8_t> payload) override;
@@ -86,11 +97,22 @@ class PeerSession final : public Session {
   // next deadline (at most `longest`) or a datagram, feed what arrived.
   // Called with `lock` held; sleeps without it.
   void turn(std::unique_lock<std::mutex>& lock, Duration longest);
+  // The host candidates now: socket 0 at every usable address of its
+  // family, the IPv6 socket at every IPv6 one (at most kMaxLocalEndpoints).
+  std::vector<Endpoint> host_endpoints() const;
+  // Every kAddressPoll: tells the machine when the host candidates changed.
+  void watch_addresses(TimePoint now);
   void on_event(se::Progress& p);
   void loop();
+  // The UDP fallback (RendezvousFallback): opens the next stream when due.
+  void check_fallback(TimePoint now);
+  bool open_stream(TimePoint now, turn::Transport transport);
+  void drop_stream(TimePoint now);
   // The TURN route's link: opened when the machine first has a route (the
   // TCP connect and TLS handshake block the loop, at most kTurnConnectTimeout).
   void open_turn_link();
+  // Sends what the machine has due: TURN's to its link, the server's over
+  // the rendezvous stream when there is one, the rest through the driver.
   void flush();
   void read_turn_link();
 
@@ -105,6 +127,22 @@ class PeerSession final : public Session {
   std::optional<Error> failed_;
   bool established_ = false;
   bool opening_ = true;  // establish() runs the loop; then the background thread
+  bool gather_ = false;  // host candidates are ours to gather (and to watch)
+  std::optional<std::uint16_t> v6_port_;  // the IPv6 socket's
+  std::vector<Endpoint> host_;
+  TimePoint next_address_poll_{};
+  std::uint64_t send_failed_seen_ = 0;
+
+  // The rendezvous over a stream (UDP got no answer).
+  TimePoint started_{};
+  bool heard_server_ = false;      // over UDP, or over the current stream
+  std::size_t fallback_next_ = 0;  // index into fallback_order_ of the next transport to try
+  std::vector<turn::Transport> fallback_order_;
+  std::unique_ptr<RendezvousStreamLink> stream_;
+  std::optional<turn::Transport> stream_transport_;  // the one that answered (kept after a drop)
+  TimePoint stream_opened_{};
+  std::optional<TimePoint> reconnect_at_;
+  std::vector<std::string> stream_errors_;
 
   // Shared with the background thread: under mutex_.
   mutable std::mutex mutex_;
@@ -121,24 +159,116 @@ void PeerSession::on_event(se::Progress& p) {
   if (config_.on_progress) config_.on_progress(p.progress);
 }
 
+bool PeerSession::open_stream(TimePoint now, turn::Transport transport) {
+  const auto& f = config_.fallback;
+  RendezvousStreamOptions options;
+  options.transport = transport;
+  options.server = machine_->server();
+  if (transport == turn::Transport::kTcp && f.tcp_port != 0) options.server.port = f.tcp_port;
+  if (transport == turn::Transport::kTls) options.server.port = f.tls_port;
+  options.tls = f.tls_options;
+  if (options.tls.server_name.empty()) options.tls.server_name = machine_->server().address.to_string();
+  options.connect_timeout = f.connect_timeout;
+  auto opened = RendezvousStreamLink::open(options);
+  if (!opened) {
+    if (opened.error().certificate) {
+      stream_errors_.clear();  // the one reason that matters
+      machine_->rendezvous_unreachable(
+          now, opened.error().message +
+                   " (give the CA that signed the server's certificate with --rendezvous-tls-ca FILE; never "
+                   "treated as no answer)");
+    } else {
+      stream_errors_.push_back(opened.error().message);
+    }
+    return false;
+  }
+  stream_ = std::move(*opened);
+  driver_->watch_readable(stream_->native_handle());
+  stream_opened_ = now;
+  heard_server_ = false;
+  // Registers over it (again, after a reconnection: the server follows the
+  // registration to the new connection).
+  machine_->use_rendezvous_stream(now, std::string(turn::to_string(transport)));
+  stream_transport_ = transport;
+  return true;
+}
+
+void PeerSession::drop_stream(TimePoint now) {
+  if (!stream_) return;
+  if (auto e = stream_->error()) stream_errors_.push_back(*e);
+  driver_->unwatch(stream_->native_handle());
+  stream_.reset();
+  reconnect_at_ = now + seconds(2);
+}
+
+void PeerSession::check_fallback(TimePoint now) {
+  const auto& f = config_.fallback;
+  if (!f.enabled || failed_ || machine_->phase() == session::Phase::Closed ||
+      machine_->phase() == session::Phase::Failed)
+    return;
+  if (stream_ && stream_->closed()) {
+    const bool answered = heard_server_;
+    if (!answered && !stream_->error())
+      stream_errors_.push_back("the rendezvous server " + stream_->server().to_string() + " closed the " +
+                               std::string(turn::to_string(stream_->transport())) + " connection without an answer");
+    drop_stream(now);
+    // One that never answered is not ours to come back to: the next transport.
+    if (!answered) {
+      stream_transport_.reset();
+      reconnect_at_.reset();
+    }
+  }
+  if (stream_) {
+    // Connected, but nothing came back (a listener that is not ours): the next one.
+    if (!heard_server_ && machine_->phase() == session::Phase::Registering && now - stream_opened_ >= f.stream_wait) {
+      stream_errors_.push_back("no answer from the rendezvous server " + stream_->server().to_string() + " over " +
+                               std::string(turn::to_string(stream_->transport())));
+      driver_->unwatch(stream_->native_handle());
+      stream_.reset();
+      stream_transport_.reset();
+    } else {
+      return;
+    }
+  }
+  // A stream that answered before and broke: back over the same transport.
+  if (stream_transport_) {
+    if (reconnect_at_ && now < *reconnect_at_) return;
+    if (!open_stream(now, *stream_transport_)) reconnect_at_ = now + seconds(2);
+    return;
+  }
+  if (heard_server_ || machine_->phase() != session::Phase::Registering || now - started_ < f.udp_wait) return;
+  while (fallback_next_ < fallback_order_.size() && !failed_) {
+    if (open_stream(now, fallback_order_[fallback_next_++])) return;
+    if (machine_->phase() == session::Phase::Failed) return;
+  }
+}
+
 // The machine's transmits: TURN's (socket TurnRoute::kSocket) to its link,
-// the rest through the punch driver's fast path.
-struct TurnSplit {
+// the server's into the rendezvous stream while there is one (UDP got no
+// answer), the rest through the punch driver's fast path.
+struct TransmitSplit {
   session::PeerSessionMachine& machine;
   TurnLink* link;
+  RendezvousStreamLink* stream;
   std::optional<Transmit> poll_transmit(TimePoint now) {
     while (auto t = machine.poll_transmit(now)) {
-      if (t->socket != session::TurnRoute::kSocket) return t;
-      if (link) link->send(*t);
+      if (t->socket == session::TurnRoute::kSocket) {
+        if (link) link->send(*t);
+      } else if (stream && t->socket == 0 && t->to == machine.server()) {
+        stream->send(t->bytes.span());  // refused: lost, like a datagram
+      } else {
+        return t;
+      }
     }
     return std::nullopt;
   }
 };
 
 void PeerSession::flush() {
-  TurnSplit split{*machine_, turn_link_.get()};
+  TransmitSplit split{*machine_, turn_link_.get(), stream_.get()};
   driver_->flush_from(split);
   if (turn_link_) turn_link_->flush();
+  if (stream_) stream_->flush();
 }
 
 void PeerSession::open_turn_link() {
@@ -179,6 +309,7 @@ void PeerSession::read_turn_link() {
 }
 
 void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
+  check_fallback(Clock::now());
   open_turn_link();
   flush();
   // TLS may hold decrypted bytes the socket no longer signals.
@@ -215,19 +346,83 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   // Opening ends here (a failure's Unregister went out with the flush above).
   if (failed_ || (opening_ && established_) || stopping_) return;
   const auto now = Clock::now();
+  watch_addresses(now);
   TimePoint wake = now + longest;
+  if (gather_) wake = std::min(wake, next_address_poll_);
   if (auto due = machine_->next_deadline(); due && *due < wake) wake = *due;
   lock.unlock();
   auto d = driver_->receive_until(wake);
   lock.lock();
   // Bounded, so a flood cannot starve the timers; only the first waits.
   for (std::size_t k = 0; d && k < PunchDriver::kMaxReceivePerWake; ++k) {
+    if (!stream_ && d->socket == 0 && d->from == machine_->server()) heard_server_ = true;
     machine_->on_datagram(Clock::now(), d->socket, d->from, d->bytes);
     d = driver_->receive_until(TimePoint{});
+  }
+  if (stream_) {
+    stream_->drain([&](std::span<const std::uint8_t> message) {
+      heard_server_ = true;
+      machine_->on_datagram(Clock::now(), 0, machine_->server(), message);
+    });
   }
   read_turn_link();
   const auto after = Clock::now();
   if (auto due = machine_->next_deadline(); due && *due <= after) machine_->on_timer(after);
+}
+
+std::vector<Endpoint> PeerSession::host_endpoints() const {
+  std::vector<Endpoint> out;
+  const bool v4 = config_.client.server.address.is_v4();
+  for (const auto& a : local_addresses(v4, rendezvous::kMaxLocalEndpoints))
+    out.push_back(Endpoint{a, socket0_->bound_endpoint().port});
+  if (v6_port_ && out.size() < rendezvous::kMaxLocalEndpoints)
+    for (const auto& a : local_addresses(false, rendezvous::kMaxLocalEndpoints - out.size()))
+      out.push_back(Endpoint{a, *v6_port_});
+  return out;
+}
+
+void PeerSession::watch_addresses(TimePoint now) {
+  if (!gather_) return;
+  // The kernel refused a send (no route, the interface gone): the
+  // addresses are looked at again soon, not only at the next poll.
+  if (driver_->stats().send_failed != send_failed_seen_) {
+    send_failed_seen_ = driver_->stats().send_failed;
+    next_address_poll_ = std::min(next_address_poll_, now + kAddressRecheck);
+  }
+  if (now < next_address_poll_) return;
+  next_address_poll_ = now + kAddressPoll;
+  auto host = host_endpoints();
+  if (host == host_) return;
+  host_ = host;
+  machine_->on_network_changed(now, std::move(host));
+}
+
+void PeerSession::add_v6_socket(session::SessionConfig& machine) {
+  auto& endpoints = machine.client.info.local_endpoints;
+  if (endpoints.size() >= rendezvous::kMaxLocalEndpoints) return;
+  const auto addresses = local_addresses(false, rendezvous::kMaxLocalEndpoints - endpoints.size());
+  if (addresses.empty()) return;
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const int one = 1;
+  sockaddr_in6 bind{};
+  bind.sin6_family = AF_INET6;
+  socklen_t length = sizeof bind;
+  if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0 ||
+      ::bind(fd, reinterpret_cast<const sockaddr*>(&bind), sizeof bind) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&bind), &length) != 0) {
+    ::close(fd);
+    return;
+  }
+  const SocketId id = std::max<std::uint32_t>(machine.sockets, 1);
+  if (id >= session::TurnRoute::kSocket) {  // that number is the TURN link's
+    ::close(fd);
+    return;
+  }
+  if (!driver_->adopt_socket(id, fd)) return;  // the driver closes it
+  machine.v6_socket = id;
+  v6_port_ = ntohs(bind.sin6_port);
+  for (const auto& a : addresses) endpoints.push_back(Endpoint{a, *v6_port_});
 }
 
 Result<bool, Error> PeerSession::establish() {
@@ -247,11 +442,21 @@ Result<bool, Error> PeerSession::establish() {
   const auto* server = c.server.address.data();
   const bool local_only = c.server.address.is_v4() ? server[0] == 127
                                                    : std::equal(kLoopback6.begin(), kLoopback6.end(), server);
-  if (machine.client.info.local_endpoints.empty() && !local_only)
+  if (machine.client.info.local_endpoints.empty() && !local_only) {
     for (const auto& a : local_addresses(c.server.address.is_v4(), rendezvous::kMaxLocalEndpoints))
       machine.client.info.local_endpoints.push_back(Endpoint{a, socket0_->bound_endpoint().port});
+    // IPv6 host candidates beside an IPv4 registration: one IPv6 socket
+    // (numbered after the strategy's sockets), at every global IPv6 address.
+    if (c.server.address.is_v4()) add_v6_socket(machine);
+    gather_ = true;
+    host_ = machine.client.info.local_endpoints;
+    next_address_poll_ = Clock::now() + kAddressPoll;
+  }
+  started_ = Clock::now();
+  if (config_.fallback.tcp) fallback_order_.push_back(turn::Transport::kTcp);
+  if (config_.fallback.tls) fallback_order_.push_back(turn::Transport::kTls);
   machine_ = std::make_unique<session::PeerSessionMachine>(std::move(machine), rendezvous::system_random_bytes(),
-                                                           Clock::now());
+                                                           started_);
   std::unique_lock lock(mutex_);
   while (!established_ && !failed_) {
     if (config_.should_stop && config_.should_stop()) machine_->interrupt(Clock::now());
@@ -261,6 +466,9 @@ Result<bool, Error> PeerSession::establish() {
     Error e = *failed_;
     // The kernel's reason, when the server was never reached (no route, ...).
     if (e.kind == ErrorKind::kNoAnswer && driver_->first_error()) e.message += " (" + *driver_->first_error() + ")";
+    // ... and why the streams did not help.
+    if (e.kind == ErrorKind::kNoAnswer && !stream_errors_.empty() && !stream_transport_)
+      for (const auto& why : stream_errors_) e.message += "; " + why;
     return Unexpected{e};
   }
   return true;
@@ -305,6 +513,7 @@ SessionStats PeerSession::stats() const {
   std::lock_guard lock(mutex_);
   auto s = machine_->stats();
   s.queue_dropped = queue_dropped_;
+  s.send_failed = driver_->stats().send_failed;
   return s;
 }
 

@@ -50,6 +50,35 @@ PunchDriver::PunchDriver(UdpClient& socket0, PunchDriverOptions options)
 PunchDriver::~PunchDriver() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   for (std::size_t i = 1; i < fds_.size(); ++i) ::close(fds_[i]);
+  for (const auto& a : adopted_) ::close(a.fd);
+}
+
+const PunchDriver::Adopted* PunchDriver::adopted(std::uint32_t id) const {
+  for (const auto& a : adopted_)
+    if (a.id == id) return &a;
+  return nullptr;
+}
+
+int PunchDriver::fd_of(std::uint32_t socket) const {
+  if (const auto* a = adopted(socket)) return a->fd;
+  return fds_[socket];
+}
+
+int PunchDriver::family_of(std::uint32_t socket) const {
+  if (const auto* a = adopted(socket)) return a->family;
+  return families_[socket];
+}
+
+bool PunchDriver::adopt_socket(std::uint32_t id, int fd) {
+  if (fd < 0 || id < sockets_open() || adopted(id) || id == kWakeupToken || id == kReadableToken) return false;
+  adopted_.push_back(Adopted{id, fd, socket_family(fd)});
+  if (epoll_fd_ < 0) return false;
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u32 = id;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0) return true;
+  if (!first_error_) first_error_ = std::string("epoll_ctl: ") + std::strerror(errno);
+  return false;
 }
 
 bool PunchDriver::register_socket(std::uint32_t index) {
@@ -78,6 +107,7 @@ void PunchDriver::leave_busy() {
 }
 
 bool PunchDriver::ensure_socket(std::uint32_t index) {
+  if (adopted(index)) return true;
   while (sockets_open() <= index) {
     // Same address as socket 0 (so the same route and NAT), any free port:
     // each new socket is a new mapping, which is the point.
@@ -112,7 +142,7 @@ bool PunchDriver::send(std::uint32_t socket_index, const Endpoint& to, std::span
     return false;
   }
   sockaddr_storage address{};
-  const socklen_t length = to_sockaddr(to, families_[socket_index], address);
+  const socklen_t length = to_sockaddr(to, family_of(socket_index), address);
   if (length == 0) {
     ++stats_.send_failed;
     note_send_error(to, EAFNOSUPPORT);
@@ -121,7 +151,7 @@ bool PunchDriver::send(std::uint32_t socket_index, const Endpoint& to, std::span
   ++stats_.send_syscalls;
   ssize_t n;
   do {
-    n = ::sendto(fds_[socket_index], bytes.data(), bytes.size(), MSG_DONTWAIT,
+    n = ::sendto(fd_of(socket_index), bytes.data(), bytes.size(), MSG_DONTWAIT,
                  reinterpret_cast<const sockaddr*>(&address), length);
   } while (n < 0 && errno == EINTR);
   if (n >= 0) {
@@ -186,6 +216,11 @@ void PunchDriver::send_pending(std::size_t count) {
       d.socket = kNoSocket;
       continue;
     }
+    if (adopted(d.socket)) {  // a few checks: one at a time
+      send(d.socket, d.to, d.bytes);
+      d.socket = kNoSocket;
+      continue;
+    }
     if (d.to.address.is_v6() && families_[d.socket] == AF_INET) {
       ++stats_.send_failed;
       note_send_error(d.to, EAFNOSUPPORT);
@@ -233,7 +268,7 @@ void PunchDriver::pump(punch::PunchStrategy& strategy, std::uint32_t socket_inde
 
 void PunchDriver::receive_batch(std::uint32_t socket) {
   ++stats_.receive_syscalls;
-  stats_.datagrams_received += received_.receive(fds_[socket]);
+  stats_.datagrams_received += received_.receive(fd_of(socket));
   received_socket_ = socket;
   received_next_ = 0;
 }

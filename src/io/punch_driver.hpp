@@ -154,6 +154,12 @@ class PunchDriver {
     finish_flush(count);
   }
 
+  // A socket of the caller's with a fixed number outside the strategy's
+  // range (a session's IPv6 socket beside its IPv4 ones): read with the
+  // others (receive_until says `id`), sent on one datagram at a time (it
+  // carries a few checks, never a blast). The driver closes it.
+  bool adopt_socket(std::uint32_t id, int fd);
+
   // A descriptor (an eventfd) whose readability ends a receive_until()
   // wait at once (it returns nullopt); the driver reads it empty. Lets
   // another thread wake a loop that sleeps in receive_until().
@@ -189,6 +195,14 @@ class PunchDriver {
 
  private:
   bool ensure_socket(std::uint32_t index);
+  struct Adopted {
+    std::uint32_t id;
+    int fd;
+    int family;
+  };
+  const Adopted* adopted(std::uint32_t id) const;
+  int fd_of(std::uint32_t socket) const;
+  int family_of(std::uint32_t socket) const;
   bool register_socket(std::uint32_t index);
   void enter_busy();  // extra sockets out of the epoll set
   void leave_busy();  // and back in
@@ -204,6 +218,7 @@ class PunchDriver {
   PunchDriverOptions options_;
   std::vector<int> fds_;                           // socket i's descriptor; i >= 1 owned here
   std::vector<int> families_;                      // socket i's AF_INET / AF_INET6
+  std::vector<Adopted> adopted_;                   // adopt_socket
   std::optional<std::string> first_error_;
   std::optional<SendRateLimiter> limiter_;
   std::uint64_t min_batch_ = 1;  // tokens to wait for when the cap holds the strategy back

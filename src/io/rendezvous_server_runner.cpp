@@ -9,10 +9,12 @@
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <memory>
+#include <tuple>
 
 #include "io/asio_convert.hpp"
 #include "io/colocated_stun.hpp"
 #include "io/nats_link.hpp"
+#include "io/rendezvous_streams.hpp"
 
 namespace natpunch::io {
 namespace {
@@ -62,6 +64,28 @@ class Loop {
       if (ec)
         return Unexpected{"cannot serve metrics on " + options_.metrics_listen->to_string() + " (tcp): " + ec.message()};
     }
+    if (options_.tcp_listen || options_.tls_listen) {
+      streams_ = std::make_unique<RendezvousStreams>(
+          ctx_, options_.stream_limits, server_.config().hash_seed ^ 0x5157'7245'414d'5321ULL,
+          [this](std::span<const std::uint8_t> message, const Endpoint& from, std::uint64_t stream) {
+            send(server_.handle(Clock::now(), message, from, stream));
+            after_work();
+          });
+      std::shared_ptr<const TlsServerContext> tls;
+      if (options_.tls_listen) {
+        auto loaded = TlsServerContext::load(options_.tls_certificate_file, options_.tls_key_file);
+        if (!loaded) return Unexpected{loaded.error()};
+        tls = std::move(*loaded);
+      }
+      for (const auto& [at, context, name] :
+           {std::tuple{options_.tcp_listen, std::shared_ptr<const TlsServerContext>{}, "tcp"},
+            std::tuple{options_.tls_listen, tls, "tls"}}) {
+        if (!at) continue;
+        auto bound = streams_->listen(*at, context);
+        if (!bound) return Unexpected{bound.error()};
+        stream_endpoints_.emplace_back(name, *bound);
+      }
+    }
     if (!options_.cluster_servers.empty()) {
       NatsLinkOptions link;
       link.servers = options_.cluster_servers;
@@ -78,6 +102,8 @@ class Loop {
       if (stun_) alternate = stun_->endpoints().back();  // alternate IP and port
       options_.on_ready(from_asio(socket_.local_endpoint()), alternate);
     }
+    if (options_.on_stream_ready)
+      for (const auto& [name, at] : stream_endpoints_) options_.on_stream_ready(name, at);
     receive();
     if (options_.metrics_listen) accept_metrics();
     signals_.async_wait([this](const asio::error_code& e, int) {
@@ -88,6 +114,7 @@ class Loop {
     arm_stats_timer();
     if (link_) arm_status_timer();
     ctx_.run();
+    if (streams_) streams_->stop();
     if (link_) {
       server_.leave_cluster(Clock::now());
       publish();
@@ -116,6 +143,11 @@ class Loop {
  private:
   void send(const std::vector<rendezvous::Transmit>& out) {
     for (const auto& t : out) {
+      if (t.stream != 0) {
+        // Gone (the client left) or not reading: dropped, as over UDP.
+        if (streams_) streams_->send(t.stream, t.bytes);
+        continue;
+      }
       asio::error_code send_error;
       // Non-blocking: a full send buffer drops the datagram, like the network would.
       socket_.send_to(asio::buffer(t.bytes), to_asio(t.to), 0, send_error);
@@ -257,7 +289,7 @@ class Loop {
       const std::string_view head(request->data(), n);
       std::string body, status = "200 OK";
       if (head.rfind("GET ", 0) == 0) {
-        body = prometheus_text(rendezvous_metrics(server_, this->status()));
+        body = prometheus_text(rendezvous_metrics(server_, this->status(), stream_status()));
       } else {
         status = "405 Method Not Allowed";
         body = "only GET\n";
@@ -273,6 +305,20 @@ class Loop {
                           --open_metrics_;
                         });
     });
+  }
+
+  std::optional<StreamStatus> stream_status() const {
+    if (!streams_) return std::nullopt;
+    StreamStatus s;
+    s.open = streams_->open();
+    s.guard = streams_->guard_counters();
+    const auto& c = streams_->counters();
+    s.messages_in = c.messages_in;
+    s.messages_out = c.messages_out;
+    s.framing_errors = c.framing_errors;
+    s.tls_failures = c.tls_failures;
+    s.dropped_backlog = c.dropped_backlog;
+    return s;
   }
 
   rendezvous::Server& server_;
@@ -291,6 +337,10 @@ class Loop {
   std::array<std::uint8_t, 65536> in_{};
   std::unique_ptr<ColocatedStun> stun_;  // with options.stun
   std::unique_ptr<NatsLink> link_;
+  // Declared after the loop's sockets and timers: destroyed before them,
+  // and before ctx_ (its handlers hold the connections).
+  std::unique_ptr<RendezvousStreams> streams_;
+  std::vector<std::pair<std::string, Endpoint>> stream_endpoints_;
   bool link_was_up_ = false;
   bool announced_up_ = false;
   std::optional<TimePoint> down_since_;
@@ -300,7 +350,8 @@ class Loop {
 
 }  // namespace
 
-std::vector<Metric> rendezvous_metrics(const rendezvous::Server& server, const ClusterLinkStatus& link) {
+std::vector<Metric> rendezvous_metrics(const rendezvous::Server& server, const ClusterLinkStatus& link,
+                                       const std::optional<StreamStatus>& streams) {
   const auto& c = server.counters();
   std::vector<Metric> m = {
       {counter_name("registrations"), "Registrations held now", false, double(server.registration_count()), ""},
@@ -339,6 +390,26 @@ std::vector<Metric> rendezvous_metrics(const rendezvous::Server& server, const C
   for (const auto& [reason, value] : relay_drops)
     m.push_back({counter_name("relay_dropped_total"), "Relay packets dropped, by reason", true, double(value),
                  std::string("reason=\"") + reason + "\""});
+  if (streams) {
+    m.push_back({counter_name("stream_connections"), "TCP/TLS connections open", false, double(streams->open), ""});
+    m.push_back({counter_name("stream_accepted_total"), "TCP/TLS connections accepted", true,
+                 double(streams->guard.accepted), ""});
+    m.push_back({counter_name("stream_messages_in_total"), "Messages received over TCP/TLS", true,
+                 double(streams->messages_in), ""});
+    m.push_back({counter_name("stream_messages_out_total"), "Messages sent over TCP/TLS", true,
+                 double(streams->messages_out), ""});
+    const std::pair<const char*, std::uint64_t> closes[] = {
+        {"table_full", streams->guard.refused_full},      {"address_share", streams->guard.refused_address},
+        {"no_first_frame", streams->guard.timed_out_first}, {"frame_too_slow", streams->guard.timed_out_frame},
+        {"idle", streams->guard.timed_out_idle},            {"bad_frame", streams->framing_errors},
+        {"tls", streams->tls_failures},
+    };
+    for (const auto& [reason, value] : closes)
+      m.push_back({counter_name("stream_closed_total"), "TCP/TLS connections refused or closed by the server, by reason",
+                   true, double(value), std::string("reason=\"") + reason + "\""});
+    m.push_back({counter_name("stream_dropped_backlog_total"), "Answers dropped: the client did not read", true,
+                 double(streams->dropped_backlog), ""});
+  }
   if (link.configured) {
     const auto& k = server.cluster_counters();
     m.push_back({counter_name("cluster_link_up"), "1 while the NATS link is connected", false, link.connected ? 1.0 : 0.0, ""});

@@ -7,6 +7,10 @@
 // serving its own registrations and says so once a minute. A clean stop
 // says Goodbye to the other nodes.
 //
+// Streams (tcp_listen / tls_listen): the same server also takes framed
+// messages over TCP and TLS connections (io/rendezvous_streams.hpp) and
+// answers each on the connection it came over.
+//
 // Operations: SIGUSR1 reports the counters (on_stats, not final); with
 // metrics_listen set, an HTTP GET on that TCP endpoint returns them in the
 // Prometheus text format (keep it on a local or management address: it
@@ -21,6 +25,7 @@
 #include "core/prometheus_text.hpp"
 #include "core/result.hpp"
 #include "rendezvous/server.hpp"
+#include "rendezvous/stream_guard.hpp"
 #include "stun/server.hpp"
 
 namespace natpunch::io {
@@ -52,10 +57,26 @@ struct RendezvousServerRunOptions {
   // (down: at most once a minute while it lasts).
   std::function<void(const std::string&)> on_notice;
   std::optional<Endpoint> metrics_listen;
+  // Stream listeners for clients whose UDP is blocked (io/rendezvous_streams.hpp):
+  // plain TCP, and TLS with the certificate chain and key of these PEM files.
+  std::optional<Endpoint> tcp_listen;
+  std::optional<Endpoint> tls_listen;
+  std::string tls_certificate_file;
+  std::string tls_key_file;
+  rendezvous::StreamLimits stream_limits;
+  // Called once each stream listener is bound ("tcp" / "tls", the bound endpoint).
+  std::function<void(const std::string& transport, const Endpoint&)> on_stream_ready;
 };
 
 // The counters as Prometheus metrics (also used for the SIGUSR1 report).
-std::vector<Metric> rendezvous_metrics(const rendezvous::Server& server, const ClusterLinkStatus& link);
+// The stream listeners' state, for the metrics (nullopt: none configured).
+struct StreamStatus {
+  std::size_t open = 0;
+  rendezvous::StreamCounters guard;
+  std::uint64_t messages_in = 0, messages_out = 0, framing_errors = 0, tls_failures = 0, dropped_backlog = 0;
+};
+std::vector<Metric> rendezvous_metrics(const rendezvous::Server& server, const ClusterLinkStatus& link,
+                                       const std::optional<StreamStatus>& streams = std::nullopt);
 
 // Binds (the error names the address) and serves until a signal arrives.
 Result<rendezvous::ServerCounters, std::string> run_rendezvous_server(rendezvous::Server& server,

@@ -2,6 +2,7 @@
 // rendezvous::ClientConfig + punch plan, then io::open_peer_session. The
 // only translation of session options: `natpunch connect/listen` and
 // `natpunch learn` come through here too.
+#include <filesystem>
 #include <sodium.h>
 
 #include <algorithm>
@@ -168,6 +169,14 @@ Result<io::PeerSessionConfig, Error> prepare(const SessionOptions& o) {
       if (p.kind != SessionProgress::Kind::kIdentity) report(p);
     };
   config.should_stop = o.should_stop;
+  if (!o.rendezvous_tls_ca.empty() && !std::filesystem::is_regular_file(o.rendezvous_tls_ca))
+    return bad_input("rendezvous TLS CA file '" + o.rendezvous_tls_ca + "' does not exist");
+  config.fallback.enabled = o.stream_fallback;
+  config.fallback.tcp_port = o.rendezvous_tcp_port;
+  config.fallback.tls = o.rendezvous_tls_port != 0;
+  config.fallback.tls_port = o.rendezvous_tls_port;
+  config.fallback.tls_options.ca_file = o.rendezvous_tls_ca;
+  config.fallback.tls_options.server_name = o.rendezvous_tls_name;
   return config;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
-// The client side of TLS (1.2 or later) through OpenSSL memory BIOs: the
-// session never touches a socket. The caller feeds it the ciphertext that
+// TLS (1.2 or later) through OpenSSL memory BIOs: the session never
+// touches a socket. Mostly the client side (create(): TURN, the rendezvous
+// over TLS); accept() gives the server side of one connection (the
+// rendezvous server's TLS listener), with a TlsServerContext. The caller feeds it the ciphertext that
 // arrived, takes out the ciphertext to send, writes plaintext in and gets
 // plaintext out; so the framing above it (turn/stream_framer.hpp) stays
 // sans-IO, and io/turn_link.cpp is the only place that moves the bytes.
@@ -27,16 +29,36 @@ struct TlsClientOptions {
   bool verify = true;
 };
 
-class TlsClientSession {
+// A server's certificate chain and private key (PEM files), loaded once
+// and shared by the sessions it accepts.
+class TlsServerContext {
+ public:
+  // Fails (one line naming the file) when either cannot be read or the key
+  // does not match the certificate.
+  static Result<std::unique_ptr<TlsServerContext>, std::string> load(const std::string& certificate_file,
+                                                                     const std::string& key_file);
+  ~TlsServerContext();
+  TlsServerContext(const TlsServerContext&) = delete;
+  TlsServerContext& operator=(const TlsServerContext&) = delete;
+
+ private:
+  friend class TlsSession;
+  explicit TlsServerContext(void* ctx) : ctx_(ctx) {}
+  void* ctx_;  // SSL_CTX
+};
+
+class TlsSession {
  public:
   // Fails (with a one-line reason) when OpenSSL cannot set up, the CA file
   // cannot be read, or verification is on without a server name.
-  static Result<std::unique_ptr<TlsClientSession>, std::string> create(const TlsClientOptions& options);
-  ~TlsClientSession();
-  TlsClientSession(const TlsClientSession&) = delete;
-  TlsClientSession& operator=(const TlsClientSession&) = delete;
+  static Result<std::unique_ptr<TlsSession>, std::string> create(const TlsClientOptions& options);
+  // The server side of one connection, with `context`'s certificate.
+  static Result<std::unique_ptr<TlsSession>, std::string> accept(const TlsServerContext& context);
+  ~TlsSession();
+  TlsSession(const TlsSession&) = delete;
+  TlsSession& operator=(const TlsSession&) = delete;
 
-  // Ciphertext that arrived from the server.
+  // Ciphertext that arrived from the server (the client, on the server side).
   void feed(std::span<const std::uint8_t> ciphertext);
   // Plaintext for the server; held until the handshake has finished.
   void write(std::span<const std::uint8_t> plaintext);
@@ -59,7 +81,8 @@ class TlsClientSession {
 
  private:
   struct Handles;
-  explicit TlsClientSession(std::unique_ptr<Handles> handles);
+  explicit TlsSession(std::unique_ptr<Handles> handles);
+  static Result<std::unique_ptr<TlsSession>, std::string> with_bios(std::unique_ptr<Handles> handles);
   bool fail_from_openssl(int ssl_error, const char* during);
 
   std::unique_ptr<Handles> handles_;
@@ -68,5 +91,7 @@ class TlsClientSession {
   bool closed_by_peer_ = false;
   std::string error_;
 };
+
+using TlsClientSession = TlsSession;
 
 }  // namespace natpunch::io

@@ -17,8 +17,8 @@ namespace {
 
 std::string errno_text(int error) { return std::strerror(error); }
 
-std::string where(turn::Transport transport, const Endpoint& server) {
-  return "TURN server " + server.to_string() + " over " + std::string(turn::to_string(transport));
+std::string describe_server(const std::string& label, turn::Transport transport, const Endpoint& server) {
+  return label + " " + server.to_string() + " over " + std::string(turn::to_string(transport));
 }
 
 // ppoll with a deadline; the remaining time is rounded up, so a wait never
@@ -49,8 +49,10 @@ int connect_with_timeout(int fd, const sockaddr_storage& address, socklen_t leng
 
 }  // namespace
 
-TurnLink::TurnLink(turn::Transport transport, const Endpoint& server, int fd)
-    : transport_(transport), server_(server), fd_(fd) {}
+TurnLink::TurnLink(turn::Transport transport, const Endpoint& server, int fd, std::string label)
+    : transport_(transport), server_(server), label_(std::move(label)), fd_(fd) {}
+
+std::string TurnLink::where() const { return describe_server(label_, transport_, server_); }
 
 TurnLink::~TurnLink() {
   if (tls_ && tls_->handshake_done()) {
@@ -69,10 +71,10 @@ TurnLink::~TurnLink() {
 Result<std::unique_ptr<TurnLink>, std::string> TurnLink::open(const TurnLinkOptions& options) {
   const bool stream = turn::is_stream(options.transport);
   const int family = options.server.address.is_v4() ? AF_INET : AF_INET6;
-  const std::string name = where(options.transport, options.server);
+  const std::string name = describe_server(options.label, options.transport, options.server);
   const int fd = socket(family, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Unexpected{"cannot open a socket for " + name + ": " + errno_text(errno)};
-  std::unique_ptr<TurnLink> link(new TurnLink(options.transport, options.server, fd));
+  std::unique_ptr<TurnLink> link(new TurnLink(options.transport, options.server, fd, options.label));
 
   if (options.local) {
     sockaddr_storage local{};
@@ -159,7 +161,7 @@ bool TurnLink::write_out(std::string& error) {
     if (written < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-      error = "sending to " + where(transport_, server_) + " failed: " + errno_text(errno);
+      error = "sending to " + where() + " failed: " + errno_text(errno);
       return false;
     }
     out_.erase(out_.begin(), out_.begin() + written);
@@ -181,14 +183,14 @@ bool TurnLink::send(const Transmit& transmit) {
       if (errno == EINTR) continue;
       // A full socket buffer drops the datagram, like a congested link.
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return true;
-      note_error("sending to " + where(transport_, destination) + " failed: " + errno_text(errno));
+      note_error("sending to " + describe_server(label_, transport_, destination) + " failed: " + errno_text(errno));
       return false;
     }
   }
   if (tls_) {
     tls_->write(bytes);
     if (!tls_->pump(plain_)) {
-      note_error("TLS with " + where(transport_, server_) + ": " + tls_->error());
+      note_error("TLS with " + where() + ": " + tls_->error());
       closed_ = true;
       return false;
     }
@@ -227,7 +229,7 @@ std::optional<Arrival> TurnLink::read_available() {
   }
   if (got < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return std::nullopt;
-    if (errno != ECONNRESET) note_error("receiving from " + where(transport_, server_) + " failed: " + errno_text(errno));
+    if (errno != ECONNRESET) note_error("receiving from " + where() + " failed: " + errno_text(errno));
     closed_ = true;
     return std::nullopt;
   }
@@ -237,7 +239,7 @@ std::optional<Arrival> TurnLink::read_available() {
   const bool ok = tls_->pump(plain_);
   tls_->take_ciphertext(out_);  // e.g. answers to key updates
   if (!ok) {
-    note_error("TLS with " + where(transport_, server_) + ": " + tls_->error());
+    note_error("TLS with " + where() + ": " + tls_->error());
     closed_ = true;
   }
   if (tls_->closed_by_peer()) closed_ = true;

@@ -35,6 +35,9 @@ struct TurnLinkOptions {
   TlsClientOptions tls;  // kTls only
   // TCP connect plus TLS handshake.
   Duration connect_timeout = seconds(10);
+  // What the server is, for errors ("TURN server 1.2.3.4:3478 over tls: ..."):
+  // the link carries the rendezvous over TCP/TLS too (io/peer_session.cpp).
+  std::string label = "TURN server";
 };
 
 class TurnLink {
@@ -72,7 +75,8 @@ class TurnLink {
   std::size_t backlog() const { return out_.size(); }
 
  private:
-  TurnLink(turn::Transport transport, const Endpoint& server, int fd);
+  TurnLink(turn::Transport transport, const Endpoint& server, int fd, std::string label);
+  std::string where() const;
   bool write_out(std::string& error);
   bool tls_handshake(TimePoint deadline, std::string& error);
   std::optional<Arrival> read_available();
@@ -80,6 +84,7 @@ class TurnLink {
 
   turn::Transport transport_;
   Endpoint server_;
+  std::string label_;
   int fd_ = -1;
   std::unique_ptr<TlsClientSession> tls_;
   std::vector<std::uint8_t> out_;        // stream bytes (ciphertext for TLS) not yet written

@@ -384,6 +384,24 @@ void SessionChannel::on_punched(TimePoint now, const DirectPath& path) {
   go_direct(now, path);
 }
 
+void SessionChannel::on_better_path(TimePoint now, const DirectPath& path) {
+  if (closed_ || (route_ == Route::Direct && path_ == path)) return;
+  if (route_ == Route::Direct) ++counters_.path_switches;
+  go_direct(now, path);
+}
+
+void SessionChannel::on_network_changed(TimePoint now) {
+  if (closed_ || counters_.peer_closed || !config_.repunch) return;
+  if (route_ == Route::Direct) {
+    declare_dead();
+    keeper_.reset();  // the path is gone, not merely quiet; a new one brings its own
+  }
+  attempts_left_ = config_.repunch_attempts;
+  retry_delay_ = config_.repunch_retry;
+  retry_at_.reset();
+  if (!punching_ && !propose_at_) begin_proposal(now);
+}
+
 void SessionChannel::propose_upgrade(TimePoint now) {
   if (closed_ || route_ == Route::Direct || punching_ || propose_at_) return;
   attempts_left_ = 1;  // the caller of this paces further attempts

@@ -160,6 +160,16 @@ class SessionChannel {
   // The first punch connected while the session already ran on the relay
   // (opened early): data goes direct from now on.
   void on_punched(TimePoint now, const DirectPath& path);
+  // A better path than the current one proved to work both ways (an
+  // authenticated candidate check, session/candidate_checks.hpp): data goes
+  // there from now on, relayed or direct before.
+  void on_better_path(TimePoint now, const DirectPath& path);
+  // This host's addresses changed (a phone moved networks): a direct path
+  // is given up at once (route: the relay; as a death, written off what was
+  // sent since the peer was last heard) and re-punched from where the
+  // server sees us now, with the re-punch attempts of a death; a relayed
+  // session proposes a re-punch too. Nothing when closed or re-punch is off.
+  void on_network_changed(TimePoint now);
   // A relayed session tries the direct path (again) though it never died:
   // one REPUNCH proposal as after a death; the peer follows it likewise.
   void propose_upgrade(TimePoint now);

@@ -198,6 +198,9 @@ class Client {
   // flight are sent again once registered; sessions are not touched.
   void switch_server(TimePoint now, const Endpoint& server);
   std::optional<Endpoint> observed_endpoint() const { return observed_; }
+  // Whether the next Prove tells the server (and so a peer) that this side
+  // only relays (NatInfo::relay_only): a client whose UDP is blocked.
+  void set_relay_only(bool relay_only) { config_.info.relay_only = relay_only; }
   // Refreshes the registration now (its answer renews observed_endpoint():
   // after a NAT rebinding, the new external port); nothing when not
   // registered or a refresh is already in flight.

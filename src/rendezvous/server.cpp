@@ -220,8 +220,14 @@ void Server::emit(ServerEvent::Kind kind, const PublicKey& identity, const Publi
   if (config_.on_event) config_.on_event(ServerEvent{kind, identity, peer, endpoint, session_id});
 }
 
-std::vector<Transmit> Server::handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from) {
+std::vector<Transmit> Server::handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from,
+                                     std::uint64_t stream) {
   std::vector<Transmit> out;
+  in_stream_ = stream;
+  struct Reset {
+    std::uint64_t& s;
+    ~Reset() { s = 0; }
+  } reset{in_stream_};
   ++counters_.received;
   expire(now);
   auto decoded = decode(datagram);
@@ -337,7 +343,7 @@ void Server::on_register(TimePoint now, const Register& m, std::size_t size, con
   c.cookie = make_cookie(cookie_secret_, m.identity, m.client_nonce, c.issued_at_ms, from, c.puzzle_bits);
   c.server_key = kx_.public_key;
   ++counters_.challenges_sent;
-  out.push_back({from, encode(c)});
+  out.push_back({from, encode(c), in_stream_});
 }
 
 void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_t> bytes, const Endpoint& from,
@@ -359,8 +365,11 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   }
   // The Prove that made this registration, again: its Registered was lost.
   // Answered (to the proven endpoint only) without a second signature check.
-  if (existing && !existing->closed && std::equal(existing->cookie_head.begin(), existing->cookie_head.end(), m.cookie.begin()) && existing->issued_at_ms == m.issued_at_ms) {
-    if (existing->observed == from && may_answer_again(now, *existing)) send_registered(now, *existing, from, true, out);
+  if (existing && !existing->closed &&
+      std::equal(existing->cookie_head.begin(), existing->cookie_head.end(), m.cookie.begin()) &&
+      existing->issued_at_ms == m.issued_at_ms) {
+    if (existing->observed == from && existing->stream == in_stream_ && may_answer_again(now, *existing))
+      send_registered(now, *existing, from, true, out);
     return;
   }
   // A cookie must be newer than the one that made the current registration
@@ -435,6 +444,7 @@ void Server::on_prove(TimePoint now, const Prove& m, std::span<const std::uint8_
   r.order = order;
   r.keys = *keys;
   r.observed = from;
+  r.stream = in_stream_;
   std::vector<std::uint8_t> info;
   ByteWriter info_writer(info);
   write_nat_info_field(info_writer, m.info);
@@ -551,7 +561,7 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
     on_path_response(*r, p->token, now, from, out);
     return;
   }
-  if (from != r->observed) challenge_path(now, *r, from, out);
+  if (from != r->observed || in_stream_ != r->stream) challenge_path(now, *r, from, out);
 
   if (std::holds_alternative<Refresh>(message)) {
     send_registered(now, *r, from, false, out);
@@ -571,25 +581,27 @@ void Server::on_authenticated(TimePoint now, const Message& message, std::span<c
 
 void Server::challenge_path(TimePoint now, Registration& r, const Endpoint& from, std::vector<Transmit>& out) {
   auto check = path_checks_.find(r.id);
-  if (check != path_checks_.end() && check->second.candidate == from &&
+  if (check != path_checks_.end() && check->second.candidate == from && check->second.stream == in_stream_ &&
       now - check->second.challenged < config_.path_challenge_interval)
     return;
   if (path_limiter_ && !path_limiter_->allow(now, from)) return;
   PathCheck& c = path_checks_[r.id];
   c.candidate = from;
+  c.stream = in_stream_;
   c.token = random_u64();
   c.challenged = now;
   ++counters_.path_challenges_sent;
-  out.push_back({from, encode(PathChallenge{c.token})});
+  out.push_back({from, encode(PathChallenge{c.token}), in_stream_});
 }
 
 void Server::on_path_response(Registration& r, std::uint64_t token, TimePoint now, const Endpoint& from,
                               std::vector<Transmit>& out) {
   auto check = path_checks_.find(r.id);
-  if (check == path_checks_.end() || check->second.candidate != from || token != check->second.token ||
-      now - check->second.challenged > config_.path_challenge_lifetime)
+  if (check == path_checks_.end() || check->second.candidate != from || check->second.stream != in_stream_ ||
+      token != check->second.token || now - check->second.challenged > config_.path_challenge_lifetime)
     return;
   r.observed = from;
+  r.stream = in_stream_;
   path_checks_.erase(check);
   ++counters_.paths_validated;
   // The client learns where it is now (what a refresh it sent from here,
@@ -890,7 +902,7 @@ void Server::send_refused(const Endpoint& to, ErrorCode code, std::span<const st
   r.code = code;
   std::copy_n(echo.begin(), std::min(echo.size(), r.echo.size()), r.echo.begin());
   ++counters_.refused_sent;
-  out.push_back({to, encode(r)});
+  out.push_back({to, encode(r), in_stream_});  // always to the source being answered
 }
 
 template <class T>
@@ -902,7 +914,7 @@ Transmit Server::authenticated(Registration& to, T message) {
   if constexpr (std::is_same_v<T, TurnServers>) crypt_turn_passwords(message, to.keys.seal, message.auth.sequence);
   auto bytes = encode(message);
   seal(bytes, to.keys.server_to_client);
-  return Transmit{to.observed, std::move(bytes)};
+  return Transmit{to.observed, std::move(bytes), to.stream};
 }
 
 // Used by the cluster half of the server (server_cluster.cpp) too.

@@ -328,7 +328,13 @@ class Server {
  public:
   Server(ServerConfig config, RandomBytes random, TimePoint now);
 
-  std::vector<Transmit> handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from);
+  // `stream`: the driver's number of the stream connection (TCP or TLS,
+  // its frames: rendezvous/stream_framing.hpp) the message came over, 0
+  // for UDP. A stream is a source like any other (`from` is its peer's
+  // address and port); answers to it carry its number, and a registration
+  // made over it is answered there until the client proves another path.
+  std::vector<Transmit> handle(TimePoint now, std::span<const std::uint8_t> datagram, const Endpoint& from,
+                               std::uint64_t stream = 0);
   void on_timer(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
   ~Server();
@@ -386,6 +392,7 @@ class Server {
     RegistrationKeys keys;
     Endpoint observed;
     IpAddress registered_from;  // the shares it is charged to (address_key(), network_key())
+    std::uint64_t stream = 0;  // the stream `observed` is reached over (0: UDP)
     // Its NatInfo as the wire carries it (a third of the decoded size;
     // decoded only for the few SessionInfos that tell it), inline.
     SmallBytes<38> info;
@@ -415,6 +422,7 @@ class Server {
   // (rare: kept beside the registrations, by registration id).
   struct PathCheck {
     Endpoint candidate;
+    std::uint64_t stream = 0;  // the stream it came over (0: UDP)
     std::uint64_t token = 0;
     TimePoint challenged{};
   };
@@ -603,6 +611,9 @@ class Server {
   using TimerQueue = std::priority_queue<Timer, std::vector<Timer>, std::greater<>>;
 
   ServerConfig config_;
+  // The stream the message being handled came over (0: UDP, or no message):
+  // answers to its source go back there.
+  std::uint64_t in_stream_ = 0;
   RandomBytes random_;
   KxKeyPair kx_;
   Key cookie_secret_{};

@@ -124,6 +124,27 @@ void PeerSessionMachine::check_failover(TimePoint now, bool lost) {
   queue_client(now);
 }
 
+void PeerSessionMachine::use_rendezvous_stream(TimePoint now, const std::string& transport) {
+  if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  const std::string before = info_.rendezvous_transport;
+  info_.rendezvous_transport = transport;
+  config_.plan.relay_only = true;
+  client_.set_relay_only(true);
+  if (phase_ == Phase::Registering) {
+    // Connecting took some of the wait: the stream gets a fair chance.
+    registration_deadline_ = std::max(registration_deadline_, now + kStreamRegistrationWait);
+    progress(SessionProgress::Kind::kWarning,
+             "no answer over " + (before == "udp" ? std::string("UDP") : before) + " from " + info_.server +
+                 ": registering over " + transport + " (relay only)");
+  }
+  client_.switch_server(now, client_.server());
+  queue_client(now);
+}
+
+void PeerSessionMachine::rendezvous_unreachable(TimePoint now, std::string message) {
+  if (phase_ == Phase::Registering) fail(now, ErrorKind::kNoAnswer, std::move(message));
+}
+
 void PeerSessionMachine::queue_client(TimePoint now) {
   for (auto& t : client_.poll_transmit(now)) outbox_.push_back(Transmit{0, t.to, DatagramBytes(std::move(t.bytes))});
 }
@@ -158,6 +179,12 @@ void PeerSessionMachine::on_datagram(TimePoint now, SocketId socket, const Endpo
     }
     return;
   }
+  if (checks_ && checks_->owns(socket, from)) {
+    checks_->on_datagram(now, socket, from, bytes);
+    on_checks(now);
+    if (phase_ == Phase::Open) service_channel(now);
+    return;
+  }
   if (!strategy_) return;
   strategy_->on_datagram(now, socket, from, bytes);
   if (phase_ == Phase::Punching) on_strategy_events(now);
@@ -170,6 +197,8 @@ std::optional<Transmit> PeerSessionMachine::poll_transmit(TimePoint now) {
     outbox_.pop_front();
     return t;
   }
+  if (checks_ && (phase_ == Phase::Punching || phase_ == Phase::Open))
+    if (auto t = checks_->poll_transmit(now)) return t;
   if (turn_)
     if (auto t = turn_->poll_transmit(now)) return t;
   if (!strategy_) return std::nullopt;
@@ -189,12 +218,14 @@ std::optional<TimePoint> PeerSessionMachine::next_deadline() const {
     case Phase::WaitingForSession: earliest(t, session_deadline_); break;
     case Phase::Punching:
       if (strategy_) earliest(t, strategy_->next_deadline());
+      if (checks_) earliest(t, checks_->next_deadline());
       earliest(t, next_progress_);
       if (turn_) earliest(t, turn_->next_deadline(false));  // announcing waits for the channel
       break;
     case Phase::Open:
       if (turn_) earliest(t, turn_->next_deadline(true));
       earliest(t, channel_->next_deadline());
+      if (checks_) earliest(t, checks_->next_deadline());
       if (order_) earliest(t, order_->start);
       earliest(t, upgrade_at_);
       if (strategy_) earliest(t, strategy_->next_deadline());
@@ -240,7 +271,11 @@ void PeerSessionMachine::on_timer(TimePoint now) {
              config_.caller ? "no session before the timeout" : "no accepted request before the timeout");
       break;
     case Phase::Punching:
-      if (strategy_) {
+      if (checks_) {
+        if (auto due = checks_->next_deadline(); due && *due <= now) checks_->on_timer(now);
+        on_checks(now);
+      }
+      if (phase_ == Phase::Punching && strategy_) {
         if (auto due = strategy_->next_deadline(); due && *due <= now) strategy_->on_timer(now);
         on_strategy_events(now);
       }
@@ -290,8 +325,11 @@ void PeerSessionMachine::on_client_events(TimePoint now) {
       if (phase_ != Phase::Registering) continue;  // a refresh or a re-registration
       observed_ = r->observed;
       info_.observed = r->observed.to_string();
-      progress(SessionProgress::Kind::kRegistered, "registered at " + info_.server + ", seen as " + info_.observed, {},
-               info_.observed);
+      progress(SessionProgress::Kind::kRegistered,
+               "registered at " + info_.server +
+                   (info_.rendezvous_transport == "udp" ? "" : " over " + info_.rendezvous_transport) + ", seen as " +
+                   info_.observed,
+               {}, info_.observed);
       phase_ = Phase::WaitingForSession;
       session_deadline_ = now + config_.wait;
       if (config_.caller && config_.peer) request_id_ = client_.connect(now, *config_.peer);
@@ -376,23 +414,15 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
            {}, info_.peer_observed);
   const auto local = punch::side_knowledge(config_.client.info, observed_ ? observed_->port : 0);
   const auto peer = punch::side_knowledge(session.peer_info, session.peer_observed.port);
-  // The peer's host candidates worth a check: its local endpoints of our
-  // family, when we share its public address (one NAT, whose inside may
-  // route between its clients), at most punch::kMaxCandidates (hostile
-  // input: bounded). Not otherwise, even when the private prefixes match
-  // (two homes on 192.168.1.0/24): a check to an unreachable private
-  // address still takes a mapping of a symmetric NAT, and breaks the port
-  // prediction the birthday stages live on.
-  peer_candidates_.clear();
-  const bool one_nat = observed_ && observed_->address == session.peer_observed.address;
-  for (const auto& e : session.peer_info.local_endpoints) {
-    if (!one_nat || peer_candidates_.size() >= punch::kMaxCandidates) break;
-    if (e == session.peer_observed || e.address.is_v4() != session.peer_observed.address.is_v4() ||
-        !punch::plausible_peer_endpoint(e) ||
-        std::find(peer_candidates_.begin(), peer_candidates_.end(), e) != peer_candidates_.end())
-      continue;
-    peer_candidates_.push_back(e);
-  }
+  // The peer's candidates: hostile input, bounded and validated
+  // (session/candidates.hpp); its host endpoints kept only to name paths.
+  peer_host_.assign(session.peer_info.local_endpoints.begin(),
+                    session.peer_info.local_endpoints.begin() +
+                        static_cast<std::ptrdiff_t>(
+                            std::min(session.peer_info.local_endpoints.size(), rendezvous::kMaxLocalEndpoints)));
+  std::vector<IpAddress> forbidden;
+  for (const auto& e : servers_) forbidden.push_back(e.address);
+  pairs_ = check_list(CheckListInput{peer_host_, session.peer_observed, observed_, config_.v6_socket, forbidden});
   PlanOptions options = config_.plan;
   const bool peer_relay_only = session.peer_info.relay_only;
   options.relay_only = config_.plan.relay_only || peer_relay_only;
@@ -407,6 +437,7 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
     open(now, std::nullopt);
     return;
   }
+  start_checks(session.start_at);
   if (config_.open_early) {
     // Usable at once over the relay; the stages go on behind it.
     info_.strategy = std::string(punch::to_string(stages_.front().kind));
@@ -425,7 +456,7 @@ punch::StrategyParams PeerSessionMachine::strategy_params() const {
   params.role = session_.role == rendezvous::Role::Caller ? wire::SessionRole::Caller : wire::SessionRole::Callee;
   params.send_interval = config_.send_interval;
   params.many_sockets = config_.sockets;
-  params.candidates = peer_candidates_;
+  // The peer's host candidates are checked by CandidateChecks, not here.
   return params;
 }
 
@@ -457,6 +488,7 @@ void PeerSessionMachine::on_strategy_events(TimePoint now) {
                kind);
       probes_total_ += r.probes_sent;
       connected_stage_ = stage;
+      path_candidate_ = classify_path(c->peer, session_.peer_observed, peer_host_);
       if (initial_punching_) {
         initial_punching_ = false;
         ever_direct_ = true;
@@ -490,11 +522,66 @@ void PeerSessionMachine::on_strategy_events(TimePoint now) {
   }
 }
 
+// --- candidate checks
+
+void PeerSessionMachine::start_checks(TimePoint start) {
+  if (pairs_.empty()) return;
+  if (checks_) checks_sent_ += checks_->checks_sent();
+  auto c = config_.checks;
+  c.session_id = session_.session_id;
+  c.key = session_.session_key;
+  c.role = session_.role == rendezvous::Role::Caller ? wire::SessionRole::Caller : wire::SessionRole::Callee;
+  checks_ = std::make_unique<CandidateChecks>(c, pairs_, rng_, start);
+}
+
+// The strategy's probes stop: a checked pair carries the session.
+void PeerSessionMachine::stop_strategy() {
+  if (!strategy_) return;
+  probes_total_ += strategy_->result().probes_sent;
+  probes_rejected_ += strategy_->result().rejected;
+  strategy_.reset();
+}
+
+void PeerSessionMachine::on_checks(TimePoint now) {
+  while (checks_) {
+    const auto pair = checks_->poll_valid();
+    if (!pair) return;
+    const punch::DirectPath path{pair->socket, pair->remote.endpoint};
+    const std::string what = "connected to " + pair->remote.endpoint.to_string() + " (" +
+                             std::string(to_string(pair->remote.type)) + " " +
+                             std::string(family_name(pair->remote.endpoint.address)) + " candidate)";
+    if (phase_ == Phase::Punching && !initial_punching_) {
+      progress(SessionProgress::Kind::kStrategyFinished, "check: " + what, "check", pair->remote.endpoint.to_string());
+      stop_strategy();
+      path_candidate_ = pair->remote;
+      open(now, punch::punch_event::Connected{pair->socket, pair->remote.endpoint, now});
+      continue;
+    }
+    if (phase_ != Phase::Open) return;
+    const bool better = !path_candidate_ || channel_->route() != punch::Route::Direct ||
+                        pair->remote.priority > path_candidate_->priority;
+    if (!better) continue;
+    progress(SessionProgress::Kind::kStrategyFinished, "check: " + what + ": a better path, data moves there", "check",
+             pair->remote.endpoint.to_string());
+    if (initial_punching_) {
+      initial_punching_ = false;
+      stop_strategy();
+    }
+    if (!ever_direct_) {
+      ever_direct_ = true;
+      time_to_direct_ = now - paired_at_;
+    }
+    path_candidate_ = pair->remote;
+    channel_->on_better_path(now, path);
+  }
+}
+
 // --- the open session
 
 void PeerSessionMachine::open(TimePoint now, std::optional<punch::punch_event::Connected> connected) {
   const bool direct = connected.has_value();
   if (!stages_.empty()) info_.strategy = std::string(punch::to_string(stages_[stage_].kind));
+  if (direct && path_candidate_ && !strategy_) info_.strategy = "check";  // a checked pair, not the strategy
   if (info_.strategy.empty()) info_.strategy = "relay";
   info_.stop_reason = direct ? std::string() : stop_reason_;
   info_.probes_sent = probes_total_;
@@ -563,10 +650,20 @@ void PeerSessionMachine::open_channel(TimePoint now, const std::optional<punch::
   service_channel(now);
 }
 
-void PeerSessionMachine::note_route() {
+void PeerSessionMachine::note_route(TimePoint now) {
   const auto route = channel_->route() == punch::Route::Direct ? SessionRoute::kDirect : SessionRoute::kRelay;
   const auto path = channel_->path();
   if (route == route_ && (route == SessionRoute::kRelay || path == path_)) return;
+  if (route == SessionRoute::kRelay) {
+    path_candidate_.reset();
+    // The pairs get checked again, beside the re-punch.
+    if (checks_ && !checks_->running()) start_checks(now);
+  } else if (path && (!path_candidate_ || path_candidate_->endpoint != path->peer)) {
+    // A re-punch or the callee following the caller: name the new path.
+    auto it = std::find_if(pairs_.begin(), pairs_.end(),
+                           [&](const CandidatePair& p) { return p.remote.endpoint == path->peer; });
+    path_candidate_ = it != pairs_.end() ? it->remote : classify_path(path->peer, session_.peer_observed, peer_host_);
+  }
   route_ = route;
   path_ = path;
   events_.push_back(session_event::RouteChanged{route, route == SessionRoute::kDirect ? path : std::nullopt});
@@ -599,6 +696,10 @@ void PeerSessionMachine::service_channel(TimePoint now) {
     if (auto o = client_.observed_endpoint()) channel_->on_observed(now, *o);
   }
   if (auto due = channel_->next_deadline(); due && *due <= now) channel_->on_timer(now);
+  if (checks_) {
+    if (auto due = checks_->next_deadline(); due && *due <= now) checks_->on_timer(now);
+    on_checks(now);
+  }
   if (channel_->poll_refresh_request()) client_.refresh_now(now);
   // A relayed session's next try at the direct path (the caller proposes).
   if (upgrade_at_ && now >= *upgrade_at_ && !initial_punching_ && !punching_epoch_) {
@@ -651,7 +752,7 @@ void PeerSessionMachine::service_channel(TimePoint now) {
   }
   queue_client(now);
   while (auto p = channel_->poll_received()) events_.push_back(session_event::DataReceived{std::move(*p)});
-  note_route();
+  note_route(now);
   if (channel_->counters().peer_closed && !peer_closed_told_) {
     peer_closed_told_ = true;
     events_.push_back(session_event::PeerClosed{});
@@ -750,6 +851,19 @@ void PeerSessionMachine::close(TimePoint now) {
   events_.push_back(session_event::Closed{});
 }
 
+void PeerSessionMachine::on_network_changed(TimePoint now, std::vector<Endpoint> host) {
+  if (host.size() > rendezvous::kMaxLocalEndpoints) host.resize(rendezvous::kMaxLocalEndpoints);
+  config_.client.info.local_endpoints = std::move(host);
+  if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  progress(SessionProgress::Kind::kWarning, "network changed: refreshing the registration and re-checking the paths");
+  if (client_.registered()) client_.refresh_now(now);
+  queue_client(now);
+  if (phase_ != Phase::Open) return;
+  channel_->on_network_changed(now);
+  if (!initial_punching_ && !punching_epoch_) start_checks(now);
+  service_channel(now);
+}
+
 void PeerSessionMachine::interrupt(TimePoint now) {
   switch (phase_) {
     case Phase::Registering:
@@ -809,6 +923,16 @@ SessionStats PeerSessionMachine::stats() const {
     s.sent_turn = turn_->counters().sent;
     s.received_turn = turn_->counters().received;
   }
+  if (s.route == SessionRoute::kDirect && path_candidate_) {
+    s.candidate_type = std::string(to_string(path_candidate_->type));
+    s.address_family = std::string(family_name(path_candidate_->endpoint.address));
+  } else {
+    // The relay: the TURN server's relayed address when TURN carries it, else the rendezvous's.
+    s.candidate_type = std::string(to_string(CandidateType::kRelay));
+    const auto turn_candidate = turn_ && turn_->usable() ? turn_->candidate() : std::nullopt;
+    s.address_family = std::string(family_name(turn_candidate ? turn_candidate->address : client_.server().address));
+  }
+  s.checks_sent = checks_sent_ + (checks_ ? checks_->checks_sent() : 0);
   return s;
 }
 

@@ -19,11 +19,20 @@
 //                    the callee following the caller's proven path
 //   closed / failed  after close(), or a typed error before `open`
 //
+// Candidates (session/candidates.hpp): besides the plan's stages, which
+// probe the peer's public address (its srflx and predicted ports), the
+// peer's host candidates (IPv6 ones from v6_socket, IPv4 ones when both
+// share one NAT) are checked in priority order (session/candidate_checks.hpp)
+// from the common start; the first working path opens the session (or
+// moves an early-opened one direct), and a better pair that proves itself
+// later takes over (best: host v6, host v4, srflx, predicted, relay).
+// A path that dies has its pairs checked again beside the re-punch.
+//
 // Datagrams: on socket 0 from the server -> the rendezvous client; session
 // datagrams ('N' 'D') -> the channel (or kept until it exists: the peer may
-// finish its punch first); anything else -> the running (or last) punch
-// strategy, which also answers a peer that missed its last handshake
-// message.
+// finish its punch first); from a checked pair's candidate -> the checks;
+// anything else -> the running (or last) punch strategy, which also
+// answers a peer that missed its last handshake message.
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -43,6 +52,8 @@
 #include "punch/session_keeper.hpp"
 #include "punch/strategies.hpp"
 #include "rendezvous/client.hpp"
+#include "session/candidate_checks.hpp"
+#include "session/candidates.hpp"
 #include "session/plan.hpp"
 #include "session/turn_route.hpp"
 #include "turn/client.hpp"
@@ -83,6 +94,12 @@ struct SessionConfig {
   bool use_offered_turn = true;
   turn::Transport turn_transport = turn::Transport::kUdp;
   std::uint64_t seed = 0;  // nonces, port orders, path challenges
+  // Our IPv6 socket, when the driver opened one besides socket 0 (which
+  // registered, over IPv4): the peer's IPv6 host candidates are checked
+  // from it (session/candidates.hpp). Its local endpoints belong in
+  // client.info.local_endpoints like socket 0's.
+  std::optional<SocketId> v6_socket;
+  CandidateChecksConfig checks;  // pacing and retransmissions (session id, key, role: the session's)
 };
 
 enum class Phase : std::uint8_t { Registering, WaitingForSession, Punching, Open, Closed, Failed };
@@ -140,9 +157,27 @@ class PeerSessionMachine {
   bool send(TimePoint now, std::span<const std::uint8_t> payload);
   // Tells the peer (open), unregisters; Closed follows. Idempotent.
   void close(TimePoint now);
+  // The host's addresses changed (a phone moved from Wi-Fi to cellular, an
+  // interface went away or got a new address): `host` are our host
+  // endpoints now. The registration is refreshed at once (the server, and
+  // through it the peer, learn where we are), an open session's direct
+  // path is given up for the relay and re-punched from there
+  // (SessionChannel::on_network_changed), and the candidate pairs are
+  // checked again. The stream goes on: a route change, nothing more.
+  void on_network_changed(TimePoint now, std::vector<Endpoint> host);
   // The application gives up (Ctrl-C) before the session is open: Failed
   // with kInterrupted, saying how far it got. Nothing once open.
   void interrupt(TimePoint now);
+
+  // --- the driver's rendezvous transport (io/peer_session.cpp)
+  // From now on the driver carries the datagrams for the server over a
+  // TCP or TLS stream ("tcp" / "tls": UDP got no answer). Registration
+  // starts over there, and this side relays only (its UDP does not get
+  // through): the peer learns it from the registration's NAT info.
+  void use_rendezvous_stream(TimePoint now, const std::string& transport);
+  // The driver cannot reach the server another way and knows why (a
+  // refused TLS certificate): fails now with kNoAnswer and `message`.
+  void rendezvous_unreachable(TimePoint now, std::string message);
 
   Phase phase() const { return phase_; }
   const SessionInfo& info() const { return info_; }
@@ -193,7 +228,10 @@ class PeerSessionMachine {
   // refusal (NotRegistered after its restart) keeps it where it is.
   void check_failover(TimePoint now, bool lost);
   std::string server_list() const;
-  void note_route();
+  void note_route(TimePoint now);
+  void start_checks(TimePoint start);
+  void on_checks(TimePoint now);
+  void stop_strategy();
   void start_turn(TimePoint now);
   // Announcements, the peer's candidate, what came through TURN, a failure.
   void pump_turn(TimePoint now);
@@ -213,6 +251,7 @@ class PeerSessionMachine {
   // with kServerKeyMismatch (silence would look like a dead server).
   std::optional<rendezvous::PublicKey> mismatched_key_;
   static constexpr Duration kGraceAfterMismatch = seconds(2);
+  static constexpr Duration kStreamRegistrationWait = seconds(5);
   std::uint32_t request_id_ = 0;
   std::vector<Endpoint> servers_;  // config.client.server, then the alternates
   std::size_t current_server_ = 0;
@@ -222,7 +261,14 @@ class PeerSessionMachine {
   std::optional<TimePoint> last_waiting_notice_;
   rendezvous::ClientSession session_;
   std::optional<Endpoint> observed_;  // socket 0's public endpoint at registration
-  std::vector<Endpoint> peer_candidates_;  // the peer's host candidates we check
+  // Candidates: the peer's host endpoints (hostile input: capped, used
+  // only to name a path) and the checks over the pairs worth checking.
+  std::vector<Endpoint> peer_host_;
+  std::vector<CandidatePair> pairs_;
+  std::unique_ptr<CandidateChecks> checks_;
+  std::uint64_t checks_sent_ = 0;  // by check lists that ended
+  // What the direct path is (its type and priority); nullopt on the relay.
+  std::optional<Candidate> path_candidate_;
 
   // Punching.
   std::vector<Stage> stages_;

@@ -99,6 +99,10 @@ class MachineHost final : public HostApp {
     flush(now, out);
   }
 
+  // Socket `socket` is bound at `local` (another address of the host: a
+  // dual-stack host's IPv6 socket), whatever port scheme the others follow.
+  void add_fixed_socket(SocketId socket, const Endpoint& local) { fixed_.push_back({socket, local}); }
+
   // From now on the machine is not called and nothing reaches or leaves the host.
   void go_offline() { offline_ = true; }
   bool offline() const { return offline_; }
@@ -107,6 +111,8 @@ class MachineHost final : public HostApp {
   const M& machine() const { return *machine_; }
   // Where socket `socket` is (or, unbound, would by default be) bound.
   Endpoint local_endpoint(SocketId socket) const {
+    for (const auto& [id, local] : fixed_)
+      if (id == socket) return local;
     if (!endpoints_.empty()) return socket < endpoints_.size() ? endpoints_[socket] : Endpoint{};
     if (socket < sockets_.size() && sockets_[socket].port != 0) return Endpoint{address_, sockets_[socket].port};
     return Endpoint{address_, default_port(socket)};
@@ -125,6 +131,8 @@ class MachineHost final : public HostApp {
   bool bound(SocketId socket) const { return socket < sockets_.size() && sockets_[socket].port != 0; }
 
   std::optional<SocketId> socket_of(const Endpoint& to) const {
+    for (const auto& [id, local] : fixed_)
+      if (local == to) return id;
     if (!endpoints_.empty()) {
       const auto it = std::find(endpoints_.begin(), endpoints_.end(), to);
       if (it == endpoints_.end()) return std::nullopt;
@@ -166,6 +174,13 @@ class MachineHost final : public HostApp {
 
   // Sends one datagram; the reason it never left, if it did not.
   std::optional<SendError> send(TimePoint now, const Transmit& t, Outbox& out) {
+    const bool fixed = std::any_of(fixed_.begin(), fixed_.end(), [&](const auto& f) { return f.first == t.socket; });
+    if (fixed) {
+      if (t.bytes.size() > kMaxPayload) return SendError::TooBig;
+      if (on_send) on_send(now, t);
+      out.send(local_endpoint(t.socket), t.to, t.bytes);
+      return std::nullopt;
+    }
     if (!endpoints_.empty()) {
       if (t.socket >= endpoints_.size()) return SendError::NoSocket;
     } else if (!bound(t.socket) && !bind(now, t.socket)) {
@@ -207,6 +222,7 @@ class MachineHost final : public HostApp {
   IpAddress address_;
   std::uint16_t first_port_ = 0;
   std::vector<Endpoint> endpoints_;  // a fixed socket list; empty: ports as the sockets are bound
+  std::vector<std::pair<SocketId, Endpoint>> fixed_;  // add_fixed_socket
   std::unique_ptr<M> machine_;
   std::vector<Socket> sockets_;                         // by SocketId
   std::unordered_map<std::uint16_t, SocketId> moved_;  // sockets bound elsewhere than first_port + id

@@ -61,7 +61,7 @@ HostId Network::add_public_host(const IpAddress& address, const LinkConfig& upli
   const std::uint32_t attachment = add_attachment(uplink, LinkEnd{Sink::Host, id});
   const EventQueue::SourceId timer = queue_.add_source();
   source_owner_.push_back(id | kHostSource);
-  hosts_.push_back(Host{&app, kNone, kNone, attachment, timer});
+  hosts_.push_back(Host{&app, kNone, kNone, attachment, timer, {}});
   routes_.push_back(Route{address, attachment});
   reschedule_host(id);
   return id;
@@ -73,7 +73,7 @@ HostId Network::add_inside_host(NatId nat, const IpAddress& address, const LinkC
   const std::uint32_t down = add_link(access, LinkEnd{Sink::Host, id});
   const EventQueue::SourceId timer = queue_.add_source();
   source_owner_.push_back(id | kHostSource);
-  hosts_.push_back(Host{&app, up, down, kNone, timer});
+  hosts_.push_back(Host{&app, up, down, kNone, timer, {}});
   nats_[nat].attach_inside(address, id);
   reschedule_host(id);
   return id;
@@ -81,6 +81,12 @@ HostId Network::add_inside_host(NatId nat, const IpAddress& address, const LinkC
 
 void Network::add_address(HostId host, const IpAddress& address) {
   routes_.push_back(Route{address, hosts_[host].attachment});
+}
+
+void Network::add_public_address(HostId host, const IpAddress& address, const LinkConfig& uplink) {
+  const std::uint32_t attachment = add_attachment(uplink, LinkEnd{Sink::Host, host});
+  hosts_[host].own.emplace_back(address, attachment);
+  routes_.push_back(Route{address, attachment});
 }
 
 void Network::reschedule_link(std::uint32_t link) {
@@ -116,6 +122,8 @@ void Network::send_on_internet(TimePoint now, std::uint32_t from_attachment, con
 void Network::send_from_host(TimePoint now, HostId host, const Endpoint& from, const Endpoint& to,
                              std::span<const std::uint8_t> payload) {
   const Host& h = hosts_[host];
+  for (const auto& [address, attachment] : h.own)
+    if (address == from.address) return send_on_internet(now, attachment, from, to, payload);
   if (h.attachment == kNone && filter && filter(now, from, to)) {  // public hosts: asked on the internet
     ++counters_.filtered;
     return;

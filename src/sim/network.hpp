@@ -56,6 +56,10 @@ class Network {
   HostId add_inside_host(NatId nat, const IpAddress& address, const LinkConfig& access, HostApp& app);
   // Another address owned by a public host (e.g. a STUN server's alternate IP).
   void add_address(HostId host, const IpAddress& address);
+  // A public address of its own for any host, over its own uplink (a
+  // dual-stack phone: IPv4 behind its NAT, IPv6 routed): what the host
+  // sends from `address` leaves there, what is sent to it arrives.
+  void add_public_address(HostId host, const IpAddress& address, const LinkConfig& uplink);
 
   // Asks host `host` for its next deadline again: for a host whose state
   // changed from outside the network (a test, a scripted attacker).
@@ -108,6 +112,7 @@ class Network {
     std::uint32_t down;        // access link from its NAT; unused for public hosts
     std::uint32_t attachment;  // public hosts: their attachment; kNone behind a NAT
     EventQueue::SourceId timer;
+    std::vector<std::pair<IpAddress, std::uint32_t>> own{};  // add_public_address: address, attachment
   };
   // A NAT or public host on the internet.
   struct Attachment {

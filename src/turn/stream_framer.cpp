@@ -22,19 +22,12 @@ std::string_view to_string(FramingError error) {
 }
 
 void StreamFramer::push(std::span<const std::uint8_t> bytes) {
-  if (error_ || bytes.empty()) return;
-  // Drop what was handed out before growing: the buffer then holds at most
-  // one partial frame plus this push.
-  if (start_ > 0) {
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_));
-    start_ = 0;
-  }
-  buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+  if (!error_) buffer_.push(bytes);
 }
 
 std::optional<Frame> StreamFramer::next() {
   if (error_) return std::nullopt;
-  const std::span<const std::uint8_t> pending(buffer_.data() + start_, buffer_.size() - start_);
+  const std::span<const std::uint8_t> pending = buffer_.pending();
   if (pending.size() < kChannelHeaderSize) return std::nullopt;
   Frame frame;
   std::size_t message_size = 0;
@@ -73,7 +66,7 @@ std::optional<Frame> StreamFramer::next() {
   }
   if (pending.size() < consumed) return std::nullopt;
   frame.bytes = pending.first(message_size);
-  start_ += consumed;  // push() drops the consumed bytes
+  buffer_.consume(consumed);
   return frame;
 }
 

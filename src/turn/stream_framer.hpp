@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/stream_buffer.hpp"
+
 namespace natpunch::turn {
 
 enum class FrameKind : std::uint8_t { kStun, kChannelData };
@@ -43,11 +45,10 @@ class StreamFramer {
   // The byte at the broken frame's start (for the error message).
   std::uint8_t offending_byte() const { return offending_byte_; }
   // Bytes of an incomplete frame held back.
-  std::size_t buffered() const { return buffer_.size() - start_; }
+  std::size_t buffered() const { return buffer_.size(); }
 
  private:
-  std::vector<std::uint8_t> buffer_;
-  std::size_t start_ = 0;  // first byte not yet handed out
+  StreamBuffer buffer_;
   std::optional<FramingError> error_;
   std::uint8_t offending_byte_ = 0;
 };

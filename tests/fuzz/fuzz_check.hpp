@@ -7,3 +7,12 @@
   do {                                  \
     if (!(condition)) __builtin_trap(); \
   } while (false)
+
+#include <cstdint>
+
+// The next `bytes` bytes at p (big-endian, fewer at the end of the input).
+inline std::uint64_t fuzz_take(const std::uint8_t*& p, const std::uint8_t* end, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes && p < end; ++i) v = (v << 8) | *p++;
+  return v;
+}

@@ -28,12 +28,6 @@ wire::SessionKey fuzz_key() {
   return key;
 }
 
-std::uint64_t take(const std::uint8_t*& p, const std::uint8_t* end, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes && p < end; ++i) v = (v << 8) | *p++;
-  return v;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -71,8 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t* p = data + 1;
   const std::uint8_t* end = data + size;
   while (p < end) {
-    const std::uint16_t port = static_cast<std::uint16_t>(take(p, end, 2));
-    const std::uint32_t socket = static_cast<std::uint32_t>(take(p, end, 1) % 3);  // 2 is out of range
+    const std::uint16_t port = static_cast<std::uint16_t>(fuzz_take(p, end, 2));
+    const std::uint32_t socket = static_cast<std::uint32_t>(fuzz_take(p, end, 1) % 3);  // 2 is out of range
     if (mode % 2 == 0) {
       // Raw datagram: at most one probe's worth.
       const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(end - p), wire::kProbeSize);
@@ -83,17 +77,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
       // A sealed message with fuzzed fields.
       wire::ProbeMessage m;
-      m.kind = static_cast<wire::ProbeKind>(1 + take(p, end, 1) % 3);
-      m.session_id = take(p, end, 1) % 2 == 0 ? kSession : take(p, end, 8);
-      m.sequence = static_cast<std::uint32_t>(take(p, end, 4));
-      m.echo_sequence = static_cast<std::uint32_t>(take(p, end, 1));
-      m.nonce = take(p, end, 8);
-      m.echo_nonce = take(p, end, 8);
+      m.kind = static_cast<wire::ProbeKind>(1 + fuzz_take(p, end, 1) % 3);
+      m.session_id = fuzz_take(p, end, 1) % 2 == 0 ? kSession : fuzz_take(p, end, 8);
+      m.sequence = static_cast<std::uint32_t>(fuzz_take(p, end, 4));
+      m.echo_sequence = static_cast<std::uint32_t>(fuzz_take(p, end, 1));
+      m.nonce = fuzz_take(p, end, 8);
+      m.echo_nonce = fuzz_take(p, end, 8);
       machine.on_datagram(now, socket, Endpoint{peer, port}, wire::encode(m, key));
     }
     flush();
     FUZZ_CHECK(machine.result().outcome != punch::PunchOutcome::Connected);
-    now += std::chrono::milliseconds(take(p, end, 1));
+    now += std::chrono::milliseconds(fuzz_take(p, end, 1));
     if (auto due = machine.next_deadline(); due && *due <= now) machine.on_timer(now);
     flush();
   }

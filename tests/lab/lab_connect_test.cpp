@@ -6,7 +6,10 @@
 // carried by the relay.
 //
 //   ConnectInLab.EveryPairOfNatKinds   every unordered pair of the lab's NAT
-//                                      kinds -> expected route and strategy
+//                                      kinds -> expected route and strategy;
+//                                      plus dual-stack rows (+v6fw) -> the
+//                                      candidate type and address family
+//                                      the session ends on
 //   ConnectInLab.KpnPairPunchesByPrediction
 //                                      KPN x KPN (both symmetric) connects
 //                                      directly because each side knows the
@@ -86,6 +89,11 @@ struct Row {
   std::string strategy;  // what the connecting side reports
   std::string budget;    // shortened punching budget
   std::uint64_t max_probes = 0;  // 0: no bound asserted
+  // Dual-stack rows (issue 19 item 2): the candidate type and address
+  // family the session ends on (its "session" stats, after the test
+  // datagram); empty: not asserted. Their strategy is not asserted (a
+  // check or the punch may open the session first; the best pair wins).
+  std::string candidate_a, candidate_b, family;
 };
 
 // The expected outcome of a pair (tests/support/nat_pair_expectation.hpp).
@@ -96,7 +104,17 @@ Row expected_row(const NatKind& a, const NatKind& b) {
   const auto e = test_support::expected_pair(a.cls, b.cls);
   const std::string budget = e.hard_budget ? " --probe-budget 150 --punch-timeout-ms 1500"
                                            : " --probe-budget 4000 --punch-timeout-ms 2500";
-  return Row{a.tag + "-" + b.tag, &a, &b, e.route, e.strategy, budget, e.max_probes};
+  return Row{a.tag + "-" + b.tag, &a, &b, e.route, e.strategy, budget, e.max_probes, "", "", ""};
+}
+
+// Dual stack: IPv4 through the kind's NAT, IPv6 routed behind a stateful
+// firewall (lab +v6fw). Registered over IPv4; IPv6 host candidates.
+const std::vector<NatKind>& dual_stack_kinds() {
+  static const std::vector<NatKind> kinds{
+      {"prc6", "prc+v6fw", Class::Easy},
+      {"sym6", "sym+v6fw", Class::Hard},
+  };
+  return kinds;
 }
 
 std::vector<Row> every_pair() {
@@ -104,6 +122,15 @@ std::vector<Row> every_pair() {
   std::vector<Row> rows;
   for (std::size_t i = 0; i < kinds.size(); ++i)
     for (std::size_t j = i; j < kinds.size(); ++j) rows.push_back(expected_row(kinds[i], kinds[j]));
+  // Dual-stack rows: IPv6 host pairs beat the reflexive IPv4 path (cones),
+  // and connect where IPv4 would need a birthday attack (symmetric); with
+  // IPv6 on one side only, IPv4's srflx.
+  const auto& ds = dual_stack_kinds();
+  const auto& prc = kinds[4];
+  const std::string budget = " --probe-budget 4000 --punch-timeout-ms 2500";
+  rows.push_back(Row{"prc6-prc6", &ds[0], &ds[0], "direct", "", budget, 0, "host", "host", "ipv6"});
+  rows.push_back(Row{"sym6-sym6", &ds[1], &ds[1], "direct", "", budget, 0, "host", "host", "ipv6"});
+  rows.push_back(Row{"prc6-prc", &ds[0], &prc, "direct", "", budget, 0, "srflx", "srflx", "ipv4"});
   return rows;
 }
 
@@ -114,6 +141,11 @@ T field(const nlohmann::json& j, const char* key, T fallback) {
 }
 std::string field(const nlohmann::json& j, const char* key, const char* fallback) {
   return field(j, key, std::string(fallback));
+}
+
+// A result's "session" stats (an empty object when it has none).
+nlohmann::json session_of(const nlohmann::json& result) {
+  return result.is_object() ? result.value("session", nlohmann::json::object()) : nlohmann::json::object();
 }
 
 // Last JSON line of a command's stdout with "event":"result".
@@ -256,8 +288,10 @@ void check_row(const Row& row, const RowRun& run) {
   EXPECT_EQ(b.exit_code, 0) << context;
   EXPECT_EQ(field(a.result, "route", ""), row.route) << context;
   EXPECT_EQ(field(b.result, "route", ""), row.route) << context;
-  EXPECT_EQ(field(a.result, "strategy", ""), row.strategy) << context;
-  EXPECT_EQ(field(b.result, "strategy", ""), row.strategy) << context;
+  if (!row.strategy.empty()) {
+    EXPECT_EQ(field(a.result, "strategy", ""), row.strategy) << context;
+    EXPECT_EQ(field(b.result, "strategy", ""), row.strategy) << context;
+  }
   // Neither side was told its NAT: both learned it before registering.
   for (const auto* side : {&a, &b}) {
     const auto nat = side->result.is_object() ? side->result.value("nat", nlohmann::json::object())
@@ -268,7 +302,20 @@ void check_row(const Row& row, const RowRun& run) {
   EXPECT_TRUE(field(a.result, "test_datagram", false)) << context;
   EXPECT_TRUE(field(b.result, "test_datagram", false)) << context;
   EXPECT_EQ(field(a.result, "session_id", 0ull), field(b.result, "session_id", 1ull));
-  if (row.route == "direct") {
+  if (!row.family.empty()) {
+    const auto session_a = session_of(a.result);
+    const auto session_b = session_of(b.result);
+    EXPECT_EQ(field(session_a, "candidate_type", ""), row.candidate_a) << context;
+    EXPECT_EQ(field(session_b, "candidate_type", ""), row.candidate_b) << context;
+    EXPECT_EQ(field(session_a, "address_family", ""), row.family) << context;
+    EXPECT_EQ(field(session_b, "address_family", ""), row.family) << context;
+    // On IPv6 each side reached the other at its own address (no NAT66).
+    const bool v6 = row.family == "ipv6";
+    EXPECT_EQ(field(session_a, "peer_endpoint", "").rfind(v6 ? "[2001:db8:2::2]:" : "203.0.113.102:", 0), 0u)
+        << context;
+    EXPECT_EQ(field(session_b, "peer_endpoint", "").rfind(v6 ? "[2001:db8:1::2]:" : "203.0.113.101:", 0), 0u)
+        << context;
+  } else if (row.route == "direct") {
     // Each side reached the other at the public address the rendezvous saw.
     EXPECT_EQ(field(a.result, "peer_endpoint", "").rfind("203.0.113.102:", 0), 0u) << context;
     EXPECT_EQ(field(b.result, "peer_endpoint", "").rfind("203.0.113.101:", 0), 0u) << context;
@@ -313,7 +360,13 @@ TEST(ConnectInLab, EveryPairOfNatKinds) {
         std::lock_guard lock(progress);
         std::cerr << "[pair] " << rows[i].name << ": " << field(runs[i].pair.a.result, "route", "-") << " / "
                   << field(runs[i].pair.a.result, "strategy", "-") << ", "
-                  << field(runs[i].pair.a.result, "probes_sent", 0ull) << " probes, " << runs[i].seconds << " s\n";
+                  << field(runs[i].pair.a.result, "probes_sent", 0ull) << " probes, "
+                  << field(session_of(runs[i].pair.a.result), "candidate_type", "-")
+                  << " "
+                  << field(session_of(runs[i].pair.a.result), "address_family", "-")
+                  << ", direct after "
+                  << field(session_of(runs[i].pair.a.result), "time_to_direct_ms", -1.0)
+                  << " ms, " << runs[i].seconds << " s\n";
       }
     });
   for (auto& w : workers) w.join();

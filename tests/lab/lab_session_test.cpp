@@ -11,6 +11,11 @@
 //    port): the path dies, data goes on over the relay, both sides refresh
 //    where the rendezvous sees them and exchange it in REPUNCH / ack, and
 //    the re-punch reaches a at its NEW endpoint.
+//  - a phone changes networks (issue 19 item 4): `lab.sh move` takes client
+//    a off its NAT's LAN and puts it on b's, mid-stream; a notices its new
+//    address (io/peer_session.cpp polls them every second), refreshes its
+//    registration, gives up the dead path for the relay and re-punches
+//    from where it is now (through b's hairpinning NAT); the stream goes on.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -91,6 +96,16 @@ struct PeerFiles {
 std::string once_connected(const Lab& lab, const std::string& role) {
   const std::string err = "/tmp/natpunch-lab-" + lab.id() + "-" + role + ".err";
   return "i=0; until grep -q 'connected to' " + err + " 2>/dev/null || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done; ";
+}
+
+// Waits (at most 30 s) until run_pair's listener printed `lines` lines.
+void wait_for_lines(const Lab& lab, long lines) {
+  const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
+  for (int i = 0; i < 300; ++i) {
+    const auto text = slurp(received);
+    if (std::count(text.begin(), text.end(), '\n') >= lines) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 struct Run {
@@ -213,12 +228,7 @@ TEST(SessionRepunch, FrozenNatFallsBackToTheRelayAndComesBackDirect) {
       once_connected(lab, "connect") + "i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo $i; sleep 0.2; done",
       "", [&] {
         // Wait until data flows (registration and punching take a while on a busy machine).
-        const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
-        for (int i = 0; i < 300; ++i) {
-          const auto text = slurp(received);
-          if (std::count(text.begin(), text.end(), '\n') >= 10) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
+        wait_for_lines(lab, 10);
         outage_started = outage(true);
         std::this_thread::sleep_for(std::chrono::seconds(10));
         outage(false);
@@ -370,12 +380,7 @@ TEST(SessionRepunch, ARebindingNatIsRepunchedAtItsNewEndpoint) {
       lab, once_connected(lab, "listen") + "sleep 27; echo listener-done",
       once_connected(lab, "connect") + "i=0; while [ $i -lt 120 ]; do i=$((i+1)); echo $i; sleep 0.2; done", "",
       [&] {
-        const std::string received = "/tmp/natpunch-lab-" + lab.id() + "-listen.out";
-        for (int i = 0; i < 300; ++i) {
-          const auto text = slurp(received);
-          if (std::count(text.begin(), text.end(), '\n') >= 10) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
+        wait_for_lines(lab, 10);
         const auto before = slurp(mappings);
         socket0 = registering_socket(before, kRendezvous);
         old_endpoint = external_of(before, socket0);
@@ -418,6 +423,65 @@ TEST(SessionRepunch, ARebindingNatIsRepunchedAtItsNewEndpoint) {
             << " -> " << new_endpoint << "; a: path_deaths " << a.value("path_deaths", 0) << ", sent_relay "
             << a.value("sent_relay", 0) << ", sent_lost " << a.value("sent_lost", 0) << ", repunches "
             << a.value("repunches", 0) << "/" << a.value("repunches_succeeded", 0) << " succeeded\n";
+}
+
+// Changing networks (issue 19 item 4): a moves from its own NAT's LAN to
+// b's mid-stream (as a phone going from Wi-Fi to cellular: the interface
+// and its address go away, another comes up). a notices within its address
+// poll, refreshes where the rendezvous sees it and re-punches; the stream
+// continues: the last line arrives, nothing twice, only what went into the
+// dead path may be missing. ~15 s.
+TEST(SessionMove, APhoneThatChangesNetworksKeepsItsStream) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  // b's NAT hairpins: after the move a and b share it, and the re-punch
+  // meets through its public address.
+  Lab lab("tmove", "--a prc --b prc+hairpin --b-clients 2");
+  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
+  const auto started = std::chrono::steady_clock::now();
+  double moved_after_s = 0;
+  CommandResult moved;
+  // The connector sends a numbered line every 100 ms for 10 s; once ten
+  // lines arrived, a moves.
+  auto result = run_pair(
+      lab, once_connected(lab, "listen") + "sleep 14; echo listener-done",
+      once_connected(lab, "connect") + "i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo $i; sleep 0.1; done", "",
+      [&] {
+        wait_for_lines(lab, 10);
+        moved_after_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        moved = run(lab_script() + " move --id " + lab.id() + " a b 2>&1");
+      },
+      40);
+  ASSERT_EQ(moved.exit_code, 0) << moved.output;
+  ASSERT_FALSE(result.connect.is_null()) << result.connect_err;
+  ASSERT_FALSE(result.listen.is_null()) << result.listen_err;
+  const auto& a = result.connect["session"];
+  const auto& b = result.listen["session"];
+  EXPECT_EQ(result.connect.value("route", ""), "direct") << "punched at first";
+  EXPECT_NE(result.connect_err.find("network changed"), std::string::npos) << "a noticed its move:\n"
+                                                                           << result.connect_err;
+  EXPECT_GE(a.value("path_deaths", 0), 1) << a.dump();
+  // Back on a direct path, through b's NAT: a's new public address is b's.
+  EXPECT_GE(a.value("repunches_succeeded", 0), 1) << a.dump() << "\n" << result.connect_err;
+  EXPECT_EQ(a.value("route", ""), "direct") << a.dump();
+  EXPECT_EQ(b.value("route", ""), "direct") << b.dump();
+  EXPECT_EQ(b.value("peer_endpoint", "").rfind("203.0.113.102:", 0), 0u) << b.dump();
+  // The stream went on: nothing twice, the last line arrived, only what
+  // went into the dead path or could not leave at all (no interface for a
+  // moment: the kernel refused it) may be missing.
+  const auto lines = numbered_lines(result.listen_stdout);
+  EXPECT_EQ(lines.duplicates, 0);
+  EXPECT_EQ(lines.last, 100) << result.listen_stdout;
+  EXPECT_LE(100 - static_cast<int>(lines.distinct.size()), a.value("sent_lost", 0) + a.value("send_failed", 0))
+      << "only what went into the dead path or was refused may be missing: " << a.dump();
+  EXPECT_LE(100 - static_cast<int>(lines.distinct.size()), 20) << "noticed within about a second";
+  std::cerr << "[ move ] a moved " << moved_after_s << " s into the run; " << 100 - lines.distinct.size()
+            << " of 100 lines lost (a's sent_lost " << a.value("sent_lost", 0) << ", send_failed "
+            << a.value("send_failed", 0) << ", sent_relay "
+            << a.value("sent_relay", 0) << "), repunches " << a.value("repunches", 0) << "/"
+            << a.value("repunches_succeeded", 0) << " succeeded, "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s in all\n";
 }
 
 }  // namespace

@@ -7,8 +7,12 @@
 // "relay": "TURN via ..." and counts what went through TURN. Rows:
 //   sym + TLS        a behind a symmetric NAT reaches coturn over TLS;
 //   udplimit:50 + TCP  a behind a carrier throttling UDP to 50 packets/s
-//                    (registration still over UDP) relays over TCP.
-// b (prc) uses UDP in both.
+//                    (registration still over UDP) relays over TCP;
+//   udpblock + TLS   a's network drops all UDP: it registers at the
+//                    rendezvous over TLS (issue 20 item 4; its TLS listener
+//                    on 203.0.113.10:8443, coturn holds 443) and relays
+//                    through coturn over TLS.
+// b (prc) uses UDP in all.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -29,6 +33,7 @@ struct Row {
   std::string kind_a;
   std::string transport_a;  // --turn-transport of a
   std::string via_a;        // its route
+  std::string rendezvous_a = "udp";  // how a reaches the rendezvous (udpblock: tls)
 };
 
 class SessionThroughCoturn : public testing::TestWithParam<Row> {};
@@ -67,6 +72,8 @@ TEST_P(SessionThroughCoturn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn
   rv_argv.insert(rv_argv.end(), {natpunch_binary(), "rendezvous", "--listen", "203.0.113.10:7000", "--stun-alt",
                                  "203.0.113.11:7001", "--turn-server", "203.0.113.10:3478,udp,tcp,tls=443",
                                  "--turn-secret", settings.secret});
+  if (row.rendezvous_a == "tls")  // the same certificate: it names 203.0.113.10
+    rv_argv.insert(rv_argv.end(), {"--tls", "8443", "--tls-cert", settings.pki->cert, "--tls-key", settings.pki->key});
   BackgroundProcess rendezvous(rv_argv);
   ASSERT_TRUE(rendezvous.started() && lab.wait_for_udp_listener("203.0.113.10:7000"));
 
@@ -86,7 +93,9 @@ TEST_P(SessionThroughCoturn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn
       "for i in $(seq 100); do id=$(grep -o '\"identity\":\"[0-9a-f]*\"' b.err 2>/dev/null | head -1 | cut -d'\"' -f4); "
       "[ -n \"$id\" ] && break; sleep 0.05; done; export id; " +
       "timeout 30 " +
-      side("a", "connect --peer $id --turn-transport " + row.transport_a + " --turn-ca " + settings.pki->ca) +
+      side("a", "connect --peer $id --turn-transport " + row.transport_a + " --turn-ca " + settings.pki->ca +
+                    (row.rendezvous_a == "tls" ? " --rendezvous-tls-port 8443 --rendezvous-tls-ca " + settings.pki->ca
+                                               : std::string())) +
       "; echo connect=$?; "
       "for i in $(seq 100); do kill -0 $(cat b.pid) 2>/dev/null || break; sleep 0.1; done; kill $(cat b.pid) 2>/dev/null; "
       "cmp a.bin b.out && echo a-to-b-intact; cmp b.bin a.out && echo b-to-a-intact";
@@ -111,13 +120,16 @@ TEST_P(SessionThroughCoturn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn
     EXPECT_EQ(j.value("route_text", ""), std::string("relay (") + s.via + ")") << j.dump();
     EXPECT_GE(j["session"].value("sent_turn", 0), 10) << "the file went through TURN: " << j.dump();
     EXPECT_GE(j["session"].value("received_turn", 0), 10) << j.dump();
+    EXPECT_EQ(j.value("rendezvous_transport", ""), std::string(s.name) == "a" ? row.rendezvous_a : "udp") << j.dump();
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Rows, SessionThroughCoturn,
                          testing::Values(Row{"SymOverTls", "tsturn", "sym", "tls", "TURN via 203.0.113.10:443"},
                                          Row{"UdpLimitOverTcp", "tsturnl", "udplimit:50", "tcp",
-                                             "TURN via 203.0.113.10:3478"}),
+                                             "TURN via 203.0.113.10:3478"},
+                                         Row{"UdpBlockOverTls", "tsturnb", "udpblock", "tls",
+                                             "TURN via 203.0.113.10:443", "tls"}),
                          [](const testing::TestParamInfo<Row>& info) { return info.param.name; });
 
 }  // namespace

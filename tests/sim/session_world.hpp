@@ -10,6 +10,8 @@
 //   w.a().machine().info().strategy ...
 #include <functional>
 #include <map>
+#include <set>
+#include <utility>
 #include <memory>
 #include <stdexcept>
 #include <optional>
@@ -33,6 +35,9 @@ class PeerHost {
  public:
   using Host = MachineHost<session::PeerSessionMachine>;
   static constexpr std::uint16_t kFirstPort = 40000;
+  // A dual-stack peer's IPv6 socket (SessionConfig::v6_socket), bound at
+  // its IPv6 address, port kFirstPort.
+  static constexpr SocketId kV6Socket = 4096;
 
   PeerHost(IpAddress local, std::unique_ptr<session::PeerSessionMachine> machine)
       : host_(std::make_unique<Host>(local, kFirstPort, std::move(machine))) {
@@ -76,6 +81,11 @@ struct Side {
   enum class Kind { Public, Nat, Blocked } kind = Kind::Nat;
   nat::NatConfig nat;          // Nat
   rendezvous::NatInfo info;    // what the peer tells the rendezvous about its NAT
+  // Besides IPv4: IPv6 routed to the peer (no NAT66), open or behind a
+  // stateful firewall that drops what the peer did not ask for (the lab's
+  // +v6 / +v6fw).
+  enum class V6 { None, Open, Firewall } v6 = V6::None;
+  Duration v6_latency = milliseconds(10);  // its IPv6 uplink's
 };
 
 class SessionWorld {
@@ -133,8 +143,16 @@ class SessionWorld {
     const IpAddress local = natted ? inside : outside;
     auto c = config(caller, id, side.info);
     c.peer = callee;
-    // Host candidates, as the real driver gathers them: socket 0's local endpoint.
-    if (c.client.info.local_endpoints.empty()) c.client.info.local_endpoints = {Endpoint{local, PeerHost::kFirstPort}};
+    // Host candidates, as the real driver gathers them: socket 0's local
+    // endpoint, and the IPv6 socket's.
+    const Endpoint v6_local{IpAddress::v6({0x20, 0x01, 0x0d, 0xb8, 0, static_cast<std::uint8_t>(1 + index), 0, 0, 0, 0,
+                                           0, 0, 0, 0, 0, 2}),
+                            PeerHost::kFirstPort};
+    if (c.client.info.local_endpoints.empty()) {
+      c.client.info.local_endpoints = {Endpoint{local, PeerHost::kFirstPort}};
+      if (side.v6 != Side::V6::None) c.client.info.local_endpoints.push_back(v6_local);
+    }
+    if (side.v6 != Side::V6::None) c.v6_socket = PeerHost::kV6Socket;
     if (tweak) tweak(c);
     peers_.push_back(std::make_unique<PeerHost>(
         local, std::make_unique<session::PeerSessionMachine>(std::move(c), random(), network_.now())));
@@ -151,7 +169,26 @@ class SessionWorld {
       host_ids_.push_back(network_.add_public_host(outside, uplink, host.host()));
     }
     public_addresses_.push_back(outside);
+    if (side.v6 != Side::V6::None) {
+      host.host().add_fixed_socket(PeerHost::kV6Socket, v6_local);
+      network_.add_public_address(host_ids_.back(), v6_local.address, LinkConfig{side.v6_latency});
+      if (side.v6 == Side::V6::Firewall) firewall(v6_local.address);
+    }
     return host;
+  }
+
+  // A stateful firewall (address and port dependent, as conntrack) in front
+  // of `address`: only answers to what it sent pass. Uses Network::filter.
+  void firewall(const IpAddress& address) {
+    firewalled_.insert(address);
+    if (network_.filter) return;
+    network_.filter = [this](TimePoint, const Endpoint& from, const Endpoint& to) {
+      if (firewalled_.contains(from.address)) {
+        flows_.insert({from, to});
+        return false;
+      }
+      return firewalled_.contains(to.address) && !flows_.contains({to, from});
+    };
   }
 
   NatId add_nat(nat::NatConfig config, const IpAddress& public_address) {
@@ -204,12 +241,16 @@ class SessionWorld {
   }
   // The application sends on `peer` now (the machine's transmits leave at once).
   bool send(PeerHost& peer, std::span<const std::uint8_t> payload) {
-    Outbox out(network_, host_id(peer), network_.now());
     bool ok = false;
-    peer.host().act(network_.now(), out,
-                    [&](session::PeerSessionMachine& m) { ok = m.send(network_.now(), payload); });
-    network_.reschedule(host_id(peer));
+    act(peer, [&](session::PeerSessionMachine& m) { ok = m.send(network_.now(), payload); });
     return ok;
+  }
+  // The application (or the driver) calls `peer`'s machine now.
+  template <class F>
+  void act(PeerHost& peer, F&& call) {
+    Outbox out(network_, host_id(peer), network_.now());
+    peer.host().act(network_.now(), out, [&](session::PeerSessionMachine& m) { call(m); });
+    network_.reschedule(host_id(peer));
   }
 
   // A TURN server on the public internet (sim_turn_server.hpp); peers use
@@ -251,6 +292,8 @@ class SessionWorld {
   std::vector<HostId> host_ids_;
   std::vector<IpAddress> public_addresses_;
   std::map<NatId, IpAddress> nat_public_;
+  std::set<IpAddress> firewalled_;
+  std::set<std::pair<Endpoint, Endpoint>> flows_;  // (inside, outside) the firewalls let answers through for
 };
 
 }  // namespace natpunch::sim::testing

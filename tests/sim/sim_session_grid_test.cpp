@@ -657,3 +657,231 @@ TEST(BothSymmetric, SuccessRateOver400SessionsMatchesTheBirthdayModel) {
 
 }  // namespace
 }  // namespace natpunch::sim
+
+namespace natpunch::sim {
+namespace {
+
+// --- candidates (issue 19 item 2)
+
+Side with_v6(Side s, Side::V6 v6, Duration latency = milliseconds(10)) {
+  s.v6 = v6;
+  s.v6_latency = latency;
+  s.tag += v6 == Side::V6::Firewall ? "+v6fw" : "+v6";
+  return s;
+}
+
+// Which candidate pair carries a session, in priority order (host v6, host
+// v4, srflx, predicted, relay): the pairs that work decide, and when
+// several do, the best one is kept. Each row: both sessions open, the
+// caller's and the listener's paths of the expected candidate type and
+// address family, data both ways on it; direct rows within a few round
+// trips of the pairing (time_to_direct).
+struct CandidateRow {
+  const char* name;
+  Side a, b;
+  std::string type_a, type_b;  // of the path the caller / the listener ends on
+  std::string family;
+  bool one_nat = false;  // both behind a's NAT, which routes between its clients
+  bool force_relay = false;
+};
+
+class Candidates : public ::testing::TestWithParam<CandidateRow> {};
+
+TEST_P(Candidates, TheBestPairThatWorksCarriesTheSession) {
+  const auto& row = GetParam();
+  SessionWorld w(77);
+  const auto budget = [&](session::SessionConfig& c) {
+    c.plan.relay_only = row.force_relay;
+    c.send_interval = std::chrono::microseconds(500);
+    c.plan.probe_budget = 4000;
+    c.plan.punch_timeout = milliseconds(2500);
+  };
+  if (row.one_nat)
+    w.add_pair_behind_one_nat(row.a, true, budget);
+  else
+    w.add_pair(row.a, row.b, budget);
+  w.run_until_settled(seconds(30));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  // Checks for a better pair may still be running: give them their round trips.
+  w.run_for(milliseconds(1000));
+  for (int i = 0; i < 5; ++i) {
+    w.send(w.a(), bytes("a" + std::to_string(i)));
+    w.send(w.b(), bytes("b" + std::to_string(i)));
+    w.run_for(milliseconds(30));
+  }
+  w.run_for(milliseconds(300));
+  for (auto* p : {&w.a(), &w.b()}) {
+    SCOPED_TRACE(p == &w.a() ? "caller" : "listener");
+    const auto s = p->machine().stats();
+    EXPECT_EQ(s.candidate_type, p == &w.a() ? row.type_a : row.type_b) << s.peer_endpoint;
+    EXPECT_EQ(s.address_family, row.family) << s.peer_endpoint;
+    EXPECT_EQ(p->received().size(), 5u);
+    if (row.force_relay) {
+      EXPECT_EQ(s.route, SessionRoute::kRelay);
+      continue;
+    }
+    EXPECT_EQ(s.route, SessionRoute::kDirect);
+    EXPECT_EQ(s.received_direct, 5u) << "on the kept path";
+    EXPECT_EQ(Endpoint::parse(s.peer_endpoint)->address.is_v6(), row.family == "ipv6") << s.peer_endpoint;
+    // Opened on one pair, moved to a better one: the move is a route change.
+    const auto first = p->last<se::Established>();
+    if (first->route == SessionRoute::kDirect && p->count<se::RouteChanged>() > 0) {
+      EXPECT_EQ(p->last<se::RouteChanged>()->path->peer.to_string(), s.peer_endpoint);
+    }
+    if (std::string(row.name) == "DualStackSlowV6") {
+      EXPECT_EQ(p->count<se::RouteChanged>(), 1u) << "srflx first, then the IPv6 host pair";
+    }
+    ASSERT_TRUE(s.time_to_direct);
+    // Paired -> direct: the common start (200 ms) plus a few round trips.
+    EXPECT_LT(*s.time_to_direct, std::chrono::milliseconds(600));
+    std::cerr << "[candidates] " << row.name << (p == &w.a() ? " caller" : " listener") << ": " << s.candidate_type
+              << " " << s.address_family << ", time to direct "
+              << std::chrono::duration<double, std::milli>(*s.time_to_direct).count() << " ms\n";
+  }
+}
+
+Side sym_side() { return kinds()[5].side; }
+Side kpn_side() { return kinds()[7].side; }
+
+INSTANTIATE_TEST_SUITE_P(
+    Pairs, Candidates,
+    ::testing::Values(
+        // IPv4 cone pairs: the rendezvous's view of each side (srflx).
+        CandidateRow{"ConeV4", prc_side(), prc_side(), "srflx", "srflx", "ipv4"},
+        // Dual stack both: IPv6 (routed, behind firewalls) beats the
+        // reflexive IPv4 path that works as well.
+        CandidateRow{"DualStackCones", with_v6(prc_side(), Side::V6::Firewall), with_v6(prc_side(), Side::V6::Firewall),
+                     "host", "host", "ipv6"},
+        // IPv6 is slow (150 ms each way): the IPv4 srflx path connects
+        // first and carries the session; the IPv6 pair proves itself later
+        // and takes over (the best pair that works is kept).
+        CandidateRow{"DualStackSlowV6", with_v6(prc_side(), Side::V6::Firewall, milliseconds(150)),
+                     with_v6(prc_side(), Side::V6::Firewall, milliseconds(150)), "host", "host", "ipv6"},
+        // Both symmetric over IPv4: IPv6 connects where a birthday attack
+        // would be needed.
+        CandidateRow{"DualStackSymmetric", with_v6(sym_side(), Side::V6::Firewall),
+                     with_v6(sym_side(), Side::V6::Open), "host", "host", "ipv6"},
+        // Only one side has IPv6: IPv4 it is.
+        CandidateRow{"DualStackAndV4Only", with_v6(prc_side(), Side::V6::Firewall), prc_side(), "srflx", "srflx",
+                     "ipv4"},
+        // KPN's 256-port blocks: the listener reaches KPN at a predicted
+        // port, not the one the rendezvous saw; KPN reaches its srflx.
+        CandidateRow{"KpnPredicted", kpn_side(), prc_side(), "srflx", "predicted", "ipv4"},
+        // A symmetric NAT's new mapping towards a public host: predicted;
+        // the public host is where the rendezvous saw it, its own address: host.
+        CandidateRow{"SymmetricAndPublic", sym_side(), public_side(), "host", "predicted", "ipv4"},
+        // One NAT that routes between its clients: the host pair, before the hairpin.
+        CandidateRow{"SameNatHost", prc_side(), prc_side(), "host", "host", "ipv4", true},
+        // One NAT, dual stack: IPv6 before the LAN.
+        CandidateRow{"SameNatDualStack", with_v6(prc_side(), Side::V6::Firewall), {}, "host", "host", "ipv6", true},
+        // Forced relay (the last candidate): IPv4 to the rendezvous.
+        CandidateRow{"ForcedRelay", with_v6(prc_side(), Side::V6::Open), with_v6(prc_side(), Side::V6::Open), "relay",
+                     "relay", "ipv4", false, true}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// A hostile peer tells the rendezvous local endpoints no check may go to
+// (multicast, broadcast, unspecified, loopback, link-local, the
+// rendezvous itself) and more than the cap of plausible ones: the other
+// side checks at most kMaxChecks addresses, none of the nonsense, and
+// sends nothing anywhere else but the peer's public address and the server.
+TEST(CandidatesHostile, NonsenseIsNeverCheckedAndTheCountIsCapped) {
+  SessionWorld w(5);
+  std::set<IpAddress> destinations;
+  const auto hostile = [](session::SessionConfig& c) {
+    if (c.caller) return;
+    auto& l = c.client.info.local_endpoints;
+    l.clear();
+    for (const char* e : {"224.0.0.1:5000", "255.255.255.255:5000", "0.0.0.0:5000", "127.0.0.1:5000",
+                          "169.254.1.1:5000", "[ff02::1]:5000", "[fe80::1]:5000", "[::1]:5000", "[::ffff:1.2.3.4]:5000",
+                          "203.0.113.10:7000"})
+      l.push_back(*Endpoint::parse(e));
+  };
+  auto v6 = with_v6(prc_side(), Side::V6::Open);
+  w.add_pair(v6, v6, hostile);
+  w.a().host().on_send = [&](TimePoint, const Transmit& t) { destinations.insert(t.to.address); };
+  w.run_until_settled(seconds(20));
+  ASSERT_TRUE(w.a().open());
+  w.run_for(seconds(2));
+  // Only the server and the peer's public IPv4 address: its IPv6 host was
+  // not told (the hostile list replaced it), nothing else was checked.
+  EXPECT_EQ(destinations, (std::set<IpAddress>{SessionWorld::kServer.address, w.public_b()}));
+  EXPECT_EQ(w.a().machine().stats().checks_sent, 0u);
+  EXPECT_EQ(w.a().machine().stats().candidate_type, "srflx");
+}
+
+// More candidates than the cap, all plausible IPv6 addresses nobody owns:
+// at most kMaxChecks of them are ever sent to, each a bounded number of
+// times (no amplification through us), and the session still connects.
+TEST(CandidatesHostile, ManyCandidatesCostAtMostTheCap) {
+  SessionWorld w(6);
+  std::set<IpAddress> checked;
+  std::uint64_t sent_to_them = 0;
+  const auto many = [](session::SessionConfig& c) {
+    if (c.caller) return;
+    auto& l = c.client.info.local_endpoints;
+    l.clear();
+    for (int i = 0; i < 40; ++i)
+      l.push_back(Endpoint{IpAddress::v6({0x20, 0x01, 0x0d, 0xb8, 0xee, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                          static_cast<std::uint8_t>(i + 1)}),
+                           static_cast<std::uint16_t>(1000 + i)});
+  };
+  auto v6 = with_v6(prc_side(), Side::V6::Open);
+  w.add_pair(v6, v6, many);
+  w.a().host().on_send = [&](TimePoint, const Transmit& t) {
+    if (t.to.address.is_v6()) {
+      checked.insert(t.to.address);
+      ++sent_to_them;
+    }
+  };
+  w.run_until_settled(seconds(20));
+  ASSERT_TRUE(w.a().open());
+  w.run_for(seconds(10));
+  EXPECT_LE(checked.size(), session::kMaxChecks);
+  EXPECT_GT(checked.size(), 0u) << "the plausible ones were checked";
+  EXPECT_LE(sent_to_them, session::kMaxChecks * static_cast<std::uint64_t>(session::CandidateChecksConfig{}.max_attempts));
+  EXPECT_EQ(w.a().machine().stats().candidate_type, "srflx");
+}
+
+// Changing networks (issue 19 item 4), the machine's part: the driver says
+// the host's addresses changed (io/peer_session.cpp polls them); the
+// session leaves its direct path for the relay at once, refreshes where the
+// rendezvous sees it, re-punches and is direct again within a few seconds;
+// the stream never stops, nothing arrives twice. (Here the old path still
+// works, so nothing is lost either; the lab's SessionMove moves a client
+// between real NATs.)
+TEST(SessionScenario, ANetworkChangeRepunchesWhileTheStreamGoesOn) {
+  SessionWorld w(23);
+  w.add_pair(prc_side(), prc_side());
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  ASSERT_EQ(w.a().last<se::Established>()->route, SessionRoute::kDirect);
+  int sent = 0;
+  std::optional<TimePoint> changed_at;
+  for (int step = 0; step < 100; ++step) {  // 10 s, a datagram every 100 ms; the change at 2 s
+    if (step == 20) {
+      changed_at = w.now();
+      const auto host = w.a().host().local_endpoint(0);
+      w.act(w.a(), [&](session::PeerSessionMachine& m) { m.on_network_changed(w.now(), {host}); });
+    }
+    w.send(w.a(), bytes("a" + std::to_string(++sent)));
+    w.run_for(milliseconds(100));
+  }
+  const auto changes = w.a().all<se::RouteChanged>();
+  ASSERT_GE(changes.size(), 2u);
+  EXPECT_EQ(changes.front().route, SessionRoute::kRelay) << "the old path given up at once";
+  EXPECT_EQ(changes.back().route, SessionRoute::kDirect);
+  const auto sa = w.a().machine().stats();
+  EXPECT_EQ(sa.route, SessionRoute::kDirect);
+  EXPECT_EQ(sa.path_deaths, 1u);
+  EXPECT_GE(sa.repunches_succeeded, 1u);
+  EXPECT_GT(sa.sent_relay, 0u) << "the stream went on over the relay meanwhile";
+  const auto got = texts(w.b());
+  EXPECT_EQ(got.size(), w.b().received().size()) << "nothing twice";
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(sent)) << "the old path still worked: nothing lost";
+  bool warned = false;
+  for (const auto& p : w.a().all<se::Progress>()) warned |= p.progress.message.rfind("network changed", 0) == 0;
+  EXPECT_TRUE(warned);
+}
+
+}  // namespace
+}  // namespace natpunch::sim

@@ -35,6 +35,7 @@ class Harness {
   struct Peer {
     std::unique_ptr<Client> client;
     Endpoint endpoint;
+    std::uint64_t stream = 0;  // reaches the server over this stream (TCP/TLS), 0: UDP
     std::vector<ClientEvent> events;
     bool online = true;
 
@@ -66,12 +67,13 @@ class Harness {
 
   // A client with a given identity and config (several registrations of
   // one identity: each its own Client and endpoint).
-  Peer& add_client(const Identity& identity, Endpoint endpoint, ClientConfig base = {}) {
+  Peer& add_client(const Identity& identity, Endpoint endpoint, ClientConfig base = {}, std::uint64_t stream = 0) {
     base.server = server_endpoint;
     base.identity = identity;
     auto peer = std::make_unique<Peer>();
     peer->client = std::make_unique<Client>(base, random());
     peer->endpoint = endpoint;
+    peer->stream = stream;
     peers_.push_back(std::move(peer));
     peers_.back()->client->start(now);
     pump();
@@ -88,7 +90,7 @@ class Harness {
       for (auto& p : peers_) {
         for (auto& t : p->client->poll_transmit(now)) {
           any = true;
-          deliver_to_server(p->endpoint, std::move(t), p->online);
+          deliver_to_server(p->endpoint, std::move(t), p->online, p->stream);
         }
         while (auto e = p->client->poll_event()) p->events.push_back(std::move(*e));
       }
@@ -136,18 +138,18 @@ class Harness {
   TimePoint now = kStart;
 
  private:
-  void deliver_to_server(const Endpoint& from, Transmit t, bool online) {
+  void deliver_to_server(const Endpoint& from, Transmit t, bool online, std::uint64_t stream = 0) {
     Captured c{from, server_endpoint, t.bytes};
     if (!online || (drop && drop(c))) return;
     if (record) wire.push_back(c);
-    for (auto& reply : server_->handle(now, c.bytes, from)) {
+    for (auto& reply : server_->handle(now, c.bytes, from, stream)) {
       Captured r{server_endpoint, reply.to, reply.bytes};
       if (observe) observe(r);
       if (record) wire.push_back(r);
       if (drop && drop(r)) continue;
       Peer* target = nullptr;
       for (auto& p : peers_)
-        if (p->endpoint == reply.to) target = p.get();
+        if (p->endpoint == reply.to && p->stream == reply.stream) target = p.get();
       if (target == nullptr) {
         if (record) stray.push_back(r);
       } else if (target->online) {

@@ -1,0 +1,305 @@
+// Issue 20 item 4 on loopback: a client whose UDP to the rendezvous gets
+// no answer registers over TCP, then TLS (`rendezvous --tcp / --tls`),
+// relays over that stream, and says so in its --json result; a TLS
+// certificate from another CA is refused at once with an error naming the
+// server, never taken for "no answer".
+//
+// The blocked UDP: the connector's --rendezvous names a UDP port held by
+// a socket that never reads (silence, as from a firewall that drops), and
+// its --rendezvous-tcp-port / --rendezvous-tls-port name the server's
+// stream listeners on the same address.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../support/run_command.hpp"
+#include "cli_processes.hpp"
+#include "core/endpoint.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using natpunch::cli_test::Process;
+using natpunch::cli_test::read_event;
+using natpunch::cli_test::Rendezvous;
+
+// A loopback UDP port that swallows datagrams.
+struct SilentUdpPort {
+  int fd = -1;
+  std::uint16_t port = 0;
+  SilentUdpPort() {
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t n = sizeof a;
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), n) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n) == 0)
+      port = ntohs(a.sin_port);
+  }
+  ~SilentUdpPort() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// A self-signed certificate for 127.0.0.1 (its own CA), made with openssl.
+struct Certificate {
+  std::string cert, key;
+};
+
+class TempDir {
+ public:
+  TempDir() : path_(std::filesystem::temp_directory_path() / ("natpunch-stream-test-" + std::to_string(getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::optional<Certificate> make_certificate(const TempDir& dir, const std::string& name) {
+  Certificate c{dir.file(name + ".crt"), dir.file(name + ".key")};
+  const auto made = natpunch::test_support::run_command(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=" + name +
+      " -addext subjectAltName=IP:127.0.0.1 -keyout " + c.key + " -out " + c.cert + " 2>/dev/null");
+  if (made.exit_code != 0) return std::nullopt;
+  return c;
+}
+
+struct StreamServer {
+  std::unique_ptr<Rendezvous> server;
+  std::string udp;  // its UDP address, for the listener
+  std::uint16_t tcp = 0, tls = 0;
+};
+
+// A rendezvous with a TCP and/or TLS listener on free loopback ports.
+std::optional<StreamServer> start_server(bool with_tcp, const Certificate* tls) {
+  std::vector<std::string> extra;
+  if (with_tcp) extra.insert(extra.end(), {"--tcp", "127.0.0.1:0"});
+  if (tls) extra.insert(extra.end(), {"--tls", "127.0.0.1:0", "--tls-cert", tls->cert, "--tls-key", tls->key});
+  StreamServer s;
+  s.server = std::make_unique<Rendezvous>(extra);
+  if (!s.server->ready()) return std::nullopt;
+  s.udp = s.server->address;
+  for (int listeners = (with_tcp ? 1 : 0) + (tls ? 1 : 0); listeners > 0; --listeners) {
+    auto j = read_event(s.server->process, "listening", 5000ms);
+    if (!j) return std::nullopt;
+    const auto at = natpunch::Endpoint::parse((*j)["address"].get<std::string>());
+    if (!at) return std::nullopt;
+    ((*j)["transport"] == "tcp" ? s.tcp : s.tls) = at->port;
+  }
+  return s;
+}
+
+struct Outcome {
+  int exit_code = -1;
+  nlohmann::json result;
+  std::chrono::steady_clock::duration took{};
+};
+
+// A normal listener over UDP, and a connector whose UDP is swallowed.
+std::pair<Outcome, Outcome> run_blocked_pair(const StreamServer& s, const std::vector<std::string>& connector_extra) {
+  SilentUdpPort silent;
+  Process listener({"listen", "--rendezvous", s.udp, "--accept-any", "--json", "--wait", "15", "--no-nat-probe"});
+  auto identity = listener.read_json(5000ms);
+  if (!identity || (*identity)["event"] != "identity") return {};
+  std::vector<std::string> args{"connect",      "--rendezvous", "127.0.0.1:" + std::to_string(silent.port),
+                                "--peer",       (*identity)["identity"].get<std::string>(),
+                                "--json",       "--wait",
+                                "15",           "--no-nat-probe"};
+  args.insert(args.end(), connector_extra.begin(), connector_extra.end());
+  const auto started = std::chrono::steady_clock::now();
+  Process connector(args);
+  Outcome l, c;
+  (void)connector.read_json(5000ms);  // identity
+  if (auto j = read_event(connector, "result", 20000ms)) c.result = *j;
+  c.exit_code = connector.wait(5000ms);
+  c.took = std::chrono::steady_clock::now() - started;
+  if (c.exit_code == 0) {
+    if (auto j = read_event(listener, "result", 10000ms)) l.result = *j;
+    l.exit_code = listener.wait(5000ms);
+  } else {
+    l.exit_code = listener.interrupt_and_wait();
+  }
+  return {l, c};
+}
+
+struct StreamCase {
+  const char* name;
+  bool server_tcp;  // the server listens on TCP too (else the connector's TCP attempt is refused)
+  const char* transport;
+};
+
+class RegistersOverAStream : public testing::TestWithParam<StreamCase> {};
+
+TEST_P(RegistersOverAStream, ConnectorWhoseUdpIsSwallowedRelaysOverIt) {
+  const auto& param = GetParam();
+  TempDir dir;
+  const auto cert = make_certificate(dir, "rendezvous");
+  ASSERT_TRUE(cert) << "openssl could not make a certificate";
+  auto s = start_server(param.server_tcp, &*cert);
+  ASSERT_TRUE(s);
+  // Without a TCP listener, a port that refuses: a closed one next to TLS.
+  const std::uint16_t tcp_port = param.server_tcp ? s->tcp : s->tls;  // TLS bytes on TCP framing: no answer
+  auto [l, c] = run_blocked_pair(*s, {"--rendezvous-tcp-port", std::to_string(tcp_port), "--rendezvous-tls-port",
+                                      std::to_string(s->tls), "--rendezvous-tls-ca", cert->cert});
+  ASSERT_EQ(c.exit_code, 0) << c.result.dump();
+  ASSERT_EQ(l.exit_code, 0) << l.result.dump();
+  EXPECT_EQ(c.result["rendezvous_transport"], param.transport) << c.result.dump();
+  EXPECT_EQ(l.result["rendezvous_transport"], "udp");
+  for (const auto* r : {&l.result, &c.result}) {
+    EXPECT_EQ((*r)["route"], "relay") << r->dump();
+    EXPECT_EQ((*r)["probes_sent"], 0) << "a side whose UDP is blocked is relay-only: " << r->dump();
+    EXPECT_EQ((*r)["test_datagram"], true) << r->dump();
+  }
+  EXPECT_EQ(c.result["received"], "natpunch test from listen");
+  EXPECT_EQ(l.result["received"], "natpunch test from connect");
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, RegistersOverAStream,
+                         testing::Values(StreamCase{"Tcp", true, "tcp"}, StreamCase{"TlsAfterTcpGetsNoAnswer", false, "tls"}),
+                         [](const testing::TestParamInfo<StreamCase>& info) { return std::string(info.param.name); });
+
+// `listen --sessions N` (natpunch::open_listener: a registration per
+// caller) on a network that swallows UDP: every acceptor registers over
+// TCP, callers on plain UDP reach it through the relay.
+TEST(RendezvousStreamCli, ListenerServingSeveralCallersRegistersEachOverTcp) {
+  auto s = start_server(true, nullptr);
+  ASSERT_TRUE(s);
+  SilentUdpPort silent;
+  Process listener({"listen", "--rendezvous", "127.0.0.1:" + std::to_string(silent.port), "--accept-any", "--json",
+                    "--wait", "15", "--no-nat-probe", "--sessions", "2", "--rendezvous-tcp-port",
+                    std::to_string(s->tcp), "--rendezvous-tls-port", "0"});
+  auto identity = listener.read_json(5000ms);
+  ASSERT_TRUE(identity && (*identity)["event"] == "identity");
+  for (int index = 1; index <= 2; ++index) {
+    SCOPED_TRACE(index);
+    Process connector({"connect", "--rendezvous", s->udp, "--peer", (*identity)["identity"].get<std::string>(),
+                       "--json", "--wait", "15", "--no-nat-probe"});
+    auto c = read_event(connector, "result", 20000ms);
+    EXPECT_EQ(connector.wait(5000ms), 0);
+    ASSERT_TRUE(c);
+    EXPECT_EQ((*c)["test_datagram"], true) << c->dump();
+    EXPECT_EQ((*c)["rendezvous_transport"], "udp");
+    auto l = read_event(listener, "session", 10000ms);
+    ASSERT_TRUE(l);
+    EXPECT_EQ((*l)["rendezvous_transport"], "tcp") << l->dump();
+    EXPECT_EQ((*l)["route"], "relay") << l->dump();
+    EXPECT_EQ((*l)["test_datagram"], true) << l->dump();
+  }
+  EXPECT_EQ(listener.wait(10000ms), 0);
+}
+
+TEST(RendezvousStreamCli, CertificateFromAnotherCaIsRefusedAtOnceNamingTheServer) {
+  TempDir dir;
+  const auto cert = make_certificate(dir, "rendezvous");
+  const auto other = make_certificate(dir, "someone-else");
+  ASSERT_TRUE(cert && other);
+  auto s = start_server(false, &*cert);
+  ASSERT_TRUE(s);
+  SilentUdpPort silent;
+  const auto started = std::chrono::steady_clock::now();
+  Process connector({"connect", "--rendezvous", "127.0.0.1:" + std::to_string(silent.port), "--peer",
+                     std::string(64, 'a'), "--json", "--wait", "30", "--no-nat-probe", "--rendezvous-tcp-port",
+                     std::to_string(s->tls), "--rendezvous-tls-port", std::to_string(s->tls), "--rendezvous-tls-ca",
+                     other->cert});
+  auto result = read_event(connector, "result", 20000ms);
+  const int code = connector.wait(5000ms);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(result);
+  EXPECT_EQ(code, 1);
+  const std::string error = (*result)["error"].get<std::string>();
+  EXPECT_NE(error.find("certificate"), std::string::npos) << error;
+  EXPECT_NE(error.find("127.0.0.1:" + std::to_string(s->tls)), std::string::npos) << "names the server: " << error;
+  EXPECT_EQ(error.find("no answer from the rendezvous"), std::string::npos) << error;
+  EXPECT_EQ(error.find("without an answer"), std::string::npos) << "one reason, not the TCP attempt's too: " << error;
+  EXPECT_LT(took, 15s) << "refused when the handshake fails, not at the end of --wait";
+}
+
+int connect_tcp(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True when the server closed `fd` within `ms` (EOF or reset).
+bool closed_within(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, ms) != 1) return false;
+  char byte = 0;
+  return ::read(fd, &byte, 1) <= 0;
+}
+
+// --stream-max-connections is wired to the listener: the connection over
+// the table is closed at once, the others are held (they have 10 s to send
+// a first frame).
+TEST(RendezvousStreamCli, ConnectionsOverTheCapAreClosedAtOnce) {
+  StreamServer capped;
+  {
+    std::vector<std::string> extra{"--tcp", "127.0.0.1:0", "--stream-max-connections", "4"};
+    capped.server = std::make_unique<Rendezvous>(extra);
+    ASSERT_TRUE(capped.server->ready());
+    auto j = read_event(capped.server->process, "listening", 5000ms);
+    ASSERT_TRUE(j);
+    capped.tcp = natpunch::Endpoint::parse((*j)["address"].get<std::string>())->port;
+  }
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) held.push_back(connect_tcp(capped.tcp));
+  for (int fd : held) ASSERT_GE(fd, 0);
+  const int over = connect_tcp(capped.tcp);
+  ASSERT_GE(over, 0);  // the kernel accepts; the server closes it
+  EXPECT_TRUE(closed_within(over, 3000)) << "the fifth connection is closed at once";
+  for (int fd : held) EXPECT_FALSE(closed_within(fd, 50)) << "the first four are held";
+  for (int fd : held) ::close(fd);
+  ::close(over);
+}
+
+// Something that is not our framing (an HTTP request: its first two bytes
+// read as a length far over the largest message) is not waited for.
+TEST(RendezvousStreamCli, ABrokenFrameClosesTheConnectionAtOnce) {
+  auto s = start_server(true, nullptr);
+  ASSERT_TRUE(s);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(s->tcp);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 3000), 1) << "closed within 3 s";
+  char byte = 0;
+  EXPECT_LE(::read(fd, &byte, 1), 0) << "nothing answered, the connection closed";
+  ::close(fd);
+}
+
+TEST(RendezvousStreamCli, TlsWithoutCertificateOrKeyIsAUsageError) {
+  const auto r = natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) +
+                                                    " rendezvous --listen 127.0.0.1:0 --tls 0 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--tls needs --tls-cert"), std::string::npos) << r.output;
+}
+
+}  // namespace
