@@ -391,8 +391,8 @@ class Server {
     std::uint64_t order = 0;  // creation order: the newest listening one gets requests
     RegistrationKeys keys;
     Endpoint observed;
-    std::uint64_t stream = 0;   // the stream `observed` is reached over (0: UDP)
     IpAddress registered_from;  // the shares it is charged to (address_key(), network_key())
+    std::uint64_t stream = 0;  // the stream `observed` is reached over (0: UDP)
     // Its NatInfo as the wire carries it (a third of the decoded size;
     // decoded only for the few SessionInfos that tell it), inline.
     SmallBytes<38> info;
@@ -422,7 +422,7 @@ class Server {
   // (rare: kept beside the registrations, by registration id).
   struct PathCheck {
     Endpoint candidate;
-    std::uint64_t stream = 0;  // the stream `candidate` spoke over (0: UDP)
+    std::uint64_t stream = 0;  // the stream it came over (0: UDP)
     std::uint64_t token = 0;
     TimePoint challenged{};
   };
