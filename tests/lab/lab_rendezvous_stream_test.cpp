@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "../support/coturn.hpp"
+#include "../support/scratch_dir.hpp"
 #include "lab_harness.hpp"
 
 namespace natpunch::lab {
@@ -34,13 +35,8 @@ TEST(RendezvousOverTlsInLab, UdpBlockedClientRegistersOverTlsAndRelaysRandomByte
   if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
   Lab lab("trzstrm", "--a udpblock --b none");
   ASSERT_TRUE(lab.up());
-  const std::string dir = std::filesystem::temp_directory_path() / ("natpunch_lab_rzstream_" + lab.id());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() { std::filesystem::remove_all(dir); }
-  } cleanup{dir};
+  const test_support::ScratchDir scratch("natpunch_lab_rzstream_" + lab.id());
+  const std::string dir = scratch.path();
   std::string error;
   const auto pki = test_support::make_test_pki(dir, "203.0.113.10", error);
   ASSERT_TRUE(pki) << error;

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "../support/coturn.hpp"
+#include "../support/scratch_dir.hpp"
 #include "lab_harness.hpp"
 
 namespace natpunch::lab {
@@ -43,13 +44,8 @@ TEST_P(SessionThroughCoturn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn
   const Row& row = GetParam();
   Lab lab(row.lab_id, "--a " + row.kind_a + " --b prc");
   ASSERT_TRUE(lab.up());
-  const std::string dir = std::filesystem::temp_directory_path() / ("natpunch_lab_" + lab.id());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() { std::filesystem::remove_all(dir); }
-  } cleanup{dir};
+  const test_support::ScratchDir scratch("natpunch_lab_" + lab.id());
+  const std::string dir = scratch.path();
 
   test_support::CoturnSettings settings;
   settings.dir = dir;
