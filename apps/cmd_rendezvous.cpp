@@ -488,7 +488,8 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       ->default_val(256ull * 1024 * 1024)
       ->check(positive_number());
   cmd->add_option("--start-delay-ms", o->start_delay_ms,
-                  "Both peers start punching this long after the server sends them the session")
+                  "Both peers start a birthday attack (naive, improved, one-hard-side) this long after the server "
+                  "sends them the session; direct connects, hole punches and candidate checks start at once")
       ->default_val(500)
       ->check(CLI::Range(0, 60000));
   cmd->add_option("--registration-lifetime", o->registration_lifetime_s,

@@ -426,7 +426,9 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
   PlanOptions options = config_.plan;
   const bool peer_relay_only = session.peer_info.relay_only;
   options.relay_only = config_.plan.relay_only || peer_relay_only;
-  stages_ = plan(local, peer, session.start_at, options);
+  // A direct connect or a hole punch starts now; birthday stages at the
+  // common start (session/plan.hpp).
+  stages_ = plan(local, peer, session.start_at, options, now);
   stop_reason_ = config_.plan.relay_only ? "forced relay"
                  : peer_relay_only       ? "the peer forced relay"
                                          : "no direct strategy";
@@ -437,7 +439,10 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
     open(now, std::nullopt);
     return;
   }
-  start_checks(session.start_at);
+  // Checks need no common start either: a check that reaches the peer
+  // before it has sent is lost, the peer's own check gets through the hole
+  // ours opened and triggers our answer and check at once.
+  start_checks(now);
   if (config_.open_early) {
     // Usable at once over the relay; the stages go on behind it.
     info_.strategy = std::string(punch::to_string(stages_.front().kind));
@@ -585,9 +590,13 @@ void PeerSessionMachine::open(TimePoint now, std::optional<punch::punch_event::C
   if (info_.strategy.empty()) info_.strategy = "relay";
   info_.stop_reason = direct ? std::string() : stop_reason_;
   info_.probes_sent = probes_total_;
-  // Counted from the common start, whichever stage connected; a forced
-  // relay is ready before the start: never negative.
-  info_.time_to_connect = micros((direct ? connected->at : now) - session_.start_at);
+  // Counted from when this side began: the pairing for the stages and
+  // checks that start at once, the common start for birthday stages; a
+  // forced relay is ready before the start: never negative.
+  const TimePoint began = stages_.empty() ? session_.start_at
+                          : pairs_.empty() ? stages_.front().start
+                                           : std::min(stages_.front().start, paired_at_);
+  info_.time_to_connect = micros((direct ? connected->at : now) - began);
   next_progress_.reset();
   ever_direct_ = direct;
   if (direct) time_to_direct_ = connected->at - paired_at_;

@@ -23,7 +23,9 @@
 // probe the peer's public address (its srflx and predicted ports), the
 // peer's host candidates (IPv6 ones from v6_socket, IPv4 ones when both
 // share one NAT) are checked in priority order (session/candidate_checks.hpp)
-// from the common start; the first working path opens the session (or
+// from the pairing (as the direct and hole-punch stages start: only the
+// birthday stages wait for the common start, session/plan.hpp); the
+// first working path opens the session (or
 // moves an early-opened one direct), and a better pair that proves itself
 // later takes over (best: host v6, host v4, srflx, predicted, relay).
 // A path that dies has its pairs checked again beside the re-punch.
