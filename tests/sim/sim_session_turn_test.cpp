@@ -14,6 +14,10 @@
 //   SessionTurn.TheNearestOfferedRelayCarriesTheSession  two relays offered
 //       by the rendezvous (REST credentials): ranked, the near one used;
 //   SessionTurn.WithoutTurnTheRendezvousRelayStaysTheDefault;
+//   SessionTurn.AnAllocationOutlivesItsCredentials  REST credentials valid
+//       20 s, allocations of 10 s refreshed for 70 s under the username
+//       they were made with (coturn-style); the stream stays on TURN;
+//   SessionTurn.ExpiredCredentialsFailTheAllocationNamingTheServer;
 //   OneSided/SessionTurnOneSided.*  only one peer has a TURN route (the
 //       caller or the listener; the other behind a port-preserving or a
 //       symmetric NAT): the other sends to the relayed address from its
@@ -21,6 +25,7 @@
 //       silent both sides fall back to the rendezvous relay.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <set>
 #include <string>
 
@@ -263,6 +268,76 @@ TEST(SessionTurn, TheNearestOfferedRelayCarriesTheSession) {
   EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
   EXPECT_GE(near_server.relayed_to_peers, static_cast<std::uint64_t>(2 * n));
   EXPECT_EQ(far_server.relayed_to_peers, 0u);
+}
+
+// The rendezvous offers one relay with TURN REST credentials (`ttl`), the
+// relay's UNIX clock `skew_s` ahead of the rendezvous's.
+std::unique_ptr<SessionWorld> offered_relay_world(std::uint64_t seed, std::chrono::seconds ttl, std::int64_t skew_s,
+                                                  testing::SimTurnServer*& relay) {
+  const std::string secret = "lab-secret";
+  constexpr std::int64_t kUnix = 1'700'000'000;
+  auto w = std::make_unique<SessionWorld>(seed, milliseconds(200), [&](rendezvous::ServerConfig& c) {
+    rendezvous::TurnRelayConfig r;
+    r.address = Endpoint{SessionWorld::kTurnAddress, testing::SimTurnServer::kPort};
+    r.transports = rendezvous::kTurnUdp;
+    r.secret = secret;
+    c.turn.relays.push_back(r);
+    c.turn.unix_at_start = kUnix;
+    c.turn.start = kTimeZero;
+    c.turn.credential_lifetime = ttl;
+    c.turn.reoffer_interval = ttl / 4;
+  });
+  relay = &w->add_turn_server();
+  relay->rest_secret = secret;
+  relay->unix_at_start = kUnix + skew_s;
+  return w;
+}
+
+TEST(SessionTurn, AnAllocationOutlivesItsCredentials) {
+  testing::SimTurnServer* relay = nullptr;
+  const auto world = offered_relay_world(59, seconds(20), 0, relay);
+  auto& w = *world;
+  relay->granted_lifetime = 10;
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.plan.relay_only = true; });
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(seconds(2));
+  int n = 0;
+  for (int round = 0; round < 7; ++round) {  // 70 s: past three TTLs
+    n += exchange(w, 5, milliseconds(20), "r" + std::to_string(round));
+    w.run_for(seconds(10) - milliseconds(600));
+    for (auto* p : {&w.a(), &w.b()}) EXPECT_EQ(p->machine().stats().relay, kTurnLabel) << "round " << round;
+  }
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(texts(w.a()).size(), static_cast<std::size_t>(n)) << "nothing twice";
+  EXPECT_EQ(texts(w.b()).size(), static_cast<std::size_t>(n)) << "nothing twice";
+  EXPECT_GE(relay->refreshes_past_expiry, 2u * 8) << "both allocations refreshed every ~5 s past their 20 s";
+  for (auto* p : {&w.a(), &w.b()}) EXPECT_TRUE(warnings(*p).empty());
+}
+
+// Credentials the relay takes for expired (here: its clock an hour ahead):
+// the allocation is refused, one warning names the server, the rendezvous
+// relay carries the session.
+TEST(SessionTurn, ExpiredCredentialsFailTheAllocationNamingTheServer) {
+  testing::SimTurnServer* relay = nullptr;
+  const auto world = offered_relay_world(73, seconds(600), 3600, relay);
+  auto& w = *world;
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.plan.relay_only = true; });
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(seconds(2));
+  const int n = exchange(w, 10, milliseconds(20), "");
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  for (auto* p : {&w.a(), &w.b()}) {
+    EXPECT_EQ(p->machine().stats().relay, "");
+    const auto lines = warnings(*p);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("401"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("203.0.113.30"), std::string::npos) << lines[0];
+  }
+  EXPECT_EQ(relay->relayed_to_peers, 0u);
 }
 
 TEST(SessionTurn, WithoutTurnTheRendezvousRelayStaysTheDefault) {
