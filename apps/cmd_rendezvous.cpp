@@ -503,9 +503,12 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       ->take_all();
   cmd->add_option("--turn-secret", o->turn_secret, "The TURN relays' static-auth-secret")
       ->envname("NATPUNCH_TURN_SECRET");
-  cmd->add_option("--turn-ttl", o->turn_ttl_s, "Seconds the minted TURN credentials stay valid (re-offered as they age)")
+  cmd->add_option("--turn-ttl", o->turn_ttl_s,
+                  "Seconds the minted TURN credentials stay valid for a new allocation (re-offered as they age; an "
+                  "allocation made with them lives on past them: coturn refreshes it with the credentials it was "
+                  "made with)")
       ->default_val(3600)
-      ->check(CLI::Range(60, 86400 * 7));
+      ->check(CLI::Range(5, 86400 * 7));
   cmd->add_option("--stats-interval", o->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
       ->check(non_negative_number());
