@@ -19,14 +19,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "../support/coturn.hpp"
 #include "../support/scratch_dir.hpp"
+#include "lab_coturn.hpp"
 #include "lab_harness.hpp"
 
 namespace natpunch::lab {
 namespace {
-
-constexpr const char* kServer = "203.0.113.10";
 
 struct Row {
   std::string name;
@@ -47,22 +45,9 @@ TEST_P(SessionThroughCoturn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn
   const test_support::ScratchDir scratch("natpunch_lab_" + lab.id());
   const std::string dir = scratch.path();
 
-  test_support::CoturnSettings settings;
-  settings.dir = dir;
-  settings.address = kServer;
-  settings.port = 3478;
-  settings.tls_port = 443;
-  settings.secret = test_support::random_secret();
-  settings.allowed_peers = kServer;  // the peers' relayed addresses are the server's own
-  std::string error;
-  settings.pki = test_support::make_test_pki(dir, kServer, error);
-  ASSERT_TRUE(settings.pki) << error;
-  const std::string conf = test_support::write_coturn_config(settings);
-  auto turn_argv = lab.in("server");
-  turn_argv.insert(turn_argv.end(), {"sh", "-c", "exec turnserver -c '" + conf + "' >'" + dir + "/coturn.log' 2>&1"});
-  BackgroundProcess coturn(turn_argv);
-  ASSERT_TRUE(test_support::wait_for_tcp_listener("ip netns exec " + lab.netns("server") + " ", 443));
-  ASSERT_TRUE(lab.wait_for_udp_listener("203.0.113.10:3478"));
+  const auto coturn = start_lab_coturn(lab, dir);
+  ASSERT_TRUE(coturn->ready()) << coturn->error;
+  const auto& settings = coturn->settings;
 
   auto rv_argv = lab.in("server");
   rv_argv.insert(rv_argv.end(), {natpunch_binary(), "rendezvous", "--listen", "203.0.113.10:7000", "--stun-alt",
