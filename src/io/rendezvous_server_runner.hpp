@@ -1,6 +1,9 @@
 #pragma once
-// Runs rendezvous::Server on one real UDP socket in an Asio event loop,
-// with its expiry timer, until SIGINT/SIGTERM.
+// Runs rendezvous::Server on one real UDP socket with the one real-time
+// loop (io/server_loop.hpp over io::UdpPorts: recvmmsg / sendmmsg batches,
+// the server's timers), until SIGINT/SIGTERM. Its other sources share that
+// loop's epoll set: the TCP/TLS listeners and connections, the cluster
+// bus's wake-up, the metrics endpoint, SIGUSR1.
 //
 // Cluster (cluster_servers set): the server's bus messages travel over a
 // NATS link (io/nats_link.hpp); a node that cannot reach NATS goes on
