@@ -25,6 +25,7 @@
 
 #include "commands.hpp"
 #include "own_nat_options.hpp"
+#include "rendezvous_stream_options.hpp"
 #include "turn_route_options.hpp"
 #include "core/time.hpp"
 #include "io/rendezvous_identity_file.hpp"
@@ -80,11 +81,7 @@ struct PeerOptions {
   double measure_mbit = 0;
   int sessions = 1;            // listen: callers to serve concurrently (0: until Ctrl-C)
   // When UDP to the rendezvous gets no answer: TCP, then TLS.
-  std::uint16_t rendezvous_tcp_port = 0;
-  std::uint16_t rendezvous_tls_port = 443;
-  std::string rendezvous_tls_ca;
-  std::string rendezvous_tls_name;
-  bool no_stream_fallback = false;
+  RendezvousStreamOptions stream;
 };
 
 const char* role_name(Role role) { return role == Role::Listen ? "listen" : "connect"; }
@@ -426,11 +423,7 @@ std::optional<SessionOptions> session_options(const PeerOptions& o) {
   s.keepalive = !o.no_keepalive;
   s.keepalive_reply_timeout = milliseconds(o.keepalive_reply_ms);
   s.keepalive_misses_for_dead = o.keepalive_misses;
-  s.stream_fallback = !o.no_stream_fallback;
-  s.rendezvous_tcp_port = o.rendezvous_tcp_port;
-  s.rendezvous_tls_port = o.rendezvous_tls_port;
-  s.rendezvous_tls_ca = o.rendezvous_tls_ca;
-  s.rendezvous_tls_name = o.rendezvous_tls_name;
+  to_session_options(o.stream, s);
   to_session_options(o.turn, s);
   return s;
 }
@@ -603,20 +596,7 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
   cmd.add_option("--identity", o.identity_file,
                  "Ed25519 identity file (created with mode 0600 if missing); without it a fresh identity per run");
   cmd.add_option("--server-key", o.server_key, "Pin the rendezvous server's key (64 hex digits it prints)");
-  cmd.add_option("--rendezvous-tcp-port", o.rendezvous_tcp_port,
-                 "When UDP to the rendezvous gets no answer for 2 s (a network that blocks UDP), register over TCP "
-                 "on this port (`rendezvous --tcp`; default: the UDP port), then over TLS; such a side relays only");
-  cmd.add_option("--rendezvous-tls-port", o.rendezvous_tls_port,
-                 "Port of the rendezvous's TLS listener (`rendezvous --tls`), tried after TCP; 0: no TLS")
-      ->capture_default_str();
-  cmd.add_option("--rendezvous-tls-ca", o.rendezvous_tls_ca,
-                 "PEM file of the CA that signed the rendezvous's TLS certificate (default: the system's CAs); the "
-                 "certificate must name the server (--rendezvous-tls-name); a mismatch is an error, never skipped")
-      ->check(CLI::ExistingFile);
-  cmd.add_option("--rendezvous-tls-name", o.rendezvous_tls_name,
-                 "Name (or IP) the rendezvous's TLS certificate must carry (default: the server's address)");
-  cmd.add_flag("--no-stream-fallback", o.no_stream_fallback,
-               "Never register over TCP/TLS: UDP only (the registration fails when UDP gets no answer)");
+  add_rendezvous_stream_options(cmd, o.stream);
   cmd.add_option("--mapping", o.mapping,
                  "Own NAT mapping behaviour, if known (none, endpoint-independent, address-dependent, "
                  "address-and-port-dependent, unknown); overrides what is learned at registration")

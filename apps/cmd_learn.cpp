@@ -349,6 +349,7 @@ void add_learn_command(CLI::App& app, int& exit_code) {
                    "Give up punching a pair after this long and use the relay (default 10000; 0: only the probe budget)")
       ->check(CLI::Range(0, 3600000))
       ->type_name("MS");
+  add_rendezvous_stream_options(*real, o->real.stream);
   real->add_flag("--force-relay", o->real.force_relay, "Do not punch: every session through the relay (tests, hostile networks)");
   real->add_option("--start-wait-ms", o->real.start_wait_ms,
                    "With sessions open, wait at most this long for every neighbour to be ready before round 1 (default 15000)")

@@ -3,6 +3,7 @@
 // behaviour, hairpinning and a small allocator sample, from the rendezvous
 // itself (`natpunch rendezvous --stun-alt`) or any RFC 5780 STUN server,
 // in well under a second; and what a peer would be told.
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include "nat/allocator_spec_text.hpp"
 #include "nat/nat_knowledge_json.hpp"
 #include "own_nat_options.hpp"
+#include "rendezvous_reachability.hpp"
 #include "rendezvous/nat_info_probe.hpp"
 
 namespace natpunch::cli {
@@ -36,6 +38,11 @@ struct ProbeOptions {
   NatCacheOptions cache;
   bool refresh = false;
   bool json = false;
+  // Where the rendezvous's TCP and TLS listeners are (as connect's
+  // --rendezvous-tcp-port / --rendezvous-tls-port): asked when UDP gets no
+  // answer, to tell a network that blocks UDP from a server that is down.
+  std::uint16_t rendezvous_tcp_port = 0;
+  std::uint16_t rendezvous_tls_port = 443;
 };
 
 nlohmann::json told_json(const rendezvous::NatInfo& info) {
@@ -109,15 +116,46 @@ int run(const ProbeOptions& o) {
     }
   }
 
+  // No STUN answer: a network that blocks UDP (the rendezvous answers over
+  // TCP only), a rendezvous without --stun-alt (it answers its own
+  // messages over UDP), or no server there; one line that says which.
+  std::optional<std::string> no_answer;
+  std::optional<bool> udp_blocked;
+  if (!k.no_answer) udp_blocked = false;
+  if (k.no_answer && !learned->interrupted) {
+    const std::string server = options.server.to_string();
+    if (!through_rendezvous) {
+      no_answer = "no STUN answer from " + server + ": is the server running, and is UDP allowed?";
+    } else if (rendezvous_answers_over_udp(options.server, options.should_stop)) {
+      udp_blocked = false;
+      no_answer = "no STUN answer from " + server + ", though the rendezvous answers over UDP: start it with "
+                  "--stun-alt to let peers probe their NAT";
+    } else if (stop.requested()) {
+      // interrupted: no verdict
+    } else if (auto stream = rendezvous_stream_answering(options.server, o.rendezvous_tcp_port,
+                                                         o.rendezvous_tls_port, options.should_stop)) {
+      udp_blocked = true;
+      no_answer = "UDP is blocked on this network: no answer over UDP from " + server + ", but the rendezvous "
+                  "answers over TCP at " + stream->to_string() + "; a NAT cannot be probed without UDP (connect "
+                  "and listen register over TCP/TLS and relay)";
+    } else if (!stop.requested()) {
+      no_answer = "no answer from the rendezvous " + server + " over UDP (STUN or its own messages) or TCP: is "
+                  "it running (with --stun-alt), and is UDP allowed?";
+    }
+  }
+  const bool interrupted = learned->interrupted || (k.no_answer && !no_answer);
+
   if (o.json) {
     auto j = nlohmann::json::parse(nat::to_json(k));
+    j["udp_blocked"] = udp_blocked ? nlohmann::json(*udp_blocked) : nlohmann::json(nullptr);
+    if (no_answer) j["error"] = *no_answer;
     j["local"] = learned->local.to_string();
     j["cached"] = learned->cached;
-    j["interrupted"] = learned->interrupted;
+    j["interrupted"] = interrupted;
     j["told"] = told_json(told);
     j["disagreements"] = disagreements;
     std::cout << j.dump() << std::endl;
-  } else if (!learned->interrupted) {
+  } else if (!interrupted && !no_answer) {
     std::cout << "mapping:      " << nat::to_string(k.mapping) << "\n"
               << "filtering:    " << nat::to_string(k.filtering) << "\n"
               << "NAT type:     " << nat::to_string(nat::classic_type(k.mapping, k.filtering)) << "\n"
@@ -140,15 +178,12 @@ int run(const ProbeOptions& o) {
     if (!k.note.empty()) std::cout << "note:         " << k.note << "\n";
   }
   for (const auto& d : disagreements) std::cerr << "warning: " << d << "\n";
-  if (learned->interrupted) {
+  if (interrupted) {
     if (!o.json) std::cerr << "interrupted\n";
     return kExitInterrupted;
   }
-  if (k.no_answer) {
-    std::cerr << "error: no STUN answer from " << options.server.to_string()
-              << (through_rendezvous ? ": is the rendezvous started with --stun-alt, and is UDP allowed?"
-                                     : ": is the server running, and is UDP allowed?")
-              << "\n";
+  if (no_answer) {
+    std::cerr << "error: " << *no_answer << "\n";
     return kExitNoAnswer;
   }
   return kExitOk;
@@ -174,6 +209,12 @@ void add_probe_command(CLI::App& app, int& exit_code) {
                   "Fresh sockets whose mappings sample the port allocator (more: surer, and more mappings taken)")
       ->default_val(8)
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--rendezvous-tcp-port", o->rendezvous_tcp_port,
+                  "With --rendezvous: when UDP gets no answer, see whether its TCP listener on this port answers "
+                  "(default: the UDP port), to say that UDP is blocked rather than the server down");
+  cmd->add_option("--rendezvous-tls-port", o->rendezvous_tls_port,
+                  "... and its TLS listener on this port (0: not asked)")
+      ->capture_default_str();
   cmd->add_flag("--no-hairpin", o->no_hairpin, "Skip the hairpinning test");
   cmd->add_option("--profile", o->profile,
                   "A carrier profile (NAME or FILE) to refine what was measured: what peers would be told with "
@@ -191,6 +232,8 @@ void add_probe_command(CLI::App& app, int& exit_code) {
       "(within a few dozen ports, any order), random (over a range), or not-translated (no NAT).\n"
       "A --profile adds what a probe cannot learn (timeouts, the carrier, the exact allocator) and never\n"
       "overrides a measurement; disagreements are printed as warnings.\n"
+      "Probing needs UDP: on a network that blocks it, probe says so in one line (\"udp_blocked\": true\n"
+      "under --json) when the rendezvous answers over TCP instead.\n"
       "Exit codes: 0 learned, 1 no STUN answer (or no socket), 2 bad arguments, 130 interrupted.");
   cmd->callback([o, &exit_code] { exit_code = run(*o); });
 }

@@ -21,6 +21,7 @@
 #include "io/stop_signals.hpp"
 #include "io/turn_client_runner.hpp"
 #include "io/udp_ports.hpp"
+#include "rendezvous_reachability.hpp"
 #include "rendezvous/crypto.hpp"
 #include "turn/relay_ranking.hpp"
 #include "turn/rest_credentials.hpp"
@@ -193,9 +194,10 @@ turn::ClientConfig client_config(const Candidate& c, const AllocateOptions& o, D
 // The relays the rendezvous at o.rendezvous offers, nearest first (one
 // Binding each over UDP; the silent ones after, as offered), each over UDP,
 // TCP, then TLS as offered (only --tcp / --tls when given). Empty with
-// `error` set when there is no offer.
+// `error` set when there is no offer (`udp_blocked` when the registration
+// got no answer over UDP but the rendezvous answers over TCP).
 std::vector<Candidate> offered_candidates(const AllocateOptions& o, const Endpoint& rendezvous_server, Duration timeout,
-                                          const io::StopSignals& stop, std::string& error) {
+                                          const io::StopSignals& stop, std::string& error, bool& udp_blocked) {
   rendezvous::ClientConfig config;
   config.server = rendezvous_server;
   config.identity = rendezvous::Identity::generate(rendezvous::system_random_bytes());
@@ -209,6 +211,16 @@ std::vector<Candidate> offered_candidates(const AllocateOptions& o, const Endpoi
   }
   if (auto registered = (*client)->wait_registered(timeout, stop.predicate()); !registered) {
     error = "rendezvous " + rendezvous_server.to_string() + ": " + registered.error();
+    // Registering here is UDP only: say so when that is what stands in the way.
+    if (registered.error().rfind("no answer", 0) == 0 && !stop.requested()) {
+      if (auto stream = rendezvous_stream_answering(rendezvous_server, 0, 443, stop.predicate())) {
+        udp_blocked = true;
+        error = "UDP is blocked on this network: no answer over UDP from the rendezvous " +
+                rendezvous_server.to_string() + ", but it answers over TCP at " + stream->to_string() +
+                "; `turn allocate --rendezvous` registers over UDP only: name the relay with --server (and --tcp or "
+                "--tls) and its credentials instead";
+      }
+    }
     return {};
   }
   auto offer = (*client)->wait_turn_offer(timeout);
@@ -313,7 +325,9 @@ int run_allocate(const AllocateOptions& o) {
   } else {
     report["rendezvous"] = resolved->front().to_string();
     std::string error;
-    candidates = offered_candidates(o, resolved->front(), timeout, stop, error);
+    bool udp_blocked = false;
+    candidates = offered_candidates(o, resolved->front(), timeout, stop, error, udp_blocked);
+    if (udp_blocked) report["udp_blocked"] = true;
     if (candidates.empty()) {
       if (stop.requested()) {
         report["interrupted"] = true;

@@ -53,6 +53,7 @@ struct LinkReport {
   learn::LinkRole role = learn::LinkRole::Connect;
   std::string route = "none";  // direct, relay, gone (closed by the peer), none (never opened)
   std::string strategy;
+  std::string rendezvous_transport;  // how this side reached the rendezvous for it (udp, tcp, tls)
   std::string error;
   double open_seconds = 0;
   bool heard_at_start = false;
@@ -97,6 +98,7 @@ nlohmann::json link_json(const LinkReport& l) {
                    {"role", learn::to_string(l.role)},
                    {"route", l.route},
                    {"strategy", l.strategy},
+                   {"rendezvous_transport", l.rendezvous_transport},
                    {"open_s", l.open_seconds},
                    {"heard_at_start", l.heard_at_start},
                    {"bytes_sent", l.stats.bytes_sent},
@@ -169,6 +171,7 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
   session.hole_punch_time = milliseconds(o.hole_punch_ms);
   session.punch_timeout = milliseconds(o.punch_timeout_ms);
   session.force_relay = o.force_relay;
+  to_session_options(o.stream, session);
   if (auto problem = describe_nat(o, session.nat)) {
     std::cerr << "error: " << *problem << "\n";
     return kExitUsage;
@@ -218,6 +221,7 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
     if (link.session) {
       report.route = to_string(link.session->route());
       report.strategy = link.session->info().strategy;
+      report.rendezvous_transport = link.session->info().rendezvous_transport;
       neighbours.push_back(learn::Neighbour{link.peer, kMaxSessionPayload, {}});
       reached.push_back(link.peer);
       sessions[link.peer] = std::move(link.session);

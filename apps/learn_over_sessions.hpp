@@ -6,6 +6,7 @@
 #include <string>
 
 #include "learn/learning_setup.hpp"
+#include "rendezvous_stream_options.hpp"
 
 namespace natpunch::cli {
 
@@ -21,6 +22,7 @@ struct LearnSessionOptions {
   int hole_punch_ms = 2000;
   int punch_timeout_ms = 10000;
   bool force_relay = false;
+  RendezvousStreamOptions stream;  // a network that blocks UDP
   int start_wait_ms = 15000;
   std::string data;
   bool json = false;

@@ -85,6 +85,9 @@ TEST(ProbeCli, ARendezvousWithoutStunIsNamedWhenNothingAnswers) {
   const auto r = natpunch::test_support::run_command(natpunch("probe --rendezvous " + address + " 2>&1"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("--stun-alt"), std::string::npos) << r.output;
+  // It answered over UDP, so UDP is not what is missing.
+  EXPECT_NE(r.output.find("the rendezvous answers over UDP"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("UDP is blocked"), std::string::npos) << r.output;
   // Gives up after its retransmissions, not after a long wait.
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
   EXPECT_EQ(server.interrupt_and_wait(5000ms), 0);

@@ -40,11 +40,13 @@ using natpunch::cli_test::Rendezvous;
 struct SilentUdpPort {
   int fd = -1;
   std::uint16_t port = 0;
-  SilentUdpPort() {
+  // `wanted`: that port number (port stays 0 when it is taken); 0: any.
+  explicit SilentUdpPort(std::uint16_t wanted = 0) {
     fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(wanted);
     socklen_t n = sizeof a;
     if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), n) == 0 &&
         ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n) == 0)
@@ -295,6 +297,53 @@ TEST(RendezvousStreamCli, TlsWithoutCertificateOrKeyIsAUsageError) {
                                                     " rendezvous --listen 127.0.0.1:0 --tls 0 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--tls needs --tls-cert"), std::string::npos) << r.output;
+}
+
+// `probe` needs UDP (STUN): where UDP gets no answer at all but the
+// rendezvous answers over TCP, it says in one line that UDP is blocked
+// ("udp_blocked": true under --json, exit 1), instead of blaming the server.
+TEST(RendezvousStreamCli, ProbeWhereOnlyTcpAnswersSaysUdpIsBlockedInOneLine) {
+  auto s = start_server(true, nullptr);
+  ASSERT_TRUE(s);
+  SilentUdpPort silent;
+  TempDir dir;
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = natpunch::test_support::run_command(
+      std::string(NATPUNCH_BINARY) + " probe --rendezvous 127.0.0.1:" + std::to_string(silent.port) +
+      " --rendezvous-tcp-port " + std::to_string(s->tcp) + " --rendezvous-tls-port 0 --json 2>" + dir.file("err"));
+  const auto took = std::chrono::steady_clock::now() - started;
+  const auto err = natpunch::test_support::run_command("cat " + dir.file("err")).output;
+  EXPECT_EQ(r.exit_code, 1) << r.output << err;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.output;
+  EXPECT_EQ(j.value("udp_blocked", nlohmann::json()), true) << j.dump();
+  EXPECT_EQ(j.value("interrupted", true), false) << j.dump();
+  EXPECT_NE(j.value("error", "").find("UDP is blocked"), std::string::npos) << j.dump();
+  EXPECT_EQ(err, "error: " + j.value("error", "") + "\n") << "one line, the same words";
+  EXPECT_NE(err.find("TCP at 127.0.0.1:" + std::to_string(s->tcp)), std::string::npos) << err;
+  EXPECT_LT(took, 10s) << "bounded: STUN's retransmissions, then 1.5 s per check";
+}
+
+// `turn allocate --rendezvous` registers over UDP only (not yet over
+// TCP/TLS): where UDP gets no answer but the rendezvous answers over TCP on
+// the same port number, it says so in one line and names the way around.
+TEST(RendezvousStreamCli, TurnAllocateWhereOnlyTcpAnswersSaysUdpIsBlockedInOneLine) {
+  auto s = start_server(true, nullptr);
+  ASSERT_TRUE(s);
+  SilentUdpPort silent(s->tcp);  // UDP silent, TCP the rendezvous's: one port number
+  if (silent.port == 0) GTEST_SKIP() << "UDP port " << s->tcp << " is taken";
+  TempDir dir;
+  const auto r = natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) +
+                                                    " turn allocate --rendezvous 127.0.0.1:" + std::to_string(s->tcp) +
+                                                    " --timeout 2 --json 2>" + dir.file("err"));
+  const auto err = natpunch::test_support::run_command("cat " + dir.file("err")).output;
+  EXPECT_EQ(r.exit_code, 1) << r.output << err;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.output;
+  EXPECT_EQ(j.value("udp_blocked", false), true) << j.dump();
+  EXPECT_NE(j.value("error", "").find("UDP is blocked"), std::string::npos) << j.dump();
+  EXPECT_NE(j.value("error", "").find("--server"), std::string::npos) << j.dump();
+  EXPECT_EQ(err, "error: " + j.value("error", "") + "\n") << "one line, the same words";
 }
 
 // Ctrl-C while the connector's fallback blocks in a TCP connect or a TLS

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <natpunch/session.hpp>
 #include <nlohmann/json.hpp>
@@ -35,14 +36,13 @@
 #include <thread>
 #include <vector>
 
-#include "../support/coturn.hpp"
 #include "../support/scratch_dir.hpp"
+#include "lab_coturn.hpp"
 #include "lab_harness.hpp"
 
 namespace natpunch::lab {
 namespace {
 
-constexpr const char* kServer = "203.0.113.10";
 constexpr const char* kTurnUdp = "TURN via 203.0.113.10:3478";
 constexpr const char* kTurnTls = "TURN via 203.0.113.10:443";
 // Small: the rows prove the path, not its throughput (the throttled row
@@ -135,23 +135,12 @@ RowRun run_row(const Row& row) {
   const test_support::ScratchDir scratch("natpunch_lab_" + lab.id());
   const std::string dir = scratch.path();
 
-  test_support::CoturnSettings settings;
-  settings.dir = dir;
-  settings.address = kServer;
-  settings.port = 3478;
-  settings.tls_port = 443;
-  settings.secret = test_support::random_secret();
-  settings.allowed_peers = kServer;  // the peers' relayed addresses are the server's own
-  std::string error;
-  settings.pki = test_support::make_test_pki(dir, kServer, error);
-  if (!settings.pki) {
-    out.problem = "no test PKI: " + error;
+  const auto coturn = start_lab_coturn(lab, dir);
+  if (!coturn->ready()) {
+    out.problem = coturn->error;
     return finish();
   }
-  const std::string conf = test_support::write_coturn_config(settings);
-  auto turn_argv = lab.in("server");
-  turn_argv.insert(turn_argv.end(), {"sh", "-c", "exec turnserver -c '" + conf + "' >'" + dir + "/coturn.log' 2>&1"});
-  BackgroundProcess coturn(turn_argv);
+  const auto& settings = coturn->settings;
   // The rendezvous's TLS listener has the same certificate (it names
   // 203.0.113.10) on 8443: coturn holds 443.
   auto rv_argv = lab.in("server");
@@ -161,10 +150,9 @@ RowRun run_row(const Row& row) {
                                  "--tls-key", settings.pki->key});
   BackgroundProcess rendezvous(rv_argv);
   const std::string in_server = "ip netns exec " + lab.netns("server") + " ";
-  if (!test_support::wait_for_tcp_listener(in_server, 443) || !lab.wait_for_udp_listener("203.0.113.10:3478") ||
-      !rendezvous.started() || !lab.wait_for_udp_listener("203.0.113.10:7000") ||
+  if (!rendezvous.started() || !lab.wait_for_udp_listener("203.0.113.10:7000") ||
       !test_support::wait_for_tcp_listener(in_server, 8443)) {
-    out.problem = "coturn or the rendezvous did not start: " + file_text(dir + "/coturn.log");
+    out.problem = "the rendezvous did not start";
     return finish();
   }
 
@@ -273,5 +261,101 @@ TEST(UdpBlockedPeerInLab, ReachesEveryOtherKindThroughTurnOverTls) {
   for (std::size_t i = 0; i < table.size(); ++i) check_row(table[i], runs[i]);
 }
 
+// The rendezvous with its co-located STUN server and a TCP listener on
+// 7000 (no TLS, no TURN); nullptr when it does not come up.
+std::unique_ptr<BackgroundProcess> start_rendezvous_with_tcp(const Lab& lab) {
+  auto argv = lab.in("server");
+  argv.insert(argv.end(), {natpunch_binary(), "rendezvous", "--listen", "203.0.113.10:7000", "--stun-alt",
+                           "203.0.113.11:7001", "--tcp", "7000"});
+  auto process = std::make_unique<BackgroundProcess>(argv);
+  if (!process->started() || !lab.wait_for_udp_listener("203.0.113.11:7001") ||
+      !test_support::wait_for_tcp_listener("ip netns exec " + lab.netns("server") + " ", 7000))
+    return nullptr;
+  return process;
+}
+
+// The other commands on a network that blocks UDP (issue 20 item 4), each
+// in a lab of its own: a behind udpblock, b behind prc, a rendezvous with its co-located
+// STUN server and a TCP listener on 7000 (no TURN: sessions relay through
+// the rendezvous, over a's TCP stream).
+//  - `probe` needs UDP: on a it says so in one line ("udp_blocked": true,
+//    exit 1) because the rendezvous answers over TCP; on b it learns the NAT
+//    ("udp_blocked": false).
+//  - `learn` registers a over TCP and trains with b over the relay; both
+//    reports list the link with the route and how each side reached the
+//    rendezvous.
+TEST(UdpBlockedPeerInLab, ProbeSaysUdpIsBlockedInOneLine) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  const auto started = std::chrono::steady_clock::now();
+  Lab lab("tubprobe", "--a udpblock --b prc");
+  ASSERT_TRUE(lab.up());
+  const test_support::ScratchDir scratch("natpunch_lab_" + lab.id());
+  const std::string dir = scratch.path();
+  const auto rendezvous = start_rendezvous_with_tcp(lab);
+  ASSERT_TRUE(rendezvous) << "the rendezvous did not start";
+
+  // probe, on both sides at once.
+  const std::string probe = natpunch_binary() + " probe --rendezvous 203.0.113.10:7000 --json";
+  run("ip netns exec " + lab.netns("a") + " " + probe + " >" + dir + "/probe-a.out 2>" + dir + "/probe-a.err & " +
+      "ip netns exec " + lab.netns("b") + " " + probe + " >" + dir + "/probe-b.out 2>" + dir + "/probe-b.err; wait");
+  const auto probe_a = nlohmann::json::parse(file_text(dir + "/probe-a.out"), nullptr, false);
+  const auto probe_b = nlohmann::json::parse(file_text(dir + "/probe-b.out"), nullptr, false);
+  const std::string probe_err_a = file_text(dir + "/probe-a.err");
+  ASSERT_TRUE(probe_a.is_object()) << file_text(dir + "/probe-a.out") << probe_err_a;
+  ASSERT_TRUE(probe_b.is_object()) << file_text(dir + "/probe-b.out") << file_text(dir + "/probe-b.err");
+  EXPECT_EQ(probe_a.value("udp_blocked", nlohmann::json()), true) << probe_a.dump();
+  EXPECT_TRUE(probe_a.value("no_answer", false)) << probe_a.dump();
+  EXPECT_NE(probe_a.value("error", "").find("UDP is blocked"), std::string::npos) << probe_a.dump();
+  // One line on stderr, naming what answered.
+  EXPECT_EQ(std::count(probe_err_a.begin(), probe_err_a.end(), '\n'), 1) << probe_err_a;
+  EXPECT_NE(probe_err_a.find("error: UDP is blocked on this network"), std::string::npos) << probe_err_a;
+  EXPECT_NE(probe_err_a.find("TCP at 203.0.113.10:7000"), std::string::npos) << probe_err_a;
+  EXPECT_EQ(probe_b.value("udp_blocked", nlohmann::json()), false) << probe_b.dump();
+  EXPECT_EQ(probe_b.value("mapping", ""), "endpoint-independent") << probe_b.dump();
+
+  std::cerr << "[udpblock] probe in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
+}
+
+TEST(UdpBlockedPeerInLab, LearnRegistersOverTcpAndTrainsOverTheRelay) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  const auto started = std::chrono::steady_clock::now();
+  Lab lab("tublearn", "--a udpblock --b prc");
+  ASSERT_TRUE(lab.up());
+  const test_support::ScratchDir scratch("natpunch_lab_" + lab.id());
+  const std::string dir = scratch.path();
+  const auto rendezvous = start_rendezvous_with_tcp(lab);
+  ASSERT_TRUE(rendezvous) << "the rendezvous did not start";
+  // learn, a and b, a few rounds.
+  std::vector<std::string> keys;
+  for (const char* host : {"a", "b"}) {
+    auto r = run(natpunch_binary() + " keygen --identity " + dir + "/" + host + ".key");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    keys.push_back(r.output.substr(0, 64));
+  }
+  const auto learn = [&](const char* host) {
+    return "ip netns exec " + lab.netns(host) + " " + natpunch_binary() +
+           " learn --rendezvous 203.0.113.10:7000 --identity " + dir + "/" + host + ".key --peers " + keys[0] + "," +
+           keys[1] + " --rounds 3 --round-timeout-ms 1500 --wait 20 --json >" + dir + "/learn-" + host +
+           ".out 2>" + dir + "/learn-" + host + ".err; echo $? >" + dir + "/learn-" + host + ".code";
+  };
+  run("timeout 60 sh -c '(" + learn("a") + ") & (" + learn("b") + "); wait'");
+  for (const char* host : {"a", "b"}) {
+    SCOPED_TRACE(host);
+    const std::string context = file_text(dir + "/learn-" + std::string(host) + ".err");
+    EXPECT_EQ(file_text(dir + "/learn-" + std::string(host) + ".code"), "0\n") << context;
+    const auto report = nlohmann::json::parse(file_text(dir + "/learn-" + std::string(host) + ".out"), nullptr, false);
+    ASSERT_TRUE(report.is_object()) << context;
+    EXPECT_FALSE(report.value("interrupted", true));
+    ASSERT_EQ(report["links"].size(), 1u) << report.dump();
+    const auto& link = report["links"][0];
+    EXPECT_EQ(link.value("route", ""), "relay") << link.dump();
+    EXPECT_EQ(link.value("rendezvous_transport", ""), std::string(host) == "a" ? "tcp" : "udp") << link.dump();
+    EXPECT_GT(link.value("bytes_sent", 0), 0) << link.dump();
+    EXPECT_GT(link.value("bytes_received", 0), 0) << link.dump();
+  }
+  std::cerr << "[udpblock] learn in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
+}
 }  // namespace
 }  // namespace natpunch::lab
