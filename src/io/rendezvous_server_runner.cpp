@@ -4,6 +4,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
+#include <asio/ip/v6_only.hpp>
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -27,11 +28,22 @@ constexpr auto kLinkDownNoticeEvery = std::chrono::seconds(60);
 std::string counter_name(std::string_view what) { return "natpunch_rendezvous_" + std::string(what); }
 
 class Loop {
+  // One UDP listener: its socket, its receive buffer and its co-located
+  // STUN server (ColocatedStun holds a reference to the socket: kept
+  // behind a pointer so it never moves).
+  struct Udp {
+    Udp(asio::io_context& ctx, const Endpoint& where) : at(where), socket(ctx) {}
+    Endpoint at;
+    asio::ip::udp::socket socket;
+    asio::ip::udp::endpoint sender;
+    std::array<std::uint8_t, 65536> in{};
+    std::unique_ptr<ColocatedStun> stun;
+  };
+
  public:
   Loop(rendezvous::Server& server, const RendezvousServerRunOptions& options)
       : server_(server),
         options_(options),
-        socket_(ctx_),
         signals_(ctx_, SIGINT, SIGTERM),
         report_signal_(ctx_, SIGUSR1),
         expiry_timer_(ctx_),
@@ -40,21 +52,33 @@ class Loop {
         metrics_(ctx_) {}
 
   Result<rendezvous::ServerCounters, std::string> run() {
-    auto local = to_asio(options_.listen);
-    asio::error_code ec;
-    socket_.open(local.protocol(), ec);
-    if (!ec) socket_.bind(local, ec);
-    if (ec)
-      return Unexpected{"cannot listen on " + options_.listen.to_string() + ": " + ec.message() +
-                        " (is the address configured on this host and the port free?)"};
-    socket_.non_blocking(true, ec);
-    if (options_.stun) {
-      auto config = *options_.stun;
-      config.primary = from_asio(socket_.local_endpoint());
-      auto opened = ColocatedStun::open(ctx_, socket_, std::move(config));
-      if (!opened) return Unexpected{opened.error()};
-      stun_ = std::move(*opened);
+    if (options_.listen.empty()) return Unexpected{std::string("no address to listen on")};
+    for (const auto& l : options_.listen) {
+      for (const auto& u : udp_)
+        if (u->at.address.family() == l.at.address.family())
+          return Unexpected{"cannot listen on " + l.at.to_string() + ": one UDP address per family (IPv4, IPv6), and " +
+                            u->at.to_string() + " is of the same family"};
+      auto u = std::make_unique<Udp>(ctx_, l.at);
+      auto local = to_asio(l.at);
+      asio::error_code ec;
+      u->socket.open(local.protocol(), ec);
+      // [::]:PORT beside 0.0.0.0:PORT: the IPv6 socket takes IPv6 only.
+      if (!ec && l.at.address.is_v6()) u->socket.set_option(asio::ip::v6_only(true), ec);
+      if (!ec) u->socket.bind(local, ec);
+      if (ec)
+        return Unexpected{"cannot listen on " + l.at.to_string() + ": " + ec.message() +
+                          " (is the address configured on this host and the port free?)"};
+      u->socket.non_blocking(true, ec);
+      if (l.stun) {
+        auto config = *l.stun;
+        config.primary = from_asio(u->socket.local_endpoint());
+        auto opened = ColocatedStun::open(ctx_, u->socket, std::move(config));
+        if (!opened) return Unexpected{opened.error()};
+        u->stun = std::move(*opened);
+      }
+      udp_.push_back(std::move(u));
     }
+    asio::error_code ec;
     if (options_.metrics_listen) {
       const auto at = asio::ip::tcp::endpoint(to_asio(*options_.metrics_listen).address(), options_.metrics_listen->port);
       metrics_.open(at.protocol(), ec);
@@ -91,20 +115,21 @@ class Loop {
       link.servers = options_.cluster_servers;
       link.subject_prefix = options_.cluster_subject;
       link.node_id = server_.node_id();
-      link.name = "natpunch-rendezvous " + options_.listen.to_string();
+      link.name = "natpunch-rendezvous " + options_.listen.front().at.to_string();
       link.wake = [this] { asio::post(ctx_, [this] { drain_bus(); }); };
       auto opened = NatsLink::open(std::move(link));
       if (!opened) return Unexpected{"--cluster: " + opened.error()};
       link_ = std::move(opened.value());
     }
-    if (options_.on_ready) {
-      std::optional<Endpoint> alternate;
-      if (stun_) alternate = stun_->endpoints().back();  // alternate IP and port
-      options_.on_ready(from_asio(socket_.local_endpoint()), alternate);
-    }
+    if (options_.on_ready)
+      for (const auto& u : udp_) {
+        std::optional<Endpoint> alternate;
+        if (u->stun) alternate = u->stun->endpoints().back();  // alternate IP and port
+        options_.on_ready(from_asio(u->socket.local_endpoint()), alternate);
+      }
     if (options_.on_stream_ready)
       for (const auto& [name, at] : stream_endpoints_) options_.on_stream_ready(name, at);
-    receive();
+    for (const auto& u : udp_) receive(*u);
     if (options_.metrics_listen) accept_metrics();
     signals_.async_wait([this](const asio::error_code& e, int) {
       if (!e) ctx_.stop();
@@ -148,21 +173,27 @@ class Loop {
         if (streams_) streams_->send(t.stream, t.bytes);
         continue;
       }
+      // The socket of the destination's family (one per family), so the
+      // client hears us from the address it sent to.
+      Udp* out = nullptr;
+      for (const auto& u : udp_)
+        if (u->at.address.family() == t.to.address.family()) out = u.get();
+      if (!out) continue;  // a peer of a family we do not listen on (a cluster node's): unreachable from here
       asio::error_code send_error;
       // Non-blocking: a full send buffer drops the datagram, like the network would.
-      socket_.send_to(asio::buffer(t.bytes), to_asio(t.to), 0, send_error);
+      out->socket.send_to(asio::buffer(t.bytes), to_asio(t.to), 0, send_error);
     }
   }
 
-  // One received datagram: STUN for the co-located STUN server (with
-  // options.stun), anything else for the rendezvous.
-  void dispatch(std::size_t n) {
-    const std::span<const std::uint8_t> bytes(in_.data(), n);
-    if (stun_ && looks_like_stun(bytes)) {
-      stun_->on_primary_datagram(bytes, from_asio(sender_));
+  // One received datagram: STUN for the co-located STUN server (with its
+  // listener's stun), anything else for the rendezvous.
+  void dispatch(Udp& u, std::size_t n) {
+    const std::span<const std::uint8_t> bytes(u.in.data(), n);
+    if (u.stun && looks_like_stun(bytes)) {
+      u.stun->on_primary_datagram(bytes, from_asio(u.sender));
       return;
     }
-    send(server_.handle(Clock::now(), bytes, from_asio(sender_)));
+    send(server_.handle(Clock::now(), bytes, from_asio(u.sender)));
   }
 
   // After any work: the bus messages it made, and an earlier deadline.
@@ -176,21 +207,21 @@ class Loop {
       if (link_) link_->publish(m.to, m.bytes);
   }
 
-  void receive() {
-    socket_.async_receive_from(asio::buffer(in_), sender_, [this](const asio::error_code& ec, std::size_t n) {
+  void receive(Udp& u) {
+    u.socket.async_receive_from(asio::buffer(u.in), u.sender, [this, &u](const asio::error_code& ec, std::size_t n) {
       if (ec == asio::error::operation_aborted) return;
       if (!ec) {
-        dispatch(n);
+        dispatch(u, n);
         // Whatever else is waiting, without a trip through the reactor.
         for (int i = 1; i < kReceiveBurst; ++i) {
           asio::error_code more;
-          const std::size_t m = socket_.receive_from(asio::buffer(in_), sender_, 0, more);
+          const std::size_t m = u.socket.receive_from(asio::buffer(u.in), u.sender, 0, more);
           if (more) break;
-          dispatch(m);
+          dispatch(u, m);
         }
         after_work();
       }
-      receive();
+      receive(u);
     });
   }
 
@@ -324,7 +355,6 @@ class Loop {
   rendezvous::Server& server_;
   const RendezvousServerRunOptions& options_;
   asio::io_context ctx_;
-  asio::ip::udp::socket socket_;
   asio::signal_set signals_;
   asio::signal_set report_signal_;
   asio::steady_timer expiry_timer_;
@@ -333,9 +363,7 @@ class Loop {
   asio::ip::tcp::acceptor metrics_;
   std::size_t open_metrics_ = 0;
   TimePoint armed_at_{};
-  asio::ip::udp::endpoint sender_;
-  std::array<std::uint8_t, 65536> in_{};
-  std::unique_ptr<ColocatedStun> stun_;  // with options.stun
+  std::vector<std::unique_ptr<Udp>> udp_;
   std::unique_ptr<NatsLink> link_;
   // Declared after the loop's sockets and timers: destroyed before them,
   // and before ctx_ (its handlers hold the connections).
