@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../support/run_command.hpp"
+#include "../support/scratch_dir.hpp"
 #include "cli_processes.hpp"
 #include "core/endpoint.hpp"
 
@@ -58,16 +59,9 @@ struct Certificate {
   std::string cert, key;
 };
 
-class TempDir {
+class TempDir : public natpunch::test_support::ScratchDir {
  public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / ("natpunch-stream-test-" + std::to_string(getpid()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : ScratchDir("natpunch-stream-test-" + std::to_string(getpid())) {}
 };
 
 std::optional<Certificate> make_certificate(const TempDir& dir, const std::string& name) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "../support/scratch_dir.hpp"
 #include "lab_harness.hpp"
 
 namespace natpunch::lab {
@@ -18,25 +19,13 @@ namespace {
 constexpr const char* kMeasureServer = "203.0.113.10:3479";
 constexpr const char* kCollectionPorts = "40000-40099";
 
-// A scratch directory removed again at the end of the test.
-class TempDir {
+// A scratch directory per test, removed again at its end.
+class TempDir : public natpunch::test_support::ScratchDir {
  public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("natpunch-lab-measure-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
-    std::filesystem::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  TempDir() : ScratchDir("natpunch-lab-measure-" + std::to_string(getpid()) + "-" + std::to_string(counter_++)) {}
 
  private:
   static inline int counter_ = 0;
-  std::filesystem::path path_;
 };
 
 // Starts `natpunch measure-server` in the server host (no per-source rate

@@ -21,6 +21,7 @@ class ScratchDir {
     std::filesystem::remove_all(path_, ignored);
   }
   std::string path() const { return path_.string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
 
  private:
   std::filesystem::path path_;

@@ -10,16 +10,19 @@
 #include <sstream>
 #include <string>
 
+#include "../support/scratch_dir.hpp"
+
 namespace natpunch::io {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("natpunch-rotating-log-" + std::to_string(getpid()) + "-" +
-                                                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : natpunch::test_support::ScratchDir {
+  TempDir()
+      : ScratchDir("natpunch-rotating-log-" + std::to_string(getpid()) + "-" +
+                   ::testing::UnitTest::GetInstance()->current_test_info()->name()),
+        path(ScratchDir::path()) {}
+  fs::path path;
 };
 
 std::string read(const fs::path& p) {
