@@ -63,50 +63,54 @@ struct Row {
 
 class ListenerInLab : public testing::TestWithParam<Row> {};
 
-TEST_P(ListenerInLab, ThreeCallersBehindOneNat) {
-  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
-  const Row& row = GetParam();
-  Lab lab(row.id, "--a " + row.kind + " --b " + row.kind + " --a-clients " + std::to_string(kCallers));
-  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
-  auto server = lab.start_rendezvous(kRendezvous);
-  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
+// One `listen --accept-any --sessions N` on `listener_host` (N = the
+// callers) and one `connect` from each caller host, all at once; each
+// prints JSON lines. Waits for them all (30 s at most).
+struct ListenerRun {
+  std::string problem;  // the run itself went wrong (no identity printed)
+  std::string identity;
+  std::string listen_out;
+  std::string context;                 // everything printed, for failure messages
+  std::vector<nlohmann::json> results;  // each caller's result event (null: none)
+};
 
+ListenerRun run_listener_and_callers(const Lab& lab, const std::string& listener_host,
+                                     const std::vector<std::string>& hosts, const std::string& common) {
+  ListenerRun run;
   const std::string base = "/tmp/natpunch-lab-" + lab.id();
-  const std::string common = std::string(" --rendezvous ") + kRendezvous + " --json --wait 20 " + row.peer_args;
   const std::string l_out = base + "-listen.out", l_err = base + "-listen.err";
   std::vector<std::string> c_out, c_err;
-  for (int i = 0; i < kCallers; ++i) {
-    c_out.push_back(base + "-connect" + std::to_string(i) + ".out");
-    c_err.push_back(base + "-connect" + std::to_string(i) + ".err");
+  for (const auto& h : hosts) {
+    c_out.push_back(base + "-connect-" + h + ".out");
+    c_err.push_back(base + "-connect-" + h + ".err");
   }
   auto remove_files = [&] {
+    for (const auto* list : {&c_out, &c_err})
+      for (const auto& f : *list) std::remove(f.c_str());
     std::remove(l_out.c_str());
     std::remove(l_err.c_str());
-    for (int i = 0; i < kCallers; ++i) {
-      std::remove(c_out[static_cast<std::size_t>(i)].c_str());
-      std::remove(c_err[static_cast<std::size_t>(i)].c_str());
-    }
   };
   remove_files();
-  BackgroundProcess listener({"ip", "netns", "exec", lab.netns("b"), "sh", "-c",
-                              natpunch_binary() + " listen --accept-any --sessions " + std::to_string(kCallers) +
+  BackgroundProcess listener({"ip", "netns", "exec", lab.netns(listener_host), "sh", "-c",
+                              natpunch_binary() + " listen --accept-any --sessions " + std::to_string(hosts.size()) +
                                   common + " >" + l_out + " 2>" + l_err});
-  std::string identity;
-  for (int i = 0; i < 100 && identity.empty(); ++i) {
+  for (int i = 0; i < 100 && run.identity.empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     auto ids = events(slurp(l_out), "identity");
-    if (!ids.empty()) identity = ids.front().value("identity", "");
+    if (!ids.empty()) run.identity = ids.front().value("identity", "");
   }
-  ASSERT_EQ(identity.size(), 64u) << slurp(l_err);
-  // All callers at once (the third typically waits for a fresh listener
-  // registration: its connect keeps asking).
+  if (run.identity.size() != 64) {
+    run.problem = "the listener printed no identity: " + slurp(l_err);
+    remove_files();
+    return run;
+  }
+  // All callers at once (with more callers than spare registrations, one
+  // waits for a fresh listener registration: its connect keeps asking).
   std::vector<std::unique_ptr<BackgroundProcess>> callers;
-  const std::vector<std::string> hosts{"a", "a2", "a3"};
-  for (int i = 0; i < kCallers; ++i)
+  for (std::size_t i = 0; i < hosts.size(); ++i)
     callers.push_back(std::make_unique<BackgroundProcess>(std::vector<std::string>{
-        "ip", "netns", "exec", lab.netns(hosts[static_cast<std::size_t>(i)]), "sh", "-c",
-        natpunch_binary() + " connect --peer " + identity + common + " >" + c_out[static_cast<std::size_t>(i)] +
-            " 2>" + c_err[static_cast<std::size_t>(i)]}));
+        "ip", "netns", "exec", lab.netns(hosts[i]), "sh", "-c",
+        natpunch_binary() + " connect --peer " + run.identity + common + " >" + c_out[i] + " 2>" + c_err[i]}));
   auto any_running = [&] {
     if (listener.running()) return true;
     for (auto& c : callers)
@@ -116,16 +120,34 @@ TEST_P(ListenerInLab, ThreeCallersBehindOneNat) {
   for (int i = 0; i < 300 && any_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   for (auto& c : callers) c->stop();
   listener.stop();
-  const std::string listen_out = slurp(l_out), listen_err = slurp(l_err);
-  std::string context = "\nlisten:\n" + listen_out + listen_err;
-  std::vector<nlohmann::json> results;
-  for (int i = 0; i < kCallers; ++i) {
-    const auto out = slurp(c_out[static_cast<std::size_t>(i)]);
-    context += "\nconnect " + hosts[static_cast<std::size_t>(i)] + ":\n" + out + slurp(c_err[static_cast<std::size_t>(i)]);
+  run.listen_out = slurp(l_out);
+  run.context = "\nlisten:\n" + run.listen_out + slurp(l_err);
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    const auto out = slurp(c_out[i]);
+    run.context += "\nconnect " + hosts[i] + ":\n" + out + slurp(c_err[i]);
     auto r = events(out, "result");
-    results.push_back(r.empty() ? nlohmann::json() : r.back());
+    run.results.push_back(r.empty() ? nlohmann::json() : r.back());
   }
   remove_files();
+  return run;
+}
+
+
+TEST_P(ListenerInLab, ThreeCallersBehindOneNat) {
+  if (!is_root()) GTEST_SKIP() << "lab tests need root (network namespaces)";
+  const Row& row = GetParam();
+  Lab lab(row.id, "--a " + row.kind + " --b " + row.kind + " --a-clients " + std::to_string(kCallers));
+  ASSERT_TRUE(lab.up()) << "lab.sh up failed";
+  auto server = lab.start_rendezvous(kRendezvous);
+  ASSERT_TRUE(server) << "natpunch rendezvous did not start";
+
+  const std::string common = std::string(" --rendezvous ") + kRendezvous + " --json --wait 20 " + row.peer_args;
+  const auto run = run_listener_and_callers(lab, "b", {"a", "a2", "a3"}, common);
+  ASSERT_TRUE(run.problem.empty()) << run.problem;
+  const auto& identity = run.identity;
+  const auto& results = run.results;
+  const auto& context = run.context;
+  const auto& listen_out = run.listen_out;
 
   std::set<std::uint64_t> caller_sessions;
   std::set<std::string> caller_endpoints;
@@ -178,57 +200,14 @@ TEST(ListenerInLab, SameNatCallerOverTheLanAndDualStackCallerOverIpv6) {
   ASSERT_TRUE(server) << "natpunch rendezvous did not start";
   ASSERT_EQ(lab.exec("a2", "sysctl -qw net.ipv6.conf.all.disable_ipv6=1").exit_code, 0);
 
-  const std::string base = "/tmp/natpunch-lab-" + lab.id();
   const std::string common = " --rendezvous 203.0.113.10:7000,[2001:db8::10]:7000 --json --wait 20 "
                              "--probe-budget 4000 --punch-timeout-ms 2500 --send-interval-us 500";
-  const std::string l_out = base + "-listen.out", l_err = base + "-listen.err";
   const std::vector<std::string> hosts{"a2", "b"};
-  std::vector<std::string> c_out, c_err;
-  for (const auto& h : hosts) {
-    c_out.push_back(base + "-connect-" + h + ".out");
-    c_err.push_back(base + "-connect-" + h + ".err");
-  }
-  auto remove_files = [&] {
-    for (const auto* list : {&c_out, &c_err})
-      for (const auto& f : *list) std::remove(f.c_str());
-    std::remove(l_out.c_str());
-    std::remove(l_err.c_str());
-  };
-  remove_files();
-  BackgroundProcess listener({"ip", "netns", "exec", lab.netns("a"), "sh", "-c",
-                              natpunch_binary() + " listen --accept-any --sessions 2" + common + " >" + l_out +
-                                  " 2>" + l_err});
-  std::string identity;
-  for (int i = 0; i < 100 && identity.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    auto ids = events(slurp(l_out), "identity");
-    if (!ids.empty()) identity = ids.front().value("identity", "");
-  }
-  ASSERT_EQ(identity.size(), 64u) << slurp(l_err);
-  std::vector<std::unique_ptr<BackgroundProcess>> callers;
-  for (std::size_t i = 0; i < hosts.size(); ++i)
-    callers.push_back(std::make_unique<BackgroundProcess>(std::vector<std::string>{
-        "ip", "netns", "exec", lab.netns(hosts[i]), "sh", "-c",
-        natpunch_binary() + " connect --peer " + identity + common + " >" + c_out[i] + " 2>" + c_err[i]}));
-  auto any_running = [&] {
-    if (listener.running()) return true;
-    for (auto& c : callers)
-      if (c->running()) return true;
-    return false;
-  };
-  for (int i = 0; i < 300 && any_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  for (auto& c : callers) c->stop();
-  listener.stop();
-  const std::string listen_out = slurp(l_out);
-  std::string context = "\nlisten:\n" + listen_out + slurp(l_err);
-  std::vector<nlohmann::json> results;
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    const auto out = slurp(c_out[i]);
-    context += "\nconnect " + hosts[i] + ":\n" + out + slurp(c_err[i]);
-    auto r = events(out, "result");
-    results.push_back(r.empty() ? nlohmann::json() : r.back());
-  }
-  remove_files();
+  const auto run = run_listener_and_callers(lab, "a", hosts, common);
+  ASSERT_TRUE(run.problem.empty()) << run.problem;
+  const auto& results = run.results;
+  const auto& context = run.context;
+  const auto& listen_out = run.listen_out;
 
   // What each caller ends on, and where it reached the listener.
   struct Expected {

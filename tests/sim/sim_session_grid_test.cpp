@@ -670,6 +670,16 @@ Side with_v6(Side s, Side::V6 v6, Duration latency = milliseconds(10)) {
   return s;
 }
 
+// Five datagrams each way, 30 ms apart, then time for the last to arrive.
+void exchange_five_each_way(SessionWorld& w) {
+  for (int i = 0; i < 5; ++i) {
+    w.send(w.a(), bytes("a" + std::to_string(i)));
+    w.send(w.b(), bytes("b" + std::to_string(i)));
+    w.run_for(milliseconds(30));
+  }
+  w.run_for(milliseconds(300));
+}
+
 // Which candidate pair carries a session, in priority order (host v6, host
 // v4, srflx, predicted, relay): the pairs that work decide, and when
 // several do, the best one is kept. Each row: both sessions open, the
@@ -704,12 +714,7 @@ TEST_P(Candidates, TheBestPairThatWorksCarriesTheSession) {
   ASSERT_TRUE(w.a().open() && w.b().open());
   // Checks for a better pair may still be running: give them their round trips.
   w.run_for(milliseconds(1000));
-  for (int i = 0; i < 5; ++i) {
-    w.send(w.a(), bytes("a" + std::to_string(i)));
-    w.send(w.b(), bytes("b" + std::to_string(i)));
-    w.run_for(milliseconds(30));
-  }
-  w.run_for(milliseconds(300));
+  exchange_five_each_way(w);
   for (auto* p : {&w.a(), &w.b()}) {
     SCOPED_TRACE(p == &w.a() ? "caller" : "listener");
     const auto s = p->machine().stats();
@@ -809,12 +814,7 @@ TEST(CandidatesNoCommonFamily, AnIpv6OnlyAndAnIpv4OnlyPeerMeetOnTheRelay) {
   w.run_until_settled(seconds(30));
   ASSERT_TRUE(w.a().open() && w.b().open());
   EXPECT_LT(w.now() - paired, seconds(2)) << "no punching to wait for";
-  for (int i = 0; i < 5; ++i) {
-    w.send(w.a(), bytes("a" + std::to_string(i)));
-    w.send(w.b(), bytes("b" + std::to_string(i)));
-    w.run_for(milliseconds(30));
-  }
-  w.run_for(milliseconds(300));
+  exchange_five_each_way(w);
   for (auto* p : {&w.a(), &w.b()}) {
     SCOPED_TRACE(p == &w.a() ? "caller (IPv6 only)" : "listener (IPv4 only)");
     const auto s = p->machine().stats();
