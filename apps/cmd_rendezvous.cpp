@@ -465,8 +465,9 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--listen", o->listen,
                   "IP:PORT to listen on (UDP); port 0 picks a free one. Repeat it or give a comma list for one "
                   "IPv4 and one IPv6 address (203.0.113.10:7000,[2001:db8::10]:7000): IPv6-only clients register "
-                  "too, and dual-stack clients learn their IPv6 reflexive address; the first is the primary "
-                  "(--tcp/--tls PORT's address)")
+                  "too, and dual-stack clients learn their IPv6 reflexive address (from the IPv6 side's STUN: give "
+                  "it a --stun-alt too, or each dual-stack session waits 0.4 s for a Binding answer that never "
+                  "comes); the first is the primary (--tcp/--tls PORT's address)")
       ->required()
       ->delimiter(',')
       ->check(bind_address());
