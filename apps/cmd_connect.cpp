@@ -61,6 +61,7 @@ struct PeerOptions {
   bool no_nat_probe = false;  // tell only what the flags say
   NatCacheOptions nat_cache;
   bool force_relay = false;
+  bool open_early = false;
   TurnRouteOptions turn;
   int wait_s = 60;
   int hole_punch_ms = 2000;
@@ -421,6 +422,7 @@ std::optional<SessionOptions> session_options(const PeerOptions& o) {
   s.send_interval = std::chrono::microseconds(o.send_interval_us);
   s.sockets = o.sockets;
   s.force_relay = o.force_relay;
+  s.open_early = o.open_early;
   s.keepalive = !o.no_keepalive;
   s.keepalive_reply_timeout = milliseconds(o.keepalive_reply_ms);
   s.keepalive_misses_for_dead = o.keepalive_misses;
@@ -508,6 +510,7 @@ int run_peer(Role role, const PeerOptions& o) {
   std::optional<MeasureResult> measured;
   const char* mismatch = nullptr;  // the peer runs the other mode (measure or not): both refuse
   bool peer_measures = false;
+  std::optional<std::chrono::microseconds> received_after;
   if (o.measure_s > 0) {
     const MeasureOptions measure{seconds(o.measure_s), o.measure_mbit};
     if (role == Role::Connect) {
@@ -530,6 +533,7 @@ int run_peer(Role role, const PeerOptions& o) {
     const auto exchanged = io::exchange_test_datagram(session, std::string("natpunch test from ") + role_name(role),
                                                       milliseconds(o.test_timeout_ms), should_stop);
     received = exchanged.received;
+    received_after = exchanged.received_after;
     interrupted = exchanged.interrupted;
     peer_measures = exchanged.peer_measures;
     ok = received.has_value();
@@ -553,6 +557,9 @@ int run_peer(Role role, const PeerOptions& o) {
     } else if (!o.stdio) {
       j["test_datagram"] = ok;
       if (received) j["received"] = *received;
+      // From our session's opening to the peer's test datagram (sent as
+      // its session opened): with --open-early, the first byte's trip.
+      if (received_after) j["test_datagram_after_ms"] = std::chrono::duration<double, std::milli>(*received_after).count();
     }
     if (mismatch) j["error"] = mismatch;
     report << j.dump() << std::endl;
@@ -666,6 +673,10 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
   cmd.add_flag("--force-relay", o.force_relay,
                "Do not punch: use the relay at once (testing, hostile networks); the peer is told and does not punch "
                "either");
+  cmd.add_flag("--open-early", o.open_early,
+               "Data from the first round trip: the session opens over the relay as soon as the rendezvous pairs the "
+               "peers (time_to_first_byte ~0), and moves to the direct path when the punch connects (the result's "
+               "session.route and time_to_direct_ms say so)");
   cmd.add_option("--test-timeout-ms", o.test_timeout_ms, "How long to wait for the peer's test datagram")
       ->default_val(5000)
       ->check(CLI::Range(1, 600000));

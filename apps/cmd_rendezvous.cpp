@@ -537,7 +537,8 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       ->default_val(256ull * 1024 * 1024)
       ->check(positive_number());
   cmd->add_option("--start-delay-ms", o->start_delay_ms,
-                  "Both peers start punching this long after the server sends them the session")
+                  "Both peers start a birthday attack (naive, improved, one-hard-side) this long after the server "
+                  "sends them the session; direct connects, hole punches and candidate checks start at once")
       ->default_val(500)
       ->check(CLI::Range(0, 60000));
   cmd->add_option("--registration-lifetime", o->registration_lifetime_s,
@@ -551,9 +552,12 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       ->take_all();
   cmd->add_option("--turn-secret", o->turn_secret, "The TURN relays' static-auth-secret")
       ->envname("NATPUNCH_TURN_SECRET");
-  cmd->add_option("--turn-ttl", o->turn_ttl_s, "Seconds the minted TURN credentials stay valid (re-offered as they age)")
+  cmd->add_option("--turn-ttl", o->turn_ttl_s,
+                  "Seconds the minted TURN credentials stay valid for a new allocation (re-offered as they age; an "
+                  "allocation made with them lives on past them: coturn refreshes it with the credentials it was "
+                  "made with)")
       ->default_val(3600)
-      ->check(CLI::Range(60, 86400 * 7));
+      ->check(CLI::Range(5, 86400 * 7));
   cmd->add_option("--stats-interval", o->stats_interval, "Print counters every N seconds (0: only at exit)")
       ->default_val(0)
       ->check(non_negative_number());

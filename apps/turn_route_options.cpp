@@ -28,7 +28,9 @@ void add_turn_route_options(CLI::App& cmd, TurnRouteOptions& o) {
       ->check(CLI::ExistingFile);
   cmd.add_flag("--no-offered-turn", o.no_offered,
                "Ignore the TURN relays the rendezvous offers (natpunch rendezvous --turn-server): without --turn "
-               "the rendezvous's own relay carries relayed data");
+               "we allocate none; a peer that has a TURN relay is still reached at its relayed address from our UDP "
+               "socket (\"TURN via the peer's relay ... (one-sided)\"), else the rendezvous's own relay carries "
+               "relayed data");
 }
 
 void to_session_options(const TurnRouteOptions& o, SessionOptions& options) {

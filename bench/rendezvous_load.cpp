@@ -6,7 +6,7 @@
 //                            [--sources S] [--window W] [--max-seconds T]
 //                            [--server 127.x.y.z:PORT --server-pid PID]
 //                            [--callee-server 127.x.y.z:PORT] [--connect-window C]
-//                            [--register-window R]
+//                            [--register-window R] [--threads T]
 //
 // Without --server it runs the server machine (rendezvous::Server) in this
 // process, in virtual time, with the defaults of `natpunch rendezvous`
@@ -23,8 +23,11 @@
 //
 // With --server it drives a running `natpunch rendezvous` over UDP from S
 // sockets (default 256) on 127.10.k.m (64 /24 networks, 4 addresses each,
-// so the per-address and per-network shares are not what limits it), at
-// most W operations in flight per socket (registrations: R, default W),
+// so the per-address and per-network shares are not what limits it), split
+// over T threads (default 2: one generator thread cannot keep a server busy
+// on a 2-core machine), each with its own sockets, identities and share of
+// N and M, batching its datagrams (sendmmsg per socket, epoll + recvmmsg),
+// at most W operations in flight per socket (registrations: R, default W),
 // each retransmitted after 500 ms (3 tries); with --server-pid it reports the server's resident memory per
 // registration (VmRSS before and after registering) and CPU time per
 // operation (/proc/PID/stat). Start the server with room for the load, e.g.
@@ -46,12 +49,14 @@
 // (ConnectRequest -> IncomingRequest at the callee -> Accept -> SessionInfo
 // to both), caller i and callee N/2 + i. Prints one JSON line.
 #include <malloc.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -62,6 +67,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -261,32 +267,42 @@ class MachineTransport : public Transport {
   std::vector<std::pair<std::uint32_t, std::vector<std::uint8_t>>> queue_;
 };
 
-// A running server over loopback UDP.
+// A running server over loopback UDP. Sends wait in a batch per socket
+// until poll() (one sendmmsg() per socket with something to say); poll()
+// asks epoll which sockets have datagrams and drains only those, a
+// recvmmsg() batch at a time.
 class UdpTransport : public Transport {
  public:
   // Peers [0, split) talk to servers[0], the rest to servers[1] (if any),
-  // each server from `sources` sockets of its own.
-  UdpTransport(std::vector<Endpoint> servers, std::size_t sources, std::size_t split)
-      : servers_(std::move(servers)), per_server_(sources), split_(split) {
+  // each server from `sources` sockets of its own on the load addresses
+  // first_source, first_source + 1, ...
+  UdpTransport(std::vector<Endpoint> servers, std::size_t sources, std::size_t split, std::size_t first_source = 0)
+      : servers_(std::move(servers)), per_server_(sources), split_(split), epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (epoll_fd_ < 0) usage("cannot create an epoll set");
     for (std::size_t i = 0; i < sources * servers_.size(); ++i) {
       Socket s;
+      const Endpoint local_endpoint = source_endpoint(first_source + i % sources, 0);
       s.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
       sockaddr_storage local{};
-      const socklen_t length = io::to_sockaddr(source_endpoint(i % sources, 0), AF_INET, local);
+      const socklen_t length = io::to_sockaddr(local_endpoint, AF_INET, local);
       if (s.fd < 0 || ::bind(s.fd, reinterpret_cast<sockaddr*>(&local), length) != 0)
-        usage("cannot bind a load socket on " + source_endpoint(i % sources, 0).to_string());
+        usage("cannot bind a load socket on " + local_endpoint.to_string());
       s.server = servers_[i / sources];
       const int buffer = 4 << 20;
       ::setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
       ::setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
       s.out = std::make_unique<io::SendBatch>(kBatch, kMaxMessageSize);
       s.in = std::make_unique<io::RecvBatch>(kBatch, 2048);
+      epoll_event event{};
+      event.events = EPOLLIN;
+      event.data.u32 = static_cast<std::uint32_t>(sockets_.size());
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s.fd, &event) != 0) usage("cannot watch a load socket");
       sockets_.push_back(std::move(s));
-      fds_.push_back(pollfd{sockets_.back().fd, POLLIN, 0});
     }
   }
   ~UdpTransport() override {
     for (auto& s : sockets_) ::close(s.fd);
+    ::close(epoll_fd_);
   }
   std::uint32_t channel_of(std::size_t peer) const override {
     const std::size_t server = servers_.size() > 1 && peer >= split_ ? 1 : 0;
@@ -295,23 +311,27 @@ class UdpTransport : public Transport {
   void send(std::uint32_t channel, std::vector<std::uint8_t> bytes) override {
     auto& s = sockets_[channel];
     if (s.out->full()) s.out->flush(s.fd);
+    if (s.out->empty()) dirty_.push_back(channel);
     s.out->add(s.server, bytes, AF_INET);
   }
   void poll(const Sink& sink, std::chrono::milliseconds wait) override {
-    for (auto& s : sockets_)
+    for (auto channel : dirty_) {
+      auto& s = sockets_[channel];
       if (!s.out->empty()) s.out->flush(s.fd);
-    bool any = false;
-    for (std::uint32_t i = 0; i < sockets_.size(); ++i) {
+    }
+    dirty_.clear();
+    std::array<epoll_event, 256> events{};
+    const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), static_cast<int>(wait.count()));
+    for (int e = 0; e < n; ++e) {
+      const std::uint32_t i = events[static_cast<std::size_t>(e)].data.u32;
       auto& s = sockets_[i];
       for (;;) {
-        const std::size_t n = s.in->receive(s.fd);
-        for (std::size_t k = 0; k < n; ++k)
+        const std::size_t got = s.in->receive(s.fd);
+        for (std::size_t k = 0; k < got; ++k)
           if (!s.in->truncated(k)) sink(i, s.in->bytes(k));
-        any = any || n > 0;
-        if (n < s.in->capacity()) break;
+        if (got < s.in->capacity()) break;
       }
     }
-    if (!any && wait.count() > 0) ::poll(fds_.data(), fds_.size(), static_cast<int>(wait.count()));
   }
   std::size_t sources() const override { return sockets_.size(); }
 
@@ -326,8 +346,9 @@ class UdpTransport : public Transport {
   std::vector<Endpoint> servers_;
   std::size_t per_server_;
   std::size_t split_;
+  int epoll_fd_;
   std::vector<Socket> sockets_;
-  std::vector<pollfd> fds_;
+  std::vector<std::uint32_t> dirty_;  // sockets with sends waiting
 };
 
 struct PhaseResult {
@@ -720,7 +741,7 @@ CryptoCosts measure_crypto(std::uint64_t run) {
 
 int main(int argc, char** argv) {
   std::size_t registrations = 100'000, connects = 100'000, refreshes = 0, sources = 256, window = 16,
-              connect_window = 0, register_window = 0;
+              connect_window = 0, register_window = 0, threads = 2;
   double max_seconds = 600;
   std::optional<Endpoint> server, callee_server;
   int server_pid = 0;
@@ -740,6 +761,7 @@ int main(int argc, char** argv) {
     else if (flag == "--connects") connects = count(0, 10'000'000);
     else if (flag == "--refreshes") refreshes = count(0, 10'000'000), refreshes_set = true;
     else if (flag == "--sources") sources = count(1, 256);
+    else if (flag == "--threads") threads = count(1, 8);
     else if (flag == "--window") window = count(1, 4096);
     else if (flag == "--connect-window") connect_window = count(1, 1'000'000);
     else if (flag == "--register-window") register_window = count(1, 4096);
@@ -755,13 +777,21 @@ int main(int argc, char** argv) {
     }
   }
   if (!refreshes_set) refreshes = registrations;
+  if (server && sources < threads) usage("--sources must be at least --threads (each thread has sockets of its own)");
   if (callee_server && !server) usage("--callee-server needs --server (the callers' node)");
   if (callee_server && server_pid > 0) usage("--server-pid measures one server: not with --callee-server");
   const std::uint64_t run = static_cast<std::uint64_t>(SteadyClock::now().time_since_epoch().count());
 
   Rng rng(run);  // the in-process server's randomness: lives as long as it
   std::unique_ptr<Server> machine;
-  std::unique_ptr<Transport> transport;
+  // One generator per thread, each with its own sockets (on load
+  // addresses of its own), identities, registrations and connects.
+  struct Worker {
+    std::unique_ptr<Transport> transport;
+    std::unique_ptr<Generator> generator;
+    PhaseResult reg, ref, con;
+  };
+  std::vector<Worker> workers(server ? threads : 1);
   MachineTransport* in_process = nullptr;
   if (!server) {
     ServerConfig config;
@@ -781,17 +811,24 @@ int main(int argc, char** argv) {
     // per-source budget of the default configuration for 256 sources.
     auto t = std::make_unique<MachineTransport>(*machine, sources, std::chrono::microseconds(20));
     in_process = t.get();
-    transport = std::move(t);
+    workers[0].transport = std::move(t);
   } else {
     std::vector<Endpoint> servers{*server};
     if (callee_server) servers.push_back(*callee_server);
-    transport = std::make_unique<UdpTransport>(servers, sources, registrations / 2);
+    const std::size_t per_thread = registrations / workers.size();
+    for (std::size_t w = 0; w < workers.size(); ++w)
+      workers[w].transport =
+          std::make_unique<UdpTransport>(servers, sources / workers.size(), per_thread / 2, w * (sources / workers.size()));
   }
 
   // Everything of the generator's own that grows with N exists before this.
-  Generator generator(*transport, registrations, window, run, max_seconds);
-  generator.set_connect_window(connect_window);
-  generator.set_register_window(register_window);
+  for (std::size_t w = 0; w < workers.size(); ++w) {
+    auto& g = workers[w].generator;
+    g = std::make_unique<Generator>(*workers[w].transport, registrations / workers.size(), window,
+                                    splitmix64(run + w), max_seconds);
+    g->set_connect_window(connect_window / workers.size());
+    g->set_register_window(register_window);
+  }
   const std::uint64_t heap_before = heap_in_use();
   const std::uint64_t rss_before = server_pid > 0 ? resident_bytes(server_pid) : 0;
   auto server_cpu = [&]() -> double {
@@ -799,18 +836,67 @@ int main(int argc, char** argv) {
     return server_pid > 0 ? process_cpu_seconds(server_pid) : -1;
   };
 
-  double cpu0 = server_cpu();
-  PhaseResult reg = generator.register_all();
-  double cpu1 = server_cpu();
-  std::vector<double>().swap(reg.latency_ms);  // the generator's, not the server's (not reported)
-  const std::uint64_t heap_after = heap_in_use();
-  const std::uint64_t rss_after = server_pid > 0 ? resident_bytes(server_pid) : 0;
-  const PhaseResult ref = generator.refresh(refreshes);
-  double cpu2 = server_cpu();
-  PhaseResult con = generator.connect(connects);
-  double cpu3 = server_cpu();
+  // The phases start together and end when the last worker is done: the
+  // server's CPU and the wall clock are read in between.
+  std::array<double, 4> cpu{};
+  std::array<SteadyClock::time_point, 4> wall{};
+  std::uint64_t heap_after = 0, rss_after = 0;
+  std::size_t phase = 0;
+  cpu[0] = server_cpu();
+  wall[0] = SteadyClock::now();
+  auto phase_done = [&]() noexcept {
+    ++phase;
+    cpu[phase] = server_cpu();
+    wall[phase] = SteadyClock::now();
+    if (phase == 1) {
+      heap_after = heap_in_use();
+      rss_after = server_pid > 0 ? resident_bytes(server_pid) : 0;
+    }
+  };
+  std::barrier sync(static_cast<std::ptrdiff_t>(workers.size()), phase_done);
+  auto work = [&](Worker& w) {
+    w.reg = w.generator->register_all();
+    std::vector<double>().swap(w.reg.latency_ms);  // the generator's, not the server's (not reported)
+    sync.arrive_and_wait();
+    w.ref = w.generator->refresh(refreshes / workers.size());
+    sync.arrive_and_wait();
+    w.con = w.generator->connect(connects / workers.size());
+    sync.arrive_and_wait();
+  };
+  if (workers.size() == 1) {
+    work(workers[0]);  // on this thread: mallinfo2() sees only the main arena
+  } else {
+    std::vector<std::thread> running;
+    for (auto& w : workers) running.emplace_back(work, std::ref(w));
+    for (auto& t : running) t.join();
+  }
+  // The workers' results as one, over the phases' common wall time.
+  auto merged = [&](PhaseResult Worker::*which, std::size_t p) {
+    PhaseResult all;
+    for (auto& w : workers) {
+      const PhaseResult& r = w.*which;
+      all.done += r.done;
+      all.failed += r.failed;
+      all.retransmissions += r.retransmissions;
+      all.latency_ms.insert(all.latency_ms.end(), r.latency_ms.begin(), r.latency_ms.end());
+    }
+    all.seconds = std::chrono::duration<double>(wall[p + 1] - wall[p]).count();
+    return all;
+  };
+  const PhaseResult reg = merged(&Worker::reg, 0);
+  const PhaseResult ref = merged(&Worker::ref, 1);
+  PhaseResult con = merged(&Worker::con, 2);
+  const double cpu0 = cpu[0], cpu1 = cpu[1], cpu2 = cpu[2], cpu3 = cpu[3];
+  std::size_t registered_total = 0;
+  std::uint64_t connect_errors = 0;
+  std::optional<ErrorCode> last_error;
+  for (auto& w : workers) {
+    registered_total += w.generator->registered();
+    connect_errors += w.generator->connect_errors();
+    if (auto e = w.generator->last_error()) last_error = e;
+  }
 
-  const double held = static_cast<double>(generator.registered());
+  const double held = static_cast<double>(registered_total);
   const double memory = in_process ? static_cast<double>(heap_after - heap_before)
                                    : static_cast<double>(rss_after) - static_cast<double>(rss_before);
   auto per_op_us = [](double cpu, std::size_t n) { return n > 0 && cpu >= 0 ? 1e6 * cpu / static_cast<double>(n) : -1.0; };
@@ -825,7 +911,7 @@ int main(int argc, char** argv) {
               "\"server_cpu_us_per_connect\":%.2f,\"retransmissions\":%llu",
               server ? server->to_string().c_str() : "in-process", registrations, held, reg.failed, reg.seconds,
               rate(reg), in_process ? "heap" : "rss", memory, held > 0 ? memory / held : 0.0, ref.done, ref.failed,
-              rate(ref), con.done, con.failed, static_cast<unsigned long long>(generator.connect_errors()), rate(con),
+              rate(ref), con.done, con.failed, static_cast<unsigned long long>(connect_errors), rate(con),
               per_op_us(cpu1 - cpu0, reg.done), per_op_us(cpu2 - cpu1, ref.done), per_op_us(cpu3 - cpu2, con.done),
               static_cast<unsigned long long>(reg.retransmissions + ref.retransmissions + con.retransmissions));
   if (in_process) {
@@ -847,7 +933,7 @@ int main(int argc, char** argv) {
     std::printf(",\"callee_target\":\"%s\",\"connect_latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f}",
                 callee_server ? callee_server->to_string().c_str() : server->to_string().c_str(),
                 quantile(con.latency_ms, 0.5), quantile(con.latency_ms, 0.9), quantile(con.latency_ms, 0.99));
-  if (auto e = generator.last_error()) std::printf(",\"last_error\":\"%s\"", std::string(to_string(*e)).c_str());
+  if (auto e = last_error) std::printf(",\"last_error\":\"%s\"", std::string(to_string(*e)).c_str());
   if (in_process) {
     // Everything the server holds (its fixed tables included): what
     // destroying it gives back.

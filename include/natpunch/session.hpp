@@ -201,7 +201,10 @@ struct SessionInfo {
   std::string rendezvous_transport = "udp";
   std::string strategy;       // last strategy tried ("relay" when forced)
   std::string stop_reason;    // why punching ended without a direct path
-  std::chrono::microseconds time_to_connect{0};  // from the common start
+  // From when this side began punching: the pairing for a direct connect,
+  // a hole punch and candidate checks, the common start for a birthday
+  // attack (which both sides must start together).
+  std::chrono::microseconds time_to_connect{0};
   // From the moment the rendezvous paired the peers to the moment the
   // session carried data (open_early: at once, over the relay).
   std::chrono::microseconds time_to_first_byte{0};

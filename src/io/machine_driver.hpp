@@ -7,7 +7,9 @@
 // After every call into the machine the loop hands its events to on_event
 // and its transmits to the ports (then flushes them, so ports can batch);
 // it wakes at the machine's deadline, for every datagram, and at least
-// every `stop_poll` to ask the stop predicate. A steady stream of datagrams
+// every `stop_poll` to ask the stop predicate. Ports may also wake it for
+// other sources of input (io::UdpPorts::watch()); it then sends whatever
+// those made the machine say. A steady stream of datagrams
 // never starves a due timer: due timers run first.
 //
 // The contract's optional socket parts (core/transmit.hpp: socket options,
@@ -62,6 +64,15 @@ concept SocketPorts = DatagramPorts<P> && requires(P& p, const P& cp, SocketId s
   { p.poll_send_failure() } -> std::same_as<std::optional<SendFailure>>;
 };
 
+// Ports that read datagrams in batches and can say whether some of the
+// last batch are still to be handed out (io::UdpPorts): the loop then holds
+// its sends until the batch is done, so one sendmmsg() answers a batch.
+// Such ports must flush held sends themselves before they wait.
+template <class P>
+concept BatchesArrivals = requires(const P& p) {
+  { p.has_buffered() } -> std::same_as<bool>;
+};
+
 struct DriveOptions {
   Duration stop_poll = milliseconds(100);  // longest wait between two looks at the stop predicate
 };
@@ -72,7 +83,7 @@ template <ProtocolMachine M, DatagramPorts P, class Stop, class OnEvent>
 std::uint64_t run_machine(M& machine, P& ports, Stop&& stop, OnEvent&& on_event, const DriveOptions& options = {}) {
   std::uint64_t fed = 0;
   std::vector<SendFailure> failures;  // met before the ports saw the datagram
-  const auto send = [&](TimePoint now, const Transmit& t) {
+  const auto send = [&](TimePoint now, Transmit&& t) {
     if constexpr (SocketPorts<P> && (ChoosesSocketOptions<M> || WatchesSocketBinding<M>)) {
       if (!ports.is_bound(t.socket)) {
         SocketOptions socket_options;
@@ -85,15 +96,23 @@ std::uint64_t run_machine(M& machine, P& ports, Stop&& stop, OnEvent&& on_event,
         if constexpr (WatchesSocketBinding<M>) machine.on_socket_bound(now, t.socket, *local);
       }
     }
-    const bool accepted = ports.send(t);
+    [[maybe_unused]] const SocketId socket = t.socket;
+    [[maybe_unused]] const Endpoint to = SocketPorts<P> ? Endpoint{} : t.to;
+    const bool accepted = ports.send(std::move(t));
     if constexpr (!SocketPorts<P>)
-      if (!accepted) failures.push_back({t.socket, t.to, SendError::Refused});
+      if (!accepted) failures.push_back({socket, to, SendError::Refused});
   };
   const auto pump = [&](TimePoint now) {
     for (;;) {
       while (auto event = machine.poll_event()) on_event(*event);
-      while (auto t = machine.poll_transmit(now)) send(now, *t);
-      ports.flush();
+      while (auto t = machine.poll_transmit(now)) send(now, std::move(*t));
+      // A machine that hears send errors hears them now; others' sends may
+      // wait for the rest of the batch of arrivals.
+      if constexpr (BatchesArrivals<P> && !HearsSendErrors<M>) {
+        if (!ports.has_buffered()) ports.flush();
+      } else {
+        ports.flush();
+      }
       if constexpr (SocketPorts<P>)
         while (auto failure = ports.poll_send_failure()) failures.push_back(*failure);
       bool heard = false;
@@ -126,8 +145,11 @@ std::uint64_t run_machine(M& machine, P& ports, Stop&& stop, OnEvent&& on_event,
       machine.on_datagram(now, arrival->socket, arrival->from, arrival->bytes);
       ++fed;
       pump(now);
+    } else {
+      pump(Clock::now());  // what other sources (watched descriptors) made the machine say
     }
   }
+  ports.flush();
   return fed;
 }
 

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -119,6 +120,11 @@ class PeerSession final : public Session {
   // the rendezvous stream when there is one, the rest through the driver.
   void flush();
   void read_turn_link();
+  // Ctrl-C (config_.should_stop) or close(): a connect or handshake that
+  // blocks the loop gives up (TurnLinkOptions::should_stop).
+  bool stop_requested() const {
+    return close_requested_.load(std::memory_order_relaxed) || (config_.should_stop && config_.should_stop());
+  }
 
   PeerSessionConfig config_;
   std::unique_ptr<UdpClient> socket0_;
@@ -155,6 +161,8 @@ class PeerSession final : public Session {
   std::uint64_t queue_dropped_ = 0;
   bool stopping_ = false;
   bool closed_ = false;
+  // Set by close() before it waits for the loop (which may be connecting).
+  std::atomic<bool> close_requested_{false};
   int wake_fd_ = -1;
   std::thread thread_;
 };
@@ -173,8 +181,10 @@ bool PeerSession::open_stream(TimePoint now, turn::Transport transport) {
   options.tls = f.tls_options;
   if (options.tls.server_name.empty()) options.tls.server_name = machine_->server().address.to_string();
   options.connect_timeout = f.connect_timeout;
+  options.should_stop = [this] { return stop_requested(); };
   auto opened = RendezvousStreamLink::open(options);
   if (!opened) {
+    if (opened.error().interrupted) return false;  // the session is ending: nothing to report
     if (opened.error().certificate) {
       stream_errors_.clear();  // the one reason that matters
       machine_->rendezvous_unreachable(
@@ -241,7 +251,7 @@ void PeerSession::check_fallback(TimePoint now) {
     return;
   }
   if (heard_server_ || machine_->phase() != session::Phase::Registering || now - started_ < f.udp_wait) return;
-  while (fallback_next_ < fallback_order_.size() && !failed_) {
+  while (fallback_next_ < fallback_order_.size() && !failed_ && !stop_requested()) {
     if (open_stream(now, fallback_order_[fallback_next_++])) return;
     if (machine_->phase() == session::Phase::Failed) return;
   }
@@ -286,8 +296,10 @@ void PeerSession::open_turn_link() {
   options.tls.server_name = c.server_name.empty() ? c.server.address.to_string() : c.server_name;
   options.tls.ca_file = config_.turn_ca_file;
   options.connect_timeout = kTurnConnectTimeout;
+  options.should_stop = [this] { return stop_requested(); };
   auto link = TurnLink::open(options);
   if (!link) {
+    if (link.error() == TurnLink::kInterrupted) return;  // the session is ending
     machine_->on_turn_link_failed(Clock::now(), link.error());
     return;
   }
@@ -529,6 +541,7 @@ SessionStats PeerSession::stats() const {
 }
 
 void PeerSession::close() {
+  close_requested_ = true;
   {
     std::lock_guard lock(mutex_);
     if (closed_) return;

@@ -1,99 +1,204 @@
 #include "io/rendezvous_server_runner.hpp"
 
-#include <array>
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/ip/udp.hpp>
-#include <asio/ip/v6_only.hpp>
-#include <asio/post.hpp>
-#include <asio/signal_set.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/write.hpp>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <memory>
 #include <tuple>
 
-#include "io/asio_convert.hpp"
 #include "io/colocated_stun.hpp"
+#include "io/metrics_endpoint.hpp"
 #include "io/nats_link.hpp"
 #include "io/rendezvous_streams.hpp"
+#include "io/report_signal.hpp"
+#include "io/server_loop.hpp"
+#include "io/udp_ports.hpp"
 
 namespace natpunch::io {
 namespace {
 
-// Datagrams read in one go before the loop looks at its other work.
-constexpr int kReceiveBurst = 64;
-constexpr std::size_t kMaxMetricsConnections = 8;
 constexpr auto kLinkDownNoticeEvery = std::chrono::seconds(60);
+constexpr auto kStatusEvery = std::chrono::seconds(1);
+// Datagrams per recvmmsg() / sendmmsg(): a busy node answers a batch with
+// one syscall each way.
+constexpr std::size_t kBatch = 64;
+// Longest datagram taken whole (rendezvous messages stay under 1,400 bytes,
+// STUN requests under 2,048); longer ones are dropped unread.
+constexpr std::size_t kMaxDatagram = 4096;
 
 std::string counter_name(std::string_view what) { return "natpunch_rendezvous_" + std::string(what); }
 
-class Loop {
-  // One UDP listener: its socket, its receive buffer and its co-located
-  // STUN server (ColocatedStun holds a reference to the socket: kept
-  // behind a pointer so it never moves).
-  struct Udp {
-    Udp(asio::io_context& ctx, const Endpoint& where) : at(where), socket(ctx) {}
-    Endpoint at;
-    asio::ip::udp::socket socket;
-    asio::ip::udp::endpoint sender;
-    std::array<std::uint8_t, 65536> in{};
-    std::unique_ptr<ColocatedStun> stun;
+// The node on the machine contract, for the one real-time loop. Each UDP
+// listener k (one per address family) owns sockets 4k..4k+3: 4k is the
+// rendezvous's socket (and the STUN primary with its --stun-alt), 4k+1..3
+// its co-located STUN server's others. Messages of the other sources --
+// TCP/TLS streams, the cluster bus -- come in through on_stream_message /
+// on_bus; answers to a stream go back on it at once, bus messages are
+// published at once, datagrams wait for poll_transmit, each on the
+// rendezvous socket of its destination's family.
+class NodeMachine {
+ public:
+  static constexpr SocketId kSocketsPerListener = 4;
+  struct Listener {
+    Endpoint at;                 // bound
+    stun::ServerMachine* stun;   // its co-located STUN server, or nullptr
   };
 
+  NodeMachine(rendezvous::Server& server, std::vector<Listener> listeners)
+      : server_(server), listeners_(std::move(listeners)) {}
+  void attach(RendezvousStreams* streams, NatsLink* link) {
+    streams_ = streams;
+    link_ = link;
+  }
+
+  void on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes) {
+    const std::size_t k = socket / kSocketsPerListener;
+    if (k >= listeners_.size()) return;
+    const SocketId local = socket % kSocketsPerListener;
+    auto* stun = listeners_[k].stun;
+    if (local == 0 && !(stun && looks_like_stun(bytes))) {
+      deliver(server_.handle(now, bytes, from));
+      return;
+    }
+    if (stun)
+      if (auto reply = stun->handle(now, local, from, bytes)) {
+        reply->socket += static_cast<SocketId>(k) * kSocketsPerListener;
+        out_.push_back(std::move(*reply));
+      }
+  }
+  void on_stream_message(TimePoint now, std::span<const std::uint8_t> message, const Endpoint& from,
+                         std::uint64_t stream) {
+    deliver(server_.handle(now, message, from, stream));
+  }
+  void on_bus(TimePoint now) {
+    if (!link_) return;
+    for (const auto& message : link_->take()) deliver(server_.handle_cluster(now, message));
+  }
+  std::optional<Transmit> poll_transmit(TimePoint) {
+    if (next_ == out_.size()) {
+      out_.clear();
+      next_ = 0;
+      return std::nullopt;
+    }
+    return std::move(out_[next_++]);
+  }
+  std::optional<TimePoint> next_deadline() const { return server_.next_deadline(); }
+  void on_timer(TimePoint now) {
+    server_.on_timer(now);
+    publish();
+  }
+  std::optional<std::monostate> poll_event() { return std::nullopt; }
+  // What the server has for the bus (also after leave_cluster).
+  void publish() {
+    for (const auto& m : server_.poll_cluster())
+      if (link_) link_->publish(m.to, m.bytes);
+  }
+
+ private:
+  void deliver(std::vector<rendezvous::Transmit>&& out) {
+    for (auto& t : out) {
+      if (t.stream != 0) {
+        // Gone (the client left) or not reading: dropped, as over UDP.
+        if (streams_) streams_->send(t.stream, t.bytes);
+        continue;
+      }
+      // The socket of the destination's family, so the client hears us
+      // from the address it sent to; none (a cluster peer's client of a
+      // family we do not listen on): unreachable from here.
+      for (std::size_t k = 0; k < listeners_.size(); ++k)
+        if (listeners_[k].at.address.family() == t.to.address.family()) {
+          out_.push_back(
+              Transmit{static_cast<SocketId>(k) * kSocketsPerListener, t.to, DatagramBytes(std::move(t.bytes))});
+          break;
+        }
+    }
+    publish();
+  }
+
+  rendezvous::Server& server_;
+  std::vector<Listener> listeners_;
+  RendezvousStreams* streams_ = nullptr;
+  NatsLink* link_ = nullptr;
+  std::vector<Transmit> out_;  // [next_, end) not yet taken
+  std::size_t next_ = 0;
+};
+
+static_assert(ProtocolMachine<NodeMachine>);
+
+// A descriptor the loop watches that only says "look" (an eventfd).
+class WakeFd {
  public:
-  Loop(rendezvous::Server& server, const RendezvousServerRunOptions& options)
-      : server_(server),
-        options_(options),
-        signals_(ctx_, SIGINT, SIGTERM),
-        report_signal_(ctx_, SIGUSR1),
-        expiry_timer_(ctx_),
-        stats_timer_(ctx_),
-        status_timer_(ctx_),
-        metrics_(ctx_) {}
+  WakeFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~WakeFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  int fd() const { return fd_; }
+  void wake() const {  // from any thread
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(fd_, &one, sizeof one);
+  }
+  void drain() const {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto n = ::read(fd_, &count, sizeof count);
+  }
+
+ private:
+  int fd_;
+};
+
+class Node {
+ public:
+  Node(rendezvous::Server& server, const RendezvousServerRunOptions& options) : server_(server), options_(options) {}
 
   Result<rendezvous::ServerCounters, std::string> run() {
     if (options_.listen.empty()) return Unexpected{std::string("no address to listen on")};
-    for (const auto& l : options_.listen) {
-      for (const auto& u : udp_)
-        if (u->at.address.family() == l.at.address.family())
+    UdpPortsOptions port_options;
+    port_options.batch = kBatch;
+    port_options.max_datagram = kMaxDatagram;
+    auto opened = UdpPorts::open(options_.listen.front().at, port_options);
+    if (!opened)
+      return Unexpected{opened.error() + " (is the address configured on this host and the port free?)"};
+    ports_ = std::move(*opened);
+    std::vector<NodeMachine::Listener> listeners;
+    for (std::size_t k = 0; k < options_.listen.size(); ++k) {
+      const auto& l = options_.listen[k];
+      const auto base = static_cast<SocketId>(k) * NodeMachine::kSocketsPerListener;
+      for (const auto& other : listeners)
+        if (other.at.address.family() == l.at.address.family())
           return Unexpected{"cannot listen on " + l.at.to_string() + ": one UDP address per family (IPv4, IPv6), and " +
-                            u->at.to_string() + " is of the same family"};
-      auto u = std::make_unique<Udp>(ctx_, l.at);
-      auto local = to_asio(l.at);
-      asio::error_code ec;
-      u->socket.open(local.protocol(), ec);
-      // [::]:PORT beside 0.0.0.0:PORT: the IPv6 socket takes IPv6 only.
-      if (!ec && l.at.address.is_v6()) u->socket.set_option(asio::ip::v6_only(true), ec);
-      if (!ec) u->socket.bind(local, ec);
-      if (ec)
-        return Unexpected{"cannot listen on " + l.at.to_string() + ": " + ec.message() +
-                          " (is the address configured on this host and the port free?)"};
-      u->socket.non_blocking(true, ec);
+                            other.at.to_string() + " is of the same family"};
+      if (k > 0)
+        if (auto bound = ports_->bind_fixed(base, l.at); !bound)
+          return Unexpected{bound.error() + " (is the address configured on this host and the port free?)"};
+      const Endpoint bound = ports_->bound_endpoint(base);
+      stun::ServerMachine* colocated = nullptr;
       if (l.stun) {
         auto config = *l.stun;
-        config.primary = from_asio(u->socket.local_endpoint());
-        auto opened = ColocatedStun::open(ctx_, u->socket, std::move(config));
-        if (!opened) return Unexpected{opened.error()};
-        u->stun = std::move(*opened);
+        config.primary = bound;
+        auto opened_stun = open_colocated_stun(*ports_, std::move(config), base);
+        if (!opened_stun) return Unexpected{opened_stun.error()};
+        stun_.push_back(std::move(*opened_stun));
+        colocated = stun_.back().get();
       }
-      udp_.push_back(std::move(u));
+      listeners.push_back(NodeMachine::Listener{bound, colocated});
     }
-    asio::error_code ec;
+    machine_ = std::make_unique<NodeMachine>(server_, listeners);
     if (options_.metrics_listen) {
-      const auto at = asio::ip::tcp::endpoint(to_asio(*options_.metrics_listen).address(), options_.metrics_listen->port);
-      metrics_.open(at.protocol(), ec);
-      if (!ec) metrics_.set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec) metrics_.bind(at, ec);
-      if (!ec) metrics_.listen(16, ec);
-      if (ec)
-        return Unexpected{"cannot serve metrics on " + options_.metrics_listen->to_string() + " (tcp): " + ec.message()};
+      auto metrics = MetricsEndpoint::open(*ports_, *options_.metrics_listen, [this] {
+        return prometheus_text(rendezvous_metrics(server_, status(), stream_status()));
+      });
+      if (!metrics) return Unexpected{metrics.error()};
+      metrics_ = std::move(*metrics);
     }
+    std::vector<std::pair<std::string, Endpoint>> stream_endpoints;
     if (options_.tcp_listen || options_.tls_listen) {
       streams_ = std::make_unique<RendezvousStreams>(
-          ctx_, options_.stream_limits, server_.config().hash_seed ^ 0x5157'7245'414d'5321ULL,
+          *ports_, options_.stream_limits, server_.config().hash_seed ^ 0x5157'7245'414d'5321ULL,
           [this](std::span<const std::uint8_t> message, const Endpoint& from, std::uint64_t stream) {
-            send(server_.handle(Clock::now(), message, from, stream));
-            after_work();
+            machine_->on_stream_message(Clock::now(), message, from, stream);
           });
       std::shared_ptr<const TlsServerContext> tls;
       if (options_.tls_listen) {
@@ -105,51 +210,67 @@ class Loop {
            {std::tuple{options_.tcp_listen, std::shared_ptr<const TlsServerContext>{}, "tcp"},
             std::tuple{options_.tls_listen, tls, "tls"}}) {
         if (!at) continue;
-        auto bound = streams_->listen(*at, context);
-        if (!bound) return Unexpected{bound.error()};
-        stream_endpoints_.emplace_back(name, *bound);
+        auto listening = streams_->listen(*at, context);
+        if (!listening) return Unexpected{listening.error()};
+        stream_endpoints.emplace_back(name, *listening);
       }
     }
     if (!options_.cluster_servers.empty()) {
+      if (bus_wake_.fd() < 0) return Unexpected{std::string("--cluster: cannot create an eventfd")};
       NatsLinkOptions link;
       link.servers = options_.cluster_servers;
       link.subject_prefix = options_.cluster_subject;
       link.node_id = server_.node_id();
       link.name = "natpunch-rendezvous " + options_.listen.front().at.to_string();
-      link.wake = [this] { asio::post(ctx_, [this] { drain_bus(); }); };
-      auto opened = NatsLink::open(std::move(link));
-      if (!opened) return Unexpected{"--cluster: " + opened.error()};
-      link_ = std::move(opened.value());
+      link.wake = [this] { bus_wake_.wake(); };  // libnats's thread
+      auto link_opened = NatsLink::open(std::move(link));
+      if (!link_opened) return Unexpected{"--cluster: " + link_opened.error()};
+      link_ = std::move(link_opened.value());
+      ports_->watch(bus_wake_.fd(), EPOLLIN, [this](std::uint32_t) {
+        bus_wake_.drain();  // before take(): a message after it wakes the loop again
+        machine_->on_bus(Clock::now());
+      });
     }
+    machine_->attach(streams_.get(), link_.get());
+    StopSignals stop;
+    ReportSignal report;
+    ports_->watch(report.wake_fd(), EPOLLIN, [this, &report](std::uint32_t) {
+      if (report.take() && options_.on_stats) options_.on_stats(server_, status(), false);
+    });
     if (options_.on_ready)
-      for (const auto& u : udp_) {
+      for (const auto& l : listeners) {
         std::optional<Endpoint> alternate;
-        if (u->stun) alternate = u->stun->endpoints().back();  // alternate IP and port
-        options_.on_ready(from_asio(u->socket.local_endpoint()), alternate);
+        if (l.stun) alternate = l.stun->socket_endpoint(3);  // alternate IP and port
+        options_.on_ready(l.at, alternate);
       }
     if (options_.on_stream_ready)
-      for (const auto& [name, at] : stream_endpoints_) options_.on_stream_ready(name, at);
-    for (const auto& u : udp_) receive(*u);
-    if (options_.metrics_listen) accept_metrics();
-    signals_.async_wait([this](const asio::error_code& e, int) {
-      if (!e) ctx_.stop();
-    });
-    wait_report_signal();
-    arm_expiry_timer(server_.next_deadline().value_or(Clock::now() + std::chrono::seconds(1)));
-    arm_stats_timer();
-    if (link_) arm_status_timer();
-    ctx_.run();
+      for (const auto& [name, at] : stream_endpoints) options_.on_stream_ready(name, at);
+
+    ServeOptions serve;
+    serve.stats_interval = options_.stats_interval;
+    // The final report comes below, once the node has left the cluster.
+    if (options_.on_stats)
+      serve.on_stats = [this](bool final) {
+        if (!final) options_.on_stats(server_, status(), false);
+      };
+    serve.on_tick = [this](TimePoint now) { tick(now); };
+    serve_until_signal(*machine_, *ports_, ignore_events, serve, stop);
+
+    ports_->unwatch(report.wake_fd());
     if (streams_) streams_->stop();
     if (link_) {
       server_.leave_cluster(Clock::now());
-      publish();
+      machine_->publish();
     }
     const auto final_status = status();
+    if (link_) ports_->unwatch(bus_wake_.fd());
+    machine_->attach(streams_.get(), nullptr);
     link_.reset();  // flushes the Goodbye
     if (options_.on_stats) options_.on_stats(server_, final_status, true);
     return server_.counters();
   }
 
+ private:
   ClusterLinkStatus status() const {
     ClusterLinkStatus s;
     if (!link_) return s;
@@ -163,179 +284,6 @@ class Loop {
     s.dropped_offline = st.dropped_offline;
     s.disconnects = st.disconnects;
     return s;
-  }
-
- private:
-  void send(const std::vector<rendezvous::Transmit>& out) {
-    for (const auto& t : out) {
-      if (t.stream != 0) {
-        // Gone (the client left) or not reading: dropped, as over UDP.
-        if (streams_) streams_->send(t.stream, t.bytes);
-        continue;
-      }
-      // The socket of the destination's family (one per family), so the
-      // client hears us from the address it sent to.
-      Udp* out = nullptr;
-      for (const auto& u : udp_)
-        if (u->at.address.family() == t.to.address.family()) out = u.get();
-      if (!out) continue;  // a peer of a family we do not listen on (a cluster node's): unreachable from here
-      asio::error_code send_error;
-      // Non-blocking: a full send buffer drops the datagram, like the network would.
-      out->socket.send_to(asio::buffer(t.bytes), to_asio(t.to), 0, send_error);
-    }
-  }
-
-  // One received datagram: STUN for the co-located STUN server (with its
-  // listener's stun), anything else for the rendezvous.
-  void dispatch(Udp& u, std::size_t n) {
-    const std::span<const std::uint8_t> bytes(u.in.data(), n);
-    if (u.stun && looks_like_stun(bytes)) {
-      u.stun->on_primary_datagram(bytes, from_asio(u.sender));
-      return;
-    }
-    send(server_.handle(Clock::now(), bytes, from_asio(u.sender)));
-  }
-
-  // After any work: the bus messages it made, and an earlier deadline.
-  void after_work() {
-    publish();
-    if (auto next = server_.next_deadline(); next && *next < armed_at_) arm_expiry_timer(*next);
-  }
-
-  void publish() {
-    for (const auto& m : server_.poll_cluster())
-      if (link_) link_->publish(m.to, m.bytes);
-  }
-
-  void receive(Udp& u) {
-    u.socket.async_receive_from(asio::buffer(u.in), u.sender, [this, &u](const asio::error_code& ec, std::size_t n) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        dispatch(u, n);
-        // Whatever else is waiting, without a trip through the reactor.
-        for (int i = 1; i < kReceiveBurst; ++i) {
-          asio::error_code more;
-          const std::size_t m = u.socket.receive_from(asio::buffer(u.in), u.sender, 0, more);
-          if (more) break;
-          dispatch(u, m);
-        }
-        after_work();
-      }
-      receive(u);
-    });
-  }
-
-  void drain_bus() {
-    if (!link_) return;
-    for (const auto& message : link_->take()) send(server_.handle_cluster(Clock::now(), message));
-    after_work();
-  }
-
-  void arm_expiry_timer(TimePoint at) {
-    armed_at_ = at;
-    expiry_timer_.expires_at(at);
-    expiry_timer_.async_wait([this](const asio::error_code& ec) {
-      if (ec) return;
-      server_.on_timer(Clock::now());
-      publish();
-      arm_expiry_timer(server_.next_deadline().value_or(Clock::now() + std::chrono::seconds(1)));
-    });
-  }
-
-  void arm_stats_timer() {
-    if (options_.stats_interval.count() <= 0 || !options_.on_stats) return;
-    stats_timer_.expires_after(options_.stats_interval);
-    stats_timer_.async_wait([this](const asio::error_code& ec) {
-      if (ec) return;
-      options_.on_stats(server_, status(), false);
-      arm_stats_timer();
-    });
-  }
-
-  void wait_report_signal() {
-    report_signal_.async_wait([this](const asio::error_code& ec, int) {
-      if (ec) return;
-      if (options_.on_stats) options_.on_stats(server_, status(), false);
-      wait_report_signal();
-    });
-  }
-
-  // The link's state and the membership, as notices: changes at once, a
-  // link that stays down once a minute (never per packet).
-  void arm_status_timer() {
-    status_timer_.expires_after(std::chrono::seconds(1));
-    status_timer_.async_wait([this](const asio::error_code& ec) {
-      if (ec) return;
-      const auto now = Clock::now();
-      const bool up = link_->connected();
-      if (up && (!link_was_up_ || !announced_up_)) {
-        notice("cluster: connected to " + link_->describe());
-        announced_up_ = true;
-        down_since_.reset();
-      }
-      if (!up) {
-        if (!down_since_) down_since_ = now;
-        if (!last_down_notice_ || now - *last_down_notice_ >= kLinkDownNoticeEvery) {
-          last_down_notice_ = now;
-          const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - *down_since_).count();
-          notice("cluster: cannot reach NATS (" + link_->describe() + ") for " + std::to_string(secs) +
-                 " s; serving this node's own registrations");
-        }
-        announced_up_ = false;
-      } else {
-        last_down_notice_.reset();
-      }
-      link_was_up_ = up;
-      const auto members = server_.cluster_members();
-      if (members != last_members_) {
-        notice("cluster: " + std::to_string(members) + " other node" + (members == 1 ? "" : "s") + " heard");
-        last_members_ = members;
-      }
-      arm_status_timer();
-    });
-  }
-
-  void notice(const std::string& line) {
-    if (options_.on_notice) options_.on_notice(line);
-  }
-
-  void accept_metrics() {
-    auto connection = std::make_shared<asio::ip::tcp::socket>(ctx_);
-    metrics_.async_accept(*connection, [this, connection](const asio::error_code& ec) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec && open_metrics_ < kMaxMetricsConnections) serve_metrics(connection);
-      accept_metrics();
-    });
-  }
-
-  void serve_metrics(const std::shared_ptr<asio::ip::tcp::socket>& connection) {
-    ++open_metrics_;
-    auto request = std::make_shared<std::array<char, 2048>>();
-    connection->async_read_some(asio::buffer(*request), [this, connection, request](const asio::error_code& ec,
-                                                                                      std::size_t n) {
-      if (ec) {
-        --open_metrics_;
-        return;
-      }
-      const std::string_view head(request->data(), n);
-      std::string body, status = "200 OK";
-      if (head.rfind("GET ", 0) == 0) {
-        body = prometheus_text(rendezvous_metrics(server_, this->status(), stream_status()));
-      } else {
-        status = "405 Method Not Allowed";
-        body = "only GET\n";
-      }
-      auto response = std::make_shared<std::string>("HTTP/1.0 " + status +
-                                                    "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-                                                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
-      asio::async_write(*connection, asio::buffer(*response),
-                        [this, connection, response](const asio::error_code&, std::size_t) {
-                          asio::error_code ignored;
-                          connection->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-                          connection->close(ignored);
-                          --open_metrics_;
-                        });
-    });
   }
 
   std::optional<StreamStatus> stream_status() const {
@@ -352,23 +300,61 @@ class Loop {
     return s;
   }
 
+  // Between batches, at least once a second: the streams' deadlines, the
+  // metrics connections', and the cluster link's state.
+  void tick(TimePoint now) {
+    if (streams_) streams_->tick(now);
+    if (now < next_status_) return;
+    next_status_ = now + kStatusEvery;
+    if (metrics_) metrics_->tick(now);
+    if (link_) link_notices(now);
+  }
+
+  // The link's state and the membership, as notices: changes at once, a
+  // link that stays down once a minute (never per packet).
+  void link_notices(TimePoint now) {
+    const bool up = link_->connected();
+    if (up && (!link_was_up_ || !announced_up_)) {
+      notice("cluster: connected to " + link_->describe());
+      announced_up_ = true;
+      down_since_.reset();
+    }
+    if (!up) {
+      if (!down_since_) down_since_ = now;
+      if (!last_down_notice_ || now - *last_down_notice_ >= kLinkDownNoticeEvery) {
+        last_down_notice_ = now;
+        const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - *down_since_).count();
+        notice("cluster: cannot reach NATS (" + link_->describe() + ") for " + std::to_string(secs) +
+               " s; serving this node's own registrations");
+      }
+      announced_up_ = false;
+    } else {
+      last_down_notice_.reset();
+    }
+    link_was_up_ = up;
+    const auto members = server_.cluster_members();
+    if (members != last_members_) {
+      notice("cluster: " + std::to_string(members) + " other node" + (members == 1 ? "" : "s") + " heard");
+      last_members_ = members;
+    }
+  }
+
+  void notice(const std::string& line) {
+    if (options_.on_notice) options_.on_notice(line);
+  }
+
   rendezvous::Server& server_;
   const RendezvousServerRunOptions& options_;
-  asio::io_context ctx_;
-  asio::signal_set signals_;
-  asio::signal_set report_signal_;
-  asio::steady_timer expiry_timer_;
-  asio::steady_timer stats_timer_;
-  asio::steady_timer status_timer_;
-  asio::ip::tcp::acceptor metrics_;
-  std::size_t open_metrics_ = 0;
-  TimePoint armed_at_{};
-  std::vector<std::unique_ptr<Udp>> udp_;
-  std::unique_ptr<NatsLink> link_;
-  // Declared after the loop's sockets and timers: destroyed before them,
-  // and before ctx_ (its handlers hold the connections).
+  // Destroyed in reverse: the link (its thread wakes bus_wake_) before the
+  // wake-up, the watchers of the ports before the ports.
+  std::unique_ptr<UdpPorts> ports_;
+  WakeFd bus_wake_;
+  std::vector<std::unique_ptr<stun::ServerMachine>> stun_;  // the listeners' with a stun config
+  std::unique_ptr<NodeMachine> machine_;
+  std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<RendezvousStreams> streams_;
-  std::vector<std::pair<std::string, Endpoint>> stream_endpoints_;
+  std::unique_ptr<NatsLink> link_;
+  TimePoint next_status_{};
   bool link_was_up_ = false;
   bool announced_up_ = false;
   std::optional<TimePoint> down_since_;
@@ -469,8 +455,8 @@ std::vector<Metric> rendezvous_metrics(const rendezvous::Server& server, const C
 
 Result<rendezvous::ServerCounters, std::string> run_rendezvous_server(rendezvous::Server& server,
                                                                       const RendezvousServerRunOptions& options) {
-  Loop loop(server, options);
-  return loop.run();
+  Node node(server, options);
+  return node.run();
 }
 
 }  // namespace natpunch::io

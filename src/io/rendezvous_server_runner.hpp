@@ -1,6 +1,9 @@
 #pragma once
-// Runs rendezvous::Server on real UDP sockets in an Asio event loop, with
-// its expiry timer, until SIGINT/SIGTERM.
+// Runs rendezvous::Server on real UDP sockets with the one real-time
+// loop (io/server_loop.hpp over io::UdpPorts: recvmmsg / sendmmsg batches,
+// the server's timers), until SIGINT/SIGTERM. Its other sources share that
+// loop's epoll set: the TCP/TLS listeners and connections, the cluster
+// bus's wake-up, the metrics endpoint, SIGUSR1.
 //
 // Several UDP listeners (`rendezvous --listen 203.0.113.10:7000,[2001:db8::10]:7000`),
 // at most one per address family: IPv4-only, IPv6-only and dual-stack

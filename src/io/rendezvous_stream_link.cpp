@@ -12,11 +12,12 @@ Result<std::unique_ptr<RendezvousStreamLink>, RendezvousStreamError> RendezvousS
   link.tls = options.tls;
   link.connect_timeout = options.connect_timeout;
   link.label = "rendezvous server";
+  link.should_stop = options.should_stop;
   auto opened = TurnLink::open(link);
   if (!opened) {
     // TlsSession's words for a certificate it refused (TurnLink passes them on).
     const bool certificate = opened.error().find("certificate") != std::string::npos;
-    return Unexpected{RendezvousStreamError{opened.error(), certificate}};
+    return Unexpected{RendezvousStreamError{opened.error(), certificate, opened.error() == TurnLink::kInterrupted}};
   }
   return std::unique_ptr<RendezvousStreamLink>(new RendezvousStreamLink(std::move(*opened), options.transport));
 }

@@ -26,12 +26,14 @@ struct RendezvousStreamOptions {
   Endpoint server;                                     // the stream listener's address
   TlsClientOptions tls;                                // kTls
   Duration connect_timeout = seconds(3);               // TCP connect plus TLS handshake
+  std::function<bool()> should_stop;                   // ends the connect or handshake (TurnLinkOptions)
 };
 
 // Why a connection failed: a refused certificate is not "no answer".
 struct RendezvousStreamError {
   std::string message;  // one line naming the server
   bool certificate = false;
+  bool interrupted = false;  // should_stop ended it
 };
 
 class RendezvousStreamLink {

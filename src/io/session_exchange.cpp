@@ -62,7 +62,8 @@ std::optional<Frame> decode_frame(std::span<const std::uint8_t> payload) {
 TestExchange exchange_test_datagram(Session& s, const std::string& text, std::chrono::milliseconds timeout,
                                     const std::function<bool()>& should_stop) {
   const std::vector<std::uint8_t> payload(text.begin(), text.end());
-  const auto deadline = Clock::now() + timeout;
+  const auto called = Clock::now();
+  const auto deadline = called + timeout;
   TestExchange result;
   bool peer_has_ours = false;
   TimePoint got_at{};
@@ -88,6 +89,7 @@ TestExchange exchange_test_datagram(Session& s, const std::string& text, std::ch
       if (!result.received) {
         result.received = std::string(r->frame.bytes.begin(), r->frame.bytes.end());
         got_at = Clock::now();
+        result.received_after = std::chrono::duration_cast<std::chrono::microseconds>(got_at - called);
       }
       if (r->frame.flags & kGotYours) peer_has_ours = true;
     }

@@ -31,6 +31,9 @@ std::optional<Frame> decode_frame(std::span<const std::uint8_t> payload);
 
 struct TestExchange {
   std::optional<std::string> received;  // the peer's test text
+  // From the call (made as the session opened) to the peer's test text:
+  // with open_early, the first byte's way over the relay.
+  std::optional<std::chrono::microseconds> received_after;
   bool interrupted = false;             // should_stop held
   bool peer_measures = false;           // the peer runs --measure: nothing exchanged
 };

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -31,12 +32,28 @@ int poll_until(pollfd& descriptor, TimePoint deadline) {
   return ppoll(&descriptor, 1, &timeout, nullptr);
 }
 
-int connect_with_timeout(int fd, const sockaddr_storage& address, socklen_t length, TimePoint deadline) {
+// poll_until in slices of TurnLink::kStopPollInterval, asking `should_stop`
+// between them (and after a signal): -2 once it says stop.
+int poll_until_or_stopped(pollfd& descriptor, TimePoint deadline, const std::function<bool()>& should_stop) {
+  if (!should_stop) return poll_until(descriptor, deadline);
+  for (;;) {
+    if (should_stop()) return -2;
+    const auto now = Clock::now();
+    if (now >= deadline) return 0;
+    const int ready = poll_until(descriptor, std::min(deadline, now + TurnLink::kStopPollInterval));
+    if (ready != 0 && !(ready < 0 && errno == EINTR)) return ready;
+  }
+}
+
+// 0, an errno, or ECANCELED when should_stop ended the wait.
+int connect_with_timeout(int fd, const sockaddr_storage& address, socklen_t length, TimePoint deadline,
+                         const std::function<bool()>& should_stop) {
   if (connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0) return 0;
   if (errno != EINPROGRESS) return errno;
   pollfd descriptor{fd, POLLOUT, 0};
   for (;;) {
-    const int ready = poll_until(descriptor, deadline);
+    const int ready = poll_until_or_stopped(descriptor, deadline, should_stop);
+    if (ready == -2) return ECANCELED;
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return errno;
     if (ready == 0) return ETIMEDOUT;
@@ -90,7 +107,8 @@ Result<std::unique_ptr<TurnLink>, std::string> TurnLink::open(const TurnLinkOpti
   sockaddr_storage server{};
   const socklen_t length = to_sockaddr(options.server, family, server);
   const TimePoint deadline = Clock::now() + options.connect_timeout;
-  if (const int error = connect_with_timeout(fd, server, length, deadline); error != 0) {
+  if (const int error = connect_with_timeout(fd, server, length, deadline, options.should_stop); error != 0) {
+    if (error == ECANCELED) return Unexpected{std::string(kInterrupted)};
     if (error == ETIMEDOUT)
       return Unexpected{"cannot connect to " + name + ": no answer within " +
                         std::to_string(std::chrono::duration_cast<milliseconds>(options.connect_timeout).count()) +
@@ -102,12 +120,13 @@ Result<std::unique_ptr<TurnLink>, std::string> TurnLink::open(const TurnLinkOpti
     if (!session) return Unexpected{"TLS with " + name + ": " + session.error()};
     link->tls_ = std::move(*session);
     std::string error;
-    if (!link->tls_handshake(deadline, error)) return Unexpected{"TLS with " + name + ": " + error};
+    if (!link->tls_handshake(deadline, options.should_stop, error))
+      return Unexpected{error == kInterrupted ? error : "TLS with " + name + ": " + error};
   }
   return link;
 }
 
-bool TurnLink::tls_handshake(TimePoint deadline, std::string& error) {
+bool TurnLink::tls_handshake(TimePoint deadline, const std::function<bool()>& should_stop, std::string& error) {
   for (;;) {
     if (!tls_->pump(plain_)) {
       error = tls_->error();
@@ -117,7 +136,11 @@ bool TurnLink::tls_handshake(TimePoint deadline, std::string& error) {
     if (!write_out(error)) return false;
     if (tls_->handshake_done()) return true;
     pollfd descriptor{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
-    const int ready = poll_until(descriptor, deadline);
+    const int ready = poll_until_or_stopped(descriptor, deadline, should_stop);
+    if (ready == -2) {
+      error = kInterrupted;
+      return false;
+    }
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) {
       error = errno_text(errno);

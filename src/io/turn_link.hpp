@@ -10,6 +10,7 @@
 // TCP/TLS (the machine frames them itself).
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -35,6 +36,10 @@ struct TurnLinkOptions {
   TlsClientOptions tls;  // kTls only
   // TCP connect plus TLS handshake.
   Duration connect_timeout = seconds(10);
+  // Polled while the TCP connect and the TLS handshake wait (at least every
+  // kStopPollInterval): true gives up at once with kInterrupted (Ctrl-C
+  // during a connect to a server that drops SYNs must not wait it out).
+  std::function<bool()> should_stop;
   // What the server is, for errors ("TURN server 1.2.3.4:3478 over tls: ..."):
   // the link carries the rendezvous over TCP/TLS too (io/peer_session.cpp).
   std::string label = "TURN server";
@@ -42,8 +47,12 @@ struct TurnLinkOptions {
 
 class TurnLink {
  public:
+  static constexpr Duration kStopPollInterval = milliseconds(25);
+  static constexpr const char* kInterrupted = "interrupted";
+
   // Opens the socket; for TCP/TLS connects and completes the handshake
-  // within connect_timeout. Errors are one line naming the server.
+  // within connect_timeout. Errors are one line naming the server; an open
+  // that should_stop ended says kInterrupted.
   static Result<std::unique_ptr<TurnLink>, std::string> open(const TurnLinkOptions& options);
   ~TurnLink();
   TurnLink(const TurnLink&) = delete;
@@ -78,7 +87,7 @@ class TurnLink {
   TurnLink(turn::Transport transport, const Endpoint& server, int fd, std::string label);
   std::string where() const;
   bool write_out(std::string& error);
-  bool tls_handshake(TimePoint deadline, std::string& error);
+  bool tls_handshake(TimePoint deadline, const std::function<bool()>& should_stop, std::string& error);
   std::optional<Arrival> read_available();
   void note_error(std::string error);
 

@@ -21,6 +21,9 @@ std::string describe_errno(int error) { return std::strerror(error); }
 // Marks the stop signal's descriptor in epoll events (machine sockets use
 // their SocketId, which never reaches this).
 constexpr std::uint32_t kWakeTag = 0xffffffffU;
+// Marks a watch() slot in epoll events (sockets and the wake tag leave the
+// upper half zero).
+constexpr std::uint64_t kWatchFlag = std::uint64_t{1} << 32;
 
 SendError send_error_of(int error) {
   switch (error) {
@@ -60,6 +63,54 @@ UdpPorts::~UdpPorts() {
   for (const auto& s : sockets_)
     if (s.fd >= 0) ::close(s.fd);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+Result<Endpoint, std::string> UdpPorts::bind_fixed(SocketId id, const Endpoint& at) {
+  if (is_bound(id) || id == kWakeTag) return Unexpected{"socket " + std::to_string(id) + " is in use"};
+  if (auto error = bind_socket(id, at); !error.empty()) return Unexpected{error};
+  return bound_endpoint(id);
+}
+
+bool UdpPorts::watch(int fd, std::uint32_t events, Callback on_ready) {
+  if (fd < 0 || watch_slot_.contains(fd)) return false;
+  std::uint32_t slot = 0;
+  if (!free_watches_.empty()) {
+    slot = free_watches_.back();
+    free_watches_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(watches_.size());
+    watches_.emplace_back();
+  }
+  epoll_event event{};
+  event.events = events;
+  event.data.u64 = kWatchFlag | slot;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    free_watches_.push_back(slot);
+    return false;
+  }
+  watches_[slot] = Watch{fd, std::move(on_ready)};
+  watch_slot_.emplace(fd, slot);
+  return true;
+}
+
+void UdpPorts::rewatch(int fd, std::uint32_t events) {
+  const auto it = watch_slot_.find(fd);
+  if (it == watch_slot_.end()) return;
+  epoll_event event{};
+  event.events = events;
+  event.data.u64 = kWatchFlag | it->second;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+}
+
+void UdpPorts::unwatch(int fd) {
+  const auto it = watch_slot_.find(fd);
+  if (it == watch_slot_.end()) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  // The callback may be the one running now: it is destroyed when the slot
+  // is reused, after the wait whose events may still name the slot.
+  watches_[it->second].fd = -1;
+  freed_this_wait_.push_back(it->second);
+  watch_slot_.erase(it);
 }
 
 std::string UdpPorts::bind_socket(SocketId id, const Endpoint& at, const SocketOptions* options) {
@@ -152,12 +203,14 @@ void UdpPorts::wake_on(int fd) {
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) note_error("cannot watch the stop signal: " + describe_errno(errno));
 }
 
-bool UdpPorts::send(const Transmit& t) {
+bool UdpPorts::send(const Transmit& t) { return send(Transmit(t)); }
+
+bool UdpPorts::send(Transmit&& t) {
   if (socket(t.socket) == nullptr) {
     fail(t, SendError::NoSocket);
     return false;
   }
-  queued_.push_back(t);
+  queued_.push_back(std::move(t));
   if (queued_.size() >= std::max<std::size_t>(options_.batch, 1) * 8) flush();
   return true;
 }
@@ -228,21 +281,41 @@ std::optional<Arrival> UdpPorts::receive(TimePoint until) {
       batch_socket_ = ready_.back();
       ready_.pop_back();
       batch_next_ = 0;
-      batch_.receive(sockets_[batch_socket_].fd);
+      // A full batch: more is likely waiting; read it before the next wait
+      // (after the other ready sockets, so none starves), a few times: the
+      // wait also serves the watched descriptors and the stop signal.
+      if (batch_.receive(sockets_[batch_socket_].fd) == batch_.capacity() && rereads_ < kMaxRereads) {
+        ++rereads_;
+        ready_.insert(ready_.begin(), batch_socket_);
+      }
       continue;
     }
     const auto now = Clock::now();
     const Duration wait = until > now ? until - now : Duration::zero();
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
     timespec timeout{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-    std::array<epoll_event, 16> events{};
+    flush();  // nothing held back across a wait
+    rereads_ = 0;
+    free_watches_.insert(free_watches_.end(), freed_this_wait_.begin(), freed_this_wait_.end());
+    freed_this_wait_.clear();
+    std::array<epoll_event, 64> events{};
     const int n = ::epoll_pwait2(epoll_fd_, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
     if (n < 0 && errno != EINTR) {
       note_error("cannot wait for datagrams: " + describe_errno(errno));
       return std::nullopt;
     }
+    bool watched = false;
     for (int i = 0; i < n; ++i) {
-      const std::uint32_t id = events[static_cast<std::size_t>(i)].data.u32;
+      const epoll_event& e = events[static_cast<std::size_t>(i)];
+      if ((e.data.u64 & kWatchFlag) != 0) {
+        const auto slot = static_cast<std::uint32_t>(e.data.u64);
+        // Gone since this wait began (an earlier callback unwatched it): skip.
+        if (watches_[slot].fd < 0) continue;
+        watched = true;
+        watches_[slot].on_ready(e.events);
+        continue;
+      }
+      const auto id = static_cast<std::uint32_t>(e.data.u64);
       if (id == kWakeTag)
         woken_ = true;
       else if (is_bound(id))
@@ -252,6 +325,8 @@ std::optional<Arrival> UdpPorts::receive(TimePoint until) {
       woken_ = false;
       return std::nullopt;
     }
+    // A watched descriptor's callback ran: the loop sends what it made the machine say.
+    if (watched) return std::nullopt;
     if (n <= 0 && Clock::now() >= until) return std::nullopt;
   }
 }

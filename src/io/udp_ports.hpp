@@ -13,13 +13,20 @@
 // anything: each is handed to the machine (poll_send_failure(), which
 // run_machine passes to on_send_error) and the first is kept for the report.
 // The probe engine (io/punch_driver.*) keeps its own, faster path.
+//
+// Other descriptors (a server's TCP listeners and connections, a wake-up
+// pipe, an eventfd) join the same epoll set through watch() (FdWatcher):
+// when one is ready receive() calls its callback and returns nullopt, so
+// the loop sends what the callback made the machine say.
 #include <sys/socket.h>
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/endpoint.hpp"
@@ -30,13 +37,28 @@
 
 namespace natpunch::io {
 
+// Descriptors other than the datagram ports that a loop waits on beside
+// them (io/fd_streams, the metrics endpoint, wake-ups). Level-triggered:
+// a callback that leaves data unread is called again on the next wait.
+class FdWatcher {
+ public:
+  using Callback = std::function<void(std::uint32_t epoll_events)>;
+  virtual ~FdWatcher() = default;
+  // Adds `fd` (EPOLLIN / EPOLLOUT in `events`); false when epoll refuses it.
+  virtual bool watch(int fd, std::uint32_t events, Callback on_ready) = 0;
+  // Changes what `fd` is watched for.
+  virtual void rewatch(int fd, std::uint32_t events) = 0;
+  // Stops watching `fd` (before it is closed); its callback is not called again.
+  virtual void unwatch(int fd) = 0;
+};
+
 struct UdpPortsOptions {
   std::size_t max_datagram = 65507;  // largest datagram received whole; longer ones are dropped
   std::size_t batch = 8;             // datagrams per recvmmsg() / sendmmsg()
   int socket_buffer = 0;             // SO_SNDBUF / SO_RCVBUF of every socket, bytes; 0: the kernel's default
 };
 
-class UdpPorts {
+class UdpPorts final : public FdWatcher {
  public:
   // Binds socket 0 to `bind` (port 0: any); the family follows `bind`.
   static Result<std::unique_ptr<UdpPorts>, std::string> open(const Endpoint& bind, const UdpPortsOptions& options = {});
@@ -45,13 +67,22 @@ class UdpPorts {
   // names the endpoint that failed.
   static Result<std::unique_ptr<UdpPorts>, std::string> open(const std::vector<Endpoint>& binds,
                                                              const UdpPortsOptions& options = {});
-  ~UdpPorts();
+  ~UdpPorts() override;
   UdpPorts(const UdpPorts&) = delete;
   UdpPorts& operator=(const UdpPorts&) = delete;
 
   bool send(const Transmit& t);
+  bool send(Transmit&& t);  // the same, without copying a large payload
   void flush();
   std::optional<Arrival> receive(TimePoint until);
+  // Datagrams of the last recvmmsg() not handed out yet: the loop may hold
+  // its sends until they are (io/machine_driver.hpp), so one sendmmsg()
+  // answers a whole batch. receive() flushes held sends before it waits.
+  bool has_buffered() const { return batch_next_ < batch_.size(); }
+
+  // Binds socket `id` to exactly `at` now (a server's extra fixed port); the
+  // error names the address.
+  Result<Endpoint, std::string> bind_fixed(SocketId id, const Endpoint& at);
 
   // SocketPorts (io/machine_driver.hpp).
   bool is_bound(SocketId socket) const { return socket < sockets_.size() && sockets_[socket].fd >= 0; }
@@ -62,6 +93,11 @@ class UdpPorts {
   // receive() returns at once (nullopt) while `fd` is readable: a loop's
   // stop signal (io::StopSignals::wake_fd()) ends a long wait.
   void wake_on(int fd);
+
+  // FdWatcher: other descriptors in the same epoll set.
+  bool watch(int fd, std::uint32_t events, Callback on_ready) override;
+  void rewatch(int fd, std::uint32_t events) override;
+  void unwatch(int fd) override;
 
   // The bound address of a socket (unspecified before it is bound).
   Endpoint bound_endpoint(SocketId socket) const;
@@ -98,6 +134,8 @@ class UdpPorts {
   SocketId batch_socket_ = 0;
   std::size_t batch_next_ = 0;
   std::vector<SocketId> ready_;
+  static constexpr int kMaxRereads = 4;
+  int rereads_ = 0;  // full batches read again since the last wait
   std::optional<std::string> first_error_;
   std::uint64_t truncated_ = 0;
   // Failed sends not yet polled (a bounded backlog: ports nobody polls keep
@@ -105,6 +143,16 @@ class UdpPorts {
   static constexpr std::size_t kMaxFailures = 4096;
   std::deque<SendFailure> failures_;
   bool woken_ = false;  // the wake_on() descriptor was readable in the last wait
+  // watch(): callbacks by slot (epoll data: kWatchFlag | slot); a slot is
+  // reused only after the wait that may still name it.
+  struct Watch {
+    int fd = -1;
+    Callback on_ready;
+  };
+  std::deque<Watch> watches_;  // a deque: a callback that adds a watch is not moved while it runs
+  std::unordered_map<int, std::uint32_t> watch_slot_;
+  std::vector<std::uint32_t> free_watches_;
+  std::vector<std::uint32_t> freed_this_wait_;
 };
 
 static_assert(SocketPorts<UdpPorts>);

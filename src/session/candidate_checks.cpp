@@ -67,7 +67,10 @@ void CandidateChecks::on_datagram(TimePoint now, SocketId socket, const Endpoint
       // Triggered: the peer reaches us here, so our check likely gets
       // through now. A failed pair stays failed (its tries are spent: the
       // count of checks never grows with what arrives).
-      if (s.state == State::kWaiting || s.state == State::kInProgress) s.next_at = std::min(s.next_at, now);
+      if ((s.state == State::kWaiting || s.state == State::kInProgress) && s.attempts < config_.max_attempts) {
+        s.next_at = std::min(s.next_at, now);
+        s.triggered = true;
+      }
       return;
     }
     case wire::ProbeKind::Ack:
@@ -98,19 +101,20 @@ std::optional<Transmit> CandidateChecks::poll_transmit(TimePoint now) {
     answers_.erase(answers_.begin());
     return t;
   }
-  if (now < next_send_) return std::nullopt;
   expire(now);
-  // The best pair that is due (pairs are best first).
+  // The best pair that is due (pairs are best first): a triggered one at
+  // once, others one per pacing interval.
   std::optional<std::size_t> due;
   for (std::size_t i = 0; i < pairs_.size(); ++i) {
     const auto& s = state_[i];
     if ((s.state == State::kWaiting || s.state == State::kInProgress) && s.attempts < config_.max_attempts &&
-        s.next_at <= now) {
+        s.next_at <= now && (s.triggered || now >= next_send_)) {
       due = i;
       break;
     }
   }
   if (!due) return std::nullopt;
+  const bool triggered = state_[*due].triggered;
   auto& s = state_[*due];
   const auto& to = pairs_[*due].remote.endpoint;
   const auto sequence = sequence_++;
@@ -120,9 +124,10 @@ std::optional<Transmit> CandidateChecks::poll_transmit(TimePoint now) {
                                   key_);
   s.state = State::kInProgress;
   s.next_at = now + config_.rto * (1 << std::min(s.attempts, 10));
+  s.triggered = false;
   ++s.attempts;
   ++sent_;
-  next_send_ = now + config_.pacing;
+  if (!triggered) next_send_ = now + config_.pacing;
   return Transmit{pairs_[*due].socket, to, std::span<const std::uint8_t>(probe)};
 }
 
@@ -131,7 +136,7 @@ std::optional<TimePoint> CandidateChecks::next_deadline() const {
   std::optional<TimePoint> due;
   for (const auto& s : state_)
     if (s.state == State::kWaiting || s.state == State::kInProgress) {
-      const auto t = std::max(s.next_at, next_send_);
+      const auto t = s.triggered ? s.next_at : std::max(s.next_at, next_send_);
       if (!due || t < *due) due = t;
     }
   return due;

@@ -11,8 +11,13 @@
 //            (at most max_attempts sends), then failed
 //   answer   an authentic PROBE from a pair's candidate, on that pair's
 //            socket, gets an ACK echoing its sequence and nonce, and the
-//            pair, unless it failed, is checked at once (RFC 8445's
-//            triggered check; it spends one of the pair's tries)
+//            pair, unless it failed, is checked at once, outside the
+//            pacing (RFC 8445's triggered check; it spends one of the
+//            pair's tries, so what arrives never adds checks): when both
+//            sides start on pairing, the first check of the side that
+//            started earlier dies at the other's NAT or firewall, the
+//            other's gets through the hole it opened, and the triggered
+//            check answers it within the round trip
 //   valid    an authentic ACK, from the very candidate and to the socket
 //            the echoed check went, echoing one of our checks: the pair
 //            works both ways (poll_valid)
@@ -69,6 +74,7 @@ class CandidateChecks {
     State state = State::kWaiting;
     int attempts = 0;
     TimePoint next_at{};
+    bool triggered = false;  // an authentic check arrived: ours goes out at once
   };
   std::optional<std::size_t> pair_of(SocketId socket, const Endpoint& from) const;
   void expire(TimePoint now);

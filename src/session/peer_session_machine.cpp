@@ -167,6 +167,12 @@ void PeerSessionMachine::on_datagram(TimePoint now, SocketId socket, const Endpo
     if (phase_ == Phase::Open) service_channel(now);
     return;
   }
+  if (peer_turn_ && socket == 0 && from == peer_turn_->relayed() && wire::looks_like_session_datagram(bytes)) {
+    // Through the peer's TURN relay (one-sided): a relayed datagram.
+    if (phase_ == Phase::Open && channel_->on_relay(now, bytes)) peer_turn_->on_heard(now);
+    if (phase_ == Phase::Open) service_channel(now);
+    return;
+  }
   if (wire::looks_like_session_datagram(bytes)) {
     if (phase_ == Phase::Open) {
       // Authentic wherever it came from; only a punched path is used to send.
@@ -225,6 +231,7 @@ std::optional<TimePoint> PeerSessionMachine::next_deadline() const {
       break;
     case Phase::Open:
       if (turn_) earliest(t, turn_->next_deadline(true));
+      if (peer_turn_) earliest(t, peer_turn_->next_deadline());
       earliest(t, channel_->next_deadline());
       if (checks_) earliest(t, checks_->next_deadline());
       if (order_) earliest(t, order_->start);
@@ -437,9 +444,11 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
   // Registered over different families (an IPv6-only peer of one
   // registered over IPv4): socket 0 cannot reach the peer's public
   // address, so no strategy runs; only the candidate checks (the IPv6
-  // ones, from our IPv6 socket), else the relay.
+  // ones, from our IPv6 socket), else the relay. Otherwise a direct
+  // connect or a hole punch starts now; birthday stages at the common
+  // start (session/plan.hpp).
   const bool other_family = observed_ && observed_->address.family() != session.peer_observed.address.family();
-  stages_ = other_family ? std::vector<Stage>{} : plan(local, peer, session.start_at, options);
+  stages_ = other_family ? std::vector<Stage>{} : plan(local, peer, session.start_at, options, now);
   stop_reason_ = config_.plan.relay_only ? "forced relay"
                  : peer_relay_only       ? "the peer forced relay"
                  : other_family          ? "no address family in common with the peer"
@@ -462,7 +471,10 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
     open(now, std::nullopt);
     return;
   }
-  start_checks(session.start_at);
+  // Checks need no common start either: a check that reaches the peer
+  // before it has sent is lost, the peer's own check gets through the hole
+  // ours opened and triggers our answer and check at once.
+  start_checks(now);
   if (config_.open_early) {
     // Usable at once over the relay; the stages go on behind it.
     info_.strategy = std::string(punch::to_string(stages_.front().kind));
@@ -610,9 +622,13 @@ void PeerSessionMachine::open(TimePoint now, std::optional<punch::punch_event::C
   if (info_.strategy.empty()) info_.strategy = "relay";
   info_.stop_reason = direct ? std::string() : stop_reason_;
   info_.probes_sent = probes_total_;
-  // Counted from the common start, whichever stage connected; a forced
-  // relay is ready before the start: never negative.
-  info_.time_to_connect = micros((direct ? connected->at : now) - session_.start_at);
+  // Counted from when this side began: the pairing for the stages and
+  // checks that start at once, the common start for birthday stages; a
+  // forced relay is ready before the start: never negative.
+  const TimePoint began = stages_.empty() ? session_.start_at
+                          : pairs_.empty() ? stages_.front().start
+                                           : std::min(stages_.front().start, paired_at_);
+  info_.time_to_connect = micros((direct ? connected->at : now) - began);
   next_progress_.reset();
   ever_direct_ = direct;
   if (direct) time_to_direct_ = connected->at - paired_at_;
@@ -795,6 +811,17 @@ void PeerSessionMachine::start_turn(TimePoint now) {
       servers = offered_turn_servers(offer->servers, config_.turn_transport);
   if (servers.empty()) return;
   turn_ = std::make_unique<TurnRoute>(std::move(servers), rng_.next_u64(), now);
+  // A peer without a TURN route of its own sends to our relayed address
+  // from its UDP socket: let the addresses the rendezvous saw through.
+  const auto family = turn_->config().server.address.is_v4();
+  std::vector<IpAddress> peer_addresses{session_.peer_observed.address};
+  for (const auto& host : session_.peer_info.local_endpoints) peer_addresses.push_back(host.address);
+  std::size_t permitted = 0;
+  for (const auto& address : peer_addresses) {
+    if (address.is_unspecified() || address.is_v4() != family || permitted >= kMaxPeerPermissions) continue;
+    turn_->permit_peer(now, address);
+    ++permitted;
+  }
   const std::string transport(turn::to_string(turn_->config().transport));
   progress(SessionProgress::Kind::kStrategyStarted,
            turn_->ranking() ? "relay: ranking the " + std::to_string(turn_->servers().size()) +
@@ -817,38 +844,86 @@ void PeerSessionMachine::on_turn_connection_closed(TimePoint now) {
 }
 
 void PeerSessionMachine::pump_turn(TimePoint now) {
-  if (!turn_ || phase_ == Phase::Closed || phase_ == Phase::Failed) return;
-  if (auto note = turn_->poll_note()) progress(SessionProgress::Kind::kStrategyStarted, *note, "turn");
-  if (auto why = turn_->poll_failure())
-    progress(SessionProgress::Kind::kWarning,
-             "warning: TURN relay failed: " + *why + "; relaying through the rendezvous server " + info_.server);
-  // What came through the allocation; authentic only if the channel says so.
-  while (auto p = turn_->poll_received()) {
-    if (phase_ == Phase::Open) {
-      if (channel_->on_relay(now, *p)) turn_->on_heard(now);
-    } else if (phase_ == Phase::Punching && early_.size() < kMaxEarly) {
-      early_.push_back({true, 0, {}, std::move(*p)});
+  if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
+  if (turn_) {
+    if (auto note = turn_->poll_note()) progress(SessionProgress::Kind::kStrategyStarted, *note, "turn");
+    if (auto why = turn_->poll_failure())
+      progress(SessionProgress::Kind::kWarning,
+               "warning: TURN relay failed: " + *why + "; relaying through the rendezvous server " + info_.server);
+    // What came through the allocation; authentic only if the channel says so.
+    while (auto p = turn_->poll_received()) {
+      if (phase_ == Phase::Open) {
+        if (channel_->on_relay(now, p->payload)) turn_->on_heard(now, p->from);
+      } else if (phase_ == Phase::Punching && early_.size() < kMaxEarly) {
+        early_.push_back({true, 0, {}, std::move(p->payload)});
+      }
     }
   }
   if (phase_ != Phase::Open) return;
-  while (auto c = channel_->poll_peer_relay_candidate()) turn_->set_peer_candidate(now, *c);
-  while (auto a = turn_->poll_announcement(now)) {
-    const auto sealed = channel_->seal_relay_candidate(a->relayed);
-    client_.send_relay(now, session_.session_id, sealed);
-    if (a->through_turn) turn_->send(now, sealed);
+  while (auto c = channel_->poll_peer_relay_candidate()) {
+    if (turn_ && turn_->candidate() == *c) {
+      // Our own relayed address echoed: the peer reaches us through it.
+      turn_->set_peer_candidate(now, *c);
+      continue;
+    }
+    peer_relayed_ = *c;
+    if (turn_ && !turn_->failed())
+      turn_->set_peer_candidate(now, *c);
+    else if (peer_turn_)
+      peer_turn_->set_relayed(now, *c);
+  }
+  // One-sided: no TURN route of our own (or it failed), but the peer has
+  // one and our UDP works (a side registered over TCP/TLS has none).
+  if (!peer_turn_ && peer_relayed_ && (!turn_ || turn_->failed()) && info_.rendezvous_transport == "udp")
+    peer_turn_ = std::make_unique<PeerTurnPath>(*peer_relayed_, now);
+  if (turn_) {
+    while (auto a = turn_->poll_announcement(now)) {
+      const auto sealed = channel_->seal_relay_candidate(a->relayed);
+      if (a->over_rendezvous) client_.send_relay(now, session_.session_id, sealed);
+      if (a->through_turn) turn_->send(now, sealed);
+    }
+  }
+  if (peer_turn_) {
+    if (auto due = peer_turn_->next_deadline(); due && *due <= now) peer_turn_->on_timer(now);
+    if (auto why = peer_turn_->poll_lost()) {
+      peer_turn_told_ = false;
+      progress(SessionProgress::Kind::kWarning,
+               "warning: " + *why + "; relaying through the rendezvous server " + info_.server);
+    }
+    while (peer_turn_->poll_probe(now))
+      outbox_.push_back(Transmit{0, peer_turn_->relayed(),
+                                 DatagramBytes(channel_->seal_relay_candidate(peer_turn_->relayed()))});
   }
   queue_client(now);
-  if (!turn_told_ && turn_->usable()) {
+  if (!turn_told_ && turn_ && turn_->usable()) {
     turn_told_ = true;
     progress(SessionProgress::Kind::kStrategyFinished,
-             "relay: " + turn_->label() + " carries the relayed traffic (relayed address " +
+             "relay: " + turn_relay_label() + " carries the relayed traffic (relayed address " +
                  turn_->candidate()->to_string() + ", the peer's " + turn_->relay()->peer()->to_string() + ")",
+             "turn");
+  }
+  if (!peer_turn_told_ && peer_turn_ && peer_turn_->usable() && (!turn_ || !turn_->usable())) {
+    peer_turn_told_ = true;
+    progress(SessionProgress::Kind::kStrategyFinished,
+             "relay: " + peer_turn_->label() + " carries the relayed traffic (from our UDP socket " +
+                 (observed_ ? "seen as " + observed_->to_string() : std::string("0")) + ")",
              "turn");
   }
 }
 
+std::string PeerSessionMachine::turn_relay_label() const {
+  if (turn_ && turn_->usable()) return turn_->label() + (turn_->one_sided() ? " (one-sided)" : "");
+  if (peer_turn_ && peer_turn_->usable()) return peer_turn_->label();
+  return {};
+}
+
 void PeerSessionMachine::relay_out(TimePoint now, std::span<const std::uint8_t> bytes) {
   if (turn_ && turn_->usable() && turn_->send(now, bytes)) return;
+  if (peer_turn_ && peer_turn_->usable()) {
+    outbox_.push_back(Transmit{0, peer_turn_->relayed(), DatagramBytes(bytes)});
+    peer_turn_->on_sent();
+    return;
+  }
   client_.send_relay(now, session_.session_id, bytes);
 }
 
@@ -943,10 +1018,14 @@ SessionStats PeerSessionMachine::stats() const {
   s.repunch_probes = repunch_probes_ + (punching_epoch_ && strategy_ ? strategy_->result().probes_sent : 0);
   if (time_to_direct_) s.time_to_direct = micros(*time_to_direct_);
   s.peer_closed = c.peer_closed;
+  if (s.route == SessionRoute::kRelay) s.relay = turn_relay_label();
   if (turn_) {
-    if (s.route == SessionRoute::kRelay && turn_->usable()) s.relay = turn_->label();
     s.sent_turn = turn_->counters().sent;
     s.received_turn = turn_->counters().received;
+  }
+  if (peer_turn_) {
+    s.sent_turn += peer_turn_->counters().sent;
+    s.received_turn += peer_turn_->counters().received;
   }
   if (s.route == SessionRoute::kDirect && path_candidate_) {
     s.candidate_type = std::string(to_string(path_candidate_->type));
@@ -954,7 +1033,8 @@ SessionStats PeerSessionMachine::stats() const {
   } else {
     // The relay: the TURN server's relayed address when TURN carries it, else the rendezvous's.
     s.candidate_type = std::string(to_string(CandidateType::kRelay));
-    const auto turn_candidate = turn_ && turn_->usable() ? turn_->candidate() : std::nullopt;
+    auto turn_candidate = turn_ && turn_->usable() ? turn_->candidate() : std::nullopt;
+    if (!turn_candidate && peer_turn_ && peer_turn_->usable()) turn_candidate = peer_turn_->relayed();
     s.address_family = std::string(family_name(turn_candidate ? turn_candidate->address : client_.server().address));
   }
   s.checks_sent = checks_sent_ + (checks_ ? checks_->checks_sent() : 0);

@@ -23,7 +23,9 @@
 // probe the peer's public address (its srflx and predicted ports), the
 // peer's host candidates (IPv6 ones from v6_socket, IPv4 ones when both
 // share one NAT) are checked in priority order (session/candidate_checks.hpp)
-// from the common start; the first working path opens the session (or
+// from the pairing (as the direct and hole-punch stages start: only the
+// birthday stages wait for the common start, session/plan.hpp); the
+// first working path opens the session (or
 // moves an early-opened one direct), and a better pair that proves itself
 // later takes over (best: host v6, host v4, srflx, predicted, relay).
 // A path that dies has its pairs checked again beside the re-punch.
@@ -54,6 +56,7 @@
 #include "rendezvous/client.hpp"
 #include "session/candidate_checks.hpp"
 #include "session/candidates.hpp"
+#include "session/peer_turn_path.hpp"
 #include "session/plan.hpp"
 #include "session/turn_route.hpp"
 #include "turn/client.hpp"
@@ -196,6 +199,10 @@ class PeerSessionMachine {
 
   // --- the TURN relay route (nullptr: none configured or offered, or not paired yet)
   const TurnRoute* turn_route() const { return turn_.get(); }
+  // The peer's TURN relay reached from our socket 0 (one-sided: we have no
+  // TURN route of our own, or it failed); nullptr until the peer's
+  // relayed address arrived.
+  const PeerTurnPath* peer_turn_path() const { return peer_turn_.get(); }
   // The driver could not open the link to the TURN server / a TCP/TLS link ended.
   void on_turn_link_failed(TimePoint now, std::string reason);
   void on_turn_connection_closed(TimePoint now);
@@ -208,6 +215,8 @@ class PeerSessionMachine {
     std::vector<std::uint8_t> bytes;
   };
   static constexpr std::size_t kMaxEarly = 256;
+  // The peer's addresses our TURN allocation permits (its reflexive and host ones).
+  static constexpr std::size_t kMaxPeerPermissions = 4;
 
   void progress(SessionProgress::Kind kind, std::string message, std::string strategy = {},
                 std::string endpoint = {});
@@ -303,6 +312,11 @@ class PeerSessionMachine {
   bool peer_closed_told_ = false;
   std::unique_ptr<TurnRoute> turn_;
   bool turn_told_ = false;  // "relay: TURN via ..." said
+  std::optional<Endpoint> peer_relayed_;  // the peer's last RELAY_CANDIDATE (its relayed address)
+  std::unique_ptr<PeerTurnPath> peer_turn_;
+  bool peer_turn_told_ = false;
+  // Relayed traffic goes through TURN (ours or the peer's), not the rendezvous.
+  std::string turn_relay_label() const;
 
   std::deque<Transmit> outbox_;
   std::deque<SessionEvent> events_;

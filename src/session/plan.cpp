@@ -2,8 +2,19 @@
 
 namespace natpunch::session {
 
-std::vector<Stage> plan(const punch::SideKnowledge& local, const punch::SideKnowledge& peer, TimePoint start,
-                        const PlanOptions& o) {
+namespace {
+
+// A stage that needs no common start begins at the pairing; its budget
+// grows by the head start, so it ends when it would have.
+void start_early(Stage& s, std::optional<TimePoint> paired) {
+  if (!paired || *paired >= s.start || needs_common_start(s.kind)) return;
+  const Duration head = s.start - *paired;
+  s.start = *paired;
+  if (s.time_budget) *s.time_budget += head;
+}
+
+std::vector<Stage> stages_from_common_start(const punch::SideKnowledge& local, const punch::SideKnowledge& peer,
+                                           TimePoint start, const PlanOptions& o) {
   std::vector<Stage> stages;
   if (o.relay_only) return stages;
   // Zero: no cap (a plain Duration: GCC 12 misreads an optional here).
@@ -50,6 +61,28 @@ std::vector<Stage> plan(const punch::SideKnowledge& local, const punch::SideKnow
     return stages;
   }
   stages.push_back(s);
+  return stages;
+}
+
+}  // namespace
+
+bool needs_common_start(punch::StrategyKind kind) {
+  switch (kind) {
+    case punch::StrategyKind::Direct:
+    case punch::StrategyKind::HolePunch:
+    case punch::StrategyKind::RelayOnly: return false;
+    case punch::StrategyKind::OneHardSide:
+    case punch::StrategyKind::NaiveBirthday:
+    case punch::StrategyKind::ImprovedBirthday: return true;
+  }
+  return true;
+}
+
+std::vector<Stage> plan(const punch::SideKnowledge& local, const punch::SideKnowledge& peer, TimePoint start,
+                        const PlanOptions& o, std::optional<TimePoint> paired) {
+  std::vector<Stage> stages = stages_from_common_start(local, peer, start, o);
+  // Only the first stage can begin before the common start.
+  if (!stages.empty()) start_early(stages.front(), paired);
   return stages;
 }
 

@@ -14,6 +14,19 @@
 //                                              calls for (strategy_selection)
 // `punch_timeout` bounds the whole plan (default 10 s; zero: only the
 // probe budget, minutes at the thesis's rate): after it, the relay.
+//
+// When stages start: the rendezvous gives both sides a common start (its
+// start delay after pairing them), which the strategies that open many
+// mappings need -- a birthday attack (naive, improved) or one hard side
+// only works when both blasts overlap within the NATs' pending timeouts.
+// A direct connect or a simple hole punch needs no simultaneity: a probe
+// that reaches the peer's NAT before the peer has sent is dropped, the
+// peer's own probe gets through the hole ours opened, and the answers flow
+// (the probes repeat every send interval). Those stages begin at
+// `paired`, the moment this side learned of the pairing, so an easy pair
+// is direct within a few round trips instead of after the start delay;
+// their end stays on the common clock (start + their budget), so a later
+// stage still starts together on both sides.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,7 +54,12 @@ struct Stage {
   std::uint64_t probe_budget = 0;
 };
 
+// Whether a strategy's stage must begin at the common start (see above).
+bool needs_common_start(punch::StrategyKind kind);
+
+// `start`: the common start; `paired`: this side's pairing moment (no
+// later than `start`; nullopt: every stage at the common start).
 std::vector<Stage> plan(const punch::SideKnowledge& local, const punch::SideKnowledge& peer, TimePoint start,
-                        const PlanOptions& options);
+                        const PlanOptions& options, std::optional<TimePoint> paired = std::nullopt);
 
 }  // namespace natpunch::session

@@ -67,6 +67,7 @@ void TurnRoute::choose(TimePoint now, std::size_t index) {
   server_text_ = server_text_of(servers_[index]);
   label_ = "TURN via " + server_text_;
   relay_.emplace(servers_[index], rng_, now);
+  for (const auto& address : std::exchange(pending_permits_, {})) relay_->permit(now, address);
   if (pending_peer_) relay_->set_peer(now, *std::exchange(pending_peer_, std::nullopt));
   service(now);
 }
@@ -120,6 +121,10 @@ std::optional<TimePoint> TurnRoute::next_deadline(bool announcing) const {
   if (!relay_) return std::nullopt;
   auto t = relay_->next_deadline();
   if (announcing && announce_at_ && (!t || *announce_at_ < *t)) t = announce_at_;
+  if (one_sided_ && heard_ && last_heard_) {
+    const auto silent_at = *last_heard_ + kOneSidedSilence;
+    if (!t || silent_at < *t) t = silent_at;
+  }
   return t;
 }
 
@@ -132,6 +137,14 @@ void TurnRoute::on_timer(TimePoint now) {
   }
   if (!relay_) return;
   if (auto due = relay_->next_deadline(); due && *due <= now) relay_->on_timer(now);
+  if (one_sided_ && heard_ && last_heard_ && now >= *last_heard_ + kOneSidedSilence) {
+    // The peer's probes stopped coming through: not usable until it is
+    // heard again (its NAT or the path through the server lost it).
+    heard_ = false;
+    failure_ = label_ + ": the peer (reaching us from its UDP socket) not heard through it for " +
+               std::to_string(std::chrono::duration_cast<seconds>(kOneSidedSilence).count()) + " s";
+    announce_soon(now, true);
+  }
   service(now);
 }
 
@@ -165,15 +178,30 @@ void TurnRoute::announce_soon(TimePoint now, bool restart) {
   announce_at_ = now;
 }
 
+void TurnRoute::permit_peer(TimePoint now, const IpAddress& address) {
+  if (failed_) return;
+  if (!relay_) {
+    if (pending_permits_.size() < turn::PeerRelay::kMaxPermitted) pending_permits_.push_back(address);
+    return;
+  }
+  relay_->permit(now, address);
+  service(now);
+}
+
 void TurnRoute::set_peer_candidate(TimePoint now, const Endpoint& peer) {
   if (failed_) return;
   if (!relay_) {
     pending_peer_ = peer;
     return;
   }
-  if (relay_->peer() == peer) {
-    // A repeat: the peer has not heard us through TURN yet.
-    if (relay_->ready() && (!last_answer_ || now - *last_answer_ >= kAnswerGap)) {
+  const bool ours = candidate() == peer;
+  // Our own relayed address: the peer reaches us through it from its UDP
+  // socket (one-sided); where it sends from we learn in on_heard.
+  if (ours) one_sided_ = true;
+  if (ours || relay_->peer() == peer) {
+    // A repeat: the peer has not heard us through TURN yet (one-sided:
+    // also its keepalive probe, answered so that it knows we hear it).
+    if (relay_->can_send() && (!last_answer_ || now - *last_answer_ >= kAnswerGap)) {
       last_answer_ = now;
       announce_at_ = now;
       if (announcements_ >= kMaxAnnouncements) announcements_ = kMaxAnnouncements - 1;
@@ -193,8 +221,8 @@ std::optional<TurnRoute::Announcement> TurnRoute::poll_announcement(TimePoint no
     announce_at_ = now + announce_gap_;
     announce_gap_ = std::min<Duration>(announce_gap_ * 2, kLongestGap);
   }
-  Announcement a{*candidate(), relay_->ready()};
-  counters_.announcements += a.through_turn ? 2 : 1;
+  Announcement a{*candidate(), relay_->can_send(), !usable()};
+  counters_.announcements += (a.through_turn ? 1 : 0) + (a.over_rendezvous ? 1 : 0);
   return a;
 }
 
@@ -204,13 +232,20 @@ bool TurnRoute::send(TimePoint now, std::span<const std::uint8_t> bytes) {
   return true;
 }
 
-std::optional<std::vector<std::uint8_t>> TurnRoute::poll_received() {
+std::optional<turn::RelayedDatagram> TurnRoute::poll_received() {
   if (failed_ || !relay_) return std::nullopt;
   return relay_->poll_received();
 }
 
-void TurnRoute::on_heard(TimePoint now) {
+void TurnRoute::on_heard(TimePoint now, const Endpoint& from) {
   ++counters_.received;
+  last_heard_ = now;
+  // Answer where the peer's authentic datagram came from: its relayed
+  // address, or (one-sided) the port its NAT uses towards our relay.
+  if (relay_ && relay_->peer() != from) {
+    relay_->set_peer(now, from);
+    service(now);
+  }
   if (heard_) return;
   heard_ = true;
   // Tell the peer we hear it (it may not have heard us): one more probe.

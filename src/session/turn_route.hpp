@@ -24,6 +24,18 @@
 //      broken) ends the route for good with a one-line reason: the session
 //      goes on through the rendezvous relay.
 //
+// One-sided (the peer has no TURN route of its own, or its allocation
+// failed: session/peer_turn_path.hpp): the peer sends to our relayed
+// address from its UDP socket, its probes echoing our own candidate back
+// (a RELAY_CANDIDATE naming our relayed address says "I reach you through
+// your relay"). permit_peer() lets the peer's addresses as the rendezvous
+// saw them through before anything arrives; the source of each datagram
+// the session authenticated (on_heard) is where the channel goes, so a
+// peer behind a NAT that maps per destination is answered at the port its
+// NAT chose. The peer's probes come every PeerTurnPath::kKeepGap; silent
+// for kOneSidedSilence the route stops being usable (one line, from
+// poll_failure; it is not ended: the peer's next probe revives it).
+//
 // The link to the TURN server is the machine's socket kSocket (the driver
 // gives it its own UDP socket or TCP/TLS stream: io/turn_link.hpp).
 #include <cstdint>
@@ -59,6 +71,7 @@ class TurnRoute {
   // punching socket (a strategy uses at most a few thousand).
   static constexpr SocketId kSocket = 0xFFFF;
   static constexpr int kMaxAnnouncements = 10;
+  static constexpr Duration kOneSidedSilence = seconds(8);
 
   // Bounds the ranking: three Bindings 200 and 400 ms apart, 800 ms for the last answer.
   static constexpr stun::RetransmitPolicy kRankingPolicy{milliseconds(200), 3, 4};
@@ -80,20 +93,28 @@ class TurnRoute {
   // --- the session
   // The peer's RELAY_CANDIDATE (every copy that arrived).
   void set_peer_candidate(TimePoint now, const Endpoint& peer);
+  // The peer's addresses as the rendezvous saw them (its reflexive one,
+  // its host ones): permitted at the server, so a peer without a TURN
+  // route of its own can reach our relayed address. Bounded by PeerRelay.
+  void permit_peer(TimePoint now, const IpAddress& address);
   // Our candidate, when it is due to be (re)sent: over the rendezvous
   // relay always, through TURN too when `through_turn`.
   struct Announcement {
     Endpoint relayed;
     bool through_turn = false;
+    // Over the rendezvous relay too (not once TURN carries the session:
+    // the peer hears us there).
+    bool over_rendezvous = true;
   };
   std::optional<Announcement> poll_announcement(TimePoint now);
   // Relays one sealed session datagram to the peer; false unless the
   // channel is bound (or too long).
   bool send(TimePoint now, std::span<const std::uint8_t> bytes);
   // What came through the allocation from the peer's IP (not yet
-  // authenticated: the machine's channel does that, then calls on_heard).
-  std::optional<std::vector<std::uint8_t>> poll_received();
-  void on_heard(TimePoint now);
+  // authenticated: the machine's channel does that, then calls on_heard
+  // with where it came from).
+  std::optional<turn::RelayedDatagram> poll_received();
+  void on_heard(TimePoint now, const Endpoint& from);
   // Why the route ended (once; one line).
   std::optional<std::string> poll_failure();
   // The ranking's outcome (once; one line), for the session's progress.
@@ -101,7 +122,9 @@ class TurnRoute {
   // Deletes the allocation (the session closes).
   void close(TimePoint now);
 
-  bool usable() const { return !failed_ && relay_ && relay_->ready() && heard_; }
+  bool usable() const { return !failed_ && relay_ && relay_->can_send() && heard_; }
+  // The peer reaches us through our relay from its own UDP socket.
+  bool one_sided() const { return one_sided_; }
   bool failed() const { return failed_; }
   bool ranking() const { return ranking_.has_value(); }
   // "TURN via 203.0.113.5:3478" (or the server's name): the chosen server
@@ -139,6 +162,9 @@ class TurnRoute {
   int announcements_ = 0;
   Duration announce_gap_{};
   std::optional<TimePoint> last_answer_;
+  std::vector<IpAddress> pending_permits_;  // arrived while ranking
+  bool one_sided_ = false;
+  std::optional<TimePoint> last_heard_;
   TurnRouteCounters counters_;
 };
 

@@ -1,5 +1,6 @@
 #include "turn/peer_relay.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace natpunch::turn {
@@ -18,18 +19,32 @@ void PeerRelay::set_peer(TimePoint now, const Endpoint& peer) {
   service(now);
 }
 
+void PeerRelay::permit(TimePoint now, const IpAddress& address) {
+  if (failed_ || permitted_.size() >= kMaxPermitted ||
+      std::find(permitted_.begin(), permitted_.end(), address) != permitted_.end())
+    return;
+  permitted_.push_back(address);
+  client_.create_permission(now, address);
+  service(now);
+}
+
+bool PeerRelay::can_send() const {
+  if (failed_ || !peer_) return false;
+  return ready_ || std::find(installed_.begin(), installed_.end(), peer_->address) != installed_.end();
+}
+
 bool PeerRelay::send(TimePoint now, std::span<const std::uint8_t> payload) {
-  if (!ready_ || !peer_) return false;
+  if (!can_send()) return false;
   if (!client_.send(now, *peer_, payload)) return false;
   ++counters_.sent;
   return true;
 }
 
-std::optional<std::vector<std::uint8_t>> PeerRelay::poll_received() {
+std::optional<RelayedDatagram> PeerRelay::poll_received() {
   if (inbox_.empty()) return std::nullopt;
-  auto payload = std::move(inbox_.front());
+  auto datagram = std::move(inbox_.front());
   inbox_.pop_front();
-  return payload;
+  return datagram;
 }
 
 void PeerRelay::close(TimePoint now) {
@@ -71,19 +86,26 @@ void PeerRelay::service(TimePoint) {
   while (auto event = client_.poll_event()) {
     if (const auto* allocated = std::get_if<client_event::Allocated>(&*event)) {
       events_.push_back(peer_relay_event::CandidateReady{allocated->relayed, allocated->mapped});
+    } else if (const auto* permitted = std::get_if<client_event::PermissionCreated>(&*event)) {
+      if (std::find(installed_.begin(), installed_.end(), permitted->peer) == installed_.end())
+        installed_.push_back(permitted->peer);
     } else if (const auto* bound = std::get_if<client_event::ChannelBound>(&*event)) {
+      if (std::find(installed_.begin(), installed_.end(), bound->peer.address) == installed_.end())
+        installed_.push_back(bound->peer.address);
       if (peer_ && bound->peer == *peer_ && !failed_) {
         ready_ = true;
         events_.push_back(peer_relay_event::Ready{bound->peer, bound->channel});
       }
     } else if (auto* data = std::get_if<client_event::PeerData>(&*event)) {
-      // The peer's IP, any port (see the header); the permission already
-      // keeps every other IP out at the server.
-      if (!peer_ || data->peer.address != peer_->address) {
+      // The peer's IP (or one permit()ted), any port (see the header); the
+      // permission already keeps every other IP out at the server.
+      const bool known = (peer_ && data->peer.address == peer_->address) ||
+                         std::find(permitted_.begin(), permitted_.end(), data->peer.address) != permitted_.end();
+      if (!known) {
         ++counters_.foreign_dropped;
       } else if (inbox_.size() < kMaxInbox) {
         ++counters_.received;
-        inbox_.push_back(std::move(data->payload));
+        inbox_.push_back({data->peer, std::move(data->payload)});
       }
     } else if (const auto* refused = std::get_if<client_event::RequestFailed>(&*event)) {
       if (peer_ && refused->peer == *peer_) fail(refused->error);

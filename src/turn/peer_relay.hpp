@@ -17,6 +17,13 @@
 //   4. Failed (one line naming the server, from the TURN client) ends the
 //      route; the session falls back to the rendezvous relay.
 //
+// One-sided (the peer has no allocation of its own and sends to our
+// relayed address from its UDP socket): permit() the peer's addresses as
+// the rendezvous saw them before anything arrives (coturn drops what an
+// unpermitted IP sends); once the session authenticated a datagram from
+// the peer, set_peer() with its source binds the channel there. Until the
+// binding is confirmed send() relays in Send indications to a permitted IP.
+//
 // The machine's socket 0 is the link to the TURN server (a UDP socket, or
 // a TCP/TLS stream the driver frames through: io/turn_link.hpp).
 #include <cstdint>
@@ -54,6 +61,13 @@ struct Failed {
 
 using PeerRelayEvent = std::variant<peer_relay_event::CandidateReady, peer_relay_event::Ready, peer_relay_event::Failed>;
 
+// What came through the allocation, and from where (the peer's source as
+// the TURN server saw it).
+struct RelayedDatagram {
+  Endpoint from;
+  std::vector<std::uint8_t> payload;
+};
+
 struct PeerRelayCounters {
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
@@ -63,19 +77,27 @@ struct PeerRelayCounters {
 class PeerRelay {
  public:
   static constexpr std::size_t kMaxInbox = 256;
+  // permit() keeps at most this many addresses (the peer's are few).
+  static constexpr std::size_t kMaxPermitted = 8;
 
   // Starts allocating at `now`. `rng` must outlive the relay.
   PeerRelay(ClientConfig config, Rng& rng, TimePoint now);
 
   // The peer's candidate; again with another one (its relay moved) rebinds.
   void set_peer(TimePoint now, const Endpoint& peer);
-  // Relays `payload` to the peer; false unless ready() (or too long).
+  // Lets `address` reach the relayed address (a CreatePermission, kept
+  // alive) and accepts what comes from it. Bounded: kMaxPermitted.
+  void permit(TimePoint now, const IpAddress& address);
+  // Relays `payload` to the peer; false unless can_send() (or too long).
   bool send(TimePoint now, std::span<const std::uint8_t> payload);
-  std::optional<std::vector<std::uint8_t>> poll_received();
+  std::optional<RelayedDatagram> poll_received();
   // Deletes the allocation.
   void close(TimePoint now);
 
   bool ready() const { return ready_; }
+  // The channel is bound, or the server confirmed a permission for the
+  // peer's IP (what we send then goes in Send indications).
+  bool can_send() const;
   bool failed() const { return failed_; }
   const std::optional<Endpoint>& candidate() const { return client_.relayed_address(); }
   const std::optional<Endpoint>& peer() const { return peer_; }
@@ -97,9 +119,11 @@ class PeerRelay {
 
   Client client_;
   std::optional<Endpoint> peer_;
+  std::vector<IpAddress> permitted_;  // asked for by permit()
+  std::vector<IpAddress> installed_;  // confirmed by the server (permit() or a channel)
   bool ready_ = false;
   bool failed_ = false;
-  std::deque<std::vector<std::uint8_t>> inbox_;
+  std::deque<RelayedDatagram> inbox_;
   std::deque<PeerRelayEvent> events_;
   PeerRelayCounters counters_;
 };

@@ -101,6 +101,27 @@ TEST(ConnectCli, LoopbackPeersPunchDirectlyAndExchangeTheTestDatagram) {
   EXPECT_EQ(l.result["peer"], c.result["own_identity_line"]);
 }
 
+// Data from the first round trip (issue 19 item 3): with --open-early the
+// session is usable the moment the rendezvous pairs the peers, over the
+// relay (time_to_first_byte 0), and moves to the direct path once the
+// hole punch connects; the test datagrams go through either way.
+TEST(ConnectCli, OpenEarlyIsUsableOnPairingThenMovesDirect) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  auto [l, c] = run_pair(server.address, {"--open-early"}, {"--open-early"});
+  ASSERT_EQ(l.exit_code, 0) << l.result.dump();
+  ASSERT_EQ(c.exit_code, 0) << c.result.dump();
+  for (const auto* r : {&l.result, &c.result}) {
+    EXPECT_EQ((*r)["route"], "relay") << "opened before any punch connected: " << r->dump();
+    EXPECT_LE((*r)["time_to_first_byte_ms"].get<double>(), 1.0) << r->dump();
+    EXPECT_EQ((*r)["test_datagram"], true) << r->dump();
+    ASSERT_TRUE((*r)["session"].contains("time_to_direct_ms")) << "then direct: " << r->dump();
+    EXPECT_LT((*r)["session"]["time_to_direct_ms"].get<double>(), 1000.0) << r->dump();
+  }
+  EXPECT_EQ(l.result["received"], "natpunch test from connect");
+  EXPECT_EQ(c.result["received"], "natpunch test from listen");
+}
+
 // Issue 22, item 2: one side's --force-relay left the other punching for
 // minutes (the probe budget at 2.98 ms a probe). The flag now travels in
 // the rendezvous NatInfo and both sides go to the relay at once.

@@ -5,12 +5,14 @@
 // machine on the generic loop; the contract's optional socket parts on
 // real sockets (chosen ports, bound ports reported, releases that close,
 // EMSGSIZE and other send errors heard by the machine) and a stop signal's
-// descriptor ending a long wait.
+// descriptor ending a long wait; other descriptors watched in the same
+// epoll set feeding the machine.
 #include "io/machine_driver.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -214,6 +216,43 @@ TEST(MachineDriver, TheStopSignalsDescriptorEndsALongWait) {
   const auto started = Clock::now();
   EXPECT_FALSE(ports->receive(Clock::now() + seconds(20)));
   EXPECT_LT(Clock::now() - started, seconds(5));
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+}
+
+// A server's other input (a TCP connection, a message bus's wake-up) comes
+// through a watched descriptor: its callback feeds the machine, and what the
+// machine says then goes out without waiting for a datagram or a timer.
+TEST(MachineDriver, AWatchedDescriptorFeedsTheMachineAndItsAnswerGoesOut) {
+  auto sink = loopback_ports();
+  auto ports = loopback_ports();
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC), 0);
+  Burst machine({});
+  std::vector<Transmit> said;
+  int calls = 0;
+  ASSERT_TRUE(ports->watch(pipe_fds[0], EPOLLIN, [&](std::uint32_t events) {
+    ++calls;
+    EXPECT_TRUE(events & EPOLLIN);
+    char byte = 0;
+    while (::read(pipe_fds[0], &byte, 1) == 1) {
+    }
+    machine = Burst({Transmit{0, sink->bound_endpoint(0), std::vector<std::uint8_t>{7, 7}}});
+    ports->unwatch(pipe_fds[0]);  // from inside its own callback
+  }));
+  EXPECT_FALSE(ports->watch(pipe_fds[0], EPOLLIN, [](std::uint32_t) {})) << "one watch per descriptor";
+  const char byte = 1;
+  ASSERT_EQ(::write(pipe_fds[1], &byte, 1), 1);
+  const auto started = Clock::now();
+  run_machine(machine, *ports, [&] { return calls > 0 || Clock::now() - started > seconds(5); }, ignore_events);
+  EXPECT_EQ(calls, 1);
+  // Sent by the loop itself, before the stop predicate ended it.
+  auto arrival = sink->receive(Clock::now() + seconds(2));
+  ASSERT_TRUE(arrival);
+  EXPECT_EQ(std::vector<std::uint8_t>(arrival->bytes.begin(), arrival->bytes.end()), (std::vector<std::uint8_t>{7, 7}));
+  ASSERT_EQ(::write(pipe_fds[1], &byte, 1), 1);  // unwatched: no callback any more
+  EXPECT_FALSE(ports->receive(Clock::now() + milliseconds(50)));
+  EXPECT_EQ(calls, 1);
   ::close(pipe_fds[0]);
   ::close(pipe_fds[1]);
 }

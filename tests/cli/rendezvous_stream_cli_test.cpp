@@ -21,6 +21,7 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../support/run_command.hpp"
@@ -295,5 +296,88 @@ TEST(RendezvousStreamCli, TlsWithoutCertificateOrKeyIsAUsageError) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--tls needs --tls-cert"), std::string::npos) << r.output;
 }
+
+// Ctrl-C while the connector's fallback blocks in a TCP connect or a TLS
+// handshake (both wait up to 3 s for a server that drops SYNs or never
+// answers): it ends within a second with the usual report and exit 130,
+// not when the connect gives up.
+//
+// The blackhole: a loopback listener with a backlog of 0 whose accept
+// queue holds one connection already; the kernel drops every further SYN
+// (a full accept queue), so a connect to it waits in SYN-SENT. The stalled
+// handshake: a listener that never accepts; the kernel completes the TCP
+// handshake, nobody answers the ClientHello.
+struct TcpListener {
+  int fd = -1, filler = -1;
+  std::uint16_t port = 0;
+  // `listening`: false gives a bound port without a listener (refused).
+  TcpListener(bool listening, int backlog) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t n = sizeof a;
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), n) == 0 &&
+        (!listening || ::listen(fd, backlog) == 0) && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n) == 0)
+      port = ntohs(a.sin_port);
+  }
+  ~TcpListener() {
+    if (filler >= 0) ::close(filler);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Whether some socket to 127.0.0.1:`port` is in `state` (ss's name).
+bool socket_in_state(const std::string& state, std::uint16_t port) {
+  const auto r = natpunch::test_support::run_command("ss -Htn state " + state + " '( dport = :" +
+                                                     std::to_string(port) + " )' 2>/dev/null");
+  return r.output.find("127.0.0.1:" + std::to_string(port)) != std::string::npos;
+}
+
+struct InterruptCase {
+  const char* name;
+  bool handshake;  // false: interrupted in the TCP connect; true: in the TLS handshake
+};
+
+class CtrlCDuringAStreamConnect : public testing::TestWithParam<InterruptCase> {};
+
+TEST_P(CtrlCDuringAStreamConnect, EndsWithinASecondWithTheReportAndExit130) {
+  const bool handshake = GetParam().handshake;
+  SilentUdpPort silent;
+  TcpListener refused(false, 0);
+  TcpListener blackhole(true, 0);
+  ASSERT_NE(blackhole.port, 0);
+  if (!handshake) {
+    blackhole.filler = connect_tcp(blackhole.port);
+    ASSERT_GE(blackhole.filler, 0);
+  }
+  // TCP: the blackhole; TLS after it (a closed port, refused at once), or
+  // TCP refused at once and TLS the stalled listener.
+  const auto tcp = handshake ? refused.port : blackhole.port;
+  const auto tls = handshake ? blackhole.port : refused.port;
+  Process connector({"connect", "--rendezvous", "127.0.0.1:" + std::to_string(silent.port), "--peer",
+                     std::string(64, 'a'), "--json", "--wait", "30", "--no-nat-probe", "--rendezvous-tcp-port",
+                     std::to_string(tcp), "--rendezvous-tls-port", std::to_string(tls)});
+  // UDP gets no answer for 2 s, then the fallback connects.
+  const char* state = handshake ? "established" : "syn-sent";
+  bool waiting = false;
+  for (int i = 0; i < 200 && !(waiting = socket_in_state(state, blackhole.port)); ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(waiting) << "the connector never reached the " << state << " connection";
+  const auto signalled = std::chrono::steady_clock::now();
+  connector.interrupt();
+  const int code = connector.wait(5000ms);
+  const auto took = std::chrono::steady_clock::now() - signalled;
+  EXPECT_EQ(code, 130);
+  EXPECT_LT(took, 1s) << "Ctrl-C waited for the " << (handshake ? "handshake" : "connect");
+  auto result = read_event(connector, "result", 1000ms);
+  ASSERT_TRUE(result) << "no result event";
+  EXPECT_EQ((*result).value("interrupted", false), true) << result->dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(States, CtrlCDuringAStreamConnect,
+                         testing::Values(InterruptCase{"TcpConnectToABlackhole", false},
+                                         InterruptCase{"TlsHandshakeNobodyAnswers", true}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

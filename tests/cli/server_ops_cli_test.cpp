@@ -1,5 +1,5 @@
 // Operating the servers (issue 21): `stun-server --json-log` lines a log
-// pipeline can take, and the systemd units and sample settings in dist/
+// pipeline can take, the rendezvous's metrics endpoint and SIGUSR1 report, and the systemd units and sample settings in dist/
 // stay valid against the CLI (every uncommented argument line of a sample
 // starts its server, on loopback addresses instead of the sample's).
 #include <arpa/inet.h>
@@ -94,6 +94,61 @@ TEST(StunServerJsonLog, EveryLineIsJsonAndTheLastHasTheCounters) {
   EXPECT_EQ(last->value("event", ""), "stopped");
   EXPECT_GE((*last)["counters"].value("answered", 0), 1);
   EXPECT_TRUE((*last)["counters"].contains("dropped_rate_limited"));
+}
+
+// What an HTTP request to 127.0.0.1:port gets back (the whole response), or "".
+std::string http_exchange(std::uint16_t port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+      send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 3000) <= 0) break;
+      std::array<char, 4096> chunk{};
+      const auto n = recv(fd, chunk.data(), chunk.size(), 0);
+      if (n <= 0) break;
+      response.append(chunk.data(), static_cast<std::size_t>(n));
+    }
+  }
+  if (fd >= 0) close(fd);
+  return response;
+}
+
+// The rendezvous's operations surface on its one event loop: --metrics
+// answers GET with the Prometheus text (and refuses other methods), SIGUSR1
+// prints the counters without stopping it, SIGINT stops it with the final
+// ones.
+TEST(RendezvousOps, MetricsAnswerGetAndSigusr1PrintsTheCounters) {
+  const std::uint16_t metrics_port = free_port("127.0.0.1", SOCK_STREAM);
+  ASSERT_NE(metrics_port, 0);
+  ChildProcess server(NATPUNCH_BINARY, {"rendezvous", "--json-log", "--listen", "127.0.0.1:0", "--tcp", "0",
+                                        "--metrics", "127.0.0.1:" + std::to_string(metrics_port)});
+  std::optional<nlohmann::json> line;
+  for (int i = 0; i < 2; ++i) {  // UDP, then TCP
+    line = server.read_json(5000ms);
+    ASSERT_TRUE(line);
+    EXPECT_EQ(line->value("event", ""), "listening");
+  }
+  const std::string metrics = http_exchange(metrics_port, "GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(metrics.rfind("HTTP/1.0 200 OK", 0), 0u) << metrics;
+  EXPECT_NE(metrics.find("\nnatpunch_rendezvous_registrations 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("natpunch_rendezvous_stream_connections"), std::string::npos) << "the TCP listener's counters";
+  EXPECT_EQ(http_exchange(metrics_port, "POST / HTTP/1.0\r\n\r\n").rfind("HTTP/1.0 405", 0), 0u);
+  ASSERT_TRUE(server.wait_until_catching(SIGUSR1, 5000ms));
+  server.signal_child(SIGUSR1);
+  line = server.read_json(5000ms);
+  ASSERT_TRUE(line) << "no line after SIGUSR1";
+  EXPECT_EQ(line->value("event", ""), "stats");
+  EXPECT_EQ((*line)["counters"].value("registrations_held", -1), 0);
+  EXPECT_EQ(server.interrupt_and_wait(), 0);
+  line = server.read_json(2000ms);
+  ASSERT_TRUE(line);
+  EXPECT_EQ(line->value("event", ""), "stopped");
 }
 
 struct Sample {

@@ -214,7 +214,7 @@ TEST_P(TurnCliTransports, TwoPeerRelaysCarryDatagramsThroughCoturn) {
         if (const auto* ready = std::get_if<turn::peer_relay_event::CandidateReady>(&*e)) p.candidate = ready->relayed;
         if (const auto* failed = std::get_if<turn::peer_relay_event::Failed>(&*e)) p.error = failed->error.message;
       }
-      while (auto d = p.relay->poll_received()) p.received.push_back(std::move(*d));
+      while (auto d = p.relay->poll_received()) p.received.push_back(std::move(d->payload));
     }
   };
   const auto run_until = [&](const std::function<bool()>& done) {

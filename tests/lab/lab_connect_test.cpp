@@ -382,6 +382,7 @@ TEST(ConnectInLab, EveryPairOfNatKinds) {
                   << field(session_of(runs[i].pair.a.result), "address_family", "-")
                   << ", direct after "
                   << field(session_of(runs[i].pair.a.result), "time_to_direct_ms", -1.0)
+                  << " ms, first byte after " << field(runs[i].pair.a.result, "time_to_first_byte_ms", -1.0)
                   << " ms, " << runs[i].seconds << " s\n";
       }
     });

@@ -737,7 +737,8 @@ TEST_P(Candidates, TheBestPairThatWorksCarriesTheSession) {
       EXPECT_EQ(p->count<se::RouteChanged>(), 1u) << "srflx first, then the IPv6 host pair";
     }
     ASSERT_TRUE(s.time_to_direct);
-    // Paired -> direct: the common start (200 ms) plus a few round trips.
+    // Paired -> direct: a few round trips (checks and hole punches start
+    // on pairing), a birthday stage's prediction after the common start (200 ms).
     EXPECT_LT(*s.time_to_direct, std::chrono::milliseconds(600));
     std::cerr << "[candidates] " << row.name << (p == &w.a() ? " caller" : " listener") << ": " << s.candidate_type
               << " " << s.address_family << ", time to direct "
@@ -929,6 +930,165 @@ TEST(SessionScenario, ANetworkChangeRepunchesWhileTheStreamGoesOn) {
   bool warned = false;
   for (const auto& p : w.a().all<se::Progress>()) warned |= p.progress.message.rfind("network changed", 0) == 0;
   EXPECT_TRUE(warned);
+}
+
+}  // namespace
+}  // namespace natpunch::sim
+
+namespace natpunch::sim {
+namespace {
+
+// --- easy pairs are direct within a few round trips of the pairing (issue 19, "Numbers")
+//
+// The rendezvous gives both sides a common start, 500 ms after pairing them
+// by default (the server's start_delay). Only the birthday strategies need
+// it; a direct connect, a hole punch and the candidate checks start the
+// moment a side learns of the pairing. Each row: both sides' time to direct
+// (from their own pairing) is at most 3 round trips of the path that
+// connected -- the round trip the session's keepalives measure on it --
+// plus one probe interval (the hole punch's probes are 2.98 ms apart)
+// and 1 ms for the two sides learning of the pairing at slightly different
+// moments (the server's paths to them differ by up to 1 ms here).
+
+struct FastRow {
+  std::string name;
+  Side a, b;
+  bool one_nat = false;  // both behind a's NAT, which routes between its clients
+};
+
+constexpr Duration kRealStartDelay = milliseconds(500);  // the server's default
+
+struct Worst {
+  double ratio = 0;  // time to direct / round trip
+  std::string where;
+};
+
+void fast_direct(const FastRow& row, std::uint64_t seed, Worst& worst) {
+  SCOPED_TRACE(row.name);
+  SessionWorld w(seed, kRealStartDelay);
+  const auto config = [](session::SessionConfig& c) {
+    // A keepalive a second (also where a carrier profile told a longer
+    // idle timeout): its round trip measures the path.
+    c.keepalive.idle_timeout = seconds(2);
+    if (c.client.info.idle_timeout_ms > 0) c.client.info.idle_timeout_ms = 2000;
+  };
+  if (row.one_nat)
+    w.add_pair_behind_one_nat(row.a, true, config);
+  else
+    w.add_pair(row.a, row.b, config);
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(milliseconds(2500));  // a keepalive or two
+  // The side whose keepalive timer fires first measures the path (the
+  // other's is reset by that traffic): the round trip is one for both.
+  const auto rtt_a = w.a().machine().stats().rtt, rtt_b = w.b().machine().stats().rtt;
+  ASSERT_TRUE(rtt_a || rtt_b) << "a keepalive round trip on the direct path";
+  const Duration rtt = std::max(rtt_a.value_or(std::chrono::microseconds(0)), rtt_b.value_or(std::chrono::microseconds(0)));
+  for (auto* p : {&w.a(), &w.b()}) {
+    SCOPED_TRACE(p == &w.a() ? "caller" : "listener");
+    const auto s = p->machine().stats();
+    ASSERT_EQ(s.route, SessionRoute::kDirect);
+    ASSERT_TRUE(s.time_to_direct.has_value());
+    const Duration bound = 3 * rtt + punch::kThesisSendInterval + milliseconds(1);
+    EXPECT_LE(*s.time_to_direct, bound) << "rtt " << std::chrono::duration<double, std::milli>(rtt).count()
+                                        << " ms, " << s.candidate_type << " " << s.address_family;
+    EXPECT_LT(*s.time_to_direct, kRealStartDelay) << "never waits for the common start";
+    const double ratio = std::chrono::duration<double>(*s.time_to_direct) / std::chrono::duration<double>(rtt);
+    if (ratio > worst.ratio)
+      worst = {ratio, row.name + (p == &w.a() ? " caller " : " listener ") + p->machine().info().strategy + " " +
+                          s.candidate_type + " " + s.address_family};
+  }
+}
+
+// Every pair of the lab's kinds that the table punches with a direct
+// connect or a hole punch (open, firewalled, cone and the carriers with
+// endpoint-independent mapping), plus the IPv6 and same-NAT pairs whose
+// host candidates connect (also where IPv4 alone would need a birthday
+// attack: symmetric NATs with IPv6 beside them, or routing between their
+// clients).
+TEST(FastDirect, EasyPairsAreDirectWithinThreeRoundTripsOfThePairing) {
+  std::vector<FastRow> rows;
+  const auto& all = kinds();
+  for (std::size_t i = 0; i < all.size(); ++i)
+    for (std::size_t j = i; j < all.size(); ++j) {
+      const auto e = test_support::expected_pair(all[i].cls, all[j].cls);
+      if (e.route == "direct" && (e.strategy == "direct" || e.strategy == "hole-punch"))
+        rows.push_back({all[i].side.tag + "-" + all[j].side.tag, all[i].side, all[j].side});
+    }
+  // The 8 open and easy kinds among themselves (36), the 3 open ones with
+  // the 3 hard ones (9: a direct connect from the hard side).
+  ASSERT_EQ(rows.size(), 45u);
+  rows.push_back({"prc+v6fw-prc+v6fw", with_v6(prc_side(), Side::V6::Firewall), with_v6(prc_side(), Side::V6::Firewall)});
+  rows.push_back({"sym+v6fw-sym+v6fw", with_v6(sym_side(), Side::V6::Firewall), with_v6(sym_side(), Side::V6::Firewall)});
+  rows.push_back({"same-nat-prc", prc_side(), {}, true});
+  rows.push_back({"same-nat-sym", sym_side(), {}, true});
+  std::uint64_t seed = 9000;
+  Worst worst;
+  for (const auto& row : rows) fast_direct(row, seed++, worst);
+  std::cerr << "[fast] " << rows.size() << " easy pairs, 500 ms common start: direct within " << worst.ratio
+            << " round trips of the pairing at most (" << worst.where << ")\n";
+}
+
+// The birthday strategies still start together: a symmetric pair's
+// improved attack leaves no probe before the common start.
+TEST(FastDirect, BirthdayStagesStillWaitForTheCommonStart) {
+  SessionWorld w(9100, kRealStartDelay);
+  std::optional<TimePoint> first_probe;
+  const IpAddress inside_a = IpAddress::v4({100, 64, 0, 3});
+  w.add_pair(sym_side(), sym_side());
+  std::optional<TimePoint> paired;
+  w.network().filter = [&](TimePoint now, const Endpoint& from, const Endpoint& to) {
+    // The caller's first datagram to anything but the server: a probe.
+    if (from.address == inside_a && to != SessionWorld::kServer && !first_probe) first_probe = now;
+    return false;
+  };
+  w.run_for(seconds(5), [&] {
+    if (!paired && w.a().machine().info().session_id != 0) paired = w.now();
+    return first_probe.has_value();
+  });
+  ASSERT_TRUE(paired);
+  ASSERT_TRUE(first_probe);
+  std::vector<std::string> started;
+  for (const auto& e : w.a().all<se::Progress>())
+    if (e.progress.kind == SessionProgress::Kind::kStrategyStarted) started.push_back(e.progress.strategy);
+  EXPECT_EQ(started, std::vector<std::string>{"improved"});
+  EXPECT_GE(*first_probe - *paired, kRealStartDelay - milliseconds(1)) << "the birthday attack waited";
+}
+
+// Data from the first round trip: with open_early each side can send the
+// moment it learns of the pairing (time_to_first_byte 0), and the first
+// datagram, relayed, reaches the peer within one round trip of the peers'
+// path (the relay's way A -> server -> B is 32 ms here, the direct round
+// trip 44 ms); then the session moves direct within 3 round trips.
+TEST(FastDirect, TheFirstByteArrivesOverTheRelayWithinOneRoundTrip) {
+  SessionWorld w(9200, kRealStartDelay);
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) {
+    c.open_early = true;
+    c.keepalive.idle_timeout = seconds(2);
+  });
+  w.run_for(seconds(5), [&] { return w.a().open(); });
+  ASSERT_TRUE(w.a().open());
+  EXPECT_EQ(w.a().last<se::Established>()->route, SessionRoute::kRelay);
+  EXPECT_EQ(w.a().machine().info().time_to_first_byte, std::chrono::microseconds(0)) << "usable on pairing";
+  const auto sent_at = w.now();
+  ASSERT_TRUE(w.send(w.a(), bytes("first")));
+  w.run_for(seconds(1), [&] { return !w.b().received().empty(); });
+  ASSERT_EQ(w.b().received().size(), 1u);
+  const Duration first_byte = w.now() - sent_at;
+  EXPECT_EQ(w.b().machine().stats().received_relay, 1u) << "over the relay";
+  w.run_for(milliseconds(3000));
+  const auto sa = w.a().machine().stats();
+  ASSERT_EQ(sa.route, SessionRoute::kDirect);
+  ASSERT_TRUE(sa.time_to_direct);
+  const auto measured = sa.rtt ? sa.rtt : w.b().machine().stats().rtt;
+  ASSERT_TRUE(measured) << "a keepalive round trip on the direct path";
+  const Duration rtt = *measured;
+  EXPECT_LE(first_byte, rtt + milliseconds(1));
+  EXPECT_LE(*sa.time_to_direct, 3 * rtt + punch::kThesisSendInterval + milliseconds(1));
+  std::cerr << "[fast] first byte after " << std::chrono::duration<double, std::milli>(first_byte).count()
+            << " ms over the relay, direct after "
+            << std::chrono::duration<double, std::milli>(*sa.time_to_direct).count() << " ms, rtt "
+            << std::chrono::duration<double, std::milli>(rtt).count() << " ms\n";
 }
 
 }  // namespace

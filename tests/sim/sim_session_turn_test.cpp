@@ -13,9 +13,19 @@
 //       nothing reaches the application;
 //   SessionTurn.TheNearestOfferedRelayCarriesTheSession  two relays offered
 //       by the rendezvous (REST credentials): ranked, the near one used;
-//   SessionTurn.WithoutTurnTheRendezvousRelayStaysTheDefault.
+//   SessionTurn.WithoutTurnTheRendezvousRelayStaysTheDefault;
+//   SessionTurn.AnAllocationOutlivesItsCredentials  REST credentials valid
+//       20 s, allocations of 10 s refreshed for 70 s under the username
+//       they were made with (coturn-style); the stream stays on TURN;
+//   SessionTurn.ExpiredCredentialsFailTheAllocationNamingTheServer;
+//   OneSided/SessionTurnOneSided.*  only one peer has a TURN route (the
+//       caller or the listener; the other behind a port-preserving or a
+//       symmetric NAT): the other sends to the relayed address from its
+//       UDP socket, data both ways through TURN, and when the relay goes
+//       silent both sides fall back to the rendezvous relay.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <set>
 #include <string>
 
@@ -260,6 +270,76 @@ TEST(SessionTurn, TheNearestOfferedRelayCarriesTheSession) {
   EXPECT_EQ(far_server.relayed_to_peers, 0u);
 }
 
+// The rendezvous offers one relay with TURN REST credentials (`ttl`), the
+// relay's UNIX clock `skew_s` ahead of the rendezvous's.
+std::unique_ptr<SessionWorld> offered_relay_world(std::uint64_t seed, std::chrono::seconds ttl, std::int64_t skew_s,
+                                                  testing::SimTurnServer*& relay) {
+  const std::string secret = "lab-secret";
+  constexpr std::int64_t kUnix = 1'700'000'000;
+  auto w = std::make_unique<SessionWorld>(seed, milliseconds(200), [&](rendezvous::ServerConfig& c) {
+    rendezvous::TurnRelayConfig r;
+    r.address = Endpoint{SessionWorld::kTurnAddress, testing::SimTurnServer::kPort};
+    r.transports = rendezvous::kTurnUdp;
+    r.secret = secret;
+    c.turn.relays.push_back(r);
+    c.turn.unix_at_start = kUnix;
+    c.turn.start = kTimeZero;
+    c.turn.credential_lifetime = ttl;
+    c.turn.reoffer_interval = ttl / 4;
+  });
+  relay = &w->add_turn_server();
+  relay->rest_secret = secret;
+  relay->unix_at_start = kUnix + skew_s;
+  return w;
+}
+
+TEST(SessionTurn, AnAllocationOutlivesItsCredentials) {
+  testing::SimTurnServer* relay = nullptr;
+  const auto world = offered_relay_world(59, seconds(20), 0, relay);
+  auto& w = *world;
+  relay->granted_lifetime = 10;
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.plan.relay_only = true; });
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(seconds(2));
+  int n = 0;
+  for (int round = 0; round < 7; ++round) {  // 70 s: past three TTLs
+    n += exchange(w, 5, milliseconds(20), "r" + std::to_string(round));
+    w.run_for(seconds(10) - milliseconds(600));
+    for (auto* p : {&w.a(), &w.b()}) EXPECT_EQ(p->machine().stats().relay, kTurnLabel) << "round " << round;
+  }
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(texts(w.a()).size(), static_cast<std::size_t>(n)) << "nothing twice";
+  EXPECT_EQ(texts(w.b()).size(), static_cast<std::size_t>(n)) << "nothing twice";
+  EXPECT_GE(relay->refreshes_past_expiry, 2u * 8) << "both allocations refreshed every ~5 s past their 20 s";
+  for (auto* p : {&w.a(), &w.b()}) EXPECT_TRUE(warnings(*p).empty());
+}
+
+// Credentials the relay takes for expired (here: its clock an hour ahead):
+// the allocation is refused, one warning names the server, the rendezvous
+// relay carries the session.
+TEST(SessionTurn, ExpiredCredentialsFailTheAllocationNamingTheServer) {
+  testing::SimTurnServer* relay = nullptr;
+  const auto world = offered_relay_world(73, seconds(600), 3600, relay);
+  auto& w = *world;
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.plan.relay_only = true; });
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(seconds(2));
+  const int n = exchange(w, 10, milliseconds(20), "");
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  for (auto* p : {&w.a(), &w.b()}) {
+    EXPECT_EQ(p->machine().stats().relay, "");
+    const auto lines = warnings(*p);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("401"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("203.0.113.30"), std::string::npos) << lines[0];
+  }
+  EXPECT_EQ(relay->relayed_to_peers, 0u);
+}
+
 TEST(SessionTurn, WithoutTurnTheRendezvousRelayStaysTheDefault) {
   SessionWorld w(47);
   auto& turn = w.add_turn_server();
@@ -274,6 +354,144 @@ TEST(SessionTurn, WithoutTurnTheRendezvousRelayStaysTheDefault) {
   }
   EXPECT_EQ(turn.relayed_to_peers, 0u);
 }
+
+Side sym_side() {
+  Side s{"sym", Side::Kind::Nat, {}, {}};
+  s.nat.mapping = M::AddressAndPortDependent;
+  s.nat.filtering = F::AddressAndPortDependent;
+  s.nat.allocator = nat::RandomFullySpec{};
+  s.info.mapping = M::AddressAndPortDependent;
+  s.info.filtering = F::AddressAndPortDependent;
+  return s;
+}
+
+// One side allocates (the caller or the listener); the other has no TURN
+// route of its own, its NAT port-preserving or symmetric (then the port it
+// reaches the relay from is not the one the rendezvous saw: the channel
+// goes where its authentic datagrams come from).
+struct OneSidedRow {
+  const char* name;
+  bool caller_allocates;
+  Side (*without_turn)();
+};
+
+class OneSided : public ::testing::TestWithParam<OneSidedRow> {
+ protected:
+  // The pair, opened and settled: `alloc` has the TURN route, `other` not.
+  void open(SessionWorld& w) {
+    const auto row = GetParam();
+    auto tweak = [row](session::SessionConfig& c) {
+      c.plan.relay_only = true;
+      if (c.caller == row.caller_allocates) c.turn = SessionWorld::turn_config();
+    };
+    if (row.caller_allocates)
+      w.add_pair(prc_side(), row.without_turn(), tweak);
+    else
+      w.add_pair(row.without_turn(), prc_side(), tweak);
+    w.run_until_settled(seconds(10));
+    ASSERT_TRUE(w.a().open() && w.b().open());
+    w.run_for(seconds(3));
+  }
+  PeerHost& alloc(SessionWorld& w) { return GetParam().caller_allocates ? w.a() : w.b(); }
+  PeerHost& other(SessionWorld& w) { return GetParam().caller_allocates ? w.b() : w.a(); }
+};
+
+TEST_P(OneSided, TheOtherSideSendsToTheRelayedAddressFromItsUdpSocket) {
+  SessionWorld w(61);
+  auto& turn = w.add_turn_server();
+  open(w);
+  auto& al = alloc(w);
+  auto& ot = other(w);
+  ASSERT_NE(al.machine().turn_route(), nullptr);
+  EXPECT_EQ(ot.machine().turn_route(), nullptr) << "no TURN of its own";
+  ASSERT_TRUE(al.machine().turn_route()->usable());
+  EXPECT_TRUE(al.machine().turn_route()->one_sided());
+  ASSERT_NE(ot.machine().peer_turn_path(), nullptr);
+  EXPECT_TRUE(ot.machine().peer_turn_path()->usable());
+  const auto relayed = turn.relayed_for(GetParam().caller_allocates ? w.public_a() : w.public_b());
+  ASSERT_TRUE(relayed);
+  EXPECT_EQ(al.machine().stats().relay, kTurnLabel + " (one-sided)");
+  EXPECT_EQ(ot.machine().stats().relay, "TURN via the peer's relay " + relayed->to_string() + " (one-sided)");
+  for (auto* p : {&al, &ot}) {
+    const auto s = p->machine().stats();
+    EXPECT_EQ(s.route, SessionRoute::kRelay);
+    EXPECT_EQ(s.candidate_type, "relay");
+    EXPECT_TRUE(warnings(*p).empty());
+  }
+  const auto relayed_before = w.server().counters().relay_packets;
+  const auto before_al = al.machine().stats(), before_ot = ot.machine().stats();
+  const int n = exchange(w, 50, milliseconds(20), "");
+  const auto s_al = al.machine().stats(), s_ot = ot.machine().stats();
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(texts(w.a()).size(), static_cast<std::size_t>(n)) << "nothing twice";
+  EXPECT_EQ(texts(w.b()).size(), static_cast<std::size_t>(n)) << "nothing twice";
+  EXPECT_EQ(s_al.sent_turn - before_al.sent_turn, static_cast<std::uint64_t>(n)) << "through the allocation";
+  EXPECT_EQ(s_ot.sent_turn - before_ot.sent_turn, static_cast<std::uint64_t>(n)) << "to the relayed address";
+  EXPECT_GE(s_ot.received_turn - before_ot.received_turn, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(w.server().counters().relay_packets, relayed_before) << "nothing through the rendezvous relay";
+  EXPECT_GE(turn.relayed_to_peers, static_cast<std::uint64_t>(n));
+  EXPECT_GE(turn.relayed_to_clients, static_cast<std::uint64_t>(n));
+  // Idle for a minute: the other side's probes keep its NAT's mapping and
+  // both views alive; the stream goes on through TURN.
+  w.run_for(seconds(60));
+  EXPECT_EQ(al.machine().stats().relay, kTurnLabel + " (one-sided)");
+  EXPECT_EQ(ot.machine().stats().relay, "TURN via the peer's relay " + relayed->to_string() + " (one-sided)");
+  exchange(w, 5, milliseconds(20), "late");
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n + 5));
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n + 5));
+  for (auto* p : {&al, &ot}) EXPECT_TRUE(warnings(*p).empty());
+}
+
+// The TURN server stops relaying mid-session: both sides notice the
+// silence (the other side's probes go unanswered; the allocating side
+// hears none), say so in one warning line each, and the stream goes on
+// through the rendezvous relay: what is sent after the fallback arrives.
+TEST_P(OneSided, FallsBackToTheRendezvousRelayWhenTheTurnPathFails) {
+  SessionWorld w(67);
+  auto& turn = w.add_turn_server();
+  open(w);
+  auto& al = alloc(w);
+  auto& ot = other(w);
+  ASSERT_TRUE(al.machine().turn_route()->usable());
+  ASSERT_TRUE(ot.machine().peer_turn_path() && ot.machine().peer_turn_path()->usable());
+  turn.silent = true;
+  w.run_for(seconds(12));
+  for (auto* p : {&al, &ot}) {
+    EXPECT_EQ(p->machine().stats().relay, "") << "back on the rendezvous relay";
+    const auto lines = warnings(*p);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("relaying through the rendezvous server"), std::string::npos) << lines[0];
+    EXPECT_EQ(lines[0].find('\n'), std::string::npos);
+  }
+  const auto relayed_before = w.server().counters().relay_packets;
+  const int n = exchange(w, 20, milliseconds(20), "after");
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_GE(w.server().counters().relay_packets, relayed_before + 2 * n);
+}
+
+// Our allocation refused: the session has no TURN at all (the peer none
+// either), the rendezvous relay carries it as before.
+TEST_P(OneSided, ARefusedAllocationLeavesTheRendezvousRelay) {
+  SessionWorld w(71);
+  auto& turn = w.add_turn_server();
+  turn.refuse_allocations = 486;
+  open(w);
+  const int n = exchange(w, 10, milliseconds(20), "");
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(other(w).machine().peer_turn_path(), nullptr) << "no relayed address was offered";
+  for (auto* p : {&w.a(), &w.b()}) EXPECT_EQ(p->machine().stats().relay, "");
+  EXPECT_EQ(turn.relayed_to_peers, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(SessionTurnOneSided, OneSided,
+                         ::testing::Values(OneSidedRow{"CallerAllocatesListenerPrc", true, prc_side},
+                                           OneSidedRow{"ListenerAllocatesCallerPrc", false, prc_side},
+                                           OneSidedRow{"CallerAllocatesListenerSymmetric", true, sym_side},
+                                           OneSidedRow{"ListenerAllocatesCallerSymmetric", false, sym_side}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace natpunch::sim

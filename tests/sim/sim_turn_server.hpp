@@ -9,6 +9,8 @@
 // datagrams reaching a relayed address from a permitted IP go to the client
 // (ChannelData on a bound channel, else a Data indication). Anything else
 // is dropped, as coturn drops it.
+#include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -40,6 +42,15 @@ class SimTurnServer final : public HostApp {
   // mints them: any username, whose password is HMAC(secret, username).
   // Empty: the fake's fixed alice/secret.
   std::string rest_secret;
+  // With rest_secret: the server's UNIX clock at kTimeZero. A REST
+  // username whose expiry has passed does not make a new allocation (401),
+  // but an allocation keeps the key it was made with and is refreshed under
+  // it past that expiry, as coturn does (it binds the username to the
+  // allocation: another one gets a 401 here, 441 at coturn).
+  std::optional<std::int64_t> unix_at_start;
+  // What Allocate and Refresh grant (the client refreshes half-way for short ones).
+  std::uint32_t granted_lifetime = 600;
+  std::uint64_t refreshes_past_expiry = 0;  // successful, signed with an expired username
   std::uint64_t relayed_to_peers = 0, relayed_to_clients = 0, dropped_unpermitted = 0;
 
   // Lets every IP through to the clients (a server without permissions):
@@ -78,11 +89,11 @@ class SimTurnServer final : public HostApp {
     }
   }
 
-  void on_datagram(TimePoint, const Packet& packet, Outbox& out) override {
+  void on_datagram(TimePoint now, const Packet& packet, Outbox& out) override {
     if (silent) return;
     const auto bytes = packet.payload();
     if (packet.to.port == kPort) {
-      from_client(packet.from, bytes, out);
+      from_client(now, packet.from, bytes, out);
       return;
     }
     // To a relayed address: from a permitted IP only.
@@ -111,12 +122,23 @@ class SimTurnServer final : public HostApp {
     std::map<std::uint16_t, Endpoint> channels;
   };
 
-  void from_client(const Endpoint& client, std::span<const std::uint8_t> bytes, Outbox& out) {
+  // The expiry a REST username ("EXPIRY:ID") carries has passed.
+  bool expired(TimePoint now, const std::string& username) const {
+    if (!unix_at_start) return false;
+    const auto colon = username.find(':');
+    std::int64_t expiry = 0;
+    const char* first = username.data();
+    if (colon == std::string::npos || std::from_chars(first, first + colon, expiry).ec != std::errc{}) return true;
+    return expiry < *unix_at_start + std::chrono::duration_cast<std::chrono::seconds>(now - kTimeZero).count();
+  }
+
+  void from_client(TimePoint now, const Endpoint& client, std::span<const std::uint8_t> bytes, Outbox& out) {
     auto it = allocations_.find(client);
     if (it == allocations_.end()) {
       it = allocations_.emplace(client, Allocation{}).first;
       it->second.relayed = Endpoint{address_, static_cast<std::uint16_t>(kFirstRelayPort + allocations_.size())};
       it->second.fake.relayed = it->second.relayed;
+      it->second.fake.lifetime = granted_lifetime;
       if (refuse_allocations) {
         const int code = *refuse_allocations;
         it->second.fake.error_for = [code](const turn::fake::SeenRequest& r) -> std::optional<int> {
@@ -126,10 +148,12 @@ class SimTurnServer final : public HostApp {
       }
     }
     Allocation& a = it->second;
-    if (!rest_secret.empty())
+    // The allocation keeps the key it was made with (see unix_at_start).
+    if (!rest_secret.empty() && !a.allocated)
       if (auto m = stun::MessageView::decode(bytes); m && m->username()) {
         a.fake.username = std::string(*m->username());
-        a.fake.password = turn::rest_password(rest_secret, a.fake.username);
+        a.fake.password =
+            expired(now, a.fake.username) ? std::string("expired") : turn::rest_password(rest_secret, a.fake.username);
       }
     if (turn::looks_like_channel_data(bytes)) {
       const auto view = turn::decode_channel_data(bytes);
@@ -165,6 +189,8 @@ class SimTurnServer final : public HostApp {
     if (answer && answer->message_class() == stun::MessageClass::SuccessResponse) {
       if (r.method == stun::Method::Allocate) a.allocated = true;
       if (r.method == stun::Method::Refresh && r.lifetime == 0u) a.allocated = false;
+      if (r.method == stun::Method::Refresh && r.lifetime != 0u && expired(now, a.fake.username))
+        ++refreshes_past_expiry;
       if (r.method == stun::Method::CreatePermission && r.peer) a.permitted.insert(r.peer->address);
       if (r.method == stun::Method::ChannelBind && r.peer && r.channel) {
         a.permitted.insert(r.peer->address);

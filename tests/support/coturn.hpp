@@ -68,6 +68,7 @@ struct CoturnSettings {
   bool loopback = false;      // allow-loopback-peers
   int user_quota = 0;         // 0: coturn's default (none)
   std::optional<TestPki> pki; // TLS when set
+  std::vector<std::string> extra;  // more turnserver.conf lines ("stale-nonce=3")
 };
 
 // Writes DIR/turnserver.conf and returns its path.
@@ -82,6 +83,7 @@ inline std::string write_coturn_config(const CoturnSettings& s) {
        << "allowed-peer-ip=" << s.allowed_peers << "\n";
   if (s.loopback) conf << "allow-loopback-peers\n";
   if (s.user_quota > 0) conf << "user-quota=" << s.user_quota << "\n";
+  for (const auto& line : s.extra) conf << line << "\n";
   if (s.pki) {
     conf << "tls-listening-port=" << s.tls_port << "\ncert=" << s.pki->cert << "\npkey=" << s.pki->key << "\n";
   } else {

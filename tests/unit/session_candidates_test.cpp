@@ -225,6 +225,48 @@ TEST(CandidateChecks, ForgedAndMisdirectedAnswersAreRejected) {
   EXPECT_FALSE(p.cb->poll_transmit(TimePoint{}).has_value());
 }
 
+// Both sides start checking the moment they learn of the pairing, so the
+// earlier one's first check dies at the other's firewall. The later one's
+// check gets through and is answered at once, together with A's triggered
+// check -- not one pacing interval or retransmission timeout later: both
+// know the pair works within that one round trip.
+TEST(CandidateChecks, ATriggeredCheckLeavesAtOnceOutsideThePacing) {
+  Pair p;
+  ASSERT_TRUE(p.ca->poll_transmit(TimePoint{}));  // lost: B's firewall was still closed
+  const TimePoint later = TimePoint{} + milliseconds(5);
+  auto check = p.cb->poll_transmit(later);
+  ASSERT_TRUE(check);
+  p.ca->on_datagram(later, 1, p.b, check->bytes);
+  std::vector<Transmit> out;
+  while (auto t = p.ca->poll_transmit(later)) out.push_back(std::move(*t));
+  ASSERT_EQ(out.size(), 2u) << "the answer and the triggered check, now";
+  EXPECT_GT(p.ca->next_deadline().value_or(TimePoint::max()), later) << "then nothing more at once";
+  for (const auto& t : out) p.cb->on_datagram(later, 1, p.a, t.bytes);
+  while (auto t = p.cb->poll_transmit(later)) p.ca->on_datagram(later, 1, p.b, t->bytes);
+  EXPECT_TRUE(p.ca->poll_valid());
+  EXPECT_TRUE(p.cb->poll_valid());
+  EXPECT_EQ(p.ca->checks_sent(), 2u);
+}
+
+// A replayed (authentic) check triggers at most the pair's remaining
+// tries: what arrives never adds checks.
+TEST(CandidateChecks, ReplayedChecksNeverTriggerMoreThanThePairsTries) {
+  Pair p;
+  auto check = p.cb->poll_transmit(TimePoint{});
+  ASSERT_TRUE(check);
+  const std::vector<std::uint8_t> replayed(check->bytes.begin(), check->bytes.end());
+  std::uint64_t checks = 0;
+  for (int i = 0; i < 50; ++i) {
+    const TimePoint now = TimePoint{} + std::chrono::microseconds(i);
+    p.ca->on_datagram(now, 1, p.b, replayed);
+    p.ca->on_timer(now);
+    while (p.ca->poll_transmit(now)) {
+    }
+    checks = p.ca->checks_sent();
+  }
+  EXPECT_EQ(checks, static_cast<std::uint64_t>(CandidateChecksConfig{}.max_attempts));
+}
+
 // A peer that never answers costs at most max_attempts checks per pair,
 // paced and backed off, then the pair fails.
 TEST(CandidateChecks, UnansweredChecksAreBoundedThenFail) {

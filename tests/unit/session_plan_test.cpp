@@ -104,6 +104,44 @@ TEST_P(PlanTable, StagesAndTheirBudgetsEndWithinTheDefaultBound) {
   }
 }
 
+// With this side's pairing moment given (500 ms before the common start,
+// the server's default delay): a first stage of a direct connect or a hole
+// punch begins then, a birthday stage (one hard side, improved) at the
+// common start; every stage still ends when it did, so a later stage
+// starts together on both sides.
+TEST_P(PlanTable, OnlyStagesThatNeedNoCommonStartBeginAtThePairing) {
+  const auto& row = GetParam();
+  const PlanOptions options;
+  const TimePoint paired = kStart - milliseconds(500);
+  for (const bool swapped : {false, true}) {
+    const auto& local = swapped ? row.peer->knowledge : row.local->knowledge;
+    const auto& peer = swapped ? row.local->knowledge : row.peer->knowledge;
+    const auto common = plan(local, peer, kStart, options);
+    const auto early = plan(local, peer, kStart, options, paired);
+    SCOPED_TRACE(std::string(row.local->name) + " x " + row.peer->name + (swapped ? " (other end)" : "") + ": " +
+                 kinds(early));
+    ASSERT_EQ(early.size(), common.size());
+    for (std::size_t i = 0; i < early.size(); ++i) {
+      EXPECT_EQ(early[i].kind, common[i].kind);
+      const bool at_once = i == 0 && (early[i].kind == K::Direct || early[i].kind == K::HolePunch);
+      EXPECT_EQ(needs_common_start(early[i].kind), !(early[i].kind == K::Direct || early[i].kind == K::HolePunch));
+      EXPECT_EQ(early[i].start, at_once ? paired : common[i].start) << "stage " << i;
+      ASSERT_TRUE(early[i].time_budget.has_value());
+      EXPECT_EQ(early[i].start + *early[i].time_budget, common[i].start + *common[i].time_budget)
+          << "stage " << i << " ends when it did";
+    }
+  }
+}
+
+TEST(Plan, APairingAtOrAfterTheCommonStartChangesNothing) {
+  for (const TimePoint paired : {kStart, kStart + milliseconds(10)}) {
+    const auto stages = plan(kPrc.knowledge, kPrc.knowledge, kStart, PlanOptions{}, paired);
+    ASSERT_EQ(stages.size(), 1u);
+    EXPECT_EQ(stages[0].start, kStart);
+    EXPECT_EQ(stages[0].time_budget, PlanOptions{}.punch_timeout);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(NatKinds, PlanTable, testing::ValuesIn(kTable), [](const auto& info) {
   return std::string(info.param.local->name) + "_" + info.param.peer->name;
 });

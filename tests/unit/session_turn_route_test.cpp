@@ -4,6 +4,7 @@
 // rendezvous offered, and session::TurnRoute's announcements against the
 // scripted TURN server. Whole sessions: tests/sim/sim_session_turn_test.cpp.
 #include "session/turn_route.hpp"
+#include "session/peer_turn_path.hpp"
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -169,7 +170,7 @@ TEST(TurnRouteAnnouncements, TheBoundChannelProbesThroughTurnAndHearingThePeerEn
   ASSERT_EQ(got.size(), 1u) << "the channel bound: a probe at once";
   EXPECT_TRUE(got[0].second.through_turn);
   EXPECT_FALSE(r.route.usable()) << "bound, but the peer not heard yet";
-  r.route.on_heard(r.now);
+  r.route.on_heard(r.now, turn::fake::kPeer);
   EXPECT_TRUE(r.route.usable());
   got = r.announcements(seconds(30), r.now);
   ASSERT_EQ(got.size(), 1u) << "one more probe tells the peer we hear it, then silence";
@@ -179,6 +180,120 @@ TEST(TurnRouteAnnouncements, TheBoundChannelProbesThroughTurnAndHearingThePeerEn
   r.route.set_peer_candidate(r.now, turn::fake::kPeer);
   got = r.announcements(milliseconds(100), r.now);
   EXPECT_EQ(got.size(), 1u);
+}
+
+// One-sided: the peer has no allocation and reaches ours from its UDP
+// socket. Its addresses are permitted before anything arrives; its echo of
+// our candidate marks the route one-sided; the source of its authentic
+// datagrams is where the channel goes; silent for kOneSidedSilence the
+// route is not usable (one line), and the next datagram revives it.
+TEST(TurnRouteOneSided, PermitsThePeerAnswersWhereItIsHeardAndNoticesSilence) {
+  RouteUnderTest r;
+  const IpAddress peer_ip = turn::fake::kPeer.address;
+  r.route.permit_peer(r.now, peer_ip);
+  r.announcements(milliseconds(100), r.now);
+  bool permitted = false;
+  for (const auto& seen : r.server.seen)
+    permitted = permitted || (seen.method == stun::Method::CreatePermission && seen.peer &&
+                              seen.peer->address == peer_ip);
+  EXPECT_TRUE(permitted) << "CreatePermission for the peer's address before anything arrives";
+  EXPECT_FALSE(r.route.usable());
+  // The peer's probe echoes our own relayed address; its NAT mapped it to another port.
+  r.route.set_peer_candidate(r.now, turn::fake::kRelayed);
+  EXPECT_TRUE(r.route.one_sided());
+  const Endpoint source{peer_ip, 40001};
+  r.route.on_heard(r.now, source);
+  r.announcements(milliseconds(100), r.now);
+  EXPECT_TRUE(r.route.usable()) << "the permission is installed: Send indications until the channel is bound";
+  ASSERT_NE(r.route.relay()->peer(), std::nullopt);
+  EXPECT_EQ(*r.route.relay()->peer(), source) << "the channel goes where the peer was heard from";
+  bool bound = false;
+  for (const auto& seen : r.server.seen) bound = bound || (seen.method == stun::Method::ChannelBind && seen.peer == source);
+  EXPECT_TRUE(bound);
+  EXPECT_FALSE(r.route.poll_failure());
+  // Nothing heard for kOneSidedSilence: not usable, one line, not ended.
+  r.announcements(TurnRoute::kOneSidedSilence + milliseconds(100), r.now);
+  EXPECT_FALSE(r.route.usable());
+  EXPECT_FALSE(r.route.failed());
+  const auto why = r.route.poll_failure();
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("not heard"), std::string::npos) << *why;
+  EXPECT_FALSE(r.route.poll_failure()) << "once";
+  r.route.on_heard(r.now, source);
+  EXPECT_TRUE(r.route.usable()) << "the peer's next probe revives it";
+}
+
+TEST(TurnRouteOneSided, PermissionsAreBounded) {
+  RouteUnderTest r;
+  for (int i = 0; i < 40; ++i)
+    r.route.permit_peer(r.now, IpAddress::v4({198, 51, 100, static_cast<std::uint8_t>(i + 1)}));
+  r.announcements(milliseconds(100), r.now);
+  std::size_t permissions = 0;
+  for (const auto& seen : r.server.seen)
+    permissions += seen.method == stun::Method::CreatePermission && seen.signed_request ? 1 : 0;
+  EXPECT_GE(permissions, 1u);
+  EXPECT_LE(permissions, 2 * turn::PeerRelay::kMaxPermitted) << "a 401 retry at most per permission";
+}
+
+// The other side of a one-sided route: the peer's relayed address probed
+// from our UDP socket until the peer answers, then kept alive.
+TEST(PeerTurnPath, ProbesUntilHeardThenKeepsAliveAndNoticesSilence) {
+  const Endpoint relayed = turn::fake::kRelayed;
+  TimePoint now = kTimeZero;
+  PeerTurnPath path(relayed, now);
+  std::vector<Duration> probes;
+  const auto run = [&](Duration d) {
+    const TimePoint until = now + d;
+    for (;;) {
+      while (path.poll_probe(now)) probes.push_back(now - kTimeZero);
+      auto next = path.next_deadline();
+      if (!next || *next > until) break;
+      now = std::max(now, *next);
+      path.on_timer(now);
+    }
+    now = until;
+  };
+  run(seconds(60));
+  ASSERT_EQ(probes.size(), static_cast<std::size_t>(PeerTurnPath::kMaxProbes)) << "bounded while unheard";
+  EXPECT_EQ(probes[0], Duration::zero()) << "at once";
+  EXPECT_EQ(probes[1] - probes[0], seconds(1));
+  EXPECT_EQ(probes[2] - probes[1], seconds(2));
+  EXPECT_EQ(probes[4] - probes[3], seconds(4)) << "at most 4 s apart";
+  EXPECT_FALSE(path.usable());
+  // The peer repeats its candidate: one more probe, at most every 500 ms.
+  path.set_relayed(now, relayed);
+  path.set_relayed(now, relayed);
+  probes.clear();
+  run(milliseconds(100));
+  EXPECT_EQ(probes.size(), 1u);
+  // Heard: usable, a probe at once, then one every kKeepGap while the peer answers.
+  path.on_heard(now);
+  EXPECT_TRUE(path.usable());
+  EXPECT_EQ(path.label(), "TURN via the peer's relay " + relayed.to_string() + " (one-sided)");
+  probes.clear();
+  for (int i = 0; i < 4; ++i) {
+    run(seconds(5));
+    path.on_heard(now);
+  }
+  EXPECT_GE(probes.size(), 8u);
+  EXPECT_LE(probes.size(), 9u);
+  EXPECT_FALSE(path.poll_lost());
+  // Silent: not usable after kSilence, one line, probing starts over.
+  probes.clear();
+  run(PeerTurnPath::kSilence + milliseconds(100));
+  EXPECT_FALSE(path.usable());
+  const auto why = path.poll_lost();
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find(relayed.to_string()), std::string::npos) << *why;
+  EXPECT_EQ(why->find('\n'), std::string::npos);
+  EXPECT_FALSE(path.poll_lost()) << "once";
+  // Another relayed address (the peer's relay moved): probing it at once.
+  const Endpoint moved{relayed.address, 50010};
+  probes.clear();
+  path.set_relayed(now, moved);
+  run(milliseconds(10));
+  EXPECT_EQ(path.relayed(), moved);
+  EXPECT_EQ(probes.size(), 1u);
 }
 
 TEST(TurnRouteFailure, ARefusedAllocationEndsTheRouteWithOneLineNamingTheServer) {

@@ -101,7 +101,7 @@ struct Net {
     }
     for (Side* s : {&a, &b}) {
       while (auto e = s->relay.poll_event()) s->events.push_back(std::move(*e));
-      while (auto d = s->relay.poll_received()) s->received.push_back(std::move(*d));
+      while (auto d = s->relay.poll_received()) s->received.push_back(std::move(d->payload));
     }
   }
   void run_for(Duration d) {
