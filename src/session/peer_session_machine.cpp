@@ -459,12 +459,12 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
   checks_only_until_.reset();
   if (other_family && !options.relay_only && !pairs_.empty()) {
     stop_reason_ = "no candidate pair answered";
-    start_checks(session.start_at);
+    start_checks(now);  // no common start needed (below)
     if (config_.open_early) {
       open(now, std::nullopt);  // on the relay now; a check that answers moves it
       return;
     }
-    checks_only_until_ = session.start_at + std::min(config_.plan.hole_punch, kChecksOnlyBound);
+    checks_only_until_ = now + std::min(config_.plan.hole_punch, kChecksOnlyBound);
     return;
   }
   if (stages_.empty()) {
