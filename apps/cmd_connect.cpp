@@ -590,7 +590,10 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
   cmd.add_option("--rendezvous", o.rendezvous,
                  "Rendezvous server HOST:PORT (`natpunch rendezvous`; default port 7000), or several separated by "
                  "commas (the nodes of a cluster; every A/AAAA record of a name counts too): the client moves to the "
-                 "next one when its server stops answering and registers there")
+                 "next one when its server stops answering and registers there. Give a server's IPv4 and IPv6 "
+                 "addresses (203.0.113.10:7000,[2001:db8::10]:7000, or a name with both records): an IPv6-only host "
+                 "registers over IPv6, a dual-stack one over the first family listed (IPv4 first: it also learns "
+                 "its IPv6 reflexive address, the srflx IPv6 candidate); failover stays within that family")
       ->required()
       ->check(server_address_list(kDefaultRendezvousPort));
   cmd.add_option("--identity", o.identity_file,

@@ -1,9 +1,11 @@
 // `natpunch rendezvous`: the rendezvous + relay server peers register with
 // before they punch (or relay, when punching fails).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <tuple>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -20,8 +22,8 @@ namespace natpunch::cli {
 namespace {
 
 struct RendezvousOptions {
-  std::string listen;
-  std::string stun_alternate;
+  std::vector<std::string> listen;
+  std::vector<std::string> stun_alternate;
   std::string identity_file;
   std::size_t max_registrations = 100'000;
   std::size_t max_pending = 100'000;
@@ -175,37 +177,69 @@ std::string counters_line(const nlohmann::json& counters) {
   return line;
 }
 
-int run(const RendezvousOptions& o) {
-  auto listen = Endpoint::parse(o.listen);
-  if (!listen) {
-    std::cerr << "error: --listen '" << o.listen << "' is not IP:PORT (e.g. 203.0.113.10:7000)\n";
-    return kExitUsage;
-  }
-  std::optional<stun::ServerConfig> stun;
-  if (!o.stun_alternate.empty()) {
-    auto alt = Endpoint::parse(o.stun_alternate);
-    if (!alt) {
-      std::cerr << "error: --stun-alt '" << o.stun_alternate << "' is not IP:PORT (e.g. 203.0.113.11:7001)\n";
-      return kExitUsage;
+// --listen (one per address family) and each --stun-alt beside the
+// --listen of its family; nullopt after a one-line error.
+std::optional<std::vector<io::RendezvousUdpListen>> udp_listeners(const RendezvousOptions& o) {
+  std::vector<io::RendezvousUdpListen> out;
+  for (const auto& text : o.listen) {
+    auto at = Endpoint::parse(text);
+    if (!at) {
+      std::cerr << "error: --listen '" << text << "' is not IP:PORT (e.g. 203.0.113.10:7000 or [2001:db8::10]:7000)\n";
+      return std::nullopt;
     }
-    if (listen->address.is_unspecified() || alt->address.is_unspecified()) {
+    for (const auto& l : out)
+      if (l.at.address.family() == at->address.family()) {
+        std::cerr << "error: --listen " << text << ": one address per family (one IPv4, one IPv6), and "
+                  << l.at.to_string() << " is of the same family\n";
+        return std::nullopt;
+      }
+    out.push_back(io::RendezvousUdpListen{*at, std::nullopt});
+  }
+  for (const auto& text : o.stun_alternate) {
+    auto alt = Endpoint::parse(text);
+    if (!alt) {
+      std::cerr << "error: --stun-alt '" << text << "' is not IP:PORT (e.g. 203.0.113.11:7001)\n";
+      return std::nullopt;
+    }
+    auto beside = std::find_if(out.begin(), out.end(), [&](const io::RendezvousUdpListen& l) {
+      return l.at.address.family() == alt->address.family();
+    });
+    if (beside == out.end()) {
+      std::cerr << "error: --stun-alt " << text << ": no --listen address of its family (the STUN alternate pairs "
+                << "with the --listen of the same family)\n";
+      return std::nullopt;
+    }
+    if (beside->stun) {
+      std::cerr << "error: --stun-alt " << text << ": one per --listen address, and " << beside->at.to_string()
+                << " has one\n";
+      return std::nullopt;
+    }
+    const auto& listen = beside->at;
+    if (listen.address.is_unspecified() || alt->address.is_unspecified()) {
       std::cerr << "error: --stun-alt needs --listen and --stun-alt with concrete addresses (the STUN primary "
                    "answers CHANGE-REQUESTs from the alternate), e.g. --listen 203.0.113.10:7000 --stun-alt "
                    "203.0.113.11:7001\n";
-      return kExitUsage;
+      return std::nullopt;
     }
-    if (alt->address == listen->address || (alt->port != 0 && alt->port == listen->port) ||
-        alt->address.family() != listen->address.family()) {
-      std::cerr << "error: --stun-alt must differ from --listen in both IP and port, same address family "
+    if (alt->address == listen.address || (alt->port != 0 && alt->port == listen.port)) {
+      std::cerr << "error: --stun-alt must differ from --listen in both IP and port "
                    "(RFC 5780 needs two IPs x two ports)\n";
-      return kExitUsage;
+      return std::nullopt;
     }
-    stun.emplace();
-    stun->primary = *listen;
-    stun->alternate = *alt;
-    apply(o.limits, stun->rate_limit);
-    stun->hash_seed = io::os_random_seed();
+    stun::ServerConfig stun;
+    stun.primary = listen;
+    stun.alternate = *alt;
+    apply(o.limits, stun.rate_limit);
+    stun.hash_seed = io::os_random_seed();
+    beside->stun = stun;
   }
+  return out;
+}
+
+int run(const RendezvousOptions& o) {
+  auto udp = udp_listeners(o);
+  if (!udp) return kExitUsage;
+  const Endpoint* listen = &udp->front().at;  // the primary: --tcp/--tls PORT's address, the cluster's port
   rendezvous::ServerConfig config;
   if (!o.identity_file.empty()) {
     auto loaded = io::load_or_create_identity(o.identity_file);
@@ -322,8 +356,7 @@ int run(const RendezvousOptions& o) {
   rendezvous::Server server(config, rendezvous::system_random_bytes(), Clock::now());
 
   io::RendezvousServerRunOptions run_options;
-  run_options.listen = *listen;
-  run_options.stun = stun;
+  run_options.listen = *udp;
   run_options.cluster_servers = nats_servers;
   run_options.cluster_subject = o.cluster_subject;
   run_options.metrics_listen = metrics;
@@ -367,9 +400,16 @@ int run(const RendezvousOptions& o) {
   const std::string server_key = rendezvous::to_hex(server.server_key());
   std::vector<std::string> turn_relays;
   for (const auto& relay : config.turn.relays) turn_relays.push_back(relay.address.to_string());
-  run_options.on_ready = [json, &server_key, &turn_relays](const Endpoint& bound,
-                                                           const std::optional<Endpoint>& stun_alternate) {
-    if (json) {
+  // Once per UDP listener; the key and the relays once.
+  run_options.on_ready = [json, &server_key, &turn_relays, first = true](const Endpoint& bound,
+                                                                         const std::optional<Endpoint>& stun_alternate) mutable {
+    if (!first) {
+      if (json)
+        std::cout << nlohmann::json{{"event", "listening"}, {"address", bound.to_string()}, {"transport", "udp"}}.dump()
+                  << std::endl;
+      else
+        std::cout << "listening on " << bound.to_string() << " (udp)" << std::endl;
+    } else if (json) {
       std::cout << nlohmann::json{{"event", "listening"},
                                   {"address", bound.to_string()},
                                   {"server_key", server_key},
@@ -380,6 +420,7 @@ int run(const RendezvousOptions& o) {
       std::cout << "listening on " << bound.to_string() << " (udp)\nserver key: " << server_key << std::endl;
       for (const auto& relay : turn_relays) std::cout << "offering TURN relay " << relay << std::endl;
     }
+    first = false;
     if (stun_alternate) {
       const std::string alternate = stun_alternate->to_string();
       if (json)
@@ -421,14 +462,22 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       "Run the rendezvous + relay server: peers register an Ed25519 identity, ask for each other, and get a "
       "session (endpoints, NAT info, session key, common start time) once the callee accepts; relays when "
       "punching fails");
-  cmd->add_option("--listen", o->listen, "IP:PORT to listen on (UDP); port 0 picks a free one")
+  cmd->add_option("--listen", o->listen,
+                  "IP:PORT to listen on (UDP); port 0 picks a free one. Repeat it or give a comma list for one "
+                  "IPv4 and one IPv6 address (203.0.113.10:7000,[2001:db8::10]:7000): IPv6-only clients register "
+                  "too, and dual-stack clients learn their IPv6 reflexive address (from the IPv6 side's STUN: give "
+                  "it a --stun-alt too, or each dual-stack session waits 0.4 s for a Binding answer that never "
+                  "comes); the first is the primary (--tcp/--tls PORT's address)")
       ->required()
+      ->delimiter(',')
       ->check(bind_address());
   cmd->add_option("--stun-alt", o->stun_alternate,
                   "IP:PORT of a second address and port on this host: the --listen socket then also answers STUN, "
                   "as the primary of an RFC 5780 server on both (4 sockets), so listen/connect learn their NAT's "
                   "mapping, filtering and port allocation from the rendezvous itself (natpunch probe); port 0 picks "
-                  "one free on both addresses")
+                  "one free on both addresses. With two --listen families, one --stun-alt per family (repeat it or "
+                  "a comma list), each beside the --listen of its family")
+      ->delimiter(',')
       ->check(bind_address());
   cmd->add_option("--identity", o->identity_file,
                   "Server key file (created with mode 0600 if missing) so clients can pin the server key it "
@@ -556,6 +605,8 @@ void add_rendezvous_command(CLI::App& app, int& exit_code) {
       "Example:\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --identity /var/lib/natpunch/server.key --json-log\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --stun-alt 203.0.113.11:7001   # peers learn their NAT here\n"
+      "  natpunch rendezvous --listen 203.0.113.10:7000,[2001:db8::10]:7000 \\\n"
+      "      --stun-alt 203.0.113.11:7001,[2001:db8::11]:7001   # IPv4 and IPv6: IPv6-only phones too\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --tcp 7000 --tls 443 --tls-cert cert.pem --tls-key key.pem\n"
       "      # clients whose UDP is blocked register over TCP, then TLS (frames: 2-byte length + message)\n"
       "  natpunch rendezvous --listen 203.0.113.10:7000 --turn-server 203.0.113.10:3478,tls=443,name=turn.example.org \\\n"

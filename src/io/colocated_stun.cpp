@@ -26,12 +26,13 @@ std::uint16_t free_port(const IpAddress& address) {
   return port;
 }
 
-Result<std::unique_ptr<stun::ServerMachine>, std::string> open_at(UdpPorts& ports, stun::ServerConfig config) {
+Result<std::unique_ptr<stun::ServerMachine>, std::string> open_at(UdpPorts& ports, stun::ServerConfig config,
+                                                                   SocketId base) {
   auto machine = std::make_unique<stun::ServerMachine>(std::move(config));
   for (SocketId id = 1; id < 4; ++id) {
     const Endpoint at = machine->socket_endpoint(id);
-    if (auto bound = ports.bind_fixed(id, at); !bound) {
-      for (SocketId undo = 1; undo < id; ++undo) ports.release(undo);
+    if (auto bound = ports.bind_fixed(base + id, at); !bound) {
+      for (SocketId undo = 1; undo < id; ++undo) ports.release(base + undo);
       return Unexpected{bound.error() + " (STUN; is the address configured on this host and the port free?)"};
     }
   }
@@ -41,9 +42,10 @@ Result<std::unique_ptr<stun::ServerMachine>, std::string> open_at(UdpPorts& port
 }  // namespace
 
 Result<std::unique_ptr<stun::ServerMachine>, std::string> open_colocated_stun(UdpPorts& ports,
-                                                                              stun::ServerConfig config) {
+                                                                              stun::ServerConfig config,
+                                                                              SocketId base) {
   if (!config.alternate) return Unexpected{std::string("a STUN server beside the rendezvous needs an alternate address")};
-  if (config.alternate->port != 0) return open_at(ports, std::move(config));
+  if (config.alternate->port != 0) return open_at(ports, std::move(config), base);
   // Port 0: a port free on the alternate address, which must then be free
   // on the primary address too; another process may take it in between.
   constexpr int kAttempts = 8;
@@ -52,7 +54,7 @@ Result<std::unique_ptr<stun::ServerMachine>, std::string> open_colocated_stun(Ud
     auto with_port = config;
     with_port.alternate->port = free_port(config.alternate->address);
     if (with_port.alternate->port == 0 || with_port.alternate->port == config.primary.port) continue;
-    last = open_at(ports, std::move(with_port));
+    last = open_at(ports, std::move(with_port), base);
     if (last) return last;
   }
   if (last.error().empty()) return Unexpected{"cannot listen on " + config.alternate->to_string() + " (STUN)"};

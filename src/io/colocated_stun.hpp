@@ -27,10 +27,12 @@ inline bool looks_like_stun(std::span<const std::uint8_t> datagram) {
   return datagram.size() >= 20 && (datagram[0] & 0xC0) == 0;
 }
 
-// `ports` has socket 0 bound at config.primary; config.alternate must be set
-// (port 0: one free on both addresses). Binds sockets 1-3; the error names
-// the address that could not be bound.
+// `ports` has socket `base` bound at config.primary; config.alternate must
+// be set (port 0: one free on both addresses). Binds sockets base+1 to
+// base+3 (the machine's sockets 1-3: its transmits name 0-3, the host adds
+// `base`); the error names the address that could not be bound.
 Result<std::unique_ptr<stun::ServerMachine>, std::string> open_colocated_stun(UdpPorts& ports,
-                                                                              stun::ServerConfig config);
+                                                                              stun::ServerConfig config,
+                                                                              SocketId base = 0);
 
 }  // namespace natpunch::io

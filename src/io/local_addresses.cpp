@@ -38,4 +38,8 @@ std::vector<IpAddress> local_addresses(bool v4, std::size_t limit) {
   return out;
 }
 
+rendezvous::HostFamilies host_families() {
+  return rendezvous::HostFamilies{!local_addresses(true, 1).empty(), !local_addresses(false, 1).empty()};
+}
+
 }  // namespace natpunch::io

@@ -29,6 +29,7 @@
 #include "io/local_addresses.hpp"
 #include "io/os_random.hpp"
 #include "io/punch_driver.hpp"
+#include "io/reflexive_address.hpp"
 #include "io/rendezvous_stream_link.hpp"
 #include "io/turn_link.hpp"
 #include "session/peer_session_machine.hpp"
@@ -52,6 +53,9 @@ constexpr Duration kOpenWait = milliseconds(200);
 constexpr Duration kAddressPoll = milliseconds(1000);
 constexpr Duration kAddressRecheck = milliseconds(100);  // after a refused send
 constexpr Duration kTurnConnectTimeout = seconds(5);
+// The IPv6 reflexive address's Binding: one round trip to the rendezvous;
+// a silent IPv6 side delays the session's start by at most this.
+constexpr Duration kReflexiveBudget = milliseconds(400);
 
 session::SessionConfig machine_config(const PeerSessionConfig& c) {
   session::SessionConfig m;
@@ -431,6 +435,10 @@ void PeerSession::add_v6_socket(session::SessionConfig& machine) {
     ::close(fd);
     return;
   }
+  // Our IPv6 reflexive endpoint, as the rendezvous's IPv6 side sees this
+  // socket: the srflx IPv6 candidate (the same as a host one without NAT66).
+  if (!config_.reflexive_v6_servers.empty())
+    machine.client.info.reflexive_v6 = reflexive_address(fd, config_.reflexive_v6_servers, kReflexiveBudget);
   if (!driver_->adopt_socket(id, fd)) return;  // the driver closes it
   machine.v6_socket = id;
   v6_port_ = ntohs(bind.sin6_port);
@@ -459,7 +467,10 @@ Result<bool, Error> PeerSession::establish() {
       machine.client.info.local_endpoints.push_back(Endpoint{a, socket0_->bound_endpoint().port});
     // IPv6 host candidates beside an IPv4 registration: one IPv6 socket
     // (numbered after the strategy's sockets), at every global IPv6 address.
-    if (c.server.address.is_v4()) add_v6_socket(machine);
+    if (c.server.address.is_v4())
+      add_v6_socket(machine);
+    else
+      machine.v6_socket = 0;  // IPv6-only: socket 0 checks the peer's IPv6 candidates
     gather_ = true;
     host_ = machine.client.info.local_endpoints;
     next_address_poll_ = Clock::now() + kAddressPoll;

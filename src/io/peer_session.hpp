@@ -63,6 +63,10 @@ struct RendezvousFallback {
 struct PeerSessionConfig {
   PeerRole role = PeerRole::Connect;
   rendezvous::ClientConfig client;             // server, identity, own NAT info, accept policy
+  // Registered over IPv4 with IPv6 on the host: the rendezvous's IPv6
+  // addresses, asked (STUN Binding from the IPv6 socket) for our IPv6
+  // reflexive address, the srflx IPv6 candidate (rendezvous/server_families.hpp).
+  std::vector<Endpoint> reflexive_v6_servers;
   std::optional<rendezvous::PublicKey> peer;   // Connect
   Duration wait = seconds(60);                 // for the session (registration: at most 10 s of it)
   PunchPlan plan;

@@ -29,27 +29,43 @@ constexpr std::size_t kMaxDatagram = 4096;
 
 std::string counter_name(std::string_view what) { return "natpunch_rendezvous_" + std::string(what); }
 
-// The node on the machine contract, for the one real-time loop: socket 0 is
-// the rendezvous's UDP socket (and the STUN primary with --stun-alt),
-// sockets 1-3 the co-located STUN server's others. Messages of the other
-// sources -- TCP/TLS streams, the cluster bus -- come in through
-// on_stream_message / on_bus; answers to a stream go back on it at once,
-// bus messages are published at once, datagrams wait for poll_transmit.
+// The node on the machine contract, for the one real-time loop. Each UDP
+// listener k (one per address family) owns sockets 4k..4k+3: 4k is the
+// rendezvous's socket (and the STUN primary with its --stun-alt), 4k+1..3
+// its co-located STUN server's others. Messages of the other sources --
+// TCP/TLS streams, the cluster bus -- come in through on_stream_message /
+// on_bus; answers to a stream go back on it at once, bus messages are
+// published at once, datagrams wait for poll_transmit, each on the
+// rendezvous socket of its destination's family.
 class NodeMachine {
  public:
-  NodeMachine(rendezvous::Server& server, stun::ServerMachine* stun) : server_(server), stun_(stun) {}
+  static constexpr SocketId kSocketsPerListener = 4;
+  struct Listener {
+    Endpoint at;                 // bound
+    stun::ServerMachine* stun;   // its co-located STUN server, or nullptr
+  };
+
+  NodeMachine(rendezvous::Server& server, std::vector<Listener> listeners)
+      : server_(server), listeners_(std::move(listeners)) {}
   void attach(RendezvousStreams* streams, NatsLink* link) {
     streams_ = streams;
     link_ = link;
   }
 
   void on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes) {
-    if (socket == 0 && !(stun_ && looks_like_stun(bytes))) {
+    const std::size_t k = socket / kSocketsPerListener;
+    if (k >= listeners_.size()) return;
+    const SocketId local = socket % kSocketsPerListener;
+    auto* stun = listeners_[k].stun;
+    if (local == 0 && !(stun && looks_like_stun(bytes))) {
       deliver(server_.handle(now, bytes, from));
       return;
     }
-    if (stun_)
-      if (auto reply = stun_->handle(now, socket, from, bytes)) out_.push_back(std::move(*reply));
+    if (stun)
+      if (auto reply = stun->handle(now, local, from, bytes)) {
+        reply->socket += static_cast<SocketId>(k) * kSocketsPerListener;
+        out_.push_back(std::move(*reply));
+      }
   }
   void on_stream_message(TimePoint now, std::span<const std::uint8_t> message, const Endpoint& from,
                          std::uint64_t stream) {
@@ -87,13 +103,21 @@ class NodeMachine {
         if (streams_) streams_->send(t.stream, t.bytes);
         continue;
       }
-      out_.push_back(Transmit{0, t.to, DatagramBytes(std::move(t.bytes))});
+      // The socket of the destination's family, so the client hears us
+      // from the address it sent to; none (a cluster peer's client of a
+      // family we do not listen on): unreachable from here.
+      for (std::size_t k = 0; k < listeners_.size(); ++k)
+        if (listeners_[k].at.address.family() == t.to.address.family()) {
+          out_.push_back(
+              Transmit{static_cast<SocketId>(k) * kSocketsPerListener, t.to, DatagramBytes(std::move(t.bytes))});
+          break;
+        }
     }
     publish();
   }
 
   rendezvous::Server& server_;
-  stun::ServerMachine* stun_;
+  std::vector<Listener> listeners_;
   RendezvousStreams* streams_ = nullptr;
   NatsLink* link_ = nullptr;
   std::vector<Transmit> out_;  // [next_, end) not yet taken
@@ -130,22 +154,38 @@ class Node {
   Node(rendezvous::Server& server, const RendezvousServerRunOptions& options) : server_(server), options_(options) {}
 
   Result<rendezvous::ServerCounters, std::string> run() {
+    if (options_.listen.empty()) return Unexpected{std::string("no address to listen on")};
     UdpPortsOptions port_options;
     port_options.batch = kBatch;
     port_options.max_datagram = kMaxDatagram;
-    auto opened = UdpPorts::open(options_.listen, port_options);
+    auto opened = UdpPorts::open(options_.listen.front().at, port_options);
     if (!opened)
       return Unexpected{opened.error() + " (is the address configured on this host and the port free?)"};
     ports_ = std::move(*opened);
-    const Endpoint bound = ports_->bound_endpoint(0);
-    if (options_.stun) {
-      auto config = *options_.stun;
-      config.primary = bound;
-      auto stun = open_colocated_stun(*ports_, std::move(config));
-      if (!stun) return Unexpected{stun.error()};
-      stun_ = std::move(*stun);
+    std::vector<NodeMachine::Listener> listeners;
+    for (std::size_t k = 0; k < options_.listen.size(); ++k) {
+      const auto& l = options_.listen[k];
+      const auto base = static_cast<SocketId>(k) * NodeMachine::kSocketsPerListener;
+      for (const auto& other : listeners)
+        if (other.at.address.family() == l.at.address.family())
+          return Unexpected{"cannot listen on " + l.at.to_string() + ": one UDP address per family (IPv4, IPv6), and " +
+                            other.at.to_string() + " is of the same family"};
+      if (k > 0)
+        if (auto bound = ports_->bind_fixed(base, l.at); !bound)
+          return Unexpected{bound.error() + " (is the address configured on this host and the port free?)"};
+      const Endpoint bound = ports_->bound_endpoint(base);
+      stun::ServerMachine* colocated = nullptr;
+      if (l.stun) {
+        auto config = *l.stun;
+        config.primary = bound;
+        auto opened_stun = open_colocated_stun(*ports_, std::move(config), base);
+        if (!opened_stun) return Unexpected{opened_stun.error()};
+        stun_.push_back(std::move(*opened_stun));
+        colocated = stun_.back().get();
+      }
+      listeners.push_back(NodeMachine::Listener{bound, colocated});
     }
-    machine_ = std::make_unique<NodeMachine>(server_, stun_.get());
+    machine_ = std::make_unique<NodeMachine>(server_, listeners);
     if (options_.metrics_listen) {
       auto metrics = MetricsEndpoint::open(*ports_, *options_.metrics_listen, [this] {
         return prometheus_text(rendezvous_metrics(server_, status(), stream_status()));
@@ -181,7 +221,7 @@ class Node {
       link.servers = options_.cluster_servers;
       link.subject_prefix = options_.cluster_subject;
       link.node_id = server_.node_id();
-      link.name = "natpunch-rendezvous " + options_.listen.to_string();
+      link.name = "natpunch-rendezvous " + options_.listen.front().at.to_string();
       link.wake = [this] { bus_wake_.wake(); };  // libnats's thread
       auto link_opened = NatsLink::open(std::move(link));
       if (!link_opened) return Unexpected{"--cluster: " + link_opened.error()};
@@ -197,11 +237,12 @@ class Node {
     ports_->watch(report.wake_fd(), EPOLLIN, [this, &report](std::uint32_t) {
       if (report.take() && options_.on_stats) options_.on_stats(server_, status(), false);
     });
-    if (options_.on_ready) {
-      std::optional<Endpoint> alternate;
-      if (stun_) alternate = stun_->socket_endpoint(3);  // alternate IP and port
-      options_.on_ready(bound, alternate);
-    }
+    if (options_.on_ready)
+      for (const auto& l : listeners) {
+        std::optional<Endpoint> alternate;
+        if (l.stun) alternate = l.stun->socket_endpoint(3);  // alternate IP and port
+        options_.on_ready(l.at, alternate);
+      }
     if (options_.on_stream_ready)
       for (const auto& [name, at] : stream_endpoints) options_.on_stream_ready(name, at);
 
@@ -308,7 +349,7 @@ class Node {
   // wake-up, the watchers of the ports before the ports.
   std::unique_ptr<UdpPorts> ports_;
   WakeFd bus_wake_;
-  std::unique_ptr<stun::ServerMachine> stun_;  // with options.stun
+  std::vector<std::unique_ptr<stun::ServerMachine>> stun_;  // the listeners' with a stun config
   std::unique_ptr<NodeMachine> machine_;
   std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<RendezvousStreams> streams_;

@@ -1,9 +1,16 @@
 #pragma once
-// Runs rendezvous::Server on one real UDP socket with the one real-time
+// Runs rendezvous::Server on real UDP sockets with the one real-time
 // loop (io/server_loop.hpp over io::UdpPorts: recvmmsg / sendmmsg batches,
 // the server's timers), until SIGINT/SIGTERM. Its other sources share that
 // loop's epoll set: the TCP/TLS listeners and connections, the cluster
 // bus's wake-up, the metrics endpoint, SIGUSR1.
+//
+// Several UDP listeners (`rendezvous --listen 203.0.113.10:7000,[2001:db8::10]:7000`),
+// at most one per address family: IPv4-only, IPv6-only and dual-stack
+// clients all reach one server, one registration table, one relay. An
+// answer leaves through the socket of its destination's family, so a
+// client hears the server from the address it sent to. Each listener may
+// carry a co-located STUN server (its own --stun-alt, same family).
 //
 // Cluster (cluster_servers set): the server's bus messages travel over a
 // NATS link (io/nats_link.hpp); a node that cannot reach NATS goes on
@@ -40,19 +47,25 @@ struct ClusterLinkStatus {
   std::uint64_t published = 0, received = 0, dropped_inbox = 0, dropped_offline = 0, disconnects = 0;
 };
 
+struct RendezvousUdpListen {
+  Endpoint at;
+  // Set: this socket also answers STUN, as the primary of an RFC 5780
+  // server on `at` and stun->alternate (io/colocated_stun.hpp);
+  // stun->primary is replaced by the bound address.
+  std::optional<stun::ServerConfig> stun;
+};
+
 struct RendezvousServerRunOptions {
-  Endpoint listen;
+  // At most one per address family (checked: the error says so); the
+  // first is the primary (the cluster link's name).
+  std::vector<RendezvousUdpListen> listen;
   // Called with the counters every stats_interval (0 = never), on SIGUSR1,
   // and once at exit (final).
   std::chrono::seconds stats_interval{0};
   std::function<void(const rendezvous::Server&, const ClusterLinkStatus&, bool final)> on_stats;
-  // Called once the sockets are bound, with the bound endpoint and, with
-  // `stun`, the STUN alternate (ports 0 resolved).
+  // Called once the sockets are bound, for each UDP listener in order: the
+  // bound endpoint and, with its `stun`, the STUN alternate (ports 0 resolved).
   std::function<void(const Endpoint&, const std::optional<Endpoint>& stun_alternate)> on_ready;
-  // Set: the listening socket also answers STUN, as the primary of an RFC
-  // 5780 server on `listen` and stun->alternate (io/colocated_stun.hpp);
-  // stun->primary is replaced by the bound address.
-  std::optional<stun::ServerConfig> stun;
   // nats://HOST:PORT of the cluster's NATS servers; empty: a single node.
   std::vector<std::string> cluster_servers;
   std::string cluster_subject = "natpunch.rendezvous";

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "io/local_addresses.hpp"
 #include "io/own_nat.hpp"
 #include "io/peer_listener.hpp"
 #include "io/peer_session.hpp"
@@ -113,8 +114,10 @@ Result<io::PeerSessionConfig, Error> prepare(const SessionOptions& o) {
   }
   auto servers = rendezvous_servers(o.rendezvous);
   if (!servers) return Unexpected{servers.error()};
-  client.server = servers->front();
-  client.alternate_servers.assign(servers->begin() + 1, servers->end());
+  const auto families = rendezvous::choose_server_families(*servers, io::host_families());
+  client.server = families.primary;
+  client.alternate_servers = families.alternates;
+  config.reflexive_v6_servers = families.reflexive_v6;
   // Several servers: three unanswered refreshes (1.75 s) mean "gone", so a
   // listener is reachable elsewhere within two refresh intervals.
   if (!client.alternate_servers.empty()) client.refresh_attempts = 3;

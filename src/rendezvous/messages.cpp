@@ -114,8 +114,14 @@ class BodyReader {
       if (!endpoint(e)) return false;
     std::uint8_t flags = 0;
     if (!u8(flags)) return false;
-    if ((flags & ~kNatInfoRelayOnly) != 0) return fail(DecodeError::BadFlags);
+    if ((flags & ~(kNatInfoRelayOnly | kNatInfoReflexiveV6)) != 0) return fail(DecodeError::BadFlags);
     info.relay_only = (flags & kNatInfoRelayOnly) != 0;
+    if ((flags & kNatInfoReflexiveV6) != 0) {
+      Endpoint e;
+      if (!endpoint(e)) return false;
+      if (!e.address.is_v6()) return fail(DecodeError::BadAddressFamily);
+      info.reflexive_v6 = e;
+    }
     return true;
   }
 
@@ -272,7 +278,9 @@ void write_nat_info(ByteWriter& w, const NatInfo& info) {
   const auto count = std::min(info.local_endpoints.size(), kMaxLocalEndpoints);
   w.u8(static_cast<std::uint8_t>(count));
   for (std::size_t i = 0; i < count; ++i) write_endpoint(w, info.local_endpoints[i]);
-  w.u8(info.relay_only ? kNatInfoRelayOnly : 0);
+  const bool reflexive_v6 = info.reflexive_v6 && info.reflexive_v6->address.is_v6() && info.reflexive_v6->port != 0;
+  w.u8(static_cast<std::uint8_t>((info.relay_only ? kNatInfoRelayOnly : 0) | (reflexive_v6 ? kNatInfoReflexiveV6 : 0)));
+  if (reflexive_v6) write_endpoint(w, *info.reflexive_v6);
 }
 
 template <class T>

@@ -137,8 +137,9 @@ enum class MessageType : std::uint8_t {
 // Wire layout (in Prove and SessionInfo):
 //   u8 mapping, u8 filtering, u8 name length + name, u32 pending timeout ms,
 //   u32 idle timeout ms, allocator, u8 endpoint count + endpoints, u8 flags
-// where flags bit 0 says "relay only: I will not punch" (the other bits must
-// be zero)
+// where flags bit 0 says "relay only: I will not punch", bit 1 "my IPv6
+// reflexive endpoint follows" (an IPv6 endpoint after the flags: the srflx
+// IPv6 candidate), the other bits must be zero
 // where the allocator is a u8 kind (0 unknown, 1 preserving, 2 sequential,
 // 3 uniform, 4 random, 5 block, 6 beta, 7 window) followed by that kind's
 // parameters:
@@ -172,9 +173,14 @@ struct NatInfo {
   // This peer will not punch (connect/listen --force-relay): the other side
   // learns it in SessionInfo and goes to the relay at once too.
   bool relay_only = false;
+  // Our IPv6 address and port as the rendezvous's IPv6 side saw them (a
+  // Binding from our IPv6 socket while registered over IPv4): the srflx
+  // IPv6 candidate. Equal to a host candidate where there is no NAT66.
+  std::optional<Endpoint> reflexive_v6;
   bool operator==(const NatInfo&) const = default;
 };
 inline constexpr std::uint8_t kNatInfoRelayOnly = 0x01;  // NatInfo flags on the wire
+inline constexpr std::uint8_t kNatInfoReflexiveV6 = 0x02;  // followed by an IPv6 endpoint
 
 struct AuthHeader {
   std::uint64_t registration_id = 0;

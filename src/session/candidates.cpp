@@ -57,8 +57,13 @@ std::vector<CandidatePair> check_list(const CheckListInput& in) {
                        in.own_observed->address == in.peer_observed.address;
   // Hostile input: never more entries looked at than the wire may carry.
   const auto looked_at = in.peer_host.first(std::min<std::size_t>(in.peer_host.size(), 4 * kMaxChecks));
+  // The strategy probes the peer's srflx from socket 0: only when socket 0
+  // is of its family (an IPv6-only peer of a dual-stack one: its address is
+  // checked from our IPv6 socket instead).
+  const bool strategy_reaches_observed =
+      !in.own_observed || in.own_observed->address.family() == in.peer_observed.address.family();
   for (const auto& e : looked_at) {
-    if (!usable_candidate(e, in.forbidden) || e == in.peer_observed) continue;
+    if (!usable_candidate(e, in.forbidden) || (e == in.peer_observed && strategy_reaches_observed)) continue;
     if (in.own_observed && e.address == in.own_observed->address) continue;  // ourselves
     const bool taken = std::any_of(pairs.begin(), pairs.end(),
                                    [&](const CandidatePair& p) { return p.remote.endpoint.address == e.address; });
@@ -74,6 +79,15 @@ std::vector<CandidatePair> check_list(const CheckListInput& in) {
     p.remote = Candidate{CandidateType::kHost, e, candidate_priority(CandidateType::kHost, e.address.is_v6())};
     pairs.push_back(p);
   }
+  if (const auto& r = in.peer_reflexive_v6; r && r->address.is_v6() && in.v6_socket && usable_candidate(*r, in.forbidden) &&
+      !(in.own_observed && r->address == in.own_observed->address) &&
+      std::none_of(pairs.begin(), pairs.end(),
+                   [&](const CandidatePair& p) { return p.remote.endpoint.address == r->address; }) &&
+      std::find(looked_at.begin(), looked_at.end(), *r) == looked_at.end() &&
+      !(*r == in.peer_observed && strategy_reaches_observed))
+    pairs.push_back(CandidatePair{
+        *in.v6_socket,
+        Candidate{CandidateType::kServerReflexive, *r, candidate_priority(CandidateType::kServerReflexive, true)}});
   std::stable_sort(pairs.begin(), pairs.end(),
                    [](const CandidatePair& x, const CandidatePair& y) { return x.remote.priority > y.remote.priority; });
   if (pairs.size() > kMaxChecks) pairs.resize(kMaxChecks);

@@ -9,7 +9,9 @@
 //   host       the peer's local endpoints (NatInfo::local_endpoints, IPv4
 //              and IPv6, at most rendezvous::kMaxLocalEndpoints on the wire)
 //   srflx      the peer's public endpoint as the rendezvous saw it
-//              (SessionInfo::peer_observed)
+//              (SessionInfo::peer_observed), and its IPv6 one as the
+//              rendezvous's IPv6 side saw it (NatInfo::reflexive_v6: a
+//              dual-stack peer registered over IPv4)
 //   predicted  other ports at that public address, from the peer's
 //              allocator model (NatInfo::allocator) and the birthday
 //              stages: the punch strategy's probes
@@ -22,8 +24,9 @@
 // public address: the direct IPv6 path comes first, then same-NAT host
 // pairs, then the reflexive path, the predicted ports, the relay.
 //
-// Checks go only to host candidates (the strategy probes the public
-// address): IPv6 ones from our IPv6 socket, IPv4 ones only when both sides
+// Checks go only to host candidates and the IPv6 srflx (the strategy
+// probes the public address of its own family): IPv6 ones from our IPv6
+// socket, IPv4 ones only when both sides
 // share one public IPv4 address (one NAT, whose inside may route between
 // its clients; a check to an unreachable private address would take a
 // mapping of a symmetric NAT and break the port prediction the birthday
@@ -76,8 +79,11 @@ struct CheckListInput {
   std::span<const Endpoint> peer_host;  // the peer's local endpoints, as the rendezvous passed them on
   Endpoint peer_observed;               // the peer's srflx (probed by the strategy, not checked here)
   std::optional<Endpoint> own_observed;  // ours, as the rendezvous saw us
-  std::optional<SocketId> v6_socket;    // our IPv6 socket, if we have one
+  std::optional<SocketId> v6_socket;    // our IPv6 socket, if we have one (socket 0 when IPv6-only)
   std::span<const IpAddress> forbidden;  // never checked (the rendezvous servers)
+  // The peer's IPv6 reflexive endpoint (NatInfo::reflexive_v6): checked
+  // from our IPv6 socket as a srflx candidate, unless a host one has its address.
+  std::optional<Endpoint> peer_reflexive_v6;
 };
 
 // The pairs to check, best first, at most kMaxChecks, each remote address

@@ -225,6 +225,7 @@ std::optional<TimePoint> PeerSessionMachine::next_deadline() const {
     case Phase::Punching:
       if (strategy_) earliest(t, strategy_->next_deadline());
       if (checks_) earliest(t, checks_->next_deadline());
+      earliest(t, checks_only_until_);
       earliest(t, next_progress_);
       if (turn_) earliest(t, turn_->next_deadline(false));  // announcing waits for the channel
       break;
@@ -285,6 +286,12 @@ void PeerSessionMachine::on_timer(TimePoint now) {
       if (phase_ == Phase::Punching && strategy_) {
         if (auto due = strategy_->next_deadline(); due && *due <= now) strategy_->on_timer(now);
         on_strategy_events(now);
+      }
+      // Only checks, and none answered in time (or all failed): the relay.
+      if (phase_ == Phase::Punching && checks_only_until_ &&
+          (now >= *checks_only_until_ || !checks_ || !checks_->running())) {
+        checks_only_until_.reset();
+        open(now, std::nullopt);
       }
       if (phase_ == Phase::Punching && next_progress_ && now >= *next_progress_) {
         const auto& stage = stages_[stage_];
@@ -429,19 +436,37 @@ void PeerSessionMachine::on_session_ready(TimePoint now, const rendezvous::Clien
                             std::min(session.peer_info.local_endpoints.size(), rendezvous::kMaxLocalEndpoints)));
   std::vector<IpAddress> forbidden;
   for (const auto& e : servers_) forbidden.push_back(e.address);
-  pairs_ = check_list(CheckListInput{peer_host_, session.peer_observed, observed_, config_.v6_socket, forbidden});
+  pairs_ = check_list(CheckListInput{peer_host_, session.peer_observed, observed_, config_.v6_socket, forbidden,
+                                     session.peer_info.reflexive_v6});
   PlanOptions options = config_.plan;
   const bool peer_relay_only = session.peer_info.relay_only;
   options.relay_only = config_.plan.relay_only || peer_relay_only;
-  // A direct connect or a hole punch starts now; birthday stages at the
-  // common start (session/plan.hpp).
-  stages_ = plan(local, peer, session.start_at, options, now);
+  // Registered over different families (an IPv6-only peer of one
+  // registered over IPv4): socket 0 cannot reach the peer's public
+  // address, so no strategy runs; only the candidate checks (the IPv6
+  // ones, from our IPv6 socket), else the relay. Otherwise a direct
+  // connect or a hole punch starts now; birthday stages at the common
+  // start (session/plan.hpp).
+  const bool other_family = observed_ && observed_->address.family() != session.peer_observed.address.family();
+  stages_ = other_family ? std::vector<Stage>{} : plan(local, peer, session.start_at, options, now);
   stop_reason_ = config_.plan.relay_only ? "forced relay"
                  : peer_relay_only       ? "the peer forced relay"
+                 : other_family          ? "no address family in common with the peer"
                                          : "no direct strategy";
   phase_ = Phase::Punching;
   stage_ = 0;
   paired_at_ = now;
+  checks_only_until_.reset();
+  if (other_family && !options.relay_only && !pairs_.empty()) {
+    stop_reason_ = "no candidate pair answered";
+    start_checks(now);  // no common start needed (below)
+    if (config_.open_early) {
+      open(now, std::nullopt);  // on the relay now; a check that answers moves it
+      return;
+    }
+    checks_only_until_ = now + std::min(config_.plan.hole_punch, kChecksOnlyBound);
+    return;
+  }
   if (stages_.empty()) {
     open(now, std::nullopt);
     return;

@@ -191,6 +191,8 @@ class PeerSessionMachine {
   std::uint64_t failovers() const { return failovers_; }
   // Unanswered this long, a registration attempt moves to the next server.
   static constexpr Duration kFailoverAfter = seconds(3);
+  // Peers of different families wait this long at most for a candidate check.
+  static constexpr Duration kChecksOnlyBound = seconds(2);
   // Sockets any strategy so far used (a driver keeps them open: late
   // handshake messages and re-punches arrive there).
   std::uint32_t sockets_used() const { return sockets_used_; }
@@ -287,6 +289,8 @@ class PeerSessionMachine {
   std::uint64_t probes_total_ = 0;
   std::uint64_t probes_rejected_ = 0;  // by strategies that ended
   std::string stop_reason_;
+  // Peers registered over different families: the checks alone, until this.
+  std::optional<TimePoint> checks_only_until_;
   std::optional<TimePoint> next_progress_;
   std::vector<Early> early_;
   std::uint32_t sockets_used_ = 1;

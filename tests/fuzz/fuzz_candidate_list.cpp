@@ -12,7 +12,8 @@
 //                the pairs, at most max_attempts checks per pair plus one
 //                answer per authentic check; a valid pair is one of them
 //
-// Input: byte 0 = flags (bit 0: we have an IPv6 socket; bit 1: one NAT),
+// Input: byte 0 = flags (bit 0: we have an IPv6 socket; bit 1: one NAT;
+// bit 2: the last endpoint is the peer's IPv6 reflexive one, NatInfo::reflexive_v6),
 // then endpoints (family byte: odd = IPv6; address; 2-byte port) until a
 // 0xff byte, then datagrams of 52 bytes (the probe size), each either raw
 // (first byte even) or fields to seal.
@@ -50,13 +51,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     host.push_back(e);
   }
   if (p < end) ++p;  // the 0xff
+  std::optional<Endpoint> reflexive_v6;
+  if ((flags & 4) && !host.empty()) {
+    reflexive_v6 = host.back();
+    host.pop_back();
+  }
 
   const Endpoint peer_observed{IpAddress::v4({198, 51, 100, 102}), 40000};
   const Endpoint own{IpAddress::v4({198, 51, 100, (flags & 2) ? std::uint8_t{102} : std::uint8_t{101}}), 40001};
   const IpAddress forbidden = IpAddress::v4({203, 0, 113, 10});
   const std::optional<SocketId> v6_socket = (flags & 1) ? std::optional<SocketId>(7) : std::nullopt;
-  const auto pairs = session::check_list(
-      session::CheckListInput{host, peer_observed, own, v6_socket, std::span<const IpAddress>(&forbidden, 1)});
+  const auto pairs = session::check_list(session::CheckListInput{host, peer_observed, own, v6_socket,
+                                                                  std::span<const IpAddress>(&forbidden, 1), reflexive_v6});
   FUZZ_CHECK(pairs.size() <= session::kMaxChecks);
   std::set<IpAddress> addresses;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
@@ -66,6 +72,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(addresses.insert(to.address).second);
     FUZZ_CHECK(to.address.is_v6() ? pairs[i].socket == 7 : pairs[i].socket == 0);
     FUZZ_CHECK(to.address.is_v6() || (flags & 2));
+    // A srflx pair is only ever the peer's IPv6 reflexive endpoint.
+    if (pairs[i].remote.type == session::CandidateType::kServerReflexive)
+      FUZZ_CHECK(reflexive_v6 && to == *reflexive_v6 && to.address.is_v6());
     if (i > 0) FUZZ_CHECK(pairs[i - 1].remote.priority >= pairs[i].remote.priority);
   }
 

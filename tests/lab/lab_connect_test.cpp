@@ -47,6 +47,11 @@ namespace natpunch::lab {
 namespace {
 
 constexpr const char* kRendezvous = "203.0.113.10:7000";
+// What every client is given: the rendezvous's IPv4 and IPv6 addresses
+// (the harness's rendezvous listens on both). Each registers over the
+// family it has (IPv4 when it has both) and a dual-stack one learns its
+// IPv6 reflexive address on the IPv6 side.
+constexpr const char* kRendezvousBothFamilies = "203.0.113.10:7000,[2001:db8::10]:7000";
 
 // How a NAT kind behaves towards punching (strategy_selection.hpp).
 using Class = test_support::NatClass;
@@ -108,11 +113,14 @@ Row expected_row(const NatKind& a, const NatKind& b) {
 }
 
 // Dual stack: IPv4 through the kind's NAT, IPv6 routed behind a stateful
-// firewall (lab +v6fw). Registered over IPv4; IPv6 host candidates.
+// firewall (lab +v6fw). Registered over IPv4; IPv6 host candidates. And
+// IPv6 only (lab v6fw: no IPv4 at all, a stateful firewall): registered
+// over IPv6 at the rendezvous's IPv6 address.
 const std::vector<NatKind>& dual_stack_kinds() {
   static const std::vector<NatKind> kinds{
       {"prc6", "prc+v6fw", Class::Easy},
       {"sym6", "sym+v6fw", Class::Hard},
+      {"v6fw", "v6fw", Class::Easy},
   };
   return kinds;
 }
@@ -131,6 +139,14 @@ std::vector<Row> every_pair() {
   rows.push_back(Row{"prc6-prc6", &ds[0], &ds[0], "direct", "", budget, 0, "host", "host", "ipv6"});
   rows.push_back(Row{"sym6-sym6", &ds[1], &ds[1], "direct", "", budget, 0, "host", "host", "ipv6"});
   rows.push_back(Row{"prc6-prc", &ds[0], &prc, "direct", "", budget, 0, "srflx", "srflx", "ipv4"});
+  // IPv6 only: both sides (a punch of the addresses the rendezvous saw over
+  // IPv6, which are the hosts' own), and a caller meeting a dual-stack
+  // listener registered over IPv4 (each checks the other's IPv6 candidates
+  // from its IPv6 socket); with an IPv4-only peer there is no common
+  // family: the dual-stack rendezvous relays between IPv6 and IPv4.
+  rows.push_back(Row{"v6fw-v6fw", &ds[2], &ds[2], "direct", "", budget, 0, "host", "host", "ipv6"});
+  rows.push_back(Row{"v6fw-prc6", &ds[2], &ds[0], "direct", "", budget, 0, "host", "host", "ipv6"});
+  rows.push_back(Row{"v6fw-prc", &ds[2], &prc, "relay", "relay", budget, 0, "", "", ""});
   return rows;
 }
 
@@ -185,7 +201,7 @@ struct PairRun {
 PairRun connect_pair(const Lab& lab, const std::string& a_args, const std::string& b_args, const std::string& tag,
                      bool b_registers = true, const std::string& a_host = "a", const std::string& b_host = "b") {
   PairRun run;
-  const std::string common = std::string(" --rendezvous ") + kRendezvous + " --json --send-interval-us 500 ";
+  const std::string common = std::string(" --rendezvous ") + kRendezvousBothFamilies + " --json --send-interval-us 500 ";
   const std::string base = "/tmp/natpunch-lab-" + lab.id() + "-" + tag;
   const std::string listen_out = base + "-listen.out", listen_err = base + "-listen.err";
   const std::string listen_code = base + "-listen.code", connect_err = base + "-connect.err";

@@ -140,16 +140,23 @@ class Lab {
     if (!process->started() || !wait_for_udp_listener("203.0.113.11:3479")) return nullptr;
     return process;
   }
-  // Starts `natpunch rendezvous --listen ADDRESS --stun-alt 203.0.113.11:PORT+1`
-  // on the server host (peers learn their NAT from it) and waits until it
-  // listens; nullptr on failure.
+  // Starts `natpunch rendezvous --listen ADDRESS,[2001:db8::10]:PORT
+  // --stun-alt 203.0.113.11:PORT+1,[2001:db8::11]:PORT+1` on the server host
+  // (IPv4 and IPv6 clients register; peers learn their NAT from it) and
+  // waits until it listens; nullptr on failure.
   std::unique_ptr<BackgroundProcess> start_rendezvous(const std::string& address) const {
     const auto colon = address.rfind(':');
-    const std::string alternate = "203.0.113.11:" + std::to_string(std::stoi(address.substr(colon + 1)) + 1);
+    const int port = std::stoi(address.substr(colon + 1));
+    const std::string alternate = "203.0.113.11:" + std::to_string(port + 1);
+    const std::string address6 = "[2001:db8::10]:" + std::to_string(port);
+    const std::string alternate6 = "[2001:db8::11]:" + std::to_string(port + 1);
     auto argv = in("server");
-    argv.insert(argv.end(), {natpunch_binary(), "rendezvous", "--listen", address, "--stun-alt", alternate});
+    argv.insert(argv.end(), {natpunch_binary(), "rendezvous", "--listen", address + "," + address6, "--stun-alt",
+                             alternate + "," + alternate6});
     auto process = std::make_unique<BackgroundProcess>(argv);
-    if (!process->started() || !wait_for_udp_listener(address) || !wait_for_udp_listener(alternate)) return nullptr;
+    if (!process->started() || !wait_for_udp_listener(address) || !wait_for_udp_listener(alternate) ||
+        !wait_for_udp_listener(address6) || !wait_for_udp_listener(alternate6))
+      return nullptr;
     return process;
   }
 

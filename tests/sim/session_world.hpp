@@ -78,7 +78,10 @@ class PeerHost {
 // How a side reaches the internet.
 struct Side {
   std::string tag;
-  enum class Kind { Public, Nat, Blocked } kind = Kind::Nat;
+  // V6Only: no IPv4 at all (the lab's v6fw / v6): socket 0 is IPv6, at the
+  // side's IPv6 address, registered at the server's IPv6 address; `v6`
+  // says open or firewalled (None counts as Firewall).
+  enum class Kind { Public, Nat, Blocked, V6Only } kind = Kind::Nat;
   nat::NatConfig nat;          // Nat
   rendezvous::NatInfo info;    // what the peer tells the rendezvous about its NAT
   // Besides IPv4: IPv6 routed to the peer (no NAT66), open or behind a
@@ -91,6 +94,9 @@ struct Side {
 class SessionWorld {
  public:
   inline static const Endpoint kServer{IpAddress::v4({203, 0, 113, 10}), 7000};
+  // The server's IPv6 listener (`rendezvous --listen A,B`): IPv6-only peers register there.
+  inline static const Endpoint kServer6{IpAddress::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10}),
+                                        7000};
 
   // `server_tweak` edits the rendezvous server's config (e.g. TURN relays to offer).
   explicit SessionWorld(std::uint64_t seed, Duration start_delay = milliseconds(200),
@@ -100,9 +106,11 @@ class SessionWorld {
     config.rate_limit.reset();
     config.start_delay = start_delay;
     if (server_tweak) server_tweak(config);
-    server_ = std::make_unique<ServerHost>(std::vector<Endpoint>{kServer},
-                                           rendezvous::ServerMachine(std::move(config), random(), kTimeZero));
-    network_.add_public_host(kServer.address, LinkConfig{milliseconds(5)}, *server_);
+    server_ = std::make_unique<ServerHost>(
+        std::vector<Endpoint>{kServer, kServer6},
+        rendezvous::ServerMachine(std::move(config), random(), kTimeZero, {kServer, kServer6}));
+    const auto server_host = network_.add_public_host(kServer.address, LinkConfig{milliseconds(5)}, *server_);
+    network_.add_public_address(server_host, kServer6.address, LinkConfig{milliseconds(5)});
   }
 
   rendezvous::RandomBytes random() {
@@ -140,19 +148,25 @@ class SessionWorld {
     const IpAddress inside = IpAddress::v4({100, 64, 0, static_cast<std::uint8_t>(2 + index)});
     IpAddress outside = IpAddress::v4({198, 51, 100, static_cast<std::uint8_t>(101 + index)});
     const bool natted = behind || side.kind == Side::Kind::Nat;
-    const IpAddress local = natted ? inside : outside;
-    auto c = config(caller, id, side.info);
-    c.peer = callee;
+    const bool v6_only = side.kind == Side::Kind::V6Only;
     // Host candidates, as the real driver gathers them: socket 0's local
     // endpoint, and the IPv6 socket's.
     const Endpoint v6_local{IpAddress::v6({0x20, 0x01, 0x0d, 0xb8, 0, static_cast<std::uint8_t>(1 + index), 0, 0, 0, 0,
                                            0, 0, 0, 0, 0, 2}),
                             PeerHost::kFirstPort};
+    if (v6_only) outside = v6_local.address;
+    const IpAddress local = natted ? inside : outside;
+    auto c = config(caller, id, side.info);
+    c.peer = callee;
+    if (v6_only) c.client.server = kServer6;
     if (c.client.info.local_endpoints.empty()) {
       c.client.info.local_endpoints = {Endpoint{local, PeerHost::kFirstPort}};
-      if (side.v6 != Side::V6::None) c.client.info.local_endpoints.push_back(v6_local);
+      if (side.v6 != Side::V6::None && !v6_only) c.client.info.local_endpoints.push_back(v6_local);
     }
-    if (side.v6 != Side::V6::None) c.v6_socket = PeerHost::kV6Socket;
+    if (v6_only)
+      c.v6_socket = 0;  // as the driver: socket 0 is the IPv6 socket
+    else if (side.v6 != Side::V6::None)
+      c.v6_socket = PeerHost::kV6Socket;
     if (tweak) tweak(c);
     peers_.push_back(std::make_unique<PeerHost>(
         local, std::make_unique<session::PeerSessionMachine>(std::move(c), random(), network_.now())));
@@ -169,6 +183,10 @@ class SessionWorld {
       host_ids_.push_back(network_.add_public_host(outside, uplink, host.host()));
     }
     public_addresses_.push_back(outside);
+    if (v6_only) {
+      if (side.v6 != Side::V6::Open) firewall(v6_local.address);
+      return host;
+    }
     if (side.v6 != Side::V6::None) {
       host.host().add_fixed_socket(PeerHost::kV6Socket, v6_local);
       network_.add_public_address(host_ids_.back(), v6_local.address, LinkConfig{side.v6_latency});

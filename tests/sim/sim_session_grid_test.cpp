@@ -670,6 +670,16 @@ Side with_v6(Side s, Side::V6 v6, Duration latency = milliseconds(10)) {
   return s;
 }
 
+// Five datagrams each way, 30 ms apart, then time for the last to arrive.
+void exchange_five_each_way(SessionWorld& w) {
+  for (int i = 0; i < 5; ++i) {
+    w.send(w.a(), bytes("a" + std::to_string(i)));
+    w.send(w.b(), bytes("b" + std::to_string(i)));
+    w.run_for(milliseconds(30));
+  }
+  w.run_for(milliseconds(300));
+}
+
 // Which candidate pair carries a session, in priority order (host v6, host
 // v4, srflx, predicted, relay): the pairs that work decide, and when
 // several do, the best one is kept. Each row: both sessions open, the
@@ -704,12 +714,7 @@ TEST_P(Candidates, TheBestPairThatWorksCarriesTheSession) {
   ASSERT_TRUE(w.a().open() && w.b().open());
   // Checks for a better pair may still be running: give them their round trips.
   w.run_for(milliseconds(1000));
-  for (int i = 0; i < 5; ++i) {
-    w.send(w.a(), bytes("a" + std::to_string(i)));
-    w.send(w.b(), bytes("b" + std::to_string(i)));
-    w.run_for(milliseconds(30));
-  }
-  w.run_for(milliseconds(300));
+  exchange_five_each_way(w);
   for (auto* p : {&w.a(), &w.b()}) {
     SCOPED_TRACE(p == &w.a() ? "caller" : "listener");
     const auto s = p->machine().stats();
@@ -743,6 +748,17 @@ TEST_P(Candidates, TheBestPairThatWorksCarriesTheSession) {
 
 Side sym_side() { return kinds()[5].side; }
 Side kpn_side() { return kinds()[7].side; }
+// IPv6 only behind a stateful firewall (the lab's v6fw): registered at the
+// rendezvous's IPv6 address, learned as an open NAT with APDF filtering.
+Side v6_only_side() {
+  Side s;
+  s.tag = "v6fw";
+  s.kind = Side::Kind::V6Only;
+  s.v6 = Side::V6::Firewall;
+  s.info.mapping = nat::MappingBehavior::EndpointIndependent;
+  s.info.filtering = nat::FilteringBehavior::AddressAndPortDependent;
+  return s;
+}
 
 INSTANTIATE_TEST_SUITE_P(
     Pairs, Candidates,
@@ -762,6 +778,15 @@ INSTANTIATE_TEST_SUITE_P(
         // would be needed.
         CandidateRow{"DualStackSymmetric", with_v6(sym_side(), Side::V6::Firewall),
                      with_v6(sym_side(), Side::V6::Open), "host", "host", "ipv6"},
+        // IPv6 only both (the rendezvous listens on IPv4 and IPv6): the
+        // punch of the addresses the rendezvous saw over IPv6, the hosts' own.
+        CandidateRow{"V6OnlyBoth", v6_only_side(), v6_only_side(), "host", "host", "ipv6"},
+        // IPv6 only meets dual stack registered over IPv4: no strategy can
+        // cross families; each checks the other's IPv6 candidates.
+        CandidateRow{"V6OnlyAndDualStack", v6_only_side(), with_v6(prc_side(), Side::V6::Firewall), "host", "host",
+                     "ipv6"},
+        CandidateRow{"DualStackAndV6Only", with_v6(sym_side(), Side::V6::Firewall), v6_only_side(), "host", "host",
+                     "ipv6"},
         // Only one side has IPv6: IPv4 it is.
         CandidateRow{"DualStackAndV4Only", with_v6(prc_side(), Side::V6::Firewall), prc_side(), "srflx", "srflx",
                      "ipv4"},
@@ -779,6 +804,29 @@ INSTANTIATE_TEST_SUITE_P(
         CandidateRow{"ForcedRelay", with_v6(prc_side(), Side::V6::Open), with_v6(prc_side(), Side::V6::Open), "relay",
                      "relay", "ipv4", false, true}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// IPv6 only meets IPv4 only: no family in common, nothing to punch or
+// check; both open on the rendezvous's relay at once (it relays between its
+// IPv6 and IPv4 sides) and say why.
+TEST(CandidatesNoCommonFamily, AnIpv6OnlyAndAnIpv4OnlyPeerMeetOnTheRelay) {
+  SessionWorld w(78);
+  w.add_pair(v6_only_side(), prc_side());
+  const auto paired = w.now();
+  w.run_until_settled(seconds(30));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  EXPECT_LT(w.now() - paired, seconds(2)) << "no punching to wait for";
+  exchange_five_each_way(w);
+  for (auto* p : {&w.a(), &w.b()}) {
+    SCOPED_TRACE(p == &w.a() ? "caller (IPv6 only)" : "listener (IPv4 only)");
+    const auto s = p->machine().stats();
+    EXPECT_EQ(s.route, SessionRoute::kRelay);
+    EXPECT_EQ(s.candidate_type, "relay");
+    EXPECT_EQ(s.address_family, p == &w.a() ? "ipv6" : "ipv4") << "the side's way to the rendezvous";
+    EXPECT_EQ(p->machine().info().stop_reason, "no address family in common with the peer");
+    EXPECT_EQ(s.checks_sent, 0u);
+    EXPECT_EQ(p->received().size(), 5u);
+  }
+}
 
 // A hostile peer tells the rendezvous local endpoints no check may go to
 // (multicast, broadcast, unspecified, loopback, link-local, the

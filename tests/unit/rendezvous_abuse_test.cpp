@@ -161,6 +161,37 @@ TEST(RendezvousAbuse, RegistrationFillLeavesRoomForNewcomers) {
   EXPECT_TRUE(veteran.client->registered());
 }
 
+// IPv6 (issue 19: the rendezvous listens on IPv4 and IPv6, one server
+// behind both): a subscriber there is its /64, so identities from many
+// addresses of one /64 hold the share of one IPv4 address (from many ports),
+// and a newcomer from another /64 still registers.
+TEST(RendezvousAbuse, AnIpv6SixtyFourHoldsTheShareOfOneIpv4Address) {
+  std::map<bool, int> held;
+  for (const bool v6 : {false, true}) {
+    ServerConfig config;
+    config.limits.max_registrations = 2000;
+    config.rate_limit.reset();  // the shares, not the rate, are under test
+    Harness h(config);
+    int registered = 0;
+    for (std::uint16_t i = 0; i < 100; ++i) {
+      Endpoint e = at(0x64400001u, static_cast<std::uint16_t>(20000 + i));
+      if (v6) e = Endpoint{IpAddress::v6({0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, static_cast<std::uint8_t>(i >> 8),
+                                          static_cast<std::uint8_t>(i)}),
+                           20000};
+      auto attacker = make_raw(h, e);
+      if (attacker.register_with(h)) ++registered;
+    }
+    held[v6] = registered;
+    auto newcomer = make_raw(h, v6 ? *Endpoint::parse("[2001:db8:1:3::1]:20000") : at(0x64400002u, 20000));
+    EXPECT_TRUE(newcomer.register_with(h)) << (v6 ? "IPv6" : "IPv4");
+  }
+  std::printf("[rendezvous-v6-share] one IPv4 address: %d registrations, one IPv6 /64: %d (of 100 tries)\n", held[false],
+              held[true]);
+  EXPECT_EQ(held[true], held[false]);
+  EXPECT_LT(held[false], 100);
+  EXPECT_GT(held[false], 0);
+}
+
 // Once the table is full, a Prove must not cost more because the server
 // holds many sessions and requests (it swept every table per Prove).
 TEST(RendezvousAbuse, ProveCostDoesNotGrowWithTheTables) {

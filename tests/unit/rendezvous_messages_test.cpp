@@ -36,6 +36,14 @@ NatInfo full_info() {
   info.local_endpoints = {v4(7, 4000), Endpoint{IpAddress::v6(six), 4001}};
   info.allocator = nat::BetaSpec{};
   info.relay_only = true;
+  six[15] = 2;
+  info.reflexive_v6 = Endpoint{IpAddress::v6(six), 4002};
+  return info;
+}
+
+NatInfo info_with_reflexive_v6() {
+  NatInfo info;
+  info.reflexive_v6 = *Endpoint::parse("[2001:db8:1::2]:4002");  // read as IPv4: 32.1.13.184 port 1
   return info;
 }
 
@@ -296,14 +304,23 @@ INSTANTIATE_TEST_SUITE_P(
                 DecodeError::Truncated},
         BadCase{"ProveFlagsHigh", [](auto& b) { b[kProveFlags] = 0x81; }, Prove{}, DecodeError::BadFlags},
         // NatInfo's flags: the byte before Prove's signature, SessionInfo's last before the tag.
-        BadCase{"NatInfoFlags", [](auto& b) { b[b.size() - kSignatureSize - kKeySize - 1] = 0x02; }, Prove{}, DecodeError::BadFlags},
+        BadCase{"NatInfoFlags", [](auto& b) { b[b.size() - kSignatureSize - kKeySize - 1] = 0x04; }, Prove{}, DecodeError::BadFlags},
+        // Flag 0x02 without the endpoint it announces (the signature's bytes are no address family).
+        BadCase{"NatInfoReflexiveMissing", [](auto& b) { b[b.size() - kSignatureSize - kKeySize - 1] = 0x02; }, Prove{},
+                DecodeError::BadAddressFamily},
+        // The reflexive endpoint (1 + 16 + 2 bytes after the flags) must be IPv6.
+        BadCase{"NatInfoReflexiveNotV6", [](auto& b) { b[b.size() - kSignatureSize - kKeySize - 19] = 4; },
+                prove_with(info_with_reflexive_v6()), DecodeError::BadAddressFamily},
+        BadCase{"NatInfoReflexivePortZero",
+                [](auto& b) { b[b.size() - kSignatureSize - kKeySize - 2] = 0; b[b.size() - kSignatureSize - kKeySize - 1] = 0; },
+                prove_with(info_with_reflexive_v6()), DecodeError::ZeroPort},
         BadCase{"PeerNatInfoFlags", [](auto& b) { b[b.size() - kTagSize - 1] = 0x81; },
                 SessionInfo{{}, 1, {}, 0, Role::Caller, 0, {}, v4(9, 9999), {}}, DecodeError::BadFlags},
         BadCase{"UnregisterTrailing", [](auto& b) { b.push_back(0); }, Unregister{}, DecodeError::TrailingBytes},
         BadCase{"Mapping", [](auto& b) { b[kProveInfo] = 9; }, Prove{}, DecodeError::BadMappingBehavior},
         BadCase{"Filtering", [](auto& b) { b[kProveInfo + 1] = 9; }, Prove{}, DecodeError::BadFilteringBehavior},
         BadCase{"ProfileTooLong", [](auto& b) { b[kProveInfo + 2] = 65; }, Prove{}, DecodeError::BadProfileName},
-        BadCase{"ProfileNotPrintable", [](auto& b) { b[kProveInfo + 3] = ' '; }, prove_with(NatInfo{{}, {}, "x", 0, 0, {}, std::nullopt}),
+        BadCase{"ProfileNotPrintable", [](auto& b) { b[kProveInfo + 3] = ' '; }, prove_with(NatInfo{{}, {}, "x", 0, 0, {}, std::nullopt, false, std::nullopt}),
                 DecodeError::BadProfileName},
         BadCase{"Endpoints", [](auto& b) { b[kProveInfo + 12] = 9; }, Prove{}, DecodeError::TooManyEndpoints},
         BadCase{"AllocatorKind", [](auto& b) { b[kAllocator] = 8; }, Prove{}, DecodeError::BadAllocatorKind},

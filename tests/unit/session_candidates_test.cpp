@@ -3,6 +3,7 @@
 // between two machines in memory (authenticated, bounded).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "session/candidate_checks.hpp"
@@ -49,7 +50,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(CheckList, HostV6FromTheV6SocketAndHostV4OnlyBehindOneNat) {
   const std::vector<Endpoint> host{ep("100.64.0.3:40000"), ep("[2001:db8:0:2::2]:40000")};
-  CheckListInput in{host, ep("198.51.100.102:40000"), ep("198.51.100.101:40000"), SocketId{7}, {}};
+  CheckListInput in{host, ep("198.51.100.102:40000"), ep("198.51.100.101:40000"), SocketId{7}, {}, std::nullopt};
   auto pairs = check_list(in);
   ASSERT_EQ(pairs.size(), 1u) << "two NATs: no private address checked";
   EXPECT_EQ(pairs[0].socket, 7u);
@@ -72,6 +73,59 @@ TEST(CheckList, HostV6FromTheV6SocketAndHostV4OnlyBehindOneNat) {
 // Hostile lists: far more than the cap, duplicates, nonsense, our own
 // address, the peer's public one, the server's: at most kMaxChecks pairs,
 // one per address, none of the rest.
+// An IPv6-only peer (registered over IPv6: its srflx is its own IPv6
+// address) met by a side registered over IPv4: socket 0 cannot reach that
+// srflx, so it is checked from the IPv6 socket; between sides of one
+// family the strategy probes the srflx and it is not checked.
+TEST(CheckList, APeerOfTheOtherFamilyIsCheckedAtItsSrflxFromTheV6Socket) {
+  const std::vector<Endpoint> v6_only_host{ep("[2001:db8:1::2]:40000")};
+  CheckListInput in{v6_only_host, ep("[2001:db8:1::2]:40000"), ep("198.51.100.101:40000"), SocketId{7}, {}, std::nullopt};
+  auto pairs = check_list(in);
+  ASSERT_EQ(pairs.size(), 1u);
+  EXPECT_EQ(pairs[0].socket, 7u);
+  EXPECT_EQ(pairs[0].remote.endpoint, v6_only_host[0]);
+  EXPECT_EQ(pairs[0].remote.type, CandidateType::kHost);
+
+  in.own_observed = ep("[2001:db8:2::2]:40001");  // both IPv6-only: the strategy's
+  in.v6_socket = SocketId{0};
+  EXPECT_TRUE(check_list(in).empty());
+
+  // The IPv6-only side (socket 0 is its IPv6 socket) checks a dual-stack
+  // peer's IPv6 host candidates, never its IPv4 ones (no common NAT).
+  const std::vector<Endpoint> dual_host{ep("100.64.1.2:40000"), ep("[2001:db8:1::2]:40002")};
+  pairs = check_list(CheckListInput{dual_host, ep("198.51.100.101:40000"), ep("[2001:db8:2::2]:40001"), SocketId{0}, {}, std::nullopt});
+  ASSERT_EQ(pairs.size(), 1u);
+  EXPECT_EQ(pairs[0].socket, 0u);
+  EXPECT_EQ(pairs[0].remote.endpoint, dual_host[1]);
+}
+
+// The peer's IPv6 reflexive endpoint (NatInfo::reflexive_v6): a srflx
+// pair from our IPv6 socket, below every host pair; dropped where a host
+// candidate has its address (no NAT66), without an IPv6 socket, when it is
+// not IPv6 or makes no sense.
+TEST(CheckList, ThePeersIpv6ReflexiveEndpointIsASrflxPair) {
+  const std::vector<Endpoint> host{ep("100.64.0.3:40000"), ep("[2001:db8:0:2::2]:40000")};
+  CheckListInput in{host, ep("198.51.100.102:40000"), ep("198.51.100.102:40001"), SocketId{7}, {}, std::nullopt};
+  in.peer_reflexive_v6 = ep("[2001:db8:99::2]:50000");  // behind a NAT66: another address
+  auto pairs = check_list(in);
+  ASSERT_EQ(pairs.size(), 3u);
+  EXPECT_EQ(pairs[2].remote.type, CandidateType::kServerReflexive);
+  EXPECT_EQ(pairs[2].remote.endpoint, *in.peer_reflexive_v6);
+  EXPECT_EQ(pairs[2].socket, 7u);
+  EXPECT_EQ(pairs[2].remote.priority, candidate_priority(CandidateType::kServerReflexive, true));
+  EXPECT_LT(pairs[2].remote.priority, pairs[1].remote.priority);
+
+  for (const char* same_or_nonsense : {"[2001:db8:0:2::2]:40000", "[2001:db8:0:2::2]:40009", "[fe80::1]:5",
+                                       "[ff02::1]:5", "[::ffff:198.51.100.7]:5", "198.51.100.9:5"}) {
+    in.peer_reflexive_v6 = ep(same_or_nonsense);
+    EXPECT_EQ(check_list(in).size(), 2u) << same_or_nonsense;
+  }
+  in.peer_reflexive_v6 = ep("[2001:db8:99::2]:50000");
+  in.v6_socket.reset();
+  pairs = check_list(in);
+  EXPECT_TRUE(std::none_of(pairs.begin(), pairs.end(), [](const CandidatePair& p) { return p.remote.endpoint.address.is_v6(); }));
+}
+
 TEST(CheckList, HostileListsAreCappedDeduplicatedAndCleaned) {
   std::vector<Endpoint> host;
   for (const char* bad : {"224.0.0.1:1", "0.0.0.0:1", "[ff02::1]:1", "[fe80::1]:1", "100.64.0.2:0",
@@ -83,7 +137,7 @@ TEST(CheckList, HostileListsAreCappedDeduplicatedAndCleaned) {
                             40000});
   const IpAddress server = *IpAddress::parse("203.0.113.10");
   const CheckListInput in{host, ep("198.51.100.102:40000"), ep("[2001:db8::aa]:5"), SocketId{9},
-                          std::span<const IpAddress>(&server, 1)};
+                          std::span<const IpAddress>(&server, 1), std::nullopt};
   const auto pairs = check_list(in);
   ASSERT_EQ(pairs.size(), kMaxChecks);
   std::set<IpAddress> addresses;
