@@ -149,6 +149,8 @@ class WakeFd {
   int fd_;
 };
 
+constexpr int kSocketBuffer = 4 << 20;
+
 class Node {
  public:
   Node(rendezvous::Server& server, const RendezvousServerRunOptions& options) : server_(server), options_(options) {}
@@ -158,6 +160,11 @@ class Node {
     UdpPortsOptions port_options;
     port_options.batch = kBatch;
     port_options.max_datagram = kMaxDatagram;
+    // Thousands of phones answer a refresh wave or a connect burst at once;
+    // with the kernel's default (~208 KiB, a few hundred datagrams) a burst
+    // that arrives while the loop is descheduled is dropped and costs each
+    // client a 500 ms retransmission. Capped by net.core.rmem_max/wmem_max.
+    port_options.socket_buffer = kSocketBuffer;
     auto opened = UdpPorts::open(options_.listen.front().at, port_options);
     if (!opened)
       return Unexpected{opened.error() + " (is the address configured on this host and the port free?)"};
