@@ -3,8 +3,8 @@
 // tests of issue 20 run it: 203.0.113.10, UDP/TCP 3478 and TLS 443 with
 // use-auth-secret (a fresh secret), a PKI made for the run whose server
 // certificate names 203.0.113.10 (the rendezvous's TLS listener may share
-// it), relaying only to the server's own addresses (the peers' relayed
-// addresses). Stopped when the object goes away.
+// it), relaying only to `allowed_peers` (default: the server's own address,
+// where the peers' relayed addresses are). Stopped when the object goes away.
 #include <memory>
 #include <string>
 
@@ -21,7 +21,8 @@ struct LabCoturn {
 };
 
 // Starts coturn in `lab`'s server host with its files in `dir`; check ready().
-inline std::unique_ptr<LabCoturn> start_lab_coturn(const Lab& lab, const std::string& dir) {
+inline std::unique_ptr<LabCoturn> start_lab_coturn(const Lab& lab, const std::string& dir,
+                                                   const std::string& allowed_peers = "203.0.113.10") {
   auto coturn = std::make_unique<LabCoturn>();
   auto& s = coturn->settings;
   s.dir = dir;
@@ -29,7 +30,7 @@ inline std::unique_ptr<LabCoturn> start_lab_coturn(const Lab& lab, const std::st
   s.port = 3478;
   s.tls_port = 443;
   s.secret = test_support::random_secret();
-  s.allowed_peers = s.address;
+  s.allowed_peers = allowed_peers;
   s.pki = test_support::make_test_pki(dir, s.address, coturn->error);
   if (!s.pki) {
     coturn->error = "no test PKI: " + coturn->error;

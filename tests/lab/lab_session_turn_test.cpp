@@ -27,7 +27,9 @@
 
 #include "../support/coturn.hpp"
 #include "../support/scratch_dir.hpp"
+#include "lab_coturn.hpp"
 #include "lab_harness.hpp"
+#include "lab_stdio_pair.hpp"
 
 namespace natpunch::lab {
 namespace {
@@ -68,23 +70,10 @@ TEST_P(SessionThroughCoturn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn
   const test_support::ScratchDir scratch("natpunch_lab_" + lab.id());
   const std::string dir = scratch.path();
 
-  test_support::CoturnSettings settings;
-  settings.dir = dir;
-  settings.address = kServer;
-  settings.port = 3478;
-  settings.tls_port = 443;
-  settings.secret = test_support::random_secret();
   // The peers' relayed addresses are the server's own (one-sided: b's public address too).
-  settings.allowed_peers = row.allowed_peers;
-  std::string error;
-  settings.pki = test_support::make_test_pki(dir, kServer, error);
-  ASSERT_TRUE(settings.pki) << error;
-  const std::string conf = test_support::write_coturn_config(settings);
-  auto turn_argv = lab.in("server");
-  turn_argv.insert(turn_argv.end(), {"sh", "-c", "exec turnserver -c '" + conf + "' >'" + dir + "/coturn.log' 2>&1"});
-  BackgroundProcess coturn(turn_argv);
-  ASSERT_TRUE(test_support::wait_for_tcp_listener("ip netns exec " + lab.netns("server") + " ", 443));
-  ASSERT_TRUE(lab.wait_for_udp_listener("203.0.113.10:3478"));
+  const auto coturn = start_lab_coturn(lab, dir, row.allowed_peers);
+  ASSERT_TRUE(coturn->ready()) << coturn->error;
+  const auto& settings = coturn->settings;
 
   auto rv_argv = lab.in("server");
   rv_argv.insert(rv_argv.end(), {natpunch_binary(), "rendezvous", "--listen", "203.0.113.10:7000", "--stun-alt",
@@ -97,26 +86,15 @@ TEST_P(SessionThroughCoturn, TwoPeersThatDoNotPunchRelayRandomBytesThroughCoturn
 
   // Each side sends its file once its TURN route carries traffic (it says
   // so on stderr); the session ends once both inputs ended.
-  const auto side = [&](const std::string& name, const std::string& command) {
-    const std::string err = dir + "/" + name + ".err";
-    return "ip netns exec " + lab.netns(name) + " sh -c '(i=0; until grep -q \"carries the relayed traffic\" " + err +
-           " 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; cat " + dir + "/" + name + ".bin) | " +
-           natpunch_binary() + " " + command +
-           " --rendezvous 203.0.113.10:7000 --force-relay --no-nat-probe --json --stdio --wait 15 >" + dir + "/" +
-           name + ".out 2>" + err + "'";
-  };
-  const std::string script =
-      "cd " + dir + " && head -c 16000 /dev/urandom >a.bin && head -c 16000 /dev/urandom >b.bin && (" +
-      side("b", "listen --accept-any" + row.b_flags) + " & echo $! >b.pid) && " +
-      "for i in $(seq 100); do id=$(grep -o '\"identity\":\"[0-9a-f]*\"' b.err 2>/dev/null | head -1 | cut -d'\"' -f4); "
-      "[ -n \"$id\" ] && break; sleep 0.05; done; export id; " +
-      "timeout 30 " +
-      side("a", "connect --peer $id --turn-transport " + row.transport_a + " --turn-ca " + settings.pki->ca +
-                    (row.rendezvous_a == "tls" ? " --rendezvous-tls-port 8443 --rendezvous-tls-ca " + settings.pki->ca
-                                               : std::string())) +
-      "; echo connect=$?; "
-      "for i in $(seq 100); do kill -0 $(cat b.pid) 2>/dev/null || break; sleep 0.1; done; kill $(cat b.pid) 2>/dev/null; "
-      "cmp a.bin b.out && echo a-to-b-intact; cmp b.bin a.out && echo b-to-a-intact";
+  StdioPair pair;
+  pair.ready_pattern = "carries the relayed traffic";
+  pair.options = "--rendezvous 203.0.113.10:7000 --force-relay --no-nat-probe --json --stdio --wait 15";
+  pair.b_command = "listen --accept-any" + row.b_flags;
+  pair.a_command = "connect --peer $id --turn-transport " + row.transport_a + " --turn-ca " + settings.pki->ca +
+                   (row.rendezvous_a == "tls" ? " --rendezvous-tls-port 8443 --rendezvous-tls-ca " + settings.pki->ca
+                                              : std::string());
+  pair.timeout_s = 30;
+  const std::string script = stdio_pair_script(lab, dir, pair);
   const auto r = run(script + " 2>&1");
   const auto err_of = [&](const std::string& name) { return file_text(dir + "/" + name + ".err"); };
   const auto tail = [&](const std::string& name) {

@@ -17,6 +17,7 @@
 #include "../support/coturn.hpp"
 #include "../support/scratch_dir.hpp"
 #include "lab_harness.hpp"
+#include "lab_stdio_pair.hpp"
 
 namespace natpunch::lab {
 namespace {
@@ -55,26 +56,19 @@ TEST(TurnCredentialsInLab, ARelayedSessionOutlivesItsTurnCredentials) {
 
   // Each side waits until TURN carries its relayed traffic, then sends its
   // 4 chunks 4 s apart; the session ends once both inputs ended.
-  const auto side = [&](const std::string& name, const std::string& command) {
-    const std::string err = dir + "/" + name + ".err";
-    return "ip netns exec " + lab.netns(name) + " sh -c '(i=0; until grep -q \"carries the relayed traffic\" " + err +
-           " 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; date +%s >" + dir + "/" + name +
-           ".start; for c in 1 2 3 4; do dd if=" + dir + "/" + name +
+  StdioPair pair;
+  pair.ready_pattern = "carries the relayed traffic";
+  pair.feed = [&](const std::string& name) {
+    return "date +%s >" + dir + "/" + name + ".start; for c in 1 2 3 4; do dd if=" + dir + "/" + name +
            ".bin bs=4000 skip=$((c-1)) count=1 2>/dev/null; [ $c -lt 4 ] && sleep 4; done; date +%s >" + dir + "/" +
-           name + ".end) | " + natpunch_binary() + " " + command +
-           " --rendezvous 203.0.113.10:7000 --force-relay --no-nat-probe --json --stdio --wait 15 >" + dir + "/" +
-           name + ".out 2>" + err + "'";
+           name + ".end";
   };
-  const std::string script =
-      "cd " + dir + " && head -c 16000 /dev/urandom >a.bin && head -c 16000 /dev/urandom >b.bin && (" +
-      side("b", "listen --accept-any") + " & echo $! >b.pid) && " +
-      "for i in $(seq 100); do id=$(grep -o '\"identity\":\"[0-9a-f]*\"' b.err 2>/dev/null | head -1 | cut -d'\"' -f4); "
-      "[ -n \"$id\" ] && break; sleep 0.05; done; export id; timeout 45 " +
-      side("a", "connect --peer $id") +
-      "; echo connect=$?; "
-      "for i in $(seq 100); do kill -0 $(cat b.pid) 2>/dev/null || break; sleep 0.1; done; kill $(cat b.pid) 2>/dev/null; "
-      "echo sent-for=$(( $(cat a.end) - $(cat a.start) )); "
-      "cmp a.bin b.out && echo a-to-b-intact; cmp b.bin a.out && echo b-to-a-intact";
+  pair.options = "--rendezvous 203.0.113.10:7000 --force-relay --no-nat-probe --json --stdio --wait 15";
+  pair.b_command = "listen --accept-any";
+  pair.a_command = "connect --peer $id";
+  pair.timeout_s = 45;
+  pair.before_compare = "echo sent-for=$(( $(cat a.end) - $(cat a.start) )); ";
+  const std::string script = stdio_pair_script(lab, dir, pair);
   const auto r = run(script + " 2>&1");
   const auto err_of = [&](const std::string& name) { return file_text(dir + "/" + name + ".err"); };
   const auto tail = [&](const std::string& name) {

@@ -11,6 +11,7 @@
 
 #include "../support/coturn.hpp"
 #include "lab_harness.hpp"
+#include "lab_stdio_pair.hpp"
 
 namespace natpunch::lab {
 namespace {
@@ -143,21 +144,14 @@ TEST(TurnThroughUdpLimit, ThrottledPeerConnectsAndRandomBytesArriveIntact) {
   std::filesystem::create_directories(dir);
   // Each side: wait until its own report says the session is open, then
   // send its file; the session ends once both inputs ended.
-  const auto side = [&](const std::string& name, const std::string& command) {
-    const std::string err = dir + "/" + name + ".err";
-    return "ip netns exec " + lab.netns(name) + " sh -c '(i=0; until grep -q \"connected to\" " + err +
-           " 2>/dev/null || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done; cat " + dir + "/" + name + ".bin) | " +
-           natpunch_binary() + " " + command + " --rendezvous 203.0.113.10:7000 --json --stdio --wait 20 >" + dir +
-           "/" + name + ".out 2>" + err + "'";
-  };
-  const std::string script =
-      "cd " + dir + " && head -c 16000 /dev/urandom >a.bin && head -c 16000 /dev/urandom >b.bin && (" +
-      side("b", "listen --accept-any") + " & echo $! >b.pid) && " +
-      "for i in $(seq 100); do id=$(grep -o '\"identity\":\"[0-9a-f]*\"' b.err 2>/dev/null | head -1 | cut -d'\"' -f4); "
-      "[ -n \"$id\" ] && break; sleep 0.05; done; export id; " +
-      "timeout 40 " + side("a", "connect --peer $id") + "; echo connect=$?; " +
-      "for i in $(seq 100); do kill -0 $(cat b.pid) 2>/dev/null || break; sleep 0.1; done; kill $(cat b.pid) 2>/dev/null; "
-      "cmp a.bin b.out && echo a-to-b-intact; cmp b.bin a.out && echo b-to-a-intact";
+  StdioPair pair;
+  pair.ready_pattern = "connected to";
+  pair.ready_polls = 400;
+  pair.options = "--rendezvous 203.0.113.10:7000 --json --stdio --wait 20";
+  pair.b_command = "listen --accept-any";
+  pair.a_command = "connect --peer $id";
+  pair.timeout_s = 40;
+  const std::string script = stdio_pair_script(lab, dir, pair);
   const auto r = run(script + " 2>&1");
   const auto tail = [&](const std::string& name) { return run("tail -c 1500 " + dir + "/" + name + ".err").output; };
   EXPECT_NE(r.output.find("connect=0"), std::string::npos) << r.output << "\na: " << tail("a") << "\nb: " << tail("b");
