@@ -200,6 +200,7 @@ class PeerSessionMachine {
   // The rendezvous it talks to now (config.client.server, or one of the
   // alternate_servers after a failover), and how often it moved.
   const Endpoint& server() const { return client_.server(); }
+  const rendezvous::Client& rendezvous_client() const { return client_; }
   std::uint64_t failovers() const { return failovers_; }
   // Unanswered this long, a registration attempt moves to the next server.
   static constexpr Duration kFailoverAfter = seconds(3);

@@ -333,9 +333,11 @@ void TurnRoute::start_replacement(TimePoint now) {
   turn::ClientConfig config = servers_[chosen_];
   if (credentials_)
     if (auto fresh = credentials_(now, config)) config.credentials = std::move(*fresh);
-  // Another link than the last: a new 5-tuple at the server (a TCP/TLS
-  // link, or a UDP socket the server has no allocation for).
-  const SocketId socket = last_socket_ == kSocket ? kSecondSocket : kSocket;
+  // Another link than the last (and than the one still relaying): a new
+  // 5-tuple at the server (a TCP/TLS link, or a UDP socket the server has
+  // no allocation for).
+  const SocketId used = current_ ? current_->socket : last_socket_;
+  const SocketId socket = used == kSocket ? kSecondSocket : kSocket;
   last_socket_ = socket;
   open_lane(now, next_, socket, config);
   service(now);
@@ -343,7 +345,10 @@ void TurnRoute::start_replacement(TimePoint now) {
 
 void TurnRoute::replacement_failed(TimePoint now, const turn::TurnError& error) {
   ++attempts_;
-  if (worth_retrying(error.kind) && attempts_ < static_cast<int>(kRetryGaps.size())) {
+  // Credentials refused: once more if the source may have fresher ones by
+  // then (the rendezvous answers the refresh it asked for with a new offer).
+  const bool fresher_credentials = credentials_ && error.kind == turn::ErrorKind::kWrongCredentials && attempts_ == 1;
+  if ((worth_retrying(error.kind) || fresher_credentials) && attempts_ < static_cast<int>(kRetryGaps.size())) {
     retry_at_ = now + kRetryGaps[static_cast<std::size_t>(attempts_ - 1)];
     return;
   }

@@ -35,9 +35,10 @@
 //      server refuses (401/441: it re-checks the credentials' expiry) is
 //      make-before-break: the old allocation relays until the new one has
 //      heard the peer. Attempts that fail are retried kRetryGaps apart; an
-//      attempt refused for its credentials (static ones now wrong), or all
-//      retries used up, ends the route (poll_failure: one line naming the
-//      server).
+//      attempt refused for its credentials ends the route (poll_failure:
+//      one line naming the server) -- static ones at once, those from the
+//      source after one more try (an offer may be on its way) -- and so do
+//      all retries used up.
 //
 // One-sided (the peer has no TURN route of its own, or its allocation
 // failed: session/peer_turn_path.hpp): the peer sends to our relayed

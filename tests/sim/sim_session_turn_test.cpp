@@ -459,24 +459,11 @@ TEST(SessionTurnReallocation, ARestartedServerIsFoundByARefreshAndNewAllocations
   std::cout << "restart: arrived during 10 s: a " << during.first << "/100, b " << during.second << "/100\n";
 }
 
-// TURN REST credentials minted by the session from the server's secret,
-// valid 20 s; the server grants 10 s allocations and re-checks expiry on
-// Refresh (401 once the username expired). Each time, a new allocation
-// with freshly minted credentials takes over before the old one ends:
-// nothing is lost and the stream never leaves TURN.
-TEST(SessionTurnReallocation, ARefreshRefusedForExpiredCredentialsMeansFreshOnesAndNothingLost) {
-  const std::string secret = "lab-secret";
-  constexpr std::int64_t kUnix = 1'700'000'000;
-  SessionWorld w(97);
-  auto& turn = w.add_turn_server();
-  turn.rest_secret = secret;
-  turn.unix_at_start = kUnix;
-  turn.granted_lifetime = 10;
-  turn.recheck_expiry_on_refresh = true;
-  open_on_turn(w, [&](session::SessionConfig& c) {
-    forced_relay_with_turn(c);
-    c.turn_secret = session::SessionConfig::TurnSecret{secret, seconds(20), kUnix, kTimeZero};
-  });
+// 70 s of traffic over a relay whose allocations last 10 s and whose
+// credentials expire after 20 s, refused on Refresh from then on: each
+// time a new allocation with fresh credentials takes over before the old
+// one ends, nothing is lost and the stream never leaves TURN.
+void expect_fresh_allocations_and_nothing_lost(SessionWorld& w, const testing::SimTurnServer& turn) {
   int n = 0;
   for (int round = 0; round < 7; ++round) {  // 70 s: past three TTLs
     n += exchange(w, 5, milliseconds(20), "r" + std::to_string(round));
@@ -491,8 +478,40 @@ TEST(SessionTurnReallocation, ARefreshRefusedForExpiredCredentialsMeansFreshOnes
     const auto& route = *p->machine().turn_route();
     EXPECT_GE(route.counters().replacements, 2u);
     EXPECT_EQ(route.counters().allocations, route.counters().replacements + 1);
-    for (const auto& line : warnings(*p)) EXPECT_NE(line.find("401"), std::string::npos) << line;
+    for (const auto& line : warnings(*p)) {
+      EXPECT_NE(line.find("TURN allocation expiring"), std::string::npos) << line;
+      EXPECT_NE(line.find("401"), std::string::npos) << line;
+    }
   }
+}
+
+// --turn with the server's secret: the session mints credentials (valid
+// 20 s) for each allocation.
+TEST(SessionTurnReallocation, ARefreshRefusedForExpiredMintedCredentialsMeansFreshOnesAndNothingLost) {
+  const std::string secret = "lab-secret";
+  constexpr std::int64_t kUnix = 1'700'000'000;
+  SessionWorld w(97);
+  auto& turn = w.add_turn_server();
+  turn.rest_secret = secret;
+  turn.unix_at_start = kUnix;
+  turn.granted_lifetime = 10;
+  turn.recheck_expiry_on_refresh = true;
+  open_on_turn(w, [&](session::SessionConfig& c) {
+    forced_relay_with_turn(c);
+    c.turn_secret = session::SessionConfig::TurnSecret{secret, seconds(20), kUnix, kTimeZero};
+  });
+  expect_fresh_allocations_and_nothing_lost(w, turn);
+}
+
+// The relay the rendezvous offers, its credentials valid 20 s: each new
+// allocation takes the rendezvous's latest offer.
+TEST(SessionTurnReallocation, ARefreshRefusedForExpiredOfferedCredentialsMeansTheLatestOfferAndNothingLost) {
+  testing::SimTurnServer* relay = nullptr;
+  const auto world = offered_relay_world(103, seconds(20), 0, relay);
+  relay->granted_lifetime = 10;
+  relay->recheck_expiry_on_refresh = true;
+  open_on_turn(*world, [](session::SessionConfig& c) { c.plan.relay_only = true; });
+  expect_fresh_allocations_and_nothing_lost(*world, *relay);
 }
 
 // Static credentials that the server no longer accepts: the new allocation
