@@ -78,7 +78,7 @@ TEST(RendezvousCli, TwoClientsGetMatchingSessionsAndRelayBothWays) {
   auto b_seen = (*b)->wait_registered(5s);
   ASSERT_TRUE(a_seen) << a_seen.error();
   ASSERT_TRUE(b_seen) << b_seen.error();
-  EXPECT_EQ(*a_seen, (*a)->socket().bound_endpoint());
+  EXPECT_EQ(*a_seen, (*a)->local_endpoint());
 
   auto callee = std::async(std::launch::async, [&] { return (*b)->wait_for_session(5s); });
   auto sa = (*a)->connect(b_config.identity.public_key, 5s);
@@ -191,7 +191,7 @@ TEST_P(DualStackWildcards, BothFamiliesListenOnOnePort) {
     ASSERT_TRUE(client) << client.error();
     auto seen = (*client)->wait_registered(5s);
     ASSERT_TRUE(seen) << seen.error();
-    EXPECT_EQ(*seen, (*client)->socket().bound_endpoint());
+    EXPECT_EQ(*seen, (*client)->local_endpoint());
   }
   EXPECT_EQ(server.interrupt_and_wait(), 0);
 }
