@@ -92,7 +92,7 @@ struct SessionConfig {
   // rendezvous relay once it carries the peer's datagrams: this server
   // (the user's), else, with use_offered_turn, the first the rendezvous
   // offered that speaks turn_transport. Allocated when the session is
-  // paired; its link is socket TurnRoute::kSocket.
+  // paired; its links are sockets TurnRoute::kSocket / kSecondSocket.
   std::optional<turn::ClientConfig> turn;
   // With `turn`: its credentials are minted from this TURN REST secret
   // (coturn's static-auth-secret) for each allocation, valid `ttl` -- the
