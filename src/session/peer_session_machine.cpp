@@ -80,6 +80,7 @@ void PeerSessionMachine::progress(SessionProgress::Kind kind, std::string messag
   p.message = std::move(message);
   p.strategy = std::move(strategy);
   p.endpoint = std::move(endpoint);
+  if (kind == SessionProgress::Kind::kRegistered) p.transport = info_.rendezvous_transport;
   events_.push_back(session_event::Progress{std::move(p)});
 }
 

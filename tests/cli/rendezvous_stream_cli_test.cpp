@@ -328,6 +328,50 @@ TEST(RendezvousStreamCli, TurnAllocateWithoutStreamFallbackWhereOnlyTcpAnswersSa
   EXPECT_EQ(err, "error: " + j.value("error", "") + "\n") << "one line, the same words";
 }
 
+struct NoStunCase {
+  const char* name;
+  bool udp_swallowed;  // else the rendezvous answers over UDP (but not STUN: no --stun-alt)
+  const char* says;
+  const char* never_says;
+};
+
+class NoStunAnswer : public testing::TestWithParam<NoStunCase> {};
+
+// `connect` learning its NAT gets no STUN answer: it says why once it has
+// registered -- UDP blocked on this network (nothing came back over UDP,
+// the registration went over TCP) or a rendezvous without --stun-alt (it
+// answers its registration over UDP) -- never blaming the server for the
+// network. The peer is unknown: once the connector waits for it, Ctrl-C.
+TEST_P(NoStunAnswer, SaysWhyByHowItRegistered) {
+  const auto& c = GetParam();
+  auto s = start_server(true, nullptr);
+  ASSERT_TRUE(s);
+  SilentUdpPort silent;
+  const std::string rendezvous = c.udp_swallowed ? "127.0.0.1:" + std::to_string(silent.port) : s->udp;
+  // stderr (the progress lines) read as stdout.
+  natpunch::test_support::ChildProcess connector(
+      "/bin/sh", {"-c", "exec " + std::string(NATPUNCH_BINARY) + " connect --rendezvous " + rendezvous +
+                            " --rendezvous-tcp-port " + std::to_string(s->tcp) + " --rendezvous-tls-port 0 --peer " +
+                            std::string(64, 'a') + " --wait 15 2>&1"});
+  std::string err;
+  while (auto line = connector.read_line(10000ms)) {
+    err += *line + "\n";
+    if (line->find("is not registered") != std::string::npos) break;  // waiting for the peer: all was said
+  }
+  EXPECT_EQ(connector.interrupt_and_wait(), 130) << err;
+  EXPECT_NE(err.find(c.says), std::string::npos) << err;
+  EXPECT_EQ(err.find(c.never_says), std::string::npos) << err;
+  const auto registered = err.find("registered at"), why = err.find(c.says);
+  EXPECT_LT(registered, why) << "said once the registration shows which: " << err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Networks, NoStunAnswer,
+    testing::Values(NoStunCase{"UdpBlocked", true, "warning: UDP is blocked on this network", "--stun-alt"},
+                    NoStunCase{"ServerWithoutStunAlt", false, "though it answers over UDP (start it with --stun-alt",
+                               "UDP is blocked"}),
+    [](const testing::TestParamInfo<NoStunCase>& info) { return std::string(info.param.name); });
+
 // Ctrl-C while the connector's fallback blocks in a TCP connect or a TLS
 // handshake (both wait up to 3 s for a server that drops SYNs or never
 // answers): it ends within a second with the usual report and exit 130,
