@@ -189,16 +189,22 @@ Result<io::PeerSessionConfig, Error> prepare(const SessionOptions& o) {
   config.should_stop = o.should_stop;
   if (!o.rendezvous_tls_ca.empty() && !std::filesystem::is_regular_file(o.rendezvous_tls_ca))
     return bad_input("rendezvous TLS CA file '" + o.rendezvous_tls_ca + "' does not exist");
-  config.fallback.enabled = o.stream_fallback;
-  config.fallback.tcp_port = o.rendezvous_tcp_port;
-  config.fallback.tls = o.rendezvous_tls_port != 0;
-  config.fallback.tls_port = o.rendezvous_tls_port;
-  config.fallback.tls_options.ca_file = o.rendezvous_tls_ca;
-  config.fallback.tls_options.server_name = o.rendezvous_tls_name;
+  config.fallback = io::rendezvous_fallback(o);
   return config;
 }
 
 }  // namespace
+
+io::RendezvousFallback io::rendezvous_fallback(const SessionOptions& o) {
+  io::RendezvousFallback f;
+  f.enabled = o.stream_fallback;
+  f.tcp_port = o.rendezvous_tcp_port;
+  f.tls = o.rendezvous_tls_port != 0;
+  f.tls_port = o.rendezvous_tls_port;
+  f.tls_options.ca_file = o.rendezvous_tls_ca;
+  f.tls_options.server_name = o.rendezvous_tls_name;
+  return f;
+}
 
 Result<std::unique_ptr<Session>, Error> connect(const SessionOptions& options,
                                                 const std::string& peer_public_key) {

@@ -78,7 +78,7 @@ TEST(RendezvousCli, TwoClientsGetMatchingSessionsAndRelayBothWays) {
   auto b_seen = (*b)->wait_registered(5s);
   ASSERT_TRUE(a_seen) << a_seen.error();
   ASSERT_TRUE(b_seen) << b_seen.error();
-  EXPECT_EQ(*a_seen, (*a)->socket().bound_endpoint());
+  EXPECT_EQ(*a_seen, (*a)->local_endpoint());
 
   auto callee = std::async(std::launch::async, [&] { return (*b)->wait_for_session(5s); });
   auto sa = (*a)->connect(b_config.identity.public_key, 5s);

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/loopback_udp.hpp"
 #include "../support/run_command.hpp"
 #include "../support/scratch_dir.hpp"
 #include "cli_processes.hpp"
@@ -35,27 +36,7 @@ using namespace std::chrono_literals;
 using natpunch::cli_test::Process;
 using natpunch::cli_test::read_event;
 using natpunch::cli_test::Rendezvous;
-
-// A loopback UDP port that swallows datagrams.
-struct SilentUdpPort {
-  int fd = -1;
-  std::uint16_t port = 0;
-  // `wanted`: that port number (port stays 0 when it is taken); 0: any.
-  explicit SilentUdpPort(std::uint16_t wanted = 0) {
-    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(wanted);
-    socklen_t n = sizeof a;
-    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), n) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n) == 0)
-      port = ntohs(a.sin_port);
-  }
-  ~SilentUdpPort() {
-    if (fd >= 0) ::close(fd);
-  }
-};
+using natpunch::test_support::SilentUdpPort;
 
 // A self-signed certificate for 127.0.0.1 (its own CA), made with openssl.
 struct Certificate {
@@ -324,10 +305,11 @@ TEST(RendezvousStreamCli, ProbeWhereOnlyTcpAnswersSaysUdpIsBlockedInOneLine) {
   EXPECT_LT(took, 10s) << "bounded: STUN's retransmissions, then 1.5 s per check";
 }
 
-// `turn allocate --rendezvous` registers over UDP only (not yet over
-// TCP/TLS): where UDP gets no answer but the rendezvous answers over TCP on
-// the same port number, it says so in one line and names the way around.
-TEST(RendezvousStreamCli, TurnAllocateWhereOnlyTcpAnswersSaysUdpIsBlockedInOneLine) {
+// `turn allocate --rendezvous --no-stream-fallback` registers over UDP
+// only: where UDP gets no answer but the rendezvous answers over TCP on the
+// same port number, it says so in one line and names the way around (the
+// fallback itself: TurnCli.RendezvousOverTcpWhereUdpIsBlocked).
+TEST(RendezvousStreamCli, TurnAllocateWithoutStreamFallbackWhereOnlyTcpAnswersSaysUdpIsBlocked) {
   auto s = start_server(true, nullptr);
   ASSERT_TRUE(s);
   SilentUdpPort silent(s->tcp);  // UDP silent, TCP the rendezvous's: one port number
@@ -335,14 +317,14 @@ TEST(RendezvousStreamCli, TurnAllocateWhereOnlyTcpAnswersSaysUdpIsBlockedInOneLi
   TempDir dir;
   const auto r = natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) +
                                                     " turn allocate --rendezvous 127.0.0.1:" + std::to_string(s->tcp) +
-                                                    " --timeout 2 --json 2>" + dir.file("err"));
+                                                    " --no-stream-fallback --timeout 2 --json 2>" + dir.file("err"));
   const auto err = natpunch::test_support::run_command("cat " + dir.file("err")).output;
   EXPECT_EQ(r.exit_code, 1) << r.output << err;
   const auto j = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.output;
   EXPECT_EQ(j.value("udp_blocked", false), true) << j.dump();
   EXPECT_NE(j.value("error", "").find("UDP is blocked"), std::string::npos) << j.dump();
-  EXPECT_NE(j.value("error", "").find("--server"), std::string::npos) << j.dump();
+  EXPECT_NE(j.value("error", "").find("--no-stream-fallback"), std::string::npos) << j.dump();
   EXPECT_EQ(err, "error: " + j.value("error", "") + "\n") << "one line, the same words";
 }
 
