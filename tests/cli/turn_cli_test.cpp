@@ -194,7 +194,12 @@ TEST_P(TurnCliTransports, TwoPeerRelaysCarryDatagramsThroughCoturn) {
     turn::ClientConfig config;
     config.server = server;
     config.transport = transport;
-    const auto minted = turn::mint_rest_credentials(coturn_->settings.secret, "relay-" + std::to_string(i), unix_now,
+    // One user per row and peer: the rows share the suite's coturn (user-quota=1),
+    // and right after the udp row had closed its allocations coturn still
+    // counted them: the tcp row, minted in the same second under the same
+    // names, got 486 Allocation Quota Reached.
+    const auto minted = turn::mint_rest_credentials(coturn_->settings.secret,
+                                                    "relay-" + std::string(c.name) + "-" + std::to_string(i), unix_now,
                                                     std::chrono::seconds(600));
     ASSERT_TRUE(minted);
     config.credentials = minted->credentials;
