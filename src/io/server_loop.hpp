@@ -3,8 +3,9 @@
 // rendezvous::ServerMachine, ...) on its UDP ports with the one real-time
 // loop (io/machine_driver.hpp: recvmmsg/sendmmsg batches, the machine's
 // timers) until SIGINT or SIGTERM, reporting counters every
-// `stats_interval` and once at the end. The STUN server keeps its own
-// multi-threaded fast path (io/stun_server_runner.*). Servers with more
+// `stats_interval` and once at the end. Every server runs on it: the
+// rendezvous, the measure server, and each `stun-server` worker thread
+// (io/stun_server_runner.*, answers written in place). Servers with more
 // than datagrams (the rendezvous: TCP/TLS, a message bus) watch their other
 // descriptors through the ports (UdpPorts::watch) and do periodic work in
 // on_tick.
@@ -41,10 +42,13 @@ void serve_until_signal(M& machine, UdpPorts& ports, OnEvent&& on_event, const S
   run_machine(
       machine, ports,
       [&] {
-        if (options.on_tick) options.on_tick(Clock::now());
-        if (stats && Clock::now() >= next_stats) {
-          options.on_stats(false);
-          next_stats = std::max(next_stats + options.stats_interval, Clock::now());
+        if (options.on_tick || stats) {  // one clock read per look
+          const TimePoint now = Clock::now();
+          if (options.on_tick) options.on_tick(now);
+          if (stats && now >= next_stats) {
+            options.on_stats(false);
+            next_stats = std::max(next_stats + options.stats_interval, Clock::now());
+          }
         }
         return stop.requested();
       },
