@@ -109,7 +109,11 @@ void answer_in_place(M& machine, P& ports, TimePoint now, const Arrival& arrival
 }
 
 struct DriveOptions {
-  Duration stop_poll = milliseconds(100);  // longest wait between two looks at the stop predicate
+  // Longest wait between two looks at the stop predicate. Duration::max():
+  // none; only the machine's deadlines and the ports' wake-ups (a stop
+  // signal's descriptor, watched ones) end a wait -- no timer is armed for
+  // an idle wait, which on a VM saves a timer programming per sleep.
+  Duration stop_poll = milliseconds(100);
 };
 
 // Runs until stop() holds (checked before every wait, and between batches
@@ -186,7 +190,7 @@ std::uint64_t run_machine(M& machine, P& ports, Stop&& stop, OnEvent&& on_event,
       now = Clock::now();
       continue;
     }
-    TimePoint until = now + options.stop_poll;
+    TimePoint until = options.stop_poll == Duration::max() ? TimePoint::max() : now + options.stop_poll;
     if (deadline) until = std::min(until, *deadline);
     if (auto arrival = ports.receive(until)) {
       now = Clock::now();

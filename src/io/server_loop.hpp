@@ -25,6 +25,8 @@ struct ServeOptions {
   // Called at every look at the stop predicate (between batches, and at
   // least every stop_poll): a server's periodic work beside its machine.
   std::function<void(TimePoint now)> on_tick;
+  // Duration::max(): no periodic look (a server whose work is all in its
+  // batches; the stop signal still wakes it at once).
   Duration stop_poll = seconds(1);
 };
 

@@ -357,7 +357,9 @@ std::optional<Arrival> UdpPorts::receive(TimePoint until) {
     free_watches_.insert(free_watches_.end(), freed_this_wait_.begin(), freed_this_wait_.end());
     freed_this_wait_.clear();
     std::array<epoll_event, 64> events{};
-    const int n = ::epoll_pwait2(epoll_fd_, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
+    // TimePoint::max(): until a descriptor is ready, no timer armed.
+    const int n = ::epoll_pwait2(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                                 until == TimePoint::max() ? nullptr : &timeout, nullptr);
     if (n < 0 && errno != EINTR) {
       note_error("cannot wait for datagrams: " + describe_errno(errno));
       return std::nullopt;
