@@ -138,16 +138,18 @@ std::string UdpPorts::bind_socket(SocketId id, const Endpoint& at, const SocketO
     ::close(fd);
     return what + ": " + describe_errno(error);
   };
+  if (family == AF_INET6 && options_.v6_only) {
+    const int one = 1;
+    if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) return fail("cannot make a UDP socket IPv6-only");
+  }
   const auto bind_to = [&](const Endpoint& e) {
     sockaddr_storage address{};
     const socklen_t length = to_sockaddr(e, family, address);
     return ::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0;
   };
-  const int one = 1;
-  if (options_.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+  const int reuse = 1;
+  if (options_.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuse, sizeof reuse) != 0)
     return fail("cannot share " + at.to_string() + " (SO_REUSEPORT)");
-  if (options_.v6_only && family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
-    return fail("cannot make " + at.to_string() + " IPv6-only");
   // A port the machine chose that is taken: any will do (it hears which).
   if (!bind_to(at) && !(options && at.port != 0 && errno == EADDRINUSE && bind_to(Endpoint{at.address, 0})))
     return fail("cannot bind UDP socket to " + at.to_string());

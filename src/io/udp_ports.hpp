@@ -57,12 +57,14 @@ struct UdpPortsOptions {
   std::size_t max_datagram = 65507;  // largest datagram received whole; longer ones are dropped
   std::size_t batch = 8;             // datagrams per recvmmsg() / sendmmsg()
   int socket_buffer = 0;             // SO_SNDBUF / SO_RCVBUF of every socket, bytes; 0: the kernel's default
+  // IPv6 sockets take IPv6 only (IPV6_V6ONLY). For a set that also binds
+  // IPv4 sockets: a dual-stack [::]:P holds 0.0.0.0:P as well, so the
+  // IPv4 socket of the same port could not bind, and IPv4 datagrams would
+  // arrive on the IPv6 socket as v4-mapped addresses.
+  bool v6_only = false;
   // SO_REUSEPORT on every socket: several ports objects (one per thread)
   // share one address and the kernel spreads datagrams over them by 4-tuple.
   bool reuse_port = false;
-  // IPV6_V6ONLY on IPv6 sockets (an IPv4 server may share the port);
-  // otherwise the kernel's default, dual-stack on Linux.
-  bool v6_only = false;
   std::size_t max_reply = 2048;  // longest in-place answer (reply_buffer())
 };
 
