@@ -74,6 +74,7 @@ int run(const StunServerOptions& o) {
   config.software = o.software;
   apply(o.limits, config.rate_limit);
   config.hash_seed = io::os_random_seed();
+  stun::Server server(config);
 
   io::StunServerRunOptions run_options;
   run_options.stats_interval = std::chrono::seconds(o.stats_interval);
@@ -92,7 +93,7 @@ int run(const StunServerOptions& o) {
     else
       std::cout << (final ? "stopped: " : "stats: ") << counters_line(c) << std::endl;
   };
-  auto result = io::run_stun_server(config, run_options);
+  auto result = io::run_stun_server(server, run_options);
   if (!result) {
     std::cerr << "error: " << result.error() << "\n";
     return kExitNoAnswer;
@@ -128,7 +129,7 @@ void add_stun_server_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Example (two addresses on this host):\n"
       "  natpunch stun-server --listen 203.0.113.10:3478 --alt 203.0.113.11:3479\n"
-      "Stops cleanly on Ctrl-C / SIGTERM and prints its counters; SIGUSR1 prints them without stopping.\n"
+      "Stops cleanly on Ctrl-C / SIGTERM and prints its counters.\n"
       "Exit codes: 0 stopped by a signal, 1 cannot listen (address in use or not on this host), 2 bad option.");
   cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }

@@ -8,13 +8,16 @@
 //   StunServer_Handle      stun::Server::handle(): decode a Binding request,
 //                          rate-limit its source (4096 distinct sources),
 //                          build the response in place
-//   StunServer_BatchPath/N what one `natpunch stun-server` worker does per
-//                          datagram: the server loop (io::run_machine over
-//                          io::UdpPorts) runs a stun::ServerMachine, which
-//                          answers each N-byte request in place (recvmmsg(),
-//                          the answer written into the send batch,
-//                          sendmmsg() back), over loopback (the client
-//                          side's syscalls included)
+//   StunServer_BatchPath   what one `natpunch stun-server` worker does per
+//                          datagram: recvmmsg() into a RecvBatch, handle()
+//                          into a SendBatch slot, sendmmsg() back, over
+//                          loopback (the client side's syscalls included)
+//   StunServer_GenericLoop/N the same on the one real-time loop
+//                          (io::run_machine over io::UdpPorts): a
+//                          stun::ServerMachine answers each N-byte request
+//                          in place (the contract's answer(): written into
+//                          the ports' send batch), 200 bytes being past a
+//                          Transmit's inline bytes
 //
 // Each reports the counter allocs_per_packet (allocations inside the timed
 // loop / packets); the benchmark fails (SkipWithError) if it is not 0.
@@ -144,6 +147,42 @@ void StunServer_Handle(benchmark::State& state) {
 }
 BENCHMARK(StunServer_Handle);
 
+void StunServer_BatchPath(benchmark::State& state) {
+  constexpr std::size_t kBatch = 32;
+  Endpoint server_at, client_at;
+  const int server_fd = open_loopback(server_at);
+  const int client_fd = open_loopback(client_at);
+  stun::ServerConfig config;
+  config.primary = server_at;
+  config.rate_limit.reset();
+  stun::Server server(config);
+  io::SendBatch requests(kBatch, 20), replies(kBatch, 2048);
+  io::RecvBatch received(kBatch, 65536), answers(kBatch, 2048);
+  std::uint64_t id = 0, packets = 0;
+  auto round = [&] {
+    for (std::size_t k = 0; k < kBatch; ++k) requests.add(server_at, binding_request(++id), AF_INET);
+    requests.flush(client_fd);
+    const std::size_t n = received.receive(server_fd);
+    const auto now = Clock::now();
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto out = replies.next_payload();
+      if (auto reply = server.handle(now, received.bytes(k), received.from(k), stun::SocketIndex::PrimaryIpPrimaryPort, out))
+        replies.commit(reply->length, reply->to, AF_INET);
+    }
+    replies.flush(server_fd);
+    answers.receive(client_fd);
+    return answers.size();
+  };
+  round();
+  const auto allocations_before = g_allocations.load();
+  for (auto _ : state) packets += round();
+  report(state, g_allocations.load() - allocations_before, packets);
+  if (packets == 0) state.SkipWithError("no responses");
+  ::close(server_fd);
+  ::close(client_fd);
+}
+BENCHMARK(StunServer_BatchPath)->UseRealTime();
+
 // A Binding request of `size` bytes (20: bare; more: padded with PADDING,
 // so the response is padded to the same length, past what a Transmit holds
 // inline).
@@ -157,7 +196,7 @@ std::vector<std::uint8_t> sized_request(std::uint64_t id, std::size_t size) {
   return buffer;
 }
 
-void StunServer_BatchPath(benchmark::State& state) {
+void StunServer_GenericLoop(benchmark::State& state) {
   constexpr std::size_t kBatch = 32;
   const auto request_size = static_cast<std::size_t>(state.range(0));
   Endpoint client_at;
@@ -201,7 +240,7 @@ void StunServer_BatchPath(benchmark::State& state) {
   ::close(client_fd);
 }
 // 20: a bare Binding request; 200: padded, so the response is too (past a Transmit's inline bytes).
-BENCHMARK(StunServer_BatchPath)->Arg(20)->Arg(200)->UseRealTime();
+BENCHMARK(StunServer_GenericLoop)->Arg(20)->Arg(200)->UseRealTime();
 
 }  // namespace
 

@@ -3,9 +3,9 @@
 // rendezvous::ServerMachine, ...) on its UDP ports with the one real-time
 // loop (io/machine_driver.hpp: recvmmsg/sendmmsg batches, the machine's
 // timers) until SIGINT or SIGTERM, reporting counters every
-// `stats_interval` and once at the end. Every server runs on it: the
-// rendezvous, the measure server, and each `stun-server` worker thread
-// (io/stun_server_runner.*, answers written in place). Servers with more
+// `stats_interval` and once at the end. The STUN server keeps its own
+// multi-threaded fast path (io/stun_server_runner.*; on this loop it cost
+// 6-12 % more CPU per response with two workers, bench/RESULTS.md). Servers with more
 // than datagrams (the rendezvous: TCP/TLS, a message bus) watch their other
 // descriptors through the ports (UdpPorts::watch) and do periodic work in
 // on_tick.
