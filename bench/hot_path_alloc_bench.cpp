@@ -12,6 +12,12 @@
 //                          datagram: recvmmsg() into a RecvBatch, handle()
 //                          into a SendBatch slot, sendmmsg() back, over
 //                          loopback (the client side's syscalls included)
+//   StunServer_GenericLoop/N the same on the one real-time loop
+//                          (io::run_machine over io::UdpPorts): a
+//                          stun::ServerMachine answers each N-byte request
+//                          in place (the contract's answer(): written into
+//                          the ports' send batch), 200 bytes being past a
+//                          Transmit's inline bytes
 //
 // Each reports the counter allocs_per_packet (allocations inside the timed
 // loop / packets); the benchmark fails (SkipWithError) if it is not 0.
@@ -28,15 +34,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "core/rng.hpp"
 #include "io/punch_driver.hpp"
 #include "io/udp_batch.hpp"
 #include "io/udp_client.hpp"
+#include "io/udp_ports.hpp"
 #include "punch/port_chooser_chain.hpp"
 #include "punch/probing_machine.hpp"
 #include "stun/message.hpp"
 #include "stun/server.hpp"
+#include "stun/server_machine.hpp"
 
 namespace {
 std::atomic<std::uint64_t> g_allocations{0};
@@ -173,6 +182,65 @@ void StunServer_BatchPath(benchmark::State& state) {
   ::close(client_fd);
 }
 BENCHMARK(StunServer_BatchPath)->UseRealTime();
+
+// A Binding request of `size` bytes (20: bare; more: padded with PADDING,
+// so the response is padded to the same length, past what a Transmit holds
+// inline).
+std::vector<std::uint8_t> sized_request(std::uint64_t id, std::size_t size) {
+  stun::TransactionId tid{};
+  std::memcpy(tid.data(), &id, sizeof id);
+  std::vector<std::uint8_t> buffer(size);
+  stun::MessageBuilder b(buffer, stun::Method::Binding, stun::MessageClass::Request, tid);
+  if (size > 20) b.add_padding(size - 24);
+  buffer.resize(b.size());
+  return buffer;
+}
+
+void StunServer_GenericLoop(benchmark::State& state) {
+  constexpr std::size_t kBatch = 32;
+  const auto request_size = static_cast<std::size_t>(state.range(0));
+  Endpoint client_at;
+  const int client_fd = open_loopback(client_at);
+  io::UdpPortsOptions options;
+  options.batch = kBatch;
+  options.max_datagram = 65536;
+  auto ports = io::UdpPorts::open(Endpoint{IpAddress::v4(0x7f000001u), 0}, options);
+  const Endpoint server_at = (*ports)->bound_endpoint(0);
+  stun::ServerConfig config;
+  config.primary = server_at;
+  config.rate_limit.reset();
+  stun::ServerMachine machine(config);
+  io::SendBatch requests(kBatch, 2048);
+  io::RecvBatch answers(kBatch, 2048);
+  std::vector<std::vector<std::uint8_t>> ready;  // made before the timed loop
+  for (std::size_t k = 0; k < kBatch; ++k) ready.push_back(sized_request(k, request_size));
+  io::DriveOptions drive;
+  drive.stop_poll = milliseconds(20);  // a datagram lost on loopback costs one short wait, not a hang
+  std::uint64_t packets = 0, target = 0;
+  bool sized_right = true;
+  auto round = [&] {
+    for (std::size_t k = 0; k < kBatch; ++k) requests.add(server_at, ready[k], AF_INET);
+    requests.flush(client_fd);
+    target += kBatch;
+    const auto deadline = Clock::now() + milliseconds(200);
+    io::run_machine(
+        machine, **ports, [&] { return machine.server().counters().received >= target || Clock::now() > deadline; },
+        io::ignore_events, drive);
+    target = machine.server().counters().received;
+    answers.receive(client_fd);
+    for (std::size_t k = 0; k < answers.size(); ++k) sized_right = sized_right && answers.bytes(k).size() >= request_size;
+    return answers.size();
+  };
+  round();
+  const auto allocations_before = g_allocations.load();
+  for (auto _ : state) packets += round();
+  report(state, g_allocations.load() - allocations_before, packets);
+  if (packets == 0) state.SkipWithError("no responses");
+  if (!sized_right) state.SkipWithError("a response was shorter than its request");
+  ::close(client_fd);
+}
+// 20: a bare Binding request; 200: padded, so the response is too (past a Transmit's inline bytes).
+BENCHMARK(StunServer_GenericLoop)->Arg(20)->Arg(200)->UseRealTime();
 
 }  // namespace
 

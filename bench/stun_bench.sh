@@ -7,8 +7,12 @@
 #
 # Usage: bench/stun_bench.sh [--build DIR] [--runs N] [--seconds S] [--threads T]
 #                            [--shapes spread,one] [--sockets N] [--window W]
+#                            [--before BINARY]
 #   (defaults: build-f, 3 runs, 3 s each, 2 server threads, both load shapes)
 # Needs natpunch and natpunch_stun_load built in DIR.
+# --before BINARY: also measures that natpunch binary (e.g. main's build,
+#   before a change) in the same runs, interleaved, and reports the ratio
+#   of DIR's natpunch to it.
 #
 # Load shapes (each run measures every shape on both servers):
 #   spread  8 sockets on 127.0.0.1-8 (8 source addresses), 128 requests in
@@ -31,6 +35,7 @@ threads=2
 sockets=8
 window=128
 shapes=spread,one
+before=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -40,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     --sockets) sockets=$2; shift 2 ;;
     --window) window=$2; shift 2 ;;
     --shapes) shapes=$2; shift 2 ;;
+    --before) before=$2; shift 2 ;;
     *) bench_die "unknown argument '$1'" ;;
   esac
 done
@@ -59,6 +65,7 @@ load="$build/bench/natpunch_stun_load"
 for b in "$natpunch" "$load"; do
   bench_need_exec "$b" "build natpunch_cli and natpunch_stun_load in $build"
 done
+[[ -z $before ]] || bench_need_exec "$before" "--before needs a natpunch binary"
 command -v turnserver >/dev/null || bench_die "turnserver not found (apt-get install coturn)"
 
 bench_start_work
@@ -73,12 +80,14 @@ shape_text() {
   else echo "4 sockets on one address x 64 in flight"; fi
 }
 
-# measure natpunch|coturn SHAPE: starts the server, runs the generator, stops the server; prints responses/s.
+# measure natpunch|before|coturn SHAPE: starts the server, runs the generator, stops the server; prints responses/s.
 measure() {
   local which=$1 shape=$2 port pid out
   port=$(bench_free_port)
-  if [[ $which == natpunch ]]; then
-    "$natpunch" stun-server --listen "127.0.0.1:$port" --rate 0 --threads "$threads" >"$work/server.log" 2>&1 &
+  if [[ $which == natpunch || $which == before ]]; then
+    local binary=$natpunch
+    [[ $which == natpunch ]] || binary=$before
+    "$binary" stun-server --listen "127.0.0.1:$port" --rate 0 --threads "$threads" >"$work/server.log" 2>&1 &
   else
     turnserver -n --stun-only --no-cli --no-tls --no-dtls --no-software-attribute -L 127.0.0.1 -p "$port" \
       -m "$threads" --log-file stdout --pidfile "$work/turnserver.pid" --db "$work/turndb" \
@@ -101,11 +110,18 @@ echo "load before: $(bench_load)"
 # Per shape and run: wall responses/s and responses per server CPU-second
 # (all the server's threads; the fairer figure when other jobs share the
 # cores). Runs alternate coturn and natpunch, shape by shape.
-declare -A ours theirs ratios ours_cpu theirs_cpu ratios_cpu
+declare -A ours theirs ratios ours_cpu theirs_cpu ratios_cpu olds olds_cpu vs_old vs_old_cpu
 for ((r = 1; r <= runs; r++)); do
   for shape in "${shape_list[@]}"; do
     read -r c c_cpu < <(measure coturn "$shape")
+    if [[ -n $before ]]; then
+      read -r b b_cpu < <(measure before "$shape")
+      olds[$shape]+=" $b"; olds_cpu[$shape]+=" $b_cpu"
+    fi
     read -r n n_cpu < <(measure natpunch "$shape")
+    if [[ -n $before ]]; then
+      vs_old[$shape]+=" $(bench_ratio "$n" "$b" 2)"; vs_old_cpu[$shape]+=" $(bench_ratio "$n_cpu" "$b_cpu" 2)"
+    fi
     theirs[$shape]+=" $c"; ours[$shape]+=" $n"; theirs_cpu[$shape]+=" $c_cpu"; ours_cpu[$shape]+=" $n_cpu"
     ratios[$shape]+=" $(bench_ratio "$n" "$c" 2)"
     ratios_cpu[$shape]+=" $(bench_ratio "$n_cpu" "$c_cpu" 2)"
@@ -118,9 +134,20 @@ for shape in "${shape_list[@]}"; do
   echo "|---|---|---|"
   # shellcheck disable=SC2086
   echo "| coturn \`turnserver --stun-only -m $threads\` (baseline) | $(bench_stats ${theirs[$shape]}) | $(bench_stats ${theirs_cpu[$shape]}) |"
+  if [[ -n $before ]]; then
+    # shellcheck disable=SC2086
+    echo "| \`natpunch stun-server\` before (\`$before\`) | $(bench_stats ${olds[$shape]}) | $(bench_stats ${olds_cpu[$shape]}) |"
+  fi
   # shellcheck disable=SC2086
   echo "| \`natpunch stun-server --threads $threads --rate 0\` | $(bench_stats ${ours[$shape]}) | $(bench_stats ${ours_cpu[$shape]}) |"
   echo
+  if [[ -n $before ]]; then
+    # shellcheck disable=SC2086
+    printf '%s: ratio natpunch/before per run, wall:%s; median %s\n' "$shape" "${vs_old[$shape]}" "$(bench_median ${vs_old[$shape]})"
+    # shellcheck disable=SC2086
+    printf '%s: ratio natpunch/before per run, per server CPU-second:%s; median %s\n' "$shape" "${vs_old_cpu[$shape]}" \
+      "$(bench_median ${vs_old_cpu[$shape]})"
+  fi
   # shellcheck disable=SC2086
   r=$(bench_median ${ratios[$shape]})
   # shellcheck disable=SC2086

@@ -28,6 +28,13 @@
 //                                            the driver closes it; using the
 //                                            number again binds a new socket
 //   on_send_error(now, socket, to, SendError) a datagram never left the host
+//   answer(now, socket, from, bytes, out) -> optional<InPlaceReply>
+//                                            a server that answers a datagram
+//                                            with at most one datagram writes
+//                                            it into the driver's buffer `out`
+//                                            (no copy, no allocation); the
+//                                            real-time loop then calls this
+//                                            instead of on_datagram
 //
 // Order within one driver step, after any call into the machine: events;
 // transmits (a new socket is bound -- socket_options, on_socket_bound --
@@ -91,6 +98,13 @@ constexpr const char* to_string(SendError error) {
   return "refused";
 }
 
+// The answer of answer(): out[0, length), to leave from `socket` to `to`.
+struct InPlaceReply {
+  SocketId socket = 0;
+  Endpoint to;
+  std::size_t length = 0;
+};
+
 // What a driver (io/, sim/, a test) needs of a machine to run it. The
 // event type is the machine's own; the driver's owner polls it.
 template <class M>
@@ -128,6 +142,12 @@ concept ReleasesSockets = requires(M& m) {
 template <class M>
 concept HearsSendErrors = requires(M& m, TimePoint now, SocketId socket, const Endpoint& to, SendError error) {
   m.on_send_error(now, socket, to, error);
+};
+
+template <class M>
+concept AnswersInPlace = requires(M& m, TimePoint now, SocketId socket, const Endpoint& from,
+                                  std::span<const std::uint8_t> bytes, std::span<std::uint8_t> out) {
+  { m.answer(now, socket, from, bytes, out) } -> std::same_as<std::optional<InPlaceReply>>;
 };
 
 }  // namespace natpunch

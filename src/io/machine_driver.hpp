@@ -12,6 +12,11 @@
 // those made the machine say. A steady stream of datagrams
 // never starves a due timer: due timers run first.
 //
+// A machine that answers in place (core/transmit.hpp: answer()) over ports
+// that take such answers (SendsInPlace: io::UdpPorts) writes each answer
+// straight into the ports' send batch instead of being fed on_datagram: no
+// copy, no allocation per datagram (the STUN server's fast path).
+//
 // The contract's optional socket parts (core/transmit.hpp: socket options,
 // bound ports, releases, send errors) work over ports that can bind, close
 // and report per socket (SocketPorts: io::UdpPorts); over other ports a
@@ -73,11 +78,46 @@ concept BatchesArrivals = requires(const P& p) {
   { p.has_buffered() } -> std::same_as<bool>;
 };
 
-struct DriveOptions {
-  Duration stop_poll = milliseconds(100);  // longest wait between two looks at the stop predicate
+// Ports that let a machine write its answer straight into their send
+// batch (io::UdpPorts): reply_buffer(socket) is the next free slot (empty
+// when there is none), commit_reply() queues its first `length` bytes.
+template <class P>
+concept SendsInPlace = requires(P& p, SocketId socket, const Endpoint& to, std::size_t length) {
+  { p.reply_buffer(socket) } -> std::same_as<std::span<std::uint8_t>>;
+  p.commit_reply(socket, to, length);
 };
 
-// Runs until stop() holds (checked before every wait). Returns how many
+// A datagram that a machine answering in place (core/transmit.hpp) answers
+// straight into the ports' batch; an answer from another socket (a STUN
+// CHANGE-REQUEST) is copied into that socket's batch.
+template <class M, class P>
+void answer_in_place(M& machine, P& ports, TimePoint now, const Arrival& arrival) {
+  const auto out = ports.reply_buffer(arrival.socket);
+  const auto reply = machine.answer(now, arrival.socket, arrival.from, arrival.bytes, out);
+  if (!reply || reply->length > out.size()) return;
+  if (reply->socket == arrival.socket) {
+    ports.commit_reply(reply->socket, reply->to, reply->length);
+    return;
+  }
+  const auto other = ports.reply_buffer(reply->socket);
+  if (other.size() < reply->length) {  // not bound yet: the ordinary way binds it
+    ports.send(Transmit{reply->socket, reply->to, std::span<const std::uint8_t>(out.data(), reply->length)});
+    return;
+  }
+  std::copy_n(out.data(), reply->length, other.data());
+  ports.commit_reply(reply->socket, reply->to, reply->length);
+}
+
+struct DriveOptions {
+  // Longest wait between two looks at the stop predicate. Duration::max():
+  // none; only the machine's deadlines and the ports' wake-ups (a stop
+  // signal's descriptor, watched ones) end a wait -- no timer is armed for
+  // an idle wait, which on a VM saves a timer programming per sleep.
+  Duration stop_poll = milliseconds(100);
+};
+
+// Runs until stop() holds (checked before every wait, and between batches
+// of arrivals, not within one). Returns how many
 // datagrams the machine was fed, for callers that report it.
 template <ProtocolMachine M, DatagramPorts P, class Stop, class OnEvent>
 std::uint64_t run_machine(M& machine, P& ports, Stop&& stop, OnEvent&& on_event, const DriveOptions& options = {}) {
@@ -129,20 +169,37 @@ std::uint64_t run_machine(M& machine, P& ports, Stop&& stop, OnEvent&& on_event,
       if (!heard) break;  // else the machine may have more to say
     }
   };
-  pump(Clock::now());  // what the machine queued before we ran it
-  while (!stop()) {
-    TimePoint now = Clock::now();
+  TimePoint now = Clock::now();
+  pump(now);  // what the machine queued before we ran it
+  for (;;) {
+    // Between the datagrams of one batch (one recvmmsg) the loop asks
+    // neither the stop predicate (nor the periodic work a server hangs on
+    // it) nor the clock for the timer check: the last datagram's time is
+    // microseconds old. One clock read per datagram instead of three (they
+    // were ~2 % of a STUN server's CPU).
+    bool mid_batch = false;
+    if constexpr (BatchesArrivals<P>) mid_batch = ports.has_buffered();
+    if (!mid_batch) {
+      if (stop()) break;
+      now = Clock::now();
+    }
     const auto deadline = machine.next_deadline();
     if (deadline && *deadline <= now) {
       machine.on_timer(now);
       pump(now);
+      now = Clock::now();
       continue;
     }
-    TimePoint until = now + options.stop_poll;
+    TimePoint until = options.stop_poll == Duration::max() ? TimePoint::max() : now + options.stop_poll;
     if (deadline) until = std::min(until, *deadline);
     if (auto arrival = ports.receive(until)) {
       now = Clock::now();
-      machine.on_datagram(now, arrival->socket, arrival->from, arrival->bytes);
+      // A machine that answers in place and needs to hear no send error
+      // writes into the ports' batch: no copy, no allocation.
+      if constexpr (AnswersInPlace<M> && SendsInPlace<P> && !HearsSendErrors<M>)
+        answer_in_place(machine, ports, now, *arrival);
+      else
+        machine.on_datagram(now, arrival->socket, arrival->from, arrival->bytes);
       ++fed;
       pump(now);
     } else {

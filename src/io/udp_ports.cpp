@@ -53,6 +53,22 @@ Result<std::unique_ptr<UdpPorts>, std::string> UdpPorts::open(const std::vector<
   return ports;
 }
 
+Result<std::unique_ptr<UdpPorts>, std::string> UdpPorts::borrow(int fd, const UdpPortsOptions& options) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (fd < 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0)
+    return Unexpected{"not a bound socket: " + describe_errno(errno)};
+  std::unique_ptr<UdpPorts> ports(new UdpPorts(from_sockaddr(local), options));
+  if (ports->epoll_fd_ < 0) return Unexpected{"cannot create an epoll set: " + describe_errno(errno)};
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u32 = 0;
+  if (::epoll_ctl(ports->epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0)
+    return Unexpected{"cannot watch the socket: " + describe_errno(errno)};
+  ports->sockets_.push_back(Socket{fd, local.ss_family == AF_INET6 ? AF_INET6 : AF_INET, true});
+  return ports;
+}
+
 UdpPorts::UdpPorts(const Endpoint& bind, const UdpPortsOptions& options)
     : bind_(bind),
       options_(options),
@@ -61,7 +77,7 @@ UdpPorts::UdpPorts(const Endpoint& bind, const UdpPortsOptions& options)
 
 UdpPorts::~UdpPorts() {
   for (const auto& s : sockets_)
-    if (s.fd >= 0) ::close(s.fd);
+    if (s.fd >= 0 && !s.borrowed) ::close(s.fd);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
@@ -131,6 +147,9 @@ std::string UdpPorts::bind_socket(SocketId id, const Endpoint& at, const SocketO
     const socklen_t length = to_sockaddr(e, family, address);
     return ::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0;
   };
+  const int reuse = 1;
+  if (options_.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuse, sizeof reuse) != 0)
+    return fail("cannot share " + at.to_string() + " (SO_REUSEPORT)");
   // A port the machine chose that is taken: any will do (it hears which).
   if (!bind_to(at) && !(options && at.port != 0 && errno == EADDRINUSE && bind_to(Endpoint{at.address, 0})))
     return fail("cannot bind UDP socket to " + at.to_string());
@@ -178,7 +197,11 @@ std::optional<Endpoint> UdpPorts::bind(SocketId id, const SocketOptions& options
 
 void UdpPorts::release(SocketId id) {
   if (!is_bound(id)) return;
-  ::close(sockets_[id].fd);  // leaves the epoll set with it
+  if (id < replies_.size() && replies_[id]) replies_[id]->clear();  // its unsent answers go with it
+  if (sockets_[id].borrowed)
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, sockets_[id].fd, nullptr);
+  else
+    ::close(sockets_[id].fd);  // leaves the epoll set with it
   sockets_[id].fd = -1;
   if (batch_socket_ == id) batch_next_ = batch_.size();  // its unread datagrams go with it
   std::erase(ready_, id);
@@ -207,6 +230,34 @@ void UdpPorts::wake_on(int fd) {
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) note_error("cannot watch the stop signal: " + describe_errno(errno));
 }
 
+std::span<std::uint8_t> UdpPorts::reply_buffer(SocketId id) {
+  if (!is_bound(id)) return {};
+  if (replies_.size() <= id) replies_.resize(std::size_t{id} + 1);
+  auto& batch = replies_[id];
+  if (!batch) batch = std::make_unique<SendBatch>(std::max<std::size_t>(options_.batch, 1), options_.max_reply);
+  if (batch->full()) flush_replies(id);
+  return batch->next_payload();
+}
+
+void UdpPorts::commit_reply(SocketId id, const Endpoint& to, std::size_t length) {
+  if (id >= replies_.size() || !replies_[id] || !is_bound(id)) return;
+  if (replies_[id]->commit(length, to, sockets_[id].family)) {
+    replies_queued_ = true;
+  } else {
+    note_error("cannot send to " + to.to_string() + ": address family not supported by the socket");
+  }
+}
+
+void UdpPorts::flush_replies(SocketId id) {
+  SendBatch& batch = *replies_[id];
+  if (batch.empty()) return;
+  const auto outcome = batch.flush(sockets_[id].fd);
+  if (outcome.failed + outcome.would_block > 0 && !first_error_) {
+    const int error = outcome.first_errno != 0 ? outcome.first_errno : EAGAIN;
+    note_error("cannot send an answer: " + describe_errno(error));
+  }
+}
+
 bool UdpPorts::send(const Transmit& t) { return send(Transmit(t)); }
 
 bool UdpPorts::send(Transmit&& t) {
@@ -220,6 +271,11 @@ bool UdpPorts::send(Transmit&& t) {
 }
 
 void UdpPorts::flush() {
+  if (replies_queued_) {
+    replies_queued_ = false;
+    for (SocketId id = 0; id < replies_.size(); ++id)
+      if (replies_[id] && is_bound(id)) flush_replies(id);
+  }
   const std::size_t n = queued_.size();
   if (n == 0) return;
   headers_.assign(n, mmsghdr{});
@@ -303,7 +359,9 @@ std::optional<Arrival> UdpPorts::receive(TimePoint until) {
     free_watches_.insert(free_watches_.end(), freed_this_wait_.begin(), freed_this_wait_.end());
     freed_this_wait_.clear();
     std::array<epoll_event, 64> events{};
-    const int n = ::epoll_pwait2(epoll_fd_, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
+    // TimePoint::max(): until a descriptor is ready, no timer armed.
+    const int n = ::epoll_pwait2(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                                 until == TimePoint::max() ? nullptr : &timeout, nullptr);
     if (n < 0 && errno != EINTR) {
       note_error("cannot wait for datagrams: " + describe_errno(errno));
       return std::nullopt;

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -61,6 +62,10 @@ struct UdpPortsOptions {
   // IPv4 socket of the same port could not bind, and IPv4 datagrams would
   // arrive on the IPv6 socket as v4-mapped addresses.
   bool v6_only = false;
+  // SO_REUSEPORT on every socket: several ports objects (one per thread)
+  // share one address and the kernel spreads datagrams over them by 4-tuple.
+  bool reuse_port = false;
+  std::size_t max_reply = 2048;  // longest in-place answer (reply_buffer())
 };
 
 class UdpPorts final : public FdWatcher {
@@ -72,6 +77,10 @@ class UdpPorts final : public FdWatcher {
   // names the endpoint that failed.
   static Result<std::unique_ptr<UdpPorts>, std::string> open(const std::vector<Endpoint>& binds,
                                                              const UdpPortsOptions& options = {});
+  // Socket 0 is `fd`, a bound UDP socket the caller keeps: the ports
+  // neither close it nor change its options (a socket that goes on to
+  // another driver after one exchange, io/reflexive_address.cpp).
+  static Result<std::unique_ptr<UdpPorts>, std::string> borrow(int fd, const UdpPortsOptions& options = {});
   ~UdpPorts() override;
   UdpPorts(const UdpPorts&) = delete;
   UdpPorts& operator=(const UdpPorts&) = delete;
@@ -84,6 +93,15 @@ class UdpPorts final : public FdWatcher {
   // its sends until they are (io/machine_driver.hpp), so one sendmmsg()
   // answers a whole batch. receive() flushes held sends before it waits.
   bool has_buffered() const { return batch_next_ < batch_.size(); }
+
+  // In-place answers (a machine that AnswersInPlace, io/machine_driver.hpp):
+  // the next free slot of socket `socket`'s reply batch (max_reply bytes;
+  // empty when the socket is not bound); commit_reply() queues its first
+  // `length` bytes to `to`. They leave at flush() with the other sends, by
+  // one sendmmsg() per socket; nothing is copied or allocated per datagram.
+  // Failures are only noted (first_error()): such a machine hears no send errors.
+  std::span<std::uint8_t> reply_buffer(SocketId socket);
+  void commit_reply(SocketId socket, const Endpoint& to, std::size_t length);
 
   // Binds socket `id` to exactly `at` now (a server's extra fixed port); the
   // error names the address.
@@ -116,6 +134,7 @@ class UdpPorts final : public FdWatcher {
   struct Socket {
     int fd = -1;
     int family = AF_INET;
+    bool borrowed = false;  // the caller's: never closed here
   };
   UdpPorts(const Endpoint& bind, const UdpPortsOptions& options);
   // The socket's descriptor, binding it now if it is new; nullptr when it cannot be opened.
@@ -134,6 +153,10 @@ class UdpPorts final : public FdWatcher {
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iov_;
   std::vector<sockaddr_storage> addresses_;
+  // In-place answers by socket (created at a socket's first answer).
+  std::vector<std::unique_ptr<SendBatch>> replies_;
+  bool replies_queued_ = false;
+  void flush_replies(SocketId id);
   // Receiving: the batch of the socket being drained, then the next ready one.
   RecvBatch batch_;
   SocketId batch_socket_ = 0;
@@ -161,5 +184,6 @@ class UdpPorts final : public FdWatcher {
 };
 
 static_assert(SocketPorts<UdpPorts>);
+static_assert(SendsInPlace<UdpPorts>);
 
 }  // namespace natpunch::io

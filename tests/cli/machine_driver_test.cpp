@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "io/reflexive_address.hpp"
 #include "io/udp_ports.hpp"
 #include "stun/binding_query.hpp"
 #include "stun/server_machine.hpp"
@@ -280,6 +282,105 @@ TEST(MachineDriver, StunClientAndServerMachinesTalkOverTheGenericLoop) {
   ASSERT_TRUE(result.answered);
   EXPECT_EQ(result.mapped, client_ports->bound_endpoint(0));
   EXPECT_GE(server.server().counters().answered, 1u);
+}
+
+
+// Answers each datagram in place with its own bytes, from the socket its
+// first byte names, back to the sender.
+class InPlaceEcho {
+ public:
+  std::optional<InPlaceReply> answer(TimePoint, SocketId, const Endpoint& from, std::span<const std::uint8_t> bytes,
+                                     std::span<std::uint8_t> out) {
+    ++answered;
+    if (bytes.empty() || bytes.size() > out.size()) return std::nullopt;
+    std::copy(bytes.begin(), bytes.end(), out.begin());
+    return InPlaceReply{bytes[0], from, bytes.size()};
+  }
+  void on_datagram(TimePoint, SocketId, const Endpoint&, std::span<const std::uint8_t>) { ++fed_the_ordinary_way; }
+  std::optional<Transmit> poll_transmit(TimePoint) { return std::nullopt; }
+  std::optional<TimePoint> next_deadline() const { return std::nullopt; }
+  void on_timer(TimePoint) {}
+  std::optional<std::monostate> poll_event() { return std::nullopt; }
+
+  int answered = 0;
+  int fed_the_ordinary_way = 0;
+};
+static_assert(ProtocolMachine<InPlaceEcho> && AnswersInPlace<InPlaceEcho>);
+
+TEST(MachineDriver, AnAnswerInPlaceLeavesFromTheSocketTheMachineNames) {
+  auto server = loopback_ports();
+  auto client = loopback_ports();
+  const Endpoint at = server->bound_endpoint(0);
+  // From socket 0 itself; from socket 1 (not bound yet: the ordinary send
+  // binds it), then again (copied into its batch); and 300 bytes, more than
+  // a Transmit holds inline, answered whole.
+  const std::vector<std::vector<std::uint8_t>> requests{{0, 'a'}, {1, 'b'}, {1, 'c'}, std::vector<std::uint8_t>(300, 0)};
+  for (const auto& r : requests) client->send(Transmit{0, at, r});
+  client->flush();
+  InPlaceEcho echo;
+  const auto deadline = Clock::now() + seconds(3);
+  DriveOptions drive;
+  drive.stop_poll = milliseconds(20);
+  run_machine(echo, *server, [&] { return echo.answered == 4 || Clock::now() > deadline; }, ignore_events, drive);
+  ASSERT_EQ(echo.answered, 4);
+  EXPECT_EQ(echo.fed_the_ordinary_way, 0) << "a machine that answers in place is not fed on_datagram";
+  ASSERT_NE(server->bound_endpoint(1).port, 0);
+  std::vector<std::pair<std::vector<std::uint8_t>, Endpoint>> back;
+  while (back.size() < 4)
+    if (auto arrival = client->receive(Clock::now() + seconds(2)))
+      back.emplace_back(std::vector<std::uint8_t>(arrival->bytes.begin(), arrival->bytes.end()), arrival->from);
+    else
+      break;
+  ASSERT_EQ(back.size(), 4u);
+  std::sort(back.begin(), back.end());
+  EXPECT_EQ(back[0], std::make_pair(requests[3], at));
+  EXPECT_EQ(back[1], std::make_pair(requests[0], at));
+  EXPECT_EQ(back[2], std::make_pair(requests[1], server->bound_endpoint(1)));
+  EXPECT_EQ(back[3], std::make_pair(requests[2], server->bound_endpoint(1)));
+  EXPECT_FALSE(server->first_error());
+}
+
+// io::reflexive_address() runs a Binding on the generic loop from the
+// caller's socket (borrowed ports): the answer names that socket's address,
+// the socket stays the caller's (open, usable), and a silent server costs
+// the budget, not more.
+TEST(ReflexiveAddress, AsksFromTheCallersSocketAndLeavesItOpen) {
+  // The caller's socket: lent for the exchange, not given.
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_storage own{};
+  const socklen_t own_length = to_sockaddr(kLoopbackAny, AF_INET, own);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&own), own_length), 0);
+  socklen_t length = sizeof own;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&own), &length), 0);
+  auto server_ports = loopback_ports();
+  stun::ServerConfig config;
+  config.primary = server_ports->bound_endpoint(0);
+  config.rate_limit.reset();
+  stun::ServerMachine server(config);
+  std::atomic<bool> stop{false};
+  std::thread server_thread([&] { run_machine(server, *server_ports, [&] { return stop.load(); }, ignore_events); });
+
+  const std::vector<Endpoint> servers{config.primary};
+  EXPECT_EQ(reflexive_address(fd, servers, seconds(3)), from_sockaddr(own));
+  EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "the caller's socket is still open";
+  stop = true;
+  server_thread.join();
+
+  // Still usable by its owner after the exchange.
+  auto sink = loopback_ports();
+  sockaddr_storage to{};
+  const socklen_t to_length = to_sockaddr(sink->bound_endpoint(0), AF_INET, to);
+  const std::uint8_t byte = 7;
+  EXPECT_EQ(::sendto(fd, &byte, 1, 0, reinterpret_cast<const sockaddr*>(&to), to_length), 1);
+  EXPECT_TRUE(sink->receive(Clock::now() + seconds(2)));
+
+  const std::vector<Endpoint> silent{sink->bound_endpoint(0)};  // reads requests, never answers
+  const auto started = Clock::now();
+  EXPECT_FALSE(reflexive_address(fd, silent, milliseconds(300)));
+  const auto took = Clock::now() - started;
+  EXPECT_GE(took, milliseconds(250));
+  EXPECT_LT(took, seconds(2));
+  ::close(fd);
 }
 
 }  // namespace
