@@ -277,7 +277,7 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
       link.route = transport.route(link.peer);
       // The route most of the traffic took, when the session ended elsewhere.
       if (link.route == "gone") link.route = stats->sent_direct >= stats->sent_relay ? "direct" : "relay";
-      link.strategy = transport.session(link.peer)->info().strategy;
+      link.strategy = stats->strategy;  // the first punch's (the session opened at the pairing, on the relay)
     }
   }
   const bool was_interrupted = interrupted() || outcome.stopped;
