@@ -215,6 +215,7 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
                    {"address_family", settled.address_family},
                    {"rendezvous_transport", info.rendezvous_transport},
                    {"time_to_connect_ms", ms_of(connect)},
+                   {"time_to_connect_from", settled.time_to_connect_from},
                    {"time_to_first_byte_ms", ms_of(info.time_to_first_byte)},
                    {"probes_sent", settled.probes_sent},
                    {"session", stats_json(last)}};
@@ -277,11 +278,16 @@ SessionStats wait_settled(Session& session, const std::function<bool()>& should_
 
 // Reports route changes as they happen (a thread polling stats() every
 // 2 ms): the move from the relay to the direct path, a better pair taking
-// over, a lost path, TURN taking over the relay.
+// over, a lost path, TURN taking over the relay. Keeps the stats of the
+// moment the first punch ended (settled()): the route the report gives,
+// even when a --stdio or --measure session went on long after.
 class RouteWatch {
  public:
   RouteWatch(Session& session, const SessionStats& first, std::function<void(const SessionStats&)> on_change)
-      : session_(session), last_(route_key(first)), on_change_(std::move(on_change)), thread_([this] { run(); }) {}
+      : session_(session), last_(route_key(first)), on_change_(std::move(on_change)) {
+    if (!first.upgrading) settled_ = first;
+    thread_ = std::thread([this] { run(); });
+  }
   ~RouteWatch() { stop(); }
   RouteWatch(const RouteWatch&) = delete;
   RouteWatch& operator=(const RouteWatch&) = delete;
@@ -291,6 +297,19 @@ class RouteWatch {
     stopping_ = true;
     thread_.join();
     check();
+  }
+  // Waits until the first punch ended, the peer closed (nothing to move
+  // to then) or should_stop; the stats as the punch ended, else as they are.
+  SessionStats wait_settled(const std::function<bool()>& should_stop) {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (settled_) return *settled_;
+      }
+      auto s = session_.stats();
+      if (s.peer_closed || (should_stop && should_stop())) return s;
+      std::this_thread::sleep_for(milliseconds(2));
+    }
   }
 
  private:
@@ -302,6 +321,10 @@ class RouteWatch {
   }
   void check() {
     const auto s = session_.stats();
+    {
+      std::lock_guard lock(mutex_);
+      if (!settled_ && !s.upgrading) settled_ = s;
+    }
     if (route_key(s) == last_) return;
     last_ = route_key(s);
     on_change_(s);
@@ -309,6 +332,8 @@ class RouteWatch {
   Session& session_;
   std::string last_;
   std::function<void(const SessionStats&)> on_change_;
+  std::mutex mutex_;
+  std::optional<SessionStats> settled_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
@@ -654,7 +679,7 @@ int run_peer(Role role, const PeerOptions& o) {
     const MeasureOptions measure{seconds(o.measure_s), o.measure_mbit};
     // Measure the route the first punch settles on (both sides wait for
     // it), not the relay the session opened on.
-    const auto route = wait_settled(session, should_stop).route;
+    const auto route = watch->wait_settled(should_stop).route;
     if (role == Role::Connect) {
       std::cerr << "measuring for " << o.measure_s << " s over the " << to_string(route) << " route\n";
       measured = run_measurement(session, measure, should_stop);
@@ -685,7 +710,7 @@ int run_peer(Role role, const PeerOptions& o) {
   // The exchange is done (the first byte went over whatever route the
   // session had): the first punch still decides the route the report
   // gives, so wait for it.
-  const auto settled = wait_settled(session, should_stop);
+  const auto settled = watch->wait_settled(should_stop);
   watch->stop();
   const auto last = session.stats();
   session.close();
@@ -699,8 +724,8 @@ int run_peer(Role role, const PeerOptions& o) {
              << (settled.upgrading ? std::string("still punching when the session ended") : settled.stop_reason)
              << ")" << (role == Role::Connect ? "; a longer session would retry with backoff" : "") << "\n";
     if (settled.time_to_connect)
-      report << "time-to-connect: " << fixed(ms_of(*settled.time_to_connect), 1) << " ms, " << settled.probes_sent
-             << " probes sent\n";
+      report << "time-to-connect: " << fixed(ms_of(*settled.time_to_connect), 1) << " ms from the "
+             << settled.time_to_connect_from << ", " << settled.probes_sent << " probes sent\n";
   }
   if (!o.json && route_text(last) != route_text(settled)) report << "route at the end: " << route_text(last) << "\n";
   if (o.json) {

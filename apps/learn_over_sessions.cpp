@@ -171,6 +171,7 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
   session.hole_punch_time = milliseconds(o.hole_punch_ms);
   session.punch_timeout = milliseconds(o.punch_timeout_ms);
   session.force_relay = o.force_relay;
+  session.open_early = !o.wait_direct;  // by default each link carries data from the pairing, on the relay
   to_session_options(o.stream, session);
   if (auto problem = describe_nat(o, session.nat)) {
     std::cerr << "error: " << *problem << "\n";
@@ -219,13 +220,15 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
     report.error = link.error;
     report.open_seconds = std::chrono::duration<double>(link.open_time).count();
     if (link.session) {
+      const bool punching = link.session->stats().upgrading;
       report.route = to_string(link.session->route());
       report.strategy = link.session->info().strategy;
       report.rendezvous_transport = link.session->info().rendezvous_transport;
       neighbours.push_back(learn::Neighbour{link.peer, kMaxSessionPayload, {}});
       reached.push_back(link.peer);
       sessions[link.peer] = std::move(link.session);
-      say("  peer " + std::to_string(link.peer) + ": " + report.route + " after " + fixed(report.open_seconds, 1) + " s");
+      say("  peer " + std::to_string(link.peer) + ": " + report.route + " after " + fixed(report.open_seconds, 1) + " s" +
+          (punching ? " (open at the pairing; punching goes on)" : ""));
     } else {
       say("  peer " + std::to_string(link.peer) + ": no session: " + report.error);
     }

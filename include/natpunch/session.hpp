@@ -280,8 +280,11 @@ struct SessionStats {
   std::uint64_t probes_sent = 0;
   // From when this side began trying (as SessionInfo::time_to_connect) to
   // the first direct path, or to the end of the plan on the relay; none
-  // while upgrading.
+  // while upgrading. time_to_connect_from says from when: "pairing" (a
+  // direct connect, a hole punch, candidate checks start there) or
+  // "common start" (a birthday attack, which both sides start together).
   std::optional<std::chrono::microseconds> time_to_connect;
+  std::string time_to_connect_from;
 };
 
 class Session {

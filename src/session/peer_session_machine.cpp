@@ -1059,6 +1059,7 @@ SessionStats PeerSessionMachine::stats() const {
   s.stop_reason = s.upgrading || ever_direct_ ? std::string() : first_punch_.stop_reason;
   s.probes_sent = first_punch_.probes + (initial_punching_ && strategy_ ? strategy_->result().probes_sent : 0);
   if (first_punch_.took && !s.upgrading) s.time_to_connect = micros(*first_punch_.took);
+  s.time_to_connect_from = punch_began() == paired_at_ ? "pairing" : "common start";
   return s;
 }
 
