@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -156,9 +157,10 @@ TEST(ConnectCli, WaitDirectOpensOnlyWhenThePunchConnected) {
   EXPECT_EQ(early["first_route"], "relay") << early.dump();
   EXPECT_EQ(early["route"], "direct") << early.dump();
   for (const auto* r : {&l.result, &c.result}) EXPECT_EQ((*r)["test_datagram"], true) << r->dump();
-  auto both = test_support::run_command(std::string(NATPUNCH_BINARY) +
-                                        " connect --rendezvous 127.0.0.1:9 --peer 00 --wait-direct --open-early");
+  auto both = test_support::run_command(std::string(NATPUNCH_BINARY) + " connect --rendezvous 127.0.0.1:9 --peer " +
+                                        std::string(64, '0') + " --wait 1 --wait-direct --open-early 2>&1");
   EXPECT_EQ(both.exit_code, 2) << "one or the other: " << both.output;
+  EXPECT_NE(both.output.find("--wait-direct"), std::string::npos) << both.output;
 }
 
 // Issue 22, item 2: one side's --force-relay left the other punching for
@@ -497,6 +499,30 @@ void ping_pong(natpunch::Session& a, natpunch::Session& b) {
   }
 }
 
+// A listener (in the background) and a caller in this process, with
+// `options`; the caller's progress goes to `caller_progress`.
+struct InProcessPair {
+  std::string key;  // the listener's
+  std::unique_ptr<natpunch::Session> caller, listener;
+  std::string error;
+};
+InProcessPair open_in_process(natpunch::SessionOptions options,
+                              std::function<void(const natpunch::SessionProgress&)> caller_progress = {}) {
+  // The caller asks for the listener by key: only once the listener is registered.
+  auto [key, listening] = listen_in_background(options);
+  options.on_progress = std::move(caller_progress);
+  auto connected = natpunch::connect(options, key);
+  auto listened = listening.get();
+  InProcessPair p{key, nullptr, nullptr, {}};
+  if (!connected) p.error = "connect: " + connected.error().message;
+  if (!listened) p.error += " listen: " + listened.error().message;
+  if (p.error.empty()) {
+    p.caller = std::move(connected.value());
+    p.listener = std::move(listened.value());
+  }
+  return p;
+}
+
 // The library's default (issue 19 item 3): connect()/listen() return at the
 // pairing on the relay, data flows at once, and the session moves to the
 // direct path the moment the hole punch connects -- nothing lost or
@@ -508,16 +534,12 @@ TEST(SessionApi, ListenAndConnectInProcessAreUsableAtThePairingThenDirect) {
   options.rendezvous = server.address;
   options.wait = std::chrono::seconds(10);
   EXPECT_TRUE(options.open_early) << "the default";
-  // The caller asks for the listener by key: only once the listener is registered.
-  auto [key, listening] = listen_in_background(options);
   std::vector<natpunch::SessionProgress::Kind> kinds;
-  options.on_progress = [&](const natpunch::SessionProgress& p) { kinds.push_back(p.kind); };
-  auto connected = natpunch::connect(options, key);
-  auto listened = listening.get();
-  ASSERT_TRUE(connected.ok()) << connected.error().message;
-  ASSERT_TRUE(listened.ok()) << listened.error().message;
-  auto& a = **connected;
-  auto& b = **listened;
+  auto pair = open_in_process(options, [&](const natpunch::SessionProgress& p) { kinds.push_back(p.kind); });
+  ASSERT_TRUE(pair.error.empty()) << pair.error;
+  const std::string key = pair.key;
+  auto& a = *pair.caller;
+  auto& b = *pair.listener;
   EXPECT_EQ(a.info().session_id, b.info().session_id);
   EXPECT_EQ(a.info().peer, key);
   EXPECT_EQ(a.info().strategy, "hole-punch") << "the stage that was starting";
@@ -561,13 +583,10 @@ TEST(SessionApi, WithoutOpenEarlyConnectReturnsOnTheDirectPath) {
   options.rendezvous = server.address;
   options.wait = std::chrono::seconds(10);
   options.open_early = false;
-  auto [key, listening] = listen_in_background(options);
-  auto connected = natpunch::connect(options, key);
-  auto listened = listening.get();
-  ASSERT_TRUE(connected.ok()) << connected.error().message;
-  ASSERT_TRUE(listened.ok()) << listened.error().message;
-  auto& a = **connected;
-  auto& b = **listened;
+  auto pair = open_in_process(options);
+  ASSERT_TRUE(pair.error.empty()) << pair.error;
+  auto& a = *pair.caller;
+  auto& b = *pair.listener;
   for (auto* s : {&a, &b}) {
     const auto st = s->stats();
     EXPECT_EQ(st.route, natpunch::SessionRoute::kDirect);
