@@ -22,6 +22,7 @@
 #include "io/turn_client_runner.hpp"
 #include "io/udp_ports.hpp"
 #include "rendezvous_reachability.hpp"
+#include "rendezvous_stream_options.hpp"
 #include "rendezvous/crypto.hpp"
 #include "turn/relay_ranking.hpp"
 #include "turn/rest_credentials.hpp"
@@ -43,6 +44,7 @@ struct AllocateOptions {
   std::string password;
   std::string rendezvous;
   std::string server_key;
+  RendezvousStreamOptions streams;  // registering over TCP/TLS where UDP is blocked
   bool tcp = false;
   bool tls = false;
   std::string ca_file;
@@ -193,37 +195,47 @@ turn::ClientConfig client_config(const Candidate& c, const AllocateOptions& o, D
 
 // The relays the rendezvous at o.rendezvous offers, nearest first (one
 // Binding each over UDP; the silent ones after, as offered), each over UDP,
-// TCP, then TLS as offered (only --tcp / --tls when given). Empty with
-// `error` set when there is no offer (`udp_blocked` when the registration
-// got no answer over UDP but the rendezvous answers over TCP).
+// TCP, then TLS as offered (only --tcp / --tls when given). Where UDP gets
+// no answer the registration moves to the rendezvous's TCP, then TLS
+// listener (io/registration_link.hpp; `udp_blocked` then), and only the
+// relays' TCP and TLS ways are tried. Empty with `error` set when there is
+// no offer.
 std::vector<Candidate> offered_candidates(const AllocateOptions& o, const Endpoint& rendezvous_server, Duration timeout,
-                                          const io::StopSignals& stop, std::string& error, bool& udp_blocked) {
+                                          const io::StopSignals& stop, std::string& error, bool& udp_blocked,
+                                          nlohmann::json& report) {
   rendezvous::ClientConfig config;
   config.server = rendezvous_server;
   config.identity = rendezvous::Identity::generate(rendezvous::system_random_bytes());
   if (!o.server_key.empty()) config.pinned_server_key = rendezvous::parse_public_key(o.server_key);
   config.listening = false;
   const Endpoint any{rendezvous_server.address.is_v4() ? IpAddress::v4({0, 0, 0, 0}) : IpAddress::v6({}), 0};
-  auto client = io::RendezvousClientRunner::open(any, config);
+  auto client = io::RendezvousClientRunner::open(any, config, to_fallback(o.streams));
   if (!client) {
     error = client.error();
     return {};
   }
   if (auto registered = (*client)->wait_registered(timeout, stop.predicate()); !registered) {
     error = "rendezvous " + rendezvous_server.to_string() + ": " + registered.error();
-    // Registering here is UDP only: say so when that is what stands in the way.
-    if (registered.error().rfind("no answer", 0) == 0 && !stop.requested()) {
-      if (auto stream = rendezvous_stream_answering(rendezvous_server, 0, 443, stop.predicate())) {
+    // Told not to register over a stream: say so when that is what stands in the way.
+    if (o.streams.no_fallback && registered.error().rfind("no answer", 0) == 0 && !stop.requested()) {
+      if (auto stream = rendezvous_stream_answering(rendezvous_server, o.streams.tcp_port, o.streams.tls_port,
+                                                    stop.predicate())) {
         udp_blocked = true;
         error = "UDP is blocked on this network: no answer over UDP from the rendezvous " +
                 rendezvous_server.to_string() + ", but it answers over TCP at " + stream->to_string() +
-                "; `turn allocate --rendezvous` registers over UDP only: name the relay with --server (and --tcp or "
-                "--tls) and its credentials instead";
+                "; drop --no-stream-fallback to register over TCP/TLS";
       }
     }
     return {};
   }
-  auto offer = (*client)->wait_turn_offer(timeout);
+  const auto stream = (*client)->stream_transport();
+  report["rendezvous_transport"] = stream ? std::string(turn::to_string(*stream)) : std::string("udp");
+  if (stream) {
+    udp_blocked = true;
+    std::cerr << "no answer over UDP from the rendezvous " << rendezvous_server.to_string() << ": registered over "
+              << turn::to_string(*stream) << "; trying the offered relays over TCP and TLS only\n";
+  }
+  auto offer = (*client)->wait_turn_offer(timeout, stop.predicate());
   if (!offer) {
     error = "rendezvous " + rendezvous_server.to_string() + " offered no TURN relay: " + offer.error();
     return {};
@@ -232,7 +244,9 @@ std::vector<Candidate> offered_candidates(const AllocateOptions& o, const Endpoi
   for (const auto& server : offer->servers) addresses.push_back(server.address);
   Rng rng(io::os_random_seed());
   std::vector<std::size_t> order;
-  if (auto ports = io::UdpPorts::open(any)) {
+  if (stream) {  // UDP is blocked: a Binding would only time out
+    for (std::size_t i = 0; i < addresses.size(); ++i) order.push_back(i);
+  } else if (auto ports = io::UdpPorts::open(any)) {
     turn::RelayRanking ranking(addresses, policy_within(std::min<Duration>(timeout, seconds(2))), rng, Clock::now());
     io::run_machine(ranking, **ports, [&] { return ranking.done() || stop.requested(); }, io::ignore_events);
     for (const auto& ranked : ranking.ranking()) order.push_back(ranked.index);
@@ -244,7 +258,7 @@ std::vector<Candidate> offered_candidates(const AllocateOptions& o, const Endpoi
     const rendezvous::TurnServer& server = offer->servers[i];
     const turn::Credentials credentials{server.username, server.password};
     const auto wanted = [&](turn::Transport t) { return (!o.tcp && !o.tls) || (o.tcp == (t == turn::Transport::kTcp) && o.tls == (t == turn::Transport::kTls)); };
-    if ((server.transports & rendezvous::kTurnUdp) && wanted(turn::Transport::kUdp))
+    if ((server.transports & rendezvous::kTurnUdp) && wanted(turn::Transport::kUdp) && !stream)
       out.push_back({server.address, server.name, {}, turn::Transport::kUdp, credentials});
     if ((server.transports & rendezvous::kTurnTcp) && wanted(turn::Transport::kTcp))
       out.push_back({server.address, server.name, {}, turn::Transport::kTcp, credentials});
@@ -257,7 +271,7 @@ std::vector<Candidate> offered_candidates(const AllocateOptions& o, const Endpoi
     }
   }
   if (out.empty()) error = "rendezvous " + rendezvous_server.to_string() + " offered no TURN relay over " +
-                           (o.tls ? "tls" : o.tcp ? "tcp" : "any transport");
+                           (o.tls ? "tls" : o.tcp ? "tcp" : stream ? "tcp or tls (UDP is blocked)" : "any transport");
   return out;
 }
 
@@ -326,7 +340,7 @@ int run_allocate(const AllocateOptions& o) {
     report["rendezvous"] = resolved->front().to_string();
     std::string error;
     bool udp_blocked = false;
-    candidates = offered_candidates(o, resolved->front(), timeout, stop, error, udp_blocked);
+    candidates = offered_candidates(o, resolved->front(), timeout, stop, error, udp_blocked, report);
     if (udp_blocked) report["udp_blocked"] = true;
     if (candidates.empty()) {
       if (stop.requested()) {
@@ -567,6 +581,8 @@ void add_turn_command(CLI::App& app, int& exit_code) {
   rendezvous->check(server_address(7000))->excludes(server);
   allocate->add_option("--server-key", options->server_key, "With --rendezvous: pin its key (64 hex digits it prints)")
       ->needs(rendezvous);
+  // With --rendezvous: where UDP is blocked, register over its TCP/TLS listeners.
+  add_rendezvous_stream_options(*allocate, options->streams);
   auto* secret = allocate
                      ->add_option("--secret", options->secret,
                                   "The server's static-auth-secret (coturn use-auth-secret): natpunch mints short-lived "
@@ -627,11 +643,14 @@ void add_turn_command(CLI::App& app, int& exit_code) {
       "out of `ps`) or --user/--password (NATPUNCH_TURN_PASSWORD) is required. With --rendezvous the credentials\n"
       "come from the rendezvous (natpunch rendezvous --turn-server/--turn-secret); a relay that fails (no answer,\n"
       "an error, a certificate refused) is reported in one line and the next one is tried.\n"
+      "Where UDP is blocked, --rendezvous registers over the rendezvous's TCP, then TLS listener\n"
+      "(--rendezvous-tcp-port, --rendezvous-tls-port, --rendezvous-tls-ca) and tries the relays over TCP and TLS.\n"
       "Examples:\n"
       "  natpunch turn allocate --server turn.example.org --secret \"$SECRET\" --peer 198.51.100.20:3480\n"
       "  natpunch turn allocate --server 203.0.113.10 --tls --ca lab-ca.pem --user alice --password pw \\\n"
       "      --peer 203.0.113.102:3480 --count 10 --flood 5 --size 1000 --json\n"
-      "  natpunch turn allocate --rendezvous 203.0.113.10:7000 --ca lab-ca.pem --peer 203.0.113.102:3480\n"
+      "  natpunch turn allocate --rendezvous 203.0.113.10:7000 --tls --ca lab-ca.pem --rendezvous-tls-ca lab-ca.pem \\\n"
+      "      --peer 203.0.113.102:3480\n"
       "A peer for testing: `turnutils_peer -L 0.0.0.0 -p 3480` (coturn) echoes what it receives.\n"
       "Exit codes: 0 allocated (and every peer echoed), 1 server error / no answer / no echo, 2 bad arguments,\n"
       "130 interrupted (the allocation is deleted first).");

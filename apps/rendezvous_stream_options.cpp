@@ -1,5 +1,7 @@
 #include "rendezvous_stream_options.hpp"
 
+#include "io/peer_session.hpp"
+
 namespace natpunch::cli {
 
 void add_rendezvous_stream_options(CLI::App& cmd, RendezvousStreamOptions& o) {
@@ -25,6 +27,13 @@ void to_session_options(const RendezvousStreamOptions& o, SessionOptions& option
   options.rendezvous_tls_port = o.tls_port;
   options.rendezvous_tls_ca = o.tls_ca;
   options.rendezvous_tls_name = o.tls_name;
+}
+
+std::optional<io::RendezvousFallback> to_fallback(const RendezvousStreamOptions& o) {
+  if (o.no_fallback) return std::nullopt;
+  SessionOptions options;
+  to_session_options(o, options);
+  return io::rendezvous_fallback(options);
 }
 
 }  // namespace natpunch::cli

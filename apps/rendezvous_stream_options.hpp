@@ -4,13 +4,17 @@
 // certificate (--rendezvous-tcp-port, --rendezvous-tls-port,
 // --rendezvous-tls-ca, --rendezvous-tls-name, --no-stream-fallback),
 // turned into the public SessionOptions' fields. Shared by every command
-// that opens sessions (connect, listen, learn).
+// that opens sessions (connect, listen, learn) and by `turn allocate
+// --rendezvous`, which registers through io::RegistrationLink itself.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include <natpunch/session.hpp>
+
+#include "io/registration_link.hpp"
 
 namespace natpunch::cli {
 
@@ -25,5 +29,7 @@ struct RendezvousStreamOptions {
 // Into `cmd`, or an option group of it.
 void add_rendezvous_stream_options(CLI::App& cmd, RendezvousStreamOptions& o);
 void to_session_options(const RendezvousStreamOptions& o, SessionOptions& options);
+// For a plain rendezvous client (io::RendezvousClientRunner); nullopt: UDP only.
+std::optional<io::RendezvousFallback> to_fallback(const RendezvousStreamOptions& o);
 
 }  // namespace natpunch::cli

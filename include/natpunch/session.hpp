@@ -107,6 +107,7 @@ struct SessionProgress {
   std::string message;  // one human-readable line, without the newline
   std::string strategy;
   std::string endpoint;
+  std::string transport;  // kRegistered: how the rendezvous was reached, "udp", "tcp" or "tls"
   std::chrono::microseconds elapsed{0};  // since the strategy's start
   std::uint64_t probes_sent = 0;
   std::uint32_t sockets_open = 0;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "io/server_loop.hpp"
+#include "io/stop_signals.hpp"
 #include "io/udp_ports.hpp"
 #include "measure/server_machine.hpp"
 
@@ -27,6 +28,9 @@ Result<measure::ServerCounters, std::string> run_measure_server(const MeasureSer
     bound_ports.push_back((*ports)->bound_endpoint(static_cast<SocketId>(i)).port);
   config.socket_count = endpoints.size();
   measure::ServerMachine machine(std::move(config), bound_ports);
+  // Before the ready line: a signal right after it stops the server with
+  // its report instead of killing it.
+  StopSignals stop;
   if (options.on_ready) {
     options.on_ready("listening on " + (*ports)->bound_endpoint(0).to_string() + " (udp, main port)");
     if (bound_ports.size() > 1)
@@ -41,7 +45,7 @@ Result<measure::ServerCounters, std::string> run_measure_server(const MeasureSer
                      [&](const measure::MeasureServerEvent& e) {
                        if (sink) sink(std::get<measure::CollectionRow>(e));
                      },
-                     serve);
+                     serve, stop);
   return machine.server().counters();
 }
 

@@ -17,10 +17,6 @@ Result<OwnNat, nat::ProfileError> own_nat(const Endpoint& rendezvous, const rend
       own.notes.push_back("cannot learn the NAT: " + learned.error());
     } else {
       if (learned->cache_error) own.notes.push_back(*learned->cache_error);
-      if (learned->knowledge.no_answer && !learned->interrupted)
-        own.notes.push_back("no STUN answer from the rendezvous " + rendezvous.to_string() +
-                            " (start it with --stun-alt so peers learn their NAT): telling the peer only what was "
-                            "stated");
       if (!learned->knowledge.no_answer && !learned->interrupted) measured = learned->knowledge;
       own.learned = std::move(*learned);
     }
@@ -29,6 +25,20 @@ Result<OwnNat, nat::ProfileError> own_nat(const Endpoint& rendezvous, const rend
   if (!info) return Unexpected{info.error()};
   own.info = std::move(*info);
   return own;
+}
+
+bool no_stun_answer(const OwnNat& own) {
+  return own.learned && own.learned->knowledge.no_answer && !own.learned->interrupted;
+}
+
+std::string why_no_stun_answer(const Endpoint& rendezvous, const std::string& registered_over) {
+  if (registered_over == "udp")
+    return "no STUN answer from the rendezvous " + rendezvous.to_string() +
+           ", though it answers over UDP (start it with --stun-alt so peers learn their NAT): telling the peer only "
+           "what was stated";
+  return "UDP is blocked on this network: neither STUN nor the registration got an answer over UDP from the "
+         "rendezvous " + rendezvous.to_string() + ", which answers over " + registered_over +
+         ": the NAT cannot be learned without UDP (relay only)";
 }
 
 std::string describe(const OwnNat& own) {

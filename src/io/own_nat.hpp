@@ -36,10 +36,19 @@ struct OwnNat {
 
 // Learns (unless options.learn is false) through `rendezvous`, then builds
 // the NatInfo. Errors only as rendezvous::own_nat_info's (a carrier
-// profile that cannot go on the wire); a probe that cannot run or gets no
-// answer leaves the NatInfo to what was stated, with a note.
+// profile that cannot go on the wire); a probe that cannot run leaves the
+// NatInfo to what was stated, with a note; one that gets no answer too,
+// without a note (no_stun_answer below: the caller says why later).
 Result<OwnNat, nat::ProfileError> own_nat(const Endpoint& rendezvous, const rendezvous::StatedNat& stated,
                                           const OwnNatOptions& options);
+
+// The probe got no answer at all (not interrupted). Why is known only once
+// the peer has registered: over UDP (the rendezvous answers UDP but not
+// STUN: it lacks --stun-alt) or over a stream after UDP got no answer (UDP
+// is blocked on this network). why_no_stun_answer says which in one line;
+// `registered_over` is SessionProgress::transport ("udp", "tcp", "tls").
+bool no_stun_answer(const OwnNat& own);
+std::string why_no_stun_answer(const Endpoint& rendezvous, const std::string& registered_over);
 
 // One line for people: "learned in 505 ms through 203.0.113.10:7000:
 // endpoint-independent mapping, ..." / "from the NAT cache: ..." / "not

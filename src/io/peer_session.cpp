@@ -30,7 +30,7 @@
 #include "io/os_random.hpp"
 #include "io/punch_driver.hpp"
 #include "io/reflexive_address.hpp"
-#include "io/rendezvous_stream_link.hpp"
+#include "io/registration_link.hpp"
 #include "io/turn_link.hpp"
 #include "session/peer_session_machine.hpp"
 
@@ -109,10 +109,8 @@ class PeerSession final : public Session {
   void watch_addresses(TimePoint now);
   void on_event(se::Progress& p);
   void loop();
-  // The UDP fallback (RendezvousFallback): opens the next stream when due.
+  // The UDP fallback (io/registration_link.hpp): opens the next stream when due.
   void check_fallback(TimePoint now);
-  bool open_stream(TimePoint now, turn::Transport transport);
-  void drop_stream(TimePoint now);
   // The TURN route's link: opened when the machine first has a route (the
   // TCP connect and TLS handshake block the loop, at most kTurnConnectTimeout).
   void open_turn_link();
@@ -143,16 +141,8 @@ class PeerSession final : public Session {
   TimePoint next_address_poll_{};
   std::uint64_t send_failed_seen_ = 0;
 
-  // The rendezvous over a stream (UDP got no answer).
-  TimePoint started_{};
-  bool heard_server_ = false;      // over UDP, or over the current stream
-  std::size_t fallback_next_ = 0;  // index into fallback_order_ of the next transport to try
-  std::vector<turn::Transport> fallback_order_;
-  std::unique_ptr<RendezvousStreamLink> stream_;
-  std::optional<turn::Transport> stream_transport_;  // the one that answered (kept after a drop)
-  TimePoint stream_opened_{};
-  std::optional<TimePoint> reconnect_at_;
-  std::vector<std::string> stream_errors_;
+  // The rendezvous over a stream when UDP gets no answer.
+  std::unique_ptr<RegistrationLink> rendezvous_link_;
 
   // Shared with the background thread: under mutex_.
   mutable std::mutex mutex_;
@@ -171,90 +161,9 @@ void PeerSession::on_event(se::Progress& p) {
   if (config_.on_progress) config_.on_progress(p.progress);
 }
 
-bool PeerSession::open_stream(TimePoint now, turn::Transport transport) {
-  const auto& f = config_.fallback;
-  RendezvousStreamOptions options;
-  options.transport = transport;
-  options.server = machine_->server();
-  if (transport == turn::Transport::kTcp && f.tcp_port != 0) options.server.port = f.tcp_port;
-  if (transport == turn::Transport::kTls) options.server.port = f.tls_port;
-  options.tls = f.tls_options;
-  if (options.tls.server_name.empty()) options.tls.server_name = machine_->server().address.to_string();
-  options.connect_timeout = f.connect_timeout;
-  options.should_stop = [this] { return stop_requested(); };
-  auto opened = RendezvousStreamLink::open(options);
-  if (!opened) {
-    if (opened.error().interrupted) return false;  // the session is ending: nothing to report
-    if (opened.error().certificate) {
-      stream_errors_.clear();  // the one reason that matters
-      machine_->rendezvous_unreachable(
-          now, opened.error().message +
-                   " (give the CA that signed the server's certificate with --rendezvous-tls-ca FILE; never "
-                   "treated as no answer)");
-    } else {
-      stream_errors_.push_back(opened.error().message);
-    }
-    return false;
-  }
-  stream_ = std::move(*opened);
-  driver_->watch_readable(stream_->native_handle());
-  stream_opened_ = now;
-  heard_server_ = false;
-  // Registers over it (again, after a reconnection: the server follows the
-  // registration to the new connection).
-  machine_->use_rendezvous_stream(now, std::string(turn::to_string(transport)));
-  stream_transport_ = transport;
-  return true;
-}
-
-void PeerSession::drop_stream(TimePoint now) {
-  if (!stream_) return;
-  if (auto e = stream_->error()) stream_errors_.push_back(*e);
-  driver_->unwatch(stream_->native_handle());
-  stream_.reset();
-  reconnect_at_ = now + seconds(2);
-}
-
 void PeerSession::check_fallback(TimePoint now) {
-  const auto& f = config_.fallback;
-  if (!f.enabled || failed_ || machine_->phase() == session::Phase::Closed ||
-      machine_->phase() == session::Phase::Failed)
-    return;
-  if (stream_ && stream_->closed()) {
-    const bool answered = heard_server_;
-    if (!answered && !stream_->error())
-      stream_errors_.push_back("the rendezvous server " + stream_->server().to_string() + " closed the " +
-                               std::string(turn::to_string(stream_->transport())) + " connection without an answer");
-    drop_stream(now);
-    // One that never answered is not ours to come back to: the next transport.
-    if (!answered) {
-      stream_transport_.reset();
-      reconnect_at_.reset();
-    }
-  }
-  if (stream_) {
-    // Connected, but nothing came back (a listener that is not ours): the next one.
-    if (!heard_server_ && machine_->phase() == session::Phase::Registering && now - stream_opened_ >= f.stream_wait) {
-      stream_errors_.push_back("no answer from the rendezvous server " + stream_->server().to_string() + " over " +
-                               std::string(turn::to_string(stream_->transport())));
-      driver_->unwatch(stream_->native_handle());
-      stream_.reset();
-      stream_transport_.reset();
-    } else {
-      return;
-    }
-  }
-  // A stream that answered before and broke: back over the same transport.
-  if (stream_transport_) {
-    if (reconnect_at_ && now < *reconnect_at_) return;
-    if (!open_stream(now, *stream_transport_)) reconnect_at_ = now + seconds(2);
-    return;
-  }
-  if (heard_server_ || machine_->phase() != session::Phase::Registering || now - started_ < f.udp_wait) return;
-  while (fallback_next_ < fallback_order_.size() && !failed_ && !stop_requested()) {
-    if (open_stream(now, fallback_order_[fallback_next_++])) return;
-    if (machine_->phase() == session::Phase::Failed) return;
-  }
+  if (failed_ || machine_->phase() == session::Phase::Closed || machine_->phase() == session::Phase::Failed) return;
+  rendezvous_link_->check(now, machine_->server(), machine_->phase() == session::Phase::Registering);
 }
 
 // The machine's transmits: TURN's (socket TurnRoute::kSocket) to its link,
@@ -263,13 +172,13 @@ void PeerSession::check_fallback(TimePoint now) {
 struct TransmitSplit {
   session::PeerSessionMachine& machine;
   TurnLink* link;
-  RendezvousStreamLink* stream;
+  RegistrationLink& rendezvous;
   std::optional<Transmit> poll_transmit(TimePoint now) {
     while (auto t = machine.poll_transmit(now)) {
       if (t->socket == session::TurnRoute::kSocket) {
         if (link) link->send(*t);
-      } else if (stream && t->socket == 0 && t->to == machine.server()) {
-        stream->send(t->bytes.span());  // refused: lost, like a datagram
+      } else if (rendezvous.over_stream() && t->socket == 0 && t->to == machine.server()) {
+        rendezvous.send(t->bytes.span());  // refused: lost, like a datagram
       } else {
         return t;
       }
@@ -279,10 +188,10 @@ struct TransmitSplit {
 };
 
 void PeerSession::flush() {
-  TransmitSplit split{*machine_, turn_link_.get(), stream_.get()};
+  TransmitSplit split{*machine_, turn_link_.get(), *rendezvous_link_};
   driver_->flush_from(split);
   if (turn_link_) turn_link_->flush();
-  if (stream_) stream_->flush();
+  rendezvous_link_->flush();
 }
 
 void PeerSession::open_turn_link() {
@@ -371,16 +280,12 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   lock.lock();
   // Bounded, so a flood cannot starve the timers; only the first waits.
   for (std::size_t k = 0; d && k < PunchDriver::kMaxReceivePerWake; ++k) {
-    if (!stream_ && d->socket == 0 && d->from == machine_->server()) heard_server_ = true;
+    if (d->socket == 0 && d->from == machine_->server()) rendezvous_link_->heard_over_udp();
     machine_->on_datagram(Clock::now(), d->socket, d->from, d->bytes);
     d = driver_->receive_until(TimePoint{});
   }
-  if (stream_) {
-    stream_->drain([&](std::span<const std::uint8_t> message) {
-      heard_server_ = true;
-      machine_->on_datagram(Clock::now(), 0, machine_->server(), message);
-    });
-  }
+  rendezvous_link_->drain(
+      [&](std::span<const std::uint8_t> message) { machine_->on_datagram(Clock::now(), 0, machine_->server(), message); });
   read_turn_link();
   const auto after = Clock::now();
   if (auto due = machine_->next_deadline(); due && *due <= after) machine_->on_timer(after);
@@ -475,11 +380,20 @@ Result<bool, Error> PeerSession::establish() {
     host_ = machine.client.info.local_endpoints;
     next_address_poll_ = Clock::now() + kAddressPoll;
   }
-  started_ = Clock::now();
-  if (config_.fallback.tcp) fallback_order_.push_back(turn::Transport::kTcp);
-  if (config_.fallback.tls) fallback_order_.push_back(turn::Transport::kTls);
+  const TimePoint started = Clock::now();
   machine_ = std::make_unique<session::PeerSessionMachine>(std::move(machine), rendezvous::system_random_bytes(),
-                                                           started_);
+                                                           started);
+  RegistrationLink::Hooks hooks;
+  hooks.watch = [this](int fd) { driver_->watch_readable(fd); };
+  hooks.unwatch = [this](int fd) { driver_->unwatch(fd); };
+  hooks.opened = [this](TimePoint now, turn::Transport transport) {
+    machine_->use_rendezvous_stream(now, std::string(turn::to_string(transport)));
+  };
+  hooks.refused = [this](TimePoint now, std::string message) {
+    machine_->rendezvous_unreachable(now, std::move(message));
+  };
+  hooks.should_stop = [this] { return stop_requested(); };
+  rendezvous_link_ = std::make_unique<RegistrationLink>(config_.fallback, std::move(hooks), started);
   std::unique_lock lock(mutex_);
   while (!established_ && !failed_) {
     if (config_.should_stop && config_.should_stop()) machine_->interrupt(Clock::now());
@@ -490,8 +404,8 @@ Result<bool, Error> PeerSession::establish() {
     // The kernel's reason, when the server was never reached (no route, ...).
     if (e.kind == ErrorKind::kNoAnswer && driver_->first_error()) e.message += " (" + *driver_->first_error() + ")";
     // ... and why the streams did not help.
-    if (e.kind == ErrorKind::kNoAnswer && !stream_errors_.empty() && !stream_transport_)
-      for (const auto& why : stream_errors_) e.message += "; " + why;
+    if (e.kind == ErrorKind::kNoAnswer && !rendezvous_link_->transport())
+      for (const auto& why : rendezvous_link_->errors()) e.message += "; " + why;
     return Unexpected{e};
   }
   return true;

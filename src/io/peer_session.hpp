@@ -14,7 +14,7 @@
 #include <memory>
 #include <optional>
 
-#include "io/tls_client_session.hpp"
+#include "io/registration_link.hpp"
 #include "natpunch/session.hpp"
 #include "punch/session_keeper.hpp"
 #include "rendezvous/client.hpp"
@@ -36,28 +36,6 @@ struct PunchPlan {
   // Open on the relay as soon as the rendezvous pairs the peers; punching
   // goes on and moves the session direct (session::SessionConfig::open_early).
   bool open_early = false;
-};
-
-// A network that blocks UDP: when the UDP registration gets no answer
-// for udp_wait, the driver registers over TCP, then TLS, at the same
-// server (its `rendezvous --tcp / --tls` listeners) and keeps the
-// registration, signalling and relay on that stream
-// (io/rendezvous_stream_link.hpp). Such a side relays only. A refused
-// TLS certificate fails the session at once with an error naming the
-// server (never "no answer").
-struct RendezvousFallback {
-  bool enabled = true;
-  Duration udp_wait = seconds(2);
-  bool tcp = true;
-  std::uint16_t tcp_port = 0;  // 0: the server's UDP port number
-  bool tls = true;
-  std::uint16_t tls_port = 443;
-  // Verification on by default; server_name empty: the server's address
-  // (the certificate must name that IP).
-  TlsClientOptions tls_options;
-  Duration connect_timeout = seconds(3);
-  // A stream that carried no answer this long is given up for the next.
-  Duration stream_wait = seconds(3);
 };
 
 struct PeerSessionConfig {
@@ -86,10 +64,16 @@ struct PeerSessionConfig {
   std::string turn_ca_file;
   std::function<void(const SessionProgress&)> on_progress;
   std::function<bool()> should_stop;
+  // A network that blocks UDP: registers over TCP, then TLS, at the same
+  // server; such a side relays only (io/registration_link.hpp).
   RendezvousFallback fallback;
 };
 
 Result<std::unique_ptr<Session>, Error> open_peer_session(PeerSessionConfig config);
+
+// SessionOptions' stream fields (--rendezvous-tcp-port, ...) as the
+// registration link's fallback (io/session_api.cpp).
+RendezvousFallback rendezvous_fallback(const SessionOptions& options);
 
 // An Error of `kind` saying `message` (one line, what to do).
 Error session_error(ErrorKind kind, std::string message);

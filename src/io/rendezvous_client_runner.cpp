@@ -1,6 +1,10 @@
 #include "io/rendezvous_client_runner.hpp"
 
+#include <sys/epoll.h>
+
 #include <algorithm>
+
+#include "io/machine_driver.hpp"
 
 namespace natpunch::io {
 
@@ -11,46 +15,70 @@ constexpr std::size_t kMaxBacklog = 1024;
 }  // namespace
 
 Result<std::unique_ptr<RendezvousClientRunner>, std::string> RendezvousClientRunner::open(
-    const Endpoint& bind, rendezvous::ClientConfig config) {
-  auto socket = UdpClient::open(bind);
-  if (!socket) return Unexpected{socket.error()};
+    const Endpoint& bind, rendezvous::ClientConfig config, std::optional<RendezvousFallback> streams) {
+  auto udp = UdpPorts::open(bind);
+  if (!udp) return Unexpected{udp.error()};
   std::unique_ptr<RendezvousClientRunner> runner(
-      new RendezvousClientRunner(std::move(socket.value()), std::move(config)));
-  runner->client_.start(Clock::now());
+      new RendezvousClientRunner(std::move(udp.value()), std::move(config), std::move(streams)));
   runner->flush();
   return runner;
 }
 
-RendezvousClientRunner::RendezvousClientRunner(std::unique_ptr<UdpClient> socket, rendezvous::ClientConfig config)
-    : socket_(std::move(socket)), client_(config, rendezvous::system_random_bytes()), attempt_started_(Clock::now()) {
-  servers_.push_back(config.server);
-  for (const auto& e : config.alternate_servers)
-    if (std::find(servers_.begin(), servers_.end(), e) == servers_.end()) servers_.push_back(e);
-}
-
-void RendezvousClientRunner::check_failover(TimePoint now, bool lost) {
-  if (lost) attempt_started_ = now;  // registering again, at the same server so far
-  if (servers_.size() < 2) return;
-  const bool silent = !client_.registered() && now - attempt_started_ >= kFailoverAfter;
-  if (!lost && !silent) return;
-  current_ = (current_ + 1) % servers_.size();
-  ++failovers_;
-  attempt_started_ = now;
-  client_.switch_server(now, servers_[current_]);
+RendezvousClientRunner::RendezvousClientRunner(std::unique_ptr<UdpPorts> udp, rendezvous::ClientConfig config,
+                                               std::optional<RendezvousFallback> streams)
+    : udp_(std::move(udp)), machine_(std::move(config), rendezvous::system_random_bytes()) {
+  RendezvousFallback fallback = streams.value_or(RendezvousFallback{});
+  fallback.enabled = streams.has_value();
+  RegistrationLink::Hooks hooks;
+  hooks.watch = [this](int fd) { udp_->watch(fd, EPOLLIN, [](std::uint32_t) {}); };
+  hooks.unwatch = [this](int fd) { udp_->unwatch(fd); };
+  hooks.opened = [this](TimePoint now, turn::Transport) {
+    // A side whose UDP is blocked only relays; it registers over the stream now.
+    machine_.client().set_relay_only(true);
+    machine_.restart(now);
+    poked_ = true;
+  };
+  hooks.refused = [this](TimePoint, std::string message) {
+    refused_ = std::move(message);
+    certificate_refused_ = true;
+    poked_ = true;
+  };
+  const auto started = Clock::now();
+  link_ = std::make_unique<RegistrationLink>(std::move(fallback), std::move(hooks), started);
+  ports_ = std::make_unique<RegistrationPorts>(*udp_, *link_, [this] { return machine_.server(); });
+  machine_.start(started);
 }
 
 RendezvousClientRunner::~RendezvousClientRunner() {
   // Frees the registration slot at once (an identity has a bounded number)
   // instead of letting it expire.
-  client_.close(Clock::now());
+  machine_.client().close(Clock::now());
   flush();
+  ports_.reset();
+  link_.reset();  // unwatches its stream while the ports are there
 }
 
 void RendezvousClientRunner::flush() {
-  for (const auto& t : client_.poll_transmit(Clock::now())) {
-    std::string error;
-    if (!socket_->send(t.to, t.bytes, error) && !send_error_) send_error_ = error;
+  const auto now = Clock::now();
+  while (auto t = machine_.poll_transmit(now)) ports_->send(std::move(*t));
+  ports_->flush();
+}
+
+void RendezvousClientRunner::on_event(rendezvous::ClientEvent& event) {
+  if (const auto* r = std::get_if<ev::RegistrationRefused>(&event)) {
+    if (!certificate_refused_) refused_ = "the rendezvous server refused the registration: " +
+                                          std::string(rendezvous::to_string(r->code));
+    return;
   }
+  if (const auto* m = std::get_if<ev::ServerKeyMismatch>(&event)) {
+    if (!key_mismatch_) key_mismatch_ = KeyMismatch{m->offered, Clock::now()};
+    return;
+  }
+  backlog_.push_back(std::move(event));
+  fresh_ = true;
+  // Events nobody waits for (relay data for other sessions, requests the
+  // policy answered) must not pile up forever.
+  while (backlog_.size() > kMaxBacklog) backlog_.pop_front();
 }
 
 template <class Predicate>
@@ -65,44 +93,26 @@ std::optional<rendezvous::ClientEvent> RendezvousClientRunner::run_until(TimePoi
         return event;
       }
     }
-    flush();
-    const auto now = Clock::now();
-    if (now >= deadline) return std::nullopt;
+    if (certificate_refused_ || Clock::now() >= deadline) return std::nullopt;
     if (should_stop && should_stop()) {
       interrupted_ = true;
       return std::nullopt;
     }
-    auto wake = client_.next_deadline().value_or(deadline);
-    if (servers_.size() > 1 && !client_.registered()) wake = std::min(wake, attempt_started_ + kFailoverAfter);
-    if (wake > deadline) wake = deadline;
-    if (should_stop && wake > now + milliseconds(100)) wake = now + milliseconds(100);
-    auto datagram = socket_->receive_until(wake);
-    if (datagram)
-      client_.on_datagram(Clock::now(), datagram->bytes, datagram->from);
-    else
-      client_.on_timer(Clock::now());
-    check_failover(Clock::now(), false);
-    while (auto e = client_.poll_event()) {
-      if (const auto* lost = std::get_if<ev::RegistrationLost>(&*e); lost && !lost->reason)
-        check_failover(Clock::now(), true);
-      if (const auto* r = std::get_if<ev::RegistrationRefused>(&*e)) {
-        refused_ = r->code;
-        continue;
-      }
-      if (const auto* m = std::get_if<ev::ServerKeyMismatch>(&*e)) {
-        if (!key_mismatch_) key_mismatch_ = KeyMismatch{m->offered, Clock::now()};
-        continue;
-      }
-      backlog_.push_back(std::move(*e));
-    }
-    // Events nobody waits for (relay data for other sessions, requests the
-    // policy answered) must not pile up forever.
-    while (backlog_.size() > kMaxBacklog) backlog_.pop_front();
+    fresh_ = poked_ = false;
+    run_machine(
+        machine_, *ports_,
+        [&] {
+          const auto now = Clock::now();
+          // Moves to a stream when UDP stays silent (blocks while it connects).
+          link_->check(now, machine_.server(), !machine_.client().registered());
+          return fresh_ || poked_ || now >= deadline || (should_stop && should_stop());
+        },
+        [this](rendezvous::ClientEvent& e) { on_event(e); });
   }
 }
 
 Result<Endpoint, std::string> RendezvousClientRunner::wait_registered(Duration timeout, const StopPredicate& should_stop) {
-  if (client_.registered()) return *client_.observed_endpoint();
+  if (machine_.client().registered()) return *machine_.client().observed_endpoint();
   // After a Challenge with another key, the pinned server (if it is there
   // too, and the other answer an attacker's) gets this long to answer.
   constexpr Duration kGraceAfterMismatch = seconds(2);
@@ -111,7 +121,7 @@ Result<Endpoint, std::string> RendezvousClientRunner::wait_registered(Duration t
     auto until = deadline;
     if (key_mismatch_) until = std::min(until, key_mismatch_->seen + kGraceAfterMismatch);
     const auto now = Clock::now();
-    if (now >= until) break;
+    if (now >= until || certificate_refused_) break;
     // Short slices, so a mismatch seen inside one shortens the wait.
     auto e = run_until(
         std::min(until, now + milliseconds(250)), [](const auto& e) { return std::holds_alternative<ev::Registered>(e); },
@@ -123,31 +133,38 @@ Result<Endpoint, std::string> RendezvousClientRunner::wait_registered(Duration t
     if (interrupted_) return Unexpected{std::string("interrupted while registering")};
   }
   if (key_mismatch_) {
-    const auto& pinned = client_.pinned_server_key();
+    const auto& pinned = machine_.client().pinned_server_key();
     return Unexpected{"server key mismatch: the rendezvous server answered with key " +
                       rendezvous::to_hex(key_mismatch_->offered) + ", not the pinned " +
                       (pinned ? rendezvous::to_hex(*pinned) : std::string("key")) +
                       ": either the pinned key is wrong, or someone between this host and the server is "
                       "impersonating it (a possible attack); not registering"};
   }
-  if (refused_)
-    return Unexpected{"the rendezvous server refused the registration: " + std::string(rendezvous::to_string(*refused_))};
-  return Unexpected{std::string("no answer from the rendezvous server") + (send_error_ ? " (" + *send_error_ + ")" : "")};
+  if (refused_) return Unexpected{*refused_};
+  std::string error = "no answer from the rendezvous server";
+  if (send_error()) error += " (" + *send_error() + ")";
+  // ... and why the streams did not help.
+  if (!link_->transport())
+    for (const auto& why : link_->errors()) error += "; " + why;
+  return Unexpected{error};
 }
 
 Result<rendezvous::client_event::TurnServersOffered, std::string> RendezvousClientRunner::wait_turn_offer(
-    Duration timeout) {
-  if (client_.turn_offer()) return *client_.turn_offer();
-  const auto taken = run_until(Clock::now() + timeout,
-                               [](const auto& e) { return std::holds_alternative<ev::TurnServersOffered>(e); });
+    Duration timeout, const StopPredicate& should_stop) {
+  if (machine_.client().turn_offer()) return *machine_.client().turn_offer();
+  const auto taken = run_until(
+      Clock::now() + timeout, [](const auto& e) { return std::holds_alternative<ev::TurnServersOffered>(e); },
+      should_stop);
   if (taken) return std::get<ev::TurnServersOffered>(*taken);
+  if (interrupted_) return Unexpected{std::string("interrupted while waiting for the TURN offer")};
   return Unexpected{std::string("the rendezvous server offered no TURN relays")};
 }
 
 Result<rendezvous::ClientSession, std::string> RendezvousClientRunner::connect(const rendezvous::PublicKey& peer,
                                                                               Duration timeout, const NoticeSink& notice,
                                                                               const StopPredicate& should_stop) {
-  const auto request = client_.connect(Clock::now(), peer);
+  const auto request = machine_.client().connect(Clock::now(), peer);
+  flush();
   const auto deadline = Clock::now() + timeout;
   std::optional<TimePoint> last_notice;
   for (;;) {
@@ -196,7 +213,7 @@ Result<rendezvous::ClientSession, std::string> RendezvousClientRunner::wait_for_
 }
 
 bool RendezvousClientRunner::send_relay(std::uint64_t session_id, std::span<const std::uint8_t> payload) {
-  const bool queued = client_.send_relay(Clock::now(), session_id, payload);
+  const bool queued = machine_.client().send_relay(Clock::now(), session_id, payload);
   flush();
   return queued;
 }

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <tuple>
 
@@ -165,6 +166,13 @@ class Node {
     // that arrives while the loop is descheduled is dropped and costs each
     // client a 500 ms retransmission. Capped by net.core.rmem_max/wmem_max.
     port_options.socket_buffer = kSocketBuffer;
+    // An IPv4 and an IPv6 listener ([::]:7000 and 0.0.0.0:7000): each
+    // family on its own socket.
+    const auto has = [&](bool v4) {
+      return std::any_of(options_.listen.begin(), options_.listen.end(),
+                         [&](const auto& l) { return l.at.address.is_v4() == v4; });
+    };
+    port_options.v6_only = has(true) && has(false);
     auto opened = UdpPorts::open(options_.listen.front().at, port_options);
     if (!opened)
       return Unexpected{opened.error() + " (is the address configured on this host and the port free?)"};

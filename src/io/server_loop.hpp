@@ -27,8 +27,9 @@ struct ServeOptions {
   Duration stop_poll = seconds(1);
 };
 
-// `stop` is the caller's, installed before it said it was ready (a signal
-// that comes right after must stop it, not kill it).
+// `stop` is the caller's, installed before it says it is ready (a signal
+// that comes right after the ready line must stop it, not kill it): there
+// is no overload that installs its own, too late.
 template <ProtocolMachine M, class OnEvent>
 void serve_until_signal(M& machine, UdpPorts& ports, OnEvent&& on_event, const ServeOptions& options,
                         const StopSignals& stop) {
@@ -50,12 +51,6 @@ void serve_until_signal(M& machine, UdpPorts& ports, OnEvent&& on_event, const S
       },
       on_event, drive);
   if (options.on_stats) options.on_stats(true);
-}
-
-template <ProtocolMachine M, class OnEvent>
-void serve_until_signal(M& machine, UdpPorts& ports, OnEvent&& on_event, const ServeOptions& options) {
-  StopSignals stop;
-  serve_until_signal(machine, ports, std::forward<OnEvent>(on_event), options, stop);
 }
 
 }  // namespace natpunch::io

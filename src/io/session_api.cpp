@@ -6,7 +6,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "io/local_addresses.hpp"
@@ -133,6 +135,7 @@ Result<io::PeerSessionConfig, Error> prepare(const SessionOptions& o) {
   }
   if (created) report(o, SessionProgress::Kind::kIdentityCreated, "created a new identity in " + o.identity_file);
   report(o, SessionProgress::Kind::kIdentity, rendezvous::to_hex(client.identity.public_key));
+  std::optional<Endpoint> unanswered_stun;  // the probe got no answer from this rendezvous
   if (o.nat.learn) {
     io::OwnNatOptions learning;
     learning.cache.file = o.nat.cache_file;
@@ -142,6 +145,7 @@ Result<io::PeerSessionConfig, Error> prepare(const SessionOptions& o) {
     if (!own) return bad_input("carrier profile: " + own.error().to_string());
     client.info = own->info;
     for (const auto& note : own->notes) report(o, SessionProgress::Kind::kWarning, "warning: " + note);
+    if (io::no_stun_answer(*own)) unanswered_stun = client.server;
     if (o.on_progress) {
       SessionProgress learned;
       learned.kind = SessionProgress::Kind::kNatLearned;
@@ -167,23 +171,40 @@ Result<io::PeerSessionConfig, Error> prepare(const SessionOptions& o) {
   config.repunch = o.repunch;
   // The identity was reported above, before the NAT was learned; the
   // session machine reports it again as it starts.
+  // No STUN answer: why (no --stun-alt, or UDP blocked here) is told after
+  // the first registration, by the transport it took.
   if (o.on_progress)
-    config.on_progress = [report = o.on_progress](const SessionProgress& p) {
-      if (p.kind != SessionProgress::Kind::kIdentity) report(p);
+    config.on_progress = [report = o.on_progress, unanswered_stun,
+                          told = std::make_shared<std::atomic<bool>>(false)](const SessionProgress& p) {
+      if (p.kind == SessionProgress::Kind::kIdentity) return;
+      report(p);
+      if (p.kind == SessionProgress::Kind::kRegistered && unanswered_stun && !p.transport.empty() &&
+          !told->exchange(true)) {
+        SessionProgress warning;
+        warning.kind = SessionProgress::Kind::kWarning;
+        warning.message = "warning: " + io::why_no_stun_answer(*unanswered_stun, p.transport);
+        report(warning);
+      }
     };
   config.should_stop = o.should_stop;
   if (!o.rendezvous_tls_ca.empty() && !std::filesystem::is_regular_file(o.rendezvous_tls_ca))
     return bad_input("rendezvous TLS CA file '" + o.rendezvous_tls_ca + "' does not exist");
-  config.fallback.enabled = o.stream_fallback;
-  config.fallback.tcp_port = o.rendezvous_tcp_port;
-  config.fallback.tls = o.rendezvous_tls_port != 0;
-  config.fallback.tls_port = o.rendezvous_tls_port;
-  config.fallback.tls_options.ca_file = o.rendezvous_tls_ca;
-  config.fallback.tls_options.server_name = o.rendezvous_tls_name;
+  config.fallback = io::rendezvous_fallback(o);
   return config;
 }
 
 }  // namespace
+
+io::RendezvousFallback io::rendezvous_fallback(const SessionOptions& o) {
+  io::RendezvousFallback f;
+  f.enabled = o.stream_fallback;
+  f.tcp_port = o.rendezvous_tcp_port;
+  f.tls = o.rendezvous_tls_port != 0;
+  f.tls_port = o.rendezvous_tls_port;
+  f.tls_options.ca_file = o.rendezvous_tls_ca;
+  f.tls_options.server_name = o.rendezvous_tls_name;
+  return f;
+}
 
 Result<std::unique_ptr<Session>, Error> connect(const SessionOptions& options,
                                                 const std::string& peer_public_key) {

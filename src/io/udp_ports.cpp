@@ -122,6 +122,10 @@ std::string UdpPorts::bind_socket(SocketId id, const Endpoint& at, const SocketO
     ::close(fd);
     return what + ": " + describe_errno(error);
   };
+  if (family == AF_INET6 && options_.v6_only) {
+    const int one = 1;
+    if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) return fail("cannot make a UDP socket IPv6-only");
+  }
   const auto bind_to = [&](const Endpoint& e) {
     sockaddr_storage address{};
     const socklen_t length = to_sockaddr(e, family, address);

@@ -56,6 +56,11 @@ struct UdpPortsOptions {
   std::size_t max_datagram = 65507;  // largest datagram received whole; longer ones are dropped
   std::size_t batch = 8;             // datagrams per recvmmsg() / sendmmsg()
   int socket_buffer = 0;             // SO_SNDBUF / SO_RCVBUF of every socket, bytes; 0: the kernel's default
+  // IPv6 sockets take IPv6 only (IPV6_V6ONLY). For a set that also binds
+  // IPv4 sockets: a dual-stack [::]:P holds 0.0.0.0:P as well, so the
+  // IPv4 socket of the same port could not bind, and IPv4 datagrams would
+  // arrive on the IPv6 socket as v4-mapped addresses.
+  bool v6_only = false;
 };
 
 class UdpPorts final : public FdWatcher {

@@ -85,7 +85,7 @@ void Client::send_register() {
   Register r;
   r.identity = config_.identity.public_key;
   r.client_nonce = nonce_;
-  outbox_.push_back({config_.server, encode(r)});
+  outbox_.push_back({0, config_.server, DatagramBytes(encode(r))});
 }
 
 std::uint32_t Client::connect(TimePoint now, const PublicKey& peer) {
@@ -155,14 +155,10 @@ void Client::send_authenticated(T message) {
   message.auth.sequence = ++sent_sequence_;
   auto bytes = encode(message);
   seal(bytes, keys_->client_to_server);
-  outbox_.push_back({config_.server, std::move(bytes)});
+  outbox_.push_back({0, config_.server, DatagramBytes(std::move(bytes))});
 }
 
-std::vector<Transmit> Client::poll_transmit(TimePoint) {
-  std::vector<Transmit> out;
-  out.swap(outbox_);
-  return out;
-}
+std::optional<natpunch::Transmit> Client::poll_transmit(TimePoint) { return take_front(outbox_); }
 
 std::optional<ClientEvent> Client::poll_event() {
   if (events_.empty()) return std::nullopt;
@@ -220,7 +216,7 @@ void Client::on_timer(TimePoint now) {
           return;
         }
         back_off(registration_retransmit_, now);
-        outbox_.push_back({config_.server, prove_bytes_});
+        outbox_.push_back({0, config_.server, DatagramBytes(std::span<const std::uint8_t>(prove_bytes_))});
       }
       return;
     case Phase::Registered: break;
@@ -273,8 +269,8 @@ void Client::refresh_now(TimePoint now) {
   on_timer(now);
 }
 
-bool Client::on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, const Endpoint& from) {
-  if (from != config_.server || !looks_like_rendezvous(bytes)) return false;
+bool Client::on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes) {
+  if (socket != 0 || from != config_.server || !looks_like_rendezvous(bytes)) return false;
   auto decoded = decode(bytes);
   if (!decoded) {
     ++counters_.dropped_malformed;
@@ -328,7 +324,7 @@ void Client::on_challenge(TimePoint now, const Challenge& c) {
   sign_prove(prove_bytes_, config_.identity, c.server_key);
   phase_ = Phase::AwaitRegistered;
   registration_retransmit_ = first_retransmit(now);
-  outbox_.push_back({config_.server, prove_bytes_});
+  outbox_.push_back({0, config_.server, DatagramBytes(std::span<const std::uint8_t>(prove_bytes_))});
 }
 
 void Client::on_refused(TimePoint now, const Refused& r) {

@@ -1,7 +1,7 @@
 #pragma once
-// The rendezvous client as a sans-IO machine (same shape as the other
-// client machines: poll_transmit / next_deadline / on_timer / on_datagram,
-// plus poll_event for what the application must hear about).
+// The rendezvous client as a sans-IO machine of the contract
+// (core/transmit.hpp: on_datagram / poll_transmit / next_deadline /
+// on_timer / poll_event), so io::run_machine, the simulator and tests run it.
 //
 // It registers (Register -> Challenge -> Prove -> Registered) with
 // exponential-backoff retransmission, solving the server's puzzle when the
@@ -30,7 +30,7 @@
 #include "rendezvous/crypto.hpp"
 #include "rendezvous/messages.hpp"
 #include "rendezvous/replay_window.hpp"
-#include "rendezvous/transmit.hpp"
+#include "core/transmit.hpp"
 
 namespace natpunch::rendezvous {
 
@@ -44,7 +44,7 @@ struct ClientConfig {
   // cluster, or every A/AAAA record of its name). The client machine
   // only talks to `server`; the driver moves it to the next of these with
   // switch_server() when `server` stops answering
-  // (io/rendezvous_client_runner.hpp).
+  // (rendezvous/failover_client.hpp).
   std::vector<Endpoint> alternate_servers;
   Identity identity;
   NatInfo info;
@@ -182,12 +182,14 @@ class Client {
   // False when not registered, the session is unknown or the payload too large.
   bool send_relay(TimePoint now, std::uint64_t session_id, std::span<const std::uint8_t> payload);
 
-  std::vector<Transmit> poll_transmit(TimePoint now);
+  // The machine contract (core/transmit.hpp): everything goes out of and
+  // comes in on socket 0.
+  std::optional<natpunch::Transmit> poll_transmit(TimePoint now);
   std::optional<TimePoint> next_deadline() const;
   void on_timer(TimePoint now);
-  // False when the datagram is not a rendezvous message from the server
-  // (the caller may own other protocols on the same socket).
-  bool on_datagram(TimePoint now, std::span<const std::uint8_t> bytes, const Endpoint& from);
+  // False when the datagram is not a rendezvous message from the server on
+  // socket 0 (the caller may own other protocols on the same socket).
+  bool on_datagram(TimePoint now, SocketId socket, const Endpoint& from, std::span<const std::uint8_t> bytes);
   std::optional<ClientEvent> poll_event();
 
   bool registered() const { return phase_ == Phase::Registered; }
@@ -296,7 +298,7 @@ class Client {
   std::map<std::uint64_t, ClientSession> sessions_;
   bool ever_registered_ = false;
   std::map<std::uint64_t, PendingResume> resumes_;
-  std::vector<Transmit> outbox_;
+  std::deque<natpunch::Transmit> outbox_;
   std::deque<ClientEvent> events_;
   ClientCounters counters_;
 };

@@ -5,7 +5,11 @@
 // or a name with A and AAAA records):
 //   - the primary is the first address of a family the host has (an
 //     IPv6-only phone registers over IPv6 though the list starts with
-//     IPv4); a dual-stack host keeps the list's order;
+//     IPv4); a dual-stack host registers over IPv4 whatever the list's
+//     order, when the list has an IPv4 address: only an IPv4 registration
+//     offers the IPv4 candidates (host, server-reflexive, predicted) and
+//     also the IPv6 ones (from an IPv6 socket beside it), while one over
+//     IPv6 offers IPv6 candidates only;
 //   - the alternates (failover, a cluster's other nodes) are the other
 //     addresses of the primary's family: the registering socket is of
 //     that family and cannot move to the other;

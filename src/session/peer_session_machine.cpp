@@ -80,6 +80,7 @@ void PeerSessionMachine::progress(SessionProgress::Kind kind, std::string messag
   p.message = std::move(message);
   p.strategy = std::move(strategy);
   p.endpoint = std::move(endpoint);
+  if (kind == SessionProgress::Kind::kRegistered) p.transport = info_.rendezvous_transport;
   events_.push_back(session_event::Progress{std::move(p)});
 }
 
@@ -146,7 +147,7 @@ void PeerSessionMachine::rendezvous_unreachable(TimePoint now, std::string messa
 }
 
 void PeerSessionMachine::queue_client(TimePoint now) {
-  for (auto& t : client_.poll_transmit(now)) outbox_.push_back(Transmit{0, t.to, DatagramBytes(std::move(t.bytes))});
+  while (auto t = client_.poll_transmit(now)) outbox_.push_back(std::move(*t));
 }
 
 // --- the contract
@@ -161,7 +162,7 @@ void PeerSessionMachine::on_datagram(TimePoint now, SocketId socket, const Endpo
     if (phase_ == Phase::Open) service_channel(now);
     return;
   }
-  if (socket == 0 && from == client_.server() && client_.on_datagram(now, bytes, from)) {
+  if (socket == 0 && from == client_.server() && client_.on_datagram(now, socket, from, bytes)) {
     on_client_events(now);
     queue_client(now);
     if (phase_ == Phase::Open) service_channel(now);

@@ -2,14 +2,17 @@
 // driven by io::RendezvousClientRunner: matching session info and relay
 // both ways; identity files; usage errors; clean stop on SIGINT.
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -75,7 +78,7 @@ TEST(RendezvousCli, TwoClientsGetMatchingSessionsAndRelayBothWays) {
   auto b_seen = (*b)->wait_registered(5s);
   ASSERT_TRUE(a_seen) << a_seen.error();
   ASSERT_TRUE(b_seen) << b_seen.error();
-  EXPECT_EQ(*a_seen, (*a)->socket().bound_endpoint());
+  EXPECT_EQ(*a_seen, (*a)->local_endpoint());
 
   auto callee = std::async(std::launch::async, [&] { return (*b)->wait_for_session(5s); });
   auto sa = (*a)->connect(b_config.identity.public_key, 5s);
@@ -138,6 +141,63 @@ TEST(RendezvousCli, IdentityFileIsCreatedPrivateAndKeepsTheServerKey) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   std::filesystem::remove_all(path.parent_path());
 }
+
+// A UDP port free in both families: a dual-stack [::]:0 socket holds the
+// number for IPv4 and IPv6 alike while it lives (0 when IPv6 is missing).
+std::uint16_t port_free_in_both_families() {
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  const int off = 0;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  socklen_t n = sizeof a;
+  std::uint16_t port = 0;
+  if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0 &&
+      ::bind(fd, reinterpret_cast<sockaddr*>(&a), n) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n) == 0)
+    port = ntohs(a.sin6_port);
+  ::close(fd);
+  return port;
+}
+
+class DualStackWildcards : public testing::TestWithParam<bool> {};
+
+// `--listen [::]:P,0.0.0.0:P` (either order): the IPv6 wildcard socket is
+// IPv6-only, so the IPv4 one binds the same port, and each family's
+// clients register on their own socket (seen as 127.0.0.1, not as a
+// v4-mapped IPv6 address).
+TEST_P(DualStackWildcards, BothFamiliesListenOnOnePort) {
+  const std::uint16_t port = port_free_in_both_families();
+  if (port == 0) GTEST_SKIP() << "no IPv6 on this host";
+  const std::string v4 = "0.0.0.0:" + std::to_string(port), v6 = "[::]:" + std::to_string(port);
+  ServerProcess server({"rendezvous", "--listen", GetParam() ? v6 + "," + v4 : v4 + "," + v6, "--json-log"});
+  ASSERT_TRUE(server.started());
+  std::optional<rendezvous::PublicKey> server_key;
+  std::vector<std::string> listening;
+  for (int k = 0; k < 2; ++k) {
+    auto line = server.read_line(5000ms);
+    ASSERT_TRUE(line) << "the server did not start (exit " << server.wait(5000ms) << ")";
+    auto j = nlohmann::json::parse(*line, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j["event"] == "listening") << *line;
+    listening.push_back(j["address"].get<std::string>());
+    if (j.contains("server_key")) server_key = rendezvous::parse_public_key(j["server_key"].get<std::string>());
+  }
+  std::sort(listening.begin(), listening.end());
+  EXPECT_EQ(listening, (std::vector<std::string>{v4, v6}));
+  ASSERT_TRUE(server_key);
+  for (const char* loopback : {"127.0.0.1", "::1"}) {
+    SCOPED_TRACE(loopback);
+    const auto address = *IpAddress::parse(loopback);
+    auto client = io::RendezvousClientRunner::open(Endpoint{address, 0}, client_config(Endpoint{address, port}, *server_key));
+    ASSERT_TRUE(client) << client.error();
+    auto seen = (*client)->wait_registered(5s);
+    ASSERT_TRUE(seen) << seen.error();
+    EXPECT_EQ(*seen, (*client)->socket().bound_endpoint());
+  }
+  EXPECT_EQ(server.interrupt_and_wait(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Orders, DualStackWildcards, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) { return info.param ? "Ipv6First" : "Ipv4First"; });
 
 int natpunch_exit(const std::string& args) {
   return test_support::run_command(std::string(NATPUNCH_BINARY) + " " + args + " >/dev/null 2>&1").exit_code;

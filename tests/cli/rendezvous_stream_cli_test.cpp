@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/loopback_udp.hpp"
 #include "../support/run_command.hpp"
 #include "../support/scratch_dir.hpp"
 #include "cli_processes.hpp"
@@ -35,27 +36,7 @@ using namespace std::chrono_literals;
 using natpunch::cli_test::Process;
 using natpunch::cli_test::read_event;
 using natpunch::cli_test::Rendezvous;
-
-// A loopback UDP port that swallows datagrams.
-struct SilentUdpPort {
-  int fd = -1;
-  std::uint16_t port = 0;
-  // `wanted`: that port number (port stays 0 when it is taken); 0: any.
-  explicit SilentUdpPort(std::uint16_t wanted = 0) {
-    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(wanted);
-    socklen_t n = sizeof a;
-    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), n) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n) == 0)
-      port = ntohs(a.sin_port);
-  }
-  ~SilentUdpPort() {
-    if (fd >= 0) ::close(fd);
-  }
-};
+using natpunch::test_support::SilentUdpPort;
 
 // A self-signed certificate for 127.0.0.1 (its own CA), made with openssl.
 struct Certificate {
@@ -324,10 +305,11 @@ TEST(RendezvousStreamCli, ProbeWhereOnlyTcpAnswersSaysUdpIsBlockedInOneLine) {
   EXPECT_LT(took, 10s) << "bounded: STUN's retransmissions, then 1.5 s per check";
 }
 
-// `turn allocate --rendezvous` registers over UDP only (not yet over
-// TCP/TLS): where UDP gets no answer but the rendezvous answers over TCP on
-// the same port number, it says so in one line and names the way around.
-TEST(RendezvousStreamCli, TurnAllocateWhereOnlyTcpAnswersSaysUdpIsBlockedInOneLine) {
+// `turn allocate --rendezvous --no-stream-fallback` registers over UDP
+// only: where UDP gets no answer but the rendezvous answers over TCP on the
+// same port number, it says so in one line and names the way around (the
+// fallback itself: TurnCli.RendezvousOverTcpWhereUdpIsBlocked).
+TEST(RendezvousStreamCli, TurnAllocateWithoutStreamFallbackWhereOnlyTcpAnswersSaysUdpIsBlocked) {
   auto s = start_server(true, nullptr);
   ASSERT_TRUE(s);
   SilentUdpPort silent(s->tcp);  // UDP silent, TCP the rendezvous's: one port number
@@ -335,16 +317,60 @@ TEST(RendezvousStreamCli, TurnAllocateWhereOnlyTcpAnswersSaysUdpIsBlockedInOneLi
   TempDir dir;
   const auto r = natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) +
                                                     " turn allocate --rendezvous 127.0.0.1:" + std::to_string(s->tcp) +
-                                                    " --timeout 2 --json 2>" + dir.file("err"));
+                                                    " --no-stream-fallback --timeout 2 --json 2>" + dir.file("err"));
   const auto err = natpunch::test_support::run_command("cat " + dir.file("err")).output;
   EXPECT_EQ(r.exit_code, 1) << r.output << err;
   const auto j = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.output;
   EXPECT_EQ(j.value("udp_blocked", false), true) << j.dump();
   EXPECT_NE(j.value("error", "").find("UDP is blocked"), std::string::npos) << j.dump();
-  EXPECT_NE(j.value("error", "").find("--server"), std::string::npos) << j.dump();
+  EXPECT_NE(j.value("error", "").find("--no-stream-fallback"), std::string::npos) << j.dump();
   EXPECT_EQ(err, "error: " + j.value("error", "") + "\n") << "one line, the same words";
 }
+
+struct NoStunCase {
+  const char* name;
+  bool udp_swallowed;  // else the rendezvous answers over UDP (but not STUN: no --stun-alt)
+  const char* says;
+  const char* never_says;
+};
+
+class NoStunAnswer : public testing::TestWithParam<NoStunCase> {};
+
+// `connect` learning its NAT gets no STUN answer: it says why once it has
+// registered -- UDP blocked on this network (nothing came back over UDP,
+// the registration went over TCP) or a rendezvous without --stun-alt (it
+// answers its registration over UDP) -- never blaming the server for the
+// network. The peer is unknown: once the connector waits for it, Ctrl-C.
+TEST_P(NoStunAnswer, SaysWhyByHowItRegistered) {
+  const auto& c = GetParam();
+  auto s = start_server(true, nullptr);
+  ASSERT_TRUE(s);
+  SilentUdpPort silent;
+  const std::string rendezvous = c.udp_swallowed ? "127.0.0.1:" + std::to_string(silent.port) : s->udp;
+  // stderr (the progress lines) read as stdout.
+  natpunch::test_support::ChildProcess connector(
+      "/bin/sh", {"-c", "exec " + std::string(NATPUNCH_BINARY) + " connect --rendezvous " + rendezvous +
+                            " --rendezvous-tcp-port " + std::to_string(s->tcp) + " --rendezvous-tls-port 0 --peer " +
+                            std::string(64, 'a') + " --wait 15 2>&1"});
+  std::string err;
+  while (auto line = connector.read_line(10000ms)) {
+    err += *line + "\n";
+    if (line->find("is not registered") != std::string::npos) break;  // waiting for the peer: all was said
+  }
+  EXPECT_EQ(connector.interrupt_and_wait(), 130) << err;
+  EXPECT_NE(err.find(c.says), std::string::npos) << err;
+  EXPECT_EQ(err.find(c.never_says), std::string::npos) << err;
+  const auto registered = err.find("registered at"), why = err.find(c.says);
+  EXPECT_LT(registered, why) << "said once the registration shows which: " << err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Networks, NoStunAnswer,
+    testing::Values(NoStunCase{"UdpBlocked", true, "warning: UDP is blocked on this network", "--stun-alt"},
+                    NoStunCase{"ServerWithoutStunAlt", false, "though it answers over UDP (start it with --stun-alt",
+                               "UDP is blocked"}),
+    [](const testing::TestParamInfo<NoStunCase>& info) { return std::string(info.param.name); });
 
 // Ctrl-C while the connector's fallback blocks in a TCP connect or a TLS
 // handshake (both wait up to 3 s for a server that drops SYNs or never

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -224,5 +225,39 @@ INSTANTIATE_TEST_SUITE_P(
                       Sample{"natpunch-stun-server.service", "stun-server.env", "NATPUNCH_STUN_ARGS",
                              {"stun-server", "--json-log"}, "ready"}),
     [](const auto& info) { return info.index == 0 ? std::string("Rendezvous") : std::string("StunServer"); });
+
+struct ReadyServer {
+  const char* name;
+  std::vector<std::string> args;
+};
+
+class SignalRightAfterReady : public ::testing::TestWithParam<ReadyServer> {};
+
+// A server's ready line promises that SIGINT / SIGTERM stop it cleanly: a
+// supervisor or a script that signals the moment it reads the line gets
+// exit 0 and the final counters, never a process killed by the signal's
+// default action (the handlers are installed before the line is written).
+TEST_P(SignalRightAfterReady, StopsCleanlyWithTheReport) {
+  const auto& c = GetParam();
+  for (int run = 0; run < 6; ++run) {
+    const int signal_number = run % 2 == 0 ? SIGINT : SIGTERM;
+    SCOPED_TRACE(std::string(c.name) + (signal_number == SIGINT ? " SIGINT" : " SIGTERM") + " run " +
+                 std::to_string(run));
+    ChildProcess server(NATPUNCH_BINARY, c.args);
+    ASSERT_TRUE(server.read_line(5000ms)) << "no ready line";
+    server.signal_child(signal_number);  // at once: no wait for the handlers
+    std::string rest;
+    while (auto line = server.read_line(5000ms)) rest += *line + "\n";
+    EXPECT_EQ(server.wait(5000ms), 0) << "killed by the signal instead of stopping (-1: still running)";
+    EXPECT_NE(rest.find("stopped"), std::string::npos) << "no final report: " << rest;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Servers, SignalRightAfterReady,
+    ::testing::Values(ReadyServer{"MeasureServer", {"measure-server", "--listen", "127.0.0.1:0", "--ports", "none"}},
+                      ReadyServer{"Rendezvous", {"rendezvous", "--listen", "127.0.0.1:0", "--json-log"}},
+                      ReadyServer{"StunServer", {"stun-server", "--listen", "127.0.0.1:0", "--threads", "1"}}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "../support/coturn.hpp"
+#include "../support/loopback_udp.hpp"
 #include "cli_processes.hpp"
 #include "io/machine_driver.hpp"
 #include "io/os_random.hpp"
@@ -429,6 +430,50 @@ TEST_F(TurnCli, RendezvousOfferedRelaysAreTriedInTurnUntilOneAllocates) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(dead), std::string::npos) << r.output;
+}
+
+// A network that blocks UDP (issue 20 item 4) on loopback: the rendezvous's
+// UDP port is one that swallows datagrams, its TCP listener is the real
+// one. `turn allocate --rendezvous` registers over TCP after 2 s of
+// silence, takes the offered relay and credentials, tries it over TCP only
+// (UDP is blocked: the offered UDP way is skipped) and relays to the echo
+// peer; the JSON says how it reached the rendezvous.
+TEST_F(TurnCli, RendezvousOverTcpWhereUdpIsBlocked) {
+  cli_test::Rendezvous rendezvous({"--tcp", "127.0.0.1:0", "--turn-server",
+                                   coturn_->address(coturn_->settings.port) + ",udp,tcp", "--turn-secret",
+                                   coturn_->settings.secret});
+  ASSERT_TRUE(rendezvous.ready());
+  const auto tcp = cli_test::read_event(rendezvous.process, "listening", 5000ms);
+  ASSERT_TRUE(tcp && (*tcp)["transport"] == "tcp") << (tcp ? tcp->dump() : "no TCP listener");
+  const auto tcp_port = Endpoint::parse((*tcp)["address"].get<std::string>())->port;
+  test_support::SilentUdpPort silent;
+  ASSERT_NE(silent.port, 0);
+  const auto started = std::chrono::steady_clock::now();
+  auto [code, j] = natpunch_json("turn allocate --rendezvous 127.0.0.1:" + std::to_string(silent.port) +
+                                 " --rendezvous-tcp-port " + std::to_string(tcp_port) +
+                                 " --rendezvous-tls-port 0 --timeout 5 --count 2 --peer " + coturn_->peer_address());
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(code, 0) << j.dump();
+  EXPECT_EQ(j["rendezvous_transport"], "tcp") << j.dump();
+  EXPECT_EQ(j["udp_blocked"], true) << j.dump();
+  EXPECT_EQ(j["transport"], "tcp") << "the offered UDP way is not tried: " << j.dump();
+  EXPECT_EQ(j.value("attempts", nlohmann::json::array()).size(), 0u) << j.dump();
+  EXPECT_GE(j["peers"][0]["echoed"].get<int>(), 1) << j.dump();
+  EXPECT_TRUE(j["deallocated"]);
+  EXPECT_LT(took, 15.0) << "2 s of UDP silence, then TCP: " << j.dump();
+
+  // Nothing answers at all (no TCP listener either): one clear line.
+  test_support::SilentUdpPort nothing;
+  const auto r = natpunch("turn allocate --rendezvous 127.0.0.1:" + std::to_string(nothing.port) +
+                          " --rendezvous-tcp-port " + std::to_string(test_support::free_loopback_port()) +
+                          " --rendezvous-tls-port 0 --timeout 3 --count 0");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_EQ(r.output.rfind("error: rendezvous 127.0.0.1:" + std::to_string(nothing.port) +
+                           ": no answer from the rendezvous server", 0),
+            0u)
+      << r.output;
+  EXPECT_NE(r.output.find("over tcp"), std::string::npos) << "why TCP did not help: " << r.output;
 }
 
 // A server that answers every UDP datagram with text, or accepts TCP and

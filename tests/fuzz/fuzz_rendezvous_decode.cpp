@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   client_config.accept_policy = accept_all();
   Client client(client_config, random);
   client.start(kTimeZero);
-  client.on_datagram(kTimeZero, bytes, client_config.server);
+  client.on_datagram(kTimeZero, 0, client_config.server, bytes);
   FUZZ_CHECK(!client.registered());
   while (auto event = client.poll_event()) FUZZ_CHECK(false);
   return 0;

@@ -100,6 +100,34 @@ TEST(TurnFromUdpBlock, TcpAndTlsRelayWhileUdpIsBlocked) {
   EXPECT_EQ(code, 1);
   EXPECT_NE(j.value("error", "").find("certificate not accepted"), std::string::npos) << j.dump();
 
+  // `turn allocate --rendezvous` where UDP is blocked (issue 20 item 4):
+  // no answer over UDP for 2 s, TCP to 7000 refused (this rendezvous has
+  // no TCP listener), so it registers over TLS on 8443 (the run's CA; the
+  // certificate names 203.0.113.10), takes the relay and credentials the
+  // rendezvous offers and allocates over TURN-TLS on 443 (the offered UDP
+  // way skipped), then relays to the echo peer.
+  auto rv_argv = lab.in("server");
+  rv_argv.insert(rv_argv.end(), {natpunch_binary(), "rendezvous", "--listen", "203.0.113.10:7000", "--turn-server",
+                                 "203.0.113.10:3478,udp,tcp,tls=443", "--turn-secret", coturn.settings.secret,
+                                 "--tls", "8443", "--tls-cert", coturn.settings.pki->cert, "--tls-key",
+                                 coturn.settings.pki->key});
+  BackgroundProcess rendezvous(rv_argv);
+  ASSERT_TRUE(rendezvous.started() && lab.wait_for_udp_listener("203.0.113.10:7000") &&
+              test_support::wait_for_tcp_listener("ip netns exec " + lab.netns("server") + " ", 8443))
+      << "the rendezvous did not start";
+  const auto offered = lab.exec("a", natpunch_binary() + " turn allocate --rendezvous 203.0.113.10:7000 --tls --ca " +
+                                         coturn.settings.pki->ca + " --rendezvous-tls-port 8443 --rendezvous-tls-ca " +
+                                         coturn.settings.pki->ca + " --peer " + kPeer + " --count 3 --json 2>&1 >" +
+                                         coturn.dir + "/rv.json");
+  std::tie(code, j) = std::pair{offered.exit_code, nlohmann::json::parse(file_text(coturn.dir + "/rv.json"), nullptr, false)};
+  ASSERT_EQ(code, 0) << j.dump() << "\n" << offered.output;
+  EXPECT_EQ(j["rendezvous_transport"], "tls") << j.dump();
+  EXPECT_EQ(j["udp_blocked"], true) << j.dump();
+  EXPECT_EQ(j["server"], "203.0.113.10:443") << j.dump();
+  EXPECT_EQ(j["transport"], "tls") << j.dump();
+  EXPECT_GE(j["peers"][0]["echoed"].get<int>(), 2) << j.dump();
+  EXPECT_NE(offered.output.find("registered over tls"), std::string::npos) << offered.output;
+
   // coturn's own client agrees: over TCP it relays, over UDP it cannot.
   const std::string uclient = "timeout 20 turnutils_uclient -W " + coturn.settings.secret +
                               " -e 203.0.113.102 -r 3480 -n 20 -l 100 -m 1 -c -z 5 ";

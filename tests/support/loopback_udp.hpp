@@ -49,6 +49,23 @@ inline bool send_to(int fd, const Endpoint& to, const void* data, std::size_t si
          static_cast<ssize_t>(size);
 }
 
+// A loopback UDP port that swallows datagrams (silence, as from a firewall
+// that drops UDP): a rendezvous "behind" it gets no answer over UDP.
+struct SilentUdpPort {
+  int fd = -1;
+  std::uint16_t port = 0;
+  // `wanted`: that port number (port stays 0 when it is taken); 0: any.
+  explicit SilentUdpPort(std::uint16_t wanted = 0) {
+    fd = open_udp(Endpoint{IpAddress::v4({127, 0, 0, 1}), wanted});
+    if (fd >= 0) port = local_endpoint(fd).port;
+  }
+  ~SilentUdpPort() {
+    if (fd >= 0) close(fd);
+  }
+  SilentUdpPort(const SilentUdpPort&) = delete;
+  SilentUdpPort& operator=(const SilentUdpPort&) = delete;
+};
+
 // "listening on 127.0.0.1:PORT (udp...)" -> the endpoint (the first such
 // line among the server's first few).
 inline std::optional<Endpoint> listening_endpoint(ChildProcess& server,

@@ -109,11 +109,11 @@ class ClusterHarness {
     for (int rounds = 0; rounds < 10000; ++rounds) {
       bool any = false;
       for (auto& p : peers_) {
-        for (auto& t : p->client->poll_transmit(now)) {
+        while (auto t = p->client->poll_transmit(now)) {
           any = true;
           if (!p->online) continue;
           for (auto& n : nodes_)
-            if (n->alive && n->endpoint == t.to) deliver_replies(*n, n->server->handle(now, t.bytes, p->endpoint));
+            if (n->alive && n->endpoint == t->to) deliver_replies(*n, n->server->handle(now, t->bytes.span(), p->endpoint));
         }
         while (auto e = p->client->poll_event()) p->events.push_back(std::move(*e));
       }
@@ -178,7 +178,7 @@ class ClusterHarness {
   void deliver_replies(Node& from, const std::vector<Transmit>& replies) {
     for (const auto& r : replies)
       for (auto& p : peers_)
-        if (p->endpoint == r.to && p->online) p->client->on_datagram(now, r.bytes, from.endpoint);
+        if (p->endpoint == r.to && p->online) p->client->on_datagram(now, 0, from.endpoint, r.bytes);
   }
 
   Rng rng_;

@@ -88,9 +88,9 @@ class Harness {
     for (int rounds = 0; rounds < 1000; ++rounds) {
       bool any = false;
       for (auto& p : peers_) {
-        for (auto& t : p->client->poll_transmit(now)) {
+        while (auto t = p->client->poll_transmit(now)) {
           any = true;
-          deliver_to_server(p->endpoint, std::move(t), p->online, p->stream);
+          deliver_to_server(p->endpoint, Transmit{t->to, t->bytes.to_vector()}, p->online, p->stream);
         }
         while (auto e = p->client->poll_event()) p->events.push_back(std::move(*e));
       }
@@ -153,7 +153,7 @@ class Harness {
       if (target == nullptr) {
         if (record) stray.push_back(r);
       } else if (target->online) {
-        target->client->on_datagram(now, reply.bytes, server_endpoint);
+        target->client->on_datagram(now, 0, server_endpoint, reply.bytes);
       }
     }
   }

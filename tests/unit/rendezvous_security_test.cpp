@@ -216,16 +216,16 @@ TEST(RendezvousSecurity, ClientIgnoresForgedServerMessages) {
   Refused refused;
   refused.code = ErrorCode::NotRegistered;
   refused.echo.fill(1);
-  EXPECT_TRUE(a.client->on_datagram(h.now, encode(refused), h.server_endpoint));
+  EXPECT_TRUE(a.client->on_datagram(h.now, 0, h.server_endpoint, encode(refused)));
   EXPECT_TRUE(a.client->registered());
   // A forged SessionInfo without the registration key.
   SessionInfo info;
   info.auth.registration_id = 1;
   info.auth.sequence = 99;
   info.peer_observed = ep(203, 0, 113, 66, 1);
-  a.client->on_datagram(h.now, encode(info), h.server_endpoint);
+  a.client->on_datagram(h.now, 0, h.server_endpoint, encode(info));
   // From someone who is not the server at all.
-  EXPECT_FALSE(a.client->on_datagram(h.now, encode(refused), ep(203, 0, 113, 66, 3478)));
+  EXPECT_FALSE(a.client->on_datagram(h.now, 0, ep(203, 0, 113, 66, 3478), encode(refused)));
   h.pump();
   EXPECT_FALSE(a.last<client_event::SessionReady>());
   EXPECT_FALSE(a.last<client_event::RegistrationLost>());
