@@ -813,6 +813,15 @@ void PeerSessionMachine::service_channel(TimePoint now) {
   note_route(now);
   if (channel_->counters().peer_closed && !peer_closed_told_) {
     peer_closed_told_ = true;
+    if (initial_punching_) {
+      // The peer left while our first punch ran (its own ended first):
+      // there is no one to move direct with; stop probing a closed session.
+      initial_punching_ = false;
+      stop_strategy();
+      stop_reason_ = "the peer closed the session";
+      first_punch_.strategy = std::string(punch::to_string(stages_[stage_].kind));
+      note_first_punch(now, false);
+    }
     events_.push_back(session_event::PeerClosed{});
   }
 }
@@ -1055,7 +1064,7 @@ SessionStats PeerSessionMachine::stats() const {
     s.address_family = std::string(family_name(turn_candidate ? turn_candidate->address : client_.server().address));
   }
   s.checks_sent = checks_sent_ + (checks_ ? checks_->checks_sent() : 0);
-  s.upgrading = !ever_direct_ && (initial_punching_ || (checks_ && checks_->running()));
+  s.upgrading = !ever_direct_ && !peer_closed_told_ && (initial_punching_ || (checks_ && checks_->running()));
   s.strategy = first_punch_.strategy.empty() ? info_.strategy : first_punch_.strategy;
   s.stop_reason = s.upgrading || ever_direct_ ? std::string() : first_punch_.stop_reason;
   s.probes_sent = first_punch_.probes + (initial_punching_ && strategy_ ? strategy_->result().probes_sent : 0);

@@ -483,6 +483,35 @@ TEST(SessionScenario, OpenEarlyWhosePunchFailsSettlesOnTheRelayWithAReason) {
   }
 }
 
+// The peer closes while our first punch still runs (its own ended first,
+// or it was done with the session): nothing can move direct any more, so
+// the punch stops and says why -- a report waiting for it is not left
+// waiting until the punch timeout.
+TEST(SessionScenario, OpenEarlyStopsPunchingWhenThePeerCloses) {
+  SessionWorld w(29);
+  w.network().filter = [&](TimePoint, const Endpoint& from, const Endpoint& to) {
+    return between(w.public_a(), w.public_b(), from, to);
+  };
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.open_early = true; });
+  w.run_for(seconds(5), [&] { return w.a().open() && w.b().open(); });
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(milliseconds(500));
+  ASSERT_TRUE(w.a().machine().stats().upgrading) << "still punching at the cut path";
+  const auto probes_before = w.a().machine().stats().probes_sent;
+  w.b().machine().close(w.now());
+  w.run_for(seconds(1), [&] { return !w.a().machine().stats().upgrading; });
+  const auto st = w.a().machine().stats();
+  EXPECT_TRUE(st.peer_closed);
+  EXPECT_FALSE(st.upgrading);
+  EXPECT_EQ(st.stop_reason, "the peer closed the session");
+  EXPECT_EQ(st.route, SessionRoute::kRelay);
+  EXPECT_GE(st.probes_sent, probes_before);
+  ASSERT_TRUE(st.time_to_connect);
+  EXPECT_LT(*st.time_to_connect, seconds(3)) << "stopped at the close, not at the punch timeout";
+  w.run_for(seconds(1));
+  EXPECT_EQ(w.a().machine().stats().probes_sent, st.probes_sent) << "no probe after the close";
+}
+
 // A relayed session keeps trying to become direct (issue 19 item 3): the
 // direct path between the NATs is cut while the plan runs and for a while
 // after, so the session opens on the relay; the caller proposes an upgrade
