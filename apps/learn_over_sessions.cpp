@@ -19,6 +19,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "commands.hpp"
 #include "io/dataset_file.hpp"
@@ -272,14 +273,40 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
     outcome = io::run_averaging_peer(peer, transport, driver);
     if (tty && !o.quiet) std::cerr << "\n";
   }
+  // Each session opened at the pairing, on the relay, and its first punch
+  // may outlast a short training: wait for every link's (bounded by
+  // --punch-timeout-ms like the punch itself) before reporting and closing,
+  // so the report gives the route each punch settled on, as connect does.
+  std::vector<std::optional<SessionStats>> settled(group->size());
+  if (!interrupted()) {
+    if (!o.quiet) say("waiting for the links' punches to end");
+    const auto bound = Clock::now() + milliseconds(o.punch_timeout_ms) + seconds(o.punch_timeout_ms > 0 ? 5 : o.wait_s);
+    for (bool waiting = true; waiting && !interrupted() && Clock::now() < bound;) {
+      waiting = false;
+      for (const auto& link : links) {
+        const Session* session = transport.session(link.peer);
+        if (!session || settled[link.peer]) continue;
+        auto stats = session->stats();
+        if (!stats.upgrading || stats.peer_closed)
+          settled[link.peer] = stats;
+        else
+          waiting = true;
+      }
+      if (waiting) std::this_thread::sleep_for(milliseconds(5));
+    }
+  }
   for (auto& link : links) {
     link.heard_at_start = link.route != "none" && std::find(outcome.not_heard.begin(), outcome.not_heard.end(), link.peer) ==
                                                       outcome.not_heard.end();
     if (auto stats = transport.stats(link.peer)) {
       link.stats = *stats;
       link.route = transport.route(link.peer);
-      // The route most of the traffic took, when the session ended elsewhere.
-      if (link.route == "gone") link.route = stats->sent_direct >= stats->sent_relay ? "direct" : "relay";
+      if (const auto& s = settled[link.peer]; s && !s->upgrading) {
+        link.route = to_string(s->route);  // where the first punch took the session
+      } else if (link.route == "gone") {
+        // The route most of the traffic took, when the session ended elsewhere.
+        link.route = stats->sent_direct >= stats->sent_relay ? "direct" : "relay";
+      }
       link.strategy = stats->strategy;  // the first punch's (the session opened at the pairing, on the relay)
     }
   }
