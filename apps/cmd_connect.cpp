@@ -466,6 +466,8 @@ int serve_sessions(const PeerOptions& o, const SessionOptions& options, const st
         if (exchanged.peer_measures) mismatch = kPeerMeasures;
       }
       const auto settled = wait_settled(*session, should_stop);
+      if (o.measure_s == 0 && !mismatch && !settled.peer_closed)
+        (void)io::await_peer_settled(*session, milliseconds(o.test_timeout_ms), should_stop);
       const auto last = session->stats();
       session->close();
       ++served;
@@ -711,6 +713,10 @@ int run_peer(Role role, const PeerOptions& o) {
   // session had): the first punch still decides the route the report
   // gives, so wait for it.
   const auto settled = watch->wait_settled(should_stop);
+  // Neither side closes while the other's punch may still connect: a
+  // close would end it on the relay (measuring sides settled before).
+  if (o.measure_s == 0 && !mismatch && !settled.peer_closed)
+    (void)io::await_peer_settled(session, milliseconds(o.test_timeout_ms), should_stop);
   watch->stop();
   const auto last = session.stats();
   session.close();
