@@ -19,6 +19,13 @@ void add_turn_route_options(CLI::App& cmd, TurnRouteOptions& o) {
                      ->envname("NATPUNCH_TURN_SECRET")
                      ->needs(server);
   secret->excludes(user)->excludes(password);
+  cmd.add_option("--turn-credential-ttl", o.credential_ttl_s,
+                 "With --turn-secret: seconds each minted credential is valid. A new one is minted for every "
+                 "allocation -- the first, and each new one made when an allocation is lost (a dropped TCP/TLS "
+                 "link, a server restart) -- so an allocation keeps its own and none goes stale")
+      ->check(CLI::Range(10, 7 * 24 * 3600))
+      ->default_val(600)
+      ->needs(secret);
   cmd.add_option("--turn-transport", o.transport,
                  "How to reach the TURN server: udp, tcp or tls (RFC 8656 framing; TLS checks the certificate). "
                  "Applies to --turn and to the relays the rendezvous offers")
@@ -38,6 +45,7 @@ void to_session_options(const TurnRouteOptions& o, SessionOptions& options) {
   options.turn_username = o.user;
   options.turn_password = o.password;
   options.turn_secret = o.secret;
+  options.turn_credential_ttl = std::chrono::seconds(o.credential_ttl_s);
   options.turn_transport = o.transport;
   options.turn_ca_file = o.ca_file;
   options.use_offered_turn = !o.no_offered;

@@ -16,6 +16,7 @@ struct TurnRouteOptions {
   std::string server;     // HOST[:PORT], or turn:HOST[:PORT] / turns:HOST[:PORT]
   std::string user, password;
   std::string secret;     // coturn's static-auth-secret: REST credentials are minted
+  int credential_ttl_s = 600;  // each minted credential's lifetime (one per allocation)
   std::string transport = "udp";
   std::string ca_file;
   bool no_offered = false;

@@ -170,6 +170,10 @@ struct SessionOptions {
   // the rendezvous's own relay.
   std::string turn_server;
   std::string turn_username, turn_password, turn_secret;
+  // With turn_secret: how long each minted credential is valid. A new
+  // one is minted for every allocation (the first, and each new one when
+  // an allocation is lost), so they never go stale mid-session.
+  std::chrono::seconds turn_credential_ttl{600};
   std::string turn_transport = "udp";  // udp, tcp or tls; for offered relays too
   std::string turn_ca_file;            // TLS: PEM of the CA to trust (empty: the system's)
   bool use_offered_turn = true;

@@ -31,7 +31,7 @@
 #include "io/punch_driver.hpp"
 #include "io/reflexive_address.hpp"
 #include "io/registration_link.hpp"
-#include "io/turn_link.hpp"
+#include "io/turn_route_links.hpp"
 #include "session/peer_session_machine.hpp"
 
 namespace natpunch::io {
@@ -75,6 +75,14 @@ session::SessionConfig machine_config(const PeerSessionConfig& c) {
   m.keepalive_enabled = c.keepalive_enabled;
   m.repunch = c.repunch;
   m.turn = c.turn;
+  if (c.turn && !c.turn_secret.empty()) {
+    m.turn_secret = session::SessionConfig::TurnSecret{};
+    m.turn_secret->secret = c.turn_secret;
+    m.turn_secret->ttl = c.turn_credential_ttl;
+    m.turn_secret->unix_at_start =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    m.turn_secret->start = Clock::now();
+  }
   m.use_offered_turn = c.use_offered_turn;
   m.turn_transport = c.turn_transport;
   m.seed = os_random_seed();
@@ -111,13 +119,9 @@ class PeerSession final : public Session {
   void loop();
   // The UDP fallback (io/registration_link.hpp): opens the next stream when due.
   void check_fallback(TimePoint now);
-  // The TURN route's link: opened when the machine first has a route (the
-  // TCP connect and TLS handshake block the loop, at most kTurnConnectTimeout).
-  void open_turn_link();
-  // Sends what the machine has due: TURN's to its link, the server's over
+  // Sends what the machine has due: TURN's to its links, the server's over
   // the rendezvous stream when there is one, the rest through the driver.
   void flush();
-  void read_turn_link();
   // Ctrl-C (config_.should_stop) or close(): a connect or handshake that
   // blocks the loop gives up (TurnLinkOptions::should_stop).
   bool stop_requested() const {
@@ -128,9 +132,9 @@ class PeerSession final : public Session {
   std::unique_ptr<UdpClient> socket0_;
   std::unique_ptr<PunchDriver> driver_;
   std::unique_ptr<session::PeerSessionMachine> machine_;
-  std::unique_ptr<TurnLink> turn_link_;
-  bool turn_link_tried_ = false;
-  bool turn_link_watched_ = false;
+  // The TURN route's links: opened when the route names them (the TCP
+  // connect and TLS handshake block the loop, at most kTurnConnectTimeout).
+  std::unique_ptr<TurnRouteLinks> turn_links_;
   bool warned_ = false;
   std::optional<Error> failed_;
   bool established_ = false;
@@ -166,17 +170,16 @@ void PeerSession::check_fallback(TimePoint now) {
   rendezvous_link_->check(now, machine_->server(), machine_->phase() == session::Phase::Registering);
 }
 
-// The machine's transmits: TURN's (socket TurnRoute::kSocket) to its link,
-// the server's into the rendezvous stream while there is one (UDP got no
-// answer), the rest through the punch driver's fast path.
+// The machine's transmits: TURN's (TurnRoute's link sockets) to their
+// links, the server's into the rendezvous stream while there is one (UDP
+// got no answer), the rest through the punch driver's fast path.
 struct TransmitSplit {
   session::PeerSessionMachine& machine;
-  TurnLink* link;
+  TurnRouteLinks& links;
   RegistrationLink& rendezvous;
   std::optional<Transmit> poll_transmit(TimePoint now) {
     while (auto t = machine.poll_transmit(now)) {
-      if (t->socket == session::TurnRoute::kSocket) {
-        if (link) link->send(*t);
+      if (links.send(*t)) {
       } else if (rendezvous.over_stream() && t->socket == 0 && t->to == machine.server()) {
         rendezvous.send(t->bytes.span());  // refused: lost, like a datagram
       } else {
@@ -188,58 +191,19 @@ struct TransmitSplit {
 };
 
 void PeerSession::flush() {
-  TransmitSplit split{*machine_, turn_link_.get(), *rendezvous_link_};
+  TransmitSplit split{*machine_, *turn_links_, *rendezvous_link_};
   driver_->flush_from(split);
-  if (turn_link_) turn_link_->flush();
+  turn_links_->flush();
   rendezvous_link_->flush();
-}
-
-void PeerSession::open_turn_link() {
-  const auto* route = machine_->turn_route();
-  if (turn_link_tried_ || !route) return;
-  turn_link_tried_ = true;
-  const auto& c = route->config();
-  TurnLinkOptions options;
-  options.transport = c.transport;
-  options.server = c.server;
-  options.tls.server_name = c.server_name.empty() ? c.server.address.to_string() : c.server_name;
-  options.tls.ca_file = config_.turn_ca_file;
-  options.connect_timeout = kTurnConnectTimeout;
-  options.should_stop = [this] { return stop_requested(); };
-  auto link = TurnLink::open(options);
-  if (!link) {
-    if (link.error() == TurnLink::kInterrupted) return;  // the session is ending
-    machine_->on_turn_link_failed(Clock::now(), link.error());
-    return;
-  }
-  turn_link_ = std::move(link.value());
-  driver_->watch_readable(turn_link_->native_handle());
-  turn_link_watched_ = true;
-}
-
-void PeerSession::read_turn_link() {
-  if (!turn_link_) return;
-  // Bounded like the sockets: a flood cannot starve the timers.
-  for (std::size_t k = 0; k < PunchDriver::kMaxReceivePerWake; ++k) {
-    auto a = turn_link_->receive(TimePoint{});
-    if (!a) break;
-    machine_->on_datagram(Clock::now(), session::TurnRoute::kSocket, a->from, a->bytes);
-  }
-  if (turn_link_->closed() && turn_link_watched_) {
-    // End of stream stays readable: out of the wait set, and the route told.
-    driver_->unwatch(turn_link_->native_handle());
-    turn_link_watched_ = false;
-    machine_->on_turn_connection_closed(Clock::now());
-  }
 }
 
 void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   check_fallback(Clock::now());
-  open_turn_link();
+  turn_links_->reconcile(*machine_);
   flush();
   // TLS may hold decrypted bytes the socket no longer signals.
-  read_turn_link();
-  if (turn_link_) flush();
+  turn_links_->read(*machine_);
+  if (!turn_links_->empty()) flush();
   bool any = false;
   while (auto e = machine_->poll_event()) {
     if (auto* p = std::get_if<se::Progress>(&*e)) {
@@ -286,7 +250,7 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   }
   rendezvous_link_->drain(
       [&](std::span<const std::uint8_t> message) { machine_->on_datagram(Clock::now(), 0, machine_->server(), message); });
-  read_turn_link();
+  turn_links_->read(*machine_);
   const auto after = Clock::now();
   if (auto due = machine_->next_deadline(); due && *due <= after) machine_->on_timer(after);
 }
@@ -336,7 +300,7 @@ void PeerSession::add_v6_socket(session::SessionConfig& machine) {
     return;
   }
   const SocketId id = std::max<std::uint32_t>(machine.sockets, 1);
-  if (id >= session::TurnRoute::kSocket) {  // that number is the TURN link's
+  if (id >= session::TurnRoute::kFirstLinkSocket) {  // those numbers are the TURN links'
     ::close(fd);
     return;
   }
@@ -357,6 +321,8 @@ Result<bool, Error> PeerSession::establish() {
   if (!opened) return Unexpected{session_error(ErrorKind::kSocket, opened.error())};
   socket0_ = std::move(opened.value());
   driver_ = std::make_unique<PunchDriver>(*socket0_, PunchDriverOptions{});
+  turn_links_ = std::make_unique<TurnRouteLinks>(
+      *driver_, TurnRouteLinks::Options{config_.turn_ca_file, kTurnConnectTimeout, [this] { return stop_requested(); }});
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ >= 0) driver_->watch_wakeup(wake_fd_);
   auto machine = machine_config(config_);
@@ -473,8 +439,7 @@ void PeerSession::close() {
     machine_->close(Clock::now());
     flush();  // the TURN allocation's release too
   }
-  if (turn_link_ && turn_link_watched_) driver_->unwatch(turn_link_->native_handle());
-  turn_link_.reset();
+  turn_links_.reset();
   if (wake_fd_ >= 0) ::close(wake_fd_);
   wake_fd_ = -1;
 }

@@ -62,6 +62,11 @@ struct PeerSessionConfig {
   bool use_offered_turn = true;
   turn::Transport turn_transport = turn::Transport::kUdp;
   std::string turn_ca_file;
+  // With `turn`: its TURN REST secret (coturn's static-auth-secret):
+  // credentials are minted for each allocation, valid this long (the
+  // machine's SessionConfig::turn_secret), instead of turn->credentials.
+  std::string turn_secret;
+  std::chrono::seconds turn_credential_ttl{600};
   std::function<void(const SessionProgress&)> on_progress;
   std::function<bool()> should_stop;
   // A network that blocks UDP: registers over TCP, then TLS, at the same

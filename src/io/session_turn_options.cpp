@@ -47,11 +47,18 @@ std::optional<std::string> apply_turn_options(const SessionOptions& o, PeerSessi
   c.server_name = host->literal ? std::string() : host->host;
   c.transport = *transport;
   if (!o.turn_secret.empty()) {
+    // Minted by the session for each allocation (short-lived, fresh for
+    // every new one): PeerSessionConfig::turn_secret. Checked here once.
+    if (o.turn_credential_ttl < std::chrono::seconds(10) || o.turn_credential_ttl > std::chrono::hours(24 * 7))
+      return "TURN credential lifetime " + std::to_string(o.turn_credential_ttl.count()) +
+             " s: expected 10 s to 7 days";
     const auto now_unix =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    const auto minted = turn::mint_rest_credentials(o.turn_secret, "natpunch", now_unix, std::chrono::hours(24));
+    const auto minted = turn::mint_rest_credentials(o.turn_secret, "natpunch", now_unix, o.turn_credential_ttl);
     if (!minted) return "TURN secret: could not mint credentials";
     c.credentials = minted->credentials;
+    config.turn_secret = o.turn_secret;
+    config.turn_credential_ttl = o.turn_credential_ttl;
   } else if (!o.turn_username.empty() && !o.turn_password.empty()) {
     c.credentials = {o.turn_username, o.turn_password};
   } else {

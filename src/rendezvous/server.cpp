@@ -475,7 +475,11 @@ void Server::send_registered(TimePoint now, Registration& r, const Endpoint& obs
   out.push_back(authenticated(r, reply));
   const TurnOfferConfig& turn = config_.turn;
   if (turn.relays.empty()) return;
-  if (!fresh && r.turn_offered_ever && now - r.turn_offered < turn.reoffer_interval) return;
+  // Offered again once the last offer is reoffer_interval old -- or half
+  // its credentials' lifetime, so that a peer refreshing its registration
+  // always holds credentials for a new allocation (issue 20).
+  const Duration reoffer = std::min<Duration>(turn.reoffer_interval, turn.credential_lifetime / 2);
+  if (!fresh && r.turn_offered_ever && now - r.turn_offered < reoffer) return;
   const std::int64_t unix_now =
       turn.unix_at_start + std::chrono::duration_cast<std::chrono::seconds>(now - turn.start).count();
   // The REST id names the identity (coturn logs it; quotas count it).

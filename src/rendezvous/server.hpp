@@ -159,7 +159,8 @@ struct TurnOfferConfig {
   std::vector<TurnRelayConfig> relays;  // at most kMaxTurnServers
   std::chrono::seconds credential_lifetime{3600};
   // Offered again with a registration's Registered answers once the last
-  // offer is this old (so a lost one is repeated, and credentials stay fresh).
+  // offer is this old, or half credential_lifetime if that is less (so a
+  // lost one is repeated, and the credentials a peer holds never expire).
   Duration reoffer_interval = seconds(300);
   // The REST usernames carry a Unix time; the server reads no clock: Unix
   // time at `start` on the steady clock `now` is measured on.

@@ -1,7 +1,9 @@
 #pragma once
-// A datagram a sans-IO rendezvous machine asks its driver to send: over
+// A datagram the rendezvous server machine asks its driver to send: over
 // UDP to `to`, or (stream != 0) as one frame on the driver's stream
 // connection of that number (a client that registered over TCP or TLS).
+// The client speaks the contract's Transmit (core/transmit.hpp); the
+// server's answers need the stream number beside the endpoint.
 #include <cstdint>
 #include <vector>
 

@@ -7,6 +7,7 @@
 #include "punch/repunch_aim.hpp"
 #include "punch/side_knowledge.hpp"
 #include "punch/strategies.hpp"
+#include "turn/rest_credentials.hpp"
 #include "wire/session_datagram.hpp"
 
 namespace natpunch::session {
@@ -155,9 +156,9 @@ void PeerSessionMachine::queue_client(TimePoint now) {
 void PeerSessionMachine::on_datagram(TimePoint now, SocketId socket, const Endpoint& from,
                                      std::span<const std::uint8_t> bytes) {
   if (phase_ == Phase::Closed || phase_ == Phase::Failed) return;
-  if (socket == TurnRoute::kSocket) {
+  if (TurnRoute::is_link(socket)) {
     if (!turn_) return;
-    turn_->on_datagram(now, from, bytes);
+    turn_->on_datagram(now, socket, from, bytes);
     pump_turn(now);
     if (phase_ == Phase::Open) service_channel(now);
     return;
@@ -836,7 +837,13 @@ void PeerSessionMachine::start_turn(TimePoint now) {
     if (const auto& offer = client_.turn_offer())
       servers = offered_turn_servers(offer->servers, config_.turn_transport);
   if (servers.empty()) return;
-  turn_ = std::make_unique<TurnRoute>(std::move(servers), rng_.next_u64(), now);
+  // The user's server with a secret: credentials minted now, and again
+  // for each new allocation (short-lived, never stale).
+  if (config_.turn && config_.turn_secret)
+    if (auto minted = mint_turn_credentials(now)) servers.front().credentials = std::move(*minted);
+  turn_ = std::make_unique<TurnRoute>(
+      std::move(servers), rng_.next_u64(), now,
+      [this](TimePoint at, const turn::ClientConfig& server) { return fresh_turn_credentials(at, server); });
   // A peer without a TURN route of its own sends to our relayed address
   // from its UDP socket: let the addresses the rendezvous saw through.
   const auto family = turn_->config().server.address.is_v4();
@@ -856,15 +863,37 @@ void PeerSessionMachine::start_turn(TimePoint now) {
            "turn");
 }
 
-void PeerSessionMachine::on_turn_link_failed(TimePoint now, std::string reason) {
+std::optional<turn::Credentials> PeerSessionMachine::mint_turn_credentials(TimePoint now) const {
+  const auto& s = *config_.turn_secret;
+  const std::int64_t unix_now = s.unix_at_start + std::chrono::duration_cast<seconds>(now - s.start).count();
+  auto minted = turn::mint_rest_credentials(s.secret, "natpunch", unix_now, s.ttl);
+  if (!minted) return std::nullopt;
+  return minted->credentials;
+}
+
+std::optional<turn::Credentials> PeerSessionMachine::fresh_turn_credentials(TimePoint now,
+                                                                            const turn::ClientConfig& server) {
+  if (config_.turn) return config_.turn_secret ? mint_turn_credentials(now) : std::nullopt;
+  // An offered relay: the rendezvous's latest offer (it offers again as
+  // the registration refreshes). Credentials near their end: ask for a
+  // refresh now, so that the next allocation has fresh ones.
+  const auto& offer = client_.turn_offer();
+  if (!offer) return std::nullopt;
+  if (offer->expires - now < kOfferFreshness) client_.refresh_now(now);
+  for (auto& c : offered_turn_servers(offer->servers, server.transport))
+    if (c.server == server.server) return std::move(c.credentials);
+  return std::nullopt;
+}
+
+void PeerSessionMachine::on_turn_link_failed(TimePoint now, SocketId socket, std::string reason) {
   if (!turn_) return;
-  turn_->on_link_failed(std::move(reason));
+  turn_->on_link_failed(now, socket, std::move(reason));
   pump_turn(now);
 }
 
-void PeerSessionMachine::on_turn_connection_closed(TimePoint now) {
+void PeerSessionMachine::on_turn_connection_closed(TimePoint now, SocketId socket) {
   if (!turn_) return;
-  turn_->on_connection_closed(now);
+  turn_->on_connection_closed(now, socket);
   pump_turn(now);
   if (phase_ == Phase::Open) service_channel(now);
 }
@@ -876,14 +905,21 @@ void PeerSessionMachine::pump_turn(TimePoint now) {
     if (auto why = turn_->poll_failure())
       progress(SessionProgress::Kind::kWarning,
                "warning: TURN relay failed: " + *why + "; relaying through the rendezvous server " + info_.server);
+    if (auto why = turn_->poll_lost())
+      progress(SessionProgress::Kind::kWarning,
+               turn_->usable() ? "warning: TURN allocation expiring: " + *why
+                               : "warning: TURN allocation lost: " + *why + " (the rendezvous server " + info_.server +
+                                     " relays meanwhile)");
     // What came through the allocation; authentic only if the channel says so.
     while (auto p = turn_->poll_received()) {
       if (phase_ == Phase::Open) {
-        if (channel_->on_relay(now, p->payload)) turn_->on_heard(now, p->from);
+        if (channel_->on_relay(now, p->datagram.payload)) turn_->on_heard(now, p->datagram.from, p->socket);
       } else if (phase_ == Phase::Punching && early_.size() < kMaxEarly) {
-        early_.push_back({true, 0, {}, std::move(p->payload)});
+        early_.push_back({true, 0, {}, std::move(p->datagram.payload)});
       }
     }
+    // Said again once a new allocation carries the route.
+    if (turn_told_ && !turn_->usable() && turn_->replacing()) turn_told_ = false;
   }
   if (phase_ != Phase::Open) return;
   while (auto c = channel_->poll_peer_relay_candidate()) {
@@ -906,7 +942,7 @@ void PeerSessionMachine::pump_turn(TimePoint now) {
     while (auto a = turn_->poll_announcement(now)) {
       const auto sealed = channel_->seal_relay_candidate(a->relayed);
       if (a->over_rendezvous) client_.send_relay(now, session_.session_id, sealed);
-      if (a->through_turn) turn_->send(now, sealed);
+      if (a->through_turn) turn_->send_probe(now, sealed);
     }
   }
   if (peer_turn_) {

@@ -92,8 +92,20 @@ struct SessionConfig {
   // rendezvous relay once it carries the peer's datagrams: this server
   // (the user's), else, with use_offered_turn, the first the rendezvous
   // offered that speaks turn_transport. Allocated when the session is
-  // paired; its link is socket TurnRoute::kSocket.
+  // paired; its links are sockets TurnRoute::kSocket / kSecondSocket.
   std::optional<turn::ClientConfig> turn;
+  // With `turn`: its credentials are minted from this TURN REST secret
+  // (coturn's static-auth-secret) for each allocation, valid `ttl` -- the
+  // first, and each new one when an allocation is lost -- instead of
+  // turn->credentials. The machine reads no clock: Unix time is
+  // unix_at_start at `start` on the clock `now` is measured on.
+  struct TurnSecret {
+    std::string secret;
+    std::chrono::seconds ttl{600};
+    std::int64_t unix_at_start = 0;
+    TimePoint start{};
+  };
+  std::optional<TurnSecret> turn_secret;
   bool use_offered_turn = true;
   turn::Transport turn_transport = turn::Transport::kUdp;
   std::uint64_t seed = 0;  // nonces, port orders, path challenges
@@ -188,6 +200,7 @@ class PeerSessionMachine {
   // The rendezvous it talks to now (config.client.server, or one of the
   // alternate_servers after a failover), and how often it moved.
   const Endpoint& server() const { return client_.server(); }
+  const rendezvous::Client& rendezvous_client() const { return client_; }
   std::uint64_t failovers() const { return failovers_; }
   // Unanswered this long, a registration attempt moves to the next server.
   static constexpr Duration kFailoverAfter = seconds(3);
@@ -204,8 +217,9 @@ class PeerSessionMachine {
   // relayed address arrived.
   const PeerTurnPath* peer_turn_path() const { return peer_turn_.get(); }
   // The driver could not open the link to the TURN server / a TCP/TLS link ended.
-  void on_turn_link_failed(TimePoint now, std::string reason);
-  void on_turn_connection_closed(TimePoint now);
+  // `socket`: which link (TurnRoute::links()).
+  void on_turn_link_failed(TimePoint now, SocketId socket, std::string reason);
+  void on_turn_connection_closed(TimePoint now, SocketId socket);
 
  private:
   struct Early {
@@ -251,6 +265,12 @@ class PeerSessionMachine {
   void on_checks(TimePoint now);
   void stop_strategy();
   void start_turn(TimePoint now);
+  // Credentials for a new TURN allocation (TurnCredentialSource).
+  std::optional<turn::Credentials> fresh_turn_credentials(TimePoint now, const turn::ClientConfig& server);
+  std::optional<turn::Credentials> mint_turn_credentials(TimePoint now) const;
+  // Offered credentials closer to their end than this: the registration
+  // is refreshed at once (the rendezvous offers fresh ones with it).
+  static constexpr Duration kOfferFreshness = seconds(120);
   // Announcements, the peer's candidate, what came through TURN, a failure.
   void pump_turn(TimePoint now);
   void relay_out(TimePoint now, std::span<const std::uint8_t> bytes);

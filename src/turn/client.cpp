@@ -82,7 +82,7 @@ std::optional<std::uint16_t> Client::bind_channel(TimePoint now, const Endpoint&
 }
 
 void Client::refresh(TimePoint now) {
-  if (state_ != State::kAllocated) return;
+  if (state_ != State::kAllocated || refresh_refused_) return;
   if (std::any_of(pending_.begin(), pending_.end(), [](const Pending& p) { return p.purpose == Purpose::kRefresh; }))
     return;
   start_request(now, Purpose::kRefresh);
@@ -181,7 +181,7 @@ void Client::start_due_refreshes(TimePoint now) {
   if (state_ != State::kAllocated) return;
   const bool refreshing =
       std::any_of(pending_.begin(), pending_.end(), [](const Pending& p) { return p.purpose == Purpose::kRefresh; });
-  if (!refreshing && now >= refresh_at_) start_request(now, Purpose::kRefresh);
+  if (!refreshing && !refresh_refused_ && now >= refresh_at_) start_request(now, Purpose::kRefresh);
   for (Permission& permission : permissions_) {
     if (permission.in_flight || (permission.installed && now < permission.refresh_at)) continue;
     permission.in_flight = true;
@@ -344,7 +344,7 @@ std::optional<TimePoint> Client::next_deadline() const {
   }
   if (state_ == State::kAllocated) {
     consider(allocation_expires_);
-    if (!refreshing) consider(refresh_at_);
+    if (!refreshing && !refresh_refused_) consider(refresh_at_);
     for (const Permission& permission : permissions_)
       if (!permission.in_flight) consider(permission.refresh_at);
     for (const Channel& channel : channels_)
@@ -368,6 +368,11 @@ void Client::on_timer(TimePoint now) {
     i = 0;  // on_timeout may have added and removed requests
   }
   if (state_ == State::kAllocated && now >= allocation_expires_) {
+    if (refresh_refused_) {
+      fail(refresh_refused_->kind, refresh_refused_->code,
+           "the allocation on " + label_ + " expired after its refresh was refused (" + refresh_refused_->message + ")");
+      return;
+    }
     fail(ErrorKind::kNoAnswer, 0, label_ + " did not answer refreshes in time: the allocation expired");
     return;
   }
@@ -526,7 +531,7 @@ void Client::on_success(TimePoint now, Pending request, const stun::MessageView&
   }
 }
 
-void Client::on_error(TimePoint, Pending request, int code, std::string_view reason) {
+void Client::on_error(TimePoint now, Pending request, int code, std::string_view reason) {
   const ErrorKind kind = code == 0 ? ErrorKind::kRejected : kind_of_error_code(code);
   std::string message;
   if (request.purpose == Purpose::kRefresh && code == 437)
@@ -534,6 +539,15 @@ void Client::on_error(TimePoint, Pending request, int code, std::string_view rea
   else
     message = label_ + " refused " + what(request) + ": " +
               (code == 0 ? std::string("an error response without ERROR-CODE") : describe_error_code(code, reason));
+  // A refused refresh (a server that re-checks the credentials' expiry,
+  // 401/441): the allocation itself lives until it expires, so it can keep
+  // relaying while a new one is made (make-before-break).
+  if (request.purpose == Purpose::kRefresh && code != 437 && state_ == State::kAllocated &&
+      now < allocation_expires_) {
+    refresh_refused_ = TurnError{kind, code, message};
+    events_.emplace_back(client_event::RefreshRefused{TurnError{kind, code, std::move(message)}});
+    return;
+  }
   finish_failed(std::move(request), kind, code, std::move(message));
 }
 

@@ -86,6 +86,13 @@ struct RequestFailed {
   Endpoint peer;
   TurnError error;
 };
+// A Refresh was refused (not 437: e.g. a server that re-checks the
+// credentials' expiry answers 401 or 441). The allocation lives on until
+// expires_at() -- no more refreshes are tried -- then Failed follows: time
+// for a new allocation with fresh credentials, made before this one ends.
+struct RefreshRefused {
+  TurnError error;
+};
 // The allocation could not be made, or is lost. The machine stops.
 struct Failed {
   TurnError error;
@@ -96,8 +103,8 @@ struct Deallocated {};
 
 using ClientEvent =
     std::variant<client_event::Allocated, client_event::Refreshed, client_event::PermissionCreated,
-                 client_event::ChannelBound, client_event::PeerData, client_event::RequestFailed, client_event::Failed,
-                 client_event::Deallocated>;
+                 client_event::ChannelBound, client_event::PeerData, client_event::RequestFailed,
+                 client_event::RefreshRefused, client_event::Failed, client_event::Deallocated>;
 
 struct ClientCounters {
   std::uint64_t requests_sent = 0;         // transmissions, retransmissions included
@@ -227,6 +234,7 @@ class Client {
   TimePoint allocation_expires_{};
   TimePoint refresh_at_{};
   std::uint8_t first_garbage_byte_ = 0;
+  std::optional<TurnError> refresh_refused_;  // no more refreshes: the allocation runs out
   ClientCounters counters_;
 };
 

@@ -109,6 +109,8 @@ void PeerRelay::service(TimePoint) {
       }
     } else if (const auto* refused = std::get_if<client_event::RequestFailed>(&*event)) {
       if (peer_ && refused->peer == *peer_) fail(refused->error);
+    } else if (const auto* refused_refresh = std::get_if<client_event::RefreshRefused>(&*event)) {
+      if (!failed_) events_.push_back(peer_relay_event::Expiring{refused_refresh->error});
     } else if (const auto* failed = std::get_if<client_event::Failed>(&*event)) {
       fail(failed->error);
     }

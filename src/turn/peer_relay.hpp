@@ -53,13 +53,19 @@ struct Ready {
   Endpoint peer;
   std::uint16_t channel = 0;
 };
+// The server refused to refresh the allocation (e.g. 401 for credentials
+// that expired since): it still relays until it runs out, then Failed.
+struct Expiring {
+  TurnError error;
+};
 // The route is gone (allocation failed or lost, channel refused).
 struct Failed {
   TurnError error;
 };
 }  // namespace peer_relay_event
 
-using PeerRelayEvent = std::variant<peer_relay_event::CandidateReady, peer_relay_event::Ready, peer_relay_event::Failed>;
+using PeerRelayEvent = std::variant<peer_relay_event::CandidateReady, peer_relay_event::Ready,
+                                    peer_relay_event::Expiring, peer_relay_event::Failed>;
 
 // What came through the allocation, and from where (the peer's source as
 // the TURN server saw it).
@@ -93,6 +99,9 @@ class PeerRelay {
   std::optional<RelayedDatagram> poll_received();
   // Deletes the allocation.
   void close(TimePoint now);
+  // Refreshes the allocation now: an answer says whether the server still
+  // knows it (437 after a restart: Failed).
+  void refresh(TimePoint now) { client_.refresh(now); }
 
   bool ready() const { return ready_; }
   // The channel is bound, or the server confirmed a permission for the

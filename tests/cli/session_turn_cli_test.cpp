@@ -25,6 +25,11 @@ TEST(SessionTurnCli, BadTurnOptionsExitTwoWithTheReason) {
       {" connect --rendezvous 127.0.0.1:9 --peer " + kKey + " --turn-transport quic", "--turn-transport"},
       {" connect --rendezvous 127.0.0.1:9 --peer " + kKey + " --turn 127.0.0.1:99999 --turn-secret s", "TURN server"},
       {" connect --rendezvous 127.0.0.1:9 --peer " + kKey + " --turn-ca /nonexistent/ca.pem", "--turn-ca"},
+      {" connect --rendezvous 127.0.0.1:9 --peer " + kKey + " --turn 127.0.0.1 --turn-secret s --turn-credential-ttl 5",
+       "--turn-credential-ttl"},
+      {" connect --rendezvous 127.0.0.1:9 --peer " + kKey + " --turn 127.0.0.1 --turn-user a --turn-password p "
+       "--turn-credential-ttl 600",
+       "requires --turn-secret"},
   };
   for (const auto& c : cases) {
     const auto r = natpunch::test_support::run_command(bin + c.args + " 2>&1 >/dev/null");
@@ -38,7 +43,7 @@ TEST(SessionTurnCli, HelpTeachesTheTurnOptions) {
     const auto r = natpunch::test_support::run_command(std::string(NATPUNCH_BINARY) + " " + command + " --help");
     EXPECT_EQ(r.exit_code, 0);
     for (const char* option : {"--turn ", "--turn-secret", "--turn-user", "--turn-password", "--turn-transport",
-                               "--turn-ca", "--no-offered-turn", "relay (TURN via"})
+                               "--turn-ca", "--no-offered-turn", "--turn-credential-ttl", "relay (TURN via"})
       EXPECT_NE(r.output.find(option), std::string::npos) << command << ": " << option;
   }
 }

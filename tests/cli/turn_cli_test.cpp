@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -193,7 +194,12 @@ TEST_P(TurnCliTransports, TwoPeerRelaysCarryDatagramsThroughCoturn) {
     turn::ClientConfig config;
     config.server = server;
     config.transport = transport;
-    const auto minted = turn::mint_rest_credentials(coturn_->settings.secret, "relay-" + std::to_string(i), unix_now,
+    // One user per row and peer: the rows share the suite's coturn (user-quota=1),
+    // and right after the udp row had closed its allocations coturn still
+    // counted them: the tcp row, minted in the same second under the same
+    // names, got 486 Allocation Quota Reached.
+    const auto minted = turn::mint_rest_credentials(coturn_->settings.secret,
+                                                    "relay-" + std::string(c.name) + "-" + std::to_string(i), unix_now,
                                                     std::chrono::seconds(600));
     ASSERT_TRUE(minted);
     config.credentials = minted->credentials;
@@ -437,17 +443,42 @@ TEST_F(TurnCli, RendezvousOfferedRelaysAreTriedInTurnUntilOneAllocates) {
 // one. `turn allocate --rendezvous` registers over TCP after 2 s of
 // silence, takes the offered relay and credentials, tries it over TCP only
 // (UDP is blocked: the offered UDP way is skipped) and relays to the echo
-// peer; the JSON says how it reached the rendezvous.
+// peer; the JSON says how it reached the rendezvous. Its TLS listener's
+// certificate from a CA the client was not given is refused at once, in
+// one line (never taken for "no answer").
 TEST_F(TurnCli, RendezvousOverTcpWhereUdpIsBlocked) {
-  cli_test::Rendezvous rendezvous({"--tcp", "127.0.0.1:0", "--turn-server",
+  const auto& pki = *coturn_->settings.pki;
+  cli_test::Rendezvous rendezvous({"--tcp", "127.0.0.1:0", "--tls", "127.0.0.1:0", "--tls-cert", pki.cert,
+                                   "--tls-key", pki.key, "--turn-server",
                                    coturn_->address(coturn_->settings.port) + ",udp,tcp", "--turn-secret",
                                    coturn_->settings.secret});
   ASSERT_TRUE(rendezvous.ready());
-  const auto tcp = cli_test::read_event(rendezvous.process, "listening", 5000ms);
-  ASSERT_TRUE(tcp && (*tcp)["transport"] == "tcp") << (tcp ? tcp->dump() : "no TCP listener");
-  const auto tcp_port = Endpoint::parse((*tcp)["address"].get<std::string>())->port;
-  test_support::SilentUdpPort silent;
-  ASSERT_NE(silent.port, 0);
+  std::uint16_t tcp_port = 0, tls_port = 0;
+  for (int listeners = 0; listeners < 2; ++listeners) {
+    const auto j = cli_test::read_event(rendezvous.process, "listening", 5000ms);
+    ASSERT_TRUE(j) << "the rendezvous's stream listeners";
+    ((*j)["transport"] == "tcp" ? tcp_port : tls_port) = Endpoint::parse((*j)["address"].get<std::string>())->port;
+  }
+  ASSERT_TRUE(tcp_port != 0 && tls_port != 0);
+  test_support::SilentUdpPort silent, nothing;
+  ASSERT_TRUE(silent.port != 0 && nothing.port != 0);
+  // The three runs at once (each waits 2 s for UDP first).
+  const auto timed = [](const std::string& args) {
+    const auto started = std::chrono::steady_clock::now();
+    auto r = natpunch(args);
+    return std::pair{r, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+  };
+  // Nothing answers at all (no TCP listener either).
+  auto silence = std::async(std::launch::async, timed,
+                            "turn allocate --rendezvous 127.0.0.1:" + std::to_string(nothing.port) +
+                                " --rendezvous-tcp-port " + std::to_string(test_support::free_loopback_port()) +
+                                " --rendezvous-tls-port 0 --timeout 3 --count 0");
+  // TLS only, with a CA that did not sign the certificate.
+  auto wrong_ca = std::async(std::launch::async, timed,
+                             "turn allocate --rendezvous 127.0.0.1:" + std::to_string(nothing.port) +
+                                 " --rendezvous-tcp-port " + std::to_string(test_support::free_loopback_port()) +
+                                 " --rendezvous-tls-port " + std::to_string(tls_port) + " --rendezvous-tls-ca " +
+                                 pki.other_ca + " --timeout 8 --count 0");
   const auto started = std::chrono::steady_clock::now();
   auto [code, j] = natpunch_json("turn allocate --rendezvous 127.0.0.1:" + std::to_string(silent.port) +
                                  " --rendezvous-tcp-port " + std::to_string(tcp_port) +
@@ -462,11 +493,8 @@ TEST_F(TurnCli, RendezvousOverTcpWhereUdpIsBlocked) {
   EXPECT_TRUE(j["deallocated"]);
   EXPECT_LT(took, 15.0) << "2 s of UDP silence, then TCP: " << j.dump();
 
-  // Nothing answers at all (no TCP listener either): one clear line.
-  test_support::SilentUdpPort nothing;
-  const auto r = natpunch("turn allocate --rendezvous 127.0.0.1:" + std::to_string(nothing.port) +
-                          " --rendezvous-tcp-port " + std::to_string(test_support::free_loopback_port()) +
-                          " --rendezvous-tls-port 0 --timeout 3 --count 0");
+  // Nothing answers: one clear line, with why TCP did not help.
+  const auto r = silence.get().first;
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   EXPECT_EQ(r.output.rfind("error: rendezvous 127.0.0.1:" + std::to_string(nothing.port) +
@@ -474,6 +502,14 @@ TEST_F(TurnCli, RendezvousOverTcpWhereUdpIsBlocked) {
             0u)
       << r.output;
   EXPECT_NE(r.output.find("over tcp"), std::string::npos) << "why TCP did not help: " << r.output;
+
+  // The wrong CA: refused at once after the UDP wait, in one line.
+  const auto [refused, refused_after] = wrong_ca.get();
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_EQ(std::count(refused.output.begin(), refused.output.end(), '\n'), 1) << refused.output;
+  EXPECT_NE(refused.output.find("certificate not accepted"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--rendezvous-tls-ca"), std::string::npos) << refused.output;
+  EXPECT_LT(refused_after, 6.0) << "at once after the UDP wait, not at --timeout 8: " << refused.output;
 }
 
 // A server that answers every UDP datagram with text, or accepts TCP and

@@ -37,6 +37,13 @@ inline std::string file_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// How often `what` occurs in `text` (log lines of a server, a side's stderr).
+inline std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 // The JSON lines of `text` whose "event" is `event` (other lines skipped).
 inline std::vector<nlohmann::json> json_events(const std::string& text, const std::string& event) {
   std::vector<nlohmann::json> out;

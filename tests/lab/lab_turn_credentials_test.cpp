@@ -22,12 +22,6 @@
 namespace natpunch::lab {
 namespace {
 
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 TEST(TurnCredentialsInLab, ARelayedSessionOutlivesItsTurnCredentials) {
   if (!is_root() || !test_support::have_coturn()) GTEST_SKIP() << "needs root and coturn (turnserver)";
   Lab lab("tsttl", "--a prc --b prc");

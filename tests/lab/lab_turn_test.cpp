@@ -5,7 +5,9 @@
 // all) and `udplimit` (UDP throttled to 50 packets/s each way).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -115,6 +117,7 @@ TEST(TurnFromUdpBlock, TcpAndTlsRelayWhileUdpIsBlocked) {
   ASSERT_TRUE(rendezvous.started() && lab.wait_for_udp_listener("203.0.113.10:7000") &&
               test_support::wait_for_tcp_listener("ip netns exec " + lab.netns("server") + " ", 8443))
       << "the rendezvous did not start";
+  const auto offer_started = std::chrono::steady_clock::now();
   const auto offered = lab.exec("a", natpunch_binary() + " turn allocate --rendezvous 203.0.113.10:7000 --tls --ca " +
                                          coturn.settings.pki->ca + " --rendezvous-tls-port 8443 --rendezvous-tls-ca " +
                                          coturn.settings.pki->ca + " --peer " + kPeer + " --count 3 --json 2>&1 >" +
@@ -127,6 +130,9 @@ TEST(TurnFromUdpBlock, TcpAndTlsRelayWhileUdpIsBlocked) {
   EXPECT_EQ(j["transport"], "tls") << j.dump();
   EXPECT_GE(j["peers"][0]["echoed"].get<int>(), 2) << j.dump();
   EXPECT_NE(offered.output.find("registered over tls"), std::string::npos) << offered.output;
+  // Registration (2 s of UDP silence, TCP refused, TLS) + allocation + 3 echoes + deallocation.
+  std::cerr << "[udpblock] turn allocate --rendezvous over TLS in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - offer_started).count() << " s\n";
 
   // coturn's own client agrees: over TCP it relays, over UDP it cannot.
   const std::string uclient = "timeout 20 turnutils_uclient -W " + coturn.settings.secret +

@@ -18,6 +18,13 @@
 //       20 s, allocations of 10 s refreshed for 70 s under the username
 //       they were made with (coturn-style); the stream stays on TURN;
 //   SessionTurn.ExpiredCredentialsFailTheAllocationNamingTheServer;
+//   SessionTurnReallocation.*  an allocation lost mid-session -- the link
+//       to the server dropped, the server restarted (437, found by a
+//       Refresh once the peer went quiet), a refresh refused for minted
+//       credentials that expired (401; make-before-break) -- is replaced by
+//       a new one (fresh credentials) and the stream goes on through TURN;
+//       static credentials that are wrong by then end the route with one
+//       line naming the server, and the rendezvous relay carries on;
 //   OneSided/SessionTurnOneSided.*  only one peer has a TURN route (the
 //       caller or the listener; the other behind a port-preserving or a
 //       symmetric NAT): the other sends to the relayed address from its
@@ -25,6 +32,7 @@
 //       silent both sides fall back to the rendezvous relay.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <memory>
 #include <set>
 #include <string>
@@ -353,6 +361,180 @@ TEST(SessionTurn, WithoutTurnTheRendezvousRelayStaysTheDefault) {
     EXPECT_EQ(p->machine().stats().relay, "");
   }
   EXPECT_EQ(turn.relayed_to_peers, 0u);
+}
+
+// --- an allocation lost mid-session: a new one (issue 20)
+
+std::size_t said(const PeerHost& p, const std::string& text) {
+  std::size_t n = 0;
+  for (const auto& e : p.all<se::Progress>()) n += e.progress.message.find(text) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+// Sends one datagram each way every `gap`, `count` times; returns how many
+// of them arrived at a and at b (texts tagged `tag`).
+std::pair<int, int> exchange_counted(SessionWorld& w, int count, Duration gap, const std::string& tag) {
+  const auto arrived = [&](const PeerHost& p) {
+    int n = 0;
+    for (const auto& text : texts(p)) n += text.rfind(tag, 0) == 0 ? 1 : 0;
+    return n;
+  };
+  exchange(w, count, gap, tag);
+  return {arrived(w.a()), arrived(w.b())};
+}
+
+void open_on_turn(SessionWorld& w, const std::function<void(session::SessionConfig&)>& tweak) {
+  w.add_pair(prc_side(), prc_side(), tweak);
+  w.run_until_settled(seconds(10));
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(seconds(2));
+  for (auto* p : {&w.a(), &w.b()}) ASSERT_TRUE(p->machine().turn_route() && p->machine().turn_route()->usable());
+}
+
+// a's TCP/TLS link to the server drops (the server deletes its allocation
+// with it): a new allocation on a second link, the peer told the new
+// relayed address, and the stream goes on through TURN.
+TEST(SessionTurnReallocation, ADroppedLinkMeansANewAllocationAndTheStreamStaysOnTurn) {
+  SessionWorld w(83);
+  auto& turn = w.add_turn_server();
+  open_on_turn(w, forced_relay_with_turn);
+  const auto before = exchange_counted(w, 10, milliseconds(20), "before");
+  EXPECT_EQ(before, std::make_pair(10, 10));
+  turn.drop_allocations_of(w.public_a());
+  w.act(w.a(), [&](session::PeerSessionMachine& m) { m.on_turn_connection_closed(w.now(), session::TurnRoute::kSocket); });
+  // Through the switch: a's data goes over the rendezvous relay at once;
+  // b's first may still go to a's old relayed address.
+  const auto during = exchange_counted(w, 30, milliseconds(100), "during");
+  EXPECT_EQ(during.second, 30) << "a -> b: nothing lost";
+  EXPECT_GE(during.first, 28) << "b -> a: at most what left before b heard of the new allocation";
+  const auto relayed_before = w.server().counters().relay_packets;
+  const auto sa = w.a().machine().stats(), sb = w.b().machine().stats();
+  const auto after = exchange_counted(w, 20, milliseconds(20), "after");
+  EXPECT_EQ(after, std::make_pair(20, 20));
+  EXPECT_EQ(w.a().machine().stats().sent_turn - sa.sent_turn, 20u) << "through the new allocation";
+  EXPECT_EQ(w.b().machine().stats().sent_turn - sb.sent_turn, 20u);
+  EXPECT_EQ(w.server().counters().relay_packets, relayed_before) << "not through the rendezvous relay any more";
+  EXPECT_EQ(turn.allocations_made(), 3u);
+  const auto& route = *w.a().machine().turn_route();
+  EXPECT_EQ(route.counters().replacements, 1u);
+  EXPECT_EQ(w.a().machine().stats().relay, kTurnLabel);
+  EXPECT_EQ(said(w.a(), "carries the relayed traffic"), 2u) << "said again for the new allocation";
+  const auto lines = warnings(w.a());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("TURN allocation lost"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("203.0.113.30"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[0].find('\n'), std::string::npos);
+  EXPECT_TRUE(warnings(w.b()).empty());
+  EXPECT_EQ(texts(w.a()).size(), w.a().received().size()) << "nothing twice";
+}
+
+// The TURN server restarts: every allocation is gone, silently (over UDP
+// nothing tells the client). The peers send and hear nothing back through
+// TURN; a Refresh kLivenessProbe later gets 437; each makes a new
+// allocation and the stream is back on TURN.
+TEST(SessionTurnReallocation, ARestartedServerIsFoundByARefreshAndNewAllocationsCarryTheStream) {
+  SessionWorld w(89);
+  auto& turn = w.add_turn_server();
+  open_on_turn(w, forced_relay_with_turn);
+  EXPECT_EQ(exchange_counted(w, 10, milliseconds(20), "before"), std::make_pair(10, 10));
+  turn.restart();
+  const auto during = exchange_counted(w, 100, milliseconds(100), "during");  // 10 s
+  // Lost: what went into the forgotten allocations until the 437 (~3 s),
+  // and the round trips of the new allocations and their announcements.
+  EXPECT_GE(during.first, 55) << "b -> a";
+  EXPECT_GE(during.second, 55) << "a -> b";
+  const auto sa = w.a().machine().stats(), sb = w.b().machine().stats();
+  EXPECT_EQ(exchange_counted(w, 20, milliseconds(20), "after"), std::make_pair(20, 20));
+  EXPECT_EQ(w.a().machine().stats().sent_turn - sa.sent_turn, 20u) << "through the new allocation";
+  EXPECT_EQ(w.b().machine().stats().sent_turn - sb.sent_turn, 20u);
+  for (auto* p : {&w.a(), &w.b()}) {
+    const auto& route = *p->machine().turn_route();
+    EXPECT_EQ(route.counters().replacements, 1u);
+    EXPECT_GE(route.counters().liveness_refreshes, 1u);
+    EXPECT_EQ(p->machine().stats().relay, kTurnLabel);
+    const auto lines = warnings(*p);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("437"), std::string::npos) << lines[0];
+  }
+  std::cout << "restart: arrived during 10 s: a " << during.first << "/100, b " << during.second << "/100\n";
+}
+
+// 70 s of traffic over a relay whose allocations last 10 s and whose
+// credentials expire after 20 s, refused on Refresh from then on: each
+// time a new allocation with fresh credentials takes over before the old
+// one ends, nothing is lost and the stream never leaves TURN.
+void expect_fresh_allocations_and_nothing_lost(SessionWorld& w, const testing::SimTurnServer& turn) {
+  int n = 0;
+  for (int round = 0; round < 7; ++round) {  // 70 s: past three TTLs
+    n += exchange(w, 5, milliseconds(20), "r" + std::to_string(round));
+    w.run_for(seconds(10) - milliseconds(600));
+    for (auto* p : {&w.a(), &w.b()}) EXPECT_EQ(p->machine().stats().relay, kTurnLabel) << "round " << round;
+  }
+  EXPECT_EQ(w.a().received().size(), static_cast<std::size_t>(n)) << "make-before-break: nothing lost";
+  EXPECT_EQ(w.b().received().size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(texts(w.a()).size(), static_cast<std::size_t>(n)) << "nothing twice";
+  EXPECT_GE(turn.refreshes_refused, 4u) << "both sides, at least twice each in 70 s";
+  for (auto* p : {&w.a(), &w.b()}) {
+    const auto& route = *p->machine().turn_route();
+    EXPECT_GE(route.counters().replacements, 2u);
+    EXPECT_EQ(route.counters().allocations, route.counters().replacements + 1);
+    for (const auto& line : warnings(*p)) {
+      EXPECT_NE(line.find("TURN allocation expiring"), std::string::npos) << line;
+      EXPECT_NE(line.find("401"), std::string::npos) << line;
+    }
+  }
+}
+
+// --turn with the server's secret: the session mints credentials (valid
+// 20 s) for each allocation.
+TEST(SessionTurnReallocation, ARefreshRefusedForExpiredMintedCredentialsMeansFreshOnesAndNothingLost) {
+  const std::string secret = "lab-secret";
+  constexpr std::int64_t kUnix = 1'700'000'000;
+  SessionWorld w(97);
+  auto& turn = w.add_turn_server();
+  turn.rest_secret = secret;
+  turn.unix_at_start = kUnix;
+  turn.granted_lifetime = 10;
+  turn.recheck_expiry_on_refresh = true;
+  open_on_turn(w, [&](session::SessionConfig& c) {
+    forced_relay_with_turn(c);
+    c.turn_secret = session::SessionConfig::TurnSecret{secret, seconds(20), kUnix, kTimeZero};
+  });
+  expect_fresh_allocations_and_nothing_lost(w, turn);
+}
+
+// The relay the rendezvous offers, its credentials valid 20 s: each new
+// allocation takes the rendezvous's latest offer.
+TEST(SessionTurnReallocation, ARefreshRefusedForExpiredOfferedCredentialsMeansTheLatestOfferAndNothingLost) {
+  testing::SimTurnServer* relay = nullptr;
+  const auto world = offered_relay_world(103, seconds(20), 0, relay);
+  relay->granted_lifetime = 10;
+  relay->recheck_expiry_on_refresh = true;
+  open_on_turn(*world, [](session::SessionConfig& c) { c.plan.relay_only = true; });
+  expect_fresh_allocations_and_nothing_lost(*world, *relay);
+}
+
+// Static credentials that the server no longer accepts: the new allocation
+// after a dropped link is refused, one line names the server and the 401,
+// and the session goes on without a TURN route of its own (no hang).
+TEST(SessionTurnReallocation, WrongStaticCredentialsEndTheRouteWithOneLineAndTheStreamGoesOn) {
+  SessionWorld w(101);
+  auto& turn = w.add_turn_server();
+  open_on_turn(w, forced_relay_with_turn);
+  turn.password_for_new_allocations = "changed";
+  turn.drop_allocations_of(w.public_a());
+  w.act(w.a(), [&](session::PeerSessionMachine& m) { m.on_turn_connection_closed(w.now(), session::TurnRoute::kSocket); });
+  w.run_for(seconds(3));
+  const auto& route = *w.a().machine().turn_route();
+  EXPECT_TRUE(route.failed());
+  const auto lines = warnings(w.a());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("TURN allocation lost"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("TURN relay failed"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("401"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("203.0.113.30"), std::string::npos) << lines[1];
+  EXPECT_NE(w.a().machine().stats().relay, kTurnLabel);
+  EXPECT_EQ(exchange_counted(w, 20, milliseconds(50), "after"), std::make_pair(20, 20));
 }
 
 Side sym_side() {

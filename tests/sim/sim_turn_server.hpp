@@ -8,7 +8,10 @@
 // from the client leave the relayed address for a permitted peer, and
 // datagrams reaching a relayed address from a permitted IP go to the client
 // (ChannelData on a bound channel, else a Data indication). Anything else
-// is dropped, as coturn drops it.
+// is dropped, as coturn drops it. A request other than Allocate from a
+// client without an allocation gets 437, as coturn answers it; restart()
+// forgets every allocation (a new nonce too), drop_allocations_of() those
+// of one client (its TCP/TLS link closed).
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -50,6 +53,14 @@ class SimTurnServer final : public HostApp {
   std::optional<std::int64_t> unix_at_start;
   // What Allocate and Refresh grant (the client refreshes half-way for short ones).
   std::uint32_t granted_lifetime = 600;
+  // With rest_secret: a Refresh signed with a username whose expiry has
+  // passed gets 401 (a server that re-checks expiry on every request;
+  // coturn binds the allocation to its username instead).
+  bool recheck_expiry_on_refresh = false;
+  // Without rest_secret: the password new allocations need (the static
+  // credentials changed at the server); empty: the fake's.
+  std::string password_for_new_allocations;
+  std::uint64_t restarts = 0, refreshes_refused = 0;
   std::uint64_t refreshes_past_expiry = 0;  // successful, signed with an expired username
   std::uint64_t relayed_to_peers = 0, relayed_to_clients = 0, dropped_unpermitted = 0;
 
@@ -63,6 +74,16 @@ class SimTurnServer final : public HostApp {
   void arrive_at(TimePoint at, const Endpoint& from, const Endpoint& relayed, std::vector<std::uint8_t> bytes) {
     planned_.push_back({at, from, relayed, std::move(bytes)});
   }
+  // The server restarts: every allocation is forgotten, nonces change.
+  void restart() {
+    allocations_.clear();
+    ++restarts;
+  }
+  // `client`'s allocations end (its TCP/TLS link to the server closed).
+  void drop_allocations_of(const IpAddress& client) {
+    std::erase_if(allocations_, [&](const auto& entry) { return entry.first.address == client; });
+  }
+  std::size_t allocations_made() const { return allocations_made_; }
   // The relayed address of the allocation made from `client`'s address (any port).
   std::optional<Endpoint> relayed_for(const IpAddress& client) const {
     for (const auto& [from, a] : allocations_)
@@ -98,7 +119,7 @@ class SimTurnServer final : public HostApp {
     }
     // To a relayed address: from a permitted IP only.
     for (auto& [client, a] : allocations_) {
-      if (!a.allocated || a.relayed != packet.to) continue;
+      if (!a.allocated || a.relayed != packet.to || now >= a.expires) continue;
       if (!permit_all && !a.permitted.contains(packet.from.address)) {
         ++dropped_unpermitted;
         return;
@@ -118,6 +139,7 @@ class SimTurnServer final : public HostApp {
     turn::fake::FakeTurnServer fake;
     Endpoint relayed;
     bool allocated = false;
+    TimePoint expires{};
     std::set<IpAddress> permitted;
     std::map<std::uint16_t, Endpoint> channels;
   };
@@ -134,20 +156,35 @@ class SimTurnServer final : public HostApp {
 
   void from_client(TimePoint now, const Endpoint& client, std::span<const std::uint8_t> bytes, Outbox& out) {
     auto it = allocations_.find(client);
+    // An allocation not refreshed in time is gone (its 5-tuple free again).
+    if (it != allocations_.end() && it->second.allocated && now >= it->second.expires) {
+      allocations_.erase(it);
+      it = allocations_.end();
+    }
     if (it == allocations_.end()) {
       it = allocations_.emplace(client, Allocation{}).first;
-      it->second.relayed = Endpoint{address_, static_cast<std::uint16_t>(kFirstRelayPort + allocations_.size())};
-      it->second.fake.relayed = it->second.relayed;
-      it->second.fake.lifetime = granted_lifetime;
-      if (refuse_allocations) {
-        const int code = *refuse_allocations;
-        it->second.fake.error_for = [code](const turn::fake::SeenRequest& r) -> std::optional<int> {
-          if (r.method == stun::Method::Allocate) return code;
-          return std::nullopt;
-        };
-      }
+      Allocation& fresh = it->second;
+      fresh.relayed = Endpoint{address_, next_relay_port_++};
+      fresh.fake.relayed = fresh.relayed;
+      fresh.fake.lifetime = granted_lifetime;
+      fresh.fake.nonce = "nonce-" + std::to_string(restarts + 1);
+      if (rest_secret.empty() && !password_for_new_allocations.empty())
+        fresh.fake.password = password_for_new_allocations;
+      fresh.fake.error_for = [code = refuse_allocations, &fresh](const turn::fake::SeenRequest& r) -> std::optional<int> {
+        if (r.method == stun::Method::Allocate) return code;
+        if (!fresh.allocated) return 437;  // no allocation for this 5-tuple
+        return std::nullopt;
+      };
     }
     Allocation& a = it->second;
+    // A server that re-checks expiry: the expired username's key no longer works.
+    if (recheck_expiry_on_refresh && a.allocated && !rest_secret.empty() && expired(now, a.fake.username))
+      if (auto m = stun::MessageView::decode(bytes); m && m->method() == stun::Method::Refresh &&
+                                                     m->message_class() == stun::MessageClass::Request &&
+                                                     a.fake.password != "expired") {
+        a.fake.password = "expired";
+        ++refreshes_refused;
+      }
     // The allocation keeps the key it was made with (see unix_at_start).
     if (!rest_secret.empty() && !a.allocated)
       if (auto m = stun::MessageView::decode(bytes); m && m->username()) {
@@ -187,7 +224,12 @@ class SimTurnServer final : public HostApp {
     if (reply.empty()) return;
     const auto answer = stun::MessageView::decode(reply);
     if (answer && answer->message_class() == stun::MessageClass::SuccessResponse) {
-      if (r.method == stun::Method::Allocate) a.allocated = true;
+      if (r.method == stun::Method::Allocate && !a.allocated) {
+        a.allocated = true;
+        ++allocations_made_;
+      }
+      if (r.method == stun::Method::Allocate || r.method == stun::Method::Refresh)
+        a.expires = now + seconds(granted_lifetime);
       if (r.method == stun::Method::Refresh && r.lifetime == 0u) a.allocated = false;
       if (r.method == stun::Method::Refresh && r.lifetime != 0u && expired(now, a.fake.username))
         ++refreshes_past_expiry;
@@ -207,6 +249,8 @@ class SimTurnServer final : public HostApp {
   };
   IpAddress address_;
   std::map<Endpoint, Allocation> allocations_;
+  std::uint16_t next_relay_port_ = kFirstRelayPort + 1;
+  std::size_t allocations_made_ = 0;
   std::vector<Planned> planned_;
 };
 

@@ -109,6 +109,23 @@ TEST(RendezvousTurnOffer, LostOfferComesBackWithTheNextAgedRefresh) {
   EXPECT_TRUE(peer.client->turn_offer());
 }
 
+// Credentials that live shorter than the re-offer interval: offered again
+// at half their lifetime, so what a registered peer holds (for a new TURN
+// allocation when one is lost) has never expired.
+TEST(RendezvousTurnOffer, ShortLivedCredentialsAreReofferedBeforeTheyExpire) {
+  ServerConfig config = with_turn(1);
+  config.turn.credential_lifetime = std::chrono::seconds(60);
+  config.turn.reoffer_interval = seconds(300);
+  Harness h(config);
+  auto& peer = h.add_peer(ep(198, 51, 100, 7, 4000));
+  ASSERT_TRUE(peer.client->turn_offer());
+  for (int second = 0; second < 400; ++second) {
+    h.advance(seconds(1));
+    ASSERT_GT(peer.client->turn_offer()->expires, h.now) << "expired at " << second << " s";
+  }
+  EXPECT_GE(peer.all<ev::TurnServersOffered>().size(), 10u);
+}
+
 TEST(RendezvousTurnOffer, NoRelaysNoOffer) {
   Harness h;
   auto& peer = h.add_peer(ep(198, 51, 100, 7, 4000));

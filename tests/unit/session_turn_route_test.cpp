@@ -115,7 +115,9 @@ TEST(TurnRouteChoice, TheOfferedServersThatSpeakTheTransport) {
 struct RouteUnderTest {
   turn::fake::FakeTurnServer server;
   TimePoint now = kTimeZero;
-  TurnRoute route{{config()}, 5, now};
+  TurnRoute route;
+
+  explicit RouteUnderTest(TurnCredentialSource credentials = {}) : route({config()}, 5, now, std::move(credentials)) {}
 
   static turn::ClientConfig config() {
     turn::ClientConfig c;
@@ -125,9 +127,9 @@ struct RouteUnderTest {
   }
   void pump() {
     while (auto t = route.poll_transmit(now)) {
-      EXPECT_EQ(t->socket, TurnRoute::kSocket);
+      EXPECT_TRUE(TurnRoute::is_link(t->socket));
       const auto reply = server.answer(t->bytes.to_vector());
-      if (!reply.empty()) route.on_datagram(now, turn::fake::kServer, reply);
+      if (!reply.empty()) route.on_datagram(now, t->socket, turn::fake::kServer, reply);
     }
   }
   // Announcements due over `d`, each with its time since `from`.
@@ -314,10 +316,166 @@ TEST(TurnRouteFailure, ARefusedAllocationEndsTheRouteWithOneLineNamingTheServer)
 
 TEST(TurnRouteFailure, ALinkThatCannotOpenEndsTheRoute) {
   RouteUnderTest r;
-  r.route.on_link_failed("TURN server 203.0.113.10:443 over tls: certificate not accepted");
+  r.route.on_link_failed(r.now, TurnRoute::kSocket, "TURN server 203.0.113.10:443 over tls: certificate not accepted");
   EXPECT_TRUE(r.route.failed());
   EXPECT_EQ(r.route.poll_failure(), "TURN server 203.0.113.10:443 over tls: certificate not accepted");
   EXPECT_FALSE(r.route.next_deadline(true));
+}
+
+// --- a lost allocation replaced (issue 20: fresh credentials, never stale)
+
+// Allocated, the channel bound to the peer, the peer heard: usable.
+void establish(RouteUnderTest& r) {
+  r.announcements(milliseconds(100), r.now);
+  r.route.set_peer_candidate(r.now, turn::fake::kPeer);
+  r.announcements(milliseconds(100), r.now);
+  r.route.on_heard(r.now, turn::fake::kPeer, TurnRoute::kSocket);
+  r.announcements(milliseconds(100), r.now);
+  ASSERT_TRUE(r.route.usable());
+}
+
+std::size_t requests(const RouteUnderTest& r, stun::Method method) {
+  std::size_t n = 0;
+  for (const auto& seen : r.server.seen) n += seen.method == method && seen.signed_request ? 1 : 0;
+  return n;
+}
+
+TEST(TurnRouteReallocation, ADroppedLinkMakesANewAllocationOnASecondLink) {
+  RouteUnderTest r;
+  establish(r);
+  const Endpoint moved{turn::fake::kRelayed.address, 50001};
+  r.server.relayed = moved;
+  const auto binds_before = requests(r, stun::Method::ChannelBind);
+  r.route.on_connection_closed(r.now, TurnRoute::kSocket);
+  EXPECT_FALSE(r.route.usable()) << "the rendezvous relay carries meanwhile";
+  EXPECT_FALSE(r.route.failed());
+  const auto lost = r.route.poll_lost();
+  ASSERT_TRUE(lost);
+  EXPECT_NE(lost->find("closed the connection"), std::string::npos) << *lost;
+  EXPECT_NE(lost->find("203.0.113.10"), std::string::npos) << *lost;
+  EXPECT_EQ(lost->find('\n'), std::string::npos);
+  const auto links = r.route.links();
+  ASSERT_EQ(links.size(), 1u);
+  EXPECT_EQ(links[0].socket, TurnRoute::kSecondSocket) << "a new link: a new 5-tuple at the server";
+  const auto got = r.announcements(milliseconds(100), r.now);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0].second.relayed, moved) << "the new relayed address is announced";
+  EXPECT_TRUE(got[0].second.over_rendezvous);
+  EXPECT_GT(requests(r, stun::Method::ChannelBind), binds_before) << "the peer's channel bound again";
+  EXPECT_FALSE(r.route.usable()) << "until the peer is heard through the new allocation";
+  r.route.on_heard(r.now, turn::fake::kPeer, TurnRoute::kSecondSocket);
+  EXPECT_TRUE(r.route.usable());
+  EXPECT_EQ(r.route.relay()->candidate(), moved);
+  EXPECT_EQ(r.route.counters().allocations, 2u);
+  EXPECT_EQ(r.route.counters().replacements, 1u);
+  EXPECT_FALSE(r.route.poll_failure());
+}
+
+TEST(TurnRouteReallocation, AServerThatForgotTheAllocationIsFoundByARefreshOnceThePeerGoesQuiet) {
+  RouteUnderTest r;
+  establish(r);
+  const std::vector<std::uint8_t> data{1, 2, 3};
+  // The peer answers: no liveness Refresh however long we send.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(r.route.send(r.now, data));
+    r.announcements(seconds(1), r.now);
+    r.route.on_heard(r.now, turn::fake::kPeer, TurnRoute::kSocket);
+  }
+  EXPECT_EQ(r.route.counters().liveness_refreshes, 0u);
+  // The server restarted: it knows the allocation no more.
+  int mismatches = 0;
+  r.server.error_for = [&](const turn::fake::SeenRequest& s) -> std::optional<int> {
+    if (s.method == stun::Method::Refresh && mismatches == 0) return ++mismatches, 437;
+    return std::nullopt;
+  };
+  r.server.relayed = Endpoint{turn::fake::kRelayed.address, 50003};
+  const auto sent_at = r.now;
+  EXPECT_TRUE(r.route.send(r.now, data));
+  r.announcements(TurnRoute::kLivenessProbe + milliseconds(100), r.now);
+  EXPECT_EQ(r.route.counters().liveness_refreshes, 1u);
+  EXPECT_EQ(mismatches, 1);
+  const auto lost = r.route.poll_lost();
+  ASSERT_TRUE(lost) << "found within " << std::chrono::duration<double>(r.now - sent_at).count() << " s";
+  EXPECT_NE(lost->find("437"), std::string::npos) << *lost;
+  EXPECT_EQ(r.route.candidate(), (Endpoint{turn::fake::kRelayed.address, 50003}));
+  r.route.on_heard(r.now, turn::fake::kPeer, TurnRoute::kSecondSocket);
+  EXPECT_TRUE(r.route.usable());
+  EXPECT_TRUE(r.route.send(r.now, data));
+}
+
+TEST(TurnRouteReallocation, ARefusedRefreshMakesANewAllocationWithFreshCredentialsBeforeTheOldEnds) {
+  int asked = 0;
+  RouteUnderTest r([&](TimePoint, const turn::ClientConfig& server) -> std::optional<turn::Credentials> {
+    ++asked;
+    EXPECT_EQ(server.server, turn::fake::kServer);
+    return turn::Credentials{"alice", "fresh"};
+  });
+  r.server.lifetime = 60;  // refreshed after 30 s
+  establish(r);
+  // The server re-checks the credentials' expiry on Refresh: the old ones fail.
+  r.server.password = "fresh";
+  const Endpoint moved{turn::fake::kRelayed.address, 50002};
+  r.server.relayed = moved;
+  r.announcements(seconds(31), r.now);
+  EXPECT_EQ(asked, 1) << "fresh credentials for the new allocation";
+  const auto lost = r.route.poll_lost();
+  ASSERT_TRUE(lost);
+  EXPECT_NE(lost->find("401"), std::string::npos) << *lost;
+  EXPECT_TRUE(r.route.replacing());
+  EXPECT_TRUE(r.route.usable()) << "make-before-break: the old allocation still relays";
+  EXPECT_TRUE(r.route.send(r.now, std::vector<std::uint8_t>{4, 5}));
+  ASSERT_EQ(r.route.links().size(), 2u);
+  EXPECT_EQ(r.route.candidate(), moved) << "the new relayed address is what we announce";
+  r.route.on_heard(r.now, turn::fake::kPeer, TurnRoute::kSecondSocket);
+  EXPECT_TRUE(r.route.usable());
+  EXPECT_FALSE(r.route.replacing());
+  EXPECT_EQ(r.route.relay()->candidate(), moved) << "the new allocation took over";
+  EXPECT_EQ(r.route.links().size(), 1u);
+  EXPECT_EQ(r.route.counters().allocations, 2u);
+  EXPECT_FALSE(r.route.poll_failure());
+}
+
+TEST(TurnRouteReallocation, WrongStaticCredentialsEndTheRouteWithOneLineNamingTheServer) {
+  RouteUnderTest r;  // no credential source: the configured ones again
+  establish(r);
+  r.server.password = "changed";
+  r.route.on_connection_closed(r.now, TurnRoute::kSocket);
+  r.announcements(seconds(2), r.now);
+  EXPECT_TRUE(r.route.failed());
+  const auto why = r.route.poll_failure();
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("401"), std::string::npos) << *why;
+  EXPECT_NE(why->find("203.0.113.10"), std::string::npos) << *why;
+  EXPECT_EQ(why->find('\n'), std::string::npos);
+  EXPECT_TRUE(r.route.links().empty());
+  EXPECT_FALSE(r.route.next_deadline(true)) << "nothing left to wait for";
+}
+
+TEST(TurnRouteReallocation, AServerThatCannotBeReachedIsRetriedBoundedThenTheRouteEnds) {
+  RouteUnderTest r;
+  establish(r);
+  const TimePoint lost_at = r.now;
+  r.route.on_connection_closed(r.now, TurnRoute::kSocket);
+  std::size_t refused = 0;
+  while (!r.route.failed() && r.now - lost_at < seconds(60)) {
+    if (const auto links = r.route.links(); !links.empty()) {
+      ++refused;
+      r.route.on_link_failed(r.now, links.back().socket,
+                             "cannot connect to TURN server 203.0.113.10:3478 over tcp: Connection refused");
+      continue;
+    }
+    const auto next = r.route.next_deadline(true);
+    ASSERT_TRUE(next) << "waits for the next attempt";
+    r.now = std::max(r.now, *next);
+    r.route.on_timer(r.now);
+  }
+  EXPECT_TRUE(r.route.failed());
+  EXPECT_EQ(refused, TurnRoute::kRetryGaps.size());
+  EXPECT_LE(r.now - lost_at, seconds(10)) << "0.5 + 1 + 2 + 4 s between the attempts";
+  const auto why = r.route.poll_failure();
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("Connection refused"), std::string::npos) << *why;
+  EXPECT_NE(why->find("5 attempts"), std::string::npos) << *why;
 }
 
 }  // namespace

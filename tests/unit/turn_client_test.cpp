@@ -145,7 +145,10 @@ TEST(TurnClient, StaleNonceIsRetriedOnceWithTheNewNonce) {
   EXPECT_EQ(h.server.seen[3].nonce, "nonce-2");  // the retry
 }
 
-TEST(TurnClient, StaleNonceTwiceForOneRequestFails) {
+// A refresh refused (here: 438 twice) does not end the allocation at
+// once: it relays until it expires (the session makes a new one meanwhile,
+// session/turn_route.hpp), no further refresh is tried, then Failed.
+TEST(TurnClient, StaleNonceTwiceForOneRefreshRefusesItAndTheAllocationRunsOut) {
   Harness h;
   h.allocate();
   // A server that hands out a fresh nonce and refuses it at once.
@@ -155,13 +158,23 @@ TEST(TurnClient, StaleNonceTwiceForOneRequestFails) {
   };
   h.client.refresh(h.now);
   h.run_for(seconds(1));
-  const auto failed = h.last<client_event::Failed>();
-  ASSERT_TRUE(failed);
-  EXPECT_EQ(failed->error.kind, ErrorKind::kStaleNonce);
-  EXPECT_EQ(failed->error.code, 438);
-  EXPECT_NE(failed->error.message.find("TURN server 203.0.113.10:3478 over udp"), std::string::npos)
-      << failed->error.message;
+  const auto refused = h.last<client_event::RefreshRefused>();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error.kind, ErrorKind::kStaleNonce);
+  EXPECT_EQ(refused->error.code, 438);
+  EXPECT_NE(refused->error.message.find("TURN server 203.0.113.10:3478 over udp"), std::string::npos)
+      << refused->error.message;
   EXPECT_EQ(h.count_seen(stun::Method::Refresh), 2u);
+  EXPECT_EQ(h.client.state(), Client::State::kAllocated) << "it still relays";
+  EXPECT_FALSE(h.last<client_event::Failed>());
+  h.client.refresh(h.now);
+  h.run_for(seconds(600));
+  EXPECT_EQ(h.count_seen(stun::Method::Refresh), 2u) << "no refresh after a refused one";
+  const auto failed = h.last<client_event::Failed>();
+  ASSERT_TRUE(failed) << "the allocation ran out";
+  EXPECT_EQ(failed->error.code, 438);
+  EXPECT_NE(failed->error.message.find("expired after its refresh was refused"), std::string::npos)
+      << failed->error.message;
 }
 
 TEST(TurnClient, WrongPasswordFailsNamingTheServer) {

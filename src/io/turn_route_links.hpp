@@ -1,0 +1,60 @@
+#pragma once
+// The links of a session's TURN route (session/turn_route.hpp) on real
+// sockets: one io::TurnLink per socket id the route wants (one, two while a
+// lost allocation is replaced next to the old one), opened when the route
+// first names it (a TCP connect and TLS handshake block the caller, at
+// most the connect timeout), closed once the route stops naming it (or
+// names a new generation on that id: a new link for a new allocation).
+// The session loop (io/peer_session.cpp) asks it to reconcile, send, read
+// and flush; the machine hears each failed open and each ended stream with
+// the link's socket id.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/transmit.hpp"
+#include "io/punch_driver.hpp"
+#include "io/turn_link.hpp"
+#include "session/peer_session_machine.hpp"
+
+namespace natpunch::io {
+
+class TurnRouteLinks {
+ public:
+  struct Options {
+    std::string ca_file;  // TLS: the CA to check the server with (empty: the system's)
+    Duration connect_timeout = seconds(5);
+    std::function<bool()> should_stop;  // a blocking open gives up (TurnLinkOptions::should_stop)
+  };
+
+  TurnRouteLinks(PunchDriver& driver, Options options) : driver_(driver), options_(std::move(options)) {}
+  ~TurnRouteLinks();
+  TurnRouteLinks(const TurnRouteLinks&) = delete;
+  TurnRouteLinks& operator=(const TurnRouteLinks&) = delete;
+
+  // Opens what the machine's TURN route wants and is not open, closes what
+  // it no longer wants.
+  void reconcile(session::PeerSessionMachine& machine);
+  // A transmit to one of the links (false: not a TURN link's socket).
+  bool send(const Transmit& transmit);
+  void flush();
+  // Hands what arrived on every link to the machine (bounded per link);
+  // an ended stream is told once.
+  void read(session::PeerSessionMachine& machine);
+  bool empty() const { return links_.empty(); }
+
+ private:
+  struct Open {
+    std::uint64_t generation = 0;
+    std::unique_ptr<TurnLink> link;  // null: the open failed (not tried again for this generation)
+    bool watched = false;
+  };
+  void close(Open& open);
+
+  PunchDriver& driver_;
+  Options options_;
+  std::map<SocketId, Open> links_;
+};
+
+}  // namespace natpunch::io
