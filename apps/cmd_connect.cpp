@@ -62,7 +62,8 @@ struct PeerOptions {
   bool no_nat_probe = false;  // tell only what the flags say
   NatCacheOptions nat_cache;
   bool force_relay = false;
-  bool open_early = false;
+  bool wait_direct = false;  // return only when punching ended (no data from the pairing)
+  bool open_early = false;   // the old opt-in, now the default: accepted, does nothing
   TurnRouteOptions turn;
   int wait_s = 60;
   int hole_punch_ms = 2000;
@@ -169,27 +170,62 @@ nlohmann::json stats_json(const SessionStats& s) {
   return j;
 }
 
-nlohmann::json session_json(const Session& session, const SessionStats& first, const SessionStats& last) {
+double ms_of(std::chrono::microseconds d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// Did the session open on the direct path (the punch connected before it
+// opened: --wait-direct), or on the relay at the pairing (the default)?
+// `first` is the stats as connect()/listen() returned: with the default the
+// punch may already have moved it direct.
+bool opened_direct(const SessionStats& first, const SessionInfo& info) {
+  return first.route == SessionRoute::kDirect && first.time_to_direct && *first.time_to_direct <= info.time_to_first_byte;
+}
+
+// The route the session opened on: `first`, or, when it opened on the
+// relay and the punch already moved it, that relay.
+SessionStats opening_route(const SessionStats& first, const SessionInfo& info) {
+  if (first.route != SessionRoute::kDirect || opened_direct(first, info)) return first;
+  SessionStats s = first;
+  s.route = SessionRoute::kRelay;
+  s.peer_endpoint.clear();
+  s.local_socket = 0;
+  s.candidate_type = "relay";
+  s.address_family = info.server.rfind('[', 0) == 0 ? "ipv6" : "ipv4";
+  s.upgrading = true;
+  s.time_to_direct.reset();
+  return s;
+}
+
+// The route as it stands after the first punch (`settled`, the one a
+// user asks about: did it go direct?), how the session opened (`first`:
+// by default on the relay at the pairing) and the counters at the end
+// (`last`).
+nlohmann::json session_json(const Session& session, const SessionStats& first, const SessionStats& settled,
+                            const SessionStats& last) {
   const auto& info = session.info();
-  const bool direct = first.route == SessionRoute::kDirect;
+  const bool direct = settled.route == SessionRoute::kDirect;
+  const auto connect = settled.time_to_connect.value_or(info.time_to_connect);
   nlohmann::json j{{"peer", info.peer},
                    {"observed", info.observed},
                    {"peer_observed", info.peer_observed},
-                   {"strategy", info.strategy},
+                   {"strategy", settled.strategy},
                    {"route", direct ? "direct" : "relay"},
-                   {"candidate_type", first.candidate_type},
-                   {"address_family", first.address_family},
+                   {"first_route", opened_direct(first, info) ? "direct" : "relay"},
+                   {"upgrading", settled.upgrading},
+                   {"candidate_type", settled.candidate_type},
+                   {"address_family", settled.address_family},
                    {"rendezvous_transport", info.rendezvous_transport},
-                   {"time_to_connect_ms", std::chrono::duration<double, std::milli>(info.time_to_connect).count()},
-                   {"time_to_first_byte_ms", std::chrono::duration<double, std::milli>(info.time_to_first_byte).count()},
-                   {"probes_sent", info.probes_sent},
+                   {"time_to_connect_ms", ms_of(connect)},
+                   {"time_to_connect_from", settled.time_to_connect_from},
+                   {"time_to_first_byte_ms", ms_of(info.time_to_first_byte)},
+                   {"probes_sent", settled.probes_sent},
                    {"session", stats_json(last)}};
   add_session_id(j, info.session_id);
+  if (settled.time_to_direct) j["time_to_direct_ms"] = ms_of(*settled.time_to_direct);
   if (direct) {
-    j["peer_endpoint"] = first.peer_endpoint;
-    j["local_socket"] = first.local_socket;
+    j["peer_endpoint"] = settled.peer_endpoint;
+    j["local_socket"] = settled.local_socket;
   } else {
-    j["stop_reason"] = info.stop_reason;
+    j["stop_reason"] = settled.upgrading ? std::string("still punching") : settled.stop_reason;
   }
   // Where relayed data went last (the TURN route takes over a few round
   // trips after the session opened).
@@ -197,6 +233,110 @@ nlohmann::json session_json(const Session& session, const SessionStats& first, c
   if (!last.relay.empty()) j["relay"] = last.relay;
   return j;
 }
+
+// One line for a route: "direct 198.51.100.7:40211 (strategy hole-punch,
+// srflx ipv4 candidate, local socket 0)" or "relay via SERVER".
+std::string describe_route(const SessionStats& s, const std::string& server) {
+  if (s.route == SessionRoute::kDirect)
+    return "direct " + s.peer_endpoint + " (strategy " + s.strategy + ", " + s.candidate_type + " " +
+           s.address_family + " candidate, local socket " + std::to_string(s.local_socket) + ")";
+  return s.relay.empty() ? "relay via " + server : "relay (" + s.relay + ")";
+}
+
+// A route event (--json) or line: at the opening and at each change.
+nlohmann::json route_event(const SessionStats& s, const SessionInfo& info, const char* why) {
+  nlohmann::json j{{"event", "route"},
+                   {"why", why},
+                   {"route", s.route == SessionRoute::kDirect ? "direct" : "relay"},
+                   {"route_text", route_text(s)},
+                   {"candidate_type", s.candidate_type},
+                   {"address_family", s.address_family},
+                   {"strategy", s.strategy},
+                   {"upgrading", s.upgrading},
+                   {"time_to_first_byte_ms", ms_of(info.time_to_first_byte)}};
+  if (s.time_to_direct) j["time_to_direct_ms"] = ms_of(*s.time_to_direct);
+  if (!s.peer_endpoint.empty()) j["peer_endpoint"] = s.peer_endpoint;
+  if (!s.relay.empty()) j["relay"] = s.relay;
+  return j;
+}
+
+// What tells one route from another in a report: direct to where, relayed through what.
+std::string route_key(const SessionStats& s) { return route_text(s) + " " + s.peer_endpoint; }
+
+// Opened on the relay at the pairing (the default), the first punch and
+// the candidate checks go on: wait for them to end (the session direct,
+// or the plan over on the relay; bounded by --punch-timeout-ms and the
+// probe budget like the punch itself), unless the peer closed (nothing to
+// move to then) or Ctrl-C. Returns the stats then.
+SessionStats wait_settled(Session& session, const std::function<bool()>& should_stop) {
+  for (;;) {
+    auto s = session.stats();
+    if (!s.upgrading || s.peer_closed || (should_stop && should_stop())) return s;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+}
+
+// Reports route changes as they happen (a thread polling stats() every
+// 2 ms): the move from the relay to the direct path, a better pair taking
+// over, a lost path, TURN taking over the relay. Keeps the stats of the
+// moment the first punch ended (settled()): the route the report gives,
+// even when a --stdio or --measure session went on long after.
+class RouteWatch {
+ public:
+  RouteWatch(Session& session, const SessionStats& first, std::function<void(const SessionStats&)> on_change)
+      : session_(session), last_(route_key(first)), on_change_(std::move(on_change)) {
+    if (!first.upgrading) settled_ = first;
+    thread_ = std::thread([this] { run(); });
+  }
+  ~RouteWatch() { stop(); }
+  RouteWatch(const RouteWatch&) = delete;
+  RouteWatch& operator=(const RouteWatch&) = delete;
+  // Reports a change not seen yet, then stops watching.
+  void stop() {
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    thread_.join();
+    check();
+  }
+  // Waits until the first punch ended, the peer closed (nothing to move
+  // to then) or should_stop; the stats as the punch ended, else as they are.
+  SessionStats wait_settled(const std::function<bool()>& should_stop) {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (settled_) return *settled_;
+      }
+      auto s = session_.stats();
+      if (s.peer_closed || (should_stop && should_stop())) return s;
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+  }
+
+ private:
+  void run() {
+    while (!stopping_) {
+      check();
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+  }
+  void check() {
+    const auto s = session_.stats();
+    {
+      std::lock_guard lock(mutex_);
+      if (!settled_ && !s.upgrading) settled_ = s;
+    }
+    if (route_key(s) == last_) return;
+    last_ = route_key(s);
+    on_change_(s);
+  }
+  Session& session_;
+  std::string last_;
+  std::function<void(const SessionStats&)> on_change_;
+  std::mutex mutex_;
+  std::optional<SessionStats> settled_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
 
 // Progress lines on stderr; the identity (the line a script waits for)
 // and what was learned about our NAT (the "nat" of the --json result) are
@@ -314,6 +454,7 @@ int serve_sessions(const PeerOptions& o, const SessionOptions& options, const st
       std::optional<std::string> received;
       const char* mismatch = nullptr;  // the peer runs the other mode
       if (o.measure_s > 0) {
+        (void)wait_settled(*session, should_stop);  // the caller measures the settled route
         const auto served = serve_measurement(*session, MeasureOptions{seconds(o.measure_s), o.measure_mbit}, should_stop);
         ok = served.served && !served.peer_not_measuring;
         if (served.peer_not_measuring) mismatch = kPeerDoesNotMeasure;
@@ -324,15 +465,18 @@ int serve_sessions(const PeerOptions& o, const SessionOptions& options, const st
         ok = received.has_value();
         if (exchanged.peer_measures) mismatch = kPeerMeasures;
       }
+      const auto settled = wait_settled(*session, should_stop);
+      if (o.measure_s == 0 && !mismatch && !settled.peer_closed)
+        (void)io::await_peer_settled(*session, milliseconds(o.test_timeout_ms), should_stop);
       const auto last = session->stats();
       session->close();
       ++served;
       if (ok) ++succeeded;
       const auto& info = session->info();
-      const double connect_ms = std::chrono::duration<double, std::milli>(info.time_to_connect).count();
+      const double connect_ms = ms_of(settled.time_to_connect.value_or(info.time_to_connect));
       std::lock_guard lock(out_mutex);
       if (o.json) {
-        auto j = session_json(*session, first, last);
+        auto j = session_json(*session, first, settled, last);
         j["event"] = "session";
         j["index"] = index;
         j["role"] = "listen";
@@ -347,12 +491,17 @@ int serve_sessions(const PeerOptions& o, const SessionOptions& options, const st
       } else {
         if (mismatch) std::cerr << "error: session " << index << ": " << mismatch << "\n";
         report << "session " << index << ": peer " << info.peer.substr(0, 16) << ", route: ";
-        if (first.route == SessionRoute::kDirect)
-          report << "direct " << first.peer_endpoint << " (strategy " << info.strategy << ")";
+        if (settled.route == SessionRoute::kDirect)
+          report << "direct " << settled.peer_endpoint << " (strategy " << settled.strategy << ")";
         else
-          report << "relay via " << info.server << " (punching: " << info.stop_reason << ")";
-        if (route_text(last) != route_text(first)) report << ", at the end: " << route_text(last);
-        report << ", time-to-connect: " << fixed(connect_ms, 1) << " ms, " << info.probes_sent << " probes";
+          report << "relay via " << info.server << " (punching: "
+                 << (settled.upgrading ? std::string("still punching") : settled.stop_reason) << ")";
+        if (!opened_direct(first, info) && settled.route == SessionRoute::kDirect)
+          report << ", opened on the relay, first byte after " << fixed(ms_of(info.time_to_first_byte), 1)
+                 << " ms, direct after " << fixed(ms_of(settled.time_to_direct.value_or(std::chrono::microseconds{})), 1)
+                 << " ms";
+        if (route_text(last) != route_text(settled)) report << ", at the end: " << route_text(last);
+        report << ", time-to-connect: " << fixed(connect_ms, 1) << " ms, " << settled.probes_sent << " probes";
         if (o.measure_s > 0)
           report << ", measure: " << (ok ? "served" : "the peer did not measure");
         else
@@ -419,7 +568,7 @@ std::optional<SessionOptions> session_options(const PeerOptions& o) {
   s.send_interval = std::chrono::microseconds(o.send_interval_us);
   s.sockets = o.sockets;
   s.force_relay = o.force_relay;
-  s.open_early = o.open_early;
+  s.open_early = !o.wait_direct;
   s.keepalive = !o.no_keepalive;
   s.keepalive_reply_timeout = milliseconds(o.keepalive_reply_ms);
   s.keepalive_misses_for_dead = o.keepalive_misses;
@@ -484,18 +633,42 @@ int run_peer(Role role, const PeerOptions& o) {
   Session& session = **opened;
   const auto& info = session.info();
   const auto first = session.stats();
-  const bool direct = first.route == SessionRoute::kDirect;
-  const double connect_ms = std::chrono::duration<double, std::milli>(info.time_to_connect).count();
-
-  if (!o.json) {
-    if (direct)
-      report << "route: direct " << first.peer_endpoint << " (strategy " << info.strategy << ", local socket "
-             << first.local_socket << ")\n";
-    else
-      report << "route: relay via " << info.server << " (punching: " << info.stop_reason << ")\n";
-    report << "rendezvous: " << info.server << " over " << info.rendezvous_transport << "\n";
-    report << "time-to-connect: " << fixed(connect_ms, 1) << " ms, " << info.probes_sent << " probes sent" << std::endl;
+  const auto opening = opening_route(first, info);
+  const auto say = [&](const std::string& line) {
+    std::lock_guard lock(out.mutex);
+    report << line << std::endl;
+  };
+  const auto say_json = [&](const nlohmann::json& j) { say(j.dump()); };
+  // The route as the session opened: by default on the relay at the
+  // pairing, the first punch still running behind it.
+  if (o.json) {
+    say_json(route_event(opening, info, "opened"));
+  } else {
+    std::string line = "route: " + describe_route(opening, info.server);
+    if (opening.upgrading)
+      line += " from the pairing (first byte after " + fixed(ms_of(info.time_to_first_byte), 1) +
+              " ms); punching goes on (" + opening.strategy + ")";
+    else if (opening.route != SessionRoute::kDirect)
+      line += " (punching: " + opening.stop_reason + ")";
+    say(line);
+    say("rendezvous: " + info.server + " over " + info.rendezvous_transport);
+    if (!opening.upgrading)
+      say("time-to-connect: " + fixed(ms_of(opening.time_to_connect.value_or(info.time_to_connect)), 1) + " ms, " +
+          std::to_string(opening.probes_sent) + " probes sent");
   }
+  // Each later change as it happens: the move to the direct path (time to
+  // direct), a better pair, a lost path, TURN taking over the relay.
+  std::optional<RouteWatch> watch;
+  watch.emplace(session, opening, [&](const SessionStats& s) {
+    if (o.json) {
+      say_json(route_event(s, info, s.route == SessionRoute::kDirect ? "direct" : "relay"));
+      return;
+    }
+    std::string line = "route: " + describe_route(s, info.server);
+    if (s.route == SessionRoute::kDirect && s.time_to_direct)
+      line += " after " + fixed(ms_of(*s.time_to_direct), 1) + " ms from the pairing";
+    say(line);
+  });
 
   // --- prove the route (or pipe stdio over it)
   bool ok = false;
@@ -506,8 +679,11 @@ int run_peer(Role role, const PeerOptions& o) {
   std::optional<std::chrono::microseconds> received_after;
   if (o.measure_s > 0) {
     const MeasureOptions measure{seconds(o.measure_s), o.measure_mbit};
+    // Measure the route the first punch settles on (both sides wait for
+    // it), not the relay the session opened on.
+    const auto route = watch->wait_settled(should_stop).route;
     if (role == Role::Connect) {
-      std::cerr << "measuring for " << o.measure_s << " s over the " << to_string(first.route) << " route\n";
+      std::cerr << "measuring for " << o.measure_s << " s over the " << to_string(route) << " route\n";
       measured = run_measurement(session, measure, should_stop);
       ok = measured && measured->report;
       if (measured && measured->peer_not_measuring) mismatch = kPeerDoesNotMeasure;
@@ -533,11 +709,33 @@ int run_peer(Role role, const PeerOptions& o) {
   }
   if (peer_measures) mismatch = kPeerMeasures;
   if (mismatch) std::cerr << "error: " << mismatch << "\n";
+  // The exchange is done (the first byte went over whatever route the
+  // session had): the first punch still decides the route the report
+  // gives, so wait for it.
+  const auto settled = watch->wait_settled(should_stop);
+  // Neither side closes while the other's punch may still connect: a
+  // close would end it on the relay (measuring sides settled before).
+  if (o.measure_s == 0 && !mismatch && !settled.peer_closed)
+    (void)io::await_peer_settled(session, milliseconds(o.test_timeout_ms), should_stop);
+  watch->stop();
   const auto last = session.stats();
   session.close();
-  if (!o.json && route_text(last) != route_text(first)) report << "route at the end: " << route_text(last) << "\n";
+  watch.reset();
+  if (!o.json && opening.upgrading) {
+    if (settled.route == SessionRoute::kDirect)
+      report << "time to direct: " << fixed(ms_of(settled.time_to_direct.value_or(std::chrono::microseconds{})), 1)
+             << " ms from the pairing (first byte: " << fixed(ms_of(info.time_to_first_byte), 1) << " ms, over the relay)\n";
+    else
+      report << "stayed on the relay (punching: "
+             << (settled.upgrading ? std::string("still punching when the session ended") : settled.stop_reason)
+             << ")" << (role == Role::Connect ? "; a longer session would retry with backoff" : "") << "\n";
+    if (settled.time_to_connect)
+      report << "time-to-connect: " << fixed(ms_of(*settled.time_to_connect), 1) << " ms from the "
+             << settled.time_to_connect_from << ", " << settled.probes_sent << " probes sent\n";
+  }
+  if (!o.json && route_text(last) != route_text(settled)) report << "route at the end: " << route_text(last) << "\n";
   if (o.json) {
-    auto j = session_json(session, first, last);
+    auto j = session_json(session, first, settled, last);
     j["event"] = "result";
     j["role"] = role_name(role);
     j["identity"] = own_key;
@@ -551,7 +749,8 @@ int run_peer(Role role, const PeerOptions& o) {
       j["test_datagram"] = ok;
       if (received) j["received"] = *received;
       // From our session's opening to the peer's test datagram (sent as
-      // its session opened): with --open-early, the first byte's trip.
+      // its session opened): by default (opened at the pairing), the first
+      // byte's trip over the relay.
       if (received_after) j["test_datagram_after_ms"] = std::chrono::duration<double, std::milli>(*received_after).count();
     }
     if (mismatch) j["error"] = mismatch;
@@ -574,8 +773,9 @@ int run_peer(Role role, const PeerOptions& o) {
     }
   } else if (!o.stdio) {
     if (received)
-      std::cout << "test datagram: ok, received \"" << *received << "\" over the " << (direct ? "direct" : "relay")
-                << " route" << std::endl;
+      std::cout << "test datagram: ok, received \"" << *received << "\" "
+                << fixed(ms_of(received_after.value_or(std::chrono::microseconds{})), 1)
+                << " ms after the session opened" << std::endl;
     else
       std::cout << "test datagram: nothing received within " << o.test_timeout_ms << " ms" << std::endl;
   }
@@ -653,10 +853,15 @@ void add_shared_options(CLI::App& cmd, PeerOptions& o) {
   cmd.add_flag("--force-relay", o.force_relay,
                "Do not punch: use the relay at once (testing, hostile networks); the peer is told and does not punch "
                "either");
-  cmd.add_flag("--open-early", o.open_early,
-               "Data from the first round trip: the session opens over the relay as soon as the rendezvous pairs the "
-               "peers (time_to_first_byte ~0), and moves to the direct path when the punch connects (the result's "
-               "session.route and time_to_direct_ms say so)");
+  auto* wait_direct =
+      cmd.add_flag("--wait-direct", o.wait_direct,
+                   "Open the session only when punching ended (direct, or on the relay when it failed), as before "
+                   "issue 19. By default the session opens over the relay as soon as the rendezvous pairs the peers "
+                   "(data from the first round trip: time_to_first_byte ~0) and moves to the direct path the moment "
+                   "one is proven; the report waits for the punch and gives both routes (first_route, route, "
+                   "time_to_direct_ms; --json: a route event at each change)");
+  cmd.add_flag("--open-early", o.open_early, "Accepted for old scripts, does nothing: opening early is the default")
+      ->excludes(wait_direct);
   cmd.add_option("--test-timeout-ms", o.test_timeout_ms, "How long to wait for the peer's test datagram")
       ->default_val(5000)
       ->check(CLI::Range(1, 600000));
@@ -683,9 +888,11 @@ constexpr const char* kPeerFooter =
     "Both sides register at the rendezvous, the caller asks for the listener's public key, and once the listener\n"
     "accepts both get a session (peer endpoint, NAT info, session key, common start time). The strategy follows\n"
     "both sides' NAT behaviour (hole punch, one-hard-side, birthday attacks); an unknown NAT first gets a short\n"
-    "hole punch. When punching stops, data goes through the server's relay, or through a TURN server (--turn,\n"
-    "or the relays the rendezvous offers) once both peers hear each other there. Probes and data on every path\n"
-    "are authenticated with the session key.\n"
+    "hole punch. The session is usable at once (data from the first round trip), over the server's relay, or a\n"
+    "TURN server (--turn, or the relays the rendezvous offers) once both peers hear each other there; it moves\n"
+    "to the direct path the moment one is proven (\"route: direct ... after N ms from the pairing\"), and the\n"
+    "report waits for the punch to end (--wait-direct: open only then). Probes and data on every path are\n"
+    "authenticated with the session key.\n"
     "Example (two terminals):\n"
     "  natpunch listen --rendezvous 203.0.113.10:7000 --accept-any          # prints identity: <hex>\n"
     "  natpunch connect --rendezvous 203.0.113.10:7000 --peer <hex>\n"

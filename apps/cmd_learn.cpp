@@ -351,6 +351,10 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       ->type_name("MS");
   add_rendezvous_stream_options(*real, o->real.stream);
   real->add_flag("--force-relay", o->real.force_relay, "Do not punch: every session through the relay (tests, hostile networks)");
+  real->add_flag("--wait-direct", o->real.wait_direct,
+                 "Open each session only when its punch ended. By default a link carries data from the pairing, over "
+                 "the relay, and moves to the direct path the moment one is proven (the report gives the route at the "
+                 "end)");
   real->add_option("--start-wait-ms", o->real.start_wait_ms,
                    "With sessions open, wait at most this long for every neighbour to be ready before round 1 (default 15000)")
       ->check(CLI::Range(0, 600000))

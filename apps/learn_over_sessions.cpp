@@ -19,6 +19,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "commands.hpp"
 #include "io/dataset_file.hpp"
@@ -171,6 +172,7 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
   session.hole_punch_time = milliseconds(o.hole_punch_ms);
   session.punch_timeout = milliseconds(o.punch_timeout_ms);
   session.force_relay = o.force_relay;
+  session.open_early = !o.wait_direct;  // by default each link carries data from the pairing, on the relay
   to_session_options(o.stream, session);
   if (auto problem = describe_nat(o, session.nat)) {
     std::cerr << "error: " << *problem << "\n";
@@ -219,13 +221,15 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
     report.error = link.error;
     report.open_seconds = std::chrono::duration<double>(link.open_time).count();
     if (link.session) {
+      const bool punching = link.session->stats().upgrading;
       report.route = to_string(link.session->route());
       report.strategy = link.session->info().strategy;
       report.rendezvous_transport = link.session->info().rendezvous_transport;
       neighbours.push_back(learn::Neighbour{link.peer, kMaxSessionPayload, {}});
       reached.push_back(link.peer);
       sessions[link.peer] = std::move(link.session);
-      say("  peer " + std::to_string(link.peer) + ": " + report.route + " after " + fixed(report.open_seconds, 1) + " s");
+      say("  peer " + std::to_string(link.peer) + ": " + report.route + " after " + fixed(report.open_seconds, 1) + " s" +
+          (punching ? " (open at the pairing; punching goes on)" : ""));
     } else {
       say("  peer " + std::to_string(link.peer) + ": no session: " + report.error);
     }
@@ -269,15 +273,41 @@ int run_learn_over_sessions(const LearnSessionOptions& o, learn::SimulationConfi
     outcome = io::run_averaging_peer(peer, transport, driver);
     if (tty && !o.quiet) std::cerr << "\n";
   }
+  // Each session opened at the pairing, on the relay, and its first punch
+  // may outlast a short training: wait for every link's (bounded by
+  // --punch-timeout-ms like the punch itself) before reporting and closing,
+  // so the report gives the route each punch settled on, as connect does.
+  std::vector<std::optional<SessionStats>> settled(group->size());
+  if (!interrupted()) {
+    if (!o.quiet) say("waiting for the links' punches to end");
+    const auto bound = Clock::now() + milliseconds(o.punch_timeout_ms) + seconds(o.punch_timeout_ms > 0 ? 5 : o.wait_s);
+    for (bool waiting = true; waiting && !interrupted() && Clock::now() < bound;) {
+      waiting = false;
+      for (const auto& link : links) {
+        const Session* session = transport.session(link.peer);
+        if (!session || settled[link.peer]) continue;
+        auto stats = session->stats();
+        if (!stats.upgrading || stats.peer_closed)
+          settled[link.peer] = stats;
+        else
+          waiting = true;
+      }
+      if (waiting) std::this_thread::sleep_for(milliseconds(5));
+    }
+  }
   for (auto& link : links) {
     link.heard_at_start = link.route != "none" && std::find(outcome.not_heard.begin(), outcome.not_heard.end(), link.peer) ==
                                                       outcome.not_heard.end();
     if (auto stats = transport.stats(link.peer)) {
       link.stats = *stats;
       link.route = transport.route(link.peer);
-      // The route most of the traffic took, when the session ended elsewhere.
-      if (link.route == "gone") link.route = stats->sent_direct >= stats->sent_relay ? "direct" : "relay";
-      link.strategy = transport.session(link.peer)->info().strategy;
+      if (const auto& s = settled[link.peer]; s && !s->upgrading) {
+        link.route = to_string(s->route);  // where the first punch took the session
+      } else if (link.route == "gone") {
+        // The route most of the traffic took, when the session ended elsewhere.
+        link.route = stats->sent_direct >= stats->sent_relay ? "direct" : "relay";
+      }
+      link.strategy = stats->strategy;  // the first punch's (the session opened at the pairing, on the relay)
     }
   }
   const bool was_interrupted = interrupted() || outcome.stopped;

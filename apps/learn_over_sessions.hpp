@@ -22,6 +22,7 @@ struct LearnSessionOptions {
   int hole_punch_ms = 2000;
   int punch_timeout_ms = 10000;
   bool force_relay = false;
+  bool wait_direct = false;  // open each session only when its punch ended (not at the pairing)
   RendezvousStreamOptions stream;  // a network that blocks UDP
   int start_wait_ms = 15000;
   std::string data;

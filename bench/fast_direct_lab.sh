@@ -8,9 +8,11 @@
 # on a2, the second phone behind a's NAT, for the pair "same"), `natpunch
 # connect` on a, both --json, no NAT flags (each side learns its NAT at
 # registration), the lab table's easy budgets. From the caller's result:
-#   direct      session.time_to_direct_ms: pairing -> first direct path
+#   direct      time_to_direct_ms: pairing -> first direct path ("-" when the
+#               pair stayed relayed)
 #   ttfb        time_to_first_byte_ms: pairing -> the session carried data
-#               (with --open-early: at once, over the relay)
+#               (by default at once, over the relay; --wait-direct: only
+#               once punching ended)
 #   peer_data   test_datagram_after_ms: our session opening -> the peer's
 #               test datagram (sent as its session opened) arrived here:
 #               the first byte's trip ("-" from binaries that lack it)
@@ -18,10 +20,14 @@
 # times are the machine's scheduling and the protocol's waits.
 #
 # Usage: sudo flock /tmp/natpunch-lab.lock bench/fast_direct_lab.sh
-#          [--natpunch PATH] [--runs N] [--open-early] [--pairs 'A:B ...']
+#          [--natpunch PATH] [--runs N] [--wait-direct | --open-early] [--pairs 'A:B ...']
 #   defaults: build/natpunch, 5 runs, pairs 'none:prc prc:prc fc:rc
-#   prc+v6fw:prc+v6fw same:prc'. Root; the lab id is bfast (brought down at
-#   the end, also on failure or Ctrl-C).
+#   prc+v6fw:prc+v6fw same:prc'. --wait-direct: the opt-out (open only when
+#   punching ended); --open-early: for binaries from before it was the
+#   default. A kind profile:ID (profile:kpn-nl:profile:vodafone-nl is the pair
+#   kpn-nl x vodafone-nl) gets the demo's budget (default probe budget and
+#   rate, --punch-timeout-ms 4000) instead of the easy pairs'. Root; the lab
+#   id is bfast (brought down at the end, also on failure or Ctrl-C).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/bench/lib.sh"
@@ -35,6 +41,7 @@ while [[ $# -gt 0 ]]; do
     --natpunch) natpunch=${2:?--natpunch needs a path}; shift 2 ;;
     --runs) runs=${2:?--runs needs a number}; shift 2 ;;
     --open-early) early=(--open-early); shift ;;
+    --wait-direct) early=(--wait-direct); shift ;;
     --pairs) pairs=${2:?--pairs needs 'A:B ...'}; shift 2 ;;
     *) bench_die "unknown argument '$1' (see --help)" ;;
   esac
@@ -50,7 +57,9 @@ bench_on_exit() { "$lab" down --id "$id" >/dev/null 2>&1 || true; }
 bench_start_work
 # shellcheck disable=SC2154  # $work: bench_start_work
 chmod 755 "$work"
-budget=(--probe-budget 4000 --punch-timeout-ms 2500 --send-interval-us 500 --wait 20 --json "${early[@]}")
+easy_budget=(--probe-budget 4000 --punch-timeout-ms 2500 --send-interval-us 500 --wait 20 --json "${early[@]}")
+hard_budget=(--punch-timeout-ms 4000 --wait 20 --json "${early[@]}")  # lab/demo.sh's
+budget=("${easy_budget[@]}")
 
 # one CALLER_HOST LISTENER_HOST: one session; prints "direct ttfb peer_data".
 one() {
@@ -70,7 +79,7 @@ one() {
   result=$("$lab" exec --id "$id" "$1" -- "$natpunch" connect --peer "$identity" --rendezvous 203.0.113.10:7000 \
     "${budget[@]}" 2>"$work/connect.err" | tail -1) || true
   wait "$listener" || true
-  jq -r '[(.session.time_to_direct_ms // "-"), .time_to_first_byte_ms, (.test_datagram_after_ms // "-")]
+  jq -r '[(.time_to_direct_ms // .session.time_to_direct_ms // "-"), .time_to_first_byte_ms, (.test_datagram_after_ms // "-")]
          | map(if type == "number" then (. * 100 | round / 100) else . end) | @tsv' <<<"$result"
 }
 
@@ -85,7 +94,14 @@ bench_machine
 echo "natpunch: $natpunch ${early[*]}; $runs runs per pair; load before: $(bench_load)"
 printf '%-22s %-26s %-26s %s\n' pair "direct ms (min/med/max)" "ttfb ms" "peer_data ms"
 for pair in $pairs; do
-  a=${pair%%:*} b=${pair#*:}
+  if [[ $pair == profile:* ]]; then  # profile:X:profile:Y
+    rest=${pair#profile:}
+    a=profile:${rest%%:*} b=${rest#*:}
+    budget=("${hard_budget[@]}")
+  else
+    a=${pair%%:*} b=${pair#*:}
+    budget=("${easy_budget[@]}")
+  fi
   caller=a listener=b
   if [[ $a == same ]]; then
     up="--a $b --a-clients 2 --b prc"

@@ -35,8 +35,9 @@ USAGE
   2. a connects to b: natpunch listen in b, natpunch connect in a, both
      with no NAT flags (no --profile, --mapping, --filtering). Prints where
      the rendezvous saw each, every strategy tried and how it ended, the
-     route (direct or relay) and why, the time to connect, and the round
-     trip (natpunch --measure 1: min/median/p99 of 200 pings).
+     time to first byte (the session carries data from the pairing, over
+     the relay), the route (direct or relay) and why, the time to direct,
+     and the round trip (natpunch --measure 1: min/median/p99 of 200 pings).
   3. Same NAT: a connects to a2, both behind a's NAT (skipped for kinds
      with one client per side: none, fw, fc, rc, v6fw, v6).
   4. Dual stack: a second lab, both phones behind a symmetric IPv4 NAT
@@ -398,6 +399,8 @@ fields = {
     "route": result.get("route"), "strategy": result.get("strategy"),
     "observed": result.get("observed"), "peer_observed": result.get("peer_observed"),
     "peer_endpoint": result.get("peer_endpoint"), "ttc": result.get("time_to_connect_ms"),
+    "ttc_from": result.get("time_to_connect_from"), "first_route": result.get("first_route"),
+    "ttfb": result.get("time_to_first_byte_ms"), "ttd": result.get("time_to_direct_ms"),
     "probes": result.get("probes_sent"), "measured": result.get("measured"),
     "error": result.get("error"), "stop_reason": result.get("stop_reason"),
     "rtt_min": m.get("rtt_min_ms"), "rtt_median": m.get("rtt_median_ms"), "rtt_p99": m.get("rtt_p99_ms"),
@@ -407,7 +410,7 @@ for key, value in fields.items():
     if isinstance(value, bool):
         value = "yes" if value else "no"
     elif isinstance(value, float):
-        value = f"{value:.1f}" if key == "ttc" else f"{value:.3f}"
+        value = f"{value:.1f}" if key in ("ttc", "ttfb", "ttd") else f"{value:.3f}"
     print(f"R_{key}={shlex.quote('' if value is None else str(value))}")
 PY
 }
@@ -474,7 +477,7 @@ connect_pair() {
   wait "$listener" || lrc=$?
 
   local R_route R_strategy R_observed R_peer_observed R_peer_endpoint R_ttc R_probes R_measured R_error
-  local R_stop_reason R_rtt_min R_rtt_median R_rtt_p99 R_pongs R_pings
+  local R_stop_reason R_rtt_min R_rtt_median R_rtt_p99 R_pongs R_pings R_ttc_from R_first_route R_ttfb R_ttd
   eval "$(read_result "$base.connect.out")"
   echo "   rendezvous saw $from as ${R_observed:-?} and $to as ${R_peer_observed:-?}"
   # What each side learned about its own NAT before registering, and told the other.
@@ -490,8 +493,14 @@ connect_pair() {
   fi
   local family=IPv4
   [[ $R_peer_endpoint != \[* ]] || family=IPv6
+  # Data flows from the pairing (over the relay) while the punch runs; the
+  # session moves direct the moment a path is proven. Both times count from
+  # the pairing; time-to-connect from when this side started trying (the
+  # pairing, or a birthday attack's common start, which both sides wait for).
+  echo "   first byte: ${R_ttfb:-?} ms after the rendezvous paired them, over the ${R_first_route:-?} route"
   if [[ $R_route == direct ]]; then
-    echo "   route: DIRECT ($family) to $R_peer_endpoint, $R_ttc ms after the common start, $R_probes probes"
+    echo "   route: DIRECT ($family) to $R_peer_endpoint, ${R_ttd:-?} ms after the pairing (time to direct);" \
+      "the punch took $R_ttc ms from the ${R_ttc_from:-pairing}, $R_probes probes"
   else
     echo "   route: RELAY through the rendezvous ($R_probes probes tried${R_stop_reason:+; punching stopped: $R_stop_reason})"
   fi

@@ -140,11 +140,15 @@ struct SessionOptions {
   // Skip punching (tests, hostile networks); the peer is told through the
   // rendezvous and skips it too.
   bool force_relay = false;
-  // Data from the first round trip: connect()/listen() return as soon as
-  // the rendezvous paired the peers, on the relay; punching goes on and
-  // moves the session to the direct path when it connects (route() and
-  // stats() say so; time_to_first_byte / time_to_direct tell when).
-  bool open_early = false;
+  // Data from the first round trip (the default): connect()/listen()
+  // return as soon as the rendezvous paired the peers, on the relay;
+  // punching and candidate checks go on and move the session to the direct
+  // path the moment one is proven (route() and stats() say so;
+  // stats().upgrading is true until the first punch ended;
+  // info().time_to_first_byte and stats().time_to_direct tell when). A
+  // relayed session keeps trying to upgrade with backoff. false: return
+  // only when punching ended (direct, or on the relay).
+  bool open_early = true;
   // Keepalive interval as a fraction of the smaller idle timeout; the idle
   // timeout defaults to 120 s (RFC 4787 REQ-5) when neither side measured one.
   double keepalive_safety = 0.5;
@@ -204,6 +208,8 @@ struct SessionInfo {
   // How this side reached it: "udp", or "tcp" / "tls" when UDP got no
   // answer (a network that blocks UDP; this side then relays only).
   std::string rendezvous_transport = "udp";
+  // As the session opened (open_early: at the pairing, when the first
+  // stage had just started); SessionStats has them as they stand now.
   std::string strategy;       // last strategy tried ("relay" when forced)
   std::string stop_reason;    // why punching ended without a direct path
   // From when this side began punching: the pairing for a direct connect,
@@ -268,6 +274,22 @@ struct SessionStats {
   std::string candidate_type = "relay";
   std::string address_family = "ipv4";
   std::uint64_t checks_sent = 0;  // candidate checks (host pairs), all tries
+  // The first punch as it stands now (SessionInfo says how the session
+  // opened: with open_early that is on the relay, before any punch ended).
+  // upgrading: opened on the relay, and the plan's stages or candidate
+  // checks still run -- the session may still move direct (after that, a
+  // relayed caller retries with backoff, which does not count here).
+  bool upgrading = false;
+  std::string strategy;     // that made the direct path ("check": a candidate pair), or the last one tried
+  std::string stop_reason;  // why it ended without a direct path (empty while upgrading or once direct)
+  std::uint64_t probes_sent = 0;
+  // From when this side began trying (as SessionInfo::time_to_connect) to
+  // the first direct path, or to the end of the plan on the relay; none
+  // while upgrading. time_to_connect_from says from when: "pairing" (a
+  // direct connect, a hole punch, candidate checks start there) or
+  // "common start" (a birthday attack, which both sides start together).
+  std::optional<std::chrono::microseconds> time_to_connect;
+  std::string time_to_connect_from;
 };
 
 class Session {

@@ -86,6 +86,7 @@ TestExchange exchange_test_datagram(Session& s, const std::string& text, std::ch
         send_frame(s, 0, payload);
         return result;
       }
+      if (r->frame.flags & kSettled) continue;  // the peer's word for later (await_peer_settled)
       if (!result.received) {
         result.received = std::string(r->frame.bytes.begin(), r->frame.bytes.end());
         got_at = Clock::now();
@@ -98,6 +99,24 @@ TestExchange exchange_test_datagram(Session& s, const std::string& text, std::ch
   if (result.received)
     for (int i = 0; i < 2; ++i) send_frame(s, kGotYours, payload);
   return result;
+}
+
+bool await_peer_settled(Session& s, std::chrono::milliseconds timeout, const std::function<bool()>& should_stop) {
+  const auto deadline = Clock::now() + timeout;
+  bool heard = false;
+  TimePoint next_send = Clock::now();
+  while (!heard && Clock::now() < deadline && !(should_stop && should_stop()) && !s.stats().peer_closed) {
+    const auto now = Clock::now();
+    if (now >= next_send) {
+      send_frame(s, kSettled, {});
+      next_send = now + milliseconds(50);
+    }
+    if (auto r = receive_frame(s, std::min(next_send, deadline)); r && !r->measure && (r->frame.flags & kSettled))
+      heard = true;
+  }
+  if (heard)
+    for (int i = 0; i < 2; ++i) send_frame(s, kSettled, {});  // the peer may still wait for ours
+  return heard;
 }
 
 StreamResult pipe_stream(Session& s, int in, int out, const std::function<bool()>& should_stop) {

@@ -2,8 +2,9 @@
 // What natpunch's own tools say to each other over an open Session when
 // they do not measure (io/session_measure.hpp): the test datagram that
 // proves a route (`natpunch connect/listen`) and a byte stream
-// (`--stdio`). Payloads are framed [flags u8 <= 3][bytes]: kGotYours says
-// "your test datagram arrived", kEnd "my input ended"; the first byte tells
+// (`--stdio`). Payloads are framed [flags u8 <= 7][bytes]: kGotYours says
+// "your test datagram arrived", kEnd "my input ended", kSettled "my first
+// punch ended" (older peers ignore it); the first byte tells
 // these frames from a measuring peer's, so each side refuses the other
 // mode clearly (frame_mode()).
 #include <chrono>
@@ -18,6 +19,7 @@ namespace natpunch::io {
 
 inline constexpr std::uint8_t kGotYours = 1;
 inline constexpr std::uint8_t kEndOfInput = 2;
+inline constexpr std::uint8_t kSettled = 4;
 inline constexpr std::size_t kMaxFrameChunk = kMaxSessionPayload - 1;
 
 struct Frame {
@@ -44,6 +46,14 @@ struct TestExchange {
 // once, after our datagram went out once more so that peer hears why too.
 TestExchange exchange_test_datagram(Session& session, const std::string& text, std::chrono::milliseconds timeout,
                                     const std::function<bool()>& should_stop);
+
+// Our first punch ended (the session opened at the pairing, on the relay):
+// says so to the peer every 50 ms until the peer says the same, it closed,
+// `timeout` ends or should_stop holds, then twice more. Neither side closes
+// the session while the other's punch may still connect over it (a close
+// ends the peer's punch on the relay: a lost last handshake message then
+// left one side direct, the other relayed). True when the peer said so.
+bool await_peer_settled(Session& session, std::chrono::milliseconds timeout, const std::function<bool()>& should_stop);
 
 struct StreamResult {
   bool complete = false;  // both inputs ended (or the peer went quiet after ours)

@@ -16,7 +16,7 @@ using std::chrono::milliseconds;
 
 constexpr std::uint8_t kPing = 'P', kPong = 'Q', kBulk = 'B', kEnd = 'E', kReport = 'R', kAck = 'K', kMeasuring = 'M';
 // The test datagram's and --stdio's flags (io/session_exchange.hpp): at most these bits.
-constexpr std::uint8_t kMaxPlainFlags = 3;
+constexpr std::uint8_t kMaxPlainFlags = 7;  // kGotYours | kEndOfInput | kSettled (io/session_exchange.hpp)
 constexpr int kMaxPings = 200;
 
 std::uint64_t now_us() {

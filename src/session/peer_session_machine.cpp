@@ -532,6 +532,8 @@ void PeerSessionMachine::on_strategy_events(TimePoint now) {
         initial_punching_ = false;
         ever_direct_ = true;
         time_to_direct_ = now - paired_at_;
+        first_punch_.strategy = kind;
+        note_first_punch(c->at, true);
         channel_->on_punched(now, punch::DirectPath{c->socket, c->peer});
         service_channel(now);
         return;
@@ -551,6 +553,8 @@ void PeerSessionMachine::on_strategy_events(TimePoint now) {
       stage_ = stages_.size() - 1;
       if (initial_punching_) {
         initial_punching_ = false;
+        first_punch_.strategy = kind;
+        note_first_punch(now, false);
         plan_ended(now);
         return;
       }
@@ -609,6 +613,8 @@ void PeerSessionMachine::on_checks(TimePoint now) {
     if (!ever_direct_) {
       ever_direct_ = true;
       time_to_direct_ = now - paired_at_;
+      first_punch_.strategy = "check";
+      note_first_punch(now, true);
     }
     path_candidate_ = pair->remote;
     channel_->on_better_path(now, path);
@@ -624,18 +630,28 @@ void PeerSessionMachine::open(TimePoint now, std::optional<punch::punch_event::C
   if (info_.strategy.empty()) info_.strategy = "relay";
   info_.stop_reason = direct ? std::string() : stop_reason_;
   info_.probes_sent = probes_total_;
-  // Counted from when this side began: the pairing for the stages and
-  // checks that start at once, the common start for birthday stages; a
-  // forced relay is ready before the start: never negative.
-  const TimePoint began = stages_.empty() ? session_.start_at
-                          : pairs_.empty() ? stages_.front().start
-                                           : std::min(stages_.front().start, paired_at_);
-  info_.time_to_connect = micros((direct ? connected->at : now) - began);
+  // Counted from when this side began (punch_began()); a forced relay is
+  // ready before the start: never negative.
+  info_.time_to_connect = micros((direct ? connected->at : now) - punch_began());
   next_progress_.reset();
   ever_direct_ = direct;
   if (direct) time_to_direct_ = connected->at - paired_at_;
+  first_punch_.strategy = info_.strategy;
+  note_first_punch(direct ? connected->at : now, direct);
   open_channel(now, connected);
   if (!direct) plan_ended(now);
+}
+
+TimePoint PeerSessionMachine::punch_began() const {
+  return stages_.empty()  ? session_.start_at
+         : pairs_.empty() ? stages_.front().start
+                          : std::min(stages_.front().start, paired_at_);
+}
+
+void PeerSessionMachine::note_first_punch(TimePoint at, bool connected) {
+  first_punch_.stop_reason = connected ? std::string() : stop_reason_;
+  first_punch_.probes = probes_total_;
+  first_punch_.took = std::max(Duration::zero(), at - punch_began());
 }
 
 // The plan is over and the session is on the relay: the caller tries again
@@ -798,6 +814,15 @@ void PeerSessionMachine::service_channel(TimePoint now) {
   note_route(now);
   if (channel_->counters().peer_closed && !peer_closed_told_) {
     peer_closed_told_ = true;
+    if (initial_punching_) {
+      // The peer left while our first punch ran (its own ended first):
+      // there is no one to move direct with; stop probing a closed session.
+      initial_punching_ = false;
+      stop_strategy();
+      stop_reason_ = "the peer closed the session";
+      first_punch_.strategy = std::string(punch::to_string(stages_[stage_].kind));
+      note_first_punch(now, false);
+    }
     events_.push_back(session_event::PeerClosed{});
   }
 }
@@ -1075,6 +1100,12 @@ SessionStats PeerSessionMachine::stats() const {
     s.address_family = std::string(family_name(turn_candidate ? turn_candidate->address : client_.server().address));
   }
   s.checks_sent = checks_sent_ + (checks_ ? checks_->checks_sent() : 0);
+  s.upgrading = !ever_direct_ && !peer_closed_told_ && (initial_punching_ || (checks_ && checks_->running()));
+  s.strategy = first_punch_.strategy.empty() ? info_.strategy : first_punch_.strategy;
+  s.stop_reason = s.upgrading || ever_direct_ ? std::string() : first_punch_.stop_reason;
+  s.probes_sent = first_punch_.probes + (initial_punching_ && strategy_ ? strategy_->result().probes_sent : 0);
+  if (first_punch_.took && !s.upgrading) s.time_to_connect = micros(*first_punch_.took);
+  s.time_to_connect_from = punch_began() == paired_at_ ? "pairing" : "common start";
   return s;
 }
 

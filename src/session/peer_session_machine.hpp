@@ -242,6 +242,13 @@ class PeerSessionMachine {
   void open(TimePoint now, std::optional<punch::punch_event::Connected> connected);
   void open_channel(TimePoint now, const std::optional<punch::punch_event::Connected>& connected);
   void plan_ended(TimePoint now);
+  // When this side began trying: the pairing for the stages and checks
+  // that start at once, the common start for birthday stages (a forced
+  // relay: the common start).
+  TimePoint punch_began() const;
+  // The first punch's outcome so far (SessionStats::strategy ...): a direct
+  // path at `at` (connected), or the relay once the plan ended.
+  void note_first_punch(TimePoint at, bool connected);
   void service_channel(TimePoint now);
   void start_repunch(TimePoint now);
   punch::StrategyParams strategy_params() const;
@@ -318,6 +325,16 @@ class PeerSessionMachine {
   // Open.
   TimePoint paired_at_{};       // SessionInfo arrived: the rendezvous paired us
   bool initial_punching_ = false;  // opened early: the plan's stages still run
+  // The first punch as it stands (stats(): the live counterpart of info_,
+  // which says how the session opened -- with open_early, before any
+  // punch ended).
+  struct FirstPunch {
+    std::string strategy;
+    std::string stop_reason;
+    std::uint64_t probes = 0;
+    std::optional<Duration> took;  // punch_began() -> direct, or -> the plan's end on the relay
+  };
+  FirstPunch first_punch_;
   std::optional<TimePoint> upgrade_at_;
   Duration upgrade_backoff_{};
   std::optional<Duration> time_to_direct_;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -44,7 +45,22 @@ using natpunch::cli_test::Rendezvous;
 struct PeerRun {
   int exit_code = -1;
   nlohmann::json result;
+  std::vector<nlohmann::json> routes;  // the "route" events before the result, in order
 };
+
+// The route events, then the result event (other lines skipped).
+void read_run(Process& p, PeerRun& run, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto j = p.read_json(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+    if (!j) return;
+    if ((*j).value("event", "") == "route") run.routes.push_back(*j);
+    if ((*j).value("event", "") == "result") {
+      run.result = *j;
+      return;
+    }
+  }
+}
 
 // Starts a listener with `listen_extra`, then a connector with
 // `connect_extra`, both with --json; returns both results.
@@ -61,33 +77,51 @@ std::pair<PeerRun, PeerRun> run_pair(const std::string& rendezvous, std::vector<
   Process connector(connect_args);
   PeerRun l, c;
   auto c_identity = connector.read_json(5000ms);
-  if (auto j = connector.read_json(15000ms)) c.result = *j;
-  if (auto j = listener.read_json(15000ms)) l.result = *j;
+  read_run(connector, c, 15000ms);
+  read_run(listener, l, 15000ms);
   c.exit_code = connector.wait(5000ms);
   l.exit_code = listener.wait(5000ms);
   if (c_identity) c.result["own_identity_line"] = (*c_identity)["identity"];
   return {l, c};
 }
 
-TEST(ConnectCli, LoopbackPeersPunchDirectlyAndExchangeTheTestDatagram) {
+// By default (issue 19 item 3: data from the first round trip) the session
+// opens over the relay the moment the rendezvous pairs the peers, and moves
+// to the direct path once the hole punch connects: the route events say
+// so, in that order, and the result gives the route the punch settled on.
+TEST(ConnectCli, LoopbackPeersOpenOnTheRelayAtThePairingThenPunchDirectly) {
   Rendezvous server;
   ASSERT_TRUE(server.ready());
   auto [l, c] = run_pair(server.address, {}, {});
   ASSERT_EQ(l.exit_code, 0) << l.result.dump();
   ASSERT_EQ(c.exit_code, 0) << c.result.dump();
-  for (const auto* r : {&l.result, &c.result}) {
-    EXPECT_EQ((*r)["event"], "result");
-    EXPECT_EQ((*r)["route"], "direct") << r->dump();
-    EXPECT_EQ((*r)["strategy"], "hole-punch") << "unknown NATs start with a plain hole punch";
-    EXPECT_EQ((*r)["test_datagram"], true);
-    EXPECT_GE((*r)["time_to_connect_ms"].get<double>(), 0.0);
-    EXPECT_LT((*r)["time_to_connect_ms"].get<double>(), 1000.0) << "loopback connects within a few probes";
-    EXPECT_GE((*r)["probes_sent"].get<int>(), 0);
-    // From the pairing: data flowed once the punch connected (issue 19 item 3).
-    EXPECT_GE((*r)["time_to_first_byte_ms"].get<double>(), 0.0) << r->dump();
-    EXPECT_LT((*r)["time_to_first_byte_ms"].get<double>(), 1000.0) << r->dump();
-    ASSERT_TRUE((*r)["session"].contains("time_to_direct_ms")) << r->dump();
-    EXPECT_LE((*r)["session"]["time_to_direct_ms"].get<double>(), (*r)["time_to_first_byte_ms"].get<double>());
+  for (const auto* r : {&l, &c}) {
+    const auto& j = r->result;
+    EXPECT_EQ(j["event"], "result");
+    EXPECT_EQ(j["route"], "direct") << j.dump();
+    EXPECT_EQ(j["first_route"], "relay") << "usable at the pairing, before any punch connected: " << j.dump();
+    EXPECT_EQ(j["upgrading"], false) << j.dump();
+    EXPECT_EQ(j["strategy"], "hole-punch") << "unknown NATs start with a plain hole punch";
+    EXPECT_EQ(j["test_datagram"], true);
+    EXPECT_GE(j["time_to_connect_ms"].get<double>(), 0.0);
+    EXPECT_LT(j["time_to_connect_ms"].get<double>(), 1000.0) << "loopback connects within a few probes";
+    EXPECT_GE(j["probes_sent"].get<int>(), 1) << "the punch's probes are counted once it ended: " << j.dump();
+    // First byte at the pairing (nothing waited for), direct after it.
+    EXPECT_GE(j["time_to_first_byte_ms"].get<double>(), 0.0) << j.dump();
+    EXPECT_LT(j["time_to_first_byte_ms"].get<double>(), 100.0) << j.dump();
+    ASSERT_TRUE(j.contains("time_to_direct_ms")) << j.dump();
+    EXPECT_GE(j["time_to_direct_ms"].get<double>(), j["time_to_first_byte_ms"].get<double>()) << j.dump();
+    EXPECT_LT(j["time_to_direct_ms"].get<double>(), 1000.0) << j.dump();
+    EXPECT_EQ(j["session"]["time_to_direct_ms"], j["time_to_direct_ms"]);
+    // The route events: opened on the relay, then direct (to the peer
+    // endpoint the result names).
+    ASSERT_GE(r->routes.size(), 2u) << j.dump();
+    EXPECT_EQ(r->routes.front()["why"], "opened");
+    EXPECT_EQ(r->routes.front()["route"], "relay");
+    EXPECT_EQ(r->routes.front()["upgrading"], true);
+    EXPECT_EQ(r->routes[1]["route"], "direct") << r->routes[1].dump();
+    EXPECT_EQ(r->routes[1]["peer_endpoint"], j["peer_endpoint"]);
+    EXPECT_EQ(r->routes[1]["time_to_direct_ms"], j["time_to_direct_ms"]);
   }
   EXPECT_EQ(l.result["session_id"], c.result["session_id"]);
   // 64-bit ids lose digits in JavaScript's JSON numbers: also as text.
@@ -101,25 +135,32 @@ TEST(ConnectCli, LoopbackPeersPunchDirectlyAndExchangeTheTestDatagram) {
   EXPECT_EQ(l.result["peer"], c.result["own_identity_line"]);
 }
 
-// Data from the first round trip (issue 19 item 3): with --open-early the
-// session is usable the moment the rendezvous pairs the peers, over the
-// relay (time_to_first_byte 0), and moves to the direct path once the
-// hole punch connects; the test datagrams go through either way.
-TEST(ConnectCli, OpenEarlyIsUsableOnPairingThenMovesDirect) {
+// The opt-out: --wait-direct opens the session only when the punch ended,
+// so the first route is the direct one and data flowed from then (the old
+// behaviour). The old --open-early opt-in is still accepted and is the
+// default.
+TEST(ConnectCli, WaitDirectOpensOnlyWhenThePunchConnected) {
   Rendezvous server;
   ASSERT_TRUE(server.ready());
-  auto [l, c] = run_pair(server.address, {"--open-early"}, {"--open-early"});
+  auto [l, c] = run_pair(server.address, {"--wait-direct"}, {"--open-early"});
   ASSERT_EQ(l.exit_code, 0) << l.result.dump();
   ASSERT_EQ(c.exit_code, 0) << c.result.dump();
-  for (const auto* r : {&l.result, &c.result}) {
-    EXPECT_EQ((*r)["route"], "relay") << "opened before any punch connected: " << r->dump();
-    EXPECT_LE((*r)["time_to_first_byte_ms"].get<double>(), 1.0) << r->dump();
-    EXPECT_EQ((*r)["test_datagram"], true) << r->dump();
-    ASSERT_TRUE((*r)["session"].contains("time_to_direct_ms")) << "then direct: " << r->dump();
-    EXPECT_LT((*r)["session"]["time_to_direct_ms"].get<double>(), 1000.0) << r->dump();
-  }
-  EXPECT_EQ(l.result["received"], "natpunch test from connect");
-  EXPECT_EQ(c.result["received"], "natpunch test from listen");
+  const auto& waited = l.result;
+  EXPECT_EQ(waited["route"], "direct") << waited.dump();
+  EXPECT_EQ(waited["first_route"], "direct") << waited.dump();
+  ASSERT_TRUE(waited.contains("time_to_direct_ms")) << waited.dump();
+  EXPECT_LE(waited["time_to_direct_ms"].get<double>(), waited["time_to_first_byte_ms"].get<double>())
+      << "data only once direct: " << waited.dump();
+  ASSERT_EQ(l.routes.size(), 1u) << "no route change to report";
+  EXPECT_EQ(l.routes.front()["route"], "direct");
+  const auto& early = c.result;
+  EXPECT_EQ(early["first_route"], "relay") << early.dump();
+  EXPECT_EQ(early["route"], "direct") << early.dump();
+  for (const auto* r : {&l.result, &c.result}) EXPECT_EQ((*r)["test_datagram"], true) << r->dump();
+  auto both = test_support::run_command(std::string(NATPUNCH_BINARY) + " connect --rendezvous 127.0.0.1:9 --peer " +
+                                        std::string(64, '0') + " --wait 1 --wait-direct --open-early 2>&1");
+  EXPECT_EQ(both.exit_code, 2) << "one or the other: " << both.output;
+  EXPECT_NE(both.output.find("--wait-direct"), std::string::npos) << both.output;
 }
 
 // Issue 22, item 2: one side's --force-relay left the other punching for
@@ -208,7 +249,7 @@ TEST(ConnectCli, CtrlCWhilePunchingExits130WithTheProbeCount) {
   ASSERT_TRUE(identity);
   Process connector({"connect", "--rendezvous", server.address, "--peer", (*identity)["identity"].get<std::string>(),
                      "--json", "--wait", "10", "--mapping", "address-and-port-dependent"});
-  ASSERT_TRUE(connector.read_json(5000ms));
+  ASSERT_TRUE(read_event(connector, "identity", 5000ms));
   // Punching starts 1.5 s (the server's --start-delay-ms) after the
   // session exists; a second into it hundreds of probes are out on an
   // idle machine. Timed from the session, not from process start.
@@ -217,7 +258,7 @@ TEST(ConnectCli, CtrlCWhilePunchingExits130WithTheProbeCount) {
   std::this_thread::sleep_for(2500ms);
   connector.interrupt();
   const auto before = std::chrono::steady_clock::now();
-  auto result = connector.read_json(5000ms);
+  auto result = read_event(connector, "result", 5000ms);
   EXPECT_EQ(connector.wait(5000ms), 130);
   EXPECT_LT(std::chrono::steady_clock::now() - before, 3000ms) << "Ctrl-C is honoured at once, not after the budget";
   ASSERT_TRUE(result);
@@ -263,6 +304,9 @@ TEST(ConnectCli, MeasureReportsRttAndThroughputOverTheDirectRoute) {
   ASSERT_EQ(c.exit_code, 0) << c.result.dump();
   ASSERT_EQ(l.exit_code, 0) << l.result.dump();
   EXPECT_EQ(c.result["route"], "direct");
+  // Measured on the route the punch settled on, not the relay it opened on.
+  EXPECT_GT(c.result["session"]["sent_direct"].get<int>(), 1000) << c.result.dump();
+  EXPECT_LE(c.result["session"]["sent_relay"].get<int>(), 4) << "at most the test frames before the punch: " << c.result.dump();
   EXPECT_EQ(c.result["measured"], true);
   EXPECT_EQ(l.result["measured"], true) << "the listener served";
   const auto& m = c.result["measure"];
@@ -433,50 +477,132 @@ INSTANTIATE_TEST_SUITE_P(Cases, KeepaliveDeath,
                                          DeathCase{"Default", "", false}),
                          [](const testing::TestParamInfo<DeathCase>& info) { return std::string(info.param.name); });
 
-TEST(SessionApi, ListenAndConnectInProcessExchangeDatagramsDirectly) {
+// Both peers' stats once their first punch ended (at most `bound`).
+bool wait_settled(natpunch::Session& a, natpunch::Session& b, std::chrono::milliseconds bound) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (a.stats().upgrading || b.stats().upgrading) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+// 20 pings from a, each echoed by b: every one arrives exactly once.
+void ping_pong(natpunch::Session& a, natpunch::Session& b) {
+  for (int i = 0; i < 20; ++i) {
+    const std::vector<std::uint8_t> ping{static_cast<std::uint8_t>(i), 1, 2, 3};
+    ASSERT_TRUE(a.send(ping)) << i;
+    auto got = b.receive(1000ms);
+    ASSERT_TRUE(got) << i;
+    EXPECT_EQ(*got, ping);
+    ASSERT_TRUE(b.send(*got));
+    auto back = a.receive(1000ms);
+    ASSERT_TRUE(back) << i;
+    EXPECT_EQ(*back, ping);
+  }
+}
+
+// A listener (in the background) and a caller in this process, with
+// `options`; the caller's progress goes to `caller_progress`.
+struct InProcessPair {
+  std::string key;  // the listener's
+  std::unique_ptr<natpunch::Session> caller, listener;
+  std::string error;
+};
+InProcessPair open_in_process(natpunch::SessionOptions options,
+                              std::function<void(const natpunch::SessionProgress&)> caller_progress = {}) {
+  // The caller asks for the listener by key: only once the listener is registered.
+  auto [key, listening] = listen_in_background(options);
+  options.on_progress = std::move(caller_progress);
+  auto connected = natpunch::connect(options, key);
+  auto listened = listening.get();
+  InProcessPair p{key, nullptr, nullptr, {}};
+  if (!connected) p.error = "connect: " + connected.error().message;
+  if (!listened) p.error += " listen: " + listened.error().message;
+  if (p.error.empty()) {
+    p.caller = std::move(connected.value());
+    p.listener = std::move(listened.value());
+  }
+  return p;
+}
+
+// The library's default (issue 19 item 3): connect()/listen() return at the
+// pairing on the relay, data flows at once, and the session moves to the
+// direct path the moment the hole punch connects -- nothing lost or
+// delivered twice across the move.
+TEST(SessionApi, ListenAndConnectInProcessAreUsableAtThePairingThenDirect) {
   Rendezvous server;
   ASSERT_TRUE(server.ready());
   natpunch::SessionOptions options;
   options.rendezvous = server.address;
   options.wait = std::chrono::seconds(10);
-  // The caller asks for the listener by key: only once the listener is registered.
-  auto [key, listening] = listen_in_background(options);
+  EXPECT_TRUE(options.open_early) << "the default";
   std::vector<natpunch::SessionProgress::Kind> kinds;
-  options.on_progress = [&](const natpunch::SessionProgress& p) { kinds.push_back(p.kind); };
-  auto connected = natpunch::connect(options, key);
-  auto listened = listening.get();
-  ASSERT_TRUE(connected.ok()) << connected.error().message;
-  ASSERT_TRUE(listened.ok()) << listened.error().message;
-  auto& a = **connected;
-  auto& b = **listened;
-  EXPECT_EQ(a.route(), natpunch::SessionRoute::kDirect);
-  EXPECT_EQ(b.route(), natpunch::SessionRoute::kDirect);
+  auto pair = open_in_process(options, [&](const natpunch::SessionProgress& p) { kinds.push_back(p.kind); });
+  ASSERT_TRUE(pair.error.empty()) << pair.error;
+  const std::string key = pair.key;
+  auto& a = *pair.caller;
+  auto& b = *pair.listener;
   EXPECT_EQ(a.info().session_id, b.info().session_id);
   EXPECT_EQ(a.info().peer, key);
-  EXPECT_EQ(a.info().strategy, "hole-punch");
+  EXPECT_EQ(a.info().strategy, "hole-punch") << "the stage that was starting";
+  EXPECT_LT(a.info().time_to_first_byte, 100ms) << "usable at the pairing";
   ASSERT_GE(kinds.size(), 4u);
   EXPECT_EQ(kinds.front(), natpunch::SessionProgress::Kind::kIdentity);
-  for (int i = 0; i < 20; ++i) {
-    const std::vector<std::uint8_t> ping{static_cast<std::uint8_t>(i), 1, 2, 3};
-    ASSERT_TRUE(a.send(ping));
-    auto got = b.receive(1000ms);
-    ASSERT_TRUE(got) << i;
-    EXPECT_EQ(*got, ping);
-    ASSERT_TRUE(b.send(*got));
-    ASSERT_TRUE(a.receive(1000ms));
+  ping_pong(a, b);
+  ASSERT_TRUE(wait_settled(a, b, 5000ms)) << "loopback punches within a few probes";
+  for (auto* s : {&a, &b}) {
+    const auto st = s->stats();
+    EXPECT_EQ(st.route, natpunch::SessionRoute::kDirect);
+    EXPECT_EQ(st.strategy, "hole-punch");
+    EXPECT_TRUE(st.stop_reason.empty()) << st.stop_reason;
+    EXPECT_GE(st.probes_sent, 1u);
+    ASSERT_TRUE(st.time_to_direct);
+    ASSERT_TRUE(st.time_to_connect);
+    EXPECT_GE(*st.time_to_direct, s->info().time_to_first_byte) << "opened on the relay, then direct";
   }
+  ping_pong(a, b);
   EXPECT_FALSE(a.send(std::vector<std::uint8_t>(natpunch::kMaxSessionPayload + 1))) << "too long";
   EXPECT_FALSE(b.receive(50ms)) << "nothing more";
   const auto stats = a.stats();
-  EXPECT_EQ(stats.datagrams_sent, 20u);
-  EXPECT_EQ(stats.datagrams_received, 20u);
-  EXPECT_EQ(stats.sent_direct, 20u);
-  EXPECT_EQ(stats.bytes_sent, 80u);
+  EXPECT_EQ(stats.datagrams_sent, 40u);
+  EXPECT_EQ(stats.datagrams_received, 40u);
+  EXPECT_EQ(stats.sent_direct + stats.sent_relay, 40u) << "each datagram went one way";
+  EXPECT_GE(stats.sent_direct, 20u) << "the second round went direct";
+  EXPECT_EQ(stats.bytes_sent, 160u);
   EXPECT_EQ(stats.sent_lost + stats.received_lost + stats.duplicates_dropped, 0u);
   a.close();
   EXPECT_FALSE(a.send(std::vector<std::uint8_t>{1})) << "closed";
   for (int i = 0; i < 40 && !b.stats().peer_closed; ++i) std::this_thread::sleep_for(25ms);
   EXPECT_TRUE(b.stats().peer_closed) << "the close reached the peer";
+}
+
+// The opt-out: open_early = false returns only once the punch connected,
+// on the direct path, and everything goes direct.
+TEST(SessionApi, WithoutOpenEarlyConnectReturnsOnTheDirectPath) {
+  Rendezvous server;
+  ASSERT_TRUE(server.ready());
+  natpunch::SessionOptions options;
+  options.rendezvous = server.address;
+  options.wait = std::chrono::seconds(10);
+  options.open_early = false;
+  auto pair = open_in_process(options);
+  ASSERT_TRUE(pair.error.empty()) << pair.error;
+  auto& a = *pair.caller;
+  auto& b = *pair.listener;
+  for (auto* s : {&a, &b}) {
+    const auto st = s->stats();
+    EXPECT_EQ(st.route, natpunch::SessionRoute::kDirect);
+    EXPECT_FALSE(st.upgrading);
+    ASSERT_TRUE(st.time_to_direct);
+    EXPECT_LE(*st.time_to_direct, s->info().time_to_first_byte) << "data only once direct";
+  }
+  EXPECT_EQ(a.info().strategy, "hole-punch");
+  ping_pong(a, b);
+  const auto stats = a.stats();
+  EXPECT_EQ(stats.sent_direct, 20u);
+  EXPECT_EQ(stats.sent_relay, 0u);
+  EXPECT_EQ(stats.sent_lost + stats.received_lost + stats.duplicates_dropped, 0u);
 }
 
 // A carrier profile in the NatDescription reaches the peer with its

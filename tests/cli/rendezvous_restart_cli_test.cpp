@@ -84,13 +84,13 @@ TEST(RendezvousRestartCli, ListenerReRegistersByItselfAndIsReachableAfterARestar
                      "--json", "--wait", "10"});
   auto connector_identity = connector.read_json(5000ms);
   ASSERT_TRUE(connector_identity);
-  auto connected = connector.read_json(15000ms);
+  auto connected = next_event(connector, "result", 15000ms);
   ASSERT_TRUE(connected) << "connect printed no result";
   EXPECT_EQ((*connected)["event"], "result") << connected->dump();
   EXPECT_EQ((*connected)["route"], "direct") << connected->dump();
   EXPECT_EQ((*connected)["test_datagram"], true) << connected->dump();
   EXPECT_EQ(connector.wait(5000ms), 0);
-  auto accepted = listener.read_json(15000ms);
+  auto accepted = next_event(listener, "result", 15000ms);
   ASSERT_TRUE(accepted);
   EXPECT_EQ((*accepted)["event"], "result") << accepted->dump();
   EXPECT_EQ((*accepted)["route"], "direct") << accepted->dump();

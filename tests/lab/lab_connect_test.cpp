@@ -302,8 +302,25 @@ void check_row(const Row& row, const RowRun& run) {
   ASSERT_FALSE(b.result.is_null()) << "listen printed no result" << context;
   EXPECT_EQ(a.exit_code, 0) << context;
   EXPECT_EQ(b.exit_code, 0) << context;
+  // The route the first punch settled on: both sides opened on the relay
+  // at the pairing (the default, issue 19 item 3) and their reports wait
+  // for the punch (bounded by the row's --punch-timeout-ms) before saying
+  // where the session went.
   EXPECT_EQ(field(a.result, "route", ""), row.route) << context;
   EXPECT_EQ(field(b.result, "route", ""), row.route) << context;
+  for (const auto* side : {&a, &b}) {
+    EXPECT_EQ(field(side->result, "first_route", ""), "relay") << "usable at the pairing" << context;
+    EXPECT_FALSE(field(side->result, "upgrading", true)) << "the punch ended before the report" << context;
+    const double first_byte = field(side->result, "time_to_first_byte_ms", -1.0);
+    EXPECT_GE(first_byte, 0.0) << context;
+    if (row.route == "direct") {
+      // Proven direct: a time to direct, after the first byte.
+      EXPECT_GE(field(side->result, "time_to_direct_ms", -1.0), first_byte) << context;
+      EXPECT_EQ(field(session_of(side->result), "route", ""), "direct") << context;
+    } else {
+      EXPECT_FALSE(side->result.contains("time_to_direct_ms")) << "never direct" << context;
+    }
+  }
   if (!row.strategy.empty()) {
     EXPECT_EQ(field(a.result, "strategy", ""), row.strategy) << context;
     EXPECT_EQ(field(b.result, "strategy", ""), row.strategy) << context;

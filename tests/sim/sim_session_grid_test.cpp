@@ -407,6 +407,14 @@ TEST(SessionScenario, OpenEarlyCarriesDataOverTheRelayThenMovesDirect) {
   ASSERT_EQ(w.a().all<se::Established>().size(), 1u);
   EXPECT_EQ(w.a().last<se::Established>()->route, SessionRoute::kRelay) << "usable before any punch connected";
   EXPECT_LE(w.a().machine().info().time_to_first_byte, std::chrono::milliseconds(1)) << "at once on pairing";
+  {
+    // The first punch still runs behind it: nothing to say how it ended yet.
+    const auto st = w.a().machine().stats();
+    EXPECT_TRUE(st.upgrading);
+    EXPECT_FALSE(st.time_to_connect);
+    EXPECT_TRUE(st.stop_reason.empty());
+    EXPECT_EQ(st.strategy, w.a().machine().info().strategy) << "the stage that started";
+  }
   int sent = 0;
   for (int step = 0; step < 150; ++step) {  // 3 s, a datagram every 20 ms
     if (w.a().open()) w.send(w.a(), bytes("a" + std::to_string(++sent)));
@@ -422,6 +430,21 @@ TEST(SessionScenario, OpenEarlyCarriesDataOverTheRelayThenMovesDirect) {
     ASSERT_EQ(p->count<se::RouteChanged>(), 1u);
     EXPECT_EQ(p->last<se::RouteChanged>()->route, SessionRoute::kDirect);
     EXPECT_EQ(p->count<se::Established>(), 1u);
+    // How the first punch ended: the stage that connected, its probes,
+    // from the pairing (a hole punch starts there) to the direct path.
+    EXPECT_FALSE(st.upgrading);
+    std::string connected;
+    for (const auto& e : p->all<se::Progress>())
+      if (e.progress.kind == SessionProgress::Kind::kStrategyFinished &&
+          e.progress.message.find("connected") != std::string::npos && connected.empty())
+        connected = e.progress.strategy;
+    EXPECT_FALSE(connected.empty());
+    EXPECT_EQ(st.strategy, connected);
+    EXPECT_TRUE(st.stop_reason.empty());
+    EXPECT_GE(st.probes_sent, 1u);
+    ASSERT_TRUE(st.time_to_connect);
+    EXPECT_EQ(st.time_to_connect_from, "pairing");
+    EXPECT_EQ(*st.time_to_connect, *st.time_to_direct) << "both from the pairing";
   }
   const auto sa = w.a().machine().stats(), sb = w.b().machine().stats();
   EXPECT_GT(sa.sent_relay, 0u) << "data flowed before the punch";
@@ -431,6 +454,62 @@ TEST(SessionScenario, OpenEarlyCarriesDataOverTheRelayThenMovesDirect) {
   EXPECT_EQ(got.size(), static_cast<std::size_t>(sent)) << "nothing lost";
   EXPECT_EQ(sb.received_lost, 0u) << "a late relayed datagram fills its gap: no loss counted";
   EXPECT_EQ(sb.received_relay + sb.received_direct, static_cast<std::uint64_t>(sent));
+}
+
+// Opened early on a pair whose direct path is cut: the first punch ends on
+// the relay (upgrading false, a stop reason, its probes, no time to direct),
+// which is when a report may say "relay"; the caller then retries later.
+TEST(SessionScenario, OpenEarlyWhosePunchFailsSettlesOnTheRelayWithAReason) {
+  SessionWorld w(23);
+  w.network().filter = [&](TimePoint, const Endpoint& from, const Endpoint& to) {
+    return between(w.public_a(), w.public_b(), from, to);
+  };
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.open_early = true; });
+  w.run_for(seconds(5), [&] { return w.a().open() && w.b().open(); });
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  EXPECT_TRUE(w.a().machine().stats().upgrading) << "opened at the pairing, punching";
+  w.run_for(seconds(20), [&] { return !w.a().machine().stats().upgrading && !w.b().machine().stats().upgrading; });
+  for (auto* p : {&w.a(), &w.b()}) {
+    const auto st = p->machine().stats();
+    EXPECT_FALSE(st.upgrading) << "the plan is bounded by its punch timeout";
+    EXPECT_EQ(st.route, SessionRoute::kRelay);
+    EXPECT_FALSE(st.stop_reason.empty());
+    EXPECT_FALSE(st.strategy.empty());
+    EXPECT_GT(st.probes_sent, 0u);
+    EXPECT_FALSE(st.time_to_direct);
+    ASSERT_TRUE(st.time_to_connect) << "until the plan ended";
+    EXPECT_GT(*st.time_to_connect, milliseconds(100));
+    EXPECT_EQ(p->count<se::RouteChanged>(), 0u);
+  }
+}
+
+// The peer closes while our first punch still runs (its own ended first,
+// or it was done with the session): nothing can move direct any more, so
+// the punch stops and says why -- a report waiting for it is not left
+// waiting until the punch timeout.
+TEST(SessionScenario, OpenEarlyStopsPunchingWhenThePeerCloses) {
+  SessionWorld w(29);
+  w.network().filter = [&](TimePoint, const Endpoint& from, const Endpoint& to) {
+    return between(w.public_a(), w.public_b(), from, to);
+  };
+  w.add_pair(prc_side(), prc_side(), [](session::SessionConfig& c) { c.open_early = true; });
+  w.run_for(seconds(5), [&] { return w.a().open() && w.b().open(); });
+  ASSERT_TRUE(w.a().open() && w.b().open());
+  w.run_for(milliseconds(500));
+  ASSERT_TRUE(w.a().machine().stats().upgrading) << "still punching at the cut path";
+  const auto probes_before = w.a().machine().stats().probes_sent;
+  w.b().machine().close(w.now());
+  w.run_for(seconds(1), [&] { return !w.a().machine().stats().upgrading; });
+  const auto st = w.a().machine().stats();
+  EXPECT_TRUE(st.peer_closed);
+  EXPECT_FALSE(st.upgrading);
+  EXPECT_EQ(st.stop_reason, "the peer closed the session");
+  EXPECT_EQ(st.route, SessionRoute::kRelay);
+  EXPECT_GE(st.probes_sent, probes_before);
+  ASSERT_TRUE(st.time_to_connect);
+  EXPECT_LT(*st.time_to_connect, seconds(3)) << "stopped at the close, not at the punch timeout";
+  w.run_for(seconds(1));
+  EXPECT_EQ(w.a().machine().stats().probes_sent, st.probes_sent) << "no probe after the close";
 }
 
 // A relayed session keeps trying to become direct (issue 19 item 3): the
