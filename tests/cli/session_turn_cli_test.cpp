@@ -75,6 +75,7 @@ TEST(SessionTurnCli, SilentTlsTurnServerNeverStallsTheSessionLoop) {
   natpunch::SessionOptions options;
   options.rendezvous = server.address;
   options.wait = 10s;
+  options.open_early = false;  // connect() returns once the punch connected: the loop had to run
   auto [key, listening] = natpunch::cli_test::listen_in_background(options);
   options.turn_server = "127.0.0.1:" + std::to_string(silent.port);
   options.turn_transport = "tls";
