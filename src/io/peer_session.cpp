@@ -239,6 +239,7 @@ void PeerSession::turn(std::unique_lock<std::mutex>& lock, Duration longest) {
   TimePoint wake = now + longest;
   if (gather_) wake = std::min(wake, next_address_poll_);
   if (auto due = machine_->next_deadline(); due && *due < wake) wake = *due;
+  if (auto due = turn_links_->next_deadline(now); due && *due < wake) wake = *due;
   lock.unlock();
   auto d = driver_->receive_until(wake);
   lock.lock();
@@ -322,7 +323,7 @@ Result<bool, Error> PeerSession::establish() {
   socket0_ = std::move(opened.value());
   driver_ = std::make_unique<PunchDriver>(*socket0_, PunchDriverOptions{});
   turn_links_ = std::make_unique<TurnRouteLinks>(
-      *driver_, TurnRouteLinks::Options{config_.turn_ca_file, kTurnConnectTimeout, [this] { return stop_requested(); }});
+      *driver_, TurnRouteLinks::Options{config_.turn_ca_file, kTurnConnectTimeout});
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ >= 0) driver_->watch_wakeup(wake_fd_);
   auto machine = machine_config(config_);

@@ -45,24 +45,7 @@ int poll_until_or_stopped(pollfd& descriptor, TimePoint deadline, const std::fun
   }
 }
 
-// 0, an errno, or ECANCELED when should_stop ended the wait.
-int connect_with_timeout(int fd, const sockaddr_storage& address, socklen_t length, TimePoint deadline,
-                         const std::function<bool()>& should_stop) {
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0) return 0;
-  if (errno != EINPROGRESS) return errno;
-  pollfd descriptor{fd, POLLOUT, 0};
-  for (;;) {
-    const int ready = poll_until_or_stopped(descriptor, deadline, should_stop);
-    if (ready == -2) return ECANCELED;
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) return errno;
-    if (ready == 0) return ETIMEDOUT;
-    int error = 0;
-    socklen_t size = sizeof error;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) return errno;
-    return error;
-  }
-}
+std::string whole_ms(Duration d) { return std::to_string(std::chrono::duration_cast<milliseconds>(d).count()); }
 
 }  // namespace
 
@@ -86,6 +69,28 @@ TurnLink::~TurnLink() {
 }
 
 Result<std::unique_ptr<TurnLink>, std::string> TurnLink::open(const TurnLinkOptions& options) {
+  auto started = start(options, Clock::now());
+  if (!started) return started;
+  TurnLink& link = **started;
+  for (;;) {
+    switch (link.advance(Clock::now())) {
+      case State::kReady:
+        return started;
+      case State::kFailed:
+        return Unexpected{link.failure()};
+      case State::kConnecting:
+      case State::kHandshaking:
+        break;
+    }
+    pollfd descriptor{link.fd_, static_cast<short>(POLLIN | (link.wants_writable() ? POLLOUT : 0)), 0};
+    const int ready = poll_until_or_stopped(descriptor, link.deadline(), options.should_stop);
+    if (ready == -2) return Unexpected{std::string(kInterrupted)};
+    if (ready < 0 && errno != EINTR) return Unexpected{"cannot connect to " + link.where() + ": " + errno_text(errno)};
+    // Ready, a signal or the deadline: advance() tells which.
+  }
+}
+
+Result<std::unique_ptr<TurnLink>, std::string> TurnLink::start(const TurnLinkOptions& options, TimePoint now) {
   const bool stream = turn::is_stream(options.transport);
   const int family = options.server.address.is_v4() ? AF_INET : AF_INET6;
   const std::string name = describe_server(options.label, options.transport, options.server);
@@ -104,29 +109,59 @@ Result<std::unique_ptr<TurnLink>, std::string> TurnLink::open(const TurnLinkOpti
 
   const int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // requests are small and waited for
-  sockaddr_storage server{};
-  const socklen_t length = to_sockaddr(options.server, family, server);
-  const TimePoint deadline = Clock::now() + options.connect_timeout;
-  if (const int error = connect_with_timeout(fd, server, length, deadline, options.should_stop); error != 0) {
-    if (error == ECANCELED) return Unexpected{std::string(kInterrupted)};
-    if (error == ETIMEDOUT)
-      return Unexpected{"cannot connect to " + name + ": no answer within " +
-                        std::to_string(std::chrono::duration_cast<milliseconds>(options.connect_timeout).count()) +
-                        " ms"};
-    return Unexpected{"cannot connect to " + name + ": " + errno_text(error)};
-  }
   if (options.transport == turn::Transport::kTls) {
     auto session = TlsClientSession::create(options.tls);
     if (!session) return Unexpected{"TLS with " + name + ": " + session.error()};
     link->tls_ = std::move(*session);
-    std::string error;
-    if (!link->tls_handshake(deadline, options.should_stop, error))
-      return Unexpected{error == kInterrupted ? error : "TLS with " + name + ": " + error};
   }
+  link->connect_timeout_ = options.connect_timeout;
+  link->deadline_ = now + options.connect_timeout;  // the connect and the handshake together
+  link->state_ = State::kConnecting;
+  sockaddr_storage server{};
+  const socklen_t length = to_sockaddr(options.server, family, server);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&server), length) != 0 && errno != EINPROGRESS)
+    return Unexpected{"cannot connect to " + name + ": " + errno_text(errno)};
   return link;
 }
 
-bool TurnLink::tls_handshake(TimePoint deadline, const std::function<bool()>& should_stop, std::string& error) {
+TurnLink::State TurnLink::fail(std::string error) {
+  failure_ = std::move(error);
+  state_ = State::kFailed;
+  closed_ = true;
+  return state_;
+}
+
+TurnLink::State TurnLink::advance(TimePoint now) {
+  if (state_ == State::kConnecting) {
+    pollfd descriptor{fd_, POLLOUT, 0};
+    const int ready = ::poll(&descriptor, 1, 0);
+    if (ready < 0 && errno != EINTR) return fail("cannot connect to " + where() + ": " + errno_text(errno));
+    if (ready > 0) {
+      int error = 0;
+      socklen_t size = sizeof error;
+      if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+      if (error != 0) return fail("cannot connect to " + where() + ": " + errno_text(error));
+      state_ = tls_ ? State::kHandshaking : State::kReady;
+    } else if (now >= deadline_) {
+      return fail("cannot connect to " + where() + ": no answer within " + whole_ms(connect_timeout_) + " ms");
+    }
+  }
+  if (state_ == State::kHandshaking) {
+    std::string error;
+    if (tls_step(error)) {
+      state_ = State::kReady;
+    } else if (!error.empty()) {
+      return fail("TLS with " + where() + ": " + error);
+    } else if (now >= deadline_) {
+      return fail("TLS with " + where() + ": handshake not finished in time (is it a TLS port?)");
+    }
+  }
+  // TCP: what send() queued while connecting.
+  if (state_ == State::kReady && !tls_ && turn::is_stream(transport_)) flush();
+  return state_;
+}
+
+bool TurnLink::tls_step(std::string& error) {
   for (;;) {
     if (!tls_->pump(plain_)) {
       error = tls_->error();
@@ -135,33 +170,17 @@ bool TurnLink::tls_handshake(TimePoint deadline, const std::function<bool()>& sh
     tls_->take_ciphertext(out_);
     if (!write_out(error)) return false;
     if (tls_->handshake_done()) return true;
-    pollfd descriptor{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
-    const int ready = poll_until_or_stopped(descriptor, deadline, should_stop);
-    if (ready == -2) {
-      error = kInterrupted;
+    const ssize_t got = ::recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+    if (got == 0) {
+      error = "the server closed the connection during the handshake";
       return false;
     }
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) {
-      error = errno_text(errno);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) error = errno_text(errno);
       return false;
     }
-    if (ready == 0) {
-      error = "handshake not finished in time (is it a TLS port?)";
-      return false;
-    }
-    if ((descriptor.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      const ssize_t got = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
-      if (got == 0) {
-        error = "the server closed the connection during the handshake";
-        return false;
-      }
-      if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        error = errno_text(errno);
-        return false;
-      }
-      if (got > 0) tls_->feed(std::span(buffer_.data(), static_cast<std::size_t>(got)));
-    }
+    tls_->feed(std::span(buffer_.data(), static_cast<std::size_t>(got)));
   }
 }
 
@@ -195,6 +214,12 @@ bool TurnLink::write_out(std::string& error) {
 bool TurnLink::send(const Transmit& transmit) {
   if (closed_) return false;
   const std::span<const std::uint8_t> bytes = transmit.bytes;
+  // Not ready yet: held (TLS holds the plaintext until its handshake is
+  // done), within a bound; more is lost like a datagram.
+  if (state_ != State::kReady) {
+    if (held_ + bytes.size() > kMaxPendingBytes) return false;
+    held_ += bytes.size();
+  }
   if (!turn::is_stream(transport_)) {
     // To the transmit's destination: a relay ranking probes other servers
     // from this socket before the allocation is made on the nearest.
@@ -225,7 +250,7 @@ bool TurnLink::send(const Transmit& transmit) {
 }
 
 void TurnLink::flush() {
-  if (closed_ || !turn::is_stream(transport_)) return;
+  if (closed_ || !turn::is_stream(transport_) || state_ != State::kReady) return;
   std::string error;
   if (!write_out(error)) {
     note_error(std::move(error));
@@ -273,6 +298,7 @@ std::optional<Arrival> TurnLink::read_available() {
 }
 
 std::optional<Arrival> TurnLink::receive(TimePoint until) {
+  if (state_ != State::kReady) return std::nullopt;
   if (!plain_.empty()) {
     delivered_.swap(plain_);
     plain_.clear();

@@ -49,11 +49,32 @@ class TurnLink {
  public:
   static constexpr Duration kStopPollInterval = milliseconds(25);
   static constexpr const char* kInterrupted = "interrupted";
+  // What a started link may hold for the server before it is ready.
+  static constexpr std::size_t kMaxPendingBytes = 65536;
 
   // Opens the socket; for TCP/TLS connects and completes the handshake
-  // within connect_timeout. Errors are one line naming the server; an open
-  // that should_stop ended says kInterrupted.
+  // within connect_timeout, blocking (start() and advance() in a poll loop).
+  // Errors are one line naming the server; an open that should_stop ended
+  // says kInterrupted.
   static Result<std::unique_ptr<TurnLink>, std::string> open(const TurnLinkOptions& options);
+
+  // The same without blocking, for an event loop: opens the socket and
+  // starts the TCP connect (UDP: ready at once). The caller watches
+  // native_handle() and calls advance() when it is readable or writable
+  // (what wants_writable() says) and by deadline(): Connecting ->
+  // Handshaking (TLS) -> Ready, or Failed (failure(): the one line open()
+  // would have returned). Errors known at once (socket, bind, TLS setup, a
+  // refused connect) are returned here. should_stop is not used.
+  static Result<std::unique_ptr<TurnLink>, std::string> start(const TurnLinkOptions& options, TimePoint now);
+  enum class State { kConnecting, kHandshaking, kReady, kFailed };
+  State advance(TimePoint now);
+  State state() const { return state_; }
+  bool ready() const { return state_ == State::kReady; }
+  // When a link not yet ready fails for want of an answer.
+  TimePoint deadline() const { return deadline_; }
+  bool wants_writable() const { return state_ == State::kConnecting || !out_.empty(); }
+  const std::string& failure() const { return failure_; }
+
   ~TurnLink();
   TurnLink(const TurnLink&) = delete;
   TurnLink& operator=(const TurnLink&) = delete;
@@ -62,7 +83,9 @@ class TurnLink {
   // now (a full socket buffer drops it, as the network would); TCP/TLS
   // queue it on the stream (flush() writes what the kernel takes). False
   // when the kernel refuses (no route) or the connection is broken; the
-  // machine treats that as loss. receive(): one datagram, or one piece of
+  // machine treats that as loss. Before the link is ready, TCP/TLS hold
+  // what send() gets (up to kMaxPendingBytes) and write it once it is.
+  // receive(): one datagram, or one piece of
   // the stream's plaintext, from the server; nullopt at `until` or once
   // the connection has closed (closed()).
   bool send(const Transmit& transmit);
@@ -87,7 +110,10 @@ class TurnLink {
   TurnLink(turn::Transport transport, const Endpoint& server, int fd, std::string label);
   std::string where() const;
   bool write_out(std::string& error);
-  bool tls_handshake(TimePoint deadline, const std::function<bool()>& should_stop, std::string& error);
+  // One non-blocking step of the TLS handshake: true once done, false while
+  // it waits for the server; `error` set once it failed.
+  bool tls_step(std::string& error);
+  State fail(std::string error);
   std::optional<Arrival> read_available();
   void note_error(std::string error);
 
@@ -101,6 +127,11 @@ class TurnLink {
   std::vector<std::uint8_t> delivered_;  // what the last receive() points into (TLS)
   bool closed_ = false;
   std::optional<std::string> error_;
+  State state_ = State::kReady;
+  TimePoint deadline_{};
+  Duration connect_timeout_{};
+  std::string failure_;
+  std::size_t held_ = 0;  // bytes send() took before the link was ready
   std::array<std::uint8_t, 65536> buffer_{};
 };
 

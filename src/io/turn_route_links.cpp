@@ -29,6 +29,15 @@ void TurnRouteLinks::reconcile(session::PeerSessionMachine& machine) {
     close(it->second);
     it = links_.erase(it);
   }
+  const TimePoint now = Clock::now();
+  for (auto& [socket, open] : links_) {
+    if (!open.link || open.link->ready()) continue;
+    if (open.link->advance(now) != TurnLink::State::kFailed) continue;
+    const std::string error = open.link->failure();
+    close(open);
+    machine.on_turn_link_failed(now, socket, error);
+    return;  // the route changed: the next reconcile sees what it wants now
+  }
   for (const auto& w : wanted) {
     if (links_.contains(w.socket)) continue;
     Open& open = links_[w.socket];
@@ -40,17 +49,26 @@ void TurnRouteLinks::reconcile(session::PeerSessionMachine& machine) {
     options.tls.server_name = c.server_name.empty() ? c.server.address.to_string() : c.server_name;
     options.tls.ca_file = options_.ca_file;
     options.connect_timeout = options_.connect_timeout;
-    options.should_stop = options_.should_stop;
-    auto link = TurnLink::open(options);
+    auto link = TurnLink::start(options, now);
     if (!link) {
-      if (link.error() == TurnLink::kInterrupted) return;  // the session is ending
-      machine.on_turn_link_failed(Clock::now(), w.socket, link.error());
+      machine.on_turn_link_failed(now, w.socket, link.error());
       return;  // the route changed: the next reconcile sees what it wants now
     }
     open.link = std::move(link.value());
     driver_.watch_readable(open.link->native_handle());
     open.watched = true;
   }
+}
+
+std::optional<TimePoint> TurnRouteLinks::next_deadline(TimePoint now) const {
+  std::optional<TimePoint> due;
+  for (const auto& [socket, open] : links_) {
+    if (!open.link || open.link->ready()) continue;
+    TimePoint at = open.link->deadline();
+    if (open.link->state() == TurnLink::State::kConnecting) at = std::min(at, now + kConnectingPoll);
+    if (!due || at < *due) due = at;
+  }
+  return due;
 }
 
 bool TurnRouteLinks::send(const Transmit& transmit) {
@@ -67,7 +85,7 @@ void TurnRouteLinks::flush() {
 
 void TurnRouteLinks::read(session::PeerSessionMachine& machine) {
   for (auto& [socket, open] : links_) {
-    if (!open.link) continue;
+    if (!open.link || !open.link->ready()) continue;
     // Bounded like the sockets: a flood cannot starve the timers.
     for (std::size_t k = 0; k < PunchDriver::kMaxReceivePerWake; ++k) {
       auto a = open.link->receive(TimePoint{});

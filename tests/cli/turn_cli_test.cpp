@@ -28,6 +28,7 @@
 #include "io/os_random.hpp"
 #include "io/rendezvous_client_runner.hpp"
 #include "io/turn_client_runner.hpp"
+#include "io/turn_link.hpp"
 #include "io/udp_ports.hpp"
 #include "turn/peer_relay.hpp"
 #include "turn/relay_ranking.hpp"
@@ -605,6 +606,84 @@ TEST(TurnCliBadServers, SilenceIsAClearErrorWithinTheTimeout) {
   EXPECT_NE(r.output.find("cannot connect to TURN server 127.0.0.1:" + std::to_string(port) + " over tcp"),
             std::string::npos)
       << r.output;
+}
+
+// TurnLink::start/advance, the non-blocking open a session loop drives
+// (io/turn_route_links.cpp): against a port whose backlog completes the
+// connect and that never answers the ClientHello, every step returns at
+// once, the ClientHello goes out, and the failure is the one line the
+// blocking open() gives, once the deadline has passed.
+TEST(TurnCliBadServers, SilentTlsPortIsANonBlockingHandshakeThatTimesOut) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::uint16_t port = ntohs(address.sin_port);
+  io::TurnLinkOptions options;
+  options.transport = turn::Transport::kTls;
+  options.server = Endpoint{IpAddress::v4({127, 0, 0, 1}), port};
+  options.tls.server_name = "127.0.0.1";
+  options.connect_timeout = 600ms;
+  const std::string expected = "TLS with TURN server 127.0.0.1:" + std::to_string(port) +
+                               " over tls: handshake not finished in time (is it a TLS port?)";
+
+  const auto start = Clock::now();
+  auto started = io::TurnLink::start(options, start);
+  ASSERT_TRUE(started) << started.error();
+  io::TurnLink& link = **started;
+  EXPECT_FALSE(link.ready());
+  EXPECT_EQ(link.deadline(), start + options.connect_timeout);
+  // A message before the link is ready waits in it (bounded).
+  const std::vector<std::uint8_t> request(100, 0x00);
+  EXPECT_TRUE(link.send(Transmit{0, options.server, request}));
+  EXPECT_FALSE(link.send(Transmit{0, options.server, std::vector<std::uint8_t>(io::TurnLink::kMaxPendingBytes, 0)})) << "over the bound";
+  auto state = link.state();
+  Duration longest_step{};
+  while (state != io::TurnLink::State::kFailed && Clock::now() - start < 5s) {
+    const auto before = Clock::now();
+    state = link.advance(Clock::now());
+    longest_step = std::max<Duration>(longest_step, Clock::now() - before);
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(state, io::TurnLink::State::kFailed);
+  EXPECT_EQ(link.failure(), expected);
+  EXPECT_GE(Clock::now() - start, options.connect_timeout) << "not before the deadline";
+  EXPECT_LT(longest_step, 200ms) << "advance() never waits";
+  EXPECT_FALSE(link.receive(TimePoint{})) << "nothing from a link that never got ready";
+  // The ClientHello went out once the connect completed.
+  const int accepted = accept(listener, nullptr, nullptr);
+  ASSERT_GE(accepted, 0);
+  std::uint8_t first = 0;
+  EXPECT_EQ(recv(accepted, &first, 1, MSG_DONTWAIT), 1);
+  EXPECT_EQ(first, 0x16) << "a TLS handshake record";
+  close(accepted);
+
+  // The blocking open() is the same machine: the same line, after the timeout.
+  const auto opened_at = Clock::now();
+  auto opened = io::TurnLink::open(options);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), expected);
+  EXPECT_GE(Clock::now() - opened_at, options.connect_timeout);
+  close(listener);
+
+  // A closed port: refused, at once or at the first advance().
+  const std::uint16_t closed_port = test_support::free_loopback_port();
+  options.server.port = closed_port;
+  options.transport = turn::Transport::kTcp;
+  std::string refused;
+  if (auto link2 = io::TurnLink::start(options, Clock::now())) {
+    for (int i = 0; i < 100 && (*link2)->advance(Clock::now()) == io::TurnLink::State::kConnecting; ++i)
+      std::this_thread::sleep_for(5ms);
+    refused = (*link2)->failure();
+  } else {
+    refused = link2.error();
+  }
+  EXPECT_EQ(refused, "cannot connect to TURN server 127.0.0.1:" + std::to_string(closed_port) +
+                         " over tcp: Connection refused");
 }
 
 TEST(TurnCliUsage, BadCommandLinesExit2) {
