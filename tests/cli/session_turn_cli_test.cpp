@@ -5,10 +5,6 @@
 // relayed address is loopback, which a session never takes from its peer).
 // A TURN server that accepts the connection and never answers the TLS
 // handshake costs the session nothing while it waits (issue 20, bad input).
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -20,6 +16,7 @@
 #include <vector>
 
 #include "../support/run_command.hpp"
+#include "../support/silent_tcp_port.hpp"
 #include "background_listen.hpp"
 #include "cli_processes.hpp"
 
@@ -62,24 +59,6 @@ TEST(SessionTurnCli, HelpTeachesTheTurnOptions) {
   }
 }
 
-// A loopback TCP port whose backlog completes every connect and that never
-// says a word: a TLS handshake with it waits for its timeout.
-struct SilentTcpPort {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  std::uint16_t port = 0;
-  SilentTcpPort() {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || listen(fd, 8) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-      return;
-    port = ntohs(address.sin_port);
-  }
-  ~SilentTcpPort() { close(fd); }
-};
-
 // The connector's TURN route starts its TLS link when the rendezvous pairs
 // the peers; the server never answers the ClientHello. The session loop
 // must not wait on it: the punch connects at loopback speed, datagrams go
@@ -89,13 +68,14 @@ struct SilentTcpPort {
 TEST(SessionTurnCli, SilentTlsTurnServerNeverStallsTheSessionLoop) {
   using namespace std::chrono_literals;
   using Clock = std::chrono::steady_clock;
-  SilentTcpPort silent;
+  natpunch::test_support::SilentTcpPort silent;
   ASSERT_NE(silent.port, 0);
   natpunch::cli_test::Rendezvous server;
   ASSERT_TRUE(server.ready());
   natpunch::SessionOptions options;
   options.rendezvous = server.address;
   options.wait = 10s;
+  options.open_early = false;  // connect() returns once the punch connected: the loop had to run
   auto [key, listening] = natpunch::cli_test::listen_in_background(options);
   options.turn_server = "127.0.0.1:" + std::to_string(silent.port);
   options.turn_transport = "tls";

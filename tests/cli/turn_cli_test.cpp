@@ -23,6 +23,7 @@
 
 #include "../support/coturn.hpp"
 #include "../support/loopback_udp.hpp"
+#include "../support/silent_tcp_port.hpp"
 #include "cli_processes.hpp"
 #include "io/machine_driver.hpp"
 #include "io/os_random.hpp"
@@ -614,15 +615,9 @@ TEST(TurnCliBadServers, SilenceIsAClearErrorWithinTheTimeout) {
 // once, the ClientHello goes out, and the failure is the one line the
 // blocking open() gives, once the deadline has passed.
 TEST(TurnCliBadServers, SilentTlsPortIsANonBlockingHandshakeThatTimesOut) {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(listen(listener, 8), 0);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const std::uint16_t port = ntohs(address.sin_port);
+  test_support::SilentTcpPort silent;
+  ASSERT_NE(silent.port, 0);
+  const std::uint16_t port = silent.port;
   io::TurnLinkOptions options;
   options.transport = turn::Transport::kTls;
   options.server = Endpoint{IpAddress::v4({127, 0, 0, 1}), port};
@@ -655,7 +650,7 @@ TEST(TurnCliBadServers, SilentTlsPortIsANonBlockingHandshakeThatTimesOut) {
   EXPECT_LT(longest_step, 200ms) << "advance() never waits";
   EXPECT_FALSE(link.receive(TimePoint{})) << "nothing from a link that never got ready";
   // The ClientHello went out once the connect completed.
-  const int accepted = accept(listener, nullptr, nullptr);
+  const int accepted = accept(silent.fd, nullptr, nullptr);
   ASSERT_GE(accepted, 0);
   std::uint8_t first = 0;
   EXPECT_EQ(recv(accepted, &first, 1, MSG_DONTWAIT), 1);
@@ -668,7 +663,6 @@ TEST(TurnCliBadServers, SilentTlsPortIsANonBlockingHandshakeThatTimesOut) {
   ASSERT_FALSE(opened);
   EXPECT_EQ(opened.error(), expected);
   EXPECT_GE(Clock::now() - opened_at, options.connect_timeout);
-  close(listener);
 
   // A closed port: refused, at once or at the first advance().
   const std::uint16_t closed_port = test_support::free_loopback_port();
