@@ -210,6 +210,9 @@ class TurnRoute {
  private:
   // One allocation and its link.
   struct Lane {
+    // User-provided: with only the default member initializers clang finds
+    // Lane not default-constructible inside TurnRoute (optional::emplace()).
+    Lane() {}
     SocketId socket = kSocket;
     std::uint64_t generation = 0;
     turn::ClientConfig config;
